@@ -1,0 +1,251 @@
+package heuristics
+
+import (
+	"fmt"
+	"time"
+)
+
+// Cause is why (and when) a RST happened. Values are the DESIGN.md names.
+type Cause string
+
+// Causes, in the order of the DESIGN.md table (root causes first).
+const (
+	CauseRefused                 Cause = "refused"
+	CauseServerResetAfterRequest Cause = "server_reset_after_request"
+	CauseMiddleboxInjected       Cause = "middlebox_injected"
+	CauseTLSAlert                Cause = "tls_alert"
+	CauseIdleTimeout             Cause = "idle_timeout"
+	CauseStaleKeepalive          Cause = "stale_keepalive"
+	CauseAbortiveClose           Cause = "abortive_close"
+	CauseClientAbort             Cause = "client_abort"
+	CauseIgnoredRST              Cause = "ignored_rst"
+	CauseUnknown                 Cause = "unknown"
+)
+
+// AllCauses lists every cause in table order.
+var AllCauses = []Cause{
+	CauseRefused, CauseServerResetAfterRequest, CauseMiddleboxInjected, CauseTLSAlert,
+	CauseIdleTimeout, CauseStaleKeepalive, CauseAbortiveClose, CauseClientAbort,
+	CauseIgnoredRST, CauseUnknown,
+}
+
+// ParseCause validates a cause name.
+func ParseCause(s string) (Cause, error) {
+	for _, c := range AllCauses {
+		if string(c) == s {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("unknown cause %q", s)
+}
+
+// Origin is who really sent the RST.
+type Origin string
+
+// Origins.
+const (
+	OriginServer    Origin = "server"
+	OriginClient    Origin = "client"
+	OriginMiddlebox Origin = "middlebox"
+	OriginUnknown   Origin = "unknown"
+)
+
+// AllOrigins lists every origin.
+var AllOrigins = []Origin{OriginServer, OriginClient, OriginMiddlebox, OriginUnknown}
+
+// ParseOrigin validates an origin name.
+func ParseOrigin(s string) (Origin, error) {
+	for _, o := range AllOrigins {
+		if string(o) == s {
+			return o, nil
+		}
+	}
+	return "", fmt.Errorf("unknown origin %q", s)
+}
+
+// Signal names one kind of evidence. Values are stable JSON names.
+type Signal string
+
+// Signals. Origin signals first (DESIGN.md section 3, strongest first),
+// then cause signals.
+const (
+	SignalDataAfterRST      Signal = "data_after_rst"
+	SignalTTLMismatch       Signal = "ttl_mismatch"
+	SignalRSTBurst          Signal = "rst_burst"
+	SignalIPIDMismatch      Signal = "ipid_mismatch"
+	SignalTimestampMismatch Signal = "timestamp_mismatch"
+	SignalMACMismatch       Signal = "mac_mismatch"
+	SignalInjectorShape     Signal = "injector_shape" // DF/window/reserved-bit shapes (weak alone)
+	SignalTooFast           Signal = "too_fast"
+	SignalFingerprint       Signal = "fingerprint"
+	SignalTTLConsistent     Signal = "ttl_consistent"  // genuine-peer evidence
+	SignalIPIDConsistent    Signal = "ipid_consistent" // genuine-peer evidence
+	SignalTSConsistent      Signal = "timestamp_consistent"
+
+	SignalSYNAnswered      Signal = "syn_answered_by_rst"
+	SignalRequestNoReply   Signal = "request_without_response"
+	SignalPartialResponse  Signal = "partial_response"
+	SignalTLSAlert         Signal = "tls_alert"
+	SignalEncryptedAlert   Signal = "encrypted_alert"
+	SignalIdleGap          Signal = "idle_gap"
+	SignalKnownTimeout     Signal = "known_timeout"
+	SignalFINThenData      Signal = "fin_then_data"
+	SignalUnreadData       Signal = "unread_data"
+	SignalRSTAfterFIN      Signal = "rst_after_fin"
+	SignalAbortMidResponse Signal = "abort_mid_response"
+	SignalNoResponse       Signal = "abort_before_response"
+	SignalOutOfWindow      Signal = "out_of_window"
+	SignalChallengeACK     Signal = "challenge_ack"
+	SignalInWindow         Signal = "in_window"
+	SignalHalfOpen         Signal = "rst_to_synack"
+	SignalMidstream        Signal = "midstream"
+)
+
+// Confidence is ordered: Low < Medium < High. Zero is "none".
+type Confidence uint8
+
+// Confidence levels.
+const (
+	ConfidenceNone Confidence = iota
+	Low
+	Medium
+	High
+)
+
+// String gives "low", "medium", "high" (or "none").
+func (c Confidence) String() string {
+	switch c {
+	case Low:
+		return "low"
+	case Medium:
+		return "medium"
+	case High:
+		return "high"
+	}
+	return "none"
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (c Confidence) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (c *Confidence) UnmarshalText(b []byte) error {
+	v, err := ParseConfidence(string(b))
+	if err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}
+
+// ParseConfidence parses "low", "medium" or "high".
+func ParseConfidence(s string) (Confidence, error) {
+	switch s {
+	case "low":
+		return Low, nil
+	case "medium":
+		return Medium, nil
+	case "high":
+		return High, nil
+	}
+	return ConfidenceNone, fmt.Errorf("unknown confidence %q (want low, medium or high)", s)
+}
+
+// Evidence is one signal with a one-line detail and the frames it rests on.
+type Evidence struct {
+	Signal Signal   `json:"signal"`
+	Detail string   `json:"detail"`
+	Frames []uint64 `json:"frames,omitempty"`
+}
+
+// FlowInfo is the "flow" object of the JSON contract.
+type FlowInfo struct {
+	Client        string    `json:"client"`
+	Server        string    `json:"server"`
+	RolesFrom     string    `json:"roles_from"`
+	Start         time.Time `json:"start"`
+	ClientBytes   uint64    `json:"client_bytes"`
+	ServerBytes   uint64    `json:"server_bytes"`
+	ClientPackets uint64    `json:"client_packets"`
+	ServerPackets uint64    `json:"server_packets"`
+	Tunnel        string    `json:"tunnel,omitempty"`
+	VLAN          uint16    `json:"vlan,omitempty"`
+	History       string    `json:"history,omitempty"`    // Zeek-style history
+	ConnState     string    `json:"conn_state,omitempty"` // Zeek-style conn_state
+}
+
+// RSTInfo is the "rst" object of the JSON contract.
+type RSTInfo struct {
+	Time     time.Time `json:"time"`
+	Packet   uint64    `json:"packet"`          // 1-based frame number in its input
+	Input    int       `json:"input,omitempty"` // index into "inputs" when several
+	From     string    `json:"from"`            // claimed sender: client, server, unknown
+	Count    int       `json:"count"`
+	Flags    string    `json:"flags"`
+	Seq      uint32    `json:"seq"`
+	Ack      uint32    `json:"ack"`
+	Window   uint16    `json:"window"`
+	TTL      uint8     `json:"ttl"`
+	IPID     *uint16   `json:"ip_id,omitempty"` // IPv4 only
+	SeqCheck string    `json:"seq_check"`
+	Frames   []uint64  `json:"frames,omitempty"` // all RST frames of the event when Count > 1
+}
+
+// RequestInfo is the "request" object: what the client asked for.
+type RequestInfo struct {
+	Kind   string `json:"kind"` // "http" or "tls"
+	Method string `json:"method,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Host   string `json:"host,omitempty"`
+	SNI    string `json:"sni,omitempty"`
+	ALPN   string `json:"alpn,omitempty"`
+	Frame  uint64 `json:"packet,omitempty"`
+}
+
+// TLSAlertJSON is the "tls_alert" object, when an alert preceded the RST.
+type TLSAlertJSON struct {
+	From        string `json:"from"`
+	Packet      uint64 `json:"packet"`
+	Encrypted   bool   `json:"encrypted"`
+	Level       string `json:"level,omitempty"`
+	Description string `json:"description,omitempty"`
+	Code        *uint8 `json:"code,omitempty"`
+}
+
+// PacketRow is one row of the "packets" ladder.
+type PacketRow struct {
+	Packet       uint64  `json:"packet"`
+	TimeOffsetMS float64 `json:"time_offset_ms"` // relative to the RST
+	From         string  `json:"from"`
+	Flags        string  `json:"flags"`
+	Seq          uint32  `json:"seq"`
+	Ack          uint32  `json:"ack"`
+	Len          int     `json:"len"`
+	TTL          uint8   `json:"ttl"`
+	IPID         *uint16 `json:"ip_id,omitempty"`
+	Window       uint16  `json:"window"`
+	RST          bool    `json:"rst,omitempty"`   // one of this finding's RSTs
+	After        bool    `json:"after,omitempty"` // came after the first RST
+}
+
+// Finding is one attributed RST event. Its JSON tags are the contract of
+// DESIGN.md section 4; keep the names.
+type Finding struct {
+	ID           int           `json:"id"`
+	Cause        Cause         `json:"cause"`
+	Origin       Origin        `json:"origin"`
+	Confidence   Confidence    `json:"confidence"`
+	Summary      string        `json:"summary"`
+	Flow         FlowInfo      `json:"flow"`
+	RST          RSTInfo       `json:"rst"`
+	Stage        string        `json:"stage"`
+	Errno        string        `json:"errno"`
+	Alternatives []Cause       `json:"alternatives"`
+	Advice       string        `json:"advice"`
+	Gap          string        `json:"idle_gap,omitempty"`      // e.g. "350.2s"
+	KnownTimeout string        `json:"known_timeout,omitempty"` // e.g. "AWS NLB idle timeout (350 s)"
+	Request      *RequestInfo  `json:"request,omitempty"`
+	TLSAlert     *TLSAlertJSON `json:"tls_alert,omitempty"`
+	Evidence     []Evidence    `json:"evidence"`
+	Packets      []PacketRow   `json:"packets"`
+}

@@ -1,0 +1,61 @@
+# rstscope: who reset this TCP connection, and why.
+# `make demo` and `make test` do everything on a fresh Debian machine with Go.
+
+GO       ?= go
+BIN      := bin/rstscope
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUZZTIME ?= 30s
+# Debian packages: libpcap headers for live capture and BPF; iproute2 and
+# iptables for the namespace lab; tshark and tcpdump for cross-checks and
+# `make bench`.
+PKGS     := libpcap-dev iproute2 iptables conntrack ethtool tshark tcpdump
+
+.PHONY: all build deps demo test lab lab-pcaps bench fuzz vet clean
+
+all: build
+
+# deps installs the missing Debian packages (apt-get; sudo when not root).
+deps:
+	@missing=""; for p in $(PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		echo "wireshark-common wireshark-common/install-setuid boolean false" | $(SUDO) debconf-set-selections && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build:
+	$(GO) build -o $(BIN) .
+
+demo: deps build
+	@echo "== $(BIN) -r pcaps/demo.pcap"
+	@./$(BIN) -r pcaps/demo.pcap
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+# test runs the whole suite. As root with `ip netns` it includes the
+# network-namespace lab (real kernel resets captured live by rstscope).
+test: deps vet
+	$(GO) test -count=1 ./...
+
+# lab runs only the namespace lab tests (needs root).
+lab: deps
+	$(SUDO) $(GO) test -count=1 -v -run 'TestLab' ./pcaps/lab/
+
+# lab-pcaps regenerates the lab fixtures in pcaps/lab/ (needs root).
+lab-pcaps: deps
+	$(SUDO) env RSTSCOPE_LAB_SAVE=1 $(GO) test -count=1 -run 'TestLab' ./pcaps/lab/
+
+bench: deps build
+	./bench/run.sh
+
+fuzz:
+	@for t in $$($(GO) test -list 'Fuzz.*' ./capture/ | grep ^Fuzz); do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./capture/ || exit 1; done
+	@for t in $$($(GO) test -list 'Fuzz.*' ./flows/ | grep ^Fuzz); do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./flows/ || exit 1; done
+
+clean:
+	rm -rf bin

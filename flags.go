@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rstscope/rstscope/heuristics"
+	"github.com/rstscope/rstscope/report"
+)
+
+// config is the parsed command line.
+type config struct {
+	reads       []string
+	iface       string
+	filter      string
+	writeFile   string
+	writeAll    bool
+	count       uint64
+	snaplen     int
+	user        string
+	noPromisc   bool
+	duration    time.Duration
+	format      string
+	output      string
+	idle        time.Duration
+	lookAhead   time.Duration
+	maxFlows    int
+	noColor     bool
+	verbose     bool
+	showVersion bool
+	explain     string
+	keep        report.Filter
+	stdin       io.Reader
+}
+
+const usageHead = `rstscope: who reset this TCP connection, and why.
+
+Usage:
+  rstscope -r FILE [-r FILE...] [options] [BPF expression]
+  rstscope -i IFACE [options] [BPF expression]      (live, needs root or CAP_NET_RAW)
+  rstscope --explain CAUSE
+
+Examples:
+  rstscope -r capture.pcap                      text cards, one per reset
+  rstscope -r capture.pcap.gz --format json -o findings.json
+  rstscope -r capture.pcapng 'host 10.0.0.5 and port 443'
+  tcpdump -w - -i eth0 port 443 | rstscope -r -
+  sudo rstscope -i any --format ndjson | jq .summary
+  sudo rstscope -i eth0 -w resets.pcap --duration 10m 'tcp port 8080'
+  rstscope -r capture.pcap --cause middlebox_injected,idle_timeout --format markdown
+
+Options:
+`
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := pflag.NewFlagSet("rstscope", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	fs.StringArrayVarP(&c.reads, "read", "r", nil, "read packets from `FILE` (pcap, pcapng, .gz; - for stdin); repeatable")
+	fs.StringVarP(&c.iface, "interface", "i", "", "capture live on `IFACE` (any for all)")
+	fs.StringVarP(&c.writeFile, "write", "w", "", "write the packets of flows with findings to `FILE` (pcap)")
+	fs.BoolVar(&c.writeAll, "write-all", false, "with -w: write every packet read")
+	fs.Uint64VarP(&c.count, "count", "c", 0, "stop after `N` packets")
+	fs.IntVarP(&c.snaplen, "snaplen", "s", 262144, "live: bytes to capture per packet")
+	fs.StringVarP(&c.user, "user", "Z", "", "live: drop root to `USER` after opening the interface")
+	fs.BoolVarP(&c.noPromisc, "no-promiscuous-mode", "p", false, "live: do not put the interface in promiscuous mode")
+	fs.DurationVar(&c.duration, "duration", 0, "live: stop after `D` (e.g. 30s, 10m)")
+	fs.BoolP("numeric", "n", true, "no name resolution (always on; accepted for tcpdump habits)")
+	fs.StringVar(&c.format, "format", "text", "output `FORMAT`: text, json, ndjson, markdown")
+	fs.StringVarP(&c.output, "output", "o", "", "write the report to `FILE` instead of stdout")
+	causes := fs.String("cause", "", "only findings with these causes (comma-separated `LIST`)")
+	origins := fs.String("origin", "", "only findings with these origins: client, server, middlebox, unknown")
+	minConf := fs.String("min-confidence", "", "only findings at least this confident: low, medium, high")
+	hosts := fs.StringArray("host", nil, "only findings whose flow has `ADDR[:PORT]`; repeatable")
+	fs.DurationVar(&c.idle, "idle", 5*time.Second, "a silence at least this long before a RST counts as idle")
+	fs.DurationVar(&c.lookAhead, "look-ahead", 2*time.Second, "capture time to watch after a RST before judging it")
+	fs.IntVar(&c.maxFlows, "max-flows", 1_000_000, "most TCP flows held at once; new flows past it are counted and dropped")
+	fs.BoolVar(&c.noColor, "no-color", false, "no colour in text output (also NO_COLOR)")
+	fs.BoolVarP(&c.verbose, "verbose", "v", false, "also print the first undecodable frames")
+	fs.StringVar(&c.explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
+	fs.BoolVar(&c.showVersion, "version", false, "print the version")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageHead)
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nCauses: %s\nExit codes: 0 ok (with or without findings), 1 failure, 2 usage error.\n", causeList())
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == pflag.ErrHelp {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (see rstscope --help)", usageErr(err))
+	}
+	c.filter = strings.Join(fs.Args(), " ")
+	if _, ok := os.LookupEnv("NO_COLOR"); ok {
+		c.noColor = true
+	}
+	if c.showVersion || c.explain != "" {
+		return c, nil
+	}
+	var err error
+	if c.keep, err = report.ParseFilter(*causes, *origins, *minConf, *hosts); err != nil {
+		return nil, usageErr(err)
+	}
+	switch {
+	case len(c.reads) == 0 && c.iface == "":
+		return nil, usageErr(fmt.Errorf("nothing to read: give -r FILE or -i IFACE (see rstscope --help)"))
+	case len(c.reads) > 0 && c.iface != "":
+		return nil, usageErr(fmt.Errorf("-r and -i cannot be used together"))
+	case c.writeAll && c.writeFile == "":
+		return nil, usageErr(fmt.Errorf("--write-all needs -w FILE"))
+	case c.maxFlows < 1:
+		return nil, usageErr(fmt.Errorf("--max-flows must be at least 1"))
+	case c.snaplen < 96 || c.snaplen > 262144:
+		return nil, usageErr(fmt.Errorf("-s must be between 96 and 262144"))
+	case c.idle <= 0 || c.lookAhead <= 0:
+		return nil, usageErr(fmt.Errorf("--idle and --look-ahead must be positive"))
+	}
+	if !validFormat(c.format) {
+		return nil, usageErr(fmt.Errorf("unknown format %q (want text, json, ndjson or markdown)", c.format))
+	}
+	return c, nil
+}
+
+// usageError marks an error that exits 2.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+func usageErr(err error) error { return usageError{err} }
+
+func validFormat(f string) bool {
+	switch f {
+	case "text", "json", "ndjson", "markdown":
+		return true
+	}
+	return false
+}
+
+func causeList() string {
+	names := make([]string, len(heuristics.AllCauses))
+	for i, c := range heuristics.AllCauses {
+		names[i] = string(c)
+	}
+	return strings.Join(names, ", ")
+}
+
+// explain prints what a cause means (or all causes for "all").
+func explain(w io.Writer, name string) error {
+	if name == "all" {
+		for _, c := range heuristics.AllCauses {
+			fmt.Fprintf(w, "%s\n%s\n\n", c, heuristics.Explain(c))
+		}
+		return nil
+	}
+	c, err := heuristics.ParseCause(name)
+	if err != nil {
+		return fmt.Errorf("%w (causes: %s)", err, causeList())
+	}
+	fmt.Fprintf(w, "%s\n%s\n", c, heuristics.Explain(c))
+	return nil
+}

@@ -1,0 +1,68 @@
+// Command rstscope reads packet captures (or a live interface) and explains
+// every TCP reset: who sent it, and why. See README.md and DESIGN notes in
+// each package's doc.go.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+)
+
+const version = "0.1.0"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, interrupts()))
+}
+
+// interrupts delivers SIGINT/SIGTERM. A second signal exits at once.
+func interrupts() <-chan struct{} {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	stop := make(chan struct{})
+	go func() {
+		<-sig
+		close(stop)
+		<-sig
+		os.Exit(130)
+	}()
+	return stop
+}
+
+// run is main without the process: it parses args, runs the pipeline and
+// returns the exit code (0 ok, 1 runtime failure, 2 usage error).
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan struct{}) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "rstscope: %v\n", err)
+		if errors.As(err, new(usageError)) {
+			return 2
+		}
+		return 1
+	}
+	switch {
+	case cfg.showVersion:
+		fmt.Fprintf(stdout, "rstscope %s\n", version)
+		return 0
+	case cfg.explain != "":
+		if err := explain(stdout, cfg.explain); err != nil {
+			fmt.Fprintf(stderr, "rstscope: %v\n", err)
+			return 2
+		}
+		return 0
+	}
+	cfg.stdin = stdin
+	if err := pipeline(cfg, stdout, stderr, stop); err != nil {
+		fmt.Fprintf(stderr, "rstscope: %v\n", err)
+		return 1
+	}
+	return 0
+}

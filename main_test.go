@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// doc mirrors the JSON contract (DESIGN.md section 4) for the tests: if a
+// field name changes in the code, these tests stop finding it.
+type doc struct {
+	Tool    string   `json:"tool"`
+	Version string   `json:"version"`
+	Inputs  []string `json:"inputs"`
+	Stats   struct {
+		Packets         uint64 `json:"packets"`
+		TCPPackets      uint64 `json:"tcp_packets"`
+		TCPFlows        uint64 `json:"tcp_flows"`
+		RSTPackets      uint64 `json:"rst_packets"`
+		Findings        uint64 `json:"findings"`
+		Undecodable     uint64 `json:"undecodable"`
+		TruncatedInput  bool   `json:"truncated_input"`
+		DroppedByKernel uint64 `json:"dropped_by_kernel"`
+	} `json:"stats"`
+	ByCause  map[string]int `json:"by_cause"`
+	Findings []finding      `json:"findings"`
+}
+
+type finding struct {
+	ID         int    `json:"id"`
+	Cause      string `json:"cause"`
+	Origin     string `json:"origin"`
+	Confidence string `json:"confidence"`
+	Summary    string `json:"summary"`
+	Flow       struct {
+		Client    string `json:"client"`
+		Server    string `json:"server"`
+		RolesFrom string `json:"roles_from"`
+		History   string `json:"history"`
+		ConnState string `json:"conn_state"`
+	} `json:"flow"`
+	RST struct {
+		Time     string   `json:"time"`
+		Packet   uint64   `json:"packet"`
+		From     string   `json:"from"`
+		Count    int      `json:"count"`
+		TTL      int      `json:"ttl"`
+		SeqCheck string   `json:"seq_check"`
+		Frames   []uint64 `json:"frames"`
+	} `json:"rst"`
+	Stage        string   `json:"stage"`
+	Errno        string   `json:"errno"`
+	Alternatives []string `json:"alternatives"`
+	Advice       string   `json:"advice"`
+	Evidence     []struct {
+		Signal string   `json:"signal"`
+		Detail string   `json:"detail"`
+		Frames []uint64 `json:"frames"`
+	} `json:"evidence"`
+}
+
+// frames gives every RST frame of the finding.
+func (f *finding) frames() []uint64 {
+	if len(f.RST.Frames) > 0 {
+		return f.RST.Frames
+	}
+	return []uint64{f.RST.Packet}
+}
+
+func (f *finding) hasSignal(s string) bool {
+	for _, e := range f.Evidence {
+		if e.Signal == s {
+			return true
+		}
+	}
+	return false
+}
+
+// runCLI runs rstscope in-process and returns exit code, stdout, stderr.
+func runCLI(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	code := run(args, stdin, &out, &errb, make(chan struct{}))
+	return code, out.String(), errb.String()
+}
+
+// runJSON runs rstscope with --format json on the given args and decodes
+// the document; it fails the test on a non-zero exit.
+func runJSON(t *testing.T, args ...string) doc {
+	t.Helper()
+	code, out, errs := runCLI(t, nil, append(args, "--format", "json")...)
+	if code != 0 {
+		t.Fatalf("rstscope %v: exit %d, stderr: %s", args, code, errs)
+	}
+	var d doc
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatalf("rstscope %v: bad JSON: %v\n%s", args, err, out)
+	}
+	return d
+}
+
+// readTSV reads a tab-separated file with a header row into maps.
+func readTSV(t *testing.T, path string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("corpus table: %v", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comma = '\t'
+	r.LazyQuotes = true
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var out []map[string]string
+	for _, row := range rows[1:] {
+		m := map[string]string{}
+		for i, h := range rows[0] {
+			if i < len(row) {
+				m[h] = row[i]
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func atoi(t *testing.T, s string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		t.Fatalf("bad number %q in corpus table", s)
+	}
+	return n
+}
+
+const corpusDir = "pcaps/corpus"
+
+// TestCorpus_everyRSTFound reads every capture of the corpus manifest and
+// checks that rstscope finds exactly the RSTs tshark counts
+// (tcp.flags.reset==1), that every TCP frame decodes, and that every RST
+// frame lands in exactly one finding.
+func TestCorpus_everyRSTFound(t *testing.T) {
+	rows := readTSV(t, filepath.Join(corpusDir, "MANIFEST.tsv"))
+	if len(rows) < 90 {
+		t.Fatalf("manifest has %d rows, want the whole corpus", len(rows))
+	}
+	for _, row := range rows {
+		file := row["file"]
+		t.Run(file, func(t *testing.T) {
+			path := filepath.Join(corpusDir, file)
+			d := runJSON(t, "-r", path)
+			if want := atoi(t, row["tcp_rst_count"]); d.Stats.RSTPackets != want {
+				t.Errorf("rst_packets: got %d, want %d (tshark tcp.flags.reset==1)", d.Stats.RSTPackets, want)
+			}
+			if want := atoi(t, row["tcp_packets"]); d.Stats.TCPPackets != want {
+				t.Errorf("tcp_packets: got %d, want %d (tshark)", d.Stats.TCPPackets, want)
+			}
+			if want := atoi(t, row["packets"]); d.Stats.Packets != want {
+				t.Errorf("packets: got %d, want %d", d.Stats.Packets, want)
+			}
+			if d.Stats.Undecodable != 0 {
+				t.Errorf("undecodable: got %d frames, want 0", d.Stats.Undecodable)
+			}
+			seen := map[uint64]int{}
+			for _, f := range d.Findings {
+				for _, fr := range f.frames() {
+					seen[fr]++
+				}
+			}
+			var inFindings uint64
+			for fr, n := range seen {
+				if n != 1 {
+					t.Errorf("RST frame %d is in %d findings, want exactly 1", fr, n)
+				}
+				inFindings++
+			}
+			if inFindings != d.Stats.RSTPackets {
+				t.Errorf("RST frames in findings: got %d, want %d (every RST in exactly one finding)", inFindings, d.Stats.RSTPackets)
+			}
+		})
+	}
+}
+
+// TestCorpus_whoReset compares, for every corpus flow with a RST, the
+// flow's roles and the side that sent the first RST with the corpus table
+// (tshark facts: SYN sender, frame of the first RST and its sender).
+func TestCorpus_whoReset(t *testing.T) {
+	rows := readTSV(t, filepath.Join(corpusDir, "RST_FLOWS.tsv"))
+	docs := map[string]doc{}
+	agree, total := 0, 0
+	for _, row := range rows {
+		file := row["file"]
+		d, ok := docs[file]
+		if !ok {
+			d = runJSON(t, "-r", filepath.Join(corpusDir, file))
+			docs[file] = d
+		}
+		frame := atoi(t, row["first_rst_frame"])
+		f := findingWithFrame(d.Findings, frame)
+		total++
+		if f == nil {
+			t.Errorf("%s: no finding holds RST frame %d", file, frame)
+			continue
+		}
+		// For port-guess rows the corpus took the higher port as the
+		// client, as rstscope does without a handshake.
+		wantFrom := map[string]string{"syn_sender": "client", "syn_receiver": "server"}[row["first_rst_by"]]
+		ok = true
+		if f.RST.From != wantFrom {
+			t.Errorf("%s stream %s: RST frame %d from %s, want %s (%s)", file, row["stream"], frame, f.RST.From, wantFrom, row["dir_basis"])
+			ok = false
+		}
+		if row["dir_basis"] != "port-guess" && (f.Flow.Client != row["orig"] && f.Flow.Client != bracket(row["orig"])) {
+			t.Errorf("%s stream %s: client %s, want %s (SYN sender)", file, row["stream"], f.Flow.Client, row["orig"])
+			ok = false
+		}
+		if ok {
+			agree++
+		}
+	}
+	t.Logf("who-reset agreement with the corpus table: %d of %d flows", agree, total)
+}
+
+// bracket turns a tshark-style IPv6 "addr:port" into "[addr]:port".
+func bracket(s string) string {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 || strings.Count(s, ":") < 2 {
+		return s
+	}
+	return "[" + s[:i] + "]" + s[i:]
+}
+
+func findingWithFrame(fs []finding, frame uint64) *finding {
+	for i := range fs {
+		for _, fr := range fs[i].frames() {
+			if fr == frame {
+				return &fs[i]
+			}
+		}
+	}
+	return nil
+}
+
+// TestCorpus_zeekBaselines checks roles and who-reset against Zeek's own
+// conn.log baselines listed in the manifest (zeek_rst_flows).
+func TestCorpus_zeekBaselines(t *testing.T) {
+	rows := readTSV(t, filepath.Join(corpusDir, "MANIFEST.tsv"))
+	checked := 0
+	for _, row := range rows {
+		if row["zeek_rst_flows"] == "" {
+			continue
+		}
+		d := runJSON(t, "-r", filepath.Join(corpusDir, row["file"]))
+		for _, entry := range strings.Split(row["zeek_rst_flows"], ";") {
+			entry = strings.TrimSpace(entry)
+			tuple, state, ok := strings.Cut(entry, "=")
+			if !ok {
+				continue
+			}
+			orig, resp, _ := strings.Cut(tuple, ">")
+			st, hist, _ := strings.Cut(state, "/")
+			checked++
+			var fs []finding
+			for _, f := range d.Findings {
+				if f.Flow.Client == orig && f.Flow.Server == resp {
+					fs = append(fs, f)
+				}
+			}
+			if len(fs) == 0 {
+				t.Errorf("%s: zeek %s: no finding for client %s server %s", row["file"], entry, orig, resp)
+				continue
+			}
+			wantClientRST := strings.Contains(hist, "R")
+			wantServerRST := strings.Contains(hist, "r")
+			gotClient, gotServer := false, false
+			for _, f := range fs {
+				gotClient = gotClient || f.RST.From == "client"
+				gotServer = gotServer || f.RST.From == "server"
+			}
+			if gotClient != wantClientRST || gotServer != wantServerRST {
+				t.Errorf("%s: zeek %s: RSTs from client=%v server=%v, want client=%v server=%v", row["file"], entry, gotClient, gotServer, wantClientRST, wantServerRST)
+			}
+			if st == "REJ" && fs[0].Cause != "refused" {
+				t.Errorf("%s: zeek %s (REJ): cause %s, want refused", row["file"], entry, fs[0].Cause)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no Zeek baseline rows found in the manifest")
+	}
+	t.Logf("zeek baselines checked: %d flows", checked)
+}
+
+// TestBadInput: every bad input gives one line on stderr, the right exit
+// code, and never a Go stack trace.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notCapture := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notCapture, []byte("this is not a capture file\n"), 0o644)
+	empty := filepath.Join(dir, "empty.pcap")
+	os.WriteFile(empty, nil, 0o644)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"missing file", []string{"-r", filepath.Join(dir, "nope.pcap")}, 1, "no such file"},
+		{"directory", []string{"-r", dir}, 1, "directory"},
+		{"not a capture", []string{"-r", notCapture}, 1, "not a pcap or pcapng"},
+		{"empty file", []string{"-r", empty}, 1, "empty"},
+		{"no input", nil, 2, "nothing to read"},
+		{"unknown flag", []string{"--bogus"}, 2, "unknown flag"},
+		{"unknown format", []string{"-r", empty, "--format", "xml"}, 2, "unknown format"},
+		{"unknown cause", []string{"-r", empty, "--cause", "gremlins"}, 2, "unknown cause"},
+		{"bad explain", []string{"--explain", "gremlins"}, 2, "unknown cause"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runCLI(t, nil, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit: got %d, want %d (stderr %q)", code, tt.code, errs)
+			}
+			if !strings.Contains(strings.ToLower(errs), tt.contains) {
+				t.Errorf("stderr: got %q, want it to mention %q", errs, tt.contains)
+			}
+			if strings.Contains(errs, "goroutine ") || strings.Contains(errs, "panic") {
+				t.Errorf("stderr has a stack trace: %s", errs)
+			}
+			if tt.code == 1 && strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+				t.Errorf("stderr: got %d lines, want one: %q", strings.Count(errs, "\n"), errs)
+			}
+		})
+	}
+}
+
+// TestTruncatedCapture: a capture cut in the middle of a packet yields the
+// findings up to the cut, a warning, truncated_input, and exit 0.
+func TestTruncatedCapture(t *testing.T) {
+	src := filepath.Join(corpusDir, "ndpi/webex.pcap")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := runJSON(t, "-r", src)
+	cut := filepath.Join(t.TempDir(), "cut.pcap")
+	if err := os.WriteFile(cut, data[:len(data)*2/3+7], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, nil, "-r", cut, "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit: got %d, want 0 (stderr %q)", code, errs)
+	}
+	if !strings.Contains(errs, "warning") {
+		t.Errorf("stderr: got %q, want a warning about the cut", errs)
+	}
+	var d doc
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Stats.TruncatedInput {
+		t.Error("truncated_input: got false, want true")
+	}
+	if d.Stats.Packets == 0 || d.Stats.Packets >= whole.Stats.Packets {
+		t.Errorf("packets: got %d, want between 1 and %d", d.Stats.Packets, whole.Stats.Packets-1)
+	}
+	if len(d.Findings) == 0 || len(d.Findings) > len(whole.Findings) {
+		t.Errorf("findings: got %d, want 1..%d", len(d.Findings), len(whole.Findings))
+	}
+}

@@ -135,7 +135,7 @@ func openSource(cfg *config) (capture.Source, []string, error) {
 		}
 		return src, []string{cfg.iface}, nil
 	}
-	src, err := capture.OpenFiles(cfg.reads, capture.FileOptions{Filter: cfg.filter, Stdin: cfg.stdin})
+	src, err := capture.OpenFiles(cfg.reads, capture.FileOptions{Filter: cfg.filter})
 	if err != nil {
 		return nil, nil, err
 	}

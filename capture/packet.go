@@ -64,8 +64,9 @@ type Options struct {
 	// Count is the number of options seen (NOPs and EOL excluded).
 	Count uint8
 	// Bad is set when the options area could not be walked to its end
-	// (a length byte running past the header). The fields above hold what
-	// was read before the problem.
+	// (a length byte missing, below 2 or running past the header), or a
+	// known option had the wrong length (it is then skipped). The fields
+	// above hold what was read correctly.
 	Bad bool
 }
 
@@ -101,7 +102,9 @@ func (t Tunnel) String() string {
 //     (Next only returns TCP packets).
 //   - IPID, DF: only when Src.Addr().Is4(); zero for IPv6.
 //   - FlowLabel: only for IPv6.
-//   - SrcMAC: only when HasMAC (Ethernet-framed capture).
+//   - SrcMAC: only when HasMAC: the source address of the innermost
+//     Ethernet (or 802.11) header, or the SLL/NFLOG hardware address when
+//     it is a 6-byte MAC.
 //   - Payload: the captured part of the TCP payload, trimmed to the IP
 //     length (Ethernet padding removed). It may be shorter than Len when the
 //     capture's snaplen cut the frame. It aliases the Source's read buffer

@@ -41,3 +41,30 @@ type FrameError struct {
 	Index uint64
 	Err   string
 }
+
+// LinkTyper is implemented by Sources that know the pcap LINKTYPE_ values of
+// the frames they return, so that an export can pick pcap (one link type) or
+// pcapng (several). For a file the list is complete once Next has returned
+// io.EOF; before that it holds the link types seen so far (a pcap file's
+// header, a pcapng file's interfaces described before its first packet).
+type LinkTyper interface {
+	LinkTypes() []int
+}
+
+// LiveOptions tunes OpenLive. Start from DefaultLiveOptions: the zero value
+// turns immediate mode off.
+type LiveOptions struct {
+	Snaplen int  // bytes kept per frame; 0 means 262144
+	Promisc bool // promiscuous mode (not on "any")
+	// Immediate delivers each frame as it arrives instead of when the
+	// kernel buffer fills or the 150 ms read timeout expires.
+	Immediate  bool
+	Filter     string // BPF expression, compiled by libpcap into the kernel
+	BufferSize int    // kernel buffer in bytes; 0 keeps libpcap's default (2 MiB)
+}
+
+// DefaultLiveOptions are tcpdump's defaults plus immediate mode: full
+// frames, promiscuous, every frame delivered at once.
+func DefaultLiveOptions() LiveOptions {
+	return LiveOptions{Snaplen: 262144, Promisc: true, Immediate: true}
+}

@@ -129,15 +129,32 @@ const (
 )
 
 // TLSAlertInfo is a TLS alert record seen in one direction.
+//
+// Three shapes are recorded:
+//   - plaintext: an alert record (type 21) of length 2; Level and
+//     Description are read from its body (both 0 when the snaplen cut it).
+//   - encrypted: an alert record (type 21) of any other length: it carries
+//     a MAC or AEAD tag, i.e. it was sent after this direction's
+//     ChangeCipherSpec (TLS <= 1.2); Level/Description are unknown.
+//   - candidate: TLS 1.3 hides alerts in application_data records. An
+//     application_data record of 19..40 bytes that is the last record a
+//     direction sent before its FIN or RST is marked Encrypted with
+//     Candidate set (an encrypted alert is 19 bytes: 2 alert bytes, the
+//     inner type and a 16-byte AEAD tag; more with padding). It may also
+//     be a small application message. Not used when the ServerHello chose
+//     TLS <= 1.2.
 type TLSAlertInfo struct {
 	Frame       uint64    // frame that completed the alert record
 	Time        time.Time // time of that frame
-	Encrypted   bool      // after ChangeCipherSpec (TLS <= 1.2) or an encrypted-alert candidate (TLS 1.3)
+	Encrypted   bool      // body is encrypted: a post-CCS alert (TLS <= 1.2) or a candidate (TLS 1.3)
+	Candidate   bool      // TLS 1.3 guess: a short application_data record right before FIN/RST (implies Encrypted)
 	Level       uint8     // 1 warning, 2 fatal; valid iff !Encrypted
 	Description uint8     // RFC 8446 AlertDescription; valid iff !Encrypted
+	Length      uint16    // record length (2 for a plaintext alert)
 }
 
-// TTLStats summarises the TTL (hop limit) of a direction's non-RST packets.
+// TTLStats summarises the TTL (hop limit) of a direction's (or a host's)
+// non-RST packets. The zero value means no samples.
 type TTLStats struct {
 	Count uint32 // samples
 	Min   uint8
@@ -154,14 +171,27 @@ type TTLStats struct {
 // at least n samples).
 func (s *TTLStats) Stable(n uint32) bool { return s.Count >= n && s.Min == s.Max }
 
-// IPIDStats models the IPv4 IP ID series of a direction's non-RST packets.
+// IPIDStats models the IPv4 IP ID series of a direction's (or a host's)
+// non-RST packets, in arrival order.
+//
+// Each sample after the first is compared with the previous one: both zero
+// counts in Zero; a forward step of 0..1000 (modulo 2^16, so 65535 -> 2 is
+// a step of 3) between non-zero values counts in Small; any other step
+// between non-zero values (backwards or far) counts in Large; a step from
+// or to zero alone (e.g. a Linux SYN/ACK with ID 0 followed by the
+// socket's counter) counts in none. Model, recomputed on every sample:
+// Unknown under 3 samples; Zero when every sample was 0; Incrementing when
+// Small > 0 and Large <= Small/4; Random otherwise.
 type IPIDStats struct {
 	Samples uint32
-	Last    uint16 // last non-RST IP ID
+	Last    uint16 // last non-RST IP ID; valid iff Samples > 0
 	Model   IPIDModel
-	Step    uint16 // typical positive step when Incrementing
-	// internal counters used to decide Model
+	Step    uint16 // typical (majority) step among the Small steps; valid iff Model == IPIDIncrementing
+	// Counters of consecutive-pair steps that decide Model (see above).
 	Zero, Small, Large uint32
+	// Boyer-Moore majority vote over the Small steps, giving Step.
+	stepCand  uint16
+	stepVotes uint32
 }
 
 // Request is what the first payload of the client said, when it could be
@@ -179,63 +209,106 @@ type Request struct {
 	TLSVersion    uint16
 	TLSMaxVersion uint16
 	ALPN          string // first ALPN protocol offered, if any
+	// Status is the HTTP status code of a response (server direction,
+	// Kind == PayloadHTTPResponse), 0 otherwise.
+	Status uint16
+	// Cut is set when the payload ended before the request line/headers
+	// (HTTP) or the ClientHello extensions (TLS) could be read in full, so
+	// a missing Host or SNI may just not have been captured.
+	Cut bool
 }
 
 // Profile is what one direction of a flow has shown. All fields are fixed
 // size or strings copied once per flow.
+//
+// Unless a field says otherwise it counts every packet of the direction,
+// RSTs included; "non-RST" fields ignore RST packets so that a forged RST
+// cannot pollute the model it is compared with. Sequence, ack and window
+// state is never updated from RSTs either.
 type Profile struct {
-	Packets       uint64
-	Bytes         uint64 // TCP payload bytes (wire length, retransmissions included)
-	DataPackets   uint64 // packets carrying payload
-	First, Last   time.Time
-	LastData      time.Time // time of the last packet carrying payload
-	LastDataFrame uint64
+	Packets       uint64    // all packets sent in this direction (RSTs included)
+	Bytes         uint64    // TCP payload bytes of non-RST packets (wire length, retransmissions included)
+	DataPackets   uint64    // non-RST packets carrying payload (retransmissions included)
+	First, Last   time.Time // times of the first and last packet (any kind); zero iff Packets == 0
+	LastData      time.Time // time of the last non-RST packet carrying payload
+	LastDataFrame uint64    // frame of that packet (0 if none)
 
 	TTL  TTLStats  // non-RST packets only
 	IPID IPIDStats // non-RST IPv4 packets only
 
 	// TCP options behaviour of non-RST packets.
-	TSPackets uint64 // packets carrying the timestamps option
-	LastTSVal uint32
-	HasWScale bool
-	WScale    uint8 // from this side's SYN or SYN/ACK
-	MSS       uint16
+	TSPackets uint64 // non-RST packets carrying the timestamps option
+	LastTSVal uint32 // TSval of the last of them; valid iff TSPackets > 0
+	HasWScale bool   // this side's SYN or SYN/ACK carried window scale
+	WScale    uint8  // its shift count; valid iff HasWScale
+	MSS       uint16 // MSS option of this side's SYN or SYN/ACK, 0 if none
 
 	// Sequence tracking.
-	ISN             Seq  // valid iff SYNSeen
-	SYNSeen         bool // this direction sent a SYN (SYN or SYN/ACK)
-	SYNFrame        uint64
-	SYNTime         time.Time
-	NextSeq         Seq // highest seq+len(+SYN/FIN) sent; valid iff SeqValid
-	SeqValid        bool
-	LastAck         Seq // last acknowledgement sent; valid iff AckValid
-	AckValid        bool
-	Window          uint32 // last advertised window, scaled when the scale is known
+	ISN      Seq       // seq of this side's SYN or SYN/ACK; valid iff SYNSeen
+	SYNSeen  bool      // this direction sent a SYN (SYN or SYN/ACK)
+	SYNFrame uint64    // frame of the first such SYN
+	SYNTime  time.Time // time of the first such SYN
+	// NextSeq is the highest seq+len sent, where len counts the payload
+	// (wire length) plus one for SYN and one for FIN: the sender's SND.NXT
+	// as far as the capture shows. Valid iff SeqValid.
+	NextSeq  Seq
+	SeqValid bool
+	// LastAck is the ack field of the last non-RST packet with ACK set:
+	// the sender's RCV.NXT as last announced. Valid iff AckValid.
+	LastAck  Seq
+	AckValid bool
+	// Window is the last advertised receive window of a non-RST packet, in
+	// bytes: shifted by WScale when both SYNs carried window scale (never
+	// on SYNs), raw otherwise. Valid iff AckValid or SYNSeen.
+	Window uint32
+	// Retransmissions counts non-RST data packets whose seq+len did not go
+	// beyond NextSeq (data already sent: retransmission or keep-alive probe).
 	Retransmissions uint32
-	ZeroWindows     uint32
+	ZeroWindows     uint32 // non-RST, non-SYN packets advertising a zero window
 
-	// FIN.
+	// FIN (the first one this direction sent).
 	FINSeen  bool
 	FINFrame uint64
 	FINTime  time.Time
-	FINSeq   Seq
+	FINSeq   Seq // sequence number the FIN occupies (seq + payload length)
 
-	// RSTs sent in this direction (all of them, counted as they arrive).
+	// RSTs counts RSTs sent in this direction (all of them, as they arrive).
 	RSTs uint32
 
-	// L2 source address of this direction (Ethernet captures).
+	// L2 source address of this direction's first non-RST packet (Ethernet
+	// captures only: valid iff HasMAC).
 	HasMAC     bool
 	MAC        [6]byte
 	MACChanged bool // a later non-RST packet had a different source MAC
 
-	// First payload and TLS state.
+	// FirstPayload classifies this direction's first non-RST packet with
+	// payload (PayloadNone until there is one).
 	FirstPayload PayloadKind
-	Request      Request // client: request; server: response kind only
-	TLSRecords   uint8   // bit (type-20) set for each record type seen at a record boundary (20..23)
-	TLSVersion   uint16  // ServerHello-selected or record version
-	CCSSeen      bool    // ChangeCipherSpec sent by this direction
-	Alert        TLSAlertInfo
-	AlertSeen    bool
+	// Request is parsed from the first payload: for the client the HTTP
+	// request or TLS ClientHello; for the server only Kind, Frame, Time and,
+	// for HTTP, Status (a TLS ServerHello fills TLSVersion below instead).
+	// A ClientHello longer than its first segment is completed from the
+	// following in-order segments (up to 16 KiB), so SNI may appear a
+	// packet later than Kind.
+	Request Request
+	// TLSRecords has bit (type-20) set for each record type 20..23 whose
+	// header was seen at a record boundary in this direction.
+	TLSRecords uint8
+	// TLSVersion is, for the server, the version its ServerHello selected
+	// (supported_versions, else legacy_version); for the client the
+	// ClientHello's legacy_version. 0 when unknown.
+	TLSVersion uint16
+	CCSSeen    bool // a ChangeCipherSpec record was sent by this direction
+	// Alert is the last alert this direction sent (a plaintext or
+	// post-CCS alert replaces an earlier one; a TLS 1.3 candidate is only
+	// recorded when no other alert was seen). Valid iff AlertSeen.
+	Alert     TLSAlertInfo
+	AlertSeen bool
+	// TLSBroken is set when record tracking lost sync (a gap, reordering,
+	// snaplen cut inside a header, or bytes that are not a record header):
+	// later records of this direction are not seen.
+	TLSBroken bool
+
 	// tls is the record-boundary tracker (internal).
 	tls tlsTracker
 }
@@ -244,33 +317,38 @@ type Profile struct {
 // buffering payload: it keeps how many bytes of the current record remain
 // and up to 5 header bytes of a record header split across segments.
 type tlsTracker struct {
-	active    bool // the direction looks like TLS
-	broken    bool // lost sync (gap, garbage); stop tracking
-	expect    Seq  // next in-order sequence number the tracker wants
-	remaining uint32
+	active    bool   // the direction looks like TLS
+	broken    bool   // lost sync (gap, garbage); stop tracking
+	expect    Seq    // next in-order sequence number the tracker wants
+	remaining uint32 // body bytes of the current record still to come
 	hdr       [5]byte
 	hdrLen    uint8
 	body      [2]byte // first two body bytes of an alert record
 	bodyLen   uint8
 	curType   uint8
 	curLen    uint16
+	// last completed record
+	lastType  uint8
+	lastLen   uint16
+	lastFrame uint64
+	lastTime  time.Time
 }
 
 // LadderEntry is one packet of a flow as kept for the ladder diagram.
 type LadderEntry struct {
-	Frame  uint64
-	Input  int
-	Time   time.Time
-	Dir    Dir
+	Frame  uint64    // capture.Packet.Index (1-based within its input)
+	Input  int       // capture.Packet.Input
+	Time   time.Time // capture time
+	Dir    Dir       // sender, in the roles of the flow (or event snapshot) holding the entry
 	Flags  capture.TCPFlags
-	Seq    Seq
-	Ack    Seq
-	Len    int
-	TTL    uint8
-	IPID   uint16
-	Window uint16
-	HasTS  bool
-	TSVal  uint32
+	Seq    Seq    // raw sequence number
+	Ack    Seq    // raw acknowledgement number (meaningful iff Flags has ACK)
+	Len    int    // TCP payload length (wire)
+	TTL    uint8  // TTL or hop limit
+	IPID   uint16 // IPv4 ID (0 for IPv6)
+	Window uint16 // raw (unscaled) window field
+	HasTS  bool   // timestamps option present
+	TSVal  uint32 // its TSval; valid iff HasTS
 }
 
 // Ladder is a fixed ring of the last 16 packets of a flow (both directions).
@@ -317,25 +395,31 @@ type Key struct {
 
 // Flow is one TCP connection. The Table owns it; Events carry a copy.
 type Flow struct {
-	ID        uint64 // 1-based, in order of creation
+	// ID is 1-based in order of creation; 0 only in the snapshot of an
+	// event whose flow the table refused (MaxFlows reached).
+	ID        uint64
 	Client    netip.AddrPort
 	Server    netip.AddrPort
 	RolesFrom RolesFrom
-	Tunnel    capture.Tunnel // outermost tunnel the flow was seen in, if any
-	VLAN      uint16
-	Input     int // input of the first packet
+	Tunnel    capture.Tunnel // outermost tunnel of the first packet, if any
+	VLAN      uint16         // outermost VLAN ID of the first packet, 0 if none
+	Input     int            // input of the first packet
 
-	Start      time.Time // first packet
-	Last       time.Time // last packet (either direction)
-	FirstFrame uint64
+	Start      time.Time // time of the first packet
+	Last       time.Time // time of the latest packet (either direction)
+	FirstFrame uint64    // frame of the first packet
 
-	// Handshake facts.
-	SYNACKSeen  bool
-	SYNACKTime  time.Time
-	Established bool          // the client ACKed the SYN/ACK (or data flowed both ways)
-	RTT         time.Duration // SYN -> SYN/ACK -> ACK, when the handshake was seen
-	ServerRTT   time.Duration // SYN/ACK -> client ACK (server side half), when seen
-	ClientRTT   time.Duration // SYN -> SYN/ACK (client side half), when seen
+	// Handshake facts. The RTTs are zero when the packets they need were
+	// not seen.
+	SYNACKSeen  bool      // the server sent a SYN/ACK
+	SYNACKTime  time.Time // time of the first SYN/ACK
+	Established bool      // the client ACKed the server's SYN (ack beyond its ISN), or data flowed both ways
+	// ClientRTT is SYN -> SYN/ACK and ServerRTT SYN/ACK -> the client's
+	// ACK as seen at the capture point; RTT is their sum (set only when
+	// both the SYN and the ACK completing the handshake were seen).
+	RTT       time.Duration
+	ServerRTT time.Duration
+	ClientRTT time.Duration
 
 	// MaxGap is the longest silence between two consecutive packets of
 	// the flow (either direction) before the current packet.
@@ -347,13 +431,14 @@ type Flow struct {
 	Ladder Ladder
 
 	// Zeek-style history letters (see History()).
-	history    [24]byte
+	history    [32]byte
 	historyLen uint8
-	histSeen   uint32 // bit per letter already recorded once-per-direction
+	histSeen   uint32    // bit per once-per-direction letter already recorded
+	histSeq    [2][4]Seq // last seq per direction of S, H, F, R (repeat only on a new seq)
+	histHas    [2]uint8  // bit per flag of histSeq that is valid
 
-	closed   bool // both FINs, or a RST, seen
-	closedAt time.Time
-	pending  int32 // index+1 of this flow's open event in the table's queue, 0 if none
+	closed  bool // both FINs, or an RST that was not out of window, seen
+	rstSeen bool // any RST seen (a later new SYN then starts a new flow)
 }
 
 // Profile returns the profile of direction d (d must be FromClient or FromServer).
@@ -385,24 +470,27 @@ func (c SeqCheck) String() string {
 }
 
 // RSTPacket is one RST as it arrived, with everything a rule may compare.
+// Fields copy capture.Packet's.
 type RSTPacket struct {
-	Frame    uint64
-	Input    int
-	Time     time.Time
-	Dir      Dir
+	Frame    uint64    // 1-based frame index within its input
+	Input    int       // input index
+	Time     time.Time // capture time
+	Dir      Dir       // claimed sender, in the event snapshot's roles
 	Flags    capture.TCPFlags
-	Reserved uint8
-	Seq      Seq
-	Ack      Seq
-	Window   uint16
-	TTL      uint8
-	IPID     uint16
+	Reserved uint8  // reserved header bits
+	Seq      Seq    // raw sequence number
+	Ack      Seq    // raw acknowledgement number (meaningful iff Flags has ACK)
+	Window   uint16 // raw window field
+	TTL      uint8  // TTL or hop limit
+	IPID     uint16 // valid iff IsIPv4
 	IsIPv4   bool
-	DF       bool
+	DF       bool // valid iff IsIPv4
 	Opts     capture.Options
-	Len      int // payload length (wire)
-	HasMAC   bool
-	SrcMAC   [6]byte
+	Len      int     // payload length (wire)
+	HasMAC   bool    // Ethernet capture: SrcMAC valid
+	SrcMAC   [6]byte // L2 source address
+	// SeqCheck judges Seq against the receiver's state just before this
+	// RST (see seqCheck in event.go for the exact rules).
 	SeqCheck SeqCheck
 }
 
@@ -410,10 +498,10 @@ type RSTPacket struct {
 // packets): so that a lone RST can still be compared with the host's other
 // traffic.
 type HostProfile struct {
-	Known bool
-	TTL   TTLStats
-	IPID  IPIDStats
-	Flows uint32 // flows this host took part in
+	Known bool      // the host is in the table (false when unknown or the host table was full)
+	TTL   TTLStats  // non-RST packets sent by the host, all flows
+	IPID  IPIDStats // non-RST IPv4 packets sent by the host, all flows, in arrival order
+	Flows uint32    // flows this host took part in
 }
 
 // Stage is where in the connection the RST came, in Cloudflare Radar's
@@ -445,7 +533,9 @@ func (s Stage) String() string {
 }
 
 // After summarises the flow's packets after the (first) RST of an event,
-// within the look-ahead window.
+// within the look-ahead window (arrival time <= first RST + LookAhead).
+// Sender and receiver are told apart by address, so they stay right even
+// if the live flow's roles change.
 type After struct {
 	// Packets from the RST's claimed sender after it (non-RST).
 	SenderPackets     uint32
@@ -458,17 +548,21 @@ type After struct {
 	ReceiverDataPackets uint32
 	ReceiverFirst       time.Time
 	ReceiverFirstFrame  uint64
-	// ChallengeACK is set when the receiver answered with a pure ACK
-	// carrying its own SND.NXT and RCV.NXT (RFC 5961) after an in-window RST.
+	// ChallengeACK is set when the receiver's first pure ACK after a RST
+	// that was not exact carried its own SND.NXT (its NextSeq): the shape
+	// of an RFC 5961 challenge ACK (or a duplicate ACK: compare timing).
 	ChallengeACK      bool
 	ChallengeACKFrame uint64
-	// RSTsBack counts RSTs from the receiver after the event's RSTs.
+	// RSTsBack counts RSTs from the receiver after the first RST.
 	RSTsBack uint32
-	// NewSYN is set when a new connection on the same tuple started.
+	// NewSYN is set when a pure SYN was seen on the tuple after the RST
+	// (a retry, or a new connection that replaced the flow).
 	NewSYN bool
-	// Packets holds up to 16 of these packets, in order.
+	// Packets holds the first 16 packets of the flow after the first RST,
+	// in arrival order, including RSTs that joined the event, and the SYN
+	// of a new connection on the tuple. Dir is in the snapshot's roles.
 	Packets [16]LadderEntry
-	N       int
+	N       int // entries of Packets in use
 }
 
 // Event is one RST (or a burst of RSTs from the same side of one flow) with
@@ -479,7 +573,9 @@ type Event struct {
 	// applied (so its ladder ends with the packet before the RST).
 	Flow Flow
 	// RSTs of this event, in arrival order: the first one and up to 7
-	// more from the same sender before the sender sent anything else.
+	// more from the same sender within the look-ahead, before the sender
+	// sent anything but RSTs and before a new SYN on the tuple. RSTs[i]
+	// is valid for i < min(Count, 8).
 	RSTs  [8]RSTPacket
 	Count int // total RSTs in the event (may exceed len(RSTs))
 
@@ -543,7 +639,9 @@ type Options struct {
 	// OnEvent receives each decided event. The *Event is valid only during
 	// the call; copy it to keep it.
 	OnEvent func(*Event)
-	// OnFlowEnd, if set, is called when a flow is evicted or at Flush.
+	// OnFlowEnd, if set, is called when a flow leaves the table: evicted
+	// (idle or closed), replaced by a new connection on its tuple, or at
+	// Close. The *Flow is valid only during the call.
 	OnFlowEnd func(*Flow)
 }
 
@@ -553,8 +651,8 @@ type TableStats struct {
 	Active       int    // flows held now
 	PeakActive   int
 	Dropped      uint64 // packets of new flows refused because MaxFlows was reached
-	DroppedFlows uint64 // new flows refused
-	Evicted      uint64
-	RSTPackets   uint64
-	Events       uint64
+	DroppedFlows uint64 // refused packets that were pure SYNs (connection attempts refused)
+	Evicted      uint64 // flows removed after IdleEvict or CloseEvict
+	RSTPackets   uint64 // RST packets added (each is in exactly one event)
+	Events       uint64 // events emitted
 }

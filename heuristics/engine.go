@@ -6,6 +6,9 @@ import (
 	"github.com/rstscope/rstscope/flows"
 )
 
+// DefaultIdle is the gap that counts as idle when Engine.Idle is zero.
+const DefaultIdle = 5 * time.Second
+
 // Engine turns flow events into findings. It is stateless apart from its
 // options and may be shared.
 type Engine struct {
@@ -13,8 +16,254 @@ type Engine struct {
 	Idle time.Duration
 }
 
+func (e *Engine) idle() time.Duration {
+	if e == nil || e.Idle <= 0 {
+		return DefaultIdle
+	}
+	return e.Idle
+}
+
+// causeRules run in this order; their claims keep it in the evidence.
+var causeRules = []rule{
+	ruleRefused,        // refused.go
+	ruleIgnored,        // ignored.go
+	ruleTLSAlert,       // tlsalert.go
+	ruleStaleKeepalive, // keepalive.go
+	ruleIdle,           // idle.go
+	ruleRequest,        // request.go
+	ruleAbortive,       // abortive.go
+	ruleClientAbort,    // clientabort.go
+	ruleContext,        // engine.go
+}
+
+// originRules (middlebox.go), strongest signal first.
+var originRules = []rule{
+	ruleDataAfterRST,
+	ruleTTL,
+	ruleBurst,
+	ruleIPID,
+	ruleTimestamp,
+	ruleMAC,
+	ruleShape,
+	ruleTooFast,
+	ruleFingerprint,
+}
+
+// precedence is the order in which causes win when several have at least
+// medium support: the root cause first (DESIGN.md section 3). A refused
+// SYN is unambiguous; a RST the receiver dropped reset nothing, whatever
+// else it looks like; a TLS alert explains the close that followed it
+// (even when the alerting side's FIN then drew a stale write); a FIN
+// then data then RST is a stale keep-alive; an idle gap explains the
+// request or abort after it; then the table's order.
+var precedence = []Cause{
+	CauseRefused,
+	CauseIgnoredRST,
+	CauseTLSAlert,
+	CauseStaleKeepalive,
+	CauseIdleTimeout,
+	CauseServerResetAfterRequest,
+	CauseAbortiveClose,
+	CauseClientAbort,
+}
+
+// keepsCause lists the causes that stay when the RST came from a
+// middlebox: a firewall's reject is still refused, an LB's idle reset is
+// still idle_timeout, and so on. Any other cause becomes
+// middlebox_injected.
+var keepsCause = map[Cause]bool{
+	CauseRefused:        true,
+	CauseIgnoredRST:     true,
+	CauseTLSAlert:       true,
+	CauseIdleTimeout:    true,
+	CauseStaleKeepalive: true,
+}
+
+// verdict is the combined result of the claims.
+type verdict struct {
+	cause      Cause
+	origin     Origin
+	confidence Confidence
+	alts       []Cause
+	mb, gen    int // middlebox and genuine scores
+}
+
 // Judge attributes one event. The returned Finding has ID 0; the caller
 // numbers findings in output order.
 func (e *Engine) Judge(ev *flows.Event) Finding {
-	return Finding{Cause: CauseUnknown, Origin: OriginUnknown}
+	c := newCtx(e, ev)
+	var claims []claim
+	for _, r := range causeRules {
+		claims = append(claims, r(ev, c)...)
+	}
+	for _, r := range originRules {
+		claims = append(claims, r(ev, c)...)
+	}
+	v := combine(c, claims)
+	return build(ev, c, v, claims)
+}
+
+// signalScore sums, over distinct signals of the given side, the
+// strongest claim of each: independent signals add up, repeats do not.
+func signalScore(claims []claim, genuineSide bool) (sum, n2 int, top strength) {
+	best := map[Signal]strength{}
+	for _, cl := range claims {
+		if cl.kind != originClaim || cl.genuine != genuineSide || cl.strength == note {
+			continue
+		}
+		best[cl.signal] = max(best[cl.signal], cl.strength)
+	}
+	for _, s := range best {
+		sum += int(s)
+		if s >= medium {
+			n2++
+		}
+		top = max(top, s)
+	}
+	return sum, n2, top
+}
+
+// causeStrength is the strongest claim for a cause, one step more when
+// two distinct signals of at least medium strength agree.
+func causeStrength(claims []claim, cause Cause) strength {
+	var top strength
+	sigs := map[Signal]bool{}
+	for _, cl := range claims {
+		if cl.kind != causeClaim || cl.cause != cause || cl.strength == note {
+			continue
+		}
+		top = max(top, cl.strength)
+		if cl.strength >= medium {
+			sigs[cl.signal] = true
+		}
+	}
+	if len(sigs) >= 2 && top < strong {
+		top++
+	}
+	return top
+}
+
+func toConfidence(s strength) Confidence {
+	switch {
+	case s >= strong:
+		return High
+	case s == medium:
+		return Medium
+	case s == weak:
+		return Low
+	}
+	return ConfidenceNone
+}
+
+// combine weighs the claims into cause, origin and confidence.
+func combine(c *ctx, claims []claim) verdict {
+	var v verdict
+	mb, mbMedium, mbTop := signalScore(claims, false)
+	gen, _, _ := signalScore(claims, true)
+	v.mb, v.gen = mb, gen
+
+	// Origin: a middlebox only with evidence (one signal of at least
+	// medium strength, net of the genuine-peer signals); else the claimed
+	// sender, or unknown when the direction is.
+	var originConf Confidence
+	switch {
+	case mbTop >= medium && mb-gen >= 2:
+		v.origin = OriginMiddlebox
+		net := mb - gen
+		switch {
+		case net >= 5 && mbMedium >= 2:
+			originConf = High
+		case net >= 3:
+			originConf = Medium
+		default:
+			originConf = Low
+		}
+	case c.sender == flows.FromServer:
+		v.origin = OriginServer
+	case c.sender == flows.FromClient:
+		v.origin = OriginClient
+	default:
+		v.origin = OriginUnknown
+	}
+
+	// Cause: the first cause in precedence order with medium support.
+	strengths := map[Cause]strength{}
+	for _, cause := range precedence {
+		strengths[cause] = causeStrength(claims, cause)
+	}
+	v.cause = CauseUnknown
+	for _, cause := range precedence {
+		if strengths[cause] >= medium {
+			v.cause = cause
+			break
+		}
+	}
+	causeConf := Low
+	if v.cause != CauseUnknown {
+		causeConf = toConfidence(strengths[v.cause])
+	}
+	v.confidence = causeConf
+	if v.origin == OriginMiddlebox {
+		if keepsCause[v.cause] {
+			v.confidence = min(causeConf, originConf)
+		} else {
+			if v.cause != CauseUnknown {
+				v.alts = append(v.alts, v.cause)
+			}
+			v.cause = CauseMiddleboxInjected
+			v.confidence = originConf
+		}
+	} else if mb >= 2 && mbTop >= medium && v.confidence > Medium {
+		// Some middlebox evidence that did not carry the day: be less sure.
+		v.confidence = Medium
+	}
+
+	// Alternatives: other causes with any support, strongest first, then
+	// precedence; and middlebox_injected when its evidence fell short.
+	type alt struct {
+		cause Cause
+		s     strength
+	}
+	var alts []alt
+	for _, cause := range precedence {
+		if cause == v.cause || containsCause(v.alts, cause) {
+			continue
+		}
+		if s := strengths[cause]; s > note {
+			alts = append(alts, alt{cause, s})
+		}
+	}
+	if v.origin != OriginMiddlebox && mbTop >= medium {
+		alts = append(alts, alt{CauseMiddleboxInjected, min(mbTop, medium)})
+	}
+	for i := 1; i < len(alts); i++ { // stable insertion sort by strength
+		for j := i; j > 0 && alts[j].s > alts[j-1].s; j-- {
+			alts[j], alts[j-1] = alts[j-1], alts[j]
+		}
+	}
+	for _, a := range alts {
+		v.alts = append(v.alts, a.cause)
+	}
+	return v
+}
+
+func containsCause(cs []Cause, c Cause) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleContext adds facts that frame the others (no weight).
+func ruleContext(ev *flows.Event, c *ctx) []claim {
+	if ev.Flow.RolesFrom == flows.RolesHandshake || ev.Flow.RolesFrom == flows.RolesUnknown {
+		return nil
+	}
+	d := "no SYN seen: the client is the side that received the SYN/ACK"
+	if ev.Flow.RolesFrom == flows.RolesPort {
+		d = "no handshake seen: the flow was picked up mid-stream; the server is the side on the well-known or lower port"
+	}
+	return []claim{{kind: causeClaim, cause: CauseUnknown, signal: SignalMidstream, strength: note, detail: d}}
 }

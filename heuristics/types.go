@@ -99,6 +99,9 @@ const (
 	SignalInWindow         Signal = "in_window"
 	SignalHalfOpen         Signal = "rst_to_synack"
 	SignalMidstream        Signal = "midstream"
+	SignalFinishedExchange Signal = "rst_instead_of_fin" // SO_LINGER 0 after a finished exchange
+	SignalConnectOnly      Signal = "connect_only"       // client reset right after the handshake
+	SignalNote             Signal = "note"               // context that is not evidence either way
 )
 
 // Confidence is ordered: Low < Medium < High. Zero is "none".

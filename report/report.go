@@ -1,6 +1,11 @@
 package report
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/rstscope/rstscope/heuristics"
@@ -10,6 +15,11 @@ import (
 // text) write each finding as it comes; document formats (json, markdown,
 // text summary) write at Close. A Writer keeps its first error and
 // returns it from Close.
+//
+// Write keeps the Finding's slices (evidence, packets, ...) until Close;
+// the caller must not modify them afterwards. Writers number findings
+// themselves (the caller's ID is ignored): document formats 1..n in
+// sorted order, streams in write order.
 type Writer interface {
 	Write(f *heuristics.Finding) error
 	Close(s Summary) error
@@ -34,7 +44,7 @@ type Stats struct {
 	TCPPackets      uint64 `json:"tcp_packets"`
 	TCPFlows        uint64 `json:"tcp_flows"`
 	RSTPackets      uint64 `json:"rst_packets"`
-	Findings        uint64 `json:"findings"`
+	Findings        uint64 `json:"findings"` // set by the Writer: findings written
 	Undecodable     uint64 `json:"undecodable"`
 	TruncatedInput  bool   `json:"truncated_input"`
 	DroppedByKernel uint64 `json:"dropped_by_kernel"`
@@ -44,6 +54,252 @@ type Stats struct {
 
 // Options configures a Writer.
 type Options struct {
-	Color bool // text: ANSI colour (false: plain ASCII profile)
-	Width int  // text: wrap width; 0 means 100
+	Color bool // text: ANSI colour when the output supports it (false: plain ASCII profile)
+	// Width (text) is the wrap width in cells; 0 means the terminal's width
+	// (at most 120) when the output is a terminal, else 100. Values below 40
+	// are raised to 40.
+	Width int
+	// Stream (text only): print each card as its finding is written and the
+	// header and summary at Close (live mode). Otherwise the header and
+	// summary come first and the cards, sorted, follow at Close.
+	Stream bool
+}
+
+// Formats lists the valid format names, in the order help text shows them.
+var Formats = []string{"text", "json", "ndjson", "markdown"}
+
+// New returns the Writer for format ("text", "json", "ndjson" or
+// "markdown") writing to w.
+func New(format string, w io.Writer, opts Options) (Writer, error) {
+	switch format {
+	case "text":
+		return newText(w, opts, nil), nil
+	case "json":
+		return newJSON(w), nil
+	case "ndjson":
+		return newNDJSON(w), nil
+	case "markdown":
+		return newMarkdown(w), nil
+	}
+	return nil, fmt.Errorf("report: unknown format %q (valid: %s)", format, strings.Join(Formats, ", "))
+}
+
+var (
+	errClosed     = errors.New("report: writer is closed")
+	errNilFinding = errors.New("report: nil finding")
+)
+
+// sink is the error-keeping output shared by every Writer.
+type sink struct {
+	w      io.Writer
+	err    error
+	closed bool
+}
+
+// write writes b unless an earlier write failed.
+func (s *sink) write(b []byte) {
+	if s.err != nil {
+		return
+	}
+	if _, err := s.w.Write(b); err != nil {
+		s.err = fmt.Errorf("report: write: %w", err)
+	}
+}
+
+// flush flushes w when it buffers (e.g. a *bufio.Writer), so that streamed
+// lines reach a pipe promptly.
+func (s *sink) flush() {
+	if s.err != nil {
+		return
+	}
+	if f, ok := s.w.(interface{ Flush() error }); ok {
+		if err := f.Flush(); err != nil {
+			s.err = fmt.Errorf("report: flush: %w", err)
+		}
+	}
+}
+
+// check is called at the start of Write.
+func (s *sink) check(f *heuristics.Finding) error {
+	if s.closed {
+		return errClosed
+	}
+	if f == nil {
+		s.fail(errNilFinding)
+		return errNilFinding
+	}
+	return s.err
+}
+
+// fail records err if it is the first error.
+func (s *sink) fail(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// finish marks the sink closed and returns the first error.
+func (s *sink) finish() error {
+	if s.closed {
+		if s.err != nil {
+			return s.err
+		}
+		return errClosed
+	}
+	s.closed = true
+	s.flush()
+	return s.err
+}
+
+// sortFindings orders findings by RST time, then frame, then input; equal
+// keys keep their write order. It then numbers them 1..n.
+func sortFindings(fs []heuristics.Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := &fs[i].RST, &fs[j].RST
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		if a.Packet != b.Packet {
+			return a.Packet < b.Packet
+		}
+		return a.Input < b.Input
+	})
+	for i := range fs {
+		fs[i].ID = i + 1
+	}
+}
+
+// tally counts findings by cause, origin and server, for summaries. It
+// keeps counts only, so a long live run does not keep its findings.
+type tally struct {
+	cause   map[heuristics.Cause]int
+	origin  map[heuristics.Origin]int
+	servers map[string]int // RST packets per server address
+}
+
+func (t *tally) add(f *heuristics.Finding) {
+	if t.cause == nil {
+		t.cause = make(map[heuristics.Cause]int)
+		t.origin = make(map[heuristics.Origin]int)
+		t.servers = make(map[string]int)
+	}
+	t.cause[f.Cause]++
+	t.origin[f.Origin]++
+	n := f.RST.Count
+	if n < 1 {
+		n = 1
+	}
+	t.servers[f.Flow.Server] += n
+}
+
+// causeCount is one cause and how many findings have it.
+type causeCount struct {
+	Cause heuristics.Cause
+	N     int
+}
+
+// causes lists the causes with findings in AllCauses order; a cause
+// outside AllCauses goes last, by name.
+func (t *tally) causes() []causeCount {
+	out := []causeCount{}
+	for _, c := range heuristics.AllCauses {
+		if t.cause[c] > 0 {
+			out = append(out, causeCount{c, t.cause[c]})
+		}
+	}
+	var rest []causeCount
+	for c, n := range t.cause {
+		if !knownCause(c) {
+			rest = append(rest, causeCount{c, n})
+		}
+	}
+	sort.Slice(rest, func(i, j int) bool { return rest[i].Cause < rest[j].Cause })
+	return append(out, rest...)
+}
+
+func knownCause(c heuristics.Cause) bool {
+	for _, k := range heuristics.AllCauses {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// originCount is one origin and how many findings have it.
+type originCount struct {
+	Origin heuristics.Origin
+	N      int
+}
+
+// origins lists the origins with findings in AllOrigins order; an origin
+// outside AllOrigins goes last, by name.
+func (t *tally) origins() []originCount {
+	var out, rest []originCount
+	for _, o := range heuristics.AllOrigins {
+		if t.origin[o] > 0 {
+			out = append(out, originCount{o, t.origin[o]})
+		}
+	}
+	for o, n := range t.origin {
+		known := false
+		for _, k := range heuristics.AllOrigins {
+			known = known || o == k
+		}
+		if !known {
+			rest = append(rest, originCount{o, n})
+		}
+	}
+	sort.Slice(rest, func(i, j int) bool { return rest[i].Origin < rest[j].Origin })
+	return append(out, rest...)
+}
+
+// serverCount is one server address and the RST packets of its findings.
+type serverCount struct {
+	Server string
+	RSTs   int
+}
+
+// topServers returns up to max servers by RST count (descending, then by
+// address).
+func (t *tally) topServers(max int) []serverCount {
+	out := make([]serverCount, 0, len(t.servers))
+	for s, n := range t.servers {
+		out = append(out, serverCount{s, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].RSTs != out[j].RSTs {
+			return out[i].RSTs > out[j].RSTs
+		}
+		return out[i].Server < out[j].Server
+	})
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out
+}
+
+// timeLayout is RFC 3339 in UTC with fixed microsecond precision.
+const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
+
+// formatTime formats t in UTC with microseconds: 2026-01-02T03:04:05.123456Z.
+func formatTime(t time.Time) string {
+	return t.UTC().Format(timeLayout)
+}
+
+// span describes the capture time range, or "" when there is none.
+func span(s Summary) string {
+	if s.First.IsZero() {
+		return ""
+	}
+	d := s.Last.Sub(s.First).Round(time.Millisecond)
+	return fmt.Sprintf("%s → %s (%s)", formatTime(s.First), formatTime(s.Last), d)
+}
+
+// inputName is the input file a finding came from, or "" when unknown.
+func inputName(inputs []string, i int) string {
+	if i >= 0 && i < len(inputs) {
+		return inputs[i]
+	}
+	return ""
 }

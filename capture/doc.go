@@ -1,0 +1,19 @@
+// Package capture is the first stage of rstscope's pipeline: it reads
+// link-layer frames from capture files (pcap, pcapng, gzip, stdin) or a live
+// interface and turns each TCP segment into a flat Packet value for
+// flows.Table. Frames that are not TCP, or do not decode, are counted in
+// Stats and skipped.
+//
+// Decoder does the per-frame work without allocating: Ethernet (802.1Q,
+// QinQ, MPLS), Linux SLL/SLL2, raw IP, BSD null/loop, Cisco HDLC, NFLOG,
+// PPP and 802.11 data framing; IPv4 and IPv6 with extension headers.
+// Tunnels (GRE, ERSPAN, VXLAN, Geneve, IP-in-IP) are opened and the
+// innermost TCP segment decoded.
+//
+// Buffers: a Source owns its read buffer. Packet.Payload and Packet.Frame
+// alias it and are valid only until the next call to Next; copy what you
+// keep. The caller owns the Packet and reuses it.
+//
+// Clock: Packet.Time is the capture timestamp (UTC) from the file or the
+// kernel. The package never reads the wall clock for packet handling.
+package capture

@@ -1,0 +1,561 @@
+package capture
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// maxRecordLen is the longest frame a record may hold: libpcap's
+// MAXIMUM_SNAPLEN, which is also Wireshark's limit for the link types
+// rstscope reads. A longer record means a corrupt file; it ends the input
+// like a cut does, before anything is allocated for it (pcap) or once it is
+// read (pcapng, whose reader bounds the allocation by the bytes present).
+const maxRecordLen = 262144
+
+// maxFirstErrors is how many per-frame problems Stats.FirstErrors keeps.
+const maxFirstErrors = 8
+
+// readBufferSize is the bufio size in front of a file or stdin.
+const readBufferSize = 1 << 16
+
+// Errors a file Source returns, wrapped with the file name (and frame).
+var (
+	// ErrTruncated ends a capture cut in the middle of a record, or one
+	// whose next record is corrupt. Everything before it has been returned.
+	ErrTruncated = errors.New("input truncated")
+	// ErrNotCapture is returned by OpenFile for input that is neither pcap,
+	// pcapng nor gzip.
+	ErrNotCapture = errors.New("not a capture file")
+	// ErrEmpty is returned by OpenFile for an empty input.
+	ErrEmpty = errors.New("empty file")
+	// ErrNeedCgo is returned for a BPF filter in a build without cgo.
+	ErrNeedCgo = errors.New("BPF filters need a cgo build")
+)
+
+// Magic numbers as the first four bytes read little-endian.
+const (
+	magicPcapMicro   = 0xa1b2c3d4
+	magicPcapMicroBE = 0xd4c3b2a1
+	magicPcapNano    = 0xa1b23c4d
+	magicPcapNanoBE  = 0x4d3cb2a1
+	magicPcapng      = 0x0a0d0d0a // section header block type: a palindrome
+)
+
+// FileOptions tunes OpenFile and OpenFiles.
+type FileOptions struct {
+	// Filter is a BPF expression in tcpdump syntax, compiled with libpcap
+	// for each link type met. Frames it rejects are counted in
+	// Stats.Filtered. Empty means no filter. Needs a cgo build.
+	Filter string
+}
+
+// frameReader is one capture format's record reader.
+type frameReader interface {
+	// next returns the next record's frame, capture info and link type,
+	// and how many frame numbers tshark gives the record and whatever it
+	// numbers since the previous one (1 plus pcapng custom blocks). data
+	// is valid until the next call. io.EOF ends the input cleanly; any
+	// other error ends it where the record starts.
+	next() (data []byte, ci gopacket.CaptureInfo, linkType int, frames uint64, err error)
+}
+
+// fileSource is a Source over one pcap or pcapng file, plain or gzip.
+type fileSource struct {
+	name   string // path as given, or "stdin"
+	input  int
+	file   io.Closer // nil for stdin
+	r      frameReader
+	dec    *Decoder
+	filter *filter
+
+	links       []int // link types seen, in order of first appearance
+	lastLink    int   // link type of the previous frame, to skip the lookup
+	unsupported []int // link types the decoder cannot read
+
+	// pending holds a frame read ahead at open (pcapng), returned first.
+	pending       []byte
+	pendingCI     gopacket.CaptureInfo
+	pendingLT     int
+	pendingFrames uint64
+	hasPending    bool
+
+	index uint64
+	stats Stats
+	err   error // sticky end: io.EOF or the error that ended the input
+}
+
+// OpenFile opens a pcap or pcapng capture, optionally gzip-compressed, for
+// reading; path "-" reads standard input. The format comes from the magic
+// number, not the name. input is stored in every Packet.Input. Timestamps are
+// UTC; Packet.Index is the 1-based frame number, as tshark numbers frames.
+// The returned Source also implements LinkTyper.
+func OpenFile(path string, input int, opts FileOptions) (Source, error) {
+	if path == "-" {
+		return newFileSource(os.Stdin, nil, "stdin", input, opts)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %s: %w", path, pathErr(err))
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("capture: %s: %w", path, pathErr(err))
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("capture: %s: is a directory", path)
+	}
+	s, err := newFileSource(f, f, path, input, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// pathErr drops the *fs.PathError layer, whose text repeats the path and
+// the operation: "no such file or directory" is enough after the name.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts FileOptions) (*fileSource, error) {
+	s := &fileSource{name: name, input: input, file: closer, dec: NewDecoder(), lastLink: -1}
+	br := bufio.NewReaderSize(r, readBufferSize)
+	kind, err := sniff(br, name, "")
+	if err != nil {
+		return nil, err
+	}
+	var bigEndian bool // the file's byte order, for the BPF compiler
+	if kind == kindGzip {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("capture: %s: bad gzip header: %w", name, err)
+		}
+		br = bufio.NewReaderSize(gz, readBufferSize)
+		if kind, err = sniff(br, name, " inside gzip"); err != nil {
+			return nil, err
+		}
+		if kind == kindGzip {
+			return nil, fmt.Errorf("capture: %s: %w (gzip inside gzip)", name, ErrNotCapture)
+		}
+	}
+	if b, err := br.Peek(12); err == nil {
+		bigEndian = binary.BigEndian.Uint32(b) == magicPcapMicro || binary.BigEndian.Uint32(b) == magicPcapNano ||
+			kind == kindPcapng && binary.BigEndian.Uint32(b[8:]) == 0x1a2b3c4d
+	}
+	switch kind {
+	case kindPcap:
+		pr, err := pcapgo.NewReader(br) // reuses br: it is a *bufio.Reader of at least 4 KiB
+		if err != nil {
+			return nil, headerErr(name, "pcap", err)
+		}
+		// Records longer than this are corruption: pcapgo rejects them
+		// before reading (the header's own snaplen is not a limit;
+		// tcpdump and tshark read records longer than it).
+		pr.SetSnaplen(maxRecordLen)
+		s.r = &pcapReader{r: pr, linkType: int(pr.LinkType())}
+		s.addLink(int(pr.LinkType()))
+	case kindPcapng:
+		blocks := &blockCounter{r: br}
+		nr, err := pcapgo.NewNgReader(blocks, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		if err != nil {
+			return nil, headerErr(name, "pcapng", err)
+		}
+		ng := &ngReader{r: nr, blocks: blocks}
+		s.r = ng
+		// Read ahead one frame: pcapng describes its interfaces (and so
+		// its link types) in blocks that come before their packets.
+		data, ci, lt, frames, err := ng.next()
+		switch {
+		case err == nil:
+			s.pending, s.pendingCI, s.pendingLT, s.pendingFrames, s.hasPending = data, ci, lt, frames, true
+		case err != io.EOF:
+			s.err = s.endErr(err) // reported by the first Next
+		}
+		for i := 0; i < nr.NInterfaces(); i++ {
+			if ifc, err := nr.Interface(i); err == nil {
+				s.addLink(int(ifc.LinkType))
+			}
+		}
+	}
+	if err := s.checkLinkTypes(); err != nil {
+		return nil, err
+	}
+	if opts.Filter != "" {
+		lt := linkEthernet // a pcapng file without interfaces: check the syntax
+		if len(s.links) > 0 {
+			lt = s.links[0]
+		}
+		f, err := newFilter(opts.Filter, lt, bigEndian)
+		if err != nil {
+			return nil, err
+		}
+		s.filter = f
+	}
+	return s, nil
+}
+
+// checkLinkTypes refuses a file whose every link type is one the decoder
+// cannot read: nothing in it could be analysed.
+func (s *fileSource) checkLinkTypes() error {
+	if len(s.links) == 0 {
+		return nil
+	}
+	var p Packet
+	for _, lt := range s.links {
+		if err := s.dec.Decode(lt, nil, &p); !errors.Is(err, ErrUnsupportedLinkType) {
+			return nil
+		}
+	}
+	return fmt.Errorf("capture: %s: %w %d (%s)", s.name, ErrUnsupportedLinkType, s.links[0], linkTypeName(s.links[0]))
+}
+
+type captureKind int
+
+const (
+	kindPcap captureKind = iota + 1
+	kindPcapng
+	kindGzip
+)
+
+// sniff tells the format from the first four bytes.
+func sniff(br *bufio.Reader, name, where string) (captureKind, error) {
+	b, err := br.Peek(4)
+	if len(b) == 0 && err == io.EOF {
+		return 0, fmt.Errorf("capture: %s: %w%s", name, ErrEmpty, where)
+	}
+	if len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b {
+		return kindGzip, nil
+	}
+	if err == io.EOF {
+		return 0, fmt.Errorf("capture: %s: %w%s (only %d bytes)", name, ErrNotCapture, where, len(b))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("capture: %s: %w", name, err)
+	}
+	switch binary.LittleEndian.Uint32(b) {
+	case magicPcapMicro, magicPcapMicroBE, magicPcapNano, magicPcapNanoBE:
+		return kindPcap, nil
+	case magicPcapng:
+		return kindPcapng, nil
+	}
+	return 0, fmt.Errorf("capture: %s: %w%s (magic % x is not pcap, pcapng or gzip)", name, ErrNotCapture, where, b)
+}
+
+// headerErr reports a file header that did not read.
+func headerErr(name, format string, err error) error {
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		return fmt.Errorf("capture: %s: %w: %s file header cut short", name, ErrTruncated, format)
+	}
+	return fmt.Errorf("capture: %s: bad %s file header: %s", name, format, lowerFirst(err.Error()))
+}
+
+// lowerFirst lower-cases the first letter of a message from another package.
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError || !unicode.IsUpper(r) {
+		return s
+	}
+	return string(unicode.ToLower(r)) + s[n:]
+}
+
+// Next implements Source.
+func (s *fileSource) Next(p *Packet) error {
+	for {
+		if s.err != nil {
+			return s.err
+		}
+		var (
+			data   []byte
+			ci     gopacket.CaptureInfo
+			lt     int
+			frames uint64
+			err    error
+		)
+		if s.hasPending {
+			data, ci, lt, frames = s.pending, s.pendingCI, s.pendingLT, s.pendingFrames
+			s.hasPending, s.pending = false, nil
+		} else if data, ci, lt, frames, err = s.r.next(); err != nil {
+			s.err = s.endErr(err)
+			return s.err
+		}
+		s.index += frames
+		if len(data) > maxRecordLen {
+			s.err = s.endErr(fmt.Errorf("capture length %d exceeds %d", len(data), maxRecordLen))
+			return s.err
+		}
+		s.stats.Packets++
+		if s.stats.Packets == 1 {
+			s.stats.FirstTime = ci.Timestamp
+		}
+		s.stats.LastTime = ci.Timestamp
+		if lt != s.lastLink {
+			s.addLink(lt)
+			s.lastLink = lt
+		}
+		if s.filter != nil && !s.filter.match(lt, data, ci) {
+			s.stats.Filtered++
+			continue
+		}
+		if err := s.decode(lt, data, p); err != nil {
+			countDecodeErr(&s.stats, err, s.input, s.index)
+			continue
+		}
+		p.Index = s.index
+		p.Input = s.input
+		p.Time = ci.Timestamp
+		p.CapLen = len(data)
+		p.WireLen = ci.Length
+		s.stats.TCPPackets++
+		if p.CapLen < p.WireLen && p.Truncated() {
+			s.stats.SnapCut++
+		}
+		return nil
+	}
+}
+
+// decode runs the decoder, except on link types it already refused (its
+// error for those names the link type, which costs an allocation).
+func (s *fileSource) decode(lt int, data []byte, p *Packet) error {
+	for _, u := range s.unsupported {
+		if u == lt {
+			return errUnsupportedFrame
+		}
+	}
+	err := s.dec.Decode(lt, data, p)
+	if err != nil && errors.Is(err, ErrUnsupportedLinkType) {
+		s.unsupported = append(s.unsupported, lt)
+	}
+	return err
+}
+
+var errUnsupportedFrame = fmt.Errorf("%w of the frame's interface", ErrUnsupportedLinkType)
+
+// countDecodeErr counts a frame Decode did not turn into a TCP packet.
+func countDecodeErr(st *Stats, err error, input int, index uint64) {
+	if err == ErrNotTCP {
+		st.NonTCP++
+		return
+	}
+	st.Undecodable++
+	if len(st.FirstErrors) < maxFirstErrors {
+		st.FirstErrors = append(st.FirstErrors, FrameError{Input: input, Index: index, Err: err.Error()})
+	}
+}
+
+// endErr turns a reader error into the Source's final error.
+func (s *fileSource) endErr(err error) error {
+	if err == io.EOF {
+		return io.EOF
+	}
+	s.stats.Truncated = true
+	frame := s.index + 1
+	if err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("capture: %s: frame %d: %w: record cut short", s.name, frame, ErrTruncated)
+	}
+	return fmt.Errorf("capture: %s: frame %d: %w: corrupt record: %s", s.name, frame, ErrTruncated, lowerFirst(err.Error()))
+}
+
+func (s *fileSource) addLink(lt int) {
+	for _, l := range s.links {
+		if l == lt {
+			return
+		}
+	}
+	s.links = append(s.links, lt)
+}
+
+// Stats implements Source.
+func (s *fileSource) Stats() Stats {
+	st := s.stats
+	st.FirstErrors = append([]FrameError(nil), s.stats.FirstErrors...)
+	return st
+}
+
+// LinkTypes implements LinkTyper.
+func (s *fileSource) LinkTypes() []int { return append([]int(nil), s.links...) }
+
+// Close implements Source. Standard input is left open.
+func (s *fileSource) Close() error {
+	if s.err == nil {
+		s.err = io.EOF
+	}
+	if s.file == nil {
+		return nil
+	}
+	err := s.file.Close()
+	s.file = nil
+	if err != nil {
+		return fmt.Errorf("capture: %s: %w", s.name, pathErr(err))
+	}
+	return nil
+}
+
+// pcapReader reads classic pcap through pcapgo.
+type pcapReader struct {
+	r        *pcapgo.Reader
+	linkType int
+}
+
+func (r *pcapReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, error) {
+	data, ci, err := r.r.ZeroCopyReadPacketData()
+	return data, ci, r.linkType, 1, err
+}
+
+// ngReader reads pcapng through pcapgo, every interface's frames.
+type ngReader struct {
+	r      *pcapgo.NgReader
+	blocks *blockCounter
+}
+
+func (r *ngReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, error) {
+	data, ci, err := r.r.ZeroCopyReadPacketData()
+	if err != nil {
+		return nil, ci, 0, 0, err
+	}
+	lt := -1
+	if len(ci.AncillaryData) > 0 {
+		if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
+			lt = int(l)
+		}
+	}
+	return data, ci, lt, 1 + r.blocks.pop(), nil
+}
+
+// blockCounter watches the pcapng block stream on its way to pcapgo, which
+// skips blocks it does not know without a trace, to number frames as
+// tshark does: tshark gives custom blocks (and systemd journal export
+// blocks) frame numbers of their own. For each packet block it queues the
+// number of such blocks since the previous packet block; pcapgo reads
+// ahead, so the queue holds the packets read but not yet returned.
+type blockCounter struct {
+	r io.Reader
+
+	hdr     [12]byte // the current block's start, filled up to have
+	have    int
+	skip    uint64 // bytes of the current block left to pass
+	big     bool   // the section's byte order
+	stopped bool   // the stream stopped making sense; pcapgo reports it
+
+	numbered uint64   // numbered non-packet blocks since the last packet
+	queue    []uint64 // per packet block read ahead: numbered blocks before it
+	head     int
+}
+
+func (c *blockCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if !c.stopped {
+		c.scan(p[:n])
+	}
+	return n, err
+}
+
+// pop returns the count queued for the packet pcapgo returned last.
+func (c *blockCounter) pop() uint64 {
+	if c.head >= len(c.queue) {
+		return 0
+	}
+	n := c.queue[c.head]
+	c.head++
+	if c.head == len(c.queue) {
+		c.queue, c.head = c.queue[:0], 0
+	}
+	return n
+}
+
+func (c *blockCounter) scan(b []byte) {
+	for len(b) > 0 {
+		if c.skip > 0 {
+			n := uint64(len(b))
+			if n > c.skip {
+				n = c.skip
+			}
+			c.skip -= n
+			b = b[n:]
+			continue
+		}
+		n := copy(c.hdr[c.have:], b)
+		c.have += n
+		b = b[n:]
+		if c.have < 8 {
+			return
+		}
+		typ := binary.LittleEndian.Uint32(c.hdr[:4])
+		if typ == magicPcapng {
+			if c.have < 12 {
+				return
+			}
+			c.big = binary.BigEndian.Uint32(c.hdr[8:]) == 0x1a2b3c4d
+		}
+		var order binary.ByteOrder = binary.LittleEndian
+		if c.big {
+			order = binary.BigEndian
+		}
+		typ = order.Uint32(c.hdr[:4])
+		length := uint64(order.Uint32(c.hdr[4:8]))
+		if length < 12 || length%4 != 0 || uint64(c.have) > length {
+			c.stopped = true
+			return
+		}
+		switch typ {
+		case 2, 3, 6: // packet, simple packet, enhanced packet
+			c.queue = append(c.queue, c.numbered)
+			c.numbered = 0
+		case 0x00000bad, 0x40000bad, 9: // custom blocks, systemd journal export
+			c.numbered++
+		}
+		c.skip = length - uint64(c.have)
+		c.have = 0
+	}
+}
+
+// linkTypeName gives libpcap's name (pcap_datalink_val_to_name) of the
+// link types one is likely to meet, without needing libpcap.
+func linkTypeName(lt int) string {
+	switch {
+	case lt >= 147 && lt <= 162:
+		return fmt.Sprintf("USER%d", lt-147)
+	}
+	if n, ok := linkTypeNames[lt]; ok {
+		return n
+	}
+	return "unknown"
+}
+
+var linkTypeNames = map[int]string{
+	0: "NULL", 1: "EN10MB", 3: "AX25", 6: "IEEE802", 8: "SLIP", 9: "PPP", 10: "FDDI",
+	12: "RAW", 14: "RAW", 50: "PPP_HDLC", 51: "PPP_ETHER", 101: "RAW", 104: "C_HDLC",
+	105: "IEEE802_11", 107: "FRELAY", 108: "LOOP", 113: "LINUX_SLL", 119: "PRISM_HEADER",
+	127: "IEEE802_11_RADIO", 138: "APPLE_IP_OVER_IEEE1394", 139: "MTP2_WITH_PHDR",
+	143: "DOCSIS", 163: "IEEE802_11_RADIO_AVS", 165: "BACNET_MS_TP", 166: "PPP_PPPD",
+	169: "GPRS_LLC", 187: "BLUETOOTH_HCI_H4", 189: "USB_LINUX", 192: "PPI",
+	195: "IEEE802_15_4_WITHFCS", 201: "BLUETOOTH_HCI_H4_WITH_PHDR", 220: "USB_LINUX_MMAPPED",
+	224: "FC_2", 227: "CAN_SOCKETCAN", 228: "IPV4", 229: "IPV6", 230: "IEEE802_15_4_NOFCS",
+	235: "DVB_CI", 239: "NFLOG", 240: "NETANALYZER", 248: "SCTP", 249: "USBPCAP",
+	251: "BLUETOOTH_LE_LL", 252: "WIRESHARK_UPPER_PDU", 253: "NETLINK", 254: "BLUETOOTH_LINUX_MONITOR",
+	256: "BLUETOOTH_LE_LL_WITH_PHDR", 274: "ETHERNET_MPACKET", 276: "LINUX_SLL2",
+}
+
+// Compile-time checks.
+var (
+	_ Source    = (*fileSource)(nil)
+	_ LinkTyper = (*fileSource)(nil)
+)

@@ -1,0 +1,240 @@
+//go:build cgo
+
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gopacket/gopacket/pcap"
+)
+
+// liveReadTimeout bounds how long Next waits in libpcap before it looks at
+// the closed flag again; Close takes at most this long to stop a blocked
+// Next.
+const liveReadTimeout = 150 * time.Millisecond
+
+// linkSLL2Type is LINKTYPE_LINUX_SLL2, asked for on "any" because it names
+// the interface and keeps the link-layer type of every frame.
+const linkSLL2Type = 276
+
+// liveSource reads a live interface through libpcap.
+type liveSource struct {
+	iface    string
+	h        *pcap.Handle
+	linkType int
+	dec      *Decoder
+	buf      []byte // the current frame, copied out of libpcap's buffer
+
+	// mu serialises reading from the handle with closing it: Close may come
+	// from another goroutine (a signal handler) while Next is in libpcap.
+	mu     sync.Mutex
+	closed atomic.Bool
+	drops  Stats // kernel counters taken at Close, while the handle lived
+
+	index uint64
+	stats Stats
+}
+
+// OpenLive opens a live capture on iface ("any" for every interface on
+// Linux). See LiveOptions for the defaults. The Source's Close may be called
+// from another goroutine: a Next blocked waiting for traffic then returns
+// io.EOF within about 150 ms. The Source also implements LinkTyper.
+func OpenLive(iface string, opts LiveOptions) (Source, error) {
+	if iface != "any" {
+		if _, err := net.InterfaceByName(iface); err != nil {
+			return nil, noSuchInterface(iface)
+		}
+	}
+	snaplen := opts.Snaplen
+	if snaplen <= 0 {
+		snaplen = maxRecordLen
+	}
+	in, err := pcap.NewInactiveHandle(iface)
+	if err != nil {
+		return nil, liveErr(iface, err)
+	}
+	defer in.CleanUp()
+	if err := in.SetSnapLen(snaplen); err != nil {
+		return nil, liveErr(iface, err)
+	}
+	// libpcap's "any" device has no promiscuous mode: asking for it makes
+	// activation fail with a warning.
+	if err := in.SetPromisc(opts.Promisc && iface != "any"); err != nil {
+		return nil, liveErr(iface, err)
+	}
+	if err := in.SetImmediateMode(opts.Immediate); err != nil {
+		return nil, liveErr(iface, err)
+	}
+	if err := in.SetTimeout(liveReadTimeout); err != nil {
+		return nil, liveErr(iface, err)
+	}
+	if opts.BufferSize > 0 {
+		if err := in.SetBufferSize(opts.BufferSize); err != nil {
+			return nil, liveErr(iface, err)
+		}
+	}
+	h, err := in.Activate()
+	if err != nil {
+		return nil, liveErr(iface, err)
+	}
+	if iface == "any" && h.LinkType() != linkSLL2Type {
+		// libpcap 1.10 offers SLL2 on "any" but starts with SLL; older
+		// versions refuse, and SLL is fine then.
+		_ = h.SetLinkType(linkSLL2Type)
+	}
+	if opts.Filter != "" {
+		if err := h.SetBPFFilter(opts.Filter); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("capture: bad filter %q: %s", opts.Filter, err)
+		}
+	}
+	return &liveSource{
+		iface:    iface,
+		h:        h,
+		linkType: int(h.LinkType()),
+		dec:      NewDecoder(),
+		buf:      make([]byte, snaplen),
+	}, nil
+}
+
+// liveErr turns a libpcap error at open into a one-line message; lack of
+// privilege says how to get it.
+func liveErr(iface string, err error) error {
+	msg := err.Error()
+	low := strings.ToLower(msg)
+	switch {
+	case strings.Contains(low, "permission") || strings.Contains(low, "not permitted"):
+		return &permissionError{iface: iface}
+	case strings.Contains(low, "no such device"):
+		return noSuchInterface(iface)
+	}
+	return fmt.Errorf("capture: %s: %s", iface, lowerFirst(strings.TrimPrefix(msg, "Error: ")))
+}
+
+// permissionError is a capture refused for lack of privilege; it matches
+// fs.ErrPermission.
+type permissionError struct{ iface string }
+
+func (e *permissionError) Error() string {
+	return "capture: " + e.iface + ": permission denied: run as root or grant CAP_NET_RAW and CAP_NET_ADMIN " +
+		"(sudo setcap cap_net_raw,cap_net_admin=eip bin/rstscope)"
+}
+
+func (e *permissionError) Unwrap() error { return fs.ErrPermission }
+
+// ErrNoInterface is wrapped by OpenLive's error for an unknown interface.
+var ErrNoInterface = errors.New("no such interface")
+
+// noSuchInterface names the interfaces libpcap can open.
+func noSuchInterface(iface string) error {
+	var names []string
+	if devs, err := pcap.FindAllDevs(); err == nil {
+		for _, d := range devs {
+			names = append(names, d.Name)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("capture: %s: %w", iface, ErrNoInterface)
+	}
+	sort.Strings(names)
+	return fmt.Errorf("capture: %s: %w (available: %s)", iface, ErrNoInterface, strings.Join(names, ", "))
+}
+
+// Next implements Source. It returns io.EOF once Close was called.
+func (s *liveSource) Next(p *Packet) error {
+	for {
+		s.mu.Lock()
+		if s.closed.Load() {
+			s.mu.Unlock()
+			return io.EOF
+		}
+		data, ci, err := s.h.ZeroCopyReadPacketData()
+		n := 0
+		if err == nil {
+			n = copy(s.buf, data)
+		}
+		s.mu.Unlock()
+		switch {
+		case err == pcap.NextErrorTimeoutExpired:
+			continue
+		case err == io.EOF:
+			return io.EOF
+		case err != nil:
+			if s.closed.Load() {
+				return io.EOF
+			}
+			return fmt.Errorf("capture: %s: %w", s.iface, err)
+		}
+		frame := s.buf[:n]
+		s.index++
+		t := ci.Timestamp.UTC()
+		s.stats.Packets++
+		if s.stats.Packets == 1 {
+			s.stats.FirstTime = t
+		}
+		s.stats.LastTime = t
+		if err := s.dec.Decode(s.linkType, frame, p); err != nil {
+			countDecodeErr(&s.stats, err, 0, s.index)
+			continue
+		}
+		p.Index = s.index
+		p.Input = 0
+		p.Time = t
+		p.CapLen = n
+		p.WireLen = ci.Length
+		s.stats.TCPPackets++
+		if p.CapLen < p.WireLen && p.Truncated() {
+			s.stats.SnapCut++
+		}
+		return nil
+	}
+}
+
+// Stats implements Source, with libpcap's kernel and interface drop
+// counters. Call it from the goroutine that calls Next.
+func (s *liveSource) Stats() Stats {
+	st := s.stats
+	st.FirstErrors = append([]FrameError(nil), s.stats.FirstErrors...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		st.KernelDrops, st.IfaceDrops = s.drops.KernelDrops, s.drops.IfaceDrops
+		return st
+	}
+	if ps, err := s.h.Stats(); err == nil {
+		st.KernelDrops, st.IfaceDrops = uint64(ps.PacketsDropped), uint64(ps.PacketsIfDropped)
+	}
+	return st
+}
+
+// LinkTypes implements LinkTyper.
+func (s *liveSource) LinkTypes() []int { return []int{s.linkType} }
+
+// Close implements Source. It may be called from another goroutine and
+// more than once.
+func (s *liveSource) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.mu.Lock() // waits for a Next in libpcap: at most liveReadTimeout
+	defer s.mu.Unlock()
+	if ps, err := s.h.Stats(); err == nil {
+		s.drops.KernelDrops, s.drops.IfaceDrops = uint64(ps.PacketsDropped), uint64(ps.PacketsIfDropped)
+	}
+	s.h.Close()
+	return nil
+}
+
+var (
+	_ Source    = (*liveSource)(nil)
+	_ LinkTyper = (*liveSource)(nil)
+)

@@ -1,0 +1,16 @@
+//go:build !cgo
+
+package capture
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrNoInterface is wrapped by OpenLive's error for an unknown interface.
+var ErrNoInterface = errors.New("no such interface")
+
+// OpenLive needs libpcap, and so cgo: this build cannot capture.
+func OpenLive(iface string, opts LiveOptions) (Source, error) {
+	return nil, fmt.Errorf("capture: %s: live capture needs a cgo build with libpcap (build with CGO_ENABLED=1); read a file with -r instead", iface)
+}

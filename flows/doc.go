@@ -1,0 +1,58 @@
+// Package flows is the second stage of rstscope's pipeline: it keeps one
+// entry per TCP connection and turns every RST into an Event with the
+// flow's context and what followed it.
+//
+//	capture.Source --Packet--> flows.Table --Event--> heuristics.Engine
+//
+// # Flows
+//
+// A flow is keyed by its canonical 5-tuple (Key, endpoints sorted). A pure
+// SYN that is not a retransmission (a different ISN from its sender's SYN
+// in the flow) on a tuple whose flow is closed (FIN both ways, or an RST
+// not out of window) or saw any RST starts a new flow; the old one ends.
+// Roles: the SYN sender is the client (RolesHandshake); without a SYN, the
+// SYN/ACK receiver (RolesSYNACK); without either, the side on a port below
+// 1024 (if only one is), else the lower port, is the server (RolesPort).
+// A SYN or SYN/ACK seen later upgrades the roles (swapping the profiles if
+// needed).
+//
+// Each direction keeps a fixed-size Profile (packets, TTL and IP ID models,
+// options, sequence state, FIN, TLS records and alerts, the first payload
+// parsed into a Request); each host (IP address) a HostProfile across
+// flows; each flow a ring of its last 16 packets.
+//
+// # Events
+//
+// An RST opens an Event: a value copy of the flow taken before the RST is
+// applied, the RST itself (with its SeqCheck against the receiver's
+// state), the stage, the gap before it and the trigger (the receiver's
+// last packet). The event stays open for Options.LookAhead of packet time:
+// later RSTs from the same sender join it (Count, RSTs) as long as that
+// sender has sent nothing else since the first RST and no new SYN was seen
+// on the tuple (each answer to a retried SYN is its own event); every
+// other packet of the flow fills After. Every RST packet belongs to exactly one Event:
+// an RST that joins no open event opens a new one, including an RST of a
+// flow the table refused because MaxFlows was reached (see openUntracked:
+// a minimal flow snapshot, ID 0, roles by port). Events reach
+// Options.OnEvent in order of their first RST's time (then input, then
+// frame) when their window ends (Add, Flush) or at Close (EndOfInput).
+// The order holds as long as capture time never goes back by more than
+// LookAhead: an RST older than an event already emitted is emitted late.
+//
+// # Clock, memory and ownership
+//
+// The table runs on packet time only: look-ahead, idle eviction
+// (IdleEvict) and eviction of closed flows (CloseEvict) are measured from
+// the latest packet time seen (or the time given to Flush); time.Now is
+// never read. Flows sit on two intrusive lists ordered by last packet, so
+// eviction costs O(1) per packet. The flow count is capped by MaxFlows,
+// the host table by MaxHosts. Add keeps nothing of the Packet it is given
+// (its Payload aliases the capture buffer): payload yields derived facts
+// and strings copied once per flow; a ClientHello longer than one segment
+// is copied into a buffer of at most 16 KiB until complete. Add allocates
+// nothing for a packet of an established flow.
+//
+// The *Event given to OnEvent and the *Flow given to OnFlowEnd are valid
+// only during the call; copy them to keep them. A Table is not safe for
+// concurrent use.
+package flows

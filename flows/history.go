@@ -1,0 +1,234 @@
+package flows
+
+import "github.com/rstscope/rstscope/capture"
+
+// Zeek-style connection history and conn_state (REFERENCE.md section 1),
+// so that rstscope's view of a flow can be compared with a Zeek conn.log.
+// Originator = our client (upper-case letters), responder = our server.
+//
+// Letters kept: S (SYN without ACK), H (SYN+ACK), A (pure ACK), D (payload),
+// F (FIN), R (RST), T (retransmitted payload), W (zero window), I (FIN+RST),
+// Q (SYN with FIN or RST). A, D, I, Q are recorded once per direction;
+// S, H, F, R again when the sequence number differs from the previous
+// packet with that flag; T and W logarithmically (after 1, 10, 100, ...
+// occurrences). Not kept: C (checksums are not verified), G (content gaps),
+// ^ (roles come from rstscope's own rules) and X. The history holds at most
+// 32 letters.
+
+// once-per-direction letters, as bit positions within a direction's group.
+const (
+	histA = iota
+	histD
+	histI
+	histQ
+)
+
+// repeat-on-new-seq letters, as histSeq indexes.
+const (
+	histS = iota
+	histH
+	histF
+	histR
+)
+
+// historyAdd appends letter c (lower case) for direction d.
+func (f *Flow) historyAdd(d Dir, c byte) {
+	if int(f.historyLen) >= len(f.history) {
+		return
+	}
+	if d == FromClient {
+		c -= 'a' - 'A'
+	}
+	f.history[f.historyLen] = c
+	f.historyLen++
+}
+
+// historyOnce appends c for d unless it was recorded before for d.
+func (f *Flow) historyOnce(d Dir, bit uint, c byte) {
+	m := uint32(1) << (bit + 4*uint(d-1))
+	if f.histSeen&m != 0 {
+		return
+	}
+	f.histSeen |= m
+	f.historyAdd(d, c)
+}
+
+// historySeq appends c for d unless the previous packet of d with this
+// flag had the same seq.
+func (f *Flow) historySeq(d Dir, k int, seq Seq, c byte) {
+	i := d - 1
+	if f.histHas[i]&(1<<k) != 0 && f.histSeq[i][k] == seq {
+		return
+	}
+	f.histHas[i] |= 1 << k
+	f.histSeq[i][k] = seq
+	f.historyAdd(d, c)
+}
+
+// historyLog appends c for d when n (a count just incremented) is 1, 10,
+// 100, ...
+func (f *Flow) historyLog(d Dir, n uint32, c byte) {
+	v := uint64(1)
+	for v < uint64(n) {
+		v *= 10
+	}
+	if v == uint64(n) {
+		f.historyAdd(d, c)
+	}
+}
+
+// historyPacket records the letters of one packet of direction d.
+func (f *Flow) historyPacket(d Dir, p *capture.Packet, retrans, zeroWin bool) {
+	fl := p.Flags
+	seq := Seq(p.Seq)
+	if fl&capture.SYN != 0 {
+		if fl&(capture.FIN|capture.RST) != 0 {
+			f.historyOnce(d, histQ, 'q')
+		}
+		if fl&capture.ACK != 0 {
+			f.historySeq(d, histH, seq, 'h')
+		} else {
+			f.historySeq(d, histS, seq, 's')
+		}
+	}
+	if fl&capture.FIN != 0 && fl&capture.RST != 0 {
+		f.historyOnce(d, histI, 'i')
+	}
+	if p.Len > 0 {
+		f.historyOnce(d, histD, 'd')
+		if retrans {
+			f.historyLog(d, f.Profile(d).Retransmissions, 't')
+		}
+	} else if fl&capture.ACK != 0 && fl&(capture.SYN|capture.FIN|capture.RST) == 0 {
+		f.historyOnce(d, histA, 'a')
+	}
+	if fl&capture.FIN != 0 {
+		f.historySeq(d, histF, seq.Add(uint32(p.Len)), 'f')
+	}
+	if fl&capture.RST != 0 {
+		f.historySeq(d, histR, seq, 'r')
+	}
+	if zeroWin {
+		f.historyLog(d, f.Profile(d).ZeroWindows, 'w')
+	}
+}
+
+// flipHistory swaps the case of every letter (roles were reversed).
+func (f *Flow) flipHistory() {
+	for i := range f.historyLen {
+		c := f.history[i]
+		if c >= 'a' && c <= 'z' {
+			f.history[i] = c - ('a' - 'A')
+		} else if c >= 'A' && c <= 'Z' {
+			f.history[i] = c + ('a' - 'A')
+		}
+	}
+	f.histSeen = (f.histSeen>>4)&0xf | (f.histSeen&0xf)<<4
+	f.histSeq[0], f.histSeq[1] = f.histSeq[1], f.histSeq[0]
+	f.histHas[0], f.histHas[1] = f.histHas[1], f.histHas[0]
+}
+
+// History gives the Zeek-style history string, e.g. "ShADadFf" or
+// "ShADadR" (allocates).
+func (f *Flow) History() string { return string(f.history[:f.historyLen]) }
+
+// Zeek endpoint states, as far as conn_state needs them.
+type zeekState uint8
+
+const (
+	zInactive zeekState = iota
+	zSYNSent
+	zSYNACKSent
+	zPartial
+	zEstablished
+	zClosed
+	zReset
+)
+
+func (f *Flow) zeekState(d Dir) zeekState {
+	p := f.Profile(d)
+	switch {
+	case p.RSTs > 0:
+		return zReset
+	case p.FINSeen:
+		return zClosed
+	case p.Packets == 0:
+		return zInactive
+	case p.SYNSeen && !f.Established:
+		if d == FromServer {
+			return zSYNACKSent
+		}
+		return zSYNSent
+	case p.SYNSeen || f.Established:
+		return zEstablished
+	}
+	return zPartial
+}
+
+// ConnState gives Zeek's conn_state for the flow as seen so far: S0, S1,
+// SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR or OTH. It follows
+// Zeek's conn_state() over endpoint states derived from the profiles:
+// RESET if the side sent any RST, else CLOSED if it sent a FIN, else
+// INACTIVE without packets, SYN_SENT/SYN_ACK_SENT after its SYN until the
+// handshake completes, ESTABLISHED after it, PARTIAL (midstream) otherwise.
+func (f *Flow) ConnState() string {
+	os, rs := f.zeekState(FromClient), f.zeekState(FromServer)
+	oInactive := os == zInactive || os == zPartial
+	rInactive := rs == zInactive || rs == zPartial
+	switch {
+	case rs == zReset:
+		if os == zSYNSent || os == zSYNACKSent ||
+			(os == zReset && f.Dirs[0].Bytes == 0 && f.Dirs[1].Bytes == 0) {
+			return "REJ"
+		}
+		if oInactive {
+			return "RSTRH"
+		}
+		return "RSTR"
+	case os == zReset:
+		if rInactive {
+			if f.historyRSTOS0() {
+				return "RSTOS0"
+			}
+			return "OTH"
+		}
+		return "RSTO"
+	case os == zClosed && rs == zClosed:
+		return "SF"
+	case os == zClosed:
+		if rInactive {
+			return "SH"
+		}
+		return "S2"
+	case rs == zClosed:
+		if oInactive {
+			return "SHR"
+		}
+		return "S3"
+	case os == zSYNSent && rs == zInactive:
+		return "S0"
+	case os == zEstablished && rs == zEstablished:
+		return "S1"
+	}
+	return "OTH"
+}
+
+// historyRSTOS0 matches Zeek's /^\^?S[^HAFGIQ]*R.*/ on the history.
+func (f *Flow) historyRSTOS0() bool {
+	h := f.history[:f.historyLen]
+	if len(h) > 0 && h[0] == '^' {
+		h = h[1:]
+	}
+	if len(h) == 0 || h[0] != 'S' {
+		return false
+	}
+	for _, c := range h[1:] {
+		switch c {
+		case 'R':
+			return true
+		case 'H', 'A', 'F', 'G', 'I', 'Q':
+			return false
+		}
+	}
+	return false
+}

@@ -1,0 +1,352 @@
+package flows
+
+// Payload classification and parsing of the first payload of a direction:
+// HTTP request line and Host header, HTTP response status, TLS ClientHello
+// (SNI, versions, ALPN) and ServerHello (selected version). Every parser
+// works on a byte slice that may be cut anywhere and checks every bound.
+
+// Caps on strings copied out of payloads.
+const (
+	maxMethod = 16
+	maxPath   = 256
+	maxHost   = 256
+	maxSNI    = 255
+	maxALPN   = 64
+	// maxHeaderScan is how far into an HTTP request the Host header is
+	// looked for.
+	maxHeaderScan = 4096
+	// maxHello caps the bytes buffered to complete a ClientHello that
+	// spans several segments.
+	maxHello = 16 << 10
+)
+
+// httpMethods are the request methods recognised at the start of a payload.
+var httpMethods = [...]string{
+	"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PRI",
+}
+
+// looksTLS reports whether b starts like a TLS record header: content type
+// 20..23 and major version 3.
+func looksTLS(b []byte) bool {
+	return len(b) >= 2 && b[0] >= TLSChangeCipherSpec && b[0] <= TLSApplicationData && b[1] == 3
+}
+
+// classify gives the kind of a first payload.
+func classify(b []byte) PayloadKind {
+	if len(b) == 0 {
+		return PayloadNone
+	}
+	if looksTLS(b) {
+		if b[0] == TLSHandshake && len(b) >= 6 {
+			switch b[5] {
+			case 1:
+				return PayloadTLSClientHello
+			case 2:
+				return PayloadTLSServerHello
+			}
+		}
+		return PayloadTLSOther
+	}
+	if hasPrefix(b, "HTTP/1.") || hasPrefix(b, "HTTP/2") {
+		return PayloadHTTPResponse
+	}
+	if httpMethodLen(b) > 0 {
+		return PayloadHTTPRequest
+	}
+	return PayloadOpaque
+}
+
+func hasPrefix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[:len(s)]) == s
+}
+
+// httpMethodLen gives the length of the method at the start of b when it is
+// followed by a space, 0 otherwise.
+func httpMethodLen(b []byte) int {
+	for _, m := range httpMethods {
+		if len(b) > len(m) && string(b[:len(m)]) == m && b[len(m)] == ' ' {
+			return len(m)
+		}
+	}
+	return 0
+}
+
+// capString copies at most n bytes of b into a new string.
+func capString(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
+}
+
+// parseHTTPRequest fills r's Method, Path and Host from an HTTP/1 request
+// start. Cut is set when the header block did not end inside b (so a
+// missing Host may not have been captured).
+func parseHTTPRequest(b []byte, r *Request) {
+	ml := httpMethodLen(b)
+	if ml == 0 {
+		return
+	}
+	r.Method = capString(b[:ml], maxMethod)
+	rest := b[ml+1:]
+	end := indexByte(rest, ' ')
+	eol := indexByte(rest, '\n')
+	if end < 0 || (eol >= 0 && eol < end) {
+		end = eol
+	}
+	if end < 0 {
+		r.Path = capString(trimCR(rest), maxPath)
+		r.Cut = true
+		return
+	}
+	r.Path = capString(trimCR(rest[:end]), maxPath)
+	if eol < 0 {
+		r.Cut = true
+		return
+	}
+	// Header lines.
+	h := rest[eol+1:]
+	if len(h) > maxHeaderScan {
+		h = h[:maxHeaderScan]
+	}
+	for len(h) > 0 {
+		nl := indexByte(h, '\n')
+		line := h
+		if nl >= 0 {
+			line = h[:nl]
+			h = h[nl+1:]
+		} else {
+			h = nil
+			r.Cut = true
+		}
+		line = trimCR(line)
+		if len(line) == 0 {
+			return // end of headers
+		}
+		if len(line) >= 5 && equalFoldASCII(line[:5], "host:") {
+			r.Host = capString(trimSpace(line[5:]), maxHost)
+			if nl < 0 {
+				r.Cut = true
+			}
+			return
+		}
+	}
+	r.Cut = true
+}
+
+// parseHTTPStatus returns the status code of an "HTTP/1.x NNN" line, or 0.
+func parseHTTPStatus(b []byte) uint16 {
+	sp := indexByte(b, ' ')
+	if sp < 0 || len(b) < sp+4 {
+		return 0
+	}
+	var n uint16
+	for _, c := range b[sp+1 : sp+4] {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + uint16(c-'0')
+	}
+	return n
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimCR(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		return b[:len(b)-1]
+	}
+	return b
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func equalFoldASCII(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// reader is a bounds-checked big-endian cursor. Any read past the end sets
+// short and returns zeros.
+type reader struct {
+	b     []byte
+	short bool
+}
+
+func (r *reader) u8() uint8 {
+	if len(r.b) < 1 {
+		r.short = true
+		r.b = nil
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
+func (r *reader) u16() uint16 {
+	if len(r.b) < 2 {
+		r.short = true
+		r.b = nil
+		return 0
+	}
+	v := uint16(r.b[0])<<8 | uint16(r.b[1])
+	r.b = r.b[2:]
+	return v
+}
+
+func (r *reader) u24() int {
+	if len(r.b) < 3 {
+		r.short = true
+		r.b = nil
+		return 0
+	}
+	v := int(r.b[0])<<16 | int(r.b[1])<<8 | int(r.b[2])
+	r.b = r.b[3:]
+	return v
+}
+
+// bytes returns the next n bytes, or what is left (setting short) when
+// fewer remain.
+func (r *reader) bytes(n int) []byte {
+	if n > len(r.b) {
+		v := r.b
+		r.short = true
+		r.b = nil
+		return v
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+// isGREASE reports whether v is a GREASE value (RFC 8701: 0x?a?a).
+func isGREASE(v uint16) bool { return v&0x0f0f == 0x0a0a && v>>8 == v&0xff }
+
+// helloRecordLen returns the length of the TLS record starting at b
+// including its 5-byte header, or 0 when b is shorter than a header.
+func helloRecordLen(b []byte) int {
+	if len(b) < 5 {
+		return 0
+	}
+	return 5 + (int(b[3])<<8 | int(b[4]))
+}
+
+// parseClientHello fills r's TLS fields from a TLS record holding a
+// ClientHello (b starts at the record header). It reads what b holds;
+// Cut is set when the extensions did not end inside b.
+func parseClientHello(b []byte, r *Request) {
+	rd := reader{b: b}
+	rd.bytes(5) // record header
+	if rd.u8() != 1 {
+		return
+	}
+	rd.u24()                // handshake length
+	r.TLSVersion = rd.u16() // legacy_version
+	rd.bytes(32)            // random
+	rd.bytes(int(rd.u8()))  // session id
+	rd.bytes(int(rd.u16()))
+	rd.bytes(int(rd.u8())) // compression methods
+	extLen := int(rd.u16())
+	if rd.short {
+		r.Cut = true
+		return
+	}
+	ext := reader{b: rd.bytes(extLen)}
+	if rd.short {
+		r.Cut = true
+	}
+	for len(ext.b) > 0 && !ext.short {
+		typ := ext.u16()
+		body := reader{b: ext.bytes(int(ext.u16()))}
+		if ext.short {
+			r.Cut = true
+			return // a cut extension body is not parsed
+		}
+		switch typ {
+		case 0: // server_name
+			body.u16() // list length
+			for len(body.b) > 0 && !body.short {
+				nt := body.u8()
+				name := body.bytes(int(body.u16()))
+				if !body.short && nt == 0 && r.SNI == "" {
+					r.SNI = capString(name, maxSNI)
+				}
+			}
+		case 16: // ALPN
+			body.u16()
+			p := body.bytes(int(body.u8()))
+			if !body.short && r.ALPN == "" {
+				r.ALPN = capString(p, maxALPN)
+			}
+		case 43: // supported_versions
+			n := int(body.u8())
+			for i := 0; i+1 < n && !body.short; i += 2 {
+				v := body.u16()
+				if !body.short && !isGREASE(v) && v > r.TLSMaxVersion {
+					r.TLSMaxVersion = v
+				}
+			}
+		}
+	}
+	if ext.short {
+		r.Cut = true
+	}
+}
+
+// parseServerHello returns the version a ServerHello selected:
+// supported_versions when present, else legacy_version; 0 when b is not
+// a ServerHello or too short to tell.
+func parseServerHello(b []byte) uint16 {
+	rd := reader{b: b}
+	rd.bytes(5)
+	if rd.u8() != 2 {
+		return 0
+	}
+	rd.u24()
+	legacy := rd.u16()
+	rd.bytes(32)
+	rd.bytes(int(rd.u8())) // session id
+	rd.u16()               // cipher suite
+	rd.u8()                // compression
+	if rd.short {
+		return legacy
+	}
+	ext := reader{b: rd.bytes(int(rd.u16()))}
+	for len(ext.b) > 0 && !ext.short {
+		typ := ext.u16()
+		body := reader{b: ext.bytes(int(ext.u16()))}
+		if typ == 43 {
+			if v := body.u16(); !body.short {
+				return v
+			}
+		}
+	}
+	return legacy
+}

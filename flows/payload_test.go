@@ -1,0 +1,77 @@
+package flows
+
+import "testing"
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		in   string
+		want PayloadKind
+	}{
+		{"GET / HTTP/1.1\r\n", PayloadHTTPRequest},
+		{"PRI * HTTP/2.0\r\n", PayloadHTTPRequest},
+		{"HTTP/1.1 200 OK\r\n", PayloadHTTPResponse},
+		{"\x16\x03\x01\x00\x05\x01", PayloadTLSClientHello},
+		{"\x16\x03\x03\x00\x05\x02", PayloadTLSServerHello},
+		{"\x17\x03\x03\x00\x05", PayloadTLSOther},
+		{"GETX / HTTP/1.1", PayloadOpaque},
+		{"SSH-2.0-OpenSSH_9.6\r\n", PayloadOpaque},
+		{"", PayloadNone},
+	}
+	for _, tt := range tests {
+		if got := classify([]byte(tt.in)); got != tt.want {
+			t.Errorf("classify(%q): got %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseHTTPRequest(t *testing.T) {
+	long := make([]byte, 1000)
+	for i := range long {
+		long[i] = 'a'
+	}
+	tests := []struct {
+		name, in           string
+		method, path, host string
+		cut                bool
+	}{
+		{"basic", "GET /index.html HTTP/1.1\r\nUser-Agent: x\r\nHost: example.com\r\n\r\n", "GET", "/index.html", "example.com", false},
+		{"host_case_and_spaces", "POST /api HTTP/1.1\r\nhOsT:   api.example.com  \r\n\r\n", "POST", "/api", "api.example.com", false},
+		{"no_host", "GET / HTTP/1.0\r\nAccept: */*\r\n\r\n", "GET", "/", "", false},
+		{"cut_in_headers", "GET /a HTTP/1.1\r\nAccept: */*\r\nHo", "GET", "/a", "", true},
+		{"cut_in_line", "GET /abc", "GET", "/abc", "", true},
+		{"long_path", "GET /" + string(long) + " HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/" + string(long[:maxPath-1]), "h", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r Request
+			parseHTTPRequest([]byte(tt.in), &r)
+			if r.Method != tt.method || r.Path != tt.path || r.Host != tt.host || r.Cut != tt.cut {
+				t.Errorf("got %q %q host %q cut %v, want %q %q host %q cut %v", r.Method, r.Path, r.Host, r.Cut, tt.method, tt.path, tt.host, tt.cut)
+			}
+		})
+	}
+	if got := parseHTTPStatus([]byte("HTTP/1.1 503 Service Unavailable\r\n")); got != 503 {
+		t.Errorf("status: got %d, want 503", got)
+	}
+	if got := parseHTTPStatus([]byte("HTTP/1.1 5")); got != 0 {
+		t.Errorf("cut status: got %d, want 0", got)
+	}
+}
+
+func TestTable_httpRequest(t *testing.T) {
+	pk := ladder(t, lines(handshake, []string{
+		"C>S PA seq=101 ack=301 len=1",
+		"S>C PA seq=301 ack=140 len=1",
+		"S>C R seq=320",
+	})...)
+	withPayload(&pk[3], []byte("GET /x HTTP/1.1\r\nHost: a.example\r\n\r\n"))
+	withPayload(&pk[4], []byte("HTTP/1.1 200 OK\r\n\r\n"))
+	e := run(t, Options{}, pk).one(t)
+	c, s := e.Flow.Dirs[0].Request, e.Flow.Dirs[1].Request
+	if c.Kind != PayloadHTTPRequest || c.Method != "GET" || c.Path != "/x" || c.Host != "a.example" || c.Frame != 4 {
+		t.Errorf("client request: got %+v, want GET /x Host a.example at frame 4", c)
+	}
+	if s.Kind != PayloadHTTPResponse || s.Status != 200 || s.Frame != 5 {
+		t.Errorf("server response: got %+v, want status 200 at frame 5", s)
+	}
+}

@@ -1,0 +1,73 @@
+package flows
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+func TestIPIDModel(t *testing.T) {
+	seq := func(start uint16, step uint16, n int) []uint16 {
+		out := make([]uint16, n)
+		for i := range out {
+			out[i] = start + uint16(i)*step
+		}
+		return out
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := make([]uint16, 50)
+	for i := range random {
+		random[i] = uint16(rng.Uint32())
+	}
+	tests := []struct {
+		name  string
+		ids   []uint16
+		model IPIDModel
+		step  uint16
+	}{
+		{"too_few", []uint16{1, 2}, IPIDUnknown, 0},
+		{"linux_per_socket", seq(31000, 1, 20), IPIDIncrementing, 1},
+		{"wraps", seq(65530, 1, 12), IPIDIncrementing, 1},
+		{"zero_linux_no_socket", make([]uint16, 10), IPIDZero, 0},
+		{"synack_zero_then_counter", append([]uint16{0}, seq(4242, 1, 5)...), IPIDIncrementing, 1},
+		{"global_counter_step_256", seq(100, 256, 10), IPIDIncrementing, 256},
+		{"random", random, IPIDRandom, 0},
+		{"step_too_large", seq(1, 5000, 10), IPIDRandom, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s IPIDStats
+			for _, id := range tt.ids {
+				s.Add(id)
+			}
+			if s.Model != tt.model || (tt.model == IPIDIncrementing && s.Step != tt.step) {
+				t.Errorf("got %v step %d, want %v step %d (zero %d small %d large %d)", s.Model, s.Step, tt.model, tt.step, s.Zero, s.Small, s.Large)
+			}
+			if s.Last != tt.ids[len(tt.ids)-1] || s.Samples != uint32(len(tt.ids)) {
+				t.Errorf("got last %d samples %d, want %d %d", s.Last, s.Samples, tt.ids[len(tt.ids)-1], len(tt.ids))
+			}
+		})
+	}
+	var s IPIDStats
+	for _, id := range seq(65534, 1, 3) {
+		s.Add(id)
+	}
+	if d := s.Distance(2); d != 2 {
+		t.Errorf("distance across wrap: got %d, want 2", d)
+	}
+}
+
+func TestTTLStats(t *testing.T) {
+	var s TTLStats
+	for _, v := range []uint8{64, 64, 52, 52, 52, 1, 2, 3, 255} {
+		s.Add(v)
+	}
+	if s.Mode != 52 || s.Min != 1 || s.Max != 255 || s.Count != 9 || s.Stable(1) {
+		t.Errorf("got mode %d min %d max %d count %d, want 52 1 255 9 not stable", s.Mode, s.Min, s.Max, s.Count)
+	}
+	var tie TTLStats
+	tie.Add(64)
+	tie.Add(128)
+	if tie.Mode != 64 {
+		t.Errorf("tie: got mode %d, want the first seen (64)", tie.Mode)
+	}
+}

@@ -1,0 +1,73 @@
+package heuristics
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/flows"
+)
+
+// ruleClientAbort: the client resets while the server is still sending,
+// or before any response (cancel, timeout), or instead of completing the
+// handshake.
+func ruleClientAbort(ev *flows.Event, c *ctx) []claim {
+	if c.sender != flows.FromClient || !c.known() || c.sp.FINSeen {
+		return nil
+	}
+	cp, sp := c.sp, c.rp // client (sender) and server (receiver)
+	r := c.rst
+	if !ev.Flow.Established && ev.Flow.SYNACKSeen && cp.DataPackets == 0 {
+		f := sp.SYNFrame
+		if c.trigger != nil && c.trigger.Flags.Has(capture.SYN|capture.ACK) {
+			f = c.trigger.Frame
+		}
+		return []claim{causeOf(CauseClientAbort, SignalHalfOpen, medium, fmt.Sprintf("the client answered the server's SYN/ACK (frame %d) with RST: its connect was abandoned (timeout, cancel) or it never sent that SYN (scan, spoofing)",
+			f), f, r.Frame)}
+	}
+	if cp.DataPackets == 0 && sp.DataPackets == 0 {
+		if !ev.Flow.Established {
+			return nil
+		}
+		return []claim{causeOf(CauseClientAbort, SignalConnectOnly, medium, fmt.Sprintf("the client reset %s after the handshake without sending anything: a connect-only probe (health check, port scan)",
+			dur(r.Time.Sub(ev.Flow.Start))), r.Frame)}
+	}
+	if cp.DataPackets > 0 && (sp.DataPackets == 0 || sp.LastData.Before(cp.LastData)) {
+		wait := r.Time.Sub(cp.LastData)
+		d := fmt.Sprintf("the client reset %s after its %s with no response from the server", dur(wait), requestName(ev, cp))
+		if wait >= time.Second {
+			d += ": a client-side timeout or cancel"
+		}
+		return []claim{causeOf(CauseClientAbort, SignalNoResponse, medium, d, cp.LastDataFrame, r.Frame)}
+	}
+	if sp.DataPackets == 0 {
+		return nil
+	}
+	// The server was still sending: data after the RST, data the client
+	// had not acknowledged, or data right before the RST.
+	end := sp.NextSeq
+	if sp.FINSeen {
+		end = sp.FINSeq
+	}
+	unacked := sp.SeqValid && cp.AckValid && cp.LastAck.LessThan(end)
+	recent := r.Time.Sub(sp.LastData) <= max(200*time.Millisecond, 2*ev.Flow.RTT)
+	var more uint64
+	for _, p := range c.receiverAfter {
+		if p.Len > 0 {
+			more = p.Frame
+			break
+		}
+	}
+	switch {
+	case more != 0:
+		return []claim{causeOf(CauseClientAbort, SignalAbortMidResponse, strong, fmt.Sprintf("the client reset while the server was sending (its data continued at frame %d)",
+			more), r.Frame, more)}
+	case unacked && !sp.FINSeen:
+		return []claim{causeOf(CauseClientAbort, SignalAbortMidResponse, medium, fmt.Sprintf("the client reset with %d bytes of the server's response unacknowledged (last server data frame %d)",
+			end.Sub(cp.LastAck), sp.LastDataFrame), sp.LastDataFrame, r.Frame)}
+	case recent && !sp.FINSeen:
+		return []claim{causeOf(CauseClientAbort, SignalAbortMidResponse, weak, fmt.Sprintf("the client reset %s after the server's last data (frame %d)",
+			dur(r.Time.Sub(sp.LastData)), sp.LastDataFrame), sp.LastDataFrame, r.Frame)}
+	}
+	return nil
+}

@@ -1,0 +1,315 @@
+package heuristics
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/flows"
+)
+
+// strength is how much one claim weighs. note carries information only
+// (listed in the evidence, never counted).
+type strength uint8
+
+const (
+	note   strength = 0
+	weak   strength = 1
+	medium strength = 2
+	strong strength = 3
+)
+
+// claimKind says whether a claim is about the cause or the origin.
+type claimKind uint8
+
+const (
+	causeClaim claimKind = iota + 1
+	originClaim
+)
+
+// claim is what a rule returns: one signal for a cause, or for or against
+// the claimed sender being the real sender.
+type claim struct {
+	kind claimKind
+	// cause is the cause supported (causeClaim only).
+	cause Cause
+	// genuine is set on an origin claim that supports the claimed sender;
+	// unset, the claim points to a middlebox.
+	genuine  bool
+	signal   Signal
+	strength strength
+	detail   string
+	frames   []uint64
+}
+
+// rule is one attribution rule: a pure function of the event.
+type rule func(ev *flows.Event, c *ctx) []claim
+
+func causeOf(cause Cause, sig Signal, s strength, detail string, frames ...uint64) claim {
+	return claim{kind: causeClaim, cause: cause, signal: sig, strength: s, detail: detail, frames: nonzero(frames)}
+}
+
+func middlebox(sig Signal, s strength, detail string, frames ...uint64) claim {
+	return claim{kind: originClaim, signal: sig, strength: s, detail: detail, frames: nonzero(frames)}
+}
+
+// noteOf is context for the evidence list that counts for nothing.
+func noteOf(detail string, frames ...uint64) claim {
+	return claim{kind: originClaim, genuine: true, signal: SignalNote, strength: note, detail: detail, frames: nonzero(frames)}
+}
+
+func genuine(sig Signal, s strength, detail string, frames ...uint64) claim {
+	return claim{kind: originClaim, genuine: true, signal: sig, strength: s, detail: detail, frames: nonzero(frames)}
+}
+
+// nonzero drops zero frame numbers (unknown frames) and duplicates.
+func nonzero(fs []uint64) []uint64 {
+	var out []uint64
+	for _, f := range fs {
+		if f == 0 {
+			continue
+		}
+		dup := false
+		for _, g := range out {
+			if g == f {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ctx holds the facts about an event that several rules share, computed
+// once per Judge. Every field tolerates a zero-valued event: unknown
+// direction, no handshake, IPv6 (no IP ID), no TTL samples.
+type ctx struct {
+	idle time.Duration
+
+	rst  *flows.RSTPacket // first RST
+	rsts []flows.RSTPacket
+	// dups are frames of RSTs identical to an earlier one of the event
+	// (same seq, ack, flags and IP ID): mirror copies, not a burst.
+	dups []uint64
+
+	sender, receiver flows.Dir
+	sp, rp           *flows.Profile // nil when the direction is unknown
+	senderName       string         // "server", "client" or "unknown"
+	receiverName     string
+	senderAddr       string // ip:port of the claimed sender, "" if unknown
+	ipv4             bool
+
+	ladder        []flows.LadderEntry // the flow's last packets before the RST
+	after         []flows.LadderEntry // look-ahead packets after the first RST
+	senderAfter   []flows.LadderEntry // non-RST packets of the claimed sender after the RST
+	receiverAfter []flows.LadderEntry // non-RST packets of the receiver after the RST
+
+	trigger *flows.LadderEntry // last receiver packet before the RST, nil if none
+	latency time.Duration      // RST time minus trigger time (valid iff trigger != nil)
+}
+
+func newCtx(e *Engine, ev *flows.Event) *ctx {
+	c := &ctx{idle: e.idle()}
+	c.rst = ev.First()
+	n := min(max(ev.Count, 1), len(ev.RSTs))
+	c.rsts = make([]flows.RSTPacket, 0, n)
+	for i := range n {
+		r := ev.RSTs[i]
+		if i > 0 && r.Frame == 0 {
+			continue
+		}
+		if isDuplicate(r, c.rsts) {
+			c.dups = append(c.dups, r.Frame)
+			continue
+		}
+		c.rsts = append(c.rsts, r)
+	}
+	c.sender = ev.Sender()
+	c.receiver = c.sender.Reverse()
+	c.senderName = c.sender.String()
+	c.receiverName = c.receiver.String()
+	if c.sender != flows.DirUnknown {
+		c.sp = ev.SenderProfile()
+		c.rp = ev.ReceiverProfile()
+	}
+	switch c.sender {
+	case flows.FromServer:
+		c.senderAddr = addrString(ev.Flow.Server)
+	case flows.FromClient:
+		c.senderAddr = addrString(ev.Flow.Client)
+	}
+	c.ipv4 = c.rst.IsIPv4
+
+	c.ladder = ev.Flow.Ladder.Entries()
+	na := min(max(ev.After.N, 0), len(ev.After.Packets))
+	for i := range na {
+		p := ev.After.Packets[i]
+		if c.isEventRST(p.Frame, p.Input) {
+			continue
+		}
+		c.after = append(c.after, p)
+		if p.Flags.Has(capture.RST) || p.Dir == flows.DirUnknown {
+			continue
+		}
+		if p.Dir == c.sender {
+			c.senderAfter = append(c.senderAfter, p)
+		} else {
+			c.receiverAfter = append(c.receiverAfter, p)
+		}
+	}
+	if ev.HasTrigger {
+		t := ev.Trigger
+		c.trigger = &t
+		c.latency = c.rst.Time.Sub(t.Time)
+	}
+	return c
+}
+
+// isDuplicate reports whether r is a copy of an RST already kept: the same
+// segment captured twice (e.g. through a mirror, a hop or two apart).
+func isDuplicate(r flows.RSTPacket, kept []flows.RSTPacket) bool {
+	for _, k := range kept {
+		dt := int(k.TTL) - int(r.TTL)
+		if k.Seq == r.Seq && k.Ack == r.Ack && k.Flags == r.Flags && k.IsIPv4 == r.IsIPv4 &&
+			k.IPID == r.IPID && k.Len == r.Len && dt >= -2 && dt <= 2 {
+			return true
+		}
+	}
+	return false
+}
+
+// isEventRST reports whether frame belongs to the event's own RSTs.
+func (c *ctx) isEventRST(frame uint64, input int) bool {
+	if frame == 0 {
+		return false
+	}
+	for _, r := range c.rsts {
+		if r.Frame == frame && r.Input == input {
+			return true
+		}
+	}
+	for _, f := range c.dups {
+		if f == frame {
+			return true
+		}
+	}
+	return false
+}
+
+// known reports whether the claimed sender's direction is known.
+func (c *ctx) known() bool { return c.sp != nil && c.rp != nil }
+
+// ladderEntry finds frame in the flow's ladder.
+func (c *ctx) ladderIndex(frame uint64) int {
+	if frame == 0 {
+		return -1
+	}
+	for i := len(c.ladder) - 1; i >= 0; i-- {
+		if c.ladder[i].Frame == frame {
+			return i
+		}
+	}
+	return -1
+}
+
+// addrString prints ip:port, IPv6 as [ip]:port, "" when invalid.
+func addrString(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// initialTTL gives the nearest common initial TTL at or above t (32, 64,
+// 128 or 255): the sender's OS default, assuming fewer hops than the gap
+// to the next default.
+func initialTTL(t uint8) uint8 {
+	switch {
+	case t <= 32:
+		return 32
+	case t <= 64:
+		return 64
+	case t <= 128:
+		return 128
+	}
+	return 255
+}
+
+// hops gives the hop distance inferred from the nearest initial TTL.
+func hops(t uint8) int { return int(initialTTL(t)) - int(t) }
+
+// dur prints a duration for humans: "0.3 ms", "59 ms", "5.0 s", "350.2 s".
+func dur(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+// gapString is the JSON form of a gap: "350.2s".
+func gapString(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+// describe names a packet for a sentence: "the client's SYN",
+// "the server's data (830 bytes)".
+func describe(ev *flows.Event, p *flows.LadderEntry) string {
+	who := p.Dir.String()
+	if p.Dir == flows.DirUnknown {
+		who = "peer"
+	}
+	switch {
+	case p.Flags.Has(capture.SYN | capture.ACK):
+		return "the " + who + "'s SYN/ACK"
+	case p.Flags.Has(capture.SYN):
+		return "the " + who + "'s SYN"
+	}
+	if p.Len > 0 {
+		if p.Dir == flows.FromClient {
+			if r := ev.Flow.Dirs[0].Request; r.Frame == p.Frame && r.Kind != flows.PayloadNone {
+				if s := requestPhrase(&r); s != "" {
+					return "the client's " + s
+				}
+			}
+		}
+		s := fmt.Sprintf("the %s's data (%d bytes)", who, p.Len)
+		if p.Flags.Has(capture.FIN) {
+			s = fmt.Sprintf("the %s's data+FIN (%d bytes)", who, p.Len)
+		}
+		return s
+	}
+	if p.Flags.Has(capture.FIN) {
+		return "the " + who + "'s FIN"
+	}
+	return "the " + who + "'s ACK"
+}
+
+// requestPhrase names a request: "TLS ClientHello (SNI example.com)",
+// "HTTP request GET /x (Host example.com)".
+func requestPhrase(r *flows.Request) string {
+	switch r.Kind {
+	case flows.PayloadTLSClientHello:
+		if r.SNI != "" {
+			return "TLS ClientHello (SNI " + r.SNI + ")"
+		}
+		return "TLS ClientHello (no SNI)"
+	case flows.PayloadHTTPRequest:
+		s := "HTTP request " + r.Method + " " + r.Path
+		if r.Host != "" {
+			s += " (Host " + r.Host + ")"
+		}
+		return s
+	}
+	return ""
+}
+
+// ipIDDelta gives b - a in IP ID space, in [-32768, 32767].
+func ipIDDelta(a, b uint16) int { return int(int16(b - a)) }

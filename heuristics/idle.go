@@ -1,0 +1,148 @@
+package heuristics
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rstscope/rstscope/flows"
+)
+
+// knownTimeout is a documented idle or keep-alive timeout (REFERENCE.md
+// section 7).
+type knownTimeout struct {
+	d    time.Duration
+	name string
+}
+
+// knownTimeouts, longest first.
+var knownTimeouts = []knownTimeout{
+	{1200 * time.Second, "GCP Cloud NAT established idle timeout"},
+	{610 * time.Second, "GCP external Application LB keep-alive timeout"},
+	{350 * time.Second, "AWS NLB / NAT Gateway idle timeout"},
+	{240 * time.Second, "Azure Load Balancer / NAT Gateway idle timeout"},
+	{90 * time.Second, "Go http.Transport IdleConnTimeout"},
+	{75 * time.Second, "nginx keepalive_timeout"},
+	{60 * time.Second, "AWS ALB / Classic ELB idle timeout"},
+	{5 * time.Second, "Node.js / Apache / uvicorn keep-alive timeout"},
+	{2 * time.Second, "gunicorn keep-alive timeout"},
+}
+
+// tolerance is how close a gap must be to a known timeout.
+func tolerance(d time.Duration) time.Duration { return max(time.Second, d/20) }
+
+// matchTimeout finds the known timeout a gap equals (within tolerance).
+func matchTimeout(gap time.Duration) (knownTimeout, bool) {
+	for _, k := range knownTimeouts {
+		if gap >= k.d-tolerance(k.d) && gap <= k.d+tolerance(k.d) {
+			return k, true
+		}
+	}
+	return knownTimeout{}, false
+}
+
+// exceededTimeout finds the longest known timeout a gap exceeds, when
+// the gap is at most twice it (state forgotten during the gap).
+func exceededTimeout(gap time.Duration) (knownTimeout, bool) {
+	for _, k := range knownTimeouts {
+		if gap >= k.d-tolerance(k.d) {
+			return k, gap <= 2*k.d
+		}
+	}
+	return knownTimeout{}, false
+}
+
+// idleGap is the silence the idle rule judged.
+type idleGap struct {
+	gap         time.Duration
+	spontaneous bool   // the RST itself ended the silence
+	after       uint64 // frame before the silence
+	answered    uint64 // first packet after the silence (variant b)
+}
+
+// findIdleGap looks for the two idle shapes: a RST at the end of a
+// silence, or a RST answering the first packet after a silence.
+func findIdleGap(ev *flows.Event, c *ctx) (idleGap, bool) {
+	if ev.Gap >= c.idle {
+		g := idleGap{gap: ev.Gap, spontaneous: true}
+		if n := len(c.ladder); n > 0 {
+			g.after = c.ladder[n-1].Frame
+		}
+		return g, true
+	}
+	if c.trigger == nil {
+		return idleGap{}, false
+	}
+	i := c.ladderIndex(c.trigger.Frame)
+	if i <= 0 || i != len(c.ladder)-1 {
+		return idleGap{}, false // the trigger is not the packet right before the RST
+	}
+	g := c.trigger.Time.Sub(c.ladder[i-1].Time)
+	if g < c.idle {
+		return idleGap{}, false
+	}
+	return idleGap{gap: g, after: c.ladder[i-1].Frame, answered: c.trigger.Frame}, true
+}
+
+// earlierGap is the longest silence between the ladder's packets before
+// the idle gap.
+func earlierGap(c *ctx, g idleGap) time.Duration {
+	var m time.Duration
+	for i := 1; i < len(c.ladder); i++ {
+		if c.ladder[i-1].Frame == g.after {
+			break
+		}
+		m = max(m, c.ladder[i].Time.Sub(c.ladder[i-1].Time))
+	}
+	return m
+}
+
+// ruleIdle: the RST follows an idle gap far longer than the flow's
+// earlier gaps and RTT: an LB/NAT/server idle timeout.
+func ruleIdle(ev *flows.Event, c *ctx) []claim {
+	if len(c.ladder) == 0 && ev.Gap == 0 {
+		return nil
+	}
+	g, ok := findIdleGap(ev, c)
+	if !ok {
+		return nil
+	}
+	s := medium
+	earlier := earlierGap(c, g)
+	var caveat string
+	switch {
+	case earlier > 0 && g.gap < 3*earlier:
+		s, caveat = weak, fmt.Sprintf(" (earlier gap %s is comparable)", dur(earlier))
+	case ev.Flow.MaxGap > g.gap+g.gap/2:
+		s, caveat = weak, fmt.Sprintf(" (the flow survived a longer gap of %s before)", dur(ev.Flow.MaxGap))
+	case ev.Flow.RTT > 0 && g.gap < 10*ev.Flow.RTT:
+		s, caveat = weak, fmt.Sprintf(" (only %.0f RTTs)", float64(g.gap)/float64(ev.Flow.RTT))
+	case g.spontaneous && awaitingResponse(ev):
+		// The client's request was still unanswered: a timeout waiting
+		// for the response, not an idle connection.
+		s, caveat = weak, " (the client's last request was still unanswered)"
+	}
+	var out []claim
+	if g.spontaneous {
+		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST came unprompted after %s of silence (last packet frame %d)%s",
+			dur(g.gap), g.after, caveat), g.after, c.rst.Frame))
+		if k, ok := matchTimeout(g.gap); ok {
+			out = append(out, causeOf(CauseIdleTimeout, SignalKnownTimeout, min(s+1, strong), fmt.Sprintf("the gap %s matches the %s (%s)",
+				dur(g.gap), k.name, dur(k.d)), c.rst.Frame))
+		}
+	} else {
+		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST answered the %s's first packet (frame %d) after %s of silence: the state was forgotten%s",
+			c.receiverName, g.answered, dur(g.gap), caveat), g.after, g.answered, c.rst.Frame))
+		if k, ok := exceededTimeout(g.gap); ok {
+			out = append(out, causeOf(CauseIdleTimeout, SignalKnownTimeout, s, fmt.Sprintf("the gap %s exceeds the %s (%s)",
+				dur(g.gap), k.name, dur(k.d)), g.answered))
+		}
+	}
+	return out
+}
+
+// awaitingResponse reports whether the flow's latest data is the client's
+// (a request the server has not answered).
+func awaitingResponse(ev *flows.Event) bool {
+	cp, sp := &ev.Flow.Dirs[0], &ev.Flow.Dirs[1]
+	return cp.DataPackets > 0 && (sp.DataPackets == 0 || sp.LastData.Before(cp.LastData))
+}

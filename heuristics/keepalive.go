@@ -1,0 +1,100 @@
+package heuristics
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/flows"
+)
+
+// finFacts is what happened around the claimed sender's FIN.
+type finFacts struct {
+	frame uint64
+	time  time.Time
+	// first packet, first data packet and FIN of the receiver after the FIN
+	next, data, fin *flows.LadderEntry
+	// flowing is set when the receiver was sending data right up to the
+	// FIN (an upload cut short), not starting anew after it.
+	flowing bool
+	// quiet is the silence before the FIN; sinceData the time since the
+	// sender's last data (its last response).
+	quiet, sinceData time.Duration
+}
+
+// senderFIN gathers finFacts; ok is false when the sender sent no FIN.
+func senderFIN(ev *flows.Event, c *ctx) (finFacts, bool) {
+	if !c.known() || !c.sp.FINSeen {
+		return finFacts{}, false
+	}
+	f := finFacts{frame: c.sp.FINFrame, time: c.sp.FINTime}
+	if !c.sp.LastData.IsZero() && !c.sp.LastData.After(f.time) {
+		f.sinceData = f.time.Sub(c.sp.LastData)
+	}
+	window := max(200*time.Millisecond, 2*ev.Flow.RTT)
+	fi := c.ladderIndex(f.frame)
+	for i := range c.ladder {
+		p := &c.ladder[i]
+		if p.Dir != c.receiver || p.Flags.Has(capture.RST) {
+			continue
+		}
+		afterFIN := p.Time.After(f.time) || (fi >= 0 && i > fi)
+		if afterFIN && f.fin == nil && p.Flags.Has(capture.FIN) {
+			f.fin = p
+		}
+		switch {
+		case afterFIN && f.next == nil:
+			f.next = p
+			if p.Len > 0 {
+				f.data = p
+			}
+		case afterFIN && f.data == nil && p.Len > 0:
+			f.data = p
+		case !afterFIN && p.Len > 0 && f.time.Sub(p.Time) <= window:
+			f.flowing = true
+		}
+	}
+	if fi > 0 {
+		f.quiet = f.time.Sub(c.ladder[fi-1].Time)
+	}
+	// The ladder may have lost the data; the profile still knows.
+	if f.data == nil && c.rp.LastData.After(f.time) {
+		f.data = &flows.LadderEntry{Frame: c.rp.LastDataFrame, Time: c.rp.LastData, Dir: c.receiver}
+		if f.next == nil {
+			f.next = f.data
+		}
+	}
+	return f, true
+}
+
+// ruleStaleKeepalive: the server had sent its FIN (closing an idle
+// keep-alive connection); the client then sent data on it (a pooled
+// connection reused) and got the RST.
+func ruleStaleKeepalive(ev *flows.Event, c *ctx) []claim {
+	if c.sender != flows.FromServer {
+		return nil
+	}
+	f, ok := senderFIN(ev, c)
+	if !ok || f.data == nil || f.flowing {
+		return nil
+	}
+	s := medium
+	closed := ""
+	if f.sinceData > 0 {
+		closed = fmt.Sprintf(" %s after its last response", dur(f.sinceData))
+	}
+	if f.quiet >= time.Second || f.sinceData >= time.Second {
+		s = strong // a spontaneous close after a quiet spell: a keep-alive timeout
+	}
+	size := ""
+	if f.data.Len > 0 {
+		size = fmt.Sprintf(" %d bytes", f.data.Len)
+	}
+	out := []claim{causeOf(CauseStaleKeepalive, SignalFINThenData, s, fmt.Sprintf("the server sent FIN (frame %d)%s; the client then sent%s (frame %d, %s after the FIN) and got the RST",
+		f.frame, closed, size, f.data.Frame, dur(f.data.Time.Sub(f.time))), f.frame, f.data.Frame, c.rst.Frame)}
+	if k, ok := matchTimeout(f.sinceData); ok && f.sinceData >= time.Second {
+		out = append(out, causeOf(CauseStaleKeepalive, SignalKnownTimeout, medium, fmt.Sprintf("the server closed %s after its last response: the %s (%s)",
+			dur(f.sinceData), k.name, dur(k.d)), f.frame))
+	}
+	return out
+}

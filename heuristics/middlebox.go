@@ -1,0 +1,418 @@
+package heuristics
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/flows"
+)
+
+// Origin rules: signals that the RST was (or was not) sent by the host it
+// claims to come from (DESIGN.md section 3, REFERENCE.md sections 6, 8
+// and 12). Each returns origin claims only; the engine weighs them.
+
+// ruleDataAfterRST: the claimed sender keeps talking after its own RST.
+// A real stack has no socket left after sending a RST, so later packets
+// from it mean that someone else forged the RST and raced the real peer.
+func ruleDataAfterRST(ev *flows.Event, c *ctx) []claim {
+	var data, other int
+	var first *flows.LadderEntry
+	beyond := false
+	for i := range c.senderAfter {
+		p := &c.senderAfter[i]
+		if p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.ACK) {
+			continue // a new connection on the same tuple
+		}
+		if first == nil {
+			first = p
+		}
+		if p.Len > 0 {
+			data++
+			if c.rst.Seq.LessThan(p.Seq.Add(uint32(p.Len))) {
+				beyond = true
+			}
+		} else {
+			other++
+		}
+	}
+	// Counted packets the look-ahead did not keep.
+	if first == nil {
+		if ev.After.SenderDataPackets == 0 || ev.After.SenderFirstFrame == 0 {
+			return nil
+		}
+		data = int(ev.After.SenderDataPackets)
+		first = &flows.LadderEntry{Frame: ev.After.SenderFirstFrame, Time: ev.After.SenderFirst, Len: 1}
+	}
+	delay := first.Time.Sub(c.rst.Time)
+	s := medium
+	switch {
+	case data > 0 && (beyond || delay >= time.Millisecond):
+		s = strong
+	case data == 0 && delay < time.Millisecond:
+		s = weak
+	}
+	what := fmt.Sprintf("%d packets", data+other)
+	if data > 0 {
+		what = fmt.Sprintf("%d packets (%d with data)", data+other, data)
+	}
+	d := fmt.Sprintf("the %s sent %s after its own RST, the first (frame %d) %s later: a real %s has no socket left after resetting",
+		c.senderName, what, first.Frame, dur(delay), c.senderName)
+	if beyond {
+		d += fmt.Sprintf("; its data goes past the RST's seq %d", uint32(c.rst.Seq))
+	}
+	return []claim{middlebox(SignalDataAfterRST, s, d, c.rst.Frame, first.Frame)}
+}
+
+// ttlRef is the TTL the claimed sender's genuine packets arrive with.
+type ttlRef struct {
+	min, max, mode uint8
+	count          uint32
+	from           string // "server's packets", "host's other traffic"
+	host           bool   // from the host profile (other flows)
+}
+
+// senderTTL builds the reference from the flow profile and the sender's
+// packets after the RST, or else from the host profile (other flows).
+func (c *ctx) senderTTL(ev *flows.Event) (ttlRef, bool) {
+	var r ttlRef
+	if c.sp != nil && c.sp.TTL.Count > 0 {
+		t := &c.sp.TTL
+		r = ttlRef{min: t.Min, max: t.Max, mode: t.Mode, count: t.Count, from: c.senderName + "'s packets"}
+	}
+	for _, p := range c.senderAfter {
+		if r.count == 0 {
+			r = ttlRef{min: p.TTL, max: p.TTL, mode: p.TTL, from: c.senderName + "'s packets"}
+		}
+		r.min = min(r.min, p.TTL)
+		r.max = max(r.max, p.TTL)
+		r.count++
+	}
+	if r.count == 0 && ev.SenderHost.Known && ev.SenderHost.TTL.Count >= 3 {
+		t := &ev.SenderHost.TTL
+		r = ttlRef{min: t.Min, max: t.Max, mode: t.Mode, count: t.Count, host: true,
+			from: "host's other traffic"}
+		if c.senderAddr != "" {
+			r.from = "the host's packets in other flows"
+		}
+	}
+	if r.count == 0 || r.mode == 0 {
+		return r, false
+	}
+	return r, true
+}
+
+// stable reports whether the reference TTL is steady enough to compare
+// with (a spread of one hop is allowed: mirrors and ECMP).
+func (r *ttlRef) stable() bool { return r.max-r.min <= 1 }
+
+// distance is how far t lies outside [min, max].
+func (r *ttlRef) distance(t uint8) int {
+	switch {
+	case t < r.min:
+		return int(r.min) - int(t)
+	case t > r.max:
+		return int(t) - int(r.max)
+	}
+	return 0
+}
+
+func (r *ttlRef) String() string {
+	if r.min == r.max {
+		return fmt.Sprintf("%d", r.mode)
+	}
+	return fmt.Sprintf("%d (range %d-%d)", r.mode, r.min, r.max)
+}
+
+// ruleTTL compares the RST's TTL with the claimed sender's steady TTL.
+func ruleTTL(ev *flows.Event, c *ctx) []claim {
+	ref, ok := c.senderTTL(ev)
+	if !ok || c.rst.TTL == 0 {
+		return nil
+	}
+	if !ref.stable() {
+		return []claim{noteOf(fmt.Sprintf("the %s's TTL varies (%d-%d): not compared",
+			c.senderName, ref.min, ref.max))}
+	}
+	t := c.rst.TTL
+	d := ref.distance(t)
+	var out []claim
+	switch {
+	case d == 0:
+		s := medium
+		if ref.count < 2 {
+			s = weak
+		}
+		out = append(out, genuine(SignalTTLConsistent, s, fmt.Sprintf("RST TTL %d matches the %s (TTL %s, %d samples)",
+			t, ref.from, ref.String(), ref.count), c.rst.Frame))
+	case d >= 2:
+		class := initialTTL(t) != initialTTL(ref.mode)
+		s := weak
+		switch {
+		case ref.count >= 2 && class:
+			s = strong
+		case ref.count >= 2 || class:
+			s = medium
+		}
+		out = append(out, middlebox(SignalTTLMismatch, s, fmt.Sprintf("RST TTL %d vs %s TTL %s (%d vs %d hops, from initial TTL %d and %d)",
+			t, ref.from, ref.String(), hops(t), hops(ref.mode), initialTTL(t), initialTTL(ref.mode)), c.rst.Frame))
+		// Later RSTs of the event that do match are the real sender's.
+		var match []uint64
+		for _, r := range c.rsts[1:] {
+			if ref.distance(r.TTL) == 0 {
+				match = append(match, r.Frame)
+			}
+		}
+		if len(match) > 0 {
+			out = append(out, noteOf(fmt.Sprintf("later RST frame(s) %s match the %s's TTL %d: those are the %s's own",
+				frameList(match), c.senderName, ref.mode, c.senderName), match...))
+		}
+	}
+	return out
+}
+
+// ruleBurst: several distinct RSTs within a few ms, none answering a
+// packet of the receiver, with seq jumps (GFW: +0/+1460/+4380).
+func ruleBurst(ev *flows.Event, c *ctx) []claim {
+	var out []claim
+	if len(c.dups) > 0 {
+		out = append(out, noteOf(fmt.Sprintf("frame(s) %s repeat frame %d (same seq, ack and IP ID): one RST captured twice, not a burst",
+			frameList(c.dups), c.rst.Frame), c.dups...))
+	}
+	if len(c.rsts) < 2 {
+		return out
+	}
+	burst := c.rsts[:1]
+	for _, r := range c.rsts[1:] {
+		if r.Time.Sub(c.rst.Time) > 50*time.Millisecond {
+			break
+		}
+		burst = append(burst, r)
+	}
+	if len(burst) < 2 {
+		return out
+	}
+	last := burst[len(burst)-1]
+	for _, p := range c.after {
+		if p.Dir == c.receiver && p.Time.Before(last.Time) {
+			return out // the RSTs answer the receiver's packets one by one
+		}
+	}
+	frames := make([]uint64, len(burst))
+	deltas := make([]string, len(burst))
+	gfw, moved, ahead := true, false, false
+	for i, r := range burst {
+		frames[i] = r.Frame
+		d := r.Seq.Sub(c.rst.Seq)
+		deltas[i] = fmt.Sprintf("%+d", d)
+		switch d {
+		case 0, 1460, 2920, 4380:
+		default:
+			gfw = false
+		}
+		if d != 0 {
+			moved = true
+		}
+		if c.sp != nil && c.sp.SeqValid && c.sp.NextSeq.LessThan(r.Seq) {
+			ahead = true
+		}
+	}
+	span := dur(last.Time.Sub(c.rst.Time))
+	switch {
+	case moved && gfw:
+		out = append(out, middlebox(SignalRSTBurst, strong, fmt.Sprintf("%d RSTs within %s with seq %s: the GFW-style triple (+0/+1460/+4380)",
+			len(burst), span, strings.Join(deltas, "/")), frames...))
+	case moved && ahead:
+		out = append(out, middlebox(SignalRSTBurst, medium, fmt.Sprintf("%d RSTs within %s with seq %s, beyond anything the %s sent",
+			len(burst), span, strings.Join(deltas, "/"), c.senderName), frames...))
+	case moved:
+		out = append(out, middlebox(SignalRSTBurst, weak, fmt.Sprintf("%d RSTs within %s with different seq (%s)",
+			len(burst), span, strings.Join(deltas, "/")), frames...))
+	case c.ipv4 && unrelatedIPIDs(burst):
+		out = append(out, middlebox(SignalRSTBurst, weak, fmt.Sprintf("%d RSTs within %s with identical seq and unrelated IP IDs (GFW 2023 shape)",
+			len(burst), span), frames...))
+	}
+	return out
+}
+
+// unrelatedIPIDs reports whether the RSTs' IP IDs are non-zero and not one
+// counter's consecutive values.
+func unrelatedIPIDs(rs []flows.RSTPacket) bool {
+	for i, r := range rs {
+		if r.IPID == 0 {
+			return false
+		}
+		if i > 0 {
+			d := ipIDDelta(rs[i-1].IPID, r.IPID)
+			if d > -16 && d < 16 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ruleIPID compares the RST's IP ID with the claimed sender's series.
+// Linux continues a socket's counter in its RSTs; a RST without a socket
+// (closed port, data to a closed socket) has IP ID 0 with DF, which is
+// therefore never evidence of anything.
+func ruleIPID(ev *flows.Event, c *ctx) []claim {
+	if !c.ipv4 || c.sp == nil {
+		return nil
+	}
+	id := c.rst.IPID
+	if id == 0 {
+		if c.rst.DF && c.sp.IPID.Model == flows.IPIDIncrementing {
+			return []claim{noteOf("RST IP ID 0 with DF: a kernel RST sent without a socket (normal for Linux), not compared", c.rst.Frame)}
+		}
+		return nil
+	}
+	m := &c.sp.IPID
+	if m.Model == flows.IPIDIncrementing && m.Samples >= 3 {
+		step := max(int(m.Step), 1)
+		bound := max(64, 16*step)
+		d := ipIDDelta(m.Last, id)
+		switch {
+		case d > 0 && d <= bound:
+			return []claim{genuine(SignalIPIDConsistent, medium, fmt.Sprintf("RST IP ID 0x%04x continues the %s's sequence (last 0x%04x, %+d)",
+				id, c.senderName, m.Last, d), c.rst.Frame)}
+		case d > 1024 || d < -1024:
+			return []claim{middlebox(SignalIPIDMismatch, weak, fmt.Sprintf("RST IP ID 0x%04x is far from the %s's sequence (last 0x%04x, step %d)",
+				id, c.senderName, m.Last, step), c.rst.Frame)}
+		}
+		return nil
+	}
+	// No model before the RST: compare with the sender's next packet.
+	for _, p := range c.senderAfter {
+		if p.IPID == 0 {
+			continue
+		}
+		d := ipIDDelta(id, p.IPID)
+		switch {
+		case d > 0 && d <= 64:
+			return []claim{genuine(SignalIPIDConsistent, medium, fmt.Sprintf("RST IP ID 0x%04x precedes the %s's next packet (frame %d, IP ID 0x%04x)",
+				id, c.senderName, p.Frame, p.IPID), c.rst.Frame, p.Frame)}
+		case d > 1024 || d < -1024:
+			return []claim{middlebox(SignalIPIDMismatch, weak, fmt.Sprintf("RST IP ID 0x%04x is far from the %s's own packets (frame %d: 0x%04x)",
+				id, c.senderName, p.Frame, p.IPID), c.rst.Frame, p.Frame)}
+		}
+		return nil
+	}
+	return nil
+}
+
+// ruleTimestamp: the sender used TCP timestamps on every segment; the RST
+// has none (weak: Linux RSTs sent without a socket carry none), or a TSval
+// far from the sender's clock.
+func ruleTimestamp(ev *flows.Event, c *ctx) []claim {
+	sp := c.sp
+	if sp == nil || sp.TSPackets < 3 || sp.TSPackets+uint64(sp.RSTs) < sp.Packets {
+		return nil
+	}
+	if !c.rst.Opts.HasTS {
+		if c.ipv4 && c.rst.IPID == 0 {
+			return []claim{noteOf(fmt.Sprintf("RST has no timestamps although the %s used them: normal for a kernel RST without a socket (IP ID 0)",
+				c.senderName), c.rst.Frame)}
+		}
+		return []claim{middlebox(SignalTimestampMismatch, weak, fmt.Sprintf("the %s sent TCP timestamps on all %d packets; the RST has none",
+			c.senderName, sp.TSPackets), c.rst.Frame)}
+	}
+	d := int64(int32(c.rst.Opts.TSVal - sp.LastTSVal))
+	var elapsed int64
+	if !sp.Last.IsZero() {
+		elapsed = max(c.rst.Time.Sub(sp.Last).Milliseconds(), 0)
+	}
+	switch {
+	case d >= -1 && d <= elapsed+1000:
+		return []claim{genuine(SignalTSConsistent, medium, fmt.Sprintf("RST TSval %d follows the %s's last TSval %d (%+d)",
+			c.rst.Opts.TSVal, c.senderName, sp.LastTSVal, d), c.rst.Frame)}
+	case d < -10 || d > 10*elapsed+10000:
+		return []claim{middlebox(SignalTimestampMismatch, medium, fmt.Sprintf("RST TSval %d is far from the %s's clock (last TSval %d, %+d after %s)",
+			c.rst.Opts.TSVal, c.senderName, sp.LastTSVal, d, dur(time.Duration(elapsed)*time.Millisecond)), c.rst.Frame)}
+	}
+	return nil
+}
+
+// ruleMAC: a different L2 source than the sender's other packets.
+func ruleMAC(ev *flows.Event, c *ctx) []claim {
+	sp := c.sp
+	if sp == nil || !c.rst.HasMAC || !sp.HasMAC || sp.MACChanged || c.rst.SrcMAC == sp.MAC {
+		return nil
+	}
+	return []claim{middlebox(SignalMACMismatch, medium, fmt.Sprintf("RST source MAC %s differs from the %s's packets (%s)",
+		macString(c.rst.SrcMAC), c.senderName, macString(sp.MAC)), c.rst.Frame)}
+}
+
+func macString(m [6]byte) string {
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
+// ruleShape: header shapes of injectors that are weak alone.
+func ruleShape(ev *flows.Event, c *ctx) []claim {
+	var out []claim
+	if c.rst.Reserved != 0 {
+		out = append(out, middlebox(SignalInjectorShape, weak, fmt.Sprintf("reserved TCP header bits set (0x%x): real stacks send zero", c.rst.Reserved), c.rst.Frame))
+	}
+	if c.ipv4 && c.rst.IPID != 0 && c.trigger != nil && c.trigger.IPID == c.rst.IPID {
+		out = append(out, middlebox(SignalInjectorShape, medium, fmt.Sprintf("RST IP ID 0x%04x equals that of %s (frame %d): copied by an injector",
+			c.rst.IPID, describe(ev, c.trigger), c.trigger.Frame), c.rst.Frame, c.trigger.Frame))
+	}
+	return out
+}
+
+// ruleTooFast: the RST came sooner after its trigger than a reply from
+// the real peer can (the path RTT from the handshake), so it was made
+// between the capture point and the peer.
+func ruleTooFast(ev *flows.Event, c *ctx) []claim {
+	if c.trigger == nil || !c.known() {
+		return nil
+	}
+	t := c.trigger
+	if t.Len == 0 && !t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.FIN) {
+		return nil // an ACK does not call for an answer
+	}
+	var rtt time.Duration
+	var leg string
+	switch c.sender {
+	case flows.FromServer:
+		rtt, leg = ev.Flow.ClientRTT, "SYN to SYN/ACK"
+	case flows.FromClient:
+		rtt, leg = ev.Flow.ServerRTT, "SYN/ACK to ACK"
+	}
+	// Below 2 ms the timestamps' precision and scheduling noise decide;
+	// above 900 ms the handshake was probably retransmitted.
+	if rtt < 2*time.Millisecond || rtt > 900*time.Millisecond || c.latency < 0 || c.latency*3 >= rtt {
+		return nil
+	}
+	return []claim{middlebox(SignalTooFast, medium, fmt.Sprintf("RST came %s after %s (frame %d), but the %s is %s away (%s)",
+		dur(c.latency), describe(ev, t), t.Frame, c.senderName, dur(rtt), leg), t.Frame, c.rst.Frame)}
+}
+
+// ruleFingerprint: known injector and firewall shapes (REFERENCE.md
+// section 6). The Linux REJECT shape is also a Linux closed port's shape,
+// so it counts only when the TTL says the RST came from a nearer hop.
+func ruleFingerprint(ev *flows.Event, c *ctx) []claim {
+	r := c.rst
+	var out []claim
+	if c.ipv4 && r.Window == 1 && !r.DF {
+		out = append(out, middlebox(SignalFingerprint, medium, "window 1 and DF clear: the shape of ISP injectors (PerfTech)", r.Frame))
+	}
+	if c.ipv4 && r.IPID == 0 && r.DF && r.Window == 0 && r.Opts.Count == 0 && r.Len == 0 {
+		ref, ok := c.senderTTL(ev)
+		if ok && ref.stable() && ref.distance(r.TTL) >= 2 && hops(r.TTL) < hops(ref.mode) {
+			out = append(out, middlebox(SignalFingerprint, medium, fmt.Sprintf("IP ID 0, DF, window 0, no options, %d hops away while the %s is %d: Linux iptables/nftables REJECT --reject-with tcp-reset at a nearer hop",
+				hops(r.TTL), c.senderName, hops(ref.mode)), r.Frame))
+		}
+	}
+	return out
+}
+
+// frameList prints frames as "41, 42".
+func frameList(fs []uint64) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = fmt.Sprintf("%d", f)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,50 @@
+package heuristics
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rstscope/rstscope/flows"
+)
+
+// requestName names the client's latest data: the parsed request when it
+// is the latest, else its size and frame.
+func requestName(ev *flows.Event, cp *flows.Profile) string {
+	if r := &cp.Request; r.Kind != flows.PayloadNone && r.Frame != 0 && r.Frame == cp.LastDataFrame {
+		if s := requestPhrase(r); s != "" {
+			return s + fmt.Sprintf(" (frame %d)", r.Frame)
+		}
+	}
+	return fmt.Sprintf("data (frame %d)", cp.LastDataFrame)
+}
+
+// ruleRequest: the server resets right after the client's request, with
+// no response (or a partial one).
+func ruleRequest(ev *flows.Event, c *ctx) []claim {
+	if c.sender != flows.FromServer || !c.known() || c.rp.DataPackets == 0 || c.sp.FINSeen {
+		return nil
+	}
+	sp, cp := c.sp, c.rp
+	since := c.rst.Time.Sub(cp.LastData)
+	req := requestName(ev, cp)
+	if sp.DataPackets == 0 || sp.LastData.Before(cp.LastData) {
+		s := medium
+		if c.trigger != nil && c.trigger.Len > 0 && sp.DataPackets == 0 {
+			s = strong // the RST answers the request itself
+		}
+		d := fmt.Sprintf("the client's %s got no response; the server reset %s later", req, dur(since))
+		if sp.DataPackets > 0 {
+			d = fmt.Sprintf("the client's %s on a connection with earlier responses got no response; the server reset %s later", req, dur(since))
+		}
+		return []claim{causeOf(CauseServerResetAfterRequest, SignalRequestNoReply, s, d, cp.LastDataFrame, c.rst.Frame)}
+	}
+	// The server was answering: a RST right after its own data, before
+	// the client acknowledged it all, cut the response short.
+	recent := c.rst.Time.Sub(sp.LastData) <= max(200*time.Millisecond, 2*ev.Flow.RTT)
+	unacked := cp.AckValid && sp.SeqValid && cp.LastAck.LessThan(sp.NextSeq)
+	if recent && unacked {
+		return []claim{causeOf(CauseServerResetAfterRequest, SignalPartialResponse, weak, fmt.Sprintf("the server reset %s after its last data (frame %d) with %d bytes not yet acknowledged: a response cut short?",
+			dur(c.rst.Time.Sub(sp.LastData)), sp.LastDataFrame, sp.NextSeq.Sub(cp.LastAck)), sp.LastDataFrame, c.rst.Frame)}
+	}
+	return nil
+}

@@ -1,0 +1,14 @@
+// Package lab is rstscope's network-namespace lab: real Linux kernels and real
+// programs make the TCP resets, and rstscope's own live capture (libpcap)
+// records and explains them.
+//
+// The topology (topo.sh) is client — router1 — router2 — server in four
+// network namespaces joined by veth pairs, IPv4 10.77.0.0/16 and IPv6
+// fd00:77::/32, nothing attached to the root namespace. labpeer/ is the test
+// client and server. lab_test.go runs every scenario (one topology each, in
+// parallel) when root and skips otherwise, naming `sudo make lab`. With
+// RSTSCOPE_LAB_SAVE=1 it rewrites the fixtures <scenario>.client.pcap and
+// <scenario>.server.pcap and README.md in this directory (`make lab-pcaps`).
+//
+// The package has no non-test code: the lab is a test and its fixtures.
+package lab

@@ -1,0 +1,31 @@
+// Package report renders findings: the last stage of the pipeline
+// (capture -> flows -> heuristics -> report).
+//
+// New returns one Writer per format:
+//
+//   - text: the human report, laid out with lipgloss at Options.Width cells.
+//     A header (inputs, time span, counts, warnings), a summary (findings by
+//     cause as a bar chart, by origin, top servers by RSTs), then one card
+//     per finding with a short packet ladder. With Options.Stream (live
+//     capture) each card prints as its finding is written and the header and
+//     summary follow at Close. Without Options.Color, or when the output is
+//     not a terminal or NO_COLOR is set, no escape sequence is written.
+//   - json: one document at Close, the contract of DESIGN.md section 4.
+//   - ndjson: one finding per line as it is written, then a last line with
+//     the document minus "findings".
+//   - markdown: one document at Close, with a packet table, a Mermaid
+//     sequence diagram and tshark commands per finding.
+//
+// Document formats sort findings by RST time, then frame, then input, and
+// number them 1..n; streams number them in write order. Every
+// capture-derived string passes Sanitize before text or Markdown; JSON
+// relies on encoding/json. Times print in UTC with fixed microsecond
+// precision.
+//
+// Buffers: Write copies the Finding value but keeps its slices until Close;
+// the caller must not modify them after Write. Writers keep their first
+// error and return it from Close; when the io.Writer has a Flush() error
+// method (a *bufio.Writer), streamed output is flushed after each finding.
+//
+// Clock: none. Only capture times from findings and the Summary are shown.
+package report

@@ -1,0 +1,326 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/rstscope/rstscope/heuristics"
+)
+
+// markdownWriter writes one GitHub-flavoured Markdown document at Close.
+type markdownWriter struct {
+	out      sink
+	findings []heuristics.Finding
+}
+
+func newMarkdown(w io.Writer) *markdownWriter { return &markdownWriter{out: sink{w: w}} }
+
+func (m *markdownWriter) Write(f *heuristics.Finding) error {
+	if err := m.out.check(f); err != nil {
+		return err
+	}
+	m.findings = append(m.findings, *f)
+	return nil
+}
+
+func (m *markdownWriter) Close(s Summary) error {
+	if m.out.closed {
+		return m.out.finish()
+	}
+	sortFindings(m.findings)
+	var b strings.Builder
+	m.header(&b, s)
+	var tl tally
+	for i := range m.findings {
+		tl.add(&m.findings[i])
+	}
+	m.summary(&b, &tl)
+	if len(m.findings) > 0 {
+		b.WriteString("## Findings\n")
+	}
+	for i := range m.findings {
+		b.WriteString("\n")
+		finding(&b, &m.findings[i], s.Inputs)
+	}
+	m.out.write([]byte(b.String()))
+	return m.out.finish()
+}
+
+// code formats a name of ours (cause, signal, errno...) as a code span, or
+// escaped text when it holds anything unusual.
+func code(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-' || r == ':') {
+			return md(s, maxShort)
+		}
+	}
+	if s == "" {
+		return ""
+	}
+	return "`" + s + "`"
+}
+
+func (m *markdownWriter) header(b *strings.Builder, s Summary) {
+	tool := s.Tool
+	if tool == "" {
+		tool = "rstscope"
+	}
+	fmt.Fprintf(b, "# %s report\n\n", md(tool, maxShort))
+	b.WriteString("| read | |\n|---|---|\n")
+	if s.Version != "" {
+		fmt.Fprintf(b, "| version | %s |\n", md(s.Version, maxShort))
+	}
+	if len(s.Inputs) > 0 {
+		in := make([]string, len(s.Inputs))
+		for i, x := range s.Inputs {
+			in[i] = md(x, maxShort)
+		}
+		fmt.Fprintf(b, "| inputs | %s |\n", strings.Join(in, ", "))
+	}
+	if sp := span(s); sp != "" {
+		fmt.Fprintf(b, "| time | %s |\n", sp)
+	}
+	st := s.Stats
+	fmt.Fprintf(b, "| packets | %d (%d TCP) |\n", st.Packets, st.TCPPackets)
+	fmt.Fprintf(b, "| TCP flows | %d |\n", st.TCPFlows)
+	fmt.Fprintf(b, "| RST packets | %d |\n", st.RSTPackets)
+	fmt.Fprintf(b, "| findings | %d |\n", len(m.findings))
+	if st.Filtered > 0 {
+		fmt.Fprintf(b, "| filtered out | %d |\n", st.Filtered)
+	}
+	if st.Undecodable > 0 {
+		fmt.Fprintf(b, "| undecodable frames | %d |\n", st.Undecodable)
+	}
+	if st.DroppedByKernel > 0 {
+		fmt.Fprintf(b, "| dropped by the kernel | %d |\n", st.DroppedByKernel)
+	}
+	if st.DroppedFlows > 0 {
+		fmt.Fprintf(b, "| flows dropped (table full) | %d |\n", st.DroppedFlows)
+	}
+	if st.TruncatedInput {
+		b.WriteString("| input truncated | yes |\n")
+	}
+	for _, w := range s.Warnings {
+		fmt.Fprintf(b, "\n> **Warning:** %s\n", md(w, maxLong))
+	}
+	b.WriteString("\n")
+}
+
+func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
+	b.WriteString("## Summary\n\n")
+	if len(m.findings) == 0 {
+		b.WriteString("No RST found.\n")
+		return
+	}
+	b.WriteString("| cause | findings |\n|---|---:|\n")
+	for _, c := range tl.causes() {
+		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Cause)), c.N)
+	}
+	b.WriteString("\n| origin | findings |\n|---|---:|\n")
+	for _, o := range tl.origins() {
+		fmt.Fprintf(b, "| %s | %d |\n", code(string(o.Origin)), o.N)
+	}
+	b.WriteString("\n| top servers | RSTs |\n|---|---:|\n")
+	for _, s := range tl.topServers(topServerMax) {
+		fmt.Fprintf(b, "| %s | %d |\n", md(s.Server, maxShort), s.RSTs)
+	}
+	b.WriteString("\n")
+}
+
+// finding writes one finding's section.
+func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
+	fmt.Fprintf(b, "### %d. %s: %s → %s\n\n", f.ID, code(string(f.Cause)),
+		md(f.Flow.Client, maxShort), md(f.Flow.Server, maxShort))
+	if f.Summary != "" {
+		b.WriteString(md(f.Summary, maxLong) + "\n\n")
+	}
+	fmt.Fprintf(b, "- **origin:** %s · **confidence:** %s\n", code(string(f.Origin)), f.Confidence)
+	fl := &f.Flow
+	line := "- **flow:** client " + md(fl.Client, maxShort) + ", server " + md(fl.Server, maxShort)
+	if fl.RolesFrom != "" {
+		line += " (roles from " + md(fl.RolesFrom, maxShort) + ")"
+	}
+	if fl.VLAN != 0 {
+		line += fmt.Sprintf(", VLAN %d", fl.VLAN)
+	}
+	if fl.Tunnel != "" {
+		line += ", tunnel " + md(fl.Tunnel, maxShort)
+	}
+	b.WriteString(line + "\n")
+	in := ""
+	if len(inputs) > 1 {
+		in = inputName(inputs, f.RST.Input)
+	}
+	b.WriteString("- **RST:** " + mdEscapeOwn(rstLine(f, in)) + "\n")
+	var stage []string
+	if f.Stage != "" {
+		stage = append(stage, "**stage:** "+code(f.Stage))
+	}
+	if f.Errno != "" {
+		stage = append(stage, "**errno:** "+code(f.Errno))
+	}
+	if f.RST.SeqCheck != "" {
+		stage = append(stage, "**seq_check:** "+code(f.RST.SeqCheck))
+	}
+	if len(stage) > 0 {
+		b.WriteString("- " + strings.Join(stage, " · ") + "\n")
+	}
+	if f.Gap != "" {
+		b.WriteString("- **idle gap:** " + md(f.Gap, maxShort))
+		if f.KnownTimeout != "" {
+			b.WriteString(" (matches " + md(f.KnownTimeout, maxShort) + ")")
+		}
+		b.WriteString("\n")
+	}
+	if a := alertLine(f.TLSAlert); a != "" {
+		b.WriteString("- **TLS alert:** " + mdEscapeOwn(a) + "\n")
+	}
+	if r := requestLine(f.Request); r != "" {
+		b.WriteString("- **request:** " + mdEscapeOwn(r) + "\n")
+	}
+	if len(f.Alternatives) > 0 {
+		alt := make([]string, len(f.Alternatives))
+		for i, a := range f.Alternatives {
+			alt[i] = code(string(a))
+		}
+		b.WriteString("- **alternatives:** " + strings.Join(alt, ", ") + "\n")
+	}
+	if f.Advice != "" {
+		b.WriteString("- **advice:** " + md(f.Advice, maxLong) + "\n")
+	}
+	if len(f.Evidence) > 0 {
+		b.WriteString("\n**Evidence**\n\n")
+		for _, e := range f.Evidence {
+			b.WriteString("- " + code(string(e.Signal)))
+			if e.Detail != "" {
+				b.WriteString(": " + md(e.Detail, maxLong))
+			}
+			if len(e.Frames) > 0 {
+				b.WriteString(" (" + frameList(e.Frames) + ")")
+			}
+			b.WriteString("\n")
+		}
+	}
+	if len(f.Packets) > 0 {
+		b.WriteString("\n**Packets** (ms relative to the RST)\n\n")
+		b.WriteString("| frame | ms | dir | flags | seq | ack | len | TTL | IP ID | |\n")
+		b.WriteString("|---:|---:|---|---|---:|---:|---:|---:|---:|---|\n")
+		for _, r := range f.Packets {
+			ipid, note := "-", ""
+			if r.IPID != nil {
+				ipid = strconv.Itoa(int(*r.IPID))
+			}
+			switch {
+			case r.RST:
+				note = "**RST**"
+			case r.After:
+				note = "after"
+			}
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %d | %d | %d | %d | %s | %s |\n",
+				r.Packet, msOffset(r.TimeOffsetMS), direction(r.From), md(r.Flags, maxShort),
+				r.Seq, r.Ack, r.Len, r.TTL, ipid, note)
+		}
+		b.WriteString("\n```mermaid\n")
+		b.WriteString(mermaid(f))
+		b.WriteString("```\n")
+	}
+	if cmd := tsharkCommand(f, inputs); cmd != "" {
+		b.WriteString("\n```sh\n" + cmd + "```\n")
+	}
+}
+
+// mdEscapeOwn escapes a line built by this package from sanitised parts
+// (rstLine, alertLine, requestLine) for Markdown.
+func mdEscapeOwn(s string) string { return mdReplacer.Replace(s) }
+
+// mermaid returns a sequenceDiagram of the finding's packets. Participants
+// are declared first; a middlebox origin adds a Middlebox participant that
+// sends the finding's RSTs. Every label goes through mermaidText.
+func mermaid(f *heuristics.Finding) string {
+	var b strings.Builder
+	b.WriteString("sequenceDiagram\n")
+	b.WriteString("    participant C as " + mermaidText("Client "+f.Flow.Client) + "\n")
+	mb := f.Origin == heuristics.OriginMiddlebox
+	if mb {
+		b.WriteString("    participant M as Middlebox\n")
+	}
+	b.WriteString("    participant S as " + mermaidText("Server "+f.Flow.Server) + "\n")
+	for _, r := range f.Packets {
+		label := fmt.Sprintf("[%d] %s ms %s seq=%d ack=%d len=%d ttl=%d", r.Packet, msOffset(r.TimeOffsetMS),
+			r.Flags, r.Seq, r.Ack, r.Len, r.TTL)
+		var from, to string
+		switch r.From {
+		case "client":
+			from, to = "C", "S"
+		case "server":
+			from, to = "S", "C"
+		default:
+			b.WriteString("    Note over C,S: " + mermaidText(label+" (sender unknown)") + "\n")
+			continue
+		}
+		if r.RST && mb {
+			label += " (claims " + r.From + ")"
+			from = "M"
+		}
+		b.WriteString("    " + from + "->>" + to + ": " + mermaidText(label) + "\n")
+	}
+	return b.String()
+}
+
+// mermaidText makes s safe as a Mermaid label: ASCII letters, digits,
+// space and . , _ = / ( ) + - : [ ] stay; every other character becomes a
+// Mermaid entity code (#59; for ";"), so that '#', ';', newlines, '<' or
+// arrows in capture strings cannot end the label or inject markup. It is
+// cut to 120 runes first.
+func mermaidText(s string) string {
+	s = Sanitize(s, 120)
+	var b strings.Builder
+	for _, r := range s {
+		if mermaidSafe(r) {
+			b.WriteRune(r)
+			continue
+		}
+		b.WriteString("#" + strconv.Itoa(int(r)) + ";")
+	}
+	return b.String()
+}
+
+func mermaidSafe(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+		strings.ContainsRune(" .,_=/()+-:[]", r)
+}
+
+// tsharkCommand gives tshark commands that show the flow and the RST
+// frame, or "" when the addresses do not parse.
+func tsharkCommand(f *heuristics.Finding, inputs []string) string {
+	c, err1 := netip.ParseAddrPort(f.Flow.Client)
+	s, err2 := netip.ParseAddrPort(f.Flow.Server)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	file := inputName(inputs, f.RST.Input)
+	if file == "" {
+		file = "FILE"
+	}
+	file = shellQuote(Sanitize(file, 0))
+	flt := fmt.Sprintf("%s && tcp.port==%d && %s && tcp.port==%d",
+		addrFilter(c.Addr()), c.Port(), addrFilter(s.Addr()), s.Port())
+	return fmt.Sprintf("tshark -r %s -Y '%s'\ntshark -r %s -Y 'frame.number==%d' -V\n", file, flt, file, f.RST.Packet)
+}
+
+// addrFilter is ip.addr==A or ipv6.addr==A.
+func addrFilter(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is4() {
+		return "ip.addr==" + a.String()
+	}
+	return "ipv6.addr==" + a.WithZone("").String()
+}
+
+// shellQuote single-quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,106 @@
+package report
+
+import (
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/rstscope/rstscope/heuristics"
+)
+
+// Colours: the 16 ANSI colours, so that the terminal's theme decides the
+// exact shade and light and dark backgrounds both work.
+const (
+	colorRed     = lipgloss.Color("1")
+	colorGreen   = lipgloss.Color("2")
+	colorYellow  = lipgloss.Color("3")
+	colorBlue    = lipgloss.Color("4")
+	colorMagenta = lipgloss.Color("5")
+	colorCyan    = lipgloss.Color("6")
+	colorGrey    = lipgloss.Color("8")
+)
+
+// Semantic colour names used below.
+const (
+	colorAccent    = colorCyan    // headings, card rule
+	colorRST       = colorRed     // RST rows, middlebox-free resets
+	colorMiddlebox = colorMagenta // forged resets
+	colorBar       = colorBlue    // summary bar chart
+	colorWarn      = colorYellow  // warnings
+	colorGood      = colorGreen   // high confidence
+	colorMuted     = colorGrey    // labels, frame numbers, rules
+)
+
+// styles holds every style of the text output, all derived from one
+// renderer bound to the output.
+type styles struct {
+	plain   lipgloss.Style // no attribute; used with Width to wrap
+	title   lipgloss.Style // tool name line
+	heading lipgloss.Style // "By cause", "Top servers"
+	label   lipgloss.Style // left column of key/value rows (width set per use)
+	muted   lipgloss.Style
+	warn    lipgloss.Style
+	bar     lipgloss.Style
+	cardID  lipgloss.Style
+	cause   lipgloss.Style
+	rule    lipgloss.Style
+	signal  lipgloss.Style // evidence signal names
+	cell    lipgloss.Style // ladder cell
+	header  lipgloss.Style // ladder header cell
+	rstCell lipgloss.Style // ladder cell of a RST row
+	border  lipgloss.Style // ladder header rule
+	origin  map[heuristics.Origin]lipgloss.Style
+	conf    map[heuristics.Confidence]lipgloss.Style
+}
+
+// newStyles builds the styles on r. Without colour the renderer is set to
+// the ASCII profile, so no escape sequence is ever written.
+func newStyles(r *lipgloss.Renderer, color bool) styles {
+	if !color {
+		r.SetColorProfile(termenv.Ascii)
+	}
+	base := r.NewStyle()
+	return styles{
+		plain:   base,
+		title:   base.Bold(true).Foreground(colorAccent),
+		heading: base.Bold(true),
+		label:   base.Foreground(colorMuted),
+		muted:   base.Foreground(colorMuted),
+		warn:    base.Bold(true).Foreground(colorWarn),
+		bar:     base.Foreground(colorBar),
+		cardID:  base.Bold(true).Foreground(colorAccent),
+		cause:   base.Bold(true),
+		rule:    base.Foreground(colorAccent),
+		signal:  base.Foreground(colorAccent),
+		cell:    base.PaddingRight(2),
+		header:  base.PaddingRight(2).Foreground(colorMuted),
+		rstCell: base.PaddingRight(2).Bold(true).Foreground(colorRST),
+		border:  base.Foreground(colorMuted),
+		origin: map[heuristics.Origin]lipgloss.Style{
+			heuristics.OriginMiddlebox: base.Bold(true).Foreground(colorMiddlebox),
+			heuristics.OriginServer:    base.Foreground(colorRST),
+			heuristics.OriginClient:    base.Foreground(colorYellow),
+			heuristics.OriginUnknown:   base.Foreground(colorMuted),
+		},
+		conf: map[heuristics.Confidence]lipgloss.Style{
+			heuristics.High:   base.Foreground(colorGood),
+			heuristics.Medium: base.Foreground(colorWarn),
+			heuristics.Low:    base.Foreground(colorMuted),
+		},
+	}
+}
+
+// originStyle returns the style for o (plain when unknown).
+func (s *styles) originStyle(o heuristics.Origin) lipgloss.Style {
+	if st, ok := s.origin[o]; ok {
+		return st
+	}
+	return s.muted
+}
+
+// confStyle returns the style for c (plain when none).
+func (s *styles) confStyle(c heuristics.Confidence) lipgloss.Style {
+	if st, ok := s.conf[c]; ok {
+		return st
+	}
+	return s.muted
+}

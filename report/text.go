@@ -1,0 +1,588 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/lipgloss/table"
+	"github.com/charmbracelet/x/term"
+	"github.com/muesli/termenv"
+
+	"github.com/rstscope/rstscope/heuristics"
+)
+
+// Text layout constants, in terminal cells.
+const (
+	defaultWidth = 100 // Options.Width 0 and not a terminal
+	maxAutoWidth = 120 // Options.Width 0 on a terminal: its width, at most this
+	minWidth     = 40
+	indent       = 2  // cards and summary rows
+	labelWidth   = 10 // key column of key/value rows
+	barMax       = 40 // longest bar of the cause chart
+	ladderRows   = 8  // packets shown per card
+	ladderAfter  = 3  // at most this many packets after the last RST
+	topServerMax = 5
+)
+
+// textWriter renders the human report with lipgloss.
+type textWriter struct {
+	out      sink
+	st       styles
+	width    int
+	stream   bool
+	n        int                  // findings written (stream numbering)
+	tally    tally                // stream mode counts
+	findings []heuristics.Finding // document mode
+	inputs   []string             // file names, known at Close (document mode only)
+}
+
+// newText returns the text Writer. profile, when not nil and opts.Color
+// is set, forces a colour profile (tests).
+func newText(w io.Writer, opts Options, profile *termenv.Profile) *textWriter {
+	r := lipgloss.NewRenderer(w)
+	st := newStyles(r, opts.Color)
+	if opts.Color && profile != nil {
+		r.SetColorProfile(*profile)
+	}
+	width := opts.Width
+	if width == 0 {
+		width = terminalWidth(w)
+	}
+	width = max(width, minWidth)
+	return &textWriter{out: sink{w: w}, st: st, width: width, stream: opts.Stream}
+}
+
+// terminalWidth is w's width when w is a terminal (at most maxAutoWidth),
+// else defaultWidth.
+func terminalWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(f.Fd()) {
+		return defaultWidth
+	}
+	n, _, err := term.GetSize(f.Fd())
+	if err != nil || n <= 0 {
+		return defaultWidth
+	}
+	return min(n, maxAutoWidth)
+}
+
+func (t *textWriter) Write(f *heuristics.Finding) error {
+	if err := t.out.check(f); err != nil {
+		return err
+	}
+	if !t.stream {
+		t.findings = append(t.findings, *f)
+		return nil
+	}
+	t.n++
+	t.tally.add(f)
+	c := *f
+	c.ID = t.n
+	t.emit(t.card(&c))
+	t.out.flush()
+	return t.out.err
+}
+
+func (t *textWriter) Close(s Summary) error {
+	if t.out.closed {
+		return t.out.finish()
+	}
+	if t.stream {
+		if t.n > 0 {
+			t.emit(t.st.rule.Render(strings.Repeat("═", t.width)))
+		}
+		t.emit(t.header(s, t.n) + "\n\n" + t.summary(&t.tally, t.n))
+		return t.out.finish()
+	}
+	sortFindings(t.findings)
+	t.inputs = s.Inputs
+	var tl tally
+	for i := range t.findings {
+		tl.add(&t.findings[i])
+	}
+	t.emit(t.header(s, len(t.findings)) + "\n\n" + t.summary(&tl, len(t.findings)))
+	for i := range t.findings {
+		t.emit(t.card(&t.findings[i]))
+	}
+	return t.out.finish()
+}
+
+// emit writes a block followed by a blank line, with trailing spaces
+// (lipgloss pads blocks to their width) removed from every line.
+func (t *textWriter) emit(block string) {
+	lines := strings.Split(block, "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(strings.TrimRight(l, " "))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	t.out.write([]byte(b.String()))
+}
+
+// kv renders an indented "label  value" row; the value wraps in its
+// column.
+func (t *textWriter) kv(label, value string) string {
+	l := t.st.label.Width(labelWidth).Render(label)
+	v := t.st.plain.Width(t.width - indent - labelWidth).Render(value)
+	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), l, v)
+}
+
+// para renders text wrapped at the card width, indented by n cells.
+func (t *textWriter) para(n int, text string) string {
+	v := t.st.plain.Width(t.width - n).Render(text)
+	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", n), v)
+}
+
+// header renders what was read.
+func (t *textWriter) header(s Summary, n int) string {
+	tool := s.Tool
+	if tool == "" {
+		tool = "rstscope"
+	}
+	title := Sanitize(tool, maxShort)
+	if s.Version != "" {
+		title += " " + Sanitize(s.Version, maxShort)
+	}
+	rows := []string{t.st.title.Render(title)}
+	if len(s.Inputs) > 0 {
+		in := make([]string, len(s.Inputs))
+		for i, x := range s.Inputs {
+			in[i] = Sanitize(x, maxShort)
+		}
+		rows = append(rows, t.kv("inputs", strings.Join(in, ", ")))
+	}
+	if sp := span(s); sp != "" {
+		rows = append(rows, t.kv("time", sp))
+	}
+	st := s.Stats
+	rows = append(rows, t.kv("read", fmt.Sprintf("%d packets (%d TCP) · %d TCP flows · %d RSTs · %d findings",
+		st.Packets, st.TCPPackets, st.TCPFlows, st.RSTPackets, n)))
+	var notes []string
+	if st.Undecodable > 0 {
+		notes = append(notes, plural(st.Undecodable, "undecodable frame", "undecodable frames"))
+	}
+	if st.DroppedByKernel > 0 {
+		notes = append(notes, plural(st.DroppedByKernel, "packet", "packets")+" dropped by the kernel")
+	}
+	if st.DroppedFlows > 0 {
+		notes = append(notes, plural(st.DroppedFlows, "flow", "flows")+" dropped (table full)")
+	}
+	if st.Filtered > 0 {
+		notes = append(notes, plural(st.Filtered, "finding", "findings")+" filtered out")
+	}
+	if st.TruncatedInput {
+		notes = append(notes, "input truncated")
+	}
+	if len(notes) > 0 {
+		rows = append(rows, t.kv("notes", strings.Join(notes, " · ")))
+	}
+	for _, w := range s.Warnings {
+		rows = append(rows, t.kv(t.st.warn.Render("warning"), Sanitize(w, maxLong)))
+	}
+	return strings.Join(rows, "\n")
+}
+
+// summary renders counts by cause (a bar chart), by origin and the top
+// servers.
+func (t *textWriter) summary(tl *tally, n int) string {
+	if n == 0 {
+		return t.st.heading.Render("No RST found.")
+	}
+	var rows []string
+	causes := tl.causes()
+	nameW, countW, most := 0, 0, 0
+	for _, c := range causes {
+		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Cause), maxShort)))
+		countW = max(countW, len(strconv.Itoa(c.N)))
+		most = max(most, c.N)
+	}
+	bars := min(barMax, t.width-indent-nameW-2-countW-2)
+	rows = append(rows, t.st.heading.Render("By cause"))
+	for _, c := range causes {
+		name := t.st.cell.Width(nameW + 2).Render(Sanitize(string(c.Cause), maxShort))
+		count := t.st.plain.Width(countW).Align(lipgloss.Right).Render(strconv.Itoa(c.N))
+		row := lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), name, count)
+		if bars > 0 {
+			k := max(1, (c.N*bars+most-1)/most)
+			row += "  " + t.st.bar.Render(strings.Repeat("█", k))
+		}
+		rows = append(rows, row)
+	}
+
+	rows = append(rows, t.st.heading.Render("By origin"))
+	var origins []string
+	for _, o := range tl.origins() {
+		origins = append(origins, t.st.originStyle(o.Origin).Render(Sanitize(string(o.Origin), maxShort))+" "+strconv.Itoa(o.N))
+	}
+	rows = append(rows, t.para(indent, strings.Join(origins, " · ")))
+
+	rows = append(rows, t.st.heading.Render("Top servers by RSTs"))
+	top := tl.topServers(topServerMax)
+	addrW, countW := 0, 0
+	for _, s := range top {
+		addrW = max(addrW, lipgloss.Width(Sanitize(s.Server, maxShort)))
+		countW = max(countW, len(strconv.Itoa(s.RSTs)))
+	}
+	addrW = min(addrW, t.width-indent-2-countW)
+	for _, s := range top {
+		addr := t.st.cell.Width(addrW + 2).Render(Sanitize(s.Server, maxShort))
+		count := t.st.plain.Width(countW).Align(lipgloss.Right).Render(strconv.Itoa(s.RSTs))
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), addr, count))
+	}
+	return strings.Join(rows, "\n")
+}
+
+// card renders one finding.
+func (t *textWriter) card(f *heuristics.Finding) string {
+	rows := []string{t.cardTitle(f)}
+
+	flow := Sanitize(f.Flow.Client, maxShort) + " → " + Sanitize(f.Flow.Server, maxShort)
+	if f.Flow.RolesFrom != "" {
+		flow += " (roles from " + Sanitize(f.Flow.RolesFrom, maxShort) + ")"
+	}
+	if f.Flow.VLAN != 0 {
+		flow += fmt.Sprintf(" · VLAN %d", f.Flow.VLAN)
+	}
+	if f.Flow.Tunnel != "" {
+		flow += " · tunnel " + Sanitize(f.Flow.Tunnel, maxShort)
+	}
+	rows = append(rows, t.kv("flow", flow))
+	if f.Summary != "" {
+		rows = append(rows, t.para(indent, Sanitize(f.Summary, maxLong)))
+	}
+	rows = append(rows, t.kv("rst", rstLine(f, t.input(f))))
+
+	var stage []string
+	if f.Stage != "" {
+		stage = append(stage, Sanitize(f.Stage, maxShort))
+	}
+	if f.Errno != "" {
+		stage = append(stage, "errno "+Sanitize(f.Errno, maxShort))
+	}
+	if f.RST.SeqCheck != "" {
+		stage = append(stage, "seq_check "+Sanitize(f.RST.SeqCheck, maxShort))
+	}
+	if len(stage) > 0 {
+		rows = append(rows, t.kv("stage", strings.Join(stage, " · ")))
+	}
+	if f.Gap != "" {
+		gap := Sanitize(f.Gap, maxShort)
+		if f.KnownTimeout != "" {
+			gap += " (matches " + Sanitize(f.KnownTimeout, maxShort) + ")"
+		}
+		rows = append(rows, t.kv("idle gap", gap))
+	}
+	if a := alertLine(f.TLSAlert); a != "" {
+		rows = append(rows, t.kv("tls alert", a))
+	}
+	if r := requestLine(f.Request); r != "" {
+		rows = append(rows, t.kv("request", r))
+	}
+	if len(f.Evidence) > 0 {
+		rows = append(rows, t.kv("evidence", ""))
+		for _, e := range f.Evidence {
+			rows = append(rows, t.evidence(e))
+		}
+	}
+	if f.Advice != "" {
+		rows = append(rows, t.kv("advice", Sanitize(f.Advice, maxLong)))
+	}
+	if len(f.Alternatives) > 0 {
+		alt := make([]string, len(f.Alternatives))
+		for i, a := range f.Alternatives {
+			alt[i] = Sanitize(string(a), maxShort)
+		}
+		rows = append(rows, t.kv("could be", strings.Join(alt, ", ")))
+	}
+	if l := t.ladder(f.Packets); l != "" {
+		rows = append(rows, l)
+	}
+	return strings.Join(rows, "\n")
+}
+
+// input names f's capture file when there are several, else "".
+func (t *textWriter) input(f *heuristics.Finding) string {
+	if len(t.inputs) < 2 {
+		return ""
+	}
+	return inputName(t.inputs, f.RST.Input)
+}
+
+// cardTitle is the rule line: id, cause, origin, confidence.
+func (t *textWriter) cardTitle(f *heuristics.Finding) string {
+	title := t.st.cardID.Render(fmt.Sprintf("#%d", f.ID)) + " " +
+		t.st.cause.Render(Sanitize(string(f.Cause), maxShort)) +
+		t.st.muted.Render(" · origin ") + t.st.originStyle(f.Origin).Render(Sanitize(string(f.Origin), maxShort)) +
+		t.st.muted.Render(" · confidence ") + t.st.confStyle(f.Confidence).Render(f.Confidence.String())
+	fill := t.width - 3 - lipgloss.Width(title) - 1
+	if fill < 2 {
+		return t.st.plain.Width(t.width).Render(title)
+	}
+	return t.st.rule.Render("── ") + title + " " + t.st.rule.Render(strings.Repeat("─", fill))
+}
+
+// rstLine describes the RST packet(s); input names the capture file when
+// there are several.
+func rstLine(f *heuristics.Finding, input string) string {
+	r := &f.RST
+	var b strings.Builder
+	fmt.Fprintf(&b, "frame %d", r.Packet)
+	if input != "" {
+		b.WriteString(" of " + Sanitize(input, maxShort))
+	}
+	b.WriteString(" at " + formatTime(r.Time))
+	if r.From != "" {
+		b.WriteString(" · claimed from " + Sanitize(r.From, maxShort))
+	}
+	if r.Flags != "" {
+		b.WriteString(" · " + Sanitize(r.Flags, maxShort))
+	}
+	fmt.Fprintf(&b, " seq %d ack %d win %d TTL %d", r.Seq, r.Ack, r.Window, r.TTL)
+	if r.IPID != nil {
+		fmt.Fprintf(&b, " IP ID %d", *r.IPID)
+	}
+	if r.Count > 1 {
+		fmt.Fprintf(&b, " · %d RSTs", r.Count)
+		if len(r.Frames) > 0 {
+			b.WriteString(" (" + frameList(r.Frames) + ")")
+		}
+	}
+	return b.String()
+}
+
+// frameList gives "frame 7" or "frames 7, 8, 9".
+func frameList(fr []uint64) string {
+	s := make([]string, len(fr))
+	for i, n := range fr {
+		s[i] = strconv.FormatUint(n, 10)
+	}
+	if len(fr) == 1 {
+		return "frame " + s[0]
+	}
+	return "frames " + strings.Join(s, ", ")
+}
+
+// plural gives "1 flow" or "2 flows".
+func plural(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatUint(n, 10) + " " + many
+}
+
+// alertLine describes a TLS alert, or "".
+func alertLine(a *heuristics.TLSAlertJSON) string {
+	if a == nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("from " + Sanitize(a.From, maxShort))
+	fmt.Fprintf(&b, ", frame %d: ", a.Packet)
+	switch {
+	case a.Encrypted:
+		b.WriteString("encrypted alert")
+	default:
+		if a.Level != "" {
+			b.WriteString(Sanitize(a.Level, maxShort) + " ")
+		}
+		if a.Description != "" {
+			b.WriteString(Sanitize(a.Description, maxShort))
+		} else {
+			b.WriteString("alert")
+		}
+		if a.Code != nil {
+			fmt.Fprintf(&b, " (%d)", *a.Code)
+		}
+	}
+	return b.String()
+}
+
+// requestLine describes what the client asked for, or "".
+func requestLine(r *heuristics.RequestInfo) string {
+	if r == nil {
+		return ""
+	}
+	var p []string
+	if r.Kind != "" {
+		p = append(p, strings.ToUpper(Sanitize(r.Kind, maxShort)))
+	}
+	if r.Method != "" {
+		p = append(p, Sanitize(r.Method, maxShort))
+	}
+	if r.Path != "" {
+		p = append(p, Sanitize(r.Path, maxShort))
+	}
+	if r.Host != "" {
+		p = append(p, "Host "+Sanitize(r.Host, maxShort))
+	}
+	if r.SNI != "" {
+		p = append(p, "SNI "+Sanitize(r.SNI, maxShort))
+	}
+	if r.ALPN != "" {
+		p = append(p, "ALPN "+Sanitize(r.ALPN, maxShort))
+	}
+	if r.Frame != 0 {
+		p = append(p, fmt.Sprintf("(frame %d)", r.Frame))
+	}
+	return strings.Join(p, " ")
+}
+
+// evidence renders one evidence bullet with a hanging indent.
+func (t *textWriter) evidence(e heuristics.Evidence) string {
+	text := t.st.signal.Render(Sanitize(string(e.Signal), maxShort))
+	if e.Detail != "" {
+		text += ": " + Sanitize(e.Detail, maxLong)
+	}
+	if len(e.Frames) > 0 {
+		text += " " + t.st.muted.Render("["+frameList(e.Frames)+"]")
+	}
+	lead := strings.Repeat(" ", indent+2) + "• "
+	v := t.st.plain.Width(t.width - lipgloss.Width(lead)).Render(text)
+	return lipgloss.JoinHorizontal(lipgloss.Top, lead, v)
+}
+
+// ladderWindow picks the rows to show: up to ladderRows ending at most
+// ladderAfter rows after the last RST row (or the last rows without one).
+func ladderWindow(rows []heuristics.PacketRow) (from, to int) {
+	to = len(rows)
+	for i := len(rows) - 1; i >= 0; i-- {
+		if rows[i].RST {
+			to = min(len(rows), i+1+ladderAfter)
+			break
+		}
+	}
+	return max(0, to-ladderRows), to
+}
+
+// msOffset formats a time offset in ms with a sign and fixed precision.
+func msOffset(ms float64) string {
+	if ms == 0 {
+		return "0.000"
+	}
+	return strconv.FormatFloat(ms, 'f', 3, 64)
+}
+
+// direction is the arrow for a row's sender.
+func direction(from string) string {
+	switch from {
+	case "client":
+		return "C→S"
+	case "server":
+		return "S→C"
+	}
+	return "?"
+}
+
+// ladderColumn is one column of the packet ladder.
+type ladderColumn struct {
+	head  string
+	right bool // numbers align right
+	drop  int  // narrow terminals drop columns with the highest drop first; 0 never
+	cell  func(r *heuristics.PacketRow) string
+}
+
+// ladderColumns are the ladder's columns, left to right.
+var ladderColumns = []ladderColumn{
+	{"", false, 0, func(r *heuristics.PacketRow) string {
+		if r.RST {
+			return "▶"
+		}
+		return ""
+	}},
+	{"frame", true, 0, func(r *heuristics.PacketRow) string { return strconv.FormatUint(r.Packet, 10) }},
+	{"ms", true, 0, func(r *heuristics.PacketRow) string { return msOffset(r.TimeOffsetMS) }},
+	{"dir", false, 0, func(r *heuristics.PacketRow) string { return direction(r.From) }},
+	{"flags", false, 0, func(r *heuristics.PacketRow) string { return Sanitize(r.Flags, maxShort) }},
+	{"seq", true, 3, func(r *heuristics.PacketRow) string { return strconv.FormatUint(uint64(r.Seq), 10) }},
+	{"ack", true, 4, func(r *heuristics.PacketRow) string { return strconv.FormatUint(uint64(r.Ack), 10) }},
+	{"len", true, 2, func(r *heuristics.PacketRow) string { return strconv.Itoa(r.Len) }},
+	{"TTL", true, 1, func(r *heuristics.PacketRow) string { return strconv.Itoa(int(r.TTL)) }},
+	{"IP ID", true, 5, func(r *heuristics.PacketRow) string {
+		if r.IPID == nil {
+			return "-"
+		}
+		return strconv.Itoa(int(*r.IPID))
+	}},
+}
+
+// ladder renders the last packets of the flow; RST rows are marked and
+// highlighted. When the table is wider than the card, columns are dropped
+// (IP ID first, then ack, seq, len, TTL) before lipgloss shrinks it.
+func (t *textWriter) ladder(rows []heuristics.PacketRow) string {
+	if len(rows) == 0 {
+		return ""
+	}
+	from, to := ladderWindow(rows)
+	shown := rows[from:to]
+	avail := t.width - indent
+	var tb *table.Table
+	for dropAbove := 6; dropAbove >= 1; dropAbove-- {
+		tb = t.ladderTable(shown, dropAbove)
+		if lipgloss.Width(tb.String()) <= avail {
+			break
+		}
+	}
+	if lipgloss.Width(tb.String()) > avail {
+		tb = tb.Width(avail)
+	}
+	title := "packets (ms relative to the RST)"
+	if len(shown) < len(rows) {
+		title = fmt.Sprintf("packets (%d of %d shown; ms relative to the RST)", len(shown), len(rows))
+	}
+	return t.para(indent, t.st.label.Render(title)) + "\n" + t.indentBlock(tb.String())
+}
+
+// ladderTable builds the ladder with the columns whose drop rank is below
+// dropAbove.
+func (t *textWriter) ladderTable(shown []heuristics.PacketRow, dropAbove int) *table.Table {
+	var cols []ladderColumn
+	for _, c := range ladderColumns {
+		if c.drop < dropAbove {
+			cols = append(cols, c)
+		}
+	}
+	heads := make([]string, len(cols))
+	for i, c := range cols {
+		heads[i] = c.head
+	}
+	data := make([][]string, len(shown))
+	for i := range shown {
+		data[i] = make([]string, len(cols))
+		for j, c := range cols {
+			data[i][j] = c.cell(&shown[i])
+		}
+	}
+	return table.New().
+		Border(lipgloss.NormalBorder()).
+		BorderTop(false).BorderBottom(false).BorderLeft(false).BorderRight(false).
+		BorderColumn(false).BorderHeader(true).
+		BorderStyle(t.st.border).
+		Headers(heads...).
+		Rows(data...).
+		StyleFunc(func(row, col int) lipgloss.Style {
+			s := t.st.cell
+			switch {
+			case row == table.HeaderRow:
+				s = t.st.header
+			case shown[row].RST:
+				s = t.st.rstCell
+			}
+			if cols[col].right {
+				s = s.Align(lipgloss.Right)
+			}
+			if col == len(cols)-1 {
+				s = s.UnsetPaddingRight()
+			}
+			return s
+		})
+}
+
+// indentBlock indents every line of s.
+func (t *textWriter) indentBlock(s string) string {
+	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), s)
+}

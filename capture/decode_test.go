@@ -513,12 +513,20 @@ func TestDecode_snaplen(t *testing.T) {
 			}
 		})
 	}
-	// A cut inside the TCP header (or its options) is an error.
-	for _, cut := range []int{14 + 20 + 10, 14 + 20 + 20, hdr4 - 1} {
+	// A cut inside the 20-byte fixed TCP header is an error.
+	var p Packet
+	if err := NewDecoder().Decode(1, full[:14+20+10], &p); !errors.Is(err, ErrMalformed) {
+		t.Errorf("tcp header cut at %d: got error %v, want ErrMalformed", 14+20+10, err)
+	}
+	// A cut inside the options keeps the fixed header (as tshark does):
+	// flags and seq are known, options are Bad, there is no payload.
+	for _, cut := range []int{14 + 20 + 20, hdr4 - 1} {
 		var p Packet
-		err := NewDecoder().Decode(1, full[:cut], &p)
-		if !errors.Is(err, ErrMalformed) {
-			t.Errorf("tcp header cut at %d: got error %v, want ErrMalformed", cut, err)
+		if err := NewDecoder().Decode(1, full[:cut], &p); err != nil {
+			t.Fatalf("options cut at %d: got error %v, want nil", cut, err)
+		}
+		if !p.Opts.Bad || p.Len != 0 || len(p.Payload) != 0 || p.Seq == 0 {
+			t.Errorf("options cut at %d: got bad=%v len=%d payload=%d seq=%d, want bad, 0, 0, the seq", cut, p.Opts.Bad, p.Len, len(p.Payload), p.Seq)
 		}
 	}
 }
@@ -577,9 +585,6 @@ func TestDecode_errors(t *testing.T) {
 		{"raw_version_7", 101, []byte{0x70, 1, 2, 3}, ErrMalformed},
 		{"ipv6_cut", 229, inner6(t)[:39], ErrMalformed},
 		{"ipv6_extension_cut", 229, ipv6ExtChain(t)[:40+20], ErrMalformed},
-		{"tcp_data_offset_4", 1, setTCPOffset(good, 34, 4), ErrMalformed},
-		{"tcp_data_offset_0", 1, setTCPOffset(good, 34, 0), ErrMalformed},
-		{"tcp_data_offset_beyond_segment", 1, setTCPOffset(good[:14+20+40], 34, 15), ErrMalformed},
 		{"tcp_segment_below_20", 101, func() []byte {
 			f := append([]byte(nil), inner4(t)...)
 			binary.BigEndian.PutUint16(f[2:], 20+12)
@@ -734,5 +739,37 @@ func TestDecode_allocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = d.Decode(1, f[:5], &p) }); n != 0 {
 		t.Errorf("cut frame: got %v allocs per decode, want 0", n)
+	}
+}
+
+// TestDecode_bogusDataOffset: a segment whose data offset is below 20 or
+// beyond the segment keeps its fixed header, like tshark, with Opts.Bad and
+// no payload, so it is still counted as TCP.
+func TestDecode_bogusDataOffset(t *testing.T) {
+	ip := ipv4Layer(ip4A, ip4B, layers.IPProtocolTCP)
+	good := buildFrame(t, ether(layers.EthernetTypeIPv4), ip, tcpLayer(ip), testPayload)
+	for _, c := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"offset_4_words", setTCPOffset(good, 34, 4)},
+		{"offset_0", setTCPOffset(good, 34, 0)},
+		{"offset_beyond_segment", setTCPOffset(good[:14+20+40], 34, 15)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var want, got Packet
+			if err := NewDecoder().Decode(1, good, &want); err != nil {
+				t.Fatal(err)
+			}
+			if err := NewDecoder().Decode(1, c.frame, &got); err != nil {
+				t.Fatalf("got error %v, want nil", err)
+			}
+			if got.Src != want.Src || got.Seq != want.Seq || got.Ack != want.Ack || got.Flags != want.Flags {
+				t.Errorf("fixed header: got %v seq %d ack %d %v, want %v seq %d ack %d %v", got.Src, got.Seq, got.Ack, got.Flags, want.Src, want.Seq, want.Ack, want.Flags)
+			}
+			if !got.Opts.Bad || got.Len != 0 || len(got.Payload) != 0 {
+				t.Errorf("got bad=%v len=%d payload=%d, want bad options and no payload", got.Opts.Bad, got.Len, len(got.Payload))
+			}
+		})
 	}
 }

@@ -174,7 +174,7 @@ func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts F
 		s.r = &pcapReader{r: pr, linkType: int(pr.LinkType())}
 		s.addLink(int(pr.LinkType()))
 	case kindPcapng:
-		blocks := &blockCounter{r: br}
+		blocks := &blockCounter{r: br, queue: make([]uint64, 0, 256)}
 		nr, err := pcapgo.NewNgReader(blocks, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
 			return nil, headerErr(name, "pcapng", err)
@@ -457,7 +457,7 @@ type blockCounter struct {
 
 	numbered uint64   // numbered non-packet blocks since the last packet
 	queue    []uint64 // per packet block read ahead: numbered blocks before it
-	head     int
+	head     int      // pcapgo reads ahead a few KiB: the queue stays short
 }
 
 func (c *blockCounter) Read(p []byte) (int, error) {

@@ -4,7 +4,11 @@ import "net/netip"
 
 // tcp decodes a TCP header into p. b is what was captured of the segment
 // (already trimmed to the IP length), wire the segment's length by the IP
-// header. A payload cut by the snaplen is fine; a cut header is not.
+// header. A payload cut by the snaplen is fine. So is a header whose data
+// offset is bogus (below 20, or beyond the segment) or whose options the
+// capture cut: like tshark, we keep the 20-byte fixed header (ports, seq,
+// ack, flags, window), set Opts.Bad and take no payload, so that such a
+// segment is still counted and tracked. Less than 20 bytes is an error.
 func (d *Decoder) tcp(b []byte, wire int, p *Packet) error {
 	if wire < 20 {
 		return errTCPSegment
@@ -13,15 +17,6 @@ func (d *Decoder) tcp(b []byte, wire int, p *Packet) error {
 		return errTCPCut
 	}
 	off := int(b[12]>>4) * 4
-	if off < 20 {
-		return errTCPOffset
-	}
-	if off > wire {
-		return errTCPOffsetBig
-	}
-	if off > len(b) {
-		return errTCPCut
-	}
 	p.Src = netip.AddrPortFrom(d.src, be16(b))
 	p.Dst = netip.AddrPortFrom(d.dst, be16(b[2:]))
 	p.Seq = be32(b[4:])
@@ -30,6 +25,12 @@ func (d *Decoder) tcp(b []byte, wire int, p *Packet) error {
 	p.Reserved = (b[12] >> 1) & 7
 	p.Window = be16(b[14:])
 	p.DataOffset = uint8(off)
+	if off < 20 || off > wire || off > len(b) {
+		p.Opts = Options{Bad: true}
+		p.Len = 0
+		p.Payload = b[20:20]
+		return nil
+	}
 	p.Len = wire - off
 	payload := b[off:]
 	if len(payload) > p.Len {

@@ -80,6 +80,7 @@ func (f *Flow) historyLog(d Dir, n uint32, c byte) {
 // historyPacket records the letters of one packet of direction d.
 func (f *Flow) historyPacket(d Dir, p *capture.Packet, retrans, zeroWin bool) {
 	fl := p.Flags
+	f.zeekClose(d, fl)
 	seq := Seq(p.Seq)
 	if fl&capture.SYN != 0 {
 		if fl&(capture.FIN|capture.RST) != 0 {
@@ -113,6 +114,41 @@ func (f *Flow) historyPacket(d Dir, p *capture.Packet, retrans, zeroWin bool) {
 	}
 }
 
+// Zeek's endpoint end states (zterm).
+const (
+	zTermOpen = iota
+	zTermClosed
+	zTermReset
+)
+
+// zeekClose follows Zeek's FIN/RST transitions of the endpoint states
+// (TCPSessionAdapter UpdateStateMachine/UpdateClosedState): a FIN closes
+// the endpoint and turns a peer's "FIN then RST" back into CLOSED; an RST
+// resets the endpoint, except that a closed endpoint whose peer is closed
+// too stays closed.
+func (f *Flow) zeekClose(d Dir, fl capture.TCPFlags) {
+	i, o := d-1, d.Reverse()-1
+	if fl&capture.FIN != 0 && fl&capture.RST == 0 && f.zterm[i] == zTermOpen {
+		f.zterm[i] = zTermClosed
+		if f.zterm[o] == zTermReset && f.zprevClose[o] {
+			f.zterm[o] = zTermClosed
+		}
+	}
+	if fl&capture.RST == 0 {
+		return
+	}
+	switch f.zterm[i] {
+	case zTermOpen:
+		f.zterm[i] = zTermReset
+		f.zprevClose[i] = false
+	case zTermClosed:
+		if f.zterm[o] != zTermClosed {
+			f.zterm[i] = zTermReset
+			f.zprevClose[i] = true
+		}
+	}
+}
+
 // flipHistory swaps the case of every letter (roles were reversed).
 func (f *Flow) flipHistory() {
 	for i := range f.historyLen {
@@ -126,6 +162,8 @@ func (f *Flow) flipHistory() {
 	f.histSeen = (f.histSeen>>4)&0xf | (f.histSeen&0xf)<<4
 	f.histSeq[0], f.histSeq[1] = f.histSeq[1], f.histSeq[0]
 	f.histHas[0], f.histHas[1] = f.histHas[1], f.histHas[0]
+	f.zterm[0], f.zterm[1] = f.zterm[1], f.zterm[0]
+	f.zprevClose[0], f.zprevClose[1] = f.zprevClose[1], f.zprevClose[0]
 }
 
 // History gives the Zeek-style history string, e.g. "ShADadFf" or
@@ -148,9 +186,9 @@ const (
 func (f *Flow) zeekState(d Dir) zeekState {
 	p := f.Profile(d)
 	switch {
-	case p.RSTs > 0:
+	case f.zterm[d-1] == zTermReset:
 		return zReset
-	case p.FINSeen:
+	case f.zterm[d-1] == zTermClosed:
 		return zClosed
 	case p.Packets == 0:
 		return zInactive
@@ -168,7 +206,7 @@ func (f *Flow) zeekState(d Dir) zeekState {
 // ConnState gives Zeek's conn_state for the flow as seen so far: S0, S1,
 // SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR or OTH. It follows
 // Zeek's conn_state() over endpoint states derived from the profiles:
-// RESET if the side sent any RST, else CLOSED if it sent a FIN, else
+// RESET and CLOSED follow Zeek's FIN/RST transitions (see zeekClose), else
 // INACTIVE without packets, SYN_SENT/SYN_ACK_SENT after its SYN until the
 // handshake completes, ESTABLISHED after it, PARTIAL (midstream) otherwise.
 func (f *Flow) ConnState() string {

@@ -548,6 +548,11 @@ func TestHistoryConnState(t *testing.T) {
 		{"RSTOS0", "SR", "RSTOS0", []string{"C>S S seq=100", "C>S R seq=101"}},
 		{"OTH", "Da", "OTH", []string{"C>S PA seq=1 ack=1 len=3", "S>C A seq=1 ack=4"}},
 		{"SH", "SF", "SH", []string{"C>S S seq=100", "C>S F seq=101"}},
+		// Zeek corpus baselines: RST after both FINs, FIN then RST then the
+		// peer's FIN (irc-starttls), and FIN then RST alone (ftp-auth-tls).
+		{"SF_rst_after_fins", "ShAFfr", "SF", lines(handshake, []string{"C>S FA seq=101 ack=301", "S>C FA seq=301 ack=102", "S>C R seq=302"})},
+		{"SF_fin_rst_fin", "ShAFRf", "SF", lines(handshake, []string{"C>S FA seq=101 ack=301", "C>S R seq=102", "S>C FA seq=301 ack=102"})},
+		{"RSTR_after_own_fin", "ShAfr", "RSTR", lines(handshake, []string{"S>C FA seq=301 ack=101", "S>C R seq=302"})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -436,6 +436,8 @@ type Flow struct {
 	histSeen   uint32    // bit per once-per-direction letter already recorded
 	histSeq    [2][4]Seq // last seq per direction of S, H, F, R (repeat only on a new seq)
 	histHas    [2]uint8  // bit per flag of histSeq that is valid
+	zterm      [2]uint8  // Zeek endpoint end state per direction: 0 open, zTermClosed, zTermReset
+	zprevClose [2]bool   // the endpoint was CLOSED before its RESET (Zeek's prev_state)
 
 	closed  bool // both FINs, or an RST that was not out of window, seen
 	rstSeen bool // any RST seen (a later new SYN then starts a new flow)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/flows"
 )
 
@@ -19,51 +20,74 @@ func ruleAbortive(ev *flows.Event, c *ctx) []claim {
 	}
 	sp, rp := c.sp, c.rp
 	var out []claim
+	// The peer closed (FIN) and the sender answered with RST instead of
+	// its own FIN: it closed with unread data or zero linger.
+	if c.trigger != nil && c.trigger.Flags.Has(capture.FIN) {
+		out = append(out, causeOf(CauseAbortiveClose, SignalFinishedExchange, medium, fmt.Sprintf("the %s answered the %s's FIN (frame %d) with RST instead of its own FIN: closed with unread data (often the peer's last message) or SO_LINGER 0",
+			c.senderName, c.receiverName, c.trigger.Frame), c.trigger.Frame, c.rst.Frame))
+	}
+	if sp.DataPackets == 0 || rp.DataPackets == 0 {
+		return out
+	}
 	// Bytes from the receiver the sender never acknowledged, sent long
 	// enough before the RST that a delayed ACK would have covered them.
-	if sp.DataPackets > 0 && rp.DataPackets > 0 && rp.SeqValid && sp.AckValid {
-		end := rp.NextSeq
-		if rp.FINSeen {
-			end = rp.FINSeq
-		}
-		if n := end.Sub(sp.LastAck); n > 0 && c.rst.Time.Sub(rp.LastData) >= 200*time.Millisecond {
+	rEnd := rp.NextSeq
+	if rp.FINSeen {
+		rEnd = rp.FINSeq
+	}
+	readAll := !rp.SeqValid || !sp.AckValid || !sp.LastAck.LessThan(rEnd)
+	if rp.SeqValid && sp.AckValid {
+		if n := rEnd.Sub(sp.LastAck); n > 0 && c.rst.Time.Sub(rp.LastData) >= 200*time.Millisecond {
 			out = append(out, causeOf(CauseAbortiveClose, SignalUnreadData, medium, fmt.Sprintf("the %s reset with %d bytes from the %s unacknowledged (last data frame %d): closed with unread data",
 				c.senderName, n, c.receiverName, rp.LastDataFrame), rp.LastDataFrame, c.rst.Frame))
 		}
 	}
-	// A finished exchange: both sides sent data, the sender spoke last and
-	// the receiver acknowledged all of it.
-	if sp.DataPackets > 0 && rp.DataPackets > 0 && !sp.LastData.Before(rp.LastData) {
-		acked := !rp.AckValid || !sp.SeqValid || !rp.LastAck.LessThan(sp.NextSeq)
-		if acked && ev.Gap < c.idle {
-			d := fmt.Sprintf("the %s ended a finished exchange with RST instead of FIN %s after its last data (frame %d)",
-				c.senderName, dur(c.rst.Time.Sub(sp.LastData)), sp.LastDataFrame)
-			if rp.AckValid && sp.SeqValid {
-				d += fmt.Sprintf(", which the %s had acknowledged", c.receiverName)
-			}
-			out = append(out, causeOf(CauseAbortiveClose, SignalFinishedExchange, medium, d+": SO_LINGER 0 or close with unread data",
-				sp.LastDataFrame, c.rst.Frame))
+	if ev.Gap >= c.idle {
+		return out
+	}
+	sEnd := sp.NextSeq
+	acked := rp.AckValid && sp.SeqValid && !rp.LastAck.LessThan(sEnd)
+	switch {
+	case !sp.LastData.Before(rp.LastData):
+		// The sender spoke last (its response) and then reset.
+		d := fmt.Sprintf("the %s ended the exchange with RST instead of FIN %s after its last data (frame %d)",
+			c.senderName, dur(c.rst.Time.Sub(sp.LastData)), sp.LastDataFrame)
+		if acked {
+			d += fmt.Sprintf(", which the %s had acknowledged", c.receiverName)
 		}
+		out = append(out, causeOf(CauseAbortiveClose, SignalFinishedExchange, medium, d+": SO_LINGER 0 or close with unread data",
+			sp.LastDataFrame, c.rst.Frame))
+	case c.sender == flows.FromClient && readAll && !hasData(c.receiverAfter):
+		// The client took the server's last data in full and reset.
+		out = append(out, causeOf(CauseAbortiveClose, SignalFinishedExchange, medium, fmt.Sprintf("the client acknowledged the server's data (last frame %d) and then reset instead of closing with FIN, %s later: SO_LINGER 0 or close with unread data",
+			rp.LastDataFrame, dur(c.rst.Time.Sub(rp.LastData))), rp.LastDataFrame, c.rst.Frame))
 	}
 	return out
 }
 
-// rstAfterFIN: the sender had sent its FIN and reset when the receiver
-// sent more: its socket was gone, the data was lost.
-func rstAfterFIN(c *ctx, f finFacts) []claim {
-	if f.next == nil {
-		return nil
+func hasData(ps []flows.LadderEntry) bool {
+	for _, p := range ps {
+		if p.Len > 0 {
+			return true
+		}
 	}
+	return false
+}
+
+// rstAfterFIN: the sender had sent its FIN and then reset: when the
+// receiver sent more its socket was gone (the data was lost), or it closed
+// with zero linger after the FIN.
+func rstAfterFIN(c *ctx, f finFacts) []claim {
 	switch {
-	case f.data != nil && (f.flowing || c.sender == flows.FromClient):
-		return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, medium, fmt.Sprintf("the %s sent FIN (frame %d), then the %s's data (frame %d) arrived and was answered by RST: the %s had closed its socket, the data was lost",
-			c.senderName, f.frame, c.receiverName, f.data.Frame, c.senderName), f.frame, f.data.Frame, c.rst.Frame)}
-	case f.data == nil && f.fin != nil:
+	case f.data != nil && (f.flowing || c.sender == flows.FromClient || f.race()):
+		return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, medium, fmt.Sprintf("the %s sent FIN (frame %d), then the %s's data (frame %d, %s later) arrived and was answered by RST: the %s had closed its socket, the data was lost",
+			c.senderName, f.frame, c.receiverName, f.data.Frame, dur(f.data.Time.Sub(f.time)), c.senderName), f.frame, f.data.Frame, c.rst.Frame)}
+	case f.data != nil:
+		return nil // stale_keepalive's case
+	case f.fin != nil:
 		return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, medium, fmt.Sprintf("the %s sent FIN (frame %d); the %s's FIN (frame %d) came %s later and was answered by RST: the %s's socket was already gone",
 			c.senderName, f.frame, c.receiverName, f.fin.Frame, dur(f.fin.Time.Sub(f.time)), c.senderName), f.frame, f.fin.Frame, c.rst.Frame)}
-	case f.data == nil:
-		return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, weak, fmt.Sprintf("the %s reset after its own FIN (frame %d) once the %s had acknowledged it",
-			c.senderName, f.frame, c.receiverName), f.frame, c.rst.Frame)}
 	}
-	return nil
+	return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, medium, fmt.Sprintf("the %s reset %s after its own FIN (frame %d): SO_LINGER 0 or a FIN_WAIT2 abort",
+		c.senderName, dur(c.rst.Time.Sub(f.time)), f.frame), f.frame, c.rst.Frame)}
 }

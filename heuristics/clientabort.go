@@ -25,6 +25,10 @@ func ruleClientAbort(ev *flows.Event, c *ctx) []claim {
 		return []claim{causeOf(CauseClientAbort, SignalHalfOpen, medium, fmt.Sprintf("the client answered the server's SYN/ACK (frame %d) with RST: its connect was abandoned (timeout, cancel) or it never sent that SYN (scan, spoofing)",
 			f), f, r.Frame)}
 	}
+	if !ev.Flow.SYNACKSeen && cp.SYNSeen && cp.DataPackets == 0 && sp.Packets == 0 {
+		return []claim{causeOf(CauseClientAbort, SignalNoResponse, medium, fmt.Sprintf("the client gave up its connection attempt (SYN frame %d) %s later, before any SYN/ACK",
+			cp.SYNFrame, dur(r.Time.Sub(cp.SYNTime))), cp.SYNFrame, r.Frame)}
+	}
 	if cp.DataPackets == 0 && sp.DataPackets == 0 {
 		if !ev.Flow.Established {
 			return nil

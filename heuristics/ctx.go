@@ -105,8 +105,8 @@ type ctx struct {
 
 	ladder        []flows.LadderEntry // the flow's last packets before the RST
 	after         []flows.LadderEntry // look-ahead packets after the first RST
-	senderAfter   []flows.LadderEntry // non-RST packets of the claimed sender after the RST
-	receiverAfter []flows.LadderEntry // non-RST packets of the receiver after the RST
+	senderAfter   []flows.LadderEntry // non-RST packets of the claimed sender after the RST (same connection)
+	receiverAfter []flows.LadderEntry // non-RST packets of the receiver after the RST (same connection)
 
 	trigger *flows.LadderEntry // last receiver packet before the RST, nil if none
 	latency time.Duration      // RST time minus trigger time (valid iff trigger != nil)
@@ -146,13 +146,17 @@ func newCtx(e *Engine, ev *flows.Event) *ctx {
 
 	c.ladder = ev.Flow.Ladder.Entries()
 	na := min(max(ev.After.N, 0), len(ev.After.Packets))
+	newConn := false
 	for i := range na {
 		p := ev.After.Packets[i]
 		if c.isEventRST(p.Frame, p.Input) {
 			continue
 		}
 		c.after = append(c.after, p)
-		if p.Flags.Has(capture.RST) || p.Dir == flows.DirUnknown {
+		if p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.ACK) {
+			newConn = true // a new connection on the tuple: what follows is its own
+		}
+		if newConn || p.Flags.Has(capture.RST) || p.Dir == flows.DirUnknown {
 			continue
 		}
 		if p.Dir == c.sender {

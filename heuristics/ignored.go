@@ -3,6 +3,7 @@ package heuristics
 import (
 	"fmt"
 
+	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/flows"
 )
 
@@ -25,8 +26,14 @@ func ruleIgnored(ev *flows.Event, c *ctx) []claim {
 	}
 	a := &ev.After
 	cont := ""
-	if n := len(c.receiverAfter); n > 0 && a.RSTsBack == 0 {
-		cont = fmt.Sprintf("; the %s went on sending (%d packets, frame %d first)", c.receiverName, n, c.receiverAfter[0].Frame)
+	var went []flows.LadderEntry
+	for _, p := range c.receiverAfter {
+		if !p.Flags.Has(capture.SYN) { // a new SYN starts another connection
+			went = append(went, p)
+		}
+	}
+	if n := len(went); n > 0 && a.RSTsBack == 0 {
+		cont = fmt.Sprintf("; the %s went on sending (%d packets, frame %d first)", c.receiverName, n, went[0].Frame)
 	}
 	switch check {
 	case flows.SeqOutOfWindow:
@@ -34,7 +41,7 @@ func ruleIgnored(ev *flows.Event, c *ctx) []claim {
 		var frames []uint64
 		if cont != "" {
 			s = strong
-			frames = append(frames, c.receiverAfter[0].Frame)
+			frames = append(frames, went[0].Frame)
 		}
 		return []claim{causeOf(CauseIgnoredRST, SignalOutOfWindow, s, fmt.Sprintf("RST seq %d is outside the %s's receive window: its stack drops it (RFC 5961)%s",
 			uint32(c.rst.Seq), c.receiverName, cont), append([]uint64{c.rst.Frame}, frames...)...)}

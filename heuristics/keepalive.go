@@ -83,8 +83,11 @@ func ruleStaleKeepalive(ev *flows.Event, c *ctx) []claim {
 	if f.sinceData > 0 {
 		closed = fmt.Sprintf(" %s after its last response", dur(f.sinceData))
 	}
-	if f.quiet >= time.Second || f.sinceData >= time.Second {
+	switch {
+	case f.spontaneous():
 		s = strong // a spontaneous close after a quiet spell: a keep-alive timeout
+	case f.race():
+		s = weak // the data crossed a FIN sent right after the response
 	}
 	size := ""
 	if f.data.Len > 0 {
@@ -97,4 +100,15 @@ func ruleStaleKeepalive(ev *flows.Event, c *ctx) []claim {
 			dur(f.sinceData), k.name, dur(k.d)), f.frame))
 	}
 	return out
+}
+
+// spontaneous reports whether the FIN came on its own after a quiet
+// spell (a keep-alive timeout), not right after the sender's response.
+func (f *finFacts) spontaneous() bool { return f.quiet >= time.Second || f.sinceData >= time.Second }
+
+// race reports whether the receiver's data followed a FIN that came right
+// after the sender's response within a second: the two crossed, rather
+// than the receiver reusing a connection closed long before.
+func (f *finFacts) race() bool {
+	return f.data != nil && !f.spontaneous() && f.data.Time.Sub(f.time) < time.Second
 }

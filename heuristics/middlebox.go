@@ -20,10 +20,13 @@ func ruleDataAfterRST(ev *flows.Event, c *ctx) []claim {
 	var data, other int
 	var first *flows.LadderEntry
 	beyond := false
-	for i := range c.senderAfter {
-		p := &c.senderAfter[i]
+	for i := range c.after {
+		p := &c.after[i]
 		if p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.ACK) {
-			continue // a new connection on the same tuple
+			break // a new connection on the same tuple: what follows is its own
+		}
+		if p.Dir != c.sender || p.Flags.Has(capture.RST) {
+			continue
 		}
 		if first == nil {
 			first = p
@@ -39,7 +42,7 @@ func ruleDataAfterRST(ev *flows.Event, c *ctx) []claim {
 	}
 	// Counted packets the look-ahead did not keep.
 	if first == nil {
-		if ev.After.SenderDataPackets == 0 || ev.After.SenderFirstFrame == 0 {
+		if len(c.after) > 0 || ev.After.SenderDataPackets == 0 || ev.After.SenderFirstFrame == 0 {
 			return nil
 		}
 		data = int(ev.After.SenderDataPackets)
@@ -354,7 +357,7 @@ func ruleShape(ev *flows.Event, c *ctx) []claim {
 	if c.rst.Reserved != 0 {
 		out = append(out, middlebox(SignalInjectorShape, weak, fmt.Sprintf("reserved TCP header bits set (0x%x): real stacks send zero", c.rst.Reserved), c.rst.Frame))
 	}
-	if c.ipv4 && c.rst.IPID != 0 && c.trigger != nil && c.trigger.IPID == c.rst.IPID {
+	if c.ipv4 && c.rst.IPID != 0 && c.trigger != nil && c.trigger.IPID == c.rst.IPID && !c.sendsIPID(c.rst.IPID) {
 		out = append(out, middlebox(SignalInjectorShape, medium, fmt.Sprintf("RST IP ID 0x%04x equals that of %s (frame %d): copied by an injector",
 			c.rst.IPID, describe(ev, c.trigger), c.trigger.Frame), c.rst.Frame, c.trigger.Frame))
 	}
@@ -415,4 +418,22 @@ func frameList(fs []uint64) string {
 		s[i] = fmt.Sprintf("%d", f)
 	}
 	return strings.Join(s, ", ")
+}
+
+// sendsIPID reports whether the claimed sender itself used IP ID id (or a
+// constant IP ID) on its other packets: then an equal IP ID in the RST
+// proves nothing.
+func (c *ctx) sendsIPID(id uint16) bool {
+	if c.sp != nil && c.sp.IPID.Samples > 0 && (c.sp.IPID.Last == id || c.sp.IPID.Model == flows.IPIDZero) {
+		return true
+	}
+	if c.sp != nil && c.sp.IPID.Samples >= 2 && c.sp.IPID.Small == 0 && c.sp.IPID.Large == 0 {
+		return true // constant
+	}
+	for _, p := range c.senderAfter {
+		if p.IPID == id {
+			return true
+		}
+	}
+	return false
 }

@@ -18,8 +18,11 @@ func ruleRefused(ev *flows.Event, c *ctx) []claim {
 		return nil
 	}
 	r := c.rst
-	for _, p := range c.senderAfter {
-		if p.Flags.Has(capture.SYN | capture.ACK) {
+	for _, p := range c.after {
+		if p.Dir == c.receiver && p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.ACK) {
+			break // the client retried; a later SYN/ACK answers the retry
+		}
+		if p.Dir == c.sender && p.Flags.Has(capture.SYN|capture.ACK) {
 			// The real server accepted the connection after all.
 			return []claim{causeOf(CauseRefused, SignalSYNAnswered, weak, fmt.Sprintf("RST answered the client's SYN, but the server's SYN/ACK followed (frame %d): not a refusal",
 				p.Frame), r.Frame, p.Frame)}

@@ -339,9 +339,7 @@ func (c *Conn) nextIPID(s *side) uint16 {
 func (c *Conn) genuine(d Dir, at int64, seg *Segment, opts []Opt) {
 	s := c.side(d)
 	seg.IPID = c.nextIPID(s)
-	for _, o := range opts {
-		o(seg)
-	}
+	applyOpts(seg, opts)
 	n := uint32(seg.Len())
 	if seg.Flags&SYN != 0 {
 		n++
@@ -356,6 +354,20 @@ func (c *Conn) genuine(d Dir, at int64, seg *Segment, opts []Opt) {
 		s.tsLast = seg.TSVal
 	}
 	c.push(d, at, seg)
+}
+
+// applyOpts runs opts on a heap copy of seg, so that seg itself (on the
+// caller's stack) does not escape when there are no opts.
+func applyOpts(seg *Segment, opts []Opt) {
+	if len(opts) == 0 {
+		return
+	}
+	s := new(Segment)
+	*s = *seg
+	for _, o := range opts {
+		o(s)
+	}
+	*seg = *s
 }
 
 func (c *Conn) push(d Dir, at int64, seg *Segment) {
@@ -496,9 +508,7 @@ func (c *Conn) Inject(d Dir, t time.Time, opts ...Opt) {
 	s := c.side(d)
 	seg := Segment{Flags: RST, Seq: s.nxt, TTL: s.h.TTL, SrcMAC: s.mac,
 		IPID: uint16(c.g.rng.Uint32())}
-	for _, o := range opts {
-		o(&seg)
-	}
+	applyOpts(&seg, opts)
 	c.push(d, at, &seg)
 }
 

@@ -9,10 +9,10 @@ import (
 
 // item is one queued packet.
 type item struct {
-	at   int64 // Unix ns
-	c    *Conn
-	dir  Dir
-	seg  Segment
+	at  int64 // Unix ns
+	c   *Conn
+	dir Dir
+	seg Segment
 }
 
 // queue keeps items sorted by time (stable: equal times keep push order).

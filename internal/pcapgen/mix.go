@@ -65,7 +65,7 @@ type flow struct {
 	mss   int
 	req   []byte
 	hello []byte
-	hdr   []byte   // HTTP response header of the current response
+	hdr   []byte // HTTP response header of the current response
 	rec   [2][5]byte
 	idx   int // heap index
 }
@@ -285,11 +285,8 @@ func (m *mixer) run() error {
 	nLong := max(1, o.Flows/250)
 	longEvery := o.Flows / nLong
 	created := 0
+	next := start + g.rng.Int64N(max(slot, 1)) // start of the next flow, -1 when all started
 	for {
-		next := int64(-1)
-		if created < o.Flows {
-			next = start + int64(created)*slot + g.rng.Int64N(max(slot, 1))
-		}
 		for next >= 0 && (len(m.heap) == 0 || next <= m.heap[0].q.first()) {
 			long := created%longEvery == longEvery/2 && created/longEvery < nLong
 			m.startFlow(created, next, long, nLong-created/longEvery)

@@ -165,7 +165,10 @@ func TLSServerHelloDone() []byte { return handshakeRecord(14, nil, 3) }
 func TLSCertificateHeader(n int) []byte {
 	body := n - 5
 	hs := body - 4
-	return []byte{TLSHandshake, 3, 3, byte(body >> 8), byte(body), 11, byte(hs >> 16), byte(hs >> 8), byte(hs)}
+	list := hs - 3
+	cert := list - 3
+	return []byte{TLSHandshake, 3, 3, byte(body >> 8), byte(body), 11, byte(hs >> 16), byte(hs >> 8), byte(hs),
+		byte(list >> 16), byte(list >> 8), byte(list), byte(cert >> 16), byte(cert >> 8), byte(cert)}
 }
 
 func handshakeRecord(typ byte, body []byte, minor byte) []byte {

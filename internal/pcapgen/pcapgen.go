@@ -103,7 +103,8 @@ type Generator struct {
 	main  queue
 	buf   []byte
 	stats Stats
-	wrote bool // file header written
+	wrote bool     // file header written
+	rec   [24]byte // record (and file) header scratch, kept off the stack
 }
 
 // New makes a Generator that writes a classic pcap (microsecond
@@ -163,13 +164,14 @@ func (g *Generator) header() {
 		return
 	}
 	g.wrote = true
-	var h [24]byte
+	h := g.rec[:24]
+	clear(h)
 	binary.LittleEndian.PutUint32(h[0:], 0xa1b2c3d4)
 	binary.LittleEndian.PutUint16(h[4:], 2)
 	binary.LittleEndian.PutUint16(h[6:], 4)
 	binary.LittleEndian.PutUint32(h[16:], uint32(g.opts.Snaplen))
 	binary.LittleEndian.PutUint32(h[20:], g.opts.Link.dlt())
-	if _, err := g.w.Write(h[:]); err != nil {
+	if _, err := g.w.Write(h); err != nil {
 		g.err = fmt.Errorf("pcapgen: write file header: %w", err)
 		return
 	}
@@ -183,7 +185,7 @@ func (g *Generator) writeRecord(at int64, frame []byte, wire int) {
 	if g.err != nil {
 		return
 	}
-	var h [16]byte
+	h := g.rec[:16]
 	sec := at / 1e9
 	usec := (at - sec*1e9) / 1e3
 	if at < 0 && usec != 0 {
@@ -194,7 +196,7 @@ func (g *Generator) writeRecord(at int64, frame []byte, wire int) {
 	binary.LittleEndian.PutUint32(h[4:], uint32(usec))
 	binary.LittleEndian.PutUint32(h[8:], uint32(len(frame)))
 	binary.LittleEndian.PutUint32(h[12:], uint32(wire))
-	if _, err := g.w.Write(h[:]); err != nil {
+	if _, err := g.w.Write(h); err != nil {
 		g.err = fmt.Errorf("pcapgen: write record %d: %w", g.stats.Packets+1, err)
 		return
 	}

@@ -36,7 +36,9 @@ func ruleAbortive(ev *flows.Event, c *ctx) []claim {
 		rEnd = rp.FINSeq
 	}
 	readAll := !rp.SeqValid || !sp.AckValid || !sp.LastAck.LessThan(rEnd)
-	if rp.SeqValid && sp.AckValid {
+	// (A client leaving the server's data unacknowledged is client_abort's
+	// case: it stopped reading mid-response.)
+	if c.sender == flows.FromServer && rp.SeqValid && sp.AckValid {
 		if n := rEnd.Sub(sp.LastAck); n > 0 && c.rst.Time.Sub(rp.LastData) >= 200*time.Millisecond {
 			out = append(out, causeOf(CauseAbortiveClose, SignalUnreadData, medium, fmt.Sprintf("the %s reset with %d bytes from the %s unacknowledged (last data frame %d): closed with unread data",
 				c.senderName, n, c.receiverName, rp.LastDataFrame), rp.LastDataFrame, c.rst.Frame))
@@ -57,7 +59,7 @@ func ruleAbortive(ev *flows.Event, c *ctx) []claim {
 		}
 		out = append(out, causeOf(CauseAbortiveClose, SignalFinishedExchange, medium, d+": SO_LINGER 0 or close with unread data",
 			sp.LastDataFrame, c.rst.Frame))
-	case c.sender == flows.FromClient && readAll && !hasData(c.receiverAfter):
+	case c.sender == flows.FromClient && readAll && !hasData(c.receiverAfter) && !isMid(ev, c):
 		// The client took the server's last data in full and reset.
 		out = append(out, causeOf(CauseAbortiveClose, SignalFinishedExchange, medium, fmt.Sprintf("the client acknowledged the server's data (last frame %d) and then reset instead of closing with FIN, %s later: SO_LINGER 0 or close with unread data",
 			rp.LastDataFrame, dur(c.rst.Time.Sub(rp.LastData))), rp.LastDataFrame, c.rst.Frame))
@@ -80,14 +82,19 @@ func hasData(ps []flows.LadderEntry) bool {
 func rstAfterFIN(c *ctx, f finFacts) []claim {
 	switch {
 	case f.data != nil && (f.flowing || c.sender == flows.FromClient || f.race()):
-		return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, medium, fmt.Sprintf("the %s sent FIN (frame %d), then the %s's data (frame %d, %s later) arrived and was answered by RST: the %s had closed its socket, the data was lost",
-			c.senderName, f.frame, c.receiverName, f.data.Frame, dur(f.data.Time.Sub(f.time)), c.senderName), f.frame, f.data.Frame, c.rst.Frame)}
+		return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, medium, fmt.Sprintf("the %s sent FIN (frame %d), then the %s's data (frame %d, %s later) arrived and the %s reset %s after it: it had closed its socket, the data was lost",
+			c.senderName, f.frame, c.receiverName, f.data.Frame, dur(f.data.Time.Sub(f.time)), c.senderName, dur(c.rst.Time.Sub(f.data.Time))), f.frame, f.data.Frame, c.rst.Frame)}
 	case f.data != nil:
 		return nil // stale_keepalive's case
 	case f.fin != nil:
-		return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, medium, fmt.Sprintf("the %s sent FIN (frame %d); the %s's FIN (frame %d) came %s later and was answered by RST: the %s's socket was already gone",
-			c.senderName, f.frame, c.receiverName, f.fin.Frame, dur(f.fin.Time.Sub(f.time)), c.senderName), f.frame, f.fin.Frame, c.rst.Frame)}
+		return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, medium, fmt.Sprintf("the %s sent FIN (frame %d); the %s's FIN (frame %d) came %s later and the %s reset %s after it: its socket was already gone",
+			c.senderName, f.frame, c.receiverName, f.fin.Frame, dur(f.fin.Time.Sub(f.time)), c.senderName, dur(c.rst.Time.Sub(f.fin.Time))), f.frame, f.fin.Frame, c.rst.Frame)}
 	}
 	return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, medium, fmt.Sprintf("the %s reset %s after its own FIN (frame %d): SO_LINGER 0 or a FIN_WAIT2 abort",
 		c.senderName, dur(c.rst.Time.Sub(f.time)), f.frame), f.frame, c.rst.Frame)}
+}
+
+func isMid(ev *flows.Event, c *ctx) bool {
+	mid, _ := midResponse(ev, c)
+	return mid
 }

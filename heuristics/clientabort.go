@@ -62,6 +62,7 @@ func ruleClientAbort(ev *flows.Event, c *ctx) []claim {
 			break
 		}
 	}
+	mid, why := midResponse(ev, c)
 	switch {
 	case more != 0:
 		return []claim{causeOf(CauseClientAbort, SignalAbortMidResponse, strong, fmt.Sprintf("the client reset while the server was sending (its data continued at frame %d)",
@@ -69,9 +70,40 @@ func ruleClientAbort(ev *flows.Event, c *ctx) []claim {
 	case unacked && !sp.FINSeen:
 		return []claim{causeOf(CauseClientAbort, SignalAbortMidResponse, medium, fmt.Sprintf("the client reset with %d bytes of the server's response unacknowledged (last server data frame %d)",
 			end.Sub(cp.LastAck), sp.LastDataFrame), sp.LastDataFrame, r.Frame)}
+	case mid && recent:
+		return []claim{causeOf(CauseClientAbort, SignalAbortMidResponse, medium, fmt.Sprintf("the client reset %s after the server's last data (frame %d) while the response was still coming: %s",
+			dur(r.Time.Sub(sp.LastData)), sp.LastDataFrame, why), sp.LastDataFrame, r.Frame)}
 	case recent && !sp.FINSeen:
 		return []claim{causeOf(CauseClientAbort, SignalAbortMidResponse, weak, fmt.Sprintf("the client reset %s after the server's last data (frame %d)",
 			dur(r.Time.Sub(sp.LastData)), sp.LastDataFrame), sp.LastDataFrame, r.Frame)}
 	}
 	return nil
+}
+
+// midResponse reports whether the server (the receiver of a client RST)
+// was in the middle of a response: no FIN, and its last data segment was
+// full-sized or the client's window had closed (it had stopped reading).
+func midResponse(ev *flows.Event, c *ctx) (bool, string) {
+	if c.sender != flows.FromClient || !c.known() || c.rp.FINSeen || c.rp.DataPackets == 0 {
+		return false, ""
+	}
+	cp, sp := c.sp, c.rp
+	mss := int(sp.MSS)
+	if mss == 0 {
+		mss = 1460
+	}
+	if cp.Window < uint32(mss) && cp.AckValid {
+		return true, fmt.Sprintf("the client's window was down to %d bytes (it had stopped reading)", cp.Window)
+	}
+	for i := len(c.ladder) - 1; i >= 0; i-- {
+		p := &c.ladder[i]
+		if p.Dir != flows.FromServer || p.Len == 0 {
+			continue
+		}
+		if p.Len >= mss*9/10 {
+			return true, fmt.Sprintf("its last segment (frame %d, %d bytes) was full-sized", p.Frame, p.Len)
+		}
+		break
+	}
+	return false, ""
 }

@@ -108,12 +108,14 @@ type ctx struct {
 	senderAfter   []flows.LadderEntry // non-RST packets of the claimed sender after the RST (same connection)
 	receiverAfter []flows.LadderEntry // non-RST packets of the receiver after the RST (same connection)
 
+	senderHost, receiverHost *flows.HostProfile
+
 	trigger *flows.LadderEntry // last receiver packet before the RST, nil if none
 	latency time.Duration      // RST time minus trigger time (valid iff trigger != nil)
 }
 
 func newCtx(e *Engine, ev *flows.Event) *ctx {
-	c := &ctx{idle: e.idle()}
+	c := &ctx{idle: e.idle(), senderHost: &ev.SenderHost, receiverHost: &ev.ReceiverHost}
 	c.rst = ev.First()
 	n := min(max(ev.Count, 1), len(ev.RSTs))
 	c.rsts = make([]flows.RSTPacket, 0, n)

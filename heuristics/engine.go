@@ -1,6 +1,7 @@
 package heuristics
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/rstscope/rstscope/flows"
@@ -258,12 +259,16 @@ func containsCause(cs []Cause, c Cause) bool {
 
 // ruleContext adds facts that frame the others (no weight).
 func ruleContext(ev *flows.Event, c *ctx) []claim {
+	var out []claim
+	if c.rst.Len > 0 {
+		out = append(out, noteOf(fmt.Sprintf("the RST carries %d bytes of payload: some stacks and devices put diagnostic text there (RFC 1122 4.2.2.12)", c.rst.Len), c.rst.Frame))
+	}
 	if ev.Flow.RolesFrom == flows.RolesHandshake || ev.Flow.RolesFrom == flows.RolesUnknown {
-		return nil
+		return out
 	}
 	d := "no SYN seen: the client is the side that received the SYN/ACK"
 	if ev.Flow.RolesFrom == flows.RolesPort {
 		d = "no handshake seen: the flow was picked up mid-stream; the server is the side on the well-known or lower port"
 	}
-	return []claim{{kind: causeClaim, cause: CauseUnknown, signal: SignalMidstream, strength: note, detail: d}}
+	return append(out, claim{kind: causeClaim, cause: CauseUnknown, signal: SignalMidstream, strength: note, detail: d})
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rstscope/rstscope/flows"
 )
@@ -527,15 +528,132 @@ func TestNames(t *testing.T) {
 			t.Errorf("known timeouts: missing %s", k)
 		}
 	}
-	if k, ok := matchTimeout(351e9); !ok || !strings.Contains(k.name, "NLB") {
+	if k, ok := matchTimeout(351e9, pathTimeout); !ok || !strings.Contains(k.name, "NLB") {
 		t.Errorf("matchTimeout(351s): got %v %v, want AWS NLB", k, ok)
 	}
-	if _, ok := matchTimeout(30e9); ok {
+	if _, ok := matchTimeout(30e9, pathTimeout|serverTimeout|clientTimeout); ok {
 		t.Errorf("matchTimeout(30s): got a match, want none")
+	}
+	if k, ok := exceededTimeout(6e9, answeredKinds); ok {
+		t.Errorf("exceededTimeout(6s, path): got %v, want none (5 s is a server keep-alive, not a path timeout)", k)
 	}
 	for ttl, want := range map[uint8]int{64: 0, 61: 3, 52: 12, 123: 5, 250: 5, 30: 2} {
 		if got := hops(ttl); got != want {
 			t.Errorf("hops(%d): got %d, want %d", ttl, got, want)
+		}
+	}
+}
+
+// The lab's topology seen from the client: router1 one hop away (TTL 64 at
+// the client), the server two hops (TTL 62), RTTs far below a millisecond.
+func TestLabShapes(t *testing.T) {
+	t.Run("string_match_reject_v4", func(t *testing.T) {
+		s := newScenario(t)
+		s.serverTTL = 62
+		f := judge(s.event(lines(handshake,
+			"C PA len=90 req=http:GET:/BLOCKME:10.77.3.2", "S RA @0.05ms ttl=64 id=0 win=0")...))
+		check(t, f, want{cause: CauseMiddleboxInjected, origin: OriginMiddlebox, minConf: Medium,
+			signals: map[Signal][]uint64{SignalTTLMismatch: {5}, SignalFingerprint: {5}},
+			absent:  []Signal{SignalTooFast}})
+		if !containsCause(f.Alternatives, CauseServerResetAfterRequest) {
+			t.Errorf("alternatives: got %v, want server_reset_after_request", f.Alternatives)
+		}
+	})
+	t.Run("string_match_reject_v6", func(t *testing.T) {
+		s := newScenario(t)
+		s.serverTTL, s.ipv6 = 62, true
+		f := judge(s.event(lines(handshake,
+			"C PA len=90 req=http:GET:/BLOCKME:x", "S RA @0.05ms ttl=64 win=0")...))
+		check(t, f, want{cause: CauseMiddleboxInjected, origin: OriginMiddlebox, minConf: Medium,
+			signals: map[Signal][]uint64{SignalTTLMismatch: {5}, SignalFingerprint: {5}}})
+	})
+	t.Run("conntrack_forgot_idle_flow", func(t *testing.T) {
+		s := newScenario(t)
+		s.serverTTL = 62
+		f := judge(s.event(lines(handshake,
+			"C PA len=90", "S PA len=200", "C A",
+			"C PA len=90 @6s", "S RA @0.05ms ttl=64 id=0 win=0")...))
+		check(t, f, want{cause: CauseIdleTimeout, origin: OriginMiddlebox, minConf: Medium,
+			signals: map[Signal][]uint64{SignalIdleGap: {6, 7}, SignalTTLMismatch: {8}}})
+		if f.KnownTimeout != "" {
+			t.Errorf("known timeout: got %q, want none for a 6 s gap", f.KnownTimeout)
+		}
+	})
+	t.Run("client_abort_with_response_unread", func(t *testing.T) {
+		f := judge(newScenario(t).event(lines(handshake,
+			"C PA len=80 req=http:GET:/big:x", "S PA len=1448", "S PA len=1448", "C A win=20000",
+			"S PA len=1448", "C A win=0", "C RA @50ms")...))
+		check(t, f, want{cause: CauseClientAbort, origin: OriginClient, minConf: Medium,
+			signals: map[Signal][]uint64{SignalAbortMidResponse: {8, 10}},
+			absent:  []Signal{SignalFinishedExchange}})
+	})
+	t.Run("client_linger0_after_complete_response", func(t *testing.T) {
+		f := judge(newScenario(t).event(lines(handshake,
+			"C PA len=80 req=http:GET:/:x", "S PA len=300", "C A", "C RA @1ms")...))
+		check(t, f, want{cause: CauseAbortiveClose, origin: OriginClient, minConf: Medium,
+			signals: map[Signal][]uint64{SignalFinishedExchange: {5, 7}},
+			absent:  []Signal{SignalTTLMismatch, SignalIPIDMismatch, SignalDataAfterRST}})
+	})
+	t.Run("timestamps_consistent", func(t *testing.T) {
+		s := newScenario(t)
+		s.useTS = true
+		f := judge(s.event(lines(handshake,
+			"S A", "C PA len=100", "S A @20ms", "S RA @5ms")...))
+		check(t, f, want{cause: CauseServerResetAfterRequest, origin: OriginServer, minConf: High,
+			signals: map[Signal][]uint64{SignalTSConsistent: {7}, SignalIPIDConsistent: {7}},
+			absent:  []Signal{SignalTimestampMismatch}})
+	})
+}
+
+// TestJudge_robust feeds events with arbitrary field values: Judge must
+// not panic and must give valid names.
+func TestJudge_robust(t *testing.T) {
+	seed := uint64(1)
+	next := func() uint64 {
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		return seed
+	}
+	dirs := []flows.Dir{flows.DirUnknown, flows.FromClient, flows.FromServer}
+	base := newScenario(t).event(lines(handshake, "C PA len=10 req=tls:x", "S PA len=7 alert=2:40", "S FA", "C PA len=5", "S RA")...)
+	for i := range 2000 {
+		ev := *base
+		ev.Count = int(next() % 12)
+		for j := range ev.RSTs {
+			r := &ev.RSTs[j]
+			r.Dir = dirs[next()%3]
+			r.Frame = next() % 50
+			r.Seq, r.Ack = flows.Seq(next()), flows.Seq(next())
+			r.TTL, r.IPID, r.IsIPv4, r.DF = uint8(next()), uint16(next()), next()%2 == 0, next()%2 == 0
+			r.SeqCheck = flows.SeqCheck(next() % 4)
+			r.Time = base.RSTs[0].Time.Add(time.Duration(int64(next()%2000)-1000) * time.Millisecond)
+		}
+		ev.RSTs[1].Dir = ev.RSTs[0].Dir
+		ev.After.N = int(next() % 20)
+		for j := range ev.After.Packets {
+			ev.After.Packets[j].Dir = dirs[next()%3]
+			ev.After.Packets[j].Len = int(next() % 3)
+		}
+		ev.Gap = time.Duration(next() % uint64(500*time.Second))
+		ev.HasTrigger = next()%2 == 0
+		ev.Flow.Dirs[0].IPID.Model = flows.IPIDModel(next() % 4)
+		ev.Flow.Dirs[1].TSPackets = next() % 10
+		ev.Flow.ClientRTT = time.Duration(next() % uint64(time.Second))
+		ev.SenderHost.Known = next()%2 == 0
+		ev.SenderHost.TTL = flows.TTLStats{Count: uint32(next() % 10), Min: uint8(next()), Max: uint8(next()), Mode: uint8(next())}
+		f := (&Engine{Idle: time.Duration(next() % uint64(10*time.Second))}).Judge(&ev)
+		if _, err := ParseCause(string(f.Cause)); err != nil {
+			t.Fatalf("case %d: cause %q: %v", i, f.Cause, err)
+		}
+		if _, err := ParseOrigin(string(f.Origin)); err != nil {
+			t.Fatalf("case %d: origin %q: %v", i, f.Origin, err)
+		}
+		if f.Confidence < Low || f.Summary == "" || f.Advice == "" {
+			t.Fatalf("case %d: got confidence %s summary %q advice %q", i, f.Confidence, f.Summary, f.Advice)
+		}
+		if ev.RSTs[0].Dir == flows.DirUnknown && f.Origin != OriginUnknown && f.Origin != OriginMiddlebox {
+			t.Fatalf("case %d: unknown direction gave origin %s", i, f.Origin)
 		}
 	}
 }

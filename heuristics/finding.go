@@ -38,9 +38,9 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 	}
 	if g, ok := findIdleGap(ev, c); ok {
 		f.Gap = gapString(g.gap)
-		k, ok := matchTimeout(g.gap)
+		k, ok := matchTimeout(g.gap, spontaneousKinds)
 		if !g.spontaneous {
-			k, ok = exceededTimeout(g.gap)
+			k, ok = exceededTimeout(g.gap, answeredKinds)
 		}
 		if ok {
 			f.KnownTimeout = fmt.Sprintf("%s (%s)", k.name, dur(k.d))
@@ -260,30 +260,47 @@ func summary(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
 	if c.trigger != nil {
 		after = fmt.Sprintf(" %s after %s (frame %d)", dur(c.latency), describe(ev, c.trigger), c.trigger.Frame)
 	}
+	first, ok := firstClaim(claims, v.cause)
+	if v.cause == CauseIdleTimeout {
+		if k, found := firstClaim(claims, SignalKnownTimeout); found {
+			first.detail += "; " + k.detail
+		}
+	}
 	if v.origin == OriginMiddlebox {
 		mb, _ := topClaim(claims, func(cl claim) bool { return cl.kind == originClaim && !cl.genuine && cl.strength > note })
-		if ttl, ok := topClaim(claims, func(cl claim) bool { return cl.signal == SignalTTLMismatch && cl.strength > note }); ok {
+		if ttl, found := topClaim(claims, func(cl claim) bool { return cl.signal == SignalTTLMismatch && cl.strength > note }); found {
 			mb = ttl // the TTL gives the most concrete numbers
 		}
-		how := middleboxPhrase(ev, c, mb)
+		pre, post := middleboxPhrase(ev, c, mb)
 		switch v.cause {
 		case CauseRefused:
-			return fmt.Sprintf("%s answered the client's SYN%s%s: a firewall on the path rejected the connection (the client sees ECONNREFUSED)", s, how, after)
+			syn := ""
+			if c.trigger != nil {
+				syn = fmt.Sprintf(" (frame %d) after %s", c.trigger.Frame, dur(c.latency))
+			}
+			return fmt.Sprintf("%s answered the client's SYN%s%s%s: a firewall on the path rejected the connection (the client sees ECONNREFUSED)", s, syn, pre, post)
 		case CauseIdleTimeout:
 			g, _ := findIdleGap(ev, c)
-			return fmt.Sprintf("%s came%s after %s of silence: a load balancer or NAT forgot the idle connection (the %s sees ECONNRESET)", s, how, dur(g.gap), c.receiverName)
+			what := fmt.Sprintf("came unprompted after %s of silence", dur(g.gap))
+			if !g.spontaneous {
+				what = fmt.Sprintf("answered the %s's first packet (frame %d) after %s of silence", c.receiverName, g.answered, dur(g.gap))
+			}
+			known := ""
+			if k, found := firstClaim(claims, SignalKnownTimeout); found {
+				known = " (" + k.detail + ")"
+			}
+			return fmt.Sprintf("%s %s%s%s: a load balancer, NAT or firewall dropped the idle connection%s (the %s sees ECONNRESET)", s, what, pre, post, known, c.receiverName)
 		case CauseMiddleboxInjected:
 			if after == "" {
-				return fmt.Sprintf("%s arrived%s: forged on the path (the %s sees ECONNRESET)", s, how, c.receiverName)
+				return fmt.Sprintf("%s arrived%s%s: forged on the path (the %s sees ECONNRESET)", s, pre, post, c.receiverName)
 			}
-			return fmt.Sprintf("%s arrived%s%s", s, how, after)
+			return fmt.Sprintf("%s arrived%s%s%s", s, pre, after, post)
 		}
-		if top, ok := topClaim(claims, func(cl claim) bool { return cl.kind == causeClaim && cl.cause == v.cause && cl.strength > note }); ok {
-			return fmt.Sprintf("%s arrived%s%s; %s", s, how, after, top.detail)
+		if ok {
+			return fmt.Sprintf("%s arrived%s%s%s; %s", s, pre, after, post, first.detail)
 		}
-		return fmt.Sprintf("%s arrived%s%s", s, how, after)
+		return fmt.Sprintf("%s arrived%s%s%s", s, pre, after, post)
 	}
-	top, ok := topClaim(claims, func(cl claim) bool { return cl.kind == causeClaim && cl.cause == v.cause && cl.strength > note })
 	switch {
 	case v.cause == CauseUnknown:
 		return fmt.Sprintf("%s%s; no rule is confident about why", s, after)
@@ -297,32 +314,56 @@ func summary(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
 	default:
 		tail = fmt.Sprintf(" (the %s sees %s)", c.receiverName, e)
 	}
-	return fmt.Sprintf("%s: %s%s", s, top.detail, tail)
+	return fmt.Sprintf("%s: %s%s", s, first.detail, tail)
 }
 
-// middleboxPhrase says what gave the forged RST away, for the summary.
-func middleboxPhrase(ev *flows.Event, c *ctx, top claim) string {
+// firstClaim is the first counted claim, in rule order, for a cause (key
+// of type Cause) or with a signal (key of type Signal).
+func firstClaim[K Cause | Signal](claims []claim, key K) (claim, bool) {
+	for _, cl := range claims {
+		if cl.strength == note {
+			continue
+		}
+		switch k := any(key).(type) {
+		case Cause:
+			if cl.kind == causeClaim && cl.cause == k {
+				return cl, true
+			}
+		case Signal:
+			if cl.signal == k {
+				return cl, true
+			}
+		}
+	}
+	return claim{}, false
+}
+
+// middleboxPhrase says what gave the forged RST away, for the summary: a
+// part that follows the verb and a part that ends the sentence.
+func middleboxPhrase(ev *flows.Event, c *ctx, top claim) (pre, post string) {
 	switch top.signal {
 	case SignalTTLMismatch:
 		if ref, ok := c.senderTTL(ev); ok {
-			return fmt.Sprintf(" with TTL %d (%s: %d)", c.rst.TTL, ref.from, ref.mode)
+			return fmt.Sprintf(" with TTL %d (%s: %d)", c.rst.TTL, ref.from, ref.mode), ""
 		}
 	case SignalDataAfterRST:
-		return fmt.Sprintf(" while the %s kept sending after it", c.senderName)
+		return "", fmt.Sprintf(", while the %s kept sending after it", c.senderName)
 	case SignalRSTBurst:
-		return fmt.Sprintf(" as a burst of %d RSTs", len(c.rsts))
+		return fmt.Sprintf(" as a burst of %d RSTs", len(c.rsts)), ""
 	case SignalIPIDMismatch:
-		return fmt.Sprintf(" with IP ID 0x%04x outside the %s's sequence", c.rst.IPID, c.senderName)
+		return fmt.Sprintf(" with IP ID 0x%04x outside the %s's sequence", c.rst.IPID, c.senderName), ""
 	case SignalTimestampMismatch:
-		return fmt.Sprintf(" with TCP timestamps unlike the %s's", c.senderName)
+		return fmt.Sprintf(" with TCP timestamps unlike the %s's", c.senderName), ""
 	case SignalMACMismatch:
-		return fmt.Sprintf(" from MAC %s, not the %s's", macString(c.rst.SrcMAC), c.senderName)
+		if c.sp != nil {
+			return fmt.Sprintf(" from MAC %s (the %s's: %s)", macString(c.rst.SrcMAC), c.senderName, macString(c.sp.MAC)), ""
+		}
 	case SignalTooFast:
-		return " faster than the real peer could answer"
+		return "", ", sooner than the real peer could answer"
 	case SignalFingerprint, SignalInjectorShape:
-		return " with a known injector's header shape"
+		return " with a known injector's header shape", ""
 	}
-	return ""
+	return "", ""
 }
 
 // advice is one concrete line.
@@ -359,10 +400,10 @@ func advice(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
 		return "the TLS session was closed by an alert before the reset: check certificate validation and TLS settings on both sides"
 	case CauseIdleTimeout:
 		g, _ := findIdleGap(ev, c)
-		return fmt.Sprintf("keep connections busy (TCP keepalive) or close them before the %s idle limit on the path (silence here: %s)", c.senderName, dur(g.gap))
+		return fmt.Sprintf("the %s resets connections idle this long (%s): send TCP keepalives or pings more often, or close idle connections sooner on the other side", c.senderName, dur(g.gap))
 	case CauseStaleKeepalive:
 		f, _ := senderFIN(ev, c)
-		if f.sinceData > 0 {
+		if f.spontaneous() && f.sinceData > 0 {
 			return fmt.Sprintf("client pool idle timeout must be shorter than the server's keep-alive timeout (FIN seen %s after the last response)", dur(f.sinceData))
 		}
 		return "the client reused a connection the server had closed: make the pool's idle timeout shorter than the server's keep-alive timeout and retry idempotent requests"

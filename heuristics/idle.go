@@ -7,49 +7,69 @@ import (
 	"github.com/rstscope/rstscope/flows"
 )
 
+// timeoutKind says who enforces a known timeout.
+type timeoutKind uint8
+
+const (
+	pathTimeout   timeoutKind = 1 << iota // a load balancer, NAT or firewall on the path
+	serverTimeout                         // a server's keep-alive timeout
+	clientTimeout                         // a client pool's idle timeout
+)
+
 // knownTimeout is a documented idle or keep-alive timeout (REFERENCE.md
 // section 7).
 type knownTimeout struct {
 	d    time.Duration
+	kind timeoutKind
 	name string
 }
 
 // knownTimeouts, longest first.
 var knownTimeouts = []knownTimeout{
-	{1200 * time.Second, "GCP Cloud NAT established idle timeout"},
-	{610 * time.Second, "GCP external Application LB keep-alive timeout"},
-	{350 * time.Second, "AWS NLB / NAT Gateway idle timeout"},
-	{240 * time.Second, "Azure Load Balancer / NAT Gateway idle timeout"},
-	{90 * time.Second, "Go http.Transport IdleConnTimeout"},
-	{75 * time.Second, "nginx keepalive_timeout"},
-	{60 * time.Second, "AWS ALB / Classic ELB idle timeout"},
-	{5 * time.Second, "Node.js / Apache / uvicorn keep-alive timeout"},
-	{2 * time.Second, "gunicorn keep-alive timeout"},
+	{1200 * time.Second, pathTimeout, "GCP Cloud NAT established idle timeout"},
+	{610 * time.Second, serverTimeout, "GCP external Application LB keep-alive timeout"},
+	{350 * time.Second, pathTimeout, "AWS NLB / NAT Gateway idle timeout"},
+	{240 * time.Second, pathTimeout, "Azure Load Balancer / NAT Gateway idle timeout"},
+	{90 * time.Second, clientTimeout, "Go http.Transport IdleConnTimeout"},
+	{75 * time.Second, serverTimeout, "nginx keepalive_timeout"},
+	{60 * time.Second, pathTimeout | serverTimeout, "AWS ALB / Classic ELB idle timeout"},
+	{5 * time.Second, serverTimeout, "Node.js / Apache / uvicorn keep-alive timeout"},
+	{2 * time.Second, serverTimeout, "gunicorn keep-alive timeout"},
 }
 
 // tolerance is how close a gap must be to a known timeout.
 func tolerance(d time.Duration) time.Duration { return max(time.Second, d/20) }
 
-// matchTimeout finds the known timeout a gap equals (within tolerance).
-func matchTimeout(gap time.Duration) (knownTimeout, bool) {
+// matchTimeout finds the known timeout of the given kinds a gap equals
+// (within tolerance).
+func matchTimeout(gap time.Duration, kinds timeoutKind) (knownTimeout, bool) {
 	for _, k := range knownTimeouts {
-		if gap >= k.d-tolerance(k.d) && gap <= k.d+tolerance(k.d) {
+		if k.kind&kinds != 0 && gap >= k.d-tolerance(k.d) && gap <= k.d+tolerance(k.d) {
 			return k, true
 		}
 	}
 	return knownTimeout{}, false
 }
 
-// exceededTimeout finds the longest known timeout a gap exceeds, when
-// the gap is at most twice it (state forgotten during the gap).
-func exceededTimeout(gap time.Duration) (knownTimeout, bool) {
+// exceededTimeout finds the longest known timeout of the given kinds a gap
+// exceeds, when the gap is at most twice it (state forgotten during the
+// gap).
+func exceededTimeout(gap time.Duration, kinds timeoutKind) (knownTimeout, bool) {
 	for _, k := range knownTimeouts {
-		if gap >= k.d-tolerance(k.d) {
+		if k.kind&kinds != 0 && gap >= k.d-tolerance(k.d) {
 			return k, gap <= 2*k.d
 		}
 	}
 	return knownTimeout{}, false
 }
+
+// idleKinds: a RST at the end of a silence may come from a path device or
+// from the server itself (IIS resets idle connections); a RST answering
+// the first packet after a silence means a device forgot the flow.
+const (
+	spontaneousKinds = pathTimeout | serverTimeout
+	answeredKinds    = pathTimeout
+)
 
 // idleGap is the silence the idle rule judged.
 type idleGap struct {
@@ -120,19 +140,21 @@ func ruleIdle(ev *flows.Event, c *ctx) []claim {
 		// The client's request was still unanswered: a timeout waiting
 		// for the response, not an idle connection.
 		s, caveat = weak, " (the client's last request was still unanswered)"
+	case g.spontaneous && unackedData(ev):
+		s, caveat = weak, " (data was still unacknowledged: a stalled transfer, not an idle connection)"
 	}
 	var out []claim
 	if g.spontaneous {
 		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST came unprompted after %s of silence (last packet frame %d)%s",
 			dur(g.gap), g.after, caveat), g.after, c.rst.Frame))
-		if k, ok := matchTimeout(g.gap); ok {
+		if k, ok := matchTimeout(g.gap, spontaneousKinds); ok {
 			out = append(out, causeOf(CauseIdleTimeout, SignalKnownTimeout, min(s+1, strong), fmt.Sprintf("the gap %s matches the %s (%s)",
 				dur(g.gap), k.name, dur(k.d)), c.rst.Frame))
 		}
 	} else {
-		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST answered the %s's first packet (frame %d) after %s of silence: the state was forgotten%s",
-			c.receiverName, g.answered, dur(g.gap), caveat), g.after, g.answered, c.rst.Frame))
-		if k, ok := exceededTimeout(g.gap); ok {
+		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST answered the %s's first packet (frame %d) after %s of silence: the connection had timed out on the path or at the %s%s",
+			c.receiverName, g.answered, dur(g.gap), c.senderName, caveat), g.after, g.answered, c.rst.Frame))
+		if k, ok := exceededTimeout(g.gap, answeredKinds); ok {
 			out = append(out, causeOf(CauseIdleTimeout, SignalKnownTimeout, s, fmt.Sprintf("the gap %s exceeds the %s (%s)",
 				dur(g.gap), k.name, dur(k.d)), g.answered))
 		}
@@ -145,4 +167,23 @@ func ruleIdle(ev *flows.Event, c *ctx) []claim {
 func awaitingResponse(ev *flows.Event) bool {
 	cp, sp := &ev.Flow.Dirs[0], &ev.Flow.Dirs[1]
 	return cp.DataPackets > 0 && (sp.DataPackets == 0 || sp.LastData.Before(cp.LastData))
+}
+
+// unackedData reports whether either side had sent data the other had not
+// acknowledged.
+func unackedData(ev *flows.Event) bool {
+	for d := range 2 {
+		snd, rcv := &ev.Flow.Dirs[d], &ev.Flow.Dirs[1-d]
+		if snd.DataPackets == 0 || !snd.SeqValid || !rcv.AckValid {
+			continue
+		}
+		end := snd.NextSeq
+		if snd.FINSeen {
+			end = snd.FINSeq
+		}
+		if rcv.LastAck.LessThan(end) {
+			return true
+		}
+	}
+	return false
 }

@@ -95,7 +95,7 @@ func ruleStaleKeepalive(ev *flows.Event, c *ctx) []claim {
 	}
 	out := []claim{causeOf(CauseStaleKeepalive, SignalFINThenData, s, fmt.Sprintf("the server sent FIN (frame %d)%s; the client then sent%s (frame %d, %s after the FIN) and got the RST",
 		f.frame, closed, size, f.data.Frame, dur(f.data.Time.Sub(f.time))), f.frame, f.data.Frame, c.rst.Frame)}
-	if k, ok := matchTimeout(f.sinceData); ok && f.sinceData >= time.Second {
+	if k, ok := matchTimeout(f.sinceData, serverTimeout); ok && f.sinceData >= time.Second {
 		out = append(out, causeOf(CauseStaleKeepalive, SignalKnownTimeout, medium, fmt.Sprintf("the server closed %s after its last response: the %s (%s)",
 			dur(f.sinceData), k.name, dur(k.d)), f.frame))
 	}

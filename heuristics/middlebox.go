@@ -401,11 +401,16 @@ func ruleFingerprint(ev *flows.Event, c *ctx) []claim {
 	if c.ipv4 && r.Window == 1 && !r.DF {
 		out = append(out, middlebox(SignalFingerprint, medium, "window 1 and DF clear: the shape of ISP injectors (PerfTech)", r.Frame))
 	}
-	if c.ipv4 && r.IPID == 0 && r.DF && r.Window == 0 && r.Opts.Count == 0 && r.Len == 0 {
+	// nf_reject: IPv4 ID 0 and DF; IPv6 has neither field to show.
+	if (!c.ipv4 || (r.IPID == 0 && r.DF)) && r.Window == 0 && r.Opts.Count == 0 && r.Len == 0 {
 		ref, ok := c.senderTTL(ev)
 		if ok && ref.stable() && ref.distance(r.TTL) >= 2 && hops(r.TTL) < hops(ref.mode) {
-			out = append(out, middlebox(SignalFingerprint, medium, fmt.Sprintf("IP ID 0, DF, window 0, no options, %d hops away while the %s is %d: Linux iptables/nftables REJECT --reject-with tcp-reset at a nearer hop",
-				hops(r.TTL), c.senderName, hops(ref.mode)), r.Frame))
+			shape := "IP ID 0, DF, window 0, no options"
+			if !c.ipv4 {
+				shape = "window 0, no options"
+			}
+			out = append(out, middlebox(SignalFingerprint, medium, fmt.Sprintf("%s, %d hops away while the %s is %d: Linux iptables/nftables REJECT --reject-with tcp-reset at a nearer hop",
+				shape, hops(r.TTL), c.senderName, hops(ref.mode)), r.Frame))
 		}
 	}
 	return out
@@ -430,8 +435,14 @@ func (c *ctx) sendsIPID(id uint16) bool {
 	if c.sp != nil && c.sp.IPID.Samples >= 2 && c.sp.IPID.Small == 0 && c.sp.IPID.Large == 0 {
 		return true // constant
 	}
-	for _, p := range c.senderAfter {
-		if p.IPID == id {
+	if h := &c.senderHost.IPID; h.Samples > 0 && h.Last == id {
+		return true
+	}
+	if h := &c.receiverHost.IPID; h.Samples >= 2 && h.Small == 0 && h.Large == 0 {
+		return true // the receiver's host uses one IP ID for everything
+	}
+	for _, p := range c.after { // any later packet of the sender's host
+		if p.Dir == c.sender && p.IPID == id {
 			return true
 		}
 	}

@@ -38,8 +38,10 @@ func ruleRefused(ev *flows.Event, c *ctx) []claim {
 		out = append(out, causeOf(CauseRefused, SignalSYNAnswered, strong, fmt.Sprintf("RST+ACK with ack %d = SYN seq + 1 answers the client's SYN (frame %d) %s later; no SYN/ACK was seen",
 			uint32(r.Ack), syn, dur(delay)), syn, r.Frame))
 	} else {
-		out = append(out, causeOf(CauseRefused, SignalSYNAnswered, medium, fmt.Sprintf("RST (ack %d, SYN seq %d) follows the client's SYN (frame %d) %s later; no SYN/ACK was seen",
-			uint32(r.Ack), uint32(c.rp.ISN), syn, dur(delay)), syn, r.Frame))
+		// RFC 9293 3.10.7.3: in SYN-SENT a RST counts only if it
+		// acknowledges the SYN; the client's stack drops this one.
+		out = append(out, causeOf(CauseRefused, SignalSYNAnswered, weak, fmt.Sprintf("RST (flags %s, ack %d, SYN seq %d) follows the client's SYN (frame %d) %s later without acknowledging it: the client's stack ignores it",
+			r.Flags, uint32(r.Ack), uint32(c.rp.ISN), syn, dur(delay)), syn, r.Frame))
 	}
 	if n := len(c.rsts); n > 1 {
 		frames := make([]uint64, n)

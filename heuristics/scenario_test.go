@@ -35,15 +35,16 @@ import (
 //	check=exact|in|out                        RST seq check override
 //	challenge                                 this receiver packet is a challenge ACK
 type scenario struct {
-	t        *testing.T
-	client   netip.AddrPort
-	server   netip.AddrPort
-	useTS    bool
-	useMAC   bool
-	ipv6     bool
-	start    time.Time
-	host     *flows.HostProfile // SenderHost override
-	noLadder bool
+	t         *testing.T
+	client    netip.AddrPort
+	server    netip.AddrPort
+	useTS     bool
+	useMAC    bool
+	ipv6      bool
+	start     time.Time
+	host      *flows.HostProfile // SenderHost override
+	noLadder  bool
+	serverTTL uint8 // default 52
 }
 
 func newScenario(t *testing.T) *scenario {
@@ -120,6 +121,9 @@ func (s *scenario) event(lines ...string) *flows.Event {
 			p.e.TTL = 64
 		} else {
 			p.e.TTL = 52
+			if s.serverTTL != 0 {
+				p.e.TTL = s.serverTTL
+			}
 		}
 		p.e.IPID = side.ipid
 		side.ipid++
@@ -554,6 +558,7 @@ type want struct {
 
 func check(t *testing.T, f Finding, w want) {
 	t.Helper()
+	t.Logf("%s/%s/%s: %s | advice: %s", f.Cause, f.Origin, f.Confidence, f.Summary, f.Advice)
 	if f.Cause != w.cause {
 		t.Errorf("frame %d: cause: got %s, want %s\n%s", f.RST.Packet, f.Cause, w.cause, dump(f))
 	}

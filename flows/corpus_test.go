@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rstscope/rstscope/capture"
 )
@@ -45,17 +47,16 @@ func readTSV(t *testing.T, path string) []map[string]string {
 }
 
 // runCapture feeds one corpus file through a table.
-func runCapture(t *testing.T, file string) (events []Event, ended []Flow) {
+func runCapture(t *testing.T, file string, opts Options) (events []Event, ended []Flow) {
 	t.Helper()
 	src, err := capture.OpenFile(filepath.Join(corpusDir, file), 0, capture.FileOptions{})
 	if err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
 	defer src.Close()
-	tb := NewTable(Options{
-		OnEvent:   func(e *Event) { events = append(events, *e) },
-		OnFlowEnd: func(f *Flow) { ended = append(ended, *f) },
-	})
+	opts.OnEvent = func(e *Event) { events = append(events, *e) }
+	opts.OnFlowEnd = func(f *Flow) { ended = append(ended, *f) }
+	tb := NewTable(opts)
 	var p capture.Packet
 	for {
 		err := src.Next(&p)
@@ -87,7 +88,7 @@ func TestCorpus_everyRSTInOneEvent(t *testing.T) {
 			continue
 		}
 		t.Run(file, func(t *testing.T) {
-			events, _ := runCapture(t, file)
+			events, _ := runCapture(t, file, Options{})
 			got := 0
 			for i := range events {
 				got += events[i].Count
@@ -101,7 +102,8 @@ func TestCorpus_everyRSTInOneEvent(t *testing.T) {
 
 // TestCorpus_zeekBaselines compares conn_state (and history where Zeek's
 // letters are all ones rstscope keeps) with the Zeek baselines listed in
-// RST_FLOWS.tsv.
+// RST_FLOWS.tsv. Zeek's own conn.log has 5 s reset/close delays, hence
+// CloseEvict 5 s here.
 func TestCorpus_zeekBaselines(t *testing.T) {
 	if testing.Short() {
 		t.Skip("corpus run skipped in -short mode")
@@ -112,10 +114,12 @@ func TestCorpus_zeekBaselines(t *testing.T) {
 			continue
 		}
 		t.Run(row["file"]+"/"+row["orig"], func(t *testing.T) {
-			_, ended := runCapture(t, row["file"])
+			// Zeek forgets a reset or closed connection 5 s after it
+			// closed (tcp_reset_delay, tcp_close_delay).
+			_, ended := runCapture(t, row["file"], Options{CloseEvict: 5 * time.Second})
 			var f *Flow
 			for i := range ended {
-				if ended[i].Client.String() == row["orig"] && ended[i].Server.String() == row["resp"] {
+				if f == nil && ended[i].Client == parseTSVAddr(t, row["orig"]) && ended[i].Server == parseTSVAddr(t, row["resp"]) {
 					f = &ended[i]
 				}
 			}
@@ -130,4 +134,76 @@ func TestCorpus_zeekBaselines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCorpus_whoReset checks, for every RST flow of RST_FLOWS.tsv, that the
+// event of the flow's first RST names the same sender as the table
+// (syn_sender = client, syn_receiver = server; port-guess rows: the side
+// on the high or low port) and the same endpoints.
+func TestCorpus_whoReset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("corpus run skipped in -short mode")
+	}
+	byFile := map[string][]Event{}
+	for _, row := range readTSV(t, filepath.Join(corpusDir, "RST_FLOWS.tsv")) {
+		file := row["file"]
+		events, ok := byFile[file]
+		if !ok {
+			events, _ = runCapture(t, file, Options{})
+			byFile[file] = events
+		}
+		frame, err := strconv.ParseUint(row["first_rst_frame"], 10, 64)
+		if err != nil {
+			continue
+		}
+		var e *Event
+		for i := range events {
+			if events[i].First().Frame == frame {
+				e = &events[i]
+			}
+		}
+		name := file + " frame " + row["first_rst_frame"]
+		if e == nil {
+			t.Errorf("%s: no event starts at the first RST", name)
+			continue
+		}
+		sender := e.First().Dir
+		var from netip.AddrPort
+		if sender == FromClient {
+			from = e.Flow.Client
+		} else {
+			from = e.Flow.Server
+		}
+		var want string
+		switch row["first_rst_by"] {
+		case "syn_sender":
+			want = row["orig"]
+		case "syn_receiver":
+			want = row["resp"]
+		default:
+			hi, lo := row["orig"], row["resp"]
+			if parseTSVAddr(t, hi).Port() < parseTSVAddr(t, lo).Port() {
+				hi, lo = lo, hi
+			}
+			want = lo
+			if row["first_rst_by"] == "high_port_side" {
+				want = hi
+			}
+		}
+		if from != parseTSVAddr(t, want) {
+			t.Errorf("%s: RST sender got %v (%v of %v>%v), want %s", name, from, sender, e.Flow.Client, e.Flow.Server, want)
+		}
+	}
+}
+
+// parseTSVAddr parses "ip:port" as the TSV files write it (IPv6 without
+// brackets).
+func parseTSVAddr(t *testing.T, s string) netip.AddrPort {
+	i := strings.LastIndexByte(s, ':')
+	a, err := netip.ParseAddr(s[:max(i, 0)])
+	p, err2 := strconv.ParseUint(s[i+1:], 10, 16)
+	if err != nil || err2 != nil {
+		t.Fatalf("bad address %q", s)
+	}
+	return netip.AddrPortFrom(a, uint16(p))
 }

@@ -82,7 +82,9 @@ func rstPacket(p *capture.Packet, d Dir, check SeqCheck) RSTPacket {
 //   - in_window when seq lies in [RCV.NXT, RCV.NXT+window] with the
 //     receiver's last ack and advertised (scaled) window;
 //   - out_of_window otherwise; unknown when the receiver never sent an
-//     ACK and the seq is not the sender's NextSeq.
+//     ACK and the seq is not the sender's NextSeq, or when the handshake
+//     (hence the window scale) was not seen and the seq lies beyond the
+//     raw window but within the largest scaled one.
 func seqCheck(f *Flow, d Dir, p *capture.Packet) SeqCheck {
 	snd, rcv := f.Profile(d), f.Profile(d.Reverse())
 	seq := Seq(p.Seq)
@@ -103,6 +105,11 @@ func seqCheck(f *Flow, d Dir, p *capture.Packet) SeqCheck {
 	}
 	if seq.InWindow(rcv.LastAck, rcv.Window+1) {
 		return SeqInWindow
+	}
+	if !(rcv.SYNSeen && snd.SYNSeen) && seq.InWindow(rcv.LastAck, rcv.Window<<14+1) {
+		// The window scale was not seen: the real window may be up to
+		// 2^14 times the raw value, so the seq may still be inside it.
+		return SeqUnknown
 	}
 	// Data the sender sent but the receiver had not acknowledged yet
 	// (delayed ACK) still lies in the receiver's window.

@@ -143,6 +143,11 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet) (retrans, zeroWin 
 		case e.hello != nil && e.helloDir == d:
 			t.moreHello(e, p)
 		}
+		if !pr.tls.active && looksTLSHeader(p.Payload) {
+			// STARTTLS, an SSLv2-format hello, or a midstream flow: start
+			// at the first segment that begins with a record header.
+			t.lateTLS(e, d, p)
+		}
 		pr.tlsFeed(seq, p.Payload, p.Len, p.Index, p.Time)
 	}
 	if !f.Established && pr.DataPackets > 0 && other.DataPackets > 0 {
@@ -168,21 +173,51 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
 	case PayloadHTTPResponse:
 		r.Status = parseHTTPStatus(b)
 	case PayloadTLSClientHello:
-		parseClientHello(b, r)
-		pr.TLSVersion = r.TLSVersion
-		need := helloRecordLen(b)
-		if need > len(b) && len(b) == p.Len && need <= maxHello+5 {
-			e.hello = append(make([]byte, 0, need), b...)
-			e.helloNeed = need
-			e.helloNext = Seq(p.Seq).Add(uint32(p.Len))
-			e.helloDir = d
-		}
+		t.clientHello(e, d, p)
 	case PayloadTLSServerHello:
 		pr.TLSVersion = parseServerHello(b)
 	}
 	if looksTLS(b) {
 		pr.tlsStart(Seq(p.Seq))
 	}
+}
+
+// clientHello parses the ClientHello that starts p's payload into the
+// Request of direction d and, when the record continues past the segment,
+// starts buffering it (up to maxHello) to complete it from the next
+// in-order segments.
+func (t *Table) clientHello(e *entry, d Dir, p *capture.Packet) {
+	pr := e.flow.Profile(d)
+	b := p.Payload
+	parseClientHello(b, &pr.Request)
+	pr.TLSVersion = pr.Request.TLSVersion
+	need := helloRecordLen(b)
+	if need > len(b) && len(b) == p.Len && need <= maxHello+5 && e.hello == nil {
+		e.hello = append(make([]byte, 0, need), b...)
+		e.helloNeed = need
+		e.helloNext = Seq(p.Seq).Add(uint32(p.Len))
+		e.helloDir = d
+	}
+}
+
+// lateTLS starts TLS tracking of direction d at p, a later segment that
+// begins with a record header. A ClientHello replaces an opaque first
+// request (STARTTLS: the SNI matters more than "EHLO"); a ServerHello
+// gives the selected version.
+func (t *Table) lateTLS(e *entry, d Dir, p *capture.Packet) {
+	pr := e.flow.Profile(d)
+	switch classify(p.Payload) {
+	case PayloadTLSClientHello:
+		if k := pr.Request.Kind; k == PayloadOpaque || k == PayloadNone {
+			pr.Request = Request{Kind: PayloadTLSClientHello, Frame: p.Index, Time: p.Time}
+			t.clientHello(e, d, p)
+		}
+	case PayloadTLSServerHello:
+		if pr.TLSVersion == 0 {
+			pr.TLSVersion = parseServerHello(p.Payload)
+		}
+	}
+	pr.tlsStart(Seq(p.Seq))
 }
 
 // moreHello appends the next in-order segment to a ClientHello being

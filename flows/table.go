@@ -84,10 +84,9 @@ type Table struct {
 	qhead int
 	free  []*openEvent
 
-	now        time.Time // latest packet time seen (or Flush time)
-	nextID     uint64
-	stats      TableStats
-	closedDone bool
+	now    time.Time // latest packet time seen (or Flush time)
+	nextID uint64
+	stats  TableStats
 }
 
 // NewTable returns an empty table. Zero fields of opts take the defaults.

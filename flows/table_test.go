@@ -200,6 +200,26 @@ func TestSeqCheck(t *testing.T) {
 	}
 }
 
+func TestSeqCheck_midstreamScaleUnknown(t *testing.T) {
+	// Without the SYNs the window scale is unknown: beyond the raw window
+	// is not proof of out-of-window.
+	base := []string{"C>S PA seq=101 ack=301 len=10", "S>C A seq=301 ack=111 win=100"}
+	for _, tt := range []struct {
+		rst  string
+		want SeqCheck
+	}{
+		{"C>S R seq=150", SeqInWindow},
+		{"C>S R seq=5000", SeqUnknown},
+		{"C>S R seq=100", SeqOutOfWindow},
+		{"C>S R seq=2000000", SeqOutOfWindow},
+	} {
+		e := run(t, Options{}, ladder(t, append(append([]string{}, base...), tt.rst)...)).one(t)
+		if got := e.First().SeqCheck; got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.rst, got, tt.want)
+		}
+	}
+}
+
 func TestSeqCheck_afterFIN(t *testing.T) {
 	// Server sent FIN (seq 301), client ACKed it; a server RST at the FIN's
 	// own seq (RCV.NXT-1) is accepted by Linux.
@@ -657,4 +677,48 @@ func checkOneEventPerRST(t testing.TB, pk []capture.Packet, events []Event) {
 
 func eventBeforeEv(a, b *Event) bool {
 	return eventBefore(&openEvent{ev: Event{RSTs: [8]RSTPacket{a.RSTs[0]}}}, &openEvent{ev: Event{RSTs: [8]RSTPacket{b.RSTs[0]}}})
+}
+
+func TestTable_flushDecidesAfterLookAhead(t *testing.T) {
+	var got []Event
+	tb := NewTable(Options{OnEvent: func(e *Event) { got = append(got, *e) }})
+	pk := ladder(t, lines(handshake, []string{"S>C R seq=301 t=1s"})...)
+	for i := range pk {
+		tb.Add(&pk[i])
+	}
+	tb.Flush(t0.Add(2 * time.Second))
+	if len(got) != 0 {
+		t.Fatalf("1 s after the RST: got %d events, want 0 (look-ahead 2 s)", len(got))
+	}
+	tb.Flush(t0.Add(3*time.Second + time.Millisecond))
+	if len(got) != 1 || got[0].EndOfInput {
+		t.Fatalf("after the look-ahead: got %d events, want 1 not at end of input", len(got))
+	}
+	tb.Close()
+	if len(got) != 1 {
+		t.Errorf("after Close: got %d events, want 1", len(got))
+	}
+}
+
+func TestTable_macAndIPv6(t *testing.T) {
+	c := netip.MustParseAddrPort("[2001:db8::1]:40000")
+	s := netip.MustParseAddrPort("[2001:db8::2]:443")
+	pk := ladderAt(t, c, s, lines(handshake, []string{"S>C A seq=301 ack=101", "S>C R seq=301"})...)
+	for i := range pk {
+		pk[i].IPID = 0
+		pk[i].HasMAC = true
+		pk[i].SrcMAC = [6]byte{2, 0, 0, 0, 0, byte(pk[i].Src.Port() % 7)}
+	}
+	pk[3].SrcMAC[0] = 0x0a // the server's second packet from another MAC
+	e := run(t, Options{}, pk).one(t)
+	srv := &e.Flow.Dirs[1]
+	if !srv.HasMAC || srv.MAC != pk[1].SrcMAC || !srv.MACChanged {
+		t.Errorf("server MAC: got %v %x changed %v, want %x changed", srv.HasMAC, srv.MAC, srv.MACChanged, pk[1].SrcMAC)
+	}
+	if srv.IPID.Samples != 0 || srv.IPID.Model != IPIDUnknown || e.First().IsIPv4 {
+		t.Errorf("IPv6: got %d IP ID samples model %v, want none", srv.IPID.Samples, srv.IPID.Model)
+	}
+	if e.First().SeqCheck != SeqExact {
+		t.Errorf("seq_check: got %v, want exact", e.First().SeqCheck)
+	}
 }

@@ -3,7 +3,9 @@ package flows
 import "time"
 
 // TLS record-boundary tracking. A direction whose first payload starts
-// like a TLS record header is followed record by record across segments,
+// like a TLS record header (or, failing that, whose first later segment
+// starts with a plausible record header: STARTTLS, SSLv2-format hellos,
+// midstream flows) is followed record by record across segments,
 // in sequence order, without buffering: the tracker keeps at most a split
 // 5-byte header and the first two bytes of an alert's body. Segments that
 // end at or before the tracked position (retransmissions) are skipped; a
@@ -20,6 +22,12 @@ const (
 	minEncAlert = 19
 	maxEncAlert = 40
 )
+
+// looksTLSHeader reports whether b starts with a plausible TLS record
+// header: type 20..23, version 3.0 to 3.4, length within bounds.
+func looksTLSHeader(b []byte) bool {
+	return len(b) >= 5 && looksTLS(b) && b[2] <= 4 && int(b[3])<<8|int(b[4]) <= maxTLSRecord
+}
 
 // tlsStart starts record tracking at seq, the first payload byte of the
 // direction.

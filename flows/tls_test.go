@@ -231,6 +231,25 @@ func TestTLS_serverHelloAndCandidate(t *testing.T) {
 	}
 }
 
+func TestTLS_candidateBeforeRST(t *testing.T) {
+	// The client's encrypted close_notify followed directly by its RST
+	// (no FIN): the candidate is marked at the RST, before the snapshot.
+	writes := tlsExchange(t, &tls.Config{ServerName: "example.com", InsecureSkipVerify: true},
+		&tls.Config{Certificates: []tls.Certificate{testCert(t)}, SessionTicketsDisabled: true})
+	pk := tlsPackets(t, writes, 1400, "C>S RA")
+	e := run(t, Options{}, pk).one(t)
+	c := &e.Flow.Dirs[0]
+	if want := pk[len(pk)-2].Index; !c.AlertSeen || !c.Alert.Candidate || c.Alert.Frame != want {
+		t.Errorf("client alert: got %v %+v, want a candidate at frame %d", c.AlertSeen, c.Alert, want)
+	}
+	// Data after the small record: no candidate.
+	pk = tlsPackets(t, append(writes, write{FromClient, []byte{0x17, 0x03, 0x03, 0x00, 0x01, 0x00}}), 1400, "C>S RA")
+	e = run(t, Options{}, pk).one(t)
+	if c := &e.Flow.Dirs[0]; c.AlertSeen {
+		t.Errorf("with a record after it: got alert %+v, want none", c.Alert)
+	}
+}
+
 func TestTLS_alerts(t *testing.T) {
 	t.Run("plaintext_server_refusal", func(t *testing.T) {
 		// The client only speaks TLS 1.2, the server requires 1.3: the

@@ -259,7 +259,8 @@ type Profile struct {
 	AckValid bool
 	// Window is the last advertised receive window of a non-RST packet, in
 	// bytes: shifted by WScale when both SYNs carried window scale (never
-	// on SYNs), raw otherwise. Valid iff AckValid or SYNSeen.
+	// on SYNs), raw otherwise. Valid iff a non-RST packet was seen
+	// (TTL.Count > 0).
 	Window uint32
 	// Retransmissions counts non-RST data packets whose seq+len did not go
 	// beyond NextSeq (data already sent: retransmission or keep-alive probe).
@@ -290,6 +291,9 @@ type Profile struct {
 	// A ClientHello longer than its first segment is completed from the
 	// following in-order segments (up to 16 KiB), so SNI may appear a
 	// packet later than Kind.
+	// When the first payload was opaque and a later segment of the
+	// direction starts with a ClientHello (STARTTLS), Request describes
+	// that ClientHello instead (Frame/Time are the ClientHello's).
 	Request Request
 	// TLSRecords has bit (type-20) set for each record type 20..23 whose
 	// header was seen at a record boundary in this direction.
@@ -572,7 +576,11 @@ type After struct {
 // window. Events are values: the rules may keep them.
 type Event struct {
 	// Flow is a snapshot of the flow taken just before the first RST was
-	// applied (so its ladder ends with the packet before the RST).
+	// applied (so its ladder ends with the packet before the RST and the
+	// sender's RSTs count excludes it). Two things are settled just
+	// before the snapshot: a ClientHello still being completed is parsed
+	// from what arrived, and the sender's TLS 1.3 encrypted-alert
+	// candidate is marked (see TLSAlertInfo).
 	Flow Flow
 	// RSTs of this event, in arrival order: the first one and up to 7
 	// more from the same sender within the look-ahead, before the sender
@@ -629,14 +637,19 @@ type Options struct {
 	// table keeps collecting what follows before it emits the event.
 	// Default 2 s.
 	LookAhead time.Duration
-	// IdleEvict removes flows with no packet for this long (packet time).
-	// Default 15 min; flows that are closed are removed after CloseEvict.
-	IdleEvict  time.Duration
-	CloseEvict time.Duration // default 30 s
-	// MaxFlows caps the number of flows held; new flows past it are
-	// dropped and counted. Default 1,000,000.
+	// IdleEvict removes open flows with no packet for this long (packet
+	// time). Default 15 min.
+	IdleEvict time.Duration
+	// CloseEvict removes closed flows (FIN both ways, or an RST that was
+	// not out of window) with no packet for this long. Default 30 s (Zeek
+	// uses 5 s). A packet after that starts a new (midstream) flow.
+	CloseEvict time.Duration
+	// MaxFlows caps the number of flows held; packets that would start a
+	// flow past it are dropped and counted (an RST among them still gets
+	// an event, see Event). Default 1,000,000. Each flow costs about 3 KB.
 	MaxFlows int
-	// MaxHosts caps the per-host profile table. Default 65,536.
+	// MaxHosts caps the per-host profile table; hosts past it get no
+	// profile (HostProfile.Known false). Default 65,536.
 	MaxHosts int
 	// OnEvent receives each decided event. The *Event is valid only during
 	// the call; copy it to keep it.
@@ -651,7 +664,7 @@ type Options struct {
 type TableStats struct {
 	Flows        uint64 // flows created
 	Active       int    // flows held now
-	PeakActive   int
+	PeakActive   int    // most flows held at once
 	Dropped      uint64 // packets of new flows refused because MaxFlows was reached
 	DroppedFlows uint64 // refused packets that were pure SYNs (connection attempts refused)
 	Evicted      uint64 // flows removed after IdleEvict or CloseEvict

@@ -297,11 +297,12 @@ func (s *fileSource) Next(p *Packet) error {
 			s.err = s.endErr(err)
 			return s.err
 		}
-		s.index += frames
 		if len(data) > maxRecordLen {
+			s.index += frames - 1 // endErr names the next frame: this one
 			s.err = s.endErr(fmt.Errorf("capture length %d exceeds %d", len(data), maxRecordLen))
 			return s.err
 		}
+		s.index += frames
 		s.stats.Packets++
 		if s.stats.Packets == 1 {
 			s.stats.FirstTime = ci.Timestamp

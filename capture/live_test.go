@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // requireLab skips a test that needs root and iproute2, naming the make
@@ -112,10 +114,7 @@ func (l *lab) in(t *testing.T, ns string, fn func()) {
 }
 
 func setns(f *os.File) error {
-	if _, _, e := syscall.RawSyscall(syscall.SYS_SETNS, f.Fd(), syscall.CLONE_NEWNET, 0); e != 0 {
-		return e
-	}
-	return nil
+	return unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
 }
 
 // refusedConnect connects from a to a closed port in b, which answers RST.

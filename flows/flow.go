@@ -166,12 +166,13 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
 	k := classify(b)
 	pr.FirstPayload = k
 	r := &pr.Request
-	r.Kind, r.Frame, r.Time = k, p.Index, p.Time
+	r.Kind, r.Frame, r.Time, r.StartSeq = k, p.Index, p.Time, Seq(p.Seq)
 	switch k {
 	case PayloadHTTPRequest:
 		parseHTTPRequest(b, r)
 	case PayloadHTTPResponse:
 		r.Status = parseHTTPStatus(b)
+		r.BodyStart, r.ContentLength = parseHTTPFraming(b)
 	case PayloadTLSClientHello:
 		t.clientHello(e, d, p)
 	case PayloadTLSServerHello:

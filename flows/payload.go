@@ -150,6 +150,51 @@ func parseHTTPStatus(b []byte) uint16 {
 	return n
 }
 
+// parseHTTPFraming finds, in the start of an HTTP/1 response, where the
+// body starts and the Content-Length. It returns length -1 when the header
+// block does not end inside b, has no Content-Length, or is chunked.
+func parseHTTPFraming(b []byte) (bodyStart uint32, length int64) {
+	length = -1
+	h := b
+	if len(h) > maxHeaderScan {
+		h = h[:maxHeaderScan]
+	}
+	chunked := false
+	pos := 0
+	for {
+		nl := indexByte(h[pos:], '\n')
+		if nl < 0 {
+			return 0, -1 // header block not complete here
+		}
+		line := trimCR(h[pos : pos+nl])
+		pos += nl + 1
+		if len(line) == 0 {
+			break
+		}
+		if len(line) > 15 && equalFoldASCII(line[:15], "content-length:") {
+			v := trimSpace(line[15:])
+			var n int64
+			for i, c := range v {
+				if c < '0' || c > '9' || i > 15 {
+					n = -1
+					break
+				}
+				n = n*10 + int64(c-'0')
+			}
+			if len(v) > 0 {
+				length = n
+			}
+		}
+		if len(line) > 18 && equalFoldASCII(line[:18], "transfer-encoding:") {
+			chunked = true
+		}
+	}
+	if chunked {
+		return uint32(pos), -1
+	}
+	return uint32(pos), length
+}
+
 func indexByte(b []byte, c byte) int {
 	for i, x := range b {
 		if x == c {

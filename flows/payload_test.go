@@ -75,3 +75,26 @@ func TestTable_httpRequest(t *testing.T) {
 		t.Errorf("server response: got %+v, want status 200 at frame 5", s)
 	}
 }
+
+func TestParseHTTPFraming(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		in     string
+		start  uint32
+		length int64
+	}{
+		{"content_length", "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\nbody", 44, 1048576},
+		{"case_and_spaces", "HTTP/1.1 200 OK\r\ncontent-length:   12 \r\nX: y\r\n\r\n", 48, 12},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n", 47, -1},
+		{"no_length", "HTTP/1.1 204 No Content\r\nServer: x\r\n\r\n", 38, -1},
+		{"headers_cut", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n", 0, -1},
+		{"garbage_length", "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n", 39, -1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			start, n := parseHTTPFraming([]byte(c.in))
+			if start != c.start || n != c.length {
+				t.Errorf("got body start %d length %d, want %d %d", start, n, c.start, c.length)
+			}
+		})
+	}
+}

@@ -212,6 +212,16 @@ type Request struct {
 	// Status is the HTTP status code of a response (server direction,
 	// Kind == PayloadHTTPResponse), 0 otherwise.
 	Status uint16
+	// BodyStart and ContentLength describe an HTTP response's framing
+	// (server direction): the response's first body byte is at
+	// Frame's seq + BodyStart, and the body is ContentLength bytes long.
+	// ContentLength is -1 when unknown (no header, chunked, or not in the
+	// first segment). Only the first response of a flow is parsed.
+	BodyStart     uint32
+	ContentLength int64
+	// StartSeq is the sequence number of the first payload byte (the
+	// first payload's seq), for HTTP and TLS alike.
+	StartSeq Seq
 	// Cut is set when the payload ended before the request line/headers
 	// (HTTP) or the ClientHello extensions (TLS) could be read in full, so
 	// a missing Host or SNI may just not have been captured.

@@ -63,7 +63,11 @@ func ruleClientAbort(ev *flows.Event, c *ctx) []claim {
 		}
 	}
 	mid, why := midResponse(ev, c)
+	_, _, short := responseShort(sp)
 	switch {
+	case short:
+		return []claim{causeOf(CauseClientAbort, SignalAbortMidResponse, strong, fmt.Sprintf("the client reset %s after the server's last data (frame %d) before the response was complete: %s",
+			dur(r.Time.Sub(sp.LastData)), sp.LastDataFrame, why), sp.LastDataFrame, r.Frame)}
 	case more != 0:
 		return []claim{causeOf(CauseClientAbort, SignalAbortMidResponse, strong, fmt.Sprintf("the client reset while the server was sending (its data continued at frame %d)",
 			more), r.Frame, more)}
@@ -88,6 +92,9 @@ func midResponse(ev *flows.Event, c *ctx) (bool, string) {
 		return false, ""
 	}
 	cp, sp := c.sp, c.rp
+	if sent, want, ok := responseShort(sp); ok {
+		return true, fmt.Sprintf("the server had sent %d of the %d body bytes its response announced (Content-Length)", sent, want)
+	}
 	mss := int(sp.MSS)
 	if mss == 0 {
 		mss = 1460
@@ -106,4 +113,19 @@ func midResponse(ev *flows.Event, c *ctx) (bool, string) {
 		break
 	}
 	return false, ""
+}
+
+// responseShort reports whether the server's first HTTP response had sent
+// fewer body bytes than its Content-Length announced.
+func responseShort(sp *flows.Profile) (sent, want int64, short bool) {
+	r := &sp.Request
+	if r.Kind != flows.PayloadHTTPResponse || r.ContentLength < 0 || !sp.SeqValid {
+		return 0, 0, false
+	}
+	end := sp.NextSeq
+	if sp.FINSeen {
+		end = sp.FINSeq
+	}
+	sent = int64(end.Sub(r.StartSeq)) - int64(r.BodyStart)
+	return sent, r.ContentLength, sent >= 0 && sent < r.ContentLength
 }

@@ -399,6 +399,29 @@ func TestClientAbort(t *testing.T) {
 		check(t, judge(ev), want{cause: CauseClientAbort, origin: OriginClient, minConf: High,
 			signals: map[Signal][]uint64{SignalAbortMidResponse: {9, 10}}})
 	})
+	// The same ladder is a finished exchange unless the response's own
+	// framing says it was not complete: Content-Length decides.
+	shortResponse := lines(handshake,
+		"C PA len=100 req=http:GET:/big:example.com", "S PA len=500", "C A", "C RA @30ms")
+	t.Run("response_shorter_than_content_length", func(t *testing.T) {
+		ev := newScenario(t).event(shortResponse...)
+		sp := ev.Flow.Profile(flows.FromServer)
+		sp.Request = flows.Request{Kind: flows.PayloadHTTPResponse, Frame: 5, Status: 200,
+			StartSeq: sp.ISN.Add(1), BodyStart: 100, ContentLength: 1 << 20}
+		f := judge(ev)
+		check(t, f, want{cause: CauseClientAbort, origin: OriginClient, minConf: High,
+			signals: map[Signal][]uint64{SignalAbortMidResponse: {5, 7}}})
+		if !strings.Contains(f.Summary, "400 of the 1048576 body bytes") {
+			t.Errorf("summary: got %q, want the body bytes sent vs announced", f.Summary)
+		}
+	})
+	t.Run("complete_response_then_rst", func(t *testing.T) {
+		ev := newScenario(t).event(shortResponse...)
+		sp := ev.Flow.Profile(flows.FromServer)
+		sp.Request = flows.Request{Kind: flows.PayloadHTTPResponse, Frame: 5, Status: 200,
+			StartSeq: sp.ISN.Add(1), BodyStart: 100, ContentLength: 400}
+		check(t, judge(ev), want{cause: CauseAbortiveClose, origin: OriginClient, minConf: Medium})
+	})
 	t.Run("rst_to_synack", func(t *testing.T) {
 		ev := newScenario(t).event("C S", "S SA @50ms", "C R @0.1ms")
 		f := judge(ev)

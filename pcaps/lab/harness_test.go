@@ -206,7 +206,9 @@ func rstscopeCapture(l *labEnv, role, iface, name string) *capture {
 		json: filepath.Join(l.dir, name+".json"),
 	}
 	c.p = l.start("rstscope -i "+iface, role, l.tools.rstscope, "-i", iface,
-		"-w", c.pcap, "--write-all", "--format", "json", "-o", c.json, "tcp")
+		"-w", c.pcap, "--write-all", "--format", "json", "-o", c.json,
+		// a bound in case the test dies before its SIGINT
+		"--duration", "3m", "tcp")
 	return c
 }
 
@@ -251,18 +253,20 @@ func (c *capture) finish() error {
 	return c.p.stop(syscall.SIGINT, stopTimeout)
 }
 
-// buildTools builds labpeer and rstscope into dir (RSTSCOPE_BIN overrides rstscope).
-func buildTools(dir string) (*tools, error) {
-	tl := &tools{
-		labpeer:  filepath.Join(dir, "labpeer"),
-		rstscope: os.Getenv("RSTSCOPE_BIN"),
-	}
+// buildTools builds rstscope (RSTSCOPE_BIN overrides it; with
+// RSTSCOPE_LAB_CAPTURER=tcpdump there is none) and, with peer, labpeer into dir.
+func buildTools(dir string, peer bool) (*tools, error) {
+	tl := &tools{rstscope: os.Getenv("RSTSCOPE_BIN")}
 	topo, err := filepath.Abs("topo.sh")
 	if err != nil {
 		return nil, err
 	}
 	tl.topo = topo
-	builds := [][]string{{"build", "-o", tl.labpeer, "./labpeer"}}
+	var builds [][]string
+	if peer {
+		tl.labpeer = filepath.Join(dir, "labpeer")
+		builds = append(builds, []string{"build", "-o", tl.labpeer, "./labpeer"})
+	}
 	switch {
 	case os.Getenv("RSTSCOPE_LAB_CAPTURER") == "tcpdump":
 		tl.rstscope = ""

@@ -46,8 +46,9 @@ func writeReadme(res []result) error {
 Made by ` + "`make lab-pcaps`" + ` (RSTSCOPE_LAB_SAVE=1 go test -run TestLab ./pcaps/lab/, as root):
 four network namespaces client (10.77.1.2, fd00:77:1::2) — router1 — router2 — server
 (10.77.3.2, fd00:77:3::2) joined by veth pairs (topo.sh), the client and server being
-labpeer/ (Go). Every capture is rstscope's own live capture, ` + "`rstscope -i c0 -w X.client.pcap --write-all tcp`" + `
-inside the client namespace and ` + "`-i s0`" + ` inside the server's. Offloads are off: segments are
+labpeer/ (Go). Every capture is rstscope's own live capture (libpcap),
+` + "`rstscope -i c0 -w X.client.pcap --write-all --format json -o X.json tcp`" + ` inside the client
+namespace and the same with ` + "`-i s0`" + ` inside the server's, during the same run. Offloads are off: segments are
 wire-sized. TTLs: the server's packets reach the client with 62, router1's forged RSTs with 64;
 the client's packets reach the server with 62. lab_test.go holds the expected cause and
 origin of each RST (the real assertion); this file is generated.
@@ -56,9 +57,8 @@ origin of each RST (the real assertion); this file is generated.
 
 `)
 	for _, r := range res {
-		for _, side := range []string{"client", "server"} {
-			fmt.Fprintf(&b, "- `%s.%s.pcap`: %s\n", r.sc.name, side, r.sc.why)
-		}
+		fmt.Fprintf(&b, "- `%s.client.pcap` (client veth c0): %s%s\n", r.sc.name, ipVersion(r.sc), r.sc.why)
+		fmt.Fprintf(&b, "- `%s.server.pcap` (server veth s0): the same run seen at the server%s\n", r.sc.name, serverNote(r.sc))
 	}
 	b.WriteString(`
 ## RSTs in the client captures
@@ -89,6 +89,23 @@ before it in the same flow (last one shown). Expected is lab_test.go's cause/ori
 		}
 	}
 	return os.WriteFile("README.md", []byte(b.String()), 0o644)
+}
+
+func ipVersion(sc scenario) string {
+	if sc.v6 {
+		return "IPv6: "
+	}
+	return ""
+}
+
+// serverNote says which of the run's RSTs the server side does not see.
+func serverNote(sc scenario) string {
+	for _, w := range sc.rsts {
+		if w.by == byRouter1 {
+			return " (router1's RST does not reach it)"
+		}
+	}
+	return ""
 }
 
 func ipID(p tcpPacket) string {
@@ -122,11 +139,28 @@ func senderBefore(pkts []tcpPacket, rst tcpPacket) string {
 		n++
 	}
 	if n == 0 {
-		return "none in this flow"
+		// a lone RST to a SYN: the host's packets in other flows
+		for _, p := range pkts {
+			if p.Index < rst.Index && !p.has(tcpRST) && p.Src.Addr() == rst.Src.Addr() {
+				if n == 0 || ttls[len(ttls)-1] != p.TTL {
+					ttls = append(ttls, p.TTL)
+				}
+				last = p
+				n++
+			}
+		}
+		if n == 0 {
+			return "none"
+		}
+		return fmt.Sprintf("none in this flow; host: %d pkts, TTL %s, IP ID %s", n, joinTTLs(ttls), ipID(last))
 	}
+	return fmt.Sprintf("%d pkts, TTL %s, IP ID %s", n, joinTTLs(ttls), ipID(last))
+}
+
+func joinTTLs(ttls []uint8) string {
 	var ts []string
 	for _, t := range ttls {
 		ts = append(ts, fmt.Sprint(t))
 	}
-	return fmt.Sprintf("%d pkts, TTL %s, IP ID %s", n, strings.Join(ts, "/"), ipID(last))
+	return strings.Join(ts, "/")
 }

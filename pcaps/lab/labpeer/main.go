@@ -309,8 +309,8 @@ func tlsVersion(s string) (uint16, error) {
 //	connect  connect only (a refused port gives ECONNREFUSED)
 //	post     send a request head and a -body byte body in one write, read the
 //	         response until EOF or reset
-//	abort    GET /big, read -read bytes of the response, close with the rest
-//	         unread (the kernel resets: a client abort mid-response)
+//	abort    GET /big, read -read bytes of the response, wait -pause, close
+//	         with the rest unread (the kernel resets: a client abort mid-response)
 //	reuse    GET, wait -gap, GET again on the same connection (stale keep-alive
 //	         or a middlebox's forgotten state)
 //	tls      TLS handshake (-tls-max); after a failed handshake write a few bytes
@@ -321,7 +321,8 @@ func client(args []string) error {
 	mode := fs.String("mode", "get", "get, connect, post, abort, reuse or tls")
 	path := fs.String("path", "/", "request path")
 	body := fs.Int("body", 4000, "request body size (post)")
-	readN := fs.Int("read", 20000, "response bytes to read before aborting (abort)")
+	readN := fs.Int("read", 10000, "response bytes to read before aborting (abort)")
+	pause := fs.Duration("pause", 25*time.Millisecond, "wait after reading, before the close (abort)")
 	gap := fs.Duration("gap", 2*time.Second, "pause between requests (reuse)")
 	linger0 := fs.Bool("linger0", false, "close with SO_LINGER 0 (get)")
 	tlsMax := fs.String("tls-max", "1.3", "maximum TLS version (tls)")
@@ -334,7 +335,7 @@ func client(args []string) error {
 	var outcome string
 	switch *mode {
 	case "get", "connect", "post", "abort", "reuse":
-		outcome = plainClient(*mode, *addr, *path, *body, *readN, *gap, *linger0)
+		outcome = plainClient(*mode, *addr, *path, *body, *readN, *gap, *pause, *linger0)
 	case "tls":
 		v, err := tlsVersion(*tlsMax)
 		if err != nil {
@@ -348,7 +349,7 @@ func client(args []string) error {
 	return nil
 }
 
-func plainClient(mode, addr, path string, bodyN, readN int, gap time.Duration, linger0 bool) string {
+func plainClient(mode, addr, path string, bodyN, readN int, gap, pause time.Duration, linger0 bool) string {
 	d := net.Dialer{Timeout: opTimeout}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -385,6 +386,9 @@ func plainClient(mode, addr, path string, bodyN, readN int, gap time.Duration, l
 		if _, err := io.ReadFull(br, buf); err != nil {
 			return word(err)
 		}
+		// close between two of the server's chunks: one RST, and no segment
+		// in flight to draw the kernel's further no-socket RSTs
+		time.Sleep(pause)
 		return "aborted" // deferred Close with unread data: RST
 	}
 	if _, err := io.WriteString(c, req); err != nil {

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# bench/run.sh: rstscope's throughput benchmark (`make bench`).
+#
+# Builds the benchmark capture with cmd/rstgen (deterministic; cached in
+# pcaps/bench/ and reused while the parameters and the generator's source are
+# unchanged), then prints one table: rstscope end to end (median of
+# BENCH_RUNS runs), tshark and tcpdump filtering the RSTs of the same file,
+# the rstscope/tshark speed ratio, and the Go benchmarks of every package.
+#
+# Environment (defaults in brackets):
+#   BENCH_PACKETS   packets in the capture [10200000]
+#   BENCH_FLOWS     TCP flows [scaled: 280000 per 10.2 M packets]
+#   BENCH_SNAPLEN   128 (payload cut, as production captures) or 65535 [128]
+#   BENCH_SEED      generator seed [1]
+#   BENCH_RUNS      rstscope runs, the median is shown [3]
+#   BENCH_GO        1 to run `go test -bench`, 0 to skip [1]
+#   BENCH_BENCHTIME go test -benchtime [1s]
+#   BENCH_DIR       where captures are kept [pcaps/bench]
+#   RSTSCOPE_BIN    the binary to time [bin/rstscope; built if missing]
+# A quick run: BENCH_PACKETS=200000 ./bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+GO=${GO:-go}
+PACKETS=${BENCH_PACKETS:-10200000}
+FLOWS=${BENCH_FLOWS:-$(( PACKETS * 280000 / 10200000 ))}
+(( FLOWS < 1 )) && FLOWS=1
+SNAPLEN=${BENCH_SNAPLEN:-128}
+SEED=${BENCH_SEED:-1}
+RUNS=${BENCH_RUNS:-3}
+RUN_GO=${BENCH_GO:-1}
+BENCHTIME=${BENCH_BENCHTIME:-1s}
+DIR=${BENCH_DIR:-pcaps/bench}
+BIN=${RSTSCOPE_BIN:-bin/rstscope}
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+say() { printf '%s\n' "$*" >&2; }
+
+# /usr/bin/time -v gives peak RSS; install Debian's `time` when missing.
+if [[ ! -x /usr/bin/time ]]; then
+	say "installing the time package for peak RSS"
+	SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+	{ $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq time; } >/dev/null 2>&1 || true
+fi
+HAVE_TIME=0; [[ -x /usr/bin/time ]] && HAVE_TIME=1
+
+# --- the capture -------------------------------------------------------------
+mkdir -p "$DIR"
+NAME="mix-${PACKETS}p-${FLOWS}f-s${SNAPLEN}-seed${SEED}"
+PCAP="$DIR/$NAME.pcap"
+STAMP="$DIR/$NAME.params"
+gen_src=()
+for f in internal/pcapgen/*.go cmd/rstgen/*.go; do
+	[[ $f == *_test.go ]] || gen_src+=("$f")
+done
+src_hash=$(cat "${gen_src[@]}" | sha256sum | cut -c1-16)
+params="packets=$PACKETS flows=$FLOWS snaplen=$SNAPLEN seed=$SEED generator=$src_hash"
+if [[ -f "$PCAP" && -f "$STAMP" ]] && [[ "$(head -1 "$STAMP")" == "$params" ]]; then
+	say "reusing $PCAP"
+else
+	say "generating $PCAP ($params)"
+	rm -f "$PCAP" "$STAMP"
+	$GO build -o "$TMP/rstgen" ./cmd/rstgen
+	"$TMP/rstgen" -o "$PCAP" -packets "$PACKETS" -flows "$FLOWS" -snaplen "$SNAPLEN" -seed "$SEED" >"$TMP/gen.txt"
+	{ echo "$params"; cat "$TMP/gen.txt"; } >"$STAMP"
+fi
+# rstgen's line: "FILE: N packets (N TCP), N TCP flows, N RSTs, N bytes (...)"
+gen_line=$(sed -n 2p "$STAMP")
+GEN_PKTS=$(sed -E 's/.*: ([0-9]+) packets.*/\1/' <<<"$gen_line")
+GEN_FLOWS=$(sed -E 's/.* ([0-9]+) TCP flows.*/\1/' <<<"$gen_line")
+GEN_RSTS=$(sed -E 's/.* ([0-9]+) RSTs.*/\1/' <<<"$gen_line")
+FILE_BYTES=$(stat -c %s "$PCAP")
+
+# --- measuring ---------------------------------------------------------------
+# measure OUT CMD...: runs CMD with stdout to OUT; sets M_WALL (s), M_RSS (KiB), M_RC.
+measure() {
+	local out=$1; shift
+	local t0 t1
+	t0=$(date +%s%N)
+	set +e
+	if (( HAVE_TIME )); then
+		/usr/bin/time -v -o "$TMP/time.txt" "$@" >"$out" 2>"$TMP/stderr.txt"
+	else
+		"$@" >"$out" 2>"$TMP/stderr.txt"
+	fi
+	M_RC=$?
+	set -e
+	t1=$(date +%s%N)
+	M_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')
+	M_RSS=""
+	if (( HAVE_TIME )); then
+		M_RSS=$(awk -F: '/Maximum resident set size/{gsub(/ /,"",$2); print $2}' "$TMP/time.txt")
+	fi
+}
+
+# Rows: name runs wall pkts/s bytes/s rss(KiB) B/op allocs/op RSTs, separated by
+# US (0x1f): unlike a tab it is not IFS white space, so empty fields survive read.
+US=$'\x1f'
+ROWS="$TMP/rows"
+: >"$ROWS"
+row() { local IFS=$US; echo "$*" >>"$ROWS"; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN{ if (s > 0) printf "%.0f", n/s; else print "" }'; }
+
+# rstscope
+RST_WALL=""
+if [[ ! -x $BIN ]]; then
+	say "$BIN missing: building it"
+	$GO build -o "$BIN" . >/dev/null 2>&1 || true
+fi
+if [[ ! -x $BIN ]]; then
+	row "rstscope not built" "-" "" "" "" "" "" "" ""
+else
+	walls=(); rsses=(); fail=""
+	for ((i = 1; i <= RUNS; i++)); do
+		say "rstscope run $i/$RUNS"
+		measure /dev/null "$BIN" -r "$PCAP" --format json -o /dev/null
+		if (( M_RC != 0 )); then
+			fail="exit $M_RC: $(tail -1 "$TMP/stderr.txt")"
+			break
+		fi
+		walls+=("$M_WALL"); rsses+=("${M_RSS:-0}")
+	done
+	if [[ -n $fail ]]; then
+		row "rstscope failed ($fail)" "-" "" "" "" "" "" "" ""
+	else
+		RST_WALL=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+		rss=$(printf '%s\n' "${rsses[@]}" | sort -g | tail -1)
+		# One more run, untimed, to read rstscope's own RST count.
+		seen=""
+		if "$BIN" -r "$PCAP" --format json -o "$TMP/out.json" 2>/dev/null; then
+			seen=$(grep -m1 -o '"rst_packets": *[0-9]*' "$TMP/out.json" | grep -o '[0-9]*$' || true)
+		fi
+		row "rstscope -r F --format json -o /dev/null" "$RUNS, median" "$RST_WALL" \
+			"$(rate "$GEN_PKTS" "$RST_WALL")" "$(rate "$FILE_BYTES" "$RST_WALL")" "$rss" "" "" "$seen"
+	fi
+fi
+
+# tshark
+TSH_WALL=""
+if command -v tshark >/dev/null; then
+	say "tshark run"
+	measure "$TMP/tshark.txt" tshark -n -r "$PCAP" -Y 'tcp.flags.reset==1'
+	if (( M_RC == 0 )); then
+		TSH_WALL=$M_WALL
+		row "tshark -r F -Y tcp.flags.reset==1" "1" "$M_WALL" "$(rate "$GEN_PKTS" "$M_WALL")" \
+			"$(rate "$FILE_BYTES" "$M_WALL")" "$M_RSS" "" "" "$(wc -l <"$TMP/tshark.txt")"
+	else
+		row "tshark failed (exit $M_RC)" "1" "" "" "" "" "" "" ""
+	fi
+else
+	row "tshark not installed (make deps)" "-" "" "" "" "" "" "" ""
+fi
+
+# tcpdump
+if command -v tcpdump >/dev/null; then
+	say "tcpdump run"
+	measure "$TMP/tcpdump.txt" tcpdump -n -r "$PCAP" 'tcp[tcpflags] & tcp-rst != 0'
+	if (( M_RC == 0 )); then
+		row "tcpdump -r F 'tcp[tcpflags] & tcp-rst != 0' (IPv4 only)" "1" "$M_WALL" "$(rate "$GEN_PKTS" "$M_WALL")" \
+			"$(rate "$FILE_BYTES" "$M_WALL")" "$M_RSS" "" "" "$(wc -l <"$TMP/tcpdump.txt")"
+	else
+		row "tcpdump failed (exit $M_RC)" "1" "" "" "" "" "" "" ""
+	fi
+else
+	row "tcpdump not installed (make deps)" "-" "" "" "" "" "" "" ""
+fi
+
+if [[ -n $RST_WALL && -n $TSH_WALL ]]; then
+	row "speed ratio rstscope/tshark" "" "$(awk -v a="$RST_WALL" -v b="$TSH_WALL" 'BEGIN{printf "%.1fx", b/a}')" "" "" "" "" "" ""
+fi
+
+# --- Go benchmarks -----------------------------------------------------------
+if [[ $RUN_GO == 1 ]]; then
+	say "go test -run '^\$' -bench . -benchmem ./... (benchtime $BENCHTIME)"
+	set +e
+	$GO test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" ./... >"$TMP/gobench.txt" 2>&1
+	go_rc=$?
+	set -e
+	# pkg: lines name the package; Benchmark lines carry "value unit" pairs.
+	awk -F'\t' -v OFS="$US" -v mod="$(head -1 go.mod | awk '{print $2}')/" '
+		/^pkg: / { pkg = $0; sub(/^pkg: /, "", pkg); sub(mod, "", pkg); sub(/^github.com\/rstscope\/rstscope$/, ".", pkg); next }
+		/^Benchmark/ {
+			name = $1; sub(/ +$/, "", name); sub(/-[0-9]+$/, "", name)
+			ns = ""; pps = ""; bop = ""; aop = ""; mbs = ""
+			for (i = 2; i <= NF; i++) {
+				f = $i; gsub(/^ +| +$/, "", f); n = split(f, kv, / +/)
+				if (n < 2) continue
+				if (kv[2] == "ns/op") ns = kv[1]
+				if (kv[2] == "pkts/s") pps = kv[1]
+				if (kv[2] == "B/op") bop = kv[1]
+				if (kv[2] == "allocs/op") aop = kv[1]
+				if (kv[2] == "MB/s") mbs = kv[1] * 1e6
+			}
+			wall = ""
+			if (ns != "") wall = ns >= 1e6 ? sprintf("%.1fms/op", ns/1e6) : ns >= 1e3 ? sprintf("%.1fus/op", ns/1e3) : sprintf("%.0fns/op", ns)
+			print "go " pkg " " name, "go bench", wall, pps, mbs, "", bop, aop, ""
+		}' "$TMP/gobench.txt" >>"$ROWS"
+	if (( go_rc != 0 )); then
+		row "go test -bench failed (exit $go_rc): see below" "" "" "" "" "" "" "" ""
+	fi
+fi
+
+# --- the table ---------------------------------------------------------------
+human() { # human NUMBER [unit]: 10244534 -> 10.24M
+	awk -v n="$1" -v u="${2:-}" 'BEGIN{
+		if (n == "") { print "-"; exit }
+		s = ""; if (n >= 1e9) { n /= 1e9; s = "G" } else if (n >= 1e6) { n /= 1e6; s = "M" } else if (n >= 1e3) { n /= 1e3; s = "k" }
+		printf (s == "" ? "%.0f%s%s" : "%.2f%s%s"), n, s, u }'
+}
+echo
+printf 'rstscope benchmark: %s\n' "$PCAP"
+printf '  %s packets, %s file, %s TCP flows, %s RST segments written (snaplen %s, seed %s)\n' \
+	"$(human "$GEN_PKTS")" "$(human "$FILE_BYTES" B)" "$(human "$GEN_FLOWS")" "$GEN_RSTS" "$SNAPLEN" "$SEED"
+echo
+line() { printf '%-58s %-10s %10s %11s %11s %10s %9s %9s %6s\n' "$@"; }
+line "tool / benchmark" "runs" "wall" "pkts/s" "bytes/s" "peak RSS" "B/op" "allocs/op" "RSTs"
+line "$(printf '%.0s-' {1..58})" "----------" "----------" "-----------" "-----------" "----------" "---------" "---------" "------"
+while IFS=$US read -r name runs wall pps bps rss bop aop rsts; do
+	[[ $wall =~ ^[0-9.]+$ ]] && wall="${wall}s"
+	[[ -n $rss ]] && rss=$(human "$(( rss * 1024 ))" B)
+	[[ -n $pps ]] && pps=$(human "$pps")
+	[[ -n $bps ]] && bps=$(human "$bps" B)
+	line "$name" "${runs:--}" "${wall:--}" "${pps:--}" "${bps:--}" "${rss:--}" "${bop:--}" "${aop:--}" "${rsts:--}"
+done <"$ROWS"
+if [[ $RUN_GO == 1 ]] && (( go_rc != 0 )); then
+	echo
+	echo "go test -bench output (failed):"
+	grep -vE '^(Benchmark|goos|goarch|cpu|pkg|PASS|ok )' "$TMP/gobench.txt" | tail -30
+fi

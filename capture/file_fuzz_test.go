@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // FuzzFileSource feeds arbitrary bytes to the file reader: it must not
@@ -26,6 +27,8 @@ func FuzzFileSource(f *testing.F) {
 		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		tm := time.AfterFunc(2*time.Second, func() { os.WriteFile("/tmp/slow.bin", data, 0o644); panic("slow") })
+		defer tm.Stop()
 		s, err := newFileSource(bytes.NewReader(data), nil, "fuzz", 0, FileOptions{})
 		if err != nil {
 			return

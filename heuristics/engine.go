@@ -42,6 +42,7 @@ var originRules = []rule{
 	ruleDataAfterRST,
 	ruleTTL,
 	ruleBurst,
+	ruleCrossed,
 	ruleIPID,
 	ruleTimestamp,
 	ruleMAC,

@@ -294,6 +294,23 @@ func TestIdleTimeout(t *testing.T) {
 			t.Errorf("known timeout: got %q gap %q, want Azure 240.2s", f.KnownTimeout, f.Gap)
 		}
 	})
+	// Azure LB with TCP reset on idle: RSTs to both ends at once, from one
+	// device (same TTL and IP ID), 240 s after the last packet.
+	bothEnds := lines(handshake, "S A", "C PA len=100", "S PA len=300", "C A",
+		"S RA @240s ttl=63 id=0", "C RA @15us ttl=63 id=0")
+	t.Run("azure_reset_to_both_ends/server_side", func(t *testing.T) {
+		check(t, judge(newScenario(t).event(bothEnds...)), want{cause: CauseIdleTimeout, origin: OriginMiddlebox, minConf: High,
+			signals: map[Signal][]uint64{SignalCrossedRST: {8, 9}, SignalTTLMismatch: {8}, SignalKnownTimeout: {8}}})
+	})
+	t.Run("azure_reset_to_both_ends/client_side", func(t *testing.T) {
+		ends := append(append([]string(nil), bothEnds[:len(bothEnds)-1]...), bothEnds[len(bothEnds)-1]+" event")
+		f := judge(newScenario(t).event(ends...))
+		check(t, f, want{cause: CauseIdleTimeout, origin: OriginMiddlebox, minConf: Medium,
+			signals: map[Signal][]uint64{SignalCrossedRST: {9, 8}, SignalKnownTimeout: {9}}})
+		if !strings.Contains(f.Summary, "unprompted") {
+			t.Errorf("summary: got %q, want the RST called unprompted (a RST is never answered)", f.Summary)
+		}
+	})
 	t.Run("short_gap_is_not_idle", func(t *testing.T) {
 		ev := newScenario(t).event(lines(handshake,
 			"C PA len=100", "S PA len=300", "C A", "S RA @2s")...)

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"fmt"
+	"github.com/rstscope/rstscope/capture"
 	"time"
 
 	"github.com/rstscope/rstscope/flows"
@@ -99,6 +100,11 @@ func findIdleGap(ev *flows.Event, c *ctx) (idleGap, bool) {
 	g := c.trigger.Time.Sub(c.ladder[i-1].Time)
 	if g < c.idle {
 		return idleGap{}, false
+	}
+	if c.trigger.Flags.Has(capture.RST) {
+		// The packet after the silence was the other end's RST, which no
+		// stack answers: both RSTs came unprompted (ruleCrossed).
+		return idleGap{gap: g, after: c.ladder[i-1].Frame, spontaneous: true}, true
 	}
 	return idleGap{gap: g, after: c.ladder[i-1].Frame, answered: c.trigger.Frame}, true
 }

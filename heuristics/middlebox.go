@@ -175,6 +175,57 @@ func ruleTTL(ev *flows.Event, c *ctx) []claim {
 	return out
 }
 
+// crossedWindow is how close two RSTs in opposite directions must be to
+// count as sent together. A stack never answers a RST with a RST (RFC 9293
+// section 3.10.7), so a RST from the other side within this window, with no
+// other packet between, is no answer either: one device on the path sent
+// both, as load balancers do when they drop an idle flow (REFERENCE.md
+// section 7: Azure LB's bidirectional reset).
+const crossedWindow = 10 * time.Millisecond
+
+// ruleCrossed: a RST claiming the other end came right before or right
+// after this one. Strong when both RSTs share their TTL (and IPv4 IP ID)
+// and that TTL is not the claimed sender's own.
+func ruleCrossed(ev *flows.Event, c *ctx) []claim {
+	var other *flows.LadderEntry
+	switch {
+	case c.trigger != nil && c.trigger.Flags.Has(capture.RST) && c.latency >= 0 && c.latency <= crossedWindow &&
+		len(c.ladder) > 0 && c.ladder[len(c.ladder)-1].Frame == c.trigger.Frame:
+		other = c.trigger
+	default:
+		for i := range c.after {
+			p := &c.after[i]
+			if p.Dir == c.sender {
+				break
+			}
+			if p.Flags.Has(capture.RST) && p.Dir == c.receiver && p.Time.Sub(c.rst.Time) <= crossedWindow {
+				other = p
+			}
+			break
+		}
+	}
+	if other == nil {
+		return nil
+	}
+	gap := other.Time.Sub(c.rst.Time)
+	if gap < 0 {
+		gap = -gap
+	}
+	s := medium
+	same := other.TTL == c.rst.TTL && (!c.ipv4 || other.IPID == c.rst.IPID)
+	d := fmt.Sprintf("a RST claiming the %s (frame %d) came %s from this one with nothing between: stacks never answer a RST with a RST, so one device on the path sent both",
+		c.receiverName, other.Frame, dur(gap))
+	if ref, ok := c.senderTTL(ev); same && ok && ref.distance(c.rst.TTL) > 0 {
+		s = strong
+		d += fmt.Sprintf("; both carry TTL %d", c.rst.TTL)
+		if c.ipv4 {
+			d += fmt.Sprintf(" and IP ID %d", c.rst.IPID)
+		}
+		d += fmt.Sprintf(", unlike the %s's own packets (TTL %s)", c.senderName, ref.String())
+	}
+	return []claim{middlebox(SignalCrossedRST, s, d, c.rst.Frame, other.Frame)}
+}
+
 // ruleBurst: several distinct RSTs within a few ms, none answering a
 // packet of the receiver, with seq jumps (GFW: +0/+1460/+4380).
 func ruleBurst(ev *flows.Event, c *ctx) []claim {

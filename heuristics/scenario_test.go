@@ -34,6 +34,7 @@ import (
 //	alert=L:D | alert=enc                     a TLS alert in this payload
 //	check=exact|in|out                        RST seq check override
 //	challenge                                 this receiver packet is a challenge ACK
+//	event                                     this RST (not the first RST) opens the event
 type scenario struct {
 	t         *testing.T
 	client    netip.AddrPort
@@ -67,6 +68,7 @@ type spkt struct {
 	alert     *flows.TLSAlertInfo
 	check     flows.SeqCheck
 	challenge bool
+	evt       bool
 	seqSet    bool
 	ackSet    bool
 }
@@ -188,6 +190,8 @@ func (s *scenario) event(lines ...string) *flows.Event {
 				p.check = map[string]flows.SeqCheck{"exact": flows.SeqExact, "in": flows.SeqInWindow, "out": flows.SeqOutOfWindow}[v]
 			case kv == "challenge":
 				p.challenge = true
+			case kv == "event":
+				p.evt = true
 			default:
 				s.t.Fatalf("line %d: unknown key %q", i+1, kv)
 			}
@@ -210,7 +214,13 @@ func (s *scenario) event(lines ...string) *flows.Event {
 	// Split: before the first RST, the event's RSTs, after.
 	first := -1
 	for i, p := range pkts {
-		if p.e.Flags.Has(capture.RST) {
+		if p.evt {
+			first = i
+			break
+		}
+	}
+	for i, p := range pkts {
+		if first < 0 && p.e.Flags.Has(capture.RST) {
 			first = i
 			break
 		}

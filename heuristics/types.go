@@ -72,6 +72,7 @@ const (
 	SignalDataAfterRST      Signal = "data_after_rst"
 	SignalTTLMismatch       Signal = "ttl_mismatch"
 	SignalRSTBurst          Signal = "rst_burst"
+	SignalCrossedRST        Signal = "crossed_rst" // RSTs claiming both ends, sent together
 	SignalIPIDMismatch      Signal = "ipid_mismatch"
 	SignalTimestampMismatch Signal = "timestamp_mismatch"
 	SignalMACMismatch       Signal = "mac_mismatch"

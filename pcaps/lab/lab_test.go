@@ -17,7 +17,17 @@ var (
 	serverV4 = netip.MustParseAddr("10.77.3.2")
 	clientV6 = netip.MustParseAddr("fd00:77:1::2")
 	serverV6 = netip.MustParseAddr("fd00:77:3::2")
+	// clientNAT is the client's address as the server sees it when router1
+	// masquerades (scenario.nat): router1's address towards router2.
+	clientNAT = netip.MustParseAddr("10.77.2.1")
 )
+
+// natPorts is the source port range router1's MASQUERADE maps the client's
+// ports into, so that the server sees another port as well as another address.
+const natPortLo, natPortHi = 40000, 40999
+
+// masquerade is router1's source NAT of a nat scenario.
+var masquerade = []string{"iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "r1r", "-p", "tcp", "-j", "MASQUERADE", "--to-ports", "40000-40999"}
 
 // Ports of the lab server: 8080 answers, 8081 has no listener, 8082 has a
 // listener that router1's firewall hides.
@@ -77,6 +87,7 @@ type step struct {
 type scenario struct {
 	name   string
 	v6     bool
+	nat    bool       // router1 masquerades the client (IPv4): the server sees clientNAT
 	why    string     // what makes the RST, for the README
 	router [][]string // commands in router1 before the traffic
 	server []string   // labpeer server flags besides -listen; nil: no server
@@ -220,6 +231,24 @@ var scenarios = []scenario{
 		steps:  []step{{port: portOpen, args: []string{"-mode", "get", "-path", "/BLOCKME"}, outcome: "ECONNRESET"}},
 		rsts:   []wantRST{{byRouter1, "middlebox_injected", "middlebox"}},
 	},
+	{
+		name:   "nat_middlebox_string_reject",
+		nat:    true,
+		why:    "router1 masquerades the client (`iptables -t nat -A POSTROUTING -o r1r -p tcp -j MASQUERADE --to-ports 40000-40999`: the server sees 10.77.2.1 and another port) and rejects GET /BLOCKME (`-m string --string BLOCKME --algo bm -j REJECT --reject-with tcp-reset`)",
+		router: [][]string{masquerade, {"iptables", "-A", "FORWARD", "-p", "tcp", "-m", "string", "--string", "BLOCKME", "--algo", "bm", "-j", "REJECT", "--reject-with", "tcp-reset"}},
+		server: []string{"-mode", "respond"},
+		steps:  []step{{port: portOpen, args: []string{"-mode", "get", "-path", "/BLOCKME"}, outcome: "ECONNRESET"}},
+		rsts:   []wantRST{{byRouter1, "middlebox_injected", "middlebox"}},
+	},
+	{
+		name:   "nat_server_reset_linger0",
+		nat:    true,
+		why:    "router1 masquerades the client (`iptables -t nat -A POSTROUTING -o r1r -p tcp -j MASQUERADE --to-ports 40000-40999`); the server reads the request, sets SO_LINGER 0 and closes without a response",
+		router: [][]string{masquerade},
+		server: []string{"-mode", "linger0"},
+		steps:  []step{{port: portOpen, args: []string{"-mode", "get"}, outcome: "ECONNRESET"}},
+		rsts:   []wantRST{{byServer, "server_reset_after_request", "server"}},
+	},
 }
 
 // TestLab runs every scenario in its own topology, in parallel.
@@ -359,6 +388,19 @@ func checkPackets(t *testing.T, side string, sc scenario, pkts []tcpPacket, cli,
 		t.Helper()
 		ok = false
 		t.Errorf(format, args...)
+	}
+	if sc.nat && side == "server" {
+		// behind router1's NAT: the client is clientNAT, on a mapped port
+		for _, p := range pkts {
+			c := p.Src
+			if c.Addr() == srv {
+				c = p.Dst
+			}
+			if c.Addr() != clientNAT || c.Port() < natPortLo || c.Port() > natPortHi {
+				errorf("%s capture frame %d: %s %v>%v: the client is not masqueraded to %v:%d-%d", side, p.Index, p.flagString(), p.Src, p.Dst, clientNAT, natPortLo, natPortHi)
+			}
+		}
+		cli = clientNAT
 	}
 	var want []wantRST
 	for _, w := range sc.rsts {

@@ -43,6 +43,19 @@ var expectations = map[string][]expect{
 		[]string{"data_after_rst", "ttl_mismatch", "rst_burst", "too_fast"}}},
 	"middlebox_injected_iptables_reject_tls.pcap": {{5, "middlebox_injected", "middlebox", "high",
 		[]string{"ttl_mismatch", "fingerprint"}}},
+	// demo.pcap merges nine lab captures (real kernel resets, client side):
+	// `rstscope -r pcaps/lab/<scenario>.client.pcap ... -w pcaps/demo.pcap --write-all`.
+	"demo.pcap": {
+		{12, "refused", "server", "high", []string{"syn_answered_by_rst", "ttl_consistent"}},
+		{21, "idle_timeout", "middlebox", "medium", []string{"idle_gap", "ttl_mismatch", "fingerprint"}},
+		{53, "client_abort", "client", "high", []string{"abort_mid_response", "ipid_consistent"}},
+		{58, "middlebox_injected", "middlebox", "medium", []string{"ttl_mismatch", "fingerprint"}},
+		{69, "tls_alert", "server", "high", []string{"tls_alert", "ttl_consistent"}},
+		{88, "abortive_close", "server", "medium", []string{"rst_instead_of_fin", "ipid_consistent"}},
+		{92, "stale_keepalive", "server", "high", []string{"fin_then_data", "ttl_consistent"}},
+		{98, "server_reset_after_request", "server", "high", []string{"request_without_response", "ttl_consistent"}},
+		{110, "refused", "middlebox", "medium", []string{"syn_answered_by_rst", "ttl_mismatch", "fingerprint"}},
+	},
 	"refused.pcap":                                    {{2, "refused", "server", "high", []string{"syn_answered_by_rst"}}},
 	"refused_ipv6_refused.pcap":                       {{2, "refused", "server", "high", []string{"syn_answered_by_rst"}}},
 	"server_reset_after_request_midstream_rst.pcap":   {{6, "server_reset_after_request", "server", "medium", []string{"request_without_response", "midstream"}}},

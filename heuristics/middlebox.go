@@ -97,7 +97,7 @@ func (c *ctx) senderTTL(ev *flows.Event) (ttlRef, bool) {
 		r = ttlRef{min: t.Min, max: t.Max, mode: t.Mode, count: t.Count, host: true,
 			from: "host's other traffic"}
 		if c.senderAddr != "" {
-			r.from = "the host's packets in other flows"
+			r.from = "host's packets in other flows"
 		}
 	}
 	if r.count == 0 || r.mode == 0 {

@@ -18,17 +18,22 @@ type openEvent struct {
 	deadline time.Time
 }
 
-// joinable returns the open event that an RST from src joins: the newest
-// event of this flow from the same sender that has seen nothing but RSTs
-// from it since.
-func (e *entry) joinable(src netip.AddrPort) *openEvent {
+// joinable returns the open event that an RST from src with this TTL
+// joins: the newest event of this flow from the same sender that has seen
+// nothing but RSTs from it since, and whose first RST came with the same
+// TTL give or take one hop (a mirror copy). A RST arriving with another TTL
+// comes from another device (a middlebox's RSTs followed by the real
+// peer's), so it gets its own event and its own verdict.
+func (e *entry) joinable(src netip.AddrPort, ttl uint8) *openEvent {
 	for i := e.nOpen - 1; i >= 0; i-- {
-		if oe := e.open[i]; oe.sender == src && oe.joinable {
+		if oe := e.open[i]; oe.sender == src && oe.joinable && ttlNear(oe.ev.RSTs[0].TTL, ttl) {
 			return oe
 		}
 	}
 	return nil
 }
+
+func ttlNear(a, b uint8) bool { return a == b || a == b+1 || b == a+1 }
 
 func (e *entry) addOpen(oe *openEvent) {
 	if e.nOpen == len(e.open) {

@@ -385,7 +385,7 @@ func (t *Table) packet(e *entry, p *capture.Packet) {
 	check := SeqUnknown
 	if p.Flags&capture.RST != 0 {
 		check = seqCheck(f, d, p)
-		if oe := e.joinable(p.Src); oe != nil {
+		if oe := e.joinable(p.Src, p.TTL); oe != nil {
 			oe.join(p, d, check)
 		} else {
 			cur = t.openEvent(e, d, p, check)

@@ -317,6 +317,22 @@ func TestBurst(t *testing.T) {
 			t.Errorf("first event After.Packets: got %d entries, want 2 ending with frame 6", a.N)
 		}
 	})
+	// A middlebox's RSTs then the real peer's (suricata-verify debug-s13:
+	// TTL 59, 59, then the server's 123): another TTL, another event. A
+	// mirror copy one hop apart still joins.
+	t.Run("other_ttl_is_own_event", func(t *testing.T) {
+		pk := ladder(t, lines(handshake, []string{
+			"S>C R seq=301 ttl=59", "S>C R seq=301 ttl=60", "S>C R seq=301 ttl=123",
+		})...)
+		r := run(t, Options{}, pk)
+		if len(r.events) != 2 {
+			t.Fatalf("got %d events, want 2", len(r.events))
+		}
+		if r.events[0].Count != 2 || r.events[1].Count != 1 || r.events[1].RSTs[0].Frame != 6 {
+			t.Errorf("got counts %d, %d (second from frame %d), want 2, 1 (frame 6)",
+				r.events[0].Count, r.events[1].Count, r.events[1].RSTs[0].Frame)
+		}
+	})
 	t.Run("other_side_rst_is_own_event", func(t *testing.T) {
 		pk := ladder(t, lines(handshake, []string{"S>C R seq=301", "C>S R seq=101"})...)
 		r := run(t, Options{}, pk)

@@ -433,3 +433,25 @@ func TestCorpus_curated(t *testing.T) {
 		}
 	}
 }
+
+// TestStdin: "-r -" reads the capture from standard input, gzip'd too.
+func TestStdin(t *testing.T) {
+	path := filepath.Join(corpusDir, "zeek/Traces/pop3/pop3.pcap")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runJSON(t, "-r", path)
+	code, out, errs := runCLI(t, bytes.NewReader(data), "-r", "-", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var got doc
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Stats.RSTPackets != want.Stats.RSTPackets || len(got.Findings) != len(want.Findings) || got.Stats.Packets != want.Stats.Packets {
+		t.Errorf("stdin: got %d packets %d RSTs %d findings, want %d %d %d", got.Stats.Packets, got.Stats.RSTPackets, len(got.Findings),
+			want.Stats.Packets, want.Stats.RSTPackets, len(want.Findings))
+	}
+}

@@ -39,6 +39,23 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		closeOut()
 		return err
 	}
+	// -Z as tcpdump does it, but after the report and -w files are open
+	// too, so that they can go where root may write; only root drops.
+	if cfg.user != "" && os.Geteuid() == 0 {
+		if err := capture.DropPrivileges(cfg.user); err != nil {
+			closeOut()
+			exp.abort()
+			return err
+		}
+	}
+	if cfg.iface != "" {
+		// tcpdump's line: the device is open, the filter set, root dropped.
+		lt := 0
+		if l, ok := src.(capture.LinkTyper); ok && len(l.LinkTypes()) == 1 {
+			lt = l.LinkTypes()[0]
+		}
+		fmt.Fprintf(stderr, "rstscope: listening on %s, link-type %d, snapshot length %d bytes\n", cfg.iface, lt, cfg.snaplen)
+	}
 
 	engine := &heuristics.Engine{Idle: cfg.idle}
 	var findings, filtered uint64
@@ -64,9 +81,20 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 
 	var warnings []string
 	prog := newProgress(stderr, cfg.iface == "")
+	// A live source returns capture.ErrTimeout when the link is quiet; the
+	// table is then flushed to the source's packet-time clock, so that a
+	// finding is decided once its look-ahead has passed even if no later
+	// packet comes.
+	clock, _ := src.(capture.Clock)
 	var p capture.Packet
-	for n := uint64(0); (cfg.count == 0 || n < cfg.count) && !stopped.Load(); n++ {
+	for n := uint64(0); (cfg.count == 0 || n < cfg.count) && !stopped.Load(); {
 		err := src.Next(&p)
+		if err == capture.ErrTimeout {
+			if clock != nil {
+				table.Flush(clock.Now())
+			}
+			continue
+		}
 		if err == io.EOF {
 			break
 		}
@@ -85,14 +113,20 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 			return err
 		}
 		prog.tick(&p)
+		n++
 	}
 	prog.done()
+	if clock != nil {
+		table.Flush(clock.Now()) // what is due is decided as on a quiet link
+	}
 	table.Close()
 
 	st := src.Stats()
 	ts := table.Stats()
 	if st.KernelDrops+st.IfaceDrops > 0 {
-		warnings = append(warnings, fmt.Sprintf("the kernel dropped %d packets (interface: %d): findings may miss resets", st.KernelDrops, st.IfaceDrops))
+		msg := fmt.Sprintf("%d packets dropped by the kernel and %d by the interface: findings may miss resets (a BPF filter, or a larger -B, helps)", st.KernelDrops, st.IfaceDrops)
+		warnings = append(warnings, msg)
+		fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
 	}
 	if ts.DroppedFlows > 0 {
 		warnings = append(warnings, fmt.Sprintf("%d flows were not tracked: --max-flows %d reached", ts.DroppedFlows, cfg.maxFlows))
@@ -108,7 +142,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		Stats: report.Stats{
 			Packets: st.Packets, TCPPackets: st.TCPPackets, TCPFlows: ts.Flows,
 			RSTPackets: ts.RSTPackets, Findings: findings, Undecodable: st.Undecodable,
-			TruncatedInput: st.Truncated, DroppedByKernel: st.KernelDrops,
+			TruncatedInput: st.Truncated, DroppedByKernel: st.KernelDrops, DroppedByInterface: st.IfaceDrops,
 			DroppedFlows: ts.DroppedFlows, Filtered: filtered,
 		},
 	}
@@ -123,23 +157,18 @@ func openSource(cfg *config) (capture.Source, []string, error) {
 	if cfg.iface != "" {
 		src, err := capture.OpenLive(cfg.iface, capture.LiveOptions{
 			Snaplen: cfg.snaplen, Promisc: !cfg.noPromisc, Immediate: true, Filter: cfg.filter,
+			BufferSize: cfg.bufferKiB * 1024,
 		})
 		if err != nil {
 			return nil, nil, err
 		}
-		if cfg.user != "" {
-			if err := capture.DropPrivileges(cfg.user); err != nil {
-				src.Close()
-				return nil, nil, err
-			}
-		}
 		return src, []string{cfg.iface}, nil
 	}
-	src, err := capture.OpenFiles(cfg.reads, capture.FileOptions{Filter: cfg.filter})
+	src, err := capture.OpenFiles(cfg.reads, capture.FileOptions{Filter: cfg.filter, Stdin: cfg.stdin})
 	if err != nil {
 		return nil, nil, err
 	}
-	return src, cfg.reads, nil
+	return capture.Prefetch(src), cfg.reads, nil
 }
 
 // openOutput returns the report destination and a function closing it.

@@ -59,6 +59,8 @@ type FileOptions struct {
 	// for each link type met. Frames it rejects are counted in
 	// Stats.Filtered. Empty means no filter. Needs a cgo build.
 	Filter string
+	// Stdin is what the path "-" reads; nil means os.Stdin.
+	Stdin io.Reader
 }
 
 // frameReader is one capture format's record reader.
@@ -103,7 +105,11 @@ type fileSource struct {
 // The returned Source also implements LinkTyper.
 func OpenFile(path string, input int, opts FileOptions) (Source, error) {
 	if path == "-" {
-		return newFileSource(os.Stdin, nil, "stdin", input, opts)
+		in := opts.Stdin
+		if in == nil {
+			in = os.Stdin
+		}
+		return newFileSource(in, nil, "stdin", input, opts)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -279,9 +285,24 @@ func lowerFirst(s string) string {
 
 // Next implements Source.
 func (s *fileSource) Next(p *Packet) error {
+	_, err := s.next(p, nil)
+	return err
+}
+
+// errNoRoom is next's answer when the frame does not fit in buf: the frame
+// is kept for the next call.
+var errNoRoom = errors.New("capture: batch buffer full")
+
+// next is Next, with the frame first copied to the end of buf when buf is
+// not nil, so that p.Frame and p.Payload alias buf (Prefetch's batches);
+// it returns buf with the frame appended (a frame that does not decode is
+// not kept). When the frame does not fit in buf's capacity, and buf holds
+// other frames, nothing is returned: the frame is kept for the next call
+// and the error is errNoRoom. An empty buf too small is grown.
+func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 	for {
 		if s.err != nil {
-			return s.err
+			return buf, s.err
 		}
 		var (
 			data   []byte
@@ -295,12 +316,21 @@ func (s *fileSource) Next(p *Packet) error {
 			s.hasPending, s.pending = false, nil
 		} else if data, ci, lt, frames, err = s.r.next(); err != nil {
 			s.err = s.endErr(err)
-			return s.err
+			return buf, s.err
 		}
 		if len(data) > maxRecordLen {
 			s.index += frames - 1 // endErr names the next frame: this one
 			s.err = s.endErr(fmt.Errorf("capture length %d exceeds %d", len(data), maxRecordLen))
-			return s.err
+			return buf, s.err
+		}
+		if buf != nil && len(data) > cap(buf)-len(buf) {
+			if len(buf) > 0 {
+				// The reader's buffer stays as it is until the next
+				// read, which comes after the pending frame is used.
+				s.pending, s.pendingCI, s.pendingLT, s.pendingFrames, s.hasPending = data, ci, lt, frames, true
+				return buf, errNoRoom
+			}
+			buf = make([]byte, 0, len(data))
 		}
 		s.index += frames
 		s.stats.Packets++
@@ -316,8 +346,16 @@ func (s *fileSource) Next(p *Packet) error {
 			s.stats.Filtered++
 			continue
 		}
+		if buf != nil {
+			n := len(buf)
+			buf = append(buf, data...)
+			data = buf[n:len(buf):len(buf)]
+		}
 		if err := s.decode(lt, data, p); err != nil {
 			countDecodeErr(&s.stats, err, s.input, s.index)
+			if buf != nil {
+				buf = buf[:len(buf)-len(data)]
+			}
 			continue
 		}
 		p.Index = s.index
@@ -329,7 +367,7 @@ func (s *fileSource) Next(p *Packet) error {
 		if p.CapLen < p.WireLen && p.Truncated() {
 			s.stats.SnapCut++
 		}
-		return nil
+		return buf, nil
 	}
 }
 

@@ -5,6 +5,7 @@ GO       ?= go
 BIN      := bin/rstscope
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 30s
+FUZZMINTIME ?= 5s
 # Debian packages: libpcap headers for live capture and BPF; iproute2 and
 # iptables for the namespace lab; tshark and tcpdump for cross-checks and
 # `make bench`.
@@ -53,9 +54,17 @@ lab-pcaps: deps
 bench: deps build
 	./bench/run.sh
 
+# fuzz runs every fuzz target of every package for FUZZTIME each (CI: 10s).
+# Crashers land in the package's testdata/fuzz/<Target>/ and are replayed by
+# `make test` from then on. Minimizing is capped: the multi-KiB capture seeds
+# otherwise stall the fuzzer for minutes.
 fuzz:
-	@for t in $$($(GO) test -list 'Fuzz.*' ./capture/ | grep ^Fuzz); do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./capture/ || exit 1; done
-	@for t in $$($(GO) test -list 'Fuzz.*' ./flows/ | grep ^Fuzz); do $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./flows/ || exit 1; done
+	@for d in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for t in $$(grep -h '^func Fuzz' $$d/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "== fuzz $$d $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINTIME) $$d || exit 1; \
+		done; \
+	done
 
 clean:
 	rm -rf bin

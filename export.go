@@ -15,17 +15,25 @@ import (
 // read. Otherwise it writes, at the end, every packet of the flows that
 // produced a finding: regular input files are read a second time; stdin and
 // live captures are spooled to a temporary file first, since which flows
-// matter is only known after their look-ahead.
+// matter is only known after their look-ahead. The spool is unlinked as
+// soon as it is created and read back through its descriptor, so that it
+// never outlives the process (a second SIGINT, a crash) and stays readable
+// after -Z dropped root.
 type exporter struct {
-	path    string
-	all     bool
-	reread  []string // input files to read again, or nil when spooling
-	filter  string
-	out     *os.File
-	w       *capture.ExportWriter
-	spool   *os.File
-	spoolW  *capture.ExportWriter
-	flagged map[pairKey]bool
+	path     string
+	all      bool
+	reread   []string // input files to read again, or nil when spooling
+	filter   string
+	out      *os.File
+	w        *capture.ExportWriter
+	spool    *os.File
+	spoolW   *capture.ExportWriter
+	unlinked bool // the spool was removed at creation (not possible on every OS)
+	// removable: the output is a regular file, removed when the run fails
+	// (no silent half-file); never a device such as /dev/null or
+	// /dev/full, nor a FIFO.
+	removable bool
+	flagged   map[pairKey]bool
 }
 
 // pairKey is a flow's 5-tuple in canonical order (TCP implied).
@@ -43,7 +51,7 @@ func newExporter(cfg *config, src capture.Source) (*exporter, error) {
 	if e.path == "" {
 		return e, nil
 	}
-	if err := refuseInput(e.path, cfg.reads); err != nil {
+	if err := refuseInput("-w", e.path, cfg.reads); err != nil {
 		return nil, err
 	}
 	var linkTypes []int
@@ -55,13 +63,16 @@ func newExporter(cfg *config, src capture.Source) (*exporter, error) {
 		return nil, fmt.Errorf("-w: %w", err)
 	}
 	e.out = out
-	if e.all {
-		e.w, err = capture.NewExportWriter(out, linkTypes)
-		return e, err
+	if fi, err := out.Stat(); err == nil && fi.Mode().IsRegular() {
+		e.removable = true
 	}
 	e.w, err = capture.NewExportWriter(out, linkTypes)
 	if err != nil {
+		e.abort()
 		return nil, err
+	}
+	if e.all {
+		return e, nil
 	}
 	if cfg.iface == "" && !contains(cfg.reads, "-") {
 		e.reread = cfg.reads
@@ -69,21 +80,48 @@ func newExporter(cfg *config, src capture.Source) (*exporter, error) {
 	}
 	e.spool, err = os.CreateTemp("", "rstscope-spool-*.pcap")
 	if err != nil {
+		e.spool = nil
+		e.abort()
 		return nil, fmt.Errorf("-w: spool: %w", err)
 	}
+	if os.Remove(e.spool.Name()) == nil {
+		e.unlinked = true
+	}
 	e.spoolW, err = capture.NewExportWriter(e.spool, linkTypes)
-	return e, err
+	if err != nil {
+		e.abort()
+		return nil, err
+	}
+	return e, nil
 }
 
-// refuseInput stops -w from overwriting one of the inputs.
-func refuseInput(out string, inputs []string) error {
+// abort closes and removes what newExporter created, for a run that ends
+// before reading or fails while reading.
+func (e *exporter) abort() {
+	if e.path == "" {
+		return
+	}
+	if e.spool != nil {
+		e.spool.Close()
+		if !e.unlinked {
+			os.Remove(e.spool.Name())
+		}
+	}
+	e.out.Close()
+	if e.removable {
+		os.Remove(e.path)
+	}
+}
+
+// refuseInput stops -w or -o (flag) from overwriting one of the inputs.
+func refuseInput(flag, out string, inputs []string) error {
 	oi, err := os.Stat(out)
 	if err != nil {
 		return nil // does not exist yet
 	}
 	for _, in := range inputs {
 		if ii, err := os.Stat(in); err == nil && os.SameFile(oi, ii) {
-			return fmt.Errorf("-w %s is also an input: refusing to overwrite it", out)
+			return fmt.Errorf("%s %s is also an input: refusing to overwrite it", flag, out)
 		}
 	}
 	return nil
@@ -134,27 +172,45 @@ func (e *exporter) close() error {
 		err = fmt.Errorf("-w: %w", cerr)
 	}
 	if err != nil {
-		os.Remove(e.path) // no silent half-file
+		if e.removable {
+			os.Remove(e.path) // no silent half-file
+		}
 	}
 	return err
 }
 
 func (e *exporter) secondPass() error {
-	inputs, filter := e.reread, e.filter
+	var src capture.Source
 	if e.spool != nil {
-		defer os.Remove(e.spool.Name())
+		defer func() {
+			e.spool.Close()
+			if !e.unlinked {
+				os.Remove(e.spool.Name())
+			}
+		}()
 		if err := e.spoolW.Flush(); err != nil {
 			return fmt.Errorf("-w: spool: %w", err)
 		}
-		e.spool.Close()
-		inputs, filter = []string{e.spool.Name()}, ""
-	}
-	if len(e.flagged) == 0 {
-		return nil
-	}
-	src, err := capture.OpenFiles(inputs, capture.FileOptions{Filter: filter})
-	if err != nil {
-		return fmt.Errorf("-w: %w", err)
+		if len(e.flagged) == 0 {
+			return nil
+		}
+		if _, err := e.spool.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("-w: spool: %w", err)
+		}
+		s, err := capture.OpenReader(e.spool, "spool", capture.FileOptions{})
+		if err != nil {
+			return fmt.Errorf("-w: %w", err)
+		}
+		src = s
+	} else {
+		if len(e.flagged) == 0 {
+			return nil
+		}
+		s, err := capture.OpenFiles(e.reread, capture.FileOptions{Filter: e.filter})
+		if err != nil {
+			return fmt.Errorf("-w: %w", err)
+		}
+		src = s
 	}
 	defer src.Close()
 	var p capture.Packet

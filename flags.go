@@ -24,6 +24,7 @@ type config struct {
 	snaplen     int
 	user        string
 	noPromisc   bool
+	bufferKiB   int
 	duration    time.Duration
 	format      string
 	output      string
@@ -35,6 +36,8 @@ type config struct {
 	showVersion bool
 	explain     string
 	keep        report.Filter
+	peer        string
+	correlate   bool
 	stdin       io.Reader
 }
 
@@ -68,8 +71,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.writeAll, "write-all", false, "with -w: write every packet read")
 	fs.Uint64VarP(&c.count, "count", "c", 0, "stop after `N` packets")
 	fs.IntVarP(&c.snaplen, "snaplen", "s", 262144, "live: bytes to capture per packet")
-	fs.StringVarP(&c.user, "user", "Z", "", "live: drop root to `USER` after opening the interface")
+	fs.StringVarP(&c.user, "user", "Z", "", "when run as root: drop to `USER` once the interface and output files are open")
 	fs.BoolVarP(&c.noPromisc, "no-promiscuous-mode", "p", false, "live: do not put the interface in promiscuous mode")
+	fs.IntVarP(&c.bufferKiB, "buffer-size", "B", 0, "live: kernel capture buffer in `KiB` (default libpcap's 2 MiB)")
 	fs.DurationVar(&c.duration, "duration", 0, "live: stop after `D` (e.g. 30s, 10m)")
 	fs.BoolP("numeric", "n", true, "no name resolution (always on; accepted for tcpdump habits)")
 	fs.StringVar(&c.format, "format", "text", "output `FORMAT`: text, json, ndjson, markdown")
@@ -84,6 +88,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.noColor, "no-color", false, "no colour in text output (also NO_COLOR)")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "also print the first undecodable frames")
 	fs.StringVar(&c.explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
+	fs.StringVar(&c.peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")
+	fs.BoolVar(&c.correlate, "correlate", false, "with two -r: the second is the peer capture (as --peer)")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageHead)
@@ -116,10 +122,21 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageErr(fmt.Errorf("--write-all needs -w FILE"))
 	case c.maxFlows < 1:
 		return nil, usageErr(fmt.Errorf("--max-flows must be at least 1"))
+	case c.bufferKiB < 0 || c.bufferKiB > 1<<21:
+		return nil, usageErr(fmt.Errorf("-B must be between 0 and 2097152 KiB"))
 	case c.snaplen < 96 || c.snaplen > 262144:
 		return nil, usageErr(fmt.Errorf("-s must be between 96 and 262144"))
 	case c.idle <= 0 || c.lookAhead <= 0:
 		return nil, usageErr(fmt.Errorf("--idle and --look-ahead must be positive"))
+	}
+	if c.correlate {
+		if c.peer != "" || len(c.reads) != 2 {
+			return nil, usageErr(fmt.Errorf("--correlate needs two -r FILE (the second is the peer capture) and no --peer"))
+		}
+		c.peer, c.reads = c.reads[1], c.reads[:1]
+	}
+	if c.peer == "-" {
+		return nil, usageErr(fmt.Errorf("--peer must be a file, not stdin"))
 	}
 	if !validFormat(c.format) {
 		return nil, usageErr(fmt.Errorf("unknown format %q (want text, json, ndjson or markdown)", c.format))

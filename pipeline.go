@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/correlate"
 	"github.com/rstscope/rstscope/flows"
 	"github.com/rstscope/rstscope/heuristics"
 	"github.com/rstscope/rstscope/report"
@@ -22,6 +23,11 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	}
 	defer src.Close()
 
+	if cfg.output != "" && cfg.output != "-" {
+		if err := refuseInput("-o", cfg.output, cfg.reads); err != nil {
+			return err
+		}
+	}
 	out, closeOut, err := openOutput(cfg.output, stdout)
 	if err != nil {
 		return err
@@ -57,6 +63,14 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		fmt.Fprintf(stderr, "rstscope: listening on %s, link-type %d, snapshot length %d bytes\n", cfg.iface, lt, cfg.snaplen)
 	}
 
+	var peer *correlate.Peer
+	if cfg.peer != "" {
+		if peer, err = correlate.Load(cfg.peer, correlate.Options{LookAhead: cfg.lookAhead}); err != nil {
+			closeOut()
+			exp.abort()
+			return err
+		}
+	}
 	engine := &heuristics.Engine{Idle: cfg.idle}
 	var findings, filtered uint64
 	table := flows.NewTable(flows.Options{
@@ -64,6 +78,9 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		MaxFlows:  cfg.maxFlows,
 		OnEvent: func(ev *flows.Event) {
 			f := engine.Judge(ev)
+			if peer != nil {
+				peer.Apply(ev, &f)
+			}
 			if !cfg.keep.Keep(&f) {
 				filtered++
 				return
@@ -84,7 +101,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	// A live source returns capture.ErrTimeout when the link is quiet; the
 	// table is then flushed to the source's packet-time clock, so that a
 	// finding is decided once its look-ahead has passed even if no later
-	// packet comes.
+	// packet comes (capture.Clock says why that is still packet time).
 	clock, _ := src.(capture.Clock)
 	var p capture.Packet
 	for n := uint64(0); (cfg.count == 0 || n < cfg.count) && !stopped.Load(); {
@@ -105,11 +122,16 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		}
 		if err != nil {
 			closeOut()
+			exp.abort()
 			return err
+		}
+		if peer != nil {
+			peer.Observe(&p)
 		}
 		table.Add(&p)
 		if err := exp.packet(&p); err != nil {
 			closeOut()
+			exp.abort() // no silent half-file
 			return err
 		}
 		prog.tick(&p)
@@ -124,7 +146,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	st := src.Stats()
 	ts := table.Stats()
 	if st.KernelDrops+st.IfaceDrops > 0 {
-		msg := fmt.Sprintf("%d packets dropped by the kernel and %d by the interface: findings may miss resets (a BPF filter, or a larger -B, helps)", st.KernelDrops, st.IfaceDrops)
+		msg := fmt.Sprintf("%d packets dropped by the kernel and %d by the interface: findings may miss resets (a narrower BPF filter, a larger -B or a smaller -s helps)", st.KernelDrops, st.IfaceDrops)
 		warnings = append(warnings, msg)
 		fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
 	}

@@ -15,5 +15,8 @@
 // keep. The caller owns the Packet and reuses it.
 //
 // Clock: Packet.Time is the capture timestamp (UTC) from the file or the
-// kernel. The package never reads the wall clock for packet handling.
+// kernel. The package never reads the wall clock for packet handling; the
+// one exception is a live Source's Clock, which carries packet time on
+// through a silence (see ErrTimeout) with the monotonic time elapsed since
+// the last frame.
 package capture

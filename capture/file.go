@@ -169,15 +169,21 @@ func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts F
 	}
 	switch kind {
 	case kindPcap:
+		var magic uint32
+		if b, err := br.Peek(4); err == nil {
+			magic = binary.LittleEndian.Uint32(b)
+		}
 		pr, err := pcapgo.NewReader(br) // reuses br: it is a *bufio.Reader of at least 4 KiB
 		if err != nil {
 			return nil, headerErr(name, "pcap", err)
 		}
-		// Records longer than this are corruption: pcapgo rejects them
-		// before reading (the header's own snaplen is not a limit;
-		// tcpdump and tshark read records longer than it).
-		pr.SetSnaplen(maxRecordLen)
-		s.r = &pcapReader{r: pr, linkType: int(pr.LinkType())}
+		// pcapgo has read and checked the file header; the records are
+		// read by pcapRecordReader, which returns them in place. Records
+		// longer than maxRecordLen are corruption, rejected before they
+		// are read, as pcapgo does with SetSnaplen(maxRecordLen) (the
+		// header's own snaplen is not a limit; tcpdump and tshark read
+		// records longer than it).
+		s.r = newPcapRecordReader(br, magic, int(pr.LinkType()))
 		s.addLink(int(pr.LinkType()))
 	case kindPcapng:
 		blocks := &blockCounter{r: br, queue: make([]uint64, 0, 256)}
@@ -448,7 +454,8 @@ func (s *fileSource) Close() error {
 	return nil
 }
 
-// pcapReader reads classic pcap through pcapgo.
+// pcapReader reads classic pcap through pcapgo. Files use
+// pcapRecordReader; this one is the reference it is tested against.
 type pcapReader struct {
 	r        *pcapgo.Reader
 	linkType int

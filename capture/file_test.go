@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -708,5 +709,30 @@ func TestOpenFile_corruptLengthPcapng(t *testing.T) {
 	}
 	if st := s.Stats(); !st.Truncated || st.Packets != 2 {
 		t.Errorf("Stats: Truncated %v Packets %d, want true and 2", st.Truncated, st.Packets)
+	}
+}
+
+// TestOpenFile_gzipCut: a gzip stream cut short ends like a cut capture.
+func TestOpenFile_gzipCut(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(sourceCorpus, "ndpi/webex.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(raw)
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "cut.pcap.gz")
+	if err := os.WriteFile(path, buf.Bytes()[:buf.Len()/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := openOrFatal(t, path, 0, FileOptions{})
+	got, err := readAll(t, s)
+	st := s.Stats()
+	if !errors.Is(err, ErrTruncated) || !st.Truncated || len(got) == 0 || st.Packets >= 1110 {
+		t.Fatalf("got %d packets of %d frames and %v, want some, not all 1110, then ErrTruncated", len(got), st.Packets, err)
+	}
+	if want := fmt.Sprintf("capture: %s: frame %d: input truncated", path, st.Packets+1); !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %q, want prefix %q", err, want)
 	}
 }

@@ -58,8 +58,10 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("payload starts at %d, before the end of a %d-byte tcp header", off, p.DataOffset)
 			}
 		}
-		if p.DataOffset < 20 || p.DataOffset > 60 || p.Len < 0 {
-			t.Fatalf("DataOffset %d, Len %d: out of range", p.DataOffset, p.Len)
+		// A bogus data offset (below 20) is kept, as tshark does, with
+		// Opts.Bad set and no payload.
+		if p.DataOffset > 60 || p.Len < 0 || (p.DataOffset < 20 && (!p.Opts.Bad || p.Len != 0 || len(p.Payload) != 0)) {
+			t.Fatalf("DataOffset %d, Len %d, %d payload bytes, Opts.Bad %v: out of range", p.DataOffset, p.Len, len(p.Payload), p.Opts.Bad)
 		}
 		if !p.Src.IsValid() || !p.Dst.IsValid() { // families may differ: IPv4-mapped IPv6 is unmapped
 			t.Fatalf("addresses %v > %v: invalid", p.Src, p.Dst)

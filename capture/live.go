@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -36,12 +37,21 @@ type liveSource struct {
 
 	// mu serialises reading from the handle with closing it: Close may come
 	// from another goroutine (a signal handler) while Next is in libpcap.
-	mu     sync.Mutex
-	closed atomic.Bool
-	drops  Stats // kernel counters taken at Close, while the handle lived
+	mu       sync.Mutex
+	closed   atomic.Bool // Close was called: Next returns io.EOF
+	released bool        // under mu: the handle is closed, drops holds its last counters
+	drops    Stats       // kernel counters taken at Close, while the handle lived
 
 	index uint64
 	stats Stats
+
+	// Clock (see Clock and ErrTimeout): lastTime is the timestamp of the
+	// last frame read, mark the packet time at which Next last returned,
+	// idleSince the monotonic instant the link was first seen silent after
+	// the last frame (zero while frames come).
+	lastTime  time.Time
+	mark      time.Time
+	idleSince time.Time
 }
 
 // OpenLive opens a live capture on iface ("any" for every interface on
@@ -113,7 +123,11 @@ func liveErr(iface string, err error) error {
 	low := strings.ToLower(msg)
 	switch {
 	case strings.Contains(low, "permission") || strings.Contains(low, "not permitted"):
-		return &permissionError{iface: iface}
+		exe, err := os.Executable()
+		if err != nil {
+			exe = "rstscope"
+		}
+		return &permissionError{iface: iface, exe: exe}
 	case strings.Contains(low, "no such device"):
 		return noSuchInterface(iface)
 	}
@@ -122,11 +136,11 @@ func liveErr(iface string, err error) error {
 
 // permissionError is a capture refused for lack of privilege; it matches
 // fs.ErrPermission.
-type permissionError struct{ iface string }
+type permissionError struct{ iface, exe string }
 
 func (e *permissionError) Error() string {
-	return "capture: " + e.iface + ": permission denied: run as root or grant CAP_NET_RAW and CAP_NET_ADMIN " +
-		"(sudo setcap cap_net_raw,cap_net_admin=eip bin/rstscope)"
+	return "capture: " + e.iface + ": permission denied: capturing needs root or the CAP_NET_RAW and CAP_NET_ADMIN " +
+		"capabilities: run with sudo, or grant them once with `sudo setcap cap_net_raw,cap_net_admin=eip " + e.exe + "`"
 }
 
 func (e *permissionError) Unwrap() error { return fs.ErrPermission }
@@ -149,7 +163,10 @@ func noSuchInterface(iface string) error {
 	return fmt.Errorf("capture: %s: %w (available: %s)", iface, ErrNoInterface, strings.Join(names, ", "))
 }
 
-// Next implements Source. It returns io.EOF once Close was called.
+// Next implements Source. It returns io.EOF once Close was called, and
+// ErrTimeout when no TCP packet came within the read timeout: after a read
+// timeout of a silent link, or when the frames skipped since Next last
+// returned span a read timeout of packet time. p is not filled then.
 func (s *liveSource) Next(p *Packet) error {
 	for {
 		s.mu.Lock()
@@ -165,7 +182,11 @@ func (s *liveSource) Next(p *Packet) error {
 		s.mu.Unlock()
 		switch {
 		case err == pcap.NextErrorTimeoutExpired:
-			continue
+			if s.idleSince.IsZero() && !s.lastTime.IsZero() {
+				s.idleSince = time.Now() // the wall clock, once per silence
+			}
+			s.mark = s.Now()
+			return ErrTimeout
 		case err == io.EOF:
 			return io.EOF
 		case err != nil:
@@ -182,10 +203,18 @@ func (s *liveSource) Next(p *Packet) error {
 			s.stats.FirstTime = t
 		}
 		s.stats.LastTime = t
+		s.lastTime, s.idleSince = t, time.Time{}
 		if err := s.dec.Decode(s.linkType, frame, p); err != nil {
 			countDecodeErr(&s.stats, err, 0, s.index)
+			if s.mark.IsZero() {
+				s.mark = t
+			} else if t.Sub(s.mark) >= liveReadTimeout {
+				s.mark = t
+				return ErrTimeout
+			}
 			continue
 		}
+		s.mark = t
 		p.Index = s.index
 		p.Input = 0
 		p.Time = t
@@ -206,14 +235,24 @@ func (s *liveSource) Stats() Stats {
 	st.FirstErrors = append([]FrameError(nil), s.stats.FirstErrors...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() {
+	if s.released {
 		st.KernelDrops, st.IfaceDrops = s.drops.KernelDrops, s.drops.IfaceDrops
 		return st
 	}
+	// Close may have begun (closed set) and be waiting for mu: the handle
+	// is still open, its counters are current.
 	if ps, err := s.h.Stats(); err == nil {
 		st.KernelDrops, st.IfaceDrops = uint64(ps.PacketsDropped), uint64(ps.PacketsIfDropped)
 	}
 	return st
+}
+
+// Now implements Clock.
+func (s *liveSource) Now() time.Time {
+	if s.idleSince.IsZero() {
+		return s.lastTime
+	}
+	return s.lastTime.Add(time.Since(s.idleSince))
 }
 
 // LinkTypes implements LinkTyper.
@@ -231,10 +270,12 @@ func (s *liveSource) Close() error {
 		s.drops.KernelDrops, s.drops.IfaceDrops = uint64(ps.PacketsDropped), uint64(ps.PacketsIfDropped)
 	}
 	s.h.Close()
+	s.released = true
 	return nil
 }
 
 var (
 	_ Source    = (*liveSource)(nil)
 	_ LinkTyper = (*liveSource)(nil)
+	_ Clock     = (*liveSource)(nil)
 )

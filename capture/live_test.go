@@ -144,6 +144,9 @@ func collect(t *testing.T, s Source, done func([]Packet) bool) []Packet {
 		for {
 			var p Packet
 			if err := s.Next(&p); err != nil {
+				if err == ErrTimeout {
+					continue
+				}
 				if err != io.EOF {
 					t.Errorf("Next: %v", err)
 				}
@@ -243,7 +246,11 @@ func TestOpenLive_closeUnblocksNext(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		var p Packet
-		errc <- s.Next(&p)
+		err := s.Next(&p)
+		for err == ErrTimeout {
+			err = s.Next(&p)
+		}
+		errc <- err
 	}()
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
@@ -278,7 +285,9 @@ func TestOpenLive_errors(t *testing.T) {
 	}
 	if os.Getenv("RSTSCOPE_TEST_LIVE_DENIED") != "" {
 		_, err := OpenLive("lo", DefaultLiveOptions())
-		want := "capture: lo: permission denied: run as root or grant CAP_NET_RAW and CAP_NET_ADMIN (sudo setcap cap_net_raw,cap_net_admin=eip bin/rstscope)"
+		exe, _ := os.Executable()
+		want := "capture: lo: permission denied: capturing needs root or the CAP_NET_RAW and CAP_NET_ADMIN capabilities: " +
+			"run with sudo, or grant them once with `sudo setcap cap_net_raw,cap_net_admin=eip " + exe + "`"
 		if err == nil || err.Error() != want || !errors.Is(err, fs.ErrPermission) {
 			t.Fatalf("unprivileged: got %v, want %q", err, want)
 		}
@@ -329,5 +338,202 @@ func TestDropPrivileges(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: TestDropPrivileges") {
 		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// nextSkippingTimeouts calls Next until it returns a packet or something
+// other than ErrTimeout, for at most 3 s.
+func nextSkippingTimeouts(t *testing.T, s Source, p *Packet) error {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		err := s.Next(p)
+		if err != ErrTimeout || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+// TestOpenLive_timeoutClock: on a silent link Next returns ErrTimeout
+// about every read timeout, and Now moves packet time on from the last
+// frame with the wall clock, never past the timestamp of a later frame.
+func TestOpenLive_timeoutClock(t *testing.T) {
+	l := newLab(t)
+	var s Source
+	var err error
+	l.in(t, l.a, func() { s, err = OpenLive("vethA", LiveOptions{Filter: "tcp port 39", Immediate: true}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	clock, ok := s.(Clock)
+	if !ok {
+		t.Fatalf("live Source %T does not implement Clock", s)
+	}
+	var p Packet
+	start := time.Now()
+	if err := s.Next(&p); err != ErrTimeout {
+		t.Fatalf("Next on a silent link: got %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond || d > time.Second {
+		t.Errorf("ErrTimeout after %v, want about %v", d, liveReadTimeout)
+	}
+	if now := clock.Now(); !now.IsZero() {
+		t.Errorf("Now before any frame: got %v, want the zero Time", now)
+	}
+
+	l.refusedConnect(t, 39)
+	var last Packet
+	for range 2 { // SYN, RST
+		if err := nextSkippingTimeouts(t, s, &p); err != nil {
+			t.Fatalf("Next: got %v, want the SYN and RST of port 39", err)
+		}
+		last = p
+	}
+	if !last.Flags.Has(RST) {
+		t.Fatalf("second packet: got flags %s, want the RST", last.Flags)
+	}
+	readAt := time.Now()
+	if now := clock.Now(); !now.Equal(last.Time) {
+		t.Errorf("Now right after frame %d: got %v, want its time %v", last.Index, now, last.Time)
+	}
+	// Silence: each timeout moves Now on, by no more than the wall clock.
+	var prev time.Time
+	for i := range 4 {
+		if err := s.Next(&p); err != ErrTimeout {
+			t.Fatalf("Next %d after the RST on a silent link: got %v, want ErrTimeout", i, err)
+		}
+		now := clock.Now()
+		if now.Before(prev) || now.Before(last.Time) {
+			t.Errorf("timeout %d: Now %v went back (previous %v, last frame %v)", i, now, prev, last.Time)
+		}
+		if ahead := now.Sub(last.Time) - time.Since(readAt); ahead > 5*time.Millisecond {
+			t.Errorf("timeout %d: Now is %v after the last frame, %v more than the wall clock elapsed", i, now.Sub(last.Time), ahead)
+		}
+		prev = now
+	}
+	if got := prev.Sub(last.Time); got < 2*liveReadTimeout {
+		t.Errorf("after 4 read timeouts Now is %v after the last frame, want at least %v", got, 2*liveReadTimeout)
+	}
+	// A frame after the silence is stamped at or after the Now given
+	// before it: flushing to Now never decides ahead of a later frame.
+	l.refusedConnect(t, 39)
+	if err := nextSkippingTimeouts(t, s, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Time.Before(prev) {
+		t.Errorf("frame %d after the silence: time %v before the earlier Now %v", p.Index, p.Time, prev)
+	}
+	if now := clock.Now(); !now.Equal(p.Time) {
+		t.Errorf("Now after frame %d: got %v, want its time %v", p.Index, now, p.Time)
+	}
+}
+
+// TestOpenLive_timeoutSkippedFrames: a link busy with frames Next skips
+// (UDP here) has no read timeout, yet Next returns ErrTimeout once the
+// skipped frames span a read timeout, with Now at the last one.
+func TestOpenLive_timeoutSkippedFrames(t *testing.T) {
+	l := newLab(t)
+	var s Source
+	var err error
+	l.in(t, l.a, func() { s, err = OpenLive("vethA", LiveOptions{Filter: "udp port 49", Immediate: true}) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var c net.PacketConn
+	l.in(t, l.b, func() { c, err = net.ListenPacket("udp", labAddrB+":0") }) // the socket stays in b
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		defer c.Close()
+		for range 80 { // 800 ms, a frame every 10 ms
+			if _, err := c.WriteTo([]byte("tick"), &net.UDPAddr{IP: net.ParseIP(labAddrA), Port: 49}); err != nil {
+				sent <- err
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		sent <- nil
+	}()
+	var p Packet
+	timeouts, ticks := 0, uint64(0)
+	for len(sent) == 0 {
+		err := s.Next(&p)
+		if err != ErrTimeout {
+			t.Fatalf("Next on a link with only UDP: got %v (packet %d), want ErrTimeout", err, p.Index)
+		}
+		if st := s.Stats(); st.Packets > ticks {
+			timeouts++
+			ticks = st.Packets
+			if now := s.(Clock).Now(); now.Before(st.LastTime) {
+				t.Errorf("Now during UDP frames: got %v, before the last frame's time %v", now, st.LastTime)
+			}
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Packets < 40 || st.NonTCP < 40 {
+		t.Errorf("Stats: Packets %d NonTCP %d, want the 80 UDP frames counted", st.Packets, st.NonTCP)
+	}
+	// 800 ms of frames 10 ms apart: a timeout per 150 ms of frames.
+	if timeouts < 3 {
+		t.Errorf("got %d ErrTimeouts while UDP frames came, want at least 3", timeouts)
+	}
+}
+
+// TestOpenLive_kernelDrops: frames the kernel could not queue because
+// nobody read them are counted in Stats, live and after Close (the
+// counters are taken while the handle lives).
+func TestOpenLive_kernelDrops(t *testing.T) {
+	l := newLab(t)
+	var s Source
+	var err error
+	opts := DefaultLiveOptions()
+	opts.BufferSize = 1 << 20
+	opts.Filter = "udp port 59"
+	l.in(t, l.a, func() { s, err = OpenLive("vethA", opts) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var c net.PacketConn
+	l.in(t, l.b, func() { c, err = net.ListenPacket("udp", labAddrB+":0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const sent = 20000
+	to := &net.UDPAddr{IP: net.ParseIP(labAddrA), Port: 59}
+	for i := 0; i < sent; i++ {
+		if _, err := c.WriteTo([]byte("flood"), to); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	live := s.Stats()
+	if live.KernelDrops == 0 || live.KernelDrops >= sent {
+		t.Errorf("Stats before reading: KernelDrops %d, want some of the %d frames sent to an unread 1 MiB buffer", live.KernelDrops, sent)
+	}
+	var p Packet
+	for {
+		if err := s.Next(&p); err == ErrTimeout {
+			break
+		} else if err != nil {
+			t.Fatalf("Next: got %v, want ErrTimeout once the queued frames are read", err)
+		}
+	}
+	read := s.Stats().Packets
+	if read+live.KernelDrops != sent {
+		t.Errorf("read %d frames + %d dropped, want the %d sent", read, live.KernelDrops, sent)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.KernelDrops != live.KernelDrops || st.Packets != read {
+		t.Errorf("Stats after Close: KernelDrops %d Packets %d, want %d and %d as before Close", st.KernelDrops, st.Packets, live.KernelDrops, read)
 	}
 }

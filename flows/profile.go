@@ -9,6 +9,17 @@ const maxSmallStep = 1000
 
 // Add records one TTL sample.
 func (s *TTLStats) Add(ttl uint8) {
+	// Fast path, the usual case: the sample is the mode, which holds the
+	// largest count already and keeps it; Min and Max cannot move.
+	if s.Count > 0 && ttl == s.Mode {
+		for i := range s.Vals {
+			if s.Counts[i] > 0 && s.Vals[i] == ttl {
+				s.Counts[i]++
+				s.Count++
+				return
+			}
+		}
+	}
 	if s.Count == 0 || ttl < s.Min {
 		s.Min = ttl
 	}

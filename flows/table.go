@@ -25,10 +25,11 @@ const maxOpenPerFlow = 8
 // entry is the table's record of one flow: the Flow plus bookkeeping that
 // must not be copied into events.
 type entry struct {
-	flow       Flow
-	key        Key
 	prev, next *entry // intrusive list (active or closed)
 	inClosed   bool
+	tuple      tuple  // the flow map's key
+	hash       uint64 // tuple's hash
+	flow       Flow
 	hosts      [2]*HostProfile // client, server; nil when the host table is full
 	open       [maxOpenPerFlow]*openEvent
 	nOpen      int
@@ -40,10 +41,18 @@ type entry struct {
 }
 
 // flowList is an intrusive doubly linked list of entries in the order of
-// their last packet (oldest first).
+// their last packet (oldest first). headDue caches the head's flow.Last
+// plus the list's eviction delay, so that the check on every packet neither
+// reads the head, the coldest entry of all, nor adds times: entries are
+// pushed back right after their Last moved, and Last moves only then.
 type flowList struct {
 	head, tail *entry
+	headDue    time.Time
+	evict      time.Duration // IdleEvict or CloseEvict
 }
+
+// due reports whether the head has had no packet for longer than evict.
+func (l *flowList) due(now time.Time) bool { return l.head != nil && l.headDue.Before(now) }
 
 func (l *flowList) pushBack(e *entry) {
 	e.prev, e.next = l.tail, nil
@@ -51,6 +60,7 @@ func (l *flowList) pushBack(e *entry) {
 		l.tail.next = e
 	} else {
 		l.head = e
+		l.headDue = e.flow.Last.Add(l.evict)
 	}
 	l.tail = e
 }
@@ -60,6 +70,9 @@ func (l *flowList) remove(e *entry) {
 		e.prev.next = e.next
 	} else {
 		l.head = e.next
+		if e.next != nil {
+			l.headDue = e.next.flow.Last.Add(l.evict)
+		}
 	}
 	if e.next != nil {
 		e.next.prev = e.prev
@@ -72,11 +85,16 @@ func (l *flowList) remove(e *entry) {
 // Table tracks TCP flows and turns RSTs into Events. It is not safe for
 // concurrent use.
 type Table struct {
-	opts   Options
-	flows  map[Key]*entry
-	active flowList // flows not closed, by last packet
-	closed flowList // closed flows, by last packet
-	hosts  map[netip.Addr]*HostProfile
+	opts  Options
+	flows flowMap
+	spare []*entry // entries of ended flows, for reuse
+	slab  []entry  // new entries come from here, slabMax at a time
+	// entries counts the entries ever made: at most the most flows held
+	// at once (PeakActive), as ended flows' entries are reused.
+	entries int
+	active  flowList // flows not closed, by last packet
+	closed  flowList // closed flows, by last packet
+	hosts   map[netip.Addr]*HostProfile
 
 	// queue holds the open events sorted by first RST (time, input,
 	// frame); queue[qhead:] are live.
@@ -107,16 +125,18 @@ func NewTable(opts Options) *Table {
 		opts.MaxHosts = DefaultMaxHosts
 	}
 	return &Table{
-		opts:  opts,
-		flows: make(map[Key]*entry),
-		hosts: make(map[netip.Addr]*HostProfile),
+		active: flowList{evict: opts.IdleEvict},
+		closed: flowList{evict: opts.CloseEvict},
+		opts:   opts,
+		flows:  newFlowMap(),
+		hosts:  make(map[netip.Addr]*HostProfile),
 	}
 }
 
 // Stats returns the counters so far.
 func (t *Table) Stats() TableStats {
 	s := t.stats
-	s.Active = len(t.flows)
+	s.Active = t.flows.len()
 	return s
 }
 
@@ -140,14 +160,15 @@ func (t *Table) Add(p *capture.Packet) {
 	if rst {
 		t.stats.RSTPackets++
 	}
-	k := KeyOf(p.Src, p.Dst)
-	e := t.flows[k]
+	k := tupleOf(p.Src, p.Dst)
+	h := k.hash(t.flows.seed)
+	e := t.flows.get(&k, h)
 	if e != nil && p.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.SYN && reused(&e.flow, p) {
 		t.replace(e, p)
 		e = nil
 	}
 	if e == nil {
-		if len(t.flows) >= t.opts.MaxFlows {
+		if t.flows.len() >= t.opts.MaxFlows {
 			t.stats.Dropped++
 			if p.Flags&(capture.SYN|capture.ACK) == capture.SYN {
 				t.stats.DroppedFlows++
@@ -157,7 +178,7 @@ func (t *Table) Add(p *capture.Packet) {
 			}
 			return
 		}
-		e = t.newEntry(k, p)
+		e = t.newEntry(k, h, p)
 	}
 	t.packet(e, p)
 }
@@ -193,11 +214,11 @@ func (t *Table) advance() {
 	for t.qhead < len(t.queue) && t.queue[t.qhead].deadline.Before(t.now) {
 		t.emitHead(false)
 	}
-	for e := t.closed.head; e != nil && e.flow.Last.Add(t.opts.CloseEvict).Before(t.now); e = t.closed.head {
-		t.end(e, true)
+	for t.closed.due(t.now) {
+		t.end(t.closed.head, true)
 	}
-	for e := t.active.head; e != nil && e.flow.Last.Add(t.opts.IdleEvict).Before(t.now); e = t.active.head {
-		t.end(e, true)
+	for t.active.due(t.now) {
+		t.end(t.active.head, true)
 	}
 }
 
@@ -215,15 +236,15 @@ func (t *Table) end(e *entry, evicted bool) {
 	} else {
 		t.active.remove(e)
 	}
-	if t.flows[e.key] == e {
-		delete(t.flows, e.key)
-	}
+	t.flows.remove(e, e.hash)
 	if evicted {
 		t.stats.Evicted++
 	}
 	if t.opts.OnFlowEnd != nil {
 		t.opts.OnFlowEnd(&e.flow)
 	}
+	// Nothing refers to e any more: keep it for the next new flow.
+	t.spare = append(t.spare, e)
 }
 
 // reused reports whether a pure SYN starts a new connection on the tuple
@@ -249,8 +270,21 @@ func (t *Table) replace(e *entry, p *capture.Packet) {
 }
 
 // newEntry creates the flow p starts and decides its roles.
-func (t *Table) newEntry(k Key, p *capture.Packet) *entry {
-	e := &entry{key: k}
+func (t *Table) newEntry(k tuple, h uint64, p *capture.Packet) *entry {
+	var e *entry
+	if n := len(t.spare); n > 0 {
+		e = t.spare[n-1]
+		t.spare = t.spare[:n-1]
+		*e = entry{}
+	} else {
+		if len(t.slab) == cap(t.slab) {
+			t.slab = newSlab(min(max(2*cap(t.slab), 64), slabMax))
+		}
+		t.slab = t.slab[:len(t.slab)+1]
+		e = &t.slab[len(t.slab)-1]
+		t.entries++
+	}
+	e.tuple, e.hash = k, h
 	f := &e.flow
 	t.nextID++
 	f.ID = t.nextID
@@ -264,10 +298,10 @@ func (t *Table) newEntry(k Key, p *capture.Packet) *entry {
 			h.Flows++
 		}
 	}
-	t.flows[k] = e
+	t.flows.put(e, h)
 	t.active.pushBack(e)
 	t.stats.Flows++
-	if n := len(t.flows); n > t.stats.PeakActive {
+	if n := t.flows.len(); n > t.stats.PeakActive {
 		t.stats.PeakActive = n
 	}
 	return e
@@ -352,9 +386,7 @@ func (e *entry) flip() {
 	f.Client, f.Server = f.Server, f.Client
 	f.Dirs[0], f.Dirs[1] = f.Dirs[1], f.Dirs[0]
 	e.hosts[0], e.hosts[1] = e.hosts[1], e.hosts[0]
-	for i := range f.Ladder.buf {
-		f.Ladder.buf[i].Dir = f.Ladder.buf[i].Dir.Reverse()
-	}
+	f.Ladder.reverseDirs()
 	f.flipHistory()
 	if e.helloDir != DirUnknown {
 		e.helloDir = e.helloDir.Reverse()

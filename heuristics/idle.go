@@ -2,9 +2,9 @@ package heuristics
 
 import (
 	"fmt"
-	"github.com/rstscope/rstscope/capture"
 	"time"
 
+	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/flows"
 )
 
@@ -38,8 +38,10 @@ var knownTimeouts = []knownTimeout{
 	{2 * time.Second, serverTimeout, "gunicorn keep-alive timeout"},
 }
 
-// tolerance is how close a gap must be to a known timeout.
-func tolerance(d time.Duration) time.Duration { return max(time.Second, d/20) }
+// tolerance is how close a gap must be to a known timeout: 5 %, at least
+// 200 ms (timer slack plus a round trip), so that a 1 s keep-alive is not
+// taken for gunicorn's 2 s.
+func tolerance(d time.Duration) time.Duration { return max(200*time.Millisecond, d/20) }
 
 // matchTimeout finds the known timeout of the given kinds a gap equals
 // (within tolerance).

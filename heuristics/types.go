@@ -103,6 +103,13 @@ const (
 	SignalFinishedExchange Signal = "rst_instead_of_fin" // SO_LINGER 0 after a finished exchange
 	SignalConnectOnly      Signal = "connect_only"       // client reset right after the handshake
 	SignalNote             Signal = "note"               // context that is not evidence either way
+
+	// Two-capture signals (correlate, --peer): the RST in the capture at
+	// its claimed sender's side, or its absence there; packets one side
+	// sent that the other never received.
+	SignalAbsentAtSender  Signal = "absent_at_sender"
+	SignalPresentAtSender Signal = "present_at_sender"
+	SignalLostInPath      Signal = "lost_in_path"
 )
 
 // Confidence is ordered: Low < Medium < High. Zero is "none".
@@ -252,4 +259,39 @@ type Finding struct {
 	TLSAlert     *TLSAlertJSON `json:"tls_alert,omitempty"`
 	Evidence     []Evidence    `json:"evidence"`
 	Packets      []PacketRow   `json:"packets"`
+	Correlation  *Correlation  `json:"correlation,omitempty"` // with a peer capture (--peer)
+}
+
+// Correlation is the "correlation" object: what a second capture of the
+// same traffic, taken at the other end of the path (--peer), says about
+// the RST. Set by package correlate.
+type Correlation struct {
+	Peer string `json:"peer"` // the peer capture's name
+	// MatchedBy is how the flow was found in the peer capture: "isn" (the
+	// SYN and SYN/ACK sequence numbers, which NAT keeps), "tsval" (TCP
+	// timestamps and sequence numbers), "payload", "tuple" (the same
+	// addresses and ports only) or "none" (not there).
+	MatchedBy  string `json:"matched_by"`
+	PeerClient string `json:"peer_client,omitempty"` // the flow's client as the peer capture shows it (differs behind NAT)
+	PeerServer string `json:"peer_server,omitempty"`
+	// RST is the verdict on the RST: "present_at_sender", "absent_at_sender"
+	// (the peer is at its claimed sender's side), "delivered",
+	// "not_delivered" (the peer is at the receiver's side), or "unknown"
+	// (the peer capture does not cover it).
+	RST string `json:"rst"`
+	// PeerFrames are the peer capture's frames of the RST(s), if present.
+	PeerFrames []uint64 `json:"peer_frames,omitempty"`
+	// Clock: OffsetMS is the peer capture's clock minus this capture's,
+	// OneWayMS the one-way delay between the capture points, both from
+	// Samples packets seen in both captures, assuming a symmetric path.
+	// Clock says how they were estimated: "two_way" (packets matched in
+	// both directions), "one_way" (one direction only: the offset is taken
+	// as 0 and the one-way delay is that direction's), "none".
+	Clock    string  `json:"clock"`
+	OffsetMS float64 `json:"offset_ms"`
+	OneWayMS float64 `json:"one_way_ms"`
+	Samples  int     `json:"samples"`
+	// Lost counts packets near the reset that one side sent and the other
+	// never received (see the lost_in_path evidence).
+	Lost int `json:"lost,omitempty"`
 }

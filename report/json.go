@@ -77,6 +77,7 @@ type findingJSON struct {
 	TLSAlert     *heuristics.TLSAlertJSON `json:"tls_alert,omitempty"`
 	Evidence     []heuristics.Evidence    `json:"evidence"`
 	Packets      []heuristics.PacketRow   `json:"packets"`
+	Correlation  *heuristics.Correlation  `json:"correlation,omitempty"`
 }
 
 // toJSON converts f for marshalling; nil lists become [].
@@ -97,7 +98,7 @@ func toJSON(f *heuristics.Finding) findingJSON {
 		},
 		Stage: f.Stage, Errno: f.Errno, Alternatives: f.Alternatives, Advice: f.Advice,
 		Gap: f.Gap, KnownTimeout: f.KnownTimeout, Request: f.Request, TLSAlert: f.TLSAlert,
-		Evidence: f.Evidence, Packets: f.Packets,
+		Evidence: f.Evidence, Packets: f.Packets, Correlation: f.Correlation,
 	}
 	if j.Alternatives == nil {
 		j.Alternatives = []heuristics.Cause{}

@@ -48,8 +48,10 @@ type Stats struct {
 	Undecodable     uint64 `json:"undecodable"`
 	TruncatedInput  bool   `json:"truncated_input"`
 	DroppedByKernel uint64 `json:"dropped_by_kernel"`
-	DroppedFlows    uint64 `json:"dropped_flows"`
-	Filtered        uint64 `json:"filtered_out"` // findings left out by --cause/--origin/... filters
+	// DroppedByInterface is libpcap's ps_ifdrop (live only).
+	DroppedByInterface uint64 `json:"dropped_by_interface,omitempty"`
+	DroppedFlows       uint64 `json:"dropped_flows"`
+	Filtered           uint64 `json:"filtered_out"` // findings left out by --cause/--origin/... filters
 }
 
 // Options configures a Writer.

@@ -1,0 +1,118 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gopacket/gopacket"
+)
+
+// pcapRecordReader reads the records of a classic pcap file after its
+// header (which pcapgo.NewReader has read and checked), with the errors of
+// pcapgo's ZeroCopyReadPacketData, but without its per-record copy: a
+// record's bytes are returned where they sit in a large window over the
+// input, refilled when a record runs past its end.
+type pcapRecordReader struct {
+	r          io.Reader
+	buf        []byte // window; buf[start:end] is read but not returned
+	start, end int
+	rerr       error // the error that stopped reading from r
+	big        bool  // big-endian file
+	nanoFactor uint32
+	linkType   int
+}
+
+// pcapWindow is the size of the window over a pcap file.
+const pcapWindow = 1 << 20
+
+// pcapMaxCapture is pcapgo's limit once its snaplen is set to
+// maxRecordLen: max(snaplen, its eager-read maximum of 256 KiB).
+const pcapMaxCapture = maxRecordLen
+
+func newPcapRecordReader(r io.Reader, magic uint32, linkType int) *pcapRecordReader {
+	pr := &pcapRecordReader{r: r, buf: make([]byte, pcapWindow), nanoFactor: 1000, linkType: linkType}
+	switch magic {
+	case magicPcapMicroBE:
+		pr.big = true
+	case magicPcapNano:
+		pr.nanoFactor = 1
+	case magicPcapNanoBE:
+		pr.big, pr.nanoFactor = true, 1
+	}
+	return pr
+}
+
+// fill makes n bytes available at buf[start:], reading as needed; it
+// reports how many are available when fewer.
+func (r *pcapRecordReader) fill(n int) int {
+	if r.end-r.start >= n {
+		return n
+	}
+	if r.start > 0 {
+		r.end = copy(r.buf, r.buf[r.start:r.end])
+		r.start = 0
+	}
+	if n > len(r.buf) {
+		nb := make([]byte, max(n, 2*len(r.buf)))
+		copy(nb, r.buf[:r.end])
+		r.buf = nb
+	}
+	for r.end < n && r.rerr == nil {
+		m, err := r.r.Read(r.buf[r.end:])
+		r.end += m
+		if err != nil {
+			r.rerr = err
+		} else if m == 0 {
+			r.rerr = io.ErrNoProgress
+		}
+	}
+	return min(r.end, n)
+}
+
+// short gives io.ReadFull's error for a read of n > 0 bytes that found
+// only have: io.EOF when nothing, io.ErrUnexpectedEOF when a part (or the
+// reader's own error when it was not an end of file).
+func (r *pcapRecordReader) short(have int) error {
+	if r.rerr != nil && r.rerr != io.EOF {
+		return r.rerr
+	}
+	if have == 0 {
+		return io.EOF
+	}
+	return io.ErrUnexpectedEOF
+}
+
+func (r *pcapRecordReader) u32(b []byte) uint32 {
+	if r.big {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+func (r *pcapRecordReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, error) {
+	var ci gopacket.CaptureInfo
+	if have := r.fill(16); have < 16 {
+		return nil, ci, r.linkType, 1, r.short(have)
+	}
+	h := r.buf[r.start : r.start+16]
+	r.start += 16
+	ci.Timestamp = time.Unix(int64(r.u32(h[0:4])), int64(r.u32(h[4:8])*r.nanoFactor)).UTC()
+	ci.CaptureLength = int(r.u32(h[8:12]))
+	ci.Length = int(r.u32(h[12:16]))
+	if ci.CaptureLength > pcapMaxCapture {
+		return nil, ci, r.linkType, 1, fmt.Errorf("capture length exceeds snap length: %d > %d", ci.CaptureLength, maxRecordLen)
+	}
+	if ci.CaptureLength > ci.Length {
+		return nil, ci, r.linkType, 1, fmt.Errorf("capture length exceeds original packet length: %d > %d", ci.CaptureLength, ci.Length)
+	}
+	n := ci.CaptureLength
+	if have := r.fill(n); have < n {
+		r.start += have
+		return nil, ci, r.linkType, 1, r.short(have)
+	}
+	data := r.buf[r.start : r.start+n : r.start+n]
+	r.start += n
+	return data, ci, r.linkType, 1, nil
+}

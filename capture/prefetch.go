@@ -1,0 +1,224 @@
+package capture
+
+import "io"
+
+// Batches of a prefetching Source: packets per batch, the frame bytes a
+// batch holds, and how many batches are in flight (read ahead or in use).
+const (
+	prefetchPackets = 512
+	prefetchBytes   = 256 << 10
+	prefetchBatches = 8
+)
+
+// Prefetch returns a Source that reads and decodes src's frames in a
+// goroutine of its own, a batch of packets ahead of the caller, so that
+// reading and decoding run on one core while the caller tracks flows on
+// another. The caller sees exactly what src would return, in the same
+// order, and Stats and LinkTypes as they were when the last packet it got
+// was read. Packet.Payload and Packet.Frame alias the batch buffer, valid
+// until the next call to Next as with any Source.
+//
+// Files (OpenFile, and each input of OpenFiles) are prefetched; any other
+// Source, a live capture included, is returned as it is. src must not be
+// used directly afterwards; closing the returned Source closes it.
+func Prefetch(src Source) Source {
+	switch s := src.(type) {
+	case *fileSource:
+		return newPrefetcher(s)
+	case *mergeSource:
+		for i, in := range s.srcs {
+			if fs, ok := in.(*fileSource); ok {
+				s.srcs[i] = newPrefetcher(fs)
+			}
+		}
+		return s
+	}
+	return src
+}
+
+// mark holds the counters of a fileSource just after it returned one
+// packet, so that Stats can answer as of the packet the caller got last.
+type mark struct {
+	packets, tcpPackets, nonTCP, undecodable, filtered, snapCut uint64
+	nErrors, nLinks                                             int
+}
+
+// batch is one read-ahead run of packets with the frames they alias.
+type batch struct {
+	pkts  []Packet
+	marks []mark
+	buf   []byte
+	// At the end of the batch: the source's Stats (FirstErrors and
+	// links are shared, append-only slices: read them up to a mark's
+	// counts) and, on the last batch, the error that ended the input.
+	stats Stats
+	links []int
+	err   error
+}
+
+// prefetcher is the Source Prefetch returns for a file.
+type prefetcher struct {
+	src *fileSource
+
+	full    chan *batch // read ahead, in order
+	free    chan *batch // returned by the caller
+	stop    chan struct{}
+	done    chan struct{} // closed when the goroutine has returned
+	started bool
+
+	cur    *batch // batch being handed out
+	i      int    // next packet of cur
+	last   *batch // batch of the packet returned last (cur, or the last batch at the end)
+	lastI  int    // index of that packet in last, -1 before any
+	err    error  // sticky end
+	closed bool
+}
+
+func newPrefetcher(s *fileSource) *prefetcher {
+	f := &prefetcher{
+		src:   s,
+		full:  make(chan *batch, prefetchBatches),
+		free:  make(chan *batch, prefetchBatches),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+		lastI: -1,
+	}
+	for range prefetchBatches {
+		f.free <- &batch{
+			pkts:  make([]Packet, 0, prefetchPackets),
+			marks: make([]mark, 0, prefetchPackets),
+			buf:   make([]byte, 0, prefetchBytes),
+		}
+	}
+	return f
+}
+
+// run is the reading goroutine: it fills free batches until the input ends
+// or Close stops it.
+func (f *prefetcher) run() {
+	defer close(f.done)
+	s := f.src
+	for {
+		var b *batch
+		select {
+		case b = <-f.free:
+		case <-f.stop:
+			return
+		}
+		b.pkts, b.marks, b.buf, b.err = b.pkts[:0], b.marks[:0], b.buf[:0], nil
+		for len(b.pkts) < cap(b.pkts) {
+			b.pkts = b.pkts[:len(b.pkts)+1]
+			p := &b.pkts[len(b.pkts)-1]
+			buf, err := s.next(p, b.buf)
+			b.buf = buf
+			if err != nil {
+				b.pkts = b.pkts[:len(b.pkts)-1]
+				if err != errNoRoom {
+					b.err = err
+				}
+				break
+			}
+			st := &s.stats
+			b.marks = append(b.marks, mark{
+				packets: st.Packets, tcpPackets: st.TCPPackets, nonTCP: st.NonTCP, undecodable: st.Undecodable,
+				filtered: st.Filtered, snapCut: st.SnapCut,
+				nErrors: len(st.FirstErrors), nLinks: len(s.links),
+			})
+		}
+		b.stats, b.links = s.stats, s.links
+		select {
+		case f.full <- b:
+		case <-f.stop:
+			return
+		}
+		if b.err != nil {
+			return
+		}
+	}
+}
+
+// Next implements Source.
+func (f *prefetcher) Next(p *Packet) error {
+	for {
+		if f.err != nil {
+			return f.err
+		}
+		if b := f.cur; b != nil {
+			if f.i < len(b.pkts) {
+				*p = b.pkts[f.i]
+				f.last, f.lastI = b, f.i
+				f.i++
+				return nil
+			}
+			if b.err != nil {
+				f.err = b.err
+				f.last, f.lastI = b, len(b.pkts) // the end: the final counters
+				return f.err
+			}
+		}
+		if !f.started {
+			f.started = true
+			go f.run()
+		}
+		next := <-f.full
+		if f.cur != nil {
+			f.free <- f.cur // never blocks: there are only prefetchBatches batches
+		}
+		f.cur, f.i = next, 0
+	}
+}
+
+// Stats implements Source: the counters as they were when the packet
+// returned last was read (after the end: the final counters).
+func (f *prefetcher) Stats() Stats {
+	b := f.last
+	if b == nil {
+		return f.src.Stats() // nothing read yet: the goroutine has not started
+	}
+	st := b.stats
+	if f.lastI < len(b.pkts) {
+		m := b.marks[f.lastI]
+		st.Packets, st.TCPPackets = m.packets, m.tcpPackets
+		st.NonTCP, st.Undecodable, st.Filtered, st.SnapCut = m.nonTCP, m.undecodable, m.filtered, m.snapCut
+		st.Truncated = false
+		st.LastTime = b.pkts[f.lastI].Time
+		st.FirstErrors = st.FirstErrors[:m.nErrors]
+	}
+	st.FirstErrors = append([]FrameError(nil), st.FirstErrors...)
+	return st
+}
+
+// LinkTypes implements LinkTyper.
+func (f *prefetcher) LinkTypes() []int {
+	b := f.last
+	if b == nil {
+		return f.src.LinkTypes()
+	}
+	links := b.links
+	if f.lastI < len(b.pkts) {
+		links = links[:b.marks[f.lastI].nLinks]
+	}
+	return append([]int(nil), links...)
+}
+
+// Close implements Source: it stops the goroutine, then closes the file.
+func (f *prefetcher) Close() error {
+	if f.err == nil {
+		f.err = io.EOF
+	}
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	if f.started {
+		close(f.stop)
+		<-f.done
+	}
+	return f.src.Close()
+}
+
+// Compile-time checks.
+var (
+	_ Source    = (*prefetcher)(nil)
+	_ LinkTyper = (*prefetcher)(nil)
+)

@@ -1,0 +1,725 @@
+package correlate
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/flows"
+	"github.com/rstscope/rstscope/heuristics"
+)
+
+// coverTail is how long after the peer capture's last packet it is still
+// taken to be running: a pcap file does not record when its capture
+// stopped, and a quiet peer (every packet of a refused SYN lost on the way)
+// ends with its last packet long before the main capture's reset.
+const coverTail = time.Minute
+
+// Where an endpoint sits: near the main capture or near the peer's.
+type place uint8
+
+const (
+	placeUnknown place = iota
+	placeMain
+	placePeer
+)
+
+// mpkt is one packet of the event's flow in the main capture.
+type mpkt struct {
+	t      int64
+	frame  uint64
+	dir    flows.Dir
+	flags  capture.TCPFlags
+	seq    uint32
+	ack    uint32
+	n      int
+	ttl    uint8
+	hasTS  bool
+	tsval  uint32
+	rst    bool // one of the event's RSTs
+	before bool // from the ladder (before the first RST)
+}
+
+// clock is the estimated alignment of the two captures.
+type clock struct {
+	kind    string // two_way, one_way, none
+	offset  int64  // t(peer) - t(main), ns
+	delay   int64  // one-way delay, ns
+	samples int
+}
+
+// toPeer gives the expected peer time of a packet seen in the main capture
+// at t, sent from the side at from.
+func (k clock) toPeer(t int64, from place) int64 {
+	if from == placePeer {
+		return t + k.offset - k.delay
+	}
+	return t + k.offset + k.delay
+}
+
+// tol is how far a matched packet's time may be from the expected one.
+func (k clock) tol() int64 {
+	d := k.delay
+	if d < 0 {
+		d = -d
+	}
+	base := int64(time.Second)
+	if k.kind != "two_way" {
+		base = 2 * int64(time.Second)
+	}
+	return base + 4*d
+}
+
+// edge is the margin kept at the ends of the main capture's view of a
+// flow when looking for packets it should have seen: the clock's
+// uncertainty, small once both directions were matched.
+func (k clock) edge() int64 {
+	d := k.delay
+	if d < 0 {
+		d = -d
+	}
+	if k.kind == "two_way" {
+		return int64(10*time.Millisecond) + 2*d
+	}
+	return int64(200*time.Millisecond) + 2*d
+}
+
+// estimate aligns the clocks from samples (see the package doc).
+func estimate(ss []sample) clock {
+	var d1, d2 []int64
+	for _, s := range ss {
+		if s.toPeer {
+			d1 = append(d1, s.d)
+		} else {
+			d2 = append(d2, s.d)
+		}
+	}
+	k := clock{kind: "none", samples: len(ss)}
+	switch {
+	case len(d1) > 0 && len(d2) > 0:
+		m1, m2 := median(d1), median(d2)
+		k.kind, k.offset, k.delay = "two_way", (m1-m2)/2, (m1+m2)/2
+	case len(d1) > 0:
+		k.kind, k.delay = "one_way", median(d1)
+	case len(d2) > 0:
+		k.kind, k.delay = "one_way", median(d2)
+	}
+	return k
+}
+
+func median(v []int64) int64 {
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+// match is the event's flow found in the peer capture.
+type match struct {
+	fl *peerFlow
+	by string
+	// side[d-1] is the peer flow's end (0 or 1) for main direction d.
+	side [2]uint8
+	// dseq[d-1] is what a NAT added to direction d's sequence numbers
+	// (peer = main + dseq); zero unless matched by payload.
+	dseq [2]uint32
+}
+
+// packets gathers the event's flow packets in the main capture: the
+// ladder, the RSTs and what followed, each frame once.
+func packets(ev *flows.Event) []mpkt {
+	var out []mpkt
+	seen := map[uint64]bool{}
+	add := func(e flows.LadderEntry, rst, before bool) {
+		if e.Frame != 0 && seen[e.Frame] {
+			return
+		}
+		seen[e.Frame] = true
+		out = append(out, mpkt{t: e.Time.UnixNano(), frame: e.Frame, dir: e.Dir, flags: e.Flags,
+			seq: uint32(e.Seq), ack: uint32(e.Ack), n: e.Len, ttl: e.TTL, hasTS: e.HasTS, tsval: e.TSVal,
+			rst: rst, before: before})
+	}
+	for i := range ev.Flow.Ladder.Len() {
+		add(ev.Flow.Ladder.At(i), false, true)
+	}
+	for i := range min(max(ev.Count, 1), len(ev.RSTs)) {
+		r := &ev.RSTs[i]
+		if i > 0 && r.Frame == 0 {
+			continue
+		}
+		e := flows.LadderEntry{Frame: r.Frame, Input: r.Input, Time: r.Time, Dir: r.Dir, Flags: r.Flags,
+			Seq: r.Seq, Ack: r.Ack, Len: r.Len, TTL: r.TTL, IPID: r.IPID, Window: r.Window,
+			HasTS: r.Opts.HasTS, TSVal: r.Opts.TSVal}
+		add(e, true, false)
+	}
+	for i := range min(max(ev.After.N, 0), len(ev.After.Packets)) {
+		e := ev.After.Packets[i]
+		add(e, e.Flags&capture.RST != 0 && e.Dir == ev.Sender(), false)
+	}
+	return out
+}
+
+// find looks the event's flow up in the peer capture.
+func (c *Peer) find(ev *flows.Event, pk []mpkt, guess clock) (match, bool) {
+	fl := &ev.Flow
+	start := fl.Start.UnixNano()
+	pick := func(idxs []int32, ok func(*peerFlow) (match, bool)) (match, bool) {
+		var best match
+		var bestDist int64
+		found := false
+		for _, i := range idxs {
+			m, good := ok(&c.flows[i])
+			if !good {
+				continue
+			}
+			dist := m.fl.first - (start + guess.offset)
+			if dist < 0 {
+				dist = -dist
+			}
+			if !found || dist < bestDist {
+				best, bestDist, found = m, dist, true
+			}
+		}
+		return best, found
+	}
+	// ISNs: either side's, checked against the other's when both are known
+	for d := flows.FromClient; d <= flows.FromServer; d++ {
+		pr := fl.Profile(d)
+		if !pr.SYNSeen {
+			continue
+		}
+		other := fl.Profile(d.Reverse())
+		m, ok := pick(c.byISN[uint32(pr.ISN)], func(pf *peerFlow) (match, bool) {
+			for s := range pf.ends {
+				e, o := &pf.ends[s], &pf.ends[1-s]
+				if !e.hasISN || e.isn != uint32(pr.ISN) {
+					continue
+				}
+				if other.SYNSeen && o.hasISN && o.isn != uint32(other.ISN) {
+					continue
+				}
+				m := match{fl: pf, by: "isn"}
+				m.side[d-1], m.side[d.Reverse()-1] = uint8(s), uint8(1-s)
+				return m, true
+			}
+			return match{}, false
+		})
+		if ok {
+			return m, true
+		}
+	}
+	// TCP timestamps and sequence numbers of a non-RST packet
+	for _, p := range pk {
+		if !p.hasTS || p.rst || p.dir == flows.DirUnknown {
+			continue
+		}
+		fi, ok := c.byTS[tsKey{p.tsval, p.seq}]
+		if !ok {
+			continue
+		}
+		pf := &c.flows[fi]
+		for i := range pf.recs {
+			r := &pf.recs[i]
+			if r.hasTS && r.tsval == p.tsval && sameSegment(r, &p, [2]uint32{}) {
+				m := match{fl: pf, by: "tsval"}
+				m.side[p.dir-1], m.side[p.dir.Reverse()-1] = r.side, 1-r.side
+				return m, true
+			}
+		}
+	}
+	// a payload fingerprint (Observe), with the NAT's sequence offsets
+	if h, ok := c.mainPay[keyOf(fl.Client, fl.Server)]; ok && (h.src == fl.Client || h.src == fl.Server) {
+		d := flows.FromClient
+		if h.src == fl.Server {
+			d = flows.FromServer
+		}
+		m := match{fl: &c.flows[h.flow], by: "payload"}
+		m.side[d-1], m.side[d.Reverse()-1] = h.side, 1-h.side
+		m.dseq[d-1] = h.dSrc
+		if h.hasDst {
+			m.dseq[d.Reverse()-1] = h.dDst
+		}
+		return m, true
+	}
+	// addresses and ports
+	if fl.Client.IsValid() && fl.Server.IsValid() {
+		return pick(c.byTuple[keyOf(fl.Client, fl.Server)], func(pf *peerFlow) (match, bool) {
+			m := match{fl: pf, by: "tuple"}
+			s := pf.sideOf(fl.Client)
+			m.side[0], m.side[1] = s, 1-s
+			return m, true
+		})
+	}
+	return match{}, false
+}
+
+// unique reports whether no other record of the flow has the header
+// values of record j (a repeated pure ACK or a retransmission could pair
+// with the wrong copy and skew the clock).
+func (m *match) unique(j int) bool {
+	r := &m.fl.recs[j]
+	for i := range m.fl.recs {
+		o := &m.fl.recs[i]
+		if i != j && o.side == r.side && o.seq == r.seq && o.ack == r.ack && o.flags == r.flags && o.n == r.n {
+			return false
+		}
+	}
+	return true
+}
+
+// sameSegment reports whether r carries p's header values (seq, ack,
+// flags, length), the sequence numbers shifted by dseq (see match).
+func sameSegment(r *record, p *mpkt, dseq [2]uint32) bool {
+	var ds, da uint32
+	if p.dir != flows.DirUnknown {
+		ds, da = dseq[p.dir-1], dseq[p.dir.Reverse()-1]
+	}
+	if r.seq != p.seq+ds || r.flags != p.flags || int(r.n) != p.n {
+		return false
+	}
+	return !p.flags.Has(capture.ACK) || r.ack == p.ack+da
+}
+
+// lookup finds p in the matched flow near the expected peer time (any
+// time when the clock is unknown); -1 if absent.
+func (m *match) lookup(p *mpkt, k clock, from place) int {
+	want := m.side[p.dir-1]
+	exp := p.t
+	if k.kind != "none" {
+		exp = k.toPeer(p.t, from)
+	}
+	best, bestDist := -1, int64(0)
+	for i := range m.fl.recs {
+		r := &m.fl.recs[i]
+		if r.side != want || !sameSegment(r, p, m.dseq) {
+			continue
+		}
+		dist := r.t - exp
+		if dist < 0 {
+			dist = -dist
+		}
+		if k.kind != "none" && dist > k.tol() {
+			continue
+		}
+		if best < 0 || dist < bestDist {
+			best, bestDist = i, dist
+		}
+	}
+	return best
+}
+
+// Apply checks one finding of the main pass against the peer capture and
+// updates its origin, confidence, evidence and correlation (see the
+// package doc). ev is the event f was judged from.
+func (c *Peer) Apply(ev *flows.Event, f *heuristics.Finding) {
+	corr := &heuristics.Correlation{Peer: c.name, MatchedBy: "none", RST: "unknown"}
+	f.Correlation = corr
+	pk := packets(ev)
+	guess := estimate(c.samples())
+	m, matched := c.find(ev, pk, guess)
+
+	// clock: the capture's handshakes plus this flow's matched packets
+	ss := slices.Clone(c.samples())
+	if matched {
+		corr.MatchedBy = m.by
+		a, b := m.fl.ends[m.side[0]].ap, m.fl.ends[m.side[1]].ap
+		corr.PeerClient, corr.PeerServer = apString(a), apString(b)
+		for i := range pk {
+			p := &pk[i]
+			if p.rst || p.dir == flows.DirUnknown || (m.by == "isn" && p.flags.Has(capture.SYN)) {
+				continue // (Observe sampled the handshake of a flow found by ISN)
+			}
+			if guess.kind == "none" && p.n == 0 && p.flags&(capture.SYN|capture.FIN) == 0 {
+				continue // a pure ACK may repeat: without a clock it could pair wrongly
+			}
+			if j := m.lookup(p, guess, placeUnknown); j >= 0 && m.fl.recs[j].ttl != p.ttl && m.unique(j) {
+				ss = append(ss, dirSample(p.t, p.ttl, &m.fl.recs[j], addrOf(ev, p.dir)))
+			}
+		}
+	}
+	k := estimate(ss)
+	corr.Clock, corr.Samples = k.kind, k.samples
+	corr.OffsetMS, corr.OneWayMS = ms(k.offset), ms(k.delay)
+
+	// each packet of the flow in the peer capture (-1: not there); the
+	// expected time of a packet from the main capture's side
+	found := make([]int, len(pk))
+	for i := range pk {
+		found[i] = -1
+		if matched && pk[i].dir != flows.DirUnknown {
+			found[i] = m.lookup(&pk[i], k, placeMain)
+		}
+	}
+
+	// where each endpoint sits
+	var at [2]place
+	for d := flows.FromClient; d <= flows.FromServer; d++ {
+		at[d-1] = c.placeOf(ev, d, pk, &m, found, ss)
+	}
+	if at[0] == at[1] {
+		at = [2]place{}
+	}
+	sender := ev.Sender()
+	if sender == flows.DirUnknown || k.kind == "none" || at[sender-1] == placeUnknown {
+		f.Evidence = append(f.Evidence, heuristics.Evidence{Signal: heuristics.SignalNote,
+			Detail: fmt.Sprintf("%s: %s", c.name, c.why(ev, matched, k, at))})
+		return
+	}
+	senderName := sender.String()
+	receiverName := sender.Reverse().String()
+
+	// the RSTs
+	var rstIdx []int
+	for i := range pk {
+		if pk[i].rst {
+			rstIdx = append(rstIdx, i)
+		}
+	}
+	if len(rstIdx) == 0 {
+		return
+	}
+	first := &pk[rstIdx[0]]
+	from := at[sender-1]
+	covered := c.covers(k.toPeer(first.t, from), k) && m.kept(k.toPeer(first.t, from), k)
+	var present []uint64 // peer frames
+	var absent []uint64  // main frames
+	firstPresent := false
+	if matched {
+		for n, i := range rstIdx {
+			p := &pk[i]
+			if j := m.lookup(p, k, from); j >= 0 {
+				present = append(present, m.fl.recs[j].frame)
+				if n == 0 {
+					firstPresent = true
+				}
+			} else {
+				absent = append(absent, p.frame)
+			}
+		}
+	} else {
+		for _, i := range rstIdx {
+			absent = append(absent, pk[i].frame)
+		}
+	}
+	corr.PeerFrames = present
+
+	// packets lost between the capture points, near the reset
+	lostTo, lostFrom := c.lost(ev, pk, &m, matched, found, k, at)
+	corr.Lost = len(lostTo) + len(lostFrom)
+	var lostEv []heuristics.Evidence
+	if len(lostTo) > 0 {
+		who := hostName(ev, at, placeMain)
+		lostEv = append(lostEv, heuristics.Evidence{Signal: heuristics.SignalLostInPath,
+			Detail: fmt.Sprintf("%s the %s sent here never reached %s", count(len(lostTo), "packet"), who, c.name),
+			Frames: lostTo})
+	}
+	if len(lostFrom) > 0 {
+		who := hostName(ev, at, placePeer)
+		lostEv = append(lostEv, heuristics.Evidence{Signal: heuristics.SignalLostInPath,
+			Detail: fmt.Sprintf("%s the %s sent in %s never arrived here (%s %s)",
+				count(len(lostFrom), "packet"), who, c.name, c.name, frameList("frame", lostFrom))})
+	}
+
+	clockNote := c.clockNote(k)
+	switch {
+	case from == placePeer && firstPresent:
+		corr.RST = string(heuristics.SignalPresentAtSender)
+		genuine(f, sender, heuristics.Evidence{Signal: heuristics.SignalPresentAtSender,
+			Detail: fmt.Sprintf("the RST left the %s: %s frame %d shows it sent there%s",
+				senderName, c.name, present[0], clockNote), Frames: []uint64{first.frame}})
+	case from == placePeer && covered && (matched || c.synCovered(ev, k)):
+		corr.RST = string(heuristics.SignalAbsentAtSender)
+		detail := fmt.Sprintf("%s, taken at the %s's side, shows no such RST leaving the %s (seq %d, flags %s)%s: it was forged on the path",
+			c.name, senderName, senderName, first.seq, first.flags, clockNote)
+		if !matched {
+			detail = fmt.Sprintf("%s, taken at the %s's side, has no packet of this flow at all, though the %s's other traffic is there%s: the %s never saw the connection, so the RST was forged on the path",
+				c.name, senderName, senderName, clockNote, senderName)
+		}
+		forged(f, heuristics.Evidence{Signal: heuristics.SignalAbsentAtSender, Detail: detail, Frames: absent})
+		f.Summary += fmt.Sprintf("; %s shows the RST never left the %s", c.name, senderName)
+	case from == placeMain && firstPresent:
+		corr.RST = string(heuristics.SignalPresentAtSender)
+		genuine(f, sender, heuristics.Evidence{Signal: heuristics.SignalPresentAtSender,
+			Detail: fmt.Sprintf("the RST was captured here at the %s's side and arrived at the %s (%s frame %d)%s",
+				senderName, receiverName, c.name, present[0], clockNote), Frames: []uint64{first.frame}})
+	case from == placeMain && covered && (matched || c.synCovered(ev, k)):
+		corr.RST = "not_delivered"
+		lostEv = append([]heuristics.Evidence{{Signal: heuristics.SignalLostInPath,
+			Detail: fmt.Sprintf("the RST never reached the %s: %s, at its side, does not show it%s",
+				receiverName, c.name, clockNote), Frames: absent}}, lostEv...)
+	case !matched && covered:
+		f.Evidence = append(f.Evidence, heuristics.Evidence{Signal: heuristics.SignalNote,
+			Detail: fmt.Sprintf("%s: the flow is not there, and without its handshake here it cannot be looked up behind a NAT", c.name)})
+	default:
+		f.Evidence = append(f.Evidence, heuristics.Evidence{Signal: heuristics.SignalNote,
+			Detail: fmt.Sprintf("%s does not cover the time of the RST", c.name)})
+	}
+	f.Evidence = append(f.Evidence, lostEv...)
+}
+
+// genuine records that the RST left its claimed sender: the origin is that
+// sender, at least medium confidence.
+func genuine(f *heuristics.Finding, sender flows.Dir, e heuristics.Evidence) {
+	origin := heuristics.OriginClient
+	if sender == flows.FromServer {
+		origin = heuristics.OriginServer
+	}
+	if f.Origin == heuristics.OriginMiddlebox {
+		f.Confidence = heuristics.Medium
+		if f.Cause == heuristics.CauseMiddleboxInjected {
+			f.Cause = heuristics.CauseUnknown
+			for _, a := range f.Alternatives {
+				if a != heuristics.CauseMiddleboxInjected {
+					f.Cause = a
+					break
+				}
+			}
+			f.Alternatives = slices.DeleteFunc(f.Alternatives, func(a heuristics.Cause) bool {
+				return a == f.Cause || a == heuristics.CauseMiddleboxInjected
+			})
+		}
+		f.Summary += "; the other capture shows it genuine"
+	}
+	f.Origin = origin
+	f.Confidence = max(f.Confidence, heuristics.Medium)
+	f.Evidence = append([]heuristics.Evidence{e}, f.Evidence...)
+}
+
+// forged records that the RST never left its claimed sender.
+func forged(f *heuristics.Finding, e heuristics.Evidence) {
+	f.Origin = heuristics.OriginMiddlebox
+	f.Confidence = heuristics.High
+	switch f.Cause {
+	case heuristics.CauseRefused, heuristics.CauseIdleTimeout, heuristics.CauseMiddleboxInjected:
+	default:
+		f.Alternatives = append([]heuristics.Cause{f.Cause}, slices.DeleteFunc(f.Alternatives, func(a heuristics.Cause) bool {
+			return a == heuristics.CauseMiddleboxInjected || a == f.Cause
+		})...)
+		f.Cause = heuristics.CauseMiddleboxInjected
+	}
+	if f.Cause == heuristics.CauseMiddleboxInjected {
+		f.Advice = "the reset was forged between the two capture points: look on that path for the firewall, IPS, proxy or load balancer that sends it"
+	}
+	f.Evidence = append([]heuristics.Evidence{e}, f.Evidence...)
+}
+
+// placeOf says which capture direction d's endpoint is near: from its
+// matched packets in this flow (its TTL is higher at the capture nearer
+// it), else from the clock samples of its address.
+func (c *Peer) placeOf(ev *flows.Event, d flows.Dir, pk []mpkt, m *match, found []int, ss []sample) place {
+	var main, peer int
+	for i := range pk {
+		p := &pk[i]
+		if p.dir != d || p.rst || found[i] < 0 {
+			continue
+		}
+		switch r := &m.fl.recs[found[i]]; {
+		case p.ttl > r.ttl:
+			main++
+		case p.ttl < r.ttl:
+			peer++
+		}
+	}
+	if main == 0 && peer == 0 {
+		addr := addrOf(ev, d)
+		for _, s := range ss {
+			if s.src != addr {
+				continue
+			}
+			if s.toPeer {
+				main++
+			} else {
+				peer++
+			}
+		}
+	}
+	switch {
+	case main > peer:
+		return placeMain
+	case peer > main:
+		return placePeer
+	}
+	return placeUnknown
+}
+
+// synCovered reports whether this capture saw the flow's handshake (so
+// that its ISNs could be looked up) at a time the peer capture was running:
+// an unmatched flow then truly never reached the peer.
+func (c *Peer) synCovered(ev *flows.Event, k clock) bool {
+	for d := flows.FromClient; d <= flows.FromServer; d++ {
+		pr := ev.Flow.Profile(d)
+		if pr.SYNSeen && c.covers(k.toPeer(pr.SYNTime.UnixNano(), placeMain), k) {
+			return true
+		}
+	}
+	return false
+}
+
+// covers reports whether the peer capture was running at peer time t.
+func (c *Peer) covers(t int64, k clock) bool {
+	return t >= c.first-k.tol() && t <= c.last+int64(coverTail)
+}
+
+// kept reports whether the matched flow still holds its records of peer
+// time t (a long flow drops its oldest ones, see maxRecords).
+func (m *match) kept(t int64, k clock) bool {
+	return m.fl == nil || m.fl.cutT == 0 || t > m.fl.cutT+k.tol()
+}
+
+// lost finds the flow's packets near the reset that one side sent and the
+// other never received: main frames sent from the main capture's side,
+// peer frames sent from the peer's side. The event's RSTs are judged
+// apart.
+func (c *Peer) lost(ev *flows.Event, pk []mpkt, m *match, matched bool, found []int, k clock, at [2]place) (toPeer, fromPeer []uint64) {
+	for i := range pk {
+		p := &pk[i]
+		if p.rst || p.dir == flows.DirUnknown || at[p.dir-1] != placeMain {
+			continue
+		}
+		if t := k.toPeer(p.t, placeMain); !c.covers(t, k) || !m.kept(t, k) {
+			continue
+		}
+		if found[i] < 0 {
+			toPeer = append(toPeer, p.frame)
+		}
+	}
+	if !matched || len(pk) == 0 {
+		return toPeer, nil
+	}
+	// the window the main capture's event saw, in main time
+	lo, hi := pk[0].t, pk[0].t
+	for i := range pk {
+		lo, hi = min(lo, pk[i].t), max(hi, pk[i].t)
+	}
+	tol := k.edge()
+	switch {
+	case ev.Flow.Ladder.Total() > ev.Flow.Ladder.Len():
+		lo += tol // older packets scrolled out of the ladder
+	case ev.Flow.Dirs[0].SYNSeen:
+		lo = ev.Flow.Start.UnixNano() - tol // the whole flow from its SYN
+	default:
+		lo = ev.Flow.Start.UnixNano() + tol
+	}
+	if ev.After.N < len(ev.After.Packets) && !ev.EndOfInput {
+		hi = max(hi, ev.First().Time.UnixNano()+int64(c.opts.LookAhead))
+	}
+	hi -= tol
+	for j := range m.fl.recs {
+		r := &m.fl.recs[j]
+		d := dirOfSide(m, r.side)
+		if d == flows.DirUnknown || at[d-1] != placePeer {
+			continue
+		}
+		arr := r.t - k.offset + k.delay // expected arrival, main time
+		if arr < lo || arr > hi {
+			continue
+		}
+		found := false
+		for i := range pk {
+			p := &pk[i]
+			if p.dir == d && sameSegment(r, p, m.dseq) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			fromPeer = append(fromPeer, r.frame)
+		}
+	}
+	return toPeer, fromPeer
+}
+
+func dirOfSide(m *match, s uint8) flows.Dir {
+	switch s {
+	case m.side[0]:
+		return flows.FromClient
+	case m.side[1]:
+		return flows.FromServer
+	}
+	return flows.DirUnknown
+}
+
+// why explains in a note why the peer capture could not judge the RST.
+func (c *Peer) why(ev *flows.Event, matched bool, k clock, at [2]place) string {
+	switch {
+	case ev.Sender() == flows.DirUnknown:
+		return "the RST's sender is unknown"
+	case k.kind == "none":
+		return "no packet is in both captures, so they cannot be aligned (is it the same traffic?)"
+	case !matched:
+		return "the flow is not in the peer capture and its sender's side is unknown"
+	}
+	return "which capture is at the RST's sender's side is unknown (equal TTLs)"
+}
+
+func (c *Peer) clockNote(k clock) string {
+	switch k.kind {
+	case "two_way":
+		return fmt.Sprintf(" (clocks aligned on %d packets: peer offset %s, one-way delay %s)", k.samples, durMS(k.offset), durMS(k.delay))
+	case "one_way":
+		return fmt.Sprintf(" (one-way delay %s from %d packets, clocks taken as equal)", durMS(k.delay), k.samples)
+	}
+	return ""
+}
+
+// hostName names the endpoint(s) near p: "client", "server".
+func hostName(ev *flows.Event, at [2]place, p place) string {
+	var names []string
+	for d := flows.FromClient; d <= flows.FromServer; d++ {
+		if at[d-1] == p {
+			names = append(names, d.String())
+		}
+	}
+	return strings.Join(names, " and ")
+}
+
+func addrOf(ev *flows.Event, d flows.Dir) netip.Addr {
+	if d == flows.FromServer {
+		return ev.Flow.Server.Addr()
+	}
+	return ev.Flow.Client.Addr()
+}
+
+func apString(ap netip.AddrPort) string {
+	if !ap.IsValid() {
+		return ""
+	}
+	return ap.String()
+}
+
+// count gives "1 packet", "2 packets".
+func count(n int, word string) string {
+	if n != 1 {
+		word += "s"
+	}
+	return fmt.Sprintf("%d %s", n, word)
+}
+
+// frameList gives "frame 4" or "frames 4, 5, ...".
+func frameList(word string, fs []uint64) string {
+	if len(fs) != 1 {
+		word += "s"
+	}
+	s := make([]string, 0, min(len(fs), 8))
+	for i, f := range fs {
+		if i == 8 {
+			s = append(s, "...")
+			break
+		}
+		s = append(s, fmt.Sprint(f))
+	}
+	return word + " " + strings.Join(s, ", ")
+}
+
+func ms(ns int64) float64 {
+	return float64(ns) / float64(time.Millisecond)
+}
+
+func durMS(ns int64) string {
+	return fmt.Sprintf("%.3f ms", ms(ns))
+}

@@ -1,0 +1,55 @@
+// Package correlate checks rstscope's findings against a second capture of
+// the same traffic taken at the other end of the path (--peer): a RST that
+// arrived at the client but never left the server was forged on the path.
+//
+//	capture.Source --Packet--> flows.Table --Event--> heuristics.Engine --Finding--> correlate.Peer.Apply --> report
+//
+// It sits beside the pipeline: it imports capture, flows and heuristics,
+// never report, and main wires it.
+//
+// # Matching
+//
+// Load reads the peer capture completely first and keeps, per flow, the
+// initial sequence numbers of both sides and a compact record of every
+// packet (time, frame, seq, ack, flags, length, TTL, TSval), at most
+// maxRecords per flow (the oldest half goes when full), plus a fingerprint
+// (FNV-1a of the first 48 bytes and the length) of each side's first two
+// data segments. A flow of the main capture is found in the peer capture
+// by its ISNs (a NAT rewrites addresses and ports, not sequence numbers,
+// unless it randomises ISNs, which Linux MASQUERADE does not), else by a
+// TSval and seq pair of one of its packets, else by the fingerprint of one
+// of its data segments (Observe hashes the main pass's data segments; the
+// match also gives the sequence number offsets of a NAT that rewrites
+// them), else by its addresses and ports. Packets are matched by seq, ack,
+// flags, length and side (after those offsets), and by time once the
+// clocks are aligned.
+//
+// # Clocks
+//
+// Observe sees every packet of the main pass (SYNs and data segments do
+// one map lookup each; nothing allocates but the first payload match of a
+// flow) and keeps, in a fixed ring, the time differences of handshake
+// packets seen in both captures; Apply adds the matched packets of the
+// event's flow. A packet's direction comes from its
+// TTL: it is higher at the capture nearer its sender. For packets from the
+// main capture's side, d1 = t(peer) - t(main) = offset + delay; for the
+// other way, d2 = t(main) - t(peer) = -offset + delay; so offset =
+// (median d1 - median d2) / 2 and the one-way delay = (median d1 + median
+// d2) / 2, which assumes the same delay both ways (a symmetric path). With
+// one direction only, the offset is taken as 0.
+//
+// # Verdicts
+//
+// The side of each endpoint (near the main capture or near the peer) comes
+// from the same TTL comparison. When the peer capture is at the RST's
+// claimed sender's side and covers its time, a RST absent there was forged
+// on the path (absent_at_sender: origin middlebox, confidence high); a RST
+// present in both captures is genuine (present_at_sender: origin the
+// claimed sender). Packets near the reset that one side's capture shows
+// sent and the other's never received are lost_in_path. The peer capture
+// must hold all of the traffic between the two hosts: one taken with a
+// narrower filter makes packets look absent.
+//
+// Buffers: Load copies what it keeps; Apply allocates (once per finding).
+// Clock: only capture timestamps, never the wall clock.
+package correlate

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +31,13 @@ const (
 	// --max-flows (1,000,000 flows held): about 2.5 KB per held flow plus
 	// the Go runtime's headroom.
 	floodRSSBoundMiB = 4096
+	// rstFloodRSSBoundMiB bounds a flood of RSTs on distinct tuples within
+	// one look-ahead (--max-flows 1000, ndjson): at most 32,768 events wait
+	// for their look-ahead at once (flows.maxPending, ~9 KB each).
+	rstFloodRSSBoundMiB = 512
+	// helloFloodRSSBoundMiB bounds 100,000 flows each buffering a
+	// ClientHello to complete: the buffers are capped in total (64 MiB).
+	helloFloodRSSBoundMiB = 512
 	// oooRSSBoundMiB bounds one flow of millions of out-of-order segments:
 	// nothing grows with the number of segments.
 	oooRSSBoundMiB = 64
@@ -439,13 +448,23 @@ func childCmd(exe string, args ...string) *exec.Cmd {
 // its stdin; it returns the JSON report and the peak RSS in MiB.
 func runChild(t *testing.T, gen func(w io.Writer) error, args ...string) (hostileDoc, int) {
 	t.Helper()
+	var out bytes.Buffer
+	rss := runChildTo(t, gen, &out, append([]string{"--format", "json"}, args...)...)
+	return decodeHostile(t, out.String()), rss
+}
+
+// runChildTo runs rstscope -r - args in a child process, with the capture
+// gen writes on its stdin and its stdout to out; it returns the peak RSS
+// in MiB.
+func runChildTo(t *testing.T, gen func(w io.Writer) error, out io.Writer, args ...string) int {
+	t.Helper()
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("needs /proc to read the peak RSS")
 	}
-	cmd := childCmd("", append([]string{"-r", "-", "--format", "json"}, args...)...)
+	cmd := childCmd("", append([]string{"-r", "-"}, args...)...)
 	cmd.Env = append(cmd.Env, "RSTSCOPE_CHILD_RSS=1")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &errb
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -480,7 +499,44 @@ func runChild(t *testing.T, gen func(w io.Writer) error, args ...string) (hostil
 	if rss < 0 {
 		t.Fatalf("no VmHWM from the child (stderr %q)", errb.String())
 	}
-	return decodeHostile(t, out.String()), rss
+	return rss
+}
+
+// ndjsonCounter reads an ndjson report as it is written: it checks that
+// each finding line names RST frames no other line named, and keeps the
+// last line (the summary).
+type ndjsonCounter struct {
+	t        *testing.T
+	partial  []byte
+	last     []byte
+	findings int
+	frames   map[uint64]bool
+}
+
+func (c *ndjsonCounter) Write(b []byte) (int, error) {
+	c.partial = append(c.partial, b...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := c.partial[:i]
+		if len(c.last) > 0 {
+			var f finding
+			if err := json.Unmarshal(c.last, &f); err != nil {
+				c.t.Errorf("ndjson line %d: %v", c.findings+1, err)
+			}
+			for _, fr := range f.frames() {
+				if c.frames[fr] {
+					c.t.Errorf("RST frame %d is in two findings", fr)
+				}
+				c.frames[fr] = true
+			}
+			c.findings++
+		}
+		c.last = append(c.last[:0], line...)
+		c.partial = c.partial[i+1:]
+	}
 }
 
 // TestHostile_synFlood: 2,000,000 SYNs, each its own flow, with a refused
@@ -574,5 +630,120 @@ func TestHostile_outOfOrderFlood(t *testing.T) {
 	checkEveryRST(t, &d, []uint64{uint64(segs + 5)})
 	if rss > oooRSSBoundMiB {
 		t.Errorf("peak RSS: got %d MiB, want at most %d MiB", rss, oooRSSBoundMiB)
+	}
+}
+
+// TestHostile_rstFlood: 100,000 RSTs on as many tuples within 0.1 s of
+// capture time, each needing its own event. Events waiting for their
+// look-ahead are capped, so memory stays within rstFloodRSSBoundMiB with
+// streaming output, and every RST still gets exactly one finding.
+func TestHostile_rstFlood(t *testing.T) {
+	n := 100_000
+	if testing.Short() {
+		n = 40_000 // still past the cap on waiting events
+	}
+	start := time.Now()
+	gen := func(f io.Writer) error {
+		w := pcapgen.NewRaw(f, 101, 65535)
+		srv := netip.MustParseAddrPort("192.0.2.80:80")
+		var frame []byte
+		at := pcapgen.Time(0)
+		for i := range n {
+			a := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
+			cl := netip.AddrPortFrom(netip.AddrFrom4(a), uint16(1024+i%60000))
+			at = at.Add(time.Microsecond)
+			frame = pcapgen.AppendTCP(frame[:0], pcapgen.RawTCP{Src: srv, Dst: cl, Flags: pcapgen.RST, Seq: uint32(i), TTL: 64})
+			w.Write(at, frame, len(frame))
+		}
+		return w.Close()
+	}
+	c := &ndjsonCounter{t: t, frames: map[uint64]bool{}}
+	rss := runChildTo(t, gen, c, "--format", "ndjson", "--max-flows", "1000")
+	t.Logf("%d RSTs: peak RSS %d MiB (bound %d MiB), %v", n, rss, rstFloodRSSBoundMiB, time.Since(start).Round(time.Millisecond))
+	var sum hostileDoc
+	if err := json.Unmarshal(c.last, &sum); err != nil {
+		t.Fatalf("ndjson summary line: %v (%.200q)", err, c.last)
+	}
+	if c.findings != n || len(c.frames) != n || sum.Stats.RSTPackets != uint64(n) || sum.Stats.Findings != uint64(n) {
+		t.Errorf("findings %d naming %d RST frames, summary %d RSTs %d findings: want %d each",
+			c.findings, len(c.frames), sum.Stats.RSTPackets, sum.Stats.Findings, n)
+	}
+	if rss > rstFloodRSSBoundMiB {
+		t.Errorf("peak RSS: got %d MiB, want at most %d MiB", rss, rstFloodRSSBoundMiB)
+	}
+}
+
+// TestHostile_helloFlood: 100,000 flows each start a ClientHello that
+// announces a 16 KB record and never send the rest. Buffers of ClientHellos
+// being completed are capped in total, so peak RSS stays within
+// helloFloodRSSBoundMiB (without the cap: 16 KB more per flow, 1.6 GB).
+func TestHostile_helloFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100,000-flow hello flood skipped in -short mode")
+	}
+	const n = 100_000
+	hello := []byte{0x16, 0x03, 0x01, 0x3e, 0x80, 0x01, 0x00, 0x3e, 0x7c, 0x03, 0x03}
+	start := time.Now()
+	gen := func(f io.Writer) error {
+		w := pcapgen.NewRaw(f, 101, 65535)
+		srv := netip.MustParseAddrPort("192.0.2.80:443")
+		var frame []byte
+		at := pcapgen.Time(0)
+		for i := range n {
+			a := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
+			cl := netip.AddrPortFrom(netip.AddrFrom4(a), uint16(1024+i%60000))
+			at = at.Add(10 * time.Microsecond)
+			frame = pcapgen.AppendTCP(frame[:0], pcapgen.RawTCP{Src: cl, Dst: srv, Flags: pcapgen.ACK | pcapgen.PSH, Seq: 1, Ack: 1, TTL: 64, Window: 500, Payload: hello})
+			w.Write(at, frame, len(frame))
+		}
+		return w.Close()
+	}
+	d, rss := runChild(t, gen)
+	t.Logf("%d ClientHello starts: peak RSS %d MiB (bound %d MiB), %v", n, rss, helloFloodRSSBoundMiB, time.Since(start).Round(time.Millisecond))
+	if d.Stats.TCPFlows != n {
+		t.Errorf("tcp_flows: got %d, want %d", d.Stats.TCPFlows, n)
+	}
+	if rss > helloFloodRSSBoundMiB {
+		t.Errorf("peak RSS: got %d MiB, want at most %d MiB", rss, helloFloodRSSBoundMiB)
+	}
+}
+
+// TestHostile_hugeLengths: records and blocks whose length fields claim
+// 2 GB (a pcap record, a pcapng packet block, a pcapng block of unknown
+// type) are refused as a cut input (warning, exit 0) without allocating
+// what they claim.
+func TestHostile_hugeLengths(t *testing.T) {
+	le := func(vs ...uint32) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.LittleEndian.AppendUint32(b, v)
+		}
+		return b
+	}
+	shb := append(le(0x0a0d0d0a, 28, 0x1a2b3c4d, 1), append(le(0xffffffff, 0xffffffff), le(28)...)...)
+	idb := le(1, 20, 1, 65535, 20)
+	pad := make([]byte, 1000)
+	files := map[string][]byte{
+		"record.pcap":  append(append(le(0xa1b2c3d4, 0x00040002, 0, 0, 0x7fffffff, 1), le(0, 0, 0x7fffffff, 0x7fffffff)...), pad...),
+		"epb.pcapng":   append(append(append(shb, idb...), le(6, 0x7ffffff0, 0, 0, 0, 0x7fffffd0, 0x7fffffd0)...), pad...),
+		"block.pcapng": append(append(append(shb, idb...), le(0x0badf00d, 0x7ffffff0)...), pad...),
+	}
+	for name, data := range files {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), name)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			d, errs := runHostile(t, path)
+			runtime.ReadMemStats(&after)
+			if !d.Stats.TruncatedInput || !strings.Contains(errs, "warning") {
+				t.Errorf("truncated_input %v, stderr %q: want a cut input and a warning", d.Stats.TruncatedInput, errs)
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
+				t.Errorf("allocated %d MiB reading a %d-byte file, want at most 64 MiB", got>>20, len(data))
+			}
+		})
 	}
 }

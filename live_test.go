@@ -81,6 +81,7 @@ func TestLive(t *testing.T) {
 	t.Run("promiscuous", func(t *testing.T) { testPromisc(t, bin) })
 	t.Run("errors", func(t *testing.T) { testLiveErrors(t, bin) })
 	t.Run("kernel_drops", func(t *testing.T) { testKernelDrops(t, bin) })
+	t.Run("default_buffer_holds_3000", func(t *testing.T) { testDefaultBuffer(t, bin) })
 	t.Run("syn_flood", func(t *testing.T) { testSYNFlood(t, bin) })
 }
 
@@ -412,6 +413,9 @@ func testParity(t *testing.T, bin, iface string) {
 	delete(fm, "inputs")
 	if !reflect.DeepEqual(lm, fm) {
 		t.Errorf("live run and -r of its --write-all capture differ:\nlive: %s\nfile: %s", lb, fb)
+		if dir := os.Getenv("RSTSCOPE_KEEP"); dir != "" {
+			exec.Command("cp", live, file, pcap, dir).Run()
+		}
 	}
 	if ld.Stats.Packets < 20 || ld.Stats.TCPFlows != 5 || ld.Stats.DroppedByKernel != 0 {
 		t.Errorf("live stats: got packets %d, tcp_flows %d, dropped_by_kernel %d; want at least 20 packets, 5 flows, no drops",
@@ -995,6 +999,34 @@ func testKernelDrops(t *testing.T, bin string) {
 		t.Errorf("stderr: got %q, want a line starting %q", p.stderr, want)
 	}
 	t.Logf("stopped reader: %d frames sent, %d read, %d dropped by the kernel", sent, st.Packets, st.DroppedByKernel)
+}
+
+// testDefaultBuffer: with the default -s and -B the kernel buffer holds
+// thousands of packets (libpcap's immediate mode gives each packet a slot
+// of the snapshot length): 3000 frames sent while rstscope is stopped are
+// all read afterwards.
+func testDefaultBuffer(t *testing.T, bin string) {
+	l := newNetLab(t)
+	f := newFlooder(t, l)
+	out := filepath.Join(t.TempDir(), "buffer.json")
+	p := startIn(t, l.a, bin, func(c *exec.Cmd) { c.Stdout = io.Discard }, "-i", "vethA", "--format", "json", "-o", out, "tcp")
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	sent, _ := f.flood(t, 3000, 10*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if code := p.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+	d, _ := readDoc(t, out)
+	if d.Stats.Packets != uint64(sent) || d.Stats.DroppedByKernel != 0 {
+		t.Errorf("%d frames sent to a stopped rstscope: got packets %d, dropped_by_kernel %d; want all read, none dropped",
+			sent, d.Stats.Packets, d.Stats.DroppedByKernel)
+	}
 }
 
 // testSYNFlood: a SYN flood of new flows through a veth, bounded in time

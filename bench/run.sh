@@ -105,7 +105,9 @@ row() { local IFS=$US; echo "$*" >>"$ROWS"; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN{ if (s > 0) printf "%.0f", n/s; else print "" }'; }
 
 # rstscope
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 RST_WALL=""
+RST_RSS=""
 if [[ ! -x $BIN ]]; then
 	say "$BIN missing: building it"
 	$GO build -o "$BIN" . >/dev/null 2>&1 || true
@@ -128,6 +130,7 @@ else
 	else
 		RST_WALL=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
 		rss=$(printf '%s\n' "${rsses[@]}" | sort -g | tail -1)
+		RST_RSS=$rss
 		# One more run, untimed, to read rstscope's own RST count.
 		seen=""
 		if "$BIN" -r "$PCAP" --format json -o "$TMP/out.json" 2>/dev/null; then
@@ -225,6 +228,20 @@ while IFS=$US read -r name runs wall pps bps rss bop aop rsts; do
 	[[ -n $bps ]] && bps=$(human "$bps" B)
 	line "$name" "${runs:--}" "${wall:--}" "${pps:--}" "${bps:--}" "${rss:--}" "${bop:--}" "${aop:--}" "${rsts:--}"
 done <"$ROWS"
+# The targets of issue 8: >= 4 M packets/s (median), >= 25x tshark's RST
+# filter on the same file in the same run, peak RSS <= 300 MB.
+echo
+printf 'load average (1, 5, 15 min) before the runs: %s; after: %s\n' "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")"
+verdict() { if [[ -z $2 ]]; then echo "not measured"; elif awk -v v="$2" -v t="$3" -v op="$4" 'BEGIN{exit !(op == ">=" ? v >= t : v <= t)}'; then echo "met ($1)"; else echo "NOT met ($1)"; fi; }
+if [[ -n $RST_WALL ]]; then
+	pps=$(rate "$GEN_PKTS" "$RST_WALL")
+	printf 'target >= 4M packets/s:        %s\n' "$(verdict "$(human "$pps")" "$pps" 4000000 ">=")"
+	ratio=""; [[ -n $TSH_WALL ]] && ratio=$(awk -v a="$RST_WALL" -v b="$TSH_WALL" 'BEGIN{printf "%.1f", b/a}')
+	printf 'target >= 25x tshark:          %s\n' "$(verdict "${ratio:-?}x" "$ratio" 25 ">=")"
+	if [[ -n $RST_RSS && $RST_RSS != 0 ]]; then
+		printf 'target peak RSS <= 300 MB:     %s\n' "$(verdict "$(human "$(( RST_RSS * 1024 ))" B)" "$(( RST_RSS * 1024 ))" 300000000 "<=")"
+	fi
+fi
 if [[ $RUN_GO == 1 ]] && (( go_rc != 0 )); then
 	echo
 	echo "go test -bench output (failed):"

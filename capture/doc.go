@@ -14,6 +14,14 @@
 // alias it and are valid only until the next call to Next; copy what you
 // keep. The caller owns the Packet and reuses it.
 //
+// Two cores: Prefetch runs a file Source's reading and decoding in a
+// goroutine of its own, a batch of packets ahead (a ring of 8 batches of
+// 512 Packets, each batch owning the frame bytes its packets alias), so
+// that the caller's flow tracking has the other core. Order, packets,
+// Stats and errors are exactly those of the Source. Classic pcap records
+// are read in place from a 1 MiB window (pcapRecordReader), with
+// pcapgo's checks and errors.
+//
 // Clock: Packet.Time is the capture timestamp (UTC) from the file or the
 // kernel. The package never reads the wall clock for packet handling; the
 // one exception is a live Source's Clock, which carries packet time on

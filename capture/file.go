@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -93,6 +95,10 @@ type fileSource struct {
 	pendingFrames uint64
 	hasPending    bool
 
+	// steady is set when reads never wait for data (a regular file or
+	// memory): only then does Prefetch read ahead.
+	steady bool
+
 	index uint64
 	stats Stats
 	err   error // sticky end: io.EOF or the error that ended the input
@@ -132,6 +138,19 @@ func OpenFile(path string, input int, opts FileOptions) (Source, error) {
 	return s, nil
 }
 
+// steadyReader reports whether reads from r never wait for data to come
+// (a regular file, or memory), unlike a pipe, FIFO or terminal.
+func steadyReader(r io.Reader) bool {
+	switch r := r.(type) {
+	case *bytes.Reader, *bytes.Buffer, *strings.Reader:
+		return true
+	case *os.File:
+		fi, err := r.Stat()
+		return err == nil && fi.Mode().IsRegular()
+	}
+	return false
+}
+
 // pathErr drops the *fs.PathError layer, whose text repeats the path and
 // the operation: "no such file or directory" is enough after the name.
 func pathErr(err error) error {
@@ -143,7 +162,7 @@ func pathErr(err error) error {
 }
 
 func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts FileOptions) (*fileSource, error) {
-	s := &fileSource{name: name, input: input, file: closer, dec: NewDecoder(), lastLink: -1}
+	s := &fileSource{name: name, input: input, file: closer, dec: NewDecoder(), lastLink: -1, steady: steadyReader(r)}
 	br := bufio.NewReaderSize(r, readBufferSize)
 	kind, err := sniff(br, name, "")
 	if err != nil {

@@ -140,6 +140,10 @@ type Packet struct {
 
 	LinkType int    // link type of Frame (pcap LINKTYPE_ value)
 	Frame    []byte // the captured frame; see above
+
+	// FlowHash is FlowHash(Src, Dst) when the Source computed it (Prefetch
+	// does, on its reading goroutine, off the flow table's core), else 0.
+	FlowHash uint64
 }
 
 // Truncated reports whether the snaplen cut part of the TCP payload.

@@ -18,20 +18,24 @@ const (
 // was read. Packet.Payload and Packet.Frame alias the batch buffer, valid
 // until the next call to Next as with any Source.
 //
-// Files (OpenFile, and each input of OpenFiles) are prefetched; any other
-// Source, a live capture included, is returned as it is. src must not be
-// used directly afterwards; closing the returned Source closes it.
+// Regular files and captures in memory (OpenFile, and each such input of
+// OpenFiles) are prefetched. Any other Source is returned as it is: a live
+// capture, and a pipe or FIFO (stdin from tcpdump -w -), whose packets
+// must reach the caller as they come, not a batch at a time (-c N must not
+// wait for a batch to fill). src must not be used directly afterwards;
+// closing the returned Source closes it.
 func Prefetch(src Source) Source {
 	switch s := src.(type) {
 	case *fileSource:
-		return newPrefetcher(s)
+		if s.steady {
+			return newPrefetcher(s)
+		}
 	case *mergeSource:
 		for i, in := range s.srcs {
-			if fs, ok := in.(*fileSource); ok {
+			if fs, ok := in.(*fileSource); ok && fs.steady {
 				s.srcs[i] = newPrefetcher(fs)
 			}
 		}
-		return s
 	}
 	return src
 }
@@ -118,6 +122,7 @@ func (f *prefetcher) run() {
 				}
 				break
 			}
+			p.FlowHash = FlowHash(p.Src, p.Dst)
 			st := &s.stats
 			b.marks = append(b.marks, mark{
 				packets: st.Packets, tcpPackets: st.TCPPackets, nonTCP: st.NonTCP, undecodable: st.Undecodable,
@@ -201,7 +206,9 @@ func (f *prefetcher) LinkTypes() []int {
 	return append([]int(nil), links...)
 }
 
-// Close implements Source: it stops the goroutine, then closes the file.
+// Close implements Source: it stops the goroutine (which never waits long:
+// Prefetch reads ahead only from inputs that do not wait for data), then
+// closes the file.
 func (f *prefetcher) Close() error {
 	if f.err == nil {
 		f.err = io.EOF

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -166,6 +167,10 @@ func drain(t *testing.T, s Source, max int) ([]Packet, error, []Stats) {
 			stats = append(stats, s.Stats())
 			return out, err, stats
 		}
+		if _, pre := s.(*prefetcher); pre && p.FlowHash != FlowHash(p.Src, p.Dst) {
+			t.Errorf("frame %d: FlowHash %#x, want FlowHash(%v, %v) = %#x", p.Index, p.FlowHash, p.Src, p.Dst, FlowHash(p.Src, p.Dst))
+		}
+		p.FlowHash = 0 // only Prefetch sets it: compare the rest
 		p.Payload = append([]byte(nil), p.Payload...)
 		p.Frame = append([]byte(nil), p.Frame...)
 		out = append(out, p)
@@ -427,4 +432,34 @@ func BenchmarkPrefetch(b *testing.B) {
 		f.Close()
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// TestFlowHash: symmetric, never 0, and different for different
+// connections (port, address, IPv4 vs IPv6 forms) in a sample.
+func TestFlowHash(t *testing.T) {
+	a := netip.MustParseAddrPort("10.0.0.1:40000")
+	b := netip.MustParseAddrPort("10.0.0.2:443")
+	if FlowHash(a, b) != FlowHash(b, a) {
+		t.Errorf("FlowHash(a, b) %#x != FlowHash(b, a) %#x", FlowHash(a, b), FlowHash(b, a))
+	}
+	seen := map[uint64]string{}
+	for _, pair := range [][2]string{
+		{"10.0.0.1:40000", "10.0.0.2:443"},
+		{"10.0.0.1:40001", "10.0.0.2:443"},
+		{"10.0.0.1:443", "10.0.0.2:40000"},
+		{"10.0.0.3:40000", "10.0.0.2:443"},
+		{"[::a00:1]:40000", "10.0.0.2:443"},
+		{"[2001:db8::1]:40000", "[2001:db8::2]:443"},
+		{"10.0.0.1:80", "10.0.0.1:8080"},
+	} {
+		x, y := netip.MustParseAddrPort(pair[0]), netip.MustParseAddrPort(pair[1])
+		h := FlowHash(x, y)
+		if h == 0 {
+			t.Errorf("%v: FlowHash is 0", pair)
+		}
+		if o, ok := seen[h]; ok {
+			t.Errorf("%v and %s: same FlowHash %#x", pair, o, h)
+		}
+		seen[h] = pair[0] + " " + pair[1]
+	}
 }

@@ -193,7 +193,8 @@ func (t *Table) clientHello(e *entry, d Dir, p *capture.Packet) {
 	parseClientHello(b, &pr.Request)
 	pr.TLSVersion = pr.Request.TLSVersion
 	need := helloRecordLen(b)
-	if need > len(b) && len(b) == p.Len && need <= maxHello+5 && e.hello == nil {
+	if need > len(b) && len(b) == p.Len && need <= maxHello+5 && e.hello == nil && t.helloBytes+need <= maxHelloTotal {
+		t.helloBytes += need
 		e.hello = append(make([]byte, 0, need), b...)
 		e.helloNeed = need
 		e.helloNext = Seq(p.Seq).Add(uint32(p.Len))
@@ -248,10 +249,11 @@ func (t *Table) finishHello(e *entry) {
 		return
 	}
 	r := &e.flow.Profile(e.helloDir).Request
-	*r = Request{Kind: r.Kind, Frame: r.Frame, Time: r.Time}
+	*r = Request{Kind: r.Kind, Frame: r.Frame, Time: r.Time, StartSeq: r.StartSeq}
 	parseClientHello(e.hello, r)
 	if len(e.hello) < e.helloNeed {
 		r.Cut = true
 	}
+	t.helloBytes -= e.helloNeed
 	e.hello, e.helloNeed, e.helloDir = nil, 0, DirUnknown
 }

@@ -10,38 +10,43 @@ import (
 )
 
 // TestFlowMap_againstMap puts, finds and removes entries in random order
-// and checks every step against a Go map, with a seed that makes all
-// hashes collide in a few slots (long probe runs, backward shifts that
-// wrap around the end of the slots).
+// and checks every step against a Go map, also with hashes that all fall
+// in the last few slots (long probe runs, backward shifts that wrap around
+// the end of the slots).
 func TestFlowMap_againstMap(t *testing.T) {
+	type key struct{ a, b netip.AddrPort }
 	for _, collide := range []bool{false, true} {
 		m := newFlowMap()
-		ref := map[tuple]*entry{}
+		ref := map[key]*entry{}
 		rng := rand.New(rand.NewPCG(1, 2))
-		hash := func(k *tuple) uint64 {
+		hash := func(k key) uint64 {
+			h := capture.FlowHash(k.a, k.b)
 			if collide {
-				return 1<<40 - 3 + k.hash(m.seed)%8 // the last slots, whatever the size: runs wrap
+				return 1<<40 - 3 + h%8 // the last slots, whatever the size: runs wrap
 			}
-			return k.hash(m.seed)
+			return h
 		}
-		var keys []tuple
+		var keys []key
 		steps := 20000
 		if collide {
 			steps = 3000
 		}
 		for i := range steps {
 			switch op := rng.IntN(3); {
-			case op < 2 || len(keys) == 0: // put a new key
-				k := tuple{a0: rng.Uint64N(4), a1: uint64(i), b1: rng.Uint64N(3), pa: uint16(rng.IntN(3))}
+			case op < 2 || len(keys) == 0: // put a new flow
+				k := key{
+					netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, byte(rng.IntN(4)), byte(i)}), uint16(rng.IntN(3))),
+					netip.AddrPortFrom(netip.AddrFrom16([16]byte{15: byte(rng.IntN(3))}), uint16(i)),
+				}
 				if ref[k] != nil {
 					continue
 				}
-				e := &entry{tuple: k}
-				e.hash = hash(&k)
+				e := &entry{hash: hash(k)}
+				e.flow.Client, e.flow.Server = k.a, k.b
 				m.put(e, e.hash)
 				ref[k] = e
 				keys = append(keys, k)
-			default: // remove a random key
+			default: // remove a random flow
 				j := rng.IntN(len(keys))
 				k := keys[j]
 				keys[j] = keys[len(keys)-1]
@@ -57,13 +62,16 @@ func TestFlowMap_againstMap(t *testing.T) {
 			}
 			if i%97 == 0 {
 				for k, e := range ref {
-					if got := m.get(&k, hash(&k)); got != e {
+					if got := m.get(k.a, k.b, hash(k)); got != e {
 						t.Fatalf("collide=%v step %d: get(%v) = %p, want %p", collide, i, k, got, e)
 					}
+					if got := m.get(k.b, k.a, hash(k)); got != e {
+						t.Fatalf("collide=%v step %d: get of the reverse of %v = %p, want %p", collide, i, k, got, e)
+					}
 				}
-				missing := tuple{a0: 99, a1: uint64(i)}
-				if got := m.get(&missing, hash(&missing)); got != nil {
-					t.Fatalf("collide=%v step %d: get of an absent key = %p, want nil", collide, i, got)
+				missing := key{netip.MustParseAddrPort("192.0.2.1:1"), netip.MustParseAddrPort("192.0.2.2:2")}
+				if got := m.get(missing.a, missing.b, hash(missing)); got != nil {
+					t.Fatalf("collide=%v step %d: get of an absent flow = %p, want nil", collide, i, got)
 				}
 			}
 			if m.len() != len(ref) {
@@ -73,28 +81,19 @@ func TestFlowMap_againstMap(t *testing.T) {
 	}
 }
 
-// TestTupleOf_canonical: both directions give one tuple; IPv4 and IPv6
-// endpoints, and ports, keep flows apart.
-func TestTupleOf_canonical(t *testing.T) {
-	a := netip.MustParseAddrPort("10.0.0.1:40000")
-	b := netip.MustParseAddrPort("10.0.0.2:443")
-	if tupleOf(a, b) != tupleOf(b, a) {
-		t.Errorf("tuple of a>b %+v differs from b>a %+v", tupleOf(a, b), tupleOf(b, a))
-	}
-	v6 := netip.MustParseAddrPort("[2001:db8::1]:40000")
-	for _, o := range []netip.AddrPort{
-		netip.MustParseAddrPort("10.0.0.1:40001"),
-		netip.MustParseAddrPort("[::a00:1]:40000"), // IPv4-compatible, not the IPv4 address
-		v6,
-	} {
-		if tupleOf(o, b) == tupleOf(a, b) {
-			t.Errorf("%v and %v give the same tuple with %v", o, a, b)
+// TestAdd_flowHashFromSourceOrTable: packets that carry FlowHash (from
+// Prefetch) and packets that do not find the same flow.
+func TestAdd_flowHashFromSourceOrTable(t *testing.T) {
+	tb := NewTable(Options{})
+	pk := ladder(t, lines(handshake, []string{"C>S PA seq=101 ack=301 len=10", "S>C A seq=301 ack=111"})...)
+	for i := range pk {
+		if i%2 == 0 {
+			pk[i].FlowHash = capture.FlowHash(pk[i].Src, pk[i].Dst)
 		}
+		tb.Add(&pk[i])
 	}
-	// Same address both sides: the port orders them.
-	x, y := netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("10.0.0.1:8080")
-	if tupleOf(x, y) != tupleOf(y, x) {
-		t.Errorf("same address: tuples differ by direction")
+	if st := tb.Stats(); st.Flows != 1 || st.Active != 1 {
+		t.Errorf("got %d flows (%d held), want 1", st.Flows, st.Active)
 	}
 }
 

@@ -18,6 +18,11 @@ const (
 	// maxHello caps the bytes buffered to complete a ClientHello that
 	// spans several segments.
 	maxHello = 16 << 10
+	// maxHelloTotal caps the bytes buffered for ClientHellos of all flows
+	// together: past it a new ClientHello is parsed from its first segment
+	// alone (Cut), so a flood of flows that each announce a long hello and
+	// never finish it cannot grow memory by 16 KiB a flow.
+	maxHelloTotal = 64 << 20
 )
 
 // httpMethods are the request methods recognised at the start of a payload.

@@ -198,6 +198,9 @@ func FuzzHelloReassembly(f *testing.F) {
 			seq += uint32(len(b))
 		}
 		tb.Close()
+		if tb.helloBytes != 0 {
+			t.Fatalf("after Close: %d ClientHello bytes still accounted, want 0", tb.helloBytes)
+		}
 		if got == nil {
 			t.Fatal("no flow ended")
 		}

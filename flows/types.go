@@ -707,7 +707,7 @@ type Options struct {
 	CloseEvict time.Duration
 	// MaxFlows caps the number of flows held; packets that would start a
 	// flow past it are dropped and counted (an RST among them still gets
-	// an event, see Event). Default 1,000,000. Each flow costs about 3 KB.
+	// an event, see Event). Default 1,000,000. Each flow costs about 2.4 KB.
 	MaxFlows int
 	// MaxHosts caps the per-host profile table; hosts past it get no
 	// profile (HostProfile.Known false). Default 65,536.

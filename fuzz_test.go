@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,12 +31,19 @@ func FuzzPipeline(f *testing.F) {
 		}
 		f.Add(data)
 	}
-	seeds, _ := filepath.Glob("../shared/corpus/*.pcap")
-	for _, name := range seeds {
-		if data, err := os.ReadFile(name); err == nil && len(data) < 8<<10 {
-			f.Add(data)
+	// and every small capture of the real-world corpus (a copy of
+	// ../shared/corpus)
+	filepath.WalkDir("pcaps/corpus", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.Contains(path, ".pcap") {
+			return err
 		}
-	}
+		if fi, err := d.Info(); err == nil && fi.Size() < 6<<10 {
+			if data, err := os.ReadFile(path); err == nil {
+				f.Add(data)
+			}
+		}
+		return nil
+	})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		code, out, errs := runCLI(t, bytes.NewReader(data), "-r", "-", "--format", "json")
 		if strings.Contains(errs, "goroutine ") || strings.Contains(errs, "panic") {

@@ -206,7 +206,7 @@ func rstscopeCapture(l *labEnv, role, iface, name string) *capture {
 		json: filepath.Join(l.dir, name+".json"),
 	}
 	c.p = l.start("rstscope -i "+iface, role, l.tools.rstscope, "-i", iface,
-		"-w", c.pcap, "--write-all", "--format", "json", "-o", c.json,
+		"-s", "262144", "-w", c.pcap, "--write-all", "--format", "json", "-o", c.json,
 		// a bound in case the test dies before its SIGINT
 		"--duration", "3m", "tcp")
 	return c

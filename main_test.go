@@ -308,6 +308,13 @@ func TestCorpus_zeekBaselines(t *testing.T) {
 			if (wantClientRST && !gotClient) || (wantServerRST && !gotServer) {
 				t.Errorf("%s: zeek %s: RSTs from client=%v server=%v, want client=%v server=%v", row["file"], entry, gotClient, gotServer, wantClientRST, wantServerRST)
 			}
+			exact := false
+			for _, f := range fs {
+				exact = exact || (f.Flow.History == hist && f.Flow.ConnState == st)
+			}
+			if !exact {
+				t.Errorf("%s: zeek %s: no finding with history %s and conn_state %s (got %s %s)", row["file"], entry, hist, st, fs[0].Flow.History, fs[0].Flow.ConnState)
+			}
 			if st == "REJ" && fs[0].Cause != "refused" {
 				t.Errorf("%s: zeek %s (REJ): cause %s, want refused", row["file"], entry, fs[0].Cause)
 			}

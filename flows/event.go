@@ -249,12 +249,14 @@ func (t *Table) emitHead(endOfInput bool) {
 	oe := t.queue[t.qhead]
 	t.queue[t.qhead] = nil
 	t.qhead++
+	ev := &oe.ev
+	ev.EndOfInput = endOfInput
+	ev.History, ev.ConnState = "", ""
 	if oe.entry != nil {
+		ev.History, ev.ConnState = oe.entry.flow.History(), oe.entry.flow.ConnState()
 		oe.entry.removeOpen(oe)
 		oe.entry = nil
 	}
-	ev := &oe.ev
-	ev.EndOfInput = endOfInput
 	if h := t.hosts[oe.sender.Addr()]; h != nil {
 		ev.SenderHost = *h
 	}

@@ -668,6 +668,12 @@ type Event struct {
 	// EndOfInput is set when the event was decided because the input
 	// ended before the look-ahead window did.
 	EndOfInput bool
+	// History and ConnState are the flow's Zeek-style history and
+	// conn_state when the event was decided: they include the RST and
+	// what the look-ahead saw, as Zeek's conn.log would (Flow, the
+	// snapshot, stops before the RST). Empty when the flow had ended.
+	History   string
+	ConnState string
 }
 
 // First returns the event's first RST.

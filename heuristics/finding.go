@@ -66,20 +66,19 @@ func errnoFor(ev *flows.Event, c *ctx, cause Cause) string {
 	return "ECONNRESET"
 }
 
-// history calls Flow.History and Flow.ConnState when flows provides them.
-func history(fl *flows.Flow) (h, state string) {
-	if x, ok := any(fl).(interface{ History() string }); ok {
-		h = x.History()
+// history is the flow's Zeek-style history and conn_state as the table
+// saw them when it decided the event (RST included), or else those of the
+// snapshot before the RST.
+func history(ev *flows.Event) (h, state string) {
+	if ev.History != "" {
+		return ev.History, ev.ConnState
 	}
-	if x, ok := any(fl).(interface{ ConnState() string }); ok {
-		state = x.ConnState()
-	}
-	return h, state
+	return ev.Flow.History(), ev.Flow.ConnState()
 }
 
 func flowInfo(ev *flows.Event) FlowInfo {
 	fl := &ev.Flow
-	h, st := history(fl)
+	h, st := history(ev)
 	return FlowInfo{
 		Client:        addrString(fl.Client),
 		Server:        addrString(fl.Server),

@@ -29,6 +29,7 @@ type doc struct {
 		DroppedByKernel uint64 `json:"dropped_by_kernel"`
 	} `json:"stats"`
 	ByCause  map[string]int `json:"by_cause"`
+	Warnings []string       `json:"warnings"`
 	Findings []finding      `json:"findings"`
 }
 
@@ -396,6 +397,9 @@ func TestTruncatedCapture(t *testing.T) {
 	if !d.Stats.TruncatedInput {
 		t.Error("truncated_input: got false, want true")
 	}
+	if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "truncated") {
+		t.Errorf("warnings: got %q, want the cut named", d.Warnings)
+	}
 	if d.Stats.Packets == 0 || d.Stats.Packets >= whole.Stats.Packets {
 		t.Errorf("packets: got %d, want between 1 and %d", d.Stats.Packets, whole.Stats.Packets-1)
 	}
@@ -460,5 +464,24 @@ func TestStdin(t *testing.T) {
 	if got.Stats.RSTPackets != want.Stats.RSTPackets || len(got.Findings) != len(want.Findings) || got.Stats.Packets != want.Stats.Packets {
 		t.Errorf("stdin: got %d packets %d RSTs %d findings, want %d %d %d", got.Stats.Packets, got.Stats.RSTPackets, len(got.Findings),
 			want.Stats.Packets, want.Stats.RSTPackets, len(want.Findings))
+	}
+}
+
+// TestMaxFlows: flows past --max-flows are not tracked, but their RSTs are
+// still in findings; the JSON and stderr both warn.
+func TestMaxFlows(t *testing.T) {
+	code, out, errs := runCLI(t, nil, "-r", "pcaps/demo.pcap", "--max-flows", "3", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var d doc
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Findings) != int(d.Stats.RSTPackets) || d.Stats.RSTPackets != 9 {
+		t.Errorf("findings %d, rst_packets %d: want every one of the 9 RSTs in a finding", len(d.Findings), d.Stats.RSTPackets)
+	}
+	if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "--max-flows 3") || !strings.Contains(errs, "--max-flows 3") {
+		t.Errorf("warnings: got %q (stderr %q), want --max-flows named in both", d.Warnings, errs)
 	}
 }

@@ -151,7 +151,9 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
 	}
 	if ts.DroppedFlows > 0 {
-		warnings = append(warnings, fmt.Sprintf("%d flows were not tracked: --max-flows %d reached", ts.DroppedFlows, cfg.maxFlows))
+		msg := fmt.Sprintf("%d flows were not tracked: --max-flows %d reached (their RSTs are still reported, with less context)", ts.DroppedFlows, cfg.maxFlows)
+		warnings = append(warnings, msg)
+		fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
 	}
 	if cfg.verbose {
 		for _, fe := range st.FirstErrors {

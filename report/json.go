@@ -142,12 +142,13 @@ type documentJSON struct {
 	Inputs   []string       `json:"inputs"`
 	Stats    Stats          `json:"stats"`
 	ByCause  byCause        `json:"by_cause"`
+	Warnings []string       `json:"warnings,omitempty"`
 	Findings *[]findingJSON `json:"findings,omitempty"`
 }
 
 func newDocument(s Summary, n int, causes tally) documentJSON {
 	d := documentJSON{Tool: s.Tool, Version: s.Version, Inputs: s.Inputs, Stats: s.Stats,
-		ByCause: byCause(causes.causes())}
+		ByCause: byCause(causes.causes()), Warnings: s.Warnings}
 	if d.Inputs == nil {
 		d.Inputs = []string{}
 	}

@@ -68,7 +68,7 @@ func TestJSON_contract(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &top); err != nil {
 		t.Fatalf("output is not one JSON object: %v", err)
 	}
-	if got, want := strings.Join(keys(t, []byte(out)), ","), "tool,version,inputs,stats,by_cause,findings"; got != want {
+	if got, want := strings.Join(keys(t, []byte(out)), ","), "tool,version,inputs,stats,by_cause,warnings,findings"; got != want { // warnings: the fixture summary has one
 		t.Errorf("top-level keys: got %s, want %s", got, want)
 	}
 	if !strings.HasPrefix(out, "{\n  \"tool\": \"rstscope\",\n") {
@@ -291,7 +291,7 @@ func TestNDJSON(t *testing.T) {
 		}
 	}
 	last := []byte(lines[len(lines)-1])
-	if got, want := strings.Join(keys(t, last), ","), "tool,version,inputs,stats,by_cause"; got != want {
+	if got, want := strings.Join(keys(t, last), ","), "tool,version,inputs,stats,by_cause,warnings"; got != want {
 		t.Errorf("summary line keys: got %s, want %s", got, want)
 	}
 	if !strings.Contains(lines[len(lines)-1], `"findings":5`) || !strings.Contains(lines[len(lines)-1], `"by_cause":{"refused":1,`) {

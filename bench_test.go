@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/rstscope/rstscope/internal/pcapgen"
@@ -46,6 +48,43 @@ func BenchmarkPipeline(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "pkts/s")
+		})
+	}
+}
+
+// BenchmarkCorpus runs rstscope end to end on the largest captures of the
+// corpus, read from memory: the largest in bytes (a 2.6 MB Linux SLL2
+// capture of 159 big frames) and the one with the most packets. Small
+// files measure rstscope's fixed start-up cost as much as its per-packet
+// speed; BenchmarkPipeline measures the latter.
+func BenchmarkCorpus(b *testing.B) {
+	for _, path := range []string{
+		"pcaps/corpus/suricata-verify/decode-sll2-02/input.pcap",
+		"pcaps/corpus/ndpi/alexa-app.pcapng",
+	} {
+		b.Run(path[len("pcaps/corpus/"):], func(b *testing.B) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var out bytes.Buffer
+			if code := run([]string{"-r", "-", "--format", "json"}, bytes.NewReader(data), &out, io.Discard, make(chan struct{})); code != 0 {
+				b.Fatalf("rstscope exit %d", code)
+			}
+			var st struct {
+				Stats struct{ Packets int } `json:"stats"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &st); err != nil || st.Stats.Packets == 0 {
+				b.Fatalf("no packets read from %s: %v", path, err)
+			}
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if code := run([]string{"-r", "-", "--format", "json"}, bytes.NewReader(data), io.Discard, io.Discard, make(chan struct{})); code != 0 {
+					b.Fatalf("rstscope exit %d", code)
+				}
+			}
+			b.ReportMetric(float64(b.N*st.Stats.Packets)/b.Elapsed().Seconds(), "pkts/s")
 		})
 	}
 }

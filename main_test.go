@@ -467,9 +467,11 @@ func TestStdin(t *testing.T) {
 	}
 }
 
-// TestMaxFlows: flows past --max-flows are not tracked, but their RSTs are
-// still in findings; the JSON and stderr both warn.
+// TestMaxFlows: a full table makes room by ending closed (then half-open
+// or long-silent) flows early; every RST is still in a finding, and the
+// JSON and stderr both warn.
 func TestMaxFlows(t *testing.T) {
+	all := runJSON(t, "-r", "pcaps/demo.pcap")
 	code, out, errs := runCLI(t, nil, "-r", "pcaps/demo.pcap", "--max-flows", "3", "--format", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
@@ -480,6 +482,11 @@ func TestMaxFlows(t *testing.T) {
 	}
 	if len(d.Findings) != int(d.Stats.RSTPackets) || d.Stats.RSTPackets != 9 {
 		t.Errorf("findings %d, rst_packets %d: want every one of the 9 RSTs in a finding", len(d.Findings), d.Stats.RSTPackets)
+	}
+	for i, f := range d.Findings {
+		if w := all.Findings[i]; f.Cause != w.Cause || f.Origin != w.Origin {
+			t.Errorf("finding %d: got %s/%s with 3 flows held, want %s/%s as with all held", i+1, f.Cause, f.Origin, w.Cause, w.Origin)
+		}
 	}
 	if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "--max-flows 3") || !strings.Contains(errs, "--max-flows 3") {
 		t.Errorf("warnings: got %q (stderr %q), want --max-flows named in both", d.Warnings, errs)

@@ -150,6 +150,11 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		warnings = append(warnings, msg)
 		fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
 	}
+	if ts.EndedEarly > 0 {
+		msg := fmt.Sprintf("%d flows were ended early to make room: --max-flows %d reached (half-open, closed or idle flows go first)", ts.EndedEarly, cfg.maxFlows)
+		warnings = append(warnings, msg)
+		fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
+	}
 	if ts.DroppedFlows > 0 {
 		msg := fmt.Sprintf("%d flows were not tracked: --max-flows %d reached (their RSTs are still reported, with less context)", ts.DroppedFlows, cfg.maxFlows)
 		warnings = append(warnings, msg)
@@ -167,7 +172,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 			Packets: st.Packets, TCPPackets: st.TCPPackets, TCPFlows: ts.Flows,
 			RSTPackets: ts.RSTPackets, Findings: findings, Undecodable: st.Undecodable,
 			TruncatedInput: st.Truncated, DroppedByKernel: st.KernelDrops, DroppedByInterface: st.IfaceDrops,
-			DroppedFlows: ts.DroppedFlows, Filtered: filtered,
+			DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: filtered,
 		},
 	}
 	werr := w.Close(sum)

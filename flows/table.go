@@ -180,7 +180,7 @@ func (t *Table) Add(p *capture.Packet) {
 		e = nil
 	}
 	if e == nil {
-		if t.flows.len() >= t.opts.MaxFlows {
+		if t.flows.len() >= t.opts.MaxFlows && !t.makeRoom() {
 			t.stats.Dropped++
 			if p.Flags&(capture.SYN|capture.ACK) == capture.SYN {
 				t.stats.DroppedFlows++
@@ -232,6 +232,36 @@ func (t *Table) advance() {
 	for t.active.due(t.now) {
 		t.end(t.active.head, true)
 	}
+}
+
+// pressureIdle is how long a flow must have been silent before a full
+// table ends it early to make room for a new one.
+const pressureIdle = 60 * time.Second
+
+// makeRoom ends one flow early when the table is full, so that a SYN flood
+// or a scan cannot blind the table to new connections until IdleEvict
+// (15 min) passes: first the flow that closed longest ago, else the least
+// recently active flow if it is half-open (a SYN never answered, no data)
+// or silent for pressureIdle. Flows still collecting an event are kept.
+// It reports whether a flow was ended; the count is Stats().EndedEarly.
+func (t *Table) makeRoom() bool {
+	if e := t.closed.head; e != nil && e.nOpen == 0 {
+		t.end(e, false)
+		t.stats.EndedEarly++
+		return true
+	}
+	e := t.active.head
+	if e == nil || e.nOpen > 0 {
+		return false
+	}
+	f := &e.flow
+	halfOpen := !f.SYNACKSeen && f.Dirs[0].DataPackets == 0 && f.Dirs[1].DataPackets == 0
+	if halfOpen || t.now.Sub(f.Last) >= pressureIdle {
+		t.end(e, false)
+		t.stats.EndedEarly++
+		return true
+	}
+	return false
 }
 
 // end removes e from the table: its open events stop collecting (they are

@@ -521,8 +521,15 @@ func TestTable_eviction(t *testing.T) {
 }
 
 func TestTable_maxFlows(t *testing.T) {
+	// Two established, active flows fill the table: new flows are dropped
+	// (they cannot make room), but a RST of a dropped flow still gets an
+	// event with a minimal flow.
 	var pk []capture.Packet
-	for i := range 4 {
+	for i := range 2 {
+		c := netip.AddrPortFrom(cliAddr.Addr(), uint16(40000+i))
+		pk = append(pk, ladderAt(t, c, srvAddr, "C>S S seq=100", "S>C SA seq=300 ack=101", "C>S A seq=101 ack=301")...)
+	}
+	for i := 2; i < 4; i++ {
 		c := netip.AddrPortFrom(cliAddr.Addr(), uint16(40000+i))
 		pk = append(pk, ladderAt(t, c, srvAddr, "C>S S seq=100")...)
 	}
@@ -534,15 +541,42 @@ func TestTable_maxFlows(t *testing.T) {
 	}
 	r := run(t, Options{MaxFlows: 2}, pk)
 	st := r.table.Stats()
-	if st.Flows != 2 || st.PeakActive != 2 || st.Dropped != 3 || st.DroppedFlows != 2 {
-		t.Errorf("stats: got flows %d peak %d dropped %d dropped flows %d, want 2, 2, 3, 2", st.Flows, st.PeakActive, st.Dropped, st.DroppedFlows)
+	if st.Flows != 2 || st.PeakActive != 2 || st.Dropped != 3 || st.DroppedFlows != 2 || st.EndedEarly != 0 {
+		t.Errorf("stats: got flows %d peak %d dropped %d dropped flows %d ended early %d, want 2, 2, 3, 2, 0",
+			st.Flows, st.PeakActive, st.Dropped, st.DroppedFlows, st.EndedEarly)
 	}
 	e := r.one(t)
 	if e.Flow.ID != 0 || e.Flow.RolesFrom != RolesPort || e.Flow.Server != srvAddr || e.Sender() != FromServer {
 		t.Errorf("refused flow event: got ID %d roles %v server %v sender %v, want 0 port %v server", e.Flow.ID, e.Flow.RolesFrom, e.Flow.Server, e.Sender(), srvAddr)
 	}
-	if e.First().SeqCheck != SeqUnknown || e.First().Frame != 5 {
-		t.Errorf("refused flow event: got seq_check %v frame %d, want unknown 5", e.First().SeqCheck, e.First().Frame)
+	if e.First().SeqCheck != SeqUnknown || e.First().Frame != 9 {
+		t.Errorf("refused flow event: got seq_check %v frame %d, want unknown 9", e.First().SeqCheck, e.First().Frame)
+	}
+}
+
+// TestTable_fullTableMakesRoom: a SYN flood fills the table with half-open
+// flows; a real connection that comes next is still tracked (the oldest
+// half-open flow makes room), and so is its refusal.
+func TestTable_fullTableMakesRoom(t *testing.T) {
+	var pk []capture.Packet
+	for i := range 100 {
+		c := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(1000+i))
+		pk = append(pk, ladderAt(t, c, srvAddr, "C>S S seq=7")...)
+	}
+	pk = append(pk, ladder(t, "C>S S seq=100", "S>C RA seq=0 ack=101")...)
+	for i := range pk {
+		pk[i].Time = t0.Add(time.Duration(i) * time.Millisecond)
+		pk[i].Index = uint64(i + 1)
+	}
+	r := run(t, Options{MaxFlows: 10}, pk)
+	st := r.table.Stats()
+	if st.DroppedFlows != 0 || st.EndedEarly != 91 || st.PeakActive != 10 {
+		t.Errorf("stats: got dropped flows %d ended early %d peak %d, want 0, 91, 10", st.DroppedFlows, st.EndedEarly, st.PeakActive)
+	}
+	e := r.one(t)
+	if e.Flow.ID == 0 || e.Flow.RolesFrom != RolesHandshake || e.First().SeqCheck != SeqExact {
+		t.Errorf("refusal after the flood: got flow ID %d roles %v seq_check %v, want a tracked flow, handshake, exact",
+			e.Flow.ID, e.Flow.RolesFrom, e.First().SeqCheck)
 	}
 }
 

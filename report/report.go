@@ -52,7 +52,7 @@ type Stats struct {
 	DroppedByInterface uint64 `json:"dropped_by_interface,omitempty"`
 	DroppedFlows       uint64 `json:"dropped_flows"`
 	FlowsEndedEarly    uint64 `json:"flows_ended_early,omitempty"` // to make room under --max-flows
-	Filtered           uint64 `json:"filtered_out"` // findings left out by --cause/--origin/... filters
+	Filtered           uint64 `json:"filtered_out"`                // findings left out by --cause/--origin/... filters
 }
 
 // Options configures a Writer.

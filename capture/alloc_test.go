@@ -11,13 +11,13 @@ import (
 // in-memory pcap; with a second file (of another link type), to a pcapng
 // with both files' packets interleaved.
 func memCapture(t testing.TB, second string, repeat int) ([]byte, int) {
-	pkts, err := readAll(t, openOrFatal(t, filepath.Join(sourceCorpus, "ndpi/webex.pcap"), 0, FileOptions{}))
+	pkts, err := readAll(t, openOrFatal(t, filepath.Join(corpusDir, "ndpi/webex.pcap"), 0, FileOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	links := []int{1}
 	if second != "" {
-		more, err := readAll(t, openOrFatal(t, filepath.Join(sourceCorpus, second), 0, FileOptions{}))
+		more, err := readAll(t, openOrFatal(t, filepath.Join(corpusDir, second), 0, FileOptions{}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,7 @@ import (
 func TestPcapWriter_roundTrip(t *testing.T) {
 	for _, name := range []string{"ndpi/webex.pcap", "tcpdump/tcp_rst_data-trunc.pcap", "zeek/Traces/http/get-to-ssh-server.pcap"} {
 		t.Run(name, func(t *testing.T) {
-			src := openOrFatal(t, filepath.Join(sourceCorpus, name), 0, FileOptions{})
+			src := openOrFatal(t, filepath.Join(corpusDir, name), 0, FileOptions{})
 			want, err := readAll(t, src)
 			if err != nil {
 				t.Fatal(err)
@@ -78,11 +78,11 @@ func tsharkCount(t *testing.T, path string, n int) {
 // the same frames with their link types, a BPF filter applies per
 // interface, and tshark reads it.
 func TestExportWriter_mixed(t *testing.T) {
-	eth, err := readAll(t, openOrFatal(t, filepath.Join(sourceCorpus, "ndpi/webex.pcap"), 0, FileOptions{}))
+	eth, err := readAll(t, openOrFatal(t, filepath.Join(corpusDir, "ndpi/webex.pcap"), 0, FileOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sll2, err := readAll(t, openOrFatal(t, filepath.Join(sourceCorpus, "suricata-verify/decode-sll2-02/input.pcap"), 0, FileOptions{}))
+	sll2, err := readAll(t, openOrFatal(t, filepath.Join(corpusDir, "suricata-verify/decode-sll2-02/input.pcap"), 0, FileOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func FuzzFileSource(f *testing.F) {
 		"gopacket/pcapgo/tests/be/test202.pcapng",
 		"ndpi/tls_1.3_unidirectional_server.pcapng",
 	} {
-		raw, err := os.ReadFile(filepath.Join(sourceCorpus, name))
+		raw, err := os.ReadFile(filepath.Join(corpusDir, name))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -18,45 +18,6 @@ import (
 	"time"
 )
 
-// sourceCorpus is the corpus the file Source is checked against.
-const sourceCorpus = "../pcaps/corpus"
-
-// sourceManifest reads MANIFEST.tsv as one map per row, keyed by column name.
-func sourceManifest(t *testing.T) []map[string]string {
-	t.Helper()
-	f, err := os.Open(filepath.Join(sourceCorpus, "MANIFEST.tsv"))
-	if err != nil {
-		t.Fatalf("open manifest: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var header []string
-	var rows []map[string]string
-	for sc.Scan() {
-		cols := strings.Split(sc.Text(), "\t")
-		if header == nil {
-			header = cols
-			continue
-		}
-		row := map[string]string{}
-		for i, h := range header {
-			if i < len(cols) {
-				row[h] = cols[i]
-			}
-		}
-		rows = append(rows, row)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read manifest: %v", err)
-	}
-	for _, col := range []string{"file", "packets", "truncated_packets", "file_format"} {
-		if _, ok := rows[0][col]; !ok {
-			t.Fatalf("manifest has no column %q", col)
-		}
-	}
-	return rows
-}
 
 func rowInt(t *testing.T, row map[string]string, col string) uint64 {
 	t.Helper()
@@ -101,13 +62,13 @@ func openOrFatal(t testing.TB, path string, input int, opts FileOptions) Source 
 // frame count against capinfos' (MANIFEST.tsv), the snaplen cuts against
 // truncated_packets, and the per-frame invariants.
 func TestOpenFile_corpus(t *testing.T) {
-	rows := sourceManifest(t)
+	rows := corpusManifest(t)
 	if len(rows) < 90 {
 		t.Fatalf("manifest lists %d captures, want the whole corpus (98 minus the excluded)", len(rows))
 	}
 	for _, row := range rows {
 		t.Run(row["file"], func(t *testing.T) {
-			path := filepath.Join(sourceCorpus, row["file"])
+			path := filepath.Join(corpusDir, row["file"])
 			s := openOrFatal(t, path, 3, FileOptions{})
 			// No corpus file is cut mid-record today; a "truncated" column,
 			// if the manifest grows one, says which are.
@@ -173,7 +134,7 @@ func TestOpenFile_corpus(t *testing.T) {
 // TestOpenFile_rstFrameNumbers checks Index against tshark's frame.number:
 // the first RST of every flow in RST_FLOWS.tsv is returned with that index.
 func TestOpenFile_rstFrameNumbers(t *testing.T) {
-	f, err := os.Open(filepath.Join(sourceCorpus, "RST_FLOWS.tsv"))
+	f, err := os.Open(filepath.Join(corpusDir, "RST_FLOWS.tsv"))
 	if err != nil {
 		t.Fatalf("open RST_FLOWS.tsv: %v", err)
 	}
@@ -206,7 +167,7 @@ func TestOpenFile_rstFrameNumbers(t *testing.T) {
 	missing, flows := 0, 0
 	for file, frames := range want {
 		flows += len(frames)
-		s := openOrFatal(t, filepath.Join(sourceCorpus, file), 0, FileOptions{})
+		s := openOrFatal(t, filepath.Join(corpusDir, file), 0, FileOptions{})
 		pkts, err := readAll(t, s)
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
@@ -232,7 +193,7 @@ func TestOpenFile_rstFrameNumbers(t *testing.T) {
 func TestOpenFile_gzip(t *testing.T) {
 	for _, name := range []string{"ndpi/webex.pcap", "ndpi/anydesk.pcapng", "zeek/Traces/http/get-to-ssh-server.pcap"} {
 		t.Run(name, func(t *testing.T) {
-			plainPath := filepath.Join(sourceCorpus, name)
+			plainPath := filepath.Join(corpusDir, name)
 			raw, err := os.ReadFile(plainPath)
 			if err != nil {
 				t.Fatal(err)
@@ -282,7 +243,7 @@ func comparePackets(t *testing.T, got, want []Packet) {
 
 // TestOpenFile_stdin reads a capture through a pipe as "-".
 func TestOpenFile_stdin(t *testing.T) {
-	path := filepath.Join(sourceCorpus, "ndpi/avast.pcap")
+	path := filepath.Join(corpusDir, "ndpi/avast.pcap")
 	want, err := readAll(t, openOrFatal(t, path, 0, FileOptions{}))
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +281,7 @@ func TestOpenFile_stdin(t *testing.T) {
 // cutFile writes the first n bytes of a corpus file to a temp file.
 func cutFile(t *testing.T, name string, n int) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(sourceCorpus, name))
+	raw, err := os.ReadFile(filepath.Join(corpusDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +310,7 @@ func pcapRecordEnds(t *testing.T, raw []byte) []int {
 // error wrapping ErrTruncated that names the file and frame 6.
 func TestOpenFile_cutMidRecord(t *testing.T) {
 	const name = "ndpi/avast.pcap" // every frame is TCP
-	raw, err := os.ReadFile(filepath.Join(sourceCorpus, name))
+	raw, err := os.ReadFile(filepath.Join(corpusDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +365,7 @@ func TestOpenFile_cutMidRecord(t *testing.T) {
 // little-endian pcapng file.
 func pcapngBlockCut(t *testing.T, name string, n int) int {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(sourceCorpus, name))
+	raw, err := os.ReadFile(filepath.Join(corpusDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +389,7 @@ func pcapngBlockCut(t *testing.T, name string, n int) int {
 // input ends there like a cut, without allocating the claimed size.
 func TestOpenFile_corruptLength(t *testing.T) {
 	const name = "ndpi/avast.pcap"
-	raw, err := os.ReadFile(filepath.Join(sourceCorpus, name))
+	raw, err := os.ReadFile(filepath.Join(corpusDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,7 +556,7 @@ func frameIndexes(t *testing.T, path string) []uint64 {
 // numbers, so packets after one are numbered past it. test202 is big-endian,
 // three sections, custom blocks at 1, 7 and 10 (tshark 4.0).
 func TestOpenFile_pcapngCustomBlocks(t *testing.T) {
-	path := filepath.Join(sourceCorpus, "gopacket/pcapgo/tests/be/test202.pcapng")
+	path := filepath.Join(corpusDir, "gopacket/pcapgo/tests/be/test202.pcapng")
 	got := frameIndexes(t, path)
 	want := []uint64{2, 3, 4, 5, 6, 8, 9, 11}
 	if !slicesEqual(got, want) {
@@ -607,7 +568,7 @@ func TestOpenFile_pcapngCustomBlocks(t *testing.T) {
 
 	// A little-endian pcapng with TCP packets and custom blocks spliced in:
 	// packets P1 P2 CB P3 P4 CB CB P5 are frames 1 2 4 5 8.
-	raw, err := os.ReadFile(filepath.Join(sourceCorpus, "ndpi/tls_alert.pcap")) // pcapng despite its name
+	raw, err := os.ReadFile(filepath.Join(corpusDir, "ndpi/tls_alert.pcap")) // pcapng despite its name
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -679,7 +640,7 @@ func slicesEqual(a, b []uint64) bool {
 // TestOpenFile_corruptLengthPcapng: a pcapng record longer than 256 KiB
 // ends the input at that frame.
 func TestOpenFile_corruptLengthPcapng(t *testing.T) {
-	pkts, err := readAll(t, openOrFatal(t, filepath.Join(sourceCorpus, "ndpi/avast.pcap"), 0, FileOptions{}))
+	pkts, err := readAll(t, openOrFatal(t, filepath.Join(corpusDir, "ndpi/avast.pcap"), 0, FileOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -714,7 +675,7 @@ func TestOpenFile_corruptLengthPcapng(t *testing.T) {
 
 // TestOpenFile_gzipCut: a gzip stream cut short ends like a cut capture.
 func TestOpenFile_gzipCut(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(sourceCorpus, "ndpi/webex.pcap"))
+	raw, err := os.ReadFile(filepath.Join(corpusDir, "ndpi/webex.pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestOpenFile_filter(t *testing.T) {
 		{"zeek/Traces/ldap/modify-request.pcapng", "vlan 81 and tcp", func(p *Packet) bool { return p.VLAN == 81 }, false}, // Ethernet, SLL and ETHERNET_MPACKET interfaces
 	} {
 		t.Run(tc.file+"/"+tc.expr, func(t *testing.T) {
-			path := filepath.Join(sourceCorpus, tc.file)
+			path := filepath.Join(corpusDir, tc.file)
 			if name, ok := strings.CutPrefix(tc.file, "big-endian:"); ok {
 				path = bigEndianCopy(t, name)
 			}
@@ -83,7 +83,7 @@ func TestOpenFile_filter(t *testing.T) {
 }
 
 func TestOpenFile_badFilter(t *testing.T) {
-	path := filepath.Join(sourceCorpus, "ndpi/webex.pcap")
+	path := filepath.Join(corpusDir, "ndpi/webex.pcap")
 	for _, tc := range []struct{ expr, want string }{
 		{"tcp prt 80", `capture: bad filter "tcp prt 80": can't parse filter expression: syntax error`},
 		{"tcp port 99999", `capture: bad filter "tcp port 99999": illegal port number 99999 > 65535`},
@@ -105,7 +105,7 @@ func TestOpenFile_badFilter(t *testing.T) {
 // big-endian order.
 func bigEndianCopy(t *testing.T, name string) string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(sourceCorpus, name))
+	raw, err := os.ReadFile(filepath.Join(corpusDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}

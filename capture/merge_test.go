@@ -13,7 +13,7 @@ import (
 // moved by d, through PcapWriter.
 func shiftedCopy(t *testing.T, name string, d time.Duration) string {
 	t.Helper()
-	pkts, err := readAll(t, openOrFatal(t, filepath.Join(sourceCorpus, name), 0, FileOptions{}))
+	pkts, err := readAll(t, openOrFatal(t, filepath.Join(corpusDir, name), 0, FileOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestOpenFiles_merge(t *testing.T) {
 }
 
 func testMerge(t *testing.T, name string, frames uint64, ordered bool) {
-	orig := filepath.Join(sourceCorpus, name)
+	orig := filepath.Join(corpusDir, name)
 	single, err := readAll(t, openOrFatal(t, orig, 0, FileOptions{}))
 	if err != nil {
 		t.Fatal(err)
@@ -147,12 +147,12 @@ func testMerge(t *testing.T, name string, frames uint64, ordered bool) {
 // TestOpenFiles_truncatedInput: an input cut mid-record stops itself only;
 // the other input's packets all come, then the cut's error.
 func TestOpenFiles_truncatedInput(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(sourceCorpus, "ndpi/avast.pcap"))
+	raw, err := os.ReadFile(filepath.Join(corpusDir, "ndpi/avast.pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cut := cutFile(t, "ndpi/avast.pcap", pcapRecordEnds(t, raw)[9]+20) // inside record 11
-	other := filepath.Join(sourceCorpus, "ndpi/webex.pcap")
+	other := filepath.Join(corpusDir, "ndpi/webex.pcap")
 	m, err := OpenFiles([]string{cut, other}, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestOpenFiles_truncatedInput(t *testing.T) {
 
 func TestOpenFiles_openError(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.pcap")
-	_, err := OpenFiles([]string{filepath.Join(sourceCorpus, "ndpi/avast.pcap"), missing}, FileOptions{})
+	_, err := OpenFiles([]string{filepath.Join(corpusDir, "ndpi/avast.pcap"), missing}, FileOptions{})
 	if err == nil || err.Error() != "capture: "+missing+": no such file or directory" {
 		t.Errorf("got %v, want the missing file named", err)
 	}

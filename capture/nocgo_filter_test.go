@@ -11,7 +11,7 @@ import (
 // TestNoCgo: without cgo a filter and a live capture fail with a message
 // that says why.
 func TestNoCgo(t *testing.T) {
-	_, err := OpenFile(filepath.Join(sourceCorpus, "ndpi/webex.pcap"), 0, FileOptions{Filter: "tcp port 80"})
+	_, err := OpenFile(filepath.Join(corpusDir, "ndpi/webex.pcap"), 0, FileOptions{Filter: "tcp port 80"})
 	if want := `capture: BPF filters need a cgo build (filter "tcp port 80")`; err == nil || err.Error() != want || !errors.Is(err, ErrNeedCgo) {
 		t.Errorf("filter: got %v, want %q", err, want)
 	}

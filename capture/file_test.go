@@ -18,7 +18,6 @@ import (
 	"time"
 )
 
-
 func rowInt(t *testing.T, row map[string]string, col string) uint64 {
 	t.Helper()
 	n, err := strconv.ParseUint(row[col], 10, 64)

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/internal/netnstest"
 )
 
 // The live tests run the rstscope binary, built once, on a veth pair
@@ -88,82 +88,15 @@ func TestLive(t *testing.T) {
 // netLab is two namespaces joined by a veth pair.
 type netLab struct{ a, b string }
 
-var labSeq struct {
-	sync.Mutex
-	n int
-}
-
 func newNetLab(t *testing.T) *netLab {
 	t.Helper()
-	labSeq.Lock()
-	labSeq.n++
-	n := labSeq.n
-	labSeq.Unlock()
-	base := fmt.Sprintf("rstscope-live%d-%d", os.Getpid(), n)
-	l := &netLab{a: base + "a", b: base + "b"}
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	for _, ns := range []string{l.a, l.b} {
-		ip("netns", "add", ns)
-		t.Cleanup(func() {
-			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-				t.Errorf("cleanup: ip netns del %s: %v\n%s", ns, err, out)
-			}
-		})
-	}
-	ip("link", "add", "vethA", "netns", l.a, "type", "veth", "peer", "name", "vethB", "netns", l.b)
-	ip("-n", l.a, "addr", "add", liveA+"/24", "dev", "vethA")
-	ip("-n", l.b, "addr", "add", liveB+"/24", "dev", "vethB")
-	for _, ns := range []string{l.a, l.b} {
-		ip("-n", ns, "link", "set", "lo", "up")
-	}
-	ip("-n", l.a, "link", "set", "vethA", "up")
-	ip("-n", l.b, "link", "set", "vethB", "up")
-	return l
+	p := netnstest.NewPair(t, "rstscope-live", liveA+"/24", liveB+"/24")
+	return &netLab{a: p.A, b: p.B}
 }
 
 // in runs fn on a thread switched into namespace ns; sockets fn opens stay
 // in ns.
-func (l *netLab) in(t *testing.T, ns string, fn func()) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer self.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		fn()
-		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns back: %w", err) // the thread dies locked
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-}
+func (l *netLab) in(t *testing.T, ns string, fn func()) { netnstest.In(t, ns, fn) }
 
 // refused connects from a to a closed port of b: SYN, RST.
 func (l *netLab) refused(t *testing.T, port int) {

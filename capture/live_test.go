@@ -10,13 +10,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/rstscope/rstscope/internal/netnstest"
 )
 
 // requireLab skips a test that needs root and iproute2, naming the make
@@ -46,76 +45,13 @@ const (
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	requireLab(t)
-	base := fmt.Sprintf("rstscope-t%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
-	l := &lab{a: base + "a", b: base + "b"}
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	for _, ns := range []string{l.a, l.b} {
-		ip("netns", "add", ns)
-		t.Cleanup(func() {
-			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-				t.Errorf("cleanup: ip netns del %s: %v\n%s", ns, err, out)
-			}
-		})
-	}
-	ip("link", "add", "vethA", "netns", l.a, "type", "veth", "peer", "name", "vethB", "netns", l.b)
-	ip("-n", l.a, "addr", "add", labAddrA+"/30", "dev", "vethA")
-	ip("-n", l.b, "addr", "add", labAddrB+"/30", "dev", "vethB")
-	for _, ns := range []string{l.a, l.b} {
-		ip("-n", ns, "link", "set", "lo", "up")
-	}
-	ip("-n", l.a, "link", "set", "vethA", "up")
-	ip("-n", l.b, "link", "set", "vethB", "up")
-	return l
+	p := netnstest.NewPair(t, "rstscope-t", labAddrA+"/30", labAddrB+"/30")
+	return &lab{a: p.A, b: p.B}
 }
 
 // in runs fn on a thread switched into namespace ns. Sockets and capture
 // handles fn creates stay in ns after the thread switches back.
-func (l *lab) in(t *testing.T, ns string, fn func()) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", syscall.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer self.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := setns(target); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		fn()
-		if err := setns(self); err != nil {
-			// Leave the thread locked: it dies with this goroutine.
-			errc <- fmt.Errorf("setns back: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-}
-
-func setns(f *os.File) error {
-	return unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
-}
+func (l *lab) in(t *testing.T, ns string, fn func()) { netnstest.In(t, ns, fn) }
 
 // refusedConnect connects from a to a closed port in b, which answers RST.
 func (l *lab) refusedConnect(t *testing.T, port int) {

@@ -483,3 +483,12 @@ func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD int
 	)
 	return ins, nil
 }
+
+// Probe names the running kernel, for messages.
+func Probe() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "this kernel"
+	}
+	return "Linux " + unix.ByteSliceToString(u.Release[:])
+}

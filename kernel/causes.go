@@ -35,8 +35,8 @@ type ReasonCause struct {
 var ReasonCauses = []ReasonCause{
 	{Reason: "NOT_SPECIFIED", Note: "the stack gave no reason (active resets before 6.12)"},
 	{Reason: "NO_SOCKET", SYN: "refused",
-		Alternatives: []string{"stale_keepalive", "after_reset", "server_reset_after_request"},
-		Note:         "no socket for this segment: a closed port to a SYN, else a socket already gone"},
+		Alternatives: []string{"stale_keepalive", "server_reset_after_request"},
+		Note:         "no socket for this segment: a closed port to a SYN, else a socket already gone (an echo of an earlier reset, or state lost)"},
 	{Reason: "TCP_INVALID_ACK_SEQUENCE", Note: "passive check: the segment's ACK is not acceptable"},
 	{Reason: "TCP_RFC7323_PAWS", Note: "passive check: PAWS rejected the segment's timestamp"},
 	{Reason: "TCP_TOO_OLD_ACK", Note: "passive check: the ACK is older than the window"},

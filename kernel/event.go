@@ -74,6 +74,39 @@ func stateName(n int32) string {
 	return fmt.Sprintf("state(%d)", n)
 }
 
+// Ring record written by the BPF program, little-endian host order:
+//
+//	0  u64 bpf_ktime_get_tai_ns()
+//	8  u32 Kind
+//	12 u32 netns inode
+//	16 the trace record, rawMax bytes (its format file gives the layout)
+//	16+rawMax: 40 bytes from the skb's network header, 20 from its
+//	transport header (dropped only)
+const (
+	rawMax   = 128
+	pktOff   = 16 + rawMax
+	recSize  = pktOff + 64
+	ringSize = 1 << 20
+)
+
+// decodeRecord decodes one ring record with the decoders (by Kind); it
+// returns the event (Time unset) and its CLOCK_TAI stamp in ns.
+func decodeRecord(decoders *[4]*decoder, b []byte) (Event, int64, error) {
+	if len(b) < recSize {
+		return Event{}, 0, fmt.Errorf("kernel: ring record of %d bytes, want %d", len(b), recSize)
+	}
+	kind := Kind(binary.NativeEndian.Uint32(b[8:12]))
+	if int(kind) >= len(decoders) || decoders[kind] == nil {
+		return Event{}, 0, fmt.Errorf("kernel: ring record of unknown kind %d", kind)
+	}
+	e, err := decoders[kind].decode(b[16:16+rawMax], b[pktOff:pktOff+60])
+	if err != nil {
+		return e, 0, err
+	}
+	e.NetNS = binary.NativeEndian.Uint32(b[12:16])
+	return e, int64(binary.NativeEndian.Uint64(b[0:8])), nil
+}
+
 // errNotRST marks a dropped segment that was not an RST (an out-of-window
 // data segment is dropped with the same reasons).
 var errNotRST = errors.New("kernel: dropped segment is not an RST")

@@ -5,7 +5,10 @@ package kernel
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +26,10 @@ import (
 	"github.com/rstscope/rstscope/internal/netnstest"
 	"golang.org/x/sys/unix"
 )
+
+// record makes TestLab rewrite testdata/records-6.18.ndjson with the ring
+// records of its run (go test ./kernel -run TestLab -record, as root).
+var record = flag.Bool("record", false, "rewrite testdata/records-6.18.ndjson from the lab's ring records")
 
 // frame is what the lab keeps of each captured TCP frame.
 type frame struct {
@@ -42,6 +49,7 @@ type lab struct {
 	src    capture.Source
 	mu     sync.Mutex
 	events []Event
+	raws   [][]byte // ring records, with -record
 	frames []frame
 	wg     sync.WaitGroup
 	a4, b4 netip.Addr
@@ -86,6 +94,9 @@ func newLab(t *testing.T) *lab {
 		t.Fatalf("kernel tracer on %s: %v", Probe(), err)
 	}
 	t.Cleanup(func() { l.tr.Close() })
+	if *record {
+		l.tr.raw = func(b []byte) { l.raws = append(l.raws, bytes.Clone(b)) }
+	}
 	netnstest.In(t, l.p.A, func() {
 		opts := capture.DefaultLiveOptions()
 		opts.Filter = "tcp"
@@ -475,8 +486,37 @@ func TestLab(t *testing.T) {
 			})
 		}
 	}
+	if *record {
+		writeRecords(t, l.raws, l.events)
+	}
 	for k, ds := range deltas {
 		slices.Sort(ds)
 		t.Logf("join latency %s (event - frame), n=%d: min %v p50 %v max %v", k, len(ds), ds[0], ds[len(ds)/2], ds[len(ds)-1])
+	}
+}
+
+// fixtureLine is one line of testdata/records-*.ndjson: a ring record and
+// the event the lab validated it as (joined with its captured frame).
+type fixtureLine struct {
+	Record string          `json:"record"`
+	Event  json.RawMessage `json:"event"`
+}
+
+func writeRecords(t *testing.T, raws [][]byte, events []Event) {
+	if len(raws) != len(events) {
+		t.Fatalf("record: %d ring records, %d events", len(raws), len(events))
+	}
+	var out bytes.Buffer
+	for i, b := range raws {
+		var ev bytes.Buffer
+		w := NewWriter(&ev)
+		w.Write(events[i])
+		w.Flush()
+		line, _ := json.Marshal(fixtureLine{hex.EncodeToString(b), bytes.TrimSpace(ev.Bytes())})
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+	if err := os.WriteFile("testdata/records-6.18.ndjson", out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

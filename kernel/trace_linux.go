@@ -3,7 +3,6 @@
 package kernel
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -17,21 +16,6 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
-)
-
-// Ring record written by the BPF program, little-endian host order:
-//
-//	0  u64 bpf_ktime_get_tai_ns()
-//	8  u32 Kind
-//	12 u32 netns inode
-//	16 the trace record, rawMax bytes (its format file gives the layout)
-//	16+rawMax: 40 bytes from the skb's network header, 20 from its
-//	transport header (dropped only)
-const (
-	rawMax   = 128
-	pktOff   = 16 + rawMax
-	recSize  = pktOff + 64
-	ringSize = 1 << 20
 )
 
 // Options configures a Tracer.
@@ -56,6 +40,8 @@ type Tracer struct {
 	mu       sync.Mutex
 	closed   bool
 	notRST   uint64
+	// raw, when set (tests), sees each ring record before it is decoded.
+	raw func(rec []byte)
 }
 
 // DefaultTracefs is tracefs's usual mount point.
@@ -221,14 +207,10 @@ func (t *Tracer) Read() (Event, error) {
 			return Event{}, fmt.Errorf("kernel: ring buffer: %w", err)
 		}
 		b := rec.RawSample
-		if len(b) < recSize {
-			return Event{}, fmt.Errorf("kernel: ring record of %d bytes, want %d", len(b), recSize)
+		if t.raw != nil {
+			t.raw(b)
 		}
-		kind := Kind(binary.NativeEndian.Uint32(b[8:12]))
-		if int(kind) >= len(t.decoders) || t.decoders[kind] == nil {
-			return Event{}, fmt.Errorf("kernel: ring record of unknown kind %d", kind)
-		}
-		e, err := t.decoders[kind].decode(b[16:16+rawMax], b[pktOff:pktOff+60])
+		e, tai, err := decodeRecord(&t.decoders, b)
 		if errors.Is(err, errNotRST) {
 			t.notRST++
 			continue
@@ -236,8 +218,7 @@ func (t *Tracer) Read() (Event, error) {
 		if err != nil {
 			return Event{}, err
 		}
-		e.NetNS = binary.NativeEndian.Uint32(b[12:16])
-		e.Time = t.clock.wall(int64(binary.NativeEndian.Uint64(b[0:8])))
+		e.Time = t.clock.wall(tai)
 		return e, nil
 	}
 }

@@ -18,6 +18,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// pollEvery is how often Read looks into the ring: the program wakes it
+// only when the ring fills up (see program).
+const pollEvery = 10 * time.Millisecond
+
 // Options configures a Tracer.
 type Options struct {
 	// NetNS keeps only events of these network namespaces (inodes, as
@@ -34,8 +38,12 @@ type Tracer struct {
 	session  Session
 	decoders [4]*decoder // by Kind
 	ring     *ringbuf.Reader
+	rec      ringbuf.Record // reused by Read
 	lost     *ebpf.Map
-	objs     []interface{ Close() error }
+	objs     []interface{ Close() error } // programs and links
+	maps     []*ebpf.Map
+	release  sync.Once
+	lostEnd  uint64 // Lost at Close
 	clock    wallClock
 	mu       sync.Mutex
 	closed   bool
@@ -105,12 +113,12 @@ func Open(opts Options) (*Tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel: ring buffer: %w", err)
 	}
-	t.objs = append(t.objs, events)
+	t.maps = append(t.maps, events)
 	t.lost, err = ebpf.NewMap(&ebpf.MapSpec{Name: "rst_lost", Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1})
 	if err != nil {
 		return nil, fmt.Errorf("kernel: lost counter: %w", err)
 	}
-	t.objs = append(t.objs, t.lost)
+	t.maps = append(t.maps, t.lost)
 	var uname unix.Utsname
 	_ = unix.Uname(&uname)
 	t.session = Session{Kernel: unix.ByteSliceToString(uname.Release[:]), NetNS: opts.NetNS}
@@ -174,14 +182,24 @@ func Open(opts Options) (*Tracer, error) {
 // Session describes what the Tracer covers; Stop and Lost are filled by Close.
 func (t *Tracer) Session() Session {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	s := t.session
+	t.mu.Unlock()
 	s.Lost = t.Lost()
 	return s
 }
 
 // Lost counts events the BPF program could not put into the full ring.
 func (t *Tracer) Lost() uint64 {
+	t.mu.Lock()
+	closed, end := t.closed, t.lostEnd
+	t.mu.Unlock()
+	if closed {
+		return end
+	}
+	return t.readLost()
+}
+
+func (t *Tracer) readLost() uint64 {
 	if t.lost == nil {
 		return 0
 	}
@@ -199,14 +217,22 @@ var ErrClosed = errors.New("kernel: tracer closed")
 // clock. Dropped segments that are not RSTs are skipped.
 func (t *Tracer) Read() (Event, error) {
 	for {
-		rec, err := t.ring.Read()
+		t.ring.SetDeadline(time.Now().Add(pollEvery))
+		err := t.ring.ReadInto(&t.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
+			if t.isClosed() { // drained after Close
+				t.free()
+				return Event{}, ErrClosed
+			}
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) || errors.Is(err, ringbuf.ErrClosed) {
 				return Event{}, ErrClosed
 			}
 			return Event{}, fmt.Errorf("kernel: ring buffer: %w", err)
 		}
-		b := rec.RawSample
+		b := t.rec.RawSample
 		if t.raw != nil {
 			t.raw(b)
 		}
@@ -223,26 +249,49 @@ func (t *Tracer) Read() (Event, error) {
 	}
 }
 
-// Close detaches the programs and ends Read.
+// Close detaches the programs: no event is traced after it returns. Read
+// then returns the events still in the ring and, at the end, ErrClosed,
+// which releases the ring: keep reading until then.
 func (t *Tracer) Close() error {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
 		return nil
 	}
-	t.closed = true
-	t.session.Stop = time.Now().UTC()
-	t.mu.Unlock()
 	var first error
-	if t.ring != nil {
-		first = t.ring.Close()
-	}
 	for i := len(t.objs) - 1; i >= 0; i-- {
 		if err := t.objs[i].Close(); err != nil && first == nil {
 			first = err
 		}
 	}
+	t.closed = true
+	t.session.Stop = time.Now().UTC()
+	t.lostEnd = t.readLost()
+	t.mu.Unlock()
+	if t.ring == nil {
+		t.free() // Open failed: no reader
+	} else {
+		_ = t.ring.Flush() // wakes a Read blocked in the ring
+	}
 	return first
+}
+
+func (t *Tracer) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// free releases the ring and the maps, once.
+func (t *Tracer) free() {
+	t.release.Do(func() {
+		if t.ring != nil {
+			t.ring.Close()
+		}
+		for _, m := range t.maps {
+			m.Close()
+		}
+	})
 }
 
 // offsets are the kernel struct member offsets the program follows to find
@@ -445,8 +494,16 @@ func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD int
 		)
 	}
 	ins = append(ins,
-		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
-		asm.Mov.Imm(asm.R2, 0),
+		// Wake the reader only when a quarter of the ring waits: it
+		// polls every pollEvery anyway, and a wake-up per event costs
+		// an IPI per RST under a flood.
+		asm.LoadMapPtr(asm.R1, ringFD).WithSymbol("submit"),
+		asm.Mov.Imm(asm.R2, 0), // BPF_RB_AVAIL_DATA
+		asm.FnRingbufQuery.Call(),
+		asm.Mov.Imm(asm.R2, 1), // BPF_RB_NO_WAKEUP
+		asm.JLT.Imm(asm.R0, ringSize/4, "commit"),
+		asm.Mov.Imm(asm.R2, 2), // BPF_RB_FORCE_WAKEUP
+		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("commit"),
 		asm.FnRingbufSubmit.Call(),
 		asm.Mov.Imm(asm.R0, 0),
 		asm.Return(),

@@ -53,7 +53,7 @@ func benchPair(b *testing.B) (*netnstest.Pair, uint32) {
 }
 
 // synFlood sends n SYNs (distinct source ports) from a raw socket in ns A.
-func synFlood(b *testing.B, p *netnstest.Pair, n int) {
+func synFlood(b testing.TB, p *netnstest.Pair, n int) {
 	netnstest.In(b, p.A, func() {
 		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP)
 		if err != nil {
@@ -390,4 +390,44 @@ func (r *perfReader) release() {
 		unix.Close(fd)
 	}
 	unix.Close(r.epfd)
+}
+
+// TestLost floods a ring of one page: what does not fit is counted lost,
+// and every RST is either read or counted.
+func TestLost(t *testing.T) {
+	needRoot(t)
+	p := netnstest.NewPair(t, "kls", "10.231.78.1/30", "10.231.78.2/30")
+	var st syscall.Stat_t
+	if err := syscall.Stat("/run/netns/"+p.B, &st); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Open(Options{NetNS: []uint32{uint32(st.Ino)}, RingSize: os.Getpagesize()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var count atomic.Int64
+	done := make(chan struct{})
+	go func() { consume(bpfReader{tr}, &count, nil, nil); close(done) }()
+	const n = 2000
+	synFlood(t, p, n)
+	for last, lastAt := int64(-1), time.Now(); count.Load()+int64(tr.Lost()) < n && time.Since(lastAt) < time.Second; time.Sleep(5 * time.Millisecond) {
+		if c := count.Load(); c != last {
+			last, lastAt = c, time.Now()
+		}
+	}
+	tr.Close()
+	<-done
+	got, lost := count.Load(), tr.Lost()
+	if lost == 0 || got+int64(lost) != n {
+		t.Errorf("read %d + lost %d, want lost > 0 and a sum of %d", got, lost, n)
+	}
+	if s := tr.Session(); s.Lost != lost {
+		t.Errorf("session lost %d, want %d", s.Lost, lost)
+	}
+}
+
+func needRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (namespaces, BPF, tracefs): run `make test` as root")
+	}
 }

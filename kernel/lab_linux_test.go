@@ -73,11 +73,6 @@ func run(t *testing.T, args ...string) {
 	}
 }
 
-func needRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (namespaces, BPF, tracefs): run `make test` as root")
-	}
-}
 
 func newLab(t *testing.T) *lab {
 	needRoot(t)

@@ -30,6 +30,9 @@ type Options struct {
 	// Tracefs is where tracefs is mounted; empty means /sys/kernel/tracing,
 	// mounted there when absent.
 	Tracefs string
+	// RingSize is the ring buffer's size in bytes, a power of two and a
+	// multiple of the page size; 0 means 1 MiB (about 5,000 events).
+	RingSize int
 }
 
 // Tracer reads the kernel's reset events through a BPF program attached to
@@ -109,7 +112,11 @@ func Open(opts Options) (*Tracer, error) {
 	if err != nil {
 		return nil, err
 	}
-	events, err := ebpf.NewMap(&ebpf.MapSpec{Name: "rst_events", Type: ebpf.RingBuf, MaxEntries: ringSize})
+	ring := opts.RingSize
+	if ring == 0 {
+		ring = ringSize
+	}
+	events, err := ebpf.NewMap(&ebpf.MapSpec{Name: "rst_events", Type: ebpf.RingBuf, MaxEntries: uint32(ring)})
 	if err != nil {
 		return nil, fmt.Errorf("kernel: ring buffer: %w", err)
 	}
@@ -142,7 +149,7 @@ func Open(opts Options) (*Tracer, error) {
 			return nil, fmt.Errorf("kernel: %s: record of %d bytes exceeds %d", f.Name, f.Size(), rawMax)
 		}
 		t.decoders[tp.kind] = d
-		ins, err := program(tp.kind, f, offs, opts.NetNS, events.FD(), t.lost.FD())
+		ins, err := program(tp.kind, f, offs, opts.NetNS, events.FD(), t.lost.FD(), ring)
 		if err != nil {
 			return nil, err
 		}
@@ -376,7 +383,7 @@ func memberOffset(t btf.Type, path []string) (int, error) {
 // reserve a ring record (count it lost when the ring is full), stamp it
 // with CLOCK_TAI, copy the trace record and, for drops, the segment's IP and
 // TCP headers.
-func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD int) (asm.Instructions, error) {
+func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD, ring int) (asm.Instructions, error) {
 	field := func(name string) int16 {
 		fl, ok := f.Field(name)
 		if !ok {
@@ -501,7 +508,7 @@ func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD int
 		asm.Mov.Imm(asm.R2, 0), // BPF_RB_AVAIL_DATA
 		asm.FnRingbufQuery.Call(),
 		asm.Mov.Imm(asm.R2, 1), // BPF_RB_NO_WAKEUP
-		asm.JLT.Imm(asm.R0, ringSize/4, "commit"),
+		asm.JLT.Imm(asm.R0, int32(ring/4), "commit"),
 		asm.Mov.Imm(asm.R2, 2), // BPF_RB_FORCE_WAKEUP
 		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("commit"),
 		asm.FnRingbufSubmit.Call(),

@@ -7,7 +7,8 @@ import "errors"
 // Options configures a Tracer.
 type Options struct {
 	NetNS   []uint32
-	Tracefs string
+	Tracefs  string
+	RingSize int
 }
 
 // Tracer is only available on Linux.

@@ -73,7 +73,6 @@ func run(t *testing.T, args ...string) {
 	}
 }
 
-
 func newLab(t *testing.T) *lab {
 	needRoot(t)
 	l := &lab{t: t,

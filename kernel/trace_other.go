@@ -6,7 +6,7 @@ import "errors"
 
 // Options configures a Tracer.
 type Options struct {
-	NetNS   []uint32
+	NetNS    []uint32
 	Tracefs  string
 	RingSize int
 }

@@ -3,6 +3,7 @@ package kernel
 import (
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -21,9 +22,11 @@ type Match struct {
 type tuple struct{ sender, receiver netip.AddrPort }
 
 // Index joins RST frames with the kernel's events by the RST's sender and
-// receiver and the frame's time.
+// receiver and the frame's time. It is safe for concurrent use: live, a
+// Tracer's goroutine Adds while the engine Looks up.
 type Index struct {
-	Tolerance time.Duration
+	Tolerance time.Duration // set before use
+	mu        sync.RWMutex
 	sessions  []Session
 	byTuple   map[tuple][]Event // each sorted by time
 	n         int
@@ -31,7 +34,7 @@ type Index struct {
 
 // NewIndex indexes events (any order) recorded in sessions.
 func NewIndex(events []Event, sessions []Session) *Index {
-	x := &Index{Tolerance: DefaultTolerance, sessions: sessions, byTuple: map[tuple][]Event{}, n: len(events)}
+	x := &Index{Tolerance: DefaultTolerance, sessions: slices.Clone(sessions), byTuple: map[tuple][]Event{}, n: len(events)}
 	for _, e := range events {
 		k := tuple{unmap(e.Sender), unmap(e.Receiver)}
 		x.byTuple[k] = append(x.byTuple[k], e)
@@ -42,20 +45,81 @@ func NewIndex(events []Event, sessions []Session) *Index {
 	return x
 }
 
+// Add indexes one more event (live: as the Tracer reads it).
+func (x *Index) Add(e Event) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	k := tuple{unmap(e.Sender), unmap(e.Receiver)}
+	es := x.byTuple[k]
+	i := len(es)
+	for i > 0 && es[i-1].Time.After(e.Time) {
+		i--
+	}
+	x.byTuple[k] = slices.Insert(es, i, e)
+	x.n++
+}
+
+// SetSession adds s, or replaces the session with the same Start (live:
+// when tracing stops, with Stop and Lost).
+func (x *Index) SetSession(s Session) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for i := range x.sessions {
+		if x.sessions[i].Start.Equal(s.Start) {
+			x.sessions[i] = s
+			return
+		}
+	}
+	x.sessions = append(x.sessions, s)
+}
+
+// Prune forgets events before t (live: RSTs before t are judged), keeping
+// memory bounded.
+func (x *Index) Prune(t time.Time) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for k, es := range x.byTuple {
+		i := 0
+		for i < len(es) && es[i].Time.Before(t) {
+			i++
+		}
+		x.n -= i
+		if i == len(es) {
+			delete(x.byTuple, k)
+		} else if i > 0 {
+			x.byTuple[k] = slices.Clone(es[i:])
+		}
+	}
+}
+
 func unmap(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
 // Len is the number of events indexed.
-func (x *Index) Len() int { return x.n }
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.n
+}
 
 // Sessions returns the recordings the events came from.
-func (x *Index) Sessions() []Session { return x.sessions }
+func (x *Index) Sessions() []Session {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return slices.Clone(x.sessions)
+}
 
 // Lookup returns, for each kind of event, the one nearest in time to an RST
 // frame sent by sender to receiver at t, within the Tolerance; ordered by
 // Kind (send_reset, receive_reset, dropped).
 func (x *Index) Lookup(sender, receiver netip.AddrPort, t time.Time) []Match {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.lookup(sender, receiver, t)
+}
+
+func (x *Index) lookup(sender, receiver netip.AddrPort, t time.Time) []Match {
 	es := x.byTuple[tuple{unmap(sender), unmap(receiver)}]
 	if len(es) == 0 {
 		return nil
@@ -96,6 +160,8 @@ func abs(d time.Duration) time.Duration {
 // session's local addresses, and no send_reset joins the frame. Elsewhere
 // absence proves nothing and Absent is false.
 func (x *Index) Absent(sender, receiver netip.AddrPort, t time.Time) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
 	ok := false
 	for i := range x.sessions {
 		s := &x.sessions[i]
@@ -108,7 +174,7 @@ func (x *Index) Absent(sender, receiver netip.AddrPort, t time.Time) bool {
 	if !ok {
 		return false
 	}
-	for _, m := range x.Lookup(sender, receiver, t) {
+	for _, m := range x.lookup(sender, receiver, t) {
 		if m.Kind == KindSendReset {
 			return false
 		}

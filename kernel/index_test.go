@@ -74,3 +74,31 @@ func TestIndex_Absent(t *testing.T) {
 		})
 	}
 }
+
+// TestIndex_live: events added out of order, a session replaced when
+// tracing stops, and pruning, as a live run does.
+func TestIndex_live(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	a, b := netip.MustParseAddrPort("10.0.0.1:80"), netip.MustParseAddrPort("10.0.0.2:5000")
+	x := NewIndex(nil, nil)
+	x.SetSession(Session{Start: t0, AllResets: true, Local: []netip.Addr{a.Addr()}})
+	for _, d := range []time.Duration{3 * time.Second, time.Second, 2 * time.Second} {
+		x.Add(Event{Kind: KindSendReset, Time: t0.Add(d), Sender: a, Receiver: b, Reason: d.String()})
+	}
+	for _, d := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second} {
+		if ms := x.Lookup(a, b, t0.Add(d)); len(ms) != 1 || ms[0].Reason != d.String() {
+			t.Errorf("at %v: got %+v, want the event added for %v", d, ms, d)
+		}
+	}
+	if !x.Absent(a, b, t0.Add(10*time.Second)) {
+		t.Error("while tracing, no event at 10 s: want Absent")
+	}
+	x.SetSession(Session{Start: t0, Stop: t0.Add(5 * time.Second), AllResets: true, Local: []netip.Addr{a.Addr()}})
+	if len(x.Sessions()) != 1 || x.Absent(a, b, t0.Add(10*time.Second)) {
+		t.Errorf("after stop at 5 s: sessions %+v, want one and no Absent at 10 s", x.Sessions())
+	}
+	x.Prune(t0.Add(2500 * time.Millisecond))
+	if x.Len() != 1 || len(x.Lookup(a, b, t0.Add(time.Second))) != 0 || len(x.Lookup(a, b, t0.Add(3*time.Second))) != 1 {
+		t.Errorf("after pruning before 2.5 s: %d events, want the one at 3 s", x.Len())
+	}
+}

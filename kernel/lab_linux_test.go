@@ -288,6 +288,24 @@ var scenarios = []scenario{
 			io.Copy(io.Discard, c)
 			return dst
 		}},
+	{name: "abort_on_data", want: map[Kind][]string{KindSendReset: {"TCP_ABORT_ON_DATA"}},
+		run: func(l *lab, server, client netip.Addr, port uint16) netip.AddrPort {
+			dst := netip.AddrPortFrom(server, port)
+			ln := l.listen(dst)
+			c, err := l.dial(dst)
+			if err != nil {
+				l.t.Fatal(err)
+			}
+			s := accept(l.t, ln)
+			rc, _ := s.SyscallConn()
+			rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
+			if n, _ := c.Read(make([]byte, 1)); n != 0 {
+				l.t.Fatal("data before the server's FIN")
+			}
+			c.Write([]byte("more")) // data after the server shut its socket down
+			io.Copy(io.Discard, c)
+			return dst
+		}},
 	{name: "keepalive_timeout", want: map[Kind][]string{KindSendReset: {"TCP_KEEPALIVE_TIMEOUT"}},
 		run: func(l *lab, server, client netip.Addr, port uint16) netip.AddrPort {
 			dst := netip.AddrPortFrom(server, port)

@@ -94,6 +94,14 @@ func ReadFormat(dir, group, event string) (*Format, error) {
 // tracefs; call it before dropping privileges. The error says in one line
 // why the kernel's account is not available.
 func Open(opts Options) (*Tracer, error) {
+	t, err := open(opts)
+	if err != nil && (errors.Is(err, os.ErrPermission) || errors.Is(err, unix.EPERM)) {
+		return nil, fmt.Errorf("%w (needs root, or CAP_BPF and CAP_PERFMON with read access to tracefs)", err)
+	}
+	return t, err
+}
+
+func open(opts Options) (*Tracer, error) {
 	dir := opts.Tracefs
 	if dir == "" {
 		dir = DefaultTracefs

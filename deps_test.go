@@ -30,7 +30,8 @@ var allowedImports = map[string][]string{
 	},
 	"kernel": {
 		"github.com/cilium/ebpf", "github.com/cilium/ebpf/asm", "github.com/cilium/ebpf/btf",
-		"github.com/cilium/ebpf/link", "github.com/cilium/ebpf/ringbuf", "golang.org/x/sys/unix",
+		"github.com/cilium/ebpf/features", "github.com/cilium/ebpf/link", "github.com/cilium/ebpf/ringbuf",
+		"golang.org/x/sys/unix",
 	},
 	"internal/pcapgen": nil,
 	"cmd/rstgen":       {"github.com/rstscope/rstscope/internal/pcapgen"},

@@ -12,7 +12,7 @@ import (
 // TestWallClock: the TAI offset is whole seconds, and a TAI reading
 // converts to the realtime clock read next to it.
 func TestWallClock(t *testing.T) {
-	var c wallClock
+	c := wallClock{tai: true}
 	if err := c.measure(); err != nil {
 		t.Fatal(err)
 	}
@@ -28,4 +28,21 @@ func TestWallClock(t *testing.T) {
 		t.Errorf("realtime read after the TAI reading is %v from its conversion, want 0..10ms", skew)
 	}
 	t.Logf("TAI offset %v; conversion vs realtime read next to it: %v", time.Duration(-c.offset), skew)
+}
+
+// TestWallClock_monotonic: before 6.1 events are stamped with
+// CLOCK_MONOTONIC; they convert to the realtime clock read next to them.
+func TestWallClock_monotonic(t *testing.T) {
+	var c wallClock
+	if err := c.measure(); err != nil {
+		t.Fatal(err)
+	}
+	var mono, real unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	unix.ClockGettime(unix.CLOCK_REALTIME, &real)
+	skew := time.Unix(0, real.Nano()).Sub(c.wall(mono.Nano()))
+	if skew < -time.Millisecond || skew > 10*time.Millisecond {
+		t.Errorf("realtime read after the monotonic reading is %v from its conversion, want about 0", skew)
+	}
+	t.Logf("monotonic conversion vs realtime read next to it: %v", skew)
 }

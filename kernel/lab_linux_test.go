@@ -440,6 +440,9 @@ func TestLab(t *testing.T) {
 	session := l.tr.Session()
 	// The lab's hosts are A and B: what either put on the wire is this host's.
 	session.Local = []netip.Addr{l.a4, l.b4, l.a6, l.b6}
+	if !session.Reasons || !session.AllResets || !session.Drops {
+		t.Errorf("session %+v: on 6.18 want reasons, all resets and drops traced", session)
+	}
 	if session.Lost != 0 {
 		t.Errorf("lost %d events", session.Lost)
 	}

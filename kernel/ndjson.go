@@ -25,6 +25,7 @@ type line struct {
 	Kernel    string       `json:"kernel,omitempty"`
 	Reasons   *bool        `json:"reasons,omitempty"`
 	AllResets *bool        `json:"all_resets,omitempty"`
+	Drops     *bool        `json:"drops,omitempty"`
 	Local     []netip.Addr `json:"local,omitempty"`
 	Lost      *uint64      `json:"lost,omitempty"`
 	// event
@@ -69,7 +70,7 @@ func (w *Writer) put(l *line) error {
 // stops (the reader keeps the last line for the same Start).
 func (w *Writer) WriteSession(s Session) error {
 	l := &line{V: Version, Type: "session", Start: &s.Start, Kernel: s.Kernel,
-		Reasons: &s.Reasons, AllResets: &s.AllResets, Local: s.Local, Lost: &s.Lost, Namespaces: s.NetNS}
+		Reasons: &s.Reasons, AllResets: &s.AllResets, Drops: &s.Drops, Local: s.Local, Lost: &s.Lost, Namespaces: s.NetNS}
 	if !s.Stop.IsZero() {
 		l.Stop = &s.Stop
 	}
@@ -136,6 +137,7 @@ func (r *Reader) Next() (Event, error) {
 			}
 			s.Reasons = l.Reasons != nil && *l.Reasons
 			s.AllResets = l.AllResets != nil && *l.AllResets
+			s.Drops = l.Drops != nil && *l.Drops
 			if l.Lost != nil {
 				s.Lost = *l.Lost
 			}

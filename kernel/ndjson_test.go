@@ -12,7 +12,7 @@ import (
 
 func TestWriterReader_roundTrip(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 10, 0, 0, 123456789, time.UTC)
-	s := Session{Start: t0, Kernel: "6.18.44", Reasons: true, AllResets: true, NetNS: []uint32{4026531840},
+	s := Session{Start: t0, Kernel: "6.18.44", Reasons: true, AllResets: true, Drops: true, NetNS: []uint32{4026531840},
 		Local: []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("fd00::1")}}
 	events := []Event{
 		{Kind: KindSendReset, Time: t0.Add(time.Millisecond), Sender: netip.MustParseAddrPort("10.0.0.1:80"),
@@ -47,7 +47,7 @@ func TestWriterReader_roundTrip(t *testing.T) {
 		t.Fatalf("at end: got %v, want io.EOF", err)
 	}
 	ss := r.Sessions()
-	if len(ss) != 1 || !ss[0].Stop.Equal(s.Stop) || ss[0].Lost != 3 || len(ss[0].Local) != 2 || !ss[0].AllResets ||
+	if len(ss) != 1 || !ss[0].Stop.Equal(s.Stop) || ss[0].Lost != 3 || len(ss[0].Local) != 2 || !ss[0].AllResets || !ss[0].Drops ||
 		len(ss[0].NetNS) != 1 {
 		t.Errorf("sessions %+v, want the stop line's session %+v", ss, s)
 	}

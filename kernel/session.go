@@ -19,9 +19,12 @@ type Session struct {
 	// NO_SOCKET and TIME_WAIT included (6.10+). Without it a missing
 	// send_reset proves nothing.
 	AllResets bool
-	NetNS     []uint32     // namespaces kept (none: all namespaces)
-	Local     []netip.Addr // this host's addresses in that namespace at Start
-	Lost      uint64       // events lost (ring full)
+	// Drops: RSTs the stack dropped (kfree_skb TCP_OLD_SEQUENCE /
+	// TCP_INVALID_SEQUENCE, 6.2+) are traced.
+	Drops bool
+	NetNS []uint32     // namespaces kept (none: all namespaces)
+	Local []netip.Addr // this host's addresses in that namespace at Start
+	Lost  uint64       // events lost (ring full)
 }
 
 // covers says whether the session traced instant t.

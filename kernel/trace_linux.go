@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
@@ -116,6 +117,9 @@ func open(opts Options) (*Tracer, error) {
 			t.Close()
 		}
 	}()
+	// bpf_ktime_get_tai_ns arrived in 6.1; before, stamp with
+	// CLOCK_MONOTONIC and convert with a measured offset.
+	t.clock.tai = features.HaveProgramHelper(ebpf.TracePoint, asm.FnKtimeGetTaiNs) == nil
 	offs, err := kernelOffsets()
 	if err != nil {
 		return nil, err
@@ -150,6 +154,14 @@ func open(opts Options) (*Tracer, error) {
 			return nil, err
 		}
 		d, err := newDecoder(tp.kind, f)
+		if err == nil && tp.kind == KindDropped && !hasDropReason(f) {
+			err = fmt.Errorf("kernel: %s: none of the drop reasons %v in this kernel", f.Name, DropReasons)
+		}
+		if err != nil && tp.kind == KindDropped {
+			// Before 5.17 kfree_skb has no reason, before 6.2 not these:
+			// resets are still traced, dropped ones are not (Session.Drops).
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +169,7 @@ func open(opts Options) (*Tracer, error) {
 			return nil, fmt.Errorf("kernel: %s: record of %d bytes exceeds %d", f.Name, f.Size(), rawMax)
 		}
 		t.decoders[tp.kind] = d
-		ins, err := program(tp.kind, f, offs, opts.NetNS, events.FD(), t.lost.FD(), ring)
+		ins, err := program(tp.kind, f, offs, opts.NetNS, events.FD(), t.lost.FD(), ring, t.clock.tai)
 		if err != nil {
 			return nil, err
 		}
@@ -173,6 +185,7 @@ func open(opts Options) (*Tracer, error) {
 			return nil, fmt.Errorf("kernel: attach %s:%s: %w", tp.group, tp.event, err)
 		}
 		t.objs = append(t.objs, l)
+		t.session.Drops = t.session.Drops || tp.kind == KindDropped
 		if tp.kind == KindSendReset {
 			_, t.session.Reasons = f.Field("reason")
 			// 6.10 made tcp_send_reset fire for every RST the stack
@@ -391,7 +404,7 @@ func memberOffset(t btf.Type, path []string) (int, error) {
 // reserve a ring record (count it lost when the ring is full), stamp it
 // with CLOCK_TAI, copy the trace record and, for drops, the segment's IP and
 // TCP headers.
-func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD, ring int) (asm.Instructions, error) {
+func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD, ring int, tai bool) (asm.Instructions, error) {
 	field := func(name string) int16 {
 		fl, ok := f.Field(name)
 		if !ok {
@@ -415,6 +428,10 @@ func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD, ri
 			asm.LoadMem(dst, asm.RFP, -8, size),
 		}
 	}
+	clockFn := asm.FnKtimeGetNs
+	if tai {
+		clockFn = asm.FnKtimeGetTaiNs
+	}
 	var ins asm.Instructions
 	ins = append(ins, asm.Mov.Reg(asm.R6, asm.R1))
 	if kind == KindDropped {
@@ -423,15 +440,13 @@ func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD, ri
 			return nil, fmt.Errorf("kernel: %s: no 4-byte reason field", f.Name)
 		}
 		ins = append(ins, asm.LoadMem(asm.R0, asm.R6, int16(rf.Offset), asm.Word))
-		found := 0
+		if !hasDropReason(f) {
+			return nil, fmt.Errorf("kernel: %s: none of the drop reasons %v in this kernel", f.Name, DropReasons)
+		}
 		for _, name := range DropReasons {
 			if n, ok := f.Number("reason", name); ok {
 				ins = append(ins, asm.JEq.Imm(asm.R0, int32(n), "keep"))
-				found++
 			}
-		}
-		if found == 0 {
-			return nil, fmt.Errorf("kernel: %s: none of the drop reasons %v in this kernel", f.Name, DropReasons)
 		}
 		ins = append(ins, asm.Mov.Imm(asm.R0, 0), asm.Return(), asm.Mov.Imm(asm.R0, 0).WithSymbol("keep"))
 	}
@@ -474,7 +489,7 @@ func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD, ri
 		asm.FnRingbufReserve.Call(),
 		asm.JEq.Imm(asm.R0, 0, "lost"),
 		asm.Mov.Reg(asm.R7, asm.R0),
-		asm.FnKtimeGetTaiNs.Call(),
+		clockFn.Call(),
 		asm.StoreMem(asm.R7, 0, asm.R0, asm.DWord),
 		asm.StoreImm(asm.R7, 8, int64(kind), asm.Word),
 		asm.StoreMem(asm.R7, 12, asm.R9, asm.Word),
@@ -535,6 +550,15 @@ func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD, ri
 		asm.Return(),
 	)
 	return ins, nil
+}
+
+func hasDropReason(f *Format) bool {
+	for _, name := range DropReasons {
+		if _, ok := f.Number("reason", name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Probe names the running kernel, for messages.

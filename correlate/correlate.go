@@ -494,9 +494,7 @@ func genuine(f *heuristics.Finding, sender flows.Dir, e heuristics.Evidence) {
 func forged(f *heuristics.Finding, e heuristics.Evidence) {
 	f.Origin = heuristics.OriginMiddlebox
 	f.Confidence = heuristics.High
-	switch f.Cause {
-	case heuristics.CauseRefused, heuristics.CauseIdleTimeout, heuristics.CauseMiddleboxInjected:
-	default:
+	if !f.Cause.SurvivesForgery() {
 		f.Alternatives = append([]heuristics.Cause{f.Cause}, slices.DeleteFunc(f.Alternatives, func(a heuristics.Cause) bool {
 			return a == heuristics.CauseMiddleboxInjected || a == f.Cause
 		})...)

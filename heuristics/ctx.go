@@ -88,6 +88,7 @@ func nonzero(fs []uint64) []uint64 {
 // once per Judge. Every field tolerates a zero-valued event: unknown
 // direction, no handshake, IPv6 (no IP ID), no TTL samples.
 type ctx struct {
+	ev   *flows.Event
 	idle time.Duration
 
 	rst  *flows.RSTPacket // first RST
@@ -115,7 +116,7 @@ type ctx struct {
 }
 
 func newCtx(e *Engine, ev *flows.Event) *ctx {
-	c := &ctx{idle: e.idle(), senderHost: &ev.SenderHost, receiverHost: &ev.ReceiverHost}
+	c := &ctx{ev: ev, idle: e.idle(), senderHost: &ev.SenderHost, receiverHost: &ev.ReceiverHost}
 	c.rst = ev.First()
 	n := min(max(ev.Count, 1), len(ev.RSTs))
 	c.rsts = make([]flows.RSTPacket, 0, n)

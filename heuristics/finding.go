@@ -15,7 +15,7 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 		Origin:       v.origin,
 		Confidence:   v.confidence,
 		Stage:        ev.Stage.String(),
-		Errno:        errnoFor(ev, c, v.cause),
+		Errno:        errnoFor(c, v.cause),
 		Alternatives: v.alts,
 		Flow:         flowInfo(ev),
 		RST:          rstInfo(ev, c),
@@ -47,23 +47,8 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 		}
 	}
 	f.Summary = summary(ev, c, v, claims)
-	f.Advice = advice(ev, c, v, claims)
+	f.Advice = advice(c, v)
 	return f
-}
-
-// errnoFor is what the receiver's application saw.
-func errnoFor(ev *flows.Event, c *ctx, cause Cause) string {
-	switch cause {
-	case CauseRefused:
-		return "ECONNREFUSED"
-	case CauseIgnoredRST:
-		return "none"
-	case CauseClientAbort:
-		if !ev.Flow.Established && ev.Flow.SYNACKSeen && c.sender == flows.FromClient {
-			return "none" // the server's listener drops the half-open connection
-		}
-	}
-	return "ECONNRESET"
 }
 
 // history is the flow's Zeek-style history and conn_state as the table
@@ -307,7 +292,7 @@ func summary(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
 		return s
 	}
 	tail := ""
-	switch e := errnoFor(ev, c, v.cause); e {
+	switch e := errnoFor(c, v.cause); e {
 	case "none":
 		tail = fmt.Sprintf(" (the %s sees no error)", c.receiverName)
 	default:
@@ -363,55 +348,4 @@ func middleboxPhrase(ev *flows.Event, c *ctx, top claim) (pre, post string) {
 		return " with a known injector's header shape", ""
 	}
 	return "", ""
-}
-
-// advice is one concrete line.
-func advice(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
-	if v.origin == OriginMiddlebox {
-		switch v.cause {
-		case CauseRefused:
-			return "a firewall between the capture point and the server rejects this port: check its rules (the server itself was not asked)"
-		case CauseIdleTimeout:
-			g, _ := findIdleGap(ev, c)
-			return fmt.Sprintf("send TCP keepalives or application pings more often than the path's idle timeout (silence here: %s), or raise that timeout", dur(g.gap))
-		}
-		return fmt.Sprintf("the reset came from the path, not the %s: compare with a capture taken at the %s", c.senderName, c.senderName)
-	}
-	switch v.cause {
-	case CauseRefused:
-		return "nothing listens on that port (or the host's own firewall rejects it): check the service is up and bound to this address"
-	case CauseServerResetAfterRequest:
-		req := "request"
-		if r := requestInfo(ev); r != nil {
-			switch {
-			case r.SNI != "":
-				req = "TLS handshake for " + r.SNI
-			case r.Method != "":
-				req = r.Method + " " + r.Path
-			}
-		}
-		return fmt.Sprintf("check the server's logs at %s for the %s: it was rejected or the process aborted (crash, limit, TLS policy)",
-			c.rst.Time.UTC().Format("15:04:05.000"), req)
-	case CauseTLSAlert:
-		if _, a := lastAlert(ev, c); a != nil && !a.Encrypted {
-			return fmt.Sprintf("fix the TLS mismatch named by the alert (%s): versions, ciphers, SNI, ALPN or certificates", alertName(a.Description))
-		}
-		return "the TLS session was closed by an alert before the reset: check certificate validation and TLS settings on both sides"
-	case CauseIdleTimeout:
-		g, _ := findIdleGap(ev, c)
-		return fmt.Sprintf("the %s resets connections idle this long (%s): send TCP keepalives or pings more often, or close idle connections sooner on the other side", c.senderName, dur(g.gap))
-	case CauseStaleKeepalive:
-		f, _ := senderFIN(ev, c)
-		if f.spontaneous() && f.sinceData > 0 {
-			return fmt.Sprintf("client pool idle timeout must be shorter than the server's keep-alive timeout (FIN seen %s after the last response)", dur(f.sinceData))
-		}
-		return "the client reused a connection the server had closed: make the pool's idle timeout shorter than the server's keep-alive timeout and retry idempotent requests"
-	case CauseAbortiveClose:
-		return fmt.Sprintf("the %s closes with RST (SO_LINGER 0 or unread data): drain input before close and avoid zero linger unless intended", c.senderName)
-	case CauseClientAbort:
-		return "the client gave up (timeout, cancel or probe): compare its timeout with the server's response time"
-	case CauseIgnoredRST:
-		return fmt.Sprintf("the RST was dropped by the %s's stack and reset nothing; look for what else ended the connection", c.receiverName)
-	}
-	return "no rule is confident: read the packet ladder and evidence; a capture at the other end helps"
 }

@@ -5,40 +5,6 @@ import (
 	"time"
 )
 
-// Cause is why (and when) a RST happened. Values are the DESIGN.md names.
-type Cause string
-
-// Causes, in the order of the DESIGN.md table (root causes first).
-const (
-	CauseRefused                 Cause = "refused"
-	CauseServerResetAfterRequest Cause = "server_reset_after_request"
-	CauseMiddleboxInjected       Cause = "middlebox_injected"
-	CauseTLSAlert                Cause = "tls_alert"
-	CauseIdleTimeout             Cause = "idle_timeout"
-	CauseStaleKeepalive          Cause = "stale_keepalive"
-	CauseAbortiveClose           Cause = "abortive_close"
-	CauseClientAbort             Cause = "client_abort"
-	CauseIgnoredRST              Cause = "ignored_rst"
-	CauseUnknown                 Cause = "unknown"
-)
-
-// AllCauses lists every cause in table order.
-var AllCauses = []Cause{
-	CauseRefused, CauseServerResetAfterRequest, CauseMiddleboxInjected, CauseTLSAlert,
-	CauseIdleTimeout, CauseStaleKeepalive, CauseAbortiveClose, CauseClientAbort,
-	CauseIgnoredRST, CauseUnknown,
-}
-
-// ParseCause validates a cause name.
-func ParseCause(s string) (Cause, error) {
-	for _, c := range AllCauses {
-		if string(c) == s {
-			return c, nil
-		}
-	}
-	return "", fmt.Errorf("unknown cause %q", s)
-}
-
 // Origin is who really sent the RST.
 type Origin string
 

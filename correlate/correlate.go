@@ -233,7 +233,7 @@ func (c *Peer) find(ev *flows.Event, pk []mpkt, guess clock) (match, bool) {
 		}
 	}
 	// a payload fingerprint (Observe), with the NAT's sequence offsets
-	if h, ok := c.mainPay[keyOf(fl.Client, fl.Server)]; ok && (h.src == fl.Client || h.src == fl.Server) {
+	if h, ok := c.mainPay[flows.KeyOf(fl.Client, fl.Server)]; ok && (h.src == fl.Client || h.src == fl.Server) {
 		d := flows.FromClient
 		if h.src == fl.Server {
 			d = flows.FromServer
@@ -248,7 +248,7 @@ func (c *Peer) find(ev *flows.Event, pk []mpkt, guess clock) (match, bool) {
 	}
 	// addresses and ports
 	if fl.Client.IsValid() && fl.Server.IsValid() {
-		return pick(c.byTuple[keyOf(fl.Client, fl.Server)], func(pf *peerFlow) (match, bool) {
+		return pick(c.byTuple[flows.KeyOf(fl.Client, fl.Server)], func(pf *peerFlow) (match, bool) {
 			m := match{fl: pf, by: "tuple"}
 			s := pf.sideOf(fl.Client)
 			m.side[0], m.side[1] = s, 1-s

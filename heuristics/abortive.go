@@ -15,7 +15,7 @@ func ruleAbortive(ev *flows.Event, c *ctx) []claim {
 	if !c.known() {
 		return nil
 	}
-	if f, ok := senderFIN(ev, c); ok {
+	if f, ok := c.senderFIN(); ok {
 		return rstAfterFIN(c, f)
 	}
 	sp, rp := c.sp, c.rp

@@ -127,11 +127,11 @@ honour Connection: close and Keep-Alive: timeout, and retry idempotent requests 
 	{
 		cause: CauseIdleTimeout, rule: ruleIdle, survivesForgery: true,
 		advice: func(c *ctx) string {
-			g, _ := findIdleGap(c.ev, c)
+			g, _ := c.idleGap()
 			return fmt.Sprintf("the %s resets connections idle this long (%s): send TCP keepalives or pings more often, or close idle connections sooner on the other side", c.senderName, dur(g.gap))
 		},
 		adviceForged: func(c *ctx) string {
-			g, _ := findIdleGap(c.ev, c)
+			g, _ := c.idleGap()
 			return fmt.Sprintf("send TCP keepalives or application pings more often than the path's idle timeout (silence here: %s), or raise that timeout", dur(g.gap))
 		},
 		explain: `The RST followed a long silence: either it came unprompted at the end of the gap (an LB or
@@ -287,14 +287,14 @@ func adviceServerReset(c *ctx) string {
 }
 
 func adviceTLSAlert(c *ctx) string {
-	if _, a := lastAlert(c.ev, c); a != nil && !a.Encrypted {
+	if _, a := c.lastAlert(); a != nil && !a.Encrypted {
 		return fmt.Sprintf("fix the TLS mismatch named by the alert (%s): versions, ciphers, SNI, ALPN or certificates", alertName(a.Description))
 	}
 	return "the TLS session was closed by an alert before the reset: check certificate validation and TLS settings on both sides"
 }
 
 func adviceStaleKeepalive(c *ctx) string {
-	f, _ := senderFIN(c.ev, c)
+	f, _ := c.senderFIN()
 	if f.spontaneous() && f.sinceData > 0 {
 		return fmt.Sprintf("client pool idle timeout must be shorter than the server's keep-alive timeout (FIN seen %s after the last response)", dur(f.sinceData))
 	}

@@ -113,7 +113,24 @@ type ctx struct {
 
 	trigger *flows.LadderEntry // last receiver packet before the RST, nil if none
 	latency time.Duration      // RST time minus trigger time (valid iff trigger != nil)
+
+	// Facts computed on first use (idleGap, senderFIN, lastAlert,
+	// senderTTL) and then read by every rule, the summary and the advice
+	// alike, so that they cannot disagree.
+	done     struct{ gap, fin, alert, ttl bool }
+	gap      idleGap
+	gapOK    bool
+	fin      finFacts
+	finOK    bool
+	alertDir flows.Dir
+	alert    *flows.TLSAlertInfo
+	ttl      ttlRef
+	ttlOK    bool
 }
+
+// replyWindow is how soon after a packet a reply still counts as
+// immediate: two round trips, at least 200 ms.
+func (c *ctx) replyWindow() time.Duration { return max(200*time.Millisecond, 2*c.ev.Flow.RTT) }
 
 func newCtx(e *Engine, ev *flows.Event) *ctx {
 	c := &ctx{ev: ev, idle: e.idle(), senderHost: &ev.SenderHost, receiverHost: &ev.ReceiverHost}

@@ -26,7 +26,7 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 	if f.Alternatives == nil {
 		f.Alternatives = []Cause{}
 	}
-	if dir, a := lastAlert(ev, c); a != nil {
+	if dir, a := c.lastAlert(); a != nil {
 		t := &TLSAlertJSON{From: dir.String(), Packet: a.Frame, Encrypted: a.Encrypted}
 		if !a.Encrypted {
 			code := a.Description
@@ -36,14 +36,10 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 		}
 		f.TLSAlert = t
 	}
-	if g, ok := findIdleGap(ev, c); ok {
+	if g, ok := c.idleGap(); ok {
 		f.Gap = gapString(g.gap)
-		k, ok := matchTimeout(g.gap, spontaneousKinds)
-		if !g.spontaneous {
-			k, ok = exceededTimeout(g.gap, answeredKinds)
-		}
-		if ok {
-			f.KnownTimeout = fmt.Sprintf("%s (%s)", k.name, dur(k.d))
+		if g.known != nil {
+			f.KnownTimeout = fmt.Sprintf("%s (%s)", g.known.name, dur(g.known.d))
 		}
 	}
 	f.Summary = summary(ev, c, v, claims)
@@ -264,7 +260,7 @@ func summary(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
 			}
 			return fmt.Sprintf("%s answered the client's SYN%s%s%s: a firewall on the path rejected the connection (the client sees ECONNREFUSED)", s, syn, pre, post)
 		case CauseIdleTimeout:
-			g, _ := findIdleGap(ev, c)
+			g, _ := c.idleGap()
 			what := fmt.Sprintf("came unprompted after %s of silence", dur(g.gap))
 			if !g.spontaneous {
 				what = fmt.Sprintf("answered the %s's first packet (frame %d) after %s of silence", c.receiverName, g.answered, dur(g.gap))
@@ -327,7 +323,7 @@ func firstClaim[K Cause | Signal](claims []claim, key K) (claim, bool) {
 func middleboxPhrase(ev *flows.Event, c *ctx, top claim) (pre, post string) {
 	switch top.signal {
 	case SignalTTLMismatch:
-		if ref, ok := c.senderTTL(ev); ok {
+		if ref, ok := c.senderTTL(); ok {
 			return fmt.Sprintf(" with TTL %d (%s: %d)", c.rst.TTL, ref.from, ref.mode), ""
 		}
 	case SignalDataAfterRST:

@@ -328,7 +328,7 @@ func (c *Peer) Apply(ev *flows.Event, f *heuristics.Finding) {
 	if matched {
 		corr.MatchedBy = m.by
 		a, b := m.fl.ends[m.side[0]].ap, m.fl.ends[m.side[1]].ap
-		corr.PeerClient, corr.PeerServer = apString(a), apString(b)
+		corr.PeerClient, corr.PeerServer = a, b
 		for i := range pk {
 			p := &pk[i]
 			if p.rst || p.dir == flows.DirUnknown || (m.by == "isn" && p.flags.Has(capture.SYN)) {
@@ -344,7 +344,7 @@ func (c *Peer) Apply(ev *flows.Event, f *heuristics.Finding) {
 	}
 	k := estimate(ss)
 	corr.Clock, corr.Samples = k.kind, k.samples
-	corr.OffsetMS, corr.OneWayMS = ms(k.offset), ms(k.delay)
+	corr.Offset, corr.OneWay = heuristics.Millis{Duration: time.Duration(k.offset)}, heuristics.Millis{Duration: time.Duration(k.delay)}
 
 	// each packet of the flow in the peer capture (-1: not there); the
 	// expected time of a packet from the main capture's side
@@ -681,13 +681,6 @@ func addrOf(ev *flows.Event, d flows.Dir) netip.Addr {
 		return ev.Flow.Server.Addr()
 	}
 	return ev.Flow.Client.Addr()
-}
-
-func apString(ap netip.AddrPort) string {
-	if !ap.IsValid() {
-		return ""
-	}
-	return ap.String()
 }
 
 // count gives "1 packet", "2 packets".

@@ -204,10 +204,10 @@ func TestClock_offsetAndDelay(t *testing.T) {
 	p.send(true, 5*time.Millisecond, capture.RST|capture.ACK, 0, delivered)
 	f := one(t, p.run(t))
 	c := f.Correlation
-	if c.Clock != "two_way" || !near(c.OffsetMS, 250, 0.001) || !near(c.OneWayMS, 10, 0.001) {
-		t.Errorf("clock: got %s offset %.3f ms one-way %.3f ms, want two_way 250 ms 10 ms", c.Clock, c.OffsetMS, c.OneWayMS)
+	if c.Clock != "two_way" || !near(c.Offset.MS(), 250, 0.001) || !near(c.OneWay.MS(), 10, 0.001) {
+		t.Errorf("clock: got %s offset %.3f ms one-way %.3f ms, want two_way 250 ms 10 ms", c.Clock, c.Offset.MS(), c.OneWay.MS())
 	}
-	if c.MatchedBy != "isn" || c.PeerClient != "203.0.113.7:61000" || c.PeerServer != "192.0.2.10:80" {
+	if c.MatchedBy != "isn" || c.PeerClient.String() != "203.0.113.7:61000" || c.PeerServer.String() != "192.0.2.10:80" {
 		t.Errorf("match: got %s %s > %s, want isn 203.0.113.7:61000 > 192.0.2.10:80", c.MatchedBy, c.PeerClient, c.PeerServer)
 	}
 	if c.RST != "present_at_sender" || f.Origin != heuristics.OriginServer || len(evidenceOf(f, heuristics.SignalPresentAtSender)) != 1 {
@@ -268,8 +268,8 @@ func TestForged(t *testing.T) {
 	if c.Lost != 1 || len(lp) != 1 || !slices.Equal(lp[0].Frames, []uint64{4}) {
 		t.Errorf("lost: got %d %+v, want 1 on frame 4", c.Lost, lp)
 	}
-	if !near(c.OffsetMS, -40, 0.001) || !near(c.OneWayMS, 3, 0.001) {
-		t.Errorf("clock: got offset %.3f one-way %.3f, want -40 3", c.OffsetMS, c.OneWayMS)
+	if !near(c.Offset.MS(), -40, 0.001) || !near(c.OneWay.MS(), 3, 0.001) {
+		t.Errorf("clock: got offset %.3f one-way %.3f, want -40 3", c.Offset.MS(), c.OneWay.MS())
 	}
 }
 
@@ -490,7 +490,7 @@ func TestLoad_pcapgenPair(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("got %d findings, want 2", len(got))
 	}
-	slices.SortFunc(got, func(a, b heuristics.Finding) int { return a.RST.Time.Compare(b.RST.Time) })
+	slices.SortFunc(got, func(a, b heuristics.Finding) int { return a.RST.Time.Compare(b.RST.Time.Time) })
 	for i, want := range []struct {
 		rst    string
 		origin heuristics.Origin
@@ -501,12 +501,12 @@ func TestLoad_pcapgenPair(t *testing.T) {
 	} {
 		f := &got[i]
 		c := f.Correlation
-		if c.RST != want.rst || f.Origin != want.origin || c.MatchedBy != "isn" || c.PeerClient != want.client {
+		if c.RST != want.rst || f.Origin != want.origin || c.MatchedBy != "isn" || c.PeerClient.String() != want.client {
 			t.Errorf("frame %d: got rst %s origin %s matched_by %s peer_client %s, want %s %s isn %s",
 				f.RST.Packet, c.RST, f.Origin, c.MatchedBy, c.PeerClient, want.rst, want.origin, want.client)
 		}
-		if c.Clock != "two_way" || !near(c.OffsetMS, 1500, 0.001) || !near(c.OneWayMS, 4, 0.001) {
-			t.Errorf("frame %d: got clock %s offset %.3f one-way %.3f, want two_way 1500 4", f.RST.Packet, c.Clock, c.OffsetMS, c.OneWayMS)
+		if c.Clock != "two_way" || !near(c.Offset.MS(), 1500, 0.001) || !near(c.OneWay.MS(), 4, 0.001) {
+			t.Errorf("frame %d: got clock %s offset %.3f one-way %.3f, want two_way 1500 4", f.RST.Packet, c.Clock, c.Offset.MS(), c.OneWay.MS())
 		}
 	}
 	if _, err := Load(filepath.Join(dir, "missing.pcap"), Options{}); err == nil || !strings.HasPrefix(err.Error(), "peer: ") {
@@ -530,7 +530,7 @@ func TestMatch_payloadThroughISNRewrite(t *testing.T) {
 	p.send(true, 10*time.Millisecond, capture.RST|capture.ACK, 0, delivered)
 	f := one(t, p.run(t))
 	c := f.Correlation
-	if c.MatchedBy != "payload" || c.PeerClient != "203.0.113.7:61000" {
+	if c.MatchedBy != "payload" || c.PeerClient.String() != "203.0.113.7:61000" {
 		t.Errorf("frame %d: got matched_by %s peer_client %s, want payload 203.0.113.7:61000", f.RST.Packet, c.MatchedBy, c.PeerClient)
 	}
 	if c.RST != "present_at_sender" || f.Origin != heuristics.OriginServer || !slices.Equal(c.PeerFrames, []uint64{6}) {
@@ -541,8 +541,8 @@ func TestMatch_payloadThroughISNRewrite(t *testing.T) {
 		t.Errorf("lost: got %d %+v, want 1 on frame 6", c.Lost, lp)
 	}
 	// no handshake matched: the clock comes from this flow's packets
-	if c.Clock != "two_way" || !near(c.OffsetMS, 30, 0.001) || !near(c.OneWayMS, 2, 0.001) {
-		t.Errorf("clock: got %s offset %.3f one-way %.3f, want two_way 30 2", c.Clock, c.OffsetMS, c.OneWayMS)
+	if c.Clock != "two_way" || !near(c.Offset.MS(), 30, 0.001) || !near(c.OneWay.MS(), 2, 0.001) {
+		t.Errorf("clock: got %s offset %.3f one-way %.3f, want two_way 30 2", c.Clock, c.Offset.MS(), c.OneWay.MS())
 	}
 }
 

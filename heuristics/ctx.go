@@ -282,9 +282,6 @@ func dur(d time.Duration) string {
 	return fmt.Sprintf("%.1f s", d.Seconds())
 }
 
-// gapString is the JSON form of a gap: "350.2s".
-func gapString(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
-
 // describe names a packet for a sentence: "the client's SYN",
 // "the server's data (830 bytes)".
 func describe(ev *flows.Event, p *flows.LadderEntry) string {

@@ -3,7 +3,6 @@ package heuristics
 import (
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/rstscope/rstscope/flows"
 )
@@ -27,7 +26,7 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 		f.Alternatives = []Cause{}
 	}
 	if dir, a := c.lastAlert(); a != nil {
-		t := &TLSAlertJSON{From: dir.String(), Packet: a.Frame, Encrypted: a.Encrypted}
+		t := &TLSAlertJSON{From: sideOf(dir), Packet: a.Frame, Encrypted: a.Encrypted}
 		if !a.Encrypted {
 			code := a.Description
 			t.Level = alertLevel(a.Level)
@@ -37,7 +36,7 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 		f.TLSAlert = t
 	}
 	if g, ok := c.idleGap(); ok {
-		f.Gap = gapString(g.gap)
+		f.Gap = Gap{g.gap}
 		if g.known != nil {
 			f.KnownTimeout = fmt.Sprintf("%s (%s)", g.known.name, dur(g.known.d))
 		}
@@ -61,10 +60,10 @@ func flowInfo(ev *flows.Event) FlowInfo {
 	fl := &ev.Flow
 	h, st := history(ev)
 	return FlowInfo{
-		Client:        addrString(fl.Client),
-		Server:        addrString(fl.Server),
+		Client:        fl.Client,
+		Server:        fl.Server,
 		RolesFrom:     fl.RolesFrom.String(),
-		Start:         fl.Start,
+		Start:         Instant{fl.Start},
 		ClientBytes:   fl.Dirs[0].Bytes,
 		ServerBytes:   fl.Dirs[1].Bytes,
 		ClientPackets: fl.Dirs[0].Packets,
@@ -79,10 +78,10 @@ func flowInfo(ev *flows.Event) FlowInfo {
 func rstInfo(ev *flows.Event, c *ctx) RSTInfo {
 	r := c.rst
 	info := RSTInfo{
-		Time:     r.Time,
+		Time:     Instant{r.Time},
 		Packet:   r.Frame,
 		Input:    r.Input,
-		From:     c.senderName,
+		From:     sideOf(c.sender),
 		Count:    max(ev.Count, 1),
 		Flags:    r.Flags.String(),
 		Seq:      uint32(r.Seq),
@@ -160,17 +159,17 @@ func packetRows(ev *flows.Event, c *ctx) []PacketRow {
 		}
 		seen[k] = true
 		row := PacketRow{
-			Packet:       p.Frame,
-			TimeOffsetMS: float64(p.Time.Sub(t0)) / float64(time.Millisecond),
-			From:         p.Dir.String(),
-			Flags:        p.Flags.String(),
-			Seq:          uint32(p.Seq),
-			Ack:          uint32(p.Ack),
-			Len:          p.Len,
-			TTL:          p.TTL,
-			Window:       p.Window,
-			RST:          rst,
-			After:        after,
+			Packet:     p.Frame,
+			TimeOffset: Millis{p.Time.Sub(t0)},
+			From:       sideOf(p.Dir),
+			Flags:      p.Flags.String(),
+			Seq:        uint32(p.Seq),
+			Ack:        uint32(p.Ack),
+			Len:        p.Len,
+			TTL:        p.TTL,
+			Window:     p.Window,
+			RST:        rst,
+			After:      after,
 		}
 		if c.ipv4 {
 			id := p.IPID
@@ -195,8 +194,8 @@ func packetRows(ev *flows.Event, c *ctx) []PacketRow {
 		add(ev.After.Packets[i], false, true)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
-		if rows[i].TimeOffsetMS != rows[j].TimeOffsetMS {
-			return rows[i].TimeOffsetMS < rows[j].TimeOffsetMS
+		if rows[i].TimeOffset != rows[j].TimeOffset {
+			return rows[i].TimeOffset.Duration < rows[j].TimeOffset.Duration
 		}
 		return rows[i].Packet < rows[j].Packet
 	})

@@ -108,10 +108,6 @@ func (flt *Filter) Keep(f *heuristics.Finding) bool {
 	return false
 }
 
-func (h HostMatch) matches(endpoint string) bool {
-	ap, err := netip.ParseAddrPort(endpoint)
-	if err != nil {
-		return false
-	}
-	return ap.Addr().Unmap() == h.Addr && (h.Port == 0 || ap.Port() == h.Port)
+func (h HostMatch) matches(ap netip.AddrPort) bool {
+	return ap.IsValid() && ap.Addr().Unmap() == h.Addr && (h.Port == 0 || ap.Port() == h.Port)
 }

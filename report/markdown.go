@@ -133,13 +133,13 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
 // finding writes one finding's section.
 func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
 	fmt.Fprintf(b, "### %d. %s: %s → %s\n\n", f.ID, code(string(f.Cause)),
-		md(f.Flow.Client, maxShort), md(f.Flow.Server, maxShort))
+		md(addrText(f.Flow.Client), maxShort), md(addrText(f.Flow.Server), maxShort))
 	if f.Summary != "" {
 		b.WriteString(md(f.Summary, maxLong) + "\n\n")
 	}
 	fmt.Fprintf(b, "- **origin:** %s · **confidence:** %s\n", code(string(f.Origin)), f.Confidence)
 	fl := &f.Flow
-	line := "- **flow:** client " + md(fl.Client, maxShort) + ", server " + md(fl.Server, maxShort)
+	line := "- **flow:** client " + md(addrText(fl.Client), maxShort) + ", server " + md(addrText(fl.Server), maxShort)
 	if fl.RolesFrom != "" {
 		line += " (roles from " + md(fl.RolesFrom, maxShort) + ")"
 	}
@@ -168,8 +168,8 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
 	if len(stage) > 0 {
 		b.WriteString("- " + strings.Join(stage, " · ") + "\n")
 	}
-	if f.Gap != "" {
-		b.WriteString("- **idle gap:** " + md(f.Gap, maxShort))
+	if f.Gap.Duration != 0 {
+		b.WriteString("- **idle gap:** " + md(f.Gap.String(), maxShort))
 		if f.KnownTimeout != "" {
 			b.WriteString(" (matches " + md(f.KnownTimeout, maxShort) + ")")
 		}
@@ -220,7 +220,7 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
 				note = "after"
 			}
 			fmt.Fprintf(b, "| %d | %s | %s | %s | %d | %d | %d | %d | %s | %s |\n",
-				r.Packet, msOffset(r.TimeOffsetMS), direction(r.From), md(r.Flags, maxShort),
+				r.Packet, msOffset(r.TimeOffset), direction(r.From), md(r.Flags, maxShort),
 				r.Seq, r.Ack, r.Len, r.TTL, ipid, note)
 		}
 		b.WriteString("\n```mermaid\n")
@@ -242,27 +242,27 @@ func mdEscapeOwn(s string) string { return mdReplacer.Replace(s) }
 func mermaid(f *heuristics.Finding) string {
 	var b strings.Builder
 	b.WriteString("sequenceDiagram\n")
-	b.WriteString("    participant C as " + mermaidText("Client "+f.Flow.Client) + "\n")
+	b.WriteString("    participant C as " + mermaidText("Client "+addrText(f.Flow.Client)) + "\n")
 	mb := f.Origin == heuristics.OriginMiddlebox
 	if mb {
 		b.WriteString("    participant M as Middlebox\n")
 	}
-	b.WriteString("    participant S as " + mermaidText("Server "+f.Flow.Server) + "\n")
+	b.WriteString("    participant S as " + mermaidText("Server "+addrText(f.Flow.Server)) + "\n")
 	for _, r := range f.Packets {
-		label := fmt.Sprintf("[%d] %s ms %s seq=%d ack=%d len=%d ttl=%d", r.Packet, msOffset(r.TimeOffsetMS),
+		label := fmt.Sprintf("[%d] %s ms %s seq=%d ack=%d len=%d ttl=%d", r.Packet, msOffset(r.TimeOffset),
 			r.Flags, r.Seq, r.Ack, r.Len, r.TTL)
 		var from, to string
 		switch r.From {
-		case "client":
+		case heuristics.SideClient:
 			from, to = "C", "S"
-		case "server":
+		case heuristics.SideServer:
 			from, to = "S", "C"
 		default:
 			b.WriteString("    Note over C,S: " + mermaidText(label+" (sender unknown)") + "\n")
 			continue
 		}
 		if r.RST && mb {
-			label += " (claims " + r.From + ")"
+			label += " (claims " + r.From.String() + ")"
 			from = "M"
 		}
 		b.WriteString("    " + from + "->>" + to + ": " + mermaidText(label) + "\n")
@@ -294,11 +294,10 @@ func mermaidSafe(r rune) bool {
 }
 
 // tsharkCommand gives tshark commands that show the flow and the RST
-// frame, or "" when the addresses do not parse.
+// frame, or "" when an address is unknown.
 func tsharkCommand(f *heuristics.Finding, inputs []string) string {
-	c, err1 := netip.ParseAddrPort(f.Flow.Client)
-	s, err2 := netip.ParseAddrPort(f.Flow.Server)
-	if err1 != nil || err2 != nil {
+	c, s := f.Flow.Client, f.Flow.Server
+	if !c.IsValid() || !s.IsValid() {
 		return ""
 	}
 	file := inputName(inputs, f.RST.Input)

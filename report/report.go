@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -159,8 +161,8 @@ func (s *sink) finish() error {
 func sortFindings(fs []heuristics.Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, b := &fs[i].RST, &fs[j].RST
-		if !a.Time.Equal(b.Time) {
-			return a.Time.Before(b.Time)
+		if !a.Time.Equal(b.Time.Time) {
+			return a.Time.Before(b.Time.Time)
 		}
 		if a.Packet != b.Packet {
 			return a.Packet < b.Packet
@@ -178,6 +180,7 @@ type tally struct {
 	cause   map[heuristics.Cause]int
 	origin  map[heuristics.Origin]int
 	servers map[string]int // RST packets per server address
+	clamped int            // findings with a time RFC 3339 cannot write
 }
 
 func (t *tally) add(f *heuristics.Finding) {
@@ -192,7 +195,25 @@ func (t *tally) add(f *heuristics.Finding) {
 	if n < 1 {
 		n = 1
 	}
-	t.servers[f.Flow.Server] += n
+	t.servers[addrText(f.Flow.Server)] += n
+	if f.RST.Time.Clamped() || f.Flow.Start.Clamped() {
+		t.clamped++
+	}
+}
+
+// warnings adds, to the run's warnings, one for clamped times.
+func (t *tally) warnings(ws []string) []string {
+	if t.clamped == 0 {
+		return ws
+	}
+	return append(slices.Clip(ws), fmt.Sprintf("%s with a capture time outside the years 0000-9999, printed as the nearest of those (RFC 3339 cannot write it)",
+		plural(uint64(t.clamped), "finding", "findings")))
+}
+
+// addrText is ap as the JSON contract prints it ("" when unknown).
+func addrText(ap netip.AddrPort) string {
+	b, _ := ap.MarshalText()
+	return string(b)
 }
 
 // causeCount is one cause and how many findings have it.
@@ -282,12 +303,10 @@ func (t *tally) topServers(max int) []serverCount {
 	return out
 }
 
-// timeLayout is RFC 3339 in UTC with fixed microsecond precision.
-const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
-
-// formatTime formats t in UTC with microseconds: 2026-01-02T03:04:05.123456Z.
+// formatTime formats t in UTC with microseconds, 2026-01-02T03:04:05.123456Z,
+// clamped to what RFC 3339 can write (heuristics.Instant).
 func formatTime(t time.Time) string {
-	return t.UTC().Format(timeLayout)
+	return heuristics.Instant{Time: t}.String()
 }
 
 // span describes the capture time range, or "" when there is none.

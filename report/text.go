@@ -241,7 +241,7 @@ func (t *textWriter) summary(tl *tally, n int) string {
 func (t *textWriter) card(f *heuristics.Finding) string {
 	rows := []string{t.cardTitle(f)}
 
-	flow := Sanitize(f.Flow.Client, maxShort) + " → " + Sanitize(f.Flow.Server, maxShort)
+	flow := Sanitize(addrText(f.Flow.Client), maxShort) + " → " + Sanitize(addrText(f.Flow.Server), maxShort)
 	if f.Flow.RolesFrom != "" {
 		flow += " (roles from " + Sanitize(f.Flow.RolesFrom, maxShort) + ")"
 	}
@@ -273,8 +273,8 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 	if len(stage) > 0 {
 		rows = append(rows, t.kv("stage", strings.Join(stage, " · ")))
 	}
-	if f.Gap != "" {
-		gap := Sanitize(f.Gap, maxShort)
+	if f.Gap.Duration != 0 {
+		gap := f.Gap.String()
 		if f.KnownTimeout != "" {
 			gap += " (matches " + Sanitize(f.KnownTimeout, maxShort) + ")"
 		}
@@ -338,10 +338,8 @@ func rstLine(f *heuristics.Finding, input string) string {
 	if input != "" {
 		b.WriteString(" of " + Sanitize(input, maxShort))
 	}
-	b.WriteString(" at " + formatTime(r.Time))
-	if r.From != "" {
-		b.WriteString(" · claimed from " + Sanitize(r.From, maxShort))
-	}
+	b.WriteString(" at " + r.Time.String())
+	b.WriteString(" · claimed from " + r.From.String())
 	if r.Flags != "" {
 		b.WriteString(" · " + Sanitize(r.Flags, maxShort))
 	}
@@ -384,7 +382,7 @@ func alertLine(a *heuristics.TLSAlertJSON) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("from " + Sanitize(a.From, maxShort))
+	b.WriteString("from " + a.From.String())
 	fmt.Fprintf(&b, ", frame %d: ", a.Packet)
 	switch {
 	case a.Encrypted:
@@ -463,19 +461,19 @@ func ladderWindow(rows []heuristics.PacketRow) (from, to int) {
 }
 
 // msOffset formats a time offset in ms with a sign and fixed precision.
-func msOffset(ms float64) string {
-	if ms == 0 {
+func msOffset(d heuristics.Millis) string {
+	if d.Duration == 0 {
 		return "0.000"
 	}
-	return strconv.FormatFloat(ms, 'f', 3, 64)
+	return strconv.FormatFloat(d.MS(), 'f', 3, 64)
 }
 
 // direction is the arrow for a row's sender.
-func direction(from string) string {
+func direction(from heuristics.Side) string {
 	switch from {
-	case "client":
+	case heuristics.SideClient:
 		return "C→S"
-	case "server":
+	case heuristics.SideServer:
 		return "S→C"
 	}
 	return "?"
@@ -498,7 +496,7 @@ var ladderColumns = []ladderColumn{
 		return ""
 	}},
 	{"frame", true, 0, func(r *heuristics.PacketRow) string { return strconv.FormatUint(r.Packet, 10) }},
-	{"ms", true, 0, func(r *heuristics.PacketRow) string { return msOffset(r.TimeOffsetMS) }},
+	{"ms", true, 0, func(r *heuristics.PacketRow) string { return msOffset(r.TimeOffset) }},
 	{"dir", false, 0, func(r *heuristics.PacketRow) string { return direction(r.From) }},
 	{"flags", false, 0, func(r *heuristics.PacketRow) string { return Sanitize(r.Flags, maxShort) }},
 	{"seq", true, 3, func(r *heuristics.PacketRow) string { return strconv.FormatUint(uint64(r.Seq), 10) }},

@@ -158,8 +158,7 @@ func (p *pair) run(t *testing.T) []heuristics.Finding {
 	var out []heuristics.Finding
 	engine := &heuristics.Engine{}
 	table := flows.NewTable(flows.Options{OnEvent: func(ev *flows.Event) {
-		f := engine.Judge(ev)
-		peer.Apply(ev, &f)
+		f := engine.Judge(ev, peer)
 		out = append(out, f)
 	}})
 	for i := range main {
@@ -270,6 +269,48 @@ func TestForged(t *testing.T) {
 	}
 	if !near(c.Offset.MS(), -40, 0.001) || !near(c.OneWay.MS(), 3, 0.001) {
 		t.Errorf("clock: got offset %.3f one-way %.3f, want -40 3", c.Offset.MS(), c.OneWay.MS())
+	}
+}
+
+// TestForged_idleWordsAgree: an idle reset that looks genuine in the main
+// capture alone (the server's TTL, an unprompted RST after a silence) but
+// that the server's capture never shows leaving the server. The peer's
+// claim is weighed before the summary and advice are written, so they name
+// the path, not the server: no "RST from server ... the server resets
+// connections idle this long" beside absent_at_sender.
+func TestForged_idleWordsAgree(t *testing.T) {
+	p := newPair(0, 3*time.Millisecond)
+	p.handshake()
+	p.send(false, time.Millisecond, capture.PSH|capture.ACK, 100, delivered)
+	p.send(true, 10*time.Millisecond, capture.PSH|capture.ACK, 300, delivered)
+	p.send(false, 10*time.Millisecond, capture.ACK, 0, delivered)
+	p.send(true, 30*time.Second, capture.RST|capture.ACK, 0, injected)
+
+	// The main capture alone: the server, idle.
+	engine := &heuristics.Engine{}
+	var alone heuristics.Finding
+	table := flows.NewTable(flows.Options{OnEvent: func(ev *flows.Event) { alone = engine.Judge(ev) }})
+	main := finish(slices.Clone(p.main))
+	for i := range main {
+		table.Add(&main[i])
+	}
+	table.Close()
+	if alone.Cause != heuristics.CauseIdleTimeout || alone.Origin != heuristics.OriginServer ||
+		!strings.HasPrefix(alone.Summary, "RST from server") || !strings.Contains(alone.Advice, "the server resets connections idle") {
+		t.Fatalf("alone: got %s/%s %q advice %q, want idle_timeout from the server", alone.Cause, alone.Origin, alone.Summary, alone.Advice)
+	}
+
+	f := one(t, p.run(t))
+	if f.Cause != heuristics.CauseIdleTimeout || f.Origin != heuristics.OriginMiddlebox || f.Confidence != heuristics.High ||
+		f.Correlation.RST != "absent_at_sender" || f.Evidence[0].Signal != heuristics.SignalAbsentAtSender {
+		t.Fatalf("frame %d: got %s/%s %s rst %s, want idle_timeout/middlebox high absent_at_sender first", f.RST.Packet, f.Cause, f.Origin, f.Confidence, f.Correlation.RST)
+	}
+	wantSum := "RST claimed from server 192.0.2.10:80 came unprompted after 30.0 s of silence: a load balancer, NAT or firewall dropped the idle connection (the client sees ECONNRESET); server.pcap shows the RST never left the server"
+	if f.Summary != wantSum {
+		t.Errorf("summary:\n got %q\nwant %q", f.Summary, wantSum)
+	}
+	if strings.Contains(f.Advice, "the server resets") || !strings.Contains(f.Advice, "the path's idle timeout (silence here: 30.0 s)") {
+		t.Errorf("advice: got %q, want the path's idle timeout, not the server's", f.Advice)
 	}
 }
 
@@ -477,8 +518,7 @@ func TestLoad_pcapgenPair(t *testing.T) {
 	var got []heuristics.Finding
 	engine := &heuristics.Engine{}
 	table := flows.NewTable(flows.Options{OnEvent: func(ev *flows.Event) {
-		f := engine.Judge(ev)
-		peer.Apply(ev, &f)
+		f := engine.Judge(ev, peer)
 		got = append(got, f)
 	}})
 	var pk capture.Packet

@@ -97,7 +97,7 @@ type Options struct {
 }
 
 // Peer is a peer capture loaded for correlation. It is not safe for
-// concurrent use: Observe and Apply run on the pipeline's goroutine.
+// concurrent use: Observe and Testify run on the pipeline's goroutine.
 type Peer struct {
 	name        string
 	opts        Options

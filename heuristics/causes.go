@@ -240,13 +240,6 @@ func (c Cause) Consequence() bool {
 	return r != nil && r.consequence
 }
 
-// SurvivesForgery reports whether c stays the cause when the RST was
-// forged on the path (see causeRow.survivesForgery).
-func (c Cause) SurvivesForgery() bool {
-	r := rowOf(c)
-	return r != nil && r.survivesForgery
-}
-
 // errnoFor is what the receiver's application saw.
 func errnoFor(c *ctx, cause Cause) string {
 	if r := rowOf(cause); r != nil && r.errno != nil {
@@ -259,6 +252,8 @@ func errnoFor(c *ctx, cause Cause) string {
 func advice(c *ctx, v verdict) string {
 	r := rowOf(v.cause)
 	switch {
+	case v.cause == CauseMiddleboxInjected && v.proof != nil && v.proof.Attest == AttestForged && v.proof.Advice != "":
+		return v.proof.Advice
 	case r == nil:
 		r = rowOf(CauseUnknown)
 	case v.origin == OriginMiddlebox && r.adviceForged != nil:

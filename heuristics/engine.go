@@ -45,11 +45,16 @@ type verdict struct {
 	confidence Confidence
 	alts       []Cause
 	mb, gen    int // middlebox and genuine scores
+	// proof is the witness claim that decided the origin (nil: none);
+	// overturned is set when it changed the capture's own origin.
+	proof      *WitnessClaim
+	overturned bool
 }
 
-// Judge attributes one event. The returned Finding has ID 0; the caller
-// numbers findings in output order.
-func (e *Engine) Judge(ev *flows.Event) Finding {
+// Judge attributes one event, with what the witnesses (if any) say about
+// it. The returned Finding has ID 0; the caller numbers findings in output
+// order.
+func (e *Engine) Judge(ev *flows.Event, witnesses ...Witness) Finding {
 	c := newCtx(e, ev)
 	var claims []claim
 	for i := range causes {
@@ -60,8 +65,12 @@ func (e *Engine) Judge(ev *flows.Event) Finding {
 	for _, r := range originRules {
 		claims = append(claims, r(ev, c)...)
 	}
-	v := combine(c, claims)
-	return build(ev, c, v, claims)
+	ts := make([]Testimony, 0, len(witnesses))
+	for _, w := range witnesses {
+		ts = append(ts, w.Testify(ev))
+	}
+	v := combine(c, claims, ts)
+	return build(ev, c, v, claims, ts)
 }
 
 // signalScore sums, over distinct signals of the given side, the
@@ -116,8 +125,9 @@ func toConfidence(s strength) Confidence {
 	return ConfidenceNone
 }
 
-// combine weighs the claims into cause, origin and confidence.
-func combine(c *ctx, claims []claim) verdict {
+// combine weighs the rules' claims, then the witnesses' testimony, into
+// cause, origin and confidence.
+func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	var v verdict
 	mb, mbMedium, mbTop := signalScore(claims, false)
 	gen, _, _ := signalScore(claims, true)
@@ -207,6 +217,7 @@ func combine(c *ctx, claims []claim) verdict {
 	for _, a := range alts {
 		v.alts = append(v.alts, a.cause)
 	}
+	weighWitnesses(c, &v, ts)
 	return v
 }
 

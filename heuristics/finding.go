@@ -8,7 +8,7 @@ import (
 )
 
 // build fills a Finding from the verdict and the claims.
-func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
+func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) Finding {
 	f := Finding{
 		Cause:        v.cause,
 		Origin:       v.origin,
@@ -24,6 +24,17 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 	}
 	if f.Alternatives == nil {
 		f.Alternatives = []Cause{}
+	}
+	if first, last := witnessEvidence(ts); len(first)+len(last) > 0 {
+		f.Evidence = append(append(first, f.Evidence...), last...)
+	}
+	for _, t := range ts {
+		if t.Correlation != nil {
+			f.Correlation = t.Correlation
+		}
+		if t.Kernel != nil {
+			f.Kernel = t.Kernel
+		}
 	}
 	if dir, a := c.lastAlert(); a != nil {
 		t := &TLSAlertJSON{From: sideOf(dir), Packet: a.Frame, Encrypted: a.Encrypted}
@@ -42,6 +53,9 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 		}
 	}
 	f.Summary = summary(ev, c, v, claims)
+	if p := v.proof; p != nil && p.Summary != "" && (p.Attest == AttestForged || v.overturned) {
+		f.Summary += "; " + p.Summary
+	}
 	f.Advice = advice(c, v)
 	return f
 }

@@ -587,15 +587,7 @@ func (c *Peer) lost(ev *flows.Event, pk []mpkt, m *match, matched bool, found []
 		if arr < lo || arr > hi {
 			continue
 		}
-		found := false
-		for i := range pk {
-			p := &pk[i]
-			if p.dir == d && sameSegment(r, p, m.dseq) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !slices.ContainsFunc(pk, func(p mpkt) bool { return p.dir == d && sameSegment(r, &p, m.dseq) }) {
 			fromPeer = append(fromPeer, r.frame)
 		}
 	}

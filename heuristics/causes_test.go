@@ -1,6 +1,7 @@
 package heuristics
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,7 @@ func TestCauseTable(t *testing.T) {
 	seen := map[Cause]int{}
 	for _, r := range causes {
 		seen[r.cause]++
-		if !containsCause(AllCauses, r.cause) {
+		if !slices.Contains(AllCauses, r.cause) {
 			t.Errorf("row %s: not in AllCauses", r.cause)
 		}
 		if r.rule == nil && r.cause != CauseMiddleboxInjected {

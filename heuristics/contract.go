@@ -33,15 +33,14 @@ func sideOf(d flows.Dir) Side {
 	return SideUnknown
 }
 
+var sideNames = [...]string{SideUnknown: "unknown", SideClient: "client", SideServer: "server"}
+
 // String gives "client", "server" or "unknown".
 func (s Side) String() string {
-	switch s {
-	case SideClient:
-		return "client"
-	case SideServer:
-		return "server"
+	if int(s) < len(sideNames) {
+		return sideNames[s]
 	}
-	return "unknown"
+	return sideNames[SideUnknown]
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -49,17 +48,17 @@ func (s Side) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (s *Side) UnmarshalText(b []byte) error {
-	switch string(b) {
-	case "client":
-		*s = SideClient
-	case "server":
-		*s = SideServer
-	case "unknown", "":
+	if len(b) == 0 {
 		*s = SideUnknown
-	default:
-		return fmt.Errorf("unknown side %q", b)
+		return nil
 	}
-	return nil
+	for i, n := range sideNames {
+		if n == string(b) {
+			*s = Side(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown side %q", b)
 }
 
 // Instant is a capture time. It prints in UTC with fixed microseconds,
@@ -136,12 +135,15 @@ type Seconds struct{ time.Duration }
 func (s Seconds) MarshalJSON() ([]byte, error) { return json.Marshal(s.Duration.Seconds()) }
 
 // UnmarshalJSON implements json.Unmarshaler.
-func (s *Seconds) UnmarshalJSON(b []byte) error {
+func (s *Seconds) UnmarshalJSON(b []byte) error { return unmarshalIn(b, time.Second, &s.Duration) }
+
+// unmarshalIn reads a JSON number of units into d.
+func unmarshalIn(b []byte, unit time.Duration, d *time.Duration) error {
 	var v float64
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	s.Duration = time.Duration(v * float64(time.Second))
+	*d = time.Duration(v * float64(unit))
 	return nil
 }
 
@@ -155,11 +157,4 @@ func (m Millis) MS() float64 { return float64(m.Duration) / float64(time.Millise
 func (m Millis) MarshalJSON() ([]byte, error) { return json.Marshal(m.MS()) }
 
 // UnmarshalJSON implements json.Unmarshaler.
-func (m *Millis) UnmarshalJSON(b []byte) error {
-	var ms float64
-	if err := json.Unmarshal(b, &ms); err != nil {
-		return err
-	}
-	m.Duration = time.Duration(ms * float64(time.Millisecond))
-	return nil
-}
+func (m *Millis) UnmarshalJSON(b []byte) error { return unmarshalIn(b, time.Millisecond, &m.Duration) }

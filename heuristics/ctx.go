@@ -3,6 +3,7 @@ package heuristics
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
@@ -70,14 +71,7 @@ func nonzero(fs []uint64) []uint64 {
 		if f == 0 {
 			continue
 		}
-		dup := false
-		for _, g := range out {
-			if g == f {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rstscope/rstscope/flows"
@@ -199,7 +200,7 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	var alts []alt
 	for i := range causes {
 		cause := causes[i].cause
-		if cause == v.cause || containsCause(v.alts, cause) {
+		if cause == v.cause || slices.Contains(v.alts, cause) {
 			continue
 		}
 		if s := strengths[cause]; s > note {
@@ -219,15 +220,6 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	}
 	weighWitnesses(c, &v, ts)
 	return v
-}
-
-func containsCause(cs []Cause, c Cause) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // ruleContext adds facts that frame the others (no weight).

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -333,7 +334,7 @@ func TestStaleKeepalive(t *testing.T) {
 	if !strings.Contains(f.Advice, "FIN seen 5.0 s after the last response") {
 		t.Errorf("advice: got %q, want the keep-alive numbers", f.Advice)
 	}
-	if !containsCause(f.Alternatives, CauseIdleTimeout) {
+	if !slices.Contains(f.Alternatives, CauseIdleTimeout) {
 		t.Errorf("alternatives: got %v, want idle_timeout among them", f.Alternatives)
 	}
 }
@@ -351,7 +352,7 @@ func TestTLSAlert(t *testing.T) {
 			f.TLSAlert.Level != "fatal" || f.TLSAlert.From != SideServer || f.TLSAlert.Packet != 5 {
 			t.Errorf("tls_alert: got %+v, want fatal handshake_failure(40) from server frame 5", f.TLSAlert)
 		}
-		if !containsCause(f.Alternatives, CauseStaleKeepalive) {
+		if !slices.Contains(f.Alternatives, CauseStaleKeepalive) {
 			t.Errorf("alternatives: got %v, want stale_keepalive", f.Alternatives)
 		}
 	})
@@ -480,7 +481,7 @@ func TestIgnoredRST(t *testing.T) {
 			t.Errorf("cause: got ignored_rst without a challenge ACK\n%s", dump(f))
 		}
 		check(t, f, want{cause: f.Cause, origin: OriginServer, signals: map[Signal][]uint64{SignalInWindow: {7}}})
-		if !containsCause(f.Alternatives, CauseIgnoredRST) {
+		if !slices.Contains(f.Alternatives, CauseIgnoredRST) {
 			t.Errorf("alternatives: got %v, want ignored_rst", f.Alternatives)
 		}
 	})
@@ -560,11 +561,9 @@ func TestNames(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"gcp", "AWS NLB", "Azure"} {
-		found := false
-		for _, kt := range knownTimeouts {
-			found = found || strings.Contains(strings.ToLower(kt.name), strings.ToLower(k))
-		}
-		if !found {
+		if !slices.ContainsFunc(knownTimeouts, func(kt knownTimeout) bool {
+			return strings.Contains(strings.ToLower(kt.name), strings.ToLower(k))
+		}) {
 			t.Errorf("known timeouts: missing %s", k)
 		}
 	}
@@ -595,7 +594,7 @@ func TestLabShapes(t *testing.T) {
 		check(t, f, want{cause: CauseMiddleboxInjected, origin: OriginMiddlebox, minConf: Medium,
 			signals: map[Signal][]uint64{SignalTTLMismatch: {5}, SignalFingerprint: {5}},
 			absent:  []Signal{SignalTooFast}})
-		if !containsCause(f.Alternatives, CauseServerResetAfterRequest) {
+		if !slices.Contains(f.Alternatives, CauseServerResetAfterRequest) {
 			t.Errorf("alternatives: got %v, want server_reset_after_request", f.Alternatives)
 		}
 	})

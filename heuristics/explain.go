@@ -1,6 +1,9 @@
 package heuristics
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // ExplainAll describes every cause, in AllCauses order, then any cause of
 // the table outside AllCauses.
@@ -18,7 +21,7 @@ func ExplainAll() string {
 		write(c)
 	}
 	for _, r := range causes {
-		if !containsCause(AllCauses, r.cause) {
+		if !slices.Contains(AllCauses, r.cause) {
 			write(r.cause)
 		}
 	}

@@ -1,6 +1,7 @@
 package heuristics
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,7 +33,7 @@ func TestJudge_witness(t *testing.T) {
 		w := fakeWitness{WitnessClaim{Attest: AttestGenuine, Summary: "the witness saw it sent",
 			Evidence: Evidence{Signal: SignalPresentAtSender, Detail: "seen leaving the server"}}}
 		f := (&Engine{}).Judge(ev, w)
-		if f.Origin != OriginServer || f.Cause != CauseServerResetAfterRequest || f.Confidence != Medium || containsCause(f.Alternatives, f.Cause) {
+		if f.Origin != OriginServer || f.Cause != CauseServerResetAfterRequest || f.Confidence != Medium || slices.Contains(f.Alternatives, f.Cause) {
 			t.Errorf("got %s/%s %s alternatives %v, want server_reset_after_request/server medium", f.Cause, f.Origin, f.Confidence, f.Alternatives)
 		}
 		if !strings.HasPrefix(f.Summary, "RST from server") || !strings.HasSuffix(f.Summary, "; the witness saw it sent") || strings.Contains(f.Advice, "from the path") {

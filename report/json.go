@@ -35,18 +35,24 @@ func forJSON(f *heuristics.Finding) heuristics.Finding {
 	return j
 }
 
-// byCause marshals as a JSON object whose keys follow AllCauses order.
-type byCause []causeCount
+// byName marshals as a JSON object whose keys keep the list's order
+// (AllCauses, AllOrigins).
+type byName[K ~string] []count[K]
+
+type (
+	byCause  = byName[heuristics.Cause]
+	byOrigin = byName[heuristics.Origin]
+)
 
 // MarshalJSON implements json.Marshaler.
-func (c byCause) MarshalJSON() ([]byte, error) {
+func (c byName[K]) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, cc := range c {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, err := json.Marshal(string(cc.Cause))
+		k, err := json.Marshal(string(cc.Key))
 		if err != nil {
 			return nil, err
 		}
@@ -55,18 +61,6 @@ func (c byCause) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
-}
-
-// byOrigin marshals as a JSON object whose keys follow AllOrigins order.
-type byOrigin []originCount
-
-// MarshalJSON implements json.Marshaler.
-func (o byOrigin) MarshalJSON() ([]byte, error) {
-	c := make(byCause, len(o))
-	for i, oc := range o {
-		c[i] = causeCount{heuristics.Cause(oc.Origin), oc.N}
-	}
-	return c.MarshalJSON()
 }
 
 // documentJSON is the whole --format json document; without Findings it
@@ -107,30 +101,17 @@ func encode(v any, indent bool) ([]byte, error) {
 }
 
 // jsonWriter writes one document at Close.
-type jsonWriter struct {
-	out      sink
-	findings []heuristics.Finding
-}
+type jsonWriter struct{ document }
 
-func newJSON(w io.Writer) *jsonWriter { return &jsonWriter{out: sink{w: w}} }
-
-func (j *jsonWriter) Write(f *heuristics.Finding) error {
-	if err := j.out.check(f); err != nil {
-		return err
-	}
-	j.findings = append(j.findings, *f)
-	return nil
-}
+func newJSON(w io.Writer) *jsonWriter { return &jsonWriter{document{out: sink{w: w}}} }
 
 func (j *jsonWriter) Close(s Summary) error {
-	if j.out.closed {
+	t, ok := j.sorted()
+	if !ok {
 		return j.out.finish()
 	}
-	sortFindings(j.findings)
-	var t tally
 	list := make([]heuristics.Finding, len(j.findings))
 	for i := range j.findings {
-		t.add(&j.findings[i])
 		list[i] = forJSON(&j.findings[i])
 	}
 	d := newDocument(s, len(list), t)

@@ -11,32 +11,18 @@ import (
 )
 
 // markdownWriter writes one GitHub-flavoured Markdown document at Close.
-type markdownWriter struct {
-	out      sink
-	findings []heuristics.Finding
-}
+type markdownWriter struct{ document }
 
-func newMarkdown(w io.Writer) *markdownWriter { return &markdownWriter{out: sink{w: w}} }
-
-func (m *markdownWriter) Write(f *heuristics.Finding) error {
-	if err := m.out.check(f); err != nil {
-		return err
-	}
-	m.findings = append(m.findings, *f)
-	return nil
-}
+func newMarkdown(w io.Writer) *markdownWriter { return &markdownWriter{document{out: sink{w: w}}} }
 
 func (m *markdownWriter) Close(s Summary) error {
-	if m.out.closed {
+	tl, ok := m.sorted()
+	if !ok {
 		return m.out.finish()
 	}
-	sortFindings(m.findings)
+	s.Warnings = tl.warnings(s.Warnings)
 	var b strings.Builder
 	m.header(&b, s)
-	var tl tally
-	for i := range m.findings {
-		tl.add(&m.findings[i])
-	}
 	m.summary(&b, &tl)
 	if len(m.findings) > 0 {
 		b.WriteString("## Findings\n")
@@ -117,11 +103,11 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")
 	for _, c := range tl.causes() {
-		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Cause)), c.N)
+		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Key)), c.N)
 	}
 	b.WriteString("\n| origin | findings |\n|---|---:|\n")
 	for _, o := range tl.origins() {
-		fmt.Fprintf(b, "| %s | %d |\n", code(string(o.Origin)), o.N)
+		fmt.Fprintf(b, "| %s | %d |\n", code(string(o.Key)), o.N)
 	}
 	b.WriteString("\n| top servers | RSTs |\n|---|---:|\n")
 	for _, s := range tl.topServers(topServerMax) {

@@ -341,16 +341,9 @@ func TestText_stream(t *testing.T) {
 
 func TestText_document(t *testing.T) {
 	out := render(t, "text", Options{Width: 80}, testFindings(), testSummary())
-	idx := strings.Index(out, "By cause")
-	prev := idx
-	for i, c := range wantOrder {
-		card := "#" + strconv.Itoa(i+1) + " " + string(c) + " ·"
-		at := strings.Index(out, card)
-		if at < prev {
-			t.Errorf("card %q at %d, want after %d (summary first, cards sorted)", card, at, prev)
-		}
-		prev = at
-	}
+	inOrder(t, out, strings.Index(out, "By cause"), func(i int, c heuristics.Cause) string {
+		return "#" + strconv.Itoa(i+1) + " " + string(c) + " ·"
+	})
 	for _, want := range []string{
 		"93.184.216.34:443   4", // top server: 3 + 1 RSTs
 		"▶    107", "▶    109",  // RST rows marked
@@ -538,9 +531,9 @@ func TestFormatTime(t *testing.T) {
 func TestJSON_farFuture(t *testing.T) {
 	f := testFindings()[3]
 	f.RST.Time = heuristics.Instant{Time: time.Date(14645, 6, 30, 0, 0, 0, 0, time.UTC)}
-	for _, format := range []string{"json", "ndjson"} {
-		out := render(t, format, Options{}, []heuristics.Finding{f}, Summary{Tool: "rstscope"})
-		if strings.Contains(out, "14645") || !strings.Contains(out, `"9999-12-31T23:59:59.999999Z"`) {
+	for _, format := range Formats {
+		out := render(t, format, Options{Width: 200}, []heuristics.Finding{f}, Summary{Tool: "rstscope"})
+		if strings.Contains(out, "14645") || !strings.Contains(out, "9999-12-31T23:59:59.999999Z") {
 			t.Errorf("%s: got %s, want the time clamped to 9999-12-31T23:59:59.999999Z", format, out)
 		}
 		if !strings.Contains(out, "1 finding with a capture time outside the years 0000-9999") {
@@ -563,5 +556,20 @@ func TestTerminalWidth(t *testing.T) {
 	}
 	if got := newText(&bytes.Buffer{}, Options{Width: 10}, nil).width; got != minWidth {
 		t.Errorf("Width 10: got %d, want %d", got, minWidth)
+	}
+}
+
+// inOrder checks that the heading of each finding of wantOrder comes after
+// from and after the one before (summary first, findings sorted).
+func inOrder(t *testing.T, out string, from int, heading func(i int, c heuristics.Cause) string) {
+	t.Helper()
+	prev := from
+	for i, c := range wantOrder {
+		h := heading(i, c)
+		at := strings.Index(out, h)
+		if at < prev {
+			t.Errorf("%q at %d, want after %d (sorted)", h, at, prev)
+		}
+		prev = at
 	}
 }

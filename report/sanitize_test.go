@@ -332,15 +332,9 @@ func TestTsharkCommand(t *testing.T) {
 
 func TestMarkdown_document(t *testing.T) {
 	out := render(t, "markdown", Options{}, testFindings(), testSummary())
-	prev := 0
-	for i, c := range wantOrder {
-		h := "### " + strconv.Itoa(i+1) + ". `" + string(c) + "`"
-		at := strings.Index(out, h)
-		if at < prev {
-			t.Errorf("section %q at %d, want after %d (sorted)", h, at, prev)
-		}
-		prev = at
-	}
+	inOrder(t, out, 0, func(i int, c heuristics.Cause) string {
+		return "### " + strconv.Itoa(i+1) + ". `" + string(c) + "`"
+	})
 	for _, want := range []string{
 		"| `middlebox_injected` | 1 |",
 		"| `server` | 3 |",

@@ -95,6 +95,7 @@ func (t *textWriter) Close(s Summary) error {
 		if t.n > 0 {
 			t.emit(t.st.rule.Render(strings.Repeat("═", t.width)))
 		}
+		s.Warnings = t.tally.warnings(s.Warnings)
 		t.emit(t.header(s, t.n) + "\n\n" + t.summary(&t.tally, t.n))
 		return t.out.finish()
 	}
@@ -104,6 +105,7 @@ func (t *textWriter) Close(s Summary) error {
 	for i := range t.findings {
 		tl.add(&t.findings[i])
 	}
+	s.Warnings = tl.warnings(s.Warnings)
 	t.emit(t.header(s, len(t.findings)) + "\n\n" + t.summary(&tl, len(t.findings)))
 	for i := range t.findings {
 		t.emit(t.card(&t.findings[i]))
@@ -197,14 +199,14 @@ func (t *textWriter) summary(tl *tally, n int) string {
 	causes := tl.causes()
 	nameW, countW, most := 0, 0, 0
 	for _, c := range causes {
-		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Cause), maxShort)))
+		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Key), maxShort)))
 		countW = max(countW, len(strconv.Itoa(c.N)))
 		most = max(most, c.N)
 	}
 	bars := min(barMax, t.width-indent-nameW-2-countW-2)
 	rows = append(rows, t.st.heading.Render("By cause"))
 	for _, c := range causes {
-		name := t.st.cell.Width(nameW + 2).Render(Sanitize(string(c.Cause), maxShort))
+		name := t.st.cell.Width(nameW + 2).Render(Sanitize(string(c.Key), maxShort))
 		count := t.st.plain.Width(countW).Align(lipgloss.Right).Render(strconv.Itoa(c.N))
 		row := lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), name, count)
 		if bars > 0 {
@@ -217,7 +219,7 @@ func (t *textWriter) summary(tl *tally, n int) string {
 	rows = append(rows, t.st.heading.Render("By origin"))
 	var origins []string
 	for _, o := range tl.origins() {
-		origins = append(origins, t.st.originStyle(o.Origin).Render(Sanitize(string(o.Origin), maxShort))+" "+strconv.Itoa(o.N))
+		origins = append(origins, t.st.originStyle(o.Key).Render(Sanitize(string(o.Key), maxShort))+" "+strconv.Itoa(o.N))
 	}
 	rows = append(rows, t.para(indent, strings.Join(origins, " · ")))
 

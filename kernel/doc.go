@@ -66,8 +66,14 @@
 // moved together by any step of the clock, so the Tracer converts with that
 // offset (measured, rounded to the second, re-measured every 10 s to follow
 // a leap-second change): event times are on the capture's wall clock, the
-// clock the kernel stamps frames with, with no conversion skew. What is
-// left is where in the stack each side is stamped: see the join latency.
+// clock the kernel stamps frames with, with no conversion skew
+// (TestWallClock: a conversion and a realtime read next to it differ by
+// ~300 ns, the reading gap). What is left is where in the stack each side
+// is stamped: see the join latency. Before 6.1 (no bpf_ktime_get_tai_ns)
+// events are stamped with CLOCK_MONOTONIC and converted with an offset
+// re-measured every 10 s: a residual skew of half the measuring bracket
+// (sub-microsecond) plus what NTP slews between measurements (at most 5 ms
+// in 10 s, usually microseconds).
 //
 // Buffers: Read returns Events by value; nothing aliases the ring.
 package kernel

@@ -1,18 +1,19 @@
 package kernel
 
+import "github.com/rstscope/rstscope/heuristics"
+
 // DropReasons are the skb_drop_reason names under which the TCP stack drops
 // an RST it will not accept (tcp_validate_incoming: outside the window).
 // Only these kfree_skb events are kept; their numbers come from the format
 // file.
 var DropReasons = []string{"TCP_OLD_SEQUENCE", "TCP_INVALID_SEQUENCE"}
 
-// Signals a finding gets from the kernel's account, named as DESIGN.md
-// names evidence signals.
+// Signals a finding gets from the kernel's account (issue 15's names).
 const (
-	SignalReason   = "kernel_reason"   // this host's TCP stack sent the RST, for Reason
-	SignalAbsent   = "kernel_absent"   // this host put the RST on the wire, its TCP stack did not
-	SignalAccepted = "kernel_accepted" // the RST reset a socket of this host
-	SignalDropped  = "kernel_dropped"  // this host's stack dropped the RST (ignored_rst)
+	SignalReason   heuristics.Signal = "kernel_reason"   // this host's TCP stack sent the RST, for Reason
+	SignalAbsent   heuristics.Signal = "kernel_absent"   // this host put the RST on the wire, its TCP stack did not
+	SignalAccepted heuristics.Signal = "kernel_accepted" // the RST reset a socket of this host
+	SignalDropped  heuristics.Signal = "kernel_dropped"  // this host's stack dropped the RST (ignored_rst)
 )
 
 // ReasonCause is one row of the reason -> cause table: what the kernel's

@@ -8,8 +8,10 @@
 // Stage: beside the pipeline. A Tracer reads events live while capture reads
 // frames; a Writer records them as NDJSON (--kernel-events) and a Reader reads
 // them back for a later -r run; an Index joins them with RST frames by the
-// RST's sender and receiver and the frame's time. The heuristics engine
-// weighs what a join says (ReasonCauses) in its one combine step.
+// RST's sender and receiver and the frame's time; a Witness hands what a join
+// says to heuristics.Engine.Judge, which weighs it in its one combine step
+// (the origin today; ReasonCauses, the reason -> cause table, is the data
+// for the cause).
 //
 // Mechanism: a BPF program written with cilium/ebpf's asm package (no C
 // compiler), attached to each tracepoint, writing into a 1 MiB BPF ring

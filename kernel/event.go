@@ -27,6 +27,20 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
+// Tracepoint names the event's tracepoint ("tcp_send_reset"), the
+// finding's kernel.event.
+func (k Kind) Tracepoint() string {
+	switch k {
+	case KindSendReset:
+		return "tcp_send_reset"
+	case KindReceiveReset:
+		return "tcp_receive_reset"
+	case KindDropped:
+		return "kfree_skb"
+	}
+	return ""
+}
+
 // MarshalText gives the name used in NDJSON and the finding's kernel.event.
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 

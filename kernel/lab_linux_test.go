@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/flows"
+	"github.com/rstscope/rstscope/heuristics"
 	"github.com/rstscope/rstscope/internal/netnstest"
 	"golang.org/x/sys/unix"
 )
@@ -49,7 +51,8 @@ type lab struct {
 	src    capture.Source
 	mu     sync.Mutex
 	events []Event
-	raws   [][]byte // ring records, with -record
+	raws   [][]byte         // ring records, with -record
+	pkts   []capture.Packet // every captured packet, payload copied
 	frames []frame
 	wg     sync.WaitGroup
 	a4, b4 netip.Addr
@@ -126,6 +129,9 @@ func newLab(t *testing.T) *lab {
 			}
 			l.mu.Lock()
 			l.frames = append(l.frames, frame{pk.Index, pk.Time, pk.Src, pk.Dst, pk.Flags, pk.Seq})
+			cp := pk
+			cp.Payload = bytes.Clone(pk.Payload)
+			l.pkts = append(l.pkts, cp)
 			l.mu.Unlock()
 		}
 	}()
@@ -367,6 +373,89 @@ var scenarios = []scenario{
 		}},
 }
 
+// knownDisagreements are the lab scenarios where the packet-only cause
+// differs from the kernel reason's cause (ReasonCauses), with why.
+var knownDisagreements = map[string]string{
+	"linger_zero": "TCP_STATE right after the handshake, no data: the packets show a bare abort " +
+		"(unknown); the kernel knows it was deliberate (SO_LINGER 0)",
+	"timewait_socket": "the server's FIN then the client's data then RST: DESIGN's stale_keepalive, " +
+		"but the packet rules say abortive_close (lab runs 200 ms after the FIN)",
+	"keepalive_timeout": "the idle gap (about 2 s) is below --idle (5 s): only the kernel knows the " +
+		"keepalive probes went unanswered",
+}
+
+type result struct {
+	sc     scenario
+	fam    string
+	sender netip.AddrPort
+}
+
+// judgeLab runs the captured packets through flows and the engine, with
+// the kernel's account read back from NDJSON (the -r + --kernel-events
+// path) and without it, and checks each scenario's finding: the kernel
+// object and signal, and the origin they decide. It logs the table of the
+// kernel's reason against the packet-only cause.
+func judgeLab(t *testing.T, l *lab, x *Index, results []result) {
+	byFrame := func(w ...heuristics.Witness) map[uint64]heuristics.Finding {
+		out := map[uint64]heuristics.Finding{}
+		var e heuristics.Engine
+		table := flows.NewTable(flows.Options{OnEvent: func(ev *flows.Event) {
+			f := e.Judge(ev, w...)
+			out[f.RST.Packet] = f
+		}})
+		for i := range l.pkts {
+			table.Add(&l.pkts[i])
+		}
+		table.Close()
+		return out
+	}
+	with, without := byFrame(NewWitness(x)), byFrame()
+	var table []string
+	for _, r := range results {
+		f, _ := l.rstFrom(r.sender)
+		name := r.fam + "/" + r.sc.name
+		got, ok := with[f.index]
+		if !ok {
+			t.Errorf("%s: no finding for frame %d", name, f.index)
+			continue
+		}
+		sig := signals(&got)
+		switch {
+		case r.sc.absent:
+			if !slices.Contains(sig, SignalAbsent) || got.Origin != heuristics.OriginMiddlebox {
+				t.Errorf("%s frame %d: origin %s signals %v, want middlebox by %s", name, f.index, got.Origin, sig, SignalAbsent)
+			}
+		case r.sc.want[KindSendReset] != nil:
+			want := heuristics.OriginServer
+			if got.Kernel == nil || got.Kernel.Event != "tcp_send_reset" || !slices.Contains(r.sc.want[KindSendReset], got.Kernel.Reason) ||
+				!slices.Contains(sig, SignalReason) || got.Origin != want {
+				t.Errorf("%s frame %d: kernel %+v origin %s signals %v, want tcp_send_reset %v, origin %s",
+					name, f.index, got.Kernel, got.Origin, sig, r.sc.want[KindSendReset], want)
+			}
+		}
+		if _, ok := r.sc.want[KindDropped]; ok && (got.Kernel == nil || got.Kernel.Event != "kfree_skb" || !slices.Contains(sig, SignalDropped)) {
+			t.Errorf("%s frame %d: kernel %+v signals %v, want kfree_skb with %s", name, f.index, got.Kernel, sig, SignalDropped)
+		}
+		reason := "(none)"
+		if got.Kernel != nil {
+			reason = got.Kernel.Event + " " + got.Kernel.Reason
+		}
+		po := without[f.index]
+		if got.Kernel != nil && got.Kernel.Event != "tcp_receive_reset" {
+			if rc, ok := CauseFor(got.Kernel.Reason); ok && rc.Cause != "" {
+				c := string(po.Cause)
+				if c != rc.Cause && c != rc.SYN && !slices.Contains(rc.Alternatives, c) && knownDisagreements[r.sc.name] == "" {
+					t.Errorf("%s: the kernel says %s (%s), the packets say %s: not in knownDisagreements",
+						name, got.Kernel.Reason, rc.Cause, po.Cause)
+				}
+			}
+		}
+		table = append(table, fmt.Sprintf("%-28s %-36s packet-only %s/%s -> with kernel %s/%s",
+			name, reason, po.Cause, po.Origin, got.Cause, got.Origin))
+	}
+	t.Logf("kernel reason x packet-only verdict:\n%s", strings.Join(table, "\n"))
+}
+
 // forgeRST sends an RST from a raw socket (the kernel adds the IP header).
 func forgeRST(t *testing.T, from, to netip.AddrPort, seq uint32) {
 	hdr := make([]byte, 20)
@@ -411,11 +500,6 @@ func forgeRST(t *testing.T, from, to netip.AddrPort, seq uint32) {
 // captured RST frame, live and after an NDJSON round trip.
 func TestLab(t *testing.T) {
 	l := newLab(t)
-	type result struct {
-		sc     scenario
-		fam    string
-		sender netip.AddrPort
-	}
 	var results []result
 	port := uint16(7000)
 	for _, fam := range []string{"ipv4", "ipv6"} {
@@ -504,6 +588,7 @@ func TestLab(t *testing.T) {
 	if *record {
 		writeRecords(t, l.raws, l.events)
 	}
+	judgeLab(t, l, replay, results)
 	for k, ds := range deltas {
 		slices.Sort(ds)
 		t.Logf("join latency %s (event - frame), n=%d: min %v p50 %v max %v", k, len(ds), ds[0], ds[len(ds)/2], ds[len(ds)-1])

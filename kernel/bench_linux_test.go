@@ -3,6 +3,7 @@
 package kernel
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -392,8 +393,9 @@ func (r *perfReader) release() {
 	unix.Close(r.epfd)
 }
 
-// TestLost floods a ring of one page: what does not fit is counted lost,
-// and every RST is either read or counted.
+// TestLost floods a ring of one page through Pump: what does not fit is
+// counted lost, every RST is either read or counted, and the recording's
+// last session line says how many were lost.
 func TestLost(t *testing.T) {
 	needRoot(t)
 	p := netnstest.NewPair(t, "kls", "10.231.78.1/30", "10.231.78.2/30")
@@ -405,24 +407,32 @@ func TestLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var count atomic.Int64
-	done := make(chan struct{})
-	go func() { consume(bpfReader{tr}, &count, nil, nil); close(done) }()
+	var buf bytes.Buffer
+	x := NewIndex(nil, nil)
+	done := make(chan error, 1)
+	go func() { done <- Pump(tr, NewWriter(&buf), x) }()
 	const n = 2000
 	synFlood(t, p, n)
-	for last, lastAt := int64(-1), time.Now(); count.Load()+int64(tr.Lost()) < n && time.Since(lastAt) < time.Second; time.Sleep(5 * time.Millisecond) {
-		if c := count.Load(); c != last {
+	for last, lastAt := -1, time.Now(); x.Len()+int(tr.Lost()) < n && time.Since(lastAt) < time.Second; time.Sleep(5 * time.Millisecond) {
+		if c := x.Len(); c != last {
 			last, lastAt = c, time.Now()
 		}
 	}
 	tr.Close()
-	<-done
-	got, lost := count.Load(), tr.Lost()
-	if lost == 0 || got+int64(lost) != n {
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, lost := x.Len(), tr.Lost()
+	if lost == 0 || got+int(lost) != n {
 		t.Errorf("read %d + lost %d, want lost > 0 and a sum of %d", got, lost, n)
 	}
-	if s := tr.Session(); s.Lost != lost {
-		t.Errorf("session lost %d, want %d", s.Lost, lost)
+	rec, err := ReadIndex(&buf, "pump.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := rec.Sessions()
+	if rec.Len() != got || len(ss) != 1 || ss[0].Lost != lost || ss[0].Stop.IsZero() {
+		t.Errorf("recording: %d events, sessions %+v; want %d events and one stopped session with %d lost", rec.Len(), ss, got, lost)
 	}
 }
 

@@ -220,38 +220,40 @@ func BenchmarkFlood(b *testing.B) {
 
 func BenchmarkLatency(b *testing.B) {
 	for _, mech := range []string{"bpf", "perf8"} {
-		b.Run(mech, func(b *testing.B) {
-			p, ns := benchPair(b)
-			for b.Loop() {
-				r := openReader(b, mech, ns)
-				var count atomic.Int64
-				var lat []time.Duration
-				var mu sync.Mutex
-				done := make(chan struct{})
-				go func() { consume(r, &count, &lat, &mu); close(done) }()
-				const n = 300
-				netnstest.In(b, p.A, func() {
-					for i := 0; i < n; i++ {
-						net.DialTimeout("tcp", floodClosed.String(), time.Second)
-						time.Sleep(2 * time.Millisecond) // one RST at a time, reader idle
+		for _, gap := range []time.Duration{2 * time.Millisecond, 20 * time.Millisecond} {
+			b.Run(fmt.Sprintf("%s/every_%v", mech, gap), func(b *testing.B) {
+				p, ns := benchPair(b)
+				for b.Loop() {
+					r := openReader(b, mech, ns)
+					var count atomic.Int64
+					var lat []time.Duration
+					var mu sync.Mutex
+					done := make(chan struct{})
+					go func() { consume(r, &count, &lat, &mu); close(done) }()
+					const n = 100
+					netnstest.In(b, p.A, func() {
+						for i := 0; i < n; i++ {
+							net.DialTimeout("tcp", floodClosed.String(), time.Second)
+							time.Sleep(gap) // one RST at a time
+						}
+					})
+					for end := time.Now().Add(2 * time.Second); count.Load() < n && time.Now().Before(end); {
+						time.Sleep(5 * time.Millisecond)
 					}
-				})
-				for end := time.Now().Add(2 * time.Second); count.Load() < n && time.Now().Before(end); {
-					time.Sleep(5 * time.Millisecond)
+					r.close()
+					<-done
+					mu.Lock()
+					slices.Sort(lat)
+					if len(lat) == 0 {
+						b.Fatal("no events")
+					}
+					b.ReportMetric(float64(len(lat)), "events")
+					b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
+					b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-us")
+					mu.Unlock()
 				}
-				r.close()
-				<-done
-				mu.Lock()
-				slices.Sort(lat)
-				if len(lat) == 0 {
-					b.Fatal("no events")
-				}
-				b.ReportMetric(float64(len(lat)), "events")
-				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-us")
-				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-us")
-				mu.Unlock()
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -439,5 +441,27 @@ func TestLost(t *testing.T) {
 func needRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (namespaces, BPF, tracefs): run `make test` as root")
+	}
+}
+
+// BenchmarkIdle: the CPU an open Tracer costs with no RST, per second (its
+// 10 ms poll).
+func BenchmarkIdle(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root (BPF, tracefs): run as root")
+	}
+	for b.Loop() {
+		tr, err := Open(Options{NetNS: []uint32{1}}) // no such namespace: no event
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- Pump(tr, nil, nil) }()
+		c0 := cpuTime()
+		time.Sleep(2 * time.Second)
+		cpu := cpuTime() - c0
+		tr.Close()
+		<-done
+		b.ReportMetric(float64(cpu.Microseconds())/2000, "cpu-ms/s")
 	}
 }

@@ -14,7 +14,7 @@
 // for the cause).
 //
 // Mechanism: a BPF program written with cilium/ebpf's asm package (no C
-// compiler), attached to each tracepoint, writing into a 1 MiB BPF ring
+// compiler), attached to each tracepoint, writing into a 2 MiB BPF ring
 // buffer. Nothing about the events is hard-coded: record layouts and reason
 // numbers come from each event's tracefs format file (the pre-6.10
 // sport/dport/saddr[4]/saddr_v6 layout without reason is read too), and the
@@ -23,34 +23,35 @@
 // mounts at /sys/kernel/tracing when it is absent.
 //
 // Why BPF rather than perf_event_open (golang.org/x/sys/unix, per-CPU mmap
-// rings, same format files), measured on Linux 6.18, 2 vCPUs, with
-// BenchmarkFlood and BenchmarkLatency (`make kernel-bench`, 3 runs each):
+// rings, same format files), measured on Linux 6.18, 2 vCPUs shared with
+// other builds (load average 13-16), with BenchmarkFlood, BenchmarkLatency
+// and BenchmarkIdle (`make kernel-bench`, 3 runs each):
 //   - only the program can see what the join needs: the network namespace of
 //     each event (tracepoints fire for every namespace, and the records do
 //     not say which), and the addresses of a dropped RST (kfree_skb's record
 //     has none; the program reads the skb's IP and TCP headers); and it
 //     filters kfree_skb and foreign namespaces before they cost ring space;
 //   - a 40,000-RST flood (SYNs from a raw socket to a closed port in a
-//     namespace pair): BPF read 40,000 of 40,000 in every run, 0 lost;
-//     perf with 8-page rings lost 4,634 in one of four runs, and with a
-//     wake-up per event the flood took 1,170-1,700 ms of CPU against
-//     303-315 ms without tracing;
-//   - CPU: with BPF 368-382 ms for the same flood (+60-75 ms, about 1.7 us
-//     per RST all included: three program runs per RST, send_reset plus two
-//     kfree_skb that the reason filter rejects, 158-261 ns each, and the Go
-//     reader). That is with the program waking the reader only when a
-//     quarter of the ring waits (BPF_RB_NO_WAKEUP below that; Read polls
-//     every 10 ms): with the ring's default wake-up per event the program
-//     took ~1,300 ns a run and the flood 600-750 ms, the IPIs of the wake-ups
-//     dominating on this VM;
-//   - latency from the event to Read: 4.6 ms p50, 9-15 ms p99 (the 10 ms
-//     poll); 27 us p50 with a wake-up per event, perf 40-43 us p50. The
-//     engine holds each RST for a 2 s look-ahead, so CPU under a flood
-//     was chosen over latency.
-//
-// Without RSTs the cost is the kfree_skb program rejecting other drops by
-// their reason (a handful of instructions per freed-on-drop skb) and Read's
-// 10 ms poll.
+//     namespace pair): BPF read 40,000 of 40,000, 0 lost, in 3 of 3 runs
+//     (and in 6 earlier ones; one run while the machine was busiest, with a
+//     1 MiB ring of fixed 208-byte records, lost 2,223: hence 2 MiB and
+//     records sized per event); perf with 8-page rings lost 2,017-6,345 in
+//     3 of 3 runs, with 64 pages none;
+//   - CPU for that flood (the process, sender included): 288-294 ms without
+//     tracing, 391-430 ms with BPF (three program runs per RST: send_reset
+//     and two kfree_skb the reason filter rejects, 145-179 ns each), perf
+//     1,216-1,796 ms: perf wakes its reader for every event, and on this VM
+//     each wake-up is an IPI. The BPF ring wakes its reader only for a record
+//     written once the reader has read everything, which a fast reader
+//     always has: read at once, BPF cost ~1,300 ns a run and the flood
+//     600-750 ms. So Read waits `gather` (5 ms) after each wake-up: two
+//     wake-ups per 5 ms instead of one per RST. An idle Tracer costs
+//     0.1-0.5 ms of CPU a second (a 10 ms poll instead cost 5-7 ms);
+//   - latency from the event to Read (p50, the p99s are this busy machine's
+//     scheduling): RSTs 20 ms apart come at once, 64-70 us (perf 69-77 us);
+//     RSTs 2 ms apart wait out the gather, 1.1 ms (perf 48-55 us). The
+//     engine holds each RST for a 2 s look-ahead, so a
+//     few ms are free and CPU under a flood is not.
 //
 // Join latency (TestLab, veth pair, capture on one end, event time minus
 // frame time): send_reset -56 us..+37 us (p50 -12 us: a NO_SOCKET or

@@ -93,27 +93,44 @@ func stateName(n int32) string {
 //	0  u64 bpf_ktime_get_tai_ns()
 //	8  u32 Kind
 //	12 u32 netns inode
-//	16 the trace record, rawMax bytes (its format file gives the layout)
-//	16+rawMax: 40 bytes from the skb's network header, 20 from its
-//	transport header (dropped only)
+//	16 the trace record (its format file gives the layout and size)
+//	dropped only, at pktOff: 40 bytes from the skb's network header, 20
+//	from its transport header
+//
+// A record is recordSize(kind, f) bytes.
 const (
 	rawMax   = 128
 	pktOff   = 16 + rawMax
-	recSize  = pktOff + 64
-	ringSize = 1 << 20
+	ringSize = 2 << 20 // about 20,000 send_reset records
 )
+
+// recordSize is the ring record's size for an event of kind with format f.
+func recordSize(kind Kind, f *Format) int {
+	if kind == KindDropped {
+		return pktOff + 64
+	}
+	return (16 + f.Size() + 7) &^ 7
+}
 
 // decodeRecord decodes one ring record with the decoders (by Kind); it
 // returns the event (Time unset) and its CLOCK_TAI stamp in ns.
 func decodeRecord(decoders *[4]*decoder, b []byte) (Event, int64, error) {
-	if len(b) < recSize {
-		return Event{}, 0, fmt.Errorf("kernel: ring record of %d bytes, want %d", len(b), recSize)
+	if len(b) < 16 {
+		return Event{}, 0, fmt.Errorf("kernel: ring record of %d bytes", len(b))
 	}
 	kind := Kind(binary.NativeEndian.Uint32(b[8:12]))
 	if int(kind) >= len(decoders) || decoders[kind] == nil {
 		return Event{}, 0, fmt.Errorf("kernel: ring record of unknown kind %d", kind)
 	}
-	e, err := decoders[kind].decode(b[16:16+rawMax], b[pktOff:pktOff+60])
+	d := decoders[kind]
+	if n := recordSize(kind, d.f); len(b) < n {
+		return Event{}, 0, fmt.Errorf("kernel: %s ring record of %d bytes, want %d", kind, len(b), n)
+	}
+	var pkt []byte
+	if kind == KindDropped {
+		pkt = b[pktOff : pktOff+60]
+	}
+	e, err := d.decode(b[16:], pkt)
 	if err != nil {
 		return e, 0, err
 	}

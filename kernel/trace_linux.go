@@ -19,9 +19,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pollEvery is how often Read looks into the ring: the program wakes it
-// only when the ring fills up (see program).
-const pollEvery = 10 * time.Millisecond
+// gather is how long Read lets events gather after a wake-up before it
+// reads on. The ring wakes its reader only for a record written while the
+// reader has read everything (bpf_ringbuf_commit), and each wake-up is an
+// IPI: reading at once after every wake-up, the reader keeps up with a flood
+// and draws one per RST. Waiting after a wake-up leaves two per gather
+// (the one that woke it and the next record) and none while idle; the
+// first RST after a quiet spell is still returned at once.
+const gather = 5 * time.Millisecond
 
 // Options configures a Tracer.
 type Options struct {
@@ -32,7 +37,7 @@ type Options struct {
 	// mounted there when absent.
 	Tracefs string
 	// RingSize is the ring buffer's size in bytes, a power of two and a
-	// multiple of the page size; 0 means 1 MiB (about 5,000 events).
+	// multiple of the page size; 0 means 2 MiB (about 20,000 events).
 	RingSize int
 }
 
@@ -51,6 +56,7 @@ type Tracer struct {
 	clock    wallClock
 	mu       sync.Mutex
 	closed   bool
+	woke     bool // the last ReadInto waited for a wake-up
 	notRST   uint64
 	// raw, when set (tests), sees each ring record before it is decoded.
 	raw func(rec []byte)
@@ -245,9 +251,14 @@ var ErrClosed = errors.New("kernel: tracer closed")
 // clock. Dropped segments that are not RSTs are skipped.
 func (t *Tracer) Read() (Event, error) {
 	for {
-		t.ring.SetDeadline(time.Now().Add(pollEvery))
+		if t.woke {
+			t.woke = false
+			time.Sleep(gather)
+		}
+		empty := t.ring.AvailableBytes() == 0
 		err := t.ring.ReadInto(&t.rec)
-		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
+		t.woke = empty
+		if errors.Is(err, ringbuf.ErrFlushed) {
 			if t.isClosed() { // drained after Close
 				t.free()
 				return Event{}, ErrClosed
@@ -484,7 +495,7 @@ func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD, ri
 	}
 	ins = append(ins,
 		asm.LoadMapPtr(asm.R1, ringFD).WithSymbol("reserve"),
-		asm.Mov.Imm(asm.R2, recSize),
+		asm.Mov.Imm(asm.R2, int32(recordSize(kind, f))),
 		asm.Mov.Imm(asm.R3, 0),
 		asm.FnRingbufReserve.Call(),
 		asm.JEq.Imm(asm.R0, 0, "lost"),
@@ -524,16 +535,9 @@ func program(kind Kind, f *Format, o offsets, netns []uint32, ringFD, lostFD, ri
 		)
 	}
 	ins = append(ins,
-		// Wake the reader only when a quarter of the ring waits: it
-		// polls every pollEvery anyway, and a wake-up per event costs
-		// an IPI per RST under a flood.
-		asm.LoadMapPtr(asm.R1, ringFD).WithSymbol("submit"),
-		asm.Mov.Imm(asm.R2, 0), // BPF_RB_AVAIL_DATA
-		asm.FnRingbufQuery.Call(),
-		asm.Mov.Imm(asm.R2, 1), // BPF_RB_NO_WAKEUP
-		asm.JLT.Imm(asm.R0, int32(ring/4), "commit"),
-		asm.Mov.Imm(asm.R2, 2), // BPF_RB_FORCE_WAKEUP
-		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("commit"),
+		// The ring's own wake-up policy; see gather for the reader's side.
+		asm.Mov.Reg(asm.R1, asm.R7).WithSymbol("submit"),
+		asm.Mov.Imm(asm.R2, 0),
 		asm.FnRingbufSubmit.Call(),
 		asm.Mov.Imm(asm.R0, 0),
 		asm.Return(),

@@ -32,14 +32,14 @@
 //     has none; the program reads the skb's IP and TCP headers); and it
 //     filters kfree_skb and foreign namespaces before they cost ring space;
 //   - a 40,000-RST flood (SYNs from a raw socket to a closed port in a
-//     namespace pair): BPF read 40,000 of 40,000, 0 lost, in 3 of 3 runs
-//     (and in 6 earlier ones; one run while the machine was busiest, with a
-//     1 MiB ring of fixed 208-byte records, lost 2,223: hence 2 MiB and
-//     records sized per event); perf with 8-page rings lost 2,017-6,345 in
+//     namespace pair): BPF read 40,000 of 40,000, 0 lost, in 9 of 9 runs
+//     (one earlier run, while the machine was busiest, with a 1 MiB ring of
+//     fixed 208-byte records, lost 2,223: hence 2 MiB and records sized per
+//     event); perf with 8-page rings lost 2,017-6,345 in
 //     3 of 3 runs, with 64 pages none;
 //   - CPU for that flood (the process, sender included): 288-294 ms without
-//     tracing, 391-430 ms with BPF (three program runs per RST: send_reset
-//     and two kfree_skb the reason filter rejects, 145-179 ns each), perf
+//     tracing, 320-430 ms with BPF (three program runs per RST: send_reset
+//     and two kfree_skb the reason filter rejects, 139-179 ns each), perf
 //     1,216-1,796 ms: perf wakes its reader for every event, and on this VM
 //     each wake-up is an IPI. The BPF ring wakes its reader only for a record
 //     written once the reader has read everything, which a fast reader
@@ -50,8 +50,8 @@
 //   - latency from the event to Read (p50, the p99s are this busy machine's
 //     scheduling): RSTs 20 ms apart come at once, 64-70 us (perf 69-77 us);
 //     RSTs 2 ms apart wait out the gather, 1.1 ms (perf 48-55 us). The
-//     engine holds each RST for a 2 s look-ahead, so a
-//     few ms are free and CPU under a flood is not.
+//     engine holds each RST for a 2 s look-ahead, so a few ms are free and
+//     CPU under a flood is not.
 //
 // Join latency (TestLab, veth pair, capture on one end, event time minus
 // frame time): send_reset -56 us..+37 us (p50 -12 us: a NO_SOCKET or

@@ -88,7 +88,7 @@ func newLab(t *testing.T) *lab {
 	var err error
 	l.tr, err = Open(Options{NetNS: []uint32{l.nsA, l.nsB}})
 	if err != nil {
-		t.Fatalf("kernel tracer on %s: %v", Probe(), err)
+		t.Fatalf("kernel tracer on %s: %v", Release(), err)
 	}
 	t.Cleanup(func() { l.tr.Close() })
 	if *record {

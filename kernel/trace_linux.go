@@ -565,8 +565,8 @@ func hasDropReason(f *Format) bool {
 	return false
 }
 
-// Probe names the running kernel, for messages.
-func Probe() string {
+// Release names the running kernel ("Linux 6.18.44"), for messages.
+func Release() string {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err != nil {
 		return "this kernel"

@@ -563,7 +563,10 @@ func TestLab(t *testing.T) {
 				for k, reasons := range r.sc.want {
 					m, ok := got[k]
 					if !ok {
-						t.Errorf("frame %d %s > %s: no %s event joined (events %v)", f.index, f.src, f.dst, k, ms)
+						wide := NewIndex(l.events, nil)
+						wide.Tolerance = time.Minute
+						t.Errorf("frame %d %s > %s at %s: no %s event joined (events %v; within a minute: %v)",
+							f.index, f.src, f.dst, f.time.Format(time.RFC3339Nano), k, ms, wide.Lookup(f.src, f.dst, f.time))
 						continue
 					}
 					if len(reasons) > 0 && !slices.Contains(reasons, m.Reason) {

@@ -76,6 +76,7 @@ type serverConfig struct {
 // Server modes:
 //
 //	respond  HTTP/1.1 keep-alive: answer each request (GET /big: 1 MiB, slowly;
+//	         GET /burst: 16 KiB in one write;
 //	         GET /secret: a body with the word SECRET), close (FIN) when the
 //	         client closes or after -keepalive idle; -delay waits before each
 //	         response; a path starting with -reset-path is answered by a
@@ -96,6 +97,7 @@ func server(args []string) error {
 	certReq := fs.Bool("client-cert", false, "require a client certificate")
 	resetPath := fs.String("reset-path", "", "reset (SO_LINGER 0) requests for paths with this prefix (respond)")
 	delay := fs.Duration("delay", 0, "wait before each response (respond)")
+	gtsm := fs.String("gtsm", "", "one more listen address whose connections send with TTL (hop limit) 255, as a GTSM (RFC 5082) BGP speaker does")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -122,6 +124,28 @@ func server(args []string) error {
 	var lns []net.Listener
 	for _, a := range strings.Split(*listen, ",") {
 		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		lns = append(lns, ln)
+	}
+	if *gtsm != "" {
+		// accepted sockets inherit the listener's TTL, SYN/ACK included
+		lc := net.ListenConfig{Control: func(network, address string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				if strings.HasSuffix(network, "6") {
+					serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_UNICAST_HOPS, 255)
+				} else {
+					serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_TTL, 255)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}}
+		ln, err := lc.Listen(context.Background(), "tcp", *gtsm)
 		if err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
@@ -248,6 +272,16 @@ func respond(c net.Conn, tcp *net.TCPConn, br *bufio.Reader, cfg *serverConfig) 
 			}
 			continue
 		}
+		if path == "/burst" {
+			// 16 KiB, head and body in one write: a window's worth of
+			// back-to-back segments
+			const n = 16 << 10
+			resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", n, bytes.Repeat([]byte("x"), n))
+			if _, err := io.WriteString(c, resp); err != nil {
+				return err
+			}
+			continue
+		}
 		body := "hello from the lab server\n"
 		if path == "/secret" {
 			body = "SECRET lab data\n"
@@ -331,6 +365,7 @@ func tlsVersion(s string) (uint16, error) {
 //	         with the rest unread (the kernel resets: a client abort mid-response)
 //	reuse    GET, wait -gap, GET again on the same connection (stale keep-alive
 //	         or a middlebox's forgotten state)
+//	fire     write GET -path and close at once (FIN), reading nothing
 //	keepalive  GET each of -paths on one connection, -gap apart (outcome
 //	         "N:WORD" when request N failed)
 //	pipeline write a GET for each of -paths, 10 ms apart, then read the
@@ -366,7 +401,7 @@ func client(args []string) error {
 	}
 	var outcome string
 	switch *mode {
-	case "get", "connect", "post", "abort", "reuse":
+	case "get", "connect", "post", "abort", "reuse", "fire":
 		outcome = plainClient(*mode, *addr, *path, *body, *readN, *gap, *pause, *timeout, *linger0)
 	case "keepalive", "pipeline":
 		outcome = seriesClient(*mode, *addr, strings.Split(*paths, ","), *gap, *timeout)
@@ -403,6 +438,11 @@ func plainClient(mode, addr, path string, bodyN, readN int, gap, pause, timeout 
 	br := bufio.NewReader(c)
 	req := "GET " + path + " HTTP/1.1\r\nHost: lab.test\r\n\r\n"
 	switch mode {
+	case "fire":
+		if _, err := io.WriteString(c, req); err != nil {
+			return word(err)
+		}
+		return "ok" // the deferred Close sends FIN: nothing arrived unread
 	case "post":
 		req = "POST " + path + " HTTP/1.1\r\nHost: lab.test\r\nContent-Length: " +
 			strconv.Itoa(bodyN) + "\r\n\r\n" + strings.Repeat("b", bodyN)

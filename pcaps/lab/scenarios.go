@@ -24,11 +24,13 @@ const natPortLo, natPortHi = 40000, 40999
 var masquerade = []string{"iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "r1r", "-p", "tcp", "-j", "MASQUERADE", "--to-ports", "40000-40999"}
 
 // Ports of the lab server: 8080 answers, 8081 has no listener, 8082 has a
-// listener that a router's firewall hides.
+// listener that a router's firewall hides, 8083 (scenario.gtsm) answers with
+// TTL 255 on its sockets, as a BGP speaker with GTSM (RFC 5082) does.
 const (
 	portOpen     = 8080
 	portClosed   = 8081
 	portFiltered = 8082
+	portGTSM     = 8083
 )
 
 // routers is the number of routers between the client and the server
@@ -76,13 +78,17 @@ type Verdict struct {
 	MaxConfidence string
 	Signals       []string
 	Request       string
-	KnownWrong    string
+	// NotSaid are phrases no evidence line may contain (a claim the
+	// capture disproves)
+	NotSaid    []string
+	KnownWrong string
 }
 
 // wantRST is one RST of a scenario and the correct finding for it.
 type wantRST struct {
 	by       maker
 	toServer bool // a router's RST sent towards the server (claiming the client)
+	burst    bool // two or more RSTs in a row, one finding
 	v        Verdict
 	// atServer, when set, is the correct finding in the server's capture,
 	// which sees other packets than the client's
@@ -134,11 +140,15 @@ type scenario struct {
 	name   string
 	v6     bool
 	nat    bool               // router1 masquerades the client (IPv4): the server sees clientNAT
+	gtsm   bool               // the server also listens on portGTSM with socket TTL 255
 	why    string             // what makes the RST, for the README
 	router map[int][][]string // commands in router 1..3 before the traffic
 	server []string           // labpeer server flags besides -listen; nil: no server
 	steps  []step
 	rsts   []wantRST // every RST of the run, in the order the client (then the server) sees them
+	// peerKnownWrong marks (issue 13 class) a run whose two captures
+	// rstscope cannot yet read together (-r client --peer server)
+	peerKnownWrong string
 }
 
 // baseline is a complete exchange with the server before the scenario's
@@ -237,6 +247,19 @@ var scenarios = []scenario{
 		server: []string{"-mode", "respond"},
 		steps:  []step{{port: portFiltered, args: []string{"-mode", "connect"}, outcome: "ECONNREFUSED"}},
 		rsts:   []wantRST{{by: byRouter1, v: v("refused", "middlebox").capped("medium").knownWrong("5")}},
+		// the server's capture holds no TCP at all: the SYN never got there
+		peerKnownWrong: "issue 13 class 9",
+	},
+	{
+		name:   "refused_per_socket_ttl",
+		why:    "the server's only other traffic is a keep-alive connection to 8083, whose socket sends with TTL 255 (GTSM, as BGP speakers do: 252 at the client); then a SYN to 8081 where nothing listens: the server's kernel answers RST+ACK with its default TTL (61 at the client)",
+		gtsm:   true,
+		server: []string{"-mode", "respond"},
+		steps: []step{
+			{port: portGTSM, args: []string{"-mode", "keepalive", "-paths", "/a,/b,/c", "-gap", "50ms"}, outcome: "ok"},
+			{port: portClosed, args: []string{"-mode", "connect"}, outcome: "ECONNREFUSED"},
+		},
+		rsts: []wantRST{{by: byServer, v: v("refused", "server").capped("medium").knownWrong("4")}},
 	},
 	{
 		name:   "abortive_close_unread_data",
@@ -404,6 +427,14 @@ var scenarios = []scenario{
 		server: []string{"-mode", "respond"},
 		steps:  []step{{port: portOpen, args: []string{"-mode", "abort", "-path", "/big", "-read", "10000", "-pause", "25ms"}, outcome: "aborted"}},
 		rsts:   []wantRST{{by: byClient, v: v("client_abort", "client")}},
+	},
+	{
+		name:   "per_segment_rsts",
+		why:    "the client writes GET /burst and closes at once (FIN); the server answers 100 ms later with 16 KiB in one write: the client's kernel answers the first segment with RST and each later one, its socket gone, with another (IP ID 0, the same seq, each answering another segment)",
+		server: []string{"-mode", "respond", "-delay", "100ms"},
+		steps:  []step{{port: portOpen, args: []string{"-mode", "fire", "-path", "/burst"}, outcome: "ok"}},
+		rsts: []wantRST{{by: byClient, burst: true, v: Verdict{Cause: "abortive_close", Origin: "client",
+			NotSaid: []string{"captured twice"}, KnownWrong: "issue 13 class 7"}}},
 	},
 	{
 		name:   "control_fin_close",

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -251,6 +252,19 @@ func TestCalibration(t *testing.T) {
 		for _, j := range markedRight {
 			fmt.Fprintf(&b, "- %s: `%s` frame %d: %s/%s %s\n", j.knownWrong, j.capture, j.frame, j.got.Cause, j.got.Origin, j.got.Confidence)
 		}
+	}
+	var refuted []string
+	for _, name := range slices.Sorted(maps.Keys(refutations)) {
+		d := runJSON(t, "-r", filepath.Join("pcaps", name))
+		for _, r := range refutations[name] {
+			if f := findingWithFrame(d.Findings, r.frame); f != nil && f.hasSignal(r.signal) {
+				refuted = append(refuted, fmt.Sprintf("- %s: `pcaps/%s` frame %d: evidence %s: %s\n", r.knownWrong, name, r.frame, r.signal, r.why))
+			}
+		}
+	}
+	if len(refuted) > 0 {
+		b.WriteString("\nRight cause and origin, but evidence the capture disproves:\n\n")
+		b.WriteString(strings.Join(refuted, ""))
 	}
 	if len(capped) > 0 {
 		b.WriteString("\nMore confident than the capture allows:\n\n")

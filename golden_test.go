@@ -26,7 +26,9 @@ type expect struct {
 // (made by cmd/rstgen; see pcaps/README.md for the recipe of each). The
 // lab's captures (pcaps/lab/) are asserted by pcaps/lab's own table.
 var expectations = map[string][]expect{
-	"abortive_close.pcap": {{6, "abortive_close", "server", "medium", []string{"rst_instead_of_fin", "ttl_consistent"}}},
+	"abortive_close.pcap":                      {{6, "abortive_close", "server", "medium", []string{"rst_instead_of_fin", "ttl_consistent"}}},
+	"abortive_close_bsd_per_segment_rsts.pcap": {{11, "abortive_close", "client", "medium", []string{"rst_after_fin", "ttl_consistent"}}},
+	"client_abort_own_rst_too_fast.pcap":       {{20, "client_abort", "client", "medium", []string{"abort_mid_response", "ipid_consistent"}}},
 	"abortive_close_tuple_reuse.pcap": {
 		{7, "abortive_close", "client", "medium", []string{"rst_instead_of_fin", "ipid_consistent"}},
 		{12, "server_reset_after_request", "server", "high", []string{"request_without_response", "ttl_consistent"}},
@@ -64,6 +66,24 @@ var expectations = map[string][]expect{
 	"tls_alert_tls13_encrypted_alert.pcap":            {{11, "tls_alert", "client", "medium", []string{"encrypted_alert"}}},
 	"tls_alert_tls_alert_split.pcap":                  {{13, "tls_alert", "client", "high", []string{"tls_alert"}}},
 	"tls_alert_tls_plaintext_alert.pcap":              {{6, "tls_alert", "server", "high", []string{"tls_alert", "ttl_consistent"}}},
+}
+
+// refutation is evidence a finding must not carry: a claim its capture
+// disproves. knownWrong names the issue 13 class when rstscope makes the
+// claim today: the test then logs it, and fails once the claim is gone so
+// that the mark is removed.
+type refutation struct {
+	frame      uint64
+	signal     string
+	knownWrong string
+	why        string
+}
+
+var refutations = map[string][]refutation{
+	"abortive_close_bsd_per_segment_rsts.pcap": {{11, "rst_burst", "issue 13 class 7",
+		"each RST answers its own server segment, with the client's TTL: a BSD stack's per-segment RSTs, not an injector's burst"}},
+	"client_abort_own_rst_too_fast.pcap": {{20, "too_fast", "issue 13 class 7",
+		"the capture host's own RST (TTL 64, IP ID and timestamps continuing): a host is never too fast for itself"}},
 }
 
 var confRank = map[string]int{"low": 1, "medium": 2, "high": 3}
@@ -129,6 +149,19 @@ func TestGolden(t *testing.T) {
 					if !f.hasSignal(s) {
 						t.Errorf("frame %d: evidence lacks %s", e.frame, s)
 					}
+				}
+			}
+			for _, r := range refutations[filepath.Base(path)] {
+				f := findingWithFrame(d.Findings, r.frame)
+				switch {
+				case f == nil:
+					t.Errorf("frame %d: no finding", r.frame)
+				case f.hasSignal(r.signal) && r.knownWrong != "":
+					t.Logf("known wrong (%s): frame %d: evidence has %s (%s)", r.knownWrong, r.frame, r.signal, r.why)
+				case f.hasSignal(r.signal):
+					t.Errorf("frame %d: evidence has %s, which the capture disproves: %s", r.frame, r.signal, r.why)
+				case r.knownWrong != "":
+					t.Errorf("frame %d: evidence no longer has %s: remove the mark %q", r.frame, r.signal, r.knownWrong)
 				}
 			}
 		})

@@ -254,11 +254,16 @@ func TestCalibration(t *testing.T) {
 		}
 	}
 	var refuted []string
-	for _, name := range slices.Sorted(maps.Keys(refutations)) {
-		d := runJSON(t, "-r", filepath.Join("pcaps", name))
-		for _, r := range refutations[name] {
-			if f := findingWithFrame(d.Findings, r.frame); f != nil && f.hasSignal(r.signal) {
-				refuted = append(refuted, fmt.Sprintf("- %s: `pcaps/%s` frame %d: evidence %s: %s\n", r.knownWrong, name, r.frame, r.signal, r.why))
+	for _, set := range []struct {
+		dir string
+		rs  map[string][]refutation
+	}{{"pcaps", refutations}, {corpusDir, corpusRefutations}} {
+		for _, name := range slices.Sorted(maps.Keys(set.rs)) {
+			d := runJSON(t, "-r", filepath.Join(set.dir, name))
+			for _, r := range set.rs[name] {
+				if f := findingWithFrame(d.Findings, r.frame); f != nil && f.hasSignal(r.signal) {
+					refuted = append(refuted, fmt.Sprintf("- %s: `%s/%s` frame %d: evidence %s: %s\n", r.knownWrong, set.dir, name, r.frame, r.signal, r.why))
+				}
 			}
 		}
 	}

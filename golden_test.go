@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,8 +84,19 @@ type refutation struct {
 var refutations = map[string][]refutation{
 	"abortive_close_bsd_per_segment_rsts.pcap": {{11, "rst_burst", "issue 13 class 7",
 		"each RST answers its own server segment, with the client's TTL: a BSD stack's per-segment RSTs, not an injector's burst"}},
-	"client_abort_own_rst_too_fast.pcap": {{20, "too_fast", "issue 13 class 7",
+	"client_abort_own_rst_too_fast.pcap": {{20, "too_fast", "",
 		"the capture host's own RST (TTL 64, IP ID and timestamps continuing): a host is never too fast for itself"}},
+}
+
+// corpusRefutations are refutations on public captures (paths under
+// pcaps/corpus), checked by TestCorpus_refutations.
+var corpusRefutations = map[string][]refutation{
+	"ndpi/alexa-app.pcapng": {
+		{2753, "too_fast", "", "the capture host's own RST: TTL 64 as all the client's packets (0 hops)"},
+		{2784, "too_fast", "", "as frame 2753"},
+	},
+	"suricata-verify/output-eve-ftp-data/input.pcap": {{998, "too_fast", "", "the capture host's own RST: TTL 64 as all the client's packets"}},
+	"ndpi/dingtalk.pcap":                             {{16, "too_fast", "", "captured on the server: its RST has TTL 64 as all its packets"}},
 }
 
 var confRank = map[string]int{"low": 1, "medium": 2, "high": 3}
@@ -151,19 +164,35 @@ func TestGolden(t *testing.T) {
 					}
 				}
 			}
-			for _, r := range refutations[filepath.Base(path)] {
-				f := findingWithFrame(d.Findings, r.frame)
-				switch {
-				case f == nil:
-					t.Errorf("frame %d: no finding", r.frame)
-				case f.hasSignal(r.signal) && r.knownWrong != "":
-					t.Logf("known wrong (%s): frame %d: evidence has %s (%s)", r.knownWrong, r.frame, r.signal, r.why)
-				case f.hasSignal(r.signal):
-					t.Errorf("frame %d: evidence has %s, which the capture disproves: %s", r.frame, r.signal, r.why)
-				case r.knownWrong != "":
-					t.Errorf("frame %d: evidence no longer has %s: remove the mark %q", r.frame, r.signal, r.knownWrong)
-				}
-			}
+			checkRefutations(t, d, refutations[filepath.Base(path)])
+		})
+	}
+}
+
+// checkRefutations checks that no finding carries evidence its capture
+// disproves; a known-wrong mark turns the failure into a log line.
+func checkRefutations(t *testing.T, d doc, rs []refutation) {
+	t.Helper()
+	for _, r := range rs {
+		f := findingWithFrame(d.Findings, r.frame)
+		switch {
+		case f == nil:
+			t.Errorf("frame %d: no finding", r.frame)
+		case f.hasSignal(r.signal) && r.knownWrong != "":
+			t.Logf("known wrong (%s): frame %d: evidence has %s (%s)", r.knownWrong, r.frame, r.signal, r.why)
+		case f.hasSignal(r.signal):
+			t.Errorf("frame %d: evidence has %s, which the capture disproves: %s", r.frame, r.signal, r.why)
+		case r.knownWrong != "":
+			t.Errorf("frame %d: evidence no longer has %s: remove the mark %q", r.frame, r.signal, r.knownWrong)
+		}
+	}
+}
+
+// TestCorpus_refutations: evidence public captures disprove (issue 13).
+func TestCorpus_refutations(t *testing.T) {
+	for _, file := range slices.Sorted(maps.Keys(corpusRefutations)) {
+		t.Run(file, func(t *testing.T) {
+			checkRefutations(t, runJSON(t, "-r", filepath.Join(corpusDir, file)), corpusRefutations[file])
 		})
 	}
 }

@@ -426,6 +426,13 @@ func ruleTooFast(ev *flows.Event, c *ctx) []claim {
 	if t.Len == 0 && !t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.FIN) {
 		return nil // an ACK does not call for an answer
 	}
+	// A host is never too fast for itself: a RST with the sender's own TTL
+	// at its initial value (0 hops, as all its packets in this flow) was
+	// captured on the sender, and the handshake leg measured there is the
+	// sender's own delay (a delayed ACK), not a path.
+	if ref, ok := c.senderTTL(ev); ok && !ref.host && hops(ref.mode) == 0 && ref.min == ref.max && c.rst.TTL == ref.mode {
+		return nil
+	}
 	var rtt time.Duration
 	var leg string
 	switch c.sender {

@@ -261,8 +261,8 @@ func TestCalibration(t *testing.T) {
 		for _, name := range slices.Sorted(maps.Keys(set.rs)) {
 			d := runJSON(t, "-r", filepath.Join(set.dir, name))
 			for _, r := range set.rs[name] {
-				if f := findingWithFrame(d.Findings, r.frame); f != nil && f.hasSignal(r.signal) {
-					refuted = append(refuted, fmt.Sprintf("- %s: `%s/%s` frame %d: evidence %s: %s\n", r.knownWrong, set.dir, name, r.frame, r.signal, r.why))
+				if f := findingWithFrame(d.Findings, r.frame); f != nil && r.claimed(f) {
+					refuted = append(refuted, fmt.Sprintf("- %s: `%s/%s` frame %d: evidence %s: %s\n", r.knownWrong, set.dir, name, r.frame, r, r.why))
 				}
 			}
 		}

@@ -434,7 +434,7 @@ var scenarios = []scenario{
 		server: []string{"-mode", "respond", "-delay", "100ms"},
 		steps:  []step{{port: portOpen, args: []string{"-mode", "fire", "-path", "/burst"}, outcome: "ok"}},
 		rsts: []wantRST{{by: byClient, burst: true, v: Verdict{Cause: "abortive_close", Origin: "client",
-			NotSaid: []string{"captured twice"}, KnownWrong: "issue 13 class 7"}}},
+			NotSaid: []string{"captured twice"}}}},
 	},
 	{
 		name:   "control_fin_close",

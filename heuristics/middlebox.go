@@ -77,9 +77,20 @@ type ttlRef struct {
 	host           bool   // from the host profile (other flows)
 }
 
-// senderTTL builds the reference from the flow profile and the sender's
-// packets after the RST, or else from the host profile (other flows).
-func (c *ctx) senderTTL(ev *flows.Event) (ttlRef, bool) {
+// senderTTL is the claimed sender's reference TTL (computed once, see
+// findSenderTTL).
+func (c *ctx) senderTTL() (ttlRef, bool) {
+	if !c.done.ttl {
+		c.done.ttl = true
+		c.ttl, c.ttlOK = findSenderTTL(c.ev, c)
+	}
+	return c.ttl, c.ttlOK
+}
+
+// findSenderTTL builds the reference from the flow profile and the
+// sender's packets after the RST, or else from the host profile (other
+// flows).
+func findSenderTTL(ev *flows.Event, c *ctx) (ttlRef, bool) {
 	var r ttlRef
 	if c.sp != nil && c.sp.TTL.Count > 0 {
 		t := &c.sp.TTL
@@ -131,7 +142,7 @@ func (r *ttlRef) String() string {
 
 // ruleTTL compares the RST's TTL with the claimed sender's steady TTL.
 func ruleTTL(ev *flows.Event, c *ctx) []claim {
-	ref, ok := c.senderTTL(ev)
+	ref, ok := c.senderTTL()
 	if !ok || c.rst.TTL == 0 {
 		return nil
 	}
@@ -216,7 +227,7 @@ func ruleCrossed(ev *flows.Event, c *ctx) []claim {
 	same := other.TTL == c.rst.TTL && (!c.ipv4 || other.IPID == c.rst.IPID)
 	d := fmt.Sprintf("a RST claiming the %s (frame %d) came %s from this one with nothing between: stacks never answer a RST with a RST, so one device on the path sent both",
 		c.receiverName, other.Frame, dur(gap))
-	if ref, ok := c.senderTTL(ev); same && ok && ref.distance(c.rst.TTL) > 0 {
+	if ref, ok := c.senderTTL(); same && ok && ref.distance(c.rst.TTL) > 0 {
 		s = strong
 		d += fmt.Sprintf("; both carry TTL %d", c.rst.TTL)
 		if c.ipv4 {
@@ -268,7 +279,7 @@ func ruleBurst(ev *flows.Event, c *ctx) []claim {
 			return out // the RSTs answer the receiver's packets one by one
 		}
 	}
-	if c.answersEach(ev, burst) {
+	if c.answersEach(burst) {
 		return append(out, noteOf(fmt.Sprintf("%d RSTs within %s each answer one segment of the %s (seq = its ack, the %s's TTL): a closed socket's stack answering segment by segment (BSD does), not an injector's burst",
 			len(burst), dur(last.Time.Sub(c.rst.Time)), c.receiverName, c.senderName), rstFrames(burst)...))
 	}
@@ -342,12 +353,12 @@ func (c *ctx) segmentsToAnswer(until time.Time) []flows.LadderEntry {
 // answersEach reports whether the RSTs answer the receiver's segments one
 // each: as many segments to answer, every RST's seq the ack of one of them,
 // and the claimed sender's own TTL.
-func (c *ctx) answersEach(ev *flows.Event, burst []flows.RSTPacket) bool {
+func (c *ctx) answersEach(burst []flows.RSTPacket) bool {
 	segs := c.segmentsToAnswer(burst[len(burst)-1].Time)
 	if len(segs) < len(burst) {
 		return false
 	}
-	ref, ok := c.senderTTL(ev)
+	ref, ok := c.senderTTL()
 	if !ok {
 		return false
 	}
@@ -514,7 +525,7 @@ func ruleTooFast(ev *flows.Event, c *ctx) []claim {
 	// at its initial value (0 hops, as all its packets in this flow) was
 	// captured on the sender, and the handshake leg measured there is the
 	// sender's own delay (a delayed ACK), not a path.
-	if ref, ok := c.senderTTL(ev); ok && !ref.host && hops(ref.mode) == 0 && ref.min == ref.max && c.rst.TTL == ref.mode {
+	if ref, ok := c.senderTTL(); ok && !ref.host && hops(ref.mode) == 0 && ref.min == ref.max && c.rst.TTL == ref.mode {
 		return nil
 	}
 	var rtt time.Duration
@@ -545,7 +556,7 @@ func ruleFingerprint(ev *flows.Event, c *ctx) []claim {
 	}
 	// nf_reject: IPv4 ID 0 and DF; IPv6 has neither field to show.
 	if (!c.ipv4 || (r.IPID == 0 && r.DF)) && r.Window == 0 && r.Opts.Count == 0 && r.Len == 0 {
-		ref, ok := c.senderTTL(ev)
+		ref, ok := c.senderTTL()
 		if ok && ref.stable() && ref.distance(r.TTL) >= 2 && hops(r.TTL) < hops(ref.mode) {
 			shape := "IP ID 0, DF, window 0, no options"
 			if !c.ipv4 {

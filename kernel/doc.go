@@ -9,9 +9,9 @@
 // frames; a Writer records them as NDJSON (--kernel-events) and a Reader reads
 // them back for a later -r run; an Index joins them with RST frames by the
 // RST's sender and receiver and the frame's time; a Witness hands what a join
-// says to heuristics.Engine.Judge, which weighs it in its one combine step
-// (the origin today; ReasonCauses, the reason -> cause table, is the data
-// for the cause).
+// says to heuristics.Engine.Judge, which weighs it in its one combine step:
+// the origin, and the cause through ReasonCauses, the reason -> cause table
+// (packet context chooses among the variants a reason allows).
 //
 // Mechanism: a BPF program written with cilium/ebpf's asm package (no C
 // compiler), attached to each tracepoint, writing into a 2 MiB BPF ring

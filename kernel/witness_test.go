@@ -69,7 +69,7 @@ func TestWitness(t *testing.T) {
 	dropped := NewIndex([]Event{{Kind: KindDropped, Time: t0.Add(9 * time.Microsecond), Sender: srv, Receiver: cli,
 		Reason: "TCP_INVALID_SEQUENCE"}}, []Session{{Start: session.Start, Stop: session.Stop, AllResets: true, Drops: true}})
 	f = e.Judge(refusedEvent(t0, cli, srv), NewWitness(dropped))
-	if f.Kernel == nil || f.Kernel.Event != "kfree_skb" || !slices.Contains(signals(&f), SignalDropped) {
-		t.Errorf("dropped: kernel %+v signals %v, want kfree_skb with %s", f.Kernel, signals(&f), SignalDropped)
+	if f.Kernel == nil || f.Kernel.Event != "kfree_skb" || !slices.Contains(signals(&f), SignalDropped) || f.Cause != heuristics.CauseIgnoredRST {
+		t.Errorf("dropped: %s kernel %+v signals %v, want ignored_rst by kfree_skb with %s", f.Cause, f.Kernel, signals(&f), SignalDropped)
 	}
 }

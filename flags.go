@@ -38,6 +38,7 @@ type config struct {
 	keep        report.Filter
 	peer        string
 	correlate   bool
+	kernel      kernelFlags
 	stdin       io.Reader
 }
 
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
 	fs.StringVar(&c.peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")
 	fs.BoolVar(&c.correlate, "correlate", false, "with two -r: the second is the peer capture (as --peer)")
+	c.kernel.register(fs)
 	fs.BoolVar(&c.showVersion, "version", false, "print the version")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageHead)
@@ -134,6 +136,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 			return nil, usageErr(fmt.Errorf("--correlate needs two -r FILE (the second is the peer capture) and no --peer"))
 		}
 		c.peer, c.reads = c.reads[1], c.reads[:1]
+	}
+	if err := c.kernel.check(c.iface != ""); err != nil {
+		return nil, usageErr(err)
 	}
 	if c.peer == "-" {
 		return nil, usageErr(fmt.Errorf("--peer must be a file, not stdin"))

@@ -45,6 +45,14 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		closeOut()
 		return err
 	}
+	// The kernel's account opens while root (a BPF program), before -Z.
+	kern, err := openKernel(cfg.kernel, cfg.iface != "", stderr)
+	if err != nil {
+		closeOut()
+		exp.abort()
+		return err
+	}
+	defer kern.close()
 	// -Z as tcpdump does it, but after the report and -w files are open
 	// too, so that they can go where root may write; only root drops.
 	if cfg.user != "" && os.Geteuid() == 0 {
@@ -76,12 +84,16 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	if peer != nil {
 		witnesses = append(witnesses, peer)
 	}
+	if kw := kern.witness(); kw != nil {
+		witnesses = append(witnesses, kw)
+	}
 	var findings, filtered uint64
 	table := flows.NewTable(flows.Options{
 		LookAhead: cfg.lookAhead,
 		MaxFlows:  cfg.maxFlows,
 		OnEvent: func(ev *flows.Event) {
 			f := engine.Judge(ev, witnesses...)
+			kern.judged(&f, cfg.lookAhead)
 			if !cfg.keep.Keep(&f) {
 				filtered++
 				return
@@ -139,6 +151,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		n++
 	}
 	prog.done()
+	kerr := kern.stop() // every event read is in the index before the last judgements
 	if clock != nil {
 		table.Flush(clock.Now()) // what is due is decided as on a quiet link
 	}
@@ -174,12 +187,13 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 			RSTPackets: ts.RSTPackets, Findings: findings, Undecodable: st.Undecodable,
 			TruncatedInput: st.Truncated, DroppedByKernel: st.KernelDrops, DroppedByInterface: st.IfaceDrops,
 			DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: filtered,
+			Kernel: kern.stats(),
 		},
 	}
 	werr := w.Close(sum)
 	cerr := closeOut()
 	eerr := exp.close()
-	return errors.Join(werr, cerr, eerr)
+	return errors.Join(werr, cerr, eerr, kerr)
 }
 
 // openSource opens the files or the live interface.

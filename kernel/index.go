@@ -34,11 +34,12 @@ type Index struct {
 	sessions  []Session
 	byTuple   map[tuple][]Event // each sorted by time
 	n         int
+	total     int // events ever indexed, pruned ones included
 }
 
 // NewIndex indexes events (any order) recorded in sessions.
 func NewIndex(events []Event, sessions []Session) *Index {
-	x := &Index{Tolerance: DefaultTolerance, sessions: slices.Clone(sessions), byTuple: map[tuple][]Event{}, n: len(events)}
+	x := &Index{Tolerance: DefaultTolerance, sessions: slices.Clone(sessions), byTuple: map[tuple][]Event{}, n: len(events), total: len(events)}
 	for _, e := range events {
 		k := tuple{unmap(e.Sender), unmap(e.Receiver)}
 		x.byTuple[k] = append(x.byTuple[k], e)
@@ -61,6 +62,7 @@ func (x *Index) Add(e Event) {
 	}
 	x.byTuple[k] = slices.Insert(es, i, e)
 	x.n++
+	x.total++
 }
 
 // SetSession adds s, or replaces the session with the same Start (live:
@@ -105,6 +107,13 @@ func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	return x.n
+}
+
+// Total is the number of events ever indexed, pruned ones included.
+func (x *Index) Total() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.total
 }
 
 // Sessions returns the recordings the events came from.

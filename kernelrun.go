@@ -1,0 +1,184 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rstscope/rstscope/heuristics"
+	"github.com/rstscope/rstscope/kernel"
+	"github.com/rstscope/rstscope/report"
+)
+
+// kernelAccount is the host kernel's side of one run (package kernel): a
+// live Tracer with -i, pumped into an Index (and into the --kernel-events
+// file), or the events recorded in that file with -r. The zero value (nil)
+// is "not asked for or not available" and every method accepts it.
+type kernelAccount struct {
+	tracer *kernel.Tracer
+	index  *kernel.Index
+	file   *os.File // --kernel-events with -i
+	pumped chan error
+	done   bool
+	err    error
+	// rsts and joined count the findings judged with the kernel's
+	// account and those a kernel event joined.
+	rsts, joined uint64
+	lostSeen     bool
+	pruned       time.Time
+}
+
+// openKernel opens the kernel's account as the flags ask. Live, it must run
+// before -Z drops root; it filters events to the capture's network
+// namespace (the process's). With auto, a kernel that cannot give its
+// account is one line on stderr and a nil account, never an error.
+func openKernel(k kernelFlags, live bool, stderr io.Writer) (*kernelAccount, error) {
+	if k.reasons == "off" {
+		return nil, nil
+	}
+	if !live {
+		if k.events == "" {
+			return nil, nil
+		}
+		fh, err := os.Open(k.events)
+		if err != nil {
+			return nil, fmt.Errorf("--kernel-events: %w", err)
+		}
+		defer fh.Close()
+		x, err := kernel.ReadIndex(fh, k.events)
+		if err != nil {
+			return nil, err
+		}
+		warnOld(x.Sessions(), stderr)
+		return &kernelAccount{index: x}, nil
+	}
+	tr, err := openTracer()
+	if err != nil {
+		if k.reasons == "on" {
+			return nil, fmt.Errorf("kernel reset reasons: %w", err)
+		}
+		fmt.Fprintf(stderr, "rstscope: kernel reset reasons off: %v\n", err)
+		return nil, nil
+	}
+	a := &kernelAccount{tracer: tr, index: kernel.NewIndex(nil, nil), pumped: make(chan error, 1)}
+	var w *kernel.Writer
+	if k.events != "" {
+		if a.file, err = os.Create(k.events); err != nil {
+			tr.Close()
+			return nil, fmt.Errorf("--kernel-events: %w", err)
+		}
+		w = kernel.NewWriter(a.file)
+	}
+	warnOld([]kernel.Session{tr.Session()}, stderr)
+	go func() { a.pumped <- kernel.Pump(tr, w, a.index) }()
+	return a, nil
+}
+
+// openTracer opens a Tracer kept to this process's network namespace.
+func openTracer() (*kernel.Tracer, error) {
+	ns, err := kernel.CurrentNetNS()
+	if err != nil {
+		return nil, err
+	}
+	return kernel.Open(kernel.Options{NetNS: []uint32{ns}})
+}
+
+// warnOld says, once, what a kernel without the reason field cannot tell.
+func warnOld(ss []kernel.Session, stderr io.Writer) {
+	for _, s := range ss {
+		switch {
+		case !s.Reasons:
+			fmt.Fprintf(stderr, "rstscope: kernel %s gives no reset reasons (Linux 6.10+): the kernel's events fix origins only, and a missing event proves nothing\n", orThis(s.Kernel))
+			return
+		case !s.AllResets:
+			fmt.Fprintf(stderr, "rstscope: kernel %s does not trace every reset: a missing event proves nothing\n", orThis(s.Kernel))
+			return
+		}
+	}
+}
+
+func orThis(release string) string {
+	if release == "" {
+		return "of the recording"
+	}
+	return release
+}
+
+// witness is the kernel's Witness for the engine, nil without an account.
+func (a *kernelAccount) witness() heuristics.Witness {
+	if a == nil {
+		return nil
+	}
+	return kernel.NewWitness(a.index)
+}
+
+// judged counts a finding judged with the kernel's account. Live, it also
+// records a loss as soon as the tracer reports one (absence proves nothing
+// from then on) and forgets events long judged.
+func (a *kernelAccount) judged(f *heuristics.Finding, lookAhead time.Duration) {
+	if a == nil {
+		return
+	}
+	a.rsts++
+	if f.Kernel != nil {
+		a.joined++
+	}
+	if a.tracer == nil {
+		return
+	}
+	if !a.lostSeen && a.tracer.Lost() > 0 {
+		a.lostSeen = true
+		a.index.SetSession(a.tracer.Session())
+	}
+	// Findings leave in RST time order per flow, within the look-ahead
+	// of each other across flows: keep a generous margin.
+	t := f.RST.Time.Time
+	if keep := 2*lookAhead + time.Minute; t.Sub(a.pruned) > keep {
+		a.index.Prune(t.Add(-keep))
+		a.pruned = t
+	}
+}
+
+// stop ends tracing and waits until every event read is in the index (call
+// it when capture stops, before the last findings are judged).
+func (a *kernelAccount) stop() error {
+	if a == nil || a.tracer == nil || a.done {
+		return nil
+	}
+	a.done = true
+	a.tracer.Close()
+	a.err = <-a.pumped
+	if a.file != nil {
+		if err := a.file.Close(); err != nil && a.err == nil {
+			a.err = fmt.Errorf("--kernel-events: %w", err)
+		}
+	}
+	return a.err
+}
+
+// close stops tracing if stop was not called (an error path) and returns
+// the first error.
+func (a *kernelAccount) close() error {
+	if a == nil {
+		return nil
+	}
+	if err := a.stop(); err != nil && !errors.Is(err, kernel.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// stats is the summary's kernel line, nil without an account.
+func (a *kernelAccount) stats() *report.KernelStats {
+	if a == nil {
+		return nil
+	}
+	s := &report.KernelStats{RSTs: a.rsts, Joined: a.joined}
+	for _, ss := range a.index.Sessions() {
+		s.Lost += ss.Lost
+	}
+	s.Events = uint64(a.index.Total())
+	return s
+}

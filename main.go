@@ -60,7 +60,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan s
 		return 0
 	}
 	cfg.stdin = stdin
-	if err := pipeline(cfg, stdout, stderr, stop); err != nil {
+	if err := runPipeline(cfg, stdout, stderr, stop); err != nil {
 		fmt.Fprintf(stderr, "rstscope: %v\n", err)
 		return 1
 	}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"os"
+	"slices"
 	"strconv"
 
 	"github.com/gopacket/gopacket"
@@ -81,7 +84,7 @@ type ExportWriter struct {
 func NewExportWriter(w io.Writer, linkTypes []int) (*ExportWriter, error) {
 	var links []int
 	for _, lt := range linkTypes {
-		if indexOf(links, lt) < 0 {
+		if !slices.Contains(links, lt) {
 			links = append(links, lt)
 		}
 	}
@@ -133,7 +136,7 @@ func (e *ExportWriter) WritePacket(p *Packet) error {
 	if e.pcap != nil {
 		return e.pcap.WritePacket(p)
 	}
-	id := indexOf(e.links, p.LinkType)
+	id := slices.Index(e.links, p.LinkType)
 	if id < 0 {
 		var err error
 		if id, err = e.addInterface(p.LinkType); err != nil {
@@ -160,11 +163,212 @@ func (e *ExportWriter) Flush() error {
 // Pcapng reports whether the export is pcapng (several link types).
 func (e *ExportWriter) Pcapng() bool { return e.ng != nil }
 
-func indexOf(s []int, v int) int {
-	for i, x := range s {
-		if x == v {
-			return i
+// ExportOptions configures an Exporter.
+type ExportOptions struct {
+	// All writes every packet as it is read (--write-all). Otherwise only
+	// the packets of flows marked with Mark are written, at Close.
+	All bool
+	// Reread lists the input files, all regular files that stay readable,
+	// to read a second time at Close for the marked flows. When nil, every
+	// packet is spooled to an unlinked temporary file instead (live
+	// captures, pipes, FIFOs, and inputs that dropping privileges could
+	// make unreadable).
+	Reread []string
+	// Filter is the first pass's BPF filter, applied again when rereading.
+	Filter string
+	// LinkTypes are the input's link types (see LinkTyper): one gives a
+	// pcap file, several a pcapng file.
+	LinkTypes []int
+}
+
+// Exporter writes the packets of the flows with findings (-w), or every
+// packet. Which flows matter is known only once their findings are
+// decided, so the flagged flows are written at Close, from a second read
+// of the inputs or from a spool. The spool is unlinked as soon as it is
+// created and read back through its descriptor: it never outlives the
+// process (a second SIGINT, a crash) and stays readable after privileges
+// are dropped. A nil *Exporter does nothing.
+type Exporter struct {
+	opts     ExportOptions
+	w        *ExportWriter
+	spool    *os.File
+	spoolW   *ExportWriter
+	unlinked bool // the spool was removed at creation (not possible on every OS)
+	flagged  map[pairKey]bool
+}
+
+// pairKey is a flow's two endpoints in canonical order (TCP implied).
+type pairKey struct{ a, b netip.AddrPort }
+
+func keyOf(x, y netip.AddrPort) pairKey {
+	if y.Addr().Less(x.Addr()) || (y.Addr() == x.Addr() && y.Port() < x.Port()) {
+		x, y = y, x
+	}
+	return pairKey{x, y}
+}
+
+// NewExporter writes the file header to out and, without All or Reread,
+// creates the spool. out is not closed by the Exporter.
+func NewExporter(out io.Writer, opts ExportOptions) (*Exporter, error) {
+	w, err := NewExportWriter(out, opts.LinkTypes)
+	if err != nil {
+		return nil, err
+	}
+	e := &Exporter{opts: opts, w: w, flagged: map[pairKey]bool{}}
+	if opts.All || opts.Reread != nil {
+		return e, nil
+	}
+	if e.spool, err = os.CreateTemp("", "rstscope-spool-*.pcap"); err != nil {
+		return nil, fmt.Errorf("-w: spool: %w", err)
+	}
+	e.unlinked = os.Remove(e.spool.Name()) == nil
+	if e.spoolW, err = NewExportWriter(e.spool, opts.LinkTypes); err != nil {
+		e.Abort()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Mark records that the flow between a and b has a finding.
+func (e *Exporter) Mark(a, b netip.AddrPort) {
+	if e != nil && !e.opts.All {
+		e.flagged[keyOf(a, b)] = true
+	}
+}
+
+// Packet sees every packet as it is read.
+func (e *Exporter) Packet(p *Packet) error {
+	switch {
+	case e == nil:
+		return nil
+	case e.opts.All:
+		return e.w.WritePacket(p)
+	case e.spoolW != nil:
+		return e.spoolW.WritePacket(p)
+	}
+	return nil
+}
+
+// Abort releases the spool, for a run that fails.
+func (e *Exporter) Abort() {
+	if e == nil || e.spool == nil {
+		return
+	}
+	e.spool.Close()
+	if !e.unlinked {
+		os.Remove(e.spool.Name())
+	}
+	e.spool, e.spoolW = nil, nil
+}
+
+// Close writes the marked flows (the second pass), flushes the output and
+// releases the spool.
+func (e *Exporter) Close() error {
+	if e == nil {
+		return nil
+	}
+	defer e.Abort()
+	if !e.opts.All {
+		if err := e.secondPass(); err != nil {
+			return err
 		}
 	}
-	return -1
+	return e.w.Flush()
+}
+
+func (e *Exporter) secondPass() error {
+	var src Source
+	var err error
+	switch {
+	case e.spool != nil:
+		if err := e.spoolW.Flush(); err != nil {
+			return fmt.Errorf("-w: spool: %w", err)
+		}
+		if len(e.flagged) == 0 {
+			return nil
+		}
+		if _, err := e.spool.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("-w: spool: %w", err)
+		}
+		src, err = OpenReader(e.spool, "spool", FileOptions{})
+	case len(e.flagged) == 0:
+		return nil
+	default:
+		src, err = OpenFiles(e.opts.Reread, FileOptions{Filter: e.opts.Filter})
+	}
+	if err != nil {
+		return fmt.Errorf("-w: %w", err)
+	}
+	defer src.Close()
+	var p Packet
+	for {
+		err := src.Next(&p)
+		if err == io.EOF || errors.Is(err, ErrTruncated) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("-w: %w", err)
+		}
+		if e.flagged[keyOf(p.Src, p.Dst)] {
+			if err := e.w.WritePacket(&p); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Output is a file rstscope writes (-w, -o), opened write-only as tcpdump
+// opens its outputs: a FIFO blocks until a reader comes, a pipe's reader
+// going away is seen (EPIPE), and a regular file that could not be
+// completed is removed (no silent half-file). Devices such as /dev/null
+// or /dev/full, and FIFOs, are never removed.
+type Output struct {
+	*os.File
+	flag      string // "-w" or "-o", for messages
+	removable bool
+	closed    bool
+}
+
+// CreateOutput opens path for writing, truncating a regular file. It
+// blocks on a FIFO until a reader opens it.
+func CreateOutput(flag, path string) (*Output, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	o := &Output{File: f, flag: flag}
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		o.removable = true
+	}
+	return o, nil
+}
+
+// Close closes the file; on error a regular file is removed.
+func (o *Output) Close() error {
+	if o == nil || o.closed {
+		return nil
+	}
+	o.closed = true
+	if err := o.File.Close(); err != nil {
+		o.remove()
+		return fmt.Errorf("%s: %w", o.flag, err)
+	}
+	return nil
+}
+
+// Abort closes the file and removes it when it is a regular file; after
+// Close it does nothing.
+func (o *Output) Abort() {
+	if o == nil || o.closed {
+		return
+	}
+	o.closed = true
+	o.File.Close()
+	o.remove()
+}
+
+func (o *Output) remove() {
+	if o.removable {
+		os.Remove(o.Name())
+	}
 }

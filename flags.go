@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -61,7 +62,7 @@ Examples:
 Options:
 `
 
-func parseFlags(args []string, stderr io.Writer) (*config, error) {
+func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	c := &config{}
 	fs := pflag.NewFlagSet("rstscope", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -92,10 +93,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")
 	fs.BoolVar(&c.correlate, "correlate", false, "with two -r: the second is the peer capture (as --peer)")
 	fs.BoolVar(&c.showVersion, "version", false, "print the version")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageHead)
+	fs.Usage = func() { // --help: to stdout, so that | grep works
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, usageHead)
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nCauses: %s\nExit codes: 0 ok (with or without findings), 1 failure, 2 usage error.\n", causeList())
+		fmt.Fprintf(stdout, "\nCauses: %s\nExit codes: 0 ok (with or without findings), 1 failure, 2 usage error.\n", causeList())
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == pflag.ErrHelp {
@@ -129,6 +131,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageErr(fmt.Errorf("-s must be between 96 and 262144"))
 	case c.idle <= 0 || c.lookAhead <= 0:
 		return nil, usageErr(fmt.Errorf("--idle and --look-ahead must be positive"))
+	case fs.Changed("count") && c.count == 0:
+		return nil, usageErr(fmt.Errorf("-c must be at least 1 (leave it out to read everything)"))
+	case fs.Changed("duration") && c.duration <= 0:
+		return nil, usageErr(fmt.Errorf("--duration must be positive (leave it out to capture until interrupted)"))
+	case c.writeFile == "-" && c.output == "-":
+		return nil, usageErr(fmt.Errorf("-w - and -o - both write to stdout: give -o FILE, or leave -o out (the report then goes to stderr)"))
+	case sameFile(c.output, c.writeFile):
+		return nil, usageErr(fmt.Errorf("-o and -w are the same file %s: the pcap would replace the report", c.writeFile))
 	}
 	if c.correlate {
 		if c.peer != "" || len(c.reads) != 2 {
@@ -174,4 +184,20 @@ func explain(w io.Writer, name string) error {
 	}
 	fmt.Fprintf(w, "%s\n%s\n", c, heuristics.Explain(c))
 	return nil
+}
+
+// sameFile reports whether the paths a and b (not stdout) name one file,
+// existing or not.
+func sameFile(a, b string) bool {
+	if a == "" || b == "" || a == "-" || b == "-" {
+		return false
+	}
+	ai, aerr := os.Stat(a)
+	bi, berr := os.Stat(b)
+	if aerr == nil && berr == nil {
+		return os.SameFile(ai, bi)
+	}
+	aa, _ := filepath.Abs(a)
+	ba, _ := filepath.Abs(b)
+	return aa == ba
 }

@@ -16,14 +16,22 @@ import (
 
 const version = "0.1.0"
 
+// exitReaderGone is the exit code when the reader of the report went away
+// (EPIPE, as with | head): 128+SIGPIPE, what a shell reports for tcpdump
+// killed by SIGPIPE. It comes quietly, once -w is complete.
+const exitReaderGone = 128 + int(syscall.SIGPIPE)
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, interrupts()))
 }
 
-// interrupts delivers SIGINT/SIGTERM. A second signal exits at once.
+// interrupts delivers SIGINT, SIGTERM and SIGHUP (a dropped ssh session).
+// A second signal exits at once. SIGPIPE is ignored: a write to a reader
+// that went away fails with EPIPE instead, so that -w is still completed.
 func interrupts() <-chan struct{} {
+	signal.Ignore(syscall.SIGPIPE)
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	stop := make(chan struct{})
 	go func() {
 		<-sig
@@ -37,7 +45,7 @@ func interrupts() <-chan struct{} {
 // run is main without the process: it parses args, runs the pipeline and
 // returns the exit code (0 ok, 1 runtime failure, 2 usage error).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan struct{}) int {
-	cfg, err := parseFlags(args, stderr)
+	cfg, err := parseFlags(args, stdout, stderr)
 	if errors.Is(err, pflag.ErrHelp) {
 		return 0
 	}
@@ -60,7 +68,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan s
 		return 0
 	}
 	cfg.stdin = stdin
-	if err := runPipeline(cfg, stdout, stderr, stop); err != nil {
+	switch err := runPipeline(cfg, stdout, stderr, stop); {
+	case errors.Is(err, syscall.EPIPE):
+		return exitReaderGone // quietly: the reader has gone
+	case err != nil:
 		fmt.Fprintf(stderr, "rstscope: %v\n", err)
 		return 1
 	}

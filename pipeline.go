@@ -6,7 +6,8 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sync/atomic"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
@@ -29,13 +30,17 @@ type pipeline struct {
 	table              *flows.Table
 	findings, filtered uint64
 	warnings           []string
+	readerGone         bool // the report's reader went away (EPIPE)
 }
 
 // runPipeline opens, reads and finishes; one deferred cleanup releases
 // whatever a failure left open and removes half-written files.
 func runPipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error {
 	p := &pipeline{cfg: cfg, stderr: stderr}
+	done := make(chan struct{})
+	stop = halting(stop, cfg.duration, done)
 	defer func() {
+		close(done)
 		if p.src != nil {
 			p.src.Close()
 		}
@@ -43,27 +48,34 @@ func runPipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) er
 		p.wF.Abort() // no-ops for files finish closed
 		p.outF.Abort()
 	}()
-	if err := p.open(stdout); err != nil {
+	if err := p.open(stdout, stop); err != nil {
 		return err
 	}
-	return p.finish(p.read(stop))
+	return p.finish(p.read())
 }
 
 // open opens the input, the outputs and the peer capture, then drops
 // privileges (-Z).
-func (p *pipeline) open(stdout io.Writer) (err error) {
+func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	cfg := p.cfg
-	if p.src, p.inputs, err = openSource(cfg); err != nil {
+	if p.src, err = interruptible(stop, strings.TrimSpace(strings.Join(cfg.reads, " ")+" "+cfg.iface), func() (capture.Source, error) { return openSource(cfg) }); err != nil {
 		return err
+	}
+	p.src, p.inputs = capture.Follow(p.src, stop), cfg.reads
+	if cfg.iface != "" {
+		p.inputs = []string{cfg.iface}
 	}
 	for _, o := range []struct{ flag, path string }{{"-o", cfg.output}, {"-w", cfg.writeFile}} {
 		if err := refuseInput(o.flag, o.path, cfg.reads); err != nil {
 			return err
 		}
 	}
-	out := stdout
+	out, wOut := stdout, stdout
+	if cfg.writeFile == "-" {
+		out = p.stderr // -w - writes the pcap to stdout, the report goes to stderr
+	}
 	if cfg.output != "" && cfg.output != "-" {
-		if p.outF, err = capture.CreateOutput("output", cfg.output); err != nil {
+		if p.outF, err = interruptible(stop, cfg.output, func() (*capture.Output, error) { return capture.CreateOutput("output", cfg.output) }); err != nil {
 			return err
 		}
 		out = p.outF
@@ -72,22 +84,31 @@ func (p *pipeline) open(stdout io.Writer) (err error) {
 		return err
 	}
 	if cfg.writeFile != "" {
-		if p.wF, err = capture.CreateOutput("-w", cfg.writeFile); err != nil {
-			return err
+		if cfg.writeFile != "-" {
+			if p.wF, err = interruptible(stop, cfg.writeFile, func() (*capture.Output, error) { return capture.CreateOutput("-w", cfg.writeFile) }); err != nil {
+				return err
+			}
+			wOut = p.wF
 		}
-		opts := capture.ExportOptions{All: cfg.writeAll, Filter: cfg.filter}
-		if lt, ok := p.src.(capture.LinkTyper); ok {
-			opts.LinkTypes = lt.LinkTypes()
-		}
-		if cfg.iface == "" && !slices.Contains(cfg.reads, "-") {
+		opts := capture.ExportOptions{All: cfg.writeAll, Filter: cfg.filter, LinkTypes: p.src.(capture.LinkTyper).LinkTypes()}
+		// The second pass rereads regular files only, and only if the
+		// process keeps its right to: anything else is spooled.
+		if drop := cfg.user != "" && os.Geteuid() == 0; cfg.iface == "" && !drop && !slices.ContainsFunc(cfg.reads, notRegular) {
 			opts.Reread = cfg.reads
 		}
-		if p.exp, err = capture.NewExporter(p.wF, opts); err != nil {
+		if p.exp, err = capture.NewExporter(wOut, opts); err != nil {
 			return err
 		}
 	}
-	// -Z as tcpdump does it, but after the report and -w files are open
-	// too, so that they can go where root may write; only root drops.
+	// -Z as tcpdump does it, but after the report, -w and --peer files are
+	// open too, so that they can be where only root may go; only root drops.
+	if cfg.peer != "" {
+		if p.peer, err = interruptible(stop, cfg.peer, func() (*correlate.Peer, error) {
+			return correlate.Load(cfg.peer, correlate.Options{LookAhead: cfg.lookAhead})
+		}); err != nil {
+			return err
+		}
+	}
 	if cfg.user != "" && os.Geteuid() == 0 {
 		if err := capture.DropPrivileges(cfg.user); err != nil {
 			return err
@@ -96,11 +117,6 @@ func (p *pipeline) open(stdout io.Writer) (err error) {
 	if cfg.iface != "" {
 		// tcpdump's line: the device is open, the filter set, root dropped.
 		fmt.Fprintf(p.stderr, "rstscope: listening on %s, link-type %d, snapshot length %d bytes\n", cfg.iface, p.src.(capture.LinkTyper).LinkTypes()[0], cfg.snaplen)
-	}
-	if cfg.peer != "" {
-		if p.peer, err = correlate.Load(cfg.peer, correlate.Options{LookAhead: cfg.lookAhead}); err != nil {
-			return err
-		}
 	}
 	engine := &heuristics.Engine{Idle: cfg.idle}
 	p.table = flows.NewTable(flows.Options{LookAhead: cfg.lookAhead, MaxFlows: cfg.maxFlows, OnEvent: func(ev *flows.Event) {
@@ -114,33 +130,30 @@ func (p *pipeline) open(stdout io.Writer) (err error) {
 		}
 		p.findings++
 		p.exp.Mark(ev.Flow.Client, ev.Flow.Server)
-		p.w.Write(&f) // a Writer keeps its first error for Close
+		if err := p.w.Write(&f); errors.Is(err, syscall.EPIPE) {
+			p.readerGone = true // stop reading; -w is still completed
+		}
 	}})
 	return nil
 }
 
-// read feeds packets to the table until the input ends, -c or --duration
-// is reached, or stop fires. It returns the error that ended the input.
-func (p *pipeline) read(stop <-chan struct{}) error {
-	cfg := p.cfg
-	done := make(chan struct{})
-	defer close(done)
-	var stopped atomic.Bool
-	go stopOn(stop, cfg.duration, done, &stopped, p.src, cfg.iface != "")
-	prog := newProgress(p.stderr, cfg.iface == "")
+// read feeds packets to the table until the input ends (a signal or
+// --duration ends it too, see capture.Follow) or -c is reached. It returns
+// the error that ended the input.
+func (p *pipeline) read() error {
+	prog := newProgress(p.stderr, p.cfg.iface == "")
 	defer prog.done()
-	// A live source returns capture.ErrTimeout when the link is quiet; the
-	// table is then flushed to the source's packet-time clock, so that a
-	// finding is decided once its look-ahead has passed even if no later
-	// packet comes (capture.Clock says why that is still packet time).
+	// A live source (or a live feed through a pipe) returns
+	// capture.ErrTimeout when the link is quiet; the table is then flushed
+	// to the source's packet-time clock, so that a finding is decided once
+	// its look-ahead has passed even if no later packet comes
+	// (capture.Clock says why that is still packet time).
 	clock, _ := p.src.(capture.Clock)
 	var pk capture.Packet
-	for n := uint64(0); (cfg.count == 0 || n < cfg.count) && !stopped.Load(); {
+	for n := uint64(0); (p.cfg.count == 0 || n < p.cfg.count) && !p.readerGone; {
 		switch err := p.src.Next(&pk); {
 		case err == capture.ErrTimeout:
-			if clock != nil {
-				p.table.Flush(clock.Now())
-			}
+			p.table.Flush(clock.Now())
 			continue
 		case err == io.EOF:
 			return nil
@@ -217,18 +230,44 @@ func (p *pipeline) warn(format string, args ...any) {
 }
 
 // openSource opens the files or the live interface.
-func openSource(cfg *config) (capture.Source, []string, error) {
+func openSource(cfg *config) (capture.Source, error) {
 	if cfg.iface != "" {
-		src, err := capture.OpenLive(cfg.iface, capture.LiveOptions{
+		return capture.OpenLive(cfg.iface, capture.LiveOptions{
 			Snaplen: cfg.snaplen, Promisc: !cfg.noPromisc, Immediate: true, Filter: cfg.filter, BufferSize: cfg.bufferKiB * 1024,
 		})
-		return src, []string{cfg.iface}, err
 	}
 	src, err := capture.OpenFiles(cfg.reads, capture.FileOptions{Filter: cfg.filter, Stdin: cfg.stdin})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return capture.Prefetch(src), cfg.reads, nil
+	return capture.Prefetch(src), nil
+}
+
+// interruptible runs open, which may block (a FIFO waits for its other
+// end, a --peer pipe for its writer to finish), until it returns or stop
+// fires.
+func interruptible[T any](stop <-chan struct{}, what string, open func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := open()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-stop:
+		var zero T
+		return zero, fmt.Errorf("%s: interrupted while waiting for it to open", what)
+	}
+}
+
+func notRegular(path string) bool {
+	fi, err := os.Stat(path)
+	return path == "-" || err != nil || !fi.Mode().IsRegular()
 }
 
 // refuseInput stops -w or -o (flag) from overwriting one of the inputs.
@@ -245,26 +284,25 @@ func refuseInput(flag, out string, inputs []string) error {
 	return nil
 }
 
-// stopOn ends the read loop when stop fires or after d (if non-zero): it
-// sets stopped, and for a live source also closes it so that a blocked Next
-// returns io.EOF. Pending findings are then decided as at end of input.
-func stopOn(stop <-chan struct{}, d time.Duration, done <-chan struct{}, stopped *atomic.Bool, src capture.Source, live bool) {
-	var timeout <-chan time.Time
-	if d > 0 {
+// halting is stop, closed also after d when d is not zero; closing done
+// ends its goroutine.
+func halting(stop <-chan struct{}, d time.Duration, done <-chan struct{}) <-chan struct{} {
+	if d == 0 {
+		return stop
+	}
+	halt := make(chan struct{})
+	go func() {
 		t := time.NewTimer(d)
 		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case <-stop:
-	case <-timeout:
-	case <-done:
-		return
-	}
-	stopped.Store(true)
-	if live {
-		src.Close()
-	}
+		select {
+		case <-stop:
+		case <-t.C:
+		case <-done:
+			return
+		}
+		close(halt)
+	}()
+	return halt
 }
 
 func isTerminal(w io.Writer) bool {

@@ -193,7 +193,7 @@ func (s *liveSource) Next(p *Packet) error {
 			if s.closed.Load() {
 				return io.EOF
 			}
-			return fmt.Errorf("capture: %s: %w", s.iface, err)
+			return s.readErr(err)
 		}
 		frame := s.buf[:n]
 		s.index++
@@ -226,6 +226,23 @@ func (s *liveSource) Next(p *Packet) error {
 		}
 		return nil
 	}
+}
+
+// readErr explains a failed read: gopacket says only "Read Error", libpcap
+// has the reason, and an interface that no longer exists (ip link del, a
+// VPN or container going down) is named as such.
+func (s *liveSource) readErr(err error) error {
+	s.mu.Lock()
+	if e := s.h.Error(); e != nil && e.Error() != "" {
+		err = e
+	}
+	s.mu.Unlock()
+	if s.iface != "any" {
+		if _, ierr := net.InterfaceByName(s.iface); ierr != nil {
+			return fmt.Errorf("capture: interface %s went away (%s)", s.iface, lowerFirst(err.Error()))
+		}
+	}
+	return fmt.Errorf("capture: %s: %s", s.iface, lowerFirst(err.Error()))
 }
 
 // Stats implements Source, with libpcap's kernel and interface drop

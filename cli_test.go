@@ -1,0 +1,385 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rstscope/rstscope/internal/pcapgen"
+)
+
+// Command-line behaviours a tcpdump user relies on: outputs that survive a
+// reader going away or a signal, inputs that are pipes and FIFOs, and
+// flags checked up front.
+
+// syncBuffer is a bytes.Buffer safe for a run writing while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// manyRefused writes a capture of n refused connections, 1 ms apart.
+func manyRefused(t *testing.T, n int) string {
+	t.Helper()
+	return writeCapture(t, "many.pcap", func(f io.Writer) error {
+		w := pcapgen.NewRaw(f, 1, 65535)
+		var k uint64
+		for i := range n {
+			cl := netip.AddrPortFrom(hostCli.Addr(), uint16(10000+i))
+			refused(w, &k, pcapgen.Time(time.Duration(i)*time.Millisecond), cl, hostSrv, pcapgen.RawTCP{})
+		}
+		return w.Close()
+	})
+}
+
+// pcapPackets reads back a -w file: its packet and finding counts.
+func pcapPackets(t *testing.T, path string) (packets, findings uint64) {
+	t.Helper()
+	d := runJSON(t, "-r", path)
+	return d.Stats.Packets, uint64(len(d.Findings))
+}
+
+// TestReaderGone: the reader of stdout goes away (| head): rstscope dies
+// quietly with 141 (what a shell shows for tcpdump killed by SIGPIPE), and the -w file is complete,
+// with and without --write-all, for a report written at the end (text)
+// and one streamed (ndjson).
+func TestReaderGone(t *testing.T) {
+	in := manyRefused(t, 3000)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"text", []string{"--format", "text"}},
+		{"text write-all", []string{"--format", "text", "--write-all"}},
+		{"ndjson", []string{"--format", "ndjson"}},
+		{"ndjson write-all", []string{"--format", "ndjson", "--write-all"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pcap := filepath.Join(t.TempDir(), "x.pcap")
+			cmd := childCmd("", append([]string{"-r", in, "-w", pcap}, tc.args...)...)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			io.ReadFull(out, make([]byte, 10))
+			out.Close() // head -c 10 exits
+			if err := cmd.Wait(); cmd.ProcessState.ExitCode() != exitReaderGone {
+				t.Errorf("got %v, want exit %d (128+SIGPIPE)", err, exitReaderGone)
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("stderr: got %q, want nothing (the reader went away, nothing failed)", stderr.String())
+			}
+			packets, findings := pcapPackets(t, pcap)
+			switch {
+			case strings.HasPrefix(tc.name, "text"):
+				// The report is written after -w is complete: all of it.
+				if packets != 6000 || findings != 3000 {
+					t.Errorf("-w: got %d packets, %d findings; want all 6000 packets and 3000 refused connections", packets, findings)
+				}
+			case packets == 0 || packets%2 != 0 || findings != packets/2:
+				// Streamed: the run stops when the reader is gone; what
+				// was read is in the file, flows whole.
+				t.Errorf("-w: got %d packets, %d findings; want some SYN+RST pairs, each a finding", packets, findings)
+			}
+		})
+	}
+}
+
+// TestOutputIsWrite: -o and -w naming one file (by the same path, another
+// spelling, or a link) is a usage error, and nothing is written.
+func TestOutputIsWrite(t *testing.T) {
+	dir := t.TempDir()
+	x := filepath.Join(dir, "x")
+	link := filepath.Join(dir, "link")
+	for _, tc := range []struct{ o, w string }{
+		{x, x},
+		{x, filepath.Join(dir, ".", "x")},
+		{link, x}, // created below, before the run
+	} {
+		if tc.o == link {
+			os.WriteFile(x, nil, 0o644)
+			if err := os.Symlink(x, link); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, stdout, stderr := runCLI(t, nil, "-r", demoPcap, "-o", tc.o, "-w", tc.w)
+		checkErrLine(t, code, stderr, 2, "-o and -w are the same file")
+		if stdout != "" {
+			t.Errorf("-o %s -w %s: stdout %q, want nothing", tc.o, tc.w, stdout)
+		}
+		if fi, err := os.Stat(x); err == nil && fi.Size() != 0 {
+			t.Errorf("-o %s -w %s: %s has %d bytes, want it untouched", tc.o, tc.w, x, fi.Size())
+		}
+	}
+}
+
+// exportOf runs -r demo -w with the given input and returns the flagged
+// packets and findings -w holds.
+func exportOf(t *testing.T, stdin io.Reader, input string, extra ...string) (uint64, uint64) {
+	t.Helper()
+	pcap := filepath.Join(t.TempDir(), "w.pcap")
+	code, _, stderr := runCLI(t, stdin, append([]string{"-r", input, "-w", pcap, "-o", os.DevNull}, extra...)...)
+	if code != 0 {
+		t.Fatalf("-r %s -w: exit %d: %s", input, code, stderr)
+	}
+	return pcapPackets(t, pcap)
+}
+
+// TestWrite_nonRegularInput: -w's second pass needs the input again; a
+// FIFO, a /dev/fd pipe (bash's <(cmd)) and stdin are spooled during the
+// first pass, so -w holds what it holds for the regular file.
+func TestWrite_nonRegularInput(t *testing.T) {
+	demo, err := os.ReadFile(demoPcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantP, wantF := exportOf(t, nil, demoPcap)
+	if wantP == 0 || wantF == 0 {
+		t.Fatalf("-w of %s: %d packets, %d findings, want some", demoPcap, wantP, wantF)
+	}
+	check := func(name string, p, f uint64) {
+		if p != wantP || f != wantF {
+			t.Errorf("%s: -w holds %d packets, %d findings; want %d, %d as from the file", name, p, f, wantP, wantF)
+		}
+	}
+	p, f := exportOf(t, bytes.NewReader(demo), "-")
+	check("stdin", p, f)
+
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err == nil {
+			f.Write(demo)
+			f.Close()
+		}
+	}()
+	p, f = exportOf(t, nil, fifo)
+	check("fifo", p, f)
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() {
+		w.Write(demo)
+		w.Close()
+	}()
+	p, f = exportOf(t, nil, fmt.Sprintf("/dev/fd/%d", r.Fd()))
+	check("/dev/fd", p, f)
+}
+
+// TestWrite_dropPrivileges: with -Z nobody, an input only root may read is
+// still exported: everything is opened (and spooled) before root is
+// dropped. Runs as root in a child process (dropping is for good).
+func TestWrite_dropPrivileges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("-Z needs root: run `sudo make test`")
+	}
+	dir := t.TempDir() // 0700, root's
+	secret := filepath.Join(dir, "secret.pcap")
+	demo, err := os.ReadFile(demoPcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, demo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wantP, wantF := exportOf(t, nil, demoPcap)
+	pcap, report := filepath.Join(dir, "w.pcap"), filepath.Join(dir, "r.json")
+	cmd := childCmd("", "-r", secret, "-w", pcap, "-o", report, "--format", "json", "-Z", "nobody")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("-Z nobody: %v\n%s", err, stderr.String())
+	}
+	if p, f := pcapPackets(t, pcap); p != wantP || f != wantF {
+		t.Errorf("-Z nobody: -w holds %d packets, %d findings; want %d, %d", p, f, wantP, wantF)
+	}
+}
+
+// TestStop_blockedOpen: a signal ends a run blocked opening a FIFO (-r or
+// --peer with no writer, -w with no reader): one line, exit 1.
+func TestStop_blockedOpen(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"-r", []string{"-r", "FIFO"}},
+		{"--peer", []string{"-r", demoPcap, "--peer", "FIFO"}},
+		{"-w", []string{"-r", demoPcap, "-w", "FIFO", "-o", os.DevNull}},
+	} {
+		fifo := filepath.Join(t.TempDir(), "fifo")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args := slices.Clone(tc.args)
+		args[slices.Index(args, "FIFO")] = fifo
+		// The signal comes once the run waits on the FIFO: after its other
+		// inputs opened (a longer wait if they had not yet).
+		for _, wait := range []time.Duration{50 * time.Millisecond, 500 * time.Millisecond, 5 * time.Second} {
+			stop := make(chan struct{})
+			var out, errb bytes.Buffer
+			done := make(chan int)
+			go func() { done <- run(args, strings.NewReader(""), &out, &errb, stop) }()
+			time.Sleep(wait)
+			close(stop)
+			code := <-done
+			if strings.Contains(errb.String(), demoPcap+": interrupted") {
+				continue // signalled too early
+			}
+			t.Run(tc.name, func(t *testing.T) {
+				checkErrLine(t, code, errb.String(), 1, fifo+": interrupted while waiting for it to open")
+			})
+			break
+		}
+		// The blocked opens still wait in their goroutines: let them end.
+		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+			f.Close()
+		}
+	}
+}
+
+// TestWrite_fifo: -w on a FIFO opens it write-only: rstscope waits for the
+// reader, which then gets the whole capture.
+func TestWrite_fifo(t *testing.T) {
+	wantP, wantF := exportOf(t, nil, demoPcap)
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			got <- nil
+			return
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		got <- b
+	}()
+	code, _, stderr := runCLI(t, nil, "-r", demoPcap, "-w", fifo, "-o", os.DevNull)
+	if code != 0 {
+		t.Fatalf("-w FIFO: exit %d: %s", code, stderr)
+	}
+	b := <-got
+	path := filepath.Join(t.TempDir(), "read.pcap")
+	os.WriteFile(path, b, 0o644)
+	if p, f := pcapPackets(t, path); p != wantP || f != wantF {
+		t.Errorf("-w FIFO: the reader got %d packets, %d findings; want %d, %d", p, f, wantP, wantF)
+	}
+}
+
+// TestPipe_liveFeed: on a pipe carrying a live feed (tcpdump -w - -U |
+// rstscope -r -), a finding is decided once its look-ahead has passed on
+// the wall clock, while the writer is quiet, as in live mode; a signal
+// then ends the quiet read and the summary follows (exit 0).
+func TestPipe_liveFeed(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	pw := pcapgen.NewRaw(w, 1, 65535)
+	var n uint64
+	refused(pw, &n, time.Now(), hostCli, hostSrv, pcapgen.RawTCP{})
+	if err := pw.Close(); err != nil { // flushes; w stays open and quiet
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		done <- run([]string{"-r", "-", "--format", "ndjson", "--look-ahead", "200ms"}, r, &stdout, &stderr, stop)
+	}()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(stdout.String(), `"cause":"refused"`) {
+		select {
+		case code := <-done:
+			t.Fatalf("rstscope ended (exit %d) before the pipe did: %s", code, stderr.String())
+		case <-deadline:
+			close(stop)
+			t.Fatalf("no finding 10 s after a refused connection on a quiet live pipe (look-ahead 200ms): stdout %q", stdout.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	close(stop)
+	if code := <-done; code != 0 {
+		t.Fatalf("after the signal on a quiet pipe: exit %d, want 0: %s", code, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], `"findings":1`) {
+		t.Errorf("stdout: got %q, want the finding then the summary line with 1 finding", lines)
+	}
+}
+
+// TestPipe_recordedKeepsPacketTime: a recorded capture piped in slowly
+// keeps packet time: its findings are decided as from the file, whatever
+// the pace of the pipe.
+func TestPipe_recordedKeepsPacketTime(t *testing.T) {
+	demo, err := os.ReadFile(demoPcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runJSON(t, "-r", demoPcap)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() {
+		for i := 0; i < len(demo); i += 512 {
+			w.Write(demo[i:min(i+512, len(demo))])
+			time.Sleep(time.Millisecond)
+		}
+		w.Close()
+	}()
+	code, out, stderr := runCLI(t, r, "-r", "-", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got doc
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Findings) != len(want.Findings) {
+		t.Fatalf("slow pipe: %d findings, want %d", len(got.Findings), len(want.Findings))
+	}
+	for i, f := range got.Findings {
+		if w := want.Findings[i]; f.Cause != w.Cause || f.Origin != w.Origin || f.RST.Packet != w.RST.Packet {
+			t.Errorf("finding %d: got %s/%s frame %d, want %s/%s frame %d", i+1, f.Cause, f.Origin, f.RST.Packet, w.Cause, w.Origin, w.RST.Packet)
+		}
+	}
+}

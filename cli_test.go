@@ -383,3 +383,82 @@ func TestPipe_recordedKeepsPacketTime(t *testing.T) {
 		}
 	}
 }
+
+// TestHelp: --help goes to stdout (rstscope --help | grep works), exit 0.
+func TestHelp(t *testing.T) {
+	code, stdout, stderr := runCLI(t, nil, "--help")
+	if code != 0 || stderr != "" || !strings.Contains(stdout, "Usage:") || !strings.Contains(stdout, "--format FORMAT") {
+		t.Errorf("--help: exit %d, stderr %q, stdout %.80q...; want 0, nothing on stderr, the usage on stdout", code, stderr, stdout)
+	}
+}
+
+// TestUsageErrors: values that would run forever or make no sense are
+// usage errors (exit 2, one line), and an unknown --cause names the
+// nearest valid one and lists them all.
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-r", demoPcap, "-c", "0"}, "-c must be at least 1"},
+		{[]string{"-r", demoPcap, "-c", "-1"}, `invalid argument "-1" for "-c, --count"`},
+		{[]string{"-i", "lo", "--duration", "0s"}, "--duration must be positive"},
+		{[]string{"-i", "lo", "--duration", "-1s"}, "--duration must be positive"},
+		{[]string{"-r", demoPcap, "--cause", "refsued"}, `--cause: unknown cause "refsued" (did you mean refused?); valid: refused, `},
+		{[]string{"-r", demoPcap, "--cause", "idle-timeout,refused"}, "(did you mean idle_timeout?)"},
+		{[]string{"-r", demoPcap, "--cause", "zzz"}, `unknown cause "zzz"; valid: refused, server_reset_after_request`},
+		{[]string{"-r", demoPcap, "-w", "-", "-o", "-"}, "-w - and -o - both write to stdout"},
+	} {
+		code, stdout, stderr := runCLI(t, nil, tc.args...)
+		checkErrLine(t, code, stderr, 2, tc.want)
+		if stdout != "" {
+			t.Errorf("rstscope %s: stdout %.80q, want nothing", strings.Join(tc.args, " "), stdout)
+		}
+	}
+}
+
+// TestHostPrefix: --host takes a CIDR prefix: the demo's flows are all
+// between 10.77.1.2 and 10.77.3.2.
+func TestHostPrefix(t *testing.T) {
+	all := runJSON(t, "-r", demoPcap)
+	for _, tc := range []struct {
+		prefix string
+		want   int
+	}{
+		{"10.77.3.0/24", len(all.Findings)},
+		{"10.77.0.0/16", len(all.Findings)},
+		{"10.77.3.2/32", len(all.Findings)},
+		{"10.77.2.0/24", 0},
+		{"::ffff:10.77.1.0/120", len(all.Findings)},
+		{"2001:db8::/32", 0},
+	} {
+		d := runJSON(t, "-r", demoPcap, "--host", tc.prefix)
+		if len(d.Findings) != tc.want {
+			t.Errorf("--host %s: %d findings, want %d", tc.prefix, len(d.Findings), tc.want)
+		}
+	}
+}
+
+// TestWriteStdout: -w - writes the pcap to stdout (the report goes to
+// stderr): it holds what -w FILE holds.
+func TestWriteStdout(t *testing.T) {
+	wantP, wantF := exportOf(t, nil, demoPcap)
+	for _, extra := range [][]string{nil, {"--write-all"}} {
+		code, stdout, stderr := runCLI(t, nil, append([]string{"-r", demoPcap, "-w", "-"}, extra...)...)
+		if code != 0 {
+			t.Fatalf("-w -: exit %d: %s", code, stderr)
+		}
+		if !strings.Contains(stderr, "middlebox_injected") {
+			t.Errorf("-w -: the report should be on stderr, got %.200q", stderr)
+		}
+		path := filepath.Join(t.TempDir(), "stdout.pcap")
+		os.WriteFile(path, []byte(stdout), 0o644)
+		p, f := pcapPackets(t, path)
+		if extra == nil && (p != wantP || f != wantF) {
+			t.Errorf("-w -: stdout holds %d packets, %d findings; want %d, %d as -w FILE", p, f, wantP, wantF)
+		}
+		if all := runJSON(t, "-r", demoPcap); extra != nil && (p != all.Stats.Packets || f != uint64(len(all.Findings))) {
+			t.Errorf("-w - --write-all: stdout holds %d packets, %d findings; want %d, %d", p, f, all.Stats.Packets, len(all.Findings))
+		}
+	}
+}

@@ -36,6 +36,7 @@ type config struct {
 	noColor     bool
 	verbose     bool
 	showVersion bool
+	listIfaces  bool
 	explain     string
 	keep        report.Filter
 	peer        string
@@ -69,7 +70,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	fs.SortFlags = false
 	fs.StringArrayVarP(&c.reads, "read", "r", nil, "read packets from `FILE` (pcap, pcapng, .gz; - for stdin); repeatable")
 	fs.StringVarP(&c.iface, "interface", "i", "", "capture live on `IFACE` (any for all)")
-	fs.StringVarP(&c.writeFile, "write", "w", "", "write the packets of flows with findings to `FILE` (pcap)")
+	fs.BoolVarP(&c.listIfaces, "list-interfaces", "D", false, "list the interfaces -i can capture on, as tcpdump -D")
+	fs.StringVarP(&c.writeFile, "write", "w", "", "write the packets of flows with findings to `FILE` (pcap; - for stdout, the report then goes to stderr)")
 	fs.BoolVar(&c.writeAll, "write-all", false, "with -w: write every packet read")
 	fs.Uint64VarP(&c.count, "count", "c", 0, "stop after `N` packets")
 	fs.IntVarP(&c.snaplen, "snaplen", "s", 4000, "live: bytes kept per packet: TLS ClientHello, HTTP headers (and a 4 KiB slot per packet in the kernel buffer)")
@@ -83,7 +85,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	causes := fs.String("cause", "", "only findings with these causes (comma-separated `LIST`)")
 	origins := fs.String("origin", "", "only findings with these origins: client, server, middlebox, unknown")
 	minConf := fs.String("min-confidence", "", "only findings at least this confident: low, medium, high")
-	hosts := fs.StringArray("host", nil, "only findings whose flow has `ADDR[:PORT]`; repeatable")
+	hosts := fs.StringArray("host", nil, "only findings whose flow has `ADDR[:PORT]` or an address in a CIDR prefix; repeatable")
 	fs.DurationVar(&c.idle, "idle", 5*time.Second, "a silence at least this long before a RST counts as idle")
 	fs.DurationVar(&c.lookAhead, "look-ahead", 2*time.Second, "capture time to watch after a RST before judging it")
 	fs.IntVar(&c.maxFlows, "max-flows", 1_000_000, "most TCP flows held at once; new flows past it are counted and dropped")
@@ -109,7 +111,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	if _, ok := os.LookupEnv("NO_COLOR"); ok {
 		c.noColor = true
 	}
-	if c.showVersion || c.explain != "" {
+	if c.showVersion || c.explain != "" || c.listIfaces {
 		return c, nil
 	}
 	var err error

@@ -1065,6 +1065,27 @@ func testSYNFlood(t *testing.T, bin string) {
 		st.DroppedByKernel, float64(rss)/1024, ps.UserTime().Round(time.Millisecond), ps.SystemTime().Round(time.Millisecond))
 }
 
+// TestListInterfaces: -D lists what tcpdump -D lists, in its words.
+func TestListInterfaces(t *testing.T) {
+	code, stdout, stderr := runCLI(t, nil, "-D")
+	if code != 0 || stderr != "" {
+		t.Fatalf("-D: exit %d, stderr %q", code, stderr)
+	}
+	if !strings.Contains(stdout, ".lo [Up, Running, Loopback]\n") {
+		t.Errorf("-D: got\n%s\nwant a line for lo as tcpdump -D writes it", stdout)
+	}
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		return
+	}
+	want, err := exec.Command("tcpdump", "-D").Output()
+	if err != nil {
+		t.Skipf("tcpdump -D: %v", err)
+	}
+	if stdout != string(want) {
+		t.Errorf("-D: got\n%s\nwant what tcpdump -D says:\n%s", stdout, want)
+	}
+}
+
 // TestLiveFlags: the live flags parse and are checked (no root needed).
 func TestLiveFlags(t *testing.T) {
 	for _, tc := range []struct {

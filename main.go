@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+
+	"github.com/rstscope/rstscope/capture"
 )
 
 const version = "0.1.0"
@@ -59,6 +61,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan s
 	switch {
 	case cfg.showVersion:
 		fmt.Fprintf(stdout, "rstscope %s\n", version)
+		return 0
+	case cfg.listIfaces:
+		if err := capture.ListInterfaces(stdout); err != nil {
+			fmt.Fprintf(stderr, "rstscope: %v\n", err)
+			return 1
+		}
 		return 0
 	case cfg.explain != "":
 		if err := explain(stdout, cfg.explain); err != nil {

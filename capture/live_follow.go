@@ -8,8 +8,8 @@ import (
 )
 
 // pipeReadTimeout is how long Next on a pipe waits before it returns
-// ErrTimeout, as a live capture's read timeout.
-const pipeReadTimeout = liveReadTimeout
+// ErrTimeout, as a live capture's read timeout (liveReadTimeout).
+const pipeReadTimeout = 150 * time.Millisecond
 
 // pipeLiveSkew is how close to the wall clock a pipe's packets must be
 // stamped for the pipe to count as a live feed (tcpdump -w - -U): only then

@@ -17,10 +17,12 @@ type Filter struct {
 	Hosts         []HostMatch
 }
 
-// HostMatch is one --host value: an address, optionally with a port.
+// HostMatch is one --host value: an address, optionally with a port, or a
+// CIDR prefix (Addr is then the zero Addr).
 type HostMatch struct {
-	Addr netip.Addr
-	Port uint16 // 0 means any port
+	Addr   netip.Addr
+	Port   uint16 // 0 means any port
+	Prefix netip.Prefix
 }
 
 // ParseFilter builds a Filter from the command-line values: comma-separated
@@ -31,7 +33,7 @@ func ParseFilter(causes, origins, minConfidence string, hosts []string) (Filter,
 	for _, s := range splitList(causes) {
 		c, err := heuristics.ParseCause(s)
 		if err != nil {
-			return f, fmt.Errorf("--cause: %w", err)
+			return f, fmt.Errorf("--cause: %w%s", err, suggest(s, heuristics.AllCauses))
 		}
 		if f.Causes == nil {
 			f.Causes = make(map[heuristics.Cause]bool)
@@ -79,9 +81,12 @@ func parseHost(s string) (HostMatch, error) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return HostMatch{Addr: ap.Addr().Unmap(), Port: ap.Port()}, nil
 	}
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return HostMatch{Prefix: netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p.Addr())).Masked()}, nil
+	}
 	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
 	if err != nil {
-		return HostMatch{}, fmt.Errorf("%q is not an address or address:port", s)
+		return HostMatch{}, fmt.Errorf("%q is not an address, address:port or CIDR prefix", s)
 	}
 	return HostMatch{Addr: a.Unmap()}, nil
 }
@@ -113,5 +118,55 @@ func (h HostMatch) matches(endpoint string) bool {
 	if err != nil {
 		return false
 	}
+	if h.Prefix.IsValid() {
+		return h.Prefix.Contains(ap.Addr().Unmap())
+	}
 	return ap.Addr().Unmap() == h.Addr && (h.Port == 0 || ap.Port() == h.Port)
+}
+
+// unmapBits is how many prefix bits an IPv4-mapped IPv6 address spends on
+// its ::ffff: part.
+func unmapBits(a netip.Addr) int {
+	if a.Is4In6() {
+		return 96
+	}
+	return 0
+}
+
+// suggest lists the valid names and the nearest to s, for an error.
+func suggest[T ~string](s string, valid []T) string {
+	names := make([]string, len(valid))
+	best, bestD := "", len(s)/2+2 // farther than this is no suggestion
+	for i, v := range valid {
+		names[i] = string(v)
+		if d := editDistance(s, string(v)); d < bestD {
+			best, bestD = string(v), d
+		}
+	}
+	hint := ""
+	if best != "" {
+		hint = fmt.Sprintf(" (did you mean %s?)", best)
+	}
+	return hint + "; valid: " + strings.Join(names, ", ")
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

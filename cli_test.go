@@ -462,3 +462,23 @@ func TestWriteStdout(t *testing.T) {
 		}
 	}
 }
+
+// TestAllFiltered: when RSTs were found but every finding was filtered
+// out, text and markdown say so and by which flags, not "No RST found".
+func TestAllFiltered(t *testing.T) {
+	all := runJSON(t, "-r", demoPcap)
+	want := fmt.Sprintf("%d RSTs · all %d findings filtered out by --cause refused --origin client.", all.Stats.RSTPackets, len(all.Findings))
+	for _, format := range []string{"text", "markdown"} {
+		code, out, stderr := runCLI(t, nil, "-r", demoPcap, "--cause", "refused", "--origin", "client", "--format", format, "--no-color")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if !strings.Contains(out, want) || strings.Contains(out, "No RST found") {
+			t.Errorf("%s: got\n%s\nwant %q and no \"No RST found\"", format, out, want)
+		}
+	}
+	code, out, _ := runCLI(t, nil, "-r", demoPcap, "--cause", "refused", "-c", "4", "--no-color")
+	if code != 0 || !strings.Contains(out, "No RST found.") {
+		t.Errorf("no RST in the first 4 packets: got exit %d\n%s\nwant \"No RST found.\"", code, out)
+	}
+}

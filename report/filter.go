@@ -15,7 +15,11 @@ type Filter struct {
 	Origins       map[heuristics.Origin]bool
 	MinConfidence heuristics.Confidence
 	Hosts         []HostMatch
+	desc          string // the flags as given, for String
 }
+
+// String gives the filter as its flags: "--min-confidence high".
+func (flt *Filter) String() string { return flt.desc }
 
 // HostMatch is one --host value: an address, optionally with a port, or a
 // CIDR prefix (Addr is then the zero Addr).
@@ -64,6 +68,16 @@ func ParseFilter(causes, origins, minConfidence string, hosts []string) (Filter,
 		}
 		f.Hosts = append(f.Hosts, m)
 	}
+	var desc []string
+	for _, kv := range [][2]string{{"--cause", causes}, {"--origin", origins}, {"--min-confidence", minConfidence}} {
+		if kv[1] != "" {
+			desc = append(desc, kv[0]+" "+kv[1])
+		}
+	}
+	for _, h := range hosts {
+		desc = append(desc, "--host "+h)
+	}
+	f.desc = strings.Join(desc, " ")
 	return f, nil
 }
 

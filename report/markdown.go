@@ -37,7 +37,7 @@ func (m *markdownWriter) Close(s Summary) error {
 	for i := range m.findings {
 		tl.add(&m.findings[i])
 	}
-	m.summary(&b, &tl)
+	m.summary(&b, &tl, s)
 	if len(m.findings) > 0 {
 		b.WriteString("## Findings\n")
 	}
@@ -109,10 +109,10 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	b.WriteString("\n")
 }
 
-func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
+func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 	b.WriteString("## Summary\n\n")
 	if len(m.findings) == 0 {
-		b.WriteString("No RST found.\n")
+		b.WriteString(md(noFindings(s), maxLong) + "\n")
 		return
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")

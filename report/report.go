@@ -36,6 +36,22 @@ type Summary struct {
 	First, Last time.Time
 	// Warnings to show in the report (e.g. truncated input).
 	Warnings []string
+	// Filter names the finding filters given (Filter.String), to say what
+	// left findings out.
+	Filter string
+}
+
+// noFindings is the summary's line when no finding is shown: none found,
+// or all filtered out, and by what.
+func noFindings(s Summary) string {
+	if s.Stats.Filtered == 0 {
+		return "No RST found."
+	}
+	by := ""
+	if s.Filter != "" {
+		by = " by " + s.Filter
+	}
+	return fmt.Sprintf("%s · all %s filtered out%s.", plural(s.Stats.RSTPackets, "RST", "RSTs"), plural(s.Stats.Filtered, "finding", "findings"), by)
 }
 
 // Stats is the "stats" object of the JSON contract.

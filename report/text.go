@@ -95,7 +95,7 @@ func (t *textWriter) Close(s Summary) error {
 		if t.n > 0 {
 			t.emit(t.st.rule.Render(strings.Repeat("═", t.width)))
 		}
-		t.emit(t.header(s, t.n) + "\n\n" + t.summary(&t.tally, t.n))
+		t.emit(t.header(s, t.n) + "\n\n" + t.summary(&t.tally, t.n, s))
 		return t.out.finish()
 	}
 	sortFindings(t.findings)
@@ -104,7 +104,7 @@ func (t *textWriter) Close(s Summary) error {
 	for i := range t.findings {
 		tl.add(&t.findings[i])
 	}
-	t.emit(t.header(s, len(t.findings)) + "\n\n" + t.summary(&tl, len(t.findings)))
+	t.emit(t.header(s, len(t.findings)) + "\n\n" + t.summary(&tl, len(t.findings), s))
 	for i := range t.findings {
 		t.emit(t.card(&t.findings[i]))
 	}
@@ -189,9 +189,9 @@ func (t *textWriter) header(s Summary, n int) string {
 
 // summary renders counts by cause (a bar chart), by origin and the top
 // servers.
-func (t *textWriter) summary(tl *tally, n int) string {
+func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 	if n == 0 {
-		return t.st.heading.Render("No RST found.")
+		return t.st.heading.Render(noFindings(s))
 	}
 	var rows []string
 	causes := tl.causes()

@@ -482,3 +482,35 @@ func TestAllFiltered(t *testing.T) {
 		t.Errorf("no RST in the first 4 packets: got exit %d\n%s\nwant \"No RST found.\"", code, out)
 	}
 }
+
+// TestTimeZone: --tz shows text and markdown times in a zone, with its
+// offset and name; JSON stays UTC (RFC 3339) whatever --tz says; the
+// advice names its zone.
+func TestTimeZone(t *testing.T) {
+	_, plain, _ := runCLI(t, nil, "-r", demoPcap, "--format", "json")
+	for _, format := range []string{"text", "markdown"} {
+		code, out, stderr := runCLI(t, nil, "-r", demoPcap, "--format", format, "--no-color", "--tz", "Europe/Paris")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		// The demo's first packet is at 03:08:11.712992 UTC on 22 Nov 2026.
+		for _, want := range []string{"2026-11-22T04:08:11.712992+01:00 CET", "logs at 03:08:34.826 UTC"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("--tz Europe/Paris --format %s: no %q in\n%.1500s", format, want, out)
+			}
+		}
+		if strings.Contains(out, "03:08:11.712992Z") {
+			t.Errorf("--tz Europe/Paris --format %s: a UTC time is left", format)
+		}
+	}
+	code, out, _ := runCLI(t, nil, "-r", demoPcap, "--format", "json", "--tz", "Europe/Paris")
+	if code != 0 || out != plain {
+		t.Errorf("--tz changed the JSON document (exit %d)", code)
+	}
+	code, out, _ = runCLI(t, nil, "-r", demoPcap, "--no-color")
+	if code != 0 || !strings.Contains(out, "2026-11-22T03:08:11.712992Z") {
+		t.Errorf("default: want UTC times (…Z), got exit %d\n%.600s", code, out)
+	}
+	code, _, stderr := runCLI(t, nil, "-r", demoPcap, "--tz", "Mars/Olympus")
+	checkErrLine(t, code, stderr, 2, `--tz: unknown zone "Mars/Olympus"`)
+}

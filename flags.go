@@ -37,6 +37,7 @@ type config struct {
 	verbose     bool
 	showVersion bool
 	listIfaces  bool
+	location    *time.Location
 	explain     string
 	keep        report.Filter
 	peer        string
@@ -82,6 +83,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	fs.BoolP("numeric", "n", true, "no name resolution (always on; accepted for tcpdump habits)")
 	fs.StringVar(&c.format, "format", "text", "output `FORMAT`: "+strings.Join(report.Formats, ", "))
 	fs.StringVarP(&c.output, "output", "o", "", "write the report to `FILE` instead of stdout")
+	tz := fs.String("tz", "UTC", "text, markdown: show times in `ZONE` (e.g. Europe/Paris) or local; JSON is always UTC")
 	causes := fs.String("cause", "", "only findings with these causes (comma-separated `LIST`)")
 	origins := fs.String("origin", "", "only findings with these origins: client, server, middlebox, unknown")
 	minConf := fs.String("min-confidence", "", "only findings at least this confident: low, medium, high")
@@ -115,6 +117,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		return c, nil
 	}
 	var err error
+	if c.location, err = time.LoadLocation(strings.Replace(*tz, "local", "Local", 1)); err != nil {
+		return nil, usageErr(fmt.Errorf("--tz: unknown zone %q (a name such as Europe/Paris, UTC or local)", *tz))
+	}
 	if c.keep, err = report.ParseFilter(*causes, *origins, *minConf, *hosts); err != nil {
 		return nil, usageErr(err)
 	}

@@ -80,7 +80,7 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 		}
 		out = p.outF
 	}
-	if p.w, err = report.New(cfg.format, out, report.Options{Color: !cfg.noColor && isTerminal(out), Stream: cfg.iface != ""}); err != nil {
+	if p.w, err = report.New(cfg.format, out, report.Options{Color: !cfg.noColor && isTerminal(out), Stream: cfg.iface != "", Location: cfg.location}); err != nil {
 		return err
 	}
 	if cfg.writeFile != "" {

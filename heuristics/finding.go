@@ -391,7 +391,7 @@ func advice(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
 			}
 		}
 		return fmt.Sprintf("check the server's logs at %s for the %s: it was rejected or the process aborted (crash, limit, TLS policy)",
-			c.rst.Time.UTC().Format("15:04:05.000"), req)
+			c.rst.Time.UTC().Format("15:04:05.000 UTC"), req)
 	case CauseTLSAlert:
 		if _, a := lastAlert(ev, c); a != nil && !a.Encrypted {
 			return fmt.Sprintf("fix the TLS mismatch named by the alert (%s): versions, ciphers, SNI, ALPN or certificates", alertName(a.Description))

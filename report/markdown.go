@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rstscope/rstscope/heuristics"
 )
@@ -14,9 +15,12 @@ import (
 type markdownWriter struct {
 	out      sink
 	findings []heuristics.Finding
+	loc      *time.Location // where absolute times are shown (nil: UTC)
 }
 
-func newMarkdown(w io.Writer) *markdownWriter { return &markdownWriter{out: sink{w: w}} }
+func newMarkdown(w io.Writer, loc *time.Location) *markdownWriter {
+	return &markdownWriter{out: sink{w: w}, loc: loc}
+}
 
 func (m *markdownWriter) Write(f *heuristics.Finding) error {
 	if err := m.out.check(f); err != nil {
@@ -43,7 +47,7 @@ func (m *markdownWriter) Close(s Summary) error {
 	}
 	for i := range m.findings {
 		b.WriteString("\n")
-		finding(&b, &m.findings[i], s.Inputs)
+		finding(&b, &m.findings[i], s.Inputs, m.loc)
 	}
 	m.out.write([]byte(b.String()))
 	return m.out.finish()
@@ -80,7 +84,7 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 		}
 		fmt.Fprintf(b, "| inputs | %s |\n", strings.Join(in, ", "))
 	}
-	if sp := span(s); sp != "" {
+	if sp := span(s, m.loc); sp != "" {
 		fmt.Fprintf(b, "| time | %s |\n", sp)
 	}
 	st := s.Stats
@@ -131,7 +135,7 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 }
 
 // finding writes one finding's section.
-func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
+func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *time.Location) {
 	fmt.Fprintf(b, "### %d. %s: %s → %s\n\n", f.ID, code(string(f.Cause)),
 		md(f.Flow.Client, maxShort), md(f.Flow.Server, maxShort))
 	if f.Summary != "" {
@@ -154,7 +158,7 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
 	if len(inputs) > 1 {
 		in = inputName(inputs, f.RST.Input)
 	}
-	b.WriteString("- **RST:** " + mdEscapeOwn(rstLine(f, in)) + "\n")
+	b.WriteString("- **RST:** " + mdEscapeOwn(rstLine(f, in, loc)) + "\n")
 	var stage []string
 	if f.Stage != "" {
 		stage = append(stage, "**stage:** "+code(f.Stage))

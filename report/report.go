@@ -82,6 +82,9 @@ type Options struct {
 	// header and summary at Close (live mode). Otherwise the header and
 	// summary come first and the cards, sorted, follow at Close.
 	Stream bool
+	// Location (text and markdown) is where absolute times are shown,
+	// with their zone; nil means UTC. JSON is always UTC (RFC 3339).
+	Location *time.Location
 }
 
 // Formats lists the valid format names, in the order help text shows them.
@@ -98,7 +101,7 @@ func New(format string, w io.Writer, opts Options) (Writer, error) {
 	case "ndjson":
 		return newNDJSON(w), nil
 	case "markdown":
-		return newMarkdown(w), nil
+		return newMarkdown(w, opts.Location), nil
 	}
 	return nil, fmt.Errorf("report: unknown format %q (valid: %s)", format, strings.Join(Formats, ", "))
 }
@@ -301,18 +304,26 @@ func (t *tally) topServers(max int) []serverCount {
 // timeLayout is RFC 3339 in UTC with fixed microsecond precision.
 const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
 
-// formatTime formats t in UTC with microseconds: 2026-01-02T03:04:05.123456Z.
-func formatTime(t time.Time) string {
-	return t.UTC().Format(timeLayout)
+// zoneLayout is timeLayout with the offset and the zone's name, for
+// another location than UTC: 2026-01-02T04:04:05.123456+01:00 CET.
+const zoneLayout = "2006-01-02T15:04:05.000000-07:00 MST"
+
+// formatTime formats t with microseconds, in UTC (2026-01-02T03:04:05.123456Z)
+// or, for text and markdown with Options.Location, in loc with its zone.
+func formatTime(t time.Time, loc *time.Location) string {
+	if loc == nil || loc == time.UTC {
+		return t.UTC().Format(timeLayout)
+	}
+	return t.In(loc).Format(zoneLayout)
 }
 
 // span describes the capture time range, or "" when there is none.
-func span(s Summary) string {
+func span(s Summary, loc *time.Location) string {
 	if s.First.IsZero() {
 		return ""
 	}
 	d := s.Last.Sub(s.First).Round(time.Millisecond)
-	return fmt.Sprintf("%s → %s (%s)", formatTime(s.First), formatTime(s.Last), d)
+	return fmt.Sprintf("%s → %s (%s)", formatTime(s.First, loc), formatTime(s.Last, loc), d)
 }
 
 // inputName is the input file a finding came from, or "" when unknown.

@@ -573,8 +573,11 @@ func TestFormatTime(t *testing.T) {
 		{time.Date(2026, 1, 2, 4, 4, 5, 100000000, time.FixedZone("CET", 3600)), "2026-01-02T03:04:05.100000Z"},
 	}
 	for _, c := range cases {
-		if got := formatTime(c.in); got != c.want {
+		if got := formatTime(c.in, nil); got != c.want {
 			t.Errorf("formatTime(%v): got %s, want %s", c.in, got, c.want)
+		}
+		if got := formatTime(c.in, time.UTC); got != c.want {
+			t.Errorf("formatTime(%v, UTC): got %s, want %s", c.in, got, c.want)
 		}
 		b, _ := stamp(c.in).MarshalJSON()
 		if string(b) != `"`+c.want+`"` {

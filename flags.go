@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/heuristics"
 	"github.com/rstscope/rstscope/report"
 )
@@ -144,7 +144,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		return nil, usageErr(fmt.Errorf("--duration must be positive (leave it out to capture until interrupted)"))
 	case c.writeFile == "-" && c.output == "-":
 		return nil, usageErr(fmt.Errorf("-w - and -o - both write to stdout: give -o FILE, or leave -o out (the report then goes to stderr)"))
-	case sameFile(c.output, c.writeFile):
+	case capture.SameFile(c.output, c.writeFile):
 		return nil, usageErr(fmt.Errorf("-o and -w are the same file %s: the pcap would replace the report", c.writeFile))
 	}
 	if c.correlate {
@@ -191,20 +191,4 @@ func explain(w io.Writer, name string) error {
 	}
 	fmt.Fprintf(w, "%s\n%s\n", c, heuristics.Explain(c))
 	return nil
-}
-
-// sameFile reports whether the paths a and b (not stdout) name one file,
-// existing or not.
-func sameFile(a, b string) bool {
-	if a == "" || b == "" || a == "-" || b == "-" {
-		return false
-	}
-	ai, aerr := os.Stat(a)
-	bi, berr := os.Stat(b)
-	if aerr == nil && berr == nil {
-		return os.SameFile(ai, bi)
-	}
-	aa, _ := filepath.Abs(a)
-	ba, _ := filepath.Abs(b)
-	return aa == ba
 }

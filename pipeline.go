@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/correlate"
@@ -23,7 +21,7 @@ type pipeline struct {
 	stderr             io.Writer
 	src                capture.Source
 	inputs             []string
-	outF, wF           *capture.Output // -o and -w files; nil for stdout or none
+	outF               *capture.Output // -o; nil for stdout
 	w                  report.Writer
 	exp                *capture.Exporter
 	peer               *correlate.Peer
@@ -38,14 +36,13 @@ type pipeline struct {
 func runPipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error {
 	p := &pipeline{cfg: cfg, stderr: stderr}
 	done := make(chan struct{})
-	stop = halting(stop, cfg.duration, done)
+	stop = capture.StopAfter(stop, cfg.duration, done)
 	defer func() {
 		close(done)
 		if p.src != nil {
 			p.src.Close()
 		}
-		p.exp.Abort()
-		p.wF.Abort() // no-ops for files finish closed
+		p.exp.Abort() // no-ops for files finish closed
 		p.outF.Abort()
 	}()
 	if err := p.open(stdout, stop); err != nil {
@@ -58,58 +55,51 @@ func runPipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) er
 // privileges (-Z).
 func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	cfg := p.cfg
-	if p.src, err = interruptible(stop, strings.TrimSpace(strings.Join(cfg.reads, " ")+" "+cfg.iface), func() (capture.Source, error) { return openSource(cfg) }); err != nil {
+	if p.src, err = capture.Interruptible(stop, strings.TrimSpace(strings.Join(cfg.reads, " ")+" "+cfg.iface), func() (capture.Source, error) { return openSource(cfg) }); err != nil {
 		return err
 	}
-	p.src, p.inputs = capture.Follow(p.src, stop), cfg.reads
+	var progress io.Writer // a terminal, for a progress line while files are read
+	if isTerminal(p.stderr) {
+		progress = p.stderr
+	}
+	p.src, p.inputs = capture.Follow(p.src, stop, progress), cfg.reads
 	if cfg.iface != "" {
 		p.inputs = []string{cfg.iface}
 	}
 	for _, o := range []struct{ flag, path string }{{"-o", cfg.output}, {"-w", cfg.writeFile}} {
-		if err := refuseInput(o.flag, o.path, cfg.reads); err != nil {
+		if err := capture.RefuseOverwrite(o.flag, o.path, cfg.reads); err != nil {
 			return err
 		}
 	}
-	out, wOut := stdout, stdout
+	out := stdout
 	if cfg.writeFile == "-" {
 		out = p.stderr // -w - writes the pcap to stdout, the report goes to stderr
 	}
-	if cfg.output != "" && cfg.output != "-" {
-		if p.outF, err = interruptible(stop, cfg.output, func() (*capture.Output, error) { return capture.CreateOutput("output", cfg.output) }); err != nil {
-			return err
-		}
+	if p.outF, err = capture.CreateOutput("output", cfg.output, stop); err != nil {
+		return err
+	} else if p.outF != nil {
 		out = p.outF
 	}
 	if p.w, err = report.New(cfg.format, out, report.Options{Color: !cfg.noColor && isTerminal(out), Stream: cfg.iface != "", Location: cfg.location}); err != nil {
 		return err
 	}
+	dropping := cfg.user != "" && os.Geteuid() == 0
 	if cfg.writeFile != "" {
-		if cfg.writeFile != "-" {
-			if p.wF, err = interruptible(stop, cfg.writeFile, func() (*capture.Output, error) { return capture.CreateOutput("-w", cfg.writeFile) }); err != nil {
-				return err
-			}
-			wOut = p.wF
-		}
-		opts := capture.ExportOptions{All: cfg.writeAll, Filter: cfg.filter, LinkTypes: p.src.(capture.LinkTyper).LinkTypes()}
-		// The second pass rereads regular files only, and only if the
-		// process keeps its right to: anything else is spooled.
-		if drop := cfg.user != "" && os.Geteuid() == 0; cfg.iface == "" && !drop && !slices.ContainsFunc(cfg.reads, notRegular) {
-			opts.Reread = cfg.reads
-		}
-		if p.exp, err = capture.NewExporter(wOut, opts); err != nil {
+		opts := capture.ExportOptions{All: cfg.writeAll, Inputs: cfg.reads, Spool: dropping, Filter: cfg.filter, LinkTypes: p.src.(capture.LinkTyper).LinkTypes()}
+		if p.exp, err = capture.NewExporter(cfg.writeFile, stdout, stop, opts); err != nil {
 			return err
 		}
 	}
 	// -Z as tcpdump does it, but after the report, -w and --peer files are
 	// open too, so that they can be where only root may go; only root drops.
 	if cfg.peer != "" {
-		if p.peer, err = interruptible(stop, cfg.peer, func() (*correlate.Peer, error) {
+		if p.peer, err = capture.Interruptible(stop, cfg.peer, func() (*correlate.Peer, error) {
 			return correlate.Load(cfg.peer, correlate.Options{LookAhead: cfg.lookAhead})
 		}); err != nil {
 			return err
 		}
 	}
-	if cfg.user != "" && os.Geteuid() == 0 {
+	if dropping {
 		if err := capture.DropPrivileges(cfg.user); err != nil {
 			return err
 		}
@@ -141,8 +131,6 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 // --duration ends it too, see capture.Follow) or -c is reached. It returns
 // the error that ended the input.
 func (p *pipeline) read() error {
-	prog := newProgress(p.stderr, p.cfg.iface == "")
-	defer prog.done()
 	// A live source (or a live feed through a pipe) returns
 	// capture.ErrTimeout when the link is quiet; the table is then flushed
 	// to the source's packet-time clock, so that a finding is decided once
@@ -170,7 +158,6 @@ func (p *pipeline) read() error {
 		if err := p.exp.Packet(&pk); err != nil {
 			return err
 		}
-		prog.tick(&pk)
 		n++
 	}
 	return nil
@@ -200,9 +187,6 @@ func (p *pipeline) finish(readErr error) error {
 		}
 	}
 	errs := []error{readErr, p.exp.Close()}
-	if errs[1] == nil {
-		errs = append(errs, p.wF.Close())
-	}
 	errs = append(errs, p.w.Close(report.Summary{
 		Tool: "rstscope", Version: version, Inputs: p.inputs, First: st.FirstTime, Last: st.LastTime, Warnings: p.warnings, Filter: cfg.keep.String(),
 		Stats: report.Stats{
@@ -241,68 +225,6 @@ func openSource(cfg *config) (capture.Source, error) {
 		return nil, err
 	}
 	return capture.Prefetch(src), nil
-}
-
-// interruptible runs open, which may block (a FIFO waits for its other
-// end, a --peer pipe for its writer to finish), until it returns or stop
-// fires.
-func interruptible[T any](stop <-chan struct{}, what string, open func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := open()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-stop:
-		var zero T
-		return zero, fmt.Errorf("%s: interrupted while waiting for it to open", what)
-	}
-}
-
-func notRegular(path string) bool {
-	fi, err := os.Stat(path)
-	return path == "-" || err != nil || !fi.Mode().IsRegular()
-}
-
-// refuseInput stops -w or -o (flag) from overwriting one of the inputs.
-func refuseInput(flag, out string, inputs []string) error {
-	oi, err := os.Stat(out)
-	if out == "" || out == "-" || err != nil {
-		return nil // does not exist yet
-	}
-	for _, in := range inputs {
-		if ii, err := os.Stat(in); err == nil && os.SameFile(oi, ii) {
-			return fmt.Errorf("%s %s is also an input: refusing to overwrite it", flag, out)
-		}
-	}
-	return nil
-}
-
-// halting is stop, closed also after d when d is not zero; closing done
-// ends its goroutine.
-func halting(stop <-chan struct{}, d time.Duration, done <-chan struct{}) <-chan struct{} {
-	if d == 0 {
-		return stop
-	}
-	halt := make(chan struct{})
-	go func() {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-stop:
-		case <-t.C:
-		case <-done:
-			return
-		}
-		close(halt)
-	}()
-	return halt
 }
 
 func isTerminal(w io.Writer) bool {

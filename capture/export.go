@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -168,12 +169,14 @@ type ExportOptions struct {
 	// All writes every packet as it is read (--write-all). Otherwise only
 	// the packets of flows marked with Mark are written, at Close.
 	All bool
-	// Reread lists the input files, all regular files that stay readable,
-	// to read a second time at Close for the marked flows. When nil, every
-	// packet is spooled to an unlinked temporary file instead (live
-	// captures, pipes, FIFOs, and inputs that dropping privileges could
-	// make unreadable).
-	Reread []string
+	// Inputs are the input files (nil for a live capture). When they are
+	// all regular files, Close reads them a second time for the marked
+	// flows; otherwise (a pipe, a FIFO, stdin, a live capture) every
+	// packet is spooled to an unlinked temporary file as it is read.
+	Inputs []string
+	// Spool spools even regular inputs: the process is about to lose the
+	// right to read them (-Z).
+	Spool bool
 	// Filter is the first pass's BPF filter, applied again when rereading.
 	Filter string
 	// LinkTypes are the input's link types (see LinkTyper): one gives a
@@ -190,7 +193,9 @@ type ExportOptions struct {
 // are dropped. A nil *Exporter does nothing.
 type Exporter struct {
 	opts     ExportOptions
+	out      *Output // nil for stdout
 	w        *ExportWriter
+	reread   bool
 	spool    *os.File
 	spoolW   *ExportWriter
 	unlinked bool // the spool was removed at creation (not possible on every OS)
@@ -207,18 +212,30 @@ func keyOf(x, y netip.AddrPort) pairKey {
 	return pairKey{x, y}
 }
 
-// NewExporter writes the file header to out and, without All or Reread,
-// creates the spool. out is not closed by the Exporter.
-func NewExporter(out io.Writer, opts ExportOptions) (*Exporter, error) {
-	w, err := NewExportWriter(out, opts.LinkTypes)
+// NewExporter creates path (see CreateOutput; "-" is stdout), writes the
+// file header and, unless it writes every packet or rereads the inputs,
+// creates the spool.
+func NewExporter(path string, stdout io.Writer, stop <-chan struct{}, opts ExportOptions) (*Exporter, error) {
+	e := &Exporter{opts: opts, flagged: map[pairKey]bool{}}
+	e.reread = !opts.Spool && len(opts.Inputs) > 0 && !slices.ContainsFunc(opts.Inputs, func(in string) bool { return !Regular(in) })
+	out, err := CreateOutput("-w", path, stop)
 	if err != nil {
 		return nil, err
 	}
-	e := &Exporter{opts: opts, w: w, flagged: map[pairKey]bool{}}
-	if opts.All || opts.Reread != nil {
+	e.out = out
+	var w io.Writer = stdout
+	if out != nil {
+		w = out
+	}
+	if e.w, err = NewExportWriter(w, opts.LinkTypes); err != nil {
+		e.Abort()
+		return nil, err
+	}
+	if opts.All || e.reread {
 		return e, nil
 	}
 	if e.spool, err = os.CreateTemp("", "rstscope-spool-*.pcap"); err != nil {
+		e.Abort()
 		return nil, fmt.Errorf("-w: spool: %w", err)
 	}
 	e.unlinked = os.Remove(e.spool.Name()) == nil
@@ -249,20 +266,28 @@ func (e *Exporter) Packet(p *Packet) error {
 	return nil
 }
 
-// Abort releases the spool, for a run that fails.
+// Abort releases the spool and removes a half-written -w file, for a run
+// that fails; after Close it does nothing.
 func (e *Exporter) Abort() {
-	if e == nil || e.spool == nil {
+	if e == nil {
 		return
 	}
-	e.spool.Close()
-	if !e.unlinked {
-		os.Remove(e.spool.Name())
-	}
-	e.spool, e.spoolW = nil, nil
+	e.release()
+	e.out.Abort()
 }
 
-// Close writes the marked flows (the second pass), flushes the output and
-// releases the spool.
+func (e *Exporter) release() {
+	if e.spool != nil {
+		e.spool.Close()
+		if !e.unlinked {
+			os.Remove(e.spool.Name())
+		}
+		e.spool, e.spoolW = nil, nil
+	}
+}
+
+// Close writes the marked flows (the second pass), flushes and closes the
+// output and releases the spool. On error the output is removed.
 func (e *Exporter) Close() error {
 	if e == nil {
 		return nil
@@ -273,7 +298,10 @@ func (e *Exporter) Close() error {
 			return err
 		}
 	}
-	return e.w.Flush()
+	if err := e.w.Flush(); err != nil {
+		return err
+	}
+	return e.out.Close()
 }
 
 func (e *Exporter) secondPass() error {
@@ -294,7 +322,7 @@ func (e *Exporter) secondPass() error {
 	case len(e.flagged) == 0:
 		return nil
 	default:
-		src, err = OpenFiles(e.opts.Reread, FileOptions{Filter: e.opts.Filter})
+		src, err = OpenFiles(e.opts.Inputs, FileOptions{Filter: e.opts.Filter})
 	}
 	if err != nil {
 		return fmt.Errorf("-w: %w", err)
@@ -329,18 +357,24 @@ type Output struct {
 	closed    bool
 }
 
-// CreateOutput opens path for writing, truncating a regular file. It
-// blocks on a FIFO until a reader opens it.
-func CreateOutput(flag, path string) (*Output, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
+// CreateOutput opens path for writing, truncating a regular file; flag
+// (-w, or "output" for -o) prefixes errors. It blocks on a FIFO until a
+// reader opens it, or stop is closed. "" and "-" (stdout) give nil.
+func CreateOutput(flag, path string, stop <-chan struct{}) (*Output, error) {
+	if path == "" || path == "-" {
+		return nil, nil
 	}
-	o := &Output{File: f, flag: flag}
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		o.removable = true
-	}
-	return o, nil
+	return Interruptible(stop, path, func() (*Output, error) {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", flag, err)
+		}
+		o := &Output{File: f, flag: flag}
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			o.removable = true
+		}
+		return o, nil
+	})
 }
 
 // Close closes the file; on error a regular file is removed.
@@ -371,4 +405,39 @@ func (o *Output) remove() {
 	if o.removable {
 		os.Remove(o.Name())
 	}
+}
+
+// RefuseOverwrite stops an output (flag: -o or -w) from overwriting one of
+// the inputs, the same file by any name.
+func RefuseOverwrite(flag, out string, inputs []string) error {
+	for _, in := range inputs {
+		if SameFile(out, in) {
+			return fmt.Errorf("%s %s is also an input: refusing to overwrite it", flag, out)
+		}
+	}
+	return nil
+}
+
+// SameFile reports whether the paths a and b name one file (stdout, "-"
+// or "", is no file): the same inode, or the same absolute path for files
+// that do not exist yet.
+func SameFile(a, b string) bool {
+	if a == "" || b == "" || a == "-" || b == "-" {
+		return false
+	}
+	ai, aerr := os.Stat(a)
+	bi, berr := os.Stat(b)
+	if aerr == nil && berr == nil {
+		return os.SameFile(ai, bi)
+	}
+	aa, _ := filepath.Abs(a)
+	ba, _ := filepath.Abs(b)
+	return aerr != nil && berr != nil && aa == ba
+}
+
+// Regular reports whether path is a regular file ("-", stdin, is not), one
+// that a second pass can read again.
+func Regular(path string) bool {
+	fi, err := os.Stat(path)
+	return path != "-" && err == nil && fi.Mode().IsRegular()
 }

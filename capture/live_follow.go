@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -33,10 +34,13 @@ const pipeLiveSkew = 10 * time.Second
 //
 // src must not be used directly afterwards; closing the returned Source
 // closes it. Call its methods from one goroutine.
-func Follow(src Source, stop <-chan struct{}) Source {
+//
+// For regular files, progress (when not nil: a terminal) gets a progress
+// line while a long capture is read.
+func Follow(src Source, stop <-chan struct{}, progress io.Writer) Source {
 	switch {
 	case steadySource(src):
-		f := &followFile{Source: src, done: make(chan struct{})}
+		f := &followFile{Source: src, done: make(chan struct{}), prog: newProgress(progress)}
 		go func() {
 			select {
 			case <-stop:
@@ -95,17 +99,27 @@ type followFile struct {
 	stopped atomic.Bool
 	done    chan struct{}
 	once    sync.Once
+	prog    *progress // nil for a live capture
 }
 
 func (f *followFile) Next(p *Packet) error {
 	if f.stopped.Load() {
 		return io.EOF
 	}
-	return f.Source.Next(p)
+	err := f.Source.Next(p)
+	if f.prog != nil && err == nil {
+		f.prog.tick(p)
+	}
+	return err
 }
 
 func (f *followFile) Close() error {
-	f.once.Do(func() { close(f.done) })
+	f.once.Do(func() {
+		close(f.done)
+		if f.prog != nil {
+			f.prog.done()
+		}
+	})
 	return f.Source.Close()
 }
 
@@ -256,3 +270,46 @@ var (
 	_ Clock     = (*followPipe)(nil)
 	_ LinkTyper = (*followPipe)(nil)
 )
+
+// Interruptible runs open, which may block (a FIFO waits for its other
+// end, a pipe for its writer), until it returns or stop is closed; what
+// names the file in the error then.
+func Interruptible[T any](stop <-chan struct{}, what string, open func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := open()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-stop:
+		var zero T
+		return zero, fmt.Errorf("%s: interrupted while waiting for it to open", what)
+	}
+}
+
+// StopAfter returns a channel closed when stop is, or after d when d is not
+// zero (--duration). Closing done ends its goroutine.
+func StopAfter(stop <-chan struct{}, d time.Duration, done <-chan struct{}) <-chan struct{} {
+	if d == 0 {
+		return stop
+	}
+	halt := make(chan struct{})
+	go func() {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-stop:
+		case <-t.C:
+		case <-done:
+			return
+		}
+		close(halt)
+	}()
+	return halt
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,34 +16,20 @@ import (
 	"github.com/rstscope/rstscope/report"
 )
 
-// config is the parsed command line.
+// config is the parsed command line (flags.go's parseFlags says what each
+// field holds).
 type config struct {
-	reads       []string
-	iface       string
-	filter      string
-	writeFile   string
-	writeAll    bool
-	count       uint64
-	snaplen     int
-	user        string
-	noPromisc   bool
-	bufferKiB   int
-	duration    time.Duration
-	format      string
-	output      string
-	idle        time.Duration
-	lookAhead   time.Duration
-	maxFlows    int
-	noColor     bool
-	verbose     bool
-	showVersion bool
-	listIfaces  bool
-	location    *time.Location
-	explain     string
-	keep        report.Filter
-	peer        string
-	correlate   bool
-	stdin       io.Reader
+	reads                                                []string
+	iface, filter, writeFile, user, format, output, peer string
+	explain                                              string
+	writeAll, noPromisc, noColor, verbose, correlate     bool
+	showVersion, listIfaces                              bool
+	count                                                uint64
+	snaplen, bufferKiB, maxFlows                         int
+	duration, idle, lookAhead                            time.Duration
+	location                                             *time.Location
+	keep                                                 report.Filter
+	stdin                                                io.Reader
 }
 
 const usageHead = `rstscope: who reset this TCP connection, and why.
@@ -123,41 +110,32 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	if c.keep, err = report.ParseFilter(*causes, *origins, *minConf, *hosts); err != nil {
 		return nil, usageErr(err)
 	}
-	switch {
-	case len(c.reads) == 0 && c.iface == "":
-		return nil, usageErr(fmt.Errorf("nothing to read: give -r FILE or -i IFACE (see rstscope --help)"))
-	case len(c.reads) > 0 && c.iface != "":
-		return nil, usageErr(fmt.Errorf("-r and -i cannot be used together"))
-	case c.writeAll && c.writeFile == "":
-		return nil, usageErr(fmt.Errorf("--write-all needs -w FILE"))
-	case c.maxFlows < 1:
-		return nil, usageErr(fmt.Errorf("--max-flows must be at least 1"))
-	case c.bufferKiB < 0 || c.bufferKiB > 1<<21:
-		return nil, usageErr(fmt.Errorf("-B must be between 0 and 2097152 KiB"))
-	case c.snaplen < 96 || c.snaplen > 262144:
-		return nil, usageErr(fmt.Errorf("-s must be between 96 and 262144"))
-	case c.idle <= 0 || c.lookAhead <= 0:
-		return nil, usageErr(fmt.Errorf("--idle and --look-ahead must be positive"))
-	case fs.Changed("count") && c.count == 0:
-		return nil, usageErr(fmt.Errorf("-c must be at least 1 (leave it out to read everything)"))
-	case fs.Changed("duration") && c.duration <= 0:
-		return nil, usageErr(fmt.Errorf("--duration must be positive (leave it out to capture until interrupted)"))
-	case c.writeFile == "-" && c.output == "-":
-		return nil, usageErr(fmt.Errorf("-w - and -o - both write to stdout: give -o FILE, or leave -o out (the report then goes to stderr)"))
-	case capture.SameFile(c.output, c.writeFile):
-		return nil, usageErr(fmt.Errorf("-o and -w are the same file %s: the pcap would replace the report", c.writeFile))
-	}
-	if c.correlate {
-		if c.peer != "" || len(c.reads) != 2 {
-			return nil, usageErr(fmt.Errorf("--correlate needs two -r FILE (the second is the peer capture) and no --peer"))
-		}
+	badCorrelate := c.correlate && (c.peer != "" || len(c.reads) != 2)
+	if c.correlate && !badCorrelate {
 		c.peer, c.reads = c.reads[1], c.reads[:1]
 	}
-	if c.peer == "-" {
-		return nil, usageErr(fmt.Errorf("--peer must be a file, not stdin"))
-	}
-	if !slices.Contains(report.Formats, c.format) {
-		return nil, usageErr(fmt.Errorf("unknown format %q (valid: %s)", c.format, strings.Join(report.Formats, ", ")))
+	for _, check := range []struct {
+		bad bool
+		msg string
+	}{
+		{len(c.reads) == 0 && c.iface == "", "nothing to read: give -r FILE or -i IFACE (see rstscope --help)"},
+		{len(c.reads) > 0 && c.iface != "", "-r and -i cannot be used together"},
+		{c.writeAll && c.writeFile == "", "--write-all needs -w FILE"},
+		{c.maxFlows < 1, "--max-flows must be at least 1"},
+		{c.bufferKiB < 0 || c.bufferKiB > 1<<21, "-B must be between 0 and 2097152 KiB"},
+		{c.snaplen < 96 || c.snaplen > 262144, "-s must be between 96 and 262144"},
+		{c.idle <= 0 || c.lookAhead <= 0, "--idle and --look-ahead must be positive"},
+		{fs.Changed("count") && c.count == 0, "-c must be at least 1 (leave it out to read everything)"},
+		{fs.Changed("duration") && c.duration <= 0, "--duration must be positive (leave it out to capture until interrupted)"},
+		{c.writeFile == "-" && c.output == "-", "-w - and -o - both write to stdout: give -o FILE, or leave -o out (the report then goes to stderr)"},
+		{capture.SameFile(c.output, c.writeFile), "-o and -w are the same file " + c.writeFile + ": the pcap would replace the report"},
+		{badCorrelate, "--correlate needs two -r FILE (the second is the peer capture) and no --peer"},
+		{c.peer == "-", "--peer must be a file, not stdin"},
+		{!slices.Contains(report.Formats, c.format), fmt.Sprintf("unknown format %q (valid: %s)", c.format, strings.Join(report.Formats, ", "))},
+	} {
+		if check.bad {
+			return nil, usageErr(errors.New(check.msg))
+		}
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -186,24 +187,20 @@ func (p *pipeline) finish(readErr error) error {
 			fmt.Fprintf(p.stderr, "rstscope: %s: frame %d: %s\n", p.inputs[fe.Input], fe.Index, fe.Err)
 		}
 	}
-	errs := []error{readErr, p.exp.Close()}
-	errs = append(errs, p.w.Close(report.Summary{
+	expErr := p.exp.Close() // -w is complete before the report's last write
+	werr := p.w.Close(report.Summary{
 		Tool: "rstscope", Version: version, Inputs: p.inputs, First: st.FirstTime, Last: st.LastTime, Warnings: p.warnings, Filter: cfg.keep.String(),
 		Stats: report.Stats{
 			Packets: st.Packets, TCPPackets: st.TCPPackets, TCPFlows: ts.Flows, RSTPackets: ts.RSTPackets,
 			Findings: p.findings, Undecodable: st.Undecodable, TruncatedInput: st.Truncated, DroppedByKernel: st.KernelDrops,
 			DroppedByInterface: st.IfaceDrops, DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: p.filtered,
 		},
-	}))
-	if errs[len(errs)-1] == nil {
-		errs = append(errs, p.outF.Close())
+	})
+	var cerr error
+	if werr == nil {
+		cerr = p.outF.Close()
 	}
-	for _, err := range errs {
-		if err != nil {
-			return err // the first; the deferred cleanup removes half-files
-		}
-	}
-	return nil
+	return cmp.Or(readErr, expErr, werr, cerr) // the first; the deferred cleanup removes half-files
 }
 
 // warn prints a warning on stderr and keeps it for the report.

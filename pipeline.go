@@ -110,11 +110,12 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 		fmt.Fprintf(p.stderr, "rstscope: listening on %s, link-type %d, snapshot length %d bytes\n", cfg.iface, p.src.(capture.LinkTyper).LinkTypes()[0], cfg.snaplen)
 	}
 	engine := &heuristics.Engine{Idle: cfg.idle}
+	var witnesses []heuristics.Witness // other vantage points, weighed in the engine's combine step
+	if p.peer != nil {
+		witnesses = append(witnesses, p.peer)
+	}
 	p.table = flows.NewTable(flows.Options{LookAhead: cfg.lookAhead, MaxFlows: cfg.maxFlows, OnEvent: func(ev *flows.Event) {
-		f := engine.Judge(ev)
-		if p.peer != nil {
-			p.peer.Apply(ev, &f)
-		}
+		f := engine.Judge(ev, witnesses...)
 		if !cfg.keep.Keep(&f) {
 			p.filtered++
 			return

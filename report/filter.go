@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/rstscope/rstscope/heuristics"
@@ -34,25 +35,12 @@ type HostMatch struct {
 // port as [addr]:port). Empty values select everything.
 func ParseFilter(causes, origins, minConfidence string, hosts []string) (Filter, error) {
 	var f Filter
-	for _, s := range splitList(causes) {
-		c, err := heuristics.ParseCause(s)
-		if err != nil {
-			return f, fmt.Errorf("--cause: %w%s", err, suggest(s, heuristics.AllCauses))
-		}
-		if f.Causes == nil {
-			f.Causes = make(map[heuristics.Cause]bool)
-		}
-		f.Causes[c] = true
+	var err error
+	if f.Causes, err = parseSet(causes, heuristics.ParseCause); err != nil {
+		return f, fmt.Errorf("--cause: %w%s", err, suggest(causes, heuristics.AllCauses))
 	}
-	for _, s := range splitList(origins) {
-		o, err := heuristics.ParseOrigin(s)
-		if err != nil {
-			return f, fmt.Errorf("--origin: %w", err)
-		}
-		if f.Origins == nil {
-			f.Origins = make(map[heuristics.Origin]bool)
-		}
-		f.Origins[o] = true
+	if f.Origins, err = parseSet(origins, heuristics.ParseOrigin); err != nil {
+		return f, fmt.Errorf("--origin: %w", err)
 	}
 	if minConfidence != "" {
 		c, err := heuristics.ParseConfidence(minConfidence)
@@ -79,6 +67,22 @@ func ParseFilter(causes, origins, minConfidence string, hosts []string) (Filter,
 	}
 	f.desc = strings.Join(desc, " ")
 	return f, nil
+}
+
+// parseSet parses a comma-separated list into a set; nil when empty.
+func parseSet[T comparable](list string, parse func(string) (T, error)) (map[T]bool, error) {
+	var set map[T]bool
+	for _, s := range splitList(list) {
+		v, err := parse(s)
+		if err != nil {
+			return nil, err
+		}
+		if set == nil {
+			set = make(map[T]bool)
+		}
+		set[v] = true
+	}
+	return set, nil
 }
 
 func splitList(s string) []string {
@@ -127,15 +131,11 @@ func (flt *Filter) Keep(f *heuristics.Finding) bool {
 	return false
 }
 
-func (h HostMatch) matches(endpoint string) bool {
-	ap, err := netip.ParseAddrPort(endpoint)
-	if err != nil {
-		return false
-	}
+func (h HostMatch) matches(ap netip.AddrPort) bool {
 	if h.Prefix.IsValid() {
-		return h.Prefix.Contains(ap.Addr().Unmap())
+		return ap.IsValid() && h.Prefix.Contains(ap.Addr().Unmap())
 	}
-	return ap.Addr().Unmap() == h.Addr && (h.Port == 0 || ap.Port() == h.Port)
+	return ap.IsValid() && ap.Addr().Unmap() == h.Addr && (h.Port == 0 || ap.Port() == h.Port)
 }
 
 // unmapBits is how many prefix bits an IPv4-mapped IPv6 address spends on
@@ -147,14 +147,24 @@ func unmapBits(a netip.Addr) int {
 	return 0
 }
 
-// suggest lists the valid names and the nearest to s, for an error.
-func suggest[T ~string](s string, valid []T) string {
+// suggest lists the valid names and the one nearest to the first name of
+// list that is not valid, for an error.
+func suggest[T ~string](list string, valid []T) string {
 	names := make([]string, len(valid))
-	best, bestD := "", len(s)/2+2 // farther than this is no suggestion
 	for i, v := range valid {
 		names[i] = string(v)
-		if d := editDistance(s, string(v)); d < bestD {
-			best, bestD = string(v), d
+	}
+	var s string
+	for _, item := range splitList(list) {
+		if !slices.Contains(names, item) {
+			s = item
+			break
+		}
+	}
+	best, bestD := "", len(s)/2+2 // farther than this is no suggestion
+	for _, v := range names {
+		if d := editDistance(s, v); d < bestD {
+			best, bestD = v, d
 		}
 	}
 	hint := ""

@@ -75,6 +75,8 @@ func TestReaderGone(t *testing.T) {
 		{"text write-all", []string{"--format", "text", "--write-all"}},
 		{"ndjson", []string{"--format", "ndjson"}},
 		{"ndjson write-all", []string{"--format", "ndjson", "--write-all"}},
+		// opened write-only, /dev/stdout (the pipe) sees its reader leave
+		{"text -o /dev/stdout", []string{"--format", "text", "-o", "/dev/stdout"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pcap := filepath.Join(t.TempDir(), "x.pcap")
@@ -90,8 +92,17 @@ func TestReaderGone(t *testing.T) {
 			}
 			io.ReadFull(out, make([]byte, 10))
 			out.Close() // head -c 10 exits
-			if err := cmd.Wait(); cmd.ProcessState.ExitCode() != exitReaderGone {
-				t.Errorf("got %v, want exit %d (128+SIGPIPE)", err, exitReaderGone)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if code := cmd.ProcessState.ExitCode(); code != exitReaderGone {
+					t.Errorf("got %v, want exit %d (128+SIGPIPE)", err, exitReaderGone)
+				}
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatal("rstscope still running 30 s after its reader went away")
 			}
 			if stderr.Len() != 0 {
 				t.Errorf("stderr: got %q, want nothing (the reader went away, nothing failed)", stderr.String())

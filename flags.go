@@ -165,7 +165,7 @@ func explain(w io.Writer, name string) error {
 	}
 	c, err := heuristics.ParseCause(name)
 	if err != nil {
-		return fmt.Errorf("%w (causes: %s)", err, causeList())
+		return usageErr(fmt.Errorf("%w (causes: %s)", err, causeList()))
 	}
 	fmt.Fprintf(w, "%s\n%s\n", c, heuristics.Explain(c))
 	return nil

@@ -45,43 +45,33 @@ func interrupts() <-chan struct{} {
 }
 
 // run is main without the process: it parses args, runs the pipeline and
-// returns the exit code (0 ok, 1 runtime failure, 2 usage error).
+// returns the exit code (0 ok, 1 runtime failure, 2 usage error, 141 the
+// report's reader went away).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan struct{}) int {
 	cfg, err := parseFlags(args, stdout, stderr)
-	if errors.Is(err, pflag.ErrHelp) {
+	switch {
+	case errors.Is(err, pflag.ErrHelp):
 		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "rstscope: %v\n", err)
-		if errors.As(err, new(usageError)) {
-			return 2
-		}
-		return 1
+	case err != nil:
+	case cfg.showVersion:
+		_, err = fmt.Fprintf(stdout, "rstscope %s\n", version)
+	case cfg.listIfaces:
+		err = capture.ListInterfaces(stdout)
+	case cfg.explain != "":
+		err = explain(stdout, cfg.explain)
+	default:
+		cfg.stdin = stdin
+		err = runPipeline(cfg, stdout, stderr, stop)
 	}
 	switch {
-	case cfg.showVersion:
-		fmt.Fprintf(stdout, "rstscope %s\n", version)
+	case err == nil:
 		return 0
-	case cfg.listIfaces:
-		if err := capture.ListInterfaces(stdout); err != nil {
-			fmt.Fprintf(stderr, "rstscope: %v\n", err)
-			return 1
-		}
-		return 0
-	case cfg.explain != "":
-		if err := explain(stdout, cfg.explain); err != nil {
-			fmt.Fprintf(stderr, "rstscope: %v\n", err)
-			return 2
-		}
-		return 0
-	}
-	cfg.stdin = stdin
-	switch err := runPipeline(cfg, stdout, stderr, stop); {
 	case errors.Is(err, syscall.EPIPE):
 		return exitReaderGone // quietly: the reader has gone
-	case err != nil:
-		fmt.Fprintf(stderr, "rstscope: %v\n", err)
-		return 1
 	}
-	return 0
+	fmt.Fprintf(stderr, "rstscope: %v\n", err)
+	if errors.As(err, new(usageError)) {
+		return 2
+	}
+	return 1
 }

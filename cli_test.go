@@ -66,7 +66,7 @@ func pcapPackets(t *testing.T, path string) (packets, findings uint64) {
 // with and without --write-all, for a report written at the end (text)
 // and one streamed (ndjson).
 func TestReaderGone(t *testing.T) {
-	in := manyRefused(t, 500) // a report far larger than a pipe buffer
+	in := manyRefused(t, 200) // a text report far larger than a pipe buffer
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -99,10 +99,10 @@ func TestReaderGone(t *testing.T) {
 				if code := cmd.ProcessState.ExitCode(); code != exitReaderGone {
 					t.Errorf("got %v, want exit %d (128+SIGPIPE)", err, exitReaderGone)
 				}
-			case <-time.After(30 * time.Second):
+			case <-time.After(2 * time.Minute): // a hang, not slowness (-race on a loaded machine)
 				cmd.Process.Kill()
 				<-done
-				t.Fatal("rstscope still running 30 s after its reader went away")
+				t.Fatal("rstscope still running 2 minutes after its reader went away")
 			}
 			if stderr.Len() != 0 {
 				t.Errorf("stderr: got %q, want nothing (the reader went away, nothing failed)", stderr.String())
@@ -111,8 +111,8 @@ func TestReaderGone(t *testing.T) {
 			switch {
 			case strings.HasPrefix(tc.name, "text"):
 				// The report is written after -w is complete: all of it.
-				if packets != 1000 || findings != 500 {
-					t.Errorf("-w: got %d packets, %d findings; want all 1000 packets and 500 refused connections", packets, findings)
+				if packets != 400 || findings != 200 {
+					t.Errorf("-w: got %d packets, %d findings; want all 400 packets and 200 refused connections", packets, findings)
 				}
 			case packets == 0 || packets%2 != 0 || findings != packets/2:
 				// Streamed: the run stops when the reader is gone; what

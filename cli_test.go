@@ -525,3 +525,59 @@ func TestTimeZone(t *testing.T) {
 	code, _, stderr := runCLI(t, nil, "-r", demoPcap, "--tz", "Mars/Olympus")
 	checkErrLine(t, code, stderr, 2, `--tz: unknown zone "Mars/Olympus"`)
 }
+
+// TestStop_quietStdinSignal: SIGTERM ends a run whose stdin is open but
+// quiet (the writer sent the file header, then nothing): the report is
+// written, exit 0, as for a live capture.
+func TestStop_quietStdinSignal(t *testing.T) {
+	// The signal must come once the child reads: retry with a longer wait
+	// when it came before (killed before its handler, or during the open).
+	for _, wait := range []time.Duration{300 * time.Millisecond, 2 * time.Second, 10 * time.Second} {
+		out, errs, err := quietStdinRun(t, wait)
+		if err != nil && (strings.Contains(errs, "interrupted while waiting") || !strings.Contains(errs, "rstscope")) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("after SIGTERM on a quiet stdin: %v\n%s", err, errs)
+		}
+		var d doc
+		if err := json.Unmarshal([]byte(out), &d); err != nil || d.Tool != "rstscope" || d.Stats.Packets != 0 {
+			t.Errorf("report after SIGTERM: %v\n%s", err, out)
+		}
+		return
+	}
+	t.Fatal("the child never got to wait on its stdin")
+}
+
+// quietStdinRun starts rstscope -r - in a child, writes a pcap file header
+// on its stdin and nothing else, sends SIGTERM after wait, and returns its
+// stdout, stderr and exit.
+func quietStdinRun(t *testing.T, wait time.Duration) (string, string, error) {
+	cmd := childCmd("", "-r", "-", "--format", "json")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if err := pcapgen.NewRaw(in, 1, 65535).Close(); err != nil { // the header only
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(wait)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("SIGTERM did not end a run waiting on a quiet stdin")
+	}
+	return stdout.String(), stderr.String(), err
+}

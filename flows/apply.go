@@ -26,7 +26,9 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
 	var retrans, zeroWin bool
 	if fl&capture.RST != 0 {
 		pr.RSTs++
-		f.rstSeen = true
+		if check == SeqExact || check == SeqUnknown {
+			f.reset = true
+		}
 		if check != SeqOutOfWindow {
 			f.closed = true
 		}

@@ -8,8 +8,11 @@
 //
 // A flow is keyed by its canonical 5-tuple (Key, endpoints sorted). A pure
 // SYN that is not a retransmission (a different ISN from its sender's SYN
-// in the flow) on a tuple whose flow is closed (FIN both ways, or an RST
-// not out of window) or saw any RST starts a new flow; the old one ends.
+// in the flow) on a tuple whose flow ended (FIN both ways, or an
+// acceptable RST: exact, or unknown when the receiver's state was not
+// seen) starts a new flow; the old one ends. An out-of-window or in-window
+// RST does not: a receiver drops it (RFC 5961), so a forged RST and a
+// forged SYN cannot replace a live flow.
 // Roles: the SYN sender is the client (RolesHandshake); without a SYN, the
 // SYN/ACK receiver (RolesSYNACK); without either, the side on a port below
 // 1024 (if only one is), else the lower port, is the server (RolesPort).

@@ -114,9 +114,16 @@ type Flow struct {
 	zterm      [2]uint8  // Zeek endpoint end state per direction: 0 open, zTermClosed, zTermReset
 	zprevClose [2]bool   // the endpoint was CLOSED before its RESET (Zeek's prev_state)
 
-	closed  bool // both FINs, or an RST that was not out of window, seen
-	rstSeen bool // any RST seen (a later new SYN then starts a new flow)
+	closed bool // both FINs, or an RST that was not out of window, seen
+	// reset is set by an acceptable RST: exact, or unknown when the
+	// receiver's state was not seen. Out-of-window and in-window RSTs
+	// (dropped, or answered with a challenge ACK, RFC 5961) leave the
+	// connection alive, so a forged one cannot make the tuple reusable.
+	reset bool
 }
+
+// finsBoth reports whether both directions sent a FIN.
+func (f *Flow) finsBoth() bool { return f.Dirs[0].FINSeen && f.Dirs[1].FINSeen }
 
 // Profile returns the profile of direction d (d must be FromClient or FromServer).
 func (f *Flow) Profile(d Dir) *Profile { return &f.Dirs[d-1] }

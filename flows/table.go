@@ -290,10 +290,13 @@ func (t *Table) end(e *entry, evicted bool) {
 }
 
 // reused reports whether a pure SYN starts a new connection on the tuple
-// of f: f is closed or saw an RST, and the SYN is not a retransmission of
-// the SYN its sender sent in f.
+// of f: f ended with FINs both ways or an acceptable RST (see Flow.reset),
+// and the SYN is not a retransmission of the SYN its sender sent in f. An
+// out-of-window RST followed by a SYN with a new ISN (two spoofed packets)
+// thus leaves the flow in place, and the real peer's RST is judged
+// against its real state.
 func reused(f *Flow, p *capture.Packet) bool {
-	if !f.closed && !f.rstSeen {
+	if !(f.reset || f.finsBoth()) {
 		return false
 	}
 	pr := f.Profile(f.dirOf(p))

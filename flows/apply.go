@@ -52,6 +52,9 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet) (retrans, zeroWin 
 
 	pr.TTL.Add(p.TTL)
 	host := e.hosts[d-1]
+	if t.replaying {
+		host = nil // the host saw this SYN when it arrived (see newSyn)
+	}
 	if host != nil {
 		host.TTL.Add(p.TTL)
 	}

@@ -47,9 +47,12 @@
 // The table runs on packet time only: look-ahead, idle eviction
 // (IdleEvict) and eviction of closed flows (CloseEvict) are measured from
 // the latest packet time seen (or the time given to Flush); time.Now is
-// never read. Flows sit on two intrusive lists ordered by last packet, so
-// eviction costs O(1) per packet. The flow count is capped by MaxFlows,
-// the host table by MaxHosts. Add keeps nothing of the Packet it is given
+// never read. Flows sit on intrusive lists ordered by last packet (closed,
+// half-open, active), so eviction costs O(1) per packet and a full table
+// finds a closed, half-open or idle flow to end wherever it is. A flow
+// that has seen only one pure SYN is a compact record (synRec) until its
+// second packet replays the SYN into a full flow. The flow count is capped
+// by MaxFlows, the host table by MaxHosts. Add keeps nothing of the Packet it is given
 // (its Payload aliases the capture buffer): payload yields derived facts
 // and strings copied once per flow; a ClientHello longer than one segment
 // is copied into a buffer of at most 16 KiB until complete. Add allocates

@@ -17,7 +17,9 @@ type Options struct {
 	CloseEvict time.Duration
 	// MaxFlows caps the number of flows held; packets that would start a
 	// flow past it are dropped and counted (an RST among them still gets
-	// an event, see Event). Default 1,000,000. Each flow costs about 2.4 KB.
+	// an event, see Event). Default 1,000,000. Each connection costs about
+	// 2.4 KB; a flow that has seen only a pure SYN about 190 bytes (see
+	// synRec).
 	MaxFlows int
 	// MaxHosts caps the per-host profile table; hosts past it get no
 	// profile (HostProfile.Known false). Default 65,536.

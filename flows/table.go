@@ -33,9 +33,9 @@ const maxPending = 32768
 // entry is the table's record of one flow: the Flow plus bookkeeping that
 // must not be copied into events.
 type entry struct {
-	prev, next *entry // intrusive list (active or closed)
-	inClosed   bool
-	hash       uint64 // capture.FlowHash of the flow's endpoints
+	prev, next *entry    // intrusive list (half, active or closed)
+	list       *flowList // the list e is on
+	hash       uint64    // capture.FlowHash of the flow's endpoints
 	flow       Flow
 	hosts      [2]*HostProfile // client, server; nil when the host table is full
 	open       [maxOpenPerFlow]*openEvent
@@ -100,8 +100,15 @@ type Table struct {
 	// at once (PeakActive), as ended flows' entries are reused.
 	entries int
 	active  flowList // flows not closed, by last packet
+	half    flowList // flows not closed and half-open (see halfOpen), by last packet
 	closed  flowList // closed flows, by last packet
-	hosts   map[netip.Addr]*HostProfile
+	syns    synStore // SYN-only flows (see synRec), by arrival
+	// replaying is set while a SYN-only flow's SYN is replayed into a full
+	// entry: the host profiles saw that SYN already.
+	replaying bool
+	scratch   *entry // for OnFlowEnd of SYN-only flows
+	noSynOnly bool   // tests: track every flow in full from its first packet
+	hosts     map[netip.Addr]*HostProfile
 
 	// queue holds the open events sorted by first RST (time, input,
 	// frame); queue[qhead:] are live.
@@ -134,13 +141,15 @@ func NewTable(opts Options) *Table {
 	if opts.MaxHosts <= 0 {
 		opts.MaxHosts = DefaultMaxHosts
 	}
-	return &Table{
+	t := &Table{
 		active: flowList{evict: opts.IdleEvict},
+		half:   flowList{evict: opts.IdleEvict},
 		closed: flowList{evict: opts.CloseEvict},
 		opts:   opts,
-		flows:  newFlowMap(),
 		hosts:  make(map[netip.Addr]*HostProfile),
 	}
+	t.flows = newFlowMap(&t.syns)
+	return t
 }
 
 // Stats returns the counters so far.
@@ -174,7 +183,13 @@ func (t *Table) Add(p *capture.Packet) {
 	if h == 0 {
 		h = capture.FlowHash(p.Src, p.Dst)
 	}
-	e := t.flows.get(p.Src, p.Dst, h)
+	var e *entry
+	if s := t.flows.find(p.Src, p.Dst, h); s != nil {
+		e = s.e
+		if e == nil {
+			e = t.promote(s)
+		}
+	}
 	if e != nil && p.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.SYN && reused(&e.flow, p) {
 		t.replace(e, p)
 		e = nil
@@ -188,6 +203,10 @@ func (t *Table) Add(p *capture.Packet) {
 			if rst {
 				t.openUntracked(p)
 			}
+			return
+		}
+		if compactable(p) && !t.noSynOnly {
+			t.newSyn(h, p)
 			return
 		}
 		e = t.newEntry(h, p)
@@ -213,10 +232,13 @@ func (t *Table) Close() {
 		t.emitHead(true)
 	}
 	t.queue, t.qhead = t.queue[:0], 0
-	for _, l := range []*flowList{&t.closed, &t.active} {
+	for _, l := range []*flowList{&t.closed, &t.half, &t.active} {
 		for l.head != nil {
 			t.end(l.head, false)
 		}
+	}
+	for t.syns.head != 0 {
+		t.endSyn(t.syns.head-1, false)
 	}
 }
 
@@ -229,8 +251,14 @@ func (t *Table) advance() {
 	for t.closed.due(t.now) {
 		t.end(t.closed.head, true)
 	}
+	for t.half.due(t.now) {
+		t.end(t.half.head, true)
+	}
 	for t.active.due(t.now) {
 		t.end(t.active.head, true)
+	}
+	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < t.now.UnixNano() {
+		t.endSyn(t.syns.head-1, true)
 	}
 }
 
@@ -240,28 +268,44 @@ const pressureIdle = 60 * time.Second
 
 // makeRoom ends one flow early when the table is full, so that a SYN flood
 // or a scan cannot blind the table to new connections until IdleEvict
-// (15 min) passes: first the flow that closed longest ago, else the least
-// recently active flow if it is half-open (a SYN never answered, no data)
-// or silent for pressureIdle. Flows still collecting an event are kept.
-// It reports whether a flow was ended; the count is Stats().EndedEarly.
+// (15 min) passes. In order: the flow that closed longest ago; the oldest
+// SYN-only flow; the least recently active half-open flow (a SYN never
+// answered, no data); the least recently active flow silent for
+// pressureIdle. Each kind sits on its own list, ordered by last packet, so
+// a half-open or idle flow is found wherever it is among busy flows. Flows
+// still collecting an event are kept (skipped, at most maxSkip of them per
+// list). It reports whether a flow was ended; the count is
+// Stats().EndedEarly.
 func (t *Table) makeRoom() bool {
-	if e := t.closed.head; e != nil && e.nOpen == 0 {
+	if e := t.closed.first(); e != nil {
 		t.end(e, false)
-		t.stats.EndedEarly++
-		return true
-	}
-	e := t.active.head
-	if e == nil || e.nOpen > 0 {
+	} else if t.syns.head != 0 {
+		t.endSyn(t.syns.head-1, false)
+	} else if e := t.half.first(); e != nil {
+		t.end(e, false)
+	} else if e := t.active.first(); e != nil && t.now.Sub(e.flow.Last) >= pressureIdle {
+		t.end(e, false)
+	} else {
 		return false
 	}
-	f := &e.flow
-	halfOpen := !f.SYNACKSeen && f.Dirs[0].DataPackets == 0 && f.Dirs[1].DataPackets == 0
-	if halfOpen || t.now.Sub(f.Last) >= pressureIdle {
-		t.end(e, false)
-		t.stats.EndedEarly++
-		return true
+	t.stats.EndedEarly++
+	return true
+}
+
+// maxSkip bounds how many flows collecting an event makeRoom steps over
+// on one list.
+const maxSkip = 64
+
+// first gives the least recently active entry of l collecting no event,
+// looking at most maxSkip entries past the head, or nil.
+func (l *flowList) first() *entry {
+	n := 0
+	for e := l.head; e != nil && n <= maxSkip; e, n = e.next, n+1 {
+		if e.nOpen == 0 {
+			return e
+		}
 	}
-	return false
+	return nil
 }
 
 // end removes e from the table: its open events stop collecting (they are
@@ -273,11 +317,8 @@ func (t *Table) end(e *entry, evicted bool) {
 		e.open[i] = nil
 	}
 	e.nOpen = 0
-	if e.inClosed {
-		t.closed.remove(e)
-	} else {
-		t.active.remove(e)
-	}
+	e.list.remove(e)
+	e.list = nil
 	t.flows.remove(e, e.hash)
 	if evicted {
 		t.stats.Evicted++
@@ -316,6 +357,19 @@ func (t *Table) replace(e *entry, p *capture.Packet) {
 
 // newEntry creates the flow p starts and decides its roles.
 func (t *Table) newEntry(h uint64, p *capture.Packet) *entry {
+	e := t.allocEntry()
+	t.nextID++
+	t.initEntry(e, h, p, t.nextID)
+	t.flows.put(e, h)
+	t.stats.Flows++
+	if n := t.flows.len(); n > t.stats.PeakActive {
+		t.stats.PeakActive = n
+	}
+	return e
+}
+
+// allocEntry returns a cleared entry: an ended flow's, or a new one.
+func (t *Table) allocEntry() *entry {
 	var e *entry
 	if n := len(t.spare); n > 0 {
 		e = t.spare[n-1]
@@ -329,27 +383,25 @@ func (t *Table) newEntry(h uint64, p *capture.Packet) *entry {
 		e = &t.slab[len(t.slab)-1]
 		t.entries++
 	}
+	return e
+}
+
+// initEntry starts e as flow id, first packet p, hash h: roles, hosts
+// and its place on a list (not in the map).
+func (t *Table) initEntry(e *entry, h uint64, p *capture.Packet, id uint64) {
 	e.hash = h
 	f := &e.flow
-	t.nextID++
-	f.ID = t.nextID
+	f.ID = id
 	f.Client, f.Server, f.RolesFrom = rolesOf(p)
 	f.Tunnel, f.VLAN, f.Input = p.Tunnel, p.VLAN, p.Input
 	f.Start, f.FirstFrame = p.Time, p.Index
 	e.hosts[0] = t.host(f.Client.Addr())
 	e.hosts[1] = t.host(f.Server.Addr())
 	for _, h := range e.hosts {
-		if h != nil {
+		if h != nil && !t.replaying {
 			h.Flows++
 		}
 	}
-	t.flows.put(e, h)
-	t.active.pushBack(e)
-	t.stats.Flows++
-	if n := t.flows.len(); n > t.stats.PeakActive {
-		t.stats.PeakActive = n
-	}
-	return e
 }
 
 // host returns the profile of addr, creating it while there is room.
@@ -438,19 +490,27 @@ func (e *entry) flip() {
 	}
 }
 
-// touch moves e to the back of its list (closed flows to the closed list).
+// touch moves e to the back of the list its state calls for: closed,
+// half-open or active.
 func (t *Table) touch(e *entry) {
-	if e.inClosed {
-		t.closed.remove(e)
-	} else {
-		t.active.remove(e)
+	if e.list != nil {
+		e.list.remove(e)
 	}
-	if e.flow.closed {
-		e.inClosed = true
-		t.closed.pushBack(e)
-	} else {
-		t.active.pushBack(e)
+	switch f := &e.flow; {
+	case f.closed:
+		e.list = &t.closed
+	case f.halfOpen():
+		e.list = &t.half
+	default:
+		e.list = &t.active
 	}
+	e.list.pushBack(e)
+}
+
+// halfOpen reports whether f is a connection attempt nobody answered:
+// no SYN/ACK and no data either way.
+func (f *Flow) halfOpen() bool {
+	return !f.SYNACKSeen && f.Dirs[0].DataPackets == 0 && f.Dirs[1].DataPackets == 0
 }
 
 // packet handles one packet of a tracked flow.

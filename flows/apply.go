@@ -1,6 +1,10 @@
 package flows
 
-import "github.com/rstscope/rstscope/capture"
+import (
+	"slices"
+
+	"github.com/rstscope/rstscope/capture"
+)
 
 // apply updates flow e with packet p sent in direction d (check is the
 // RST's SeqCheck when p is an RST). See Profile for what each field counts.
@@ -169,6 +173,12 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
 	pr := e.flow.Profile(d)
 	b := p.Payload
 	k := classify(b)
+	if len(b) < 6 && helloPrefix(b) {
+		// Too short to tell (a ClientHello split after its first bytes,
+		// as anti-censorship tools do): taken as a ClientHello while it is
+		// completed; finishHello reclassifies it if it was not one.
+		k = PayloadTLSClientHello
+	}
 	pr.FirstPayload = k
 	r := &pr.Request
 	r.Kind, r.Frame, r.Time, r.StartSeq = k, p.Index, p.Time, Seq(p.Seq)
@@ -183,22 +193,23 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
 	case PayloadTLSServerHello:
 		pr.TLSVersion = parseServerHello(b)
 	}
-	if looksTLS(b) {
+	if looksTLS(b) || helloPrefix(b) {
 		pr.tlsStart(Seq(p.Seq))
 	}
 }
 
 // clientHello parses the ClientHello that starts p's payload into the
-// Request of direction d and, when the record continues past the segment,
-// starts buffering it (up to maxHello) to complete it from the next
+// Request of direction d and, when the handshake message continues past
+// the segment (a longer record, or more records: see helloNeed), starts
+// buffering the stream (up to maxHelloRaw) to complete it from the next
 // in-order segments.
 func (t *Table) clientHello(e *entry, d Dir, p *capture.Packet) {
 	pr := e.flow.Profile(d)
 	b := p.Payload
-	parseClientHello(b, &pr.Request)
+	parseClientHello(helloDefrag(b), &pr.Request)
 	pr.TLSVersion = pr.Request.TLSVersion
-	need := helloRecordLen(b)
-	if need > len(b) && len(b) == p.Len && need <= maxHello+5 && e.hello == nil && t.helloBytes+need <= maxHelloTotal {
+	need, done := helloNeed(b)
+	if !done && len(b) == p.Len && need <= maxHelloRaw && e.hello == nil && t.helloBytes+need <= maxHelloTotal {
 		t.helloBytes += need
 		e.hello = append(make([]byte, 0, need), b...)
 		e.helloNeed = need
@@ -239,10 +250,27 @@ func (t *Table) moreHello(e *entry, p *capture.Packet) {
 		t.finishHello(e)
 		return
 	}
-	n := min(e.helloNeed-len(e.hello), len(p.Payload))
-	e.hello = append(e.hello, p.Payload[:n]...)
+	for b := p.Payload; len(b) > 0; {
+		n := min(e.helloNeed-len(e.hello), len(b))
+		e.hello = append(e.hello, b[:n]...)
+		b = b[n:]
+		need, done := helloNeed(e.hello)
+		if done {
+			break
+		}
+		if need > maxHelloRaw || t.helloBytes+need-e.helloNeed > maxHelloTotal {
+			t.finishHello(e) // too long, or no room: parse what arrived
+			return
+		}
+		if need > e.helloNeed {
+			// The message goes on in a further record: reserve it.
+			t.helloBytes += need - e.helloNeed
+			e.helloNeed = need
+			e.hello = slices.Grow(e.hello, need-len(e.hello))
+		}
+	}
 	e.helloNext = end
-	if len(e.hello) >= e.helloNeed {
+	if _, done := helloNeed(e.hello); done {
 		t.finishHello(e)
 	}
 }
@@ -253,11 +281,25 @@ func (t *Table) finishHello(e *entry) {
 	if e.hello == nil {
 		return
 	}
-	r := &e.flow.Profile(e.helloDir).Request
+	pr := e.flow.Profile(e.helloDir)
+	r := &pr.Request
 	*r = Request{Kind: r.Kind, Frame: r.Frame, Time: r.Time, StartSeq: r.StartSeq}
-	parseClientHello(e.hello, r)
-	if len(e.hello) < e.helloNeed {
-		r.Cut = true
+	_, done := helloNeed(e.hello)
+	switch k := classify(e.hello); {
+	case k == PayloadTLSClientHello || len(e.hello) < 6:
+		parseClientHello(helloDefrag(e.hello), r)
+		pr.TLSVersion = r.TLSVersion
+		if !done {
+			r.Cut = true
+		}
+	default: // began like one but is not a ClientHello (see firstPayload)
+		r.Kind = k
+		if pr.FirstPayload == PayloadTLSClientHello {
+			pr.FirstPayload = k
+		}
+		if k == PayloadTLSServerHello {
+			pr.TLSVersion = parseServerHello(e.hello)
+		}
 	}
 	t.helloBytes -= e.helloNeed
 	e.hello, e.helloNeed, e.helloDir = nil, 0, DirUnknown

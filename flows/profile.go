@@ -224,9 +224,10 @@ type Profile struct {
 	// Request is parsed from the first payload: for the client the HTTP
 	// request or TLS ClientHello; for the server only Kind, Frame, Time and,
 	// for HTTP, Status (a TLS ServerHello fills TLSVersion below instead).
-	// A ClientHello longer than its first segment is completed from the
-	// following in-order segments (up to 16 KiB), so SNI may appear a
-	// packet later than Kind.
+	// A ClientHello longer than its first segment (even one of a single
+	// byte) or split over several TLS records is completed from the
+	// following in-order segments (up to 16 KiB of handshake), so SNI may
+	// appear a packet later than Kind.
 	// When the first payload was opaque and a later segment of the
 	// direction starts with a ClientHello (STARTTLS), Request describes
 	// that ClientHello instead (Frame/Time are the ClientHello's).

@@ -73,9 +73,16 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	}
 	engine := &heuristics.Engine{Idle: cfg.idle}
 	var findings, filtered uint64
+	var warnings []string
 	table := flows.NewTable(flows.Options{
 		LookAhead: cfg.lookAhead,
 		MaxFlows:  cfg.maxFlows,
+		// Time jumps (a record stamped decades off, a clock step) are
+		// re-based by the table and reported here, frame first.
+		OnWarning: func(msg string) {
+			warnings = append(warnings, msg)
+			fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
+		},
 		OnEvent: func(ev *flows.Event) {
 			f := engine.Judge(ev)
 			if peer != nil {
@@ -96,7 +103,6 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	var stopped atomic.Bool
 	go stopOn(stop, cfg.duration, done, &stopped, src, cfg.iface != "")
 
-	var warnings []string
 	prog := newProgress(stderr, cfg.iface == "")
 	// A live source returns capture.ErrTimeout when the link is quiet; the
 	// table is then flushed to the source's packet-time clock, so that a

@@ -41,6 +41,11 @@
 // frame) when their window ends (Add, Flush) or at Close (EndOfInput).
 // The order holds as long as capture time never goes back by more than
 // LookAhead: an RST older than an event already emitted is emitted late.
+// Time jumps are caught first (clock.go): a packet more than a day ahead
+// of the table's clock or more than a minute behind it is held until the
+// next packet of its input says whether it was a lone outlier (tracked at
+// the clock's time) or a step (forward: time moves on; back: this input's
+// later times are re-based forward); Options.OnWarning names the frame.
 //
 // # Clock, memory and ownership
 //

@@ -31,6 +31,10 @@ type Options struct {
 	// (idle or closed), replaced by a new connection on its tuple, or at
 	// Close. The *Flow is valid only during the call.
 	OnFlowEnd func(*Flow)
+	// OnWarning, if set, receives a one-line message (frame first) when
+	// capture time jumps: a lone outlier, a step forward of more than a
+	// day, or a step back of more than a minute (see clock.go).
+	OnWarning func(msg string)
 }
 
 // TableStats counts what a Table has done.
@@ -44,4 +48,5 @@ type TableStats struct {
 	EndedEarly   uint64 // flows ended before their time to make room in a full table (see Table.makeRoom)
 	RSTPackets   uint64 // RST packets added (each is in exactly one event)
 	Events       uint64 // events emitted
+	TimeJumps    uint64 // time jumps and outliers detected (each warned through OnWarning)
 }

@@ -119,7 +119,8 @@ type Table struct {
 	// (at most maxHelloTotal).
 	helloBytes int
 
-	now    time.Time // latest packet time seen (or Flush time)
+	now    time.Time // latest packet time seen (or Flush time), re-based (see clock.go)
+	clock  clockState
 	nextID uint64
 	stats  TableStats
 }
@@ -171,6 +172,13 @@ func KeyOf(a, b netip.AddrPort) Key {
 // older than the latest seen is still tracked, but time-driven work
 // (emitting events, eviction) follows the latest time. p is not kept.
 func (t *Table) Add(p *capture.Packet) {
+	if p = t.admit(p); p != nil {
+		t.add(p)
+	}
+}
+
+// add tracks p, re-timed by admit.
+func (t *Table) add(p *capture.Packet) {
 	if p.Time.After(t.now) {
 		t.now = p.Time
 	}
@@ -218,6 +226,7 @@ func (t *Table) Add(p *capture.Packet) {
 // idle and closed flows, as if a packet at time now had arrived. Use it
 // on live captures when traffic pauses.
 func (t *Table) Flush(now time.Time) {
+	now = now.Add(t.clock.shift)
 	if now.After(t.now) {
 		t.now = now
 	}
@@ -228,6 +237,8 @@ func (t *Table) Flush(now time.Time) {
 // (in order), then every flow ends (OnFlowEnd). The table is empty
 // afterwards and may be reused.
 func (t *Table) Close() {
+	t.releaseOutlier()
+	t.clock.seen = false // the next input is judged afresh
 	for t.qhead < len(t.queue) {
 		t.emitHead(true)
 	}

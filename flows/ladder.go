@@ -24,59 +24,75 @@ type LadderEntry struct {
 }
 
 // Ladder is a fixed ring of the last 16 packets of a flow (both directions).
-// Entries are kept in a compact form (48 bytes instead of LadderEntry's
+// Entries are kept in a compact form (40 bytes instead of LadderEntry's
 // 80): Push and At convert. Times come back as UTC.
 type Ladder struct {
 	buf [16]ladderSlot
 	n   int // total entries ever pushed
 }
 
-// ladderSlot is a LadderEntry packed: the time as Unix seconds and
-// nanoseconds, Dir in the top bits of the nanoseconds, HasTS in the top
-// bit of the flags.
+// ladderSlot is a LadderEntry packed: the time as Unix nanoseconds (times
+// outside 1678..2262 are clamped), Dir and HasTS in the top bits of the
+// flags, the length saturated at 65535 (an IP packet holds no more), the
+// input saturated at 65535.
 type ladderSlot struct {
-	frame   uint64
-	sec     int64
-	nsecDir uint32 // nanoseconds | Dir<<30
-	seq     Seq
-	ack     Seq
-	len     uint32
-	tsVal   uint32
-	input   int32
-	ipID    uint16
-	window  uint16
-	flags   uint16 // capture.TCPFlags | slotHasTS
-	ttl     uint8
+	frame  uint64
+	ns     int64
+	seq    Seq
+	ack    Seq
+	tsVal  uint32
+	len    uint16
+	ipID   uint16
+	window uint16
+	flags  uint16 // capture.TCPFlags | slotHasTS | Dir<<slotDirShift
+	input  uint16
+	ttl    uint8
 }
 
-const slotHasTS = 1 << 15
+const (
+	slotHasTS    = 1 << 15
+	slotDirShift = 13
+	slotDirMask  = 3 << slotDirShift
+	slotFlags    = 1<<slotDirShift - 1
+)
 
 func packSlot(e *LadderEntry) ladderSlot {
-	fl := uint16(e.Flags) &^ slotHasTS
+	fl := uint16(e.Flags)&slotFlags | uint16(e.Dir&3)<<slotDirShift
 	if e.HasTS {
 		fl |= slotHasTS
 	}
 	return ladderSlot{
-		frame: e.Frame, sec: e.Time.Unix(), nsecDir: uint32(e.Time.Nanosecond()) | uint32(e.Dir&3)<<30,
-		seq: e.Seq, ack: e.Ack, len: uint32(e.Len), tsVal: e.TSVal, input: int32(e.Input),
-		ipID: e.IPID, window: e.Window, flags: fl, ttl: e.TTL,
+		frame: e.Frame, ns: unixNano(e.Time), seq: e.Seq, ack: e.Ack, tsVal: e.TSVal,
+		len: uint16(min(max(e.Len, 0), 1<<16-1)), ipID: e.IPID, window: e.Window, flags: fl,
+		input: uint16(min(max(e.Input, 0), 1<<16-1)), ttl: e.TTL,
 	}
 }
 
 func (s *ladderSlot) entry() LadderEntry {
 	return LadderEntry{
-		Frame: s.frame, Input: int(s.input), Time: time.Unix(s.sec, int64(s.nsecDir&(1<<30-1))).UTC(),
-		Dir: Dir(s.nsecDir >> 30), Flags: capture.TCPFlags(s.flags &^ slotHasTS),
+		Frame: s.frame, Input: int(s.input), Time: time.Unix(0, s.ns).UTC(),
+		Dir: Dir(s.flags & slotDirMask >> slotDirShift), Flags: capture.TCPFlags(s.flags & slotFlags),
 		Seq: s.seq, Ack: s.ack, Len: int(s.len), TTL: s.ttl, IPID: s.ipID, Window: s.window,
 		HasTS: s.flags&slotHasTS != 0, TSVal: s.tsVal,
 	}
 }
 
+// unixNano gives t in Unix nanoseconds, clamped to what an int64 holds.
+func unixNano(t time.Time) int64 {
+	switch s := t.Unix(); {
+	case s < -9e9:
+		return -9e18
+	case s > 9e9:
+		return 9e18
+	}
+	return t.UnixNano()
+}
+
 // reverseDirs swaps FromClient and FromServer in every slot.
 func (l *Ladder) reverseDirs() {
 	for i := range l.buf {
-		d := Dir(l.buf[i].nsecDir >> 30).Reverse()
-		l.buf[i].nsecDir = l.buf[i].nsecDir&(1<<30-1) | uint32(d)<<30
+		d := Dir(l.buf[i].flags & slotDirMask >> slotDirShift).Reverse()
+		l.buf[i].flags = l.buf[i].flags&^slotDirMask | uint16(d)<<slotDirShift
 	}
 }
 

@@ -120,5 +120,5 @@ type tlsTracker struct {
 	lastType  uint8
 	lastLen   uint16
 	lastFrame uint64
-	lastTime  time.Time
+	lastNs    int64 // time, Unix ns (a time.Time would take 24 bytes)
 }

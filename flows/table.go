@@ -268,7 +268,7 @@ func (t *Table) advance() {
 	for t.active.due(t.now) {
 		t.end(t.active.head, true)
 	}
-	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < t.now.UnixNano() {
+	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < unixNano(t.now) {
 		t.endSyn(t.syns.head-1, true)
 	}
 }

@@ -72,6 +72,10 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		}
 	}
 	engine := &heuristics.Engine{Idle: cfg.idle}
+	var witnesses []heuristics.Witness
+	if peer != nil {
+		witnesses = append(witnesses, peer)
+	}
 	var findings, filtered uint64
 	var warnings []string
 	table := flows.NewTable(flows.Options{
@@ -84,10 +88,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 			fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
 		},
 		OnEvent: func(ev *flows.Event) {
-			f := engine.Judge(ev)
-			if peer != nil {
-				peer.Apply(ev, &f)
-			}
+			f := engine.Judge(ev, witnesses...)
 			if !cfg.keep.Keep(&f) {
 				filtered++
 				return

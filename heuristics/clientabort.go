@@ -51,7 +51,7 @@ func ruleClientAbort(ev *flows.Event, c *ctx) []claim {
 	// had not acknowledged, or data right before the RST.
 	end := sp.End()
 	unacked := sp.SeqValid && cp.AckValid && cp.LastAck.LessThan(end)
-	recent := r.Time.Sub(sp.LastData) <= max(200*time.Millisecond, 2*ev.Flow.RTT)
+	recent := r.Time.Sub(sp.LastData) <= c.replyWindow()
 	var more uint64
 	for _, p := range c.receiverAfter {
 		if p.Len > 0 {

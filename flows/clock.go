@@ -13,8 +13,8 @@ import (
 // would leave later packets "older" than the clock: no look-ahead, flows
 // evicted as soon as they are touched. A packet more than jumpAhead ahead
 // of the clock, or more than jumpBack behind it, is therefore a suspect:
-// the table holds a copy of it and the next packet of the same input
-// decides what it was:
+// the table holds a copy of it and the next packet of its input decides
+// what it was:
 //   - a step, when the next packet's time is near the suspect's: forward,
 //     the capture really paused (or was merged from two periods) and time
 //     moves on from the suspect (idle flows are evicted as they would
@@ -23,9 +23,10 @@ import (
 //   - a lone outlier otherwise: the suspect is tracked at the clock's
 //     time, and nothing is decided or evicted because of it.
 //
-// Either way OnWarning names the frame. Packets of another input than the
-// previous packet's are not judged: inputs read one after the other may
-// start earlier than the last one ended.
+// Either way OnWarning names the frame. Inputs are judged apart (their
+// packets arrive merged by time, as mergecap merges them): each input
+// has its own shift, and a suspect waits for the next packet of its own
+// input while the other inputs' packets go on.
 const (
 	jumpAhead = 24 * time.Hour
 	jumpBack  = time.Minute
@@ -33,31 +34,43 @@ const (
 
 // clockState is the table's time-jump detector.
 type clockState struct {
-	shift     time.Duration // added to the times of packets (re-base after a step back)
-	held      bool          // held is a suspect waiting for the next packet
-	heldPkt   capture.Packet
-	heldBuf   []byte // held's payload (copied)
-	heldNow   time.Time
-	lastInput int
-	seen      bool
-	cur       capture.Packet // the packet being added, re-timed
+	shifts  []time.Duration // per input: added to its packets' times (re-base after a step back)
+	held    bool            // heldPkt is a suspect waiting for the next packet of its input
+	heldPkt capture.Packet
+	heldBuf []byte // heldPkt's payload (copied)
+	heldNow time.Time
+	cur     capture.Packet // the packet being added, re-timed
+}
+
+func (c *clockState) shift(input int) time.Duration {
+	if input >= 0 && input < len(c.shifts) {
+		return c.shifts[input]
+	}
+	return 0
+}
+
+func (c *clockState) addShift(input int, d time.Duration) {
+	if input < 0 || input >= 1<<16 {
+		return // not re-based (inputs are numbered from 0)
+	}
+	for len(c.shifts) <= input {
+		c.shifts = append(c.shifts, 0)
+	}
+	c.shifts[input] += d
 }
 
 // admit returns the packet Add should track for p (p itself, or a copy
 // with its time re-based), or nil when p is a suspect held until the next
-// packet; a held suspect is tracked first when p decides it.
+// packet of its input; a held suspect is tracked first when p decides it.
 func (t *Table) admit(p *capture.Packet) *capture.Packet {
 	c := &t.clock
-	sameInput := c.seen && p.Input == c.lastInput
-	c.seen, c.lastInput = true, p.Input
-	at := p.Time.Add(c.shift)
-	if c.held {
+	at := p.Time.Add(c.shift(p.Input))
+	if c.held && c.heldPkt.Input == p.Input {
 		h := &c.heldPkt
-		switch {
-		case sameInput && near(at, h.Time):
+		if near(at, h.Time) {
 			if h.Time.Before(c.heldNow) {
 				step := c.heldNow.Sub(h.Time)
-				c.shift += step
+				c.addShift(p.Input, step)
 				at = at.Add(step)
 				h.Time = c.heldNow
 				t.warn(fmt.Sprintf("input %d frame %d: capture time steps back by %v; this input's later times are re-based by +%v",
@@ -65,15 +78,14 @@ func (t *Table) admit(p *capture.Packet) *capture.Packet {
 			} else {
 				t.warn(fmt.Sprintf("input %d frame %d: capture time jumps ahead by %v", h.Input, h.Index, h.Time.Sub(c.heldNow).Round(time.Millisecond)))
 			}
-		default:
-			t.releaseOutlier()
-		}
-		if c.held {
 			c.held = false
 			t.add(h)
+		} else {
+			t.releaseOutlier()
 		}
 	}
-	if sameInput && !t.now.IsZero() && !near(at, t.now) {
+	if !t.now.IsZero() && !near(at, t.now) {
+		t.releaseOutlier() // one suspect at a time
 		c.held, c.heldNow = true, t.now
 		c.heldPkt = *p
 		c.heldPkt.Time = at
@@ -81,7 +93,7 @@ func (t *Table) admit(p *capture.Packet) *capture.Packet {
 		c.heldPkt.Payload, c.heldPkt.Frame = c.heldBuf, nil
 		return nil
 	}
-	if c.shift == 0 {
+	if at.Equal(p.Time) {
 		return p
 	}
 	c.cur = *p
@@ -90,7 +102,7 @@ func (t *Table) admit(p *capture.Packet) *capture.Packet {
 }
 
 // releaseOutlier tracks a held suspect that nothing confirmed at the
-// clock's time.
+// clock's time when it came.
 func (t *Table) releaseOutlier() {
 	c := &t.clock
 	if !c.held {
@@ -98,7 +110,7 @@ func (t *Table) releaseOutlier() {
 	}
 	h := &c.heldPkt
 	t.warn(fmt.Sprintf("input %d frame %d: capture time %s is out of line with the frames around it; taken as %s",
-		h.Input, h.Index, h.Time.Add(-c.shift).UTC().Format(time.RFC3339Nano), c.heldNow.UTC().Format(time.RFC3339Nano)))
+		h.Input, h.Index, h.Time.Add(-c.shift(h.Input)).UTC().Format(time.RFC3339Nano), c.heldNow.UTC().Format(time.RFC3339Nano)))
 	h.Time = c.heldNow
 	c.held = false
 	t.add(h)

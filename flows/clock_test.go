@@ -2,6 +2,7 @@ package flows
 
 import (
 	"github.com/rstscope/rstscope/capture"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -79,4 +80,60 @@ func TestTable_timeJumps(t *testing.T) {
 			t.Errorf("RST time: got %v, want %v (times are not re-based forward)", e.First().Time, pk[7].Time)
 		}
 	})
+}
+
+// TestTable_timeJumpsTwoInputs: two inputs merged by time, the second's
+// clock stepping back 20 minutes: only that input is re-based (one
+// warning naming it), the first input's flow is untouched, nothing is
+// evicted and both RSTs see their look-ahead.
+func TestTable_timeJumpsTwoInputs(t *testing.T) {
+	steps := lines(handshake, []string{
+		"C>S PA seq=101 ack=301 len=10",
+		"S>C A seq=301 ack=111",
+		"C>S PA seq=111 ack=301 len=10 t=10s",
+		"S>C PA seq=301 ack=121 len=100",
+		"S>C R seq=401",
+		"C>S PA seq=121 ack=401 len=10",
+	})
+	a := ladder(t, steps...)
+	rst0 := a[7].Time
+	b := ladderAt(t, netip.MustParseAddrPort("10.9.0.1:5000"), netip.MustParseAddrPort("10.9.0.2:80"), steps...)
+	for i := range b {
+		b[i].Input = 1
+		b[i].Time = b[i].Time.Add(500 * time.Microsecond)
+		if i >= 5 { // input 1's clock steps back from its 6th packet
+			b[i].Time = b[i].Time.Add(-20 * time.Minute)
+		}
+	}
+	// Merge as capture.OpenFiles does: of the inputs' next packets, the
+	// earliest; input 1's stepped-back packets thus come right after its
+	// 5th, ahead of input 0's later ones.
+	var pk []capture.Packet
+	for len(a) > 0 || len(b) > 0 {
+		if len(b) == 0 || len(a) > 0 && !b[0].Time.Before(a[0].Time) {
+			pk, a = append(pk, a[0]), a[1:]
+		} else {
+			pk, b = append(pk, b[0]), b[1:]
+		}
+	}
+	r, warns := jumpRun(t, pk)
+	if len(warns) != 1 || !strings.Contains(warns[0], "input 1 frame 6: capture time steps back") {
+		t.Errorf("warnings: got %q, want one: input 1 frame 6 steps back", warns)
+	}
+	if st := r.table.Stats(); st.Evicted != 0 || st.Flows != 2 {
+		t.Errorf("evicted %d, flows %d; want 0 and 2", st.Evicted, st.Flows)
+	}
+	if len(r.events) != 2 {
+		t.Fatalf("got %d events, want 2", len(r.events))
+	}
+	for _, e := range r.events {
+		if e.After.ReceiverDataPackets != 1 || e.Flow.Dirs[0].DataPackets != 2 || e.Gap != time.Millisecond {
+			t.Errorf("input %d: look-ahead data %d, client data %d, gap %v; want 1, 2, 1ms", e.First().Input, e.After.ReceiverDataPackets, e.Flow.Dirs[0].DataPackets, e.Gap)
+		}
+	}
+	for _, e := range r.events {
+		if e.First().Input == 0 && !e.First().Time.Equal(rst0) {
+			t.Errorf("input 0's RST time: got %v, want %v (not re-based)", e.First().Time, rst0)
+		}
+	}
 }

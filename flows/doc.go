@@ -45,7 +45,9 @@
 // of the table's clock or more than a minute behind it is held until the
 // next packet of its input says whether it was a lone outlier (tracked at
 // the clock's time) or a step (forward: time moves on; back: this input's
-// later times are re-based forward); Options.OnWarning names the frame.
+// later times are re-based forward, each input apart); Options.OnWarning
+// names the frame. Event and ladder times after a step back are the
+// re-based ones.
 //
 // # Clock, memory and ownership
 //

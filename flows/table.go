@@ -226,7 +226,7 @@ func (t *Table) add(p *capture.Packet) {
 // idle and closed flows, as if a packet at time now had arrived. Use it
 // on live captures when traffic pauses.
 func (t *Table) Flush(now time.Time) {
-	now = now.Add(t.clock.shift)
+	now = now.Add(t.clock.shift(0)) // a live capture is input 0
 	if now.After(t.now) {
 		t.now = now
 	}
@@ -238,7 +238,6 @@ func (t *Table) Flush(now time.Time) {
 // afterwards and may be reused.
 func (t *Table) Close() {
 	t.releaseOutlier()
-	t.clock.seen = false // the next input is judged afresh
 	for t.qhead < len(t.queue) {
 		t.emitHead(true)
 	}

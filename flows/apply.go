@@ -149,7 +149,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet) (retrans, zeroWin 
 		switch {
 		case pr.FirstPayload == PayloadNone && len(p.Payload) > 0:
 			t.firstPayload(e, d, p)
-		case e.hello != nil && e.helloDir == d:
+		case e.hello != nil && e.hello.dir == d:
 			t.moreHello(e, p)
 		}
 		if !pr.tls.active && looksTLSHeader(p.Payload) {
@@ -211,10 +211,7 @@ func (t *Table) clientHello(e *entry, d Dir, p *capture.Packet) {
 	need, done := helloNeed(b)
 	if !done && len(b) == p.Len && need <= maxHelloRaw && e.hello == nil && t.helloBytes+need <= maxHelloTotal {
 		t.helloBytes += need
-		e.hello = append(make([]byte, 0, need), b...)
-		e.helloNeed = need
-		e.helloNext = Seq(p.Seq).Add(uint32(p.Len))
-		e.helloDir = d
+		e.hello = &helloBuf{b: append(make([]byte, 0, need), b...), need: need, next: Seq(p.Seq).Add(uint32(p.Len)), dir: d}
 	}
 }
 
@@ -243,34 +240,34 @@ func (t *Table) lateTLS(e *entry, d Dir, p *capture.Packet) {
 func (t *Table) moreHello(e *entry, p *capture.Packet) {
 	seq := Seq(p.Seq)
 	end := seq.Add(uint32(p.Len))
-	if end.LessThanEq(e.helloNext) {
+	if end.LessThanEq(e.hello.next) {
 		return // retransmission
 	}
-	if seq != e.helloNext || len(p.Payload) < p.Len {
+	if seq != e.hello.next || len(p.Payload) < p.Len {
 		t.finishHello(e)
 		return
 	}
 	for b := p.Payload; len(b) > 0; {
-		n := min(e.helloNeed-len(e.hello), len(b))
-		e.hello = append(e.hello, b[:n]...)
+		n := min(e.hello.need-len(e.hello.b), len(b))
+		e.hello.b = append(e.hello.b, b[:n]...)
 		b = b[n:]
-		need, done := helloNeed(e.hello)
+		need, done := helloNeed(e.hello.b)
 		if done {
 			break
 		}
-		if need > maxHelloRaw || t.helloBytes+need-e.helloNeed > maxHelloTotal {
+		if need > maxHelloRaw || t.helloBytes+need-e.hello.need > maxHelloTotal {
 			t.finishHello(e) // too long, or no room: parse what arrived
 			return
 		}
-		if need > e.helloNeed {
+		if need > e.hello.need {
 			// The message goes on in a further record: reserve it.
-			t.helloBytes += need - e.helloNeed
-			e.helloNeed = need
-			e.hello = slices.Grow(e.hello, need-len(e.hello))
+			t.helloBytes += need - e.hello.need
+			e.hello.need = need
+			e.hello.b = slices.Grow(e.hello.b, need-len(e.hello.b))
 		}
 	}
-	e.helloNext = end
-	if _, done := helloNeed(e.hello); done {
+	e.hello.next = end
+	if _, done := helloNeed(e.hello.b); done {
 		t.finishHello(e)
 	}
 }
@@ -281,13 +278,13 @@ func (t *Table) finishHello(e *entry) {
 	if e.hello == nil {
 		return
 	}
-	pr := e.flow.Profile(e.helloDir)
+	pr := e.flow.Profile(e.hello.dir)
 	r := &pr.Request
 	*r = Request{Kind: r.Kind, Frame: r.Frame, Time: r.Time, StartSeq: r.StartSeq}
-	_, done := helloNeed(e.hello)
-	switch k := classify(e.hello); {
-	case k == PayloadTLSClientHello || len(e.hello) < 6:
-		parseClientHello(helloDefrag(e.hello), r)
+	_, done := helloNeed(e.hello.b)
+	switch k := classify(e.hello.b); {
+	case k == PayloadTLSClientHello || len(e.hello.b) < 6:
+		parseClientHello(helloDefrag(e.hello.b), r)
 		pr.TLSVersion = r.TLSVersion
 		if !done {
 			r.Cut = true
@@ -298,9 +295,9 @@ func (t *Table) finishHello(e *entry) {
 			pr.FirstPayload = k
 		}
 		if k == PayloadTLSServerHello {
-			pr.TLSVersion = parseServerHello(e.hello)
+			pr.TLSVersion = parseServerHello(e.hello.b)
 		}
 	}
-	t.helloBytes -= e.helloNeed
-	e.hello, e.helloNeed, e.helloDir = nil, 0, DirUnknown
+	t.helloBytes -= e.hello.need
+	e.hello = nil
 }

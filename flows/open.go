@@ -18,6 +18,21 @@ type openEvent struct {
 	deadline time.Time
 }
 
+// openSet holds a flow's open events, oldest first. A flow has one only
+// while an event of it is open, so held flows do not pay for it.
+type openSet struct {
+	ev [maxOpenPerFlow]*openEvent
+	n  int
+}
+
+// opens gives the flow's open events, oldest first.
+func (e *entry) opens() []*openEvent {
+	if e.open == nil {
+		return nil
+	}
+	return e.open.ev[:e.open.n]
+}
+
 // joinable returns the open event that an RST from src with this TTL
 // joins: the newest event of this flow from the same sender that has seen
 // nothing but RSTs from it since, and whose first RST came with the same
@@ -25,8 +40,9 @@ type openEvent struct {
 // comes from another device (a middlebox's RSTs followed by the real
 // peer's), so it gets its own event and its own verdict.
 func (e *entry) joinable(src netip.AddrPort, ttl uint8) *openEvent {
-	for i := e.nOpen - 1; i >= 0; i-- {
-		if oe := e.open[i]; oe.sender == src && oe.joinable && ttlNear(oe.ev.RSTs[0].TTL, ttl) {
+	open := e.opens()
+	for i := len(open) - 1; i >= 0; i-- {
+		if oe := open[i]; oe.sender == src && oe.joinable && ttlNear(oe.ev.RSTs[0].TTL, ttl) {
 			return oe
 		}
 	}
@@ -35,24 +51,52 @@ func (e *entry) joinable(src netip.AddrPort, ttl uint8) *openEvent {
 
 func ttlNear(a, b uint8) bool { return a == b || a == b+1 || b == a+1 }
 
-func (e *entry) addOpen(oe *openEvent) {
-	if e.nOpen == len(e.open) {
-		e.open[0].entry = nil
-		copy(e.open[:], e.open[1:])
-		e.nOpen--
+// addOpen adds oe to e's open events; past maxOpenPerFlow the oldest
+// stops collecting.
+func (t *Table) addOpen(e *entry, oe *openEvent) {
+	if e.open == nil {
+		if n := len(t.freeSets); n > 0 {
+			e.open = t.freeSets[n-1]
+			t.freeSets = t.freeSets[:n-1]
+		} else {
+			e.open = new(openSet)
+		}
 	}
-	e.open[e.nOpen] = oe
-	e.nOpen++
+	s := e.open
+	if s.n == len(s.ev) {
+		s.ev[0].entry = nil
+		copy(s.ev[:], s.ev[1:])
+		s.n--
+	}
+	s.ev[s.n] = oe
+	s.n++
 }
 
-func (e *entry) removeOpen(oe *openEvent) {
-	for i := range e.nOpen {
-		if e.open[i] == oe {
-			copy(e.open[i:], e.open[i+1:e.nOpen])
-			e.nOpen--
-			e.open[e.nOpen] = nil
-			return
+// removeOpen removes oe from e's open events.
+func (t *Table) removeOpen(e *entry, oe *openEvent) {
+	s := e.open
+	if s == nil {
+		return
+	}
+	for i := range s.n {
+		if s.ev[i] == oe {
+			copy(s.ev[i:], s.ev[i+1:s.n])
+			s.n--
+			s.ev[s.n] = nil
+			break
 		}
+	}
+	if s.n == 0 {
+		t.releaseOpen(e)
+	}
+}
+
+// releaseOpen returns e's open set, emptied, for reuse.
+func (t *Table) releaseOpen(e *entry) {
+	if s := e.open; s != nil {
+		*s = openSet{}
+		t.freeSets = append(t.freeSets, s)
+		e.open = nil
 	}
 }
 
@@ -186,7 +230,7 @@ func (t *Table) openEvent(e *entry, d Dir, p *capture.Packet, check SeqCheck) *o
 	ev.Trigger, ev.HasTrigger = trigger(f, d.Reverse())
 	oe.entry, oe.sender, oe.receiver, oe.joinable = e, p.Src, p.Dst, true
 	oe.deadline = p.Time.Add(t.opts.LookAhead)
-	e.addOpen(oe)
+	t.addOpen(e, oe)
 	t.enqueue(oe)
 	return oe
 }
@@ -250,7 +294,7 @@ func (t *Table) emitHead(endOfInput bool) {
 	ev.History, ev.ConnState = "", ""
 	if oe.entry != nil {
 		ev.History, ev.ConnState = oe.entry.flow.History(), oe.entry.flow.ConnState()
-		oe.entry.removeOpen(oe)
+		t.removeOpen(oe.entry, oe)
 		oe.entry = nil
 	}
 	if h := t.hosts[oe.sender.Addr()]; h != nil {

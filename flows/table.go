@@ -38,13 +38,16 @@ type entry struct {
 	hash       uint64    // capture.FlowHash of the flow's endpoints
 	flow       Flow
 	hosts      [2]*HostProfile // client, server; nil when the host table is full
-	open       [maxOpenPerFlow]*openEvent
-	nOpen      int
-	// ClientHello being completed from several segments.
-	hello     []byte
-	helloNeed int
-	helloNext Seq
-	helloDir  Dir
+	open       *openSet        // events of the flow still collecting; nil when none
+	hello      *helloBuf       // a ClientHello being completed from several segments; nil if none
+}
+
+// helloBuf is a ClientHello being completed from several segments.
+type helloBuf struct {
+	b    []byte // the stream from the hello's first byte
+	need int    // bytes reserved (t.helloBytes) and wanted so far
+	next Seq    // the next in-order seq
+	dir  Dir    // the direction sending it
 }
 
 // flowList is an intrusive doubly linked list of entries in the order of
@@ -115,6 +118,8 @@ type Table struct {
 	queue []*openEvent
 	qhead int
 	free  []*openEvent
+	// freeSets are openSets of flows whose events were all decided.
+	freeSets []*openSet
 	// helloBytes is the capacity of the ClientHello buffers of all flows
 	// (at most maxHelloTotal).
 	helloBytes int
@@ -311,7 +316,7 @@ const maxSkip = 64
 func (l *flowList) first() *entry {
 	n := 0
 	for e := l.head; e != nil && n <= maxSkip; e, n = e.next, n+1 {
-		if e.nOpen == 0 {
+		if e.open == nil {
 			return e
 		}
 	}
@@ -322,11 +327,10 @@ func (l *flowList) first() *entry {
 // still emitted on time) and OnFlowEnd sees the flow.
 func (t *Table) end(e *entry, evicted bool) {
 	t.finishHello(e)
-	for i := range e.nOpen {
-		e.open[i].entry = nil
-		e.open[i] = nil
+	for _, oe := range e.opens() {
+		oe.entry = nil
 	}
-	e.nOpen = 0
+	t.releaseOpen(e)
 	e.list.remove(e)
 	e.list = nil
 	t.flows.remove(e, e.hash)
@@ -357,8 +361,7 @@ func reused(f *Flow, p *capture.Packet) bool {
 // replace ends e because p (a pure SYN) starts a new connection on its
 // tuple; e's open events note the new SYN.
 func (t *Table) replace(e *entry, p *capture.Packet) {
-	for i := range e.nOpen {
-		oe := e.open[i]
+	for _, oe := range e.opens() {
 		oe.ev.After.NewSYN = true
 		oe.push(p)
 	}
@@ -495,8 +498,8 @@ func (e *entry) flip() {
 	e.hosts[0], e.hosts[1] = e.hosts[1], e.hosts[0]
 	f.Ladder.reverseDirs()
 	f.flipHistory()
-	if e.helloDir != DirUnknown {
-		e.helloDir = e.helloDir.Reverse()
+	if e.hello != nil {
+		e.hello.dir = e.hello.dir.Reverse()
 	}
 }
 
@@ -538,8 +541,8 @@ func (t *Table) packet(e *entry, p *capture.Packet) {
 			cur = t.openEvent(e, d, p, check)
 		}
 	}
-	for i := range e.nOpen {
-		if oe := e.open[i]; oe != cur {
+	for _, oe := range e.opens() {
+		if oe != cur {
 			oe.observe(f, p)
 		}
 	}

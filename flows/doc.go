@@ -33,7 +33,11 @@
 // later RSTs from the same sender join it (Count, RSTs) as long as that
 // sender has sent nothing else since the first RST and no new SYN was seen
 // on the tuple (each answer to a retried SYN is its own event); every
-// other packet of the flow fills After. Every RST packet belongs to exactly one Event:
+// other packet of the flow fills After. Event.Packets is the one merged
+// view of an event's packets (the ladder before the RST, its RSTs, the
+// look-ahead; each frame once, marked RST and After) and Profile.End a
+// direction's end seq: rules and writers read those rather than merging
+// or deriving them again. Every RST packet belongs to exactly one Event:
 // an RST that joins no open event opens a new one, including an RST of a
 // flow the table refused because MaxFlows was reached (see openUntracked:
 // a minimal flow snapshot, ID 0, roles by port). Events reach

@@ -28,6 +28,12 @@ var allowedImports = map[string][]string{
 		"github.com/charmbracelet/lipgloss", "github.com/charmbracelet/lipgloss/table",
 		"github.com/charmbracelet/x/term", "github.com/muesli/termenv",
 	},
+	"kernel": {
+		"github.com/cilium/ebpf", "github.com/cilium/ebpf/asm", "github.com/cilium/ebpf/btf",
+		"github.com/cilium/ebpf/features", "github.com/cilium/ebpf/link", "github.com/cilium/ebpf/ringbuf",
+		"golang.org/x/sys/unix",
+		"github.com/rstscope/rstscope/flows", "github.com/rstscope/rstscope/heuristics",
+	},
 	".": {
 		"github.com/rstscope/rstscope/capture", "github.com/rstscope/rstscope/correlate",
 		"github.com/rstscope/rstscope/flows", "github.com/rstscope/rstscope/heuristics",

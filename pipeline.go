@@ -114,18 +114,22 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	if p.peer != nil {
 		witnesses = append(witnesses, p.peer)
 	}
-	p.table = flows.NewTable(flows.Options{LookAhead: cfg.lookAhead, MaxFlows: cfg.maxFlows, OnEvent: func(ev *flows.Event) {
-		f := engine.Judge(ev, witnesses...)
-		if !cfg.keep.Keep(&f) {
-			p.filtered++
-			return
-		}
-		p.findings++
-		p.exp.Mark(ev.Flow.Client, ev.Flow.Server)
-		if err := p.w.Write(&f); errors.Is(err, syscall.EPIPE) {
-			p.readerGone = true // stop reading; -w is still completed
-		}
-	}})
+	p.table = flows.NewTable(flows.Options{LookAhead: cfg.lookAhead, MaxFlows: cfg.maxFlows,
+		// Time jumps (a record stamped decades off, a clock step) are
+		// re-based by the table and reported here, frame first.
+		OnWarning: func(msg string) { p.warn("%s", msg) },
+		OnEvent: func(ev *flows.Event) {
+			f := engine.Judge(ev, witnesses...)
+			if !cfg.keep.Keep(&f) {
+				p.filtered++
+				return
+			}
+			p.findings++
+			p.exp.Mark(ev.Flow.Client, ev.Flow.Server)
+			if err := p.w.Write(&f); errors.Is(err, syscall.EPIPE) {
+				p.readerGone = true // stop reading; -w is still completed
+			}
+		}})
 	return nil
 }
 

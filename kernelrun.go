@@ -76,8 +76,9 @@ func openKernel(k kernelFlags, live bool, stderr io.Writer) (*kernelAccount, err
 	return a, nil
 }
 
-// openTracer opens a Tracer kept to this process's network namespace.
-func openTracer() (*kernel.Tracer, error) {
+// openTracer opens a Tracer kept to this process's network namespace (a
+// variable for tests).
+var openTracer = func() (*kernel.Tracer, error) {
 	ns, err := kernel.CurrentNetNS()
 	if err != nil {
 		return nil, err

@@ -865,6 +865,7 @@ func testLiveErrors(t *testing.T, bin string) {
 type flooder struct {
 	fd       int
 	src, dst net.HardwareAddr
+	to       string // the SYNs' destination address; "" is liveNowhere
 }
 
 func newFlooder(t *testing.T, l *netLab) *flooder {
@@ -914,7 +915,11 @@ func (f *flooder) synFrame(b []byte, i int) []byte {
 	binary.BigEndian.PutUint16(ip[2:], 40)
 	binary.BigEndian.PutUint16(ip[4:], uint16(i))
 	copy(ip[12:16], []byte{10, 232, byte(i >> 16), byte(i >> 8)})
-	copy(ip[16:20], net.ParseIP(liveNowhere).To4())
+	to := liveNowhere
+	if f.to != "" {
+		to = f.to
+	}
+	copy(ip[16:20], net.ParseIP(to).To4())
 	binary.BigEndian.PutUint16(ip[10:], ^sum16(ip, 0))
 	tcp := b[34:54]
 	clear(tcp)

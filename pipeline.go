@@ -203,6 +203,10 @@ func (p *pipeline) finish(readErr error) error {
 			fmt.Fprintf(p.stderr, "rstscope: %s: frame %d: %s\n", p.inputs[fe.Input], fe.Index, fe.Err)
 		}
 	}
+	kst := p.kern.stats()
+	if kst != nil && kst.Lost > 0 {
+		p.warn("the kernel lost %d reset events (its ring was full): RSTs without their event keep the packet-only verdict, and no missing event is taken as evidence", kst.Lost)
+	}
 	expErr := p.exp.Close() // -w is complete before the report's last write
 	werr := p.w.Close(report.Summary{
 		Tool: "rstscope", Version: version, Inputs: p.inputs, First: st.FirstTime, Last: st.LastTime, Warnings: p.warnings, Filter: cfg.keep.String(),
@@ -210,7 +214,7 @@ func (p *pipeline) finish(readErr error) error {
 			Packets: st.Packets, TCPPackets: st.TCPPackets, TCPFlows: ts.Flows, RSTPackets: ts.RSTPackets,
 			Findings: p.findings, Undecodable: st.Undecodable, TruncatedInput: st.Truncated, DroppedByKernel: st.KernelDrops,
 			DroppedByInterface: st.IfaceDrops, DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: p.filtered,
-			Kernel: p.kern.stats(),
+			Kernel: kst,
 		},
 	})
 	var cerr error

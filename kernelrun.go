@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rstscope/rstscope/flows"
 	"github.com/rstscope/rstscope/heuristics"
 	"github.com/rstscope/rstscope/kernel"
 	"github.com/rstscope/rstscope/report"
@@ -112,12 +113,40 @@ func (a *kernelAccount) witness() heuristics.Witness {
 	if a == nil {
 		return nil
 	}
-	return kernel.NewWitness(a.index)
+	return &kernelWitness{a: a, w: kernel.NewWitness(a.index)}
+}
+
+// kernelWitness is the kernel's Witness, live-aware: a missing event is
+// evidence (kernel_absent) only while the kernel has lost none, and live the
+// session's loss count is only known at the end; so before such a claim
+// stands, the tracer is asked (a system call, paid only for these claims).
+type kernelWitness struct {
+	a *kernelAccount
+	w *kernel.Witness
+}
+
+func (k *kernelWitness) Testify(ev *flows.Event) heuristics.Testimony {
+	t := k.w.Testify(ev)
+	a := k.a
+	if a.tracer == nil || a.lostSeen || !absent(t) || a.tracer.Lost() == 0 {
+		return t
+	}
+	a.lostSeen = true
+	a.index.SetSession(a.tracer.Session()) // with Lost: absence proves nothing from now on
+	return k.w.Testify(ev)
+}
+
+func absent(t heuristics.Testimony) bool {
+	for _, cl := range t.Claims {
+		if cl.Evidence.Signal == kernel.SignalAbsent {
+			return true
+		}
+	}
+	return false
 }
 
 // judged counts a finding judged with the kernel's account. Live, it also
-// records a loss as soon as the tracer reports one (absence proves nothing
-// from then on) and forgets events long judged.
+// forgets events long judged.
 func (a *kernelAccount) judged(f *heuristics.Finding, lookAhead time.Duration) {
 	if a == nil {
 		return
@@ -128,10 +157,6 @@ func (a *kernelAccount) judged(f *heuristics.Finding, lookAhead time.Duration) {
 	}
 	if a.tracer == nil {
 		return
-	}
-	if !a.lostSeen && a.tracer.Lost() > 0 {
-		a.lostSeen = true
-		a.index.SetSession(a.tracer.Session())
 	}
 	// Findings leave in RST time order per flow, within the look-ahead
 	// of each other across flows: keep a generous margin.

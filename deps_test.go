@@ -28,6 +28,11 @@ var allowedImports = map[string][]string{
 		"github.com/charmbracelet/lipgloss", "github.com/charmbracelet/lipgloss/table",
 		"github.com/charmbracelet/x/term", "github.com/muesli/termenv",
 	},
+	"metrics": {
+		"github.com/prometheus/client_golang/prometheus",
+		"github.com/prometheus/client_golang/prometheus/collectors",
+		"github.com/prometheus/client_golang/prometheus/promhttp",
+	},
 	"internal/pcapgen": nil,
 	"cmd/rstgen":       {"github.com/rstscope/rstscope/internal/pcapgen"},
 }

@@ -39,6 +39,7 @@ type config struct {
 	peer        string
 	correlate   bool
 	stdin       io.Reader
+	sensor      sensorConfig
 }
 
 const usageHead = `rstscope: who reset this TCP connection, and why.
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
 	fs.StringVar(&c.peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")
 	fs.BoolVar(&c.correlate, "correlate", false, "with two -r: the second is the peer capture (as --peer)")
+	addSensorFlags(fs, &c.sensor)
 	fs.BoolVar(&c.showVersion, "version", false, "print the version")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageHead)
@@ -128,6 +130,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageErr(fmt.Errorf("-s must be between 96 and 262144"))
 	case c.idle <= 0 || c.lookAhead <= 0:
 		return nil, usageErr(fmt.Errorf("--idle and --look-ahead must be positive"))
+	}
+	if err := checkSensorFlags(c); err != nil {
+		return nil, usageErr(err)
 	}
 	if c.correlate {
 		if c.peer != "" || len(c.reads) != 2 {

@@ -40,11 +40,18 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		closeOut()
 		return err
 	}
-	exp, err := newExporter(cfg, src)
+	exp, err := openExport(cfg, src)
 	if err != nil {
 		closeOut()
 		return err
 	}
+	sens, err := startSensor(cfg, stderr)
+	if err != nil {
+		closeOut()
+		exp.abort()
+		return err
+	}
+	defer sens.close()
 	// -Z as tcpdump does it, but after the report and -w files are open
 	// too, so that they can go where root may write; only root drops.
 	if cfg.user != "" && os.Geteuid() == 0 {
@@ -81,7 +88,9 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 			if peer != nil {
 				peer.Apply(ev, &f)
 			}
-			if !cfg.keep.Keep(&f) {
+			kept := cfg.keep.Keep(&f)
+			sens.judged(&f, kept)
+			if !kept {
 				filtered++
 				return
 			}
@@ -110,6 +119,12 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 			if clock != nil {
 				table.Flush(clock.Now())
 			}
+			sens.quiet(src, table)
+			if err := exp.quiet(); err != nil {
+				closeOut()
+				exp.abort()
+				return err
+			}
 			continue
 		}
 		if err == io.EOF {
@@ -135,6 +150,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 			return err
 		}
 		prog.tick(&p)
+		sens.tick(src, table)
 		n++
 	}
 	prog.done()

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/flows"
+	"github.com/rstscope/rstscope/heuristics"
+	"github.com/rstscope/rstscope/metrics"
+)
+
+// The always-on sensor's parts of a run: -w rotation (-C/-W/-G) and the
+// RST-triggered live -w (--context), Prometheus metrics (--metrics), and
+// the running summary on SIGUSR1. The pipeline calls openExport instead of
+// newExporter, startSensor before dropping root, and the sensor's hooks
+// (judged, tick, quiet, close).
+
+// sensorConfig is the part of config that these flags set.
+type sensorConfig struct {
+	rotateMB    int    // -C
+	rotateFiles int    // -W
+	rotateEvery int    // -G, seconds
+	context     int    // --context
+	metricsAddr string // --metrics
+}
+
+func addSensorFlags(fs *pflag.FlagSet, c *sensorConfig) {
+	fs.IntVarP(&c.rotateMB, "file-size", "C", 0, "with -w: start a new file when the current one is past `MB` million bytes (tcpdump -C)")
+	fs.IntVarP(&c.rotateFiles, "file-count", "W", 0, "with -w: keep the last `N` files (tcpdump -W)")
+	fs.IntVarP(&c.rotateEvery, "rotate-seconds", "G", 0, "with -w: start a new file every `SECONDS`; strftime %Y%m%d-%H%M%S in the name (tcpdump -G)")
+	fs.IntVar(&c.context, "context", 64, "live -w: packets held per flow before its RST (and as many after) and written with each finding")
+	fs.StringVar(&c.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9471)")
+}
+
+func checkSensorFlags(c *config) error {
+	s := &c.sensor
+	switch {
+	case s.rotateMB < 0 || s.rotateFiles < 0 || s.rotateEvery < 0:
+		return fmt.Errorf("-C, -W and -G must not be negative")
+	case c.writeFile == "" && (s.rotateMB > 0 || s.rotateFiles > 0 || s.rotateEvery > 0):
+		return fmt.Errorf("-C, -W and -G need -w FILE")
+	case s.rotateFiles > 0 && s.rotateMB == 0 && s.rotateEvery == 0:
+		return fmt.Errorf("-W needs -C or -G")
+	case s.context < 1:
+		return fmt.Errorf("--context must be at least 1")
+	}
+	return nil
+}
+
+func (s *sensorConfig) rotate() capture.RotateOptions {
+	return capture.RotateOptions{
+		Size: int64(s.rotateMB) * 1_000_000, Files: s.rotateFiles,
+		Every: time.Duration(s.rotateEvery) * time.Second,
+	}
+}
+
+// packetExport is -w as the pipeline drives it.
+type packetExport interface {
+	mark(ev *flows.Event)           // ev's flow has a finding
+	packet(p *capture.Packet) error // every packet read
+	quiet() error                   // the live link is quiet
+	close() error                   // end of the run
+	abort()                         // a failed run
+}
+
+// quiet: the whole-flow exporter writes at close.
+func (e *exporter) quiet() error { return nil }
+
+// openExport picks -w's writer: a Recorder for a live capture, for
+// --write-all and for rotation (bounded memory and disk, written as
+// findings come); otherwise the exporter, which writes whole flows of the
+// input files at the end.
+func openExport(cfg *config, src capture.Source) (packetExport, error) {
+	s := &cfg.sensor
+	if cfg.writeFile == "" || (cfg.iface == "" && !cfg.writeAll && s.rotate() == (capture.RotateOptions{})) {
+		return newExporter(cfg, src)
+	}
+	if err := refuseInput("-w", cfg.writeFile, cfg.reads); err != nil {
+		return nil, err
+	}
+	var linkTypes []int
+	if lt, ok := src.(capture.LinkTyper); ok {
+		linkTypes = lt.LinkTypes()
+	}
+	rec, err := capture.NewRecorder(cfg.writeFile, linkTypes, capture.RecorderOptions{
+		All: cfg.writeAll, Context: s.context, Hold: cfg.lookAhead + time.Second, Rotate: s.rotate(),
+	}, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("-w: %w", err)
+	}
+	return &recorderExport{rec: rec}, nil
+}
+
+// recorderExport drives a capture.Recorder.
+type recorderExport struct {
+	rec *capture.Recorder
+	err error // from mark, reported by the next packet or close
+}
+
+func (r *recorderExport) mark(ev *flows.Event) {
+	if err := r.rec.Flag(ev.Flow.Client, ev.Flow.Server); err != nil && r.err == nil {
+		r.err = fmt.Errorf("-w: %w", err)
+	}
+}
+
+func (r *recorderExport) packet(p *capture.Packet) error {
+	if r.err != nil {
+		return r.err
+	}
+	if err := r.rec.Packet(p); err != nil {
+		return fmt.Errorf("-w: %w", err)
+	}
+	return nil
+}
+
+func (r *recorderExport) quiet() error {
+	if err := r.rec.Flush(); err != nil {
+		return fmt.Errorf("-w: %w", err)
+	}
+	return nil
+}
+
+func (r *recorderExport) close() error {
+	if err := r.rec.Close(); err != nil && r.err == nil {
+		r.err = fmt.Errorf("-w: %w", err)
+	}
+	return r.err
+}
+
+// abort keeps what was written: rotated files of a long run are evidence.
+func (r *recorderExport) abort() { r.rec.Close() }
+
+// sensor holds the running counts for metrics and SIGUSR1.
+type sensor struct {
+	stderr   io.Writer
+	m        *metrics.Metrics
+	srv      *metrics.Server
+	usr1     atomic.Bool
+	stopUSR1 func()
+	n        uint64
+	byCause  map[heuristics.Cause]uint64
+	kept     uint64
+	filtered uint64
+}
+
+// startSensor starts the metrics server (before -Z, so that a port below
+// 1024 works) and the SIGUSR1 handler.
+func startSensor(cfg *config, stderr io.Writer) (*sensor, error) {
+	s := &sensor{stderr: stderr, byCause: map[heuristics.Cause]uint64{}}
+	if addr := cfg.sensor.metricsAddr; addr != "" {
+		var opts metrics.Options
+		opts.Version = version
+		for _, c := range heuristics.AllCauses {
+			opts.Causes = append(opts.Causes, string(c))
+		}
+		for _, o := range heuristics.AllOrigins {
+			opts.Origins = append(opts.Origins, string(o))
+		}
+		for _, c := range []heuristics.Confidence{heuristics.Low, heuristics.Medium, heuristics.High} {
+			opts.Confidences = append(opts.Confidences, c.String())
+		}
+		s.m = metrics.New(opts)
+		srv, err := s.m.Serve(addr)
+		if err != nil {
+			return nil, fmt.Errorf("--metrics: %w", err)
+		}
+		s.srv = srv
+		fmt.Fprintf(stderr, "rstscope: metrics at http://%s/metrics\n", srv.Addr())
+	}
+	s.stopUSR1 = notifyUSR1(&s.usr1)
+	return s, nil
+}
+
+// judged counts a finding; kept is false when a report filter left it out.
+func (s *sensor) judged(f *heuristics.Finding, kept bool) {
+	s.byCause[f.Cause]++
+	if kept {
+		s.kept++
+	} else {
+		s.filtered++
+	}
+	if s.m != nil {
+		s.m.Reset(string(f.Cause), string(f.Origin), f.Confidence.String())
+	}
+}
+
+// tick runs after every packet: metrics every 4096 packets, the summary
+// when SIGUSR1 came.
+func (s *sensor) tick(src capture.Source, t *flows.Table) {
+	s.n++
+	if s.n&4095 == 0 || s.usr1.Load() {
+		s.quiet(src, t)
+	}
+}
+
+// quiet runs when the link is quiet (and from tick): it updates the
+// metrics and prints the summary if SIGUSR1 asked for it.
+func (s *sensor) quiet(src capture.Source, t *flows.Table) {
+	if s.m == nil && !s.usr1.Load() {
+		return
+	}
+	st, ts := src.Stats(), t.Stats()
+	if s.m != nil {
+		s.m.Update(metrics.Snapshot{
+			Packets: st.Packets, TCPPackets: st.TCPPackets, Undecodable: st.Undecodable,
+			Flows: ts.Flows, ActiveFlows: ts.Active, RSTPackets: ts.RSTPackets,
+			KernelDrops: st.KernelDrops, IfaceDrops: st.IfaceDrops,
+			DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: s.filtered,
+		})
+	}
+	if s.usr1.Swap(false) {
+		fmt.Fprintf(s.stderr, "rstscope: %s\n", s.summary(st, ts))
+	}
+}
+
+// summary is the running summary line SIGUSR1 prints.
+func (s *sensor) summary(st capture.Stats, ts flows.TableStats) string {
+	var causes []string
+	for c, n := range s.byCause {
+		causes = append(causes, fmt.Sprintf("%s %d", c, n))
+	}
+	sort.Strings(causes)
+	by := ""
+	if len(causes) > 0 {
+		by = " (" + strings.Join(causes, ", ") + ")"
+	}
+	return fmt.Sprintf("%d packets, %d TCP flows (%d active), %d RST packets, %d findings%s, %d filtered out, %d dropped by the kernel, %d by the interface",
+		st.Packets, ts.Flows, ts.Active, ts.RSTPackets, s.kept+s.filtered, by, s.filtered, st.KernelDrops, st.IfaceDrops)
+}
+
+// close stops the metrics server and the signal handler.
+func (s *sensor) close() error {
+	s.stopUSR1()
+	if s.srv != nil {
+		return s.srv.Close()
+	}
+	return nil
+}

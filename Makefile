@@ -8,8 +8,8 @@ FUZZTIME ?= 30s
 FUZZMINTIME ?= 5s
 # Debian packages: libpcap headers for live capture and BPF; iproute2 and
 # iptables for the namespace lab; tshark and tcpdump for cross-checks and
-# `make bench`.
-PKGS     := libpcap-dev iproute2 iptables conntrack ethtool tshark tcpdump
+# `make bench`; prometheus (server and promtool) for the metrics tests.
+PKGS     := libpcap-dev iproute2 iptables conntrack ethtool tshark tcpdump prometheus
 
 .PHONY: all build deps demo test lab lab-pcaps bench fuzz vet clean
 

@@ -1,0 +1,283 @@
+//go:build linux && cgo
+
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rstscope/rstscope/capture"
+)
+
+// The sensor's live tests run rstscope -i in the namespaces of live_test.go
+// (newNetLab, startIn): -w written as findings come, SIGUSR1, and the
+// metrics as a real Prometheus server scrapes them.
+
+func TestSensorLive(t *testing.T) {
+	requireLive(t)
+	bin := filepath.Join(t.TempDir(), "rstscope")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	t.Run("write_before_stop", func(t *testing.T) { testWriteBeforeStop(t, bin) })
+	t.Run("sigusr1_summary", func(t *testing.T) { testSIGUSR1(t, bin) })
+	t.Run("prometheus", func(t *testing.T) { testPrometheus(t, bin) })
+}
+
+// pcapPorts counts the packets of a capture file per server port (the
+// port on liveB's side).
+func pcapPorts(t *testing.T, path string) map[uint16]int {
+	t.Helper()
+	src, err := capture.OpenFiles([]string{path}, capture.FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	perPort := map[uint16]int{}
+	var pk capture.Packet
+	for src.Next(&pk) == nil {
+		port := pk.Dst.Port()
+		if pk.Src.Addr().String() == liveB {
+			port = pk.Src.Port()
+		}
+		perPort[port]++
+	}
+	return perPort
+}
+
+// testWriteBeforeStop: in live mode -w has a finding's flow on disk about
+// a second after the reset, while rstscope is still running, and nothing
+// of the flows without findings.
+func testWriteBeforeStop(t *testing.T, bin string) {
+	l := newNetLab(t)
+	pcap := filepath.Join(t.TempDir(), "resets.pcap")
+	p := startIn(t, l.a, bin, func(c *exec.Cmd) { c.Stdout = io.Discard },
+		"-i", "vethA", "--format", "ndjson", "-w", pcap, "--look-ahead", "300ms", "tcp")
+	l.exchange(t, 81, false) // no finding
+	l.refused(t, 9)
+	l.exchange(t, 80, true)
+	var got map[uint16]int
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		got = pcapPorts(t, pcap)
+		if got[9] == 2 && got[80] >= 5 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("rstscope exited early: %v\n%s", p.err, p.stderr)
+	default:
+	}
+	if got[9] != 2 || got[80] < 5 || len(got) != 2 {
+		t.Fatalf("-w while running, 3 s after the resets: packets per server port %v, want 2 of port 9 and all (at least 5) of port 80, nothing else", got)
+	}
+	if code := p.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+	if after := pcapPorts(t, pcap); after[81] != 0 || after[9] != 2 {
+		t.Errorf("-w after the run: %v, want port 81 absent and port 9 unchanged", after)
+	}
+}
+
+// testSIGUSR1: SIGUSR1 prints the running counts to stderr and the
+// capture goes on (a later reset is still found).
+func testSIGUSR1(t *testing.T, bin string) {
+	l := newNetLab(t)
+	p := startIn(t, l.a, bin, nil, "-i", "vethA", "--format", "ndjson", "--look-ahead", "300ms", "tcp")
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(p.stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	l.refused(t, 9)
+	l.refused(t, 10)
+	waitFindings(t, lines, 2)
+	if err := p.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	want := "2 findings (refused 2)"
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(p.stderr.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr after SIGUSR1: no %q\n%s", want, p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.refused(t, 11)
+	waitFindings(t, lines, 1) // still capturing
+	if code := p.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+}
+
+// waitFindings reads n finding lines (ndjson) within 5 s.
+func waitFindings(t *testing.T, lines <-chan string, n int) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for n > 0 {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("stdout closed before the findings came")
+			}
+			if strings.Contains(line, `"cause"`) {
+				n--
+			}
+		case <-timeout:
+			t.Fatalf("%d findings still missing after 5 s", n)
+		}
+	}
+}
+
+// testPrometheus: a real Prometheus server (Debian's package), run in the
+// capture's namespace with a scrape config for rstscope's --metrics,
+// reports rstscope_resets_total{cause="refused"} = N after N refused
+// connections.
+func testPrometheus(t *testing.T, bin string) {
+	prom, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus not installed: run `make deps` (Debian package prometheus), then `sudo make test`")
+	}
+	const n = 5
+	const metricsAddr, promAddr = "127.0.0.1:9471", "127.0.0.1:9090"
+	l := newNetLab(t)
+	p := startIn(t, l.a, bin, func(c *exec.Cmd) { c.Stdout = io.Discard },
+		"-i", "vethA", "--format", "ndjson", "--look-ahead", "300ms", "--metrics", metricsAddr, "tcp")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`global:
+  scrape_interval: 500ms
+  evaluation_interval: 500ms
+scrape_configs:
+  - job_name: rstscope
+    static_configs:
+      - targets: ["%s"]
+`, metricsAddr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plog := &lockedBuffer{}
+	cmd := exec.Command("ip", "netns", "exec", l.a, prom, "--config.file="+conf,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr)
+	cmd.Stdout, cmd.Stderr = plog, plog
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	for port := 9; port < 9+n; port++ {
+		l.refused(t, port)
+	}
+	query := `sum(rstscope_resets_total{cause="refused"})`
+	var last string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, raw, err := promQuery(t, l, promAddr, query)
+		last = raw
+		if err == nil && v == n {
+			t.Logf("Prometheus %s = %v (%s)", query, v, raw)
+			break
+		}
+		if err != nil {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus query %s: want %d within 30 s, last answer: %s\nprometheus log:\n%s\nrstscope stderr:\n%s", query, n, last, plog, p.stderr)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	// The series Prometheus holds carry only bounded labels.
+	_, raw, err := promQuery(t, l, promAddr, `rstscope_resets_total{cause="refused"} > 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Prometheus rstscope_resets_total{cause=\"refused\"} > 0: %s", raw)
+	if !strings.Contains(raw, `"origin"`) || strings.Contains(raw, liveB) {
+		t.Errorf("refused series: got %s, want origin/confidence labels and no address", raw)
+	}
+	if code := p.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+}
+
+// promQuery runs an instant query against Prometheus's HTTP API from inside
+// the lab's namespace a and returns the first sample's value.
+func promQuery(t *testing.T, l *netLab, addr, query string) (float64, string, error) {
+	t.Helper()
+	var conn net.Conn
+	var err error
+	l.in(t, l.a, func() { conn, err = net.DialTimeout("tcp", addr, 2*time.Second) })
+	if err != nil {
+		return 0, "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/query?query="+urlQuery(query), nil)
+	req.Close = true
+	if err := req.Write(conn); err != nil {
+		return 0, "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, "", err
+	}
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return 0, string(body), err
+	}
+	if r.Status != "success" || len(r.Data.Result) == 0 {
+		return 0, string(body), fmt.Errorf("no result: %s", body)
+	}
+	s, _ := r.Data.Result[0].Value[1].(string)
+	v, err := strconv.ParseFloat(s, 64)
+	return v, string(body), err
+}
+
+func urlQuery(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}

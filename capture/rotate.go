@@ -117,8 +117,11 @@ func (r *Rotator) open(name string) error {
 		r.bw.Reset(f)
 	}
 	r.cw = countWriter{w: r.bw}
+	// The header reaches the file at once: a valid, empty capture.
 	if r.ew, err = NewExportWriter(&r.cw, r.linkTypes); err == nil {
-		err = r.ew.Flush()
+		if err = r.ew.Flush(); err == nil {
+			err = r.bw.Flush()
+		}
 	}
 	if err != nil {
 		f.Close()

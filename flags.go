@@ -77,7 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVarP(&c.bufferKiB, "buffer-size", "B", 16384, "live: kernel capture buffer in `KiB`: about 4,000 packets at the default -s")
 	fs.DurationVar(&c.duration, "duration", 0, "live: stop after `D` (e.g. 30s, 10m)")
 	fs.BoolP("numeric", "n", true, "no name resolution (always on; accepted for tcpdump habits)")
-	fs.StringVar(&c.format, "format", "text", "output `FORMAT`: text, json, ndjson, markdown")
+	fs.StringVar(&c.format, "format", "text", "output `FORMAT`: text, json, ndjson, markdown, ecs (Elastic Common Schema NDJSON)")
 	fs.StringVarP(&c.output, "output", "o", "", "write the report to `FILE` instead of stdout")
 	causes := fs.String("cause", "", "only findings with these causes (comma-separated `LIST`)")
 	origins := fs.String("origin", "", "only findings with these origins: client, server, middlebox, unknown")
@@ -144,7 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageErr(fmt.Errorf("--peer must be a file, not stdin"))
 	}
 	if !validFormat(c.format) {
-		return nil, usageErr(fmt.Errorf("unknown format %q (want text, json, ndjson or markdown)", c.format))
+		return nil, usageErr(fmt.Errorf("unknown format %q (want %s)", c.format, strings.Join(report.Formats, ", ")))
 	}
 	return c, nil
 }
@@ -157,9 +157,10 @@ func (u usageError) Unwrap() error { return u.error }
 func usageErr(err error) error { return usageError{err} }
 
 func validFormat(f string) bool {
-	switch f {
-	case "text", "json", "ndjson", "markdown":
-		return true
+	for _, v := range report.Formats {
+		if f == v {
+			return true
+		}
 	}
 	return false
 }

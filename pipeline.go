@@ -34,7 +34,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	}
 	w, err := report.New(cfg.format, out, report.Options{
 		Color:  !cfg.noColor && isTerminal(out),
-		Stream: cfg.iface != "",
+		Stream: cfg.iface != "", Observer: observer(cfg),
 	})
 	if err != nil {
 		closeOut()

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/rstscope/rstscope/flows"
 	"github.com/rstscope/rstscope/heuristics"
 	"github.com/rstscope/rstscope/metrics"
+	"github.com/rstscope/rstscope/report"
 )
 
 // The always-on sensor's parts of a run: -w rotation (-C/-W/-G) and the
@@ -136,6 +138,12 @@ func (r *recorderExport) close() error {
 
 // abort keeps what was written: rotated files of a long run are evidence.
 func (r *recorderExport) abort() { r.rec.Close() }
+
+// observer names this sensor in ECS documents.
+func observer(cfg *config) report.Observer {
+	host, _ := os.Hostname()
+	return report.Observer{Hostname: host, Interface: cfg.iface, Version: version}
+}
 
 // sensor holds the running counts for metrics and SIGUSR1.
 type sensor struct {

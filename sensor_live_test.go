@@ -33,6 +33,8 @@ func TestSensorLive(t *testing.T) {
 	}
 	t.Run("write_before_stop", func(t *testing.T) { testWriteBeforeStop(t, bin) })
 	t.Run("sigusr1_summary", func(t *testing.T) { testSIGUSR1(t, bin) })
+	t.Run("rotate_by_size_and_count", func(t *testing.T) { testRotateSize(t, bin) })
+	t.Run("rotate_by_time", func(t *testing.T) { testRotateTime(t, bin) })
 	t.Run("prometheus", func(t *testing.T) { testPrometheus(t, bin) })
 }
 
@@ -90,6 +92,103 @@ func testWriteBeforeStop(t *testing.T, bin string) {
 	}
 	if after := pcapPorts(t, pcap); after[81] != 0 || after[9] != 2 {
 		t.Errorf("-w after the run: %v, want port 81 absent and port 9 unchanged", after)
+	}
+}
+
+// testRotateSize: --write-all -C 1 -W 3 on a 40 MB transfer leaves
+// exactly rst.pcap0..2, each past 1,000,000 bytes but the current one, all
+// readable.
+func testRotateSize(t *testing.T, bin string) {
+	l := newNetLab(t)
+	dir := t.TempDir()
+	p := startIn(t, l.a, bin, func(c *exec.Cmd) { c.Stdout = io.Discard },
+		"-i", "vethA", "--format", "ndjson", "-w", filepath.Join(dir, "rst.pcap"), "--write-all", "-C", "1", "-W", "3", "tcp")
+	l.bulk(t, 8080, 40<<20)
+	time.Sleep(300 * time.Millisecond)
+	if code := p.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	full := 0
+	for _, e := range ents {
+		names = append(names, e.Name())
+		fi, _ := e.Info()
+		if fi.Size() > 1_000_000 {
+			full++
+		}
+		if len(pcapPorts(t, filepath.Join(dir, e.Name()))) == 0 {
+			t.Errorf("%s: no packets", e.Name())
+		}
+	}
+	if strings.Join(names, " ") != "rst.pcap0 rst.pcap1 rst.pcap2" || full < 2 {
+		t.Fatalf("-C 1 -W 3: files %q (%d past 1 MB), want rst.pcap0..2, at least two past 1 MB", names, full)
+	}
+}
+
+// testRotateTime: --write-all -G 1 -W 2 over about 3.5 s of traffic keeps
+// two files, named by strftime, the newest with the last connection.
+func testRotateTime(t *testing.T, bin string) {
+	l := newNetLab(t)
+	dir := t.TempDir()
+	p := startIn(t, l.a, bin, func(c *exec.Cmd) { c.Stdout = io.Discard },
+		"-i", "vethA", "--format", "ndjson", "-w", filepath.Join(dir, "rst-%Y%m%d-%H%M%S.pcap"), "--write-all", "-G", "1", "-W", "2", "tcp")
+	for port := 9; port < 13; port++ {
+		l.refused(t, port)
+		time.Sleep(1100 * time.Millisecond)
+	}
+	if code := p.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 2 {
+		t.Fatalf("-G 1 -W 2: got %d files %v, want 2", len(ents), ents)
+	}
+	for _, e := range ents {
+		if _, err := time.Parse("rst-20060102-150405.pcap", e.Name()); err != nil {
+			t.Errorf("file %q: not named by strftime %%Y%%m%%d-%%H%%M%%S: %v", e.Name(), err)
+		}
+	}
+	if got := pcapPorts(t, filepath.Join(dir, ents[1].Name())); got[12] != 2 || got[9] != 0 {
+		t.Errorf("newest file %s: packets per port %v, want the last refused connection (port 12) only", ents[1].Name(), got)
+	}
+}
+
+// bulk sends n bytes from a to a server in b that reads them all.
+func (l *netLab) bulk(t *testing.T, port, n int) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	l.in(t, l.b, func() { ln, err = net.Listen("tcp", fmt.Sprintf("%s:%d", liveB, port)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan int64, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			done <- -1
+			return
+		}
+		defer c.Close()
+		got, _ := io.Copy(io.Discard, c)
+		done <- got
+	}()
+	var c net.Conn
+	l.in(t, l.a, func() { c, err = net.DialTimeout("tcp", fmt.Sprintf("%s:%d", liveB, port), 2*time.Second) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	for sent := 0; sent < n; sent += len(buf) {
+		if _, err := c.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	if got := <-done; got < int64(n) {
+		t.Fatalf("bulk: server read %d bytes, want %d", got, n)
 	}
 }
 

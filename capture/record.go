@@ -3,6 +3,7 @@ package capture
 import (
 	"net/netip"
 	"time"
+	"unsafe"
 )
 
 // RecorderOptions configures a Recorder.
@@ -18,8 +19,9 @@ type RecorderOptions struct {
 	// A flow whose RST got no finding by then (filtered out) goes back to
 	// holding only its last Context packets.
 	Hold time.Duration
-	// MaxBytes bounds the frames held for all flows together (default
-	// 64 MiB); past it the least recently active flows are forgotten.
+	// MaxBytes bounds the memory held for all flows together, frames and
+	// bookkeeping (default 64 MiB); past it the least recently active
+	// flows are forgotten.
 	MaxBytes int64
 	// MaxFlows bounds the flows held (default 65536), as MaxBytes.
 	MaxFlows int
@@ -91,6 +93,21 @@ type heldFlow struct {
 	after      []heldPacket // since the first RST, cap Context
 	rstAt      time.Time    // first RST's time; zero when none pending
 	follow     int          // packets still to write directly after a Flag
+	slots      int64        // bytes of ring's and after's arrays, counted in Recorder.bytes
+}
+
+// heldFlowSize and heldPacketSize are what a held flow costs besides its
+// frames: the map entry and struct, and each slot of its arrays.
+const (
+	heldFlowSize   = int64(unsafe.Sizeof(heldFlow{})) + 64
+	heldPacketSize = int64(unsafe.Sizeof(heldPacket{}))
+)
+
+// account brings r.bytes up to date with h's slot arrays.
+func (r *Recorder) account(h *heldFlow) {
+	n := int64(cap(h.ring)+cap(h.after))*heldPacketSize + heldFlowSize
+	r.bytes += n - h.slots
+	h.slots = n
 }
 
 // NewRecorder opens the output (see NewRotator) for a Source with
@@ -143,6 +160,7 @@ func (r *Recorder) Packet(p *Packet) error {
 	default:
 		r.hold(h, p)
 	}
+	r.account(h)
 	r.bound()
 	return r.err
 }
@@ -175,9 +193,6 @@ func (r *Recorder) hold(h *heldFlow, p *Packet) {
 // ringPush moves hp (and its frame) into h's ring, dropping the oldest
 // when full.
 func (r *Recorder) ringPush(h *heldFlow, hp *heldPacket) {
-	if h.ring == nil {
-		h.ring = make([]heldPacket, 0, r.opts.Context)
-	}
 	if len(h.ring) < r.opts.Context {
 		h.ring = append(h.ring, *hp)
 		return
@@ -217,6 +232,7 @@ func (r *Recorder) bound() {
 		h := r.tail
 		r.unlink(h)
 		delete(r.flows, h.key)
+		r.bytes -= h.slots
 		for _, hp := range h.ring {
 			r.bytes -= int64(cap(hp.frame))
 		}

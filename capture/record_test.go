@@ -3,6 +3,7 @@ package capture
 import (
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -182,4 +183,33 @@ func TestRecorder_allocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { r.Packet(p) }); n != 0 {
 		t.Errorf("Packet on a held flow: got %v allocations, want 0", n)
 	}
+}
+
+// TestRecorder_heapBounded: what MaxBytes counts is what the heap holds.
+// 100,000 flows of 8 packets each, never flagged, with MaxBytes 4 MiB, leave
+// the live heap less than 8 MiB above where it started.
+func TestRecorder_heapBounded(t *testing.T) {
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	r, _, f := newRecorder(t, RecorderOptions{MaxBytes: 4 << 20, MaxFlows: 1 << 20})
+	defer r.Close()
+	before := heap()
+	for i := range 100_000 {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 40000)
+		for range 8 {
+			f.send(c, recServer, ACK)
+		}
+	}
+	after := heap()
+	s := r.Stats()
+	t.Logf("heap grew %d KiB; held %d KiB in %d flows, %d forgotten", (int64(after)-int64(before))>>10, s.HeldBytes>>10, s.HeldFlows, s.Forgotten)
+	if after > before+8<<20 || s.HeldBytes > 4<<20+200 {
+		t.Errorf("heap grew %d KiB (held %d KiB in %d flows), want under 8 MiB with MaxBytes 4 MiB",
+			(int64(after)-int64(before))>>10, s.HeldBytes>>10, s.HeldFlows)
+	}
+	runtime.KeepAlive(r)
 }

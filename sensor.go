@@ -75,13 +75,13 @@ type packetExport interface {
 // quiet: the whole-flow exporter writes at close.
 func (e *exporter) quiet() error { return nil }
 
-// openExport picks -w's writer: a Recorder for a live capture, for
-// --write-all and for rotation (bounded memory and disk, written as
-// findings come); otherwise the exporter, which writes whole flows of the
-// input files at the end.
+// openExport picks -w's writer: a Recorder for a live capture and for
+// rotation (bounded memory and disk, written as findings come); otherwise
+// the exporter, which writes whole flows of the input files at the end
+// (or every packet with --write-all) and removes a half-written file.
 func openExport(cfg *config, src capture.Source) (packetExport, error) {
 	s := &cfg.sensor
-	if cfg.writeFile == "" || (cfg.iface == "" && !cfg.writeAll && s.rotate() == (capture.RotateOptions{})) {
+	if cfg.writeFile == "" || (cfg.iface == "" && s.rotate() == (capture.RotateOptions{})) {
 		return newExporter(cfg, src)
 	}
 	if err := refuseInput("-w", cfg.writeFile, cfg.reads); err != nil {

@@ -11,7 +11,7 @@ FUZZMINTIME ?= 5s
 # `make bench`; prometheus (server and promtool) for the metrics tests.
 PKGS     := libpcap-dev iproute2 iptables conntrack ethtool tshark tcpdump prometheus
 
-.PHONY: all build deps demo test lab lab-pcaps bench fuzz vet clean
+.PHONY: all build deps demo test lab lab-pcaps bench soak fuzz vet clean
 
 all: build
 
@@ -53,6 +53,12 @@ lab-pcaps: deps
 
 bench: deps build
 	./bench/run.sh
+
+# soak leaves rstscope capturing live for 10 minutes (SOAK_SECONDS) on
+# namespace traffic and prints its RSS and open files over time (needs
+# root; not in CI).
+soak: deps build
+	$(SUDO) ./bench/soak.sh
 
 # fuzz runs every fuzz target of every package for FUZZTIME each (CI: 10s).
 # Crashers land in the package's testdata/fuzz/<Target>/ and are replayed by

@@ -79,15 +79,16 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		}
 	}
 	engine := &heuristics.Engine{Idle: cfg.idle}
+	var witnesses []heuristics.Witness
+	if peer != nil {
+		witnesses = append(witnesses, peer)
+	}
 	var findings, filtered uint64
 	table := flows.NewTable(flows.Options{
 		LookAhead: cfg.lookAhead,
 		MaxFlows:  cfg.maxFlows,
 		OnEvent: func(ev *flows.Event) {
-			f := engine.Judge(ev)
-			if peer != nil {
-				peer.Apply(ev, &f)
-			}
+			f := engine.Judge(ev, witnesses...)
 			kept := cfg.keep.Keep(&f)
 			sens.judged(&f, kept)
 			if !kept {

@@ -76,9 +76,20 @@ type ttlRef struct {
 	host           bool   // from the host profile (other flows)
 }
 
-// senderTTL builds the reference from the flow profile and the sender's
-// packets after the RST, or else from the host profile (other flows).
-func (c *ctx) senderTTL(ev *flows.Event) (ttlRef, bool) {
+// senderTTL is the claimed sender's reference TTL (computed once, see
+// findSenderTTL).
+func (c *ctx) senderTTL() (ttlRef, bool) {
+	if !c.done.ttl {
+		c.done.ttl = true
+		c.ttl, c.ttlOK = findSenderTTL(c.ev, c)
+	}
+	return c.ttl, c.ttlOK
+}
+
+// findSenderTTL builds the reference from the flow profile and the
+// sender's packets after the RST, or else from the host profile (other
+// flows).
+func findSenderTTL(ev *flows.Event, c *ctx) (ttlRef, bool) {
 	var r ttlRef
 	if c.sp != nil && c.sp.TTL.Count > 0 {
 		t := &c.sp.TTL
@@ -130,7 +141,7 @@ func (r *ttlRef) String() string {
 
 // ruleTTL compares the RST's TTL with the claimed sender's steady TTL.
 func ruleTTL(ev *flows.Event, c *ctx) []claim {
-	ref, ok := c.senderTTL(ev)
+	ref, ok := c.senderTTL()
 	if !ok || c.rst.TTL == 0 {
 		return nil
 	}
@@ -215,7 +226,7 @@ func ruleCrossed(ev *flows.Event, c *ctx) []claim {
 	same := other.TTL == c.rst.TTL && (!c.ipv4 || other.IPID == c.rst.IPID)
 	d := fmt.Sprintf("a RST claiming the %s (frame %d) came %s from this one with nothing between: stacks never answer a RST with a RST, so one device on the path sent both",
 		c.receiverName, other.Frame, dur(gap))
-	if ref, ok := c.senderTTL(ev); same && ok && ref.distance(c.rst.TTL) > 0 {
+	if ref, ok := c.senderTTL(); same && ok && ref.distance(c.rst.TTL) > 0 {
 		s = strong
 		d += fmt.Sprintf("; both carry TTL %d", c.rst.TTL)
 		if c.ipv4 {
@@ -454,7 +465,7 @@ func ruleFingerprint(ev *flows.Event, c *ctx) []claim {
 	}
 	// nf_reject: IPv4 ID 0 and DF; IPv6 has neither field to show.
 	if (!c.ipv4 || (r.IPID == 0 && r.DF)) && r.Window == 0 && r.Opts.Count == 0 && r.Len == 0 {
-		ref, ok := c.senderTTL(ev)
+		ref, ok := c.senderTTL()
 		if ok && ref.stable() && ref.distance(r.TTL) >= 2 && hops(r.TTL) < hops(ref.mode) {
 			shape := "IP ID 0, DF, window 0, no options"
 			if !c.ipv4 {

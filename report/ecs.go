@@ -60,7 +60,7 @@ func (e *ecsWriter) Close(Summary) error { return e.out.finish() }
 
 // contractJSON is f as the json and ndjson formats print it, numbered id.
 func contractJSON(f *heuristics.Finding, id int) ([]byte, error) {
-	c := toJSON(f)
+	c := forJSON(f)
 	c.ID = id
 	return json.Marshal(c)
 }
@@ -143,6 +143,14 @@ func ecsDocument(f *heuristics.Finding, id int, obs Observer) (map[string]any, e
 		"observer":    observer,
 		"related":     map[string]any{"ip": []string{client.Addr().String(), server.Addr().String()}},
 		"rstscope":    c,
+	}
+	// A time RFC 3339 cannot write is clamped; the document says so, as
+	// the json and ndjson totals do.
+	if f.RST.Time.Clamped() || f.Flow.Start.Clamped() {
+		var one tally
+		one.add(f)
+		c["warnings"] = one.warnings(nil)
+		delete(event, "duration")
 	}
 	if req, ok := c["request"].(map[string]any); ok {
 		if sni := str(req["sni"]); sni != "" {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rstscope/rstscope/heuristics"
 )
 
 // ecsField is one row of the ECS field list.
@@ -188,13 +190,13 @@ func TestECS_mapping(t *testing.T) {
 			b, _ := json.Marshal(leaves[k])
 			return string(b)
 		}
-		client, server := netip.MustParseAddrPort(f.Flow.Client), netip.MustParseAddrPort(f.Flow.Server)
+		client, server := f.Flow.Client, f.Flow.Server
 		sender, receiver := server, client
-		if f.RST.From == "client" {
+		if f.RST.From == heuristics.SideClient {
 			sender, receiver = client, server
 		}
 		wantType := `["connection","end"]`
-		if f.Cause == "refused" {
+		if f.Cause == heuristics.CauseRefused {
 			wantType = `["connection","denied"]`
 		}
 		netType := "ipv4"

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -310,6 +311,17 @@ scrape_configs:
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+	// The pipeline's counters arrive too: one RST per refused connection.
+	for {
+		v, raw, err := promQuery(t, l, promAddr, "rstscope_rst_packets_total")
+		if err == nil && v == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rstscope_rst_packets_total: want %d, last answer %s (%v)", n, raw, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	// The series Prometheus holds carry only bounded labels.
 	_, raw, err := promQuery(t, l, promAddr, `rstscope_resets_total{cause="refused"} > 0`)
 	if err != nil {
@@ -318,6 +330,20 @@ scrape_configs:
 	t.Logf("Prometheus rstscope_resets_total{cause=\"refused\"} > 0: %s", raw)
 	if !strings.Contains(raw, `"origin"`) || strings.Contains(raw, liveB) {
 		t.Errorf("refused series: got %s, want origin/confidence labels and no address", raw)
+	}
+	// promtool lints the live binary's exposition too.
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		expo, err := getIn(t, l, "http://"+metricsAddr+"/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(expo)
+		if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("promtool check metrics on rstscope's /metrics: %v\n%s", err, out)
+		} else {
+			t.Logf("promtool check metrics on rstscope's /metrics (%d bytes): exit 0, no complaints", len(expo))
+		}
 	}
 	if code := p.stop(t, syscall.SIGINT); code != 0 {
 		t.Fatalf("exit %d\n%s", code, p.stderr)
@@ -328,25 +354,7 @@ scrape_configs:
 // the lab's namespace a and returns the first sample's value.
 func promQuery(t *testing.T, l *netLab, addr, query string) (float64, string, error) {
 	t.Helper()
-	var conn net.Conn
-	var err error
-	l.in(t, l.a, func() { conn, err = net.DialTimeout("tcp", addr, 2*time.Second) })
-	if err != nil {
-		return 0, "", err
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/query?query="+urlQuery(query), nil)
-	req.Close = true
-	if err := req.Write(conn); err != nil {
-		return 0, "", err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err := getIn(t, l, "http://"+addr+"/api/v1/query?query="+urlQuery(query))
 	if err != nil {
 		return 0, "", err
 	}
@@ -367,6 +375,36 @@ func promQuery(t *testing.T, l *netLab, addr, query string) (float64, string, er
 	s, _ := r.Data.Result[0].Value[1].(string)
 	v, err := strconv.ParseFloat(s, 64)
 	return v, string(body), err
+}
+
+// getIn fetches url from inside the lab's namespace a (where rstscope and
+// Prometheus listen on loopback).
+func getIn(t *testing.T, l *netLab, url string) ([]byte, error) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Close = true
+	var conn net.Conn
+	l.in(t, l.a, func() { conn, err = net.DialTimeout("tcp", req.URL.Host, 2*time.Second) })
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := req.Write(conn); err != nil {
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
 }
 
 func urlQuery(s string) string {

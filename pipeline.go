@@ -45,7 +45,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		closeOut()
 		return err
 	}
-	sens, err := startSensor(cfg, stderr)
+	sens, err := startSensor(cfg, stderr, exp)
 	if err != nil {
 		closeOut()
 		exp.abort()

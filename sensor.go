@@ -148,6 +148,7 @@ func observer(cfg *config) report.Observer {
 // sensor holds the running counts for metrics and SIGUSR1.
 type sensor struct {
 	stderr   io.Writer
+	exp      packetExport
 	m        *metrics.Metrics
 	srv      *metrics.Server
 	usr1     atomic.Bool
@@ -160,8 +161,8 @@ type sensor struct {
 
 // startSensor starts the metrics server (before -Z, so that a port below
 // 1024 works) and the SIGUSR1 handler.
-func startSensor(cfg *config, stderr io.Writer) (*sensor, error) {
-	s := &sensor{stderr: stderr, byCause: map[heuristics.Cause]uint64{}}
+func startSensor(cfg *config, stderr io.Writer, exp packetExport) (*sensor, error) {
+	s := &sensor{stderr: stderr, exp: exp, byCause: map[heuristics.Cause]uint64{}}
 	if addr := cfg.sensor.metricsAddr; addr != "" {
 		var opts metrics.Options
 		opts.Version = version
@@ -216,12 +217,17 @@ func (s *sensor) quiet(src capture.Source, t *flows.Table) {
 	}
 	st, ts := src.Stats(), t.Stats()
 	if s.m != nil {
-		s.m.Update(metrics.Snapshot{
+		snap := metrics.Snapshot{
 			Packets: st.Packets, TCPPackets: st.TCPPackets, Undecodable: st.Undecodable,
 			Flows: ts.Flows, ActiveFlows: ts.Active, RSTPackets: ts.RSTPackets,
 			KernelDrops: st.KernelDrops, IfaceDrops: st.IfaceDrops,
 			DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: s.filtered,
-		})
+		}
+		if r, ok := s.exp.(*recorderExport); ok {
+			rs := r.rec.Stats()
+			snap.PcapWritten, snap.PcapHeldBytes = rs.Written, rs.HeldBytes
+		}
+		s.m.Update(snap)
 	}
 	if s.usr1.Swap(false) {
 		fmt.Fprintf(s.stderr, "rstscope: %s\n", s.summary(st, ts))

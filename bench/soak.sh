@@ -66,9 +66,9 @@ sample() {
 	local rss fds
 	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$RPID/status")
 	fds=$(ls "/proc/$RPID/fd" | wc -l)
-	printf '%6ss  rss %7s KiB  fds %3s  findings %7s  flows held %7s  -w %6s KiB in %s files\n' \
+	printf '%6ss  rss %7s KiB  fds %3s  findings %7s  flows held %7s  -w %6s KiB in %s files, %s KiB held\n' \
 		"$1" "$rss" "$fds" "$(wc -l <"$TMP/findings.ndjson")" "$(metric rstscope_flows_active)" \
-		"$(du -sk "$TMP/w" | cut -f1)" "$(ls "$TMP/w" | wc -l)"
+		"$(du -sk "$TMP/w" | cut -f1)" "$(ls "$TMP/w" | wc -l)" "$(metric rstscope_pcap_held_bytes | awk '{printf "%d", $1/1024}')"
 	echo "$rss" >>"$TMP/rss"
 }
 echo "soak: ${SECONDS_TOTAL}s at ${RATE} connections/s (1 in 4 refused, half the rest reset)"

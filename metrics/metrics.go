@@ -29,6 +29,8 @@ type Snapshot struct {
 	DroppedFlows    uint64 // connection attempts not tracked: --max-flows reached
 	FlowsEndedEarly uint64 // flows ended early to make room under --max-flows
 	Filtered        uint64 // findings left out of the report by --cause/--origin/...
+	PcapWritten     uint64 // packets written by -w
+	PcapHeldBytes   int64  // memory holding packets for -w's findings
 }
 
 // Options configures Metrics.
@@ -121,8 +123,11 @@ var snapMetrics = func() []snapMetric {
 		counter("flows_dropped_total", "Connection attempts not tracked because --max-flows was reached.", func(s *Snapshot) uint64 { return s.DroppedFlows }),
 		counter("flows_ended_early_total", "Flows ended early to make room under --max-flows.", func(s *Snapshot) uint64 { return s.FlowsEndedEarly }),
 		counter("findings_filtered_total", "Findings left out of the report by --cause, --origin, --min-confidence or --host.", func(s *Snapshot) uint64 { return s.Filtered }),
+		counter("pcap_packets_written_total", "Packets written to -w files.", func(s *Snapshot) uint64 { return s.PcapWritten }),
 		{desc: prometheus.NewDesc(ns+"_flows_active", "TCP flows held now.", nil, nil), kind: prometheus.GaugeValue,
 			value: func(s *Snapshot) float64 { return float64(s.ActiveFlows) }},
+		{desc: prometheus.NewDesc(ns+"_pcap_held_bytes", "Memory holding recent packets per flow for -w (bounded at 64 MiB).", nil, nil), kind: prometheus.GaugeValue,
+			value: func(s *Snapshot) float64 { return float64(s.PcapHeldBytes) }},
 		{desc: drops, kind: prometheus.CounterValue, label: "kernel", value: func(s *Snapshot) float64 { return float64(s.KernelDrops) }},
 		{desc: drops, kind: prometheus.CounterValue, label: "interface", value: func(s *Snapshot) float64 { return float64(s.IfaceDrops) }},
 	}

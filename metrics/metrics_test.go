@@ -39,7 +39,7 @@ func newTestMetrics() *Metrics {
 		m.Reset("refused", "server", "high")
 	}
 	m.Update(Snapshot{Packets: 100, TCPPackets: 90, Flows: 7, ActiveFlows: 2, RSTPackets: 4,
-		KernelDrops: 5, IfaceDrops: 6, DroppedFlows: 1, Filtered: 2})
+		KernelDrops: 5, IfaceDrops: 6, DroppedFlows: 1, Filtered: 2, PcapWritten: 9, PcapHeldBytes: 4096})
 	return m
 }
 
@@ -54,6 +54,7 @@ func TestExposition(t *testing.T) {
 		"rstscope_flows_active 2", "rstscope_rst_packets_total 4",
 		`rstscope_dropped_packets_total{where="kernel"} 5`, `rstscope_dropped_packets_total{where="interface"} 6`,
 		"rstscope_flows_dropped_total 1", "rstscope_findings_filtered_total 2",
+		"rstscope_pcap_packets_written_total 9", "rstscope_pcap_held_bytes 4096",
 		`rstscope_build_info{goversion="go`, "rstscope_process_resident_memory_bytes ", "rstscope_process_open_fds ",
 	} {
 		if !strings.Contains(body, want) {

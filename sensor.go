@@ -107,7 +107,7 @@ type recorderExport struct {
 }
 
 func (r *recorderExport) mark(ev *flows.Event) {
-	if err := r.rec.Flag(ev.Flow.Client, ev.Flow.Server); err != nil && r.err == nil {
+	if err := r.rec.Mark(ev.Flow.Client, ev.Flow.Server); err != nil && r.err == nil {
 		r.err = fmt.Errorf("-w: %w", err)
 	}
 }

@@ -32,22 +32,22 @@ type RecorderOptions struct {
 // RecorderStats counts what a Recorder did.
 type RecorderStats struct {
 	Written   uint64 // packets written to disk
-	Flagged   uint64 // Flag calls that found held packets or a live flow
+	Marked    uint64 // Mark calls that found held packets or a live flow
 	Forgotten uint64 // flows whose held packets were dropped to stay in bounds
 	HeldBytes int64  // frame bytes held now
 	HeldFlows int    // flows held now
 }
 
 // Recorder is the live -w: it holds each flow's recent frames in memory
-// and writes a flow's frames to disk as soon as Flag says the flow has a
+// and writes a flow's frames to disk as soon as Mark says the flow has a
 // finding, then follows the flow for Context more packets. Memory is
 // bounded by MaxBytes and MaxFlows (least recently active flows go
 // first), disk by Rotate, so a run of any length stays in bounds. With
 // All it streams every packet instead.
 //
-// The caller gives it every packet (Packet) in capture order, calls Flag
-// from the finding callback, Flush when the link is quiet, and Close at
-// the end. Output is flushed to the file at every Flag and, while packets
+// The caller gives it every packet (Packet) in capture order, calls Mark
+// from the finding callback (Mark), Flush when the link is quiet, and Close at
+// the end. Output is flushed to the file at every Mark and, while packets
 // stream, at least once a second of packet time.
 // It is not safe for concurrent use.
 type Recorder struct {
@@ -92,7 +92,7 @@ type heldFlow struct {
 	start      int
 	after      []heldPacket // since the first RST, cap Context
 	rstAt      time.Time    // first RST's time; zero when none pending
-	follow     int          // packets still to write directly after a Flag
+	follow     int          // packets still to write directly after a Mark
 	slots      int64        // bytes of ring's and after's arrays, counted in Recorder.bytes
 }
 
@@ -251,10 +251,10 @@ func (r *Recorder) bound() {
 	}
 }
 
-// Flag writes the held packets of the flow between a and b now (the
+// Mark writes the held packets of the flow between a and b now (the
 // finding's flow), in capture order, and the flow's next Context packets
-// as they come. The file is flushed before Flag returns.
-func (r *Recorder) Flag(a, b netip.AddrPort) error {
+// as they come. The file is flushed before Mark returns.
+func (r *Recorder) Mark(a, b netip.AddrPort) error {
 	if r.err != nil || r.opts.All {
 		return r.err
 	}
@@ -262,7 +262,7 @@ func (r *Recorder) Flag(a, b netip.AddrPort) error {
 	if h == nil {
 		return nil
 	}
-	r.stats.Flagged++
+	r.stats.Marked++
 	n := len(h.ring)
 	for i := range n {
 		hp := &h.ring[(h.start+i)%n]

@@ -66,7 +66,7 @@ func TestRecorder_flagWritesHeldFlow(t *testing.T) {
 	if got := readIndexes(t, path); len(got) != 0 {
 		t.Fatalf("before Flag: got packets %v on disk, want none", got)
 	}
-	if err := r.Flag(recServer, recClient); err != nil {
+	if err := r.Mark(recServer, recClient); err != nil {
 		t.Fatal(err)
 	}
 	if got := readIndexes(t, path); !slices.Equal(got, want) {
@@ -80,8 +80,8 @@ func TestRecorder_flagWritesHeldFlow(t *testing.T) {
 	if got := readIndexes(t, path); !slices.Equal(got, want) {
 		t.Errorf("after Close: got packets %v, want %v", got, want)
 	}
-	if s := r.Stats(); s.Written != uint64(len(want)) || s.Flagged != 1 {
-		t.Errorf("stats: got %+v, want Written %d, Flagged 1", s, len(want))
+	if s := r.Stats(); s.Written != uint64(len(want)) || s.Marked != 1 {
+		t.Errorf("stats: got %+v, want Written %d, Marked 1", s, len(want))
 	}
 }
 
@@ -96,7 +96,7 @@ func TestRecorder_contextBound(t *testing.T) {
 	for range 6 {
 		f.send(recClient, recServer, PSH|ACK)
 	}
-	if err := r.Flag(recClient, recServer); err != nil {
+	if err := r.Mark(recClient, recServer); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
@@ -119,7 +119,7 @@ func TestRecorder_unflaggedRSTExpires(t *testing.T) {
 		want = append(want, f.send(recClient, recServer, PSH|ACK))
 	}
 	want = append(want[2:], f.send(recServer, recClient, RST))
-	if err := r.Flag(recClient, recServer); err != nil {
+	if err := r.Mark(recClient, recServer); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
@@ -147,7 +147,7 @@ func TestRecorder_memoryBounded(t *testing.T) {
 	}
 	// The most recent flow is still held and can be written.
 	last := netip.AddrPortFrom(recClient.Addr(), uint16(1024+19999%5000))
-	if err := r.Flag(last, recServer); err != nil {
+	if err := r.Mark(last, recServer); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()

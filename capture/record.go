@@ -46,7 +46,7 @@ type RecorderStats struct {
 // All it streams every packet instead.
 //
 // The caller gives it every packet (Packet) in capture order, calls Mark
-// from the finding callback (Mark), Flush when the link is quiet, and Close at
+// from the finding callback, Flush when the link is quiet, and Close at
 // the end. Output is flushed to the file at every Mark and, while packets
 // stream, at least once a second of packet time.
 // It is not safe for concurrent use.

@@ -13,6 +13,7 @@
 #   SOAK_SECONDS  how long [600]
 #   SOAK_RATE     connections per second [200]
 #   SOAK_EVERY    seconds between samples [30]
+#   SOAK_W        1 to run with -w, 0 without (to tell its memory apart) [1]
 #   RSTSCOPE_BIN  the binary [bin/rstscope; built if missing]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,8 @@ BIN=${RSTSCOPE_BIN:-bin/rstscope}
 [ "$(id -u)" = 0 ] || { echo "soak: needs root (network namespaces): sudo make soak" >&2; exit 1; }
 
 TMP=$(mktemp -d)
+WARGS=(-w "$TMP/w/rst.pcap" -C 1 -W 3)
+[ "${SOAK_W:-1}" = 0 ] && WARGS=()
 NSA="rstsoak$$a"; NSB="rstsoak$$b"
 RPID=""; SPID=""; LPID=""
 cleanup() {
@@ -52,7 +55,7 @@ ip netns exec "$NSB" "$TMP/soakload" serve 10.231.9.2:8080 &
 SPID=$!
 mkdir "$TMP/w"
 ip netns exec "$NSA" "$BIN" -i vethA --format ndjson -o "$TMP/findings.ndjson" \
-	-w "$TMP/w/rst.pcap" -C 1 -W 3 --metrics 127.0.0.1:9471 --look-ahead 500ms tcp \
+	"${WARGS[@]}" --metrics 127.0.0.1:9471 --look-ahead 500ms tcp \
 	2>"$TMP/rstscope.err" &
 RPID=$!
 for _ in $(seq 50); do grep -q "listening on" "$TMP/rstscope.err" 2>/dev/null && break; sleep 0.1; done

@@ -213,3 +213,36 @@ func TestRecorder_heapBounded(t *testing.T) {
 	}
 	runtime.KeepAlive(r)
 }
+
+// TestRecorder_churnFlat: a long run is many flows passing through the
+// flow cap; the live heap after a million flows is what it was after
+// 200,000 (no map or free-list growth with churn).
+func TestRecorder_churnFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a million flows")
+	}
+	heap := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	r, _, f := newRecorder(t, RecorderOptions{MaxFlows: 20000})
+	defer r.Close()
+	var at200k int64
+	for i := range 1_000_000 {
+		if i == 200_000 {
+			at200k = heap()
+		}
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 40000)
+		for range 3 {
+			f.send(c, recServer, ACK)
+		}
+	}
+	end := heap()
+	t.Logf("live heap after 200,000 flows %d KiB, after 1,000,000 %d KiB (held %d KiB)", at200k>>10, end>>10, r.Stats().HeldBytes>>10)
+	if end > at200k+1<<20 {
+		t.Errorf("live heap grew from %d KiB to %d KiB between 200,000 and 1,000,000 flows, want flat", at200k>>10, end>>10)
+	}
+	runtime.KeepAlive(r)
+}

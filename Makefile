@@ -11,7 +11,7 @@ FUZZMINTIME ?= 5s
 # `make bench`; prometheus (server and promtool) for the metrics tests.
 PKGS     := libpcap-dev iproute2 iptables conntrack ethtool tshark tcpdump prometheus
 
-.PHONY: all build deps demo test lab lab-pcaps bench soak fuzz vet clean
+.PHONY: all build deps demo test lab lab-pcaps bench soak kernel-bench fuzz vet clean
 
 all: build
 
@@ -59,6 +59,12 @@ bench: deps build
 # root; not in CI).
 soak: deps build
 	$(SUDO) ./bench/soak.sh
+
+# kernel-bench measures the kernel reset-event readers (root): a 40,000-RST
+# flood (events read, lost, CPU) and the event-to-Read latency, BPF ring
+# buffer vs perf_event_open rings. See kernel/doc.go.
+kernel-bench:
+	$(GO) test ./kernel -run X -bench 'Flood|Latency' -benchtime=1x -count 3
 
 # fuzz runs every fuzz target of every package for FUZZTIME each (CI: 10s).
 # Crashers land in the package's testdata/fuzz/<Target>/ and are replayed by

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -20,9 +21,9 @@ import (
 
 // The always-on sensor's parts of a run: -w rotation (-C/-W/-G) and the
 // RST-triggered live -w (--context), Prometheus metrics (--metrics), and
-// the running summary on SIGUSR1. The pipeline calls openExport instead of
-// newExporter, startSensor before dropping root, and the sensor's hooks
-// (judged, tick, quiet, close).
+// the running summary on SIGUSR1. The pipeline calls openExport for -w,
+// startSensor before dropping root, and the sensor's hooks (judged, tick,
+// quiet, close).
 
 // sensorConfig is the part of config that these flags set.
 type sensorConfig struct {
@@ -46,8 +47,8 @@ func checkSensorFlags(c *config) error {
 	switch {
 	case s.rotateMB < 0 || s.rotateFiles < 0 || s.rotateEvery < 0:
 		return fmt.Errorf("-C, -W and -G must not be negative")
-	case c.writeFile == "" && (s.rotateMB > 0 || s.rotateFiles > 0 || s.rotateEvery > 0):
-		return fmt.Errorf("-C, -W and -G need -w FILE")
+	case (c.writeFile == "" || c.writeFile == "-") && (s.rotateMB > 0 || s.rotateFiles > 0 || s.rotateEvery > 0):
+		return fmt.Errorf("-C, -W and -G need -w FILE (a file, not stdout)")
 	case s.rotateFiles > 0 && s.rotateMB == 0 && s.rotateEvery == 0:
 		return fmt.Errorf("-W needs -C or -G")
 	case s.context < 1:
@@ -63,33 +64,37 @@ func (s *sensorConfig) rotate() capture.RotateOptions {
 	}
 }
 
-// packetExport is -w as the pipeline drives it.
-type packetExport interface {
-	mark(ev *flows.Event)           // ev's flow has a finding
-	packet(p *capture.Packet) error // every packet read
-	quiet() error                   // the live link is quiet
-	close() error                   // end of the run
-	abort()                         // a failed run
+// exportWriter is -w as the pipeline drives it: capture.Exporter (whole
+// flows of input files, -w -) or the sensor's Recorder (live, rotation).
+// Every method is safe on a nil *capture.Exporter (no -w).
+type exportWriter interface {
+	Mark(a, b netip.AddrPort)       // the flow between a and b has a finding
+	Packet(p *capture.Packet) error // every packet read
+	Close() error                   // end of the run
+	Abort()                         // a failed run
 }
-
-// quiet: the whole-flow exporter writes at close.
-func (e *exporter) quiet() error { return nil }
 
 // openExport picks -w's writer: a Recorder for a live capture and for
 // rotation (bounded memory and disk, written as findings come); otherwise
-// the exporter, which writes whole flows of the input files at the end
-// (or every packet with --write-all) and removes a half-written file.
-func openExport(cfg *config, src capture.Source) (packetExport, error) {
+// capture.Exporter, which writes whole flows of the input files at the end
+// (or every packet with --write-all, or to stdout for -w -) and removes a
+// half-written file. Without -w it is a nil *capture.Exporter.
+func openExport(cfg *config, src capture.Source, stdout io.Writer, stop <-chan struct{}, dropping bool) (exportWriter, error) {
 	s := &cfg.sensor
-	if cfg.writeFile == "" || (cfg.iface == "" && s.rotate() == (capture.RotateOptions{})) {
-		return newExporter(cfg, src)
-	}
-	if err := refuseInput("-w", cfg.writeFile, cfg.reads); err != nil {
-		return nil, err
-	}
 	var linkTypes []int
 	if lt, ok := src.(capture.LinkTyper); ok {
 		linkTypes = lt.LinkTypes()
+	}
+	switch {
+	case cfg.writeFile == "":
+		return (*capture.Exporter)(nil), nil
+	case cfg.writeFile == "-" || (cfg.iface == "" && s.rotate() == (capture.RotateOptions{})):
+		opts := capture.ExportOptions{All: cfg.writeAll, Inputs: cfg.reads, Spool: dropping, Filter: cfg.filter, LinkTypes: linkTypes}
+		e, err := capture.NewExporter(cfg.writeFile, stdout, stop, opts)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
 	}
 	rec, err := capture.NewRecorder(cfg.writeFile, linkTypes, capture.RecorderOptions{
 		All: cfg.writeAll, Context: s.context, Hold: cfg.lookAhead + time.Second, Rotate: s.rotate(),
@@ -100,19 +105,19 @@ func openExport(cfg *config, src capture.Source) (packetExport, error) {
 	return &recorderExport{rec: rec}, nil
 }
 
-// recorderExport drives a capture.Recorder.
+// recorderExport drives a capture.Recorder as an exportWriter.
 type recorderExport struct {
 	rec *capture.Recorder
-	err error // from mark, reported by the next packet or close
+	err error // from Mark, reported by the next Packet or Close
 }
 
-func (r *recorderExport) mark(ev *flows.Event) {
-	if err := r.rec.Mark(ev.Flow.Client, ev.Flow.Server); err != nil && r.err == nil {
+func (r *recorderExport) Mark(a, b netip.AddrPort) {
+	if err := r.rec.Mark(a, b); err != nil && r.err == nil {
 		r.err = fmt.Errorf("-w: %w", err)
 	}
 }
 
-func (r *recorderExport) packet(p *capture.Packet) error {
+func (r *recorderExport) Packet(p *capture.Packet) error {
 	if r.err != nil {
 		return r.err
 	}
@@ -122,22 +127,24 @@ func (r *recorderExport) packet(p *capture.Packet) error {
 	return nil
 }
 
-func (r *recorderExport) quiet() error {
+// flush: the live link is quiet.
+func (r *recorderExport) flush() error {
 	if err := r.rec.Flush(); err != nil {
 		return fmt.Errorf("-w: %w", err)
 	}
 	return nil
 }
 
-func (r *recorderExport) close() error {
+func (r *recorderExport) Close() error {
 	if err := r.rec.Close(); err != nil && r.err == nil {
 		r.err = fmt.Errorf("-w: %w", err)
 	}
 	return r.err
 }
 
-// abort keeps what was written: rotated files of a long run are evidence.
-func (r *recorderExport) abort() { r.rec.Close() }
+// Abort keeps what was written: rotated files of a long run are evidence.
+// After Close it does nothing.
+func (r *recorderExport) Abort() { r.rec.Close() }
 
 // observer names this sensor in ECS documents.
 func observer(cfg *config) report.Observer {
@@ -148,7 +155,7 @@ func observer(cfg *config) report.Observer {
 // sensor holds the running counts for metrics and SIGUSR1.
 type sensor struct {
 	stderr   io.Writer
-	exp      packetExport
+	exp      exportWriter
 	m        *metrics.Metrics
 	srv      *metrics.Server
 	usr1     atomic.Bool
@@ -161,7 +168,7 @@ type sensor struct {
 
 // startSensor starts the metrics server (before -Z, so that a port below
 // 1024 works) and the SIGUSR1 handler.
-func startSensor(cfg *config, stderr io.Writer, exp packetExport) (*sensor, error) {
+func startSensor(cfg *config, stderr io.Writer, exp exportWriter) (*sensor, error) {
 	s := &sensor{stderr: stderr, exp: exp, byCause: map[heuristics.Cause]uint64{}}
 	if addr := cfg.sensor.metricsAddr; addr != "" {
 		var opts metrics.Options
@@ -205,13 +212,22 @@ func (s *sensor) judged(f *heuristics.Finding, kept bool) {
 func (s *sensor) tick(src capture.Source, t *flows.Table) {
 	s.n++
 	if s.n&4095 == 0 || s.usr1.Load() {
-		s.quiet(src, t)
+		s.update(src, t)
 	}
 }
 
-// quiet runs when the link is quiet (and from tick): it updates the
-// metrics and prints the summary if SIGUSR1 asked for it.
-func (s *sensor) quiet(src capture.Source, t *flows.Table) {
+// quiet runs when the live link is quiet: -w's buffered packets go to
+// disk, the metrics are updated, and the summary printed if SIGUSR1 came.
+func (s *sensor) quiet(src capture.Source, t *flows.Table) error {
+	s.update(src, t)
+	if r, ok := s.exp.(*recorderExport); ok {
+		return r.flush()
+	}
+	return nil
+}
+
+// update refreshes the metrics and prints the summary if SIGUSR1 asked.
+func (s *sensor) update(src capture.Source, t *flows.Table) {
 	if s.m == nil && !s.usr1.Load() {
 		return
 	}

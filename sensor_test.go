@@ -20,7 +20,7 @@ func TestSensorFlags(t *testing.T) {
 		{[]string{"-r", "pcaps/demo.pcap", "-w", "x.pcap", "-W", "3"}, "-W needs -C or -G"},
 		{[]string{"-r", "pcaps/demo.pcap", "-w", "x.pcap", "-G", "-1"}, "must not be negative"},
 		{[]string{"-r", "pcaps/demo.pcap", "--context", "0"}, "--context must be at least 1"},
-		{[]string{"-r", "pcaps/demo.pcap", "--format", "ecss"}, "want text, json, ndjson, markdown, ecs"},
+		{[]string{"-r", "pcaps/demo.pcap", "--format", "ecss"}, "text, json, ndjson, markdown, ecs"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(tc.args, nil, &stdout, &stderr, nil)

@@ -24,27 +24,6 @@ const (
 	maxExtHeaders = 16 // IPv6 extension headers in a chain
 )
 
-// Link types Decode reads (pcap LINKTYPE_ values).
-const (
-	linkNull      = 0
-	linkEthernet  = 1
-	linkPPP       = 9
-	linkRawBSD12  = 12 // DLT_RAW on most BSDs
-	linkRawBSD14  = 14 // DLT_RAW on OpenBSD
-	linkPPPHDLC   = 50
-	linkRaw       = 101
-	linkCHDLC     = 104
-	linkIEEE80211 = 105
-	linkLoop      = 108
-	linkSLL       = 113
-	linkRadiotap  = 127
-	linkIPv4      = 228
-	linkIPv6      = 229
-	linkNFLOG     = 239
-	linkSLL2      = 276
-	linkMPacket   = 274 // 802.3br mPackets: preamble and SMD before Ethernet
-)
-
 // Ethertypes (also GRE protocol types and SLL protocol fields).
 const (
 	etherIPv4     = 0x0800
@@ -173,52 +152,43 @@ func (d *Decoder) Decode(linkType int, frame []byte, p *Packet) error {
 		Frame:    frame,
 	}
 	d.layers, d.tunnels, d.vlanSet = 0, 0, false
-	b := frame
-	switch linkType {
-	case linkEthernet:
-		return d.ethernet(b, p)
-	case linkSLL:
-		return d.sll(b, p)
-	case linkSLL2:
-		return d.sll2(b, p)
-	case linkRaw, linkRawBSD12, linkRawBSD14:
-		return d.ip(b, p)
-	case linkIPv4:
-		return d.ipv4(b, p)
-	case linkIPv6:
-		return d.ipv6(b, p)
-	case linkNull, linkLoop:
-		return d.null(b, p)
-	case linkCHDLC:
-		if len(b) < 4 {
-			return errLinkShort
+	if linkType >= 0 && linkType < len(linkDecoders) {
+		if dec := linkDecoders[linkType]; dec != nil {
+			return dec(d, frame, p)
 		}
-		return d.etherType(be16(b[2:]), b[4:], p)
-	case linkNFLOG:
-		return d.nflog(b, p)
-	case linkMPacket:
-		if len(b) < 8 {
-			return errLinkShort
-		}
-		if b[7] != 0xd5 { // not an express frame: a preemptable fragment
-			return ErrNotTCP
-		}
-		return d.ethernet(b[8:], p)
-	case linkPPP, linkPPPHDLC:
-		return d.ppp(b, p)
-	case linkIEEE80211:
-		return d.wlan(b, p)
-	case linkRadiotap:
-		if len(b) < 4 {
-			return errLinkShort
-		}
-		n := int(binary.LittleEndian.Uint16(b[2:]))
-		if n < 4 || n > len(b) {
-			return errLinkShort
-		}
-		return d.wlan(b[n:], p)
 	}
 	return linkTypeError(linkType)
+}
+
+// chdlc decodes a Cisco HDLC frame: address, control, ethertype.
+func (d *Decoder) chdlc(b []byte, p *Packet) error {
+	if len(b) < 4 {
+		return errLinkShort
+	}
+	return d.etherType(be16(b[2:]), b[4:], p)
+}
+
+// mpacket decodes an 802.3br mPacket: preamble and SMD before Ethernet.
+func (d *Decoder) mpacket(b []byte, p *Packet) error {
+	if len(b) < 8 {
+		return errLinkShort
+	}
+	if b[7] != 0xd5 { // not an express frame: a preemptable fragment
+		return ErrNotTCP
+	}
+	return d.ethernet(b[8:], p)
+}
+
+// radiotap decodes an 802.11 frame after its radiotap header.
+func (d *Decoder) radiotap(b []byte, p *Packet) error {
+	if len(b) < 4 {
+		return errLinkShort
+	}
+	n := int(binary.LittleEndian.Uint16(b[2:]))
+	if n < 4 || n > len(b) {
+		return errLinkShort
+	}
+	return d.wlan(b[n:], p)
 }
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
@@ -759,3 +729,27 @@ func (d *Decoder) udp(b []byte, p *Packet) error {
 	}
 	return ErrNotTCP
 }
+
+// pflog decodes an OpenBSD/FreeBSD pflog header (DLT_PFLOG): its first
+// byte is the header length (padded to 4 bytes), its second the address
+// family of the logged packet, as in BSD null headers.
+func (d *Decoder) pflog(b []byte, p *Packet) error {
+	if len(b) < 4 {
+		return errLinkShort
+	}
+	n := (int(b[0]) + 3) &^ 3
+	if n < minPflogHeader || n > len(b) {
+		return errLinkShort
+	}
+	switch b[1] {
+	case 2: // AF_INET
+		return d.ipv4(b[n:], p)
+	case 24, 28, 30: // AF_INET6 on OpenBSD/NetBSD, FreeBSD, Darwin
+		return d.ipv6(b[n:], p)
+	}
+	return ErrNotTCP
+}
+
+// minPflogHeader is the shortest pflog header: tcpdump's MIN_PFLOG_HDRLEN
+// (45), padded to 4 bytes.
+const minPflogHeader = 48

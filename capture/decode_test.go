@@ -182,6 +182,19 @@ func nflogFrame(order binary.ByteOrder, family byte, ip []byte) []byte {
 		tlv(9, ip)) // NFULA_PAYLOAD
 }
 
+// pflogHeader is a pflog header of length n (padded to 4 bytes) logging a
+// packet of address family af (2 AF_INET, 24 OpenBSD's AF_INET6), passed
+// by rule 7 on em0.
+func pflogHeader(n int, af byte) []byte {
+	h := make([]byte, (n+3)&^3)
+	h[0], h[1], h[2] = byte(n), af, 0 // action: pass
+	copy(h[4:], "em0")
+	copy(h[20:], "main")
+	binary.BigEndian.PutUint32(h[36:], 7)
+	h[60] = 1 // direction: in
+	return h
+}
+
 // mplsLabels is a stack of n labels, the last one bottom of stack.
 func mplsLabels(n int) []byte {
 	var out []byte
@@ -320,6 +333,10 @@ func decodeCases(t testing.TB) []decodeCase {
 
 	add("ipv6_extension_headers", 229, ipv6ExtChain(t), v6)
 
+	add("pflog_freebsd_ipv4", 117, joinBytes(pflogHeader(61, 2), inner4(t)), v4)
+	add("pflog_openbsd_ipv6", 117, joinBytes(pflogHeader(100, 24), inner6(t)), v6)
+	add("ppp_hdlc_ipv4", 50, joinBytes([]byte{0xff, 0x03}, u16(0x0021), inner4(t)), v4)
+
 	// Tunnels.
 	add("gre_ipv4_key_seq", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolGRE),
 		&layers.GRE{KeyPresent: true, Key: 99, SeqPresent: true, Seq: 5, ChecksumPresent: true, Protocol: layers.EthernetTypeIPv4},
@@ -353,6 +370,8 @@ func decodeCases(t testing.TB) []decodeCase {
 
 	wlan := joinBytes([]byte{0x88, 0x01, 0, 0}, macB, macIn, macB, []byte{0, 0}, []byte{0, 0}, // QoS data, ToDS
 		[]byte{0xaa, 0xaa, 0x03, 0, 0, 0}, u16(0x0800), inner4(t))
+	add("ieee80211_qos_data", 105, wlan, withMAC(v4, macIn))
+	add("radiotap_80211", 127, joinBytes([]byte{0, 0, 8, 0, 0, 0, 0, 0}, wlan), withMAC(v4, macIn))
 	add("gre_aruba_80211", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolGRE),
 		&layers.GRE{Protocol: 0x8200}, gopacket.Payload(wlan)), tunnelled(withMAC(v4, macIn), TunnelGRE))
 

@@ -592,33 +592,6 @@ func (c *blockCounter) scan(b []byte) {
 	}
 }
 
-// linkTypeName gives libpcap's name (pcap_datalink_val_to_name) of the
-// link types one is likely to meet, without needing libpcap.
-func linkTypeName(lt int) string {
-	switch {
-	case lt >= 147 && lt <= 162:
-		return fmt.Sprintf("USER%d", lt-147)
-	}
-	if n, ok := linkTypeNames[lt]; ok {
-		return n
-	}
-	return "unknown"
-}
-
-var linkTypeNames = map[int]string{
-	0: "NULL", 1: "EN10MB", 3: "AX25", 6: "IEEE802", 8: "SLIP", 9: "PPP", 10: "FDDI",
-	12: "RAW", 14: "RAW", 50: "PPP_HDLC", 51: "PPP_ETHER", 101: "RAW", 104: "C_HDLC",
-	105: "IEEE802_11", 107: "FRELAY", 108: "LOOP", 113: "LINUX_SLL", 119: "PRISM_HEADER",
-	127: "IEEE802_11_RADIO", 138: "APPLE_IP_OVER_IEEE1394", 139: "MTP2_WITH_PHDR",
-	143: "DOCSIS", 163: "IEEE802_11_RADIO_AVS", 165: "BACNET_MS_TP", 166: "PPP_PPPD",
-	169: "GPRS_LLC", 187: "BLUETOOTH_HCI_H4", 189: "USB_LINUX", 192: "PPI",
-	195: "IEEE802_15_4_WITHFCS", 201: "BLUETOOTH_HCI_H4_WITH_PHDR", 220: "USB_LINUX_MMAPPED",
-	224: "FC_2", 227: "CAN_SOCKETCAN", 228: "IPV4", 229: "IPV6", 230: "IEEE802_15_4_NOFCS",
-	235: "DVB_CI", 239: "NFLOG", 240: "NETANALYZER", 248: "SCTP", 249: "USBPCAP",
-	251: "BLUETOOTH_LE_LL", 252: "WIRESHARK_UPPER_PDU", 253: "NETLINK", 254: "BLUETOOTH_LINUX_MONITOR",
-	256: "BLUETOOTH_LE_LL_WITH_PHDR", 274: "ETHERNET_MPACKET", 276: "LINUX_SLL2",
-}
-
 // Compile-time checks.
 var (
 	_ Source    = (*fileSource)(nil)

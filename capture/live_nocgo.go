@@ -2,13 +2,7 @@
 
 package capture
 
-import (
-	"errors"
-	"fmt"
-)
-
-// ErrNoInterface is wrapped by OpenLive's error for an unknown interface.
-var ErrNoInterface = errors.New("no such interface")
+import "fmt"
 
 // OpenLive needs libpcap, and so cgo: this build cannot capture.
 func OpenLive(iface string, opts LiveOptions) (Source, error) {

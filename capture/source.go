@@ -1,6 +1,12 @@
 package capture
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// ErrNoInterface is wrapped by OpenLive's error for an unknown interface.
+var ErrNoInterface = errors.New("no such interface")
 
 // Source yields decoded TCP packets from a file or a live interface.
 type Source interface {

@@ -39,6 +39,27 @@ const (
 	etherERSPAN3  = 0x22eb
 	etherAruba    = 0x8200 // Aruba WLAN: an 802.11 frame in GRE
 	etherPPTP     = 0x880b // PPP in enhanced GRE (PPTP)
+
+	// Ethertypes known not to carry IP: not counted as hiding TCP.
+	etherARP       = 0x0806
+	etherRARP      = 0x8035
+	etherWOL       = 0x0842
+	etherIPX       = 0x8137
+	etherPPPoEDisc = 0x8863
+	etherPROFINET  = 0x8892
+	etherEtherCAT  = 0x88a4
+	etherAoE       = 0x88a2
+	etherEAPOL     = 0x888e
+	etherHomePlug  = 0x88e1
+	etherLLDP      = 0x88cc
+	etherSlow      = 0x8809 // LACP, marker, OAM
+	etherCFM       = 0x8902
+	etherPTP       = 0x88f7
+	etherNCSI      = 0x88f8
+	etherTDLS      = 0x890d
+	etherFCoE      = 0x8906
+	etherFIP       = 0x8914
+	etherLoopback  = 0x9000
 )
 
 // IP protocol numbers.
@@ -55,7 +76,10 @@ const (
 	protoAH       = 51
 	protoNoNext   = 59
 	protoDstOpts  = 60
+	protoEtherIP  = 97
+	protoL2TP     = 115
 	protoMobility = 135
+	protoMPLSIP   = 137
 	protoHIP      = 139
 	protoShim6    = 140
 )
@@ -65,6 +89,12 @@ const (
 	portVXLAN      = 4789
 	portVXLANLinux = 8472 // Linux's pre-IANA default
 	portGeneve     = 6081
+	portGTPU       = 2152
+	portAYIYA      = 5072
+	portL2TP       = 1701
+	portVXLANGPE   = 4790
+	portTeredo     = 3544
+	portGREUDP     = 4754 // GRE in UDP (RFC 8086)
 )
 
 // ErrNotTCP reports a frame that decoded fine but carries no TCP segment.
@@ -120,6 +150,10 @@ type Decoder struct {
 	layers   int        // headers entered in the current frame
 	tunnels  int        // tunnels opened in the current frame
 	vlanSet  bool       // p.VLAN holds the outermost tag of the current frame
+	opened   bool       // a tunnel header of the current frame was recognised
+	// hidden names what the current frame stopped at when it may carry
+	// TCP that Decode does not reach (zero otherwise).
+	hidden HiddenReason
 }
 
 // NewDecoder returns a Decoder.
@@ -151,12 +185,13 @@ func (d *Decoder) Decode(linkType int, frame []byte, p *Packet) error {
 		LinkType: linkType,
 		Frame:    frame,
 	}
-	d.layers, d.tunnels, d.vlanSet = 0, 0, false
+	d.layers, d.tunnels, d.vlanSet, d.opened, d.hidden = 0, 0, false, false, HiddenReason{}
 	if linkType >= 0 && linkType < len(linkDecoders) {
 		if dec := linkDecoders[linkType]; dec != nil {
 			return dec(d, frame, p)
 		}
 	}
+	d.hidden = HiddenReason{Kind: HiddenLinkType, Value: uint32(linkType)}
 	return linkTypeError(linkType)
 }
 
@@ -206,6 +241,7 @@ func (d *Decoder) enter() error {
 // tunnel records an opened tunnel of kind t.
 func (d *Decoder) tunnel(t Tunnel, p *Packet) error {
 	d.tunnels++
+	d.opened = true
 	if d.tunnels > maxTunnels {
 		return errTooDeep
 	}
@@ -266,6 +302,10 @@ func (d *Decoder) etherType(t uint16, b []byte, p *Packet) error {
 			return d.mpls(b, p)
 		case etherTEB:
 			return d.ethernet(b, p)
+		case etherARP, etherRARP, etherLLDP, etherEAPOL, etherPTP, etherLoopback, etherPPPoEDisc,
+			etherSlow, etherCFM, etherIPX, etherAoE, etherFCoE, etherFIP, etherHomePlug, etherTDLS,
+			etherWOL, etherPROFINET, etherEtherCAT, etherNCSI:
+			return ErrNotTCP // known not to carry IP
 		case etherPPPoE:
 			if len(b) < 6 {
 				return errLinkShort
@@ -278,7 +318,7 @@ func (d *Decoder) etherType(t uint16, b []byte, p *Packet) error {
 			}
 			return d.ppp(b[6:], p)
 		default:
-			return ErrNotTCP
+			return d.hide(HiddenEtherType, int(t))
 		}
 	}
 }
@@ -614,6 +654,16 @@ func (d *Decoder) ipPayload(proto uint8, b []byte, wire int, p *Packet) error {
 		return d.gre(b, p)
 	case protoUDP:
 		return d.udp(b, p)
+	case protoL2TP:
+		if len(b) < 4 {
+			return d.hide(HiddenIPProto, protoL2TP)
+		}
+		if be32(b) == 0 { // session 0: a control message
+			return ErrNotTCP
+		}
+		return d.l2tpv3(b[4:], p, protoL2TP, HiddenIPProto)
+	case protoESP, protoEtherIP, protoMPLSIP:
+		return d.hide(HiddenIPProto, int(proto))
 	}
 	return ErrNotTCP
 }
@@ -694,17 +744,56 @@ func (d *Decoder) gre(b []byte, p *Packet) error {
 	return d.etherType(proto, b, p)
 }
 
-// udp decodes a UDP header and opens VXLAN or Geneve by destination port.
-// A header that does not fit the tunnel's format leaves the frame plain UDP.
+// udp decodes a UDP header and opens the tunnel its port names: VXLAN,
+// Geneve, GTP-U, AYIYA, L2TP, VXLAN-GPE, Teredo, GRE in UDP. The
+// destination port is tried first, then the source port (GTP-U, AYIYA and
+// L2TP peers may answer from another port). A header that does not fit the
+// tunnel's format leaves the frame plain UDP, counted as hiding what it
+// carries (see Stats.Hidden).
 func (d *Decoder) udp(b []byte, p *Packet) error {
 	if len(b) < 8 {
 		return ErrNotTCP
 	}
-	port := be16(b[2:])
+	src, dst := be16(b), be16(b[2:])
 	if n := int(be16(b[4:])); n >= 8 && n < len(b) {
 		b = b[:n]
 	}
 	b = b[8:]
+	port := dst
+	if !tunnelPort(dst) {
+		if !tunnelPort(src) {
+			switch {
+			case hidingPort(dst):
+				return d.hide(HiddenUDPPort, int(dst))
+			case hidingPort(src):
+				return d.hide(HiddenUDPPort, int(src))
+			}
+			return ErrNotTCP
+		}
+		port = src
+	}
+	err := d.udpTunnel(port, b, p)
+	if err == ErrNotTCP && d.hidden.Kind == 0 && !d.opened {
+		// The header did not fit the tunnel's format (or is one of its
+		// control messages, which set opened): plain UDP to a tunnel port.
+		d.hidden = HiddenReason{Kind: HiddenUDPPort, Value: uint32(port)}
+	}
+	return err
+}
+
+// tunnelPort reports whether udpTunnel opens UDP to port.
+func tunnelPort(port uint16) bool {
+	switch port {
+	case portVXLAN, portVXLANLinux, portGeneve, portGTPU, portAYIYA, portL2TP, portVXLANGPE, portTeredo, portGREUDP:
+		return true
+	}
+	return false
+}
+
+// udpTunnel opens the tunnel of UDP port port. It sets d.opened once the
+// header is recognised, so that a control message (not a data packet) is
+// not counted as hiding TCP.
+func (d *Decoder) udpTunnel(port uint16, b []byte, p *Packet) error {
 	switch port {
 	case portVXLAN, portVXLANLinux:
 		if len(b) < 8 || b[0]&0x08 == 0 { // I flag: a valid VNI
@@ -726,6 +815,264 @@ func (d *Decoder) udp(b []byte, p *Packet) error {
 			return err
 		}
 		return d.etherType(be16(b[2:]), b[n:], p)
+	case portGTPU:
+		return d.gtpu(b, p)
+	case portAYIYA:
+		return d.ayiya(b, p)
+	case portL2TP:
+		return d.l2tpUDP(b, p)
+	case portVXLANGPE:
+		return d.vxlanGPE(b, p)
+	case portTeredo:
+		return d.teredo(b, p)
+	case portGREUDP:
+		return d.gre(b, p)
+	}
+	return ErrNotTCP
+}
+
+// gtpu decodes a GTP-U v1 header (3GPP TS 29.281) with its optional
+// sequence number, N-PDU number and extension headers; a G-PDU (message
+// type 255) carries an IP packet. Other messages (echo, error indication,
+// end marker) carry none.
+func (d *Decoder) gtpu(b []byte, p *Packet) error {
+	if len(b) < 8 || b[0]>>5 != 1 || b[0]&0x10 == 0 { // version 1, protocol type GTP
+		return ErrNotTCP
+	}
+	if b[1] != 0xff {
+		d.opened = true
+		return ErrNotTCP
+	}
+	n := 8
+	if b[0]&0x07 != 0 { // E, S or PN: the optional 4 bytes are present
+		if len(b) < 12 {
+			return ErrNotTCP
+		}
+		n = 12
+		next := byte(0)
+		if b[0]&0x04 != 0 {
+			next = b[11]
+		}
+		for i := 0; next != 0; i++ {
+			if i >= maxExtHeaders || len(b) <= n {
+				return ErrNotTCP
+			}
+			l := int(b[n]) * 4
+			if l == 0 || len(b) < n+l {
+				return ErrNotTCP
+			}
+			next = b[n+l-1]
+			n += l
+		}
+	}
+	if err := d.tunnel(TunnelGTPU, p); err != nil {
+		return err
+	}
+	b = b[n:]
+	if len(b) == 0 || (b[0]>>4 != 4 && b[0]>>4 != 6) { // an Ethernet or unstructured PDU
+		return d.hide(HiddenUDPPort, portGTPU)
+	}
+	return d.ip(b, p)
+}
+
+// ayiya decodes an AYIYA header (draft-massar-v6ops-ayiya): identity of
+// 2^n bytes and a signature of 4*m bytes after 8 fixed bytes; opcode 1
+// forwards the packet named by the next header field.
+func (d *Decoder) ayiya(b []byte, p *Packet) error {
+	if len(b) < 8 {
+		return ErrNotTCP
+	}
+	n := 8 + 1<<(b[0]>>4) + int(b[1]>>4)*4
+	if len(b) < n {
+		return ErrNotTCP
+	}
+	if b[2]&0x0f != 1 { // not "forward": a heartbeat or a query
+		d.opened = true
+		return ErrNotTCP
+	}
+	switch b[3] {
+	case protoIPv6:
+		if err := d.tunnel(TunnelAYIYA, p); err != nil {
+			return err
+		}
+		d.opened = true
+		return d.ipv6(b[n:], p)
+	case protoIPIP:
+		if err := d.tunnel(TunnelAYIYA, p); err != nil {
+			return err
+		}
+		d.opened = true
+		return d.ipv4(b[n:], p)
+	}
+	return ErrNotTCP
+}
+
+// l2tpUDP decodes an L2TP header over UDP: version 2 (RFC 2661, PPP
+// inside) or 3 (RFC 3931, a session header then the pseudowire). Control
+// messages (the T bit) carry no data.
+func (d *Decoder) l2tpUDP(b []byte, p *Packet) error {
+	if len(b) < 2 {
+		return ErrNotTCP
+	}
+	flags := be16(b)
+	switch flags & 0x0f {
+	case 2:
+		if flags&0x8000 != 0 {
+			d.opened = true
+			return ErrNotTCP
+		}
+		n := 6 // flags, tunnel ID, session ID
+		if flags&0x4000 != 0 {
+			n += 2 // length
+		}
+		if flags&0x0800 != 0 {
+			n += 4 // Ns, Nr
+		}
+		if flags&0x0200 != 0 { // offset size, then that many bytes of padding
+			if len(b) < n+2 {
+				return ErrNotTCP
+			}
+			n += 2 + int(be16(b[n:]))
+		}
+		if len(b) < n {
+			return ErrNotTCP
+		}
+		if err := d.tunnel(TunnelL2TP, p); err != nil {
+			return err
+		}
+		d.opened = true
+		return d.ppp(b[n:], p)
+	case 3:
+		if flags&0x8000 != 0 {
+			d.opened = true
+			return ErrNotTCP
+		}
+		if len(b) < 8 {
+			return ErrNotTCP
+		}
+		return d.l2tpv3(b[8:], p, portL2TP, HiddenUDPPort)
+	}
+	return ErrNotTCP
+}
+
+// l2tpv3 decodes what follows an L2TPv3 session ID: a cookie of 0, 4 or 8
+// bytes and an optional 4-byte L2-specific sublayer, whose sizes are
+// configured, not sent; then the pseudowire, Ethernet or PPP. The first
+// offset at which an IP packet (raw, in Ethernet, or in PPP) fits its own
+// length is taken; when none fits, the frame counts as hidden (kind, value).
+func (d *Decoder) l2tpv3(b []byte, p *Packet, value int, kind HiddenKind) error {
+	for _, off := range [...]int{0, 4, 8, 12} {
+		if len(b) < off+20 {
+			break
+		}
+		c := b[off:]
+		if ipFits(c) {
+			if err := d.tunnel(TunnelL2TP, p); err != nil {
+				return err
+			}
+			d.opened = true
+			return d.ip(c, p)
+		}
+		if len(c) >= 14+20 && ipFits(c[14:]) && (be16(c[12:]) == etherIPv4 || be16(c[12:]) == etherIPv6) {
+			if err := d.tunnel(TunnelL2TP, p); err != nil {
+				return err
+			}
+			d.opened = true
+			return d.ethernet(c, p)
+		}
+		if c[0] == 0xff && c[1] == 0x03 && ipFits(c[4:]) {
+			if err := d.tunnel(TunnelL2TP, p); err != nil {
+				return err
+			}
+			d.opened = true
+			return d.ppp(c, p)
+		}
+	}
+	return d.hide(kind, value)
+}
+
+// ipFits reports whether b starts with an IPv4 or IPv6 header whose length
+// fields agree with len(b) (link padding of up to 4 bytes allowed): a test
+// that a guessed offset is right.
+func ipFits(b []byte) bool {
+	switch {
+	case len(b) >= 20 && b[0]>>4 == 4 && b[0]&0x0f >= 5:
+		n := int(be16(b[2:]))
+		return n >= int(b[0]&0x0f)*4 && n <= len(b) && len(b)-n <= 4
+	case len(b) >= 40 && b[0]>>4 == 6:
+		n := 40 + int(be16(b[4:]))
+		return n <= len(b) && len(b)-n <= 4
+	}
+	return false
+}
+
+// vxlanGPE decodes a VXLAN-GPE header (draft-ietf-nvo3-vxlan-gpe): the
+// next protocol field names IPv4, IPv6, Ethernet, NSH or MPLS.
+func (d *Decoder) vxlanGPE(b []byte, p *Packet) error {
+	if len(b) < 8 || (b[0]>>4)&3 != 0 { // version 0
+		return ErrNotTCP
+	}
+	next := byte(3) // no P bit: Ethernet, as in VXLAN
+	if b[0]&0x04 != 0 {
+		next = b[3]
+	}
+	if err := d.tunnel(TunnelVXLANGPE, p); err != nil {
+		return err
+	}
+	d.opened = true
+	b = b[8:]
+	if next == 4 { // NSH (RFC 8300): length in 4-byte words
+		if len(b) < 8 || b[0]>>6 != 0 {
+			return ErrNotTCP
+		}
+		n := int(b[1]&0x3f) * 4
+		if n < 8 || len(b) < n {
+			return ErrNotTCP
+		}
+		next = b[3]
+		b = b[n:]
+	}
+	switch next {
+	case 1:
+		return d.ipv4(b, p)
+	case 2:
+		return d.ipv6(b, p)
+	case 3:
+		return d.ethernet(b, p)
+	case 5:
+		return d.mpls(b, p)
+	}
+	return ErrNotTCP
+}
+
+// teredo decodes Teredo (RFC 4380): optional authentication and origin
+// indication headers, then an IPv6 packet that must fill the datagram.
+func (d *Decoder) teredo(b []byte, p *Packet) error {
+	if len(b) >= 4 && be16(b) == 1 { // authentication
+		n := 4 + int(b[2]) + int(b[3]) + 9
+		if len(b) < n {
+			return ErrNotTCP
+		}
+		b = b[n:]
+	}
+	if len(b) >= 8 && be16(b) == 0 { // origin indication
+		b = b[8:]
+	}
+	if len(b) < 40 || b[0]>>4 != 6 || int(be16(b[4:]))+40 != len(b) {
+		return ErrNotTCP
+	}
+	if err := d.tunnel(TunnelTeredo, p); err != nil {
+		return err
+	}
+	d.opened = true
+	return d.ipv6(b, p)
+}
+
+// hide records that the frame stops at something that may carry TCP and
+// returns ErrNotTCP.
+func (d *Decoder) hide(kind HiddenKind, value int) error {
+	if d.hidden.Kind == 0 {
+		d.hidden = HiddenReason{Kind: kind, Value: uint32(value)}
 	}
 	return ErrNotTCP
 }
@@ -753,3 +1100,25 @@ func (d *Decoder) pflog(b []byte, p *Packet) error {
 // minPflogHeader is the shortest pflog header: tcpdump's MIN_PFLOG_HDRLEN
 // (45), padded to 4 bytes.
 const minPflogHeader = 48
+
+// hidingPort reports whether UDP to port carries traffic that may hide TCP
+// and that Decode cannot open (encrypted, or not implemented).
+func hidingPort(port uint16) bool {
+	switch port {
+	case 4500, 51820, 1194, 5247, 4341, 6635:
+		return true
+	}
+	return false
+}
+
+// Names of the tunnels in Stats.Hidden's reasons.
+var (
+	udpPortNames = map[uint32]string{
+		portVXLAN: "VXLAN", portVXLANLinux: "VXLAN", portGeneve: "Geneve", portGTPU: "GTP-U",
+		portAYIYA: "AYIYA", portL2TP: "L2TP", portVXLANGPE: "VXLAN-GPE", portTeredo: "Teredo",
+		portGREUDP: "GRE-in-UDP", 4500: "IPsec NAT-T", 51820: "WireGuard", 1194: "OpenVPN",
+		5247: "CAPWAP data", 4341: "LISP data", 6635: "MPLS-in-UDP",
+	}
+	etherTypeNames = map[uint32]string{0x88e5: "MACsec", 0x86dd: "IPv6", 0x0800: "IPv4"}
+	ipProtoNames   = map[uint32]string{protoESP: "ESP", protoEtherIP: "EtherIP", protoL2TP: "L2TPv3", protoMPLSIP: "MPLS-in-IP"}
+)

@@ -182,6 +182,20 @@ func nflogFrame(order binary.ByteOrder, family byte, ip []byte) []byte {
 		tlv(9, ip)) // NFULA_PAYLOAD
 }
 
+// gtpuHeader is a GTP-U G-PDU header before pdu: with extension headers
+// (the first's type in first[0], each one's last byte the next's type) when
+// any are given.
+func gtpuHeader(pdu []byte, ext ...[]byte) []byte {
+	body := joinBytes(ext...)
+	if len(ext) == 0 {
+		return joinBytes([]byte{0x30, 0xff}, u16(uint16(len(pdu))), []byte{0, 0, 0x12, 0x34}, pdu)
+	}
+	// The first slice's first byte is the next type field of the fixed
+	// header; the rest are the extension headers themselves.
+	next, exts := body[0], body[1:]
+	return joinBytes([]byte{0x34, 0xff}, u16(uint16(4+len(exts)+len(pdu))), []byte{0, 0, 0x12, 0x34, 0, 0, 0, next}, exts, pdu)
+}
+
 // pflogHeader is a pflog header of length n (padded to 4 bytes) logging a
 // packet of address family af (2 AF_INET, 24 OpenBSD's AF_INET6), passed
 // by rule 7 on em0.
@@ -403,6 +417,49 @@ func decodeCases(t testing.TB) []decodeCase {
 	add("gre_then_vxlan", 229, buildFrame(t, outerIP6(layers.IPProtocolGRE), &layers.GRE{Protocol: layers.EthernetTypeIPv4},
 		outerIP4(layers.IPProtocolUDP), udp(4789), &layers.VXLAN{ValidIDFlag: true, VNI: 1}, gopacket.Payload(innerEther4(t))),
 		tunnelled(withMAC(v4, macIn), TunnelGRE))
+
+	// Tunnels of issue 18: GTP-U, AYIYA, L2TP, VXLAN-GPE, Teredo, GRE in UDP.
+	add("gtpu_ipv4", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(2152),
+		&layers.GTPv1U{Version: 1, ProtocolType: 1, MessageType: 255, TEID: 0x1234}, gopacket.Payload(inner4(t))),
+		tunnelled(withMAC(v4, macA), TunnelGTPU))
+	add("gtpu_extension_headers_ipv6", 101, buildFrame(t, outerIP4(layers.IPProtocolUDP), udp(2152),
+		gopacket.Payload(gtpuHeader(inner6(t), []byte{0x85}, []byte{1, 0x10, 0x01, 0x40}, []byte{2, 0, 0, 0, 0, 0, 0, 0}))),
+		tunnelled(v6, TunnelGTPU))
+	add("ayiya_ipv6", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(5072),
+		gopacket.Payload(joinBytes([]byte{0x41, 0x52, 0x11, 41, 0x5f, 0, 0, 0}, bytes.Repeat([]byte{0xaa}, 16),
+			bytes.Repeat([]byte{0xbb}, 20), inner6(t)))),
+		tunnelled(withMAC(v6, macA), TunnelAYIYA))
+	add("l2tpv2_ppp_ipv4", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(1701),
+		gopacket.Payload(joinBytes(u16(0x4002), u16(uint16(8+4+len(inner4(t)))), u16(7), u16(9), []byte{0xff, 0x03}, u16(0x0021), inner4(t)))),
+		tunnelled(withMAC(v4, macA), TunnelL2TP))
+	add("l2tpv2_sequence_offset_ipv6", 101, buildFrame(t, outerIP4(layers.IPProtocolUDP), udp(1701),
+		gopacket.Payload(joinBytes(u16(0x0a02), u16(7), u16(9), u16(1), u16(2), u16(3), []byte{0, 0, 0}, []byte{0xff, 0x03}, u16(0x0057), inner6(t)))),
+		tunnelled(v6, TunnelL2TP))
+	add("l2tpv3_udp_cookie_ethernet", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(1701),
+		gopacket.Payload(joinBytes(u16(0x0003), u16(0), []byte{0, 0, 0x12, 0x34}, []byte{1, 2, 3, 4}, innerEther4(t)))),
+		tunnelled(withMAC(v4, macIn), TunnelL2TP))
+	add("l2tpv3_ip_cookie8_sublayer_ethernet", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(115),
+		gopacket.Payload(joinBytes([]byte{0, 0, 0x12, 0x34}, []byte{1, 2, 3, 4, 5, 6, 7, 8}, []byte{0x40, 0, 0, 1}, innerEther4(t)))),
+		tunnelled(withMAC(v4, macIn), TunnelL2TP))
+	add("l2tpv3_ip_raw_ipv6", 229, buildFrame(t, outerIP6(115), gopacket.Payload(joinBytes([]byte{0, 0, 0, 9}, inner6(t)))),
+		tunnelled(v6, TunnelL2TP))
+	add("vxlan_gpe_ipv4", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(4790),
+		gopacket.Payload(joinBytes([]byte{0x0c, 0, 0, 1, 0, 0, 42, 0}, inner4(t)))),
+		tunnelled(withMAC(v4, macA), TunnelVXLANGPE))
+	add("vxlan_gpe_nsh_ethernet", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(4790),
+		gopacket.Payload(joinBytes([]byte{0x0c, 0, 0, 4, 0, 0, 42, 0}, []byte{0x0f, 0xc6, 0x01, 0x03, 0, 0, 1, 0xff},
+			make([]byte, 16), innerEther4(t)))),
+		tunnelled(withMAC(v4, macIn), TunnelVXLANGPE))
+	add("teredo_origin_indication", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(3544),
+		gopacket.Payload(joinBytes([]byte{0, 0, 0xf2, 0x27, 0x3f, 0xff, 0xfd, 0xfe}, inner6(t)))),
+		tunnelled(withMAC(v6, macA), TunnelTeredo))
+	add("gre_in_udp", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(4754),
+		gopacket.Payload(joinBytes(u16(0), u16(0x0800), inner4(t)))),
+		tunnelled(withMAC(v4, macA), TunnelGRE))
+	add("pppoe_ipv6", 1, func() []byte {
+		in := inner6(t)
+		return joinBytes(macB, macA, u16(0x8864), []byte{0x11, 0x00, 0x00, 0x01}, u16(uint16(2+len(in))), u16(0x0057), in)
+	}(), withMAC(v6, macA))
 
 	// IPv4 options and a first fragment (more fragments to come).
 	ip4 = ipv4Layer(ip4A, ip4B, layers.IPProtocolTCP)
@@ -788,6 +845,66 @@ func TestDecode_bogusDataOffset(t *testing.T) {
 			}
 			if !got.Opts.Bad || got.Len != 0 || len(got.Payload) != 0 {
 				t.Errorf("got bad=%v len=%d payload=%d, want bad options and no payload", got.Opts.Bad, got.Len, len(got.Payload))
+			}
+		})
+	}
+}
+
+// TestDecode_hidden: frames that may carry TCP inside something Decode does
+// not open are ErrNotTCP with the reason recorded; frames known to carry no
+// TCP (a tunnel's control messages, ARP, LLDP, DNS) have none.
+func TestDecode_hidden(t *testing.T) {
+	ip4 := func(proto layers.IPProtocol) *layers.IPv4 { return ipv4Layer(outer4[0], outer4[1], proto) }
+	udp := func(port layers.UDPPort) *layers.UDP { return &layers.UDP{SrcPort: 40000, DstPort: port} }
+	udpFrame := func(port layers.UDPPort, payload []byte) []byte {
+		return buildFrame(t, ip4(layers.IPProtocolUDP), udp(port), gopacket.Payload(payload))
+	}
+	none := HiddenReason{}
+	for _, c := range []struct {
+		name     string
+		linkType int
+		frame    []byte
+		want     HiddenReason
+		str      string
+	}{
+		{"gtpu_echo_request", 101, udpFrame(2152, []byte{0x32, 0x01, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0}), none, ""},
+		{"gtpu_extension_overrun", 101, udpFrame(2152, []byte{0x34, 0xff, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0x85, 9, 0, 0, 0}),
+			HiddenReason{HiddenUDPPort, 2152}, "UDP/2152 (GTP-U)"},
+		{"gtpu_version_0", 101, udpFrame(2152, joinBytes([]byte{0x10, 0xff, 0, 0, 0, 0, 0, 1}, inner4(t))),
+			HiddenReason{HiddenUDPPort, 2152}, "UDP/2152 (GTP-U)"},
+		{"gtpu_ethernet_pdu", 101, udpFrame(2152, gtpuHeader(innerEther4(t))), HiddenReason{HiddenUDPPort, 2152}, "UDP/2152 (GTP-U)"},
+		{"gtpu_carrying_dns", 101, udpFrame(2152, gtpuHeader(buildFrame(t, ipv4Layer(ip4A, ip4B, layers.IPProtocolUDP),
+			&layers.UDP{SrcPort: 5353, DstPort: 53}, gopacket.Payload("dns")))), none, ""},
+		{"l2tp_control", 101, udpFrame(1701, []byte{0xc8, 0x02, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0}), none, ""},
+		{"l2tpv3_unknown_pseudowire", 101, udpFrame(1701, joinBytes(u16(0x0003), u16(0), []byte{0, 0, 0, 1}, bytes.Repeat([]byte{0x77}, 60))),
+			HiddenReason{HiddenUDPPort, 1701}, "UDP/1701 (L2TP)"},
+		{"ayiya_heartbeat", 101, udpFrame(5072, joinBytes([]byte{0x41, 0x52, 0x12, 59, 0, 0, 0, 0}, make([]byte, 36))), none, ""},
+		{"vxlan_without_i_flag", 101, udpFrame(4789, make([]byte, 30)), HiddenReason{HiddenUDPPort, 4789}, "UDP/4789 (VXLAN)"},
+		{"wireguard", 101, buildFrame(t, ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 51820, DstPort: 40000}, gopacket.Payload(make([]byte, 64))),
+			HiddenReason{HiddenUDPPort, 51820}, "UDP/51820 (WireGuard)"},
+		{"esp", 101, buildFrame(t, ip4(layers.IPProtocolESP), gopacket.Payload(make([]byte, 64))), HiddenReason{HiddenIPProto, 50}, "IP protocol 50 (ESP)"},
+		{"dns", 101, udpFrame(53, []byte("dns query")), none, ""},
+		{"macsec", 1, joinBytes(macB, macA, u16(0x88e5), make([]byte, 60)), HiddenReason{HiddenEtherType, 0x88e5}, "EtherType 0x88e5 (MACsec)"},
+		{"unknown_ethertype", 1, joinBytes(macB, macA, u16(0x1234), make([]byte, 46)), HiddenReason{HiddenEtherType, 0x1234}, "EtherType 0x1234"},
+		{"lldp", 1, joinBytes(macB, macA, u16(0x88cc), make([]byte, 46)), none, ""},
+		{"arp_in_vlan", 1, joinBytes(macB, macA, u16(0x8100), u16(5), u16(0x0806), make([]byte, 46)), none, ""},
+		{"unsupported_link_type", 147, inner4(t), HiddenReason{HiddenLinkType, 147}, "link type 147 (USER0)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewDecoder()
+			var p Packet
+			err := d.Decode(c.linkType, c.frame, &p)
+			if err == nil {
+				t.Fatalf("got a TCP segment, want none")
+			}
+			if c.linkType != 147 && err != ErrNotTCP {
+				t.Errorf("got error %v, want ErrNotTCP", err)
+			}
+			if d.hidden != c.want {
+				t.Errorf("hidden got %+v, want %+v", d.hidden, c.want)
+			}
+			if c.want != none && d.hidden.String() != c.str {
+				t.Errorf("reason got %q, want %q", d.hidden.String(), c.str)
 			}
 		})
 	}

@@ -377,7 +377,7 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 			data = buf[n:len(buf):len(buf)]
 		}
 		if err := s.decode(lt, data, p); err != nil {
-			countDecodeErr(&s.stats, err, s.input, s.index)
+			countDecodeErr(&s.stats, s.dec, err, s.input, s.index)
 			if buf != nil {
 				buf = buf[:len(buf)-len(data)]
 			}
@@ -401,6 +401,7 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 func (s *fileSource) decode(lt int, data []byte, p *Packet) error {
 	for _, u := range s.unsupported {
 		if u == lt {
+			s.dec.hidden = HiddenReason{Kind: HiddenLinkType, Value: uint32(lt)}
 			return errUnsupportedFrame
 		}
 	}
@@ -413,8 +414,12 @@ func (s *fileSource) decode(lt int, data []byte, p *Packet) error {
 
 var errUnsupportedFrame = fmt.Errorf("%w of the frame's interface", ErrUnsupportedLinkType)
 
-// countDecodeErr counts a frame Decode did not turn into a TCP packet.
-func countDecodeErr(st *Stats, err error, input int, index uint64) {
+// countDecodeErr counts a frame d did not turn into a TCP packet, and
+// where it stopped when that may hide TCP.
+func countDecodeErr(st *Stats, d *Decoder, err error, input int, index uint64) {
+	if d.hidden.Kind != 0 {
+		st.addHidden(d.hidden)
+	}
 	if err == ErrNotTCP {
 		st.NonTCP++
 		return
@@ -451,6 +456,7 @@ func (s *fileSource) addLink(lt int) {
 func (s *fileSource) Stats() Stats {
 	st := s.stats
 	st.FirstErrors = append([]FrameError(nil), s.stats.FirstErrors...)
+	st.Hidden = append([]HiddenCount(nil), s.stats.Hidden...)
 	return st
 }
 

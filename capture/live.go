@@ -199,7 +199,7 @@ func (s *liveSource) Next(p *Packet) error {
 		s.stats.LastTime = t
 		s.lastTime, s.idleSince = t, time.Time{}
 		if err := s.dec.Decode(s.linkType, frame, p); err != nil {
-			countDecodeErr(&s.stats, err, 0, s.index)
+			countDecodeErr(&s.stats, s.dec, err, 0, s.index)
 			if s.mark.IsZero() {
 				s.mark = t
 			} else if t.Sub(s.mark) >= liveReadTimeout {
@@ -227,6 +227,7 @@ func (s *liveSource) Next(p *Packet) error {
 func (s *liveSource) Stats() Stats {
 	st := s.stats
 	st.FirstErrors = append([]FrameError(nil), s.stats.FirstErrors...)
+	st.Hidden = append([]HiddenCount(nil), s.stats.Hidden...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.released {

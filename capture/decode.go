@@ -16,12 +16,16 @@ import (
 
 // Limits on nesting, so that a crafted frame cannot make Decode loop or
 // recurse without bound.
+// They are set well above what real networks stack (a tunnel in a tunnel
+// in a mirror session, QinQ on QinQ, MPLS with segment routing, an IPv6
+// segment routing header among options): a frame past them is counted as
+// undecodable (Stats.Undecodable and FirstErrors name the limit).
 const (
-	maxTunnels    = 4  // tunnels opened in one frame
-	maxLayers     = 12 // link and IP headers in one frame, tunnels included
-	maxTags       = 8  // 802.1Q tags in a row
-	maxLabels     = 16 // MPLS labels in a stack
-	maxExtHeaders = 16 // IPv6 extension headers in a chain
+	maxTunnels    = 8  // tunnels opened in one frame
+	maxLayers     = 32 // link and IP headers in one frame, tunnels included
+	maxTags       = 16 // 802.1Q tags in a row
+	maxLabels     = 32 // MPLS labels in a stack
+	maxExtHeaders = 32 // IPv6 extension headers in a chain
 )
 
 // Ethertypes (also GRE protocol types and SLL protocol fields).
@@ -151,6 +155,8 @@ type Decoder struct {
 	tunnels  int        // tunnels opened in the current frame
 	vlanSet  bool       // p.VLAN holds the outermost tag of the current frame
 	opened   bool       // a tunnel header of the current frame was recognised
+	frags    [maxFragHeads]fragHead
+	fragNext int // the next frags slot to fill
 	// hidden names what the current frame stopped at when it may carry
 	// TCP that Decode does not reach (zero otherwise).
 	hidden HiddenReason
@@ -174,7 +180,9 @@ func NewDecoder() *Decoder { return &Decoder{} }
 // tag; p.SrcMAC the innermost Ethernet source address (or the SLL/NFLOG
 // hardware address when it is a MAC). The first fragment of a fragmented IP
 // packet is decoded (later ones are ErrNotTCP); its Len counts only the
-// bytes of that fragment.
+// bytes of that fragment. When an IPv4 first fragment holds less than the
+// 20-byte TCP header, its bytes are held (a few, in a bounded table) and
+// the segment is decoded from the fragment that completes the header.
 func (d *Decoder) Decode(linkType int, frame []byte, p *Packet) error {
 	*p = Packet{
 		Index:    p.Index,
@@ -557,16 +565,96 @@ func (d *Decoder) ipv4(b []byte, p *Packet) error {
 	case total < len(b): // link-layer padding
 		b = b[:total]
 	}
-	if be16(b[6:])&0x1fff != 0 { // a non-first fragment
+	if frag := be16(b[6:]); frag&0x3fff != 0 && b[9] == protoTCP { // a fragment of TCP
+		if off := int(frag&0x1fff) * 8; off != 0 {
+			return d.fragmentTail(b, ihl, off, frag&0x2000 == 0, p)
+		}
+		if frag&0x2000 != 0 && total-ihl < 20 && len(b)-ihl < 20 {
+			d.fragmentHead(b, ihl)
+			return ErrNotTCP
+		}
+	} else if frag&0x1fff != 0 { // a non-first fragment of something else
 		return ErrNotTCP
 	}
+	d.ipv4Fields(b, p)
+	return d.ipPayload(b[9], b[ihl:], total-ihl, p)
+}
+
+// ipv4Fields sets the Packet fields and addresses an IPv4 header gives.
+func (d *Decoder) ipv4Fields(b []byte, p *Packet) {
 	p.TTL = b[8]
 	p.IPID = be16(b[4:])
 	p.DF = b[6]&0x40 != 0
 	p.FlowLabel = 0
 	d.src = netip.AddrFrom4([4]byte(b[12:16]))
 	d.dst = netip.AddrFrom4([4]byte(b[16:20]))
-	return d.ipPayload(b[9], b[ihl:], total-ihl, p)
+}
+
+// fragHead holds the start of a TCP segment whose first IPv4 fragment was
+// shorter than the 20-byte TCP header, until the next fragment completes
+// it (tiny fragments: an evasion, or a path with a very small MTU).
+type fragHead struct {
+	src, dst [4]byte
+	id       uint16
+	n        uint8    // bytes held: the segment's first n bytes
+	b        [20]byte // what the fixed header needs
+}
+
+// maxFragHeads bounds the first fragments a Decoder holds; a new one
+// replaces the oldest.
+const maxFragHeads = 8
+
+// fragmentHead keeps the TCP bytes of a first fragment (less than 20).
+func (d *Decoder) fragmentHead(b []byte, ihl int) {
+	h := &d.frags[d.fragNext%maxFragHeads]
+	d.fragNext++
+	h.src, h.dst, h.id = [4]byte(b[12:16]), [4]byte(b[16:20]), be16(b[4:])
+	h.n = uint8(copy(h.b[:], b[ihl:]))
+}
+
+// fragmentTail decodes the TCP segment whose header a held first fragment
+// started and this fragment (at byte offset off of the segment) completes;
+// the fragment's own bytes give the payload. last is set on the last
+// fragment. Without a matching held fragment it is ErrNotTCP.
+func (d *Decoder) fragmentTail(b []byte, ihl, off int, last bool, p *Packet) error {
+	for i := range d.frags {
+		h := &d.frags[i]
+		if h.n == 0 || int(h.n) != off || h.id != be16(b[4:]) || h.src != [4]byte(b[12:16]) || h.dst != [4]byte(b[16:20]) {
+			continue
+		}
+		data := b[ihl:]
+		var hdr [20]byte
+		n := copy(hdr[:], h.b[:h.n])
+		n += copy(hdr[n:], data)
+		if n < 20 {
+			if !last && off+len(data) < 20 && int(be16(b[2:]))-ihl == len(data) {
+				h.n = uint8(copy(h.b[:], hdr[:n])) // still short: wait for the next one
+			} else {
+				h.n = 0
+			}
+			return ErrNotTCP
+		}
+		h.n = 0
+		d.ipv4Fields(b, p)
+		// The segment as far as known: all of it on the last fragment.
+		wire := off + max(len(data), int(be16(b[2:]))-ihl)
+		tcpFixed(hdr[:], d.src, d.dst, p)
+		doff := int(p.DataOffset)
+		if doff < 20 || doff > wire || doff-off > len(data) || doff-off < 0 {
+			p.Opts = Options{Bad: true}
+			p.Len = 0
+			p.Payload = data[len(data):]
+			return nil
+		}
+		p.Len = wire - doff
+		p.Payload = data[doff-off:]
+		if len(p.Payload) > p.Len {
+			p.Payload = p.Payload[:p.Len]
+		}
+		parseOptions(data[20-off:doff-off], &p.Opts)
+		return nil
+	}
+	return ErrNotTCP
 }
 
 // ipv6 decodes an IPv6 header, its extension header chain and what it

@@ -235,6 +235,21 @@ func ipv6ExtChain(t testing.TB) []byte {
 	return buildFrame(t, ip, gopacket.Payload(ext), tcpLayer(ip), testPayload)
 }
 
+// ipv6DstOptsChain is an IPv6 TCP packet behind n destination options
+// headers.
+func ipv6DstOptsChain(t testing.TB, n int) []byte {
+	ip := ipv6Layer(ip6A, ip6B, layers.IPProtocolIPv6Destination)
+	var ext []byte
+	for i := range n {
+		next := byte(60)
+		if i == n-1 {
+			next = 6
+		}
+		ext = append(ext, next, 0, 1, 4, 0, 0, 0, 0)
+	}
+	return buildFrame(t, ip, gopacket.Payload(ext), tcpLayer(ip), testPayload)
+}
+
 type decodeCase struct {
 	name     string
 	linkType int
@@ -461,6 +476,20 @@ func decodeCases(t testing.TB) []decodeCase {
 		return joinBytes(macB, macA, u16(0x8864), []byte{0x11, 0x00, 0x00, 0x01}, u16(uint16(2+len(in))), u16(0x0057), in)
 	}(), withMAC(v6, macA))
 
+	// Deep stacks real networks produce (issue 14.13).
+	gtp := buildFrame(t, &layers.Ethernet{SrcMAC: macIn, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+		outerIP4(layers.IPProtocolIPv4), outerIP4(layers.IPProtocolUDP), udp(2152), gopacket.Payload(gtpuHeader(inner4(t))))
+	geneve := buildFrame(t, &layers.Ethernet{SrcMAC: macB, DstMAC: macA, EthernetType: layers.EthernetTypeIPv6},
+		outerIP6(layers.IPProtocolUDP), udp(6081), gopacket.Payload(joinBytes([]byte{0, 0}, u16(0x6558), []byte{0, 0, 9, 0}, gtp)))
+	add("five_tunnels_deep", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolGRE),
+		&layers.GRE{Protocol: layers.EthernetTypeIPv4}, outerIP4(layers.IPProtocolUDP), udp(4789),
+		&layers.VXLAN{ValidIDFlag: true, VNI: 7}, gopacket.Payload(geneve)),
+		tunnelled(withMAC(v4, macIn), TunnelGRE))
+	add("nine_vlan_tags", 1, joinBytes(macB, macA, bytes.Repeat(joinBytes(u16(0x8100), u16(77)), 9), u16(0x0800), inner4(t)),
+		vlan(withMAC(v4, macA), 77))
+	add("seventeen_mpls_labels", 1, joinBytes(macB, macA, u16(0x8847), mplsLabels(17), inner4(t)), withMAC(v4, macA))
+	add("ipv6_20_extension_headers", 229, ipv6DstOptsChain(t, 20), v6)
+
 	// IPv4 options and a first fragment (more fragments to come).
 	ip4 = ipv4Layer(ip4A, ip4B, layers.IPProtocolTCP)
 	ip4.IHL = 0
@@ -668,7 +697,9 @@ func TestDecode_errors(t *testing.T) {
 		}(), ErrMalformed},
 		{"mpls_stack_cut", 1, joinBytes(macB, macA, u16(0x8847), []byte{0, 0x10, 0, 64, 0, 0x11}), ErrMalformed},
 		{"mpls_no_bottom", 1, joinBytes(macB, macA, u16(0x8847), bytes.Repeat([]byte{0, 0x10, 0, 64}, 40)), ErrMalformed},
-		{"too_many_vlan_tags", 1, joinBytes(macB, macA, bytes.Repeat(joinBytes(u16(0x8100), u16(5)), 10), u16(0x0800), inner4(t)), ErrMalformed},
+		{"too_many_vlan_tags", 1, joinBytes(macB, macA, bytes.Repeat(joinBytes(u16(0x8100), u16(5)), maxTags+1), u16(0x0800), inner4(t)), ErrMalformed},
+		{"too_many_mpls_labels", 1, joinBytes(macB, macA, u16(0x8847), mplsLabels(maxLabels+1), inner4(t)), ErrMalformed},
+		{"too_many_ipv6_extension_headers", 229, ipv6DstOptsChain(t, maxExtHeaders+1), ErrMalformed},
 		{"nflog_tlv_overrun", 239, []byte{2, 0, 0, 1, 8, 0, 1, 0, 8, 0, 3, 0, 0xff, 0, 9, 0, 0x45}, ErrMalformed},
 		{"tunnels_too_deep", 101, func() []byte {
 			f := inner4(t)
@@ -907,5 +938,94 @@ func TestDecode_hidden(t *testing.T) {
 				t.Errorf("reason got %q, want %q", d.hidden.String(), c.str)
 			}
 		})
+	}
+}
+
+// fragmentRST splits inner4's TCP segment (an RST with options and
+// testPayload) into IPv4 fragments whose TCP data start at the given byte
+// offsets (multiples of 8), each with IP ID id.
+func fragmentRST(t testing.TB, id uint16, cuts ...int) [][]byte {
+	whole := inner4(t)
+	seg := whole[20:]
+	var out [][]byte
+	for i, start := range cuts {
+		end := len(seg)
+		if i+1 < len(cuts) {
+			end = cuts[i+1]
+		}
+		hdr := append([]byte(nil), whole[:20]...)
+		binary.BigEndian.PutUint16(hdr[2:], uint16(20+end-start))
+		binary.BigEndian.PutUint16(hdr[4:], id)
+		flags := uint16(start / 8)
+		if end < len(seg) {
+			flags |= 0x2000 // more fragments
+		}
+		binary.BigEndian.PutUint16(hdr[6:], flags)
+		out = append(out, joinBytes(hdr, seg[start:end]))
+	}
+	return out
+}
+
+// TestDecode_fragmentedTCPHeader: a TCP header split over IPv4 fragments
+// (issue 14.13) is decoded from the fragment that completes it; the first
+// fragments are held in a bounded table.
+func TestDecode_fragmentedTCPHeader(t *testing.T) {
+	want := wantV4()
+	want.DF, want.IPID = false, 0x4242
+	want.LinkType = 101
+	for _, cuts := range [][]int{{0, 8}, {0, 16}, {0, 8, 16}, {0, 8, 48}} {
+		frags := fragmentRST(t, 0x4242, cuts...)
+		d := NewDecoder()
+		var p Packet
+		for i, f := range frags {
+			err := d.Decode(101, f, &p)
+			complete := cuts[i]+len(f)-20 >= 20 && (i == 0 || cuts[i] < 20)
+			switch {
+			case complete && err != nil:
+				t.Fatalf("cuts %v: fragment %d: got error %v, want the RST", cuts, i+1, err)
+			case complete:
+				w := want
+				w.Len = cuts[i] + len(f) - 20 - 40
+				if i == len(frags)-1 {
+					w.Len = len(testPayload)
+				}
+				w.Payload = []byte(testPayload)[:max(0, min(len(testPayload), cuts[i]+len(f)-20-40))]
+				checkPacket(t, "fragmented", p, w)
+				if !insideFrame(p.Payload, f) {
+					t.Errorf("cuts %v: payload not inside the fragment", cuts)
+				}
+			case err != ErrNotTCP:
+				t.Errorf("cuts %v: fragment %d: got %v, want ErrNotTCP", cuts, i+1, err)
+			}
+		}
+	}
+	// Bounded: the oldest of maxFragHeads+1 held fragments is forgotten.
+	d := NewDecoder()
+	var p Packet
+	first := fragmentRST(t, 1, 0, 8)
+	if err := d.Decode(101, first[0], &p); err != ErrNotTCP {
+		t.Fatal(err)
+	}
+	for id := uint16(2); id <= maxFragHeads+1; id++ {
+		if err := d.Decode(101, fragmentRST(t, id, 0, 8)[0], &p); err != ErrNotTCP {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Decode(101, first[1], &p); err != ErrNotTCP {
+		t.Errorf("tail of a forgotten first fragment: got %v, want ErrNotTCP", err)
+	}
+	last := fragmentRST(t, maxFragHeads+1, 0, 8)
+	if err := d.Decode(101, last[1], &p); err != nil || !p.Flags.Has(RST) {
+		t.Errorf("tail of the newest first fragment: got %v, flags %v, want the RST", err, p.Flags)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		_ = d.Decode(101, first[0], &p)
+		_ = d.Decode(101, first[1], &p)
+	}); n != 0 {
+		t.Errorf("fragments: %v allocations, want 0", n)
+	}
+	// An unfragmented segment's tail never matches: offsets must chain.
+	if err := d.Decode(101, fragmentRST(t, 3, 0, 16)[1], &p); err != ErrNotTCP {
+		t.Errorf("tail at 16 after a head of 8: got %v, want ErrNotTCP", err)
 	}
 }

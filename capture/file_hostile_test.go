@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -231,5 +233,68 @@ func TestOpenFile_pcapngNameRecords(t *testing.T) {
 	n, err, _ := readMeasured(t, bytes.NewReader(data))
 	if n != 3 || err != io.EOF {
 		t.Errorf("got %d packets and %v, want 3 and EOF", n, err)
+	}
+}
+
+// pcapFile is a classic little-endian microsecond pcap of link type lt with
+// records of the given frames; wire[i] > 0 sets record i's original length.
+func pcapFile(lt uint32, frames [][]byte, wire map[int]uint32) []byte {
+	h := make([]byte, 24)
+	binary.LittleEndian.PutUint32(h, magicPcapMicro)
+	binary.LittleEndian.PutUint16(h[4:], 2)
+	binary.LittleEndian.PutUint16(h[6:], 4)
+	binary.LittleEndian.PutUint32(h[16:], maxRecordLen)
+	binary.LittleEndian.PutUint32(h[20:], lt)
+	for i, f := range frames {
+		r := make([]byte, 16)
+		binary.LittleEndian.PutUint32(r, uint32(1700000000+i))
+		binary.LittleEndian.PutUint32(r[8:], uint32(len(f)))
+		w := uint32(len(f))
+		if wire[i] > 0 {
+			w = wire[i]
+		}
+		binary.LittleEndian.PutUint32(r[12:], w)
+		h = append(append(h, r...), f...)
+	}
+	return h
+}
+
+// TestOpenFile_rstsTsharkFinds (issue 14.13): RSTs tshark reports that
+// were lost: one in a record whose original length is below its captured
+// length (read, wire length raised), and one whose TCP header is split
+// over two IPv4 fragments (decoded from the second). Deep stacks (5
+// tunnels, 9 VLAN tags, 17 MPLS labels, 20 IPv6 extension headers) are
+// test frames of decodeCases, checked against tshark by TestDecode_tshark.
+func TestOpenFile_rstsTsharkFinds(t *testing.T) {
+	frags := fragmentRST(t, 0x77, 0, 8)
+	raw := pcapFile(linkRaw, [][]byte{inner4(t), frags[0], frags[1]}, map[int]uint32{0: 40})
+	path := t.TempDir() + "/edge.pcap"
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pkts, err := readAll(t, openOrFatal(t, path, 0, FileOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	for _, p := range pkts {
+		if p.Flags.Has(RST) {
+			got = append(got, p.Index)
+		}
+	}
+	if !slicesEqual(got, []uint64{1, 3}) {
+		t.Errorf("RSTs in frames %v, want [1 3]", got)
+	}
+	if len(pkts) > 0 && pkts[0].WireLen != pkts[0].CapLen {
+		t.Errorf("frame 1: wire length %d, want the captured %d", pkts[0].WireLen, pkts[0].CapLen)
+	}
+	if tshark, err := exec.LookPath("tshark"); err == nil {
+		out, err := exec.Command(tshark, "-n", "-r", path, "-Y", "tcp.flags.reset==1", "-T", "fields", "-e", "frame.number").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(string(out)); strings.Join(f, " ") != "1 3" {
+			t.Errorf("tshark finds RSTs in frames %v, want 1 3", f)
+		}
 	}
 }

@@ -156,7 +156,8 @@ type Decoder struct {
 	vlanSet  bool       // p.VLAN holds the outermost tag of the current frame
 	opened   bool       // a tunnel header of the current frame was recognised
 	frags    [maxFragHeads]fragHead
-	fragNext int // the next frags slot to fill
+	fragNext int      // the next frags slot to fill
+	fragBuf  [60]byte // a TCP header put together from fragments
 	// hidden names what the current frame stopped at when it may carry
 	// TCP that Decode does not reach (zero otherwise).
 	hidden HiddenReason
@@ -565,29 +566,24 @@ func (d *Decoder) ipv4(b []byte, p *Packet) error {
 	case total < len(b): // link-layer padding
 		b = b[:total]
 	}
-	if frag := be16(b[6:]); frag&0x3fff != 0 && b[9] == protoTCP { // a fragment of TCP
-		if off := int(frag&0x1fff) * 8; off != 0 {
-			return d.fragmentTail(b, ihl, off, frag&0x2000 == 0, p)
-		}
-		if frag&0x2000 != 0 && total-ihl < 20 && len(b)-ihl < 20 {
-			d.fragmentHead(b, ihl)
-			return ErrNotTCP
-		}
-	} else if frag&0x1fff != 0 { // a non-first fragment of something else
-		return ErrNotTCP
-	}
-	d.ipv4Fields(b, p)
-	return d.ipPayload(b[9], b[ihl:], total-ihl, p)
-}
-
-// ipv4Fields sets the Packet fields and addresses an IPv4 header gives.
-func (d *Decoder) ipv4Fields(b []byte, p *Packet) {
 	p.TTL = b[8]
 	p.IPID = be16(b[4:])
 	p.DF = b[6]&0x40 != 0
 	p.FlowLabel = 0
 	d.src = netip.AddrFrom4([4]byte(b[12:16]))
 	d.dst = netip.AddrFrom4([4]byte(b[16:20]))
+	if frag := be16(b[6:]); frag&0x3fff != 0 { // a fragment
+		switch off := int(frag&0x1fff) * 8; {
+		case off != 0 && b[9] == protoTCP:
+			return d.fragmentTail(b, ihl, off, frag&0x2000 == 0, p)
+		case off != 0: // a non-first fragment of something else
+			return ErrNotTCP
+		case b[9] == protoTCP && frag&0x2000 != 0 && total-ihl < 20 && len(b)-ihl < 20:
+			d.fragmentHead(b, ihl)
+			return ErrNotTCP
+		}
+	}
+	return d.ipPayload(b[9], b[ihl:], total-ihl, p)
 }
 
 // fragHead holds the start of a TCP segment whose first IPv4 fragment was
@@ -635,23 +631,22 @@ func (d *Decoder) fragmentTail(b []byte, ihl, off int, last bool, p *Packet) err
 			return ErrNotTCP
 		}
 		h.n = 0
-		d.ipv4Fields(b, p)
 		// The segment as far as known: all of it on the last fragment.
 		wire := off + max(len(data), int(be16(b[2:]))-ihl)
-		tcpFixed(hdr[:], d.src, d.dst, p)
-		doff := int(p.DataOffset)
-		if doff < 20 || doff > wire || doff-off > len(data) || doff-off < 0 {
-			p.Opts = Options{Bad: true}
-			p.Len = 0
+		n = copy(d.fragBuf[:], h.b[:off])
+		n += copy(d.fragBuf[n:], data)
+		if err := d.tcp(d.fragBuf[:n], wire, p); err != nil {
+			return err
+		}
+		// The payload comes from this fragment: it must alias the frame.
+		if start := int(p.DataOffset) - off; p.Opts.Bad || start < 0 || start > len(data) {
 			p.Payload = data[len(data):]
-			return nil
+		} else {
+			p.Payload = data[start:]
+			if len(p.Payload) > p.Len {
+				p.Payload = p.Payload[:p.Len]
+			}
 		}
-		p.Len = wire - doff
-		p.Payload = data[doff-off:]
-		if len(p.Payload) > p.Len {
-			p.Payload = p.Payload[:p.Len]
-		}
-		parseOptions(data[20-off:doff-off], &p.Opts)
 		return nil
 	}
 	return ErrNotTCP
@@ -847,74 +842,52 @@ func (d *Decoder) udp(b []byte, p *Packet) error {
 		b = b[:n]
 	}
 	b = b[8:]
-	port := dst
-	if !tunnelPort(dst) {
-		if !tunnelPort(src) {
-			switch {
-			case hidingPort(dst):
-				return d.hide(HiddenUDPPort, int(dst))
-			case hidingPort(src):
-				return d.hide(HiddenUDPPort, int(src))
+	for _, port := range [...]uint16{dst, src} {
+		var err error
+		switch port {
+		case portVXLAN, portVXLANLinux:
+			if len(b) < 8 || b[0]&0x08 == 0 { // I flag: a valid VNI
+				return d.hide(HiddenUDPPort, int(port))
 			}
-			return ErrNotTCP
+			if err := d.tunnel(TunnelVXLAN, p); err != nil {
+				return err
+			}
+			return d.ethernet(b[8:], p)
+		case portGeneve:
+			if len(b) < 8 || b[0]>>6 != 0 || len(b) < 8+int(b[0]&0x3f)*4 {
+				return d.hide(HiddenUDPPort, int(port))
+			}
+			if err := d.tunnel(TunnelGeneve, p); err != nil {
+				return err
+			}
+			return d.etherType(be16(b[2:]), b[8+int(b[0]&0x3f)*4:], p)
+		case portGTPU:
+			err = d.gtpu(b, p)
+		case portAYIYA:
+			err = d.ayiya(b, p)
+		case portL2TP:
+			err = d.l2tpUDP(b, p)
+		case portVXLANGPE:
+			err = d.vxlanGPE(b, p)
+		case portTeredo:
+			err = d.teredo(b, p)
+		case portGREUDP:
+			err = d.gre(b, p)
+		default:
+			continue
 		}
-		port = src
+		if err == ErrNotTCP && d.hidden.Kind == 0 && !d.opened {
+			// The header did not fit the tunnel's format (a control
+			// message sets opened): plain UDP to a tunnel port.
+			d.hidden = HiddenReason{Kind: HiddenUDPPort, Value: uint32(port)}
+		}
+		return err
 	}
-	err := d.udpTunnel(port, b, p)
-	if err == ErrNotTCP && d.hidden.Kind == 0 && !d.opened {
-		// The header did not fit the tunnel's format (or is one of its
-		// control messages, which set opened): plain UDP to a tunnel port.
-		d.hidden = HiddenReason{Kind: HiddenUDPPort, Value: uint32(port)}
-	}
-	return err
-}
-
-// tunnelPort reports whether udpTunnel opens UDP to port.
-func tunnelPort(port uint16) bool {
-	switch port {
-	case portVXLAN, portVXLANLinux, portGeneve, portGTPU, portAYIYA, portL2TP, portVXLANGPE, portTeredo, portGREUDP:
-		return true
-	}
-	return false
-}
-
-// udpTunnel opens the tunnel of UDP port port. It sets d.opened once the
-// header is recognised, so that a control message (not a data packet) is
-// not counted as hiding TCP.
-func (d *Decoder) udpTunnel(port uint16, b []byte, p *Packet) error {
-	switch port {
-	case portVXLAN, portVXLANLinux:
-		if len(b) < 8 || b[0]&0x08 == 0 { // I flag: a valid VNI
-			return ErrNotTCP
-		}
-		if err := d.tunnel(TunnelVXLAN, p); err != nil {
-			return err
-		}
-		return d.ethernet(b[8:], p)
-	case portGeneve:
-		if len(b) < 8 || b[0]>>6 != 0 {
-			return ErrNotTCP
-		}
-		n := 8 + int(b[0]&0x3f)*4
-		if len(b) < n {
-			return ErrNotTCP
-		}
-		if err := d.tunnel(TunnelGeneve, p); err != nil {
-			return err
-		}
-		return d.etherType(be16(b[2:]), b[n:], p)
-	case portGTPU:
-		return d.gtpu(b, p)
-	case portAYIYA:
-		return d.ayiya(b, p)
-	case portL2TP:
-		return d.l2tpUDP(b, p)
-	case portVXLANGPE:
-		return d.vxlanGPE(b, p)
-	case portTeredo:
-		return d.teredo(b, p)
-	case portGREUDP:
-		return d.gre(b, p)
+	switch {
+	case hidingPort(dst):
+		return d.hide(HiddenUDPPort, int(dst))
+	case hidingPort(src):
+		return d.hide(HiddenUDPPort, int(src))
 	}
 	return ErrNotTCP
 }

@@ -813,7 +813,9 @@ func TestDecode_segmentationOffload(t *testing.T) {
 // zeroAllocFrames are the hot-path frames that must decode without allocating.
 func zeroAllocFrames(t testing.TB) []decodeCase {
 	want := map[string]bool{"ethernet_ipv4": true, "dot1q_ipv6": true, "sll2_ipv4": true, "sll_ipv4": true,
-		"raw_ipv6": true, "null_ipv4": true, "vxlan": true, "erspan_type2": true, "nflog_ipv4": true}
+		"raw_ipv6": true, "null_ipv4": true, "vxlan": true, "erspan_type2": true, "nflog_ipv4": true,
+		"gtpu_extension_headers_ipv6": true, "ayiya_ipv6": true, "l2tpv2_ppp_ipv4": true, "l2tpv3_ip_cookie8_sublayer_ethernet": true,
+		"vxlan_gpe_nsh_ethernet": true, "teredo_origin_indication": true, "pflog_freebsd_ipv4": true, "five_tunnels_deep": true}
 	var out []decodeCase
 	for _, c := range decodeCases(t) {
 		if want[c.name] {

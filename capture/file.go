@@ -649,9 +649,8 @@ func (c *blockCounter) scan(b []byte) int {
 			}
 			c.big = binary.BigEndian.Uint32(c.hdr[8:]) == 0x1a2b3c4d
 		}
-		order := c.order()
-		typ = order.Uint32(c.hdr[:4])
-		length := uint64(order.Uint32(c.hdr[4:8]))
+		typ = c.u32(c.hdr[:4])
+		length := uint64(c.u32(c.hdr[4:8]))
 		if length < 12 || length%4 != 0 {
 			c.stopped = true
 			return len(b)
@@ -659,7 +658,7 @@ func (c *blockCounter) scan(b []byte) int {
 		if (typ == ngBlockEnhanced || typ == ngBlockPacket) && c.have < 24 && uint64(c.have) < length {
 			return len(b) // the capture length is at bytes 20-23
 		}
-		if err := c.check(typ, length, order); err != nil {
+		if err := c.check(typ, length); err != nil {
 			c.err = err
 			return max(0, start)
 		}
@@ -688,22 +687,30 @@ func (c *blockCounter) scan(b []byte) int {
 	return len(b)
 }
 
-func (c *blockCounter) order() binary.ByteOrder {
+func (c *blockCounter) u32(b []byte) uint32 {
 	if c.big {
-		return binary.BigEndian
+		return binary.BigEndian.Uint32(b)
 	}
-	return binary.LittleEndian
+	return binary.LittleEndian.Uint32(b)
+}
+
+func (c *blockCounter) u16(b []byte) uint16 {
+	if c.big {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
 }
 
 // check applies the bounds to a block of type typ and the given length
-// whose first bytes are in c.hdr.
-func (c *blockCounter) check(typ uint32, length uint64, order binary.ByteOrder) error {
+// whose first bytes are in c.hdr. Packet blocks, the common case, come
+// first.
+func (c *blockCounter) check(typ uint32, length uint64) error {
 	switch typ {
 	case ngBlockPacket, ngBlockEnhanced:
 		if length > maxPacketBlockLen {
 			return boundError(fmt.Sprintf("pcapng packet block of %d bytes exceeds %d", length, maxPacketBlockLen))
 		}
-		if capLen := uint64(order.Uint32(c.hdr[20:24])); capLen > maxRecordLen || capLen+32 > length {
+		if capLen := uint64(c.u32(c.hdr[20:24])); capLen > maxRecordLen || capLen+32 > length {
 			return boundError(fmt.Sprintf("pcapng packet block of %d bytes claims capture length %d (at most %d)", length, capLen, min(maxRecordLen, length-32)))
 		}
 		return nil
@@ -747,7 +754,7 @@ func (c *blockCounter) scanNames(b []byte) int {
 		return n
 	}
 	c.recHave = 0
-	typ, l := c.order().Uint16(c.rec[:2]), uint64(c.order().Uint16(c.rec[2:]))
+	typ, l := c.u16(c.rec[:2]), uint64(c.u16(c.rec[2:]))
 	if typ == 0 { // end of records: options follow
 		c.skip, c.names = c.names+4, 0
 		return n

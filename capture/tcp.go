@@ -16,8 +16,15 @@ func (d *Decoder) tcp(b []byte, wire int, p *Packet) error {
 	if len(b) < 20 {
 		return errTCPCut
 	}
-	tcpFixed(b, d.src, d.dst, p)
-	off := int(p.DataOffset)
+	off := int(b[12]>>4) * 4
+	p.Src = netip.AddrPortFrom(d.src, be16(b))
+	p.Dst = netip.AddrPortFrom(d.dst, be16(b[2:]))
+	p.Seq = be32(b[4:])
+	p.Ack = be32(b[8:])
+	p.Flags = TCPFlags(b[13]) | TCPFlags(b[12]&1)<<8
+	p.Reserved = (b[12] >> 1) & 7
+	p.Window = be16(b[14:])
+	p.DataOffset = uint8(off)
 	if off < 20 || off > wire || off > len(b) {
 		p.Opts = Options{Bad: true}
 		p.Len = 0
@@ -32,18 +39,6 @@ func (d *Decoder) tcp(b []byte, wire int, p *Packet) error {
 	p.Payload = payload
 	parseOptions(b[20:off], &p.Opts)
 	return nil
-}
-
-// tcpFixed sets the fields of the 20-byte fixed TCP header b.
-func tcpFixed(b []byte, src, dst netip.Addr, p *Packet) {
-	p.Src = netip.AddrPortFrom(src, be16(b))
-	p.Dst = netip.AddrPortFrom(dst, be16(b[2:]))
-	p.Seq = be32(b[4:])
-	p.Ack = be32(b[8:])
-	p.Flags = TCPFlags(b[13]) | TCPFlags(b[12]&1)<<8
-	p.Reserved = (b[12] >> 1) & 7
-	p.Window = be16(b[14:])
-	p.DataOffset = (b[12] >> 4) * 4
 }
 
 // TCP option kinds.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -399,11 +400,9 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 // decode runs the decoder, except on link types it already refused (its
 // error for those names the link type, which costs an allocation).
 func (s *fileSource) decode(lt int, data []byte, p *Packet) error {
-	for _, u := range s.unsupported {
-		if u == lt {
-			s.dec.hidden = HiddenReason{Kind: HiddenLinkType, Value: uint32(lt)}
-			return errUnsupportedFrame
-		}
+	if slices.Contains(s.unsupported, lt) {
+		s.dec.hidden = HiddenReason{Kind: HiddenLinkType, Value: uint32(lt)}
+		return errUnsupportedFrame
 	}
 	err := s.dec.Decode(lt, data, p)
 	if err != nil && errors.Is(err, ErrUnsupportedLinkType) {
@@ -444,10 +443,8 @@ func (s *fileSource) endErr(err error) error {
 }
 
 func (s *fileSource) addLink(lt int) {
-	for _, l := range s.links {
-		if l == lt {
-			return
-		}
+	if slices.Contains(s.links, lt) {
+		return
 	}
 	s.links = append(s.links, lt)
 }

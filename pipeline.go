@@ -72,15 +72,16 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 		}
 	}
 	engine := &heuristics.Engine{Idle: cfg.idle}
+	var witnesses []heuristics.Witness
+	if peer != nil {
+		witnesses = append(witnesses, peer)
+	}
 	var findings, filtered uint64
 	table := flows.NewTable(flows.Options{
 		LookAhead: cfg.lookAhead,
 		MaxFlows:  cfg.maxFlows,
 		OnEvent: func(ev *flows.Event) {
-			f := engine.Judge(ev)
-			if peer != nil {
-				peer.Apply(ev, &f)
-			}
+			f := engine.Judge(ev, witnesses...)
 			if !cfg.keep.Keep(&f) {
 				filtered++
 				return

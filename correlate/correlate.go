@@ -233,7 +233,7 @@ func (c *Peer) find(ev *flows.Event, pk []mpkt, guess clock) (match, bool) {
 		}
 	}
 	// a payload fingerprint (Observe), with the NAT's sequence offsets
-	if h, ok := c.mainPay[keyOf(fl.Client, fl.Server)]; ok && (h.src == fl.Client || h.src == fl.Server) {
+	if h, ok := c.mainPay[flows.KeyOf(fl.Client, fl.Server)]; ok && (h.src == fl.Client || h.src == fl.Server) {
 		d := flows.FromClient
 		if h.src == fl.Server {
 			d = flows.FromServer
@@ -248,7 +248,7 @@ func (c *Peer) find(ev *flows.Event, pk []mpkt, guess clock) (match, bool) {
 	}
 	// addresses and ports
 	if fl.Client.IsValid() && fl.Server.IsValid() {
-		return pick(c.byTuple[keyOf(fl.Client, fl.Server)], func(pf *peerFlow) (match, bool) {
+		return pick(c.byTuple[flows.KeyOf(fl.Client, fl.Server)], func(pf *peerFlow) (match, bool) {
 			m := match{fl: pf, by: "tuple"}
 			s := pf.sideOf(fl.Client)
 			m.side[0], m.side[1] = s, 1-s
@@ -313,12 +313,17 @@ func (m *match) lookup(p *mpkt, k clock, from place) int {
 	return best
 }
 
-// Apply checks one finding of the main pass against the peer capture and
-// updates its origin, confidence, evidence and correlation (see the
-// package doc). ev is the event f was judged from.
-func (c *Peer) Apply(ev *flows.Event, f *heuristics.Finding) {
+// Testify checks one event of the main pass against the peer capture
+// (see the package doc): the RST present or absent at its claimed
+// sender's side, packets lost in the path, and the clocks' alignment. The
+// engine weighs the claims with its own (heuristics.Witness).
+func (c *Peer) Testify(ev *flows.Event) heuristics.Testimony {
 	corr := &heuristics.Correlation{Peer: c.name, MatchedBy: "none", RST: "unknown"}
-	f.Correlation = corr
+	var t heuristics.Testimony
+	t.Correlation = corr
+	note := func(detail string) {
+		t.Claims = append(t.Claims, heuristics.WitnessClaim{Evidence: heuristics.Evidence{Signal: heuristics.SignalNote, Detail: detail}})
+	}
 	pk := packets(ev)
 	guess := estimate(c.samples())
 	m, matched := c.find(ev, pk, guess)
@@ -328,7 +333,7 @@ func (c *Peer) Apply(ev *flows.Event, f *heuristics.Finding) {
 	if matched {
 		corr.MatchedBy = m.by
 		a, b := m.fl.ends[m.side[0]].ap, m.fl.ends[m.side[1]].ap
-		corr.PeerClient, corr.PeerServer = apString(a), apString(b)
+		corr.PeerClient, corr.PeerServer = a, b
 		for i := range pk {
 			p := &pk[i]
 			if p.rst || p.dir == flows.DirUnknown || (m.by == "isn" && p.flags.Has(capture.SYN)) {
@@ -344,7 +349,7 @@ func (c *Peer) Apply(ev *flows.Event, f *heuristics.Finding) {
 	}
 	k := estimate(ss)
 	corr.Clock, corr.Samples = k.kind, k.samples
-	corr.OffsetMS, corr.OneWayMS = ms(k.offset), ms(k.delay)
+	corr.Offset, corr.OneWay = heuristics.Millis{Duration: time.Duration(k.offset)}, heuristics.Millis{Duration: time.Duration(k.delay)}
 
 	// each packet of the flow in the peer capture (-1: not there); the
 	// expected time of a packet from the main capture's side
@@ -366,9 +371,8 @@ func (c *Peer) Apply(ev *flows.Event, f *heuristics.Finding) {
 	}
 	sender := ev.Sender()
 	if sender == flows.DirUnknown || k.kind == "none" || at[sender-1] == placeUnknown {
-		f.Evidence = append(f.Evidence, heuristics.Evidence{Signal: heuristics.SignalNote,
-			Detail: fmt.Sprintf("%s: %s", c.name, c.why(ev, matched, k, at))})
-		return
+		note(fmt.Sprintf("%s: %s", c.name, c.why(ev, matched, k, at)))
+		return t
 	}
 	senderName := sender.String()
 	receiverName := sender.Reverse().String()
@@ -381,7 +385,7 @@ func (c *Peer) Apply(ev *flows.Event, f *heuristics.Finding) {
 		}
 	}
 	if len(rstIdx) == 0 {
-		return
+		return t
 	}
 	first := &pk[rstIdx[0]]
 	from := at[sender-1]
@@ -429,9 +433,9 @@ func (c *Peer) Apply(ev *flows.Event, f *heuristics.Finding) {
 	switch {
 	case from == placePeer && firstPresent:
 		corr.RST = string(heuristics.SignalPresentAtSender)
-		genuine(f, sender, heuristics.Evidence{Signal: heuristics.SignalPresentAtSender,
+		t.Claims = append(t.Claims, genuine(heuristics.Evidence{Signal: heuristics.SignalPresentAtSender,
 			Detail: fmt.Sprintf("the RST left the %s: %s frame %d shows it sent there%s",
-				senderName, c.name, present[0], clockNote), Frames: []uint64{first.frame}})
+				senderName, c.name, present[0], clockNote), Frames: []uint64{first.frame}}))
 	case from == placePeer && covered && (matched || c.synCovered(ev, k)):
 		corr.RST = string(heuristics.SignalAbsentAtSender)
 		detail := fmt.Sprintf("%s, taken at the %s's side, shows no such RST leaving the %s (seq %d, flags %s)%s: it was forged on the path",
@@ -440,72 +444,36 @@ func (c *Peer) Apply(ev *flows.Event, f *heuristics.Finding) {
 			detail = fmt.Sprintf("%s, taken at the %s's side, has no packet of this flow at all, though the %s's other traffic is there%s: the %s never saw the connection, so the RST was forged on the path",
 				c.name, senderName, senderName, clockNote, senderName)
 		}
-		forged(f, heuristics.Evidence{Signal: heuristics.SignalAbsentAtSender, Detail: detail, Frames: absent})
-		f.Summary += fmt.Sprintf("; %s shows the RST never left the %s", c.name, senderName)
+		t.Claims = append(t.Claims, heuristics.WitnessClaim{Attest: heuristics.AttestForged,
+			Evidence: heuristics.Evidence{Signal: heuristics.SignalAbsentAtSender, Detail: detail, Frames: absent},
+			Summary:  fmt.Sprintf("%s shows the RST never left the %s", c.name, senderName),
+			Advice:   "the reset was forged between the two capture points: look on that path for the firewall, IPS, proxy or load balancer that sends it"})
 	case from == placeMain && firstPresent:
 		corr.RST = string(heuristics.SignalPresentAtSender)
-		genuine(f, sender, heuristics.Evidence{Signal: heuristics.SignalPresentAtSender,
+		t.Claims = append(t.Claims, genuine(heuristics.Evidence{Signal: heuristics.SignalPresentAtSender,
 			Detail: fmt.Sprintf("the RST was captured here at the %s's side and arrived at the %s (%s frame %d)%s",
-				senderName, receiverName, c.name, present[0], clockNote), Frames: []uint64{first.frame}})
+				senderName, receiverName, c.name, present[0], clockNote), Frames: []uint64{first.frame}}))
 	case from == placeMain && covered && (matched || c.synCovered(ev, k)):
 		corr.RST = "not_delivered"
 		lostEv = append([]heuristics.Evidence{{Signal: heuristics.SignalLostInPath,
 			Detail: fmt.Sprintf("the RST never reached the %s: %s, at its side, does not show it%s",
 				receiverName, c.name, clockNote), Frames: absent}}, lostEv...)
 	case !matched && covered:
-		f.Evidence = append(f.Evidence, heuristics.Evidence{Signal: heuristics.SignalNote,
-			Detail: fmt.Sprintf("%s: the flow is not there, and without its handshake here it cannot be looked up behind a NAT", c.name)})
+		note(fmt.Sprintf("%s: the flow is not there, and without its handshake here it cannot be looked up behind a NAT", c.name))
 	default:
-		f.Evidence = append(f.Evidence, heuristics.Evidence{Signal: heuristics.SignalNote,
-			Detail: fmt.Sprintf("%s does not cover the time of the RST", c.name)})
+		note(fmt.Sprintf("%s does not cover the time of the RST", c.name))
 	}
-	f.Evidence = append(f.Evidence, lostEv...)
+	for _, e := range lostEv {
+		t.Claims = append(t.Claims, heuristics.WitnessClaim{Evidence: e})
+	}
+	return t
 }
 
-// genuine records that the RST left its claimed sender: the origin is that
-// sender, at least medium confidence.
-func genuine(f *heuristics.Finding, sender flows.Dir, e heuristics.Evidence) {
-	origin := heuristics.OriginClient
-	if sender == flows.FromServer {
-		origin = heuristics.OriginServer
-	}
-	if f.Origin == heuristics.OriginMiddlebox {
-		f.Confidence = heuristics.Medium
-		if f.Cause == heuristics.CauseMiddleboxInjected {
-			f.Cause = heuristics.CauseUnknown
-			for _, a := range f.Alternatives {
-				if a != heuristics.CauseMiddleboxInjected {
-					f.Cause = a
-					break
-				}
-			}
-			f.Alternatives = slices.DeleteFunc(f.Alternatives, func(a heuristics.Cause) bool {
-				return a == f.Cause || a == heuristics.CauseMiddleboxInjected
-			})
-		}
-		f.Summary += "; the other capture shows it genuine"
-	}
-	f.Origin = origin
-	f.Confidence = max(f.Confidence, heuristics.Medium)
-	f.Evidence = append([]heuristics.Evidence{e}, f.Evidence...)
-}
-
-// forged records that the RST never left its claimed sender.
-func forged(f *heuristics.Finding, e heuristics.Evidence) {
-	f.Origin = heuristics.OriginMiddlebox
-	f.Confidence = heuristics.High
-	switch f.Cause {
-	case heuristics.CauseRefused, heuristics.CauseIdleTimeout, heuristics.CauseMiddleboxInjected:
-	default:
-		f.Alternatives = append([]heuristics.Cause{f.Cause}, slices.DeleteFunc(f.Alternatives, func(a heuristics.Cause) bool {
-			return a == heuristics.CauseMiddleboxInjected || a == f.Cause
-		})...)
-		f.Cause = heuristics.CauseMiddleboxInjected
-	}
-	if f.Cause == heuristics.CauseMiddleboxInjected {
-		f.Advice = "the reset was forged between the two capture points: look on that path for the firewall, IPS, proxy or load balancer that sends it"
-	}
-	f.Evidence = append([]heuristics.Evidence{e}, f.Evidence...)
+// genuine is the claim that the RST left its claimed sender; the summary
+// says so when the main capture alone had taken it for forged.
+func genuine(e heuristics.Evidence) heuristics.WitnessClaim {
+	return heuristics.WitnessClaim{Attest: heuristics.AttestGenuine, Evidence: e,
+		Summary: "the other capture shows it genuine"}
 }
 
 // placeOf says which capture direction d's endpoint is near: from its
@@ -619,15 +587,7 @@ func (c *Peer) lost(ev *flows.Event, pk []mpkt, m *match, matched bool, found []
 		if arr < lo || arr > hi {
 			continue
 		}
-		found := false
-		for i := range pk {
-			p := &pk[i]
-			if p.dir == d && sameSegment(r, p, m.dseq) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !slices.ContainsFunc(pk, func(p mpkt) bool { return p.dir == d && sameSegment(r, &p, m.dseq) }) {
 			fromPeer = append(fromPeer, r.frame)
 		}
 	}
@@ -683,13 +643,6 @@ func addrOf(ev *flows.Event, d flows.Dir) netip.Addr {
 		return ev.Flow.Server.Addr()
 	}
 	return ev.Flow.Client.Addr()
-}
-
-func apString(ap netip.AddrPort) string {
-	if !ap.IsValid() {
-		return ""
-	}
-	return ap.String()
 }
 
 // count gives "1 packet", "2 packets".

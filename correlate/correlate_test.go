@@ -158,8 +158,7 @@ func (p *pair) run(t *testing.T) []heuristics.Finding {
 	var out []heuristics.Finding
 	engine := &heuristics.Engine{}
 	table := flows.NewTable(flows.Options{OnEvent: func(ev *flows.Event) {
-		f := engine.Judge(ev)
-		peer.Apply(ev, &f)
+		f := engine.Judge(ev, peer)
 		out = append(out, f)
 	}})
 	for i := range main {
@@ -204,10 +203,10 @@ func TestClock_offsetAndDelay(t *testing.T) {
 	p.send(true, 5*time.Millisecond, capture.RST|capture.ACK, 0, delivered)
 	f := one(t, p.run(t))
 	c := f.Correlation
-	if c.Clock != "two_way" || !near(c.OffsetMS, 250, 0.001) || !near(c.OneWayMS, 10, 0.001) {
-		t.Errorf("clock: got %s offset %.3f ms one-way %.3f ms, want two_way 250 ms 10 ms", c.Clock, c.OffsetMS, c.OneWayMS)
+	if c.Clock != "two_way" || !near(c.Offset.MS(), 250, 0.001) || !near(c.OneWay.MS(), 10, 0.001) {
+		t.Errorf("clock: got %s offset %.3f ms one-way %.3f ms, want two_way 250 ms 10 ms", c.Clock, c.Offset.MS(), c.OneWay.MS())
 	}
-	if c.MatchedBy != "isn" || c.PeerClient != "203.0.113.7:61000" || c.PeerServer != "192.0.2.10:80" {
+	if c.MatchedBy != "isn" || c.PeerClient.String() != "203.0.113.7:61000" || c.PeerServer.String() != "192.0.2.10:80" {
 		t.Errorf("match: got %s %s > %s, want isn 203.0.113.7:61000 > 192.0.2.10:80", c.MatchedBy, c.PeerClient, c.PeerServer)
 	}
 	if c.RST != "present_at_sender" || f.Origin != heuristics.OriginServer || len(evidenceOf(f, heuristics.SignalPresentAtSender)) != 1 {
@@ -268,8 +267,50 @@ func TestForged(t *testing.T) {
 	if c.Lost != 1 || len(lp) != 1 || !slices.Equal(lp[0].Frames, []uint64{4}) {
 		t.Errorf("lost: got %d %+v, want 1 on frame 4", c.Lost, lp)
 	}
-	if !near(c.OffsetMS, -40, 0.001) || !near(c.OneWayMS, 3, 0.001) {
-		t.Errorf("clock: got offset %.3f one-way %.3f, want -40 3", c.OffsetMS, c.OneWayMS)
+	if !near(c.Offset.MS(), -40, 0.001) || !near(c.OneWay.MS(), 3, 0.001) {
+		t.Errorf("clock: got offset %.3f one-way %.3f, want -40 3", c.Offset.MS(), c.OneWay.MS())
+	}
+}
+
+// TestForged_idleWordsAgree: an idle reset that looks genuine in the main
+// capture alone (the server's TTL, an unprompted RST after a silence) but
+// that the server's capture never shows leaving the server. The peer's
+// claim is weighed before the summary and advice are written, so they name
+// the path, not the server: no "RST from server ... the server resets
+// connections idle this long" beside absent_at_sender.
+func TestForged_idleWordsAgree(t *testing.T) {
+	p := newPair(0, 3*time.Millisecond)
+	p.handshake()
+	p.send(false, time.Millisecond, capture.PSH|capture.ACK, 100, delivered)
+	p.send(true, 10*time.Millisecond, capture.PSH|capture.ACK, 300, delivered)
+	p.send(false, 10*time.Millisecond, capture.ACK, 0, delivered)
+	p.send(true, 30*time.Second, capture.RST|capture.ACK, 0, injected)
+
+	// The main capture alone: the server, idle.
+	engine := &heuristics.Engine{}
+	var alone heuristics.Finding
+	table := flows.NewTable(flows.Options{OnEvent: func(ev *flows.Event) { alone = engine.Judge(ev) }})
+	main := finish(slices.Clone(p.main))
+	for i := range main {
+		table.Add(&main[i])
+	}
+	table.Close()
+	if alone.Cause != heuristics.CauseIdleTimeout || alone.Origin != heuristics.OriginServer ||
+		!strings.HasPrefix(alone.Summary, "RST from server") || !strings.Contains(alone.Advice, "the server resets connections idle") {
+		t.Fatalf("alone: got %s/%s %q advice %q, want idle_timeout from the server", alone.Cause, alone.Origin, alone.Summary, alone.Advice)
+	}
+
+	f := one(t, p.run(t))
+	if f.Cause != heuristics.CauseIdleTimeout || f.Origin != heuristics.OriginMiddlebox || f.Confidence != heuristics.High ||
+		f.Correlation.RST != "absent_at_sender" || f.Evidence[0].Signal != heuristics.SignalAbsentAtSender {
+		t.Fatalf("frame %d: got %s/%s %s rst %s, want idle_timeout/middlebox high absent_at_sender first", f.RST.Packet, f.Cause, f.Origin, f.Confidence, f.Correlation.RST)
+	}
+	wantSum := "RST claimed from server 192.0.2.10:80 came unprompted after 30.0 s of silence: a load balancer, NAT or firewall dropped the idle connection (the client sees ECONNRESET); server.pcap shows the RST never left the server"
+	if f.Summary != wantSum {
+		t.Errorf("summary:\n got %q\nwant %q", f.Summary, wantSum)
+	}
+	if strings.Contains(f.Advice, "the server resets") || !strings.Contains(f.Advice, "the path's idle timeout (silence here: 30.0 s)") {
+		t.Errorf("advice: got %q, want the path's idle timeout, not the server's", f.Advice)
 	}
 }
 
@@ -477,8 +518,7 @@ func TestLoad_pcapgenPair(t *testing.T) {
 	var got []heuristics.Finding
 	engine := &heuristics.Engine{}
 	table := flows.NewTable(flows.Options{OnEvent: func(ev *flows.Event) {
-		f := engine.Judge(ev)
-		peer.Apply(ev, &f)
+		f := engine.Judge(ev, peer)
 		got = append(got, f)
 	}})
 	var pk capture.Packet
@@ -490,7 +530,7 @@ func TestLoad_pcapgenPair(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("got %d findings, want 2", len(got))
 	}
-	slices.SortFunc(got, func(a, b heuristics.Finding) int { return a.RST.Time.Compare(b.RST.Time) })
+	slices.SortFunc(got, func(a, b heuristics.Finding) int { return a.RST.Time.Compare(b.RST.Time.Time) })
 	for i, want := range []struct {
 		rst    string
 		origin heuristics.Origin
@@ -501,12 +541,12 @@ func TestLoad_pcapgenPair(t *testing.T) {
 	} {
 		f := &got[i]
 		c := f.Correlation
-		if c.RST != want.rst || f.Origin != want.origin || c.MatchedBy != "isn" || c.PeerClient != want.client {
+		if c.RST != want.rst || f.Origin != want.origin || c.MatchedBy != "isn" || c.PeerClient.String() != want.client {
 			t.Errorf("frame %d: got rst %s origin %s matched_by %s peer_client %s, want %s %s isn %s",
 				f.RST.Packet, c.RST, f.Origin, c.MatchedBy, c.PeerClient, want.rst, want.origin, want.client)
 		}
-		if c.Clock != "two_way" || !near(c.OffsetMS, 1500, 0.001) || !near(c.OneWayMS, 4, 0.001) {
-			t.Errorf("frame %d: got clock %s offset %.3f one-way %.3f, want two_way 1500 4", f.RST.Packet, c.Clock, c.OffsetMS, c.OneWayMS)
+		if c.Clock != "two_way" || !near(c.Offset.MS(), 1500, 0.001) || !near(c.OneWay.MS(), 4, 0.001) {
+			t.Errorf("frame %d: got clock %s offset %.3f one-way %.3f, want two_way 1500 4", f.RST.Packet, c.Clock, c.Offset.MS(), c.OneWay.MS())
 		}
 	}
 	if _, err := Load(filepath.Join(dir, "missing.pcap"), Options{}); err == nil || !strings.HasPrefix(err.Error(), "peer: ") {
@@ -530,7 +570,7 @@ func TestMatch_payloadThroughISNRewrite(t *testing.T) {
 	p.send(true, 10*time.Millisecond, capture.RST|capture.ACK, 0, delivered)
 	f := one(t, p.run(t))
 	c := f.Correlation
-	if c.MatchedBy != "payload" || c.PeerClient != "203.0.113.7:61000" {
+	if c.MatchedBy != "payload" || c.PeerClient.String() != "203.0.113.7:61000" {
 		t.Errorf("frame %d: got matched_by %s peer_client %s, want payload 203.0.113.7:61000", f.RST.Packet, c.MatchedBy, c.PeerClient)
 	}
 	if c.RST != "present_at_sender" || f.Origin != heuristics.OriginServer || !slices.Equal(c.PeerFrames, []uint64{6}) {
@@ -541,8 +581,8 @@ func TestMatch_payloadThroughISNRewrite(t *testing.T) {
 		t.Errorf("lost: got %d %+v, want 1 on frame 6", c.Lost, lp)
 	}
 	// no handshake matched: the clock comes from this flow's packets
-	if c.Clock != "two_way" || !near(c.OffsetMS, 30, 0.001) || !near(c.OneWayMS, 2, 0.001) {
-		t.Errorf("clock: got %s offset %.3f one-way %.3f, want two_way 30 2", c.Clock, c.OffsetMS, c.OneWayMS)
+	if c.Clock != "two_way" || !near(c.Offset.MS(), 30, 0.001) || !near(c.OneWay.MS(), 2, 0.001) {
+		t.Errorf("clock: got %s offset %.3f one-way %.3f, want two_way 30 2", c.Clock, c.Offset.MS(), c.OneWay.MS())
 	}
 }
 

@@ -2,10 +2,15 @@
 // the same traffic taken at the other end of the path (--peer): a RST that
 // arrived at the client but never left the server was forged on the path.
 //
-//	capture.Source --Packet--> flows.Table --Event--> heuristics.Engine --Finding--> correlate.Peer.Apply --> report
+//	capture.Source --Packet--> flows.Table --Event--> heuristics.Engine --Finding--> report
+//	                                                          ^
+//	                                       correlate.Peer.Testify (a heuristics.Witness)
 //
 // It sits beside the pipeline: it imports capture, flows and heuristics,
-// never report, and main wires it.
+// never report, and main wires it by handing the Peer to
+// Engine.Judge(ev, peer). It never touches a Finding: Testify returns
+// claims and the engine weighs them with its own before it writes the
+// summary and advice.
 //
 // # Matching
 //
@@ -29,7 +34,7 @@
 // Observe sees every packet of the main pass (SYNs and data segments do
 // one map lookup each; nothing allocates but the first payload match of a
 // flow) and keeps, in a fixed ring, the time differences of handshake
-// packets seen in both captures; Apply adds the matched packets of the
+// packets seen in both captures; Testify adds the matched packets of the
 // event's flow. A packet's direction comes from its
 // TTL: it is higher at the capture nearer its sender. For packets from the
 // main capture's side, d1 = t(peer) - t(main) = offset + delay; for the
@@ -43,13 +48,14 @@
 // The side of each endpoint (near the main capture or near the peer) comes
 // from the same TTL comparison. When the peer capture is at the RST's
 // claimed sender's side and covers its time, a RST absent there was forged
-// on the path (absent_at_sender: origin middlebox, confidence high); a RST
-// present in both captures is genuine (present_at_sender: origin the
-// claimed sender). Packets near the reset that one side's capture shows
+// on the path (an absent_at_sender claim, heuristics.AttestForged: the
+// engine makes the origin middlebox at high confidence and keeps only a
+// cause that survives a forged RST); a RST present in both captures is
+// genuine (present_at_sender, AttestGenuine: origin the claimed sender). Packets near the reset that one side's capture shows
 // sent and the other's never received are lost_in_path. The peer capture
 // must hold all of the traffic between the two hosts: one taken with a
 // narrower filter makes packets look absent.
 //
-// Buffers: Load copies what it keeps; Apply allocates (once per finding).
+// Buffers: Load copies what it keeps; Testify allocates (once per event).
 // Clock: only capture timestamps, never the wall clock.
 package correlate

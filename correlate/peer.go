@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/flows"
 )
 
 // Bounds on what a Peer keeps.
@@ -76,15 +77,6 @@ type payHit struct {
 	hasDst bool
 }
 
-type tupleKey struct{ lo, hi netip.AddrPort }
-
-func keyOf(a, b netip.AddrPort) tupleKey {
-	if a.Compare(b) > 0 {
-		a, b = b, a
-	}
-	return tupleKey{a, b}
-}
-
 type tsKey struct{ tsval, seq uint32 }
 
 // sample is one packet seen in both captures: d is t(peer)-t(main) when
@@ -105,16 +97,16 @@ type Options struct {
 }
 
 // Peer is a peer capture loaded for correlation. It is not safe for
-// concurrent use: Observe and Apply run on the pipeline's goroutine.
+// concurrent use: Observe and Testify run on the pipeline's goroutine.
 type Peer struct {
 	name        string
 	opts        Options
 	flows       []peerFlow
-	byTuple     map[tupleKey][]int32
+	byTuple     map[flows.Key][]int32
 	byISN       map[uint32][]int32
 	byTS        map[tsKey]int32
 	byPay       map[uint64]payRef
-	mainPay     map[tupleKey]payHit // filled by Observe
+	mainPay     map[flows.Key]payHit // filled by Observe
 	first, last int64
 	packets     uint64
 
@@ -146,11 +138,11 @@ func LoadSource(name string, src capture.Source, opts Options) (*Peer, error) {
 	c := &Peer{
 		name:    name,
 		opts:    opts,
-		byTuple: map[tupleKey][]int32{},
+		byTuple: map[flows.Key][]int32{},
 		byISN:   map[uint32][]int32{},
 		byTS:    map[tsKey]int32{},
 		byPay:   map[uint64]payRef{},
-		mainPay: map[tupleKey]payHit{},
+		mainPay: map[flows.Key]payHit{},
 	}
 	var pk capture.Packet
 	for {
@@ -180,7 +172,7 @@ func (c *Peer) add(p *capture.Packet) {
 	}
 	c.last = max(c.last, t)
 	c.packets++
-	k := keyOf(p.Src, p.Dst)
+	k := flows.KeyOf(p.Src, p.Dst)
 	idxs := c.byTuple[k]
 	fi := int32(-1)
 	if len(idxs) > 0 {
@@ -320,7 +312,7 @@ func (c *Peer) observeData(p *capture.Packet) {
 	if !ok {
 		return
 	}
-	k := keyOf(p.Src, p.Dst)
+	k := flows.KeyOf(p.Src, p.Dst)
 	if old, ok := c.mainPay[k]; ok && old.flow == ref.flow {
 		return
 	}

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
@@ -15,7 +16,7 @@ func ruleAbortive(ev *flows.Event, c *ctx) []claim {
 	if !c.known() {
 		return nil
 	}
-	if f, ok := senderFIN(ev, c); ok {
+	if f, ok := c.senderFIN(); ok {
 		return rstAfterFIN(c, f)
 	}
 	sp, rp := c.sp, c.rp
@@ -68,12 +69,7 @@ func ruleAbortive(ev *flows.Event, c *ctx) []claim {
 }
 
 func hasData(ps []flows.LadderEntry) bool {
-	for _, p := range ps {
-		if p.Len > 0 {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(ps, func(p flows.LadderEntry) bool { return p.Len > 0 })
 }
 
 // rstAfterFIN: the sender had sent its FIN and then reset: when the

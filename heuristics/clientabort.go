@@ -54,7 +54,7 @@ func ruleClientAbort(ev *flows.Event, c *ctx) []claim {
 		end = sp.FINSeq
 	}
 	unacked := sp.SeqValid && cp.AckValid && cp.LastAck.LessThan(end)
-	recent := r.Time.Sub(sp.LastData) <= max(200*time.Millisecond, 2*ev.Flow.RTT)
+	recent := r.Time.Sub(sp.LastData) <= c.replyWindow()
 	var more uint64
 	for _, p := range c.receiverAfter {
 		if p.Len > 0 {

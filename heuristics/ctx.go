@@ -3,6 +3,7 @@ package heuristics
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
@@ -70,14 +71,7 @@ func nonzero(fs []uint64) []uint64 {
 		if f == 0 {
 			continue
 		}
-		dup := false
-		for _, g := range out {
-			if g == f {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}
@@ -88,6 +82,7 @@ func nonzero(fs []uint64) []uint64 {
 // once per Judge. Every field tolerates a zero-valued event: unknown
 // direction, no handshake, IPv6 (no IP ID), no TTL samples.
 type ctx struct {
+	ev   *flows.Event
 	idle time.Duration
 
 	rst  *flows.RSTPacket // first RST
@@ -112,10 +107,27 @@ type ctx struct {
 
 	trigger *flows.LadderEntry // last receiver packet before the RST, nil if none
 	latency time.Duration      // RST time minus trigger time (valid iff trigger != nil)
+
+	// Facts computed on first use (idleGap, senderFIN, lastAlert,
+	// senderTTL) and then read by every rule, the summary and the advice
+	// alike, so that they cannot disagree.
+	done     struct{ gap, fin, alert, ttl bool }
+	gap      idleGap
+	gapOK    bool
+	fin      finFacts
+	finOK    bool
+	alertDir flows.Dir
+	alert    *flows.TLSAlertInfo
+	ttl      ttlRef
+	ttlOK    bool
 }
 
+// replyWindow is how soon after a packet a reply still counts as
+// immediate: two round trips, at least 200 ms.
+func (c *ctx) replyWindow() time.Duration { return max(200*time.Millisecond, 2*c.ev.Flow.RTT) }
+
 func newCtx(e *Engine, ev *flows.Event) *ctx {
-	c := &ctx{idle: e.idle(), senderHost: &ev.SenderHost, receiverHost: &ev.ReceiverHost}
+	c := &ctx{ev: ev, idle: e.idle(), senderHost: &ev.SenderHost, receiverHost: &ev.ReceiverHost}
 	c.rst = ev.First()
 	n := min(max(ev.Count, 1), len(ev.RSTs))
 	c.rsts = make([]flows.RSTPacket, 0, n)
@@ -263,9 +275,6 @@ func dur(d time.Duration) string {
 	}
 	return fmt.Sprintf("%.1f s", d.Seconds())
 }
-
-// gapString is the JSON form of a gap: "350.2s".
-func gapString(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
 
 // describe names a packet for a sentence: "the client's SYN",
 // "the server's data (830 bytes)".

@@ -5,15 +5,35 @@
 // happened (Cause), who really sent it (Origin), how sure we are
 // (Confidence), and the evidence with frame numbers.
 //
+// A cause is one row of one table (causes.go), in precedence order: the
+// rule that claims it, whether it survives a forged RST, the errno the
+// application saw, the advice, the --explain text, and whether it is a
+// consequence of an earlier reset rather than a root cause. The engine,
+// Explain, ParseCause (so --cause) and the witnesses' weighing all read the
+// table; AllCauses is only the order reports list causes in.
+//
 // Each rule is a pure function of the event (one file per rule) that
 // returns claims: a cause claim ("this looks like a refused SYN") or an
 // origin claim ("the RST's TTL differs from the server's"), each with a
 // signal name, a strength and a one-line detail. Rules never print, never
 // read the clock, and never look at another flow: everything they need is
 // in the event, including the per-host profiles that flows keeps across
-// flows. Engine.Judge runs the rules listed in engine.go and combines
-// their claims: the origin from the balance of middlebox and genuine-peer
-// signals, the cause by the root-cause precedence of DESIGN.md section 3.
+// flows. Facts several rules need (the idle gap and the timeout it
+// matches, the sender's FIN, the last TLS alert, the sender's reference
+// TTL) are ctx methods computed once per event and read by the rules, the
+// summary and the advice alike.
+//
+// Engine.Judge runs the rules in table order, then the origin rules, and
+// asks each Witness (a peer capture, package correlate; later the kernel)
+// for its Testimony. One combine step weighs everything: the origin from
+// the balance of middlebox and genuine-peer signals, overruled by a
+// witness's proof (present_at_sender, absent_at_sender); the cause by the
+// table's precedence. Only then are the summary and advice written, so they
+// never contradict the evidence.
+//
+// Finding is the JSON contract of DESIGN.md section 4: its tags live there
+// and nowhere else. It keeps typed values (netip.AddrPort, Side, Instant,
+// Gap, Millis) whose marshallers give the contract's text (contract.go).
 //
 // Buffers: Judge reads the event and copies what it keeps; the Finding
 // owns its slices. Clock: only the capture timestamps in the event.

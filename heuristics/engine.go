@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rstscope/rstscope/flows"
@@ -24,19 +25,6 @@ func (e *Engine) idle() time.Duration {
 	return e.Idle
 }
 
-// causeRules run in this order; their claims keep it in the evidence.
-var causeRules = []rule{
-	ruleRefused,        // refused.go
-	ruleIgnored,        // ignored.go
-	ruleTLSAlert,       // tlsalert.go
-	ruleStaleKeepalive, // keepalive.go
-	ruleIdle,           // idle.go
-	ruleRequest,        // request.go
-	ruleAbortive,       // abortive.go
-	ruleClientAbort,    // clientabort.go
-	ruleContext,        // engine.go
-}
-
 // originRules (middlebox.go), strongest signal first.
 var originRules = []rule{
 	ruleDataAfterRST,
@@ -51,36 +39,6 @@ var originRules = []rule{
 	ruleFingerprint,
 }
 
-// precedence is the order in which causes win when several have at least
-// medium support: the root cause first (DESIGN.md section 3). A refused
-// SYN is unambiguous; a RST the receiver dropped reset nothing, whatever
-// else it looks like; a TLS alert explains the close that followed it
-// (even when the alerting side's FIN then drew a stale write); a FIN
-// then data then RST is a stale keep-alive; an idle gap explains the
-// request or abort after it; then the table's order.
-var precedence = []Cause{
-	CauseRefused,
-	CauseIgnoredRST,
-	CauseTLSAlert,
-	CauseStaleKeepalive,
-	CauseIdleTimeout,
-	CauseServerResetAfterRequest,
-	CauseAbortiveClose,
-	CauseClientAbort,
-}
-
-// keepsCause lists the causes that stay when the RST came from a
-// middlebox: a firewall's reject is still refused, an LB's idle reset is
-// still idle_timeout, and so on. Any other cause becomes
-// middlebox_injected.
-var keepsCause = map[Cause]bool{
-	CauseRefused:        true,
-	CauseIgnoredRST:     true,
-	CauseTLSAlert:       true,
-	CauseIdleTimeout:    true,
-	CauseStaleKeepalive: true,
-}
-
 // verdict is the combined result of the claims.
 type verdict struct {
 	cause      Cause
@@ -88,21 +46,32 @@ type verdict struct {
 	confidence Confidence
 	alts       []Cause
 	mb, gen    int // middlebox and genuine scores
+	// proof is the witness claim that decided the origin (nil: none);
+	// overturned is set when it changed the capture's own origin.
+	proof      *WitnessClaim
+	overturned bool
 }
 
-// Judge attributes one event. The returned Finding has ID 0; the caller
-// numbers findings in output order.
-func (e *Engine) Judge(ev *flows.Event) Finding {
+// Judge attributes one event, with what the witnesses (if any) say about
+// it. The returned Finding has ID 0; the caller numbers findings in output
+// order.
+func (e *Engine) Judge(ev *flows.Event, witnesses ...Witness) Finding {
 	c := newCtx(e, ev)
 	var claims []claim
-	for _, r := range causeRules {
-		claims = append(claims, r(ev, c)...)
+	for i := range causes {
+		if r := causes[i].rule; r != nil {
+			claims = append(claims, r(ev, c)...)
+		}
 	}
 	for _, r := range originRules {
 		claims = append(claims, r(ev, c)...)
 	}
-	v := combine(c, claims)
-	return build(ev, c, v, claims)
+	ts := make([]Testimony, 0, len(witnesses))
+	for _, w := range witnesses {
+		ts = append(ts, w.Testify(ev))
+	}
+	v := combine(c, claims, ts)
+	return build(ev, c, v, claims, ts)
 }
 
 // signalScore sums, over distinct signals of the given side, the
@@ -157,8 +126,9 @@ func toConfidence(s strength) Confidence {
 	return ConfidenceNone
 }
 
-// combine weighs the claims into cause, origin and confidence.
-func combine(c *ctx, claims []claim) verdict {
+// combine weighs the rules' claims, then the witnesses' testimony, into
+// cause, origin and confidence.
+func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	var v verdict
 	mb, mbMedium, mbTop := signalScore(claims, false)
 	gen, _, _ := signalScore(claims, true)
@@ -188,14 +158,15 @@ func combine(c *ctx, claims []claim) verdict {
 		v.origin = OriginUnknown
 	}
 
-	// Cause: the first cause in precedence order with medium support.
+	// Cause: the first cause in table (precedence) order with medium
+	// support.
 	strengths := map[Cause]strength{}
-	for _, cause := range precedence {
-		strengths[cause] = causeStrength(claims, cause)
+	for i := range causes {
+		strengths[causes[i].cause] = causeStrength(claims, causes[i].cause)
 	}
 	v.cause = CauseUnknown
-	for _, cause := range precedence {
-		if strengths[cause] >= medium {
+	for i := range causes {
+		if cause := causes[i].cause; strengths[cause] >= medium {
 			v.cause = cause
 			break
 		}
@@ -206,7 +177,7 @@ func combine(c *ctx, claims []claim) verdict {
 	}
 	v.confidence = causeConf
 	if v.origin == OriginMiddlebox {
-		if keepsCause[v.cause] {
+		if r := rowOf(v.cause); r != nil && r.survivesForgery {
 			v.confidence = min(causeConf, originConf)
 		} else {
 			if v.cause != CauseUnknown {
@@ -227,8 +198,9 @@ func combine(c *ctx, claims []claim) verdict {
 		s     strength
 	}
 	var alts []alt
-	for _, cause := range precedence {
-		if cause == v.cause || containsCause(v.alts, cause) {
+	for i := range causes {
+		cause := causes[i].cause
+		if cause == v.cause || slices.Contains(v.alts, cause) {
 			continue
 		}
 		if s := strengths[cause]; s > note {
@@ -246,16 +218,8 @@ func combine(c *ctx, claims []claim) verdict {
 	for _, a := range alts {
 		v.alts = append(v.alts, a.cause)
 	}
+	weighWitnesses(c, &v, ts)
 	return v
-}
-
-func containsCause(cs []Cause, c Cause) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // ruleContext adds facts that frame the others (no weight).

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func TestRefused(t *testing.T) {
 				t.Errorf("alternatives: got %v, want no middlebox_injected", f.Alternatives)
 			}
 		}
-		if f.Stage != "post_syn" || f.RST.IPID == nil || *f.RST.IPID != 0 || f.RST.From != "server" {
+		if f.Stage != "post_syn" || f.RST.IPID == nil || *f.RST.IPID != 0 || f.RST.From != SideServer {
 			t.Errorf("rst: got stage %s from %s ip_id %v, want post_syn from server ip_id 0", f.Stage, f.RST.From, f.RST.IPID)
 		}
 	})
@@ -87,7 +88,7 @@ func TestRefused(t *testing.T) {
 		if f.RST.IPID != nil {
 			t.Errorf("ipv6 rst ip_id: got %d, want none", *f.RST.IPID)
 		}
-		if f.Flow.Client != "[2001:db8::2]:51514" || f.Flow.Server != "[2001:db8::80]:443" {
+		if f.Flow.Client.String() != "[2001:db8::2]:51514" || f.Flow.Server.String() != "[2001:db8::80]:443" {
 			t.Errorf("flow: got %s -> %s, want [ip]:port", f.Flow.Client, f.Flow.Server)
 		}
 		for _, p := range f.Packets {
@@ -272,7 +273,7 @@ func TestIdleTimeout(t *testing.T) {
 		check(t, f, want{cause: CauseIdleTimeout, origin: OriginServer, minConf: Medium,
 			signals: map[Signal][]uint64{SignalIdleGap: {8}, SignalIPIDConsistent: {9}, SignalTTLConsistent: {9}},
 			absent:  []Signal{SignalIPIDMismatch, SignalTTLMismatch}})
-		if f.Gap != "400.0s" || !strings.Contains(f.KnownTimeout, "350") {
+		if f.Gap.String() != "400.0s" || !strings.Contains(f.KnownTimeout, "350") {
 			t.Errorf("gap: got %q / %q, want 400.0s exceeding 350 s", f.Gap, f.KnownTimeout)
 		}
 	})
@@ -290,7 +291,7 @@ func TestIdleTimeout(t *testing.T) {
 		f := judge(ev)
 		check(t, f, want{cause: CauseIdleTimeout, origin: OriginMiddlebox, minConf: Medium,
 			signals: map[Signal][]uint64{SignalIdleGap: {7, 8}, SignalKnownTimeout: {8}, SignalTTLMismatch: {8}}})
-		if !strings.Contains(f.KnownTimeout, "Azure") || f.Gap != "240.2s" {
+		if !strings.Contains(f.KnownTimeout, "Azure") || f.Gap.String() != "240.2s" {
 			t.Errorf("known timeout: got %q gap %q, want Azure 240.2s", f.KnownTimeout, f.Gap)
 		}
 	})
@@ -333,7 +334,7 @@ func TestStaleKeepalive(t *testing.T) {
 	if !strings.Contains(f.Advice, "FIN seen 5.0 s after the last response") {
 		t.Errorf("advice: got %q, want the keep-alive numbers", f.Advice)
 	}
-	if !containsCause(f.Alternatives, CauseIdleTimeout) {
+	if !slices.Contains(f.Alternatives, CauseIdleTimeout) {
 		t.Errorf("alternatives: got %v, want idle_timeout among them", f.Alternatives)
 	}
 }
@@ -348,10 +349,10 @@ func TestTLSAlert(t *testing.T) {
 		check(t, f, want{cause: CauseTLSAlert, origin: OriginServer, minConf: High,
 			signals: map[Signal][]uint64{SignalTLSAlert: {5}}})
 		if f.TLSAlert == nil || f.TLSAlert.Description != "handshake_failure" || f.TLSAlert.Code == nil || *f.TLSAlert.Code != 40 ||
-			f.TLSAlert.Level != "fatal" || f.TLSAlert.From != "server" || f.TLSAlert.Packet != 5 {
+			f.TLSAlert.Level != "fatal" || f.TLSAlert.From != SideServer || f.TLSAlert.Packet != 5 {
 			t.Errorf("tls_alert: got %+v, want fatal handshake_failure(40) from server frame 5", f.TLSAlert)
 		}
-		if !containsCause(f.Alternatives, CauseStaleKeepalive) {
+		if !slices.Contains(f.Alternatives, CauseStaleKeepalive) {
 			t.Errorf("alternatives: got %v, want stale_keepalive", f.Alternatives)
 		}
 	})
@@ -480,7 +481,7 @@ func TestIgnoredRST(t *testing.T) {
 			t.Errorf("cause: got ignored_rst without a challenge ACK\n%s", dump(f))
 		}
 		check(t, f, want{cause: f.Cause, origin: OriginServer, signals: map[Signal][]uint64{SignalInWindow: {7}}})
-		if !containsCause(f.Alternatives, CauseIgnoredRST) {
+		if !slices.Contains(f.Alternatives, CauseIgnoredRST) {
 			t.Errorf("alternatives: got %v, want ignored_rst", f.Alternatives)
 		}
 	})
@@ -523,14 +524,14 @@ func TestPackets_ladder(t *testing.T) {
 			rst = p
 		}
 	}
-	if rst.Packet != 5 || rst.TimeOffsetMS != 0 || rst.From != "server" || rst.Flags != "RA" {
+	if rst.Packet != 5 || rst.TimeOffset.MS() != 0 || rst.From != SideServer || rst.Flags != "RA" {
 		t.Errorf("rst row: got %+v, want frame 5 at 0 ms from server RA", rst)
 	}
 	last := f.Packets[5]
-	if last.Packet != 6 || !last.After || last.TimeOffsetMS != 5 {
+	if last.Packet != 6 || !last.After || last.TimeOffset.MS() != 5 {
 		t.Errorf("last row: got %+v, want frame 6 after at +5 ms", last)
 	}
-	if first := f.Packets[0]; first.Packet != 1 || first.TimeOffsetMS >= 0 {
+	if first := f.Packets[0]; first.Packet != 1 || first.TimeOffset.MS() >= 0 {
 		t.Errorf("first row: got %+v, want frame 1 before the RST", first)
 	}
 }
@@ -560,11 +561,9 @@ func TestNames(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"gcp", "AWS NLB", "Azure"} {
-		found := false
-		for _, kt := range knownTimeouts {
-			found = found || strings.Contains(strings.ToLower(kt.name), strings.ToLower(k))
-		}
-		if !found {
+		if !slices.ContainsFunc(knownTimeouts, func(kt knownTimeout) bool {
+			return strings.Contains(strings.ToLower(kt.name), strings.ToLower(k))
+		}) {
 			t.Errorf("known timeouts: missing %s", k)
 		}
 	}
@@ -595,7 +594,7 @@ func TestLabShapes(t *testing.T) {
 		check(t, f, want{cause: CauseMiddleboxInjected, origin: OriginMiddlebox, minConf: Medium,
 			signals: map[Signal][]uint64{SignalTTLMismatch: {5}, SignalFingerprint: {5}},
 			absent:  []Signal{SignalTooFast}})
-		if !containsCause(f.Alternatives, CauseServerResetAfterRequest) {
+		if !slices.Contains(f.Alternatives, CauseServerResetAfterRequest) {
 			t.Errorf("alternatives: got %v, want server_reset_after_request", f.Alternatives)
 		}
 	})

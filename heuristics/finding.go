@@ -3,19 +3,18 @@ package heuristics
 import (
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/rstscope/rstscope/flows"
 )
 
 // build fills a Finding from the verdict and the claims.
-func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
+func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) Finding {
 	f := Finding{
 		Cause:        v.cause,
 		Origin:       v.origin,
 		Confidence:   v.confidence,
 		Stage:        ev.Stage.String(),
-		Errno:        errnoFor(ev, c, v.cause),
+		Errno:        errnoFor(c, v.cause),
 		Alternatives: v.alts,
 		Flow:         flowInfo(ev),
 		RST:          rstInfo(ev, c),
@@ -26,8 +25,19 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 	if f.Alternatives == nil {
 		f.Alternatives = []Cause{}
 	}
-	if dir, a := lastAlert(ev, c); a != nil {
-		t := &TLSAlertJSON{From: dir.String(), Packet: a.Frame, Encrypted: a.Encrypted}
+	if first, last := witnessEvidence(ts); len(first)+len(last) > 0 {
+		f.Evidence = append(append(first, f.Evidence...), last...)
+	}
+	for _, t := range ts {
+		if t.Correlation != nil {
+			f.Correlation = t.Correlation
+		}
+		if t.Kernel != nil {
+			f.Kernel = t.Kernel
+		}
+	}
+	if dir, a := c.lastAlert(); a != nil {
+		t := &TLSAlertJSON{From: sideOf(dir), Packet: a.Frame, Encrypted: a.Encrypted}
 		if !a.Encrypted {
 			code := a.Description
 			t.Level = alertLevel(a.Level)
@@ -36,34 +46,18 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim) Finding {
 		}
 		f.TLSAlert = t
 	}
-	if g, ok := findIdleGap(ev, c); ok {
-		f.Gap = gapString(g.gap)
-		k, ok := matchTimeout(g.gap, spontaneousKinds)
-		if !g.spontaneous {
-			k, ok = exceededTimeout(g.gap, answeredKinds)
-		}
-		if ok {
-			f.KnownTimeout = fmt.Sprintf("%s (%s)", k.name, dur(k.d))
+	if g, ok := c.idleGap(); ok {
+		f.Gap = Gap{g.gap}
+		if g.known != nil {
+			f.KnownTimeout = fmt.Sprintf("%s (%s)", g.known.name, dur(g.known.d))
 		}
 	}
 	f.Summary = summary(ev, c, v, claims)
-	f.Advice = advice(ev, c, v, claims)
-	return f
-}
-
-// errnoFor is what the receiver's application saw.
-func errnoFor(ev *flows.Event, c *ctx, cause Cause) string {
-	switch cause {
-	case CauseRefused:
-		return "ECONNREFUSED"
-	case CauseIgnoredRST:
-		return "none"
-	case CauseClientAbort:
-		if !ev.Flow.Established && ev.Flow.SYNACKSeen && c.sender == flows.FromClient {
-			return "none" // the server's listener drops the half-open connection
-		}
+	if p := v.proof; p != nil && p.Summary != "" && (p.Attest == AttestForged || v.overturned) {
+		f.Summary += "; " + p.Summary
 	}
-	return "ECONNRESET"
+	f.Advice = advice(c, v)
+	return f
 }
 
 // history is the flow's Zeek-style history and conn_state as the table
@@ -80,10 +74,10 @@ func flowInfo(ev *flows.Event) FlowInfo {
 	fl := &ev.Flow
 	h, st := history(ev)
 	return FlowInfo{
-		Client:        addrString(fl.Client),
-		Server:        addrString(fl.Server),
+		Client:        fl.Client,
+		Server:        fl.Server,
 		RolesFrom:     fl.RolesFrom.String(),
-		Start:         fl.Start,
+		Start:         Instant{fl.Start},
 		ClientBytes:   fl.Dirs[0].Bytes,
 		ServerBytes:   fl.Dirs[1].Bytes,
 		ClientPackets: fl.Dirs[0].Packets,
@@ -98,10 +92,10 @@ func flowInfo(ev *flows.Event) FlowInfo {
 func rstInfo(ev *flows.Event, c *ctx) RSTInfo {
 	r := c.rst
 	info := RSTInfo{
-		Time:     r.Time,
+		Time:     Instant{r.Time},
 		Packet:   r.Frame,
 		Input:    r.Input,
-		From:     c.senderName,
+		From:     sideOf(c.sender),
 		Count:    max(ev.Count, 1),
 		Flags:    r.Flags.String(),
 		Seq:      uint32(r.Seq),
@@ -179,17 +173,17 @@ func packetRows(ev *flows.Event, c *ctx) []PacketRow {
 		}
 		seen[k] = true
 		row := PacketRow{
-			Packet:       p.Frame,
-			TimeOffsetMS: float64(p.Time.Sub(t0)) / float64(time.Millisecond),
-			From:         p.Dir.String(),
-			Flags:        p.Flags.String(),
-			Seq:          uint32(p.Seq),
-			Ack:          uint32(p.Ack),
-			Len:          p.Len,
-			TTL:          p.TTL,
-			Window:       p.Window,
-			RST:          rst,
-			After:        after,
+			Packet:     p.Frame,
+			TimeOffset: Millis{p.Time.Sub(t0)},
+			From:       sideOf(p.Dir),
+			Flags:      p.Flags.String(),
+			Seq:        uint32(p.Seq),
+			Ack:        uint32(p.Ack),
+			Len:        p.Len,
+			TTL:        p.TTL,
+			Window:     p.Window,
+			RST:        rst,
+			After:      after,
 		}
 		if c.ipv4 {
 			id := p.IPID
@@ -214,8 +208,8 @@ func packetRows(ev *flows.Event, c *ctx) []PacketRow {
 		add(ev.After.Packets[i], false, true)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
-		if rows[i].TimeOffsetMS != rows[j].TimeOffsetMS {
-			return rows[i].TimeOffsetMS < rows[j].TimeOffsetMS
+		if rows[i].TimeOffset != rows[j].TimeOffset {
+			return rows[i].TimeOffset.Duration < rows[j].TimeOffset.Duration
 		}
 		return rows[i].Packet < rows[j].Packet
 	})
@@ -279,7 +273,7 @@ func summary(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
 			}
 			return fmt.Sprintf("%s answered the client's SYN%s%s%s: a firewall on the path rejected the connection (the client sees ECONNREFUSED)", s, syn, pre, post)
 		case CauseIdleTimeout:
-			g, _ := findIdleGap(ev, c)
+			g, _ := c.idleGap()
 			what := fmt.Sprintf("came unprompted after %s of silence", dur(g.gap))
 			if !g.spontaneous {
 				what = fmt.Sprintf("answered the %s's first packet (frame %d) after %s of silence", c.receiverName, g.answered, dur(g.gap))
@@ -307,7 +301,7 @@ func summary(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
 		return s
 	}
 	tail := ""
-	switch e := errnoFor(ev, c, v.cause); e {
+	switch e := errnoFor(c, v.cause); e {
 	case "none":
 		tail = fmt.Sprintf(" (the %s sees no error)", c.receiverName)
 	default:
@@ -342,7 +336,7 @@ func firstClaim[K Cause | Signal](claims []claim, key K) (claim, bool) {
 func middleboxPhrase(ev *flows.Event, c *ctx, top claim) (pre, post string) {
 	switch top.signal {
 	case SignalTTLMismatch:
-		if ref, ok := c.senderTTL(ev); ok {
+		if ref, ok := c.senderTTL(); ok {
 			return fmt.Sprintf(" with TTL %d (%s: %d)", c.rst.TTL, ref.from, ref.mode), ""
 		}
 	case SignalDataAfterRST:
@@ -363,55 +357,4 @@ func middleboxPhrase(ev *flows.Event, c *ctx, top claim) (pre, post string) {
 		return " with a known injector's header shape", ""
 	}
 	return "", ""
-}
-
-// advice is one concrete line.
-func advice(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
-	if v.origin == OriginMiddlebox {
-		switch v.cause {
-		case CauseRefused:
-			return "a firewall between the capture point and the server rejects this port: check its rules (the server itself was not asked)"
-		case CauseIdleTimeout:
-			g, _ := findIdleGap(ev, c)
-			return fmt.Sprintf("send TCP keepalives or application pings more often than the path's idle timeout (silence here: %s), or raise that timeout", dur(g.gap))
-		}
-		return fmt.Sprintf("the reset came from the path, not the %s: compare with a capture taken at the %s", c.senderName, c.senderName)
-	}
-	switch v.cause {
-	case CauseRefused:
-		return "nothing listens on that port (or the host's own firewall rejects it): check the service is up and bound to this address"
-	case CauseServerResetAfterRequest:
-		req := "request"
-		if r := requestInfo(ev); r != nil {
-			switch {
-			case r.SNI != "":
-				req = "TLS handshake for " + r.SNI
-			case r.Method != "":
-				req = r.Method + " " + r.Path
-			}
-		}
-		return fmt.Sprintf("check the server's logs at %s for the %s: it was rejected or the process aborted (crash, limit, TLS policy)",
-			c.rst.Time.UTC().Format("15:04:05.000"), req)
-	case CauseTLSAlert:
-		if _, a := lastAlert(ev, c); a != nil && !a.Encrypted {
-			return fmt.Sprintf("fix the TLS mismatch named by the alert (%s): versions, ciphers, SNI, ALPN or certificates", alertName(a.Description))
-		}
-		return "the TLS session was closed by an alert before the reset: check certificate validation and TLS settings on both sides"
-	case CauseIdleTimeout:
-		g, _ := findIdleGap(ev, c)
-		return fmt.Sprintf("the %s resets connections idle this long (%s): send TCP keepalives or pings more often, or close idle connections sooner on the other side", c.senderName, dur(g.gap))
-	case CauseStaleKeepalive:
-		f, _ := senderFIN(ev, c)
-		if f.spontaneous() && f.sinceData > 0 {
-			return fmt.Sprintf("client pool idle timeout must be shorter than the server's keep-alive timeout (FIN seen %s after the last response)", dur(f.sinceData))
-		}
-		return "the client reused a connection the server had closed: make the pool's idle timeout shorter than the server's keep-alive timeout and retry idempotent requests"
-	case CauseAbortiveClose:
-		return fmt.Sprintf("the %s closes with RST (SO_LINGER 0 or unread data): drain input before close and avoid zero linger unless intended", c.senderName)
-	case CauseClientAbort:
-		return "the client gave up (timeout, cancel or probe): compare its timeout with the server's response time"
-	case CauseIgnoredRST:
-		return fmt.Sprintf("the RST was dropped by the %s's stack and reset nothing; look for what else ended the connection", c.receiverName)
-	}
-	return "no rule is confident: read the packet ladder and evidence; a capture at the other end helps"
 }

@@ -80,6 +80,27 @@ type idleGap struct {
 	spontaneous bool   // the RST itself ended the silence
 	after       uint64 // frame before the silence
 	answered    uint64 // first packet after the silence (variant b)
+	// known is the well-known timeout the gap matches (spontaneous) or
+	// exceeds (answered), nil if none.
+	known *knownTimeout
+}
+
+// idleGap is the event's idle gap (computed once, see findIdleGap).
+func (c *ctx) idleGap() (idleGap, bool) {
+	if !c.done.gap {
+		c.done.gap = true
+		c.gap, c.gapOK = findIdleGap(c.ev, c)
+		if c.gapOK {
+			k, ok := matchTimeout(c.gap.gap, spontaneousKinds)
+			if !c.gap.spontaneous {
+				k, ok = exceededTimeout(c.gap.gap, answeredKinds)
+			}
+			if ok {
+				c.gap.known = &k
+			}
+		}
+	}
+	return c.gap, c.gapOK
 }
 
 // findIdleGap looks for the two idle shapes: a RST at the end of a
@@ -130,7 +151,7 @@ func ruleIdle(ev *flows.Event, c *ctx) []claim {
 	if len(c.ladder) == 0 && ev.Gap == 0 {
 		return nil
 	}
-	g, ok := findIdleGap(ev, c)
+	g, ok := c.idleGap()
 	if !ok {
 		return nil
 	}
@@ -155,14 +176,14 @@ func ruleIdle(ev *flows.Event, c *ctx) []claim {
 	if g.spontaneous {
 		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST came unprompted after %s of silence (last packet frame %d)%s",
 			dur(g.gap), g.after, caveat), g.after, c.rst.Frame))
-		if k, ok := matchTimeout(g.gap, spontaneousKinds); ok {
+		if k := g.known; k != nil {
 			out = append(out, causeOf(CauseIdleTimeout, SignalKnownTimeout, min(s+1, strong), fmt.Sprintf("the gap %s matches the %s (%s)",
 				dur(g.gap), k.name, dur(k.d)), c.rst.Frame))
 		}
 	} else {
 		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST answered the %s's first packet (frame %d) after %s of silence: the connection had timed out on the path or at the %s%s",
 			c.receiverName, g.answered, dur(g.gap), c.senderName, caveat), g.after, g.answered, c.rst.Frame))
-		if k, ok := exceededTimeout(g.gap, answeredKinds); ok {
+		if k := g.known; k != nil {
 			out = append(out, causeOf(CauseIdleTimeout, SignalKnownTimeout, s, fmt.Sprintf("the gap %s exceeds the %s (%s)",
 				dur(g.gap), k.name, dur(k.d)), g.answered))
 		}

@@ -22,8 +22,18 @@ type finFacts struct {
 	quiet, sinceData time.Duration
 }
 
-// senderFIN gathers finFacts; ok is false when the sender sent no FIN.
-func senderFIN(ev *flows.Event, c *ctx) (finFacts, bool) {
+// senderFIN is the event's finFacts (computed once); ok is false when the
+// sender sent no FIN.
+func (c *ctx) senderFIN() (finFacts, bool) {
+	if !c.done.fin {
+		c.done.fin = true
+		c.fin, c.finOK = findSenderFIN(c)
+	}
+	return c.fin, c.finOK
+}
+
+// findSenderFIN gathers finFacts.
+func findSenderFIN(c *ctx) (finFacts, bool) {
 	if !c.known() || !c.sp.FINSeen {
 		return finFacts{}, false
 	}
@@ -31,7 +41,7 @@ func senderFIN(ev *flows.Event, c *ctx) (finFacts, bool) {
 	if !c.sp.LastData.IsZero() && !c.sp.LastData.After(f.time) {
 		f.sinceData = f.time.Sub(c.sp.LastData)
 	}
-	window := max(200*time.Millisecond, 2*ev.Flow.RTT)
+	window := c.replyWindow()
 	fi := c.ladderIndex(f.frame)
 	for i := range c.ladder {
 		p := &c.ladder[i]
@@ -74,7 +84,7 @@ func ruleStaleKeepalive(ev *flows.Event, c *ctx) []claim {
 	if c.sender != flows.FromServer {
 		return nil
 	}
-	f, ok := senderFIN(ev, c)
+	f, ok := c.senderFIN()
 	if !ok || f.data == nil || f.flowing {
 		return nil
 	}

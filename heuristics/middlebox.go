@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,9 +77,20 @@ type ttlRef struct {
 	host           bool   // from the host profile (other flows)
 }
 
-// senderTTL builds the reference from the flow profile and the sender's
-// packets after the RST, or else from the host profile (other flows).
-func (c *ctx) senderTTL(ev *flows.Event) (ttlRef, bool) {
+// senderTTL is the claimed sender's reference TTL (computed once, see
+// findSenderTTL).
+func (c *ctx) senderTTL() (ttlRef, bool) {
+	if !c.done.ttl {
+		c.done.ttl = true
+		c.ttl, c.ttlOK = findSenderTTL(c.ev, c)
+	}
+	return c.ttl, c.ttlOK
+}
+
+// findSenderTTL builds the reference from the flow profile and the
+// sender's packets after the RST, or else from the host profile (other
+// flows).
+func findSenderTTL(ev *flows.Event, c *ctx) (ttlRef, bool) {
 	var r ttlRef
 	if c.sp != nil && c.sp.TTL.Count > 0 {
 		t := &c.sp.TTL
@@ -130,7 +142,7 @@ func (r *ttlRef) String() string {
 
 // ruleTTL compares the RST's TTL with the claimed sender's steady TTL.
 func ruleTTL(ev *flows.Event, c *ctx) []claim {
-	ref, ok := c.senderTTL(ev)
+	ref, ok := c.senderTTL()
 	if !ok || c.rst.TTL == 0 {
 		return nil
 	}
@@ -215,7 +227,7 @@ func ruleCrossed(ev *flows.Event, c *ctx) []claim {
 	same := other.TTL == c.rst.TTL && (!c.ipv4 || other.IPID == c.rst.IPID)
 	d := fmt.Sprintf("a RST claiming the %s (frame %d) came %s from this one with nothing between: stacks never answer a RST with a RST, so one device on the path sent both",
 		c.receiverName, other.Frame, dur(gap))
-	if ref, ok := c.senderTTL(ev); same && ok && ref.distance(c.rst.TTL) > 0 {
+	if ref, ok := c.senderTTL(); same && ok && ref.distance(c.rst.TTL) > 0 {
 		s = strong
 		d += fmt.Sprintf("; both carry TTL %d", c.rst.TTL)
 		if c.ipv4 {
@@ -231,8 +243,22 @@ func ruleCrossed(ev *flows.Event, c *ctx) []claim {
 func ruleBurst(ev *flows.Event, c *ctx) []claim {
 	var out []claim
 	if len(c.dups) > 0 {
-		out = append(out, noteOf(fmt.Sprintf("frame(s) %s repeat frame %d (same seq, ack and IP ID): one RST captured twice, not a burst",
-			frameList(c.dups), c.rst.Frame), c.dups...))
+		// Identical RSTs are copies of one, unless the receiver sent as
+		// many segments for them to answer: a socketless stack answers
+		// each with the same RST (Linux: IP ID 0, seq = the segment's ack).
+		last := c.rst.Time
+		for _, r := range ev.RSTs {
+			if slices.Contains(c.dups, r.Frame) && r.Time.After(last) {
+				last = r.Time
+			}
+		}
+		if segs := c.segmentsToAnswer(last); len(segs) >= 1+len(c.dups) {
+			out = append(out, noteOf(fmt.Sprintf("frame(s) %s repeat frame %d (same seq, ack and IP ID) but answer %d later segments of the %s one by one: a closed socket's stack answering each, not copies of one RST",
+				frameList(c.dups), c.rst.Frame, len(segs)-1, c.receiverName), c.dups...))
+		} else {
+			out = append(out, noteOf(fmt.Sprintf("frame(s) %s repeat frame %d (same seq, ack and IP ID): one RST captured twice, not a burst",
+				frameList(c.dups), c.rst.Frame), c.dups...))
+		}
 	}
 	if len(c.rsts) < 2 {
 		return out
@@ -252,6 +278,10 @@ func ruleBurst(ev *flows.Event, c *ctx) []claim {
 		if p.Dir == c.receiver && p.Time.Before(last.Time) {
 			return out // the RSTs answer the receiver's packets one by one
 		}
+	}
+	if c.answersEach(burst) {
+		return append(out, noteOf(fmt.Sprintf("%d RSTs within %s each answer one segment of the %s (seq = its ack, the %s's TTL): a closed socket's stack answering segment by segment (BSD does), not an injector's burst",
+			len(burst), dur(last.Time.Sub(c.rst.Time)), c.receiverName, c.senderName), rstFrames(burst)...))
 	}
 	frames := make([]uint64, len(burst))
 	deltas := make([]string, len(burst))
@@ -286,6 +316,71 @@ func ruleBurst(ev *flows.Event, c *ctx) []claim {
 	case c.ipv4 && unrelatedIPIDs(burst):
 		out = append(out, middlebox(SignalRSTBurst, weak, fmt.Sprintf("%d RSTs within %s with identical seq and unrelated IP IDs (GFW 2023 shape)",
 			len(burst), span), frames...))
+	}
+	return out
+}
+
+// segmentsToAnswer lists the receiver's segments (data, FIN or SYN) since
+// the claimed sender's last packet that was not a RST, up to until: what a
+// closed socket's stack answers one RST each.
+func (c *ctx) segmentsToAnswer(until time.Time) []flows.LadderEntry {
+	var out []flows.LadderEntry
+	start := 0
+	for i := len(c.ladder) - 1; i >= 0; i-- {
+		p := &c.ladder[i]
+		if p.Dir == c.sender && !p.Flags.Has(capture.RST) {
+			start = i + 1
+			break
+		}
+	}
+	calls := func(p *flows.LadderEntry) bool {
+		return p.Dir == c.receiver && !p.Flags.Has(capture.RST) &&
+			(p.Len > 0 || p.Flags.Has(capture.FIN) || p.Flags.Has(capture.SYN))
+	}
+	for i := start; i < len(c.ladder); i++ {
+		if p := &c.ladder[i]; calls(p) && !p.Time.After(c.rst.Time) {
+			out = append(out, *p)
+		}
+	}
+	for i := range c.after {
+		if p := &c.after[i]; calls(p) && !p.Time.After(until) {
+			out = append(out, *p)
+		}
+	}
+	return out
+}
+
+// answersEach reports whether the RSTs answer the receiver's segments one
+// each: as many segments to answer, every RST's seq the ack of one of them,
+// and the claimed sender's own TTL.
+func (c *ctx) answersEach(burst []flows.RSTPacket) bool {
+	segs := c.segmentsToAnswer(burst[len(burst)-1].Time)
+	if len(segs) < len(burst) {
+		return false
+	}
+	ref, ok := c.senderTTL()
+	if !ok {
+		return false
+	}
+	for _, r := range burst {
+		if ref.distance(r.TTL) != 0 {
+			return false
+		}
+		acked := false
+		for _, p := range segs {
+			acked = acked || (p.Flags.Has(capture.ACK) && p.Ack == r.Seq)
+		}
+		if !acked {
+			return false
+		}
+	}
+	return true
+}
+
+func rstFrames(rs []flows.RSTPacket) []uint64 {
+	out := make([]uint64, len(rs))
+	for i, r := range rs {
+		out[i] = r.Frame
 	}
 	return out
 }
@@ -426,6 +521,13 @@ func ruleTooFast(ev *flows.Event, c *ctx) []claim {
 	if t.Len == 0 && !t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.FIN) {
 		return nil // an ACK does not call for an answer
 	}
+	// A host is never too fast for itself: a RST with the sender's own TTL
+	// at its initial value (0 hops, as all its packets in this flow) was
+	// captured on the sender, and the handshake leg measured there is the
+	// sender's own delay (a delayed ACK), not a path.
+	if ref, ok := c.senderTTL(); ok && !ref.host && hops(ref.mode) == 0 && ref.min == ref.max && c.rst.TTL == ref.mode {
+		return nil
+	}
 	var rtt time.Duration
 	var leg string
 	switch c.sender {
@@ -454,7 +556,7 @@ func ruleFingerprint(ev *flows.Event, c *ctx) []claim {
 	}
 	// nf_reject: IPv4 ID 0 and DF; IPv6 has neither field to show.
 	if (!c.ipv4 || (r.IPID == 0 && r.DF)) && r.Window == 0 && r.Opts.Count == 0 && r.Len == 0 {
-		ref, ok := c.senderTTL(ev)
+		ref, ok := c.senderTTL()
 		if ok && ref.stable() && ref.distance(r.TTL) >= 2 && hops(r.TTL) < hops(ref.mode) {
 			shape := "IP ID 0, DF, window 0, no options"
 			if !c.ipv4 {

@@ -2,7 +2,6 @@ package heuristics
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/rstscope/rstscope/flows"
 )
@@ -40,7 +39,7 @@ func ruleRequest(ev *flows.Event, c *ctx) []claim {
 	}
 	// The server was answering: a RST right after its own data, before
 	// the client acknowledged it all, cut the response short.
-	recent := c.rst.Time.Sub(sp.LastData) <= max(200*time.Millisecond, 2*ev.Flow.RTT)
+	recent := c.rst.Time.Sub(sp.LastData) <= c.replyWindow()
 	unacked := cp.AckValid && sp.SeqValid && cp.LastAck.LessThan(sp.NextSeq)
 	if recent && unacked {
 		return []claim{causeOf(CauseServerResetAfterRequest, SignalPartialResponse, weak, fmt.Sprintf("the server reset %s after its last data (frame %d) with %d bytes not yet acknowledged: a response cut short?",

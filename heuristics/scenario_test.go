@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -593,11 +594,7 @@ func check(t *testing.T, f Finding, w want) {
 			continue
 		}
 		for _, fr := range frames {
-			found := false
-			for _, g := range all {
-				found = found || g == fr
-			}
-			if !found {
+			if !slices.Contains(all, fr) {
 				t.Errorf("frame %d: signal %s: frames got %v, want to include %d", f.RST.Packet, sig, all, fr)
 			}
 		}

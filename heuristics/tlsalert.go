@@ -46,7 +46,16 @@ const tlsAlertWindow = 30 * time.Second
 
 // lastAlert returns the direction and alert of the latest TLS alert of
 // the flow before the RST, if one came within the window.
-func lastAlert(ev *flows.Event, c *ctx) (flows.Dir, *flows.TLSAlertInfo) {
+func (c *ctx) lastAlert() (flows.Dir, *flows.TLSAlertInfo) {
+	if !c.done.alert {
+		c.done.alert = true
+		c.alertDir, c.alert = findLastAlert(c.ev, c)
+	}
+	return c.alertDir, c.alert
+}
+
+// findLastAlert looks for the alert lastAlert returns.
+func findLastAlert(ev *flows.Event, c *ctx) (flows.Dir, *flows.TLSAlertInfo) {
 	var dir flows.Dir
 	var best *flows.TLSAlertInfo
 	for _, d := range []flows.Dir{flows.FromClient, flows.FromServer} {
@@ -72,7 +81,7 @@ func lastAlert(ev *flows.Event, c *ctx) (flows.Dir, *flows.TLSAlertInfo) {
 
 // ruleTLSAlert: a TLS alert from either side just before the RST.
 func ruleTLSAlert(ev *flows.Event, c *ctx) []claim {
-	dir, a := lastAlert(ev, c)
+	dir, a := c.lastAlert()
 	if a == nil {
 		return nil
 	}

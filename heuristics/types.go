@@ -2,42 +2,8 @@ package heuristics
 
 import (
 	"fmt"
-	"time"
+	"net/netip"
 )
-
-// Cause is why (and when) a RST happened. Values are the DESIGN.md names.
-type Cause string
-
-// Causes, in the order of the DESIGN.md table (root causes first).
-const (
-	CauseRefused                 Cause = "refused"
-	CauseServerResetAfterRequest Cause = "server_reset_after_request"
-	CauseMiddleboxInjected       Cause = "middlebox_injected"
-	CauseTLSAlert                Cause = "tls_alert"
-	CauseIdleTimeout             Cause = "idle_timeout"
-	CauseStaleKeepalive          Cause = "stale_keepalive"
-	CauseAbortiveClose           Cause = "abortive_close"
-	CauseClientAbort             Cause = "client_abort"
-	CauseIgnoredRST              Cause = "ignored_rst"
-	CauseUnknown                 Cause = "unknown"
-)
-
-// AllCauses lists every cause in table order.
-var AllCauses = []Cause{
-	CauseRefused, CauseServerResetAfterRequest, CauseMiddleboxInjected, CauseTLSAlert,
-	CauseIdleTimeout, CauseStaleKeepalive, CauseAbortiveClose, CauseClientAbort,
-	CauseIgnoredRST, CauseUnknown,
-}
-
-// ParseCause validates a cause name.
-func ParseCause(s string) (Cause, error) {
-	for _, c := range AllCauses {
-		if string(c) == s {
-			return c, nil
-		}
-	}
-	return "", fmt.Errorf("unknown cause %q", s)
-}
 
 // Origin is who really sent the RST.
 type Origin string
@@ -171,35 +137,35 @@ type Evidence struct {
 
 // FlowInfo is the "flow" object of the JSON contract.
 type FlowInfo struct {
-	Client        string    `json:"client"`
-	Server        string    `json:"server"`
-	RolesFrom     string    `json:"roles_from"`
-	Start         time.Time `json:"start"`
-	ClientBytes   uint64    `json:"client_bytes"`
-	ServerBytes   uint64    `json:"server_bytes"`
-	ClientPackets uint64    `json:"client_packets"`
-	ServerPackets uint64    `json:"server_packets"`
-	Tunnel        string    `json:"tunnel,omitempty"`
-	VLAN          uint16    `json:"vlan,omitempty"`
-	History       string    `json:"history,omitempty"`    // Zeek-style history
-	ConnState     string    `json:"conn_state,omitempty"` // Zeek-style conn_state
+	Client        netip.AddrPort `json:"client"` // "ip:port", IPv6 "[ip]:port", "" when unknown
+	Server        netip.AddrPort `json:"server"`
+	RolesFrom     string         `json:"roles_from"`
+	Start         Instant        `json:"start"`
+	ClientBytes   uint64         `json:"client_bytes"`
+	ServerBytes   uint64         `json:"server_bytes"`
+	ClientPackets uint64         `json:"client_packets"`
+	ServerPackets uint64         `json:"server_packets"`
+	Tunnel        string         `json:"tunnel,omitempty"`
+	VLAN          uint16         `json:"vlan,omitempty"`
+	History       string         `json:"history,omitempty"`    // Zeek-style history
+	ConnState     string         `json:"conn_state,omitempty"` // Zeek-style conn_state
 }
 
 // RSTInfo is the "rst" object of the JSON contract.
 type RSTInfo struct {
-	Time     time.Time `json:"time"`
-	Packet   uint64    `json:"packet"`          // 1-based frame number in its input
-	Input    int       `json:"input,omitempty"` // index into "inputs" when several
-	From     string    `json:"from"`            // claimed sender: client, server, unknown
-	Count    int       `json:"count"`
-	Flags    string    `json:"flags"`
-	Seq      uint32    `json:"seq"`
-	Ack      uint32    `json:"ack"`
-	Window   uint16    `json:"window"`
-	TTL      uint8     `json:"ttl"`
-	IPID     *uint16   `json:"ip_id,omitempty"` // IPv4 only
-	SeqCheck string    `json:"seq_check"`
-	Frames   []uint64  `json:"frames,omitempty"` // all RST frames of the event when Count > 1
+	Time     Instant  `json:"time"`
+	Packet   uint64   `json:"packet"`          // 1-based frame number in its input
+	Input    int      `json:"input,omitempty"` // index into "inputs" when several
+	From     Side     `json:"from"`            // claimed sender
+	Count    int      `json:"count"`
+	Flags    string   `json:"flags"`
+	Seq      uint32   `json:"seq"`
+	Ack      uint32   `json:"ack"`
+	Window   uint16   `json:"window"`
+	TTL      uint8    `json:"ttl"`
+	IPID     *uint16  `json:"ip_id,omitempty"` // IPv4 only
+	SeqCheck string   `json:"seq_check"`
+	Frames   []uint64 `json:"frames,omitempty"` // all RST frames of the event when Count > 1
 }
 
 // RequestInfo is the "request" object: what the client asked for.
@@ -215,7 +181,7 @@ type RequestInfo struct {
 
 // TLSAlertJSON is the "tls_alert" object, when an alert preceded the RST.
 type TLSAlertJSON struct {
-	From        string `json:"from"`
+	From        Side   `json:"from"`
 	Packet      uint64 `json:"packet"`
 	Encrypted   bool   `json:"encrypted"`
 	Level       string `json:"level,omitempty"`
@@ -225,22 +191,23 @@ type TLSAlertJSON struct {
 
 // PacketRow is one row of the "packets" ladder.
 type PacketRow struct {
-	Packet       uint64  `json:"packet"`
-	TimeOffsetMS float64 `json:"time_offset_ms"` // relative to the RST
-	From         string  `json:"from"`
-	Flags        string  `json:"flags"`
-	Seq          uint32  `json:"seq"`
-	Ack          uint32  `json:"ack"`
-	Len          int     `json:"len"`
-	TTL          uint8   `json:"ttl"`
-	IPID         *uint16 `json:"ip_id,omitempty"`
-	Window       uint16  `json:"window"`
-	RST          bool    `json:"rst,omitempty"`   // one of this finding's RSTs
-	After        bool    `json:"after,omitempty"` // came after the first RST
+	Packet     uint64  `json:"packet"`
+	TimeOffset Millis  `json:"time_offset_ms"` // relative to the RST
+	From       Side    `json:"from"`
+	Flags      string  `json:"flags"`
+	Seq        uint32  `json:"seq"`
+	Ack        uint32  `json:"ack"`
+	Len        int     `json:"len"`
+	TTL        uint8   `json:"ttl"`
+	IPID       *uint16 `json:"ip_id,omitempty"`
+	Window     uint16  `json:"window"`
+	RST        bool    `json:"rst,omitempty"`   // one of this finding's RSTs
+	After      bool    `json:"after,omitempty"` // came after the first RST
 }
 
 // Finding is one attributed RST event. Its JSON tags are the contract of
-// DESIGN.md section 4; keep the names.
+// DESIGN.md section 4, in this one place: report marshals Finding itself.
+// Keep the names.
 type Finding struct {
 	ID           int           `json:"id"`
 	Cause        Cause         `json:"cause"`
@@ -253,27 +220,43 @@ type Finding struct {
 	Errno        string        `json:"errno"`
 	Alternatives []Cause       `json:"alternatives"`
 	Advice       string        `json:"advice"`
-	Gap          string        `json:"idle_gap,omitempty"`      // e.g. "350.2s"
+	Gap          Gap           `json:"idle_gap,omitzero"`       // "350.2s"
+	GapSeconds   Seconds       `json:"idle_gap_s,omitzero"`     // the same gap as a number (not filled yet)
 	KnownTimeout string        `json:"known_timeout,omitempty"` // e.g. "AWS NLB idle timeout (350 s)"
 	Request      *RequestInfo  `json:"request,omitempty"`
 	TLSAlert     *TLSAlertJSON `json:"tls_alert,omitempty"`
 	Evidence     []Evidence    `json:"evidence"`
 	Packets      []PacketRow   `json:"packets"`
 	Correlation  *Correlation  `json:"correlation,omitempty"` // with a peer capture (--peer)
+	// ConsequenceOf is the ID of the finding whose reset this RST echoes
+	// (cause after_reset), 0 for a root cause.
+	ConsequenceOf int `json:"consequence_of,omitempty"`
+	// Kernel is the host kernel's account of this RST, when joined.
+	Kernel *KernelInfo `json:"kernel,omitempty"`
+}
+
+// KernelInfo is the "kernel" object: what the host's kernel said about
+// the RST (tracepoint tcp:tcp_send_reset and its kin).
+type KernelInfo struct {
+	Event   string `json:"event"`            // the tracepoint, e.g. "tcp_send_reset"
+	Reason  string `json:"reason,omitempty"` // e.g. "TCP_TIMEWAIT_SOCKET"
+	State   string `json:"state,omitempty"`  // the socket's TCP state
+	NetNS   uint32 `json:"netns,omitempty"`  // network namespace inode
+	DeltaUS int64  `json:"delta_us"`         // kernel event time minus the RST's capture time
 }
 
 // Correlation is the "correlation" object: what a second capture of the
 // same traffic, taken at the other end of the path (--peer), says about
-// the RST. Set by package correlate.
+// the RST. Set by the engine from a witness's testimony (package correlate).
 type Correlation struct {
 	Peer string `json:"peer"` // the peer capture's name
 	// MatchedBy is how the flow was found in the peer capture: "isn" (the
 	// SYN and SYN/ACK sequence numbers, which NAT keeps), "tsval" (TCP
 	// timestamps and sequence numbers), "payload", "tuple" (the same
 	// addresses and ports only) or "none" (not there).
-	MatchedBy  string `json:"matched_by"`
-	PeerClient string `json:"peer_client,omitempty"` // the flow's client as the peer capture shows it (differs behind NAT)
-	PeerServer string `json:"peer_server,omitempty"`
+	MatchedBy  string         `json:"matched_by"`
+	PeerClient netip.AddrPort `json:"peer_client,omitzero"` // the flow's client as the peer capture shows it (differs behind NAT)
+	PeerServer netip.AddrPort `json:"peer_server,omitzero"`
 	// RST is the verdict on the RST: "present_at_sender", "absent_at_sender"
 	// (the peer is at its claimed sender's side), "delivered",
 	// "not_delivered" (the peer is at the receiver's side), or "unknown"
@@ -281,16 +264,16 @@ type Correlation struct {
 	RST string `json:"rst"`
 	// PeerFrames are the peer capture's frames of the RST(s), if present.
 	PeerFrames []uint64 `json:"peer_frames,omitempty"`
-	// Clock: OffsetMS is the peer capture's clock minus this capture's,
-	// OneWayMS the one-way delay between the capture points, both from
+	// Clock: Offset is the peer capture's clock minus this capture's,
+	// OneWay the one-way delay between the capture points, both from
 	// Samples packets seen in both captures, assuming a symmetric path.
 	// Clock says how they were estimated: "two_way" (packets matched in
 	// both directions), "one_way" (one direction only: the offset is taken
 	// as 0 and the one-way delay is that direction's), "none".
-	Clock    string  `json:"clock"`
-	OffsetMS float64 `json:"offset_ms"`
-	OneWayMS float64 `json:"one_way_ms"`
-	Samples  int     `json:"samples"`
+	Clock   string `json:"clock"`
+	Offset  Millis `json:"offset_ms"`
+	OneWay  Millis `json:"one_way_ms"`
+	Samples int    `json:"samples"`
 	// Lost counts packets near the reset that one side sent and the other
 	// never received (see the lost_in_path evidence).
 	Lost int `json:"lost,omitempty"`

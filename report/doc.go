@@ -10,7 +10,9 @@
 //     capture) each card prints as its finding is written and the header and
 //     summary follow at Close. Without Options.Color, or when the output is
 //     not a terminal or NO_COLOR is set, no escape sequence is written.
-//   - json: one document at Close, the contract of DESIGN.md section 4.
+//   - json: one document at Close, the contract of DESIGN.md section 4:
+//     heuristics.Finding marshalled as it is (its tags and value types are
+//     the contract; report keeps no mirror of it).
 //   - ndjson: one finding per line as it is written, then a last line with
 //     the document minus "findings".
 //   - markdown: one document at Close, with a packet table, a Mermaid
@@ -18,9 +20,13 @@
 //
 // Document formats sort findings by RST time, then frame, then input, and
 // number them 1..n; streams number them in write order. Every
-// capture-derived string passes Sanitize before text or Markdown; JSON
-// relies on encoding/json. Times print in UTC with fixed microsecond
-// precision.
+// capture-derived string passes Sanitize before text or Markdown; in JSON
+// and ndjson the sentences (summary, advice, evidence details) pass it too,
+// so that `jq -r .summary` cannot write terminal controls, while the raw
+// values (request, tls_alert) stay in their own fields, escaped by
+// encoding/json. Times print in UTC with fixed microsecond precision; a
+// time outside the years 0000-9999 prints clamped to that range (RFC 3339
+// has four year digits) and the document warns about it.
 //
 // Buffers: Write copies the Finding value but keeps its slices until Close;
 // the caller must not modify them after Write. Writers keep their first

@@ -28,25 +28,12 @@ type HostMatch struct {
 // port as [addr]:port). Empty values select everything.
 func ParseFilter(causes, origins, minConfidence string, hosts []string) (Filter, error) {
 	var f Filter
-	for _, s := range splitList(causes) {
-		c, err := heuristics.ParseCause(s)
-		if err != nil {
-			return f, fmt.Errorf("--cause: %w", err)
-		}
-		if f.Causes == nil {
-			f.Causes = make(map[heuristics.Cause]bool)
-		}
-		f.Causes[c] = true
+	var err error
+	if f.Causes, err = parseSet(causes, heuristics.ParseCause); err != nil {
+		return f, fmt.Errorf("--cause: %w", err)
 	}
-	for _, s := range splitList(origins) {
-		o, err := heuristics.ParseOrigin(s)
-		if err != nil {
-			return f, fmt.Errorf("--origin: %w", err)
-		}
-		if f.Origins == nil {
-			f.Origins = make(map[heuristics.Origin]bool)
-		}
-		f.Origins[o] = true
+	if f.Origins, err = parseSet(origins, heuristics.ParseOrigin); err != nil {
+		return f, fmt.Errorf("--origin: %w", err)
 	}
 	if minConfidence != "" {
 		c, err := heuristics.ParseConfidence(minConfidence)
@@ -63,6 +50,22 @@ func ParseFilter(causes, origins, minConfidence string, hosts []string) (Filter,
 		f.Hosts = append(f.Hosts, m)
 	}
 	return f, nil
+}
+
+// parseSet parses a comma-separated list into a set; nil when empty.
+func parseSet[T comparable](list string, parse func(string) (T, error)) (map[T]bool, error) {
+	var set map[T]bool
+	for _, s := range splitList(list) {
+		v, err := parse(s)
+		if err != nil {
+			return nil, err
+		}
+		if set == nil {
+			set = make(map[T]bool)
+		}
+		set[v] = true
+	}
+	return set, nil
 }
 
 func splitList(s string) []string {
@@ -108,10 +111,6 @@ func (flt *Filter) Keep(f *heuristics.Finding) bool {
 	return false
 }
 
-func (h HostMatch) matches(endpoint string) bool {
-	ap, err := netip.ParseAddrPort(endpoint)
-	if err != nil {
-		return false
-	}
-	return ap.Addr().Unmap() == h.Addr && (h.Port == 0 || ap.Port() == h.Port)
+func (h HostMatch) matches(ap netip.AddrPort) bool {
+	return ap.IsValid() && ap.Addr().Unmap() == h.Addr && (h.Port == 0 || ap.Port() == h.Port)
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/rstscope/rstscope/heuristics"
@@ -15,6 +16,14 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
 
 func u16(v uint16) *uint16 { return &v }
 func u8(v uint8) *uint8    { return &v }
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func at(t time.Time) heuristics.Instant { return heuristics.Instant{Time: t} }
+
+func ms(v float64) heuristics.Millis {
+	return heuristics.Millis{Duration: time.Duration(v * float64(time.Millisecond))}
+}
 
 func testSummary() Summary {
 	return Summary{
@@ -32,10 +41,10 @@ func testFindings() []heuristics.Finding {
 	mb := heuristics.Finding{
 		Cause: heuristics.CauseMiddleboxInjected, Origin: heuristics.OriginMiddlebox, Confidence: heuristics.High,
 		Summary: "RST claimed from 93.184.216.34:443 arrived with TTL 61 (server's packets: 52) 3 ms after the client's TLS ClientHello (SNI example.com)",
-		Flow: heuristics.FlowInfo{Client: "10.0.0.2:51514", Server: "93.184.216.34:443", RolesFrom: "handshake",
-			Start: t0.Add(3*time.Second - 40*time.Millisecond), ClientBytes: 517, ClientPackets: 4, ServerPackets: 1,
+		Flow: heuristics.FlowInfo{Client: ap("10.0.0.2:51514"), Server: ap("93.184.216.34:443"), RolesFrom: "handshake",
+			Start: at(t0.Add(3*time.Second - 40*time.Millisecond)), ClientBytes: 517, ClientPackets: 4, ServerPackets: 1,
 			History: "ShADr", ConnState: "RSTR"},
-		RST: heuristics.RSTInfo{Time: t0.Add(3 * time.Second), Packet: 107, From: "server", Count: 3, Flags: "RA",
+		RST: heuristics.RSTInfo{Time: at(t0.Add(3 * time.Second)), Packet: 107, From: heuristics.SideServer, Count: 3, Flags: "RA",
 			Seq: 2000001, Ack: 1000518, Window: 0, TTL: 61, IPID: u16(0), SeqCheck: "exact", Frames: []uint64{107, 108, 109}},
 		Stage: "post_psh", Errno: "ECONNRESET",
 		Alternatives: []heuristics.Cause{heuristics.CauseServerResetAfterRequest},
@@ -73,7 +82,11 @@ func testFindings() []heuristics.Finding {
 		{113, 25.0, "server", "PA", 2001449, 1000518, 1200, 52, false},
 	}
 	for i, r := range rows {
-		p := heuristics.PacketRow{Packet: r.n, TimeOffsetMS: r.ms, From: r.from, Flags: r.fl, Seq: r.seq,
+		from := heuristics.SideServer
+		if r.from == "client" {
+			from = heuristics.SideClient
+		}
+		p := heuristics.PacketRow{Packet: r.n, TimeOffset: ms(r.ms), From: from, Flags: r.fl, Seq: r.seq,
 			Ack: r.ack, Len: r.ln, TTL: r.ttl, Window: 64240, RST: r.rst, After: r.ms > 0}
 		if r.from == "client" {
 			p.IPID = u16(uint16(4000 + i))
@@ -88,9 +101,9 @@ func testFindings() []heuristics.Finding {
 	refused := heuristics.Finding{
 		Cause: heuristics.CauseRefused, Origin: heuristics.OriginServer, Confidence: heuristics.High,
 		Summary: "the server answered the SYN to port 8080 with RST/ACK: nothing listens there",
-		Flow: heuristics.FlowInfo{Client: "[2001:db8::2]:40000", Server: "[2001:db8::1]:8080", RolesFrom: "syn",
-			Start: t0.Add(-500 * time.Microsecond), ClientPackets: 1, ServerPackets: 1},
-		RST: heuristics.RSTInfo{Time: t0, Packet: 12, From: "server", Count: 1, Flags: "RA", Seq: 0, Ack: 555001,
+		Flow: heuristics.FlowInfo{Client: ap("[2001:db8::2]:40000"), Server: ap("[2001:db8::1]:8080"), RolesFrom: "syn",
+			Start: at(t0.Add(-500 * time.Microsecond)), ClientPackets: 1, ServerPackets: 1},
+		RST: heuristics.RSTInfo{Time: at(t0), Packet: 12, From: heuristics.SideServer, Count: 1, Flags: "RA", Seq: 0, Ack: 555001,
 			TTL: 64, SeqCheck: "exact"},
 		Stage: "post_syn", Errno: "ECONNREFUSED",
 		Advice: "nothing listens on [2001:db8::1]:8080, or a firewall rejects it: check the service and the rules",
@@ -99,64 +112,64 @@ func testFindings() []heuristics.Finding {
 			{Signal: heuristics.SignalTTLConsistent, Detail: "hop limit 64 as in the host's other packets"},
 		},
 		Packets: []heuristics.PacketRow{
-			{Packet: 11, TimeOffsetMS: -0.5, From: "client", Flags: "S", Seq: 555000, Len: 0, TTL: 64, Window: 64800},
-			{Packet: 12, TimeOffsetMS: 0, From: "server", Flags: "RA", Seq: 0, Ack: 555001, TTL: 64, RST: true},
+			{Packet: 11, TimeOffset: ms(-0.5), From: heuristics.SideClient, Flags: "S", Seq: 555000, Len: 0, TTL: 64, Window: 64800},
+			{Packet: 12, TimeOffset: ms(0), From: heuristics.SideServer, Flags: "RA", Seq: 0, Ack: 555001, TTL: 64, RST: true},
 		},
 	}
 
 	stale := heuristics.Finding{
 		Cause: heuristics.CauseStaleKeepalive, Origin: heuristics.OriginServer, Confidence: heuristics.Medium,
 		Summary: "the client reused a pooled connection 5.0 s after the server's FIN; the server answered its request with RST",
-		Flow: heuristics.FlowInfo{Client: "192.168.1.10:50000", Server: "192.168.1.20:80", RolesFrom: "handshake",
-			Start: t0.Add(-9 * time.Second), ClientBytes: 300, ServerBytes: 900, ClientPackets: 7, ServerPackets: 6,
+		Flow: heuristics.FlowInfo{Client: ap("192.168.1.10:50000"), Server: ap("192.168.1.20:80"), RolesFrom: "handshake",
+			Start: at(t0.Add(-9 * time.Second)), ClientBytes: 300, ServerBytes: 900, ClientPackets: 7, ServerPackets: 6,
 			VLAN: 100},
-		RST: heuristics.RSTInfo{Time: t0.Add(time.Second), Packet: 30, Input: 1, From: "server", Count: 1, Flags: "R",
+		RST: heuristics.RSTInfo{Time: at(t0.Add(time.Second)), Packet: 30, Input: 1, From: heuristics.SideServer, Count: 1, Flags: "R",
 			Seq: 7001, TTL: 64, IPID: u16(0), SeqCheck: "exact"},
 		Stage: "later_in_flow", Errno: "ECONNRESET",
 		Alternatives: []heuristics.Cause{heuristics.CauseAbortiveClose, heuristics.CauseIdleTimeout},
 		Advice:       "client pool idle timeout must be shorter than the server's keep-alive timeout (FIN seen 5.0 s after the last response)",
-		Gap:          "5.0s",
+		Gap:          heuristics.Gap{Duration: 5 * time.Second},
 		Request:      &heuristics.RequestInfo{Kind: "http", Method: "GET", Path: "/api/v1/items?page=2&sort=name", Host: "api.internal", Frame: 29},
 		Evidence: []heuristics.Evidence{
 			{Signal: heuristics.SignalFINThenData, Detail: "server FIN at frame 27, client data 5.0 s later", Frames: []uint64{27, 29}},
 		},
 		Packets: []heuristics.PacketRow{
-			{Packet: 26, TimeOffsetMS: -5002.0, From: "server", Flags: "PA", Seq: 6100, Ack: 301, Len: 900, TTL: 64, IPID: u16(17)},
-			{Packet: 27, TimeOffsetMS: -5000.5, From: "server", Flags: "FA", Seq: 7000, Ack: 301, TTL: 64, IPID: u16(18)},
-			{Packet: 28, TimeOffsetMS: -4999.9, From: "client", Flags: "A", Seq: 301, Ack: 7001, TTL: 64, IPID: u16(900)},
-			{Packet: 29, TimeOffsetMS: -0.2, From: "client", Flags: "PA", Seq: 301, Ack: 7001, Len: 120, TTL: 64, IPID: u16(901)},
-			{Packet: 30, TimeOffsetMS: 0, From: "server", Flags: "R", Seq: 7001, TTL: 64, IPID: u16(0), RST: true},
+			{Packet: 26, TimeOffset: ms(-5002.0), From: heuristics.SideServer, Flags: "PA", Seq: 6100, Ack: 301, Len: 900, TTL: 64, IPID: u16(17)},
+			{Packet: 27, TimeOffset: ms(-5000.5), From: heuristics.SideServer, Flags: "FA", Seq: 7000, Ack: 301, TTL: 64, IPID: u16(18)},
+			{Packet: 28, TimeOffset: ms(-4999.9), From: heuristics.SideClient, Flags: "A", Seq: 301, Ack: 7001, TTL: 64, IPID: u16(900)},
+			{Packet: 29, TimeOffset: ms(-0.2), From: heuristics.SideClient, Flags: "PA", Seq: 301, Ack: 7001, Len: 120, TTL: 64, IPID: u16(901)},
+			{Packet: 30, TimeOffset: ms(0), From: heuristics.SideServer, Flags: "R", Seq: 7001, TTL: 64, IPID: u16(0), RST: true},
 		},
 	}
 
 	alert := heuristics.Finding{
 		Cause: heuristics.CauseTLSAlert, Origin: heuristics.OriginServer, Confidence: heuristics.High,
 		Summary: "the server sent a fatal TLS alert (handshake_failure) then reset the connection",
-		Flow: heuristics.FlowInfo{Client: "10.1.1.1:41000", Server: "10.2.2.2:443", RolesFrom: "handshake",
-			Start: t0.Add(900 * time.Millisecond), ClientBytes: 250, ServerBytes: 7, ClientPackets: 4, ServerPackets: 3},
-		RST: heuristics.RSTInfo{Time: t0.Add(time.Second), Packet: 30, From: "server", Count: 1, Flags: "RA",
+		Flow: heuristics.FlowInfo{Client: ap("10.1.1.1:41000"), Server: ap("10.2.2.2:443"), RolesFrom: "handshake",
+			Start: at(t0.Add(900 * time.Millisecond)), ClientBytes: 250, ServerBytes: 7, ClientPackets: 4, ServerPackets: 3},
+		RST: heuristics.RSTInfo{Time: at(t0.Add(time.Second)), Packet: 30, From: heuristics.SideServer, Count: 1, Flags: "RA",
 			Seq: 88, Ack: 251, TTL: 63, IPID: u16(2), SeqCheck: "exact"},
 		Stage: "post_psh", Errno: "ECONNRESET",
 		Advice:   "the server rejected the handshake: compare the client's TLS versions and ciphers with the server's",
 		Request:  &heuristics.RequestInfo{Kind: "tls", SNI: "shop.example.org", Frame: 27},
-		TLSAlert: &heuristics.TLSAlertJSON{From: "server", Packet: 29, Level: "fatal", Description: "handshake_failure", Code: u8(40)},
+		TLSAlert: &heuristics.TLSAlertJSON{From: heuristics.SideServer, Packet: 29, Level: "fatal", Description: "handshake_failure", Code: u8(40)},
 		Evidence: []heuristics.Evidence{
 			{Signal: heuristics.SignalTLSAlert, Detail: "fatal handshake_failure (40) from the server", Frames: []uint64{29}},
 			{Signal: heuristics.SignalTTLConsistent, Detail: "TTL 63 as in the server's other packets", Frames: []uint64{28, 30}},
 		},
 		Packets: []heuristics.PacketRow{
-			{Packet: 27, TimeOffsetMS: -1.5, From: "client", Flags: "PA", Seq: 1, Ack: 81, Len: 250, TTL: 64, IPID: u16(10)},
-			{Packet: 28, TimeOffsetMS: -1.0, From: "server", Flags: "A", Seq: 81, Ack: 251, TTL: 63, IPID: u16(1)},
-			{Packet: 29, TimeOffsetMS: -0.9, From: "server", Flags: "PA", Seq: 81, Ack: 251, Len: 7, TTL: 63, IPID: u16(1)},
-			{Packet: 30, TimeOffsetMS: 0, From: "server", Flags: "RA", Seq: 88, Ack: 251, TTL: 63, IPID: u16(2), RST: true},
+			{Packet: 27, TimeOffset: ms(-1.5), From: heuristics.SideClient, Flags: "PA", Seq: 1, Ack: 81, Len: 250, TTL: 64, IPID: u16(10)},
+			{Packet: 28, TimeOffset: ms(-1.0), From: heuristics.SideServer, Flags: "A", Seq: 81, Ack: 251, TTL: 63, IPID: u16(1)},
+			{Packet: 29, TimeOffset: ms(-0.9), From: heuristics.SideServer, Flags: "PA", Seq: 81, Ack: 251, Len: 7, TTL: 63, IPID: u16(1)},
+			{Packet: 30, TimeOffset: ms(0), From: heuristics.SideServer, Flags: "RA", Seq: 88, Ack: 251, TTL: 63, IPID: u16(2), RST: true},
 		},
 	}
 
 	srvReset := heuristics.Finding{
 		Cause: heuristics.CauseServerResetAfterRequest, Origin: heuristics.OriginUnknown, Confidence: heuristics.Low,
 		Summary: "the server reset right after the client's request, with no response",
-		Flow:    heuristics.FlowInfo{Client: "10.0.0.3:51600", Server: "93.184.216.34:443", RolesFrom: "port"},
-		RST: heuristics.RSTInfo{Time: t0.Add(3 * time.Second), Packet: 200, From: "server", Count: 1, Flags: "R",
+		Flow:    heuristics.FlowInfo{Client: ap("10.0.0.3:51600"), Server: ap("93.184.216.34:443"), RolesFrom: "port"},
+		RST: heuristics.RSTInfo{Time: at(t0.Add(3 * time.Second)), Packet: 200, From: heuristics.SideServer, Count: 1, Flags: "R",
 			Seq: 5, TTL: 52, SeqCheck: "in_window"},
 		Stage: "post_psh", Errno: "ECONNRESET",
 		// Evidence, Packets and Alternatives left nil: JSON must give [].

@@ -5,106 +5,29 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/rstscope/rstscope/heuristics"
 )
 
-// The JSON contract (DESIGN.md section 4) is heuristics.Finding's tags.
-// findingJSON, flowJSON and rstJSON mirror Finding, FlowInfo and RSTInfo
-// field for field, in order, with the same tags; only the instants differ:
-// they marshal as stamp (RFC 3339, UTC, fixed microseconds) where
-// encoding/json would give time.Time's variable RFC3339Nano precision.
-// TestJSONMirror fails when the mirrors drift from heuristics.
+// The JSON contract (DESIGN.md section 4) is heuristics.Finding's tags and
+// value types: the writers marshal Finding itself.
 
-// stamp is a time.Time that marshals as 2026-01-02T03:04:05.123456Z.
-type stamp time.Time
-
-// MarshalJSON implements json.Marshaler.
-func (s stamp) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(timeLayout)+2)
-	b = append(b, '"')
-	b = time.Time(s).UTC().AppendFormat(b, timeLayout)
-	return append(b, '"'), nil
-}
-
-type flowJSON struct {
-	Client        string `json:"client"`
-	Server        string `json:"server"`
-	RolesFrom     string `json:"roles_from"`
-	Start         stamp  `json:"start"`
-	ClientBytes   uint64 `json:"client_bytes"`
-	ServerBytes   uint64 `json:"server_bytes"`
-	ClientPackets uint64 `json:"client_packets"`
-	ServerPackets uint64 `json:"server_packets"`
-	Tunnel        string `json:"tunnel,omitempty"`
-	VLAN          uint16 `json:"vlan,omitempty"`
-	History       string `json:"history,omitempty"`
-	ConnState     string `json:"conn_state,omitempty"`
-}
-
-type rstJSON struct {
-	Time     stamp    `json:"time"`
-	Packet   uint64   `json:"packet"`
-	Input    int      `json:"input,omitempty"`
-	From     string   `json:"from"`
-	Count    int      `json:"count"`
-	Flags    string   `json:"flags"`
-	Seq      uint32   `json:"seq"`
-	Ack      uint32   `json:"ack"`
-	Window   uint16   `json:"window"`
-	TTL      uint8    `json:"ttl"`
-	IPID     *uint16  `json:"ip_id,omitempty"`
-	SeqCheck string   `json:"seq_check"`
-	Frames   []uint64 `json:"frames,omitempty"`
-}
-
-type findingJSON struct {
-	ID           int                      `json:"id"`
-	Cause        heuristics.Cause         `json:"cause"`
-	Origin       heuristics.Origin        `json:"origin"`
-	Confidence   heuristics.Confidence    `json:"confidence"`
-	Summary      string                   `json:"summary"`
-	Flow         flowJSON                 `json:"flow"`
-	RST          rstJSON                  `json:"rst"`
-	Stage        string                   `json:"stage"`
-	Errno        string                   `json:"errno"`
-	Alternatives []heuristics.Cause       `json:"alternatives"`
-	Advice       string                   `json:"advice"`
-	Gap          string                   `json:"idle_gap,omitempty"`
-	KnownTimeout string                   `json:"known_timeout,omitempty"`
-	Request      *heuristics.RequestInfo  `json:"request,omitempty"`
-	TLSAlert     *heuristics.TLSAlertJSON `json:"tls_alert,omitempty"`
-	Evidence     []heuristics.Evidence    `json:"evidence"`
-	Packets      []heuristics.PacketRow   `json:"packets"`
-	Correlation  *heuristics.Correlation  `json:"correlation,omitempty"`
-}
-
-// toJSON converts f for marshalling; nil lists become [].
-func toJSON(f *heuristics.Finding) findingJSON {
-	fl, r := &f.Flow, &f.RST
-	j := findingJSON{
-		ID: f.ID, Cause: f.Cause, Origin: f.Origin, Confidence: f.Confidence, Summary: f.Summary,
-		Flow: flowJSON{
-			Client: fl.Client, Server: fl.Server, RolesFrom: fl.RolesFrom, Start: stamp(fl.Start),
-			ClientBytes: fl.ClientBytes, ServerBytes: fl.ServerBytes,
-			ClientPackets: fl.ClientPackets, ServerPackets: fl.ServerPackets,
-			Tunnel: fl.Tunnel, VLAN: fl.VLAN, History: fl.History, ConnState: fl.ConnState,
-		},
-		RST: rstJSON{
-			Time: stamp(r.Time), Packet: r.Packet, Input: r.Input, From: r.From, Count: r.Count,
-			Flags: r.Flags, Seq: r.Seq, Ack: r.Ack, Window: r.Window, TTL: r.TTL, IPID: r.IPID,
-			SeqCheck: r.SeqCheck, Frames: r.Frames,
-		},
-		Stage: f.Stage, Errno: f.Errno, Alternatives: f.Alternatives, Advice: f.Advice,
-		Gap: f.Gap, KnownTimeout: f.KnownTimeout, Request: f.Request, TLSAlert: f.TLSAlert,
-		Evidence: f.Evidence, Packets: f.Packets, Correlation: f.Correlation,
+// forJSON is f as the JSON formats print it: nil lists as [], and the
+// sentences (summary, advice, evidence details) through Sanitize as in
+// text, so that a control byte from an SNI or Host cannot reach a
+// terminal through `jq -r .summary`. Raw capture values keep their own
+// fields (request, tls_alert), escaped by encoding/json only.
+func forJSON(f *heuristics.Finding) heuristics.Finding {
+	j := *f
+	j.Summary = Sanitize(f.Summary, maxLong)
+	j.Advice = Sanitize(f.Advice, maxLong)
+	j.Evidence = make([]heuristics.Evidence, len(f.Evidence))
+	for i, e := range f.Evidence {
+		e.Detail = Sanitize(e.Detail, maxLong)
+		j.Evidence[i] = e
 	}
 	if j.Alternatives == nil {
 		j.Alternatives = []heuristics.Cause{}
-	}
-	if j.Evidence == nil {
-		j.Evidence = []heuristics.Evidence{}
 	}
 	if j.Packets == nil {
 		j.Packets = []heuristics.PacketRow{}
@@ -112,18 +35,24 @@ func toJSON(f *heuristics.Finding) findingJSON {
 	return j
 }
 
-// byCause marshals as a JSON object whose keys follow AllCauses order.
-type byCause []causeCount
+// byName marshals as a JSON object whose keys keep the list's order
+// (AllCauses, AllOrigins).
+type byName[K ~string] []count[K]
+
+type (
+	byCause  = byName[heuristics.Cause]
+	byOrigin = byName[heuristics.Origin]
+)
 
 // MarshalJSON implements json.Marshaler.
-func (c byCause) MarshalJSON() ([]byte, error) {
+func (c byName[K]) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
 	for i, cc := range c {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, err := json.Marshal(string(cc.Cause))
+		k, err := json.Marshal(string(cc.Key))
 		if err != nil {
 			return nil, err
 		}
@@ -137,18 +66,19 @@ func (c byCause) MarshalJSON() ([]byte, error) {
 // documentJSON is the whole --format json document; without Findings it
 // is the final ndjson line.
 type documentJSON struct {
-	Tool     string         `json:"tool"`
-	Version  string         `json:"version"`
-	Inputs   []string       `json:"inputs"`
-	Stats    Stats          `json:"stats"`
-	ByCause  byCause        `json:"by_cause"`
-	Warnings []string       `json:"warnings,omitempty"`
-	Findings *[]findingJSON `json:"findings,omitempty"`
+	Tool     string                `json:"tool"`
+	Version  string                `json:"version"`
+	Inputs   []string              `json:"inputs"`
+	Stats    Stats                 `json:"stats"`
+	ByCause  byCause               `json:"by_cause"`
+	ByOrigin byOrigin              `json:"by_origin,omitempty"` // not filled yet
+	Warnings []string              `json:"warnings,omitempty"`
+	Findings *[]heuristics.Finding `json:"findings,omitempty"`
 }
 
 func newDocument(s Summary, n int, causes tally) documentJSON {
 	d := documentJSON{Tool: s.Tool, Version: s.Version, Inputs: s.Inputs, Stats: s.Stats,
-		ByCause: byCause(causes.causes()), Warnings: s.Warnings}
+		ByCause: byCause(causes.causes()), Warnings: causes.warnings(s.Warnings)}
 	if d.Inputs == nil {
 		d.Inputs = []string{}
 	}
@@ -171,31 +101,18 @@ func encode(v any, indent bool) ([]byte, error) {
 }
 
 // jsonWriter writes one document at Close.
-type jsonWriter struct {
-	out      sink
-	findings []heuristics.Finding
-}
+type jsonWriter struct{ document }
 
-func newJSON(w io.Writer) *jsonWriter { return &jsonWriter{out: sink{w: w}} }
-
-func (j *jsonWriter) Write(f *heuristics.Finding) error {
-	if err := j.out.check(f); err != nil {
-		return err
-	}
-	j.findings = append(j.findings, *f)
-	return nil
-}
+func newJSON(w io.Writer) *jsonWriter { return &jsonWriter{document{out: sink{w: w}}} }
 
 func (j *jsonWriter) Close(s Summary) error {
-	if j.out.closed {
+	t, ok := j.sorted()
+	if !ok {
 		return j.out.finish()
 	}
-	sortFindings(j.findings)
-	var t tally
-	list := make([]findingJSON, len(j.findings))
+	list := make([]heuristics.Finding, len(j.findings))
 	for i := range j.findings {
-		t.add(&j.findings[i])
-		list[i] = toJSON(&j.findings[i])
+		list[i] = forJSON(&j.findings[i])
 	}
 	d := newDocument(s, len(list), t)
 	d.Findings = &list
@@ -224,7 +141,7 @@ func (j *ndjsonWriter) Write(f *heuristics.Finding) error {
 	}
 	j.n++
 	j.tally.add(f)
-	fj := toJSON(f)
+	fj := forJSON(f)
 	fj.ID = j.n
 	b, err := encode(fj, false)
 	if err != nil {

@@ -11,32 +11,18 @@ import (
 )
 
 // markdownWriter writes one GitHub-flavoured Markdown document at Close.
-type markdownWriter struct {
-	out      sink
-	findings []heuristics.Finding
-}
+type markdownWriter struct{ document }
 
-func newMarkdown(w io.Writer) *markdownWriter { return &markdownWriter{out: sink{w: w}} }
-
-func (m *markdownWriter) Write(f *heuristics.Finding) error {
-	if err := m.out.check(f); err != nil {
-		return err
-	}
-	m.findings = append(m.findings, *f)
-	return nil
-}
+func newMarkdown(w io.Writer) *markdownWriter { return &markdownWriter{document{out: sink{w: w}}} }
 
 func (m *markdownWriter) Close(s Summary) error {
-	if m.out.closed {
+	tl, ok := m.sorted()
+	if !ok {
 		return m.out.finish()
 	}
-	sortFindings(m.findings)
+	s.Warnings = tl.warnings(s.Warnings)
 	var b strings.Builder
 	m.header(&b, s)
-	var tl tally
-	for i := range m.findings {
-		tl.add(&m.findings[i])
-	}
 	m.summary(&b, &tl)
 	if len(m.findings) > 0 {
 		b.WriteString("## Findings\n")
@@ -117,11 +103,11 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")
 	for _, c := range tl.causes() {
-		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Cause)), c.N)
+		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Key)), c.N)
 	}
 	b.WriteString("\n| origin | findings |\n|---|---:|\n")
 	for _, o := range tl.origins() {
-		fmt.Fprintf(b, "| %s | %d |\n", code(string(o.Origin)), o.N)
+		fmt.Fprintf(b, "| %s | %d |\n", code(string(o.Key)), o.N)
 	}
 	b.WriteString("\n| top servers | RSTs |\n|---|---:|\n")
 	for _, s := range tl.topServers(topServerMax) {
@@ -133,13 +119,13 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
 // finding writes one finding's section.
 func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
 	fmt.Fprintf(b, "### %d. %s: %s → %s\n\n", f.ID, code(string(f.Cause)),
-		md(f.Flow.Client, maxShort), md(f.Flow.Server, maxShort))
+		md(addrText(f.Flow.Client), maxShort), md(addrText(f.Flow.Server), maxShort))
 	if f.Summary != "" {
 		b.WriteString(md(f.Summary, maxLong) + "\n\n")
 	}
 	fmt.Fprintf(b, "- **origin:** %s · **confidence:** %s\n", code(string(f.Origin)), f.Confidence)
 	fl := &f.Flow
-	line := "- **flow:** client " + md(fl.Client, maxShort) + ", server " + md(fl.Server, maxShort)
+	line := "- **flow:** client " + md(addrText(fl.Client), maxShort) + ", server " + md(addrText(fl.Server), maxShort)
 	if fl.RolesFrom != "" {
 		line += " (roles from " + md(fl.RolesFrom, maxShort) + ")"
 	}
@@ -168,8 +154,8 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
 	if len(stage) > 0 {
 		b.WriteString("- " + strings.Join(stage, " · ") + "\n")
 	}
-	if f.Gap != "" {
-		b.WriteString("- **idle gap:** " + md(f.Gap, maxShort))
+	if f.Gap.Duration != 0 {
+		b.WriteString("- **idle gap:** " + md(f.Gap.String(), maxShort))
 		if f.KnownTimeout != "" {
 			b.WriteString(" (matches " + md(f.KnownTimeout, maxShort) + ")")
 		}
@@ -220,7 +206,7 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
 				note = "after"
 			}
 			fmt.Fprintf(b, "| %d | %s | %s | %s | %d | %d | %d | %d | %s | %s |\n",
-				r.Packet, msOffset(r.TimeOffsetMS), direction(r.From), md(r.Flags, maxShort),
+				r.Packet, msOffset(r.TimeOffset), direction(r.From), md(r.Flags, maxShort),
 				r.Seq, r.Ack, r.Len, r.TTL, ipid, note)
 		}
 		b.WriteString("\n```mermaid\n")
@@ -242,27 +228,27 @@ func mdEscapeOwn(s string) string { return mdReplacer.Replace(s) }
 func mermaid(f *heuristics.Finding) string {
 	var b strings.Builder
 	b.WriteString("sequenceDiagram\n")
-	b.WriteString("    participant C as " + mermaidText("Client "+f.Flow.Client) + "\n")
+	b.WriteString("    participant C as " + mermaidText("Client "+addrText(f.Flow.Client)) + "\n")
 	mb := f.Origin == heuristics.OriginMiddlebox
 	if mb {
 		b.WriteString("    participant M as Middlebox\n")
 	}
-	b.WriteString("    participant S as " + mermaidText("Server "+f.Flow.Server) + "\n")
+	b.WriteString("    participant S as " + mermaidText("Server "+addrText(f.Flow.Server)) + "\n")
 	for _, r := range f.Packets {
-		label := fmt.Sprintf("[%d] %s ms %s seq=%d ack=%d len=%d ttl=%d", r.Packet, msOffset(r.TimeOffsetMS),
+		label := fmt.Sprintf("[%d] %s ms %s seq=%d ack=%d len=%d ttl=%d", r.Packet, msOffset(r.TimeOffset),
 			r.Flags, r.Seq, r.Ack, r.Len, r.TTL)
 		var from, to string
 		switch r.From {
-		case "client":
+		case heuristics.SideClient:
 			from, to = "C", "S"
-		case "server":
+		case heuristics.SideServer:
 			from, to = "S", "C"
 		default:
 			b.WriteString("    Note over C,S: " + mermaidText(label+" (sender unknown)") + "\n")
 			continue
 		}
 		if r.RST && mb {
-			label += " (claims " + r.From + ")"
+			label += " (claims " + r.From.String() + ")"
 			from = "M"
 		}
 		b.WriteString("    " + from + "->>" + to + ": " + mermaidText(label) + "\n")
@@ -294,11 +280,10 @@ func mermaidSafe(r rune) bool {
 }
 
 // tsharkCommand gives tshark commands that show the flow and the RST
-// frame, or "" when the addresses do not parse.
+// frame, or "" when an address is unknown.
 func tsharkCommand(f *heuristics.Finding, inputs []string) string {
-	c, err1 := netip.ParseAddrPort(f.Flow.Client)
-	s, err2 := netip.ParseAddrPort(f.Flow.Server)
-	if err1 != nil || err2 != nil {
+	c, s := f.Flow.Client, f.Flow.Server
+	if !c.IsValid() || !s.IsValid() {
 		return ""
 	}
 	file := inputName(inputs, f.RST.Input)

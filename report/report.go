@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -154,13 +156,41 @@ func (s *sink) finish() error {
 	return s.err
 }
 
+// document keeps the findings of a writer that writes them all at Close.
+type document struct {
+	out      sink
+	findings []heuristics.Finding
+}
+
+// Write keeps a copy of f.
+func (d *document) Write(f *heuristics.Finding) error {
+	if err := d.out.check(f); err != nil {
+		return err
+	}
+	d.findings = append(d.findings, *f)
+	return nil
+}
+
+// sorted sorts and numbers the findings and counts them; ok is false when
+// the writer was already closed.
+func (d *document) sorted() (t tally, ok bool) {
+	if d.out.closed {
+		return t, false
+	}
+	sortFindings(d.findings)
+	for i := range d.findings {
+		t.add(&d.findings[i])
+	}
+	return t, true
+}
+
 // sortFindings orders findings by RST time, then frame, then input; equal
 // keys keep their write order. It then numbers them 1..n.
 func sortFindings(fs []heuristics.Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, b := &fs[i].RST, &fs[j].RST
-		if !a.Time.Equal(b.Time) {
-			return a.Time.Before(b.Time)
+		if !a.Time.Equal(b.Time.Time) {
+			return a.Time.Before(b.Time.Time)
 		}
 		if a.Packet != b.Packet {
 			return a.Packet < b.Packet
@@ -178,6 +208,7 @@ type tally struct {
 	cause   map[heuristics.Cause]int
 	origin  map[heuristics.Origin]int
 	servers map[string]int // RST packets per server address
+	clamped int            // findings with a time RFC 3339 cannot write
 }
 
 func (t *tally) add(f *heuristics.Finding) {
@@ -192,70 +223,63 @@ func (t *tally) add(f *heuristics.Finding) {
 	if n < 1 {
 		n = 1
 	}
-	t.servers[f.Flow.Server] += n
+	t.servers[addrText(f.Flow.Server)] += n
+	if f.RST.Time.Clamped() || f.Flow.Start.Clamped() {
+		t.clamped++
+	}
 }
 
-// causeCount is one cause and how many findings have it.
-type causeCount struct {
-	Cause heuristics.Cause
-	N     int
+// warnings adds, to the run's warnings, one for clamped times.
+func (t *tally) warnings(ws []string) []string {
+	if t.clamped == 0 {
+		return ws
+	}
+	return append(slices.Clip(ws), fmt.Sprintf("%s with a capture time outside the years 0000-9999, printed as the nearest of those (RFC 3339 cannot write it)",
+		plural(uint64(t.clamped), "finding", "findings")))
 }
 
-// causes lists the causes with findings in AllCauses order; a cause
-// outside AllCauses goes last, by name.
-func (t *tally) causes() []causeCount {
-	out := []causeCount{}
-	for _, c := range heuristics.AllCauses {
-		if t.cause[c] > 0 {
-			out = append(out, causeCount{c, t.cause[c]})
+// addrText is ap as the JSON contract prints it ("" when unknown).
+func addrText(ap netip.AddrPort) string {
+	b, _ := ap.MarshalText()
+	return string(b)
+}
+
+// count is one name (a cause or an origin) and how many findings have it.
+type count[K ~string] struct {
+	Key K
+	N   int
+}
+
+type (
+	causeCount  = count[heuristics.Cause]
+	originCount = count[heuristics.Origin]
+)
+
+// ordered lists the names with findings in the given order; a name
+// outside it goes last, by name.
+func ordered[K ~string](m map[K]int, order []K) []count[K] {
+	out := []count[K]{}
+	for _, k := range order {
+		if m[k] > 0 {
+			out = append(out, count[K]{k, m[k]})
 		}
 	}
-	var rest []causeCount
-	for c, n := range t.cause {
-		if !knownCause(c) {
-			rest = append(rest, causeCount{c, n})
+	var rest []count[K]
+	for k, n := range m {
+		if !slices.Contains(order, k) {
+			rest = append(rest, count[K]{k, n})
 		}
 	}
-	sort.Slice(rest, func(i, j int) bool { return rest[i].Cause < rest[j].Cause })
+	slices.SortFunc(rest, func(a, b count[K]) int { return strings.Compare(string(a.Key), string(b.Key)) })
 	return append(out, rest...)
 }
 
-func knownCause(c heuristics.Cause) bool {
-	for _, k := range heuristics.AllCauses {
-		if c == k {
-			return true
-		}
-	}
-	return false
-}
+// causes lists the causes with findings in AllCauses order, then any other.
+func (t *tally) causes() []causeCount { return ordered(t.cause, heuristics.AllCauses) }
 
-// originCount is one origin and how many findings have it.
-type originCount struct {
-	Origin heuristics.Origin
-	N      int
-}
-
-// origins lists the origins with findings in AllOrigins order; an origin
-// outside AllOrigins goes last, by name.
-func (t *tally) origins() []originCount {
-	var out, rest []originCount
-	for _, o := range heuristics.AllOrigins {
-		if t.origin[o] > 0 {
-			out = append(out, originCount{o, t.origin[o]})
-		}
-	}
-	for o, n := range t.origin {
-		known := false
-		for _, k := range heuristics.AllOrigins {
-			known = known || o == k
-		}
-		if !known {
-			rest = append(rest, originCount{o, n})
-		}
-	}
-	sort.Slice(rest, func(i, j int) bool { return rest[i].Origin < rest[j].Origin })
-	return append(out, rest...)
-}
+// origins lists the origins with findings in AllOrigins order, then any
+// other.
+func (t *tally) origins() []originCount { return ordered(t.origin, heuristics.AllOrigins) }
 
 // serverCount is one server address and the RST packets of its findings.
 type serverCount struct {
@@ -282,12 +306,10 @@ func (t *tally) topServers(max int) []serverCount {
 	return out
 }
 
-// timeLayout is RFC 3339 in UTC with fixed microsecond precision.
-const timeLayout = "2006-01-02T15:04:05.000000Z07:00"
-
-// formatTime formats t in UTC with microseconds: 2026-01-02T03:04:05.123456Z.
+// formatTime formats t in UTC with microseconds, 2026-01-02T03:04:05.123456Z,
+// clamped to what RFC 3339 can write (heuristics.Instant).
 func formatTime(t time.Time) string {
-	return t.UTC().Format(timeLayout)
+	return heuristics.Instant{Time: t}.String()
 }
 
 // span describes the capture time range, or "" when there is none.

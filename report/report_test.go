@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -189,64 +188,6 @@ func TestJSON_empty(t *testing.T) {
 	}
 }
 
-// TestJSONMirror keeps findingJSON, flowJSON and rstJSON in step with the
-// heuristics types that hold the contract: same fields, order and tags;
-// only time.Time becomes stamp.
-func TestJSONMirror(t *testing.T) {
-	pairs := []struct{ contract, mirror reflect.Type }{
-		{reflect.TypeFor[heuristics.Finding](), reflect.TypeFor[findingJSON]()},
-		{reflect.TypeFor[heuristics.FlowInfo](), reflect.TypeFor[flowJSON]()},
-		{reflect.TypeFor[heuristics.RSTInfo](), reflect.TypeFor[rstJSON]()},
-	}
-	mirrored := map[reflect.Type]reflect.Type{
-		reflect.TypeFor[time.Time]():           reflect.TypeFor[stamp](),
-		reflect.TypeFor[heuristics.FlowInfo](): reflect.TypeFor[flowJSON](),
-		reflect.TypeFor[heuristics.RSTInfo]():  reflect.TypeFor[rstJSON](),
-	}
-	for _, p := range pairs {
-		if p.contract.NumField() != p.mirror.NumField() {
-			t.Errorf("%s has %d fields, %s has %d: update report/json.go", p.contract, p.contract.NumField(), p.mirror, p.mirror.NumField())
-			continue
-		}
-		for i := range p.contract.NumField() {
-			c, m := p.contract.Field(i), p.mirror.Field(i)
-			wantType := c.Type
-			if mt, ok := mirrored[c.Type]; ok {
-				wantType = mt
-			}
-			if c.Name != m.Name || c.Tag.Get("json") != m.Tag.Get("json") || m.Type != wantType {
-				t.Errorf("%s field %d: got %s %s `%s`, want %s %s `%s`", p.mirror, i, m.Name, m.Type, m.Tag.Get("json"), c.Name, wantType, c.Tag.Get("json"))
-			}
-		}
-	}
-	// The mirror marshals to the same keys and values as Finding, apart
-	// from time precision.
-	f := testFindings()[0]
-	f.Alternatives, f.Gap, f.KnownTimeout = []heuristics.Cause{heuristics.CauseUnknown}, "1s", "x"
-	f.TLSAlert = &heuristics.TLSAlertJSON{From: "server", Packet: 1, Encrypted: true}
-	f.Flow.Tunnel, f.Flow.VLAN, f.RST.Input = "vxlan", 7, 1
-	f.Flow.Start = f.Flow.Start.Truncate(time.Microsecond)
-	f.RST.Time = f.RST.Time.Truncate(time.Microsecond)
-	direct, err := json.Marshal(&f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mirror, err := json.Marshal(toJSON(&f))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a, b any
-	if err := json.Unmarshal(direct, &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(mirror, &b); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(a, b) {
-		t.Errorf("mirror JSON differs from heuristics.Finding JSON:\ngot  %s\nwant %s", mirror, direct)
-	}
-}
-
 // flushCounter is a buffered writer that counts flushes.
 type flushCounter struct {
 	bytes.Buffer
@@ -400,16 +341,9 @@ func TestText_stream(t *testing.T) {
 
 func TestText_document(t *testing.T) {
 	out := render(t, "text", Options{Width: 80}, testFindings(), testSummary())
-	idx := strings.Index(out, "By cause")
-	prev := idx
-	for i, c := range wantOrder {
-		card := "#" + strconv.Itoa(i+1) + " " + string(c) + " ·"
-		at := strings.Index(out, card)
-		if at < prev {
-			t.Errorf("card %q at %d, want after %d (summary first, cards sorted)", card, at, prev)
-		}
-		prev = at
-	}
+	inOrder(t, out, strings.Index(out, "By cause"), func(i int, c heuristics.Cause) string {
+		return "#" + strconv.Itoa(i+1) + " " + string(c) + " ·"
+	})
 	for _, want := range []string{
 		"93.184.216.34:443   4", // top server: 3 + 1 RSTs
 		"▶    107", "▶    109",  // RST rows marked
@@ -565,20 +499,45 @@ func TestWriter_bufio(t *testing.T) {
 
 func TestFormatTime(t *testing.T) {
 	cases := []struct {
-		in   time.Time
-		want string
+		in      time.Time
+		want    string
+		clamped bool
 	}{
-		{time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC), "2026-01-02T03:04:05.123456Z"},
-		{time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "2026-01-02T03:04:05.000000Z"},
-		{time.Date(2026, 1, 2, 4, 4, 5, 100000000, time.FixedZone("CET", 3600)), "2026-01-02T03:04:05.100000Z"},
+		{time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC), "2026-01-02T03:04:05.123456Z", false},
+		{time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "2026-01-02T03:04:05.000000Z", false},
+		{time.Date(2026, 1, 2, 4, 4, 5, 100000000, time.FixedZone("CET", 3600)), "2026-01-02T03:04:05.100000Z", false},
+		// a pcapng timestamp from the far future, and one before year 0:
+		// RFC 3339 has four year digits
+		{time.Date(14645, 6, 30, 1, 2, 3, 0, time.UTC), "9999-12-31T23:59:59.999999Z", true},
+		{time.Date(-5, 6, 30, 1, 2, 3, 0, time.UTC), "0000-01-01T00:00:00.000000Z", true},
 	}
 	for _, c := range cases {
 		if got := formatTime(c.in); got != c.want {
 			t.Errorf("formatTime(%v): got %s, want %s", c.in, got, c.want)
 		}
-		b, _ := stamp(c.in).MarshalJSON()
-		if string(b) != `"`+c.want+`"` {
-			t.Errorf("stamp(%v): got %s, want %q", c.in, b, c.want)
+		in := heuristics.Instant{Time: c.in}
+		b, _ := json.Marshal(in)
+		if string(b) != `"`+c.want+`"` || in.Clamped() != c.clamped {
+			t.Errorf("Instant(%v): got %s clamped %v, want %q %v", c.in, b, in.Clamped(), c.want, c.clamped)
+		}
+		if _, err := time.Parse(time.RFC3339, c.want); err != nil {
+			t.Errorf("%s is not RFC 3339: %v", c.want, err)
+		}
+	}
+}
+
+// TestJSON_farFuture: a finding from year 14645 prints an RFC 3339 time
+// and the document says it was clamped.
+func TestJSON_farFuture(t *testing.T) {
+	f := testFindings()[3]
+	f.RST.Time = heuristics.Instant{Time: time.Date(14645, 6, 30, 0, 0, 0, 0, time.UTC)}
+	for _, format := range Formats {
+		out := render(t, format, Options{Width: 200}, []heuristics.Finding{f}, Summary{Tool: "rstscope"})
+		if strings.Contains(out, "14645") || !strings.Contains(out, "9999-12-31T23:59:59.999999Z") {
+			t.Errorf("%s: got %s, want the time clamped to 9999-12-31T23:59:59.999999Z", format, out)
+		}
+		if !strings.Contains(out, "1 finding with a capture time outside the years 0000-9999") {
+			t.Errorf("%s: no warning for the clamped time in %s", format, out)
 		}
 	}
 }
@@ -597,5 +556,20 @@ func TestTerminalWidth(t *testing.T) {
 	}
 	if got := newText(&bytes.Buffer{}, Options{Width: 10}, nil).width; got != minWidth {
 		t.Errorf("Width 10: got %d, want %d", got, minWidth)
+	}
+}
+
+// inOrder checks that the heading of each finding of wantOrder comes after
+// from and after the one before (summary first, findings sorted).
+func inOrder(t *testing.T, out string, from int, heading func(i int, c heuristics.Cause) string) {
+	t.Helper()
+	prev := from
+	for i, c := range wantOrder {
+		h := heading(i, c)
+		at := strings.Index(out, h)
+		if at < prev {
+			t.Errorf("%q at %d, want after %d (sorted)", h, at, prev)
+		}
+		prev = at
 	}
 }

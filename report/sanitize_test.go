@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -96,11 +97,11 @@ func hostileFinding() heuristics.Finding {
 	f.Summary = "RST after ClientHello (SNI " + evil + ")" + big
 	f.Request = &heuristics.RequestInfo{Kind: "http", Method: "GET\x1b[31m", Path: "/" + evil + big,
 		Host: evil + big, SNI: evil + big, ALPN: evil}
-	f.TLSAlert = &heuristics.TLSAlertJSON{From: "server", Packet: 9, Level: "fatal", Description: evil + big}
+	f.TLSAlert = &heuristics.TLSAlertJSON{From: heuristics.SideServer, Packet: 9, Level: "fatal", Description: evil + big}
 	f.Evidence = append(f.Evidence, heuristics.Evidence{Signal: heuristics.SignalTLSAlert, Detail: evil + big})
 	f.Advice = evil + big
 	f.Flow.Tunnel = evil
-	f.Flow.Client = "10.0.0.2:51514" + evil // not an address: no tshark line
+	f.Flow.Client = netip.AddrPort{} // unknown: no tshark line
 	return f
 }
 
@@ -180,6 +181,33 @@ func TestHostile_json(t *testing.T) {
 	if bytes.ContainsAny([]byte(out), "\x1b\a\r") {
 		t.Errorf("raw control bytes in JSON output")
 	}
+	// What `jq -r` prints: the sentences are sanitised as in text, the raw
+	// values stay in their own fields.
+	got := doc.Findings[0]
+	texts := []string{got.Summary, got.Advice}
+	for _, e := range got.Evidence {
+		texts = append(texts, e.Detail)
+	}
+	for _, s := range texts {
+		if strings.ContainsAny(s, "\x1b\a\r\n") || utf8.RuneCountInString(s) > maxLong {
+			t.Errorf("JSON sentence holds a control character or is not cut: %.80q", s)
+		}
+	}
+	if !strings.Contains(got.Summary, `\x1b[2J`) {
+		t.Errorf("JSON summary: got %.120q, want the escape shown as in text", got.Summary)
+	}
+	if !strings.Contains(got.Request.Host, "\x1b") {
+		t.Errorf("JSON request.host: lost its raw value")
+	}
+	// ndjson: the same sanitiser.
+	var line heuristics.Finding
+	nd := render(t, "ndjson", Options{}, []heuristics.Finding{f}, testSummary())
+	if err := json.Unmarshal([]byte(strings.SplitN(nd, "\n", 2)[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line.Summary != got.Summary || line.Evidence[len(line.Evidence)-1].Detail != got.Evidence[len(got.Evidence)-1].Detail {
+		t.Errorf("ndjson sentences differ from json's")
+	}
 }
 
 var (
@@ -252,7 +280,7 @@ func TestMermaid(t *testing.T) {
 			t.Errorf("%s (frame %d): %d messages, want one per packet (%d)", f.Cause, f.RST.Packet, len(m), len(f.Packets))
 		}
 		for i, r := range f.Packets {
-			want := map[string]string{"client": "C->>S", "server": "S->>C"}[r.From]
+			want := map[heuristics.Side]string{heuristics.SideClient: "C->>S", heuristics.SideServer: "S->>C"}[r.From]
 			if r.RST && f.Origin == heuristics.OriginMiddlebox {
 				want = "M->>C"
 			}
@@ -304,15 +332,9 @@ func TestTsharkCommand(t *testing.T) {
 
 func TestMarkdown_document(t *testing.T) {
 	out := render(t, "markdown", Options{}, testFindings(), testSummary())
-	prev := 0
-	for i, c := range wantOrder {
-		h := "### " + strconv.Itoa(i+1) + ". `" + string(c) + "`"
-		at := strings.Index(out, h)
-		if at < prev {
-			t.Errorf("section %q at %d, want after %d (sorted)", h, at, prev)
-		}
-		prev = at
-	}
+	inOrder(t, out, 0, func(i int, c heuristics.Cause) string {
+		return "### " + strconv.Itoa(i+1) + ". `" + string(c) + "`"
+	})
 	for _, want := range []string{
 		"| `middlebox_injected` | 1 |",
 		"| `server` | 3 |",

@@ -95,6 +95,7 @@ func (t *textWriter) Close(s Summary) error {
 		if t.n > 0 {
 			t.emit(t.st.rule.Render(strings.Repeat("═", t.width)))
 		}
+		s.Warnings = t.tally.warnings(s.Warnings)
 		t.emit(t.header(s, t.n) + "\n\n" + t.summary(&t.tally, t.n))
 		return t.out.finish()
 	}
@@ -104,6 +105,7 @@ func (t *textWriter) Close(s Summary) error {
 	for i := range t.findings {
 		tl.add(&t.findings[i])
 	}
+	s.Warnings = tl.warnings(s.Warnings)
 	t.emit(t.header(s, len(t.findings)) + "\n\n" + t.summary(&tl, len(t.findings)))
 	for i := range t.findings {
 		t.emit(t.card(&t.findings[i]))
@@ -197,14 +199,14 @@ func (t *textWriter) summary(tl *tally, n int) string {
 	causes := tl.causes()
 	nameW, countW, most := 0, 0, 0
 	for _, c := range causes {
-		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Cause), maxShort)))
+		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Key), maxShort)))
 		countW = max(countW, len(strconv.Itoa(c.N)))
 		most = max(most, c.N)
 	}
 	bars := min(barMax, t.width-indent-nameW-2-countW-2)
 	rows = append(rows, t.st.heading.Render("By cause"))
 	for _, c := range causes {
-		name := t.st.cell.Width(nameW + 2).Render(Sanitize(string(c.Cause), maxShort))
+		name := t.st.cell.Width(nameW + 2).Render(Sanitize(string(c.Key), maxShort))
 		count := t.st.plain.Width(countW).Align(lipgloss.Right).Render(strconv.Itoa(c.N))
 		row := lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), name, count)
 		if bars > 0 {
@@ -217,7 +219,7 @@ func (t *textWriter) summary(tl *tally, n int) string {
 	rows = append(rows, t.st.heading.Render("By origin"))
 	var origins []string
 	for _, o := range tl.origins() {
-		origins = append(origins, t.st.originStyle(o.Origin).Render(Sanitize(string(o.Origin), maxShort))+" "+strconv.Itoa(o.N))
+		origins = append(origins, t.st.originStyle(o.Key).Render(Sanitize(string(o.Key), maxShort))+" "+strconv.Itoa(o.N))
 	}
 	rows = append(rows, t.para(indent, strings.Join(origins, " · ")))
 
@@ -241,7 +243,7 @@ func (t *textWriter) summary(tl *tally, n int) string {
 func (t *textWriter) card(f *heuristics.Finding) string {
 	rows := []string{t.cardTitle(f)}
 
-	flow := Sanitize(f.Flow.Client, maxShort) + " → " + Sanitize(f.Flow.Server, maxShort)
+	flow := Sanitize(addrText(f.Flow.Client), maxShort) + " → " + Sanitize(addrText(f.Flow.Server), maxShort)
 	if f.Flow.RolesFrom != "" {
 		flow += " (roles from " + Sanitize(f.Flow.RolesFrom, maxShort) + ")"
 	}
@@ -273,8 +275,8 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 	if len(stage) > 0 {
 		rows = append(rows, t.kv("stage", strings.Join(stage, " · ")))
 	}
-	if f.Gap != "" {
-		gap := Sanitize(f.Gap, maxShort)
+	if f.Gap.Duration != 0 {
+		gap := f.Gap.String()
 		if f.KnownTimeout != "" {
 			gap += " (matches " + Sanitize(f.KnownTimeout, maxShort) + ")"
 		}
@@ -338,10 +340,8 @@ func rstLine(f *heuristics.Finding, input string) string {
 	if input != "" {
 		b.WriteString(" of " + Sanitize(input, maxShort))
 	}
-	b.WriteString(" at " + formatTime(r.Time))
-	if r.From != "" {
-		b.WriteString(" · claimed from " + Sanitize(r.From, maxShort))
-	}
+	b.WriteString(" at " + r.Time.String())
+	b.WriteString(" · claimed from " + r.From.String())
 	if r.Flags != "" {
 		b.WriteString(" · " + Sanitize(r.Flags, maxShort))
 	}
@@ -384,7 +384,7 @@ func alertLine(a *heuristics.TLSAlertJSON) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("from " + Sanitize(a.From, maxShort))
+	b.WriteString("from " + a.From.String())
 	fmt.Fprintf(&b, ", frame %d: ", a.Packet)
 	switch {
 	case a.Encrypted:
@@ -463,19 +463,19 @@ func ladderWindow(rows []heuristics.PacketRow) (from, to int) {
 }
 
 // msOffset formats a time offset in ms with a sign and fixed precision.
-func msOffset(ms float64) string {
-	if ms == 0 {
+func msOffset(d heuristics.Millis) string {
+	if d.Duration == 0 {
 		return "0.000"
 	}
-	return strconv.FormatFloat(ms, 'f', 3, 64)
+	return strconv.FormatFloat(d.MS(), 'f', 3, 64)
 }
 
 // direction is the arrow for a row's sender.
-func direction(from string) string {
+func direction(from heuristics.Side) string {
 	switch from {
-	case "client":
+	case heuristics.SideClient:
 		return "C→S"
-	case "server":
+	case heuristics.SideServer:
 		return "S→C"
 	}
 	return "?"
@@ -498,7 +498,7 @@ var ladderColumns = []ladderColumn{
 		return ""
 	}},
 	{"frame", true, 0, func(r *heuristics.PacketRow) string { return strconv.FormatUint(r.Packet, 10) }},
-	{"ms", true, 0, func(r *heuristics.PacketRow) string { return msOffset(r.TimeOffsetMS) }},
+	{"ms", true, 0, func(r *heuristics.PacketRow) string { return msOffset(r.TimeOffset) }},
 	{"dir", false, 0, func(r *heuristics.PacketRow) string { return direction(r.From) }},
 	{"flags", false, 0, func(r *heuristics.PacketRow) string { return Sanitize(r.Flags, maxShort) }},
 	{"seq", true, 3, func(r *heuristics.PacketRow) string { return strconv.FormatUint(uint64(r.Seq), 10) }},

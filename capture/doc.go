@@ -32,7 +32,19 @@
 //
 // Clock: Packet.Time is the capture timestamp (UTC) from the file or the
 // kernel. The package never reads the wall clock for packet handling; the
-// one exception is a live Source's Clock, which carries packet time on
-// through a silence (see ErrTimeout) with the monotonic time elapsed since
-// the last frame.
+// exceptions are a live Source's Clock, and Follow's for a pipe carrying a
+// live feed (tcpdump -w - -U), which carry packet time on through a silence
+// (see ErrTimeout) with the monotonic time elapsed since the last frame.
+//
+// Stopping: Follow wraps any Source so that closing a stop channel (a
+// signal, --duration) ends it with io.EOF wherever it waits: a live handle
+// is closed, a pipe is read by a goroutine of its own, a file ends before
+// its next packet. Interruptible does the same for an open that blocks (a
+// FIFO waiting for its other end).
+//
+// Outputs: Exporter writes -w (pcap, or pcapng for several link types):
+// every packet, or at Close the flows marked with findings, read again
+// from regular input files or from a spool unlinked at creation. Output
+// files are opened write-only (CreateOutput) and a regular file that could
+// not be completed is removed.
 package capture

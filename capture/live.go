@@ -187,7 +187,7 @@ func (s *liveSource) Next(p *Packet) error {
 			if s.closed.Load() {
 				return io.EOF
 			}
-			return fmt.Errorf("capture: %s: %w", s.iface, err)
+			return s.readErr(err)
 		}
 		frame := s.buf[:n]
 		s.index++
@@ -220,6 +220,23 @@ func (s *liveSource) Next(p *Packet) error {
 		}
 		return nil
 	}
+}
+
+// readErr explains a failed read: gopacket says only "Read Error", libpcap
+// has the reason, and an interface that no longer exists (ip link del, a
+// VPN or container going down) is named as such.
+func (s *liveSource) readErr(err error) error {
+	s.mu.Lock()
+	if e := s.h.Error(); e != nil && e.Error() != "" {
+		err = e
+	}
+	s.mu.Unlock()
+	if s.iface != "any" {
+		if _, ierr := net.InterfaceByName(s.iface); ierr != nil {
+			return fmt.Errorf("capture: interface %s went away (%s)", s.iface, lowerFirst(err.Error()))
+		}
+	}
+	return fmt.Errorf("capture: %s: %s", s.iface, lowerFirst(err.Error()))
 }
 
 // Stats implements Source, with libpcap's kernel and interface drop
@@ -274,3 +291,53 @@ var (
 	_ LinkTyper = (*liveSource)(nil)
 	_ Clock     = (*liveSource)(nil)
 )
+
+// ListInterfaces writes the interfaces libpcap can capture on, one a line,
+// as tcpdump -D does: "1.eth0 [Up, Running, Connected]".
+func ListInterfaces(w io.Writer) error {
+	devs, err := pcap.FindAllDevs()
+	if err != nil {
+		return fmt.Errorf("capture: list interfaces: %w", err)
+	}
+	for i, d := range devs {
+		fmt.Fprintf(w, "%d.%s", i+1, d.Name)
+		if d.Description != "" {
+			fmt.Fprintf(w, " (%s)", d.Description)
+		}
+		if d.Flags != 0 {
+			fmt.Fprintf(w, " [%s]", ifaceFlags(d.Flags))
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+// ifaceFlags spells libpcap's PCAP_IF_ flags as tcpdump -D does.
+func ifaceFlags(f uint32) string {
+	const (
+		up, running, loopback, wireless = 0x2, 0x4, 0x1, 0x8
+		status, unknown, connected, off = 0x30, 0x00, 0x10, 0x20
+	)
+	var names []string
+	for _, b := range []struct {
+		bit  uint32
+		name string
+	}{{up, "Up"}, {running, "Running"}, {loopback, "Loopback"}, {wireless, "Wireless"}} {
+		if f&b.bit != 0 {
+			names = append(names, b.name)
+		}
+	}
+	s := strings.Join(names, ", ")
+	if s == "" {
+		s = "none"
+	}
+	conn := map[uint32][2]string{
+		unknown:   {", Connection status unknown", ", Association status unknown"},
+		connected: {", Connected", ", Associated"},
+		off:       {", Disconnected", ", Not associated"},
+	}[f&status]
+	if f&wireless != 0 {
+		return s + conn[1]
+	}
+	return s + conn[0]
+}

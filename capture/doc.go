@@ -5,10 +5,18 @@
 // Stats and skipped.
 //
 // Decoder does the per-frame work without allocating: Ethernet (802.1Q,
-// QinQ, MPLS), Linux SLL/SLL2, raw IP, BSD null/loop, Cisco HDLC, NFLOG,
-// PPP and 802.11 data framing; IPv4 and IPv6 with extension headers.
-// Tunnels (GRE, ERSPAN, VXLAN, Geneve, IP-in-IP) are opened and the
-// innermost TCP segment decoded.
+// QinQ, MPLS, PPPoE), Linux SLL/SLL2, raw IP, BSD null/loop, OpenBSD pflog,
+// Cisco HDLC, NFLOG, PPP and 802.11 data framing; IPv4 and IPv6 with
+// extension headers, and TCP headers split over IPv4 fragments. Tunnels
+// (GRE, ERSPAN, VXLAN, VXLAN-GPE, Geneve, IP-in-IP, GTP-U, AYIYA, L2TP,
+// Teredo, GRE in UDP) are opened and the innermost TCP segment decoded.
+// Link types are one table (linktype.go). Frames that may hide TCP in
+// something not opened are counted by reason in Stats.Hidden.
+//
+// pcapng is read by pcapgo behind a block scanner of ours that numbers
+// frames as tshark does and bounds what pcapgo would allocate (block and
+// record sizes, interfaces, name records): past a bound the input ends as
+// a cut file does. PcapngWriter writes frames of any mix of link types.
 //
 // Buffers: a Source owns its read buffer. Packet.Payload and Packet.Frame
 // alias it and are valid only until the next call to Next; copy what you

@@ -31,6 +31,7 @@ type config struct {
 	keep                                                 report.Filter
 	kernel                                               kernelFlags
 	stdin                                                io.Reader
+	sensor                                               sensorConfig
 }
 
 const usageHead = `rstscope: who reset this TCP connection, and why.
@@ -85,6 +86,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")
 	fs.BoolVar(&c.correlate, "correlate", false, "with two -r: the second is the peer capture (as --peer)")
 	c.kernel.register(fs)
+	addSensorFlags(fs, &c.sensor)
 	fs.BoolVar(&c.showVersion, "version", false, "print the version")
 	fs.Usage = func() { // --help: to stdout, so that | grep works
 		fs.SetOutput(stdout)
@@ -140,6 +142,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		}
 	}
 	if err := c.kernel.check(c.iface != ""); err != nil {
+		return nil, usageErr(err)
+	}
+	if err := checkSensorFlags(c); err != nil {
 		return nil, usageErr(err)
 	}
 	return c, nil

@@ -3,7 +3,6 @@
 package capture
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,10 +21,6 @@ import (
 // the closed flag again; Close takes at most this long to stop a blocked
 // Next.
 const liveReadTimeout = 150 * time.Millisecond
-
-// linkSLL2Type is LINKTYPE_LINUX_SLL2, asked for on "any" because it names
-// the interface and keeps the link-layer type of every frame.
-const linkSLL2Type = 276
 
 // liveSource reads a live interface through libpcap.
 type liveSource struct {
@@ -96,10 +91,12 @@ func OpenLive(iface string, opts LiveOptions) (Source, error) {
 	if err != nil {
 		return nil, liveErr(iface, err)
 	}
-	if iface == "any" && h.LinkType() != linkSLL2Type {
+	// SLL2 is asked for on "any" because it names the interface and keeps
+	// the link-layer type of every frame.
+	if iface == "any" && h.LinkType() != linkSLL2 {
 		// libpcap 1.10 offers SLL2 on "any" but starts with SLL; older
 		// versions refuse, and SLL is fine then.
-		_ = h.SetLinkType(linkSLL2Type)
+		_ = h.SetLinkType(linkSLL2)
 	}
 	if opts.Filter != "" {
 		if err := h.SetBPFFilter(opts.Filter); err != nil {
@@ -144,9 +141,6 @@ func (e *permissionError) Error() string {
 }
 
 func (e *permissionError) Unwrap() error { return fs.ErrPermission }
-
-// ErrNoInterface is wrapped by OpenLive's error for an unknown interface.
-var ErrNoInterface = errors.New("no such interface")
 
 // noSuchInterface names the interfaces libpcap can open.
 func noSuchInterface(iface string) error {
@@ -205,7 +199,7 @@ func (s *liveSource) Next(p *Packet) error {
 		s.stats.LastTime = t
 		s.lastTime, s.idleSince = t, time.Time{}
 		if err := s.dec.Decode(s.linkType, frame, p); err != nil {
-			countDecodeErr(&s.stats, err, 0, s.index)
+			countDecodeErr(&s.stats, s.dec, err, 0, s.index)
 			if s.mark.IsZero() {
 				s.mark = t
 			} else if t.Sub(s.mark) >= liveReadTimeout {
@@ -250,6 +244,7 @@ func (s *liveSource) readErr(err error) error {
 func (s *liveSource) Stats() Stats {
 	st := s.stats
 	st.FirstErrors = append([]FrameError(nil), s.stats.FirstErrors...)
+	st.Hidden = append([]HiddenCount(nil), s.stats.Hidden...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.released {

@@ -3,13 +3,9 @@
 package capture
 
 import (
-	"errors"
 	"fmt"
 	"io"
 )
-
-// ErrNoInterface is wrapped by OpenLive's error for an unknown interface.
-var ErrNoInterface = errors.New("no such interface")
 
 // OpenLive needs libpcap, and so cgo: this build cannot capture.
 func OpenLive(iface string, opts LiveOptions) (Source, error) {

@@ -60,7 +60,11 @@ func openKernel(k kernelFlags, live bool, stderr io.Writer) (*kernelAccount, err
 		if k.reasons == "on" {
 			return nil, fmt.Errorf("kernel reset reasons: %w", err)
 		}
-		fmt.Fprintf(stderr, "rstscope: kernel reset reasons off: %v\n", err)
+		not := ""
+		if k.events != "" {
+			not = " (--kernel-events " + k.events + " not written)"
+		}
+		fmt.Fprintf(stderr, "rstscope: kernel reset reasons off: %v%s\n", err, not)
 		return nil, nil
 	}
 	a := &kernelAccount{tracer: tr, index: kernel.NewIndex(nil, nil), pumped: make(chan error, 1)}

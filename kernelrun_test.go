@@ -81,6 +81,11 @@ func TestOpenKernel_modes(t *testing.T) {
 		t.Errorf("auto: got %v, %v, stderr %q; want nil, nil and one line", a, err, stderr.String())
 	}
 	stderr.Reset()
+	if a, err := openKernel(kernelFlags{reasons: "auto", events: "k.ndjson"}, true, &stderr); a != nil || err != nil ||
+		!strings.HasSuffix(stderr.String(), "(--kernel-events k.ndjson not written)\n") {
+		t.Errorf("auto with --kernel-events: got %v, %v, stderr %q; want the line naming the file not written", a, err, stderr.String())
+	}
+	stderr.Reset()
 	if a, err := openKernel(kernelFlags{reasons: "on"}, true, &stderr); a != nil || err == nil ||
 		err.Error() != "kernel reset reasons: kernel: reset reasons need Linux (tracepoints and BPF)" || stderr.Len() != 0 {
 		t.Errorf("on: got %v, %v, stderr %q; want the line as the error", a, err, stderr.String())

@@ -342,6 +342,11 @@ func testKernelReasons(t *testing.T, bin, fam string) {
 	if err != nil {
 		t.Fatalf("rstscope -r --kernel-events: %v\n%s", err, out)
 	}
+	if keep := os.Getenv("RSTSCOPE_KEEP"); keep != "" { // for a look after the run
+		for _, f := range []string{live, replay, pcap, events} {
+			exec.Command("cp", f, filepath.Join(keep, fam+"."+filepath.Base(f))).Run()
+		}
+	}
 	for _, run := range []struct{ name, path string }{{"live", live}, {"replay", replay}} {
 		t.Run(run.name, func(t *testing.T) {
 			b, err := os.ReadFile(run.path)

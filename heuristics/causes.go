@@ -252,6 +252,8 @@ func errnoFor(c *ctx, cause Cause) string {
 func advice(c *ctx, v verdict) string {
 	r := rowOf(v.cause)
 	switch {
+	case v.causeBy != nil && v.causeBy.Advice != "" && v.cause == v.causeBy.Cause:
+		return v.causeBy.Advice
 	case v.cause == CauseMiddleboxInjected && v.proof != nil && v.proof.Attest == AttestForged && v.proof.Advice != "":
 		return v.proof.Advice
 	case r == nil:

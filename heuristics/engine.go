@@ -51,8 +51,10 @@ type verdict struct {
 	// overturned is set when it changed the capture's own origin.
 	proof      *WitnessClaim
 	overturned bool
-	// recaused is set when a witness's cause replaced the capture's.
+	// recaused is set when a witness's cause replaced the capture's;
+	// causeBy is the witness claim that decided or confirmed the cause.
 	recaused bool
+	causeBy  *WitnessClaim
 }
 
 // Judge attributes one event, with what the witnesses (if any) say about

@@ -52,7 +52,8 @@ type WitnessClaim struct {
 	// the origin, e.g. "server.pcap shows the RST never left the server".
 	Summary string
 	// Advice, when set on an AttestForged claim, is the advice of a
-	// middlebox_injected verdict it decides.
+	// middlebox_injected verdict it decides; on a claim with a Cause, the
+	// advice of a verdict whose cause is that Cause.
 	Advice string
 	// Cause, when set, is the cause the witness knows (the kernel's reset
 	// reason, through its reason -> cause table): it decides the cause at
@@ -114,6 +115,7 @@ func weighCause(v *verdict, ts []Testimony) {
 	}
 	if slices.Contains(p.Allowed, v.cause) || (p.Cause != "" && v.cause == p.Cause) {
 		v.confidence = weighedConfidence(v)
+		v.causeBy = p
 		return
 	}
 	if p.Cause == "" {
@@ -129,6 +131,7 @@ func weighCause(v *verdict, ts []Testimony) {
 	v.cause = p.Cause
 	v.confidence = weighedConfidence(v)
 	v.recaused = true
+	v.causeBy = p
 	if v.proof == nil {
 		v.proof = p
 	}

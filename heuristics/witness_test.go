@@ -118,6 +118,13 @@ func TestJudge_witnessCause(t *testing.T) {
 			if f.Evidence[0].Signal != tc.w.claim.Evidence.Signal {
 				t.Errorf("evidence %v: want the witness's claim first", f.Evidence)
 			}
+			// The witness's advice goes with the cause it names.
+			w := tc.w
+			w.claim.Advice = "witness advice"
+			g := (&Engine{}).Judge(event(t), w)
+			if want := f.Cause == w.claim.Cause; (g.Advice == "witness advice") != want {
+				t.Errorf("advice %q: the witness's advice taken %v, want %v (cause %s, witness %s)", g.Advice, !want, want, g.Cause, w.claim.Cause)
+			}
 		})
 	}
 }

@@ -32,6 +32,9 @@ type ReasonCause struct {
 	// (tls_alert: an alert, then the close the reason names).
 	Alternatives []string
 	Note         string // what the reason means, for evidence and --explain
+	// Advice replaces the cause's advice when the reason decided the
+	// cause and says more than the packets can ("" keeps it).
+	Advice string
 }
 
 // ReasonCauses is the table, in the order of enum sk_rst_reason then the
@@ -55,14 +58,21 @@ var ReasonCauses = []ReasonCause{
 	{Reason: "TCP_ABORT_ON_CLOSE", Cause: "abortive_close",
 		Alternatives: []string{"server_reset_after_request", "client_abort", "tls_alert"},
 		Note:         "the application closed the socket with unread received data"},
-	{Reason: "TCP_ABORT_ON_LINGER", Cause: "abortive_close", Note: "the linger time ran out in FIN_WAIT2"},
+	{Reason: "TCP_ABORT_ON_LINGER", Cause: "abortive_close", Note: "the linger time ran out in FIN_WAIT2",
+		Advice: "this host closed and the peer never closed its side before the FIN_WAIT2 time ran out " +
+			"(net.ipv4.tcp_fin_timeout or TCP_LINGER2): make the peer close the connections it is done with"},
 	{Reason: "TCP_ABORT_ON_MEMORY", Cause: "abortive_close",
-		Note: "the socket was dropped under memory pressure (too many orphans or tcp_mem)"},
+		Note: "the socket was dropped under memory pressure (too many orphans or tcp_mem)",
+		Advice: "this host dropped the connection under memory pressure: check dmesg for \"too many orphaned sockets\" " +
+			"or \"out of memory -- consider tuning tcp_mem\", and net.ipv4.tcp_max_orphans and tcp_mem against `ss -s`"},
 	{Reason: "TCP_STATE", Cause: "abortive_close",
 		Alternatives: []string{"client_abort", "server_reset_after_request", "tls_alert"},
 		Note:         "a deliberate abort: SO_LINGER 0 then close, or connect(AF_UNSPEC)"},
 	{Reason: "TCP_KEEPALIVE_TIMEOUT", Cause: "idle_timeout",
-		Note: "keepalive probes went unanswered: this host gave up on the peer"},
+		Note: "keepalive probes went unanswered: this host gave up on the peer",
+		Advice: "this host's keepalive probes went unanswered: the peer is gone or unreachable, or a NAT or firewall " +
+			"on the path forgot the connection; keep the keepalive time (TCP_KEEPIDLE, net.ipv4.tcp_keepalive_time) " +
+			"below the path's idle timeouts"},
 	{Reason: "TCP_DISCONNECT_WITH_DATA", Cause: "abortive_close",
 		Alternatives: []string{"client_abort", "server_reset_after_request"}, Note: "disconnect with unread or unsent data"},
 	{Reason: "TCP_OLD_SEQUENCE", Cause: "ignored_rst", Note: "dropped: the RST's seq is before the window"},

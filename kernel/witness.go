@@ -59,6 +59,9 @@ func (w *Witness) Testify(ev *flows.Event) heuristics.Testimony {
 				orUnknown(m.Reason), when(m.Delta), r.Frame, causeNote(m.Reason, m.State))
 			cl.Summary = fmt.Sprintf("this host's kernel sent it (%s)", orUnknown(m.Reason))
 			cl.Cause, cl.Allowed = reasonCause(m.Reason, ev.Stage == flows.StagePostSYN)
+			if rc, ok := CauseFor(m.Reason); ok {
+				cl.Advice = rc.Advice
+			}
 		case KindReceiveReset:
 			cl.Evidence.Signal = SignalAccepted
 			cl.Evidence.Detail = fmt.Sprintf("it reset a socket of this host (%s frame %d)", when(m.Delta), r.Frame)

@@ -42,6 +42,7 @@ type kernelFinding struct {
 	Cause      string `json:"cause"`
 	Origin     string `json:"origin"`
 	Confidence string `json:"confidence"`
+	Advice     string `json:"advice"`
 	Flow       struct {
 		Client netip.AddrPort `json:"client"`
 		Server netip.AddrPort `json:"server"`
@@ -386,6 +387,9 @@ func checkKernelDoc(t *testing.T, d kernelDoc, ports map[uint16]kernelCase, serv
 		}
 		if kc.origin != "" && f.Origin != kc.origin || kc.cause != "" && f.Cause != kc.cause {
 			t.Errorf("%s: got %s/%s, want %s/%s", name, f.Cause, f.Origin, or(kc.cause, "any"), or(kc.origin, "any"))
+		}
+		if kc.signal == string(kernel.SignalAbsent) && !strings.Contains(f.Advice, "this host's own firewall") {
+			t.Errorf("%s: advice %q, want this host's own firewall named", name, f.Advice)
 		}
 		if kc.event == "" {
 			if f.Kernel != nil {

@@ -254,7 +254,8 @@ func advice(c *ctx, v verdict) string {
 	switch {
 	case v.causeBy != nil && v.causeBy.Advice != "" && v.cause == v.causeBy.Cause:
 		return v.causeBy.Advice
-	case v.cause == CauseMiddleboxInjected && v.proof != nil && v.proof.Attest == AttestForged && v.proof.Advice != "":
+	case v.proof != nil && v.proof.Attest == AttestForged && v.proof.Advice != "" &&
+		(v.cause == CauseMiddleboxInjected || v.proof.AdviceForAny):
 		return v.proof.Advice
 	case r == nil:
 		r = rowOf(CauseUnknown)

@@ -55,6 +55,11 @@ type WitnessClaim struct {
 	// middlebox_injected verdict it decides; on a claim with a Cause, the
 	// advice of a verdict whose cause is that Cause.
 	Advice string
+	// AdviceForAny makes an AttestForged claim's Advice the advice of the
+	// verdict it decides whatever its cause: the witness knows where the
+	// RST was made (the kernel: a local firewall or raw socket, not a
+	// device on the path that the causes' own advice would point at).
+	AdviceForAny bool
 	// Cause, when set, is the cause the witness knows (the kernel's reset
 	// reason, through its reason -> cause table): it decides the cause at
 	// high confidence, unless the capture's own cause is one of Allowed

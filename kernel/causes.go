@@ -33,7 +33,8 @@ type ReasonCause struct {
 	Alternatives []string
 	Note         string // what the reason means, for evidence and --explain
 	// Advice replaces the cause's advice when the reason decided the
-	// cause and says more than the packets can ("" keeps it).
+	// cause and says more than the packets can ("" keeps it); for NO_SOCKET
+	// the cause it decides is the SYN's (refused).
 	Advice string
 }
 
@@ -43,7 +44,8 @@ var ReasonCauses = []ReasonCause{
 	{Reason: "NOT_SPECIFIED", Note: "the stack gave no reason (active resets before 6.12)"},
 	{Reason: "NO_SOCKET", SYN: "refused",
 		Alternatives: []string{"stale_keepalive", "server_reset_after_request", "tls_alert"},
-		Note:         "no socket for this segment: a closed port to a SYN, else a socket already gone (an echo of an earlier reset, or state lost)"},
+		Note:         "no socket for this segment: a closed port to a SYN, else a socket already gone (an echo of an earlier reset, or state lost)",
+		Advice:       "nothing listens on that port: this host's own TCP stack answered (not a firewall); check the service is up and bound to this address"},
 	{Reason: "TCP_INVALID_ACK_SEQUENCE", Note: "passive check: the segment's ACK is not acceptable"},
 	{Reason: "TCP_RFC7323_PAWS", Note: "passive check: PAWS rejected the segment's timestamp"},
 	{Reason: "TCP_TOO_OLD_ACK", Note: "passive check: the ACK is older than the window"},

@@ -79,8 +79,9 @@ func (w *Witness) Testify(ev *flows.Event) heuristics.Testimony {
 			Attest: heuristics.AttestForged,
 			Evidence: heuristics.Evidence{Signal: SignalAbsent, Frames: []uint64{r.Frame},
 				Detail: fmt.Sprintf("this host sent frame %d but its TCP stack did not (no tcp_send_reset): a local firewall's REJECT or a raw socket", r.Frame)},
-			Summary: "this host's TCP stack never sent it",
-			Advice:  "look at this host's firewall rules (iptables/nftables REJECT with tcp-reset) and raw-socket tools",
+			Summary:      "this host's TCP stack never sent it",
+			Advice:       "this host's own firewall (iptables/nftables REJECT with tcp-reset) or a raw-socket tool on it made the RST: check its rules and tools",
+			AdviceForAny: true,
 		})
 	}
 	if k := pick(ms); k != nil {

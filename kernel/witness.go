@@ -79,7 +79,7 @@ func (w *Witness) Testify(ev *flows.Event) heuristics.Testimony {
 			Attest: heuristics.AttestForged,
 			Evidence: heuristics.Evidence{Signal: SignalAbsent, Frames: []uint64{r.Frame},
 				Detail: fmt.Sprintf("this host sent frame %d but its TCP stack did not (no tcp_send_reset): a local firewall's REJECT or a raw socket", r.Frame)},
-			Summary:      "this host's TCP stack never sent it",
+			Summary:      "this host's TCP stack never sent it (a firewall or raw socket on this host did)",
 			Advice:       "this host's own firewall (iptables/nftables REJECT with tcp-reset) or a raw-socket tool on it made the RST: check its rules and tools",
 			AdviceForAny: true,
 		})

@@ -162,11 +162,15 @@ func (a *kernelAccount) judged(f *heuristics.Finding, lookAhead time.Duration) {
 	if a.tracer == nil {
 		return
 	}
-	// Findings leave in RST time order per flow, within the look-ahead
-	// of each other across flows: keep a generous margin.
+	// Findings leave about a look-ahead after their RST, in RST time
+	// order per flow and within a look-ahead of each other across flows;
+	// an event joins frames within the Tolerance: what is older than two
+	// look-aheads and 10 s before this RST is not needed again. Pruning
+	// once a second of capture time bounds the index under a flood
+	// (10,000 RSTs a second keep about 120,000 events).
 	t := f.RST.Time.Time
-	if keep := 2*lookAhead + time.Minute; t.Sub(a.pruned) > keep {
-		a.index.Prune(t.Add(-keep))
+	if t.Sub(a.pruned) >= time.Second {
+		a.index.Prune(t.Add(-(2*lookAhead + 10*time.Second)))
 		a.pruned = t
 	}
 }

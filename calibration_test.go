@@ -150,12 +150,12 @@ func calibrationVerdicts(t *testing.T) []judged {
 			orig, resp, _ := strings.Cut(tuple, ">")
 			// Zeek REJ: the SYN was answered by a RST; who made it, Zeek
 			// cannot tell. Without another packet from that address in the
-			// capture, nothing checks the claimed sender: medium at most,
-			// and rstscope says high today (issue 13 class 5).
+			// capture, nothing checks the claimed sender: medium at most
+			// (issue 13 class 5).
 			path := filepath.Join(corpusDir, row["file"])
 			j := judged{source: "corpus", capture: path, cause: "refused"}
 			if ap, err := netip.ParseAddrPort(resp); err == nil && !sendsOtherThanRST(t, path, ap.Addr()) {
-				j.maxConf, j.knownWrong = "medium", "issue 13 class 5"
+				j.maxConf = "medium"
 			}
 			for _, f := range corpusDoc(row["file"]).Findings {
 				if f.Flow.Client == orig && f.Flow.Server == resp {

@@ -37,6 +37,7 @@ var originRules = []rule{
 	ruleShape,
 	ruleTooFast,
 	ruleFingerprint,
+	ruleBaseline,
 }
 
 // verdict is the combined result of the claims.
@@ -189,6 +190,18 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	} else if mb >= 2 && mbTop >= medium && v.confidence > Medium {
 		// Some middlebox evidence that did not carry the day: be less sure.
 		v.confidence = Medium
+	} else if mb >= 1 && hasSignal(claims, SignalTTLMismatch) && v.confidence > Medium {
+		// A TTL that differs, if only by a hop, is never ignored.
+		v.confidence = Medium
+	}
+	if c.unchecked() && v.origin != OriginMiddlebox {
+		// Nothing of the claimed sender to check the RST against: the
+		// origin is taken on trust (at most medium), and a RST from the
+		// receiver's own link may be a gateway's (low).
+		v.confidence = min(v.confidence, Medium)
+		if c.onLink() {
+			v.confidence = min(v.confidence, Low)
+		}
 	}
 
 	// Alternatives: other causes with any support, strongest first, then
@@ -220,6 +233,16 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	}
 	weighWitnesses(c, &v, ts)
 	return v
+}
+
+// hasSignal reports whether a weighed origin claim carries sig.
+func hasSignal(claims []claim, sig Signal) bool {
+	for _, cl := range claims {
+		if cl.kind == originClaim && cl.signal == sig && cl.strength > note {
+			return true
+		}
+	}
+	return false
 }
 
 // ruleContext adds facts that frame the others (no weight).

@@ -49,9 +49,47 @@ func TestRefused(t *testing.T) {
 		}
 	})
 	t.Run("no_host_profile", func(t *testing.T) {
-		ev := newScenario(t).event("C S", "S RA seq=0 ttl=64 id=0 @0.3ms")
-		check(t, judge(ev), want{cause: CauseRefused, origin: OriginServer, minConf: High,
+		// Nothing else from the server: the origin is taken on trust, at
+		// most medium, and the evidence says what could not be checked
+		// (issue 13 class 5).
+		ev := newScenario(t).event("C S", "S RA seq=0 ttl=52 id=0 @0.3ms")
+		f := judge(ev)
+		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium, maxConf: Medium,
 			signals: map[Signal][]uint64{SignalSYNAnswered: {1, 2}}})
+		if !hasDetail(f, "could not be checked") {
+			t.Errorf("evidence: want a line saying the server could not be checked\n%s", dump(f))
+		}
+	})
+	t.Run("lone_rst_from_the_clients_link", func(t *testing.T) {
+		// TTL 64 at a capture on the client (its own packets leave with
+		// 64): the RST was sent on the client's link, by the server only if
+		// it is there: low (a firewall 0 hops away answers the same).
+		ev := newScenario(t).event("C S ttl=64", "S RA seq=0 ttl=64 id=0 @0.3ms")
+		f := judge(ev)
+		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Low, maxConf: Low,
+			signals: map[Signal][]uint64{SignalSYNAnswered: {1, 2}}})
+		if !hasDetail(f, "0 hops") {
+			t.Errorf("evidence: want the 0-hop note\n%s", dump(f))
+		}
+	})
+	t.Run("per_socket_ttl_is_no_host_baseline", func(t *testing.T) {
+		// The server's only other flow sent with TTL 255 (GTSM): one
+		// socket's own TTL, not the host's; its kernel's RST with 64 is no
+		// middlebox (issue 13 class 4).
+		s := newScenario(t)
+		s.host = &flows.HostProfile{Known: true, Flows: 2, TTL: flows.TTLStats{Count: 9, Min: 252, Max: 252, Mode: 252}}
+		f := judge(s.event("C S", "S RA seq=0 ttl=61 id=0 @0.3ms"))
+		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium, maxConf: Medium})
+		if !hasDetail(f, "one socket's own") {
+			t.Errorf("evidence: want the per-socket TTL caveat\n%s", dump(f))
+		}
+	})
+	t.Run("host_baseline_across_flows_still_counts", func(t *testing.T) {
+		s := newScenario(t)
+		s.host = &flows.HostProfile{Known: true, Flows: 4, TTL: flows.TTLStats{Count: 30, Min: 52, Max: 52, Mode: 52}}
+		f := judge(s.event("C S", "S RA seq=0 ttl=62 id=0 @0.3ms"))
+		check(t, f, want{cause: CauseRefused, origin: OriginMiddlebox, minConf: Medium, maxConf: Medium,
+			signals: map[Signal][]uint64{SignalTTLMismatch: {2}}})
 	})
 	t.Run("firewall_reject_at_a_nearer_hop", func(t *testing.T) {
 		s := newScenario(t)
@@ -68,13 +106,13 @@ func TestRefused(t *testing.T) {
 		s := newScenario(t)
 		s.host = &flows.HostProfile{Known: true, TTL: flows.TTLStats{Count: 20, Min: 50, Max: 60, Mode: 52}}
 		ev := s.event("C S", "S RA seq=0 ttl=62 id=0 @0.3ms")
-		check(t, judge(ev), want{cause: CauseRefused, origin: OriginServer, minConf: High,
+		check(t, judge(ev), want{cause: CauseRefused, origin: OriginServer, minConf: Medium, maxConf: Medium,
 			absent: []Signal{SignalTTLMismatch, SignalFingerprint}})
 	})
 	t.Run("syn_retries_each_refused", func(t *testing.T) {
 		ev := newScenario(t).event("C S", "S RA seq=0 id=0", "C S @1s seq=1000", "S RA seq=0 id=0", "C S @1s seq=1000", "S RA seq=0 id=0")
 		f := judge(ev)
-		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: High,
+		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium,
 			signals: map[Signal][]uint64{SignalSYNAnswered: {2}}, absent: []Signal{SignalRSTBurst}})
 		if f.RST.Count != 3 || len(f.RST.Frames) != 3 {
 			t.Errorf("rst: got count %d frames %v, want 3 frames", f.RST.Count, f.RST.Frames)
@@ -83,8 +121,8 @@ func TestRefused(t *testing.T) {
 	t.Run("ipv6", func(t *testing.T) {
 		s := newScenario(t)
 		s.ipv6 = true
-		f := judge(s.event("C S", "S RA seq=0 ttl=64"))
-		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: High})
+		f := judge(s.event("C S", "S RA seq=0 ttl=58"))
+		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium})
 		if f.RST.IPID != nil {
 			t.Errorf("ipv6 rst ip_id: got %d, want none", *f.RST.IPID)
 		}

@@ -238,7 +238,7 @@ var scenarios = []scenario{
 		why:    "no other traffic: a SYN to 8081 where nothing listens; the server's kernel answers RST+ACK, and the capture holds no other packet from the server to check it against",
 		server: []string{"-mode", "respond"},
 		steps:  []step{{port: portClosed, args: []string{"-mode", "connect"}, outcome: "ECONNREFUSED"}},
-		rsts:   []wantRST{{by: byServer, v: v("refused", "server").capped("medium").knownWrong("5")}},
+		rsts:   []wantRST{{by: byServer, v: v("refused", "server").capped("medium")}},
 	},
 	{
 		name:   "refused_lone_firewall",
@@ -259,7 +259,7 @@ var scenarios = []scenario{
 			{port: portGTSM, args: []string{"-mode", "keepalive", "-paths", "/a,/b,/c", "-gap", "50ms"}, outcome: "ok"},
 			{port: portClosed, args: []string{"-mode", "connect"}, outcome: "ECONNREFUSED"},
 		},
-		rsts: []wantRST{{by: byServer, v: v("refused", "server").capped("medium").knownWrong("4")}},
+		rsts: []wantRST{{by: byServer, v: v("refused", "server").capped("medium")}},
 	},
 	{
 		name:   "abortive_close_unread_data",
@@ -312,7 +312,7 @@ var scenarios = []scenario{
 		router: map[int][][]string{3: {rejectRequest}},
 		server: []string{"-mode", "respond"},
 		steps:  []step{{port: portOpen, args: []string{"-mode", "get", "-path", "/BLOCKME"}, outcome: "ECONNRESET"}},
-		rsts:   []wantRST{{by: byRouter3, v: v("middlebox_injected", "middlebox", "ttl_mismatch").knownWrong("3")}},
+		rsts:   []wantRST{{by: byRouter3, v: v("middlebox_injected", "middlebox", "ttl_mismatch")}},
 	},
 	{
 		name:   "middlebox_response_reject_r1",
@@ -320,7 +320,7 @@ var scenarios = []scenario{
 		router: map[int][][]string{1: {rejectResponse}},
 		server: []string{"-mode", "respond"},
 		steps:  []step{{port: portOpen, args: []string{"-mode", "get", "-path", "/secret", "-timeout", "1s"}, outcome: "timeout"}},
-		rsts:   responseReject(byRouter1, "3"),
+		rsts:   responseReject(byRouter1, ""),
 	},
 	{
 		name:   "middlebox_response_reject_r2",
@@ -366,7 +366,7 @@ var scenarios = []scenario{
 		router: map[int][][]string{3: conntrackIdle},
 		server: []string{"-mode", "respond"},
 		steps:  []step{{port: portOpen, args: []string{"-mode", "reuse", "-gap", "8s"}, outcome: "second:ECONNRESET"}},
-		rsts:   []wantRST{{by: byRouter3, v: v("idle_timeout", "middlebox", "idle_gap", "ttl_mismatch").knownWrong("3")}},
+		rsts:   []wantRST{{by: byRouter3, v: v("idle_timeout", "middlebox", "idle_gap", "ttl_mismatch")}},
 	},
 	{
 		name:   "idle_timeout_conntrack_both_ways",
@@ -376,7 +376,7 @@ var scenarios = []scenario{
 		steps:  []step{{port: portOpen, args: []string{"-mode", "reuse", "-gap", "7s"}, outcome: "second:ECONNRESET"}},
 		rsts: []wantRST{
 			{by: byRouter1, v: v("idle_timeout", "middlebox", "idle_gap", "ttl_mismatch")},
-			{by: byRouter1, toServer: true, v: v("idle_timeout", "middlebox", "idle_gap", "ttl_mismatch").knownWrong("3")},
+			{by: byRouter1, toServer: true, v: v("idle_timeout", "middlebox", "idle_gap", "ttl_mismatch")},
 		},
 	},
 	{

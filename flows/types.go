@@ -314,8 +314,9 @@ type Profile struct {
 	TLSVersion uint16
 	CCSSeen    bool // a ChangeCipherSpec record was sent by this direction
 	// Alert is the last alert this direction sent (a plaintext or
-	// post-CCS alert replaces an earlier one; a TLS 1.3 candidate is only
-	// recorded when no other alert was seen). Valid iff AlertSeen.
+	// post-CCS alert replaces an earlier one, except that a later warning
+	// never replaces a fatal alert; a TLS 1.3 candidate is only recorded
+	// when no other alert was seen). Valid iff AlertSeen.
 	Alert     TLSAlertInfo
 	AlertSeen bool
 	// TLSBroken is set when record tracking lost sync (a gap, reordering,

@@ -394,6 +394,41 @@ func TestTLSAlert(t *testing.T) {
 			t.Errorf("alternatives: got %v, want stale_keepalive", f.Alternatives)
 		}
 	})
+	t.Run("fatal_alert_then_the_clients_close_notify", func(t *testing.T) {
+		// Issue 13 class 1: the server's fatal alert and FIN; 0.1-2 s later
+		// the client's own close_notify draws the server kernel's RST. The
+		// fatal alert is the cause, the close_notify listed as context.
+		for _, late := range []string{"@100ms", "@1s", "@2s"} {
+			ev := newScenario(t).event(lines(handshake,
+				"C PA len=517 req=tls:example.com",
+				"S PA len=7 alert=2:70", "S FA", "C A",
+				"C PA len=7 alert=1:0 "+late, "S R id=0")...)
+			f := judge(ev)
+			check(t, f, want{cause: CauseTLSAlert, origin: OriginServer, minConf: High,
+				signals: map[Signal][]uint64{SignalTLSAlert: {5}}})
+			if f.TLSAlert == nil || f.TLSAlert.Description != "protocol_version" || f.TLSAlert.From != SideServer {
+				t.Errorf("%s: tls_alert: got %+v, want the server's protocol_version", late, f.TLSAlert)
+			}
+			if !hasDetail(f, "close_notify(0) (frame 8)") || !strings.Contains(f.Advice, "protocol_version") {
+				t.Errorf("%s: want the client's close_notify in the evidence and protocol_version in the advice\n%s", late, dump(f))
+			}
+		}
+	})
+	t.Run("end_of_stream_alert_is_no_failure", func(t *testing.T) {
+		// Issue 13 class 2: an encrypted alert after application data with
+		// the alerting side's FIN is close_notify; the server's late data
+		// reaching the client's closed socket is the close racing a write.
+		ev := newScenario(t).event(lines(handshake,
+			"C PA len=517 req=tls:example.com", "S PA len=3000", "C PA len=80", "C PA len=300", "S PA len=900", "C A",
+			"C PA len=31 alert=enc @5s", "C FA", "S PA len=31 @20ms", "C R id=0")...)
+		f := judge(ev)
+		if f.Cause == CauseTLSAlert || strings.Contains(f.Advice, "certificate") {
+			t.Errorf("got %s, advice %q: want no TLS failure\n%s", f.Cause, f.Advice, dump(f))
+		}
+		if !hasDetail(f, "end-of-stream close_notify") {
+			t.Errorf("evidence: want the end-of-stream line\n%s", dump(f))
+		}
+	})
 	t.Run("encrypted_alert", func(t *testing.T) {
 		ev := newScenario(t).event(lines(handshake,
 			"C PA len=517 req=tls:example.com", "S PA len=3000", "C PA len=80", "S PA len=200",

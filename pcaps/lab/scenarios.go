@@ -391,7 +391,7 @@ var scenarios = []scenario{
 		why:    "Go TLS 1.3: GET / answered; the server closes the idle connection after 300 ms (close_notify, FIN); the client writes its second request 1 s after the first, drawing the server kernel's RST",
 		server: []string{"-mode", "tls", "-keepalive", "300ms"},
 		steps:  []step{{port: portOpen, args: []string{"-mode", "tls", "-second", "-gap", "1s"}, outcome: "second:EOF"}},
-		rsts:   []wantRST{{by: byServer, v: v("stale_keepalive", "server").knownWrong("2")}},
+		rsts:   []wantRST{{by: byServer, v: v("stale_keepalive", "server")}},
 	},
 	{
 		name:   "tls_alert_version",
@@ -405,7 +405,7 @@ var scenarios = []scenario{
 		why:    "as tls_alert_version, but 1 s after the fatal alert the client sends its own close_notify (a plaintext warning alert), drawing the server kernel's RST",
 		server: []string{"-mode", "tls", "-tls-min", "1.3"},
 		steps:  []step{{port: portOpen, args: []string{"-mode", "tls", "-tls-max", "1.2", "-late", "1s", "-late-write", "close_notify"}, outcome: "tls:remote_error:_tls:_protocol_version_not_supported"}},
-		rsts:   []wantRST{{by: byServer, v: v("tls_alert", "server", "tls_alert").knownWrong("1")}},
+		rsts:   []wantRST{{by: byServer, v: v("tls_alert", "server", "tls_alert")}},
 	},
 	{
 		name:   "tls_alert_version_late_write",

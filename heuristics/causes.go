@@ -20,6 +20,7 @@ const (
 	CauseAbortiveClose           Cause = "abortive_close"
 	CauseClientAbort             Cause = "client_abort"
 	CauseIgnoredRST              Cause = "ignored_rst"
+	CauseAfterReset              Cause = "after_reset"
 	CauseUnknown                 Cause = "unknown"
 )
 
@@ -29,7 +30,7 @@ const (
 var AllCauses = []Cause{
 	CauseRefused, CauseServerResetAfterRequest, CauseMiddleboxInjected, CauseTLSAlert,
 	CauseIdleTimeout, CauseStaleKeepalive, CauseAbortiveClose, CauseClientAbort,
-	CauseIgnoredRST, CauseUnknown,
+	CauseIgnoredRST, CauseAfterReset, CauseUnknown,
 }
 
 // causeRow is everything rstscope knows about one cause: the rule that
@@ -63,7 +64,8 @@ type causeRow struct {
 // causes is the cause table in precedence order: when several causes
 // have at least medium support, the first wins (DESIGN.md section 3: the
 // root cause first). A refused SYN is unambiguous; a RST the receiver
-// dropped reset nothing, whatever else it looks like; a TLS alert
+// dropped reset nothing, whatever else it looks like; a RST answering the
+// peer after a forged RST closed the socket is that reset's echo; a TLS alert
 // explains the close that followed it (even when the alerting side's FIN
 // then drew a stale write); a FIN then data then RST is a stale
 // keep-alive; an idle gap explains the request or abort after it; then
@@ -100,6 +102,18 @@ dropped). It reset nothing; the connection went on or ended for another reason.
 Often a late RST for an old connection, a blind injection attempt, or a middlebox that lost
 track of the sequence numbers.
 What to do: nothing for this RST; look for what else ended the connection.`,
+	},
+	{
+		cause: CauseAfterReset, rule: ruleAfterReset, consequence: true,
+		advice: func(c *ctx) string {
+			return fmt.Sprintf("nothing to fix at the %s: this RST echoes the forged reset before it; look at that finding", c.senderName)
+		},
+		explain: `The echo of an earlier reset: a RST forged on the path had already closed this side's
+socket, and when the real peer's late packet (its response, its FIN) arrived, this side's
+kernel, with no socket left for the connection, answered it with a RST of its own. The RST is
+genuine, but it is a consequence, not a cause: the finding names the earlier one
+(consequence_of), and summaries count it apart from the root causes ("N echoes").
+What to do: nothing for this RST; follow consequence_of to the forged reset and act on that.`,
 	},
 	{
 		cause: CauseTLSAlert, rule: ruleTLSAlert, survivesForgery: true,

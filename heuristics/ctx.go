@@ -106,6 +106,7 @@ type ctx struct {
 	senderHost, receiverHost *flows.HostProfile
 
 	trigger *flows.LadderEntry // last receiver packet before the RST, nil if none
+	echo    *forgedReset       // the forged reset this RST may echo (Engine memory), nil if none
 	latency time.Duration      // RST time minus trigger time (valid iff trigger != nil)
 
 	// Facts computed on first use (idleGap, senderFIN, lastAlert,

@@ -11,11 +11,15 @@ import (
 // DefaultIdle is the gap that counts as idle when Engine.Idle is zero.
 const DefaultIdle = 5 * time.Second
 
-// Engine turns flow events into findings. It is stateless apart from its
-// options and may be shared.
+// Engine turns flow events into findings. Besides its options it keeps a
+// bounded memory of the forged resets it found, per flow, to recognise
+// their echoes (echo.go); it may be shared (the memory is locked), and
+// events must come in capture order, as flows.Table emits them.
 type Engine struct {
 	// Idle is the gap that counts as idle (default 5 s).
 	Idle time.Duration
+
+	echoes echoMemory
 }
 
 func (e *Engine) idle() time.Duration {
@@ -58,6 +62,7 @@ type verdict struct {
 // order.
 func (e *Engine) Judge(ev *flows.Event, witnesses ...Witness) Finding {
 	c := newCtx(e, ev)
+	c.echo = e.echoOf(ev, c)
 	var claims []claim
 	for i := range causes {
 		if r := causes[i].rule; r != nil {
@@ -72,7 +77,13 @@ func (e *Engine) Judge(ev *flows.Event, witnesses ...Witness) Finding {
 		ts = append(ts, w.Testify(ev))
 	}
 	v := combine(c, claims, ts)
-	return build(ev, c, v, claims, ts)
+	e.recordForged(ev, c, v)
+	f := build(ev, c, v, claims, ts)
+	if v.cause == CauseAfterReset && c.echo != nil {
+		ref := c.echo.ref
+		f.Echoes = &ref
+	}
+	return f
 }
 
 // signalScore sums, over distinct signals of the given side, the

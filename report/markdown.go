@@ -102,8 +102,11 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
 		return
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")
-	for _, c := range tl.causes() {
+	for _, c := range tl.roots() {
 		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Key)), c.N)
+	}
+	if e := tl.echoes(); e > 0 {
+		fmt.Fprintf(b, "\n%s (after_reset: a forged reset's consequence, not counted above)\n", plural(uint64(e), "echo", "echoes"))
 	}
 	b.WriteString("\n| origin | findings |\n|---|---:|\n")
 	for _, o := range tl.origins() {

@@ -36,6 +36,7 @@ type textWriter struct {
 	stream   bool
 	n        int                  // findings written (stream numbering)
 	tally    tally                // stream mode counts
+	echoIDs  echoIDs              // stream mode: IDs of findings that may be echoed
 	findings []heuristics.Finding // document mode
 	inputs   []string             // file names, known at Close (document mode only)
 }
@@ -82,6 +83,7 @@ func (t *textWriter) Write(f *heuristics.Finding) error {
 	t.tally.add(f)
 	c := *f
 	c.ID = t.n
+	t.echoIDs.resolve(&c)
 	t.emit(t.card(&c))
 	t.out.flush()
 	return t.out.err
@@ -196,7 +198,7 @@ func (t *textWriter) summary(tl *tally, n int) string {
 		return t.st.heading.Render("No RST found.")
 	}
 	var rows []string
-	causes := tl.causes()
+	causes := tl.roots()
 	nameW, countW, most := 0, 0, 0
 	for _, c := range causes {
 		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Key), maxShort)))
@@ -214,6 +216,10 @@ func (t *textWriter) summary(tl *tally, n int) string {
 			row += "  " + t.st.bar.Render(strings.Repeat("█", k))
 		}
 		rows = append(rows, row)
+	}
+
+	if e := tl.echoes(); e > 0 {
+		rows = append(rows, t.para(indent, plural(uint64(e), "echo", "echoes")+" (after_reset: a forged reset's consequence, not counted above)"))
 	}
 
 	rows = append(rows, t.st.heading.Render("By origin"))

@@ -346,7 +346,7 @@ var scenarios = []scenario{
 		steps:  []step{{port: portOpen, args: []string{"-mode", "pipeline", "-paths", "/index.html,/BLOCKME"}, outcome: "1:ECONNRESET"}},
 		rsts: []wantRST{
 			{by: byRouter1, v: v("middlebox_injected", "middlebox", "ttl_mismatch")},
-			{by: byClient, v: v("after_reset", "client").knownWrong("8"),
+			{by: byClient, v: v("after_reset", "client"),
 				// the server never sees the forged RST: to it the client reset
 				// while it was answering
 				atServer: &Verdict{Cause: "client_abort", Origin: "client"}},
@@ -498,7 +498,7 @@ func responseReject(by maker, class string) []wantRST {
 	return []wantRST{
 		{by: by, toServer: true, v: forged},
 		{by: byServer, v: v("server_reset_after_request", "server"),
-			atServer: &Verdict{Cause: "after_reset", Origin: "server", KnownWrong: "issue 13 class 8"}},
+			atServer: &Verdict{Cause: "after_reset", Origin: "server"}},
 	}
 }
 

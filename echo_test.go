@@ -1,0 +1,45 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestAfterReset: on kernel-made lab captures (issue 13 class 8), the
+// endpoint's RST answering a packet for the connection a forged RST had
+// closed is after_reset with consequence_of naming the forged RST's
+// finding, in JSON, ndjson and text alike, and the text summary counts it
+// as an echo, not a cause.
+func TestAfterReset(t *testing.T) {
+	for _, tc := range []struct {
+		capture      string
+		forged, echo uint64 // RST frames
+		side         string
+	}{
+		{"pcaps/lab/forged_rst_echo.client.pcap", 7, 9, "client"},
+		{"pcaps/lab/middlebox_response_reject_r1.server.pcap", 7, 9, "server"},
+		{"pcaps/lab/middlebox_response_reject_r2.server.pcap", 7, 9, "server"},
+		{"pcaps/lab/middlebox_response_reject_r3.server.pcap", 7, 9, "server"},
+	} {
+		d := runJSON(t, "-r", tc.capture)
+		forged, echo := findingWithFrame(d.Findings, tc.forged), findingWithFrame(d.Findings, tc.echo)
+		if forged == nil || echo == nil {
+			t.Fatalf("%s: want findings at frames %d and %d, got %+v", tc.capture, tc.forged, tc.echo, d.Findings)
+		}
+		if forged.Origin != "middlebox" || forged.ConsequenceOf != 0 {
+			t.Errorf("%s frame %d: got %s/%s consequence_of %d, want a forged root cause", tc.capture, tc.forged, forged.Cause, forged.Origin, forged.ConsequenceOf)
+		}
+		if echo.Cause != "after_reset" || echo.Origin != tc.side || echo.ConsequenceOf != forged.ID || !echo.hasSignal("after_forged_rst") {
+			t.Errorf("%s frame %d: got %s/%s consequence_of %d, want after_reset/%s of #%d", tc.capture, tc.echo, echo.Cause, echo.Origin, echo.ConsequenceOf, tc.side, forged.ID)
+		}
+		code, out, _ := runCLI(t, nil, "-r", tc.capture, "--format", "ndjson")
+		if code != 0 || !strings.Contains(out, `"cause":"after_reset"`) || !strings.Contains(out, `"consequence_of":`+strconv.Itoa(forged.ID)) {
+			t.Errorf("%s ndjson: exit %d, want after_reset with consequence_of %d:\n%s", tc.capture, code, forged.ID, out)
+		}
+		code, out, _ = runCLI(t, nil, "-r", tc.capture)
+		if code != 0 || !strings.Contains(out, "1 echo (after_reset") {
+			t.Errorf("%s text: exit %d, want the summary's \"1 echo\":\n%s", tc.capture, code, out)
+		}
+	}
+}

@@ -43,3 +43,32 @@ func TestAfterReset(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerWithoutTheFlow (issue 13 class 9): on kernel-made lab captures,
+// a server-side capture that ran through the RST and holds no packet of the
+// flow proves the SYN never reached the server (absent_at_sender, the SYN
+// lost_in_path); an empty one says so in a note and changes nothing, and
+// neither is an error.
+func TestPeerWithoutTheFlow(t *testing.T) {
+	d := runJSON(t, "-r", "pcaps/lab/refused_firewall_reject.client.pcap", "--peer", "pcaps/lab/refused_firewall_reject.server.pcap")
+	f := findingWithFrame(d.Findings, 12)
+	if f == nil || f.Cause != "refused" || f.Origin != "middlebox" || f.Confidence != "high" || !f.hasSignal("absent_at_sender") || !f.hasSignal("lost_in_path") {
+		t.Errorf("refused_firewall_reject --peer: got %+v, want refused/middlebox high with absent_at_sender and lost_in_path", f)
+	}
+	alone := runJSON(t, "-r", "pcaps/lab/refused_lone_firewall.client.pcap")
+	d = runJSON(t, "-r", "pcaps/lab/refused_lone_firewall.client.pcap", "--peer", "pcaps/lab/refused_lone_firewall.server.pcap")
+	if len(d.Findings) != 1 || len(alone.Findings) != 1 {
+		t.Fatalf("refused_lone_firewall: got %d findings with the empty peer, %d alone, want 1", len(d.Findings), len(alone.Findings))
+	}
+	f, a := &d.Findings[0], &alone.Findings[0]
+	if f.Cause != a.Cause || f.Origin != a.Origin || f.Confidence != a.Confidence || f.hasSignal("absent_at_sender") {
+		t.Errorf("refused_lone_firewall --peer (empty): got %s/%s %s, want the capture's own %s/%s %s and no verdict from the peer", f.Cause, f.Origin, f.Confidence, a.Cause, a.Origin, a.Confidence)
+	}
+	noted := false
+	for _, e := range f.Evidence {
+		noted = noted || (e.Signal == "note" && strings.Contains(e.Detail, "holds no packet at all"))
+	}
+	if !noted {
+		t.Errorf("refused_lone_firewall --peer (empty): want a note that the peer holds nothing: %+v", f.Evidence)
+	}
+}

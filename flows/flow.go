@@ -142,6 +142,8 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet) (retrans, zeroWin 
 			t.firstPayload(e, d, p)
 		case e.hello != nil && e.helloDir == d:
 			t.moreHello(e, p)
+		case pr.FirstPayload == PayloadHTTPRequest && !retrans && len(p.Payload) > 0 && classify(p.Payload) == PayloadHTTPRequest:
+			laterRequest(pr, p)
 		}
 		if !pr.tls.active && looksTLSHeader(p.Payload) {
 			// STARTTLS, an SSLv2-format hello, or a midstream flow: start
@@ -170,6 +172,7 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
 	switch k {
 	case PayloadHTTPRequest:
 		parseHTTPRequest(b, r)
+		pr.Requests = 1
 	case PayloadHTTPResponse:
 		r.Status = parseHTTPStatus(b)
 		r.BodyStart, r.ContentLength = parseHTTPFraming(b)
@@ -181,6 +184,16 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
 	if looksTLS(b) {
 		pr.tlsStart(Seq(p.Seq))
 	}
+}
+
+// laterRequest records an HTTP request after the first on a keep-alive
+// connection: a new Request each time (an event's snapshot may share the
+// previous one), and the count.
+func laterRequest(pr *Profile, p *capture.Packet) {
+	r := &Request{Kind: PayloadHTTPRequest, Frame: p.Index, Time: p.Time, StartSeq: Seq(p.Seq)}
+	parseHTTPRequest(p.Payload, r)
+	pr.LastRequest = r
+	pr.Requests++
 }
 
 // clientHello parses the ClientHello that starts p's payload into the

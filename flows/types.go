@@ -305,6 +305,14 @@ type Profile struct {
 	// direction starts with a ClientHello (STARTTLS), Request describes
 	// that ClientHello instead (Frame/Time are the ClientHello's).
 	Request Request
+	// LastRequest is the latest HTTP request of a keep-alive connection
+	// when it is not the first (nil otherwise): a later segment of the
+	// direction that starts with a request line, parsed like Request. It
+	// is never changed once set (a later request replaces the pointer).
+	LastRequest *Request
+	// Requests counts the HTTP requests the direction started (the first
+	// included).
+	Requests uint32
 	// TLSRecords has bit (type-20) set for each record type 20..23 whose
 	// header was seen at a record boundary in this direction.
 	TLSRecords uint8

@@ -292,9 +292,11 @@ func describe(ev *flows.Event, p *flows.LadderEntry) string {
 	}
 	if p.Len > 0 {
 		if p.Dir == flows.FromClient {
-			if r := ev.Flow.Dirs[0].Request; r.Frame == p.Frame && r.Kind != flows.PayloadNone {
-				if s := requestPhrase(&r); s != "" {
-					return "the client's " + s
+			for _, r := range []*flows.Request{&ev.Flow.Dirs[0].Request, ev.Flow.Dirs[0].LastRequest} {
+				if r != nil && r.Frame == p.Frame && r.Kind != flows.PayloadNone {
+					if s := requestPhrase(r); s != "" {
+						return "the client's " + s
+					}
 				}
 			}
 		}

@@ -120,10 +120,13 @@ func rstInfo(ev *flows.Event, c *ctx) RSTInfo {
 }
 
 func requestInfo(ev *flows.Event) *RequestInfo {
-	r := &ev.Flow.Dirs[0].Request
+	r, earlier := lastRequest(ev)
+	if r == nil {
+		return nil
+	}
 	switch r.Kind {
 	case flows.PayloadHTTPRequest:
-		return &RequestInfo{Kind: "http", Method: r.Method, Path: r.Path, Host: r.Host, Frame: r.Frame}
+		return &RequestInfo{Kind: "http", Method: r.Method, Path: r.Path, Host: r.Host, Frame: r.Frame, Earlier: earlier}
 	case flows.PayloadTLSClientHello:
 		return &RequestInfo{Kind: "tls", SNI: r.SNI, ALPN: r.ALPN, Frame: r.Frame}
 	}

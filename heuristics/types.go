@@ -178,6 +178,9 @@ type RequestInfo struct {
 	SNI    string `json:"sni,omitempty"`
 	ALPN   string `json:"alpn,omitempty"`
 	Frame  uint64 `json:"packet,omitempty"`
+	// Earlier counts the requests before this one on the connection (a
+	// keep-alive connection: this is the last before the RST).
+	Earlier int `json:"earlier_requests,omitempty"`
 }
 
 // TLSAlertJSON is the "tls_alert" object, when an alert preceded the RST.

@@ -280,7 +280,7 @@ var scenarios = []scenario{
 		why:    "keep-alive: GET /index.html answered, then GET /forbidden/secret.html on the same connection 100 ms later, which the server answers with SO_LINGER 0 close",
 		server: []string{"-mode", "respond", "-reset-path", "/forbidden"},
 		steps:  []step{{port: portOpen, args: []string{"-mode", "keepalive", "-paths", "/index.html,/forbidden/secret.html", "-gap", "100ms"}, outcome: "2:ECONNRESET"}},
-		rsts:   []wantRST{{by: byServer, v: v("server_reset_after_request", "server").request("/forbidden/secret.html").knownWrong("6")}},
+		rsts:   []wantRST{{by: byServer, v: v("server_reset_after_request", "server").request("/forbidden/secret.html")}},
 	},
 	{
 		name:   "keepalive_third_request_injected",
@@ -288,7 +288,7 @@ var scenarios = []scenario{
 		router: map[int][][]string{2: {rejectRequest}},
 		server: []string{"-mode", "respond"},
 		steps:  []step{{port: portOpen, args: []string{"-mode", "keepalive", "-paths", "/index.html,/about.html,/BLOCKME/secret.html", "-gap", "100ms"}, outcome: "3:ECONNRESET"}},
-		rsts:   []wantRST{{by: byRouter2, v: v("middlebox_injected", "middlebox", "ttl_mismatch").request("/BLOCKME/secret.html").knownWrong("6")}},
+		rsts:   []wantRST{{by: byRouter2, v: v("middlebox_injected", "middlebox", "ttl_mismatch").request("/BLOCKME/secret.html")}},
 	},
 	{
 		name:   "middlebox_string_reject",

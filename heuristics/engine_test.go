@@ -72,6 +72,22 @@ func TestRefused(t *testing.T) {
 			t.Errorf("evidence: want the 0-hop note\n%s", dump(f))
 		}
 	})
+	t.Run("lone_rst_from_a_server_on_the_same_subnet", func(t *testing.T) {
+		// The server shares the client's /24: it may well be on the link
+		// itself, so a 0-hop RST is not lowered (nor on loopback).
+		for _, srv := range []string{"10.0.0.9:443", "127.0.0.1:443"} {
+			s := newScenario(t)
+			s.server = netip.MustParseAddrPort(srv)
+			if strings.HasPrefix(srv, "127.") {
+				s.client = netip.MustParseAddrPort("127.0.0.1:51514")
+			}
+			f := judge(s.event("C S ttl=64", "S RA seq=0 ttl=64 id=0 @0.3ms"))
+			check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium, maxConf: Medium})
+			if hasDetail(f, "0 hops") {
+				t.Errorf("%s: want no 0-hop note\n%s", srv, dump(f))
+			}
+		}
+	})
 	t.Run("per_socket_ttl_is_no_host_baseline", func(t *testing.T) {
 		// The server's only other flow sent with TTL 255 (GTSM): one
 		// socket's own TTL, not the host's; its kernel's RST with 64 is no

@@ -670,9 +670,27 @@ func (c *ctx) unchecked() bool {
 // onLink reports whether the RST came with its initial TTL (0 hops) to a
 // capture taken at the receiver (whose own packets leave at 0 hops too):
 // whoever sent it is on the receiver's link.
+// A claimed sender that shares the receiver's /24 (IPv4) or /64 (IPv6),
+// or a loopback address, is plausibly on that link itself: not counted.
 func (c *ctx) onLink() bool {
-	return c.rp != nil && c.rp.TTL.Count > 0 && c.rp.TTL.Min == c.rp.TTL.Max && hops(c.rp.TTL.Mode) == 0 &&
-		c.rst.TTL != 0 && hops(c.rst.TTL) == 0
+	if c.rp == nil || c.rp.TTL.Count == 0 || c.rp.TTL.Min != c.rp.TTL.Max || hops(c.rp.TTL.Mode) != 0 ||
+		c.rst.TTL == 0 || hops(c.rst.TTL) != 0 {
+		return false
+	}
+	s, r := c.ev.Flow.Server.Addr(), c.ev.Flow.Client.Addr()
+	if c.sender == flows.FromClient {
+		s, r = r, s
+	}
+	if !s.IsValid() || !r.IsValid() || s.IsLoopback() || r.IsLoopback() {
+		return false
+	}
+	bits := 24
+	if !s.Unmap().Is4() {
+		bits = 64
+	}
+	ps, err1 := s.Unmap().Prefix(bits)
+	pr, err2 := r.Unmap().Prefix(bits)
+	return err1 == nil && err2 == nil && ps != pr
 }
 
 // ruleBaseline says what could not be checked when the capture holds

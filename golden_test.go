@@ -171,29 +171,8 @@ func TestGolden(t *testing.T) {
 			if !ok {
 				t.Fatalf("no expectation for %s: add it to the table", path)
 			}
-			var d doc
-			d = runJSON(t, "-r", path)
-			if len(d.Findings) != len(exp) {
-				t.Errorf("findings: got %d, want %d", len(d.Findings), len(exp))
-			}
-			for _, e := range exp {
-				f := findingWithFrame(d.Findings, e.frame)
-				if f == nil {
-					t.Errorf("frame %d: no finding", e.frame)
-					continue
-				}
-				if f.Cause != e.cause || f.Origin != e.origin {
-					t.Errorf("frame %d: got %s/%s, want %s/%s: %s", e.frame, f.Cause, f.Origin, e.cause, e.origin, f.Summary)
-				}
-				if confRank[f.Confidence] < confRank[e.minConf] {
-					t.Errorf("frame %d: confidence %s, want at least %s", e.frame, f.Confidence, e.minConf)
-				}
-				for _, s := range e.signals {
-					if !f.hasSignal(s) {
-						t.Errorf("frame %d: evidence lacks %s", e.frame, s)
-					}
-				}
-			}
+			d := runJSON(t, "-r", path)
+			checkExpectations(t, d, exp)
 			checkRefutations(t, d, refutations[filepath.Base(path)])
 		})
 	}
@@ -224,5 +203,33 @@ func TestCorpus_refutations(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			checkRefutations(t, runJSON(t, "-r", filepath.Join(corpusDir, file)), corpusRefutations[file])
 		})
+	}
+}
+
+// checkExpectations checks d's findings against the hand-written table
+// exp: one finding per entry, with its cause, origin, at least its
+// confidence and every signal listed.
+func checkExpectations(t *testing.T, d doc, exp []expect) {
+	t.Helper()
+	if len(d.Findings) != len(exp) {
+		t.Errorf("findings: got %d, want %d", len(d.Findings), len(exp))
+	}
+	for _, e := range exp {
+		f := findingWithFrame(d.Findings, e.frame)
+		if f == nil {
+			t.Errorf("frame %d: no finding", e.frame)
+			continue
+		}
+		if f.Cause != e.cause || f.Origin != e.origin {
+			t.Errorf("frame %d: got %s/%s, want %s/%s: %s", e.frame, f.Cause, f.Origin, e.cause, e.origin, f.Summary)
+		}
+		if confRank[f.Confidence] < confRank[e.minConf] {
+			t.Errorf("frame %d: confidence %s, want at least %s", e.frame, f.Confidence, e.minConf)
+		}
+		for _, s := range e.signals {
+			if !f.hasSignal(s) {
+				t.Errorf("frame %d: evidence lacks %s", e.frame, s)
+			}
+		}
 	}
 }

@@ -162,19 +162,9 @@ func evidence(v verdict, claims []claim) []Evidence {
 // packetRows is the ladder: the flow's last packets, the event's RSTs and
 // what followed, in time order, offsets relative to the first RST.
 func packetRows(ev *flows.Event, c *ctx) []PacketRow {
-	type key struct {
-		input int
-		frame uint64
-	}
-	seen := map[key]bool{}
 	var rows []PacketRow
 	t0 := c.rst.Time
 	add := func(p flows.LadderEntry, rst, after bool) {
-		k := key{p.Input, p.Frame}
-		if p.Frame != 0 && seen[k] {
-			return
-		}
-		seen[k] = true
 		row := PacketRow{
 			Packet:     p.Frame,
 			TimeOffset: Millis{p.Time.Sub(t0)},
@@ -194,21 +184,8 @@ func packetRows(ev *flows.Event, c *ctx) []PacketRow {
 		}
 		rows = append(rows, row)
 	}
-	for _, p := range c.ladder {
-		add(p, false, false)
-	}
-	n := min(max(ev.Count, 1), len(ev.RSTs))
-	for i := range n {
-		r := &ev.RSTs[i]
-		if i > 0 && r.Frame == 0 {
-			continue
-		}
-		add(flows.LadderEntry{Frame: r.Frame, Input: r.Input, Time: r.Time, Dir: r.Dir, Flags: r.Flags,
-			Seq: r.Seq, Ack: r.Ack, Len: r.Len, TTL: r.TTL, IPID: r.IPID, Window: r.Window}, true, i > 0)
-	}
-	m := min(max(ev.After.N, 0), len(ev.After.Packets))
-	for i := range m {
-		add(ev.After.Packets[i], false, true)
+	for _, p := range ev.Packets() {
+		add(p.LadderEntry, p.RST, p.After)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].TimeOffset != rows[j].TimeOffset {

@@ -785,3 +785,63 @@ func TestJudge_robust(t *testing.T) {
 		}
 	}
 }
+
+// TestTTL_oneHopAndClass (issue 13 class 3): a RST one hop off a TTL that
+// never varied in the flow is evidence (weaker than two hops, never
+// dropped), at every distance and from either side; a RST from another
+// initial-TTL class differs even when the sender's TTL varies.
+func TestTTL_oneHopAndClass(t *testing.T) {
+	t.Run("one_hop_either_side", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			rst  string
+		}{
+			{"server_side_nearer", "S R ttl=53 id=0 win=0"},
+			{"server_side_farther", "S R ttl=51 id=0 win=0"},
+			{"client_side", "C R ttl=63 id=0 win=0"},
+		} {
+			ev := newScenario(t).event(lines(handshake, "C PA len=80 req=http:GET:/x:h", "S PA len=300", "C A", "C PA len=80 @8s", tc.rst)...)
+			f := judge(ev)
+			ttl := evidenceOf(f, SignalTTLMismatch)
+			if len(ttl) != 1 || !strings.Contains(ttl[0].Detail, "never varied") {
+				t.Errorf("%s: want a one-hop ttl_mismatch line\n%s", tc.name, dump(f))
+			}
+			if f.Confidence > Medium {
+				t.Errorf("%s: confidence %s, want at most medium with a TTL that differs", tc.name, f.Confidence)
+			}
+		}
+	})
+	t.Run("one_hop_linux_reject_is_a_middlebox", func(t *testing.T) {
+		// iptables REJECT right in front of the server: IP ID 0, DF,
+		// window 0, no options, one hop nearer than the server's steady 52.
+		ev := newScenario(t).event(lines(handshake, "C PA len=80 req=http:GET:/BLOCKME:h", "S R ttl=53 id=0 win=0")...)
+		check(t, judge(ev), want{cause: CauseMiddleboxInjected, origin: OriginMiddlebox, minConf: Medium, maxConf: Medium,
+			signals: map[Signal][]uint64{SignalTTLMismatch: {5}, SignalFingerprint: {5}}})
+	})
+	t.Run("another_class_despite_a_varying_ttl", func(t *testing.T) {
+		ev := newScenario(t).event("C S", "S SA ttl=230 @1ms", "C A", "C PA len=80", "S PA len=300 ttl=232", "S PA len=300 ttl=229", "C A",
+			"C PA len=80", "S R ttl=59 id=0 win=0")
+		f := judge(ev)
+		ttl := evidenceOf(f, SignalTTLMismatch)
+		if len(ttl) != 1 || !strings.Contains(ttl[0].Detail, "initial TTL 64 and 255") {
+			t.Errorf("want a ttl_mismatch across initial-TTL classes\n%s", dump(f))
+		}
+	})
+	t.Run("same_class_varying_ttl_is_not_compared", func(t *testing.T) {
+		ev := newScenario(t).event("C S", "S SA ttl=230 @1ms", "C A", "C PA len=80", "S PA len=300 ttl=232", "S PA len=300 ttl=229", "C A",
+			"C PA len=80", "S R ttl=227 id=0 win=0")
+		if f := judge(ev); len(evidenceOf(f, SignalTTLMismatch)) != 0 {
+			t.Errorf("want no ttl_mismatch within the sender's own varying class\n%s", dump(f))
+		}
+	})
+}
+
+func evidenceOf(f Finding, s Signal) []Evidence {
+	var out []Evidence
+	for _, e := range f.Evidence {
+		if e.Signal == s {
+			out = append(out, e)
+		}
+	}
+	return out
+}

@@ -38,8 +38,8 @@ func TestAfterReset(t *testing.T) {
 			t.Errorf("%s ndjson: exit %d, want after_reset with consequence_of %d:\n%s", tc.capture, code, forged.ID, out)
 		}
 		code, out, _ = runCLI(t, nil, "-r", tc.capture)
-		if code != 0 || !strings.Contains(out, "1 echo (after_reset") {
-			t.Errorf("%s text: exit %d, want the summary's \"1 echo\":\n%s", tc.capture, code, out)
+		if code != 0 || !strings.Contains(out, "1 echo (after_reset") || !strings.Contains(out, "echo of #"+strconv.Itoa(forged.ID)) {
+			t.Errorf("%s text: exit %d, want the summary's \"1 echo\" and the card's \"echo of #%d\":\n%s", tc.capture, code, forged.ID, out)
 		}
 	}
 }

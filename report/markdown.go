@@ -133,6 +133,9 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 		b.WriteString(md(f.Summary, maxLong) + "\n\n")
 	}
 	fmt.Fprintf(b, "- **origin:** %s · **confidence:** %s\n", code(string(f.Origin)), f.Confidence)
+	if f.ConsequenceOf > 0 {
+		fmt.Fprintf(b, "- **echo of:** finding %d\n", f.ConsequenceOf)
+	}
 	fl := &f.Flow
 	line := "- **flow:** client " + md(addrText(fl.Client), maxShort) + ", server " + md(addrText(fl.Server), maxShort)
 	if fl.RolesFrom != "" {

@@ -332,6 +332,9 @@ func (t *textWriter) cardTitle(f *heuristics.Finding) string {
 		t.st.cause.Render(Sanitize(string(f.Cause), maxShort)) +
 		t.st.muted.Render(" · origin ") + t.st.originStyle(f.Origin).Render(Sanitize(string(f.Origin), maxShort)) +
 		t.st.muted.Render(" · confidence ") + t.st.confStyle(f.Confidence).Render(f.Confidence.String())
+	if f.ConsequenceOf > 0 {
+		title += t.st.muted.Render(fmt.Sprintf(" · echo of #%d", f.ConsequenceOf))
+	}
 	fill := t.width - 3 - lipgloss.Width(title) - 1
 	if fill < 2 {
 		return t.st.plain.Width(t.width).Render(title)

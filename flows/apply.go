@@ -177,7 +177,9 @@ func laterRequest(pr *Profile, p *capture.Packet) {
 	r := &Request{Kind: PayloadHTTPRequest, Frame: p.Index, Time: p.Time, StartSeq: Seq(p.Seq)}
 	parseHTTPRequest(p.Payload, r)
 	pr.LastRequest = r
-	pr.Requests++
+	if pr.Requests < ^uint16(0) {
+		pr.Requests++
+	}
 }
 
 // firstPayload classifies and parses the first payload of direction d.

@@ -237,9 +237,6 @@ type Profile struct {
 	// direction that starts with a request line, parsed like Request. It
 	// is never changed once set (a later request replaces the pointer).
 	LastRequest *Request
-	// Requests counts the HTTP requests the direction started (the first
-	// included).
-	Requests uint32
 	// TLSRecords has bit (type-20) set for each record type 20..23 whose
 	// header was seen at a record boundary in this direction.
 	TLSRecords uint8
@@ -248,6 +245,9 @@ type Profile struct {
 	// ClientHello's legacy_version. 0 when unknown.
 	TLSVersion uint16
 	CCSSeen    bool // a ChangeCipherSpec record was sent by this direction
+	// Requests counts the HTTP requests the direction started, the first
+	// included (saturating; beside CCSSeen to fill the padding).
+	Requests uint16
 	// Alert is the last alert this direction sent (a plaintext or
 	// post-CCS alert replaces an earlier one, except that a later warning
 	// never replaces a fatal alert; a TLS 1.3 candidate is only recorded

@@ -63,11 +63,12 @@ func TestRefused(t *testing.T) {
 	t.Run("lone_rst_from_the_clients_link", func(t *testing.T) {
 		// TTL 64 at a capture on the client (its own packets leave with
 		// 64): the RST was sent on the client's link, by the server only if
-		// it is there: low (a firewall 0 hops away answers the same).
+		// it is there, which its address outside the client's /24 makes
+		// unlikely: a firewall 0 hops away, at low confidence.
 		ev := newScenario(t).event("C S ttl=64", "S RA seq=0 ttl=64 id=0 @0.3ms")
 		f := judge(ev)
-		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Low, maxConf: Low,
-			signals: map[Signal][]uint64{SignalSYNAnswered: {1, 2}}})
+		check(t, f, want{cause: CauseRefused, origin: OriginMiddlebox, minConf: Low, maxConf: Low,
+			signals: map[Signal][]uint64{SignalSYNAnswered: {1, 2}, SignalTTLMismatch: {2}}})
 		if !hasDetail(f, "0 hops") {
 			t.Errorf("evidence: want the 0-hop note\n%s", dump(f))
 		}

@@ -319,6 +319,9 @@ func middleboxPhrase(ev *flows.Event, c *ctx, top claim) (pre, post string) {
 		if ref, ok := c.senderTTL(); ok {
 			return fmt.Sprintf(" with TTL %d (%s: %d)", c.rst.TTL, ref.from, ref.mode), ""
 		}
+		if c.onLink() {
+			return fmt.Sprintf(" with TTL %d (0 hops: sent on the %s's own link)", c.rst.TTL, c.receiverName), ""
+		}
 	case SignalDataAfterRST:
 		return "", fmt.Sprintf(", while the %s kept sending after it", c.senderName)
 	case SignalRSTBurst:

@@ -693,9 +693,20 @@ func (c *ctx) onLink() bool {
 	return err1 == nil && err2 == nil && ps != pr
 }
 
+// subnetPhrase names the prefix length onLink compares: "/24" or "/64".
+func (c *ctx) subnetPhrase() string {
+	if c.ipv4 {
+		return "/24"
+	}
+	return "/64"
+}
+
 // ruleBaseline says what could not be checked when the capture holds
-// nothing of the claimed sender to compare the RST with (no weight; the
-// engine caps the origin's confidence, see combine).
+// nothing of the claimed sender to compare the RST with (the engine caps
+// the origin's confidence, see combine). A RST sent on the receiver's own
+// link (0 hops at a capture on the receiver) from an address outside the
+// receiver's subnet is one medium middlebox signal: a gateway or firewall
+// there is likelier than the server sharing that link.
 func ruleBaseline(ev *flows.Event, c *ctx) []claim {
 	if !c.unchecked() {
 		return nil
@@ -704,14 +715,16 @@ func ruleBaseline(ev *flows.Event, c *ctx) []claim {
 	if c.senderAddr != "" {
 		who += " " + c.senderAddr
 	}
-	d := fmt.Sprintf("no other packet from the %s in the capture: its TTL, IP ID and timestamps could not be checked, so the RST is taken to be the %s's on trust", who, c.senderName)
+	d := fmt.Sprintf("no other packet from the %s in the capture: the RST's TTL, IP ID and timestamps could not be checked against its own (at most medium confidence)", who)
 	if ref, ok := c.senderTTL(); ok && ref.host {
 		d = fmt.Sprintf("the %s sent nothing else in this flow and its TTL in %s may be one socket's own: the RST's origin could not be checked", who, ref.flowsPhrase())
 	}
 	out := []claim{noteOf(d, c.rst.Frame)}
 	if c.onLink() {
-		out = append(out, noteOf(fmt.Sprintf("RST TTL %d is an initial TTL (0 hops) at a capture on the %s: it was sent on the %s's own link, by the %s only if it is on that link, else by a gateway or firewall there",
-			c.rst.TTL, c.receiverName, c.receiverName, c.senderName), c.rst.Frame))
+		// Weighed as one medium TTL signal: alone it makes a middlebox
+		// origin of low confidence, the most likely of two readings.
+		out = append(out, middlebox(SignalTTLMismatch, medium, fmt.Sprintf("RST TTL %d is an initial TTL (0 hops) at a capture on the %s: it was sent on the %s's own link, but the %s's address is outside the %s's subnet (%s): likely a gateway or firewall there, the %s only if it shares that link",
+			c.rst.TTL, c.receiverName, c.receiverName, c.senderName, c.receiverName, c.subnetPhrase(), c.senderName), c.rst.Frame))
 	}
 	return out
 }

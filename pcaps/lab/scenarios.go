@@ -246,7 +246,7 @@ var scenarios = []scenario{
 		router: map[int][][]string{1: {{"iptables", "-A", "FORWARD", "-p", "tcp", "--syn", "--dport", "8082", "-j", "REJECT", "--reject-with", "tcp-reset"}}},
 		server: []string{"-mode", "respond"},
 		steps:  []step{{port: portFiltered, args: []string{"-mode", "connect"}, outcome: "ECONNREFUSED"}},
-		rsts:   []wantRST{{by: byRouter1, v: v("refused", "middlebox").capped("medium").knownWrong("5")}},
+		rsts:   []wantRST{{by: byRouter1, v: v("refused", "middlebox").capped("medium")}},
 		// the server's capture holds no packet at all (nothing reached it):
 		// no time span to prove anything, a note, not a failure (class 9)
 	},

@@ -43,7 +43,7 @@ type ReasonCause struct {
 var ReasonCauses = []ReasonCause{
 	{Reason: "NOT_SPECIFIED", Note: "the stack gave no reason (active resets before 6.12)"},
 	{Reason: "NO_SOCKET", SYN: "refused",
-		Alternatives: []string{"stale_keepalive", "server_reset_after_request", "tls_alert"},
+		Alternatives: []string{"stale_keepalive", "server_reset_after_request", "after_reset", "tls_alert"},
 		Note:         "no socket for this segment: a closed port to a SYN, else a socket already gone (an echo of an earlier reset, or state lost)",
 		Advice:       "nothing listens on that port: this host's own TCP stack answered (not a firewall); check the service is up and bound to this address"},
 	{Reason: "TCP_INVALID_ACK_SEQUENCE", Note: "passive check: the segment's ACK is not acceptable"},

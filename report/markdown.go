@@ -111,8 +111,11 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 		return
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")
-	for _, c := range tl.causes() {
+	for _, c := range tl.roots() {
 		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Key)), c.N)
+	}
+	if e := tl.echoes(); e > 0 {
+		fmt.Fprintf(b, "\n%s (after_reset: a forged reset's consequence, not counted above)\n", plural(uint64(e), "echo", "echoes"))
 	}
 	b.WriteString("\n| origin | findings |\n|---|---:|\n")
 	for _, o := range tl.origins() {
@@ -133,6 +136,9 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 		b.WriteString(md(f.Summary, maxLong) + "\n\n")
 	}
 	fmt.Fprintf(b, "- **origin:** %s · **confidence:** %s\n", code(string(f.Origin)), f.Confidence)
+	if f.ConsequenceOf > 0 {
+		fmt.Fprintf(b, "- **echo of:** finding %d\n", f.ConsequenceOf)
+	}
 	fl := &f.Flow
 	line := "- **flow:** client " + md(addrText(fl.Client), maxShort) + ", server " + md(addrText(fl.Server), maxShort)
 	if fl.RolesFrom != "" {

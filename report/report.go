@@ -238,9 +238,43 @@ func sortFindings(fs []heuristics.Finding) {
 		}
 		return a.Input < b.Input
 	})
+	var ids echoIDs
 	for i := range fs {
 		fs[i].ID = i + 1
+		ids.resolve(&fs[i])
 	}
+}
+
+// echoIDs resolves a finding's Echoes (the first RST of the finding it
+// echoes) into consequence_of as findings are numbered: it remembers the
+// IDs of findings that can be echoed (a forged reset: origin middlebox),
+// the last maxEchoIDs of them, so that a long live run stays bounded.
+type echoIDs struct {
+	ids   map[heuristics.RSTRef]int
+	order []heuristics.RSTRef
+}
+
+const maxEchoIDs = 4096
+
+// resolve sets f.ConsequenceOf from an earlier finding (0 when that one
+// was not written, e.g. filtered out) and remembers f if it may be echoed.
+func (e *echoIDs) resolve(f *heuristics.Finding) {
+	if f.Echoes != nil {
+		f.ConsequenceOf = e.ids[*f.Echoes]
+	}
+	if f.Origin != heuristics.OriginMiddlebox {
+		return
+	}
+	if e.ids == nil {
+		e.ids = map[heuristics.RSTRef]int{}
+	}
+	if len(e.order) >= maxEchoIDs {
+		delete(e.ids, e.order[0])
+		e.order = e.order[1:]
+	}
+	ref := heuristics.RSTRef{Input: f.RST.Input, Packet: f.RST.Packet}
+	e.order = append(e.order, ref)
+	e.ids[ref] = f.ID
 }
 
 // tally counts findings by cause, origin and server, for summaries. It
@@ -317,6 +351,23 @@ func ordered[K ~string](m map[K]int, order []K) []count[K] {
 
 // causes lists the causes with findings in AllCauses order, then any other.
 func (t *tally) causes() []causeCount { return ordered(t.cause, heuristics.AllCauses) }
+
+// roots is causes without the consequences (after_reset), which summaries
+// count apart as echoes.
+func (t *tally) roots() []causeCount {
+	return slices.DeleteFunc(t.causes(), func(c causeCount) bool { return c.Key.Consequence() })
+}
+
+// echoes counts the findings that echo an earlier reset.
+func (t *tally) echoes() int {
+	n := 0
+	for c, k := range t.cause {
+		if c.Consequence() {
+			n += k
+		}
+	}
+	return n
+}
 
 // origins lists the origins with findings in AllOrigins order, then any
 // other.

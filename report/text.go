@@ -37,6 +37,7 @@ type textWriter struct {
 	stream   bool
 	n        int                  // findings written (stream numbering)
 	tally    tally                // stream mode counts
+	echoIDs  echoIDs              // stream mode: IDs of findings that may be echoed
 	findings []heuristics.Finding // document mode
 	inputs   []string             // file names, known at Close (document mode only)
 	loc      *time.Location       // where absolute times are shown (nil: UTC)
@@ -84,6 +85,7 @@ func (t *textWriter) Write(f *heuristics.Finding) error {
 	t.tally.add(f)
 	c := *f
 	c.ID = t.n
+	t.echoIDs.resolve(&c)
 	t.emit(t.card(&c))
 	t.out.flush()
 	return t.out.err
@@ -201,7 +203,7 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 		return t.st.heading.Render(noFindings(s))
 	}
 	var rows []string
-	causes := tl.causes()
+	causes := tl.roots()
 	nameW, countW, most := 0, 0, 0
 	for _, c := range causes {
 		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Key), maxShort)))
@@ -219,6 +221,10 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 			row += "  " + t.st.bar.Render(strings.Repeat("█", k))
 		}
 		rows = append(rows, row)
+	}
+
+	if e := tl.echoes(); e > 0 {
+		rows = append(rows, t.para(indent, plural(uint64(e), "echo", "echoes")+" (after_reset: a forged reset's consequence, not counted above)"))
 	}
 
 	rows = append(rows, t.st.heading.Render("By origin"))
@@ -329,6 +335,9 @@ func (t *textWriter) cardTitle(f *heuristics.Finding) string {
 		t.st.cause.Render(Sanitize(string(f.Cause), maxShort)) +
 		t.st.muted.Render(" · origin ") + t.st.originStyle(f.Origin).Render(Sanitize(string(f.Origin), maxShort)) +
 		t.st.muted.Render(" · confidence ") + t.st.confStyle(f.Confidence).Render(f.Confidence.String())
+	if f.ConsequenceOf > 0 {
+		title += t.st.muted.Render(fmt.Sprintf(" · echo of #%d", f.ConsequenceOf))
+	}
 	fill := t.width - 3 - lipgloss.Width(title) - 1
 	if fill < 2 {
 		return t.st.plain.Width(t.width).Render(title)

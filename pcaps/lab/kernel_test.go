@@ -68,9 +68,9 @@ var kernelReasons = map[string][]string{
 // with why: "SCENARIO.SIDE REASON" -> why. TestKernelTable fails on any
 // other disagreement, and on a listed one that no longer disagrees.
 var kernelDisagreements = map[string]string{
-	"tls_alert_version_close_notify.server TCP_TIMEWAIT_SOCKET": "the server closed after its version alert; " +
-		"the client's close_notify then reached the closed socket: the packets say abortive_close (issue 13 " +
-		"class 1), the reason says stale_keepalive; the truth is tls_alert, which the reason allows",
+	// none since issue 13 class 1 was fixed: tls_alert_version_close_notify's
+	// server RST (TCP_TIMEWAIT_SOCKET) was abortive_close from the packets
+	// (the reason gives stale_keepalive or tls_alert); it is tls_alert now
 }
 
 // kernelSupported says whether this kernel can give its account (6.12+:

@@ -73,3 +73,44 @@ func TestWitness(t *testing.T) {
 		t.Errorf("dropped: %s kernel %+v signals %v, want ignored_rst by kfree_skb with %s", f.Cause, f.Kernel, signals(&f), SignalDropped)
 	}
 }
+
+// BenchmarkJudge measures what the kernel's account adds to judging one
+// RST: the engine alone, and with the Witness over an Index of 40,000
+// events (a flood's worth) that joins it.
+func BenchmarkJudge(b *testing.B) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 10, 0, time.UTC)
+	srv := netip.MustParseAddrPort("10.0.0.1:8080")
+	var events []Event
+	for i := range 40_000 {
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 232, byte(i >> 8), byte(i)}), 10000)
+		events = append(events, Event{Kind: KindSendReset, Time: t0.Add(time.Duration(i) * 100 * time.Microsecond),
+			Sender: srv, Receiver: cli, State: "UNKNOWN", Reason: "NO_SOCKET"})
+	}
+	x := NewIndex(events, []Session{{Start: t0.Add(-time.Minute), Reasons: true, AllResets: true, Local: []netip.Addr{srv.Addr()}}})
+	ev := refusedEvent(t0.Add(5000*100*time.Microsecond), events[5000].Receiver, srv)
+	var e heuristics.Engine
+	b.Run("packets_only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e.Judge(ev)
+		}
+	})
+	w := NewWitness(x)
+	b.Run("with_kernel", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if f := e.Judge(ev, w); f.Kernel == nil {
+				b.Fatal("not joined")
+			}
+		}
+	})
+	b.Run("index_add", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			y := NewIndex(nil, nil)
+			for i := range 1000 {
+				y.Add(events[i])
+			}
+		}
+	})
+}

@@ -86,7 +86,8 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	}
 	dropping := cfg.user != "" && os.Geteuid() == 0
 	if cfg.writeFile != "" {
-		opts := capture.ExportOptions{All: cfg.writeAll, Inputs: cfg.reads, Spool: dropping, Filter: cfg.filter, LinkTypes: p.src.(capture.LinkTyper).LinkTypes()}
+		opts := capture.ExportOptions{All: cfg.writeAll, Inputs: cfg.reads, Spool: dropping, Filter: cfg.filter,
+			LinkTypes: p.src.(capture.LinkTyper).LinkTypes(), MoreLinkTypes: capture.MayAddLinkTypes(p.src)}
 		if p.exp, err = capture.NewExporter(cfg.writeFile, stdout, stop, opts); err != nil {
 			return err
 		}
@@ -161,9 +162,7 @@ func (p *pipeline) read() error {
 			p.peer.Observe(&pk)
 		}
 		p.table.Add(&pk)
-		if err := p.exp.Packet(&pk); err != nil {
-			return err
-		}
+		p.exp.Packet(&pk) // a -w error is kept for finish: the report goes on
 		n++
 	}
 	return nil

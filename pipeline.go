@@ -197,7 +197,7 @@ func (p *pipeline) finish(readErr error) error {
 		Stats: report.Stats{
 			Packets: st.Packets, TCPPackets: st.TCPPackets, TCPFlows: ts.Flows, RSTPackets: ts.RSTPackets,
 			Findings: p.findings, Undecodable: st.Undecodable, TruncatedInput: st.Truncated, DroppedByKernel: st.KernelDrops,
-			DroppedByInterface: st.IfaceDrops, DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: p.filtered,
+			DroppedByInterface: st.IfaceDrops, DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: p.filtered, NotDecoded: notDecoded(st),
 		},
 	})
 	var cerr error
@@ -235,4 +235,16 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// notDecoded lists the frames that may hide TCP, by reason.
+func notDecoded(st capture.Stats) []report.NotDecoded {
+	var out []report.NotDecoded
+	for _, h := range st.Hidden {
+		out = append(out, report.NotDecoded{Reason: h.Reason.String(), Packets: h.Count})
+	}
+	if st.HiddenOther > 0 {
+		out = append(out, report.NotDecoded{Reason: "other", Packets: st.HiddenOther})
+	}
+	return out
 }

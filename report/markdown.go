@@ -92,6 +92,9 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	if st.DroppedFlows > 0 {
 		fmt.Fprintf(b, "| flows dropped (table full) | %d |\n", st.DroppedFlows)
 	}
+	if nd := st.notDecoded(); nd != "" {
+		fmt.Fprintf(b, "| may hide TCP | %s |\n", md(nd, maxLong))
+	}
 	if st.TruncatedInput {
 		b.WriteString("| input truncated | yes |\n")
 	}

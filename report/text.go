@@ -179,6 +179,9 @@ func (t *textWriter) header(s Summary, n int) string {
 	if st.Filtered > 0 {
 		notes = append(notes, plural(st.Filtered, "finding", "findings")+" filtered out")
 	}
+	if nd := st.notDecoded(); nd != "" {
+		notes = append(notes, nd)
+	}
 	if st.TruncatedInput {
 		notes = append(notes, "input truncated")
 	}

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/rstscope/rstscope/flows"
 )
@@ -277,8 +278,12 @@ func adviceServerReset(c *ctx) string {
 			req = r.Method + " " + r.Path
 		}
 	}
-	return fmt.Sprintf("check the server's logs at %s for the %s: it was rejected or the process aborted (crash, limit, TLS policy)",
-		c.rst.Time.UTC().Format("15:04:05.000 UTC"), req)
+	// The instant stays typed (ctx.adviceAt) so that a report can show it
+	// in its zone; the text here says UTC.
+	head := "check the server's logs at "
+	c.adviceAt = adviceTime{at: c.rst.Time, pos: len(head),
+		text: head + " for the " + req + ": it was rejected or the process aborted (crash, limit, TLS policy)"}
+	return c.adviceAt.in(time.UTC)
 }
 
 func adviceTLSAlert(c *ctx) string {

@@ -120,6 +120,8 @@ type ctx struct {
 	alert    *flows.TLSAlertInfo
 	ttl      ttlRef
 	ttlOK    bool
+
+	adviceAt adviceTime // set by an advice that names an instant
 }
 
 // replyWindow is how soon after a packet a reply still counts as

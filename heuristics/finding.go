@@ -3,6 +3,7 @@ package heuristics
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/rstscope/rstscope/flows"
 )
@@ -57,7 +58,35 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) F
 		f.Summary += "; " + p.Summary
 	}
 	f.Advice = advice(c, v)
+	if c.adviceAt.in(time.UTC) == f.Advice { // the advice chosen names the instant
+		f.adviceAt = c.adviceAt
+	}
 	return f
+}
+
+// adviceTime is an advice line that names an instant: text[:pos], the
+// time of day of at with its zone, text[pos:].
+type adviceTime struct {
+	at   time.Time
+	text string
+	pos  int
+}
+
+func (a adviceTime) in(loc *time.Location) string {
+	if a.at.IsZero() {
+		return ""
+	}
+	return a.text[:a.pos] + a.at.In(loc).Format("15:04:05.000 MST") + a.text[a.pos:]
+}
+
+// AdviceIn gives Advice with the time it names (if any) shown in loc
+// with its zone, "check the server's logs at 04:08:34.826 CET ..."; nil
+// means UTC, as Advice (and so the JSON contract) has it.
+func (f *Finding) AdviceIn(loc *time.Location) string {
+	if loc == nil || f.adviceAt.at.IsZero() {
+		return f.Advice
+	}
+	return f.adviceAt.in(loc)
 }
 
 // history is the flow's Zeek-style history and conn_state as the table

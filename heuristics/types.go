@@ -233,6 +233,10 @@ type Finding struct {
 	ConsequenceOf int `json:"consequence_of,omitempty"`
 	// Kernel is the host kernel's account of this RST, when joined.
 	Kernel *KernelInfo `json:"kernel,omitempty"`
+
+	// adviceAt is the instant Advice names, if any, kept typed so that a
+	// report shows it in its own zone (AdviceIn); Advice says UTC.
+	adviceAt adviceTime
 }
 
 // KernelInfo is the "kernel" object: what the host's kernel said about

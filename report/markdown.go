@@ -184,7 +184,7 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 		b.WriteString("- **alternatives:** " + strings.Join(alt, ", ") + "\n")
 	}
 	if f.Advice != "" {
-		b.WriteString("- **advice:** " + md(f.Advice, maxLong) + "\n")
+		b.WriteString("- **advice:** " + md(f.AdviceIn(loc), maxLong) + "\n")
 	}
 	if len(f.Evidence) > 0 {
 		b.WriteString("\n**Evidence**\n\n")

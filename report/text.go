@@ -300,7 +300,7 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 		}
 	}
 	if f.Advice != "" {
-		rows = append(rows, t.kv("advice", Sanitize(f.Advice, maxLong)))
+		rows = append(rows, t.kv("advice", Sanitize(f.AdviceIn(t.loc), maxLong)))
 	}
 	if len(f.Alternatives) > 0 {
 		alt := make([]string, len(f.Alternatives))

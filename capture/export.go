@@ -224,10 +224,12 @@ func (e *Exporter) Mark(a, b netip.AddrPort) {
 	}
 }
 
-// Packet sees every packet as it is read. A write error is kept for Close.
-func (e *Exporter) Packet(p *Packet) {
+// Packet sees every packet as it is read. It returns nil: a write error
+// is kept and returned by Close, so that reading, and the report, go on
+// (a Recorder, which -w with rotation uses, stops the read instead).
+func (e *Exporter) Packet(p *Packet) error {
 	if e == nil || e.err != nil {
-		return
+		return nil
 	}
 	e.packets++
 	if p.LinkType != e.lastLink {
@@ -244,6 +246,7 @@ func (e *Exporter) Packet(p *Packet) {
 			e.err = fmt.Errorf("-w: spool: %w", err)
 		}
 	}
+	return nil
 }
 
 // Abort releases the spool and removes a half-written -w file, for a run

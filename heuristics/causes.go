@@ -278,12 +278,9 @@ func adviceServerReset(c *ctx) string {
 			req = r.Method + " " + r.Path
 		}
 	}
-	// The instant stays typed (ctx.adviceAt) so that a report can show it
-	// in its zone; the text here says UTC.
-	head := "check the server's logs at "
-	c.adviceAt = adviceTime{at: c.rst.Time, pos: len(head),
-		text: head + " for the " + req + ": it was rejected or the process aborted (crash, limit, TLS policy)"}
-	return c.adviceAt.in(time.UTC)
+	c.adviceAt = c.rst.Time // kept typed, for a report in another zone (Finding.AdviceIn)
+	return fmt.Sprintf("check the server's logs at %s for the %s: it was rejected or the process aborted (crash, limit, TLS policy)",
+		adviceClock(c.rst.Time, time.UTC), req)
 }
 
 func adviceTLSAlert(c *ctx) string {

@@ -121,7 +121,7 @@ type ctx struct {
 	ttl      ttlRef
 	ttlOK    bool
 
-	adviceAt adviceTime // set by an advice that names an instant
+	adviceAt time.Time // set by an advice that names an instant
 }
 
 // replyWindow is how soon after a packet a reply still counts as

@@ -3,6 +3,7 @@ package heuristics
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/rstscope/rstscope/flows"
@@ -58,35 +59,26 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) F
 		f.Summary += "; " + p.Summary
 	}
 	f.Advice = advice(c, v)
-	if c.adviceAt.in(time.UTC) == f.Advice { // the advice chosen names the instant
-		f.adviceAt = c.adviceAt
+	if !c.adviceAt.IsZero() && strings.Contains(f.Advice, adviceClock(c.adviceAt, time.UTC)) {
+		f.AdviceTime = c.adviceAt // the advice chosen names the instant
 	}
 	return f
 }
 
-// adviceTime is an advice line that names an instant: text[:pos], the
-// time of day of at with its zone, text[pos:].
-type adviceTime struct {
-	at   time.Time
-	text string
-	pos  int
+// adviceClock is how an advice line names an instant: its time of day in
+// loc, with the zone, "03:08:34.826 UTC".
+func adviceClock(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("15:04:05.000 MST")
 }
 
-func (a adviceTime) in(loc *time.Location) string {
-	if a.at.IsZero() {
-		return ""
-	}
-	return a.text[:a.pos] + a.at.In(loc).Format("15:04:05.000 MST") + a.text[a.pos:]
-}
-
-// AdviceIn gives Advice with the time it names (if any) shown in loc
-// with its zone, "check the server's logs at 04:08:34.826 CET ..."; nil
-// means UTC, as Advice (and so the JSON contract) has it.
+// AdviceIn gives Advice with the time it names (AdviceTime) shown in loc,
+// "check the server's logs at 04:08:34.826 CET ..."; nil means UTC, as
+// Advice (and so the JSON contract) has it.
 func (f *Finding) AdviceIn(loc *time.Location) string {
-	if loc == nil || f.adviceAt.at.IsZero() {
+	if loc == nil || f.AdviceTime.IsZero() {
 		return f.Advice
 	}
-	return f.adviceAt.in(loc)
+	return strings.Replace(f.Advice, adviceClock(f.AdviceTime, time.UTC), adviceClock(f.AdviceTime, loc), 1)
 }
 
 // history is the flow's Zeek-style history and conn_state as the table

@@ -3,6 +3,7 @@ package heuristics
 import (
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // Origin is who really sent the RST.
@@ -234,9 +235,10 @@ type Finding struct {
 	// Kernel is the host kernel's account of this RST, when joined.
 	Kernel *KernelInfo `json:"kernel,omitempty"`
 
-	// adviceAt is the instant Advice names, if any, kept typed so that a
-	// report shows it in its own zone (AdviceIn); Advice says UTC.
-	adviceAt adviceTime
+	// AdviceTime is the instant Advice names ("check the server's logs at
+	// 03:08:34.826 UTC"), zero if none, kept typed so that a report shows
+	// it in its own zone (AdviceIn). Not in JSON, whose advice says UTC.
+	AdviceTime time.Time `json:"-"`
 }
 
 // KernelInfo is the "kernel" object: what the host's kernel said about

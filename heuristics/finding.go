@@ -3,8 +3,6 @@ package heuristics
 import (
 	"fmt"
 	"sort"
-	"strings"
-	"time"
 
 	"github.com/rstscope/rstscope/flows"
 )
@@ -59,26 +57,8 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) F
 		f.Summary += "; " + p.Summary
 	}
 	f.Advice = advice(c, v)
-	if !c.adviceAt.IsZero() && strings.Contains(f.Advice, adviceClock(c.adviceAt, time.UTC)) {
-		f.AdviceTime = c.adviceAt // the advice chosen names the instant
-	}
+	f.AdviceTime = adviceInstant(c, f.Advice)
 	return f
-}
-
-// adviceClock is how an advice line names an instant: its time of day in
-// loc, with the zone, "03:08:34.826 UTC".
-func adviceClock(t time.Time, loc *time.Location) string {
-	return t.In(loc).Format("15:04:05.000 MST")
-}
-
-// AdviceIn gives Advice with the time it names (AdviceTime) shown in loc,
-// "check the server's logs at 04:08:34.826 CET ..."; nil means UTC, as
-// Advice (and so the JSON contract) has it.
-func (f *Finding) AdviceIn(loc *time.Location) string {
-	if loc == nil || f.AdviceTime.IsZero() {
-		return f.Advice
-	}
-	return strings.Replace(f.Advice, adviceClock(f.AdviceTime, time.UTC), adviceClock(f.AdviceTime, loc), 1)
 }
 
 // history is the flow's Zeek-style history and conn_state as the table

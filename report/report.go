@@ -64,26 +64,6 @@ func noFindings(s Summary) string {
 	return fmt.Sprintf("%s · all %s filtered out%s.", plural(s.Stats.RSTPackets, "RST", "RSTs"), plural(s.Stats.Filtered, "finding", "findings"), by)
 }
 
-// Stats is the "stats" object of the JSON contract.
-type Stats struct {
-	Packets         uint64 `json:"packets"`
-	TCPPackets      uint64 `json:"tcp_packets"`
-	TCPFlows        uint64 `json:"tcp_flows"`
-	RSTPackets      uint64 `json:"rst_packets"`
-	Findings        uint64 `json:"findings"` // set by the Writer: findings written
-	Undecodable     uint64 `json:"undecodable"`
-	TruncatedInput  bool   `json:"truncated_input"`
-	DroppedByKernel uint64 `json:"dropped_by_kernel"`
-	// DroppedByInterface is libpcap's ps_ifdrop (live only).
-	DroppedByInterface uint64 `json:"dropped_by_interface,omitempty"`
-	DroppedFlows       uint64 `json:"dropped_flows"`
-	FlowsEndedEarly    uint64 `json:"flows_ended_early,omitempty"` // to make room under --max-flows
-	Filtered           uint64 `json:"filtered_out"`                // findings left out by --cause/--origin/... filters
-	// NotDecoded counts the frames that may hide TCP inside something not
-	// decoded (a tunnel, an EtherType, a link type), by reason.
-	NotDecoded []NotDecoded `json:"not_decoded,omitempty"`
-}
-
 // NotDecoded is how many frames may hide TCP for one reason: "UDP/2152
 // (GTP-U)", "EtherType 0x88e5 (MACsec)", or "other" for reasons past the
 // capture's bound.
@@ -103,6 +83,26 @@ func (st *Stats) notDecoded() string {
 		parts[i] = fmt.Sprintf("%d %s", nd.Packets, Sanitize(nd.Reason, maxShort))
 	}
 	return strings.Join(parts, ", ") + " not decoded"
+}
+
+// Stats is the "stats" object of the JSON contract.
+type Stats struct {
+	Packets         uint64 `json:"packets"`
+	TCPPackets      uint64 `json:"tcp_packets"`
+	TCPFlows        uint64 `json:"tcp_flows"`
+	RSTPackets      uint64 `json:"rst_packets"`
+	Findings        uint64 `json:"findings"` // set by the Writer: findings written
+	Undecodable     uint64 `json:"undecodable"`
+	TruncatedInput  bool   `json:"truncated_input"`
+	DroppedByKernel uint64 `json:"dropped_by_kernel"`
+	// NotDecoded counts the frames that may hide TCP inside something not
+	// decoded (a tunnel, an EtherType, a link type), by reason.
+	NotDecoded []NotDecoded `json:"not_decoded,omitempty"`
+	// DroppedByInterface is libpcap's ps_ifdrop (live only).
+	DroppedByInterface uint64 `json:"dropped_by_interface,omitempty"`
+	DroppedFlows       uint64 `json:"dropped_flows"`
+	FlowsEndedEarly    uint64 `json:"flows_ended_early,omitempty"` // to make room under --max-flows
+	Filtered           uint64 `json:"filtered_out"`                // findings left out by --cause/--origin/... filters
 }
 
 // Options configures a Writer.

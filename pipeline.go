@@ -5,29 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"syscall"
 
 	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/correlate"
 	"github.com/rstscope/rstscope/flows"
 	"github.com/rstscope/rstscope/heuristics"
+	"github.com/rstscope/rstscope/internal/cli"
 	"github.com/rstscope/rstscope/report"
 )
 
 // pipeline is one run: capture -> flows -> heuristics -> report, and -w.
 type pipeline struct {
-	cfg                *config
+	cfg                *cli.Config
 	stderr             io.Writer
 	src                capture.Source
 	inputs             []string
 	outF               *capture.Output // -o; nil for stdout
 	w                  report.Writer
-	exp                exportWriter // -w: capture.Exporter or the sensor's Recorder
-	sens               *sensor      // metrics, SIGUSR1
+	exp                cli.Export  // -w: capture.Exporter or the sensor's Recorder
+	sens               *cli.Sensor // metrics, SIGUSR1
 	peer               *correlate.Peer
-	kern               *kernelAccount // the host kernel's account (--kernel-reasons, --kernel-events); nil without
+	kern               *cli.Kernel // the host kernel's account (--kernel-reasons, --kernel-events); nil without
 	table              *flows.Table
 	findings, filtered uint64
 	warnings           []string
@@ -36,10 +35,10 @@ type pipeline struct {
 
 // runPipeline opens, reads and finishes; one deferred cleanup releases
 // whatever a failure left open and removes half-written files.
-func runPipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error {
+func runPipeline(cfg *cli.Config, stdout, stderr io.Writer, stop <-chan struct{}) error {
 	p := &pipeline{cfg: cfg, stderr: stderr}
 	done := make(chan struct{})
-	stop = capture.StopAfter(stop, cfg.duration, done)
+	stop = capture.StopAfter(stop, cfg.Duration, done)
 	defer func() {
 		close(done)
 		if p.src != nil {
@@ -48,11 +47,9 @@ func runPipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) er
 		if p.exp != nil {
 			p.exp.Abort() // no-ops for files finish closed
 		}
-		p.kern.close()
 		p.outF.Abort()
-		if p.sens != nil {
-			p.sens.close()
-		}
+		p.sens.Close()
+		p.kern.Close()
 	}()
 	if err := p.open(stdout, stop); err != nil {
 		return err
@@ -64,81 +61,49 @@ func runPipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) er
 // privileges (-Z).
 func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	cfg := p.cfg
-	if p.src, err = capture.Interruptible(stop, strings.TrimSpace(strings.Join(cfg.reads, " ")+" "+cfg.iface), func() (capture.Source, error) { return openSource(cfg) }); err != nil {
+	if p.src, p.inputs, err = cfg.OpenInput(stop, p.stderr); err != nil {
 		return err
 	}
-	var progress io.Writer // a terminal, for a progress line while files are read
-	if isTerminal(p.stderr) {
-		progress = p.stderr
-	}
-	p.src, p.inputs = capture.Follow(p.src, stop, progress), cfg.reads
-	if cfg.iface != "" {
-		p.inputs = []string{cfg.iface}
-	}
-	for _, o := range []struct{ flag, path string }{{"-o", cfg.output}, {"-w", cfg.writeFile}} {
-		if err := capture.RefuseOverwrite(o.flag, o.path, cfg.reads); err != nil {
-			return err
-		}
-	}
-	out := stdout
-	if cfg.writeFile == "-" {
-		out = p.stderr // -w - writes the pcap to stdout, the report goes to stderr
-	}
-	if p.outF, err = capture.CreateOutput("output", cfg.output, stop); err != nil {
-		return err
-	} else if p.outF != nil {
-		out = p.outF
-	}
-	if p.w, err = report.New(cfg.format, out, report.Options{Color: !cfg.noColor && isTerminal(out), Stream: cfg.iface != "", Location: cfg.location, Observer: observer(cfg)}); err != nil {
+	if p.w, p.outF, err = cfg.OpenReport(stdout, p.stderr, stop); err != nil {
 		return err
 	}
-	dropping := cfg.user != "" && os.Geteuid() == 0
-	if p.exp, err = openExport(cfg, p.src, stdout, stop, dropping); err != nil {
+	if p.exp, err = cfg.OpenExport(p.src, stdout, stop); err != nil {
 		return err
 	}
 	// Metrics listen before -Z, so that a port below 1024 works.
-	if p.sens, err = startSensor(cfg, p.stderr, p.exp); err != nil {
+	if p.sens, err = cfg.StartSensor(p.stderr, p.exp); err != nil {
 		return err
 	}
 	// -Z as tcpdump does it, but after the report, -w and --peer files are
 	// open too, so that they can be where only root may go; only root drops.
-	if cfg.peer != "" {
-		if p.peer, err = capture.Interruptible(stop, cfg.peer, func() (*correlate.Peer, error) {
-			return correlate.Load(cfg.peer, correlate.Options{LookAhead: cfg.lookAhead})
-		}); err != nil {
-			return err
-		}
-	}
-	// The kernel's account (a BPF program) opens while root, before -Z.
-	if p.kern, err = openKernel(cfg.kernel, cfg.iface != "", p.stderr); err != nil {
+	if p.peer, err = cfg.LoadPeer(stop); err != nil {
 		return err
 	}
-	if dropping {
-		if err := capture.DropPrivileges(cfg.user); err != nil {
-			return err
-		}
+	// The kernel's account (a BPF program) opens while root, before -Z.
+	if p.kern, err = cfg.OpenKernel(p.stderr); err != nil {
+		return err
 	}
-	if cfg.iface != "" {
-		// tcpdump's line: the device is open, the filter set, root dropped.
-		fmt.Fprintf(p.stderr, "rstscope: listening on %s, link-type %d, snapshot length %d bytes\n", cfg.iface, p.src.(capture.LinkTyper).LinkTypes()[0], cfg.snaplen)
+	if err := cfg.DropPrivileges(); err != nil {
+		return err
 	}
-	engine := &heuristics.Engine{Idle: cfg.idle}
+	cfg.Listening(p.stderr, p.src) // tcpdump's line, once root is dropped
+	engine := &heuristics.Engine{Idle: cfg.Idle}
 	var witnesses []heuristics.Witness // other vantage points, weighed in the engine's combine step
 	if p.peer != nil {
 		witnesses = append(witnesses, p.peer)
 	}
-	if kw := p.kern.witness(); kw != nil {
+	if kw := p.kern.Witness(); kw != nil {
 		witnesses = append(witnesses, kw)
 	}
-	p.table = flows.NewTable(flows.Options{LookAhead: cfg.lookAhead, MaxFlows: cfg.maxFlows,
+	p.table = flows.NewTable(flows.Options{LookAhead: cfg.LookAhead, MaxFlows: cfg.MaxFlows,
 		// Time jumps (a record stamped decades off, a clock step) are
 		// re-based by the table and reported here, frame first.
 		OnWarning: func(msg string) { p.warn("%s", msg) },
 		OnEvent: func(ev *flows.Event) {
 			f := engine.Judge(ev, witnesses...)
-			p.kern.judged(&f, cfg.lookAhead)
-			kept := cfg.keep.Keep(&f)
-			p.sens.judged(&f, kept)
+			p.kern.Judged(&f, cfg.LookAhead)
+			kept := cfg.Keep.Keep(&f)
+			p.sens.Judged(&f, kept)
 			if !kept {
 				p.filtered++
 				return
@@ -163,11 +128,11 @@ func (p *pipeline) read() error {
 	// (capture.Clock says why that is still packet time).
 	clock, _ := p.src.(capture.Clock)
 	var pk capture.Packet
-	for n := uint64(0); (p.cfg.count == 0 || n < p.cfg.count) && !p.readerGone; {
+	for n := uint64(0); (p.cfg.Count == 0 || n < p.cfg.Count) && !p.readerGone; {
 		switch err := p.src.Next(&pk); {
 		case err == capture.ErrTimeout:
 			p.table.Flush(clock.Now())
-			if err := p.sens.quiet(p.src, p.table); err != nil {
+			if err := p.sens.Quiet(p.src, p.table); err != nil {
 				return err
 			}
 			continue
@@ -186,7 +151,7 @@ func (p *pipeline) read() error {
 		if err := p.exp.Packet(&pk); err != nil {
 			return err
 		}
-		p.sens.tick(p.src, p.table)
+		p.sens.Tick(p.src, p.table)
 		n++
 	}
 	return nil
@@ -196,40 +161,24 @@ func (p *pipeline) read() error {
 // end: the -w file is complete before the last write to stdout.
 func (p *pipeline) finish(readErr error) error {
 	cfg := p.cfg
-	kerr := p.kern.stop() // every kernel event read is joinable before the last judgements
+	kerr := p.kern.Stop() // every kernel event read is joinable before the last judgements
 	if clock, ok := p.src.(capture.Clock); ok {
 		p.table.Flush(clock.Now()) // what is due is decided as on a quiet link
 	}
 	p.table.Close()
 	st, ts := p.src.Stats(), p.table.Stats()
-	if st.KernelDrops+st.IfaceDrops > 0 {
-		p.warn("%d packets dropped by the kernel and %d by the interface: findings may miss resets (a narrower BPF filter, a larger -B or a smaller -s helps)", st.KernelDrops, st.IfaceDrops)
+	for _, w := range cfg.Warnings(st, ts) {
+		p.warn("%s", w)
 	}
-	if ts.EndedEarly > 0 {
-		p.warn("%d flows were ended early to make room: --max-flows %d reached (half-open, closed or idle flows go first)", ts.EndedEarly, cfg.maxFlows)
+	for _, w := range p.kern.Warnings() {
+		p.warn("%s", w)
 	}
-	if ts.DroppedFlows > 0 {
-		p.warn("%d flows were not tracked: --max-flows %d reached (their RSTs are still reported, with less context)", ts.DroppedFlows, cfg.maxFlows)
-	}
-	if cfg.verbose {
-		for _, fe := range st.FirstErrors {
-			fmt.Fprintf(p.stderr, "rstscope: %s: frame %d: %s\n", p.inputs[fe.Input], fe.Index, fe.Err)
-		}
-	}
-	kst := p.kern.stats()
-	if kst != nil && kst.Lost > 0 {
-		p.warn("the kernel lost %d reset events (its ring was full): RSTs without their event keep the packet-only verdict, and no missing event is taken as evidence", kst.Lost)
-	}
-	expErr := p.exp.Close() // -w is complete before the report's last write
-	werr := p.w.Close(report.Summary{
-		Tool: "rstscope", Version: version, Inputs: p.inputs, First: st.FirstTime, Last: st.LastTime, Warnings: p.warnings, Filter: cfg.keep.String(),
-		Stats: report.Stats{
-			Packets: st.Packets, TCPPackets: st.TCPPackets, TCPFlows: ts.Flows, RSTPackets: ts.RSTPackets,
-			Findings: p.findings, Undecodable: st.Undecodable, TruncatedInput: st.Truncated, DroppedByKernel: st.KernelDrops,
-			DroppedByInterface: st.IfaceDrops, DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: p.filtered,
-			Kernel: kst,
-		},
-	})
+	cfg.FrameErrors(p.stderr, st, p.inputs) // -v
+	expErr := p.exp.Close()                 // -w is complete before the report's last write
+	stats := cli.Stats(st, ts, p.findings, p.filtered)
+	stats.Kernel = p.kern.Stats()
+	werr := p.w.Close(report.Summary{Tool: "rstscope", Version: cli.Version, Inputs: p.inputs, First: st.FirstTime, Last: st.LastTime,
+		Warnings: p.warnings, Filter: cfg.Keep.String(), Stats: stats})
 	var cerr error
 	if werr == nil {
 		cerr = p.outF.Close()
@@ -242,27 +191,4 @@ func (p *pipeline) warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	p.warnings = append(p.warnings, msg)
 	fmt.Fprintf(p.stderr, "rstscope: warning: %s\n", msg)
-}
-
-// openSource opens the files or the live interface.
-func openSource(cfg *config) (capture.Source, error) {
-	if cfg.iface != "" {
-		return capture.OpenLive(cfg.iface, capture.LiveOptions{
-			Snaplen: cfg.snaplen, Promisc: !cfg.noPromisc, Immediate: true, Filter: cfg.filter, BufferSize: cfg.bufferKiB * 1024,
-		})
-	}
-	src, err := capture.OpenFiles(cfg.reads, capture.FileOptions{Filter: cfg.filter, Stdin: cfg.stdin})
-	if err != nil {
-		return nil, err
-	}
-	return capture.Prefetch(src), nil
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/rstscope/rstscope/flows"
 )
@@ -299,8 +300,9 @@ func adviceServerReset(c *ctx) string {
 			req = r.Method + " " + r.Path
 		}
 	}
+	c.adviceAt = c.rst.Time // kept typed, for a report in another zone (Finding.AdviceIn)
 	return fmt.Sprintf("check the server's logs at %s for the %s: it was rejected or the process aborted (crash, limit, TLS policy)",
-		c.rst.Time.UTC().Format("15:04:05.000 UTC"), req)
+		adviceClock(c.rst.Time, time.UTC), req)
 }
 
 func adviceTLSAlert(c *ctx) string {

@@ -121,6 +121,8 @@ type ctx struct {
 	alert    *flows.TLSAlertInfo
 	ttl      ttlRef
 	ttlOK    bool
+
+	adviceAt time.Time // set by an advice that names an instant
 }
 
 // replyWindow is how soon after a packet a reply still counts as

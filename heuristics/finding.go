@@ -57,6 +57,7 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) F
 		f.Summary += "; " + p.Summary
 	}
 	f.Advice = advice(c, v)
+	f.AdviceTime = adviceInstant(c, f.Advice)
 	return f
 }
 

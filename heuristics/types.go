@@ -3,6 +3,7 @@ package heuristics
 import (
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // Origin is who really sent the RST.
@@ -240,6 +241,11 @@ type Finding struct {
 	Echoes *RSTRef `json:"-"`
 	// Kernel is the host kernel's account of this RST, when joined.
 	Kernel *KernelInfo `json:"kernel,omitempty"`
+
+	// AdviceTime is the instant Advice names ("check the server's logs at
+	// 03:08:34.826 UTC"), zero if none, kept typed so that a report shows
+	// it in its own zone (AdviceIn). Not in JSON, whose advice says UTC.
+	AdviceTime time.Time `json:"-"`
 }
 
 // KernelInfo is the "kernel" object: what the host's kernel said about

@@ -95,6 +95,9 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	if st.DroppedFlows > 0 {
 		fmt.Fprintf(b, "| flows dropped (table full) | %d |\n", st.DroppedFlows)
 	}
+	if nd := st.notDecoded(); nd != "" {
+		fmt.Fprintf(b, "| may hide TCP | %s |\n", md(nd, maxLong))
+	}
 	if st.TruncatedInput {
 		b.WriteString("| input truncated | yes |\n")
 	}
@@ -190,7 +193,7 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 		b.WriteString("- **alternatives:** " + strings.Join(alt, ", ") + "\n")
 	}
 	if f.Advice != "" {
-		b.WriteString("- **advice:** " + md(f.Advice, maxLong) + "\n")
+		b.WriteString("- **advice:** " + md(f.AdviceIn(loc), maxLong) + "\n")
 	}
 	if len(f.Evidence) > 0 {
 		b.WriteString("\n**Evidence**\n\n")

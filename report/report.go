@@ -47,6 +47,14 @@ type Summary struct {
 // or all filtered out, and by what.
 func noFindings(s Summary) string {
 	if s.Stats.Filtered == 0 {
+		if nd := s.Stats.notDecoded(); nd != "" {
+			// Not "No RST found": RSTs may hide in what was not decoded.
+			were := " were"
+			if s.Stats.Packets == 1 {
+				were = " was"
+			}
+			return fmt.Sprintf("%d of %s%s TCP; %s.", s.Stats.TCPPackets, plural(s.Stats.Packets, "packet", "packets"), were, nd)
+		}
 		return "No RST found."
 	}
 	by := ""
@@ -54,6 +62,27 @@ func noFindings(s Summary) string {
 		by = " by " + s.Filter
 	}
 	return fmt.Sprintf("%s · all %s filtered out%s.", plural(s.Stats.RSTPackets, "RST", "RSTs"), plural(s.Stats.Filtered, "finding", "findings"), by)
+}
+
+// NotDecoded is how many frames may hide TCP for one reason: "UDP/2152
+// (GTP-U)", "EtherType 0x88e5 (MACsec)", or "other" for reasons past the
+// capture's bound.
+type NotDecoded struct {
+	Reason  string `json:"reason"`
+	Packets uint64 `json:"packets"`
+}
+
+// notDecoded says what may hide TCP: "27 UDP/2152 (GTP-U) not decoded",
+// or "" when nothing may.
+func (st *Stats) notDecoded() string {
+	if len(st.NotDecoded) == 0 {
+		return ""
+	}
+	parts := make([]string, len(st.NotDecoded))
+	for i, nd := range st.NotDecoded {
+		parts[i] = fmt.Sprintf("%d %s", nd.Packets, Sanitize(nd.Reason, maxShort))
+	}
+	return strings.Join(parts, ", ") + " not decoded"
 }
 
 // Stats is the "stats" object of the JSON contract.
@@ -66,6 +95,9 @@ type Stats struct {
 	Undecodable     uint64 `json:"undecodable"`
 	TruncatedInput  bool   `json:"truncated_input"`
 	DroppedByKernel uint64 `json:"dropped_by_kernel"`
+	// NotDecoded counts the frames that may hide TCP inside something not
+	// decoded (a tunnel, an EtherType, a link type), by reason.
+	NotDecoded []NotDecoded `json:"not_decoded,omitempty"`
 	// DroppedByInterface is libpcap's ps_ifdrop (live only).
 	DroppedByInterface uint64 `json:"dropped_by_interface,omitempty"`
 	DroppedFlows       uint64 `json:"dropped_flows"`

@@ -184,6 +184,9 @@ func (t *textWriter) header(s Summary, n int) string {
 	if st.Filtered > 0 {
 		notes = append(notes, plural(st.Filtered, "finding", "findings")+" filtered out")
 	}
+	if nd := st.notDecoded(); nd != "" {
+		notes = append(notes, nd)
+	}
 	if st.TruncatedInput {
 		notes = append(notes, "input truncated")
 	}
@@ -306,7 +309,7 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 		}
 	}
 	if f.Advice != "" {
-		rows = append(rows, t.kv("advice", Sanitize(f.Advice, maxLong)))
+		rows = append(rows, t.kv("advice", Sanitize(f.AdviceIn(t.loc), maxLong)))
 	}
 	if len(f.Alternatives) > 0 {
 		alt := make([]string, len(f.Alternatives))

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 )
 
 // kernelFlags are --kernel-reasons and --kernel-events (package kernel),
-// parsed and checked here; kernelrun.go opens what they ask for.
+// parsed and checked here; kernel.go opens what they ask for.
 type kernelFlags struct {
 	reasons string // "auto", "on" or "off"
 	events  string // NDJSON file: written while capturing (-i), read with -r

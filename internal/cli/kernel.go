@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -13,11 +13,11 @@ import (
 	"github.com/rstscope/rstscope/report"
 )
 
-// kernelAccount is the host kernel's side of one run (package kernel): a
+// Kernel is the host kernel's account of one run's RSTs (package kernel): a
 // live Tracer with -i, pumped into an Index (and into the --kernel-events
 // file), or the events recorded in that file with -r. The zero value (nil)
 // is "not asked for or not available" and every method accepts it.
-type kernelAccount struct {
+type Kernel struct {
 	tracer *kernel.Tracer
 	index  *kernel.Index
 	file   *os.File // --kernel-events with -i
@@ -31,11 +31,16 @@ type kernelAccount struct {
 	pruned       time.Time
 }
 
-// openKernel opens the kernel's account as the flags ask. Live, it must run
-// before -Z drops root; it filters events to the capture's network
-// namespace (the process's). With auto, a kernel that cannot give its
-// account is one line on stderr and a nil account, never an error.
-func openKernel(k kernelFlags, live bool, stderr io.Writer) (*kernelAccount, error) {
+// OpenKernel opens the kernel's account as --kernel-reasons and
+// --kernel-events ask. Live, it must run before -Z drops root; it keeps the
+// events of the capture's network namespace (the process's). With auto, a
+// kernel that cannot give its account is one line on stderr and a nil
+// Kernel, never an error.
+func (cfg *Config) OpenKernel(stderr io.Writer) (*Kernel, error) {
+	return openKernel(cfg.kernel, cfg.Iface != "", stderr)
+}
+
+func openKernel(k kernelFlags, live bool, stderr io.Writer) (*Kernel, error) {
 	if k.reasons == "off" {
 		return nil, nil
 	}
@@ -53,7 +58,7 @@ func openKernel(k kernelFlags, live bool, stderr io.Writer) (*kernelAccount, err
 			return nil, err
 		}
 		warnOld(x.Sessions(), stderr)
-		return &kernelAccount{index: x}, nil
+		return &Kernel{index: x}, nil
 	}
 	tr, err := openTracer()
 	if err != nil {
@@ -67,7 +72,7 @@ func openKernel(k kernelFlags, live bool, stderr io.Writer) (*kernelAccount, err
 		fmt.Fprintf(stderr, "rstscope: kernel reset reasons off: %v%s\n", err, not)
 		return nil, nil
 	}
-	a := &kernelAccount{tracer: tr, index: kernel.NewIndex(nil, nil), pumped: make(chan error, 1)}
+	a := &Kernel{tracer: tr, index: kernel.NewIndex(nil, nil), pumped: make(chan error, 1)}
 	var w *kernel.Writer
 	if k.events != "" {
 		if a.file, err = os.Create(k.events); err != nil {
@@ -112,8 +117,8 @@ func orThis(release string) string {
 	return release
 }
 
-// witness is the kernel's Witness for the engine, nil without an account.
-func (a *kernelAccount) witness() heuristics.Witness {
+// Witness is the kernel's Witness for the engine, nil without an account.
+func (a *Kernel) Witness() heuristics.Witness {
 	if a == nil {
 		return nil
 	}
@@ -125,7 +130,7 @@ func (a *kernelAccount) witness() heuristics.Witness {
 // session's loss count is only known at the end; so before such a claim
 // stands, the tracer is asked (a system call, paid only for these claims).
 type kernelWitness struct {
-	a *kernelAccount
+	a *Kernel
 	w *kernel.Witness
 }
 
@@ -149,9 +154,9 @@ func absent(t heuristics.Testimony) bool {
 	return false
 }
 
-// judged counts a finding judged with the kernel's account. Live, it also
+// Judged counts a finding judged with the kernel's account. Live, it also
 // forgets events long judged.
-func (a *kernelAccount) judged(f *heuristics.Finding, lookAhead time.Duration) {
+func (a *Kernel) Judged(f *heuristics.Finding, lookAhead time.Duration) {
 	if a == nil {
 		return
 	}
@@ -175,9 +180,9 @@ func (a *kernelAccount) judged(f *heuristics.Finding, lookAhead time.Duration) {
 	}
 }
 
-// stop ends tracing and waits until every event read is in the index (call
+// Stop ends tracing and waits until every event read is in the index (call
 // it when capture stops, before the last findings are judged).
-func (a *kernelAccount) stop() error {
+func (a *Kernel) Stop() error {
 	if a == nil || a.tracer == nil || a.done {
 		return nil
 	}
@@ -192,20 +197,28 @@ func (a *kernelAccount) stop() error {
 	return a.err
 }
 
-// close stops tracing if stop was not called (an error path) and returns
+// Close stops tracing if Stop was not called (an error path) and returns
 // the first error.
-func (a *kernelAccount) close() error {
+func (a *Kernel) Close() error {
 	if a == nil {
 		return nil
 	}
-	if err := a.stop(); err != nil && !errors.Is(err, kernel.ErrClosed) {
+	if err := a.Stop(); err != nil && !errors.Is(err, kernel.ErrClosed) {
 		return err
 	}
 	return nil
 }
 
-// stats is the summary's kernel line, nil without an account.
-func (a *kernelAccount) stats() *report.KernelStats {
+// Warnings are the end-of-run warnings the kernel's account calls for.
+func (a *Kernel) Warnings() []string {
+	if s := a.Stats(); s != nil && s.Lost > 0 {
+		return []string{fmt.Sprintf("the kernel lost %d reset events (its ring was full): RSTs without their event keep the packet-only verdict, and no missing event is taken as evidence", s.Lost)}
+	}
+	return nil
+}
+
+// Stats is the summary's kernel line, nil without an account.
+func (a *Kernel) Stats() *report.KernelStats {
 	if a == nil {
 		return nil
 	}

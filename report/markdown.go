@@ -102,16 +102,16 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
 		return
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")
-	for _, c := range tl.causes() {
+	for _, c := range tl.causesByCount() {
 		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Key)), c.N)
 	}
 	b.WriteString("\n| origin | findings |\n|---|---:|\n")
 	for _, o := range tl.origins() {
 		fmt.Fprintf(b, "| %s | %d |\n", code(string(o.Key)), o.N)
 	}
-	b.WriteString("\n| top servers | RSTs |\n|---|---:|\n")
-	for _, s := range tl.topServers(topServerMax) {
-		fmt.Fprintf(b, "| %s | %d |\n", md(s.Server, maxShort), s.RSTs)
+	b.WriteString("\n| top resetters (who really sent the RSTs) | side | RSTs |\n|---|---|---:|\n")
+	for _, r := range tl.topResetters(topResetterMax) {
+		fmt.Fprintf(b, "| %s | %s | %d |\n", md(r.addrOrUnknown(), maxShort), md(r.Side(), maxShort), r.RSTs)
 	}
 	b.WriteString("\n")
 }

@@ -202,20 +202,80 @@ func sortFindings(fs []heuristics.Finding) {
 	}
 }
 
-// tally counts findings by cause, origin and server, for summaries. It
+// tally counts findings by cause, origin and resetter, for summaries. It
 // keeps counts only, so a long live run does not keep its findings.
 type tally struct {
-	cause   map[heuristics.Cause]int
-	origin  map[heuristics.Origin]int
-	servers map[string]int // RST packets per server address
-	clamped int            // findings with a time RFC 3339 cannot write
+	cause     map[heuristics.Cause]int
+	origin    map[heuristics.Origin]int
+	resetters map[resetter]int // RST packets per endpoint that really sent them
+	clamped   int              // findings with a time RFC 3339 cannot write
+}
+
+// resetter is who really sent a finding's RSTs (its origin) and the
+// endpoint: the server's address and port; the client's address alone
+// (its ports are ephemeral, so a browser's many closes add up); for a
+// middlebox or an unknown origin, the endpoint the RST claimed to be,
+// with Claimed the side it claimed.
+type resetter struct {
+	Origin  heuristics.Origin
+	Addr    string
+	Claimed heuristics.Side // middlebox and unknown origins only
+}
+
+// resetterOf is the endpoint that really sent f's RSTs.
+func resetterOf(f *heuristics.Finding) resetter {
+	claimed := func() resetter {
+		r := resetter{Origin: f.Origin, Claimed: f.RST.From}
+		switch f.RST.From {
+		case heuristics.SideServer:
+			r.Addr = addrText(f.Flow.Server)
+		case heuristics.SideClient:
+			r.Addr = addrIP(f.Flow.Client)
+		}
+		return r
+	}
+	switch f.Origin {
+	case heuristics.OriginServer:
+		return resetter{Origin: f.Origin, Addr: addrText(f.Flow.Server)}
+	case heuristics.OriginClient:
+		return resetter{Origin: f.Origin, Addr: addrIP(f.Flow.Client)}
+	}
+	return claimed()
+}
+
+// addrIP is ap's address without the port ("" when unknown).
+func addrIP(ap netip.AddrPort) string {
+	if !ap.IsValid() {
+		return ""
+	}
+	return ap.Addr().String()
+}
+
+// Side says which side the resetter is, as the summaries print it:
+// "server", "client", "middlebox (as server)", "unknown (as client)".
+func (r resetter) Side() string {
+	if r.Origin == heuristics.OriginServer || r.Origin == heuristics.OriginClient {
+		return string(r.Origin)
+	}
+	if r.Claimed == heuristics.SideUnknown {
+		return string(r.Origin)
+	}
+	return string(r.Origin) + " (as " + r.Claimed.String() + ")"
+}
+
+// addrOrUnknown is the address as the summaries print it.
+func (r resetter) addrOrUnknown() string {
+	if r.Addr == "" {
+		return "unknown address"
+	}
+	return r.Addr
 }
 
 func (t *tally) add(f *heuristics.Finding) {
 	if t.cause == nil {
 		t.cause = make(map[heuristics.Cause]int)
 		t.origin = make(map[heuristics.Origin]int)
-		t.servers = make(map[string]int)
+		t.resetters = make(map[resetter]int)
 	}
 	t.cause[f.Cause]++
 	t.origin[f.Origin]++
@@ -223,7 +283,7 @@ func (t *tally) add(f *heuristics.Finding) {
 	if n < 1 {
 		n = 1
 	}
-	t.servers[addrText(f.Flow.Server)] += n
+	t.resetters[resetterOf(f)] += n
 	if f.RST.Time.Clamped() || f.Flow.Start.Clamped() {
 		t.clamped++
 	}
@@ -274,31 +334,43 @@ func ordered[K ~string](m map[K]int, order []K) []count[K] {
 	return append(out, rest...)
 }
 
-// causes lists the causes with findings in AllCauses order, then any other.
+// causes lists the causes with findings in AllCauses order, then any
+// other: the JSON by_cause object, whose key order stays fixed.
 func (t *tally) causes() []causeCount { return ordered(t.cause, heuristics.AllCauses) }
+
+// causesByCount lists the causes with findings, most findings first (ties
+// in AllCauses order): the summaries' "By cause".
+func (t *tally) causesByCount() []causeCount {
+	cs := t.causes()
+	slices.SortStableFunc(cs, func(a, b causeCount) int { return b.N - a.N })
+	return cs
+}
 
 // origins lists the origins with findings in AllOrigins order, then any
 // other.
 func (t *tally) origins() []originCount { return ordered(t.origin, heuristics.AllOrigins) }
 
-// serverCount is one server address and the RST packets of its findings.
-type serverCount struct {
-	Server string
-	RSTs   int
+// resetterCount is one resetter and the RST packets it really sent.
+type resetterCount struct {
+	resetter
+	RSTs int
 }
 
-// topServers returns up to max servers by RST count (descending, then by
-// address).
-func (t *tally) topServers(max int) []serverCount {
-	out := make([]serverCount, 0, len(t.servers))
-	for s, n := range t.servers {
-		out = append(out, serverCount{s, n})
+// topResetters returns up to max resetters by RST count (descending, then
+// by address and side).
+func (t *tally) topResetters(max int) []resetterCount {
+	out := make([]resetterCount, 0, len(t.resetters))
+	for r, n := range t.resetters {
+		out = append(out, resetterCount{r, n})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].RSTs != out[j].RSTs {
-			return out[i].RSTs > out[j].RSTs
+	slices.SortFunc(out, func(a, b resetterCount) int {
+		if a.RSTs != b.RSTs {
+			return b.RSTs - a.RSTs
 		}
-		return out[i].Server < out[j].Server
+		if c := strings.Compare(a.Addr, b.Addr); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Side(), b.Side())
 	})
 	if len(out) > max {
 		out = out[:max]

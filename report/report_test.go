@@ -345,8 +345,8 @@ func TestText_document(t *testing.T) {
 		return "#" + strconv.Itoa(i+1) + " " + string(c) + " ·"
 	})
 	for _, want := range []string{
-		"93.184.216.34:443   4", // top server: 3 + 1 RSTs
-		"▶    107", "▶    109",  // RST rows marked
+		"93.184.216.34:443   middlebox (as server)  3", // the burst, by who really sent it
+		"▶    107", "▶    109", // RST rows marked
 		"8 of 13 shown",
 		"ttl_mismatch: RST TTL 61 vs server TTL 52 (3 vs 12 hops) [frames 102, 107]",
 		"SNI example.com ALPN h2 (frame 104)",

@@ -17,15 +17,15 @@ import (
 
 // Text layout constants, in terminal cells.
 const (
-	defaultWidth = 100 // Options.Width 0 and not a terminal
-	maxAutoWidth = 120 // Options.Width 0 on a terminal: its width, at most this
-	minWidth     = 40
-	indent       = 2  // cards and summary rows
-	labelWidth   = 10 // key column of key/value rows
-	barMax       = 40 // longest bar of the cause chart
-	ladderRows   = 8  // packets shown per card
-	ladderAfter  = 3  // at most this many packets after the last RST
-	topServerMax = 5
+	defaultWidth   = 100 // Options.Width 0 and not a terminal
+	maxAutoWidth   = 120 // Options.Width 0 on a terminal: its width, at most this
+	minWidth       = 40
+	indent         = 2  // cards and summary rows
+	labelWidth     = 10 // key column of key/value rows
+	barMax         = 40 // longest bar of the cause chart
+	ladderRows     = 8  // packets shown per card
+	ladderAfter    = 3  // at most this many packets after the last RST
+	topResetterMax = 5
 )
 
 // textWriter renders the human report with lipgloss.
@@ -196,7 +196,7 @@ func (t *textWriter) summary(tl *tally, n int) string {
 		return t.st.heading.Render("No RST found.")
 	}
 	var rows []string
-	causes := tl.causes()
+	causes := tl.causesByCount()
 	nameW, countW, most := 0, 0, 0
 	for _, c := range causes {
 		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Key), maxShort)))
@@ -223,18 +223,20 @@ func (t *textWriter) summary(tl *tally, n int) string {
 	}
 	rows = append(rows, t.para(indent, strings.Join(origins, " · ")))
 
-	rows = append(rows, t.st.heading.Render("Top servers by RSTs"))
-	top := tl.topServers(topServerMax)
-	addrW, countW := 0, 0
-	for _, s := range top {
-		addrW = max(addrW, lipgloss.Width(Sanitize(s.Server, maxShort)))
-		countW = max(countW, len(strconv.Itoa(s.RSTs)))
+	rows = append(rows, t.st.heading.Render("Top resetters (who really sent the RSTs)"))
+	top := tl.topResetters(topResetterMax)
+	addrW, sideW, countW := 0, 0, 0
+	for _, r := range top {
+		addrW = max(addrW, lipgloss.Width(Sanitize(r.addrOrUnknown(), maxShort)))
+		sideW = max(sideW, lipgloss.Width(r.Side()))
+		countW = max(countW, len(strconv.Itoa(r.RSTs)))
 	}
-	addrW = min(addrW, t.width-indent-2-countW)
-	for _, s := range top {
-		addr := t.st.cell.Width(addrW + 2).Render(Sanitize(s.Server, maxShort))
-		count := t.st.plain.Width(countW).Align(lipgloss.Right).Render(strconv.Itoa(s.RSTs))
-		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), addr, count))
+	addrW = min(addrW, max(1, t.width-indent-2-sideW-2-countW))
+	for _, r := range top {
+		addr := t.st.cell.Width(addrW + 2).Render(Sanitize(r.addrOrUnknown(), maxShort))
+		side := t.st.originStyle(r.Origin).Width(sideW + 2).Render(r.Side())
+		count := t.st.plain.Width(countW).Align(lipgloss.Right).Render(strconv.Itoa(r.RSTs))
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), addr, side, count))
 	}
 	return strings.Join(rows, "\n")
 }

@@ -1,0 +1,88 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rstscope/rstscope/heuristics"
+)
+
+// browserCloses is the shape of issue 18.7: one client closes n
+// connections to one server with RST (origin client), and the server
+// resets one connection itself.
+func browserCloses(n int) []heuristics.Finding {
+	var fs []heuristics.Finding
+	for i := range n {
+		fs = append(fs, heuristics.Finding{
+			Cause: heuristics.CauseAbortiveClose, Origin: heuristics.OriginClient, Confidence: heuristics.Medium,
+			Flow: heuristics.FlowInfo{Client: ap(fmt.Sprintf("10.0.0.2:%d", 40000+i)), Server: ap("93.184.216.34:443")},
+			RST: heuristics.RSTInfo{Time: at(t0.Add(time.Duration(i) * time.Second)), Packet: uint64(10 + i),
+				From: heuristics.SideClient, Count: 1},
+		})
+	}
+	fs = append(fs, heuristics.Finding{
+		Cause: heuristics.CauseServerResetAfterRequest, Origin: heuristics.OriginServer, Confidence: heuristics.High,
+		Flow: heuristics.FlowInfo{Client: ap("10.0.0.2:39999"), Server: ap("93.184.216.34:443")},
+		RST:  heuristics.RSTInfo{Time: at(t0), Packet: 5, From: heuristics.SideServer, Count: 1},
+	}, heuristics.Finding{
+		Cause: heuristics.CauseMiddleboxInjected, Origin: heuristics.OriginMiddlebox, Confidence: heuristics.High,
+		Flow: heuristics.FlowInfo{Client: ap("10.0.0.3:50000"), Server: ap("198.51.100.7:80")},
+		RST:  heuristics.RSTInfo{Time: at(t0), Packet: 6, From: heuristics.SideServer, Count: 3},
+	})
+	return fs
+}
+
+func TestTally_resettersByOrigin(t *testing.T) {
+	var tl tally
+	fs := browserCloses(47)
+	for i := range fs {
+		tl.add(&fs[i])
+	}
+	got := tl.topResetters(5)
+	want := []struct {
+		addr, side string
+		n          int
+	}{
+		{"10.0.0.2", "client", 47},
+		{"198.51.100.7:80", "middlebox (as server)", 3},
+		{"93.184.216.34:443", "server", 1},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d resetters %v, want %d", len(got), got, len(want))
+	}
+	for i, w := range want {
+		if got[i].Addr != w.addr || got[i].Side() != w.side || got[i].RSTs != w.n {
+			t.Errorf("resetter %d: got %s %s %d, want %s %s %d", i, got[i].Addr, got[i].Side(), got[i].RSTs, w.addr, w.side, w.n)
+		}
+	}
+	cs := tl.causesByCount()
+	if cs[0].Key != heuristics.CauseAbortiveClose || cs[0].N != 47 {
+		t.Errorf("by cause: got %v first, want abortive_close 47", cs[0])
+	}
+	for i := 1; i < len(cs); i++ {
+		if cs[i].N > cs[i-1].N {
+			t.Errorf("by cause not ordered by count: %v", cs)
+		}
+	}
+}
+
+func TestText_resettersSaySide(t *testing.T) {
+	out := render(t, "text", Options{Width: 100}, browserCloses(47), Summary{})
+	i := strings.Index(out, "Top resetters (who really sent the RSTs)")
+	if i < 0 {
+		t.Fatalf("no resetter heading:\n%s", out)
+	}
+	lines := strings.Split(out[i:], "\n")
+	if f := strings.Fields(lines[1]); len(f) != 3 || f[0] != "10.0.0.2" || f[1] != "client" || f[2] != "47" {
+		t.Errorf("first resetter: got %q, want 10.0.0.2 client 47", lines[1])
+	}
+	if strings.Contains(out, "93.184.216.34:443  48") || strings.Contains(out, "Top servers") {
+		t.Errorf("the client's closes are still counted for the server:\n%s", out[i:])
+	}
+	md := render(t, "markdown", Options{}, browserCloses(47), Summary{})
+	if !strings.Contains(md, "| 10.0.0.2 | client | 47 |") || !strings.Contains(md, "| `abortive_close` | 47 |\n| `server_reset_after_request`") {
+		t.Errorf("markdown summary lacks the client resetter or count order:\n%s", md)
+	}
+}

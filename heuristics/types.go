@@ -203,6 +203,10 @@ type PacketRow struct {
 	Window     uint16  `json:"window"`
 	RST        bool    `json:"rst,omitempty"`   // one of this finding's RSTs
 	After      bool    `json:"after,omitempty"` // came after the first RST
+	// Partial marks a frame the finding names that had left the flow's
+	// last 16 packets: only packet, time_offset_ms, from and flags (those
+	// its fact implies, else "") are known; the other fields are zero.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Finding is one attributed RST event. Its JSON tags are the contract of

@@ -205,6 +205,11 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
 			case r.After:
 				note = "after"
 			}
+			if r.Partial {
+				fmt.Fprintf(b, "| %d | %s | %s | %s | - | - | - | - | - | %s |\n",
+					r.Packet, msOffset(r.TimeOffset), direction(r.From), md(flagsCell(&r), maxShort), note)
+				continue
+			}
 			fmt.Fprintf(b, "| %d | %s | %s | %s | %d | %d | %d | %d | %s | %s |\n",
 				r.Packet, msOffset(r.TimeOffset), direction(r.From), md(r.Flags, maxShort),
 				r.Seq, r.Ack, r.Len, r.TTL, ipid, note)
@@ -237,6 +242,9 @@ func mermaid(f *heuristics.Finding) string {
 	for _, r := range f.Packets {
 		label := fmt.Sprintf("[%d] %s ms %s seq=%d ack=%d len=%d ttl=%d", r.Packet, msOffset(r.TimeOffset),
 			r.Flags, r.Seq, r.Ack, r.Len, r.TTL)
+		if r.Partial {
+			label = fmt.Sprintf("[%d] %s ms %s", r.Packet, msOffset(r.TimeOffset), flagsCell(&r))
+		}
 		var from, to string
 		switch r.From {
 		case heuristics.SideClient:

@@ -347,7 +347,7 @@ func TestText_document(t *testing.T) {
 	for _, want := range []string{
 		"93.184.216.34:443   middlebox (as server)  3", // the burst, by who really sent it
 		"▶    107", "▶    109", // RST rows marked
-		"8 of 13 shown",
+		"10 of 13 shown", // the window and the cited frames 102 (SA) and 104 (ClientHello)
 		"ttl_mismatch: RST TTL 61 vs server TTL 52 (3 vs 12 hops) [frames 102, 107]",
 		"SNI example.com ALPN h2 (frame 104)",
 		"server 3 · middlebox 1 · unknown 1",
@@ -373,7 +373,7 @@ func TestText_ladderColumns(t *testing.T) {
 	for _, c := range cases {
 		var b bytes.Buffer
 		w := newText(&b, Options{Width: c.width}, nil)
-		out := w.ladder(f.Packets)
+		out := w.ladder(&f)
 		checkText(t, out, c.width)
 		var head string
 		for _, l := range strings.Split(out, "\n") {

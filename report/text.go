@@ -306,7 +306,7 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 		}
 		rows = append(rows, t.kv("could be", strings.Join(alt, ", ")))
 	}
-	if l := t.ladder(f.Packets); l != "" {
+	if l := t.ladder(f); l != "" {
 		rows = append(rows, l)
 	}
 	return strings.Join(rows, "\n")
@@ -472,6 +472,15 @@ func msOffset(d heuristics.Millis) string {
 	return strconv.FormatFloat(d.MS(), 'f', 3, 64)
 }
 
+// flagsCell is a row's flags; a partial row without known flags says
+// "?" (see heuristics.PacketRow.Partial).
+func flagsCell(r *heuristics.PacketRow) string {
+	if r.Partial && r.Flags == "" {
+		return "?"
+	}
+	return Sanitize(r.Flags, maxShort)
+}
+
 // direction is the arrow for a row's sender.
 func direction(from heuristics.Side) string {
 	switch from {
@@ -502,7 +511,7 @@ var ladderColumns = []ladderColumn{
 	{"frame", true, 0, func(r *heuristics.PacketRow) string { return strconv.FormatUint(r.Packet, 10) }},
 	{"ms", true, 0, func(r *heuristics.PacketRow) string { return msOffset(r.TimeOffset) }},
 	{"dir", false, 0, func(r *heuristics.PacketRow) string { return direction(r.From) }},
-	{"flags", false, 0, func(r *heuristics.PacketRow) string { return Sanitize(r.Flags, maxShort) }},
+	{"flags", false, 0, func(r *heuristics.PacketRow) string { return flagsCell(r) }},
 	{"seq", true, 3, func(r *heuristics.PacketRow) string { return strconv.FormatUint(uint64(r.Seq), 10) }},
 	{"ack", true, 4, func(r *heuristics.PacketRow) string { return strconv.FormatUint(uint64(r.Ack), 10) }},
 	{"len", true, 2, func(r *heuristics.PacketRow) string { return strconv.Itoa(r.Len) }},
@@ -515,15 +524,64 @@ var ladderColumns = []ladderColumn{
 	}},
 }
 
+// citedFrames are the frames a finding names: its RSTs, its evidence's,
+// the request's and the TLS alert's.
+func citedFrames(f *heuristics.Finding) map[uint64]bool {
+	m := map[uint64]bool{f.RST.Packet: true}
+	for _, n := range f.RST.Frames {
+		m[n] = true
+	}
+	for _, e := range f.Evidence {
+		for _, n := range e.Frames {
+			m[n] = true
+		}
+	}
+	if f.Request != nil && f.Request.Frame != 0 {
+		m[f.Request.Frame] = true
+	}
+	if f.TLSAlert != nil && f.TLSAlert.Packet != 0 {
+		m[f.TLSAlert.Packet] = true
+	}
+	return m
+}
+
+// ladderShown picks the rows to show, in order: the ladderWindow and,
+// outside it, every row whose frame the finding names (so a shortened
+// ladder never hides the alert or FIN its evidence cites).
+func ladderShown(f *heuristics.Finding) []int {
+	rows := f.Packets
+	from, to := ladderWindow(rows)
+	cited := citedFrames(f)
+	var idx []int
+	for i := range rows {
+		if i >= from && i < to || cited[rows[i].Packet] || rows[i].Partial {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
 // ladder renders the last packets of the flow; RST rows are marked and
-// highlighted. When the table is wider than the card, columns are dropped
-// (IP ID first, then ack, seq, len, TTL) before lipgloss shrinks it.
-func (t *textWriter) ladder(rows []heuristics.PacketRow) string {
+// highlighted, rows left out are marked by a "⋮" row. When the table is
+// wider than the card, columns are dropped (IP ID first, then ack, seq,
+// len, TTL) before lipgloss shrinks it.
+func (t *textWriter) ladder(f *heuristics.Finding) string {
+	rows := f.Packets
 	if len(rows) == 0 {
 		return ""
 	}
-	from, to := ladderWindow(rows)
-	shown := rows[from:to]
+	idx := ladderShown(f)
+	// shown holds the rows with nil for a gap.
+	var shown []*heuristics.PacketRow
+	for k, i := range idx {
+		if k == 0 && i > 0 || k > 0 && i > idx[k-1]+1 {
+			shown = append(shown, nil)
+		}
+		shown = append(shown, &rows[i])
+	}
+	if last := idx[len(idx)-1]; last < len(rows)-1 {
+		shown = append(shown, nil)
+	}
 	avail := t.width - indent
 	var tb *table.Table
 	for dropAbove := 6; dropAbove >= 1; dropAbove-- {
@@ -536,15 +594,15 @@ func (t *textWriter) ladder(rows []heuristics.PacketRow) string {
 		tb = tb.Width(avail)
 	}
 	title := "packets (ms relative to the RST)"
-	if len(shown) < len(rows) {
-		title = fmt.Sprintf("packets (%d of %d shown; ms relative to the RST)", len(shown), len(rows))
+	if len(idx) < len(rows) {
+		title = fmt.Sprintf("packets (%d of %d shown; ms relative to the RST)", len(idx), len(rows))
 	}
 	return t.para(indent, t.st.label.Render(title)) + "\n" + t.indentBlock(tb.String())
 }
 
 // ladderTable builds the ladder with the columns whose drop rank is below
 // dropAbove.
-func (t *textWriter) ladderTable(shown []heuristics.PacketRow, dropAbove int) *table.Table {
+func (t *textWriter) ladderTable(shown []*heuristics.PacketRow, dropAbove int) *table.Table {
 	var cols []ladderColumn
 	for _, c := range ladderColumns {
 		if c.drop < dropAbove {
@@ -556,10 +614,18 @@ func (t *textWriter) ladderTable(shown []heuristics.PacketRow, dropAbove int) *t
 		heads[i] = c.head
 	}
 	data := make([][]string, len(shown))
-	for i := range shown {
+	for i, r := range shown {
 		data[i] = make([]string, len(cols))
 		for j, c := range cols {
-			data[i][j] = c.cell(&shown[i])
+			switch {
+			case r == nil && c.head == "frame":
+				data[i][j] = "⋮"
+			case r == nil:
+			case r.Partial && c.drop > 0:
+				data[i][j] = "-" // not kept: the row is recalled from the flow's facts
+			default:
+				data[i][j] = c.cell(r)
+			}
 		}
 	}
 	return table.New().
@@ -574,7 +640,7 @@ func (t *textWriter) ladderTable(shown []heuristics.PacketRow, dropAbove int) *t
 			switch {
 			case row == table.HeaderRow:
 				s = t.st.header
-			case shown[row].RST:
+			case shown[row] != nil && shown[row].RST:
 				s = t.st.rstCell
 			}
 			if cols[col].right {

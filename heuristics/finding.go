@@ -49,6 +49,7 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) F
 	}
 	if g, ok := c.idleGap(); ok {
 		f.Gap = Gap{g.gap}
+		f.GapSeconds = Seconds{g.gap}
 		if g.known != nil {
 			f.KnownTimeout = fmt.Sprintf("%s (%s)", g.known.name, dur(g.known.d))
 		}

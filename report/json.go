@@ -21,6 +21,7 @@ func forJSON(f *heuristics.Finding) heuristics.Finding {
 	j := *f
 	j.Summary = Sanitize(f.Summary, maxLong)
 	j.Advice = Sanitize(f.Advice, maxLong)
+	j.GapSeconds = heuristics.Seconds{Duration: f.Gap.Duration} // idle_gap_s: always the idle_gap's number
 	j.Evidence = make([]heuristics.Evidence, len(f.Evidence))
 	for i, e := range f.Evidence {
 		e.Detail = Sanitize(e.Detail, maxLong)
@@ -71,14 +72,14 @@ type documentJSON struct {
 	Inputs   []string              `json:"inputs"`
 	Stats    Stats                 `json:"stats"`
 	ByCause  byCause               `json:"by_cause"`
-	ByOrigin byOrigin              `json:"by_origin,omitempty"` // not filled yet
+	ByOrigin byOrigin              `json:"by_origin"`
 	Warnings []string              `json:"warnings,omitempty"`
 	Findings *[]heuristics.Finding `json:"findings,omitempty"`
 }
 
 func newDocument(s Summary, n int, causes tally) documentJSON {
 	d := documentJSON{Tool: s.Tool, Version: s.Version, Inputs: s.Inputs, Stats: s.Stats,
-		ByCause: byCause(causes.causes()), Warnings: causes.warnings(s.Warnings)}
+		ByCause: byCause(causes.causes()), ByOrigin: byOrigin(causes.origins()), Warnings: causes.warnings(s.Warnings)}
 	if d.Inputs == nil {
 		d.Inputs = []string{}
 	}

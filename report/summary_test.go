@@ -1,7 +1,9 @@
 package report
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +86,78 @@ func TestText_resettersSaySide(t *testing.T) {
 	md := render(t, "markdown", Options{}, browserCloses(47), Summary{})
 	if !strings.Contains(md, "| 10.0.0.2 | client | 47 |") || !strings.Contains(md, "| `abortive_close` | 47 |\n| `server_reset_after_request`") {
 		t.Errorf("markdown summary lacks the client resetter or count order:\n%s", md)
+	}
+}
+
+// TestJSON_forJQ checks the fields of issue 18.9 that jq users read
+// without parsing strings: by_origin, idle_gap_s, the split endpoints and
+// rst.input.
+func TestJSON_forJQ(t *testing.T) {
+	fs := testFindings()
+	fs[0].Gap = heuristics.Gap{Duration: 350200 * time.Millisecond}
+	out := render(t, "json", Options{}, fs, testSummary())
+	var d struct {
+		ByOrigin map[string]int `json:"by_origin"`
+		Findings []struct {
+			IdleGap  *string  `json:"idle_gap"`
+			IdleGapS *float64 `json:"idle_gap_s"`
+			Flow     struct {
+				Client     string  `json:"client"`
+				Server     string  `json:"server"`
+				ClientIP   *string `json:"client_ip"`
+				ServerIP   *string `json:"server_ip"`
+				ClientPort *int    `json:"client_port"`
+				ServerPort *int    `json:"server_port"`
+			} `json:"flow"`
+			RST struct {
+				Input *int `json:"input"`
+			} `json:"rst"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, f := range fs {
+		want[string(f.Origin)]++
+	}
+	if len(d.ByOrigin) != len(want) {
+		t.Errorf("by_origin: got %v, want %v", d.ByOrigin, want)
+	}
+	for o, n := range want {
+		if d.ByOrigin[o] != n {
+			t.Errorf("by_origin[%s]: got %d, want %d", o, d.ByOrigin[o], n)
+		}
+	}
+	gaps := 0
+	for i, f := range d.Findings {
+		if f.RST.Input == nil {
+			t.Errorf("finding %d: rst.input missing", i+1)
+		}
+		if f.Flow.ClientIP == nil || f.Flow.ClientPort == nil || f.Flow.ServerIP == nil || f.Flow.ServerPort == nil {
+			t.Errorf("finding %d: split endpoints missing: %+v", i+1, f.Flow)
+			continue
+		}
+		if got := netip.AddrPortFrom(netip.MustParseAddr(*f.Flow.ServerIP), uint16(*f.Flow.ServerPort)).String(); got != f.Flow.Server {
+			t.Errorf("finding %d: server_ip/server_port give %s, want %s", i+1, got, f.Flow.Server)
+		}
+		if got := netip.AddrPortFrom(netip.MustParseAddr(*f.Flow.ClientIP), uint16(*f.Flow.ClientPort)).String(); got != f.Flow.Client {
+			t.Errorf("finding %d: client_ip/client_port give %s, want %s", i+1, got, f.Flow.Client)
+		}
+		if f.IdleGap != nil {
+			gaps++
+			d, err := time.ParseDuration(*f.IdleGap)
+			if err != nil || f.IdleGapS == nil || *f.IdleGapS != d.Seconds() {
+				t.Errorf("finding %d: idle_gap %v idle_gap_s %v, want the same seconds", i+1, *f.IdleGap, f.IdleGapS)
+			}
+			if d == 350200*time.Millisecond && *f.IdleGapS != 350.2 {
+				t.Errorf("finding %d: idle_gap_s %v, want 350.2", i+1, *f.IdleGapS)
+			}
+		} else if f.IdleGapS != nil {
+			t.Errorf("finding %d: idle_gap_s without idle_gap", i+1)
+		}
+	}
+	if gaps != 2 {
+		t.Errorf("findings with an idle gap: got %d, want 2 (the fixture's and the one set here)", gaps)
 	}
 }

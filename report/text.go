@@ -259,10 +259,7 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 	if f.Summary != "" {
 		rows = append(rows, t.para(indent, Sanitize(f.Summary, maxLong)))
 	}
-	if in := t.input(f); in != "" {
-		rows = append(rows, t.kv("input", Sanitize(in, maxShort)))
-	}
-	rows = append(rows, t.kv("rst", rstLine(f, "")))
+	rows = append(rows, t.kv("rst", rstLine(f, t.input(f))))
 
 	var stage []string
 	if f.Stage != "" {

@@ -94,17 +94,19 @@ func flowInfo(ev *flows.Event) FlowInfo {
 func rstInfo(ev *flows.Event, c *ctx) RSTInfo {
 	r := c.rst
 	info := RSTInfo{
-		Time:     Instant{r.Time},
-		Packet:   r.Frame,
-		Input:    r.Input,
-		From:     sideOf(c.sender),
-		Count:    max(ev.Count, 1),
-		Flags:    r.Flags.String(),
-		Seq:      uint32(r.Seq),
-		Ack:      uint32(r.Ack),
-		Window:   r.Window,
-		TTL:      r.TTL,
-		SeqCheck: r.SeqCheck.String(),
+		Time:       Instant{r.Time},
+		Packet:     r.Frame,
+		Input:      r.Input,
+		From:       sideOf(c.sender),
+		Count:      max(ev.Count, 1),
+		Flags:      r.Flags.String(),
+		Seq:        uint32(r.Seq),
+		Ack:        uint32(r.Ack),
+		Window:     r.Window,
+		TTL:        r.TTL,
+		SeqCheck:   r.SeqCheck.String(),
+		PayloadLen: r.Len,
+		Payload:    r.Payload,
 	}
 	if r.IsIPv4 {
 		id := r.IPID

@@ -201,6 +201,12 @@ type RSTInfo struct {
 	IPID     *uint16  `json:"ip_id,omitempty"` // IPv4 only
 	SeqCheck string   `json:"seq_check"`
 	Frames   []uint64 `json:"frames,omitempty"` // all RST frames of the event when Count > 1
+	// PayloadLen is the RST's TCP payload length (wire) and Payload its
+	// first bytes (at most flows.MaxRSTPayload): RFC 9293 lets a RST carry
+	// diagnostic text. Payload holds the raw bytes in the Finding; every
+	// output (JSON included) prints it through the sanitiser.
+	PayloadLen int    `json:"payload_len,omitempty"`
+	Payload    string `json:"payload,omitempty"`
 }
 
 // RequestInfo is the "request" object: what the client asked for.

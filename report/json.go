@@ -21,6 +21,7 @@ func forJSON(f *heuristics.Finding) heuristics.Finding {
 	j := *f
 	j.Summary = Sanitize(f.Summary, maxLong)
 	j.Advice = Sanitize(f.Advice, maxLong)
+	j.RST.Payload = Sanitize(f.RST.Payload, maxShort)
 	j.GapSeconds = heuristics.Seconds{Duration: f.Gap.Duration} // idle_gap_s: always the idle_gap's number
 	j.Evidence = make([]heuristics.Evidence, len(f.Evidence))
 	for i, e := range f.Evidence {

@@ -348,6 +348,15 @@ func rstLine(f *heuristics.Finding, input string) string {
 	if r.IPID != nil {
 		fmt.Fprintf(&b, " IP ID %d", *r.IPID)
 	}
+	if r.PayloadLen > 0 {
+		fmt.Fprintf(&b, " · payload %d bytes", r.PayloadLen)
+		if r.Payload != "" {
+			b.WriteString(` "` + Sanitize(r.Payload, maxShort) + `"`)
+			if len(r.Payload) < r.PayloadLen {
+				b.WriteString(" (first " + strconv.Itoa(len(r.Payload)) + ")")
+			}
+		}
+	}
 	if r.Count > 1 {
 		fmt.Fprintf(&b, " · %d RSTs", r.Count)
 		if len(r.Frames) > 0 {

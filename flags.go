@@ -32,6 +32,7 @@ type config struct {
 	lookAhead   time.Duration
 	maxFlows    int
 	noColor     bool
+	quiet       bool
 	verbose     bool
 	showVersion bool
 	explain     string
@@ -86,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.lookAhead, "look-ahead", 2*time.Second, "capture time to watch after a RST before judging it")
 	fs.IntVar(&c.maxFlows, "max-flows", 1_000_000, "most TCP flows held at once; new flows past it are counted and dropped")
 	fs.BoolVar(&c.noColor, "no-color", false, "no colour in text output (also NO_COLOR)")
+	fs.BoolVarP(&c.quiet, "quiet", "q", false, "summary only: no finding cards (json: no findings list; ndjson: the summary line)")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "also print the first undecodable frames")
 	fs.StringVar(&c.explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
 	fs.StringVar(&c.peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")

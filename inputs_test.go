@@ -51,3 +51,26 @@ func TestSeveralInputs_nameTheFile(t *testing.T) {
 		t.Errorf("rst.input: got %v, want both 0 and 1", seen)
 	}
 }
+
+// TestQuietFlag: -q prints the header and summary without cards, and
+// --format json -q the document without its findings list.
+func TestQuietFlag(t *testing.T) {
+	code, out, errs := runCLI(t, nil, "-r", "pcaps/demo.pcap", "-q", "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if strings.Contains(out, "── #") || !strings.Contains(out, "By cause") || !strings.Contains(out, "9 findings") {
+		t.Errorf("-q: want the summary of 9 findings and no card:\n%s", out)
+	}
+	code, out, errs = runCLI(t, nil, "-r", "pcaps/demo.pcap", "--quiet", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d["findings"]; ok || d["by_cause"] == nil {
+		t.Errorf("--quiet json: want by_cause and no findings list:\n%s", out)
+	}
+}

@@ -35,6 +35,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	w, err := report.New(cfg.format, out, report.Options{
 		Color:  !cfg.noColor && isTerminal(out),
 		Stream: cfg.iface != "",
+		Quiet:  cfg.quiet,
 	})
 	if err != nil {
 		closeOut()

@@ -13,25 +13,36 @@ import (
 // markdownWriter writes one GitHub-flavoured Markdown document at Close.
 type markdownWriter struct{ document }
 
-func newMarkdown(w io.Writer) *markdownWriter { return &markdownWriter{document{out: sink{w: w}}} }
+func newMarkdown(w io.Writer, opts Options) *markdownWriter {
+	return &markdownWriter{document{out: sink{w: w}, quiet: opts.Quiet}}
+}
 
+// Close writes the header and summary, then one section per finding as
+// the store gives them back.
 func (m *markdownWriter) Close(s Summary) error {
-	tl, ok := m.sorted()
-	if !ok {
+	if m.out.closed {
 		return m.out.finish()
 	}
-	s.Warnings = tl.warnings(s.Warnings)
+	s.Warnings = m.tally.warnings(s.Warnings)
 	var b strings.Builder
 	m.header(&b, s)
-	m.summary(&b, &tl)
-	if len(m.findings) > 0 {
+	m.summary(&b, &m.tally, s.Inputs)
+	if m.n() > 0 && !m.quiet {
 		b.WriteString("## Findings\n")
 	}
-	for i := range m.findings {
-		b.WriteString("\n")
-		finding(&b, &m.findings[i], s.Inputs)
-	}
 	m.out.write([]byte(b.String()))
+	fo := folder{t: &m.tally}
+	err := m.held.each(func(f *heuristics.Finding) error {
+		if fo.fold(f) {
+			return nil
+		}
+		b.Reset()
+		b.WriteString("\n")
+		finding(&b, f, s.Inputs)
+		m.out.write([]byte(b.String()))
+		return m.out.err
+	})
+	m.out.fail(err)
 	return m.out.finish()
 }
 
@@ -73,7 +84,7 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	fmt.Fprintf(b, "| packets | %d (%d TCP) |\n", st.Packets, st.TCPPackets)
 	fmt.Fprintf(b, "| TCP flows | %d |\n", st.TCPFlows)
 	fmt.Fprintf(b, "| RST packets | %d |\n", st.RSTPackets)
-	fmt.Fprintf(b, "| findings | %d |\n", len(m.findings))
+	fmt.Fprintf(b, "| findings | %d |\n", m.n())
 	if st.Filtered > 0 {
 		fmt.Fprintf(b, "| filtered out | %d |\n", st.Filtered)
 	}
@@ -95,9 +106,9 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	b.WriteString("\n")
 }
 
-func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
+func (m *markdownWriter) summary(b *strings.Builder, tl *tally, inputs []string) {
 	b.WriteString("## Summary\n\n")
-	if len(m.findings) == 0 {
+	if m.n() == 0 {
 		b.WriteString("No RST found.\n")
 		return
 	}
@@ -112,6 +123,21 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
 	b.WriteString("\n| top resetters (who really sent the RSTs) | side | RSTs |\n|---|---|---:|\n")
 	for _, r := range tl.topResetters(topResetterMax) {
 		fmt.Fprintf(b, "| %s | %s | %d |\n", md(r.addrOrUnknown(), maxShort), md(r.Side(), maxShort), r.RSTs)
+	}
+	if gs := tl.bigGroups(); len(gs) > 0 {
+		fmt.Fprintf(b, "\n**Repeated** (%d or more findings with the same cause, origin and server", GroupMin)
+		if !m.quiet {
+			b.WriteString("; the first finding of each follows, the others are left out")
+		}
+		b.WriteString(")\n\n| findings | cause | origin | server | first | last |\n|---:|---|---|---|---|---|\n")
+		for _, g := range gs {
+			server := g.Server
+			if server == "" {
+				server = "unknown"
+			}
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", g.N, code(string(g.Cause)), code(string(g.Origin)),
+				md(server, maxShort), mdEscapeOwn(g.First.where(inputs)), mdEscapeOwn(g.Last.where(inputs)))
+		}
 	}
 	b.WriteString("\n")
 }

@@ -68,6 +68,9 @@ type Options struct {
 	// header and summary at Close (live mode). Otherwise the header and
 	// summary come first and the cards, sorted, follow at Close.
 	Stream bool
+	// Quiet (text, markdown, json): the header and summary only, no
+	// finding (-q); ndjson writes its summary line only.
+	Quiet bool
 }
 
 // Formats lists the valid format names, in the order help text shows them.
@@ -80,11 +83,11 @@ func New(format string, w io.Writer, opts Options) (Writer, error) {
 	case "text":
 		return newText(w, opts, nil), nil
 	case "json":
-		return newJSON(w), nil
+		return newJSON(w, opts), nil
 	case "ndjson":
-		return newNDJSON(w), nil
+		return newNDJSON(w, opts), nil
 	case "markdown":
-		return newMarkdown(w), nil
+		return newMarkdown(w, opts), nil
 	}
 	return nil, fmt.Errorf("report: unknown format %q (valid: %s)", format, strings.Join(Formats, ", "))
 }
@@ -156,33 +159,34 @@ func (s *sink) finish() error {
 	return s.err
 }
 
-// document keeps the findings of a writer that writes them all at Close.
+// document keeps the findings of a writer that writes them all at Close
+// (in a store, which spills them to a temporary file past spillAfter) and
+// counts them as they come.
 type document struct {
-	out      sink
-	findings []heuristics.Finding
+	out   sink
+	held  store
+	tally tally
+	quiet bool // Options.Quiet: count only
 }
 
-// Write keeps a copy of f.
+// Write counts f and keeps a copy of it.
 func (d *document) Write(f *heuristics.Finding) error {
 	if err := d.out.check(f); err != nil {
 		return err
 	}
-	d.findings = append(d.findings, *f)
+	d.tally.add(f)
+	if d.quiet {
+		return nil
+	}
+	if err := d.held.add(f); err != nil {
+		d.out.fail(err)
+		return err
+	}
 	return nil
 }
 
-// sorted sorts and numbers the findings and counts them; ok is false when
-// the writer was already closed.
-func (d *document) sorted() (t tally, ok bool) {
-	if d.out.closed {
-		return t, false
-	}
-	sortFindings(d.findings)
-	for i := range d.findings {
-		t.add(&d.findings[i])
-	}
-	return t, true
-}
+// n is the number of findings written.
+func (d *document) n() int { return d.tally.n }
 
 // sortFindings orders findings by RST time, then frame, then input; equal
 // keys keep their write order. It then numbers them 1..n.
@@ -205,10 +209,12 @@ func sortFindings(fs []heuristics.Finding) {
 // tally counts findings by cause, origin and resetter, for summaries. It
 // keeps counts only, so a long live run does not keep its findings.
 type tally struct {
+	n         int // findings
 	cause     map[heuristics.Cause]int
 	origin    map[heuristics.Origin]int
 	resetters map[resetter]int // RST packets per endpoint that really sent them
-	clamped   int              // findings with a time RFC 3339 cannot write
+	groups    map[groupKey]groupInfo
+	clamped   int // findings with a time RFC 3339 cannot write
 }
 
 // resetter is who really sent a finding's RSTs (its origin) and the
@@ -277,6 +283,7 @@ func (t *tally) add(f *heuristics.Finding) {
 		t.origin = make(map[heuristics.Origin]int)
 		t.resetters = make(map[resetter]int)
 	}
+	t.n++
 	t.cause[f.Cause]++
 	t.origin[f.Origin]++
 	n := f.RST.Count
@@ -284,6 +291,7 @@ func (t *tally) add(f *heuristics.Finding) {
 		n = 1
 	}
 	t.resetters[resetterOf(f)] += n
+	t.addGroup(f)
 	if f.RST.Time.Clamped() || f.Flow.Start.Clamped() {
 		t.clamped++
 	}

@@ -161,3 +161,85 @@ func TestJSON_forJQ(t *testing.T) {
 		t.Errorf("findings with an idle gap: got %d, want 2 (the fixture's and the one set here)", gaps)
 	}
 }
+
+// cards counts the finding cards (text) or sections (markdown) in out.
+func cards(out, format string) int {
+	if format == "markdown" {
+		return strings.Count(out, "\n### ")
+	}
+	return strings.Count(out, "── #")
+}
+
+// TestGroups_foldSimilarFindings (issue 18.11): 3,000 browser closes to
+// one server become one line and one card; the lone server reset and the
+// middlebox reset keep their cards. Below GroupMin nothing folds.
+func TestGroups_foldSimilarFindings(t *testing.T) {
+	for _, format := range []string{"text", "markdown"} {
+		out := render(t, format, Options{Width: 200}, browserCloses(3000), Summary{})
+		if got := cards(out, format); got != 3 {
+			t.Errorf("%s: got %d cards, want 3 (the group's first, the server reset, the middlebox reset)", format, got)
+		}
+		first := "frame 10 at " + at(t0).String()
+		last := "frame 3009 at " + at(t0.Add(2999*time.Second)).String()
+		line := "3000 × abortive_close · origin client · server 93.184.216.34:443 · first " + first + " · last " + last
+		if format == "markdown" {
+			line = "| 3000 | `abortive_close` | `client` | 93.184.216.34:443 | " + first + " | " + last + " |"
+		}
+		if !strings.Contains(out, line) {
+			t.Errorf("%s: lacks the group line %q:\n%.3000s", format, line, out)
+		}
+		for _, want := range []string{"middlebox_injected", "server_reset_after_request"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: the lone %s is buried", format, want)
+			}
+		}
+		few := render(t, format, Options{Width: 200}, browserCloses(GroupMin-1), Summary{})
+		if got := cards(few, format); got != GroupMin+1 || strings.Contains(few, "Repeated") {
+			t.Errorf("%s: %d similar findings: got %d cards, want %d and no group", format, GroupMin-1, got, GroupMin+1)
+		}
+	}
+	// Live text: the first GroupMin-1 cards of the group print as they
+	// come, the rest fold, and the summary says so.
+	out := render(t, "text", Options{Width: 200, Stream: true}, browserCloses(30), Summary{})
+	if got := cards(out, "text"); got != GroupMin-1+2 {
+		t.Errorf("stream: got %d cards, want %d", got, GroupMin-1+2)
+	}
+	if !strings.Contains(out, "30 × abortive_close") || !strings.Contains(out, fmt.Sprintf("the first %d cards of each are above", GroupMin-1)) {
+		t.Errorf("stream: group line missing:\n%s", out[strings.Index(out, "Repeated"):])
+	}
+}
+
+// TestQuiet (issue 18.11, -q): the header and summary only.
+func TestQuiet(t *testing.T) {
+	fs := browserCloses(20)
+	for _, format := range []string{"text", "markdown"} {
+		for _, stream := range []bool{false, true} {
+			if stream && format == "markdown" {
+				continue
+			}
+			out := render(t, format, Options{Width: 100, Quiet: true, Stream: stream}, fs, Summary{})
+			if got := cards(out, format); got != 0 {
+				t.Errorf("%s (stream %v): got %d cards, want none", format, stream, got)
+			}
+			group := "20 × abortive_close"
+			if format == "markdown" {
+				group = "| 20 | `abortive_close` |"
+			}
+			if !strings.Contains(out, group) {
+				t.Errorf("%s (stream %v): summary or group line missing:\n%s", format, stream, out)
+			}
+		}
+	}
+	js := render(t, "json", Options{Quiet: true}, fs, Summary{})
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(js), &d); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d["findings"]; ok || !strings.Contains(js, `"findings": 22`) {
+		t.Errorf("json -q: want stats.findings 22 and no findings list:\n%s", js)
+	}
+	nd := render(t, "ndjson", Options{Quiet: true}, fs, Summary{})
+	if n := strings.Count(nd, "\n"); n != 1 || !strings.Contains(nd, `"findings":22`) {
+		t.Errorf("ndjson -q: got %d lines, want the summary line only:\n%s", n, nd)
+	}
+}

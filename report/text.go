@@ -30,14 +30,11 @@ const (
 
 // textWriter renders the human report with lipgloss.
 type textWriter struct {
-	out      sink
+	document // document mode: the findings; both modes: the counts
 	st       styles
 	width    int
 	stream   bool
-	n        int                  // findings written (stream numbering)
-	tally    tally                // stream mode counts
-	findings []heuristics.Finding // document mode
-	inputs   []string             // file names, known at Close (document mode only)
+	inputs   []string // file names, known at Close (document mode only)
 }
 
 // newText returns the text Writer. profile, when not nil and opts.Color
@@ -53,7 +50,7 @@ func newText(w io.Writer, opts Options, profile *termenv.Profile) *textWriter {
 		width = terminalWidth(w)
 	}
 	width = max(width, minWidth)
-	return &textWriter{out: sink{w: w}, st: st, width: width, stream: opts.Stream}
+	return &textWriter{document: document{out: sink{w: w}, quiet: opts.Quiet}, st: st, width: width, stream: opts.Stream}
 }
 
 // terminalWidth is w's width when w is a terminal (at most maxAutoWidth),
@@ -71,17 +68,18 @@ func terminalWidth(w io.Writer) int {
 }
 
 func (t *textWriter) Write(f *heuristics.Finding) error {
+	if !t.stream {
+		return t.document.Write(f)
+	}
 	if err := t.out.check(f); err != nil {
 		return err
 	}
-	if !t.stream {
-		t.findings = append(t.findings, *f)
+	t.tally.add(f)
+	if t.quiet || t.tally.folds(f) {
 		return nil
 	}
-	t.n++
-	t.tally.add(f)
 	c := *f
-	c.ID = t.n
+	c.ID = t.n()
 	t.emit(t.card(&c))
 	t.out.flush()
 	return t.out.err
@@ -91,25 +89,24 @@ func (t *textWriter) Close(s Summary) error {
 	if t.out.closed {
 		return t.out.finish()
 	}
+	s.Warnings = t.tally.warnings(s.Warnings)
 	if t.stream {
-		if t.n > 0 {
+		if t.n() > 0 && !t.quiet {
 			t.emit(t.st.rule.Render(strings.Repeat("═", t.width)))
 		}
-		s.Warnings = t.tally.warnings(s.Warnings)
-		t.emit(t.header(s, t.n) + "\n\n" + t.summary(&t.tally, t.n))
+		t.emit(t.header(s, t.n()) + "\n\n" + t.summary(&t.tally, t.n()))
 		return t.out.finish()
 	}
-	sortFindings(t.findings)
 	t.inputs = s.Inputs
-	var tl tally
-	for i := range t.findings {
-		tl.add(&t.findings[i])
-	}
-	s.Warnings = tl.warnings(s.Warnings)
-	t.emit(t.header(s, len(t.findings)) + "\n\n" + t.summary(&tl, len(t.findings)))
-	for i := range t.findings {
-		t.emit(t.card(&t.findings[i]))
-	}
+	t.emit(t.header(s, t.n()) + "\n\n" + t.summary(&t.tally, t.n()))
+	fo := folder{t: &t.tally}
+	err := t.held.each(func(f *heuristics.Finding) error {
+		if !fo.fold(f) {
+			t.emit(t.card(f))
+		}
+		return t.out.err
+	})
+	t.out.fail(err)
 	return t.out.finish()
 }
 
@@ -237,6 +234,19 @@ func (t *textWriter) summary(tl *tally, n int) string {
 		side := t.st.originStyle(r.Origin).Width(sideW + 2).Render(r.Side())
 		count := t.st.plain.Width(countW).Align(lipgloss.Right).Render(strconv.Itoa(r.RSTs))
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), addr, side, count))
+	}
+	if gs := tl.bigGroups(); len(gs) > 0 {
+		rows = append(rows, t.st.heading.Render(fmt.Sprintf("Repeated (%d or more findings with the same cause, origin and server)", GroupMin)))
+		for _, g := range gs {
+			rows = append(rows, t.para(indent, g.line(t.inputs)))
+		}
+		switch {
+		case t.quiet:
+		case t.stream:
+			rows = append(rows, t.para(indent, t.st.muted.Render(fmt.Sprintf("the first %d cards of each are above; the others were left out", GroupMin-1))))
+		default:
+			rows = append(rows, t.para(indent, t.st.muted.Render("the first card of each follows; the others are left out (--format json lists them all)")))
+		}
 	}
 	return strings.Join(rows, "\n")
 }

@@ -11,7 +11,7 @@ FUZZMINTIME ?= 5s
 # `make bench`.
 PKGS     := libpcap-dev iproute2 iptables conntrack ethtool tshark tcpdump
 
-.PHONY: all build deps demo test lab lab-pcaps bench fuzz vet clean
+.PHONY: all build deps demo test lab lab-pcaps bench kernel-bench fuzz vet clean
 
 all: build
 
@@ -53,6 +53,12 @@ lab-pcaps: deps
 
 bench: deps build
 	./bench/run.sh
+
+# kernel-bench measures the kernel reset-event readers (root): a 40,000-RST
+# flood (events read, lost, CPU) and the event-to-Read latency, BPF ring
+# buffer vs perf_event_open rings. See kernel/doc.go.
+kernel-bench:
+	$(GO) test ./kernel -run X -bench 'Flood|Latency' -benchtime=1x -count 3
 
 # fuzz runs every fuzz target of every package for FUZZTIME each (CI: 10s).
 # Crashers land in the package's testdata/fuzz/<Target>/ and are replayed by

@@ -348,14 +348,15 @@ func TestErrors_stdinClosedEarly(t *testing.T) {
 }
 
 // TestErrors_stdoutClosedEarly: the reader of rstscope's output goes away
-// (rstscope -r x | head -1). rstscope ends as Unix tools do, by SIGPIPE
-// or with exit 1, never hanging and never printing a stack trace.
+// (rstscope -r x | head -1). rstscope ends quietly with 141, as a shell
+// shows tcpdump killed by SIGPIPE, never hanging and never printing a
+// stack trace.
 func TestErrors_stdoutClosedEarly(t *testing.T) {
-	// 3,000 refused connections: a report far larger than a pipe buffer
+	// 500 refused connections: a report far larger than a pipe buffer
 	path := writeCapture(t, "many.pcap", func(f io.Writer) error {
 		w := pcapgen.NewRaw(f, 1, 65535)
 		var n uint64
-		for i := range 3000 {
+		for i := range 500 {
 			cl := netip.AddrPortFrom(hostCli.Addr(), uint16(10000+i))
 			refused(w, &n, pcapgen.Time(time.Duration(i)*time.Millisecond), cl, hostSrv, pcapgen.RawTCP{})
 		}
@@ -381,19 +382,10 @@ func TestErrors_stdoutClosedEarly(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("rstscope still running 30 s after its stdout closed")
 	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		t.Error("exit 0: the report cannot have fitted in the pipe")
-	case errors.As(err, &ee):
-		ws, _ := ee.Sys().(syscall.WaitStatus)
-		if !(ws.Signaled() && ws.Signal() == syscall.SIGPIPE) && ee.ExitCode() != 1 {
-			t.Errorf("got %v, want SIGPIPE or exit 1", err)
-		}
-	default:
-		t.Fatal(err)
+	if code := cmd.ProcessState.ExitCode(); code != exitReaderGone {
+		t.Errorf("got %v, want exit %d", err, exitReaderGone)
 	}
-	if s := stderr.String(); strings.Contains(s, "goroutine ") || strings.Contains(s, "panic") {
-		t.Errorf("stderr has a stack trace: %s", s)
+	if s := stderr.String(); s != "" {
+		t.Errorf("stderr: got %q, want nothing", s)
 	}
 }

@@ -408,25 +408,28 @@ func TestTruncatedCapture(t *testing.T) {
 	}
 }
 
-// TestCorpus_curated checks origins against the hand analysis in the
-// corpus table (RST_FLOWS.tsv, curated_rst_origin and curated_note): which
-// RSTs a device on the path forged and which the endpoint sent.
+// curatedCorpus is the hand analysis in the corpus table (RST_FLOWS.tsv,
+// curated_rst_origin and curated_note): which RSTs a device on the path
+// forged and which the endpoint sent.
+var curatedCorpus = []struct {
+	file   string
+	frame  uint64
+	origin string
+	why    string
+}{
+	{"zeek/Traces/tcp/rst-inject-rae.pcap", 2, "middlebox", "TTL 46 vs the server's 49, IP ID copied from the SYN, reserved bits, seq 0"},
+	{"zeek/Traces/tcp/rst-inject-rae.pcap", 7, "server", "TTL 49 and IP ID continuing the server's sequence"},
+	{"zeek/Traces/tcp/rst-inject-rae.pcap", 9, "server", "as frame 7"},
+	{"suricata-verify/tls/tls-fin-close-data-01/debug-s13.pcap", 22, "middlebox", "TTL 59 vs the server's 123, IP ID 0"},
+	{"suricata-verify/tls/tls-fin-close-data-01/debug-s13.pcap", 23, "middlebox", "as frame 22"},
+	{"suricata-verify/tls/tls-fin-close-data-01/debug-s13.pcap", 24, "server", "TTL 123, the server host's own RST"},
+	{"suricata-verify/bug-5437-02/input.pcap", 41, "server", "one server RST mirrored twice through ERSPAN (TTL 64 then 63, same IP ID): not injection"},
+	{"suricata-verify/bug-5437-02/input.pcap", 42, "server", "the mirror copy of frame 41"},
+}
+
+// TestCorpus_curated checks origins against curatedCorpus.
 func TestCorpus_curated(t *testing.T) {
-	cases := []struct {
-		file   string
-		frame  uint64
-		origin string
-		why    string
-	}{
-		{"zeek/Traces/tcp/rst-inject-rae.pcap", 2, "middlebox", "TTL 46 vs the server's 49, IP ID copied from the SYN, reserved bits, seq 0"},
-		{"zeek/Traces/tcp/rst-inject-rae.pcap", 7, "server", "TTL 49 and IP ID continuing the server's sequence"},
-		{"zeek/Traces/tcp/rst-inject-rae.pcap", 9, "server", "as frame 7"},
-		{"suricata-verify/tls/tls-fin-close-data-01/debug-s13.pcap", 22, "middlebox", "TTL 59 vs the server's 123, IP ID 0"},
-		{"suricata-verify/tls/tls-fin-close-data-01/debug-s13.pcap", 23, "middlebox", "as frame 22"},
-		{"suricata-verify/tls/tls-fin-close-data-01/debug-s13.pcap", 24, "server", "TTL 123, the server host's own RST"},
-		{"suricata-verify/bug-5437-02/input.pcap", 41, "server", "one server RST mirrored twice through ERSPAN (TTL 64 then 63, same IP ID): not injection"},
-		{"suricata-verify/bug-5437-02/input.pcap", 42, "server", "the mirror copy of frame 41"},
-	}
+	cases := curatedCorpus
 	docs := map[string]doc{}
 	for _, c := range cases {
 		d, ok := docs[c.file]

@@ -134,32 +134,16 @@ type match struct {
 // ladder, the RSTs and what followed, each frame once.
 func packets(ev *flows.Event) []mpkt {
 	var out []mpkt
-	seen := map[uint64]bool{}
 	add := func(e flows.LadderEntry, rst, before bool) {
-		if e.Frame != 0 && seen[e.Frame] {
-			return
-		}
-		seen[e.Frame] = true
 		out = append(out, mpkt{t: e.Time.UnixNano(), frame: e.Frame, dir: e.Dir, flags: e.Flags,
 			seq: uint32(e.Seq), ack: uint32(e.Ack), n: e.Len, ttl: e.TTL, hasTS: e.HasTS, tsval: e.TSVal,
 			rst: rst, before: before})
 	}
-	for i := range ev.Flow.Ladder.Len() {
-		add(ev.Flow.Ladder.At(i), false, true)
-	}
-	for i := range min(max(ev.Count, 1), len(ev.RSTs)) {
-		r := &ev.RSTs[i]
-		if i > 0 && r.Frame == 0 {
-			continue
-		}
-		e := flows.LadderEntry{Frame: r.Frame, Input: r.Input, Time: r.Time, Dir: r.Dir, Flags: r.Flags,
-			Seq: r.Seq, Ack: r.Ack, Len: r.Len, TTL: r.TTL, IPID: r.IPID, Window: r.Window,
-			HasTS: r.Opts.HasTS, TSVal: r.Opts.TSVal}
-		add(e, true, false)
-	}
-	for i := range min(max(ev.After.N, 0), len(ev.After.Packets)) {
-		e := ev.After.Packets[i]
-		add(e, e.Flags&capture.RST != 0 && e.Dir == ev.Sender(), false)
+	for _, p := range ev.Packets() {
+		// A later RST of the sender that opened its own event (another
+		// TTL) still counts as the sender's RST here.
+		rst := p.RST || p.After && p.Flags&capture.RST != 0 && p.Dir == ev.Sender()
+		add(p.LadderEntry, rst, !p.RST && !p.After)
 	}
 	return out
 }

@@ -8,8 +8,11 @@
 //
 // A flow is keyed by its canonical 5-tuple (Key, endpoints sorted). A pure
 // SYN that is not a retransmission (a different ISN from its sender's SYN
-// in the flow) on a tuple whose flow is closed (FIN both ways, or an RST
-// not out of window) or saw any RST starts a new flow; the old one ends.
+// in the flow) on a tuple whose flow ended (FIN both ways, or an
+// acceptable RST: exact, or unknown when the receiver's state was not
+// seen) starts a new flow; the old one ends. An out-of-window or in-window
+// RST does not: a receiver drops it (RFC 5961), so a forged RST and a
+// forged SYN cannot replace a live flow.
 // Roles: the SYN sender is the client (RolesHandshake); without a SYN, the
 // SYN/ACK receiver (RolesSYNACK); without either, the side on a port below
 // 1024 (if only one is), else the lower port, is the server (RolesPort).
@@ -30,7 +33,11 @@
 // later RSTs from the same sender join it (Count, RSTs) as long as that
 // sender has sent nothing else since the first RST and no new SYN was seen
 // on the tuple (each answer to a retried SYN is its own event); every
-// other packet of the flow fills After. Every RST packet belongs to exactly one Event:
+// other packet of the flow fills After. Event.Packets is the one merged
+// view of an event's packets (the ladder before the RST, its RSTs, the
+// look-ahead; each frame once, marked RST and After) and Profile.End a
+// direction's end seq: rules and writers read those rather than merging
+// or deriving them again. Every RST packet belongs to exactly one Event:
 // an RST that joins no open event opens a new one, including an RST of a
 // flow the table refused because MaxFlows was reached (see openUntracked:
 // a minimal flow snapshot, ID 0, roles by port). Events reach
@@ -38,15 +45,25 @@
 // frame) when their window ends (Add, Flush) or at Close (EndOfInput).
 // The order holds as long as capture time never goes back by more than
 // LookAhead: an RST older than an event already emitted is emitted late.
+// Time jumps are caught first (clock.go): a packet more than a day ahead
+// of the table's clock or more than a minute behind it is held until the
+// next packet of its input says whether it was a lone outlier (tracked at
+// the clock's time) or a step (forward: time moves on; back: this input's
+// later times are re-based forward, each input apart); Options.OnWarning
+// names the frame. Event and ladder times after a step back are the
+// re-based ones.
 //
 // # Clock, memory and ownership
 //
 // The table runs on packet time only: look-ahead, idle eviction
 // (IdleEvict) and eviction of closed flows (CloseEvict) are measured from
 // the latest packet time seen (or the time given to Flush); time.Now is
-// never read. Flows sit on two intrusive lists ordered by last packet, so
-// eviction costs O(1) per packet. The flow count is capped by MaxFlows,
-// the host table by MaxHosts. Add keeps nothing of the Packet it is given
+// never read. Flows sit on intrusive lists ordered by last packet (closed,
+// half-open, active), so eviction costs O(1) per packet and a full table
+// finds a closed, half-open or idle flow to end wherever it is. A flow
+// that has seen only one pure SYN is a compact record (synRec) until its
+// second packet replays the SYN into a full flow. The flow count is capped
+// by MaxFlows, the host table by MaxHosts. Add keeps nothing of the Packet it is given
 // (its Payload aliases the capture buffer): payload yields derived facts
 // and strings copied once per flow; a ClientHello longer than one segment
 // is copied into a buffer of at most 16 KiB until complete. Add allocates

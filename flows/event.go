@@ -1,352 +1,248 @@
 package flows
 
 import (
-	"net/netip"
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
 )
 
-// openEvent is an Event still inside its look-ahead window.
-type openEvent struct {
-	ev       Event
-	entry    *entry // flow still collecting into this event; nil when detached
-	sender   netip.AddrPort
-	receiver netip.AddrPort
-	joinable bool // the sender has sent nothing but RSTs since the first RST
-	pureACK  bool // the receiver sent a pure ACK since the first RST
-	deadline time.Time
-}
+// SeqCheck says how the RST's sequence number relates to the receiver's
+// window (RFC 5961 section 3.2).
+type SeqCheck uint8
 
-// joinable returns the open event that an RST from src with this TTL
-// joins: the newest event of this flow from the same sender that has seen
-// nothing but RSTs from it since, and whose first RST came with the same
-// TTL give or take one hop (a mirror copy). A RST arriving with another TTL
-// comes from another device (a middlebox's RSTs followed by the real
-// peer's), so it gets its own event and its own verdict.
-func (e *entry) joinable(src netip.AddrPort, ttl uint8) *openEvent {
-	for i := e.nOpen - 1; i >= 0; i-- {
-		if oe := e.open[i]; oe.sender == src && oe.joinable && ttlNear(oe.ev.RSTs[0].TTL, ttl) {
-			return oe
-		}
+// Sequence checks. Zero means it could not be judged (no seq state).
+const (
+	SeqUnknown     SeqCheck = iota
+	SeqExact                // seq == receiver's RCV.NXT: the connection is reset
+	SeqInWindow             // in the window but not exact: challenge ACK, dropped
+	SeqOutOfWindow          // outside the window: silently dropped
+)
+
+// String gives the JSON name: "exact", "in_window", "out_of_window", "unknown".
+func (c SeqCheck) String() string {
+	switch c {
+	case SeqExact:
+		return "exact"
+	case SeqInWindow:
+		return "in_window"
+	case SeqOutOfWindow:
+		return "out_of_window"
 	}
-	return nil
+	return "unknown"
 }
 
-func ttlNear(a, b uint8) bool { return a == b || a == b+1 || b == a+1 }
+// MaxRSTPayload bounds RSTPacket.Payload.
+const MaxRSTPayload = 64
 
-func (e *entry) addOpen(oe *openEvent) {
-	if e.nOpen == len(e.open) {
-		e.open[0].entry = nil
-		copy(e.open[:], e.open[1:])
-		e.nOpen--
+// RSTPacket is one RST as it arrived, with everything a rule may compare.
+// Fields copy capture.Packet's.
+type RSTPacket struct {
+	Frame    uint64    // 1-based frame index within its input
+	Input    int       // input index
+	Time     time.Time // capture time
+	Dir      Dir       // claimed sender, in the event snapshot's roles
+	Flags    capture.TCPFlags
+	Reserved uint8  // reserved header bits
+	Seq      Seq    // raw sequence number
+	Ack      Seq    // raw acknowledgement number (meaningful iff Flags has ACK)
+	Window   uint16 // raw window field
+	TTL      uint8  // TTL or hop limit
+	IPID     uint16 // valid iff IsIPv4
+	IsIPv4   bool
+	DF       bool // valid iff IsIPv4
+	Opts     capture.Options
+	Len      int // payload length (wire)
+	// Payload is a copy of the first bytes (at most MaxRSTPayload) of the
+	// RST's captured payload, "" when it has none: the diagnostic text
+	// RFC 9293 (3.5.3) allows, which some stacks and middleboxes send.
+	// Copied once per RST of an event; other packets keep no payload.
+	Payload string
+	HasMAC  bool    // Ethernet capture: SrcMAC valid
+	SrcMAC  [6]byte // L2 source address
+	// SeqCheck judges Seq against the receiver's state just before this
+	// RST (see seqCheck in event.go for the exact rules).
+	SeqCheck SeqCheck
+}
+
+// Stage is where in the connection the RST came, in Cloudflare Radar's
+// vocabulary.
+type Stage uint8
+
+// Stages. Zero means unknown.
+const (
+	StageUnknown     Stage = iota
+	StagePostSYN           // after the SYN, before the handshake completed
+	StagePostACK           // handshake complete, no data yet
+	StagePostPSH           // after the first data packet (the request)
+	StageLaterInFlow       // later
+)
+
+// String gives the JSON name.
+func (s Stage) String() string {
+	switch s {
+	case StagePostSYN:
+		return "post_syn"
+	case StagePostACK:
+		return "post_ack"
+	case StagePostPSH:
+		return "post_psh"
+	case StageLaterInFlow:
+		return "later_in_flow"
 	}
-	e.open[e.nOpen] = oe
-	e.nOpen++
+	return "unknown"
 }
 
-func (e *entry) removeOpen(oe *openEvent) {
-	for i := range e.nOpen {
-		if e.open[i] == oe {
-			copy(e.open[i:], e.open[i+1:e.nOpen])
-			e.nOpen--
-			e.open[e.nOpen] = nil
+// After summarises the flow's packets after the (first) RST of an event,
+// within the look-ahead window (arrival time <= first RST + LookAhead).
+// Sender and receiver are told apart by address, so they stay right even
+// if the live flow's roles change.
+type After struct {
+	// Packets from the RST's claimed sender after it (non-RST).
+	SenderPackets     uint32
+	SenderDataPackets uint32
+	SenderFirst       time.Time // first such packet
+	SenderFirstFrame  uint64
+	SenderMaxSeqEnd   Seq // highest seq+len of sender data after the RST
+	// Packets from the RST's receiver after it (non-RST).
+	ReceiverPackets     uint32
+	ReceiverDataPackets uint32
+	ReceiverFirst       time.Time
+	ReceiverFirstFrame  uint64
+	// ChallengeACK is set when the receiver's first pure ACK after a RST
+	// that was not exact carried its own SND.NXT (its NextSeq): the shape
+	// of an RFC 5961 challenge ACK (or a duplicate ACK: compare timing).
+	ChallengeACK      bool
+	ChallengeACKFrame uint64
+	// RSTsBack counts RSTs from the receiver after the first RST.
+	RSTsBack uint32
+	// NewSYN is set when a pure SYN was seen on the tuple after the RST
+	// (a retry, or a new connection that replaced the flow).
+	NewSYN bool
+	// Packets holds the first 16 packets of the flow after the first RST,
+	// in arrival order, including RSTs that joined the event, and the SYN
+	// of a new connection on the tuple. Dir is in the snapshot's roles.
+	Packets [16]LadderEntry
+	N       int // entries of Packets in use
+}
+
+// Event is one RST (or a burst of RSTs from the same side of one flow) with
+// the flow's state just before it and what followed in the look-ahead
+// window. Events are values: the rules may keep them.
+type Event struct {
+	// Flow is a snapshot of the flow taken just before the first RST was
+	// applied (so its ladder ends with the packet before the RST and the
+	// sender's RSTs count excludes it). Two things are settled just
+	// before the snapshot: a ClientHello still being completed is parsed
+	// from what arrived, and the sender's TLS 1.3 encrypted-alert
+	// candidate is marked (see TLSAlertInfo).
+	Flow Flow
+	// RSTs of this event, in arrival order: the first one and up to 7
+	// more from the same sender within the look-ahead, before the sender
+	// sent anything but RSTs and before a new SYN on the tuple. RSTs[i]
+	// is valid for i < min(Count, 8).
+	RSTs  [8]RSTPacket
+	Count int // total RSTs in the event (may exceed len(RSTs))
+
+	Stage Stage
+	// Gap is the silence before the first RST: time since the flow's
+	// previous packet (either direction). Zero for the first packet.
+	Gap time.Duration
+	// Trigger is the last packet from the RST's receiver before the RST
+	// (valid iff HasTrigger).
+	Trigger    LadderEntry
+	HasTrigger bool
+
+	// Host profiles of the RST's claimed sender and receiver addresses
+	// across all flows, as known when the event was decided.
+	SenderHost   HostProfile
+	ReceiverHost HostProfile
+
+	After After
+	// EndOfInput is set when the event was decided because the input
+	// ended before the look-ahead window did.
+	EndOfInput bool
+	// History and ConnState are the flow's Zeek-style history and
+	// conn_state when the event was decided: they include the RST and
+	// what the look-ahead saw, as Zeek's conn.log would (Flow, the
+	// snapshot, stops before the RST). Empty when the flow had ended.
+	History   string
+	ConnState string
+}
+
+// First returns the event's first RST.
+func (e *Event) First() *RSTPacket { return &e.RSTs[0] }
+
+// Sender is the direction that (claims to have) sent the RST.
+func (e *Event) Sender() Dir { return e.RSTs[0].Dir }
+
+// SenderProfile is the claimed sender's profile in the flow snapshot.
+func (e *Event) SenderProfile() *Profile {
+	if e.RSTs[0].Dir == DirUnknown {
+		return nil
+	}
+	return e.Flow.Profile(e.RSTs[0].Dir)
+}
+
+// ReceiverProfile is the receiver's profile in the flow snapshot.
+func (e *Event) ReceiverProfile() *Profile {
+	if e.RSTs[0].Dir == DirUnknown {
+		return nil
+	}
+	return e.Flow.Profile(e.RSTs[0].Dir.Reverse())
+}
+
+// EventPacket is one packet of an event's view (see Event.Packets).
+type EventPacket struct {
+	LadderEntry
+	// RST is set for the event's own RSTs (RSTs[:min(Count, 8)]).
+	RST bool
+	// After is set for packets that came after the event's first RST:
+	// the look-ahead's packets and the event's later RSTs. Packets with
+	// neither mark are the flow's ladder before the RST.
+	After bool
+}
+
+// Packets is the event's one packet ladder: the flow's last packets
+// before the RST (Flow.Ladder), the event's RSTs, then what followed
+// (After.Packets), each (input, frame) once, in that order. It allocates;
+// rules and writers that show or compare packets read it rather than
+// merging the three sources themselves.
+func (e *Event) Packets() []EventPacket {
+	type key struct {
+		input int
+		frame uint64
+	}
+	nr := min(max(e.Count, 1), len(e.RSTs))
+	na := min(max(e.After.N, 0), len(e.After.Packets))
+	out := make([]EventPacket, 0, e.Flow.Ladder.Len()+nr+na)
+	seen := make(map[key]bool, cap(out))
+	add := func(p LadderEntry, rst, after bool) {
+		k := key{p.Input, p.Frame}
+		if p.Frame != 0 && seen[k] {
 			return
 		}
+		seen[k] = true
+		out = append(out, EventPacket{LadderEntry: p, RST: rst, After: after})
 	}
-}
-
-// ladderEntry describes p as sent in direction d.
-func ladderEntry(p *capture.Packet, d Dir) LadderEntry {
-	return LadderEntry{
-		Frame: p.Index, Input: p.Input, Time: p.Time, Dir: d, Flags: p.Flags,
-		Seq: Seq(p.Seq), Ack: Seq(p.Ack), Len: p.Len, TTL: p.TTL, IPID: p.IPID,
-		Window: p.Window, HasTS: p.Opts.HasTS, TSVal: p.Opts.TSVal,
+	for i := range e.Flow.Ladder.Len() {
+		add(e.Flow.Ladder.At(i), false, false)
 	}
-}
-
-// rstPacket describes the RST p sent in direction d.
-func rstPacket(p *capture.Packet, d Dir, check SeqCheck) RSTPacket {
-	r := RSTPacket{
-		Frame: p.Index, Input: p.Input, Time: p.Time, Dir: d, Flags: p.Flags,
-		Reserved: p.Reserved, Seq: Seq(p.Seq), Ack: Seq(p.Ack), Window: p.Window,
-		TTL: p.TTL, IPID: p.IPID, IsIPv4: p.Src.Addr().Is4(), DF: p.DF, Opts: p.Opts,
-		Len: p.Len, HasMAC: p.HasMAC, SrcMAC: p.SrcMAC, SeqCheck: check,
-	}
-	if len(p.Payload) > 0 {
-		r.Payload = string(p.Payload[:min(len(p.Payload), MaxRSTPayload)])
-	}
-	return r
-}
-
-// seqCheck judges an RST sent in direction d against the receiver's state
-// as the capture shows it (before the RST is applied):
-//   - an RST answering a SYN (the receiver sent a SYN, no SYN/ACK seen,
-//     the sender sent no SYN): exact iff it has ACK and ack == ISN+1 (the
-//     only RST a SYN-SENT endpoint accepts), out_of_window otherwise;
-//   - exact when seq equals the receiver's last ack (its RCV.NXT) or the
-//     sender's NextSeq (its SND.NXT: all it sent was received), or one
-//     less than either after the sender's FIN (Linux accepts RCV.NXT-1 in
-//     CLOSE_WAIT/LAST_ACK);
-//   - in_window when seq lies in [RCV.NXT, RCV.NXT+window] with the
-//     receiver's last ack and advertised (scaled) window;
-//   - out_of_window otherwise; unknown when the receiver never sent an
-//     ACK and the seq is not the sender's NextSeq, or when the handshake
-//     (hence the window scale) was not seen and the seq lies beyond the
-//     raw window but within the largest scaled one.
-func seqCheck(f *Flow, d Dir, p *capture.Packet) SeqCheck {
-	snd, rcv := f.Profile(d), f.Profile(d.Reverse())
-	seq := Seq(p.Seq)
-	if rcv.SYNSeen && !rcv.AckValid && !f.SYNACKSeen && !snd.SYNSeen {
-		if p.Flags&capture.ACK != 0 && Seq(p.Ack) == rcv.ISN.Add(1) {
-			return SeqExact
+	for i := range nr {
+		r := &e.RSTs[i]
+		if i > 0 && r.Frame == 0 {
+			continue
 		}
-		return SeqOutOfWindow
+		add(r.entry(), true, i > 0)
 	}
-	if rcv.AckValid && (seq == rcv.LastAck || (snd.FINSeen && seq.Add(1) == rcv.LastAck)) {
-		return SeqExact
+	for i := range na {
+		add(e.After.Packets[i], false, true)
 	}
-	if snd.SeqValid && (seq == snd.NextSeq || (snd.FINSeen && seq.Add(1) == snd.NextSeq)) {
-		return SeqExact
-	}
-	if !rcv.AckValid {
-		return SeqUnknown
-	}
-	if seq.InWindow(rcv.LastAck, rcv.Window+1) {
-		return SeqInWindow
-	}
-	if !(rcv.SYNSeen && snd.SYNSeen) && seq.InWindow(rcv.LastAck, rcv.Window<<14+1) {
-		// The window scale was not seen: the real window may be up to
-		// 2^14 times the raw value, so the seq may still be inside it.
-		return SeqUnknown
-	}
-	// Data the sender sent but the receiver had not acknowledged yet
-	// (delayed ACK) still lies in the receiver's window.
-	if snd.SeqValid && rcv.LastAck.LessThan(seq) && seq.LessThan(snd.NextSeq) {
-		return SeqInWindow
-	}
-	return SeqOutOfWindow
+	return out
 }
 
-// stage says where in the flow an RST comes (before it is applied).
-func stage(f *Flow) Stage {
-	c, s := &f.Dirs[0], &f.Dirs[1]
-	if !c.SYNSeen && !s.SYNSeen {
-		if c.Packets+s.Packets == 0 {
-			return StageUnknown
-		}
-		return StageLaterInFlow // midstream: the start was not seen
-	}
-	if !f.Established {
-		return StagePostSYN
-	}
-	switch data := c.DataPackets + s.DataPackets; {
-	case data == 0:
-		return StagePostACK
-	case data <= 3:
-		return StagePostPSH
-	}
-	return StageLaterInFlow
-}
-
-// trigger finds the last packet from the receiver r in the ladder.
-func trigger(f *Flow, r Dir) (LadderEntry, bool) {
-	for i := f.Ladder.Len() - 1; i >= 0; i-- {
-		if le := f.Ladder.At(i); le.Dir == r {
-			return le, true
-		}
-	}
-	return LadderEntry{}, false
-}
-
-// alloc returns a cleared open event.
-func (t *Table) alloc() *openEvent {
-	if n := len(t.free); n > 0 {
-		oe := t.free[n-1]
-		t.free = t.free[:n-1]
-		*oe = openEvent{}
-		return oe
-	}
-	return &openEvent{}
-}
-
-// openEvent starts an event for the RST p sent in direction d of e's flow.
-// The flow is snapshotted before the RST is applied.
-func (t *Table) openEvent(e *entry, d Dir, p *capture.Packet, check SeqCheck) *openEvent {
-	f := &e.flow
-	t.finishHello(e)
-	snd := f.Profile(d)
-	at := snd.NextSeq
-	if snd.FINSeen {
-		at = snd.FINSeq
-	}
-	snd.tlsMarkCandidate(at, f.Dirs[1].TLSVersion)
-
-	oe := t.alloc()
-	ev := &oe.ev
-	ev.Flow = *f
-	ev.RSTs[0] = rstPacket(p, d, check)
-	ev.Count = 1
-	ev.Stage = stage(f)
-	if !f.Last.IsZero() && p.Time.After(f.Last) {
-		ev.Gap = p.Time.Sub(f.Last)
-	}
-	ev.Trigger, ev.HasTrigger = trigger(f, d.Reverse())
-	oe.entry, oe.sender, oe.receiver, oe.joinable = e, p.Src, p.Dst, true
-	oe.deadline = p.Time.Add(t.opts.LookAhead)
-	e.addOpen(oe)
-	t.enqueue(oe)
-	return oe
-}
-
-// openUntracked makes an event for an RST whose flow the table refused
-// (MaxFlows reached): its Flow is a minimal snapshot with ID 0, roles by
-// port (RolesPort), Start/Last/FirstFrame/Input/Tunnel/VLAN of the RST and
-// empty profiles, so SeqCheck and Stage are unknown. It collects nothing
-// after the RST and later RSTs never join it.
-func (t *Table) openUntracked(p *capture.Packet) {
-	oe := t.alloc()
-	ev := &oe.ev
-	f := &ev.Flow
-	f.Client, f.Server, _ = rolesOf(&capture.Packet{Src: p.Src, Dst: p.Dst, Flags: capture.ACK})
-	f.RolesFrom = RolesPort
-	f.Tunnel, f.VLAN, f.Input = p.Tunnel, p.VLAN, p.Input
-	f.Start, f.Last, f.FirstFrame = p.Time, p.Time, p.Index
-	ev.RSTs[0] = rstPacket(p, f.dirOf(p), SeqUnknown)
-	ev.Count = 1
-	oe.sender, oe.receiver = p.Src, p.Dst
-	oe.deadline = p.Time.Add(t.opts.LookAhead)
-	t.enqueue(oe)
-}
-
-// enqueue inserts oe into the queue sorted by first RST (time, input,
-// frame); packets in capture order make this an append.
-func (t *Table) enqueue(oe *openEvent) {
-	if t.qhead > 64 && t.qhead*2 > len(t.queue) {
-		n := copy(t.queue, t.queue[t.qhead:])
-		clear(t.queue[n:])
-		t.queue = t.queue[:n]
-		t.qhead = 0
-	}
-	t.queue = append(t.queue, oe)
-	i := len(t.queue) - 1
-	for i > t.qhead && eventBefore(oe, t.queue[i-1]) {
-		t.queue[i] = t.queue[i-1]
-		i--
-	}
-	t.queue[i] = oe
-}
-
-func eventBefore(a, b *openEvent) bool {
-	ra, rb := &a.ev.RSTs[0], &b.ev.RSTs[0]
-	if !ra.Time.Equal(rb.Time) {
-		return ra.Time.Before(rb.Time)
-	}
-	if ra.Input != rb.Input {
-		return ra.Input < rb.Input
-	}
-	return ra.Frame < rb.Frame
-}
-
-// emitHead decides the first queued event.
-func (t *Table) emitHead(endOfInput bool) {
-	oe := t.queue[t.qhead]
-	t.queue[t.qhead] = nil
-	t.qhead++
-	ev := &oe.ev
-	ev.EndOfInput = endOfInput
-	ev.History, ev.ConnState = "", ""
-	if oe.entry != nil {
-		ev.History, ev.ConnState = oe.entry.flow.History(), oe.entry.flow.ConnState()
-		oe.entry.removeOpen(oe)
-		oe.entry = nil
-	}
-	if h := t.hosts[oe.sender.Addr()]; h != nil {
-		ev.SenderHost = *h
-	}
-	if h := t.hosts[oe.receiver.Addr()]; h != nil {
-		ev.ReceiverHost = *h
-	}
-	t.stats.Events++
-	if t.opts.OnEvent != nil {
-		t.opts.OnEvent(ev)
-	}
-	t.free = append(t.free, oe)
-}
-
-// join adds a later RST from the same sender to the event.
-func (oe *openEvent) join(p *capture.Packet, d Dir, check SeqCheck) {
-	ev := &oe.ev
-	if ev.Count < len(ev.RSTs) {
-		ev.RSTs[ev.Count] = rstPacket(p, oe.dirOf(p), check)
-	}
-	ev.Count++
-}
-
-// dirOf gives p's direction in the event's snapshot roles.
-func (oe *openEvent) dirOf(p *capture.Packet) Dir {
-	if p.Src == oe.ev.Flow.Client {
-		return FromClient
-	}
-	return FromServer
-}
-
-// push appends p to the event's After.Packets while there is room.
-func (oe *openEvent) push(p *capture.Packet) {
-	a := &oe.ev.After
-	if a.N < len(a.Packets) {
-		a.Packets[a.N] = ladderEntry(p, oe.dirOf(p))
-		a.N++
-	}
-}
-
-// observe records a packet of the flow that came after the event's first
-// RST (f is the live flow, before p is applied).
-func (oe *openEvent) observe(f *Flow, p *capture.Packet) {
-	oe.push(p)
-	a := &oe.ev.After
-	rst := p.Flags&capture.RST != 0
-	if p.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.SYN {
-		a.NewSYN = true
-		oe.joinable = false // a new attempt gets its own answer
-	}
-	if p.Src == oe.sender {
-		if rst {
-			return // a later RST of the sender: joined, or its own event
-		}
-		oe.joinable = false
-		a.SenderPackets++
-		if a.SenderPackets == 1 {
-			a.SenderFirst, a.SenderFirstFrame = p.Time, p.Index
-		}
-		if p.Len > 0 {
-			end := Seq(p.Seq).Add(uint32(p.Len))
-			if a.SenderDataPackets == 0 || a.SenderMaxSeqEnd.LessThan(end) {
-				a.SenderMaxSeqEnd = end
-			}
-			a.SenderDataPackets++
-		}
-		return
-	}
-	if rst {
-		a.RSTsBack++
-		return
-	}
-	a.ReceiverPackets++
-	if a.ReceiverPackets == 1 {
-		a.ReceiverFirst, a.ReceiverFirstFrame = p.Time, p.Index
-	}
-	if p.Len > 0 {
-		a.ReceiverDataPackets++
-		return
-	}
-	// Challenge ACK (RFC 5961 3.2): the receiver's first pure ACK after a
-	// non-exact RST, carrying its SND.NXT.
-	if !oe.pureACK && p.Flags&(capture.SYN|capture.FIN|capture.RST|capture.ACK) == capture.ACK {
-		oe.pureACK = true
-		rcv := f.Profile(f.dirOf(p))
-		if oe.ev.RSTs[0].SeqCheck != SeqExact && rcv.SeqValid && Seq(p.Seq) == rcv.NextSeq {
-			a.ChallengeACK, a.ChallengeACKFrame = true, p.Index
-		}
-	}
+// entry gives the RST as a ladder entry.
+func (r *RSTPacket) entry() LadderEntry {
+	return LadderEntry{Frame: r.Frame, Input: r.Input, Time: r.Time, Dir: r.Dir, Flags: r.Flags,
+		Seq: r.Seq, Ack: r.Ack, Len: r.Len, TTL: r.TTL, IPID: r.IPID, Window: r.Window,
+		HasTS: r.Opts.HasTS, TSVal: r.Opts.TSVal}
 }

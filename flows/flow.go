@@ -1,259 +1,129 @@
 package flows
 
-import "github.com/rstscope/rstscope/capture"
+import (
+	"net/netip"
+	"time"
 
-// apply updates flow e with packet p sent in direction d (check is the
-// RST's SeqCheck when p is an RST). See Profile for what each field counts.
-func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
-	f := &e.flow
-	pr, other := f.Profile(d), f.Profile(d.Reverse())
-	fl := p.Flags
+	"github.com/rstscope/rstscope/capture"
+)
 
-	if !f.Last.IsZero() {
-		if g := p.Time.Sub(f.Last); g > f.MaxGap {
-			f.MaxGap = g
-		}
-	}
-	if p.Time.After(f.Last) {
-		f.Last = p.Time
-	}
-	pr.Packets++
-	if pr.First.IsZero() {
-		pr.First = p.Time
-	}
-	pr.Last = p.Time
+// Dir is the direction of a packet within its flow. Zero means unknown.
+type Dir uint8
 
-	var retrans, zeroWin bool
-	if fl&capture.RST != 0 {
-		pr.RSTs++
-		f.rstSeen = true
-		if check != SeqOutOfWindow {
-			f.closed = true
-		}
-	} else {
-		retrans, zeroWin = t.applyData(e, d, p)
+// Directions.
+const (
+	DirUnknown Dir = iota
+	FromClient
+	FromServer
+)
+
+// String gives "client", "server" or "unknown": the side that sent.
+func (d Dir) String() string {
+	switch d {
+	case FromClient:
+		return "client"
+	case FromServer:
+		return "server"
 	}
-	f.historyPacket(d, p, retrans, zeroWin)
-	f.Ladder.Push(ladderEntry(p, d))
-	if pr.FINSeen && other.FINSeen {
-		f.closed = true
-	}
+	return "unknown"
 }
 
-// applyData applies a non-RST packet. It reports whether p was a data
-// retransmission and whether it advertised a zero window.
-func (t *Table) applyData(e *entry, d Dir, p *capture.Packet) (retrans, zeroWin bool) {
-	f := &e.flow
-	pr, other := f.Profile(d), f.Profile(d.Reverse())
-	fl := p.Flags
-	seq := Seq(p.Seq)
-
-	pr.TTL.Add(p.TTL)
-	host := e.hosts[d-1]
-	if host != nil {
-		host.TTL.Add(p.TTL)
+// Reverse gives the other direction (unknown stays unknown).
+func (d Dir) Reverse() Dir {
+	switch d {
+	case FromClient:
+		return FromServer
+	case FromServer:
+		return FromClient
 	}
-	if p.Src.Addr().Is4() {
-		pr.IPID.Add(p.IPID)
-		if host != nil {
-			host.IPID.Add(p.IPID)
-		}
-	}
-	if p.Opts.HasTS {
-		pr.TSPackets++
-		pr.LastTSVal = p.Opts.TSVal
-	}
-	if p.HasMAC {
-		if !pr.HasMAC {
-			pr.HasMAC, pr.MAC = true, p.SrcMAC
-		} else if pr.MAC != p.SrcMAC {
-			pr.MACChanged = true
-		}
-	}
-
-	segLen := uint32(p.Len)
-	if fl&capture.SYN != 0 {
-		segLen++
-		if !pr.SYNSeen {
-			pr.SYNSeen, pr.SYNFrame, pr.SYNTime = true, p.Index, p.Time
-		}
-		pr.ISN = seq
-		if p.Opts.HasMSS {
-			pr.MSS = p.Opts.MSS
-		}
-		pr.HasWScale, pr.WScale = p.Opts.HasWScale, p.Opts.WScale
-		if fl&capture.ACK != 0 && d == FromServer && !f.SYNACKSeen {
-			f.SYNACKSeen, f.SYNACKTime = true, p.Time
-			if other.SYNSeen && p.Time.After(other.SYNTime) {
-				f.ClientRTT = p.Time.Sub(other.SYNTime)
-			}
-		}
-	}
-	if fl&capture.FIN != 0 {
-		segLen++
-		if !pr.FINSeen {
-			pr.FINSeen, pr.FINFrame, pr.FINTime = true, p.Index, p.Time
-			pr.FINSeq = seq.Add(uint32(p.Len))
-		}
-	}
-	end := seq.Add(segLen)
-	if p.Len > 0 {
-		pr.Bytes += uint64(p.Len)
-		pr.DataPackets++
-		pr.LastData, pr.LastDataFrame = p.Time, p.Index
-		if pr.SeqValid && seq.Add(uint32(p.Len)).LessThanEq(pr.NextSeq) {
-			retrans = true
-			pr.Retransmissions++
-		}
-	}
-	if !pr.SeqValid || pr.NextSeq.LessThan(end) {
-		pr.NextSeq, pr.SeqValid = end, true
-	}
-	if fl&capture.ACK != 0 {
-		ack := Seq(p.Ack)
-		if !pr.AckValid || pr.LastAck.LessThan(ack) {
-			pr.LastAck, pr.AckValid = ack, true
-		}
-		if d == FromClient && !f.Established && f.SYNACKSeen && other.SYNSeen && other.ISN.LessThan(ack) {
-			f.Established = true
-			if p.Time.After(f.SYNACKTime) {
-				f.ServerRTT = p.Time.Sub(f.SYNACKTime)
-			}
-			if pr.SYNSeen {
-				f.RTT = f.ClientRTT + f.ServerRTT
-			}
-		}
-	}
-	w := uint32(p.Window)
-	if fl&capture.SYN == 0 {
-		if pr.HasWScale && other.HasWScale {
-			w <<= min(pr.WScale, 14)
-		}
-		if p.Window == 0 {
-			pr.ZeroWindows++
-			zeroWin = true
-		}
-	}
-	pr.Window = w
-
-	if p.Len > 0 {
-		switch {
-		case pr.FirstPayload == PayloadNone && len(p.Payload) > 0:
-			t.firstPayload(e, d, p)
-		case e.hello != nil && e.helloDir == d:
-			t.moreHello(e, p)
-		}
-		if !pr.tls.active && looksTLSHeader(p.Payload) {
-			// STARTTLS, an SSLv2-format hello, or a midstream flow: start
-			// at the first segment that begins with a record header.
-			t.lateTLS(e, d, p)
-		}
-		pr.tlsFeed(seq, p.Payload, p.Len, p.Index, p.Time)
-	}
-	if !f.Established && pr.DataPackets > 0 && other.DataPackets > 0 {
-		f.Established = true
-	}
-	if fl&capture.FIN != 0 {
-		pr.tlsMarkCandidate(pr.FINSeq, f.Dirs[1].TLSVersion)
-	}
-	return retrans, zeroWin
+	return DirUnknown
 }
 
-// firstPayload classifies and parses the first payload of direction d.
-func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
-	pr := e.flow.Profile(d)
-	b := p.Payload
-	k := classify(b)
-	pr.FirstPayload = k
-	r := &pr.Request
-	r.Kind, r.Frame, r.Time, r.StartSeq = k, p.Index, p.Time, Seq(p.Seq)
-	switch k {
-	case PayloadHTTPRequest:
-		parseHTTPRequest(b, r)
-	case PayloadHTTPResponse:
-		r.Status = parseHTTPStatus(b)
-		r.BodyStart, r.ContentLength = parseHTTPFraming(b)
-	case PayloadTLSClientHello:
-		t.clientHello(e, d, p)
-	case PayloadTLSServerHello:
-		pr.TLSVersion = parseServerHello(b)
+// RolesFrom says how the client and server roles of a flow were decided.
+type RolesFrom uint8
+
+// How roles were decided, strongest first. Zero means unknown.
+const (
+	RolesUnknown   RolesFrom = iota
+	RolesHandshake           // the SYN sender is the client
+	RolesSYNACK              // no SYN seen: the SYN/ACK receiver is the client
+	RolesPort                // neither seen: the side on the well-known/lower port is the server
+)
+
+// String gives the JSON name: "handshake", "synack", "port".
+func (r RolesFrom) String() string {
+	switch r {
+	case RolesHandshake:
+		return "handshake"
+	case RolesSYNACK:
+		return "synack"
+	case RolesPort:
+		return "port"
 	}
-	if looksTLS(b) {
-		pr.tlsStart(Seq(p.Seq))
-	}
+	return "unknown"
 }
 
-// clientHello parses the ClientHello that starts p's payload into the
-// Request of direction d and, when the record continues past the segment,
-// starts buffering it (up to maxHello) to complete it from the next
-// in-order segments.
-func (t *Table) clientHello(e *entry, d Dir, p *capture.Packet) {
-	pr := e.flow.Profile(d)
-	b := p.Payload
-	parseClientHello(b, &pr.Request)
-	pr.TLSVersion = pr.Request.TLSVersion
-	need := helloRecordLen(b)
-	if need > len(b) && len(b) == p.Len && need <= maxHello+5 && e.hello == nil && t.helloBytes+need <= maxHelloTotal {
-		t.helloBytes += need
-		e.hello = append(make([]byte, 0, need), b...)
-		e.helloNeed = need
-		e.helloNext = Seq(p.Seq).Add(uint32(p.Len))
-		e.helloDir = d
-	}
+// Key identifies a flow by its endpoints in canonical order (A < B).
+type Key struct {
+	A, B netip.AddrPort
 }
 
-// lateTLS starts TLS tracking of direction d at p, a later segment that
-// begins with a record header. A ClientHello replaces an opaque first
-// request (STARTTLS: the SNI matters more than "EHLO"); a ServerHello
-// gives the selected version.
-func (t *Table) lateTLS(e *entry, d Dir, p *capture.Packet) {
-	pr := e.flow.Profile(d)
-	switch classify(p.Payload) {
-	case PayloadTLSClientHello:
-		if k := pr.Request.Kind; k == PayloadOpaque || k == PayloadNone {
-			pr.Request = Request{Kind: PayloadTLSClientHello, Frame: p.Index, Time: p.Time}
-			t.clientHello(e, d, p)
-		}
-	case PayloadTLSServerHello:
-		if pr.TLSVersion == 0 {
-			pr.TLSVersion = parseServerHello(p.Payload)
-		}
-	}
-	pr.tlsStart(Seq(p.Seq))
+// Flow is one TCP connection. The Table owns it; Events carry a copy.
+type Flow struct {
+	// ID is 1-based in order of creation; 0 only in the snapshot of an
+	// event whose flow the table refused (MaxFlows reached).
+	ID        uint64
+	Client    netip.AddrPort
+	Server    netip.AddrPort
+	RolesFrom RolesFrom
+	Tunnel    capture.Tunnel // outermost tunnel of the first packet, if any
+	VLAN      uint16         // outermost VLAN ID of the first packet, 0 if none
+	Input     int            // input of the first packet
+
+	Start      time.Time // time of the first packet
+	Last       time.Time // time of the latest packet (either direction)
+	FirstFrame uint64    // frame of the first packet
+
+	// Handshake facts. The RTTs are zero when the packets they need were
+	// not seen.
+	SYNACKSeen  bool      // the server sent a SYN/ACK
+	SYNACKTime  time.Time // time of the first SYN/ACK
+	Established bool      // the client ACKed the server's SYN (ack beyond its ISN), or data flowed both ways
+	// ClientRTT is SYN -> SYN/ACK and ServerRTT SYN/ACK -> the client's
+	// ACK as seen at the capture point; RTT is their sum (set only when
+	// both the SYN and the ACK completing the handshake were seen).
+	RTT       time.Duration
+	ServerRTT time.Duration
+	ClientRTT time.Duration
+
+	// MaxGap is the longest silence between two consecutive packets of
+	// the flow (either direction) before the current packet.
+	MaxGap time.Duration
+
+	// Profiles by direction: Dirs[0] is FromClient, Dirs[1] FromServer.
+	Dirs [2]Profile
+
+	Ladder Ladder
+
+	// Zeek-style history letters (see History()).
+	history    [32]byte
+	historyLen uint8
+	histSeen   uint32    // bit per once-per-direction letter already recorded
+	histSeq    [2][4]Seq // last seq per direction of S, H, F, R (repeat only on a new seq)
+	histHas    [2]uint8  // bit per flag of histSeq that is valid
+	zterm      [2]uint8  // Zeek endpoint end state per direction: 0 open, zTermClosed, zTermReset
+	zprevClose [2]bool   // the endpoint was CLOSED before its RESET (Zeek's prev_state)
+
+	closed bool // both FINs, or an RST that was not out of window, seen
+	// reset is set by an acceptable RST: exact, or unknown when the
+	// receiver's state was not seen. Out-of-window and in-window RSTs
+	// (dropped, or answered with a challenge ACK, RFC 5961) leave the
+	// connection alive, so a forged one cannot make the tuple reusable.
+	reset bool
 }
 
-// moreHello appends the next in-order segment to a ClientHello being
-// completed; a gap or a snaplen cut ends the attempt with what is there.
-func (t *Table) moreHello(e *entry, p *capture.Packet) {
-	seq := Seq(p.Seq)
-	end := seq.Add(uint32(p.Len))
-	if end.LessThanEq(e.helloNext) {
-		return // retransmission
-	}
-	if seq != e.helloNext || len(p.Payload) < p.Len {
-		t.finishHello(e)
-		return
-	}
-	n := min(e.helloNeed-len(e.hello), len(p.Payload))
-	e.hello = append(e.hello, p.Payload[:n]...)
-	e.helloNext = end
-	if len(e.hello) >= e.helloNeed {
-		t.finishHello(e)
-	}
-}
+// finsBoth reports whether both directions sent a FIN.
+func (f *Flow) finsBoth() bool { return f.Dirs[0].FINSeen && f.Dirs[1].FINSeen }
 
-// finishHello parses a ClientHello being completed with what it holds and
-// drops the buffer.
-func (t *Table) finishHello(e *entry) {
-	if e.hello == nil {
-		return
-	}
-	r := &e.flow.Profile(e.helloDir).Request
-	*r = Request{Kind: r.Kind, Frame: r.Frame, Time: r.Time, StartSeq: r.StartSeq}
-	parseClientHello(e.hello, r)
-	if len(e.hello) < e.helloNeed {
-		r.Cut = true
-	}
-	t.helloBytes -= e.helloNeed
-	e.hello, e.helloNeed, e.helloDir = nil, 0, DirUnknown
-}
+// Profile returns the profile of direction d (d must be FromClient or FromServer).
+func (f *Flow) Profile(d Dir) *Profile { return &f.Dirs[d-1] }

@@ -12,15 +12,21 @@ import "net/netip"
 type flowMap struct {
 	slots []mapSlot // len is a power of two
 	n     int
+	syns  *synStore // where the SYN-only flows of syn slots live
 }
 
+// mapSlot holds a full entry (e) or a SYN-only flow (syn, its index in
+// the synStore plus one); both zero: empty.
 type mapSlot struct {
 	hash uint64
-	e    *entry // nil: empty
+	e    *entry
+	syn  uint32
 }
 
-func newFlowMap() flowMap {
-	return flowMap{slots: make([]mapSlot, 1024)}
+func (s *mapSlot) empty() bool { return s.e == nil && s.syn == 0 }
+
+func newFlowMap(syns *synStore) flowMap {
+	return flowMap{slots: make([]mapSlot, 1024), syns: syns}
 }
 
 // matches reports whether a packet from src to dst belongs to e's flow
@@ -33,31 +39,50 @@ func (e *entry) matches(src, dst netip.AddrPort) bool {
 // len gives the number of entries.
 func (m *flowMap) len() int { return m.n }
 
-// get returns the entry of the flow between src and dst (hash h), or nil.
+// get returns the full entry of the flow between src and dst (hash h),
+// or nil.
 func (m *flowMap) get(src, dst netip.AddrPort, h uint64) *entry {
+	s := m.find(src, dst, h)
+	if s == nil {
+		return nil
+	}
+	return s.e
+}
+
+// find returns the slot of the flow between src and dst (hash h), or nil.
+func (m *flowMap) find(src, dst netip.AddrPort, h uint64) *mapSlot {
 	mask := uint64(len(m.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &m.slots[i]
-		if s.e == nil {
+		if s.e != nil {
+			if s.hash == h && s.e.matches(src, dst) {
+				return s
+			}
+			continue
+		}
+		if s.syn == 0 {
 			return nil
 		}
-		if s.hash == h && s.e.matches(src, dst) {
-			return s.e
+		if s.hash == h && m.syns.at(s.syn-1).matches(src, dst) {
+			return s
 		}
 	}
 }
 
 // put adds e (whose endpoints hash to h); its flow must not be present.
-func (m *flowMap) put(e *entry, h uint64) {
+func (m *flowMap) put(e *entry, h uint64) { m.putSlot(mapSlot{hash: h, e: e}) }
+
+// putSlot adds s; its flow must not be present.
+func (m *flowMap) putSlot(s mapSlot) {
 	if (m.n+1)*4 > len(m.slots)*3 {
 		m.grow()
 	}
 	mask := uint64(len(m.slots) - 1)
-	i := h & mask
-	for m.slots[i].e != nil {
+	i := s.hash & mask
+	for !m.slots[i].empty() {
 		i = (i + 1) & mask
 	}
-	m.slots[i] = mapSlot{hash: h, e: e}
+	m.slots[i] = s
 	m.n++
 }
 
@@ -66,11 +91,11 @@ func (m *flowMap) grow() {
 	m.slots = make([]mapSlot, 2*len(old))
 	mask := uint64(len(m.slots) - 1)
 	for _, s := range old {
-		if s.e == nil {
+		if s.empty() {
 			continue
 		}
 		i := s.hash & mask
-		for m.slots[i].e != nil {
+		for !m.slots[i].empty() {
 			i = (i + 1) & mask
 		}
 		m.slots[i] = s
@@ -79,15 +104,19 @@ func (m *flowMap) grow() {
 
 // remove deletes e (whose endpoints hash to h) if it is the entry held
 // for its flow; it reports whether it was.
-func (m *flowMap) remove(e *entry, h uint64) bool {
+func (m *flowMap) remove(e *entry, h uint64) bool { return m.removeSlot(mapSlot{hash: h, e: e}) }
+
+// removeSlot deletes the slot equal to want, if held; it reports whether
+// it was.
+func (m *flowMap) removeSlot(want mapSlot) bool {
 	mask := uint64(len(m.slots) - 1)
-	i := h & mask
+	i := want.hash & mask
 	for {
 		s := &m.slots[i]
-		if s.e == nil {
+		if s.empty() {
 			return false
 		}
-		if s.e == e {
+		if *s == want {
 			break
 		}
 		i = (i + 1) & mask
@@ -98,7 +127,7 @@ func (m *flowMap) remove(e *entry, h uint64) bool {
 	for {
 		j = (j + 1) & mask
 		s := m.slots[j]
-		if s.e == nil {
+		if s.empty() {
 			break
 		}
 		home := s.hash & mask

@@ -16,7 +16,7 @@ import (
 func TestFlowMap_againstMap(t *testing.T) {
 	type key struct{ a, b netip.AddrPort }
 	for _, collide := range []bool{false, true} {
-		m := newFlowMap()
+		m := newFlowMap(nil)
 		ref := map[key]*entry{}
 		rng := rand.New(rand.NewPCG(1, 2))
 		hash := func(k key) uint64 {

@@ -58,6 +58,12 @@ func fuzzPackets(data []byte) []capture.Packet {
 		if b[5]&0x80 != 0 && b[6]&1 == 1 {
 			step = -step // out-of-order capture time
 		}
+		switch b[6] {
+		case 0xff:
+			step = 90 * 24 * time.Hour // a time jump ahead (outlier or step: see clock.go)
+		case 0xfd:
+			step = -time.Hour // a clock step back
+		}
 		now = now.Add(step)
 		p.Time = now
 		p.TTL = b[7]

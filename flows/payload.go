@@ -400,3 +400,81 @@ func parseServerHello(b []byte) uint16 {
 	}
 	return legacy
 }
+
+// maxHelloRaw caps the bytes of stream buffered to complete one
+// ClientHello: maxHello of handshake plus the headers of the records it
+// may be split into.
+const maxHelloRaw = maxHello + 5 + 64*5
+
+// helloPrefix reports whether b (a first payload) may be the start of a
+// TLS handshake record that holds a ClientHello: it agrees with a record
+// header as far as it goes (type 22, major version 3, handshake type 1).
+func helloPrefix(b []byte) bool {
+	return len(b) > 0 && b[0] == TLSHandshake && (len(b) < 2 || b[1] == 3) && (len(b) < 6 || b[5] == 1)
+}
+
+// helloNeed walks the TLS records at the start of b, a stream that begins
+// with a handshake record, and gives how many bytes of stream the first
+// handshake message needs (its records' headers included) as far as b
+// tells, and whether b holds it all. A message split over several
+// records (RFC 8446 section 5.1 allows any fragmentation) needs every
+// record up to its last byte. A record that is not a handshake record
+// ends the walk: need is then len(b) and done true (nothing more can be
+// added to the message).
+func helloNeed(b []byte) (need int, done bool) {
+	var hdr [4]byte // the handshake message header, across records
+	hn, got, total := 0, 0, -1
+	for o := 0; ; {
+		if len(b) < o+5 {
+			return o + 5, false
+		}
+		if b[o] != TLSHandshake || b[o+1] != 3 {
+			return len(b), true
+		}
+		rlen := int(b[o+3])<<8 | int(b[o+4])
+		body := b[o+5 : min(o+5+rlen, len(b))]
+		for _, c := range body {
+			if hn == len(hdr) {
+				break
+			}
+			hdr[hn] = c
+			hn++
+		}
+		if hn == len(hdr) && total < 0 {
+			total = 4 + (int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3]))
+		}
+		if total >= 0 && got+rlen >= total {
+			need = o + 5 + total - got
+			return need, len(b) >= need
+		}
+		if len(body) < rlen {
+			return o + 5 + rlen, false
+		}
+		got += rlen
+		o += 5 + rlen
+	}
+}
+
+// helloDefrag gives the first handshake message of the records at the
+// start of b as one record (header, then the message's bytes, up to
+// maxHello of them): what parseClientHello reads. A message that fits its
+// first record is b itself.
+func helloDefrag(b []byte) []byte {
+	if len(b) < 9 || helloRecordLen(b) >= len(b) {
+		return b
+	}
+	if rlen := helloRecordLen(b) - 5; 4+(int(b[6])<<16|int(b[7])<<8|int(b[8])) <= rlen {
+		return b // the message fits its first record
+	}
+	out := make([]byte, 5, 5+min(len(b), maxHello))
+	copy(out, b[:3])
+	for o := 0; o+5 <= len(b) && b[o] == TLSHandshake && len(out) < 5+maxHello; {
+		rlen := int(b[o+3])<<8 | int(b[o+4])
+		body := b[o+5 : min(o+5+rlen, len(b))]
+		out = append(out, body[:min(len(body), 5+maxHello-len(out))]...)
+		o += 5 + rlen
+	}
+	n := len(out) - 5
+	out[3], out[4] = byte(n>>8), byte(n)
+	return out
+}

@@ -33,18 +33,21 @@ const maxPending = 32768
 // entry is the table's record of one flow: the Flow plus bookkeeping that
 // must not be copied into events.
 type entry struct {
-	prev, next *entry // intrusive list (active or closed)
-	inClosed   bool
-	hash       uint64 // capture.FlowHash of the flow's endpoints
+	prev, next *entry    // intrusive list (half, active or closed)
+	list       *flowList // the list e is on
+	hash       uint64    // capture.FlowHash of the flow's endpoints
 	flow       Flow
 	hosts      [2]*HostProfile // client, server; nil when the host table is full
-	open       [maxOpenPerFlow]*openEvent
-	nOpen      int
-	// ClientHello being completed from several segments.
-	hello     []byte
-	helloNeed int
-	helloNext Seq
-	helloDir  Dir
+	open       *openSet        // events of the flow still collecting; nil when none
+	hello      *helloBuf       // a ClientHello being completed from several segments; nil if none
+}
+
+// helloBuf is a ClientHello being completed from several segments.
+type helloBuf struct {
+	b    []byte // the stream from the hello's first byte
+	need int    // bytes reserved (t.helloBytes) and wanted so far
+	next Seq    // the next in-order seq
+	dir  Dir    // the direction sending it
 }
 
 // flowList is an intrusive doubly linked list of entries in the order of
@@ -100,19 +103,29 @@ type Table struct {
 	// at once (PeakActive), as ended flows' entries are reused.
 	entries int
 	active  flowList // flows not closed, by last packet
+	half    flowList // flows not closed and half-open (see halfOpen), by last packet
 	closed  flowList // closed flows, by last packet
-	hosts   map[netip.Addr]*HostProfile
+	syns    synStore // SYN-only flows (see synRec), by arrival
+	// replaying is set while a SYN-only flow's SYN is replayed into a full
+	// entry: the host profiles saw that SYN already.
+	replaying bool
+	scratch   *entry // for OnFlowEnd of SYN-only flows
+	noSynOnly bool   // tests: track every flow in full from its first packet
+	hosts     map[netip.Addr]*HostProfile
 
 	// queue holds the open events sorted by first RST (time, input,
 	// frame); queue[qhead:] are live.
 	queue []*openEvent
 	qhead int
 	free  []*openEvent
+	// freeSets are openSets of flows whose events were all decided.
+	freeSets []*openSet
 	// helloBytes is the capacity of the ClientHello buffers of all flows
 	// (at most maxHelloTotal).
 	helloBytes int
 
-	now    time.Time // latest packet time seen (or Flush time)
+	now    time.Time // latest packet time seen (or Flush time), re-based (see clock.go)
+	clock  clockState
 	nextID uint64
 	stats  TableStats
 }
@@ -134,13 +147,15 @@ func NewTable(opts Options) *Table {
 	if opts.MaxHosts <= 0 {
 		opts.MaxHosts = DefaultMaxHosts
 	}
-	return &Table{
+	t := &Table{
 		active: flowList{evict: opts.IdleEvict},
+		half:   flowList{evict: opts.IdleEvict},
 		closed: flowList{evict: opts.CloseEvict},
 		opts:   opts,
-		flows:  newFlowMap(),
 		hosts:  make(map[netip.Addr]*HostProfile),
 	}
+	t.flows = newFlowMap(&t.syns)
+	return t
 }
 
 // Stats returns the counters so far.
@@ -162,6 +177,13 @@ func KeyOf(a, b netip.AddrPort) Key {
 // older than the latest seen is still tracked, but time-driven work
 // (emitting events, eviction) follows the latest time. p is not kept.
 func (t *Table) Add(p *capture.Packet) {
+	if p = t.admit(p); p != nil {
+		t.add(p)
+	}
+}
+
+// add tracks p, re-timed by admit.
+func (t *Table) add(p *capture.Packet) {
 	if p.Time.After(t.now) {
 		t.now = p.Time
 	}
@@ -174,7 +196,13 @@ func (t *Table) Add(p *capture.Packet) {
 	if h == 0 {
 		h = capture.FlowHash(p.Src, p.Dst)
 	}
-	e := t.flows.get(p.Src, p.Dst, h)
+	var e *entry
+	if s := t.flows.find(p.Src, p.Dst, h); s != nil {
+		e = s.e
+		if e == nil {
+			e = t.promote(s)
+		}
+	}
 	if e != nil && p.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.SYN && reused(&e.flow, p) {
 		t.replace(e, p)
 		e = nil
@@ -190,6 +218,10 @@ func (t *Table) Add(p *capture.Packet) {
 			}
 			return
 		}
+		if compactable(p) && !t.noSynOnly {
+			t.newSyn(h, p)
+			return
+		}
 		e = t.newEntry(h, p)
 	}
 	t.packet(e, p)
@@ -199,6 +231,7 @@ func (t *Table) Add(p *capture.Packet) {
 // idle and closed flows, as if a packet at time now had arrived. Use it
 // on live captures when traffic pauses.
 func (t *Table) Flush(now time.Time) {
+	now = now.Add(t.clock.shift(0)) // a live capture is input 0
 	if now.After(t.now) {
 		t.now = now
 	}
@@ -209,14 +242,18 @@ func (t *Table) Flush(now time.Time) {
 // (in order), then every flow ends (OnFlowEnd). The table is empty
 // afterwards and may be reused.
 func (t *Table) Close() {
+	t.releaseOutlier()
 	for t.qhead < len(t.queue) {
 		t.emitHead(true)
 	}
 	t.queue, t.qhead = t.queue[:0], 0
-	for _, l := range []*flowList{&t.closed, &t.active} {
+	for _, l := range []*flowList{&t.closed, &t.half, &t.active} {
 		for l.head != nil {
 			t.end(l.head, false)
 		}
+	}
+	for t.syns.head != 0 {
+		t.endSyn(t.syns.head-1, false)
 	}
 }
 
@@ -229,8 +266,14 @@ func (t *Table) advance() {
 	for t.closed.due(t.now) {
 		t.end(t.closed.head, true)
 	}
+	for t.half.due(t.now) {
+		t.end(t.half.head, true)
+	}
 	for t.active.due(t.now) {
 		t.end(t.active.head, true)
+	}
+	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < unixNano(t.now) {
+		t.endSyn(t.syns.head-1, true)
 	}
 }
 
@@ -240,44 +283,56 @@ const pressureIdle = 60 * time.Second
 
 // makeRoom ends one flow early when the table is full, so that a SYN flood
 // or a scan cannot blind the table to new connections until IdleEvict
-// (15 min) passes: first the flow that closed longest ago, else the least
-// recently active flow if it is half-open (a SYN never answered, no data)
-// or silent for pressureIdle. Flows still collecting an event are kept.
-// It reports whether a flow was ended; the count is Stats().EndedEarly.
+// (15 min) passes. In order: the flow that closed longest ago; the oldest
+// SYN-only flow; the least recently active half-open flow (a SYN never
+// answered, no data); the least recently active flow silent for
+// pressureIdle. Each kind sits on its own list, ordered by last packet, so
+// a half-open or idle flow is found wherever it is among busy flows. Flows
+// still collecting an event are kept (skipped, at most maxSkip of them per
+// list). It reports whether a flow was ended; the count is
+// Stats().EndedEarly.
 func (t *Table) makeRoom() bool {
-	if e := t.closed.head; e != nil && e.nOpen == 0 {
+	if e := t.closed.first(); e != nil {
 		t.end(e, false)
-		t.stats.EndedEarly++
-		return true
-	}
-	e := t.active.head
-	if e == nil || e.nOpen > 0 {
+	} else if t.syns.head != 0 {
+		t.endSyn(t.syns.head-1, false)
+	} else if e := t.half.first(); e != nil {
+		t.end(e, false)
+	} else if e := t.active.first(); e != nil && t.now.Sub(e.flow.Last) >= pressureIdle {
+		t.end(e, false)
+	} else {
 		return false
 	}
-	f := &e.flow
-	halfOpen := !f.SYNACKSeen && f.Dirs[0].DataPackets == 0 && f.Dirs[1].DataPackets == 0
-	if halfOpen || t.now.Sub(f.Last) >= pressureIdle {
-		t.end(e, false)
-		t.stats.EndedEarly++
-		return true
+	t.stats.EndedEarly++
+	return true
+}
+
+// maxSkip bounds how many flows collecting an event makeRoom steps over
+// on one list.
+const maxSkip = 64
+
+// first gives the least recently active entry of l collecting no event,
+// looking at most maxSkip entries past the head, or nil.
+func (l *flowList) first() *entry {
+	n := 0
+	for e := l.head; e != nil && n <= maxSkip; e, n = e.next, n+1 {
+		if e.open == nil {
+			return e
+		}
 	}
-	return false
+	return nil
 }
 
 // end removes e from the table: its open events stop collecting (they are
 // still emitted on time) and OnFlowEnd sees the flow.
 func (t *Table) end(e *entry, evicted bool) {
 	t.finishHello(e)
-	for i := range e.nOpen {
-		e.open[i].entry = nil
-		e.open[i] = nil
+	for _, oe := range e.opens() {
+		oe.entry = nil
 	}
-	e.nOpen = 0
-	if e.inClosed {
-		t.closed.remove(e)
-	} else {
-		t.active.remove(e)
-	}
+	t.releaseOpen(e)
+	e.list.remove(e)
+	e.list = nil
 	t.flows.remove(e, e.hash)
 	if evicted {
 		t.stats.Evicted++
@@ -290,10 +345,13 @@ func (t *Table) end(e *entry, evicted bool) {
 }
 
 // reused reports whether a pure SYN starts a new connection on the tuple
-// of f: f is closed or saw an RST, and the SYN is not a retransmission of
-// the SYN its sender sent in f.
+// of f: f ended with FINs both ways or an acceptable RST (see Flow.reset),
+// and the SYN is not a retransmission of the SYN its sender sent in f. An
+// out-of-window RST followed by a SYN with a new ISN (two spoofed packets)
+// thus leaves the flow in place, and the real peer's RST is judged
+// against its real state.
 func reused(f *Flow, p *capture.Packet) bool {
-	if !f.closed && !f.rstSeen {
+	if !(f.reset || f.finsBoth()) {
 		return false
 	}
 	pr := f.Profile(f.dirOf(p))
@@ -303,8 +361,7 @@ func reused(f *Flow, p *capture.Packet) bool {
 // replace ends e because p (a pure SYN) starts a new connection on its
 // tuple; e's open events note the new SYN.
 func (t *Table) replace(e *entry, p *capture.Packet) {
-	for i := range e.nOpen {
-		oe := e.open[i]
+	for _, oe := range e.opens() {
 		oe.ev.After.NewSYN = true
 		oe.push(p)
 	}
@@ -313,6 +370,19 @@ func (t *Table) replace(e *entry, p *capture.Packet) {
 
 // newEntry creates the flow p starts and decides its roles.
 func (t *Table) newEntry(h uint64, p *capture.Packet) *entry {
+	e := t.allocEntry()
+	t.nextID++
+	t.initEntry(e, h, p, t.nextID)
+	t.flows.put(e, h)
+	t.stats.Flows++
+	if n := t.flows.len(); n > t.stats.PeakActive {
+		t.stats.PeakActive = n
+	}
+	return e
+}
+
+// allocEntry returns a cleared entry: an ended flow's, or a new one.
+func (t *Table) allocEntry() *entry {
 	var e *entry
 	if n := len(t.spare); n > 0 {
 		e = t.spare[n-1]
@@ -326,27 +396,25 @@ func (t *Table) newEntry(h uint64, p *capture.Packet) *entry {
 		e = &t.slab[len(t.slab)-1]
 		t.entries++
 	}
+	return e
+}
+
+// initEntry starts e as flow id, first packet p, hash h: roles, hosts
+// and its place on a list (not in the map).
+func (t *Table) initEntry(e *entry, h uint64, p *capture.Packet, id uint64) {
 	e.hash = h
 	f := &e.flow
-	t.nextID++
-	f.ID = t.nextID
+	f.ID = id
 	f.Client, f.Server, f.RolesFrom = rolesOf(p)
 	f.Tunnel, f.VLAN, f.Input = p.Tunnel, p.VLAN, p.Input
 	f.Start, f.FirstFrame = p.Time, p.Index
 	e.hosts[0] = t.host(f.Client.Addr())
 	e.hosts[1] = t.host(f.Server.Addr())
 	for _, h := range e.hosts {
-		if h != nil {
+		if h != nil && !t.replaying {
 			h.Flows++
 		}
 	}
-	t.flows.put(e, h)
-	t.active.pushBack(e)
-	t.stats.Flows++
-	if n := t.flows.len(); n > t.stats.PeakActive {
-		t.stats.PeakActive = n
-	}
-	return e
 }
 
 // host returns the profile of addr, creating it while there is room.
@@ -430,24 +498,32 @@ func (e *entry) flip() {
 	e.hosts[0], e.hosts[1] = e.hosts[1], e.hosts[0]
 	f.Ladder.reverseDirs()
 	f.flipHistory()
-	if e.helloDir != DirUnknown {
-		e.helloDir = e.helloDir.Reverse()
+	if e.hello != nil {
+		e.hello.dir = e.hello.dir.Reverse()
 	}
 }
 
-// touch moves e to the back of its list (closed flows to the closed list).
+// touch moves e to the back of the list its state calls for: closed,
+// half-open or active.
 func (t *Table) touch(e *entry) {
-	if e.inClosed {
-		t.closed.remove(e)
-	} else {
-		t.active.remove(e)
+	if e.list != nil {
+		e.list.remove(e)
 	}
-	if e.flow.closed {
-		e.inClosed = true
-		t.closed.pushBack(e)
-	} else {
-		t.active.pushBack(e)
+	switch f := &e.flow; {
+	case f.closed:
+		e.list = &t.closed
+	case f.halfOpen():
+		e.list = &t.half
+	default:
+		e.list = &t.active
 	}
+	e.list.pushBack(e)
+}
+
+// halfOpen reports whether f is a connection attempt nobody answered:
+// no SYN/ACK and no data either way.
+func (f *Flow) halfOpen() bool {
+	return !f.SYNACKSeen && f.Dirs[0].DataPackets == 0 && f.Dirs[1].DataPackets == 0
 }
 
 // packet handles one packet of a tracked flow.
@@ -465,8 +541,8 @@ func (t *Table) packet(e *entry, p *capture.Packet) {
 			cur = t.openEvent(e, d, p, check)
 		}
 	}
-	for i := range e.nOpen {
-		if oe := e.open[i]; oe != cur {
+	for _, oe := range e.opens() {
+		if oe != cur {
 			oe.observe(f, p)
 		}
 	}

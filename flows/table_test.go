@@ -772,3 +772,51 @@ func TestTable_macAndIPv6(t *testing.T) {
 		t.Errorf("seq_check: got %v, want exact", e.First().SeqCheck)
 	}
 }
+
+// TestTable_spoofedRSTAndSYNKeepFlow (issue 14 item 9): an out-of-window
+// RST and then a SYN with a new ISN, both forged as the client's, do not
+// replace the live flow: the server's real RST is still judged against the
+// client's real state (exact), in the original flow. An exact RST does make
+// the tuple reusable.
+func TestTable_spoofedRSTAndSYNKeepFlow(t *testing.T) {
+	t.Run("forged_rst_then_syn", func(t *testing.T) {
+		pk := ladder(t, lines(handshake, []string{
+			"C>S PA seq=101 ack=301 len=20",
+			"S>C PA seq=301 ack=121 len=50",
+			"C>S A seq=121 ack=351",
+			"C>S R seq=900000",  // forged: far out of the server's window
+			"C>S S seq=4444444", // forged: a new ISN on the tuple
+			"S>C R seq=351",     // the server's real reset
+		})...)
+		r := run(t, Options{}, pk)
+		if len(r.events) != 2 {
+			t.Fatalf("got %d events, want 2", len(r.events))
+		}
+		if got := r.events[0].First().SeqCheck; got != SeqOutOfWindow {
+			t.Errorf("forged RST (frame 7): got %v, want out_of_window", got)
+		}
+		e := &r.events[1]
+		if got := e.First().SeqCheck; got != SeqExact {
+			t.Errorf("server RST (frame 9): got %v, want exact", got)
+		}
+		if e.Flow.ID != 1 || !e.Flow.Established || e.Flow.Dirs[0].DataPackets != 1 {
+			t.Errorf("server RST's flow: got ID %d established %v client data %d, want the original flow (1, true, 1)",
+				e.Flow.ID, e.Flow.Established, e.Flow.Dirs[0].DataPackets)
+		}
+		if len(r.ended) != 1 {
+			t.Errorf("got %d flows, want 1", len(r.ended))
+		}
+	})
+	t.Run("exact_rst_then_syn", func(t *testing.T) {
+		pk := ladder(t, lines(handshake, []string{
+			"C>S PA seq=101 ack=301 len=20",
+			"S>C A seq=301 ack=121",
+			"C>S R seq=121",
+			"C>S S seq=4444444",
+		})...)
+		r := run(t, Options{}, pk)
+		if len(r.ended) != 2 || r.ended[1].Dirs[0].ISN != 4444444 {
+			t.Fatalf("got %d flows, want 2, the second with client ISN 4444444", len(r.ended))
+		}
+	})
+}

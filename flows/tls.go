@@ -117,7 +117,7 @@ func (p *Profile) tlsWalk(b []byte, frame uint64, t time.Time) {
 // tlsComplete records the end of the current record.
 func (p *Profile) tlsComplete(frame uint64, t time.Time) {
 	tr := &p.tls
-	tr.lastType, tr.lastLen, tr.lastFrame, tr.lastTime = tr.curType, tr.curLen, frame, t
+	tr.lastType, tr.lastLen, tr.lastFrame, tr.lastNs = tr.curType, tr.curLen, frame, t.UnixNano()
 	if tr.curType != TLSAlert {
 		return
 	}
@@ -148,6 +148,6 @@ func (p *Profile) tlsMarkCandidate(at Seq, serverVersion uint16) {
 	if serverVersion != 0 && serverVersion < 0x0304 {
 		return
 	}
-	p.Alert = TLSAlertInfo{Frame: tr.lastFrame, Time: tr.lastTime, Encrypted: true, Candidate: true, Length: tr.lastLen}
+	p.Alert = TLSAlertInfo{Frame: tr.lastFrame, Time: time.Unix(0, tr.lastNs).UTC(), Encrypted: true, Candidate: true, Length: tr.lastLen}
 	p.AlertSeen = true
 }

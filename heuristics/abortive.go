@@ -32,10 +32,7 @@ func ruleAbortive(ev *flows.Event, c *ctx) []claim {
 	}
 	// Bytes from the receiver the sender never acknowledged, sent long
 	// enough before the RST that a delayed ACK would have covered them.
-	rEnd := rp.NextSeq
-	if rp.FINSeen {
-		rEnd = rp.FINSeq
-	}
+	rEnd := rp.End()
 	readAll := !rp.SeqValid || !sp.AckValid || !sp.LastAck.LessThan(rEnd)
 	// (A client leaving the server's data unacknowledged is client_abort's
 	// case: it stopped reading mid-response.)

@@ -49,10 +49,7 @@ func ruleClientAbort(ev *flows.Event, c *ctx) []claim {
 	}
 	// The server was still sending: data after the RST, data the client
 	// had not acknowledged, or data right before the RST.
-	end := sp.NextSeq
-	if sp.FINSeen {
-		end = sp.FINSeq
-	}
+	end := sp.End()
 	unacked := sp.SeqValid && cp.AckValid && cp.LastAck.LessThan(end)
 	recent := r.Time.Sub(sp.LastData) <= c.replyWindow()
 	var more uint64
@@ -122,10 +119,7 @@ func responseShort(sp *flows.Profile) (sent, want int64, short bool) {
 	if r.Kind != flows.PayloadHTTPResponse || r.ContentLength < 0 || !sp.SeqValid {
 		return 0, 0, false
 	}
-	end := sp.NextSeq
-	if sp.FINSeen {
-		end = sp.FINSeq
-	}
+	end := sp.End()
 	sent = int64(end.Sub(r.StartSeq)) - int64(r.BodyStart)
 	return sent, r.ContentLength, sent >= 0 && sent < r.ContentLength
 }

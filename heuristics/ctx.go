@@ -158,12 +158,15 @@ func newCtx(e *Engine, ev *flows.Event) *ctx {
 	}
 	c.ipv4 = c.rst.IsIPv4
 
-	c.ladder = ev.Flow.Ladder.Entries()
-	na := min(max(ev.After.N, 0), len(ev.After.Packets))
+	// flows.Event.Packets is the one merged view: ladder (no mark), the
+	// event's RSTs (RST) and the look-ahead (After).
 	newConn := false
-	for i := range na {
-		p := ev.After.Packets[i]
-		if c.isEventRST(p.Frame, p.Input) {
+	for _, ep := range ev.Packets() {
+		p := ep.LadderEntry
+		if !ep.After && !ep.RST {
+			c.ladder = append(c.ladder, p)
+		}
+		if !ep.After || ep.RST {
 			continue
 		}
 		c.after = append(c.after, p)
@@ -194,24 +197,6 @@ func isDuplicate(r flows.RSTPacket, kept []flows.RSTPacket) bool {
 		dt := int(k.TTL) - int(r.TTL)
 		if k.Seq == r.Seq && k.Ack == r.Ack && k.Flags == r.Flags && k.IsIPv4 == r.IsIPv4 &&
 			k.IPID == r.IPID && k.Len == r.Len && dt >= -2 && dt <= 2 {
-			return true
-		}
-	}
-	return false
-}
-
-// isEventRST reports whether frame belongs to the event's own RSTs.
-func (c *ctx) isEventRST(frame uint64, input int) bool {
-	if frame == 0 {
-		return false
-	}
-	for _, r := range c.rsts {
-		if r.Frame == frame && r.Input == input {
-			return true
-		}
-	}
-	for _, f := range c.dups {
-		if f == frame {
 			return true
 		}
 	}

@@ -217,10 +217,10 @@ func recall(ev *flows.Event, c *ctx, frame uint64) (recalled, bool) {
 }
 
 // packetRows is the ladder: the flow's last packets, the event's RSTs and
-// what followed, in time order, offsets relative to the first RST. A
-// frame in cites that none of those hold is added as a partial row from
-// the flow's facts (recall), so that the ladder shows every frame the
-// finding names.
+// what followed (flows.Event.Packets), in time order, offsets relative
+// to the first RST. A frame in cites that none of those hold is added as
+// a partial row from the flow's facts (recall), so that the ladder shows
+// every frame the finding names.
 func packetRows(ev *flows.Event, c *ctx, cites []uint64) []PacketRow {
 	type key struct {
 		input int
@@ -230,11 +230,7 @@ func packetRows(ev *flows.Event, c *ctx, cites []uint64) []PacketRow {
 	var rows []PacketRow
 	t0 := c.rst.Time
 	add := func(p flows.LadderEntry, rst, after bool) {
-		k := key{p.Input, p.Frame}
-		if p.Frame != 0 && seen[k] {
-			return
-		}
-		seen[k] = true
+		seen[key{p.Input, p.Frame}] = true
 		row := PacketRow{
 			Packet:     p.Frame,
 			TimeOffset: Millis{p.Time.Sub(t0)},
@@ -254,21 +250,8 @@ func packetRows(ev *flows.Event, c *ctx, cites []uint64) []PacketRow {
 		}
 		rows = append(rows, row)
 	}
-	for _, p := range c.ladder {
-		add(p, false, false)
-	}
-	n := min(max(ev.Count, 1), len(ev.RSTs))
-	for i := range n {
-		r := &ev.RSTs[i]
-		if i > 0 && r.Frame == 0 {
-			continue
-		}
-		add(flows.LadderEntry{Frame: r.Frame, Input: r.Input, Time: r.Time, Dir: r.Dir, Flags: r.Flags,
-			Seq: r.Seq, Ack: r.Ack, Len: r.Len, TTL: r.TTL, IPID: r.IPID, Window: r.Window}, true, i > 0)
-	}
-	m := min(max(ev.After.N, 0), len(ev.After.Packets))
-	for i := range m {
-		add(ev.After.Packets[i], false, true)
+	for _, p := range ev.Packets() {
+		add(p.LadderEntry, p.RST, p.After)
 	}
 	for _, fr := range cites {
 		k := key{c.rst.Input, fr}

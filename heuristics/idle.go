@@ -206,10 +206,7 @@ func unackedData(ev *flows.Event) bool {
 		if snd.DataPackets == 0 || !snd.SeqValid || !rcv.AckValid {
 			continue
 		}
-		end := snd.NextSeq
-		if snd.FINSeen {
-			end = snd.FINSeq
-		}
+		end := snd.End()
 		if rcv.LastAck.LessThan(end) {
 			return true
 		}

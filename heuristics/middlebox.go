@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -242,8 +243,22 @@ func ruleCrossed(ev *flows.Event, c *ctx) []claim {
 func ruleBurst(ev *flows.Event, c *ctx) []claim {
 	var out []claim
 	if len(c.dups) > 0 {
-		out = append(out, noteOf(fmt.Sprintf("frame(s) %s repeat frame %d (same seq, ack and IP ID): one RST captured twice, not a burst",
-			frameList(c.dups), c.rst.Frame), c.dups...))
+		// Identical RSTs are copies of one, unless the receiver sent as
+		// many segments for them to answer: a socketless stack answers
+		// each with the same RST (Linux: IP ID 0, seq = the segment's ack).
+		last := c.rst.Time
+		for _, r := range ev.RSTs {
+			if slices.Contains(c.dups, r.Frame) && r.Time.After(last) {
+				last = r.Time
+			}
+		}
+		if segs := c.segmentsToAnswer(last); len(segs) >= 1+len(c.dups) {
+			out = append(out, noteOf(fmt.Sprintf("frame(s) %s repeat frame %d (same seq, ack and IP ID) but answer %d later segments of the %s one by one: a closed socket's stack answering each, not copies of one RST",
+				frameList(c.dups), c.rst.Frame, len(segs)-1, c.receiverName), c.dups...))
+		} else {
+			out = append(out, noteOf(fmt.Sprintf("frame(s) %s repeat frame %d (same seq, ack and IP ID): one RST captured twice, not a burst",
+				frameList(c.dups), c.rst.Frame), c.dups...))
+		}
 	}
 	if len(c.rsts) < 2 {
 		return out
@@ -263,6 +278,10 @@ func ruleBurst(ev *flows.Event, c *ctx) []claim {
 		if p.Dir == c.receiver && p.Time.Before(last.Time) {
 			return out // the RSTs answer the receiver's packets one by one
 		}
+	}
+	if c.answersEach(burst) {
+		return append(out, noteOf(fmt.Sprintf("%d RSTs within %s each answer one segment of the %s (seq = its ack, the %s's TTL): a closed socket's stack answering segment by segment (BSD does), not an injector's burst",
+			len(burst), dur(last.Time.Sub(c.rst.Time)), c.receiverName, c.senderName), rstFrames(burst)...))
 	}
 	frames := make([]uint64, len(burst))
 	deltas := make([]string, len(burst))
@@ -297,6 +316,71 @@ func ruleBurst(ev *flows.Event, c *ctx) []claim {
 	case c.ipv4 && unrelatedIPIDs(burst):
 		out = append(out, middlebox(SignalRSTBurst, weak, fmt.Sprintf("%d RSTs within %s with identical seq and unrelated IP IDs (GFW 2023 shape)",
 			len(burst), span), frames...))
+	}
+	return out
+}
+
+// segmentsToAnswer lists the receiver's segments (data, FIN or SYN) since
+// the claimed sender's last packet that was not a RST, up to until: what a
+// closed socket's stack answers one RST each.
+func (c *ctx) segmentsToAnswer(until time.Time) []flows.LadderEntry {
+	var out []flows.LadderEntry
+	start := 0
+	for i := len(c.ladder) - 1; i >= 0; i-- {
+		p := &c.ladder[i]
+		if p.Dir == c.sender && !p.Flags.Has(capture.RST) {
+			start = i + 1
+			break
+		}
+	}
+	calls := func(p *flows.LadderEntry) bool {
+		return p.Dir == c.receiver && !p.Flags.Has(capture.RST) &&
+			(p.Len > 0 || p.Flags.Has(capture.FIN) || p.Flags.Has(capture.SYN))
+	}
+	for i := start; i < len(c.ladder); i++ {
+		if p := &c.ladder[i]; calls(p) && !p.Time.After(c.rst.Time) {
+			out = append(out, *p)
+		}
+	}
+	for i := range c.after {
+		if p := &c.after[i]; calls(p) && !p.Time.After(until) {
+			out = append(out, *p)
+		}
+	}
+	return out
+}
+
+// answersEach reports whether the RSTs answer the receiver's segments one
+// each: as many segments to answer, every RST's seq the ack of one of them,
+// and the claimed sender's own TTL.
+func (c *ctx) answersEach(burst []flows.RSTPacket) bool {
+	segs := c.segmentsToAnswer(burst[len(burst)-1].Time)
+	if len(segs) < len(burst) {
+		return false
+	}
+	ref, ok := c.senderTTL()
+	if !ok {
+		return false
+	}
+	for _, r := range burst {
+		if ref.distance(r.TTL) != 0 {
+			return false
+		}
+		acked := false
+		for _, p := range segs {
+			acked = acked || (p.Flags.Has(capture.ACK) && p.Ack == r.Seq)
+		}
+		if !acked {
+			return false
+		}
+	}
+	return true
+}
+
+func rstFrames(rs []flows.RSTPacket) []uint64 {
+	out := make([]uint64, len(rs))
+	for i, r := range rs {
+		out[i] = r.Frame
 	}
 	return out
 }
@@ -436,6 +520,13 @@ func ruleTooFast(ev *flows.Event, c *ctx) []claim {
 	t := c.trigger
 	if t.Len == 0 && !t.Flags.Has(capture.SYN) && !t.Flags.Has(capture.FIN) {
 		return nil // an ACK does not call for an answer
+	}
+	// A host is never too fast for itself: a RST with the sender's own TTL
+	// at its initial value (0 hops, as all its packets in this flow) was
+	// captured on the sender, and the handshake leg measured there is the
+	// sender's own delay (a delayed ACK), not a path.
+	if ref, ok := c.senderTTL(); ok && !ref.host && hops(ref.mode) == 0 && ref.min == ref.max && c.rst.TTL == ref.mode {
+		return nil
 	}
 	var rtt time.Duration
 	var leg string

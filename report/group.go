@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rstscope/rstscope/heuristics"
 )
@@ -30,32 +31,65 @@ func groupKeyOf(f *heuristics.Finding) groupKey {
 	return groupKey{f.Cause, f.Origin, addrText(f.Flow.Server)}
 }
 
-// rstAt is where a finding's RST sorts: time, frame, input.
-type rstAt struct {
-	Time  heuristics.Instant
-	Frame uint64
-	Input int
+// groupHash is f's groupKey as a 64-bit FNV-1a hash, the key of the
+// tally's group counts (one small entry per key, no string kept until a
+// group is big). Deterministic, so the output is.
+func groupHash(f *heuristics.Finding) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	add := func(b []byte) {
+		for _, c := range b {
+			h = (h ^ uint64(c)) * prime
+		}
+		h = (h ^ 0xff) * prime // separator: no byte of a name is 0xff
+	}
+	add([]byte(f.Cause))
+	add([]byte(f.Origin))
+	a := f.Flow.Server.Addr().As16()
+	p := f.Flow.Server.Port()
+	add(append(a[:], byte(p>>8), byte(p), byte(boolInt(f.Flow.Server.Addr().Is4()))))
+	return h
 }
 
-func rstAtOf(f *heuristics.Finding) rstAt { return rstAt{f.RST.Time, f.RST.Packet, f.RST.Input} }
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// rstAt is where a finding's RST sorts: time, frame, input (24 bytes).
+type rstAt struct {
+	sec   int64
+	nsec  int32
+	input int32
+	frame uint64
+}
+
+func rstAtOf(f *heuristics.Finding) rstAt {
+	t := f.RST.Time.Time
+	return rstAt{t.Unix(), int32(t.Nanosecond()), int32(f.RST.Input), f.RST.Packet}
+}
 
 func (a rstAt) compare(b rstAt) int {
-	return cmp.Or(a.Time.Compare(b.Time.Time), cmp.Compare(a.Frame, b.Frame), cmp.Compare(a.Input, b.Input))
+	return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.nsec, b.nsec), cmp.Compare(a.frame, b.frame), cmp.Compare(a.input, b.input))
 }
 
 // groupInfo counts one group and keeps its first and last RST.
 type groupInfo struct {
-	N           int
+	N           uint32
 	First, Last rstAt
 }
 
-// addGroup counts f in its group.
+// addGroup counts f in its group; a group that reaches GroupMin keeps
+// its names.
 func (t *tally) addGroup(f *heuristics.Finding) {
 	if t.groups == nil {
-		t.groups = make(map[groupKey]groupInfo)
+		t.groups = make(map[uint64]groupInfo)
+		t.names = make(map[uint64]groupKey)
 	}
-	k, at := groupKeyOf(f), rstAtOf(f)
-	g, ok := t.groups[k]
+	h, at := groupHash(f), rstAtOf(f)
+	g, ok := t.groups[h]
 	if !ok || at.compare(g.First) < 0 {
 		g.First = at
 	}
@@ -63,7 +97,10 @@ func (t *tally) addGroup(f *heuristics.Finding) {
 		g.Last = at
 	}
 	g.N++
-	t.groups[k] = g
+	t.groups[h] = g
+	if g.N == GroupMin {
+		t.names[h] = groupKeyOf(f)
+	}
 }
 
 // group is one group as the summaries list it.
@@ -76,10 +113,8 @@ type group struct {
 // first (then by cause, origin, server).
 func (t *tally) bigGroups() []group {
 	var out []group
-	for k, g := range t.groups {
-		if g.N >= GroupMin {
-			out = append(out, group{k, g})
-		}
+	for h, k := range t.names {
+		out = append(out, group{k, t.groups[h]})
 	}
 	slices.SortFunc(out, func(a, b group) int {
 		return cmp.Or(cmp.Compare(b.N, a.N), strings.Compare(string(a.Cause), string(b.Cause)),
@@ -92,44 +127,44 @@ func (t *tally) bigGroups() []group {
 // cards a group keeps: the first of each group of GroupMin or more.
 type folder struct {
 	t     *tally
-	shown map[groupKey]bool
+	shown map[uint64]bool
 }
 
 // fold reports whether f's card is left out.
 func (fo *folder) fold(f *heuristics.Finding) bool {
-	k := groupKeyOf(f)
-	if fo.t.groups[k].N < GroupMin {
+	h := groupHash(f)
+	if fo.t.groups[h].N < GroupMin {
 		return false
 	}
 	if fo.shown == nil {
-		fo.shown = make(map[groupKey]bool)
+		fo.shown = make(map[uint64]bool)
 	}
-	if fo.shown[k] {
+	if fo.shown[h] {
 		return true
 	}
-	fo.shown[k] = true
+	fo.shown[h] = true
 	return false
 }
 
 // folds reports whether a streamed card is left out: its group already
 // printed GroupMin-1 cards (f is counted already).
-func (t *tally) folds(f *heuristics.Finding) bool { return t.groups[groupKeyOf(f)].N >= GroupMin }
+func (t *tally) folds(f *heuristics.Finding) bool { return t.groups[groupHash(f)].N >= GroupMin }
 
 // where describes a group's first or last RST: "frame 12 at <time>".
-func (a rstAt) where(inputs []string) string {
-	s := "frame " + strconv.FormatUint(a.Frame, 10)
+func (a rstAt) where(inputs []string, loc *time.Location) string {
+	s := "frame " + strconv.FormatUint(a.frame, 10)
 	if len(inputs) > 1 {
-		s += " of " + Sanitize(inputName(inputs, a.Input), maxShort)
+		s += " of " + Sanitize(inputName(inputs, int(a.input)), maxShort)
 	}
-	return s + " at " + a.Time.String()
+	return s + " at " + formatTime(time.Unix(a.sec, int64(a.nsec)).UTC(), loc)
 }
 
 // groupLine describes a group in one sentence.
-func (g group) line(inputs []string) string {
+func (g group) line(inputs []string, loc *time.Location) string {
 	server := g.Server
 	if server == "" {
 		server = "unknown"
 	}
-	return strconv.Itoa(g.N) + " × " + Sanitize(string(g.Cause), maxShort) + " · origin " + Sanitize(string(g.Origin), maxShort) +
-		" · server " + Sanitize(server, maxShort) + " · first " + g.First.where(inputs) + " · last " + g.Last.where(inputs)
+	return strconv.FormatUint(uint64(g.N), 10) + " × " + Sanitize(string(g.Cause), maxShort) + " · origin " + Sanitize(string(g.Origin), maxShort) +
+		" · server " + Sanitize(server, maxShort) + " · first " + g.First.where(inputs, loc) + " · last " + g.Last.where(inputs, loc)
 }

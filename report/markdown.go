@@ -6,15 +6,19 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rstscope/rstscope/heuristics"
 )
 
 // markdownWriter writes one GitHub-flavoured Markdown document at Close.
-type markdownWriter struct{ document }
+type markdownWriter struct {
+	document
+	loc *time.Location // where absolute times are shown (nil: UTC)
+}
 
 func newMarkdown(w io.Writer, opts Options) *markdownWriter {
-	return &markdownWriter{document{out: sink{w: w}, quiet: opts.Quiet}}
+	return &markdownWriter{document{out: sink{w: w}, quiet: opts.Quiet, tally: tally{detail: true}}, opts.Location}
 }
 
 // Close writes the header and summary, then one section per finding as
@@ -26,7 +30,7 @@ func (m *markdownWriter) Close(s Summary) error {
 	s.Warnings = m.tally.warnings(s.Warnings)
 	var b strings.Builder
 	m.header(&b, s)
-	m.summary(&b, &m.tally, s.Inputs)
+	m.summary(&b, &m.tally, s)
 	if m.n() > 0 && !m.quiet {
 		b.WriteString("## Findings\n")
 	}
@@ -38,7 +42,7 @@ func (m *markdownWriter) Close(s Summary) error {
 		}
 		b.Reset()
 		b.WriteString("\n")
-		finding(&b, f, s.Inputs)
+		finding(&b, f, s.Inputs, m.loc)
 		m.out.write([]byte(b.String()))
 		return m.out.err
 	})
@@ -77,7 +81,7 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 		}
 		fmt.Fprintf(b, "| inputs | %s |\n", strings.Join(in, ", "))
 	}
-	if sp := span(s); sp != "" {
+	if sp := span(s, m.loc); sp != "" {
 		fmt.Fprintf(b, "| time | %s |\n", sp)
 	}
 	st := s.Stats
@@ -106,10 +110,10 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	b.WriteString("\n")
 }
 
-func (m *markdownWriter) summary(b *strings.Builder, tl *tally, inputs []string) {
+func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 	b.WriteString("## Summary\n\n")
 	if m.n() == 0 {
-		b.WriteString("No RST found.\n")
+		b.WriteString(md(noFindings(s), maxLong) + "\n")
 		return
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")
@@ -136,14 +140,14 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally, inputs []string)
 				server = "unknown"
 			}
 			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", g.N, code(string(g.Cause)), code(string(g.Origin)),
-				md(server, maxShort), mdEscapeOwn(g.First.where(inputs)), mdEscapeOwn(g.Last.where(inputs)))
+				md(server, maxShort), mdEscapeOwn(g.First.where(s.Inputs, m.loc)), mdEscapeOwn(g.Last.where(s.Inputs, m.loc)))
 		}
 	}
 	b.WriteString("\n")
 }
 
 // finding writes one finding's section.
-func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
+func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *time.Location) {
 	fmt.Fprintf(b, "### %d. %s: %s → %s\n\n", f.ID, code(string(f.Cause)),
 		md(addrText(f.Flow.Client), maxShort), md(addrText(f.Flow.Server), maxShort))
 	if f.Summary != "" {
@@ -166,7 +170,7 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
 	if len(inputs) > 1 {
 		in = inputName(inputs, f.RST.Input)
 	}
-	b.WriteString("- **RST:** " + mdEscapeOwn(rstLine(f, in)) + "\n")
+	b.WriteString("- **RST:** " + mdEscapeOwn(rstLine(f, in, loc)) + "\n")
 	var stage []string
 	if f.Stage != "" {
 		stage = append(stage, "**stage:** "+code(f.Stage))

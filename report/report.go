@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,22 @@ type Summary struct {
 	First, Last time.Time
 	// Warnings to show in the report (e.g. truncated input).
 	Warnings []string
+	// Filter names the finding filters given (Filter.String), to say what
+	// left findings out.
+	Filter string
+}
+
+// noFindings is the summary's line when no finding is shown: none found,
+// or all filtered out, and by what.
+func noFindings(s Summary) string {
+	if s.Stats.Filtered == 0 {
+		return "No RST found."
+	}
+	by := ""
+	if s.Filter != "" {
+		by = " by " + s.Filter
+	}
+	return fmt.Sprintf("%s · all %s filtered out%s.", plural(s.Stats.RSTPackets, "RST", "RSTs"), plural(s.Stats.Filtered, "finding", "findings"), by)
 }
 
 // Stats is the "stats" object of the JSON contract.
@@ -71,6 +88,9 @@ type Options struct {
 	// Quiet (text, markdown, json): the header and summary only, no
 	// finding (-q); ndjson writes its summary line only.
 	Quiet bool
+	// Location (text and markdown) is where absolute times are shown,
+	// with their zone; nil means UTC. JSON is always UTC (RFC 3339).
+	Location *time.Location
 }
 
 // Formats lists the valid format names, in the order help text shows them.
@@ -207,14 +227,19 @@ func sortFindings(fs []heuristics.Finding) {
 }
 
 // tally counts findings by cause, origin and resetter, for summaries. It
-// keeps counts only, so a long live run does not keep its findings.
+// keeps counts only, so a long live run does not keep its findings. The
+// per-endpoint counts (resetters, groups) are kept only when detail is
+// set (text and markdown print them; JSON does not), in compact maps: a
+// million findings with as many servers cost about 200 MB there.
 type tally struct {
 	n         int // findings
 	cause     map[heuristics.Cause]int
 	origin    map[heuristics.Origin]int
-	resetters map[resetter]int // RST packets per endpoint that really sent them
-	groups    map[groupKey]groupInfo
-	clamped   int // findings with a time RFC 3339 cannot write
+	detail    bool                // track resetters and groups
+	resetters map[resetter]uint32 // RST packets per endpoint that really sent them
+	groups    map[uint64]groupInfo
+	names     map[uint64]groupKey // of groups with GroupMin findings or more
+	clamped   int                 // findings with a time RFC 3339 cannot write
 }
 
 // resetter is who really sent a finding's RSTs (its origin) and the
@@ -224,37 +249,30 @@ type tally struct {
 // with Claimed the side it claimed.
 type resetter struct {
 	Origin  heuristics.Origin
-	Addr    string
-	Claimed heuristics.Side // middlebox and unknown origins only
+	Addr    netip.AddrPort // invalid when unknown
+	IPOnly  bool           // Addr's port is not part of it (a client)
+	Claimed heuristics.Side
 }
 
 // resetterOf is the endpoint that really sent f's RSTs.
 func resetterOf(f *heuristics.Finding) resetter {
-	claimed := func() resetter {
-		r := resetter{Origin: f.Origin, Claimed: f.RST.From}
-		switch f.RST.From {
-		case heuristics.SideServer:
-			r.Addr = addrText(f.Flow.Server)
-		case heuristics.SideClient:
-			r.Addr = addrIP(f.Flow.Client)
-		}
-		return r
-	}
+	r := resetter{Origin: f.Origin}
+	side := f.RST.From
 	switch f.Origin {
 	case heuristics.OriginServer:
-		return resetter{Origin: f.Origin, Addr: addrText(f.Flow.Server)}
+		side = heuristics.SideServer
 	case heuristics.OriginClient:
-		return resetter{Origin: f.Origin, Addr: addrIP(f.Flow.Client)}
+		side = heuristics.SideClient
+	default:
+		r.Claimed = side
 	}
-	return claimed()
-}
-
-// addrIP is ap's address without the port ("" when unknown).
-func addrIP(ap netip.AddrPort) string {
-	if !ap.IsValid() {
-		return ""
+	switch side {
+	case heuristics.SideServer:
+		r.Addr = f.Flow.Server
+	case heuristics.SideClient:
+		r.Addr, r.IPOnly = netip.AddrPortFrom(f.Flow.Client.Addr(), 0), true
 	}
-	return ap.Addr().String()
+	return r
 }
 
 // Side says which side the resetter is, as the summaries print it:
@@ -271,30 +289,34 @@ func (r resetter) Side() string {
 
 // addrOrUnknown is the address as the summaries print it.
 func (r resetter) addrOrUnknown() string {
-	if r.Addr == "" {
+	switch {
+	case !r.Addr.Addr().IsValid():
 		return "unknown address"
+	case r.IPOnly:
+		return r.Addr.Addr().String()
 	}
-	return r.Addr
+	return addrText(r.Addr)
 }
 
 func (t *tally) add(f *heuristics.Finding) {
 	if t.cause == nil {
 		t.cause = make(map[heuristics.Cause]int)
 		t.origin = make(map[heuristics.Origin]int)
-		t.resetters = make(map[resetter]int)
 	}
 	t.n++
 	t.cause[f.Cause]++
 	t.origin[f.Origin]++
-	n := f.RST.Count
-	if n < 1 {
-		n = 1
-	}
-	t.resetters[resetterOf(f)] += n
-	t.addGroup(f)
 	if f.RST.Time.Clamped() || f.Flow.Start.Clamped() {
 		t.clamped++
 	}
+	if !t.detail {
+		return
+	}
+	if t.resetters == nil {
+		t.resetters = make(map[resetter]uint32)
+	}
+	t.resetters[resetterOf(f)] += uint32(max(f.RST.Count, 1))
+	t.addGroup(f)
 }
 
 // warnings adds, to the run's warnings, one for clamped times.
@@ -367,38 +389,59 @@ type resetterCount struct {
 // topResetters returns up to max resetters by RST count (descending, then
 // by address and side).
 func (t *tally) topResetters(max int) []resetterCount {
-	out := make([]resetterCount, 0, len(t.resetters))
+	type entry struct {
+		resetterCount
+		addr string
+	}
+	out := make([]entry, 0, len(t.resetters))
 	for r, n := range t.resetters {
-		out = append(out, resetterCount{r, n})
+		out = append(out, entry{resetterCount{r, int(n)}, ""})
 	}
-	slices.SortFunc(out, func(a, b resetterCount) int {
-		if a.RSTs != b.RSTs {
-			return b.RSTs - a.RSTs
-		}
-		if c := strings.Compare(a.Addr, b.Addr); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Side(), b.Side())
-	})
+	// Only the ties at the cut need their text; sort by count first.
+	slices.SortFunc(out, func(a, b entry) int { return b.RSTs - a.RSTs })
 	if len(out) > max {
-		out = out[:max]
+		last := out[max-1].RSTs
+		end := max
+		for end < len(out) && out[end].RSTs == last {
+			end++
+		}
+		out = out[:end]
 	}
-	return out
+	for i := range out {
+		out[i].addr = out[i].addrOrUnknown()
+	}
+	slices.SortFunc(out, func(a, b entry) int {
+		return cmp.Or(b.RSTs-a.RSTs, strings.Compare(a.addr, b.addr), strings.Compare(a.Side(), b.Side()))
+	})
+	res := make([]resetterCount, 0, min(max, len(out)))
+	for i := range min(max, len(out)) {
+		res = append(res, out[i].resetterCount)
+	}
+	return res
 }
 
-// formatTime formats t in UTC with microseconds, 2026-01-02T03:04:05.123456Z,
-// clamped to what RFC 3339 can write (heuristics.Instant).
-func formatTime(t time.Time) string {
-	return heuristics.Instant{Time: t}.String()
+// zoneLayout shows a time in another location than UTC with its offset and
+// the zone's name: 2026-01-02T04:04:05.123456+01:00 CET.
+const zoneLayout = "2006-01-02T15:04:05.000000-07:00 MST"
+
+// formatTime formats t with microseconds: in UTC (loc nil or UTC),
+// 2026-01-02T03:04:05.123456Z, clamped to what RFC 3339 can write
+// (heuristics.Instant); in loc (text and markdown with Options.Location)
+// with its zone.
+func formatTime(t time.Time, loc *time.Location) string {
+	if loc == nil || loc == time.UTC {
+		return heuristics.Instant{Time: t}.String()
+	}
+	return t.In(loc).Format(zoneLayout)
 }
 
 // span describes the capture time range, or "" when there is none.
-func span(s Summary) string {
+func span(s Summary, loc *time.Location) string {
 	if s.First.IsZero() {
 		return ""
 	}
 	d := s.Last.Sub(s.First).Round(time.Millisecond)
-	return fmt.Sprintf("%s → %s (%s)", formatTime(s.First), formatTime(s.Last), d)
+	return fmt.Sprintf("%s → %s (%s)", formatTime(s.First, loc), formatTime(s.Last, loc), d)
 }
 
 // inputName is the input file a finding came from, or "" when unknown.

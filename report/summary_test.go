@@ -37,7 +37,7 @@ func browserCloses(n int) []heuristics.Finding {
 }
 
 func TestTally_resettersByOrigin(t *testing.T) {
-	var tl tally
+	tl := tally{detail: true}
 	fs := browserCloses(47)
 	for i := range fs {
 		tl.add(&fs[i])
@@ -55,8 +55,8 @@ func TestTally_resettersByOrigin(t *testing.T) {
 		t.Fatalf("got %d resetters %v, want %d", len(got), got, len(want))
 	}
 	for i, w := range want {
-		if got[i].Addr != w.addr || got[i].Side() != w.side || got[i].RSTs != w.n {
-			t.Errorf("resetter %d: got %s %s %d, want %s %s %d", i, got[i].Addr, got[i].Side(), got[i].RSTs, w.addr, w.side, w.n)
+		if got[i].addrOrUnknown() != w.addr || got[i].Side() != w.side || got[i].RSTs != w.n {
+			t.Errorf("resetter %d: got %s %s %d, want %s %s %d", i, got[i].addrOrUnknown(), got[i].Side(), got[i].RSTs, w.addr, w.side, w.n)
 		}
 	}
 	cs := tl.causesByCount()

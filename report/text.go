@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
@@ -34,7 +35,8 @@ type textWriter struct {
 	st       styles
 	width    int
 	stream   bool
-	inputs   []string // file names, known at Close (document mode only)
+	inputs   []string       // file names, known at Close (document mode only)
+	loc      *time.Location // where absolute times are shown (nil: UTC)
 }
 
 // newText returns the text Writer. profile, when not nil and opts.Color
@@ -50,7 +52,7 @@ func newText(w io.Writer, opts Options, profile *termenv.Profile) *textWriter {
 		width = terminalWidth(w)
 	}
 	width = max(width, minWidth)
-	return &textWriter{document: document{out: sink{w: w}, quiet: opts.Quiet}, st: st, width: width, stream: opts.Stream}
+	return &textWriter{document: document{out: sink{w: w}, quiet: opts.Quiet, tally: tally{detail: true}}, st: st, width: width, stream: opts.Stream, loc: opts.Location}
 }
 
 // terminalWidth is w's width when w is a terminal (at most maxAutoWidth),
@@ -94,11 +96,11 @@ func (t *textWriter) Close(s Summary) error {
 		if t.n() > 0 && !t.quiet {
 			t.emit(t.st.rule.Render(strings.Repeat("═", t.width)))
 		}
-		t.emit(t.header(s, t.n()) + "\n\n" + t.summary(&t.tally, t.n()))
+		t.emit(t.header(s, t.n()) + "\n\n" + t.summary(&t.tally, t.n(), s))
 		return t.out.finish()
 	}
 	t.inputs = s.Inputs
-	t.emit(t.header(s, t.n()) + "\n\n" + t.summary(&t.tally, t.n()))
+	t.emit(t.header(s, t.n()) + "\n\n" + t.summary(&t.tally, t.n(), s))
 	fo := folder{t: &t.tally}
 	err := t.held.each(func(f *heuristics.Finding) error {
 		if !fo.fold(f) {
@@ -155,7 +157,7 @@ func (t *textWriter) header(s Summary, n int) string {
 		}
 		rows = append(rows, t.kv("inputs", strings.Join(in, ", ")))
 	}
-	if sp := span(s); sp != "" {
+	if sp := span(s, t.loc); sp != "" {
 		rows = append(rows, t.kv("time", sp))
 	}
 	st := s.Stats
@@ -188,9 +190,9 @@ func (t *textWriter) header(s Summary, n int) string {
 
 // summary renders counts by cause (a bar chart), by origin and the top
 // servers.
-func (t *textWriter) summary(tl *tally, n int) string {
+func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 	if n == 0 {
-		return t.st.heading.Render("No RST found.")
+		return t.st.heading.Render(noFindings(s))
 	}
 	var rows []string
 	causes := tl.causesByCount()
@@ -238,7 +240,7 @@ func (t *textWriter) summary(tl *tally, n int) string {
 	if gs := tl.bigGroups(); len(gs) > 0 {
 		rows = append(rows, t.st.heading.Render(fmt.Sprintf("Repeated (%d or more findings with the same cause, origin and server)", GroupMin)))
 		for _, g := range gs {
-			rows = append(rows, t.para(indent, g.line(t.inputs)))
+			rows = append(rows, t.para(indent, g.line(t.inputs, t.loc)))
 		}
 		switch {
 		case t.quiet:
@@ -269,7 +271,7 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 	if f.Summary != "" {
 		rows = append(rows, t.para(indent, Sanitize(f.Summary, maxLong)))
 	}
-	rows = append(rows, t.kv("rst", rstLine(f, t.input(f))))
+	rows = append(rows, t.kv("rst", rstLine(f, t.input(f), t.loc)))
 
 	var stage []string
 	if f.Stage != "" {
@@ -342,14 +344,14 @@ func (t *textWriter) cardTitle(f *heuristics.Finding) string {
 
 // rstLine describes the RST packet(s); input names the capture file when
 // there are several.
-func rstLine(f *heuristics.Finding, input string) string {
+func rstLine(f *heuristics.Finding, input string, loc *time.Location) string {
 	r := &f.RST
 	var b strings.Builder
 	fmt.Fprintf(&b, "frame %d", r.Packet)
 	if input != "" {
 		b.WriteString(" of " + Sanitize(input, maxShort))
 	}
-	b.WriteString(" at " + r.Time.String())
+	b.WriteString(" at " + formatTime(r.Time.Time, loc))
 	b.WriteString(" · claimed from " + r.From.String())
 	if r.Flags != "" {
 		b.WriteString(" · " + Sanitize(r.Flags, maxShort))

@@ -81,6 +81,12 @@ func Scenarios() []Scenario {
 		{Name: "tuple_reuse", Cause: "abortive_close", Origin: "client", RSTs: 2,
 			Client: ap("10.0.0.2:40130"), Server: ap("203.0.113.17:80"), Run: TupleReuse,
 			Doc: "first connection: HTTP exchange ended by the client's RST/ACK (SO_LINGER 0, abortive_close); 1 s later a new SYN on the same tuple (higher ISN): GET, then the server RST/ACKs (server_reset_after_request)"},
+		{Name: "bsd_per_segment_rsts", Cause: "abortive_close", Origin: "client", RSTs: 3,
+			Client: ap("10.0.0.2:40150"), Server: ap("203.0.113.19:80"), Run: BSDPerSegmentRSTs,
+			Doc: "macOS client (TTL 64, random IP IDs) at the capture point: GET, response; the client closes (FIN) while three more server segments are in flight; they arrive back to back and the client's stack answers each with RST (flags R, seq = the segment's ack, so all three equal; new random IP ID each, no timestamps) 30-40 µs later"},
+		{Name: "own_rst_too_fast", Cause: "client_abort", Origin: "client", RSTs: 1,
+			Client: ap("10.0.0.2:40160"), Server: ap("203.0.113.20:80"), Run: OwnRSTTooFast,
+			Doc: "Linux client at the capture point whose handshake ACK leaves 40 ms after the SYN/ACK (delayed while a write was pending), then GET of 1 MB; after 10 response segments the client RST/ACKs 60 µs after the last (its own RST: TTL 64, IP ID continuing, timestamps)"},
 		{Name: "abortive_close", Cause: "abortive_close", Origin: "server", RSTs: 1,
 			Client: ap("10.0.0.2:40140"), Server: ap("203.0.113.18:80"), Run: AbortiveClose,
 			Doc: "two pipelined GETs in one segment; the server answers the first with Connection: close and closes with RST/ACK (unread data) instead of FIN"},
@@ -381,4 +387,51 @@ func AbortiveClose(g *Generator, e Endpoints, t time.Time) {
 	hdr := HTTPResponseHeader(200, 900, false)
 	t = c.SendFill(FromServer, hdr, len(hdr)+900, t)
 	c.RST(FromServer, t.Add(200*us))
+}
+
+// macOSClient is a BSD stack: random IP IDs, RSTs without timestamps.
+var macOSClient = Host{TTL: 64, DF: true, IPID: IPIDRandom, Timestamps: true, SACKPerm: true}
+
+// BSDPerSegmentRSTs: see Scenarios. A closed BSD socket answers every
+// arriving segment with its own RST (tcp_dropwithreset: seq = th_ack).
+func BSDPerSegmentRSTs(g *Generator, e Endpoints, t time.Time) {
+	c := g.Conn(e.Client, e.Server, macOSClient, scenarioServer)
+	c.RTT = 30 * ms
+	t = c.Handshake(t)
+	t = httpExchange(c, t.Add(300*us), "/events", 800, true)
+	t = t.Add(2 * time.Second)
+	c.FIN(FromClient, t)
+	t = t.Add(c.RTT / 2)
+	// sent before the server saw the FIN: they ack the FIN's seq, and
+	// each RST takes its seq from that ack
+	fin := c.Next(FromClient) - 1
+	mss := c.SegmentSize(FromServer)
+	var at [3]time.Time
+	for i := range at {
+		at[i] = t.Add(time.Duration(i) * 6 * us)
+		c.Data(FromServer, nil, mss, at[i], SetFlags(ACK), Ack(fin))
+	}
+	for i := range at {
+		c.RST(FromClient, at[i].Add(30*us+time.Duration(i)*5*us), SetFlags(RST), NoAck(), NoTS(), Seq(fin))
+	}
+}
+
+// OwnRSTTooFast: see Scenarios.
+func OwnRSTTooFast(g *Generator, e Endpoints, t time.Time) {
+	c := newScenarioConn(g, e, 30*ms)
+	c.AckDelay = 40 * ms
+	t = c.Handshake(t)
+	t = c.Send(FromClient, HTTPRequest("GET", "www.example.com", "/video.mp4"), t.Add(200*us))
+	t = t.Add(c.RTT)
+	hdr := HTTPResponseHeader(200, 1<<20, true)
+	mss := c.SegmentSize(FromServer)
+	c.Data(FromServer, hdr, mss-len(hdr), t, SetFlags(ACK))
+	for i := 1; i < 10; i++ {
+		t = t.Add(100 * us)
+		c.Data(FromServer, nil, mss, t, SetFlags(ACK))
+		if i%2 == 1 {
+			c.ACK(FromClient, t.Add(40*us))
+		}
+	}
+	c.RST(FromClient, t.Add(60*us))
 }

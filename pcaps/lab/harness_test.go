@@ -30,7 +30,7 @@ type tools struct {
 	topo     string
 }
 
-// labEnv is one scenario's topology: four namespaces PREFIX-{c,r1,r2,s}.
+// labEnv is one scenario's topology: four namespaces PREFIX-{c,r1,r2,r3,s}.
 type labEnv struct {
 	t      *testing.T
 	tools  *tools

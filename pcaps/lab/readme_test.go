@@ -44,14 +44,18 @@ func writeReadme(res []result) error {
 	b.WriteString(`# Lab captures (real kernel resets)
 
 Made by ` + "`make lab-pcaps`" + ` (RSTSCOPE_LAB_SAVE=1 go test -run TestLab ./pcaps/lab/, as root):
-four network namespaces client (10.77.1.2, fd00:77:1::2) — router1 — router2 — server
-(10.77.3.2, fd00:77:3::2) joined by veth pairs (topo.sh), the client and server being
+five network namespaces client (10.77.1.2, fd00:77:1::2) — router1 — router2 — router3 —
+server (10.77.3.2, fd00:77:3::2) joined by veth pairs (topo.sh), the client and server being
 labpeer/ (Go). Every capture is rstscope's own live capture (libpcap),
 ` + "`rstscope -i c0 -w X.client.pcap --write-all --format json -o X.json tcp`" + ` inside the client
 namespace and the same with ` + "`-i s0`" + ` inside the server's, during the same run. Offloads are off: segments are
-wire-sized. TTLs: the server's packets reach the client with 62, router1's forged RSTs with 64;
-the client's packets reach the server with 62. lab_test.go holds the expected cause and
-origin of each RST (the real assertion); this file is generated.
+wire-sized. TTLs: each end's packets reach the other with 61 (three routers); a router's
+forged RST arrives with 64 minus the routers between it and the capture point: at the client
+router1's with 64, router2's 63, router3's 62 (one hop nearer than the server); at the server
+router3's with 64, router2's 63, router1's 62. scenarios.go holds the correct verdict of each
+RST (cause, origin, highest confidence the capture allows, evidence, request; issue 13), the
+real assertion; a verdict rstscope gets wrong today is marked known-wrong with its issue 13
+class. This file is generated.
 
 ## Recipes
 
@@ -61,31 +65,46 @@ origin of each RST (the real assertion); this file is generated.
 		fmt.Fprintf(&b, "- `%s.server.pcap` (server veth s0): the same run seen at the server%s\n", r.sc.name, serverNote(r.sc))
 	}
 	b.WriteString(`
-## RSTs in the client captures
+## RSTs in the captures
 
 The RST's flags, TTL and IPv4 ID next to those of the packets the claimed sender sent
-before it in the same flow (last one shown). Expected is lab_test.go's cause/origin.
+before it in the same flow (last one shown). Correct is scenarios.go's cause/origin.
 
-| scenario | frame | RST from | flags | TTL | IP ID | window | claimed sender's packets: TTL, last IP ID | made by | expected |
-|---|---|---|---|---|---|---|---|---|---|
+| scenario | capture | frame | RST from | flags | TTL | IP ID | window | claimed sender's packets: TTL, last IP ID | made by | correct |
+|---|---|---|---|---|---|---|---|---|---|---|
 `)
 	for _, r := range res {
 		rsts := 0
-		for _, p := range r.client.packets {
-			if !p.has(tcpRST) {
-				continue
+		for _, s := range []struct {
+			side string
+			pkts []tcpPacket
+		}{{"client", r.client.packets}, {"server", r.server.packets}} {
+			seen := r.sc.seenAt(s.side)
+			n := 0
+			var prev tcpPacket
+			for _, p := range s.pkts {
+				if !p.has(tcpRST) {
+					continue
+				}
+				// the RSTs of a burst share one expectation
+				if n > 0 && n <= len(seen) && seen[n-1].burst && p.Src == prev.Src {
+					n--
+				}
+				prev = p
+				var w wantRST
+				if n < len(seen) {
+					w = seen[n]
+				}
+				n++
+				rsts++
+				vd := w.at(s.side)
+				fmt.Fprintf(&b, "| %s | %s | %d | %v | %s | %d | %s | %d | %s | %s | %s/%s%s |\n",
+					r.sc.name, s.side, p.Index, p.Src, p.flagString(), p.TTL, ipID(p), p.Window,
+					senderBefore(s.pkts, p), w.by, vd.Cause, vd.Origin, knownWrongNote(vd))
 			}
-			var w wantRST
-			if rsts < len(r.sc.rsts) {
-				w = r.sc.rsts[rsts]
-			}
-			rsts++
-			fmt.Fprintf(&b, "| %s | %d | %v | %s | %d | %s | %d | %s | %s | %s/%s |\n",
-				r.sc.name, p.Index, p.Src, p.flagString(), p.TTL, ipID(p), p.Window,
-				senderBefore(r.client.packets, p), w.by, w.cause, w.origin)
 		}
 		if rsts == 0 {
-			fmt.Fprintf(&b, "| %s | | no RST | | | | | | | no finding |\n", r.sc.name)
+			fmt.Fprintf(&b, "| %s | both | | no RST | | | | | | | no finding |\n", r.sc.name)
 		}
 	}
 	return os.WriteFile("README.md", []byte(b.String()), 0o644)
@@ -101,11 +120,19 @@ func ipVersion(sc scenario) string {
 // serverNote says which of the run's RSTs the server side does not see.
 func serverNote(sc scenario) string {
 	for _, w := range sc.rsts {
-		if w.by == byRouter1 {
-			return " (router1's RST does not reach it)"
+		if w.by.router() > 0 && !w.toServer {
+			return fmt.Sprintf(" (%s's RST to the client does not reach it)", w.by)
 		}
 	}
 	return ""
+}
+
+// knownWrongNote marks a verdict rstscope gets wrong today.
+func knownWrongNote(vd Verdict) string {
+	if vd.KnownWrong == "" {
+		return ""
+	}
+	return " (known wrong: " + vd.KnownWrong + ")"
 }
 
 func ipID(p tcpPacket) string {

@@ -65,6 +65,8 @@ const opTimeout = 10 * time.Second
 type serverConfig struct {
 	mode      string
 	keepalive time.Duration // respond: close an idle keep-alive connection after this
+	resetPath string        // respond: a request for a path with this prefix is answered by SO_LINGER 0 close
+	delay     time.Duration // respond: wait this long before each response
 	tlsMin    uint16
 	tlsMax    uint16
 	certReq   bool
@@ -73,8 +75,12 @@ type serverConfig struct {
 
 // Server modes:
 //
-//	respond  HTTP/1.1 keep-alive: answer each request (GET /big: 1 MiB, slowly),
-//	         close (FIN) when the client closes or after -keepalive idle
+//	respond  HTTP/1.1 keep-alive: answer each request (GET /big: 1 MiB, slowly;
+//	         GET /burst: 16 KiB in one write;
+//	         GET /secret: a body with the word SECRET), close (FIN) when the
+//	         client closes or after -keepalive idle; -delay waits before each
+//	         response; a path starting with -reset-path is answered by a
+//	         SO_LINGER 0 close (RST) instead
 //	unread   read the first bytes only, send a complete 413 response, close with
 //	         the rest of the request unread (the kernel sends RST, not FIN)
 //	linger0  read the whole request, set SO_LINGER 0 and close without a response
@@ -89,10 +95,13 @@ func server(args []string) error {
 	tlsMin := fs.String("tls-min", "1.2", "minimum TLS version (1.2 or 1.3)")
 	tlsMax := fs.String("tls-max", "1.3", "maximum TLS version (1.2 or 1.3)")
 	certReq := fs.Bool("client-cert", false, "require a client certificate")
+	resetPath := fs.String("reset-path", "", "reset (SO_LINGER 0) requests for paths with this prefix (respond)")
+	delay := fs.Duration("delay", 0, "wait before each response (respond)")
+	gtsm := fs.String("gtsm", "", "one more listen address whose connections send with TTL (hop limit) 255, as a GTSM (RFC 5082) BGP speaker does")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := &serverConfig{mode: *mode, keepalive: *keepalive, certReq: *certReq}
+	cfg := &serverConfig{mode: *mode, keepalive: *keepalive, certReq: *certReq, resetPath: *resetPath, delay: *delay}
 	var err error
 	if cfg.tlsMin, err = tlsVersion(*tlsMin); err != nil {
 		return err
@@ -115,6 +124,28 @@ func server(args []string) error {
 	var lns []net.Listener
 	for _, a := range strings.Split(*listen, ",") {
 		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		lns = append(lns, ln)
+	}
+	if *gtsm != "" {
+		// accepted sockets inherit the listener's TTL, SYN/ACK included
+		lc := net.ListenConfig{Control: func(network, address string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				if strings.HasSuffix(network, "6") {
+					serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_UNICAST_HOPS, 255)
+				} else {
+					serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, syscall.IP_TTL, 255)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}}
+		ln, err := lc.Listen(context.Background(), "tcp", *gtsm)
 		if err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
@@ -194,18 +225,20 @@ func serve(c *net.TCPConn, cfg *serverConfig) error {
 			c.Close()
 			return fmt.Errorf("tls handshake: %w", err)
 		}
-		return respond(tc, bufio.NewReader(tc), cfg.keepalive)
+		// a TLS close is close_notify, then FIN
+		return respond(tc, c, bufio.NewReader(tc), cfg)
 	default:
-		return respond(c, bufio.NewReader(c), cfg.keepalive)
+		return respond(c, c, bufio.NewReader(c), cfg)
 	}
 }
 
 // respond serves HTTP/1.1 keep-alive requests until the client closes or the
-// connection idles for keepalive; then it closes normally (FIN).
-func respond(c net.Conn, br *bufio.Reader, keepalive time.Duration) error {
+// connection idles for keepalive; then it closes normally (FIN). tcp is the
+// connection under c (c itself, or under TLS) for the reset of -reset-path.
+func respond(c net.Conn, tcp *net.TCPConn, br *bufio.Reader, cfg *serverConfig) error {
 	defer c.Close()
 	for {
-		c.SetReadDeadline(time.Now().Add(keepalive))
+		c.SetReadDeadline(time.Now().Add(cfg.keepalive))
 		path, err := readRequest(br)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -216,6 +249,12 @@ func respond(c net.Conn, br *bufio.Reader, keepalive time.Duration) error {
 			}
 			return err
 		}
+		if cfg.resetPath != "" && strings.HasPrefix(path, cfg.resetPath) {
+			time.Sleep(20 * time.Millisecond)
+			tcp.SetLinger(0)
+			return nil // the deferred Close resets
+		}
+		time.Sleep(cfg.delay)
 		c.SetWriteDeadline(time.Now().Add(opTimeout))
 		if path == "/big" {
 			// 1 MiB announced, sent in 16 KiB chunks 50 ms apart, so a client
@@ -233,7 +272,20 @@ func respond(c net.Conn, br *bufio.Reader, keepalive time.Duration) error {
 			}
 			continue
 		}
+		if path == "/burst" {
+			// 16 KiB, head and body in one write: a window's worth of
+			// back-to-back segments
+			const n = 16 << 10
+			resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", n, bytes.Repeat([]byte("x"), n))
+			if _, err := io.WriteString(c, resp); err != nil {
+				return err
+			}
+			continue
+		}
 		body := "hello from the lab server\n"
+		if path == "/secret" {
+			body = "SECRET lab data\n"
+		}
 		if _, err := fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
 			return err
 		}
@@ -313,8 +365,18 @@ func tlsVersion(s string) (uint16, error) {
 //	         with the rest unread (the kernel resets: a client abort mid-response)
 //	reuse    GET, wait -gap, GET again on the same connection (stale keep-alive
 //	         or a middlebox's forgotten state)
-//	tls      TLS handshake (-tls-max); after a failed handshake write a few bytes
-//	         on the TCP connection, as an application would
+//	fire     write GET -path and close at once (FIN), reading nothing
+//	keepalive  GET each of -paths on one connection, -gap apart (outcome
+//	         "N:WORD" when request N failed)
+//	pipeline write a GET for each of -paths, 10 ms apart, then read the
+//	         responses
+//	tls      TLS handshake (-tls-max); after a failed handshake wait -late and
+//	         write on the TCP connection, as an application would: a few
+//	         bytes (-late-write data) or a plaintext warning close_notify
+//	         alert (-late-write close_notify); after a good handshake GET /,
+//	         and with -second GET again after -gap
+//
+// -timeout bounds the wait for a response (get, keepalive, pipeline).
 func client(args []string) error {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	addr := fs.String("connect", "", "server address (host:port)")
@@ -326,6 +388,11 @@ func client(args []string) error {
 	gap := fs.Duration("gap", 2*time.Second, "pause between requests (reuse)")
 	linger0 := fs.Bool("linger0", false, "close with SO_LINGER 0 (get)")
 	tlsMax := fs.String("tls-max", "1.3", "maximum TLS version (tls)")
+	paths := fs.String("paths", "/", "comma-separated request paths (keepalive, pipeline)")
+	timeout := fs.Duration("timeout", opTimeout, "wait for a response at most this long")
+	late := fs.Duration("late", 100*time.Millisecond, "wait after a failed handshake before the write (tls)")
+	lateWrite := fs.String("late-write", "data", "what to write after a failed handshake: data or close_notify (tls)")
+	second := fs.Bool("second", false, "a second request after -gap (tls)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -334,14 +401,19 @@ func client(args []string) error {
 	}
 	var outcome string
 	switch *mode {
-	case "get", "connect", "post", "abort", "reuse":
-		outcome = plainClient(*mode, *addr, *path, *body, *readN, *gap, *pause, *linger0)
+	case "get", "connect", "post", "abort", "reuse", "fire":
+		outcome = plainClient(*mode, *addr, *path, *body, *readN, *gap, *pause, *timeout, *linger0)
+	case "keepalive", "pipeline":
+		outcome = seriesClient(*mode, *addr, strings.Split(*paths, ","), *gap, *timeout)
 	case "tls":
 		v, err := tlsVersion(*tlsMax)
 		if err != nil {
 			return err
 		}
-		outcome = tlsClient(*addr, v)
+		if *lateWrite != "data" && *lateWrite != "close_notify" {
+			return fmt.Errorf("client: unknown -late-write %q", *lateWrite)
+		}
+		outcome = tlsClient(*addr, v, *late, *lateWrite, *second, *gap)
 	default:
 		return fmt.Errorf("client: unknown mode %q", *mode)
 	}
@@ -349,7 +421,7 @@ func client(args []string) error {
 	return nil
 }
 
-func plainClient(mode, addr, path string, bodyN, readN int, gap, pause time.Duration, linger0 bool) string {
+func plainClient(mode, addr, path string, bodyN, readN int, gap, pause, timeout time.Duration, linger0 bool) string {
 	d := net.Dialer{Timeout: opTimeout}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -366,6 +438,11 @@ func plainClient(mode, addr, path string, bodyN, readN int, gap, pause time.Dura
 	br := bufio.NewReader(c)
 	req := "GET " + path + " HTTP/1.1\r\nHost: lab.test\r\n\r\n"
 	switch mode {
+	case "fire":
+		if _, err := io.WriteString(c, req); err != nil {
+			return word(err)
+		}
+		return "ok" // the deferred Close sends FIN: nothing arrived unread
 	case "post":
 		req = "POST " + path + " HTTP/1.1\r\nHost: lab.test\r\nContent-Length: " +
 			strconv.Itoa(bodyN) + "\r\n\r\n" + strings.Repeat("b", bodyN)
@@ -394,6 +471,7 @@ func plainClient(mode, addr, path string, bodyN, readN int, gap, pause time.Dura
 	if _, err := io.WriteString(c, req); err != nil {
 		return word(err)
 	}
+	c.SetReadDeadline(time.Now().Add(timeout))
 	if _, err := readResponse(br); err != nil {
 		return word(err)
 	}
@@ -417,6 +495,46 @@ func plainClient(mode, addr, path string, bodyN, readN int, gap, pause time.Dura
 		return "ok"
 	}
 	return "error:unreachable"
+}
+
+// seriesClient sends a GET for each path on one connection: one after the
+// other's response (keepalive), or all at once (pipeline).
+func seriesClient(mode, addr string, paths []string, gap, timeout time.Duration) string {
+	d := net.Dialer{Timeout: opTimeout}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		return word(err)
+	}
+	c := nc.(*net.TCPConn)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(opTimeout))
+	br := bufio.NewReader(c)
+	req := func(p string) string { return "GET " + p + " HTTP/1.1\r\nHost: lab.test\r\n\r\n" }
+	if mode == "pipeline" {
+		for i, p := range paths {
+			if i > 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if _, err := io.WriteString(c, req(p)); err != nil {
+				return fmt.Sprintf("%d:%s", i+1, word(err))
+			}
+		}
+	}
+	for i, p := range paths {
+		if mode == "keepalive" {
+			if i > 0 {
+				time.Sleep(gap)
+			}
+			if _, err := io.WriteString(c, req(p)); err != nil {
+				return fmt.Sprintf("%d:%s", i+1, word(err))
+			}
+		}
+		c.SetReadDeadline(time.Now().Add(timeout))
+		if _, err := readResponse(br); err != nil {
+			return fmt.Sprintf("%d:%s", i+1, word(err))
+		}
+	}
+	return "ok"
 }
 
 // readResponse reads one HTTP/1.1 response with a Content-Length body.
@@ -448,7 +566,7 @@ func readResponse(br *bufio.Reader) (int, error) {
 	return strconv.Atoi(f[1])
 }
 
-func tlsClient(addr string, maxVersion uint16) string {
+func tlsClient(addr string, maxVersion uint16, late time.Duration, lateWrite string, second bool, gap time.Duration) string {
 	d := net.Dialer{Timeout: opTimeout}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -464,18 +582,41 @@ func tlsClient(addr string, maxVersion uint16) string {
 	})
 	herr := tc.Handshake()
 	if herr == nil {
-		if _, err := io.WriteString(tc, "GET / HTTP/1.1\r\nHost: lab.test\r\n\r\n"); err != nil {
+		br := bufio.NewReader(tc)
+		req := "GET / HTTP/1.1\r\nHost: lab.test\r\n\r\n"
+		if _, err := io.WriteString(tc, req); err != nil {
 			return word(err)
 		}
-		if _, err := readResponse(bufio.NewReader(tc)); err != nil {
+		if _, err := readResponse(br); err != nil {
 			return word(err)
+		}
+		if !second {
+			return "ok"
+		}
+		// the server may have closed (close_notify, FIN) in the meantime:
+		// this write races with its close, as a pooled client's does
+		time.Sleep(gap)
+		nc.SetDeadline(time.Now().Add(opTimeout))
+		if _, err := io.WriteString(tc, req); err != nil {
+			return "second:" + word(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if _, err := readResponse(br); err != nil {
+			return "second:" + word(err)
 		}
 		return "ok"
 	}
 	// The server alerted and closed. An application that does not notice
-	// writes again; the server's kernel answers that with a RST.
-	time.Sleep(100 * time.Millisecond)
-	nc.Write([]byte("hello?\r\n"))
+	// writes again; the server's kernel answers that with a RST. A TLS
+	// library that does notice may still send its own close_notify: without
+	// keys after a failed handshake, a plaintext alert record (warning 1,
+	// close_notify 0).
+	time.Sleep(late)
+	if lateWrite == "close_notify" {
+		nc.Write([]byte{21, 3, 3, 0, 2, 1, 0})
+	} else {
+		nc.Write([]byte("hello?\r\n"))
+	}
 	time.Sleep(200 * time.Millisecond)
 	var ae tls.AlertError
 	if errors.As(herr, &ae) {

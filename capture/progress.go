@@ -1,16 +1,13 @@
-package main
+package capture
 
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
-
-	"github.com/rstscope/rstscope/capture"
 )
 
-// progress prints a one-line progress report on stderr while a long file
-// is read, only when stderr is a terminal. It looks at the wall clock once
+// progress prints a one-line progress report (on stderr, when it is a
+// terminal) while a long file is read. It looks at the wall clock once
 // every 64k packets, so it costs nothing per packet.
 type progress struct {
 	w       io.Writer
@@ -21,14 +18,12 @@ type progress struct {
 	printed bool
 }
 
-func newProgress(stderr io.Writer, files bool) *progress {
-	f, ok := stderr.(*os.File)
-	on := files && ok && isTerminal(f)
+func newProgress(w io.Writer) *progress {
 	now := time.Now()
-	return &progress{w: stderr, on: on, start: now, next: now.Add(time.Second)}
+	return &progress{w: w, on: w != nil, start: now, next: now.Add(time.Second)}
 }
 
-func (pr *progress) tick(p *capture.Packet) {
+func (pr *progress) tick(p *Packet) {
 	pr.n++
 	if !pr.on || pr.n&0xffff != 0 {
 		return

@@ -1,0 +1,392 @@
+package flows
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/rstscope/rstscope/capture"
+)
+
+// openEvent is an Event still inside its look-ahead window.
+type openEvent struct {
+	ev       Event
+	entry    *entry // flow still collecting into this event; nil when detached
+	sender   netip.AddrPort
+	receiver netip.AddrPort
+	joinable bool // the sender has sent nothing but RSTs since the first RST
+	pureACK  bool // the receiver sent a pure ACK since the first RST
+	deadline time.Time
+}
+
+// openSet holds a flow's open events, oldest first. A flow has one only
+// while an event of it is open, so held flows do not pay for it.
+type openSet struct {
+	ev [maxOpenPerFlow]*openEvent
+	n  int
+}
+
+// opens gives the flow's open events, oldest first.
+func (e *entry) opens() []*openEvent {
+	if e.open == nil {
+		return nil
+	}
+	return e.open.ev[:e.open.n]
+}
+
+// joinable returns the open event that an RST from src with this TTL
+// joins: the newest event of this flow from the same sender that has seen
+// nothing but RSTs from it since, and whose first RST came with the same
+// TTL give or take one hop (a mirror copy). A RST arriving with another TTL
+// comes from another device (a middlebox's RSTs followed by the real
+// peer's), so it gets its own event and its own verdict.
+func (e *entry) joinable(src netip.AddrPort, ttl uint8) *openEvent {
+	open := e.opens()
+	for i := len(open) - 1; i >= 0; i-- {
+		if oe := open[i]; oe.sender == src && oe.joinable && ttlNear(oe.ev.RSTs[0].TTL, ttl) {
+			return oe
+		}
+	}
+	return nil
+}
+
+func ttlNear(a, b uint8) bool { return a == b || a == b+1 || b == a+1 }
+
+// addOpen adds oe to e's open events; past maxOpenPerFlow the oldest
+// stops collecting.
+func (t *Table) addOpen(e *entry, oe *openEvent) {
+	if e.open == nil {
+		if n := len(t.freeSets); n > 0 {
+			e.open = t.freeSets[n-1]
+			t.freeSets = t.freeSets[:n-1]
+		} else {
+			e.open = new(openSet)
+		}
+	}
+	s := e.open
+	if s.n == len(s.ev) {
+		s.ev[0].entry = nil
+		copy(s.ev[:], s.ev[1:])
+		s.n--
+	}
+	s.ev[s.n] = oe
+	s.n++
+}
+
+// removeOpen removes oe from e's open events.
+func (t *Table) removeOpen(e *entry, oe *openEvent) {
+	s := e.open
+	if s == nil {
+		return
+	}
+	for i := range s.n {
+		if s.ev[i] == oe {
+			copy(s.ev[i:], s.ev[i+1:s.n])
+			s.n--
+			s.ev[s.n] = nil
+			break
+		}
+	}
+	if s.n == 0 {
+		t.releaseOpen(e)
+	}
+}
+
+// releaseOpen returns e's open set, emptied, for reuse.
+func (t *Table) releaseOpen(e *entry) {
+	if s := e.open; s != nil {
+		*s = openSet{}
+		t.freeSets = append(t.freeSets, s)
+		e.open = nil
+	}
+}
+
+// ladderEntry describes p as sent in direction d.
+func ladderEntry(p *capture.Packet, d Dir) LadderEntry {
+	return LadderEntry{
+		Frame: p.Index, Input: p.Input, Time: p.Time, Dir: d, Flags: p.Flags,
+		Seq: Seq(p.Seq), Ack: Seq(p.Ack), Len: p.Len, TTL: p.TTL, IPID: p.IPID,
+		Window: p.Window, HasTS: p.Opts.HasTS, TSVal: p.Opts.TSVal,
+	}
+}
+
+// rstPacket describes the RST p sent in direction d.
+func rstPacket(p *capture.Packet, d Dir, check SeqCheck) RSTPacket {
+	r := RSTPacket{
+		Frame: p.Index, Input: p.Input, Time: p.Time, Dir: d, Flags: p.Flags,
+		Reserved: p.Reserved, Seq: Seq(p.Seq), Ack: Seq(p.Ack), Window: p.Window,
+		TTL: p.TTL, IPID: p.IPID, IsIPv4: p.Src.Addr().Is4(), DF: p.DF, Opts: p.Opts,
+		Len: p.Len, HasMAC: p.HasMAC, SrcMAC: p.SrcMAC, SeqCheck: check,
+	}
+	if len(p.Payload) > 0 {
+		r.Payload = string(p.Payload[:min(len(p.Payload), MaxRSTPayload)])
+	}
+	return r
+}
+
+// seqCheck judges an RST sent in direction d against the receiver's state
+// as the capture shows it (before the RST is applied):
+//   - an RST answering a SYN (the receiver sent a SYN, no SYN/ACK seen,
+//     the sender sent no SYN): exact iff it has ACK and ack == ISN+1 (the
+//     only RST a SYN-SENT endpoint accepts), out_of_window otherwise;
+//   - exact when seq equals the receiver's last ack (its RCV.NXT) or the
+//     sender's NextSeq (its SND.NXT: all it sent was received), or one
+//     less than either after the sender's FIN (Linux accepts RCV.NXT-1 in
+//     CLOSE_WAIT/LAST_ACK);
+//   - in_window when seq lies in [RCV.NXT, RCV.NXT+window] with the
+//     receiver's last ack and advertised (scaled) window;
+//   - out_of_window otherwise; unknown when the receiver never sent an
+//     ACK and the seq is not the sender's NextSeq, or when the handshake
+//     (hence the window scale) was not seen and the seq lies beyond the
+//     raw window but within the largest scaled one.
+func seqCheck(f *Flow, d Dir, p *capture.Packet) SeqCheck {
+	snd, rcv := f.Profile(d), f.Profile(d.Reverse())
+	seq := Seq(p.Seq)
+	if rcv.SYNSeen && !rcv.AckValid && !f.SYNACKSeen && !snd.SYNSeen {
+		if p.Flags&capture.ACK != 0 && Seq(p.Ack) == rcv.ISN.Add(1) {
+			return SeqExact
+		}
+		return SeqOutOfWindow
+	}
+	if rcv.AckValid && (seq == rcv.LastAck || (snd.FINSeen && seq.Add(1) == rcv.LastAck)) {
+		return SeqExact
+	}
+	if snd.SeqValid && (seq == snd.NextSeq || (snd.FINSeen && seq.Add(1) == snd.NextSeq)) {
+		return SeqExact
+	}
+	if !rcv.AckValid {
+		return SeqUnknown
+	}
+	if seq.InWindow(rcv.LastAck, rcv.Window+1) {
+		return SeqInWindow
+	}
+	if !(rcv.SYNSeen && snd.SYNSeen) && seq.InWindow(rcv.LastAck, rcv.Window<<14+1) {
+		// The window scale was not seen: the real window may be up to
+		// 2^14 times the raw value, so the seq may still be inside it.
+		return SeqUnknown
+	}
+	// Data the sender sent but the receiver had not acknowledged yet
+	// (delayed ACK) still lies in the receiver's window.
+	if snd.SeqValid && rcv.LastAck.LessThan(seq) && seq.LessThan(snd.NextSeq) {
+		return SeqInWindow
+	}
+	return SeqOutOfWindow
+}
+
+// stage says where in the flow an RST comes (before it is applied).
+func stage(f *Flow) Stage {
+	c, s := &f.Dirs[0], &f.Dirs[1]
+	if !c.SYNSeen && !s.SYNSeen {
+		if c.Packets+s.Packets == 0 {
+			return StageUnknown
+		}
+		return StageLaterInFlow // midstream: the start was not seen
+	}
+	if !f.Established {
+		return StagePostSYN
+	}
+	switch data := c.DataPackets + s.DataPackets; {
+	case data == 0:
+		return StagePostACK
+	case data <= 3:
+		return StagePostPSH
+	}
+	return StageLaterInFlow
+}
+
+// trigger finds the last packet from the receiver r in the ladder.
+func trigger(f *Flow, r Dir) (LadderEntry, bool) {
+	for i := f.Ladder.Len() - 1; i >= 0; i-- {
+		if le := f.Ladder.At(i); le.Dir == r {
+			return le, true
+		}
+	}
+	return LadderEntry{}, false
+}
+
+// alloc returns a cleared open event.
+func (t *Table) alloc() *openEvent {
+	if n := len(t.free); n > 0 {
+		oe := t.free[n-1]
+		t.free = t.free[:n-1]
+		*oe = openEvent{}
+		return oe
+	}
+	return &openEvent{}
+}
+
+// openEvent starts an event for the RST p sent in direction d of e's flow.
+// The flow is snapshotted before the RST is applied.
+func (t *Table) openEvent(e *entry, d Dir, p *capture.Packet, check SeqCheck) *openEvent {
+	f := &e.flow
+	t.finishHello(e)
+	snd := f.Profile(d)
+	snd.tlsMarkCandidate(snd.End(), f.Dirs[1].TLSVersion)
+
+	oe := t.alloc()
+	ev := &oe.ev
+	ev.Flow = *f
+	ev.RSTs[0] = rstPacket(p, d, check)
+	ev.Count = 1
+	ev.Stage = stage(f)
+	if !f.Last.IsZero() && p.Time.After(f.Last) {
+		ev.Gap = p.Time.Sub(f.Last)
+	}
+	ev.Trigger, ev.HasTrigger = trigger(f, d.Reverse())
+	oe.entry, oe.sender, oe.receiver, oe.joinable = e, p.Src, p.Dst, true
+	oe.deadline = p.Time.Add(t.opts.LookAhead)
+	t.addOpen(e, oe)
+	t.enqueue(oe)
+	return oe
+}
+
+// openUntracked makes an event for an RST whose flow the table refused
+// (MaxFlows reached): its Flow is a minimal snapshot with ID 0, roles by
+// port (RolesPort), Start/Last/FirstFrame/Input/Tunnel/VLAN of the RST and
+// empty profiles, so SeqCheck and Stage are unknown. It collects nothing
+// after the RST and later RSTs never join it.
+func (t *Table) openUntracked(p *capture.Packet) {
+	oe := t.alloc()
+	ev := &oe.ev
+	f := &ev.Flow
+	f.Client, f.Server, _ = rolesOf(&capture.Packet{Src: p.Src, Dst: p.Dst, Flags: capture.ACK})
+	f.RolesFrom = RolesPort
+	f.Tunnel, f.VLAN, f.Input = p.Tunnel, p.VLAN, p.Input
+	f.Start, f.Last, f.FirstFrame = p.Time, p.Time, p.Index
+	ev.RSTs[0] = rstPacket(p, f.dirOf(p), SeqUnknown)
+	ev.Count = 1
+	oe.sender, oe.receiver = p.Src, p.Dst
+	oe.deadline = p.Time.Add(t.opts.LookAhead)
+	t.enqueue(oe)
+}
+
+// enqueue inserts oe into the queue sorted by first RST (time, input,
+// frame); packets in capture order make this an append.
+func (t *Table) enqueue(oe *openEvent) {
+	if t.qhead > 64 && t.qhead*2 > len(t.queue) {
+		n := copy(t.queue, t.queue[t.qhead:])
+		clear(t.queue[n:])
+		t.queue = t.queue[:n]
+		t.qhead = 0
+	}
+	t.queue = append(t.queue, oe)
+	i := len(t.queue) - 1
+	for i > t.qhead && eventBefore(oe, t.queue[i-1]) {
+		t.queue[i] = t.queue[i-1]
+		i--
+	}
+	t.queue[i] = oe
+}
+
+func eventBefore(a, b *openEvent) bool {
+	ra, rb := &a.ev.RSTs[0], &b.ev.RSTs[0]
+	if !ra.Time.Equal(rb.Time) {
+		return ra.Time.Before(rb.Time)
+	}
+	if ra.Input != rb.Input {
+		return ra.Input < rb.Input
+	}
+	return ra.Frame < rb.Frame
+}
+
+// emitHead decides the first queued event.
+func (t *Table) emitHead(endOfInput bool) {
+	oe := t.queue[t.qhead]
+	t.queue[t.qhead] = nil
+	t.qhead++
+	ev := &oe.ev
+	ev.EndOfInput = endOfInput
+	ev.History, ev.ConnState = "", ""
+	if oe.entry != nil {
+		ev.History, ev.ConnState = oe.entry.flow.History(), oe.entry.flow.ConnState()
+		t.removeOpen(oe.entry, oe)
+		oe.entry = nil
+	}
+	if h := t.hosts[oe.sender.Addr()]; h != nil {
+		ev.SenderHost = *h
+	}
+	if h := t.hosts[oe.receiver.Addr()]; h != nil {
+		ev.ReceiverHost = *h
+	}
+	t.stats.Events++
+	if t.opts.OnEvent != nil {
+		t.opts.OnEvent(ev)
+	}
+	t.free = append(t.free, oe)
+}
+
+// join adds a later RST from the same sender to the event.
+func (oe *openEvent) join(p *capture.Packet, d Dir, check SeqCheck) {
+	ev := &oe.ev
+	if ev.Count < len(ev.RSTs) {
+		ev.RSTs[ev.Count] = rstPacket(p, oe.dirOf(p), check)
+	}
+	ev.Count++
+}
+
+// dirOf gives p's direction in the event's snapshot roles.
+func (oe *openEvent) dirOf(p *capture.Packet) Dir {
+	if p.Src == oe.ev.Flow.Client {
+		return FromClient
+	}
+	return FromServer
+}
+
+// push appends p to the event's After.Packets while there is room.
+func (oe *openEvent) push(p *capture.Packet) {
+	a := &oe.ev.After
+	if a.N < len(a.Packets) {
+		a.Packets[a.N] = ladderEntry(p, oe.dirOf(p))
+		a.N++
+	}
+}
+
+// observe records a packet of the flow that came after the event's first
+// RST (f is the live flow, before p is applied).
+func (oe *openEvent) observe(f *Flow, p *capture.Packet) {
+	oe.push(p)
+	a := &oe.ev.After
+	rst := p.Flags&capture.RST != 0
+	if p.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.SYN {
+		a.NewSYN = true
+		oe.joinable = false // a new attempt gets its own answer
+	}
+	if p.Src == oe.sender {
+		if rst {
+			return // a later RST of the sender: joined, or its own event
+		}
+		oe.joinable = false
+		a.SenderPackets++
+		if a.SenderPackets == 1 {
+			a.SenderFirst, a.SenderFirstFrame = p.Time, p.Index
+		}
+		if p.Len > 0 {
+			end := Seq(p.Seq).Add(uint32(p.Len))
+			if a.SenderDataPackets == 0 || a.SenderMaxSeqEnd.LessThan(end) {
+				a.SenderMaxSeqEnd = end
+			}
+			a.SenderDataPackets++
+		}
+		return
+	}
+	if rst {
+		a.RSTsBack++
+		return
+	}
+	a.ReceiverPackets++
+	if a.ReceiverPackets == 1 {
+		a.ReceiverFirst, a.ReceiverFirstFrame = p.Time, p.Index
+	}
+	if p.Len > 0 {
+		a.ReceiverDataPackets++
+		return
+	}
+	// Challenge ACK (RFC 5961 3.2): the receiver's first pure ACK after a
+	// non-exact RST, carrying its SND.NXT.
+	if !oe.pureACK && p.Flags&(capture.SYN|capture.FIN|capture.RST|capture.ACK) == capture.ACK {
+		oe.pureACK = true
+		rcv := f.Profile(f.dirOf(p))
+		if oe.ev.RSTs[0].SeqCheck != SeqExact && rcv.SeqValid && Seq(p.Seq) == rcv.NextSeq {
+			a.ChallengeACK, a.ChallengeACKFrame = true, p.Index
+		}
+	}
+}

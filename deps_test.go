@@ -28,6 +28,12 @@ var allowedImports = map[string][]string{
 		"github.com/charmbracelet/lipgloss", "github.com/charmbracelet/lipgloss/table",
 		"github.com/charmbracelet/x/term", "github.com/muesli/termenv",
 	},
+	"deploy": nil, // files and their tests only
+	"metrics": {
+		"github.com/prometheus/client_golang/prometheus",
+		"github.com/prometheus/client_golang/prometheus/collectors",
+		"github.com/prometheus/client_golang/prometheus/promhttp",
+	},
 	"kernel": {
 		"github.com/cilium/ebpf", "github.com/cilium/ebpf/asm", "github.com/cilium/ebpf/btf",
 		"github.com/cilium/ebpf/features", "github.com/cilium/ebpf/link", "github.com/cilium/ebpf/ringbuf",
@@ -38,6 +44,7 @@ var allowedImports = map[string][]string{
 		"github.com/rstscope/rstscope/capture", "github.com/rstscope/rstscope/correlate",
 		"github.com/rstscope/rstscope/flows", "github.com/rstscope/rstscope/heuristics",
 		"github.com/rstscope/rstscope/report", "github.com/spf13/pflag",
+		"github.com/rstscope/rstscope/metrics",
 	},
 	"internal/pcapgen":   nil,
 	"internal/netnstest": {"golang.org/x/sys/unix"},

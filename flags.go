@@ -31,6 +31,7 @@ type config struct {
 	location                                             *time.Location
 	keep                                                 report.Filter
 	stdin                                                io.Reader
+	sensor                                               sensorConfig
 }
 
 const usageHead = `rstscope: who reset this TCP connection, and why.
@@ -85,6 +86,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
 	fs.StringVar(&c.peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")
 	fs.BoolVar(&c.correlate, "correlate", false, "with two -r: the second is the peer capture (as --peer)")
+	addSensorFlags(fs, &c.sensor)
 	fs.BoolVar(&c.showVersion, "version", false, "print the version")
 	fs.Usage = func() { // --help: to stdout, so that | grep works
 		fs.SetOutput(stdout)
@@ -138,6 +140,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 		if check.bad {
 			return nil, usageErr(errors.New(check.msg))
 		}
+	}
+	if err := checkSensorFlags(c); err != nil {
+		return nil, usageErr(err)
 	}
 	return c, nil
 }

@@ -1055,7 +1055,10 @@ func testSYNFlood(t *testing.T, bin string) {
 			sent, st.TCPFlows, st.TCPPackets, st.DroppedFlows, st.EndedEarly, st.Packets, st.DroppedByKernel, b)
 	}
 	rss := p.cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
-	const maxRSS = 64 << 10
+	// The bound counts file-backed pages too: the binary's text (about
+	// 31 MiB resident at idle with client_golang and net/http linked,
+	// 25 MiB without) comes before the flood's anonymous memory.
+	const maxRSS = 72 << 10
 	if rss > maxRSS && len(extra) == 0 {
 		t.Errorf("peak RSS %d KiB under the flood, want at most %d KiB with --max-flows 1000", rss, maxRSS)
 	}

@@ -24,7 +24,8 @@ type pipeline struct {
 	inputs             []string
 	outF               *capture.Output // -o; nil for stdout
 	w                  report.Writer
-	exp                *capture.Exporter
+	exp                exportWriter // -w: capture.Exporter or the sensor's Recorder
+	sens               *sensor      // metrics, SIGUSR1
 	peer               *correlate.Peer
 	table              *flows.Table
 	findings, filtered uint64
@@ -43,8 +44,13 @@ func runPipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) er
 		if p.src != nil {
 			p.src.Close()
 		}
-		p.exp.Abort() // no-ops for files finish closed
+		if p.exp != nil {
+			p.exp.Abort() // no-ops for files finish closed
+		}
 		p.outF.Abort()
+		if p.sens != nil {
+			p.sens.close()
+		}
 	}()
 	if err := p.open(stdout, stop); err != nil {
 		return err
@@ -81,15 +87,16 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	} else if p.outF != nil {
 		out = p.outF
 	}
-	if p.w, err = report.New(cfg.format, out, report.Options{Color: !cfg.noColor && isTerminal(out), Stream: cfg.iface != "", Location: cfg.location, Quiet: cfg.quiet}); err != nil {
+	if p.w, err = report.New(cfg.format, out, report.Options{Color: !cfg.noColor && isTerminal(out), Stream: cfg.iface != "", Location: cfg.location, Observer: observer(cfg), Quiet: cfg.quiet}); err != nil {
 		return err
 	}
 	dropping := cfg.user != "" && os.Geteuid() == 0
-	if cfg.writeFile != "" {
-		opts := capture.ExportOptions{All: cfg.writeAll, Inputs: cfg.reads, Spool: dropping, Filter: cfg.filter, LinkTypes: p.src.(capture.LinkTyper).LinkTypes()}
-		if p.exp, err = capture.NewExporter(cfg.writeFile, stdout, stop, opts); err != nil {
-			return err
-		}
+	if p.exp, err = openExport(cfg, p.src, stdout, stop, dropping); err != nil {
+		return err
+	}
+	// Metrics listen before -Z, so that a port below 1024 works.
+	if p.sens, err = startSensor(cfg, p.stderr, p.exp); err != nil {
+		return err
 	}
 	// -Z as tcpdump does it, but after the report, -w and --peer files are
 	// open too, so that they can be where only root may go; only root drops.
@@ -120,7 +127,9 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 		OnWarning: func(msg string) { p.warn("%s", msg) },
 		OnEvent: func(ev *flows.Event) {
 			f := engine.Judge(ev, witnesses...)
-			if !cfg.keep.Keep(&f) {
+			kept := cfg.keep.Keep(&f)
+			p.sens.judged(&f, kept)
+			if !kept {
 				p.filtered++
 				return
 			}
@@ -148,6 +157,9 @@ func (p *pipeline) read() error {
 		switch err := p.src.Next(&pk); {
 		case err == capture.ErrTimeout:
 			p.table.Flush(clock.Now())
+			if err := p.sens.quiet(p.src, p.table); err != nil {
+				return err
+			}
 			continue
 		case err == io.EOF:
 			return nil
@@ -164,6 +176,7 @@ func (p *pipeline) read() error {
 		if err := p.exp.Packet(&pk); err != nil {
 			return err
 		}
+		p.sens.tick(p.src, p.table)
 		n++
 	}
 	return nil

@@ -30,11 +30,18 @@
 // are read in place from a 1 MiB window (pcapRecordReader), with
 // pcapgo's checks and errors.
 //
+// Writing (-w): ExportWriter writes pcap (or pcapng for several link
+// types); Rotator starts new files as tcpdump's -C/-W/-G do; Recorder, the
+// live -w, holds each flow's recent frames (copies, within a memory bound)
+// and writes a flow's frames when told it has a finding.
+//
 // Clock: Packet.Time is the capture timestamp (UTC) from the file or the
 // kernel. The package never reads the wall clock for packet handling; the
 // exceptions are a live Source's Clock, and Follow's for a pipe carrying a
 // live feed (tcpdump -w - -U), which carry packet time on through a silence
 // (see ErrTimeout) with the monotonic time elapsed since the last frame.
+// Rotator's -G periods and Recorder's hold run on packet time; only the
+// first -G file's name takes the time the caller gives.
 //
 // Stopping: Follow wraps any Source so that closing a stop channel (a
 // signal, --duration) ends it with io.EOF wherever it waits: a live handle

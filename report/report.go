@@ -91,13 +91,15 @@ type Options struct {
 	// Location (text and markdown) is where absolute times are shown,
 	// with their zone; nil means UTC. JSON is always UTC (RFC 3339).
 	Location *time.Location
+	// Observer (ecs only) names the sensor in observer.*.
+	Observer Observer
 }
 
 // Formats lists the valid format names, in the order help text shows them.
-var Formats = []string{"text", "json", "ndjson", "markdown"}
+var Formats = []string{"text", "json", "ndjson", "markdown", "ecs"}
 
-// New returns the Writer for format ("text", "json", "ndjson" or
-// "markdown") writing to w.
+// New returns the Writer for format ("text", "json", "ndjson",
+// "markdown" or "ecs") writing to w.
 func New(format string, w io.Writer, opts Options) (Writer, error) {
 	switch format {
 	case "text":
@@ -108,6 +110,8 @@ func New(format string, w io.Writer, opts Options) (Writer, error) {
 		return newNDJSON(w, opts), nil
 	case "markdown":
 		return newMarkdown(w, opts), nil
+	case "ecs":
+		return newECS(w, opts.Observer), nil
 	}
 	return nil, fmt.Errorf("report: unknown format %q (valid: %s)", format, strings.Join(Formats, ", "))
 }

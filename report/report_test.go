@@ -443,7 +443,7 @@ func TestWriter_keepsFirstError(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			isStream := format == "ndjson" || (format == "text" && stream)
+			isStream := format == "ndjson" || format == "ecs" || (format == "text" && stream)
 			fs := testFindings()
 			for i := range fs {
 				err := w.Write(&fs[i])

@@ -35,19 +35,23 @@ func groupKeyOf(f *heuristics.Finding) groupKey {
 // tally's group counts (one small entry per key, no string kept until a
 // group is big). Deterministic, so the output is.
 func groupHash(f *heuristics.Finding) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	add := func(b []byte) {
-		for _, c := range b {
-			h = (h ^ uint64(c)) * prime
-		}
-		h = (h ^ 0xff) * prime // separator: no byte of a name is 0xff
-	}
-	add([]byte(f.Cause))
-	add([]byte(f.Origin))
 	a := f.Flow.Server.Addr().As16()
 	p := f.Flow.Server.Port()
-	add(append(a[:], byte(p>>8), byte(p), byte(boolInt(f.Flow.Server.Addr().Is4()))))
+	return fnv64(string(f.Cause), string(f.Origin), string(append(a[:], byte(p>>8), byte(p),
+		byte(boolInt(f.Flow.Server.Addr().Is4())), byte(boolInt(f.Flow.Server.IsValid())))))
+}
+
+// fnv64 is the FNV-1a hash of the parts, each followed by 0xff (no byte
+// of a name is 0xff; the binary part is last and fixed in length).
+func fnv64(parts ...string) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for _, p := range parts {
+		for i := 0; i < len(p); i++ {
+			h = (h ^ uint64(p[i])) * prime
+		}
+		h = (h ^ 0xff) * prime
+	}
 	return h
 }
 

@@ -239,8 +239,9 @@ type tally struct {
 	n         int // findings
 	cause     map[heuristics.Cause]int
 	origin    map[heuristics.Origin]int
-	detail    bool                // track resetters and groups
-	resetters map[resetter]uint32 // RST packets per endpoint that really sent them
+	detail    bool              // track resetters and groups
+	resetters map[uint64]uint32 // RST packets per endpoint that really sent them, by resetter hash
+	top       []resetterCount   // the topResetterMax largest of them (see addResetter)
 	groups    map[uint64]groupInfo
 	names     map[uint64]groupKey // of groups with GroupMin findings or more
 	clamped   int                 // findings with a time RFC 3339 cannot write
@@ -316,10 +317,7 @@ func (t *tally) add(f *heuristics.Finding) {
 	if !t.detail {
 		return
 	}
-	if t.resetters == nil {
-		t.resetters = make(map[resetter]uint32)
-	}
-	t.resetters[resetterOf(f)] += uint32(max(f.RST.Count, 1))
+	t.addResetter(resetterOf(f), max(f.RST.Count, 1))
 	t.addGroup(f)
 }
 
@@ -388,40 +386,64 @@ func (t *tally) origins() []originCount { return ordered(t.origin, heuristics.Al
 type resetterCount struct {
 	resetter
 	RSTs int
+	hash uint64
+	addr string // addrOrUnknown, for ordering
 }
 
-// topResetters returns up to max resetters by RST count (descending, then
-// by address and side).
-func (t *tally) topResetters(max int) []resetterCount {
-	type entry struct {
-		resetterCount
-		addr string
+// before orders resetters as the summaries list them: most RSTs first,
+// then by address and side.
+func (a *resetterCount) before(b *resetterCount) int {
+	return cmp.Or(b.RSTs-a.RSTs, strings.Compare(a.addr, b.addr), strings.Compare(a.Side(), b.Side()))
+}
+
+// addResetter counts n RSTs for r. Only the counts are kept per
+// resetter (by hash); the topResetterMax first in summary order are kept
+// whole. That list is exact: counts only grow, so a resetter in the final
+// list was, at its last count, ahead of all but at most
+// topResetterMax-1 of the list of that moment, and entered it then.
+func (t *tally) addResetter(r resetter, n int) {
+	if t.resetters == nil {
+		t.resetters = make(map[uint64]uint32)
 	}
-	out := make([]entry, 0, len(t.resetters))
-	for r, n := range t.resetters {
-		out = append(out, entry{resetterCount{r, int(n)}, ""})
-	}
-	// Only the ties at the cut need their text; sort by count first.
-	slices.SortFunc(out, func(a, b entry) int { return b.RSTs - a.RSTs })
-	if len(out) > max {
-		last := out[max-1].RSTs
-		end := max
-		for end < len(out) && out[end].RSTs == last {
-			end++
+	h := r.hash()
+	c := t.resetters[h] + uint32(n)
+	t.resetters[h] = c
+	for i := range t.top {
+		if t.top[i].hash == h {
+			t.top[i].RSTs = int(c)
+			slices.SortFunc(t.top, func(a, b resetterCount) int { return a.before(&b) })
+			return
 		}
-		out = out[:end]
 	}
-	for i := range out {
-		out[i].addr = out[i].addrOrUnknown()
+	e := resetterCount{resetter: r, RSTs: int(c), hash: h}
+	if len(t.top) == topResetterMax {
+		worst := &t.top[len(t.top)-1]
+		if e.RSTs < worst.RSTs {
+			return
+		}
+		e.addr = r.addrOrUnknown()
+		if e.before(worst) >= 0 {
+			return
+		}
+		t.top = t.top[:len(t.top)-1]
 	}
-	slices.SortFunc(out, func(a, b entry) int {
-		return cmp.Or(b.RSTs-a.RSTs, strings.Compare(a.addr, b.addr), strings.Compare(a.Side(), b.Side()))
-	})
-	res := make([]resetterCount, 0, min(max, len(out)))
-	for i := range min(max, len(out)) {
-		res = append(res, out[i].resetterCount)
-	}
-	return res
+	e.addr = r.addrOrUnknown()
+	t.top = append(t.top, e)
+	slices.SortFunc(t.top, func(a, b resetterCount) int { return a.before(&b) })
+}
+
+// hash is r as a 64-bit FNV-1a hash.
+func (r resetter) hash() uint64 {
+	a := r.Addr.Addr().As16()
+	p := r.Addr.Port()
+	return fnv64(string(r.Origin), string(a[:]), string([]byte{byte(p >> 8), byte(p), byte(boolInt(r.IPOnly)),
+		byte(r.Claimed), byte(boolInt(r.Addr.Addr().Is4())), byte(boolInt(r.Addr.Addr().IsValid()))}))
+}
+
+// topResetters returns up to max resetters (at most topResetterMax) by RST
+// count (descending, then by address and side).
+func (t *tally) topResetters(max int) []resetterCount {
+	return t.top[:min(max, len(t.top))]
 }
 
 // zoneLayout shows a time in another location than UTC with its offset and

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,42 @@ func TestQuiet(t *testing.T) {
 	nd := render(t, "ndjson", Options{Quiet: true}, fs, Summary{})
 	if n := strings.Count(nd, "\n"); n != 1 || !strings.Contains(nd, `"findings":22`) {
 		t.Errorf("ndjson -q: got %d lines, want the summary line only:\n%s", n, nd)
+	}
+}
+
+// TestTally_topResettersExact: the top list kept as findings come equals
+// the one computed from every count at the end, for findings in a
+// shuffled order with many ties.
+func TestTally_topResettersExact(t *testing.T) {
+	var fs []heuristics.Finding
+	for i := range 3000 {
+		k := (i * 7919) % 97 // 97 servers, uneven counts
+		f := heuristics.Finding{Cause: heuristics.CauseRefused, Origin: heuristics.OriginServer,
+			Flow: heuristics.FlowInfo{Client: ap("10.0.0.1:1000"), Server: ap(fmt.Sprintf("10.9.%d.%d:80", k%7, k))},
+			RST:  heuristics.RSTInfo{Time: at(t0), Packet: uint64(i + 1), From: heuristics.SideServer, Count: 1 + (i*31)%3}}
+		if i%5 == 0 {
+			f.Origin = heuristics.OriginMiddlebox
+		}
+		fs = append(fs, f)
+	}
+	tl := tally{detail: true}
+	exact := map[resetter]int{}
+	for i := range fs {
+		tl.add(&fs[i])
+		exact[resetterOf(&fs[i])] += fs[i].RST.Count
+	}
+	var all []resetterCount
+	for r, n := range exact {
+		all = append(all, resetterCount{resetter: r, RSTs: n, addr: r.addrOrUnknown()})
+	}
+	slices.SortFunc(all, func(a, b resetterCount) int { return a.before(&b) })
+	got := tl.topResetters(topResetterMax)
+	if len(got) != topResetterMax {
+		t.Fatalf("got %d resetters, want %d", len(got), topResetterMax)
+	}
+	for i := range got {
+		if got[i].addr != all[i].addr || got[i].Side() != all[i].Side() || got[i].RSTs != all[i].RSTs {
+			t.Errorf("resetter %d: got %s %s %d, want %s %s %d", i, got[i].addr, got[i].Side(), got[i].RSTs, all[i].addr, all[i].Side(), all[i].RSTs)
+		}
 	}
 }

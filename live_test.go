@@ -1057,8 +1057,14 @@ func testSYNFlood(t *testing.T, bin string) {
 	rss := p.cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
 	// The bound counts file-backed pages too: the binary's text (about
 	// 31 MiB resident at idle with client_golang and net/http linked,
-	// 25 MiB without) comes before the flood's anonymous memory.
-	const maxRSS = 72 << 10
+	// 25 MiB without) comes before the flood's anonymous memory, and so
+	// does libpcap's 16 MiB ring (-B), whose pages become resident only as
+	// far as the reader falls behind: on a quiet machine the run peaks near
+	// 30-55 MiB, on one loaded by parallel builds (load 15 on 2 cores) at
+	// 72-75 MiB. 96 MiB is text + ring + 48 MiB of heap: 160,000 flows
+	// held at the 2.2 KB of an established flow would need 350 MB, so the
+	// bound still catches a table that forgets --max-flows.
+	const maxRSS = 96 << 10
 	if rss > maxRSS && len(extra) == 0 {
 		t.Errorf("peak RSS %d KiB under the flood, want at most %d KiB with --max-flows 1000", rss, maxRSS)
 	}

@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"io"
+	"slices"
 )
 
 // OpenFiles opens several captures as one Source whose packets come in
@@ -122,6 +123,9 @@ func (m *mergeSource) Stats() Stats {
 	}
 	return st
 }
+
+// addsLinkTypes: any input may add one.
+func (m *mergeSource) addsLinkTypes() bool { return slices.ContainsFunc(m.srcs, MayAddLinkTypes) }
 
 // LinkTypes implements LinkTyper: the union over the inputs, in input order.
 func (m *mergeSource) LinkTypes() []int {

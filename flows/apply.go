@@ -151,6 +151,8 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet) (retrans, zeroWin 
 			t.firstPayload(e, d, p)
 		case e.hello != nil && e.hello.dir == d:
 			t.moreHello(e, p)
+		case pr.FirstPayload == PayloadHTTPRequest && !retrans && len(p.Payload) > 0 && classify(p.Payload) == PayloadHTTPRequest:
+			laterRequest(pr, p)
 		}
 		if !pr.tls.active && looksTLSHeader(p.Payload) {
 			// STARTTLS, an SSLv2-format hello, or a midstream flow: start
@@ -166,6 +168,18 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet) (retrans, zeroWin 
 		pr.tlsMarkCandidate(pr.FINSeq, f.Dirs[1].TLSVersion)
 	}
 	return retrans, zeroWin
+}
+
+// laterRequest records an HTTP request after the first on a keep-alive
+// connection: a new Request each time (an event's snapshot may share the
+// previous one), and the count.
+func laterRequest(pr *Profile, p *capture.Packet) {
+	r := &Request{Kind: PayloadHTTPRequest, Frame: p.Index, Time: p.Time, StartSeq: Seq(p.Seq)}
+	parseHTTPRequest(p.Payload, r)
+	pr.LastRequest = r
+	if pr.Requests < ^uint16(0) {
+		pr.Requests++
+	}
 }
 
 // firstPayload classifies and parses the first payload of direction d.
@@ -185,6 +199,7 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
 	switch k {
 	case PayloadHTTPRequest:
 		parseHTTPRequest(b, r)
+		pr.Requests = 1
 	case PayloadHTTPResponse:
 		r.Status = parseHTTPStatus(b)
 		r.BodyStart, r.ContentLength = parseHTTPFraming(b)

@@ -128,6 +128,9 @@ func (p *Profile) tlsComplete(frame uint64, t time.Time) {
 	} else if tr.bodyLen == 2 {
 		a.Level, a.Description = tr.body[0], tr.body[1]
 	}
+	if p.AlertSeen && !p.Alert.Encrypted && p.Alert.Level == 2 && !a.Encrypted && a.Level != 2 {
+		return // a fatal alert says more than a later warning (close_notify)
+	}
 	p.Alert = a
 	p.AlertSeen = true
 }

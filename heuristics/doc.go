@@ -18,9 +18,14 @@
 // signal name, a strength and a one-line detail. Rules never print, never
 // read the clock, and never look at another flow: everything they need is
 // in the event, including the per-host profiles that flows keeps across
-// flows. Facts several rules need (the idle gap and the timeout it
-// matches, the sender's FIN, the last TLS alert, the sender's reference
-// TTL) are ctx methods computed once per event and read by the rules, the
+// flows. The one memory across events is the engine's (echo.go): per flow,
+// the last RST it judged forged, so that the endpoint's RST answering the
+// real peer afterwards is judged after_reset, the echo of that reset
+// (bounded, 4096 flows; Finding.Echoes names the forged RST and the report
+// turns it into consequence_of). Facts several rules need (the idle gap and
+// the timeout it matches, the sender's FIN, the flow's TLS alerts, the
+// sender's reference TTL, whether anything of the sender can be checked)
+// are ctx methods computed once per event and read by the rules, the
 // summary and the advice alike.
 //
 // Engine.Judge runs the rules in table order, then the origin rules, and

@@ -158,10 +158,11 @@ func (j *jsonWriter) Close(s Summary) error {
 // ndjsonWriter writes one line per finding as it comes, numbered in write
 // order, then the document without findings at Close.
 type ndjsonWriter struct {
-	out   sink
-	n     int
-	tally tally
-	quiet bool // Options.Quiet: the summary line only
+	out     sink
+	n       int
+	tally   tally
+	quiet   bool    // Options.Quiet: the summary line only
+	echoIDs echoIDs // IDs of findings that may be echoed
 }
 
 func newNDJSON(w io.Writer, opts Options) *ndjsonWriter {
@@ -179,6 +180,7 @@ func (j *ndjsonWriter) Write(f *heuristics.Finding) error {
 	}
 	fj := forJSON(f)
 	fj.ID = j.n
+	j.echoIDs.resolve(&fj)
 	b, err := encode(fj, false)
 	if err != nil {
 		j.out.fail(err)

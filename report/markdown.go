@@ -101,6 +101,9 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	if st.DroppedFlows > 0 {
 		fmt.Fprintf(b, "| flows dropped (table full) | %d |\n", st.DroppedFlows)
 	}
+	if nd := st.notDecoded(); nd != "" {
+		fmt.Fprintf(b, "| may hide TCP | %s |\n", md(nd, maxLong))
+	}
 	if st.TruncatedInput {
 		b.WriteString("| input truncated | yes |\n")
 	}
@@ -117,8 +120,11 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 		return
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")
-	for _, c := range tl.causesByCount() {
+	for _, c := range tl.rootsByCount() {
 		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Key)), c.N)
+	}
+	if e := tl.echoes(); e > 0 {
+		fmt.Fprintf(b, "\n%s (after_reset: a forged reset's consequence, not counted above)\n", plural(uint64(e), "echo", "echoes"))
 	}
 	b.WriteString("\n| origin | findings |\n|---|---:|\n")
 	for _, o := range tl.origins() {
@@ -154,6 +160,9 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 		b.WriteString(md(f.Summary, maxLong) + "\n\n")
 	}
 	fmt.Fprintf(b, "- **origin:** %s · **confidence:** %s\n", code(string(f.Origin)), f.Confidence)
+	if f.ConsequenceOf > 0 {
+		fmt.Fprintf(b, "- **echo of:** finding %d\n", f.ConsequenceOf)
+	}
 	fl := &f.Flow
 	line := "- **flow:** client " + md(addrText(fl.Client), maxShort) + ", server " + md(addrText(fl.Server), maxShort)
 	if fl.RolesFrom != "" {
@@ -205,7 +214,7 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 		b.WriteString("- **alternatives:** " + strings.Join(alt, ", ") + "\n")
 	}
 	if f.Advice != "" {
-		b.WriteString("- **advice:** " + md(f.Advice, maxLong) + "\n")
+		b.WriteString("- **advice:** " + md(f.AdviceIn(loc), maxLong) + "\n")
 	}
 	if len(f.Evidence) > 0 {
 		b.WriteString("\n**Evidence**\n\n")

@@ -156,12 +156,23 @@ func TestStore_spilledOutputIdentical(t *testing.T) {
 	fs[len(fs)-3].Packets[0].TimeOffset = heuristics.Millis{Duration: 1000001} // 1.000001 ms: truncating the float would give 1.000000
 	fs[len(fs)-3].GapSeconds = heuristics.Seconds{Duration: 350234567891}
 	fs[len(fs)-3].Gap = heuristics.Gap{Duration: 350234567891}
+	// An echo of the middlebox reset (frame 107), which only the
+	// spill's own fields carry, and an advice instant shown in --tz.
+	echo := scanFinding(99)
+	echo.Cause, echo.RST.Time = heuristics.CauseAfterReset, at(t0.Add(4*time.Second))
+	echo.Echoes = &heuristics.RSTRef{Input: 0, Packet: 107}
+	echo.AdviceTime = t0.Add(3*time.Second + 123456789)
+	fs = append(fs, echo)
+	opts := Options{Width: 100, Location: time.FixedZone("CET", 3600)}
 	defer func(n int) { spillAfter = n }(spillAfter)
 	for _, format := range []string{"json", "markdown", "text"} {
 		spillAfter = 1 << 30
-		mem := render(t, format, Options{Width: 100}, fs, testSummary())
+		mem := render(t, format, opts, fs, testSummary())
+		if format == "json" && !strings.Contains(mem, `"consequence_of": `) {
+			t.Fatalf("json: the echo has no consequence_of: the test does not exercise it")
+		}
 		spillAfter = 3
-		spilled := render(t, format, Options{Width: 100}, fs, testSummary())
+		spilled := render(t, format, opts, fs, testSummary())
 		if mem != spilled {
 			ml, sl := strings.Split(mem, "\n"), strings.Split(spilled, "\n")
 			for i := range min(len(ml), len(sl)) {

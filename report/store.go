@@ -50,6 +50,9 @@ type storeKey struct {
 type spillRecord struct {
 	F       heuristics.Finding `json:"f"`
 	Payload []byte             `json:"p,omitempty"`
+	// The fields the contract leaves out of JSON (json:"-").
+	Echoes     *heuristics.RSTRef `json:"e,omitempty"`
+	AdviceTime time.Time          `json:"a,omitzero"`
 }
 
 // Len is the number of findings held.
@@ -90,7 +93,7 @@ func (s *store) startSpill() error {
 
 // spill appends f's record to the spill file.
 func (s *store) spill(f *heuristics.Finding) error {
-	r := spillRecord{F: *f, Payload: []byte(f.RST.Payload)}
+	r := spillRecord{F: *f, Payload: []byte(f.RST.Payload), Echoes: f.Echoes, AdviceTime: f.AdviceTime}
 	r.F.RST.Payload = ""
 	b, err := json.Marshal(&r)
 	if err != nil {
@@ -127,6 +130,7 @@ func (s *store) each(fn func(f *heuristics.Finding) error) error {
 		return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.nsec, b.nsec),
 			cmp.Compare(a.frame, b.frame), cmp.Compare(a.input, b.input))
 	})
+	var ids echoIDs
 	for i, k := range s.keys {
 		if cap(s.buf) < int(k.n) {
 			s.buf = make([]byte, k.n)
@@ -140,11 +144,13 @@ func (s *store) each(fn func(f *heuristics.Finding) error) error {
 			return fmt.Errorf("report: spill: %w", err)
 		}
 		r.F.RST.Payload = string(r.Payload)
+		r.F.Echoes, r.F.AdviceTime = r.Echoes, r.AdviceTime
 		// The record's times are microseconds; the key keeps the exact
 		// RST time, which the ladder offsets and summaries do not need
 		// beyond what prints.
 		r.F.RST.Time.Time = time.Unix(k.sec, int64(k.nsec)).UTC()
 		r.F.ID = i + 1
+		ids.resolve(&r.F)
 		if err := fn(&r.F); err != nil {
 			return err
 		}

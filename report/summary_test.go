@@ -60,7 +60,7 @@ func TestTally_resettersByOrigin(t *testing.T) {
 			t.Errorf("resetter %d: got %s %s %d, want %s %s %d", i, got[i].addrOrUnknown(), got[i].Side(), got[i].RSTs, w.addr, w.side, w.n)
 		}
 	}
-	cs := tl.causesByCount()
+	cs := tl.rootsByCount()
 	if cs[0].Key != heuristics.CauseAbortiveClose || cs[0].N != 47 {
 		t.Errorf("by cause: got %v first, want abortive_close 47", cs[0])
 	}

@@ -35,6 +35,7 @@ type textWriter struct {
 	st       styles
 	width    int
 	stream   bool
+	echoIDs  echoIDs        // stream mode: IDs of findings that may be echoed
 	inputs   []string       // file names, known at Close (document mode only)
 	loc      *time.Location // where absolute times are shown (nil: UTC)
 }
@@ -77,11 +78,12 @@ func (t *textWriter) Write(f *heuristics.Finding) error {
 		return err
 	}
 	t.tally.add(f)
+	c := *f
+	c.ID = t.n()
+	t.echoIDs.resolve(&c) // a folded card keeps its number for later echoes
 	if t.quiet || t.tally.folds(f) {
 		return nil
 	}
-	c := *f
-	c.ID = t.n()
 	t.emit(t.card(&c))
 	t.out.flush()
 	return t.out.err
@@ -176,6 +178,9 @@ func (t *textWriter) header(s Summary, n int) string {
 	if st.Filtered > 0 {
 		notes = append(notes, plural(st.Filtered, "finding", "findings")+" filtered out")
 	}
+	if nd := st.notDecoded(); nd != "" {
+		notes = append(notes, nd)
+	}
 	if st.TruncatedInput {
 		notes = append(notes, "input truncated")
 	}
@@ -195,7 +200,7 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 		return t.st.heading.Render(noFindings(s))
 	}
 	var rows []string
-	causes := tl.causesByCount()
+	causes := tl.rootsByCount()
 	nameW, countW, most := 0, 0, 0
 	for _, c := range causes {
 		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Key), maxShort)))
@@ -213,6 +218,10 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 			row += "  " + t.st.bar.Render(strings.Repeat("█", k))
 		}
 		rows = append(rows, row)
+	}
+
+	if e := tl.echoes(); e > 0 {
+		rows = append(rows, t.para(indent, plural(uint64(e), "echo", "echoes")+" (after_reset: a forged reset's consequence, not counted above)"))
 	}
 
 	rows = append(rows, t.st.heading.Render("By origin"))
@@ -306,7 +315,7 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 		}
 	}
 	if f.Advice != "" {
-		rows = append(rows, t.kv("advice", Sanitize(f.Advice, maxLong)))
+		rows = append(rows, t.kv("advice", Sanitize(f.AdviceIn(t.loc), maxLong)))
 	}
 	if len(f.Alternatives) > 0 {
 		alt := make([]string, len(f.Alternatives))
@@ -335,6 +344,9 @@ func (t *textWriter) cardTitle(f *heuristics.Finding) string {
 		t.st.cause.Render(Sanitize(string(f.Cause), maxShort)) +
 		t.st.muted.Render(" · origin ") + t.st.originStyle(f.Origin).Render(Sanitize(string(f.Origin), maxShort)) +
 		t.st.muted.Render(" · confidence ") + t.st.confStyle(f.Confidence).Render(f.Confidence.String())
+	if f.ConsequenceOf > 0 {
+		title += t.st.muted.Render(fmt.Sprintf(" · echo of #%d", f.ConsequenceOf))
+	}
 	fill := t.width - 3 - lipgloss.Width(title) - 1
 	if fill < 2 {
 		return t.st.plain.Width(t.width).Render(title)

@@ -26,6 +26,7 @@ type pipeline struct {
 	exp                cli.Export  // -w: capture.Exporter or the sensor's Recorder
 	sens               *cli.Sensor // metrics, SIGUSR1
 	peer               *correlate.Peer
+	kern               *cli.Kernel // the host kernel's account (--kernel-reasons, --kernel-events); nil without
 	table              *flows.Table
 	findings, filtered uint64
 	warnings           []string
@@ -48,6 +49,7 @@ func runPipeline(cfg *cli.Config, stdout, stderr io.Writer, stop <-chan struct{}
 		}
 		p.outF.Abort()
 		p.sens.Close()
+		p.kern.Close()
 	}()
 	if err := p.open(stdout, stop); err != nil {
 		return err
@@ -77,6 +79,10 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	if p.peer, err = cfg.LoadPeer(stop); err != nil {
 		return err
 	}
+	// The kernel's account (a BPF program) opens while root, before -Z.
+	if p.kern, err = cfg.OpenKernel(p.stderr); err != nil {
+		return err
+	}
 	if err := cfg.DropPrivileges(); err != nil {
 		return err
 	}
@@ -86,12 +92,16 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	if p.peer != nil {
 		witnesses = append(witnesses, p.peer)
 	}
+	if kw := p.kern.Witness(); kw != nil {
+		witnesses = append(witnesses, kw)
+	}
 	p.table = flows.NewTable(flows.Options{LookAhead: cfg.LookAhead, MaxFlows: cfg.MaxFlows,
 		// Time jumps (a record stamped decades off, a clock step) are
 		// re-based by the table and reported here, frame first.
 		OnWarning: func(msg string) { p.warn("%s", msg) },
 		OnEvent: func(ev *flows.Event) {
 			f := engine.Judge(ev, witnesses...)
+			p.kern.Judged(&f, cfg.LookAhead)
 			kept := cfg.Keep.Keep(&f)
 			p.sens.Judged(&f, kept)
 			if !kept {
@@ -151,6 +161,7 @@ func (p *pipeline) read() error {
 // end: the -w file is complete before the last write to stdout.
 func (p *pipeline) finish(readErr error) error {
 	cfg := p.cfg
+	kerr := p.kern.Stop() // every kernel event read is joinable before the last judgements
 	if clock, ok := p.src.(capture.Clock); ok {
 		p.table.Flush(clock.Now()) // what is due is decided as on a quiet link
 	}
@@ -159,15 +170,20 @@ func (p *pipeline) finish(readErr error) error {
 	for _, w := range cfg.Warnings(st, ts) {
 		p.warn("%s", w)
 	}
+	for _, w := range p.kern.Warnings() {
+		p.warn("%s", w)
+	}
 	cfg.FrameErrors(p.stderr, st, p.inputs) // -v
 	expErr := p.exp.Close()                 // -w is complete before the report's last write
+	stats := cli.Stats(st, ts, p.findings, p.filtered)
+	stats.Kernel = p.kern.Stats()
 	werr := p.w.Close(report.Summary{Tool: "rstscope", Version: cli.Version, Inputs: p.inputs, First: st.FirstTime, Last: st.LastTime,
-		Warnings: p.warnings, Filter: cfg.Keep.String(), Stats: cli.Stats(st, ts, p.findings, p.filtered)})
+		Warnings: p.warnings, Filter: cfg.Keep.String(), Stats: stats})
 	var cerr error
 	if werr == nil {
 		cerr = p.outF.Close()
 	}
-	return cmp.Or(readErr, expErr, werr, cerr) // the first; the deferred cleanup removes half-files
+	return cmp.Or(readErr, expErr, werr, cerr, kerr) // the first; the deferred cleanup removes half-files
 }
 
 // warn prints a warning on stderr and keeps it for the report.

@@ -272,7 +272,10 @@ func errnoFor(c *ctx, cause Cause) string {
 func advice(c *ctx, v verdict) string {
 	r := rowOf(v.cause)
 	switch {
-	case v.cause == CauseMiddleboxInjected && v.proof != nil && v.proof.Attest == AttestForged && v.proof.Advice != "":
+	case v.causeBy != nil && v.causeBy.Advice != "" && v.cause == v.causeBy.Cause:
+		return v.causeBy.Advice
+	case v.proof != nil && v.proof.Attest == AttestForged && v.proof.Advice != "" &&
+		(v.cause == CauseMiddleboxInjected || v.proof.AdviceForAny):
 		return v.proof.Advice
 	case r == nil:
 		r = rowOf(CauseUnknown)

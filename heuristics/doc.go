@@ -29,11 +29,14 @@
 // summary and the advice alike.
 //
 // Engine.Judge runs the rules in table order, then the origin rules, and
-// asks each Witness (a peer capture, package correlate; later the kernel)
-// for its Testimony. One combine step weighs everything: the origin from
-// the balance of middlebox and genuine-peer signals, overruled by a
-// witness's proof (present_at_sender, absent_at_sender); the cause by the
-// table's precedence. Only then are the summary and advice written, so they
+// asks each Witness (a peer capture, package correlate; the host kernel,
+// package kernel) for its Testimony. One combine step weighs everything:
+// the origin from the balance of middlebox and genuine-peer signals,
+// overruled by a witness's proof (present_at_sender, absent_at_sender,
+// kernel_reason, kernel_absent); the cause by the table's precedence,
+// overruled by a witness that knows it (the kernel's reset reason, or its
+// drop of the RST), packet context choosing among the variants the witness
+// allows. Only then are the summary and advice written, so they
 // never contradict the evidence.
 //
 // Finding is the JSON contract of DESIGN.md section 4: its tags live there

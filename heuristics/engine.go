@@ -51,10 +51,15 @@ type verdict struct {
 	confidence Confidence
 	alts       []Cause
 	mb, gen    int // middlebox and genuine scores
-	// proof is the witness claim that decided the origin (nil: none);
+	// proof is the witness claim that decided the origin, else the one
+	// that decided the cause (nil: none);
 	// overturned is set when it changed the capture's own origin.
 	proof      *WitnessClaim
 	overturned bool
+	// recaused is set when a witness's cause replaced the capture's;
+	// causeBy is the witness claim that decided or confirmed the cause.
+	recaused bool
+	causeBy  *WitnessClaim
 }
 
 // Judge attributes one event, with what the witnesses (if any) say about

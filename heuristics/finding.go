@@ -55,7 +55,7 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) F
 		}
 	}
 	f.Summary = summary(ev, c, v, claims)
-	if p := v.proof; p != nil && p.Summary != "" && (p.Attest == AttestForged || v.overturned) {
+	if p := v.proof; p != nil && p.Summary != "" && (p.Attest == AttestForged || v.overturned || v.recaused) {
 		f.Summary += "; " + p.Summary
 	}
 	f.Advice = advice(c, v)

@@ -89,6 +89,9 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	fmt.Fprintf(b, "| TCP flows | %d |\n", st.TCPFlows)
 	fmt.Fprintf(b, "| RST packets | %d |\n", st.RSTPackets)
 	fmt.Fprintf(b, "| findings | %d |\n", m.n())
+	if st.Kernel != nil {
+		fmt.Fprintf(b, "| kernel | %s |\n", st.Kernel)
+	}
 	if st.Filtered > 0 {
 		fmt.Fprintf(b, "| filtered out | %d |\n", st.Filtered)
 	}

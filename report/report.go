@@ -104,6 +104,24 @@ type Stats struct {
 	DroppedFlows       uint64 `json:"dropped_flows"`
 	FlowsEndedEarly    uint64 `json:"flows_ended_early,omitempty"` // to make room under --max-flows
 	Filtered           uint64 `json:"filtered_out"`                // findings left out by --cause/--origin/... filters
+	// Kernel is the host kernel's account of the RSTs (--kernel-reasons,
+	// --kernel-events); nil when it was not asked for or not available.
+	Kernel *KernelStats `json:"kernel,omitempty"`
+}
+
+// KernelStats is "stats.kernel": how many RST findings the kernel's events
+// joined, and how many events the kernel lost (ring full), for which a
+// missing join proves nothing.
+type KernelStats struct {
+	RSTs   uint64 `json:"rsts"`        // findings judged with the kernel's account
+	Joined uint64 `json:"joined"`      // of those, findings a kernel event joined
+	Events uint64 `json:"events"`      // kernel events read
+	Lost   uint64 `json:"events_lost"` // kernel events lost
+}
+
+// String is the summary line's text: "7 of 9 RSTs joined, 0 events lost".
+func (k KernelStats) String() string {
+	return fmt.Sprintf("%d of %d RSTs joined, %s lost", k.Joined, k.RSTs, plural(k.Lost, "event", "events"))
 }
 
 // Options configures a Writer.

@@ -165,6 +165,9 @@ func (t *textWriter) header(s Summary, n int) string {
 	st := s.Stats
 	rows = append(rows, t.kv("read", fmt.Sprintf("%d packets (%d TCP) · %d TCP flows · %d RSTs · %d findings",
 		st.Packets, st.TCPPackets, st.TCPFlows, st.RSTPackets, n)))
+	if st.Kernel != nil {
+		rows = append(rows, t.kv("kernel", st.Kernel.String()))
+	}
 	var notes []string
 	if st.Undecodable > 0 {
 		notes = append(notes, plural(st.Undecodable, "undecodable frame", "undecodable frames"))

@@ -30,6 +30,7 @@ type Config struct {
 	Location                                             *time.Location
 	Keep                                                 report.Filter
 	Stdin                                                io.Reader
+	kernel                                               kernelFlags
 	sensor                                               sensorConfig
 }
 
@@ -91,6 +92,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.Explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
 	fs.StringVar(&c.Peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")
 	fs.BoolVar(&c.Correlate, "correlate", false, "with two -r: the second is the peer capture (as --peer)")
+	c.kernel.register(fs)
 	addSensorFlags(fs, &c.sensor)
 	fs.BoolVar(&c.ShowVersion, "version", false, "print the version")
 	fs.Usage = func() { // --help: to stdout, so that | grep works
@@ -145,6 +147,9 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 		if check.bad {
 			return nil, usageErr(errors.New(check.msg))
 		}
+	}
+	if err := c.kernel.check(c.Iface != ""); err != nil {
+		return nil, usageErr(err)
 	}
 	if err := checkSensorFlags(c); err != nil {
 		return nil, usageErr(err)

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"strings"
+
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 
@@ -103,4 +105,46 @@ func (s *styles) confStyle(c heuristics.Confidence) lipgloss.Style {
 		return st
 	}
 	return s.muted
+}
+
+// paint renders s in st. Without colour every style but those with a
+// width or padding leaves a line without tab, CR or newline unchanged,
+// so paint returns it as is.
+func (t *textWriter) paint(st lipgloss.Style, s string) string {
+	if t.plain && oneLine(s) {
+		return s
+	}
+	return st.Render(s)
+}
+
+// oneLine reports whether s has no tab, CR or newline: lipgloss renders
+// such a line without changing its text (tabs become spaces, lines split).
+func oneLine(s string) bool { return !strings.ContainsAny(s, "\t\r\n") }
+
+// cells is the width of s in terminal cells.
+func cells(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return lipgloss.Width(s)
+		}
+	}
+	return len(s)
+}
+
+// fits reports whether s is one line of at most w cells, which a
+// lipgloss style with Width(w) neither wraps nor changes but pads to w.
+func fits(s string, w int) bool { return oneLine(s) && cells(s) <= w }
+
+// blanks backs spaces for the usual short runs.
+const blanks = "                                                                                                                                "
+
+// spaces returns n spaces.
+func spaces(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	if n <= len(blanks) {
+		return blanks[:n]
+	}
+	return strings.Repeat(" ", n)
 }

@@ -38,6 +38,11 @@ type textWriter struct {
 	echoIDs  echoIDs        // stream mode: IDs of findings that may be echoed
 	inputs   []string       // file names, known at Close (document mode only)
 	loc      *time.Location // where absolute times are shown (nil: UTC)
+	// plain is set without colour: single-line blocks that fit are then
+	// laid out directly, as lipgloss would lay them out, instead of
+	// through lipgloss (about 100 times faster per card; TestTextPlainPath
+	// holds the two byte-identical).
+	plain bool
 }
 
 // newText returns the text Writer. profile, when not nil and opts.Color
@@ -53,7 +58,7 @@ func newText(w io.Writer, opts Options, profile *termenv.Profile) *textWriter {
 		width = terminalWidth(w)
 	}
 	width = max(width, minWidth)
-	return &textWriter{document: document{out: sink{w: w}, quiet: opts.Quiet, tally: tally{detail: true}}, st: st, width: width, stream: opts.Stream, loc: opts.Location}
+	return &textWriter{document: document{out: sink{w: w}, quiet: opts.Quiet, tally: tally{detail: true}}, st: st, width: width, stream: opts.Stream, loc: opts.Location, plain: !opts.Color}
 }
 
 // terminalWidth is w's width when w is a terminal (at most maxAutoWidth),
@@ -130,6 +135,9 @@ func (t *textWriter) emit(block string) {
 // kv renders an indented "label  value" row; the value wraps in its
 // column.
 func (t *textWriter) kv(label, value string) string {
+	if t.plain && fits(label, labelWidth) && fits(value, t.width-indent-labelWidth) {
+		return spaces(indent) + label + spaces(labelWidth-cells(label)) + value
+	}
 	l := t.st.label.Width(labelWidth).Render(label)
 	v := t.st.plain.Width(t.width - indent - labelWidth).Render(value)
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), l, v)
@@ -137,6 +145,9 @@ func (t *textWriter) kv(label, value string) string {
 
 // para renders text wrapped at the card width, indented by n cells.
 func (t *textWriter) para(n int, text string) string {
+	if t.plain && fits(text, t.width-n) {
+		return spaces(n) + text
+	}
 	v := t.st.plain.Width(t.width - n).Render(text)
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", n), v)
 }
@@ -343,18 +354,18 @@ func (t *textWriter) input(f *heuristics.Finding) string {
 
 // cardTitle is the rule line: id, cause, origin, confidence.
 func (t *textWriter) cardTitle(f *heuristics.Finding) string {
-	title := t.st.cardID.Render(fmt.Sprintf("#%d", f.ID)) + " " +
-		t.st.cause.Render(Sanitize(string(f.Cause), maxShort)) +
-		t.st.muted.Render(" · origin ") + t.st.originStyle(f.Origin).Render(Sanitize(string(f.Origin), maxShort)) +
-		t.st.muted.Render(" · confidence ") + t.st.confStyle(f.Confidence).Render(f.Confidence.String())
+	title := t.paint(t.st.cardID, fmt.Sprintf("#%d", f.ID)) + " " +
+		t.paint(t.st.cause, Sanitize(string(f.Cause), maxShort)) +
+		t.paint(t.st.muted, " · origin ") + t.paint(t.st.originStyle(f.Origin), Sanitize(string(f.Origin), maxShort)) +
+		t.paint(t.st.muted, " · confidence ") + t.paint(t.st.confStyle(f.Confidence), f.Confidence.String())
 	if f.ConsequenceOf > 0 {
-		title += t.st.muted.Render(fmt.Sprintf(" · echo of #%d", f.ConsequenceOf))
+		title += t.paint(t.st.muted, fmt.Sprintf(" · echo of #%d", f.ConsequenceOf))
 	}
 	fill := t.width - 3 - lipgloss.Width(title) - 1
 	if fill < 2 {
 		return t.st.plain.Width(t.width).Render(title)
 	}
-	return t.st.rule.Render("── ") + title + " " + t.st.rule.Render(strings.Repeat("─", fill))
+	return t.paint(t.st.rule, "── ") + title + " " + t.paint(t.st.rule, strings.Repeat("─", fill))
 }
 
 // rstLine describes the RST packet(s); input names the capture file when
@@ -480,6 +491,9 @@ func (t *textWriter) evidence(e heuristics.Evidence) string {
 		text += " " + t.st.muted.Render("["+frameList(e.Frames)+"]")
 	}
 	lead := strings.Repeat(" ", indent+2) + "• "
+	if t.plain && fits(text, t.width-cells(lead)) {
+		return lead + text
+	}
 	v := t.st.plain.Width(t.width - lipgloss.Width(lead)).Render(text)
 	return lipgloss.JoinHorizontal(lipgloss.Top, lead, v)
 }
@@ -616,21 +630,137 @@ func (t *textWriter) ladder(f *heuristics.Finding) string {
 		shown = append(shown, nil)
 	}
 	avail := t.width - indent
-	var tb *table.Table
-	for dropAbove := 6; dropAbove >= 1; dropAbove-- {
-		tb = t.ladderTable(shown, dropAbove)
-		if lipgloss.Width(tb.String()) <= avail {
-			break
-		}
-	}
-	if lipgloss.Width(tb.String()) > avail {
-		tb = tb.Width(avail)
-	}
 	title := "packets (ms relative to the RST)"
 	if len(idx) < len(rows) {
 		title = fmt.Sprintf("packets (%d of %d shown; ms relative to the RST)", len(idx), len(rows))
 	}
-	return t.para(indent, t.st.label.Render(title)) + "\n" + t.indentBlock(tb.String())
+	return t.para(indent, t.paint(t.st.label, title)) + "\n" + t.indentBlock(t.ladderBody(shown, avail))
+}
+
+// ladderBody lays the ladder out in at most avail cells: all columns
+// when they fit, else without the columns of the highest drop ranks
+// (IP ID first, then ack, seq, len, TTL), and lipgloss shrinks what is
+// still too wide. The widths are counted, not rendered, so the table is
+// rendered once; without colour a table that fits is laid out here
+// directly, as lipgloss lays it out.
+func (t *textWriter) ladderBody(shown []*heuristics.PacketRow, avail int) string {
+	data := ladderCells(shown, ladderColumns)
+	dropAbove := 6
+	for ; dropAbove > 1; dropAbove-- {
+		if ladderWidth(data, dropAbove) <= avail {
+			break
+		}
+	}
+	if ladderWidth(data, dropAbove) > avail {
+		return t.ladderTable(shown, dropAbove).Width(avail).String()
+	}
+	if !t.plain {
+		return t.ladderTable(shown, dropAbove).String()
+	}
+	return plainLadder(data, dropAbove)
+}
+
+// ladderCells is the text of the ladder: the header row, then one row per
+// shown row, one cell per column of cols.
+func ladderCells(shown []*heuristics.PacketRow, cols []ladderColumn) [][]string {
+	data := make([][]string, 1+len(shown))
+	data[0] = make([]string, len(cols))
+	for j, c := range cols {
+		data[0][j] = c.head
+	}
+	for i, r := range shown {
+		row := make([]string, len(cols))
+		for j, c := range cols {
+			switch {
+			case r == nil && c.head == "frame":
+				row[j] = "⋮"
+			case r == nil:
+			case r.Partial && c.drop > 0:
+				row[j] = "-" // not kept: the row is recalled from the flow's facts
+			default:
+				row[j] = c.cell(r)
+			}
+		}
+		data[1+i] = row
+	}
+	return data
+}
+
+// ladderWidths are the natural widths of the columns kept with
+// dropAbove, as lipgloss's table sizes them: the widest cell and two
+// cells of padding, none after the last column. Dropped columns are 0.
+func ladderWidths(data [][]string, dropAbove int) []int {
+	w := make([]int, len(ladderColumns))
+	last := -1
+	for j, c := range ladderColumns {
+		if c.drop >= dropAbove {
+			continue
+		}
+		for _, row := range data {
+			w[j] = max(w[j], cells(row[j]))
+		}
+		w[j] += 2
+		last = j
+	}
+	if last >= 0 {
+		w[last] -= 2
+	}
+	return w
+}
+
+// ladderWidth is the width of the ladder with dropAbove.
+func ladderWidth(data [][]string, dropAbove int) int {
+	n := 0
+	for _, w := range ladderWidths(data, dropAbove) {
+		n += w
+	}
+	return n
+}
+
+// plainLadder lays out the ladder without colour: the header, its rule,
+// the rows; numbers align right, every line is as wide as the table.
+func plainLadder(data [][]string, dropAbove int) string {
+	ws := ladderWidths(data, dropAbove)
+	total := 0
+	for _, w := range ws {
+		total += w
+	}
+	last := 0
+	for j, c := range ladderColumns {
+		if c.drop < dropAbove {
+			last = j
+		}
+	}
+	var b strings.Builder
+	b.Grow((len(data) + 1) * (total + 8))
+	line := func(row []string) {
+		for j, c := range ladderColumns {
+			if c.drop >= dropAbove {
+				continue
+			}
+			pad := ws[j] - cells(row[j])
+			if c.right {
+				tail := 2 // padding after the column
+				if j == last {
+					tail = 0
+				}
+				b.WriteString(spaces(pad - tail))
+				b.WriteString(row[j])
+				b.WriteString(spaces(tail))
+			} else {
+				b.WriteString(row[j])
+				b.WriteString(spaces(pad))
+			}
+		}
+	}
+	line(data[0])
+	b.WriteByte('\n')
+	b.WriteString(strings.Repeat("─", total))
+	for _, row := range data[1:] {
+		b.WriteByte('\n')
+		line(row)
+	}
+	return b.String()
 }
 
 // ladderTable builds the ladder with the columns whose drop rank is below

@@ -1,0 +1,87 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/rstscope/rstscope/heuristics"
+)
+
+// textVia renders fs as text at width, through the direct layout of
+// plain text (direct) or through lipgloss for every block.
+func textVia(t *testing.T, fs []heuristics.Finding, width int, stream, direct bool) string {
+	t.Helper()
+	var b bytes.Buffer
+	w := newText(&b, Options{Width: width, Stream: stream}, nil)
+	w.plain = direct
+	for i := range fs {
+		if err := w.Write(&fs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(testSummary()); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// awkwardFindings are the fixtures with text that wraps or sits at the
+// edge of a column: runs of spaces, trailing spaces, wide and combining
+// characters, long unbroken words, numbers wider than their headers.
+func awkwardFindings() []heuristics.Finding {
+	base := testFindings()
+	fs := testFindings()
+	extra := []string{
+		"two  spaces and trailing ",
+		" leading space",
+		"世界の中心で RST を叫ぶ 世界の中心で RST を叫ぶ 世界の中心で RST を叫ぶ",
+		"e\u0301te\u0301 cafe\u0301 " + strings.Repeat("x", 130),
+		strings.Repeat("word ", 40),
+		"hyphen-ated-words-that-may-break-at-a-hyphen-when-the-line-is-too-long-for-it",
+	}
+	for i, e := range extra {
+		f := base[i%len(base)]
+		f.Summary = e
+		f.Advice = e + " " + e
+		f.Flow.Tunnel = e
+		if len(f.Evidence) > 0 {
+			f.Evidence[0].Detail = e
+		}
+		if f.Request != nil {
+			f.Request.SNI = e
+		}
+		for k := range f.Packets {
+			f.Packets[k].Seq = 4294967295 - uint32(k)
+			f.Packets[k].Ack = 4000000000 + uint32(k)
+			f.Packets[k].Len = 65535
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+// TestTextPlainPath holds the direct layout of plain text byte-identical
+// to lipgloss's at every width from the narrowest up, in both modes.
+func TestTextPlainPath(t *testing.T) {
+	fs := awkwardFindings()
+	for _, stream := range []bool{false, true} {
+		for width := minWidth; width <= 140; width++ {
+			t.Run(fmt.Sprintf("stream=%v/width=%d", stream, width), func(t *testing.T) {
+				want := textVia(t, fs, width, stream, false)
+				got := textVia(t, fs, width, stream, true)
+				if got == want {
+					return
+				}
+				gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+				for i := range min(len(gl), len(wl)) {
+					if gl[i] != wl[i] {
+						t.Fatalf("line %d:\ndirect  %q\nlipgloss %q", i+1, gl[i], wl[i])
+					}
+				}
+				t.Fatalf("%d lines direct, %d through lipgloss", len(gl), len(wl))
+			})
+		}
+	}
+}

@@ -138,6 +138,10 @@ func (t *textWriter) kv(label, value string) string {
 	if t.plain && fits(label, labelWidth) && fits(value, t.width-indent-labelWidth) {
 		return spaces(indent) + label + spaces(labelWidth-cells(label)) + value
 	}
+	if t.plain && fits(label, labelWidth) {
+		v := t.st.plain.Width(t.width - indent - labelWidth).Render(value)
+		return hang(spaces(indent)+label+spaces(labelWidth-cells(label)), spaces(indent+labelWidth), v)
+	}
 	l := t.st.label.Width(labelWidth).Render(label)
 	v := t.st.plain.Width(t.width - indent - labelWidth).Render(value)
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), l, v)
@@ -149,6 +153,9 @@ func (t *textWriter) para(n int, text string) string {
 		return spaces(n) + text
 	}
 	v := t.st.plain.Width(t.width - n).Render(text)
+	if t.plain {
+		return hang(spaces(n), spaces(n), v)
+	}
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", n), v)
 }
 
@@ -361,7 +368,7 @@ func (t *textWriter) cardTitle(f *heuristics.Finding) string {
 	if f.ConsequenceOf > 0 {
 		title += t.paint(t.st.muted, fmt.Sprintf(" · echo of #%d", f.ConsequenceOf))
 	}
-	fill := t.width - 3 - lipgloss.Width(title) - 1
+	fill := t.width - 3 - cells(title) - 1
 	if fill < 2 {
 		return t.st.plain.Width(t.width).Render(title)
 	}
@@ -494,7 +501,10 @@ func (t *textWriter) evidence(e heuristics.Evidence) string {
 	if t.plain && fits(text, t.width-cells(lead)) {
 		return lead + text
 	}
-	v := t.st.plain.Width(t.width - lipgloss.Width(lead)).Render(text)
+	v := t.st.plain.Width(t.width - cells(lead)).Render(text)
+	if t.plain {
+		return hang(lead, spaces(cells(lead)), v)
+	}
 	return lipgloss.JoinHorizontal(lipgloss.Top, lead, v)
 }
 
@@ -818,5 +828,27 @@ func (t *textWriter) ladderTable(shown []*heuristics.PacketRow, dropAbove int) *
 
 // indentBlock indents every line of s.
 func (t *textWriter) indentBlock(s string) string {
+	if t.plain {
+		return hang(spaces(indent), spaces(indent), s)
+	}
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), s)
+}
+
+// hang puts first before the first line of block and rest before each
+// other line: lipgloss.JoinHorizontal of a one-line column and block,
+// but for the spaces it pads lines with, which emit trims.
+func hang(first, rest, block string) string {
+	var b strings.Builder
+	b.Grow(len(block) + len(first) + strings.Count(block, "\n")*len(rest))
+	b.WriteString(first)
+	for {
+		i := strings.IndexByte(block, '\n')
+		if i < 0 {
+			b.WriteString(block)
+			return b.String()
+		}
+		b.WriteString(block[:i+1])
+		b.WriteString(rest)
+		block = block[i+1:]
+	}
 }

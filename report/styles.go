@@ -2,6 +2,7 @@ package report
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
@@ -147,4 +148,89 @@ func spaces(n int) string {
 		return blanks[:n]
 	}
 	return strings.Repeat(" ", n)
+}
+
+// narrowSymbols are the non-ASCII characters rstscope itself writes in
+// text; each is one rune, one grapheme and one cell wide.
+const narrowSymbols = "·→←…•⋮▶µ─█"
+
+// wrappable reports whether wrapPlain wraps s exactly as lipgloss does:
+// printable ASCII and narrowSymbols only.
+func wrappable(s string) bool {
+	for _, r := range s {
+		if (r < 0x20 || r > 0x7e) && !strings.ContainsRune(narrowSymbols, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// wrapPlain wraps a wrappable s at limit cells as lipgloss's word wrap
+// (cellbuf.Wrap) does: at spaces, after hyphens, and inside words longer
+// than a line. Lines are not padded.
+func wrapPlain(s string, limit int) string {
+	if s == "" || limit < 1 {
+		return s
+	}
+	buf := make([]byte, 0, len(s)+len(s)/limit+1)
+	var word, space []byte
+	curWidth, wordLen := 0, 0
+	addSpace := func() {
+		curWidth += len(space)
+		buf = append(buf, space...)
+		space = space[:0]
+	}
+	addWord := func() {
+		if len(word) == 0 {
+			return
+		}
+		addSpace()
+		curWidth += wordLen
+		buf = append(buf, word...)
+		word, wordLen = word[:0], 0
+	}
+	newline := func() {
+		buf = append(buf, '\n')
+		curWidth = 0
+		space = space[:0]
+	}
+	for i := 0; i < len(s); {
+		n := 1
+		if s[i] >= 0x80 {
+			_, n = utf8.DecodeRuneInString(s[i:])
+		}
+		switch c := s[i]; {
+		case c == ' ':
+			addWord()
+			space = append(space, c)
+			i++
+			continue
+		case c == '-':
+			addSpace()
+			if curWidth+wordLen+1 <= limit {
+				addWord()
+				buf = append(buf, c)
+				curWidth++
+				i++
+				continue
+			}
+		}
+		if wordLen+1 > limit {
+			addWord() // a word longer than a line breaks
+		}
+		word = append(word, s[i:i+n]...)
+		wordLen++
+		if curWidth+wordLen+len(space) > limit {
+			newline()
+		}
+		i += n
+	}
+	if wordLen == 0 {
+		if curWidth+len(space) <= limit {
+			buf = append(buf, space...)
+		}
+		space = space[:0]
+	}
+	addWord()
+	return string(buf)
 }

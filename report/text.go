@@ -139,7 +139,7 @@ func (t *textWriter) kv(label, value string) string {
 		return spaces(indent) + label + spaces(labelWidth-cells(label)) + value
 	}
 	if t.plain && fits(label, labelWidth) {
-		v := t.st.plain.Width(t.width - indent - labelWidth).Render(value)
+		v := t.wrap(value, t.width-indent-labelWidth)
 		return hang(spaces(indent)+label+spaces(labelWidth-cells(label)), spaces(indent+labelWidth), v)
 	}
 	l := t.st.label.Width(labelWidth).Render(label)
@@ -147,15 +147,25 @@ func (t *textWriter) kv(label, value string) string {
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), l, v)
 }
 
+// wrap wraps text at w cells, as the plain style with Width(w) does but
+// for the padding of the lines, which emit trims.
+func (t *textWriter) wrap(text string, w int) string {
+	if t.plain && wrappable(text) {
+		return wrapPlain(text, w)
+	}
+	return t.st.plain.Width(w).Render(text)
+}
+
 // para renders text wrapped at the card width, indented by n cells.
 func (t *textWriter) para(n int, text string) string {
 	if t.plain && fits(text, t.width-n) {
 		return spaces(n) + text
 	}
-	v := t.st.plain.Width(t.width - n).Render(text)
 	if t.plain {
+		v := t.wrap(text, t.width-n)
 		return hang(spaces(n), spaces(n), v)
 	}
+	v := t.st.plain.Width(t.width - n).Render(text)
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", n), v)
 }
 
@@ -490,21 +500,22 @@ func requestLine(r *heuristics.RequestInfo) string {
 
 // evidence renders one evidence bullet with a hanging indent.
 func (t *textWriter) evidence(e heuristics.Evidence) string {
-	text := t.st.signal.Render(Sanitize(string(e.Signal), maxShort))
+	text := t.paint(t.st.signal, Sanitize(string(e.Signal), maxShort))
 	if e.Detail != "" {
 		text += ": " + Sanitize(e.Detail, maxLong)
 	}
 	if len(e.Frames) > 0 {
-		text += " " + t.st.muted.Render("["+frameList(e.Frames)+"]")
+		text += " " + t.paint(t.st.muted, "["+frameList(e.Frames)+"]")
 	}
 	lead := strings.Repeat(" ", indent+2) + "• "
 	if t.plain && fits(text, t.width-cells(lead)) {
 		return lead + text
 	}
-	v := t.st.plain.Width(t.width - cells(lead)).Render(text)
 	if t.plain {
+		v := t.wrap(text, t.width-cells(lead))
 		return hang(lead, spaces(cells(lead)), v)
 	}
+	v := t.st.plain.Width(t.width - lipgloss.Width(lead)).Render(text)
 	return lipgloss.JoinHorizontal(lipgloss.Top, lead, v)
 }
 

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -84,4 +85,43 @@ func TestTextPlainPath(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestWrapPlain holds wrapPlain to lipgloss's word wrap on every string
+// of a small alphabet of words, spaces, hyphens and symbols, at every
+// limit up to past its length (lines compared without the padding).
+func TestWrapPlain(t *testing.T) {
+	st := newText(io.Discard, Options{}, nil).st.plain
+	alphabet := []string{"a", "bb", " ", "  ", "-", "·", "→", "long-word", "xxxxxxxxxxxx", "←…•⋮▶µ─█"}
+	var gen func(prefix string, depth int)
+	n := 0
+	gen = func(s string, depth int) {
+		if depth == 0 {
+			return
+		}
+		for _, a := range alphabet {
+			x := s + a
+			for limit := 1; limit <= len(x)+2; limit++ {
+				want := st.Width(limit).Render(x)
+				var trimmed []string
+				for _, l := range strings.Split(want, "\n") {
+					trimmed = append(trimmed, strings.TrimRight(l, " "))
+				}
+				var got []string
+				for _, l := range strings.Split(wrapPlain(x, limit), "\n") {
+					got = append(got, strings.TrimRight(l, " "))
+				}
+				if g, w := strings.Join(got, "\n"), strings.Join(trimmed, "\n"); g != w {
+					t.Fatalf("wrap %q at %d:\ngot  %q\nwant %q", x, limit, g, w)
+				}
+				n++
+			}
+			gen(x, depth-1)
+		}
+	}
+	gen("", 4)
+	if !wrappable("a·b→c-d  e") || wrappable("tab\there") || wrappable("世界") {
+		t.Fatal("wrappable misjudges its alphabet")
+	}
+	t.Logf("%d wraps compared", n)
 }

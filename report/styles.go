@@ -122,14 +122,24 @@ func (t *textWriter) paint(st lipgloss.Style, s string) string {
 // such a line without changing its text (tabs become spaces, lines split).
 func oneLine(s string) bool { return !strings.ContainsAny(s, "\t\r\n") }
 
-// cells is the width of s in terminal cells.
+// cells is the width of s in terminal cells: a cell per printable ASCII
+// character and narrowSymbols rune, else as lipgloss measures it.
 func cells(s string) int {
+	n := 0
 	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f {
+			n++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if c < 0x80 || !strings.ContainsRune(narrowSymbols, r) {
 			return lipgloss.Width(s)
 		}
+		n++
+		i += size - 1
 	}
-	return len(s)
+	return n
 }
 
 // fits reports whether s is one line of at most w cells, which a

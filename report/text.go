@@ -666,19 +666,20 @@ func (t *textWriter) ladder(f *heuristics.Finding) string {
 // directly, as lipgloss lays it out.
 func (t *textWriter) ladderBody(shown []*heuristics.PacketRow, avail int) string {
 	data := ladderCells(shown, ladderColumns)
+	widest := columnWidths(data)
 	dropAbove := 6
 	for ; dropAbove > 1; dropAbove-- {
-		if ladderWidth(data, dropAbove) <= avail {
+		if ladderWidth(widest, dropAbove) <= avail {
 			break
 		}
 	}
-	if ladderWidth(data, dropAbove) > avail {
+	if ladderWidth(widest, dropAbove) > avail {
 		return t.ladderTable(shown, dropAbove).Width(avail).String()
 	}
 	if !t.plain {
 		return t.ladderTable(shown, dropAbove).String()
 	}
-	return plainLadder(data, dropAbove)
+	return plainLadder(data, ladderWidths(widest, dropAbove), dropAbove)
 }
 
 // ladderCells is the text of the ladder: the header row, then one row per
@@ -710,17 +711,15 @@ func ladderCells(shown []*heuristics.PacketRow, cols []ladderColumn) [][]string 
 // ladderWidths are the natural widths of the columns kept with
 // dropAbove, as lipgloss's table sizes them: the widest cell and two
 // cells of padding, none after the last column. Dropped columns are 0.
-func ladderWidths(data [][]string, dropAbove int) []int {
+// widest is each column's widest cell (columnWidths).
+func ladderWidths(widest []int, dropAbove int) []int {
 	w := make([]int, len(ladderColumns))
 	last := -1
 	for j, c := range ladderColumns {
 		if c.drop >= dropAbove {
 			continue
 		}
-		for _, row := range data {
-			w[j] = max(w[j], cells(row[j]))
-		}
-		w[j] += 2
+		w[j] = widest[j] + 2
 		last = j
 	}
 	if last >= 0 {
@@ -729,10 +728,21 @@ func ladderWidths(data [][]string, dropAbove int) []int {
 	return w
 }
 
+// columnWidths is the widest cell of each column of data.
+func columnWidths(data [][]string) []int {
+	w := make([]int, len(ladderColumns))
+	for _, row := range data {
+		for j, c := range row {
+			w[j] = max(w[j], cells(c))
+		}
+	}
+	return w
+}
+
 // ladderWidth is the width of the ladder with dropAbove.
-func ladderWidth(data [][]string, dropAbove int) int {
+func ladderWidth(widest []int, dropAbove int) int {
 	n := 0
-	for _, w := range ladderWidths(data, dropAbove) {
+	for _, w := range ladderWidths(widest, dropAbove) {
 		n += w
 	}
 	return n
@@ -740,8 +750,8 @@ func ladderWidth(data [][]string, dropAbove int) int {
 
 // plainLadder lays out the ladder without colour: the header, its rule,
 // the rows; numbers align right, every line is as wide as the table.
-func plainLadder(data [][]string, dropAbove int) string {
-	ws := ladderWidths(data, dropAbove)
+// ws are the column widths (ladderWidths).
+func plainLadder(data [][]string, ws []int, dropAbove int) string {
 	total := 0
 	for _, w := range ws {
 		total += w

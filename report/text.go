@@ -38,7 +38,8 @@ type textWriter struct {
 	echoIDs  echoIDs        // stream mode: IDs of findings that may be echoed
 	inputs   []string       // file names, known at Close (document mode only)
 	loc      *time.Location // where absolute times are shown (nil: UTC)
-	// plain is set without colour: single-line blocks that fit are then
+	// plain is set without colour (not asked for, or the output does not
+	// support it, as lipgloss's renderer detects): single-line blocks that fit are then
 	// laid out directly, as lipgloss would lay them out, instead of
 	// through lipgloss (about 100 times faster per card; TestTextPlainPath
 	// holds the two byte-identical).
@@ -58,7 +59,7 @@ func newText(w io.Writer, opts Options, profile *termenv.Profile) *textWriter {
 		width = terminalWidth(w)
 	}
 	width = max(width, minWidth)
-	return &textWriter{document: document{out: sink{w: w}, quiet: opts.Quiet, tally: tally{detail: true}}, st: st, width: width, stream: opts.Stream, loc: opts.Location, plain: !opts.Color}
+	return &textWriter{document: document{out: sink{w: w}, quiet: opts.Quiet, tally: tally{detail: true}}, st: st, width: width, stream: opts.Stream, loc: opts.Location, plain: r.ColorProfile() == termenv.Ascii}
 }
 
 // terminalWidth is w's width when w is a terminal (at most maxAutoWidth),

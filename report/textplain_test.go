@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/muesli/termenv"
+
 	"github.com/rstscope/rstscope/heuristics"
 )
 
@@ -124,4 +126,16 @@ func TestWrapPlain(t *testing.T) {
 		t.Fatal("wrappable misjudges its alphabet")
 	}
 	t.Logf("%d wraps compared", n)
+}
+
+// TestTextPlainWithoutColourSupport: asking for colour on an output
+// that lipgloss finds has none (cli asks on any character device, such
+// as /dev/null) still takes the direct layout.
+func TestTextPlainWithoutColourSupport(t *testing.T) {
+	if w := newText(io.Discard, Options{Color: true}, nil); !w.plain {
+		t.Error("colour asked on io.Discard: the lipgloss path is used")
+	}
+	if w := newText(io.Discard, Options{Color: true}, new(termenv.ANSI)); w.plain {
+		t.Error("colour forced to ANSI: the direct layout is used, colour would be lost")
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/muesli/termenv"
+
 	"github.com/rstscope/rstscope/heuristics"
 )
 
@@ -29,12 +31,18 @@ func benchFindings(n int) []heuristics.Finding {
 // benchWrite writes fs through a new Writer of format per iteration and
 // reports the time per finding.
 func benchWrite(b *testing.B, format string, opts Options, n int) {
+	benchWriter(b, func() (Writer, error) { return New(format, io.Discard, opts) }, n)
+}
+
+// benchWriter writes n findings through a Writer from newW per
+// iteration.
+func benchWriter(b *testing.B, newW func() (Writer, error), n int) {
 	fs := benchFindings(n)
 	s := testSummary()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		w, err := New(format, io.Discard, opts)
+		w, err := newW()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -56,8 +64,11 @@ func BenchmarkText(b *testing.B) {
 	}
 }
 
+// BenchmarkTextColor forces ANSI colour: io.Discard has none, and the
+// writer would take the plain layout.
 func BenchmarkTextColor(b *testing.B) {
-	benchWrite(b, "text", Options{Width: 100, Color: true}, 100)
+	ansi := termenv.ANSI
+	benchWriter(b, func() (Writer, error) { return newText(io.Discard, Options{Width: 100, Color: true}, &ansi), nil }, 100)
 }
 
 func BenchmarkNDJSON(b *testing.B) {

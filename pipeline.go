@@ -83,6 +83,7 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	if p.kern, err = cfg.OpenKernel(p.stderr); err != nil {
 		return err
 	}
+	p.sens.Watch(p.kern)
 	if err := cfg.DropPrivileges(); err != nil {
 		return err
 	}

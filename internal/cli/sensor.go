@@ -157,6 +157,7 @@ func (cfg *Config) observer() report.Observer {
 type Sensor struct {
 	stderr   io.Writer
 	exp      Export
+	kern     *Kernel // the kernel's account, nil without
 	m        *metrics.Metrics
 	srv      *metrics.Server
 	usr1     atomic.Bool
@@ -194,6 +195,9 @@ func (cfg *Config) StartSensor(stderr io.Writer, exp Export) (*Sensor, error) {
 	s.stopUSR1 = notifyUSR1(&s.usr1)
 	return s, nil
 }
+
+// Watch adds the kernel's account (nil: none) to the metrics.
+func (s *Sensor) Watch(k *Kernel) { s.kern = k }
 
 // Judged counts a finding; kept is false when a report filter left it out.
 func (s *Sensor) Judged(f *heuristics.Finding, kept bool) {
@@ -239,6 +243,7 @@ func (s *Sensor) update(src capture.Source, t *flows.Table) {
 			Flows: ts.Flows, ActiveFlows: ts.Active, RSTPackets: ts.RSTPackets,
 			KernelDrops: st.KernelDrops, IfaceDrops: st.IfaceDrops,
 			DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: s.filtered,
+			Kernel: s.kern.counts(),
 		}
 		if r, ok := s.exp.(*recorderExport); ok {
 			rs := r.rec.Stats()

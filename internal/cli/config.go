@@ -87,7 +87,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	fs.DurationVar(&c.LookAhead, "look-ahead", 2*time.Second, "capture time to watch after a RST before judging it")
 	fs.IntVar(&c.MaxFlows, "max-flows", 1_000_000, "most TCP flows held at once; new flows past it are counted and dropped")
 	fs.BoolVar(&c.NoColor, "no-color", false, "no colour in text output (also NO_COLOR)")
-	fs.BoolVarP(&c.Quiet, "quiet", "q", false, "summary only: no finding cards (json: no findings list; ndjson: the summary line)")
+	fs.BoolVarP(&c.Quiet, "quiet", "q", false, "summary only: no finding cards (json: no findings list; ndjson: the summary line; not with ecs, which has no summary)")
 	fs.BoolVarP(&c.Verbose, "verbose", "v", false, "also print the first undecodable frames")
 	fs.StringVar(&c.Explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
 	fs.StringVar(&c.Peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")
@@ -143,6 +143,8 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 		{badCorrelate, "--correlate needs two -r FILE (the second is the peer capture) and no --peer"},
 		{c.Peer == "-", "--peer must be a file, not stdin"},
 		{!slices.Contains(report.Formats, c.Format), fmt.Sprintf("unknown format %q (valid: %s)", c.Format, strings.Join(report.Formats, ", "))},
+		// ECS documents are findings only: -q would leave nothing to write.
+		{c.Quiet && c.Format == "ecs", "-q and --format ecs: ECS writes one document per finding and no summary, so -q would write nothing (counts: --metrics; a summary: -q with text, markdown, json or ndjson)"},
 	} {
 		if check.bad {
 			return nil, usageErr(errors.New(check.msg))

@@ -43,13 +43,16 @@ type chunkResult struct {
 }
 
 // interruptibleOutput wraps w, the report's destination, in a stallWriter
-// unless a blocked write there is not a reader's doing (a regular file) or
-// the report needs the *os.File (a terminal's width).
+// when it is a file that a reader drains (a pipe, a FIFO, a socket); not a
+// regular file or a terminal (whose width the report reads from the
+// *os.File), nor an in-memory writer, none of which waits on a reader.
 func interruptibleOutput(w io.Writer, stop <-chan struct{}) io.Writer {
-	if f, ok := w.(interface{ Stat() (os.FileInfo, error) }); ok {
-		if fi, err := f.Stat(); err == nil && (fi.Mode().IsRegular() || fi.Mode()&os.ModeCharDevice != 0) {
-			return w
-		}
+	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return w
+	}
+	if fi, err := f.Stat(); err == nil && (fi.Mode().IsRegular() || fi.Mode()&os.ModeCharDevice != 0) {
+		return w
 	}
 	return &stallWriter{w: w, stop: stop, grace: StopGrace}
 }

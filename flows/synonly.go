@@ -201,7 +201,8 @@ func (t *Table) endSyn(i uint32, evicted bool) {
 		}
 		*t.scratch = entry{}
 		t.replay(t.scratch, r)
-		t.opts.OnFlowEnd(&t.scratch.flow)
+		t.flowEnd(&t.scratch.st)
+		t.release(&t.scratch.st)
 	}
 	t.flows.removeSlot(mapSlot{hash: r.hash, syn: i + 1})
 	t.syns.remove(i)

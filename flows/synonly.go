@@ -146,7 +146,7 @@ func (r *synRec) packet() capture.Packet {
 
 // newSyn starts the SYN-only flow p (see compactable) with hash h.
 func (t *Table) newSyn(h uint64, p *capture.Packet) {
-	t.nextID++
+	t.nextID += max(t.idStep, 1)
 	i := t.syns.add(p, t.nextID, h)
 	t.flows.putSlot(mapSlot{hash: h, syn: i + 1})
 	// What a full entry's first packet does to the hosts (see newEntry

@@ -116,7 +116,13 @@ type Table struct {
 	freeReqs  []*Request
 	freeTLS   []*tlsState
 	noSynOnly bool // tests: track every flow in full from its first packet
-	hosts     map[netip.Addr]*HostProfile
+	// noHosts is set on a shard of a Sharded: the reader keeps the host
+	// profiles; router is set on the reader's table, which tracks no
+	// flows and hands admitted packets to it.
+	noHosts bool
+	router  *Sharded
+	idStep  uint64 // Flow.ID steps by this (0: 1); shards number apart
+	hosts   map[netip.Addr]*HostProfile
 
 	// queue holds the open events sorted by first RST (time, input,
 	// frame); queue[qhead:] are live.
@@ -189,6 +195,10 @@ func (t *Table) Add(p *capture.Packet) {
 
 // add tracks p, re-timed by admit.
 func (t *Table) add(p *capture.Packet) {
+	if t.router != nil {
+		t.router.route(p)
+		return
+	}
 	if p.Time.After(t.now) {
 		t.now = p.Time
 	}
@@ -388,7 +398,7 @@ func (t *Table) replace(e *entry, p *capture.Packet) {
 // newEntry creates the flow p starts and decides its roles.
 func (t *Table) newEntry(h uint64, p *capture.Packet) *entry {
 	e := t.allocEntry()
-	t.nextID++
+	t.nextID += max(t.idStep, 1)
 	t.initEntry(e, h, p, t.nextID)
 	t.flows.put(e, h)
 	t.stats.Flows++
@@ -437,6 +447,9 @@ func (t *Table) initEntry(e *entry, h uint64, p *capture.Packet, id uint64) {
 
 // host returns the profile of addr, creating it while there is room.
 func (t *Table) host(a netip.Addr) *HostProfile {
+	if t.noHosts {
+		return nil
+	}
 	if h := t.hosts[a]; h != nil {
 		return h
 	}

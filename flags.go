@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ type config struct {
 	idle        time.Duration
 	lookAhead   time.Duration
 	maxFlows    int
+	shards      int
 	noColor     bool
 	verbose     bool
 	showVersion bool
@@ -84,7 +86,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	hosts := fs.StringArray("host", nil, "only findings whose flow has `ADDR[:PORT]`; repeatable")
 	fs.DurationVar(&c.idle, "idle", 5*time.Second, "a silence at least this long before a RST counts as idle")
 	fs.DurationVar(&c.lookAhead, "look-ahead", 2*time.Second, "capture time to watch after a RST before judging it")
-	fs.IntVar(&c.maxFlows, "max-flows", 1_000_000, "most TCP flows held at once; new flows past it are counted and dropped")
+	fs.IntVar(&c.maxFlows, "max-flows", 1_000_000, "most TCP flows held at once (split between --shards); new flows past it are counted and dropped")
+	fs.IntVar(&c.shards, "shards", runtime.NumCPU(), "flow-table shards for -r, one goroutine each (1: none)")
 	fs.BoolVar(&c.noColor, "no-color", false, "no colour in text output (also NO_COLOR)")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "also print the first undecodable frames")
 	fs.StringVar(&c.explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
@@ -122,6 +125,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, usageErr(fmt.Errorf("--write-all needs -w FILE"))
 	case c.maxFlows < 1:
 		return nil, usageErr(fmt.Errorf("--max-flows must be at least 1"))
+	case c.shards < 1 || c.shards > 256:
+		return nil, usageErr(fmt.Errorf("--shards must be between 1 and 256"))
 	case c.bufferKiB < 0 || c.bufferKiB > 1<<21:
 		return nil, usageErr(fmt.Errorf("-B must be between 0 and 2097152 KiB"))
 	case c.snaplen < 96 || c.snaplen > 262144:

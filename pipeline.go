@@ -78,7 +78,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	}
 	var findings, filtered uint64
 	var warnings []string
-	table := flows.NewTable(flows.Options{
+	opts := flows.Options{
 		LookAhead: cfg.lookAhead,
 		MaxFlows:  cfg.maxFlows,
 		// Time jumps (a record stamped decades off, a clock step) are
@@ -97,7 +97,8 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 			exp.mark(ev)
 			w.Write(&f) // a Writer keeps its first error for Close
 		},
-	})
+	}
+	table := newTracker(cfg, opts)
 
 	done := make(chan struct{})
 	defer close(done)
@@ -186,6 +187,24 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	cerr := closeOut()
 	eerr := exp.close()
 	return errors.Join(werr, cerr, eerr)
+}
+
+// tracker is what the pipeline needs of flows.Table and flows.Sharded.
+type tracker interface {
+	Add(*capture.Packet)
+	Flush(time.Time)
+	Close()
+	Stats() flows.TableStats
+}
+
+// newTracker gives the flow table: sharded over --shards goroutines for
+// files (events still arrive in order, on this goroutine), one Table for
+// live captures, which are flushed as the link goes quiet.
+func newTracker(cfg *config, opts flows.Options) tracker {
+	if cfg.iface != "" || cfg.shards <= 1 {
+		return flows.NewTable(opts)
+	}
+	return flows.NewSharded(cfg.shards, opts)
 }
 
 // openSource opens the files or the live interface.

@@ -309,6 +309,10 @@ func (t *Table) emitHead(endOfInput bool) {
 		ev.ReceiverHost = *h
 	}
 	t.stats.Events++
+	if t.keepEmitted {
+		t.emitted = append(t.emitted, oe)
+		return
+	}
 	if t.opts.OnEvent != nil {
 		t.opts.OnEvent(ev)
 	}

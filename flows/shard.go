@@ -25,10 +25,11 @@ import (
 //   - host profiles are the reader's, snapshotted for each RST when the
 //     reader's clock passes its look-ahead, as a table would when it
 //     decides the event;
-//   - events come back at the end of each batch and are delivered sorted.
+//   - events come back at the end of each batch (the shard keeps them, no
+//     copy) and are delivered sorted.
 //
 // Where it differs from a Table: MaxFlows and the pending-event cap apply
-// per shard (MaxFlows/n each), so the flows ended or refused under that
+// per shard (MaxFlows/n and 32768/n each), so the flows ended or refused under that
 // pressure may differ; host profiles are created at a host's first non-RST
 // packet (or pure SYN) rather than at its first flow, which only matters
 // past MaxHosts hosts; HostProfile.Flows counts pure SYNs sent or
@@ -96,12 +97,10 @@ const shardBytes = 1 << 20
 
 // shard is one Table with its goroutine and double-buffered batches.
 type shard struct {
-	t      *Table
-	batch  [2]shardBatchBuf
-	in     chan int // index of the batch to process
-	done   chan struct{}
-	events []Event // emitted during the current batch (reused)
-	nev    int
+	t     *Table
+	batch [2]shardBatchBuf
+	in    chan int // index of the batch to process
+	done  chan struct{}
 }
 
 type itemKind uint8
@@ -147,9 +146,10 @@ func NewSharded(n int, opts Options) *Sharded {
 			sh.batch[i] = shardBatchBuf{items: make([]shardItem, 0, shardBatch+2), buf: make([]byte, 0, shardBytes+1<<16)}
 		}
 		o := sopts
-		o.OnEvent = sh.keep
+		o.OnEvent = nil
 		sh.t = NewTable(o)
-		sh.t.noHosts = true
+		sh.t.noHosts, sh.t.keepEmitted = true, true
+		sh.t.pendingCap = max(maxPending/n, 1)
 		sh.t.nextID, sh.t.idStep = uint64(len(s.shards)), uint64(n)
 		s.shards = append(s.shards, sh)
 		go sh.run()
@@ -157,18 +157,8 @@ func NewSharded(n int, opts Options) *Sharded {
 	return s
 }
 
-// keep copies an event the shard's table decided.
-func (sh *shard) keep(ev *Event) {
-	if sh.nev == len(sh.events) {
-		sh.events = append(sh.events, Event{})
-	}
-	sh.events[sh.nev] = *ev
-	sh.nev++
-}
-
 func (sh *shard) run() {
 	for b := range sh.in {
-		sh.nev = 0
 		t := sh.t
 		for i := range sh.batch[b].items {
 			it := &sh.batch[b].items[i]
@@ -330,8 +320,8 @@ func (s *Sharded) wait() {
 func (s *Sharded) deliver() {
 	s.events = s.events[:0]
 	for _, sh := range s.shards {
-		for i := range sh.nev {
-			s.events = append(s.events, &sh.events[i])
+		for _, oe := range sh.t.emitted {
+			s.events = append(s.events, &oe.ev)
 		}
 	}
 	slices.SortStableFunc(s.events, func(a, b *Event) int {
@@ -358,9 +348,12 @@ func (s *Sharded) deliver() {
 			s.onEv(ev)
 		}
 	}
+	clear(s.events)
 	for _, sh := range s.shards {
-		clear(sh.events[:sh.nev]) // drop strings and request copies
-		sh.nev = 0
+		t := sh.t // idle: its batch is done
+		t.free = append(t.free, t.emitted...)
+		clear(t.emitted)
+		t.emitted = t.emitted[:0]
 	}
 }
 

@@ -122,7 +122,13 @@ type Table struct {
 	noHosts bool
 	router  *Sharded
 	idStep  uint64 // Flow.ID steps by this (0: 1); shards number apart
-	hosts   map[netip.Addr]*HostProfile
+	// pendingCap is maxPending split between shards (0: maxPending).
+	pendingCap int
+	// keepEmitted is set on a shard: decided events go to emitted instead
+	// of OnEvent, and back to the free list once the reader delivered them.
+	keepEmitted bool
+	emitted     []*openEvent
+	hosts       map[netip.Addr]*HostProfile
 
 	// queue holds the open events sorted by first RST (time, input,
 	// frame); queue[qhead:] are live.
@@ -275,7 +281,7 @@ func (t *Table) Close() {
 // advance emits due events and evicts idle and closed flows. It costs
 // O(1) when there is nothing to do.
 func (t *Table) advance() {
-	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.now) || len(t.queue)-t.qhead > maxPending) {
+	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.now) || len(t.queue)-t.qhead > t.maxPending()) {
 		t.emitHead(false)
 	}
 	now := unixNano(t.now)
@@ -291,6 +297,13 @@ func (t *Table) advance() {
 	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < now {
 		t.endSyn(t.syns.head-1, true)
 	}
+}
+
+func (t *Table) maxPending() int {
+	if t.pendingCap > 0 {
+		return t.pendingCap
+	}
+	return maxPending
 }
 
 // pressureIdle is how long a flow must have been silent before a full

@@ -89,8 +89,8 @@ func (a rstKey) less(b rstKey) bool {
 func keyOf(r *RSTPacket) rstKey { return rstKey{unixNano(r.Time), r.Input, r.Frame} }
 
 // Batch limits: a shard's batch is sent when it holds shardBatch packets
-// or shardBytes of payload (a packet's payload always fits). Tests make
-// shardBatch small to cross many batch ends.
+// or more than shardBytes of payload. Tests make shardBatch small to cross
+// many batch ends.
 var shardBatch = 1024
 
 const shardBytes = 1 << 20
@@ -112,11 +112,16 @@ const (
 )
 
 type shardItem struct {
-	p    capture.Packet
+	p    capture.Packet // Payload is set by the shard from off, n
 	now  time.Time
+	off  int // p's payload: buf[off:off+n]
+	n    int
 	kind itemKind
 }
 
+// shardBatchBuf is one batch for one shard: it grows to what the capture
+// needs (at most shardBatch items, about shardBytes of payload) and is
+// reused.
 type shardBatchBuf struct {
 	items []shardItem
 	buf   []byte
@@ -142,9 +147,6 @@ func NewSharded(n int, opts Options) *Sharded {
 	}
 	for range n {
 		sh := &shard{in: make(chan int, 1), done: make(chan struct{}, 1)}
-		for i := range sh.batch {
-			sh.batch[i] = shardBatchBuf{items: make([]shardItem, 0, shardBatch+2), buf: make([]byte, 0, shardBytes+1<<16)}
-		}
 		o := sopts
 		o.OnEvent = nil
 		sh.t = NewTable(o)
@@ -160,8 +162,10 @@ func NewSharded(n int, opts Options) *Sharded {
 func (sh *shard) run() {
 	for b := range sh.in {
 		t := sh.t
-		for i := range sh.batch[b].items {
-			it := &sh.batch[b].items[i]
+		bb := &sh.batch[b]
+		for i := range bb.items {
+			it := &bb.items[i]
+			it.p.Payload = bb.buf[it.off : it.off+it.n : it.off+it.n]
 			if it.now.After(t.now) {
 				t.now = it.now
 			}
@@ -203,17 +207,15 @@ func (s *Sharded) route(p *capture.Packet) {
 	}
 	sh := s.shards[h%s.n]
 	b := &sh.batch[s.cur]
-	if len(b.items) >= shardBatch || len(b.buf)+len(p.Payload) > cap(b.buf) {
+	if len(b.items) >= shardBatch || len(b.buf) > shardBytes {
 		s.dispatch()
 		b = &sh.batch[s.cur]
 	}
-	b.items = append(b.items, shardItem{p: *p, now: s.now})
+	b.items = append(b.items, shardItem{p: *p, now: s.now, off: len(b.buf), n: len(p.Payload)})
 	it := &b.items[len(b.items)-1]
 	it.p.FlowHash = h
-	it.p.Frame = nil
-	start := len(b.buf)
+	it.p.Frame, it.p.Payload = nil, nil
 	b.buf = append(b.buf, p.Payload...)
-	it.p.Payload = b.buf[start:len(b.buf):len(b.buf)]
 	s.items++
 	if rst {
 		s.request(p)

@@ -203,11 +203,14 @@ func TestSharded_addNoAllocs(t *testing.T) {
 	// batches passes, one per batch (a buffer not reused) would not.
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	for range 20 * shardBatch {
+	for range 10 * shardBatch {
 		n++
 		data.Seq = 101 + uint32(n)*100
 		data.Time = data.Time.Add(time.Millisecond)
+		ack.Ack = data.Seq + 100
+		ack.Time = data.Time
 		s.Add(&data)
+		s.Add(&ack)
 	}
 	s.Stats() // waits for the shards
 	runtime.ReadMemStats(&after)

@@ -105,7 +105,7 @@ func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error
 	var stopped atomic.Bool
 	go stopOn(stop, cfg.duration, done, &stopped, src, cfg.iface != "")
 
-	prog := newProgress(stderr, cfg.iface == "")
+	prog := newProgress(stderr, cfg.iface == "", src)
 	// A live source returns capture.ErrTimeout when the link is quiet; the
 	// table is then flushed to the source's packet-time clock, so that a
 	// finding is decided once its look-ahead has passed even if no later

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/heuristics"
 	"github.com/rstscope/rstscope/report"
 )
@@ -67,7 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := pflag.NewFlagSet("rstscope", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	fs.StringArrayVarP(&c.reads, "read", "r", nil, "read packets from `FILE` (pcap, pcapng, .gz; - for stdin); repeatable")
+	fs.StringArrayVarP(&c.reads, "read", "r", nil, "read packets from `FILE` (pcap, pcapng, .gz; - for stdin; a directory or pattern: its files in time order); repeatable")
 	fs.StringVarP(&c.iface, "interface", "i", "", "capture live on `IFACE` (any for all)")
 	fs.StringVarP(&c.writeFile, "write", "w", "", "write the packets of flows with findings to `FILE` (pcap)")
 	fs.BoolVar(&c.writeAll, "write-all", false, "with -w: write every packet read")
@@ -115,6 +116,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var err error
 	if c.keep, err = report.ParseFilter(*causes, *origins, *minConf, *hosts); err != nil {
 		return nil, usageErr(err)
+	}
+	// -r dir/ and -r 'dir/*.pcap' name rotated files, read in time order
+	// (capture.OpenFiles opens each as the merge reaches it).
+	if c.reads, err = capture.ExpandPaths(c.reads); err != nil {
+		return nil, err
 	}
 	switch {
 	case len(c.reads) == 0 && c.iface == "":

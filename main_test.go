@@ -335,6 +335,8 @@ func TestBadInput(t *testing.T) {
 	os.WriteFile(notCapture, []byte("this is not a capture file\n"), 0o644)
 	empty := filepath.Join(dir, "empty.pcap")
 	os.WriteFile(empty, nil, 0o644)
+	noCaptures := t.TempDir() // -r of a directory reads its captures: none here
+	os.WriteFile(filepath.Join(noCaptures, "notes.txt"), []byte("notes\n"), 0o644)
 	tests := []struct {
 		name     string
 		args     []string
@@ -342,7 +344,9 @@ func TestBadInput(t *testing.T) {
 		contains string
 	}{
 		{"missing file", []string{"-r", filepath.Join(dir, "nope.pcap")}, 1, "no such file"},
-		{"directory", []string{"-r", dir}, 1, "directory"},
+		{"directory without captures", []string{"-r", noCaptures}, 1, "no capture files in the directory"},
+		{"directory with an empty capture", []string{"-r", dir}, 1, "empty file"},
+		{"pattern matching nothing", []string{"-r", filepath.Join(dir, "*.pcapng")}, 1, "no file matches"},
 		{"not a capture", []string{"-r", notCapture}, 1, "not a capture file"},
 		{"empty file", []string{"-r", empty}, 1, "empty"},
 		{"no input", nil, 2, "nothing to read"},

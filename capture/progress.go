@@ -34,20 +34,17 @@ func (s *fileSource) Progress() (read, size int64) { return s.count.n.Load(), s.
 // Progress implements Progresser.
 func (f *prefetcher) Progress() (read, size int64) { return f.src.Progress() }
 
-// Progress implements Progresser: the sum over the inputs (size 0 when
-// one of them is unknown).
+// Progress implements Progresser: the sum over the inputs, opened or not
+// (size 0 when one of them is unknown).
 func (m *mergeSource) Progress() (read, size int64) {
 	known := true
-	for _, s := range m.srcs {
-		p, ok := s.(Progresser)
-		if !ok {
-			known = false
-			continue
+	for i, s := range m.srcs {
+		if p, ok := s.(Progresser); ok {
+			r, _ := p.Progress()
+			read += r
 		}
-		r, n := p.Progress()
-		read += r
-		size += n
-		known = known && n > 0
+		size += m.sizes[i]
+		known = known && m.sizes[i] > 0
 	}
 	if !known {
 		size = 0

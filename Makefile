@@ -8,10 +8,10 @@ FUZZTIME ?= 30s
 FUZZMINTIME ?= 5s
 # Debian packages: libpcap headers for live capture and BPF; iproute2 and
 # iptables for the namespace lab; tshark and tcpdump for cross-checks and
-# `make bench`.
-PKGS     := libpcap-dev iproute2 iptables conntrack ethtool tshark tcpdump
+# `make bench`; prometheus (server and promtool) for the metrics tests.
+PKGS     := libpcap-dev iproute2 iptables conntrack ethtool tshark tcpdump prometheus
 
-.PHONY: all build deps demo test lab lab-pcaps bench kernel-bench fuzz vet clean
+.PHONY: all build deps demo test lab lab-pcaps bench soak kernel-bench fuzz vet clean
 
 all: build
 
@@ -53,6 +53,12 @@ lab-pcaps: deps
 
 bench: deps build
 	./bench/run.sh
+
+# soak leaves rstscope capturing live for 10 minutes (SOAK_SECONDS) on
+# namespace traffic and prints its RSS and open files over time (needs
+# root; not in CI).
+soak: deps build
+	$(SUDO) ./bench/soak.sh
 
 # kernel-bench measures the kernel reset-event readers (root): a 40,000-RST
 # flood (events read, lost, CPU) and the event-to-Read latency, BPF ring

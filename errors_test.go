@@ -111,6 +111,7 @@ func TestErrors(t *testing.T) {
 	w.Close()
 	os.WriteFile(ng, b.Bytes(), 0o644)
 
+	empty := t.TempDir()
 	tests := []struct {
 		name string
 		args []string
@@ -118,7 +119,10 @@ func TestErrors(t *testing.T) {
 		want string
 	}{
 		{"unreadable file", []string{"-r", "/proc/self/mem"}, 1, "capture: /proc/self/mem: read /proc/self/mem: input/output error"},
-		{"directory", []string{"-r", dir}, 1, "capture: " + dir + ": is a directory"},
+		// -r of a directory reads its captures (in time order): this one
+		// has none; the next, one that fails.
+		{"directory without captures", []string{"-r", empty}, 1, "capture: " + empty + ": no capture files in the directory"},
+		{"directory with a bad capture", []string{"-r", dir}, 1, "capture: " + ng + ": unsupported link type 150 (USER3)"},
 		{"unsupported link type", []string{"-r", user0}, 1, "unsupported link type 147 (USER0)"},
 		{"unknown link type", []string{"-r", odd}, 1, "unsupported link type 9999"},
 		{"unsupported link type pcapng", []string{"-r", ng}, 1, "unsupported link type 150 (USER3)"},
@@ -348,14 +352,15 @@ func TestErrors_stdinClosedEarly(t *testing.T) {
 }
 
 // TestErrors_stdoutClosedEarly: the reader of rstscope's output goes away
-// (rstscope -r x | head -1). rstscope ends as Unix tools do, by SIGPIPE
-// or with exit 1, never hanging and never printing a stack trace.
+// (rstscope -r x | head -1). rstscope ends quietly with 141, as a shell
+// shows tcpdump killed by SIGPIPE, never hanging and never printing a
+// stack trace.
 func TestErrors_stdoutClosedEarly(t *testing.T) {
-	// 3,000 refused connections: a report far larger than a pipe buffer
+	// 500 refused connections: a report far larger than a pipe buffer
 	path := writeCapture(t, "many.pcap", func(f io.Writer) error {
 		w := pcapgen.NewRaw(f, 1, 65535)
 		var n uint64
-		for i := range 3000 {
+		for i := range 500 {
 			cl := netip.AddrPortFrom(hostCli.Addr(), uint16(10000+i))
 			refused(w, &n, pcapgen.Time(time.Duration(i)*time.Millisecond), cl, hostSrv, pcapgen.RawTCP{})
 		}
@@ -381,19 +386,10 @@ func TestErrors_stdoutClosedEarly(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("rstscope still running 30 s after its stdout closed")
 	}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		t.Error("exit 0: the report cannot have fitted in the pipe")
-	case errors.As(err, &ee):
-		ws, _ := ee.Sys().(syscall.WaitStatus)
-		if !(ws.Signaled() && ws.Signal() == syscall.SIGPIPE) && ee.ExitCode() != 1 {
-			t.Errorf("got %v, want SIGPIPE or exit 1", err)
-		}
-	default:
-		t.Fatal(err)
+	if code := cmd.ProcessState.ExitCode(); code != exitReaderGone {
+		t.Errorf("got %v, want exit %d", err, exitReaderGone)
 	}
-	if s := stderr.String(); strings.Contains(s, "goroutine ") || strings.Contains(s, "panic") {
-		t.Errorf("stderr has a stack trace: %s", s)
+	if s := stderr.String(); s != "" {
+		t.Errorf("stderr: got %q, want nothing", s)
 	}
 }

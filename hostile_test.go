@@ -424,7 +424,7 @@ func TestChildProcess(t *testing.T) {
 	if !ok {
 		t.Skip("helper process of the hostile and error tests")
 	}
-	code := run(strings.Split(args, "\x1f"), os.Stdin, os.Stdout, os.Stderr, make(chan struct{}))
+	code := run(strings.Split(args, "\x1f"), os.Stdin, os.Stdout, os.Stderr, interrupts())
 	if os.Getenv("RSTSCOPE_CHILD_RSS") == "1" {
 		status, _ := os.ReadFile("/proc/self/status")
 		for _, line := range strings.Split(string(status), "\n") {

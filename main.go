@@ -12,18 +12,28 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+
+	"github.com/rstscope/rstscope/capture"
 )
 
 const version = "0.1.0"
+
+// exitReaderGone is the exit code when the reader of the report went away
+// (EPIPE, as with | head): 128+SIGPIPE, what a shell reports for tcpdump
+// killed by SIGPIPE. It comes quietly, once -w is complete.
+const exitReaderGone = 128 + int(syscall.SIGPIPE)
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, interrupts()))
 }
 
-// interrupts delivers SIGINT/SIGTERM. A second signal exits at once.
+// interrupts delivers SIGINT, SIGTERM and SIGHUP (a dropped ssh session).
+// A second signal exits at once. SIGPIPE is ignored: a write to a reader
+// that went away fails with EPIPE instead, so that -w is still completed.
 func interrupts() <-chan struct{} {
+	signal.Ignore(syscall.SIGPIPE)
 	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	stop := make(chan struct{})
 	go func() {
 		<-sig
@@ -35,34 +45,33 @@ func interrupts() <-chan struct{} {
 }
 
 // run is main without the process: it parses args, runs the pipeline and
-// returns the exit code (0 ok, 1 runtime failure, 2 usage error).
+// returns the exit code (0 ok, 1 runtime failure, 2 usage error, 141 the
+// report's reader went away).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan struct{}) int {
-	cfg, err := parseFlags(args, stderr)
-	if errors.Is(err, pflag.ErrHelp) {
+	cfg, err := parseFlags(args, stdout, stderr)
+	switch {
+	case errors.Is(err, pflag.ErrHelp):
 		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "rstscope: %v\n", err)
-		if errors.As(err, new(usageError)) {
-			return 2
-		}
-		return 1
+	case err != nil:
+	case cfg.showVersion:
+		_, err = fmt.Fprintf(stdout, "rstscope %s\n", version)
+	case cfg.listIfaces:
+		err = capture.ListInterfaces(stdout)
+	case cfg.explain != "":
+		err = explain(stdout, cfg.explain)
+	default:
+		cfg.stdin = stdin
+		err = runPipeline(cfg, stdout, stderr, stop)
 	}
 	switch {
-	case cfg.showVersion:
-		fmt.Fprintf(stdout, "rstscope %s\n", version)
+	case err == nil:
 		return 0
-	case cfg.explain != "":
-		if err := explain(stdout, cfg.explain); err != nil {
-			fmt.Fprintf(stderr, "rstscope: %v\n", err)
-			return 2
-		}
-		return 0
+	case errors.Is(err, syscall.EPIPE):
+		return exitReaderGone // quietly: the reader has gone
 	}
-	cfg.stdin = stdin
-	if err := pipeline(cfg, stdout, stderr, stop); err != nil {
-		fmt.Fprintf(stderr, "rstscope: %v\n", err)
-		return 1
+	fmt.Fprintf(stderr, "rstscope: %v\n", err)
+	if errors.As(err, new(usageError)) {
+		return 2
 	}
-	return 0
+	return 1
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sync/atomic"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
@@ -15,178 +17,216 @@ import (
 	"github.com/rstscope/rstscope/report"
 )
 
-// pipeline wires capture -> flows -> heuristics -> report for one run.
-func pipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error {
-	src, inputs, err := openSource(cfg)
-	if err != nil {
+// pipeline is one run: capture -> flows -> heuristics -> report, and -w.
+type pipeline struct {
+	cfg                *config
+	stderr             io.Writer
+	src                capture.Source
+	inputs             []string
+	outF               *capture.Output // -o; nil for stdout
+	w                  report.Writer
+	exp                exportWriter // -w: capture.Exporter or the sensor's Recorder
+	sens               *sensor      // metrics, SIGUSR1
+	peer               *correlate.Peer
+	table              tracker
+	findings, filtered uint64
+	warnings           []string
+	readerGone         bool // the report's reader went away (EPIPE)
+}
+
+// runPipeline opens, reads and finishes; one deferred cleanup releases
+// whatever a failure left open and removes half-written files.
+func runPipeline(cfg *config, stdout, stderr io.Writer, stop <-chan struct{}) error {
+	p := &pipeline{cfg: cfg, stderr: stderr}
+	done := make(chan struct{})
+	stop = capture.StopAfter(stop, cfg.duration, done)
+	defer func() {
+		close(done)
+		if p.src != nil {
+			p.src.Close()
+		}
+		if p.exp != nil {
+			p.exp.Abort() // no-ops for files finish closed
+		}
+		p.outF.Abort()
+		if p.sens != nil {
+			p.sens.close()
+		}
+	}()
+	if err := p.open(stdout, stop); err != nil {
 		return err
 	}
-	defer src.Close()
+	return p.finish(p.read())
+}
 
-	if cfg.output != "" && cfg.output != "-" {
-		if err := refuseInput("-o", cfg.output, cfg.reads); err != nil {
+// open opens the input, the outputs and the peer capture, then drops
+// privileges (-Z).
+func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
+	cfg := p.cfg
+	if p.src, err = capture.Interruptible(stop, strings.TrimSpace(strings.Join(cfg.reads, " ")+" "+cfg.iface), func() (capture.Source, error) { return openSource(cfg) }); err != nil {
+		return err
+	}
+	var progress io.Writer // a terminal, for a progress line while files are read
+	if isTerminal(p.stderr) {
+		progress = p.stderr
+	}
+	p.src, p.inputs = capture.Follow(p.src, stop, progress), cfg.reads
+	if cfg.iface != "" {
+		p.inputs = []string{cfg.iface}
+	}
+	for _, o := range []struct{ flag, path string }{{"-o", cfg.output}, {"-w", cfg.writeFile}} {
+		if err := capture.RefuseOverwrite(o.flag, o.path, cfg.reads); err != nil {
 			return err
 		}
 	}
-	out, closeOut, err := openOutput(cfg.output, stdout)
-	if err != nil {
+	out := stdout
+	if cfg.writeFile == "-" {
+		out = p.stderr // -w - writes the pcap to stdout, the report goes to stderr
+	}
+	if p.outF, err = capture.CreateOutput("output", cfg.output, stop); err != nil {
+		return err
+	} else if p.outF != nil {
+		out = p.outF
+	}
+	if p.w, err = report.New(cfg.format, out, report.Options{Color: !cfg.noColor && isTerminal(out), Stream: cfg.iface != "", Location: cfg.location, Observer: observer(cfg)}); err != nil {
 		return err
 	}
-	w, err := report.New(cfg.format, out, report.Options{
-		Color:  !cfg.noColor && isTerminal(out),
-		Stream: cfg.iface != "",
-	})
-	if err != nil {
-		closeOut()
+	dropping := cfg.user != "" && os.Geteuid() == 0
+	if p.exp, err = openExport(cfg, p.src, stdout, stop, dropping); err != nil {
 		return err
 	}
-	exp, err := newExporter(cfg, src)
-	if err != nil {
-		closeOut()
+	// Metrics listen before -Z, so that a port below 1024 works.
+	if p.sens, err = startSensor(cfg, p.stderr, p.exp); err != nil {
 		return err
 	}
-	// -Z as tcpdump does it, but after the report and -w files are open
-	// too, so that they can go where root may write; only root drops.
-	if cfg.user != "" && os.Geteuid() == 0 {
+	// -Z as tcpdump does it, but after the report, -w and --peer files are
+	// open too, so that they can be where only root may go; only root drops.
+	if cfg.peer != "" {
+		if p.peer, err = capture.Interruptible(stop, cfg.peer, func() (*correlate.Peer, error) {
+			return correlate.Load(cfg.peer, correlate.Options{LookAhead: cfg.lookAhead})
+		}); err != nil {
+			return err
+		}
+	}
+	if dropping {
 		if err := capture.DropPrivileges(cfg.user); err != nil {
-			closeOut()
-			exp.abort()
 			return err
 		}
 	}
 	if cfg.iface != "" {
 		// tcpdump's line: the device is open, the filter set, root dropped.
-		lt := 0
-		if l, ok := src.(capture.LinkTyper); ok && len(l.LinkTypes()) == 1 {
-			lt = l.LinkTypes()[0]
-		}
-		fmt.Fprintf(stderr, "rstscope: listening on %s, link-type %d, snapshot length %d bytes\n", cfg.iface, lt, cfg.snaplen)
-	}
-
-	var peer *correlate.Peer
-	if cfg.peer != "" {
-		if peer, err = correlate.Load(cfg.peer, correlate.Options{LookAhead: cfg.lookAhead}); err != nil {
-			closeOut()
-			exp.abort()
-			return err
-		}
+		fmt.Fprintf(p.stderr, "rstscope: listening on %s, link-type %d, snapshot length %d bytes\n", cfg.iface, p.src.(capture.LinkTyper).LinkTypes()[0], cfg.snaplen)
 	}
 	engine := &heuristics.Engine{Idle: cfg.idle}
-	var witnesses []heuristics.Witness
-	if peer != nil {
-		witnesses = append(witnesses, peer)
+	var witnesses []heuristics.Witness // other vantage points, weighed in the engine's combine step
+	if p.peer != nil {
+		witnesses = append(witnesses, p.peer)
 	}
-	var findings, filtered uint64
-	var warnings []string
-	opts := flows.Options{
-		LookAhead: cfg.lookAhead,
-		MaxFlows:  cfg.maxFlows,
+	p.table = newTracker(cfg, flows.Options{LookAhead: cfg.lookAhead, MaxFlows: cfg.maxFlows,
 		// Time jumps (a record stamped decades off, a clock step) are
 		// re-based by the table and reported here, frame first.
-		OnWarning: func(msg string) {
-			warnings = append(warnings, msg)
-			fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
-		},
+		OnWarning: func(msg string) { p.warn("%s", msg) },
 		OnEvent: func(ev *flows.Event) {
 			f := engine.Judge(ev, witnesses...)
-			if !cfg.keep.Keep(&f) {
-				filtered++
+			kept := cfg.keep.Keep(&f)
+			p.sens.judged(&f, kept)
+			if !kept {
+				p.filtered++
 				return
 			}
-			findings++
-			exp.mark(ev)
-			w.Write(&f) // a Writer keeps its first error for Close
-		},
-	}
-	table := newTracker(cfg, opts)
+			p.findings++
+			p.exp.Mark(ev.Flow.Client, ev.Flow.Server)
+			if err := p.w.Write(&f); errors.Is(err, syscall.EPIPE) {
+				p.readerGone = true // stop reading; -w is still completed
+			}
+		}})
+	return nil
+}
 
-	done := make(chan struct{})
-	defer close(done)
-	var stopped atomic.Bool
-	go stopOn(stop, cfg.duration, done, &stopped, src, cfg.iface != "")
-
-	prog := newProgress(stderr, cfg.iface == "", src)
-	// A live source returns capture.ErrTimeout when the link is quiet; the
-	// table is then flushed to the source's packet-time clock, so that a
-	// finding is decided once its look-ahead has passed even if no later
-	// packet comes (capture.Clock says why that is still packet time).
-	clock, _ := src.(capture.Clock)
-	var p capture.Packet
-	for n := uint64(0); (cfg.count == 0 || n < cfg.count) && !stopped.Load(); {
-		err := src.Next(&p)
-		if err == capture.ErrTimeout {
-			if clock != nil {
-				table.Flush(clock.Now())
+// read feeds packets to the table until the input ends (a signal or
+// --duration ends it too, see capture.Follow) or -c is reached. It returns
+// the error that ended the input.
+func (p *pipeline) read() error {
+	// A live source (or a live feed through a pipe) returns
+	// capture.ErrTimeout when the link is quiet; the table is then flushed
+	// to the source's packet-time clock, so that a finding is decided once
+	// its look-ahead has passed even if no later packet comes
+	// (capture.Clock says why that is still packet time).
+	clock, _ := p.src.(capture.Clock)
+	var pk capture.Packet
+	for n := uint64(0); (p.cfg.count == 0 || n < p.cfg.count) && !p.readerGone; {
+		switch err := p.src.Next(&pk); {
+		case err == capture.ErrTimeout:
+			p.table.Flush(clock.Now())
+			if err := p.sens.quiet(p.src, p.table); err != nil {
+				return err
 			}
 			continue
-		}
-		if err == io.EOF {
-			break
-		}
-		if errors.Is(err, capture.ErrTruncated) {
-			warnings = append(warnings, err.Error())
-			fmt.Fprintf(stderr, "rstscope: warning: %v (findings up to the cut are reported)\n", err)
-			break
-		}
-		if err != nil {
-			closeOut()
-			exp.abort()
+		case err == io.EOF:
+			return nil
+		case errors.Is(err, capture.ErrTruncated):
+			p.warn("%v (findings up to the cut are reported)", err)
+			return nil
+		case err != nil:
 			return err
 		}
-		if peer != nil {
-			peer.Observe(&p)
+		if p.peer != nil {
+			p.peer.Observe(&pk)
 		}
-		table.Add(&p)
-		if err := exp.packet(&p); err != nil {
-			closeOut()
-			exp.abort() // no silent half-file
+		p.table.Add(&pk)
+		if err := p.exp.Packet(&pk); err != nil {
 			return err
 		}
-		prog.tick(&p)
+		p.sens.tick(p.src, p.table)
 		n++
 	}
-	prog.done()
-	if clock != nil {
-		table.Flush(clock.Now()) // what is due is decided as on a quiet link
-	}
-	table.Close()
+	return nil
+}
 
-	st := src.Stats()
-	ts := table.Stats()
+// finish decides what is pending, closes -w, then writes the report's
+// end: the -w file is complete before the last write to stdout.
+func (p *pipeline) finish(readErr error) error {
+	cfg := p.cfg
+	if clock, ok := p.src.(capture.Clock); ok {
+		p.table.Flush(clock.Now()) // what is due is decided as on a quiet link
+	}
+	p.table.Close()
+	st, ts := p.src.Stats(), p.table.Stats()
 	if st.KernelDrops+st.IfaceDrops > 0 {
-		msg := fmt.Sprintf("%d packets dropped by the kernel and %d by the interface: findings may miss resets (a narrower BPF filter, a larger -B or a smaller -s helps)", st.KernelDrops, st.IfaceDrops)
-		warnings = append(warnings, msg)
-		fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
+		p.warn("%d packets dropped by the kernel and %d by the interface: findings may miss resets (a narrower BPF filter, a larger -B or a smaller -s helps)", st.KernelDrops, st.IfaceDrops)
 	}
 	if ts.EndedEarly > 0 {
-		msg := fmt.Sprintf("%d flows were ended early to make room: --max-flows %d reached (half-open, closed or idle flows go first)", ts.EndedEarly, cfg.maxFlows)
-		warnings = append(warnings, msg)
-		fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
+		p.warn("%d flows were ended early to make room: --max-flows %d reached (half-open, closed or idle flows go first)", ts.EndedEarly, cfg.maxFlows)
 	}
 	if ts.DroppedFlows > 0 {
-		msg := fmt.Sprintf("%d flows were not tracked: --max-flows %d reached (their RSTs are still reported, with less context)", ts.DroppedFlows, cfg.maxFlows)
-		warnings = append(warnings, msg)
-		fmt.Fprintf(stderr, "rstscope: warning: %s\n", msg)
+		p.warn("%d flows were not tracked: --max-flows %d reached (their RSTs are still reported, with less context)", ts.DroppedFlows, cfg.maxFlows)
 	}
 	if cfg.verbose {
 		for _, fe := range st.FirstErrors {
-			fmt.Fprintf(stderr, "rstscope: %s: frame %d: %s\n", inputs[fe.Input], fe.Index, fe.Err)
+			fmt.Fprintf(p.stderr, "rstscope: %s: frame %d: %s\n", p.inputs[fe.Input], fe.Index, fe.Err)
 		}
 	}
-	sum := report.Summary{
-		Tool: "rstscope", Version: version, Inputs: inputs,
-		First: st.FirstTime, Last: st.LastTime, Warnings: warnings,
+	expErr := p.exp.Close() // -w is complete before the report's last write
+	werr := p.w.Close(report.Summary{
+		Tool: "rstscope", Version: version, Inputs: p.inputs, First: st.FirstTime, Last: st.LastTime, Warnings: p.warnings, Filter: cfg.keep.String(),
 		Stats: report.Stats{
-			Packets: st.Packets, TCPPackets: st.TCPPackets, TCPFlows: ts.Flows,
-			RSTPackets: ts.RSTPackets, Findings: findings, Undecodable: st.Undecodable,
-			TruncatedInput: st.Truncated, DroppedByKernel: st.KernelDrops, DroppedByInterface: st.IfaceDrops,
-			DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: filtered,
+			Packets: st.Packets, TCPPackets: st.TCPPackets, TCPFlows: ts.Flows, RSTPackets: ts.RSTPackets,
+			Findings: p.findings, Undecodable: st.Undecodable, TruncatedInput: st.Truncated, DroppedByKernel: st.KernelDrops,
+			DroppedByInterface: st.IfaceDrops, DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: p.filtered,
 		},
+	})
+	var cerr error
+	if werr == nil {
+		cerr = p.outF.Close()
 	}
-	werr := w.Close(sum)
-	cerr := closeOut()
-	eerr := exp.close()
-	return errors.Join(werr, cerr, eerr)
+	return cmp.Or(readErr, expErr, werr, cerr) // the first; the deferred cleanup removes half-files
+}
+
+// warn prints a warning on stderr and keeps it for the report.
+func (p *pipeline) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.warnings = append(p.warnings, msg)
+	fmt.Fprintf(p.stderr, "rstscope: warning: %s\n", msg)
 }
 
 // tracker is what the pipeline needs of flows.Table and flows.Sharded.
@@ -208,70 +248,21 @@ func newTracker(cfg *config, opts flows.Options) tracker {
 }
 
 // openSource opens the files or the live interface.
-func openSource(cfg *config) (capture.Source, []string, error) {
+func openSource(cfg *config) (capture.Source, error) {
 	if cfg.iface != "" {
-		src, err := capture.OpenLive(cfg.iface, capture.LiveOptions{
-			Snaplen: cfg.snaplen, Promisc: !cfg.noPromisc, Immediate: true, Filter: cfg.filter,
-			BufferSize: cfg.bufferKiB * 1024,
+		return capture.OpenLive(cfg.iface, capture.LiveOptions{
+			Snaplen: cfg.snaplen, Promisc: !cfg.noPromisc, Immediate: true, Filter: cfg.filter, BufferSize: cfg.bufferKiB * 1024,
 		})
-		if err != nil {
-			return nil, nil, err
-		}
-		return src, []string{cfg.iface}, nil
 	}
 	src, err := capture.OpenFiles(cfg.reads, capture.FileOptions{Filter: cfg.filter, Stdin: cfg.stdin})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return capture.Prefetch(src), cfg.reads, nil
-}
-
-// openOutput returns the report destination and a function closing it.
-func openOutput(path string, stdout io.Writer) (io.Writer, func() error, error) {
-	if path == "" || path == "-" {
-		return stdout, func() error { return nil }, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("output: %w", err)
-	}
-	closed := false
-	return f, func() error {
-		if closed {
-			return nil
-		}
-		closed = true
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("output: %w", err)
-		}
-		return nil
-	}, nil
-}
-
-// stopOn ends the read loop when stop fires or after d (if non-zero): it
-// sets stopped, and for a live source also closes it so that a blocked Next
-// returns io.EOF. Pending findings are then decided as at end of input.
-func stopOn(stop <-chan struct{}, d time.Duration, done <-chan struct{}, stopped *atomic.Bool, src capture.Source, live bool) {
-	var timeout <-chan time.Time
-	if d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case <-stop:
-	case <-timeout:
-	case <-done:
-		return
-	}
-	stopped.Store(true)
-	if live {
-		src.Close()
-	}
+	return capture.Prefetch(src), nil
 }
 
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
 	if !ok {
 		return false
 	}

@@ -31,6 +31,10 @@ func BenchmarkDecode(b *testing.B) {
 		{"vxlan", "vxlan"},
 		{"geneve", "geneve_options"},
 		{"ipv6_extension_headers", "ipv6_extension_headers"},
+		{"gtpu", "gtpu_ipv4"},
+		{"l2tpv2", "l2tpv2_ppp_ipv4"},
+		{"pflog", "pflog_openbsd_ipv6"},
+		{"five_tunnels", "five_tunnels_deep"},
 	} {
 		c, ok := frames[bc.frame]
 		if !ok {

@@ -48,15 +48,3 @@ func (f *filter) match(linkType int, data []byte, ci gopacket.CaptureInfo) bool 
 	f.progs = append(f.progs, filterProg{linkType: linkType, prog: prog})
 	return prog != nil && prog.matches(ci, data)
 }
-
-// dltOf maps a pcap LINKTYPE_ value to the DLT_ value pcap_open_dead
-// takes, where the two differ on Linux.
-func dltOf(linkType int) int {
-	switch linkType {
-	case 101: // LINKTYPE_RAW
-		return 12 // DLT_RAW
-	case 100: // LINKTYPE_ATM_RFC1483
-		return 11
-	}
-	return linkType
-}

@@ -16,33 +16,16 @@ import (
 
 // Limits on nesting, so that a crafted frame cannot make Decode loop or
 // recurse without bound.
+// They are set well above what real networks stack (a tunnel in a tunnel
+// in a mirror session, QinQ on QinQ, MPLS with segment routing, an IPv6
+// segment routing header among options): a frame past them is counted as
+// undecodable (Stats.Undecodable and FirstErrors name the limit).
 const (
-	maxTunnels    = 4  // tunnels opened in one frame
-	maxLayers     = 12 // link and IP headers in one frame, tunnels included
-	maxTags       = 8  // 802.1Q tags in a row
-	maxLabels     = 16 // MPLS labels in a stack
-	maxExtHeaders = 16 // IPv6 extension headers in a chain
-)
-
-// Link types Decode reads (pcap LINKTYPE_ values).
-const (
-	linkNull      = 0
-	linkEthernet  = 1
-	linkPPP       = 9
-	linkRawBSD12  = 12 // DLT_RAW on most BSDs
-	linkRawBSD14  = 14 // DLT_RAW on OpenBSD
-	linkPPPHDLC   = 50
-	linkRaw       = 101
-	linkCHDLC     = 104
-	linkIEEE80211 = 105
-	linkLoop      = 108
-	linkSLL       = 113
-	linkRadiotap  = 127
-	linkIPv4      = 228
-	linkIPv6      = 229
-	linkNFLOG     = 239
-	linkSLL2      = 276
-	linkMPacket   = 274 // 802.3br mPackets: preamble and SMD before Ethernet
+	maxTunnels    = 8  // tunnels opened in one frame
+	maxLayers     = 32 // link and IP headers in one frame, tunnels included
+	maxTags       = 16 // 802.1Q tags in a row
+	maxLabels     = 32 // MPLS labels in a stack
+	maxExtHeaders = 32 // IPv6 extension headers in a chain
 )
 
 // Ethertypes (also GRE protocol types and SLL protocol fields).
@@ -60,6 +43,27 @@ const (
 	etherERSPAN3  = 0x22eb
 	etherAruba    = 0x8200 // Aruba WLAN: an 802.11 frame in GRE
 	etherPPTP     = 0x880b // PPP in enhanced GRE (PPTP)
+
+	// Ethertypes known not to carry IP: not counted as hiding TCP.
+	etherARP       = 0x0806
+	etherRARP      = 0x8035
+	etherWOL       = 0x0842
+	etherIPX       = 0x8137
+	etherPPPoEDisc = 0x8863
+	etherPROFINET  = 0x8892
+	etherEtherCAT  = 0x88a4
+	etherAoE       = 0x88a2
+	etherEAPOL     = 0x888e
+	etherHomePlug  = 0x88e1
+	etherLLDP      = 0x88cc
+	etherSlow      = 0x8809 // LACP, marker, OAM
+	etherCFM       = 0x8902
+	etherPTP       = 0x88f7
+	etherNCSI      = 0x88f8
+	etherTDLS      = 0x890d
+	etherFCoE      = 0x8906
+	etherFIP       = 0x8914
+	etherLoopback  = 0x9000
 )
 
 // IP protocol numbers.
@@ -76,7 +80,10 @@ const (
 	protoAH       = 51
 	protoNoNext   = 59
 	protoDstOpts  = 60
+	protoEtherIP  = 97
+	protoL2TP     = 115
 	protoMobility = 135
+	protoMPLSIP   = 137
 	protoHIP      = 139
 	protoShim6    = 140
 )
@@ -86,6 +93,12 @@ const (
 	portVXLAN      = 4789
 	portVXLANLinux = 8472 // Linux's pre-IANA default
 	portGeneve     = 6081
+	portGTPU       = 2152
+	portAYIYA      = 5072
+	portL2TP       = 1701
+	portVXLANGPE   = 4790
+	portTeredo     = 3544
+	portGREUDP     = 4754 // GRE in UDP (RFC 8086)
 )
 
 // ErrNotTCP reports a frame that decoded fine but carries no TCP segment.
@@ -141,6 +154,13 @@ type Decoder struct {
 	layers   int        // headers entered in the current frame
 	tunnels  int        // tunnels opened in the current frame
 	vlanSet  bool       // p.VLAN holds the outermost tag of the current frame
+	opened   bool       // a tunnel header of the current frame was recognised
+	frags    [maxFragHeads]fragHead
+	fragNext int      // the next frags slot to fill
+	fragBuf  [60]byte // a TCP header put together from fragments
+	// hidden names what the current frame stopped at when it may carry
+	// TCP that Decode does not reach (zero otherwise).
+	hidden HiddenReason
 }
 
 // NewDecoder returns a Decoder.
@@ -161,7 +181,9 @@ func NewDecoder() *Decoder { return &Decoder{} }
 // tag; p.SrcMAC the innermost Ethernet source address (or the SLL/NFLOG
 // hardware address when it is a MAC). The first fragment of a fragmented IP
 // packet is decoded (later ones are ErrNotTCP); its Len counts only the
-// bytes of that fragment.
+// bytes of that fragment. When an IPv4 first fragment holds less than the
+// 20-byte TCP header, its bytes are held (a few, in a bounded table) and
+// the segment is decoded from the fragment that completes the header.
 func (d *Decoder) Decode(linkType int, frame []byte, p *Packet) error {
 	*p = Packet{
 		Index:    p.Index,
@@ -172,53 +194,45 @@ func (d *Decoder) Decode(linkType int, frame []byte, p *Packet) error {
 		LinkType: linkType,
 		Frame:    frame,
 	}
-	d.layers, d.tunnels, d.vlanSet = 0, 0, false
-	b := frame
-	switch linkType {
-	case linkEthernet:
-		return d.ethernet(b, p)
-	case linkSLL:
-		return d.sll(b, p)
-	case linkSLL2:
-		return d.sll2(b, p)
-	case linkRaw, linkRawBSD12, linkRawBSD14:
-		return d.ip(b, p)
-	case linkIPv4:
-		return d.ipv4(b, p)
-	case linkIPv6:
-		return d.ipv6(b, p)
-	case linkNull, linkLoop:
-		return d.null(b, p)
-	case linkCHDLC:
-		if len(b) < 4 {
-			return errLinkShort
+	d.layers, d.tunnels, d.vlanSet, d.opened, d.hidden = 0, 0, false, false, HiddenReason{}
+	if linkType >= 0 && linkType < len(linkDecoders) {
+		if dec := linkDecoders[linkType]; dec != nil {
+			return dec(d, frame, p)
 		}
-		return d.etherType(be16(b[2:]), b[4:], p)
-	case linkNFLOG:
-		return d.nflog(b, p)
-	case linkMPacket:
-		if len(b) < 8 {
-			return errLinkShort
-		}
-		if b[7] != 0xd5 { // not an express frame: a preemptable fragment
-			return ErrNotTCP
-		}
-		return d.ethernet(b[8:], p)
-	case linkPPP, linkPPPHDLC:
-		return d.ppp(b, p)
-	case linkIEEE80211:
-		return d.wlan(b, p)
-	case linkRadiotap:
-		if len(b) < 4 {
-			return errLinkShort
-		}
-		n := int(binary.LittleEndian.Uint16(b[2:]))
-		if n < 4 || n > len(b) {
-			return errLinkShort
-		}
-		return d.wlan(b[n:], p)
 	}
+	d.hidden = HiddenReason{Kind: HiddenLinkType, Value: uint32(linkType)}
 	return linkTypeError(linkType)
+}
+
+// chdlc decodes a Cisco HDLC frame: address, control, ethertype.
+func (d *Decoder) chdlc(b []byte, p *Packet) error {
+	if len(b) < 4 {
+		return errLinkShort
+	}
+	return d.etherType(be16(b[2:]), b[4:], p)
+}
+
+// mpacket decodes an 802.3br mPacket: preamble and SMD before Ethernet.
+func (d *Decoder) mpacket(b []byte, p *Packet) error {
+	if len(b) < 8 {
+		return errLinkShort
+	}
+	if b[7] != 0xd5 { // not an express frame: a preemptable fragment
+		return ErrNotTCP
+	}
+	return d.ethernet(b[8:], p)
+}
+
+// radiotap decodes an 802.11 frame after its radiotap header.
+func (d *Decoder) radiotap(b []byte, p *Packet) error {
+	if len(b) < 4 {
+		return errLinkShort
+	}
+	n := int(binary.LittleEndian.Uint16(b[2:]))
+	if n < 4 || n > len(b) {
+		return errLinkShort
+	}
+	return d.wlan(b[n:], p)
 }
 
 func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
@@ -236,6 +250,7 @@ func (d *Decoder) enter() error {
 // tunnel records an opened tunnel of kind t.
 func (d *Decoder) tunnel(t Tunnel, p *Packet) error {
 	d.tunnels++
+	d.opened = true
 	if d.tunnels > maxTunnels {
 		return errTooDeep
 	}
@@ -296,6 +311,10 @@ func (d *Decoder) etherType(t uint16, b []byte, p *Packet) error {
 			return d.mpls(b, p)
 		case etherTEB:
 			return d.ethernet(b, p)
+		case etherARP, etherRARP, etherLLDP, etherEAPOL, etherPTP, etherLoopback, etherPPPoEDisc,
+			etherSlow, etherCFM, etherIPX, etherAoE, etherFCoE, etherFIP, etherHomePlug, etherTDLS,
+			etherWOL, etherPROFINET, etherEtherCAT, etherNCSI:
+			return ErrNotTCP // known not to carry IP
 		case etherPPPoE:
 			if len(b) < 6 {
 				return errLinkShort
@@ -308,7 +327,7 @@ func (d *Decoder) etherType(t uint16, b []byte, p *Packet) error {
 			}
 			return d.ppp(b[6:], p)
 		default:
-			return ErrNotTCP
+			return d.hide(HiddenEtherType, int(t))
 		}
 	}
 }
@@ -547,16 +566,90 @@ func (d *Decoder) ipv4(b []byte, p *Packet) error {
 	case total < len(b): // link-layer padding
 		b = b[:total]
 	}
-	if be16(b[6:])&0x1fff != 0 { // a non-first fragment
-		return ErrNotTCP
-	}
 	p.TTL = b[8]
 	p.IPID = be16(b[4:])
 	p.DF = b[6]&0x40 != 0
 	p.FlowLabel = 0
 	d.src = netip.AddrFrom4([4]byte(b[12:16]))
 	d.dst = netip.AddrFrom4([4]byte(b[16:20]))
+	if frag := be16(b[6:]); frag&0x3fff != 0 { // a fragment
+		switch off := int(frag&0x1fff) * 8; {
+		case off != 0 && b[9] == protoTCP:
+			return d.fragmentTail(b, ihl, off, frag&0x2000 == 0, p)
+		case off != 0: // a non-first fragment of something else
+			return ErrNotTCP
+		case b[9] == protoTCP && frag&0x2000 != 0 && total-ihl < 20 && len(b)-ihl < 20:
+			d.fragmentHead(b, ihl)
+			return ErrNotTCP
+		}
+	}
 	return d.ipPayload(b[9], b[ihl:], total-ihl, p)
+}
+
+// fragHead holds the start of a TCP segment whose first IPv4 fragment was
+// shorter than the 20-byte TCP header, until the next fragment completes
+// it (tiny fragments: an evasion, or a path with a very small MTU).
+type fragHead struct {
+	src, dst [4]byte
+	id       uint16
+	n        uint8    // bytes held: the segment's first n bytes
+	b        [20]byte // what the fixed header needs
+}
+
+// maxFragHeads bounds the first fragments a Decoder holds; a new one
+// replaces the oldest.
+const maxFragHeads = 8
+
+// fragmentHead keeps the TCP bytes of a first fragment (less than 20).
+func (d *Decoder) fragmentHead(b []byte, ihl int) {
+	h := &d.frags[d.fragNext%maxFragHeads]
+	d.fragNext++
+	h.src, h.dst, h.id = [4]byte(b[12:16]), [4]byte(b[16:20]), be16(b[4:])
+	h.n = uint8(copy(h.b[:], b[ihl:]))
+}
+
+// fragmentTail decodes the TCP segment whose header a held first fragment
+// started and this fragment (at byte offset off of the segment) completes;
+// the fragment's own bytes give the payload. last is set on the last
+// fragment. Without a matching held fragment it is ErrNotTCP.
+func (d *Decoder) fragmentTail(b []byte, ihl, off int, last bool, p *Packet) error {
+	for i := range d.frags {
+		h := &d.frags[i]
+		if h.n == 0 || int(h.n) != off || h.id != be16(b[4:]) || h.src != [4]byte(b[12:16]) || h.dst != [4]byte(b[16:20]) {
+			continue
+		}
+		data := b[ihl:]
+		var hdr [20]byte
+		n := copy(hdr[:], h.b[:h.n])
+		n += copy(hdr[n:], data)
+		if n < 20 {
+			if !last && off+len(data) < 20 && int(be16(b[2:]))-ihl == len(data) {
+				h.n = uint8(copy(h.b[:], hdr[:n])) // still short: wait for the next one
+			} else {
+				h.n = 0
+			}
+			return ErrNotTCP
+		}
+		h.n = 0
+		// The segment as far as known: all of it on the last fragment.
+		wire := off + max(len(data), int(be16(b[2:]))-ihl)
+		n = copy(d.fragBuf[:], h.b[:off])
+		n += copy(d.fragBuf[n:], data)
+		if err := d.tcp(d.fragBuf[:n], wire, p); err != nil {
+			return err
+		}
+		// The payload comes from this fragment: it must alias the frame.
+		if start := int(p.DataOffset) - off; p.Opts.Bad || start < 0 || start > len(data) {
+			p.Payload = data[len(data):]
+		} else {
+			p.Payload = data[start:]
+			if len(p.Payload) > p.Len {
+				p.Payload = p.Payload[:p.Len]
+			}
+		}
+		return nil
+	}
+	return ErrNotTCP
 }
 
 // ipv6 decodes an IPv6 header, its extension header chain and what it
@@ -644,6 +737,16 @@ func (d *Decoder) ipPayload(proto uint8, b []byte, wire int, p *Packet) error {
 		return d.gre(b, p)
 	case protoUDP:
 		return d.udp(b, p)
+	case protoL2TP:
+		if len(b) < 4 {
+			return d.hide(HiddenIPProto, protoL2TP)
+		}
+		if be32(b) == 0 { // session 0: a control message
+			return ErrNotTCP
+		}
+		return d.l2tpv3(b[4:], p, protoL2TP, HiddenIPProto)
+	case protoESP, protoEtherIP, protoMPLSIP:
+		return d.hide(HiddenIPProto, int(proto))
 	}
 	return ErrNotTCP
 }
@@ -724,38 +827,359 @@ func (d *Decoder) gre(b []byte, p *Packet) error {
 	return d.etherType(proto, b, p)
 }
 
-// udp decodes a UDP header and opens VXLAN or Geneve by destination port.
-// A header that does not fit the tunnel's format leaves the frame plain UDP.
+// udp decodes a UDP header and opens the tunnel its port names: VXLAN,
+// Geneve, GTP-U, AYIYA, L2TP, VXLAN-GPE, Teredo, GRE in UDP. The
+// destination port is tried first, then the source port (GTP-U, AYIYA and
+// L2TP peers may answer from another port). A header that does not fit the
+// tunnel's format leaves the frame plain UDP, counted as hiding what it
+// carries (see Stats.Hidden).
 func (d *Decoder) udp(b []byte, p *Packet) error {
 	if len(b) < 8 {
 		return ErrNotTCP
 	}
-	port := be16(b[2:])
+	src, dst := be16(b), be16(b[2:])
 	if n := int(be16(b[4:])); n >= 8 && n < len(b) {
 		b = b[:n]
 	}
 	b = b[8:]
-	switch port {
-	case portVXLAN, portVXLANLinux:
-		if len(b) < 8 || b[0]&0x08 == 0 { // I flag: a valid VNI
-			return ErrNotTCP
+	for _, port := range [...]uint16{dst, src} {
+		var err error
+		switch port {
+		case portVXLAN, portVXLANLinux:
+			if len(b) < 8 || b[0]&0x08 == 0 { // I flag: a valid VNI
+				return d.hide(HiddenUDPPort, int(port))
+			}
+			if err := d.tunnel(TunnelVXLAN, p); err != nil {
+				return err
+			}
+			return d.ethernet(b[8:], p)
+		case portGeneve:
+			if len(b) < 8 || b[0]>>6 != 0 || len(b) < 8+int(b[0]&0x3f)*4 {
+				return d.hide(HiddenUDPPort, int(port))
+			}
+			if err := d.tunnel(TunnelGeneve, p); err != nil {
+				return err
+			}
+			return d.etherType(be16(b[2:]), b[8+int(b[0]&0x3f)*4:], p)
+		case portGTPU:
+			err = d.gtpu(b, p)
+		case portAYIYA:
+			err = d.ayiya(b, p)
+		case portL2TP:
+			err = d.l2tpUDP(b, p)
+		case portVXLANGPE:
+			err = d.vxlanGPE(b, p)
+		case portTeredo:
+			err = d.teredo(b, p)
+		case portGREUDP:
+			err = d.gre(b, p)
+		default:
+			continue
 		}
-		if err := d.tunnel(TunnelVXLAN, p); err != nil {
-			return err
+		if err == ErrNotTCP && d.hidden.Kind == 0 && !d.opened {
+			// The header did not fit the tunnel's format (a control
+			// message sets opened): plain UDP to a tunnel port.
+			d.hidden = HiddenReason{Kind: HiddenUDPPort, Value: uint32(port)}
 		}
-		return d.ethernet(b[8:], p)
-	case portGeneve:
-		if len(b) < 8 || b[0]>>6 != 0 {
-			return ErrNotTCP
-		}
-		n := 8 + int(b[0]&0x3f)*4
-		if len(b) < n {
-			return ErrNotTCP
-		}
-		if err := d.tunnel(TunnelGeneve, p); err != nil {
-			return err
-		}
-		return d.etherType(be16(b[2:]), b[n:], p)
+		return err
+	}
+	switch {
+	case hidingPort(dst):
+		return d.hide(HiddenUDPPort, int(dst))
+	case hidingPort(src):
+		return d.hide(HiddenUDPPort, int(src))
 	}
 	return ErrNotTCP
 }
+
+// gtpu decodes a GTP-U v1 header (3GPP TS 29.281) with its optional
+// sequence number, N-PDU number and extension headers; a G-PDU (message
+// type 255) carries an IP packet. Other messages (echo, error indication,
+// end marker) carry none.
+func (d *Decoder) gtpu(b []byte, p *Packet) error {
+	if len(b) < 8 || b[0]>>5 != 1 || b[0]&0x10 == 0 { // version 1, protocol type GTP
+		return ErrNotTCP
+	}
+	if b[1] != 0xff {
+		d.opened = true
+		return ErrNotTCP
+	}
+	n := 8
+	if b[0]&0x07 != 0 { // E, S or PN: the optional 4 bytes are present
+		if len(b) < 12 {
+			return ErrNotTCP
+		}
+		n = 12
+		next := byte(0)
+		if b[0]&0x04 != 0 {
+			next = b[11]
+		}
+		for i := 0; next != 0; i++ {
+			if i >= maxExtHeaders || len(b) <= n {
+				return ErrNotTCP
+			}
+			l := int(b[n]) * 4
+			if l == 0 || len(b) < n+l {
+				return ErrNotTCP
+			}
+			next = b[n+l-1]
+			n += l
+		}
+	}
+	if err := d.tunnel(TunnelGTPU, p); err != nil {
+		return err
+	}
+	b = b[n:]
+	if len(b) == 0 || (b[0]>>4 != 4 && b[0]>>4 != 6) { // an Ethernet or unstructured PDU
+		return d.hide(HiddenUDPPort, portGTPU)
+	}
+	return d.ip(b, p)
+}
+
+// ayiya decodes an AYIYA header (draft-massar-v6ops-ayiya): identity of
+// 2^n bytes and a signature of 4*m bytes after 8 fixed bytes; opcode 1
+// forwards the packet named by the next header field.
+func (d *Decoder) ayiya(b []byte, p *Packet) error {
+	if len(b) < 8 {
+		return ErrNotTCP
+	}
+	n := 8 + 1<<(b[0]>>4) + int(b[1]>>4)*4
+	if len(b) < n {
+		return ErrNotTCP
+	}
+	if b[2]&0x0f != 1 { // not "forward": a heartbeat or a query
+		d.opened = true
+		return ErrNotTCP
+	}
+	switch b[3] {
+	case protoIPv6:
+		if err := d.tunnel(TunnelAYIYA, p); err != nil {
+			return err
+		}
+		d.opened = true
+		return d.ipv6(b[n:], p)
+	case protoIPIP:
+		if err := d.tunnel(TunnelAYIYA, p); err != nil {
+			return err
+		}
+		d.opened = true
+		return d.ipv4(b[n:], p)
+	}
+	return ErrNotTCP
+}
+
+// l2tpUDP decodes an L2TP header over UDP: version 2 (RFC 2661, PPP
+// inside) or 3 (RFC 3931, a session header then the pseudowire). Control
+// messages (the T bit) carry no data.
+func (d *Decoder) l2tpUDP(b []byte, p *Packet) error {
+	if len(b) < 2 {
+		return ErrNotTCP
+	}
+	flags := be16(b)
+	switch flags & 0x0f {
+	case 2:
+		if flags&0x8000 != 0 {
+			d.opened = true
+			return ErrNotTCP
+		}
+		n := 6 // flags, tunnel ID, session ID
+		if flags&0x4000 != 0 {
+			n += 2 // length
+		}
+		if flags&0x0800 != 0 {
+			n += 4 // Ns, Nr
+		}
+		if flags&0x0200 != 0 { // offset size, then that many bytes of padding
+			if len(b) < n+2 {
+				return ErrNotTCP
+			}
+			n += 2 + int(be16(b[n:]))
+		}
+		if len(b) < n {
+			return ErrNotTCP
+		}
+		if err := d.tunnel(TunnelL2TP, p); err != nil {
+			return err
+		}
+		d.opened = true
+		return d.ppp(b[n:], p)
+	case 3:
+		if flags&0x8000 != 0 {
+			d.opened = true
+			return ErrNotTCP
+		}
+		if len(b) < 8 {
+			return ErrNotTCP
+		}
+		return d.l2tpv3(b[8:], p, portL2TP, HiddenUDPPort)
+	}
+	return ErrNotTCP
+}
+
+// l2tpv3 decodes what follows an L2TPv3 session ID: a cookie of 0, 4 or 8
+// bytes and an optional 4-byte L2-specific sublayer, whose sizes are
+// configured, not sent; then the pseudowire, Ethernet or PPP. The first
+// offset at which an IP packet (raw, in Ethernet, or in PPP) fits its own
+// length is taken; when none fits, the frame counts as hidden (kind, value).
+func (d *Decoder) l2tpv3(b []byte, p *Packet, value int, kind HiddenKind) error {
+	for _, off := range [...]int{0, 4, 8, 12} {
+		if len(b) < off+20 {
+			break
+		}
+		c := b[off:]
+		if ipFits(c) {
+			if err := d.tunnel(TunnelL2TP, p); err != nil {
+				return err
+			}
+			d.opened = true
+			return d.ip(c, p)
+		}
+		if len(c) >= 14+20 && ipFits(c[14:]) && (be16(c[12:]) == etherIPv4 || be16(c[12:]) == etherIPv6) {
+			if err := d.tunnel(TunnelL2TP, p); err != nil {
+				return err
+			}
+			d.opened = true
+			return d.ethernet(c, p)
+		}
+		if c[0] == 0xff && c[1] == 0x03 && ipFits(c[4:]) {
+			if err := d.tunnel(TunnelL2TP, p); err != nil {
+				return err
+			}
+			d.opened = true
+			return d.ppp(c, p)
+		}
+	}
+	return d.hide(kind, value)
+}
+
+// ipFits reports whether b starts with an IPv4 or IPv6 header whose length
+// fields agree with len(b) (link padding of up to 4 bytes allowed): a test
+// that a guessed offset is right.
+func ipFits(b []byte) bool {
+	switch {
+	case len(b) >= 20 && b[0]>>4 == 4 && b[0]&0x0f >= 5:
+		n := int(be16(b[2:]))
+		return n >= int(b[0]&0x0f)*4 && n <= len(b) && len(b)-n <= 4
+	case len(b) >= 40 && b[0]>>4 == 6:
+		n := 40 + int(be16(b[4:]))
+		return n <= len(b) && len(b)-n <= 4
+	}
+	return false
+}
+
+// vxlanGPE decodes a VXLAN-GPE header (draft-ietf-nvo3-vxlan-gpe): the
+// next protocol field names IPv4, IPv6, Ethernet, NSH or MPLS.
+func (d *Decoder) vxlanGPE(b []byte, p *Packet) error {
+	if len(b) < 8 || (b[0]>>4)&3 != 0 { // version 0
+		return ErrNotTCP
+	}
+	next := byte(3) // no P bit: Ethernet, as in VXLAN
+	if b[0]&0x04 != 0 {
+		next = b[3]
+	}
+	if err := d.tunnel(TunnelVXLANGPE, p); err != nil {
+		return err
+	}
+	d.opened = true
+	b = b[8:]
+	if next == 4 { // NSH (RFC 8300): length in 4-byte words
+		if len(b) < 8 || b[0]>>6 != 0 {
+			return ErrNotTCP
+		}
+		n := int(b[1]&0x3f) * 4
+		if n < 8 || len(b) < n {
+			return ErrNotTCP
+		}
+		next = b[3]
+		b = b[n:]
+	}
+	switch next {
+	case 1:
+		return d.ipv4(b, p)
+	case 2:
+		return d.ipv6(b, p)
+	case 3:
+		return d.ethernet(b, p)
+	case 5:
+		return d.mpls(b, p)
+	}
+	return ErrNotTCP
+}
+
+// teredo decodes Teredo (RFC 4380): optional authentication and origin
+// indication headers, then an IPv6 packet that must fill the datagram.
+func (d *Decoder) teredo(b []byte, p *Packet) error {
+	if len(b) >= 4 && be16(b) == 1 { // authentication
+		n := 4 + int(b[2]) + int(b[3]) + 9
+		if len(b) < n {
+			return ErrNotTCP
+		}
+		b = b[n:]
+	}
+	if len(b) >= 8 && be16(b) == 0 { // origin indication
+		b = b[8:]
+	}
+	if len(b) < 40 || b[0]>>4 != 6 || int(be16(b[4:]))+40 != len(b) {
+		return ErrNotTCP
+	}
+	if err := d.tunnel(TunnelTeredo, p); err != nil {
+		return err
+	}
+	d.opened = true
+	return d.ipv6(b, p)
+}
+
+// hide records that the frame stops at something that may carry TCP and
+// returns ErrNotTCP.
+func (d *Decoder) hide(kind HiddenKind, value int) error {
+	if d.hidden.Kind == 0 {
+		d.hidden = HiddenReason{Kind: kind, Value: uint32(value)}
+	}
+	return ErrNotTCP
+}
+
+// pflog decodes an OpenBSD/FreeBSD pflog header (DLT_PFLOG): its first
+// byte is the header length (padded to 4 bytes), its second the address
+// family of the logged packet, as in BSD null headers.
+func (d *Decoder) pflog(b []byte, p *Packet) error {
+	if len(b) < 4 {
+		return errLinkShort
+	}
+	n := (int(b[0]) + 3) &^ 3
+	if n < minPflogHeader || n > len(b) {
+		return errLinkShort
+	}
+	switch b[1] {
+	case 2: // AF_INET
+		return d.ipv4(b[n:], p)
+	case 24, 28, 30: // AF_INET6 on OpenBSD/NetBSD, FreeBSD, Darwin
+		return d.ipv6(b[n:], p)
+	}
+	return ErrNotTCP
+}
+
+// minPflogHeader is the shortest pflog header: tcpdump's MIN_PFLOG_HDRLEN
+// (45), padded to 4 bytes.
+const minPflogHeader = 48
+
+// hidingPort reports whether UDP to port carries traffic that may hide TCP
+// and that Decode cannot open (encrypted, or not implemented).
+func hidingPort(port uint16) bool {
+	switch port {
+	case 4500, 51820, 1194, 5247, 4341, 6635:
+		return true
+	}
+	return false
+}
+
+// Names of the tunnels in Stats.Hidden's reasons.
+var (
+	udpPortNames = map[uint32]string{
+		portVXLAN: "VXLAN", portVXLANLinux: "VXLAN", portGeneve: "Geneve", portGTPU: "GTP-U",
+		portAYIYA: "AYIYA", portL2TP: "L2TP", portVXLANGPE: "VXLAN-GPE", portTeredo: "Teredo",
+		portGREUDP: "GRE-in-UDP", 4500: "IPsec NAT-T", 51820: "WireGuard", 1194: "OpenVPN",
+		5247: "CAPWAP data", 4341: "LISP data", 6635: "MPLS-in-UDP",
+	}
+	etherTypeNames = map[uint32]string{0x88e5: "MACsec", 0x86dd: "IPv6", 0x0800: "IPv4"}
+	ipProtoNames   = map[uint32]string{protoESP: "ESP", protoEtherIP: "EtherIP", protoL2TP: "L2TPv3", protoMPLSIP: "MPLS-in-IP"}
+)

@@ -40,6 +40,16 @@ func gopacketView(linkType int, frame []byte) (Packet, bool) {
 		case *layers.Ethernet:
 			p.HasMAC = true
 			copy(p.SrcMAC[:], l.SrcMAC)
+		case *layers.Dot11:
+			p.HasMAC = true
+			switch {
+			case l.Flags.ToDS() && l.Flags.FromDS():
+				copy(p.SrcMAC[:], l.Address4)
+			case l.Flags.FromDS():
+				copy(p.SrcMAC[:], l.Address3)
+			default:
+				copy(p.SrcMAC[:], l.Address2)
+			}
 		case *layers.LinuxSLL:
 			if l.AddrType == 1 && l.AddrLen == 6 { // ARPHRD_ETHER
 				p.HasMAC = true
@@ -88,6 +98,12 @@ func gopacketView(linkType int, frame []byte) (Packet, bool) {
 // false when gopacket does not find a TCP segment in the frame.
 func compareWithGopacket(t *testing.T, where string, linkType int, frame []byte, d *Decoder) bool {
 	t.Helper()
+	if linkType == linkIEEE80211 {
+		// gopacket takes an FCS off every LINKTYPE_IEEE802_11 frame; the
+		// link type may or may not carry one, and tshark (and Decode)
+		// assume none: the IP length says where the segment ends.
+		return false
+	}
 	want, ok := gopacketView(linkType, frame)
 	if !ok {
 		return false

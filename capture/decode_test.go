@@ -182,6 +182,33 @@ func nflogFrame(order binary.ByteOrder, family byte, ip []byte) []byte {
 		tlv(9, ip)) // NFULA_PAYLOAD
 }
 
+// gtpuHeader is a GTP-U G-PDU header before pdu: with extension headers
+// (the first's type in first[0], each one's last byte the next's type) when
+// any are given.
+func gtpuHeader(pdu []byte, ext ...[]byte) []byte {
+	body := joinBytes(ext...)
+	if len(ext) == 0 {
+		return joinBytes([]byte{0x30, 0xff}, u16(uint16(len(pdu))), []byte{0, 0, 0x12, 0x34}, pdu)
+	}
+	// The first slice's first byte is the next type field of the fixed
+	// header; the rest are the extension headers themselves.
+	next, exts := body[0], body[1:]
+	return joinBytes([]byte{0x34, 0xff}, u16(uint16(4+len(exts)+len(pdu))), []byte{0, 0, 0x12, 0x34, 0, 0, 0, next}, exts, pdu)
+}
+
+// pflogHeader is a pflog header of length n (padded to 4 bytes) logging a
+// packet of address family af (2 AF_INET, 24 OpenBSD's AF_INET6), passed
+// by rule 7 on em0.
+func pflogHeader(n int, af byte) []byte {
+	h := make([]byte, (n+3)&^3)
+	h[0], h[1], h[2] = byte(n), af, 0 // action: pass
+	copy(h[4:], "em0")
+	copy(h[20:], "main")
+	binary.BigEndian.PutUint32(h[36:], 7)
+	h[60] = 1 // direction: in
+	return h
+}
+
 // mplsLabels is a stack of n labels, the last one bottom of stack.
 func mplsLabels(n int) []byte {
 	var out []byte
@@ -205,6 +232,21 @@ func ipv6ExtChain(t testing.TB) []byte {
 	dstOpts := []byte{51, 0, 1, 4, 0, 0, 0, 0}                              // next: AH
 	ah := joinBytes([]byte{6, 4, 0, 0}, make([]byte, 20))                   // next: TCP; (4+2)*4 bytes
 	ext := joinBytes(hopByHop, routing, fragment, dstOpts, ah)
+	return buildFrame(t, ip, gopacket.Payload(ext), tcpLayer(ip), testPayload)
+}
+
+// ipv6DstOptsChain is an IPv6 TCP packet behind n destination options
+// headers.
+func ipv6DstOptsChain(t testing.TB, n int) []byte {
+	ip := ipv6Layer(ip6A, ip6B, layers.IPProtocolIPv6Destination)
+	var ext []byte
+	for i := range n {
+		next := byte(60)
+		if i == n-1 {
+			next = 6
+		}
+		ext = append(ext, next, 0, 1, 4, 0, 0, 0, 0)
+	}
 	return buildFrame(t, ip, gopacket.Payload(ext), tcpLayer(ip), testPayload)
 }
 
@@ -320,6 +362,10 @@ func decodeCases(t testing.TB) []decodeCase {
 
 	add("ipv6_extension_headers", 229, ipv6ExtChain(t), v6)
 
+	add("pflog_freebsd_ipv4", 117, joinBytes(pflogHeader(61, 2), inner4(t)), v4)
+	add("pflog_openbsd_ipv6", 117, joinBytes(pflogHeader(100, 24), inner6(t)), v6)
+	add("ppp_hdlc_ipv4", 50, joinBytes([]byte{0xff, 0x03}, u16(0x0021), inner4(t)), v4)
+
 	// Tunnels.
 	add("gre_ipv4_key_seq", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolGRE),
 		&layers.GRE{KeyPresent: true, Key: 99, SeqPresent: true, Seq: 5, ChecksumPresent: true, Protocol: layers.EthernetTypeIPv4},
@@ -353,6 +399,8 @@ func decodeCases(t testing.TB) []decodeCase {
 
 	wlan := joinBytes([]byte{0x88, 0x01, 0, 0}, macB, macIn, macB, []byte{0, 0}, []byte{0, 0}, // QoS data, ToDS
 		[]byte{0xaa, 0xaa, 0x03, 0, 0, 0}, u16(0x0800), inner4(t))
+	add("ieee80211_qos_data", 105, wlan, withMAC(v4, macIn))
+	add("radiotap_80211", 127, joinBytes([]byte{0, 0, 8, 0, 0, 0, 0, 0}, wlan), withMAC(v4, macIn))
 	add("gre_aruba_80211", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolGRE),
 		&layers.GRE{Protocol: 0x8200}, gopacket.Payload(wlan)), tunnelled(withMAC(v4, macIn), TunnelGRE))
 
@@ -384,6 +432,63 @@ func decodeCases(t testing.TB) []decodeCase {
 	add("gre_then_vxlan", 229, buildFrame(t, outerIP6(layers.IPProtocolGRE), &layers.GRE{Protocol: layers.EthernetTypeIPv4},
 		outerIP4(layers.IPProtocolUDP), udp(4789), &layers.VXLAN{ValidIDFlag: true, VNI: 1}, gopacket.Payload(innerEther4(t))),
 		tunnelled(withMAC(v4, macIn), TunnelGRE))
+
+	// Tunnels of issue 18: GTP-U, AYIYA, L2TP, VXLAN-GPE, Teredo, GRE in UDP.
+	add("gtpu_ipv4", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(2152),
+		&layers.GTPv1U{Version: 1, ProtocolType: 1, MessageType: 255, TEID: 0x1234}, gopacket.Payload(inner4(t))),
+		tunnelled(withMAC(v4, macA), TunnelGTPU))
+	add("gtpu_extension_headers_ipv6", 101, buildFrame(t, outerIP4(layers.IPProtocolUDP), udp(2152),
+		gopacket.Payload(gtpuHeader(inner6(t), []byte{0x85}, []byte{1, 0x10, 0x01, 0x40}, []byte{2, 0, 0, 0, 0, 0, 0, 0}))),
+		tunnelled(v6, TunnelGTPU))
+	add("ayiya_ipv6", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(5072),
+		gopacket.Payload(joinBytes([]byte{0x41, 0x52, 0x11, 41, 0x5f, 0, 0, 0}, bytes.Repeat([]byte{0xaa}, 16),
+			bytes.Repeat([]byte{0xbb}, 20), inner6(t)))),
+		tunnelled(withMAC(v6, macA), TunnelAYIYA))
+	add("l2tpv2_ppp_ipv4", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(1701),
+		gopacket.Payload(joinBytes(u16(0x4002), u16(uint16(8+4+len(inner4(t)))), u16(7), u16(9), []byte{0xff, 0x03}, u16(0x0021), inner4(t)))),
+		tunnelled(withMAC(v4, macA), TunnelL2TP))
+	add("l2tpv2_sequence_offset_ipv6", 101, buildFrame(t, outerIP4(layers.IPProtocolUDP), udp(1701),
+		gopacket.Payload(joinBytes(u16(0x0a02), u16(7), u16(9), u16(1), u16(2), u16(3), []byte{0, 0, 0}, []byte{0xff, 0x03}, u16(0x0057), inner6(t)))),
+		tunnelled(v6, TunnelL2TP))
+	add("l2tpv3_udp_cookie_ethernet", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(1701),
+		gopacket.Payload(joinBytes(u16(0x0003), u16(0), []byte{0, 0, 0x12, 0x34}, []byte{1, 2, 3, 4}, innerEther4(t)))),
+		tunnelled(withMAC(v4, macIn), TunnelL2TP))
+	add("l2tpv3_ip_cookie8_sublayer_ethernet", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(115),
+		gopacket.Payload(joinBytes([]byte{0, 0, 0x12, 0x34}, []byte{1, 2, 3, 4, 5, 6, 7, 8}, []byte{0x40, 0, 0, 1}, innerEther4(t)))),
+		tunnelled(withMAC(v4, macIn), TunnelL2TP))
+	add("l2tpv3_ip_raw_ipv6", 229, buildFrame(t, outerIP6(115), gopacket.Payload(joinBytes([]byte{0, 0, 0, 9}, inner6(t)))),
+		tunnelled(v6, TunnelL2TP))
+	add("vxlan_gpe_ipv4", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(4790),
+		gopacket.Payload(joinBytes([]byte{0x0c, 0, 0, 1, 0, 0, 42, 0}, inner4(t)))),
+		tunnelled(withMAC(v4, macA), TunnelVXLANGPE))
+	add("vxlan_gpe_nsh_ethernet", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(4790),
+		gopacket.Payload(joinBytes([]byte{0x0c, 0, 0, 4, 0, 0, 42, 0}, []byte{0x0f, 0xc6, 0x01, 0x03, 0, 0, 1, 0xff},
+			make([]byte, 16), innerEther4(t)))),
+		tunnelled(withMAC(v4, macIn), TunnelVXLANGPE))
+	add("teredo_origin_indication", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(3544),
+		gopacket.Payload(joinBytes([]byte{0, 0, 0xf2, 0x27, 0x3f, 0xff, 0xfd, 0xfe}, inner6(t)))),
+		tunnelled(withMAC(v6, macA), TunnelTeredo))
+	add("gre_in_udp", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolUDP), udp(4754),
+		gopacket.Payload(joinBytes(u16(0), u16(0x0800), inner4(t)))),
+		tunnelled(withMAC(v4, macA), TunnelGRE))
+	add("pppoe_ipv6", 1, func() []byte {
+		in := inner6(t)
+		return joinBytes(macB, macA, u16(0x8864), []byte{0x11, 0x00, 0x00, 0x01}, u16(uint16(2+len(in))), u16(0x0057), in)
+	}(), withMAC(v6, macA))
+
+	// Deep stacks real networks produce (issue 14.13).
+	gtp := buildFrame(t, &layers.Ethernet{SrcMAC: macIn, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+		outerIP4(layers.IPProtocolIPv4), outerIP4(layers.IPProtocolUDP), udp(2152), gopacket.Payload(gtpuHeader(inner4(t))))
+	geneve := buildFrame(t, &layers.Ethernet{SrcMAC: macB, DstMAC: macA, EthernetType: layers.EthernetTypeIPv6},
+		outerIP6(layers.IPProtocolUDP), udp(6081), gopacket.Payload(joinBytes([]byte{0, 0}, u16(0x6558), []byte{0, 0, 9, 0}, gtp)))
+	add("five_tunnels_deep", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), outerIP4(layers.IPProtocolGRE),
+		&layers.GRE{Protocol: layers.EthernetTypeIPv4}, outerIP4(layers.IPProtocolUDP), udp(4789),
+		&layers.VXLAN{ValidIDFlag: true, VNI: 7}, gopacket.Payload(geneve)),
+		tunnelled(withMAC(v4, macIn), TunnelGRE))
+	add("nine_vlan_tags", 1, joinBytes(macB, macA, bytes.Repeat(joinBytes(u16(0x8100), u16(77)), 9), u16(0x0800), inner4(t)),
+		vlan(withMAC(v4, macA), 77))
+	add("seventeen_mpls_labels", 1, joinBytes(macB, macA, u16(0x8847), mplsLabels(17), inner4(t)), withMAC(v4, macA))
+	add("ipv6_20_extension_headers", 229, ipv6DstOptsChain(t, 20), v6)
 
 	// IPv4 options and a first fragment (more fragments to come).
 	ip4 = ipv4Layer(ip4A, ip4B, layers.IPProtocolTCP)
@@ -592,7 +697,9 @@ func TestDecode_errors(t *testing.T) {
 		}(), ErrMalformed},
 		{"mpls_stack_cut", 1, joinBytes(macB, macA, u16(0x8847), []byte{0, 0x10, 0, 64, 0, 0x11}), ErrMalformed},
 		{"mpls_no_bottom", 1, joinBytes(macB, macA, u16(0x8847), bytes.Repeat([]byte{0, 0x10, 0, 64}, 40)), ErrMalformed},
-		{"too_many_vlan_tags", 1, joinBytes(macB, macA, bytes.Repeat(joinBytes(u16(0x8100), u16(5)), 10), u16(0x0800), inner4(t)), ErrMalformed},
+		{"too_many_vlan_tags", 1, joinBytes(macB, macA, bytes.Repeat(joinBytes(u16(0x8100), u16(5)), maxTags+1), u16(0x0800), inner4(t)), ErrMalformed},
+		{"too_many_mpls_labels", 1, joinBytes(macB, macA, u16(0x8847), mplsLabels(maxLabels+1), inner4(t)), ErrMalformed},
+		{"too_many_ipv6_extension_headers", 229, ipv6DstOptsChain(t, maxExtHeaders+1), ErrMalformed},
 		{"nflog_tlv_overrun", 239, []byte{2, 0, 0, 1, 8, 0, 1, 0, 8, 0, 3, 0, 0xff, 0, 9, 0, 0x45}, ErrMalformed},
 		{"tunnels_too_deep", 101, func() []byte {
 			f := inner4(t)
@@ -706,7 +813,9 @@ func TestDecode_segmentationOffload(t *testing.T) {
 // zeroAllocFrames are the hot-path frames that must decode without allocating.
 func zeroAllocFrames(t testing.TB) []decodeCase {
 	want := map[string]bool{"ethernet_ipv4": true, "dot1q_ipv6": true, "sll2_ipv4": true, "sll_ipv4": true,
-		"raw_ipv6": true, "null_ipv4": true, "vxlan": true, "erspan_type2": true, "nflog_ipv4": true}
+		"raw_ipv6": true, "null_ipv4": true, "vxlan": true, "erspan_type2": true, "nflog_ipv4": true,
+		"gtpu_extension_headers_ipv6": true, "ayiya_ipv6": true, "l2tpv2_ppp_ipv4": true, "l2tpv3_ip_cookie8_sublayer_ethernet": true,
+		"vxlan_gpe_nsh_ethernet": true, "teredo_origin_indication": true, "pflog_freebsd_ipv4": true, "five_tunnels_deep": true}
 	var out []decodeCase
 	for _, c := range decodeCases(t) {
 		if want[c.name] {
@@ -771,5 +880,154 @@ func TestDecode_bogusDataOffset(t *testing.T) {
 				t.Errorf("got bad=%v len=%d payload=%d, want bad options and no payload", got.Opts.Bad, got.Len, len(got.Payload))
 			}
 		})
+	}
+}
+
+// TestDecode_hidden: frames that may carry TCP inside something Decode does
+// not open are ErrNotTCP with the reason recorded; frames known to carry no
+// TCP (a tunnel's control messages, ARP, LLDP, DNS) have none.
+func TestDecode_hidden(t *testing.T) {
+	ip4 := func(proto layers.IPProtocol) *layers.IPv4 { return ipv4Layer(outer4[0], outer4[1], proto) }
+	udp := func(port layers.UDPPort) *layers.UDP { return &layers.UDP{SrcPort: 40000, DstPort: port} }
+	udpFrame := func(port layers.UDPPort, payload []byte) []byte {
+		return buildFrame(t, ip4(layers.IPProtocolUDP), udp(port), gopacket.Payload(payload))
+	}
+	none := HiddenReason{}
+	for _, c := range []struct {
+		name     string
+		linkType int
+		frame    []byte
+		want     HiddenReason
+		str      string
+	}{
+		{"gtpu_echo_request", 101, udpFrame(2152, []byte{0x32, 0x01, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0}), none, ""},
+		{"gtpu_extension_overrun", 101, udpFrame(2152, []byte{0x34, 0xff, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0x85, 9, 0, 0, 0}),
+			HiddenReason{HiddenUDPPort, 2152}, "UDP/2152 (GTP-U)"},
+		{"gtpu_version_0", 101, udpFrame(2152, joinBytes([]byte{0x10, 0xff, 0, 0, 0, 0, 0, 1}, inner4(t))),
+			HiddenReason{HiddenUDPPort, 2152}, "UDP/2152 (GTP-U)"},
+		{"gtpu_ethernet_pdu", 101, udpFrame(2152, gtpuHeader(innerEther4(t))), HiddenReason{HiddenUDPPort, 2152}, "UDP/2152 (GTP-U)"},
+		{"gtpu_carrying_dns", 101, udpFrame(2152, gtpuHeader(buildFrame(t, ipv4Layer(ip4A, ip4B, layers.IPProtocolUDP),
+			&layers.UDP{SrcPort: 5353, DstPort: 53}, gopacket.Payload("dns")))), none, ""},
+		{"l2tp_control", 101, udpFrame(1701, []byte{0xc8, 0x02, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0}), none, ""},
+		{"l2tpv3_unknown_pseudowire", 101, udpFrame(1701, joinBytes(u16(0x0003), u16(0), []byte{0, 0, 0, 1}, bytes.Repeat([]byte{0x77}, 60))),
+			HiddenReason{HiddenUDPPort, 1701}, "UDP/1701 (L2TP)"},
+		{"ayiya_heartbeat", 101, udpFrame(5072, joinBytes([]byte{0x41, 0x52, 0x12, 59, 0, 0, 0, 0}, make([]byte, 36))), none, ""},
+		{"vxlan_without_i_flag", 101, udpFrame(4789, make([]byte, 30)), HiddenReason{HiddenUDPPort, 4789}, "UDP/4789 (VXLAN)"},
+		{"wireguard", 101, buildFrame(t, ip4(layers.IPProtocolUDP), &layers.UDP{SrcPort: 51820, DstPort: 40000}, gopacket.Payload(make([]byte, 64))),
+			HiddenReason{HiddenUDPPort, 51820}, "UDP/51820 (WireGuard)"},
+		{"esp", 101, buildFrame(t, ip4(layers.IPProtocolESP), gopacket.Payload(make([]byte, 64))), HiddenReason{HiddenIPProto, 50}, "IP protocol 50 (ESP)"},
+		{"dns", 101, udpFrame(53, []byte("dns query")), none, ""},
+		{"macsec", 1, joinBytes(macB, macA, u16(0x88e5), make([]byte, 60)), HiddenReason{HiddenEtherType, 0x88e5}, "EtherType 0x88e5 (MACsec)"},
+		{"unknown_ethertype", 1, joinBytes(macB, macA, u16(0x1234), make([]byte, 46)), HiddenReason{HiddenEtherType, 0x1234}, "EtherType 0x1234"},
+		{"lldp", 1, joinBytes(macB, macA, u16(0x88cc), make([]byte, 46)), none, ""},
+		{"arp_in_vlan", 1, joinBytes(macB, macA, u16(0x8100), u16(5), u16(0x0806), make([]byte, 46)), none, ""},
+		{"unsupported_link_type", 147, inner4(t), HiddenReason{HiddenLinkType, 147}, "link type 147 (USER0)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := NewDecoder()
+			var p Packet
+			err := d.Decode(c.linkType, c.frame, &p)
+			if err == nil {
+				t.Fatalf("got a TCP segment, want none")
+			}
+			if c.linkType != 147 && err != ErrNotTCP {
+				t.Errorf("got error %v, want ErrNotTCP", err)
+			}
+			if d.hidden != c.want {
+				t.Errorf("hidden got %+v, want %+v", d.hidden, c.want)
+			}
+			if c.want != none && d.hidden.String() != c.str {
+				t.Errorf("reason got %q, want %q", d.hidden.String(), c.str)
+			}
+		})
+	}
+}
+
+// fragmentRST splits inner4's TCP segment (an RST with options and
+// testPayload) into IPv4 fragments whose TCP data start at the given byte
+// offsets (multiples of 8), each with IP ID id.
+func fragmentRST(t testing.TB, id uint16, cuts ...int) [][]byte {
+	whole := inner4(t)
+	seg := whole[20:]
+	var out [][]byte
+	for i, start := range cuts {
+		end := len(seg)
+		if i+1 < len(cuts) {
+			end = cuts[i+1]
+		}
+		hdr := append([]byte(nil), whole[:20]...)
+		binary.BigEndian.PutUint16(hdr[2:], uint16(20+end-start))
+		binary.BigEndian.PutUint16(hdr[4:], id)
+		flags := uint16(start / 8)
+		if end < len(seg) {
+			flags |= 0x2000 // more fragments
+		}
+		binary.BigEndian.PutUint16(hdr[6:], flags)
+		out = append(out, joinBytes(hdr, seg[start:end]))
+	}
+	return out
+}
+
+// TestDecode_fragmentedTCPHeader: a TCP header split over IPv4 fragments
+// (issue 14.13) is decoded from the fragment that completes it; the first
+// fragments are held in a bounded table.
+func TestDecode_fragmentedTCPHeader(t *testing.T) {
+	want := wantV4()
+	want.DF, want.IPID = false, 0x4242
+	want.LinkType = 101
+	for _, cuts := range [][]int{{0, 8}, {0, 16}, {0, 8, 16}, {0, 8, 48}} {
+		frags := fragmentRST(t, 0x4242, cuts...)
+		d := NewDecoder()
+		var p Packet
+		for i, f := range frags {
+			err := d.Decode(101, f, &p)
+			complete := cuts[i]+len(f)-20 >= 20 && (i == 0 || cuts[i] < 20)
+			switch {
+			case complete && err != nil:
+				t.Fatalf("cuts %v: fragment %d: got error %v, want the RST", cuts, i+1, err)
+			case complete:
+				w := want
+				w.Len = cuts[i] + len(f) - 20 - 40
+				if i == len(frags)-1 {
+					w.Len = len(testPayload)
+				}
+				w.Payload = []byte(testPayload)[:max(0, min(len(testPayload), cuts[i]+len(f)-20-40))]
+				checkPacket(t, "fragmented", p, w)
+				if !insideFrame(p.Payload, f) {
+					t.Errorf("cuts %v: payload not inside the fragment", cuts)
+				}
+			case err != ErrNotTCP:
+				t.Errorf("cuts %v: fragment %d: got %v, want ErrNotTCP", cuts, i+1, err)
+			}
+		}
+	}
+	// Bounded: the oldest of maxFragHeads+1 held fragments is forgotten.
+	d := NewDecoder()
+	var p Packet
+	first := fragmentRST(t, 1, 0, 8)
+	if err := d.Decode(101, first[0], &p); err != ErrNotTCP {
+		t.Fatal(err)
+	}
+	for id := uint16(2); id <= maxFragHeads+1; id++ {
+		if err := d.Decode(101, fragmentRST(t, id, 0, 8)[0], &p); err != ErrNotTCP {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Decode(101, first[1], &p); err != ErrNotTCP {
+		t.Errorf("tail of a forgotten first fragment: got %v, want ErrNotTCP", err)
+	}
+	last := fragmentRST(t, maxFragHeads+1, 0, 8)
+	if err := d.Decode(101, last[1], &p); err != nil || !p.Flags.Has(RST) {
+		t.Errorf("tail of the newest first fragment: got %v, flags %v, want the RST", err, p.Flags)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		_ = d.Decode(101, first[0], &p)
+		_ = d.Decode(101, first[1], &p)
+	}); n != 0 {
+		t.Errorf("fragments: %v allocations, want 0", n)
+	}
+	// An unfragmented segment's tail never matches: offsets must chain.
+	if err := d.Decode(101, fragmentRST(t, 3, 0, 16)[1], &p); err != ErrNotTCP {
+		t.Errorf("tail at 16 after a head of 8: got %v, want ErrNotTCP", err)
 	}
 }

@@ -5,10 +5,18 @@
 // Stats and skipped.
 //
 // Decoder does the per-frame work without allocating: Ethernet (802.1Q,
-// QinQ, MPLS), Linux SLL/SLL2, raw IP, BSD null/loop, Cisco HDLC, NFLOG,
-// PPP and 802.11 data framing; IPv4 and IPv6 with extension headers.
-// Tunnels (GRE, ERSPAN, VXLAN, Geneve, IP-in-IP) are opened and the
-// innermost TCP segment decoded.
+// QinQ, MPLS, PPPoE), Linux SLL/SLL2, raw IP, BSD null/loop, OpenBSD pflog,
+// Cisco HDLC, NFLOG, PPP and 802.11 data framing; IPv4 and IPv6 with
+// extension headers, and TCP headers split over IPv4 fragments. Tunnels
+// (GRE, ERSPAN, VXLAN, VXLAN-GPE, Geneve, IP-in-IP, GTP-U, AYIYA, L2TP,
+// Teredo, GRE in UDP) are opened and the innermost TCP segment decoded.
+// Link types are one table (linktype.go). Frames that may hide TCP in
+// something not opened are counted by reason in Stats.Hidden.
+//
+// pcapng is read by pcapgo behind a block scanner of ours that numbers
+// frames as tshark does and bounds what pcapgo would allocate (block and
+// record sizes, interfaces, name records): past a bound the input ends as
+// a cut file does. PcapngWriter writes frames of any mix of link types.
 //
 // Buffers: a Source owns its read buffer. Packet.Payload and Packet.Frame
 // alias it and are valid only until the next call to Next; copy what you
@@ -22,9 +30,28 @@
 // are read in place from a 1 MiB window (pcapRecordReader), with
 // pcapgo's checks and errors.
 //
+// Writing (-w): ExportWriter writes pcap (or pcapng for several link
+// types); Rotator starts new files as tcpdump's -C/-W/-G do; Recorder, the
+// live -w, holds each flow's recent frames (copies, within a memory bound)
+// and writes a flow's frames when told it has a finding.
+//
 // Clock: Packet.Time is the capture timestamp (UTC) from the file or the
 // kernel. The package never reads the wall clock for packet handling; the
-// one exception is a live Source's Clock, which carries packet time on
-// through a silence (see ErrTimeout) with the monotonic time elapsed since
-// the last frame.
+// exceptions are a live Source's Clock, and Follow's for a pipe carrying a
+// live feed (tcpdump -w - -U), which carry packet time on through a silence
+// (see ErrTimeout) with the monotonic time elapsed since the last frame.
+// Rotator's -G periods and Recorder's hold run on packet time; only the
+// first -G file's name takes the time the caller gives.
+//
+// Stopping: Follow wraps any Source so that closing a stop channel (a
+// signal, --duration) ends it with io.EOF wherever it waits: a live handle
+// is closed, a pipe is read by a goroutine of its own, a file ends before
+// its next packet. Interruptible does the same for an open that blocks (a
+// FIFO waiting for its other end).
+//
+// Outputs: Exporter writes -w (pcap, or pcapng for several link types):
+// every packet, or at Close the flows marked with findings, read again
+// from regular input files or from a spool unlinked at creation. Output
+// files are opened write-only (CreateOutput) and a regular file that could
+// not be completed is removed.
 package capture

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -382,7 +383,7 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 			data = buf[n:len(buf):len(buf)]
 		}
 		if err := s.decode(lt, data, p); err != nil {
-			countDecodeErr(&s.stats, err, s.input, s.index)
+			countDecodeErr(&s.stats, s.dec, err, s.input, s.index)
 			if buf != nil {
 				buf = buf[:len(buf)-len(data)]
 			}
@@ -404,10 +405,9 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 // decode runs the decoder, except on link types it already refused (its
 // error for those names the link type, which costs an allocation).
 func (s *fileSource) decode(lt int, data []byte, p *Packet) error {
-	for _, u := range s.unsupported {
-		if u == lt {
-			return errUnsupportedFrame
-		}
+	if slices.Contains(s.unsupported, lt) {
+		s.dec.hidden = HiddenReason{Kind: HiddenLinkType, Value: uint32(lt)}
+		return errUnsupportedFrame
 	}
 	err := s.dec.Decode(lt, data, p)
 	if err != nil && errors.Is(err, ErrUnsupportedLinkType) {
@@ -418,8 +418,12 @@ func (s *fileSource) decode(lt int, data []byte, p *Packet) error {
 
 var errUnsupportedFrame = fmt.Errorf("%w of the frame's interface", ErrUnsupportedLinkType)
 
-// countDecodeErr counts a frame Decode did not turn into a TCP packet.
-func countDecodeErr(st *Stats, err error, input int, index uint64) {
+// countDecodeErr counts a frame d did not turn into a TCP packet, and
+// where it stopped when that may hide TCP.
+func countDecodeErr(st *Stats, d *Decoder, err error, input int, index uint64) {
+	if d.hidden.Kind != 0 {
+		st.addHidden(d.hidden)
+	}
 	if err == ErrNotTCP {
 		st.NonTCP++
 		return
@@ -444,10 +448,8 @@ func (s *fileSource) endErr(err error) error {
 }
 
 func (s *fileSource) addLink(lt int) {
-	for _, l := range s.links {
-		if l == lt {
-			return
-		}
+	if slices.Contains(s.links, lt) {
+		return
 	}
 	s.links = append(s.links, lt)
 }
@@ -456,6 +458,7 @@ func (s *fileSource) addLink(lt int) {
 func (s *fileSource) Stats() Stats {
 	st := s.stats
 	st.FirstErrors = append([]FrameError(nil), s.stats.FirstErrors...)
+	st.Hidden = append([]HiddenCount(nil), s.stats.Hidden...)
 	return st
 }
 
@@ -499,6 +502,11 @@ type ngReader struct {
 func (r *ngReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, error) {
 	data, ci, err := r.r.ZeroCopyReadPacketData()
 	if err != nil {
+		if r.blocks.err != nil && err != io.EOF {
+			// The scanner stopped the stream at a block past a bound:
+			// its reason, not pcapgo's account of the short read.
+			err = r.blocks.err
+		}
 		return nil, ci, 0, 0, err
 	}
 	lt := -1
@@ -510,20 +518,74 @@ func (r *ngReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, error) {
 	return data, ci, lt, 1 + r.blocks.pop(), nil
 }
 
+// Bounds on a pcapng stream, checked by blockCounter before pcapgo reads
+// the blocks, which allocates what they claim and keeps interfaces, name
+// records and decryption secrets for the whole file. Past a bound the
+// stream ends there, as a cut file does, with an error naming the bound.
+const (
+	// maxPacketBlockLen bounds a packet block: the longest record, its
+	// 32-byte header and 64 KiB of options.
+	maxPacketBlockLen = maxRecordLen + 32 + 1<<16
+	// maxBlockLen bounds any other block (Wireshark's own limit).
+	maxBlockLen = 16 << 20
+	// maxKeptBytes bounds the bytes of the blocks pcapgo keeps for the
+	// whole file: section headers, interfaces, name resolution and
+	// decryption secrets.
+	maxKeptBytes = 64 << 20
+	// maxInterfaces bounds the interface description blocks of a file
+	// (pcapgo keeps about 1.2 KiB for each).
+	maxInterfaces = 4096
+	// maxNameRecords bounds the name resolution records of a file.
+	maxNameRecords = 100000
+)
+
+// pcapng block types.
+const (
+	ngBlockPacket     = 2
+	ngBlockIface      = 1
+	ngBlockSimple     = 3
+	ngBlockNames      = 4
+	ngBlockEnhanced   = 6
+	ngBlockSecrets    = 10
+	ngBlockJournal    = 9
+	ngBlockCustom     = 0x00000bad
+	ngBlockCustomCopy = 0x40000bad
+)
+
+// boundError is a pcapng stream past one of the bounds above.
+type boundError string
+
+func (e boundError) Error() string { return string(e) }
+
 // blockCounter watches the pcapng block stream on its way to pcapgo, which
 // skips blocks it does not know without a trace, to number frames as
 // tshark does: tshark gives custom blocks (and systemd journal export
 // blocks) frame numbers of their own. For each packet block it queues the
 // number of such blocks since the previous packet block; pcapgo reads
 // ahead, so the queue holds the packets read but not yet returned.
+//
+// It also enforces the bounds above: a block past one is not passed on;
+// Read returns the bytes before it, then the bound's error.
 type blockCounter struct {
 	r io.Reader
 
-	hdr     [12]byte // the current block's start, filled up to have
+	hdr     [24]byte // the current block's start, filled up to have
 	have    int
 	skip    uint64 // bytes of the current block left to pass
 	big     bool   // the section's byte order
 	stopped bool   // the stream stopped making sense; pcapgo reports it
+	err     error  // a bound was passed: returned by every Read from then on
+
+	// In a name resolution block: record bytes left (names > 0), the
+	// current record's header, filled up to recHave, and the block's
+	// trailing length field still to pass.
+	names   uint64
+	rec     [4]byte
+	recHave int
+
+	kept       uint64 // bytes of kept blocks so far
+	interfaces int
+	records    int
 
 	numbered uint64   // numbered non-packet blocks since the last packet
 	queue    []uint64 // per packet block read ahead: numbered blocks before it
@@ -531,9 +593,14 @@ type blockCounter struct {
 }
 
 func (c *blockCounter) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
 	n, err := c.r.Read(p)
 	if !c.stopped {
-		c.scan(p[:n])
+		if ok := c.scan(p[:n]); ok < n {
+			return ok, c.err // the bytes before the block past a bound
+		}
 	}
 	return n, err
 }
@@ -551,77 +618,161 @@ func (c *blockCounter) pop() uint64 {
 	return n
 }
 
-func (c *blockCounter) scan(b []byte) {
-	for len(b) > 0 {
+// scan follows the blocks through b. It returns len(b), or, when a bound is
+// passed, the offset in b of the block (or name record) past it, with c.err
+// set.
+func (c *blockCounter) scan(b []byte) int {
+	pos := 0
+	for pos < len(b) {
 		if c.skip > 0 {
-			n := uint64(len(b))
-			if n > c.skip {
-				n = c.skip
-			}
+			n := min(uint64(len(b)-pos), c.skip)
 			c.skip -= n
-			b = b[n:]
+			pos += int(n)
 			continue
 		}
-		n := copy(c.hdr[c.have:], b)
+		if c.names > 0 {
+			pos += c.scanNames(b[pos:])
+			if c.err != nil {
+				return max(0, pos-4)
+			}
+			continue
+		}
+		start := pos - c.have // where the block began (negative: in an earlier read)
+		n := copy(c.hdr[c.have:], b[pos:])
 		c.have += n
-		b = b[n:]
+		pos += n
 		if c.have < 8 {
-			return
+			return len(b)
 		}
 		typ := binary.LittleEndian.Uint32(c.hdr[:4])
 		if typ == magicPcapng {
 			if c.have < 12 {
-				return
+				return len(b)
 			}
 			c.big = binary.BigEndian.Uint32(c.hdr[8:]) == 0x1a2b3c4d
 		}
-		var order binary.ByteOrder = binary.LittleEndian
-		if c.big {
-			order = binary.BigEndian
-		}
-		typ = order.Uint32(c.hdr[:4])
-		length := uint64(order.Uint32(c.hdr[4:8]))
-		if length < 12 || length%4 != 0 || uint64(c.have) > length {
+		typ = c.u32(c.hdr[:4])
+		length := uint64(c.u32(c.hdr[4:8]))
+		if length < 12 || length%4 != 0 {
 			c.stopped = true
-			return
+			return len(b)
+		}
+		if (typ == ngBlockEnhanced || typ == ngBlockPacket) && c.have < 24 && uint64(c.have) < length {
+			return len(b) // the capture length is at bytes 20-23
+		}
+		if err := c.check(typ, length); err != nil {
+			c.err = err
+			return max(0, start)
 		}
 		switch typ {
-		case 2, 3, 6: // packet, simple packet, enhanced packet
+		case ngBlockPacket, ngBlockSimple, ngBlockEnhanced:
 			c.queue = append(c.queue, c.numbered)
 			c.numbered = 0
-		case 0x00000bad, 0x40000bad, 9: // custom blocks, systemd journal export
+		case ngBlockCustom, ngBlockCustomCopy, ngBlockJournal:
 			c.numbered++
 		}
-		c.skip = length - uint64(c.have)
+		// The header buffer may hold bytes past what is needed (of the
+		// block's body, or of the next block when it is short): give
+		// them back to the loop. They came with this read, since only a
+		// packet block (which needs them) waits for more than 12 bytes.
+		used := min(uint64(c.have), length)
+		if typ == ngBlockNames {
+			used = 8 // its records are counted
+		}
+		pos -= c.have - int(used)
+		c.skip = length - used
+		if typ == ngBlockNames {
+			c.names, c.skip = length-12, 0
+		}
 		c.have = 0
 	}
+	return len(b)
 }
 
-// linkTypeName gives libpcap's name (pcap_datalink_val_to_name) of the
-// link types one is likely to meet, without needing libpcap.
-func linkTypeName(lt int) string {
-	switch {
-	case lt >= 147 && lt <= 162:
-		return fmt.Sprintf("USER%d", lt-147)
+func (c *blockCounter) u32(b []byte) uint32 {
+	if c.big {
+		return binary.BigEndian.Uint32(b)
 	}
-	if n, ok := linkTypeNames[lt]; ok {
+	return binary.LittleEndian.Uint32(b)
+}
+
+func (c *blockCounter) u16(b []byte) uint16 {
+	if c.big {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+// check applies the bounds to a block of type typ and the given length
+// whose first bytes are in c.hdr. Packet blocks, the common case, come
+// first.
+func (c *blockCounter) check(typ uint32, length uint64) error {
+	switch typ {
+	case ngBlockPacket, ngBlockEnhanced:
+		if length > maxPacketBlockLen {
+			return boundError(fmt.Sprintf("pcapng packet block of %d bytes exceeds %d", length, maxPacketBlockLen))
+		}
+		if capLen := uint64(c.u32(c.hdr[20:24])); capLen > maxRecordLen || capLen+32 > length {
+			return boundError(fmt.Sprintf("pcapng packet block of %d bytes claims capture length %d (at most %d)", length, capLen, min(maxRecordLen, length-32)))
+		}
+		return nil
+	case ngBlockSimple:
+		if length > maxPacketBlockLen {
+			return boundError(fmt.Sprintf("pcapng packet block of %d bytes exceeds %d", length, maxPacketBlockLen))
+		}
+		return nil
+	}
+	if length > maxBlockLen {
+		return boundError(fmt.Sprintf("pcapng block of type %#x and %d bytes exceeds %d", typ, length, maxBlockLen))
+	}
+	switch typ {
+	case magicPcapng, ngBlockIface, ngBlockNames, ngBlockSecrets:
+		c.kept += length
+		if c.kept > maxKeptBytes {
+			return boundError(fmt.Sprintf("pcapng header, interface, name and secrets blocks exceed %d bytes", maxKeptBytes))
+		}
+	}
+	if typ == ngBlockIface {
+		c.interfaces++
+		if c.interfaces > maxInterfaces {
+			return boundError(fmt.Sprintf("pcapng interfaces exceed %d", maxInterfaces))
+		}
+	}
+	return nil
+}
+
+// scanNames follows name resolution records through b; c.names bytes of
+// records (and options) are left in the block, then its 4-byte trailing
+// length. It returns the bytes used: up to the end of one record header
+// (the record's value is then left to c.skip) or of b.
+func (c *blockCounter) scanNames(b []byte) int {
+	n := copy(c.rec[c.recHave:], b[:min(len(b), int(min(c.names, uint64(4-c.recHave))))])
+	c.recHave += n
+	c.names -= uint64(n)
+	if c.recHave < 4 {
+		if c.names == 0 { // the records end inside a record header
+			c.recHave, c.skip = 0, 4
+		}
 		return n
 	}
-	return "unknown"
-}
-
-var linkTypeNames = map[int]string{
-	0: "NULL", 1: "EN10MB", 3: "AX25", 6: "IEEE802", 8: "SLIP", 9: "PPP", 10: "FDDI",
-	12: "RAW", 14: "RAW", 50: "PPP_HDLC", 51: "PPP_ETHER", 101: "RAW", 104: "C_HDLC",
-	105: "IEEE802_11", 107: "FRELAY", 108: "LOOP", 113: "LINUX_SLL", 119: "PRISM_HEADER",
-	127: "IEEE802_11_RADIO", 138: "APPLE_IP_OVER_IEEE1394", 139: "MTP2_WITH_PHDR",
-	143: "DOCSIS", 163: "IEEE802_11_RADIO_AVS", 165: "BACNET_MS_TP", 166: "PPP_PPPD",
-	169: "GPRS_LLC", 187: "BLUETOOTH_HCI_H4", 189: "USB_LINUX", 192: "PPI",
-	195: "IEEE802_15_4_WITHFCS", 201: "BLUETOOTH_HCI_H4_WITH_PHDR", 220: "USB_LINUX_MMAPPED",
-	224: "FC_2", 227: "CAN_SOCKETCAN", 228: "IPV4", 229: "IPV6", 230: "IEEE802_15_4_NOFCS",
-	235: "DVB_CI", 239: "NFLOG", 240: "NETANALYZER", 248: "SCTP", 249: "USBPCAP",
-	251: "BLUETOOTH_LE_LL", 252: "WIRESHARK_UPPER_PDU", 253: "NETLINK", 254: "BLUETOOTH_LINUX_MONITOR",
-	256: "BLUETOOTH_LE_LL_WITH_PHDR", 274: "ETHERNET_MPACKET", 276: "LINUX_SLL2",
+	c.recHave = 0
+	typ, l := c.u16(c.rec[:2]), uint64(c.u16(c.rec[2:]))
+	if typ == 0 { // end of records: options follow
+		c.skip, c.names = c.names+4, 0
+		return n
+	}
+	c.records++
+	if c.records > maxNameRecords {
+		c.err = boundError(fmt.Sprintf("pcapng name resolution records exceed %d", maxNameRecords))
+		return n
+	}
+	l = min((l+3)&^3, c.names)
+	c.names -= l
+	c.skip = l // the record's value; the next record after it
+	if c.names == 0 {
+		c.skip += 4
+	}
+	return n
 }
 
 // Compile-time checks.

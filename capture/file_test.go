@@ -663,7 +663,7 @@ func TestOpenFile_corruptLengthPcapng(t *testing.T) {
 	}
 	s := openOrFatal(t, path, 0, FileOptions{})
 	got, err := readAll(t, s)
-	want := "capture: " + path + ": frame 3: input truncated: corrupt record: capture length 262148 exceeds 262144"
+	want := "capture: " + path + ": frame 3: input truncated: corrupt record: pcapng packet block of 262180 bytes claims capture length 262148 (at most 262144)"
 	if len(got) != 2 || err == nil || err.Error() != want || !errors.Is(err, ErrTruncated) {
 		t.Fatalf("got %d packets and %v, want 2 and %q", len(got), err, want)
 	}

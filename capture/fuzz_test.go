@@ -69,7 +69,7 @@ func FuzzDecode(f *testing.F) {
 		if !p.Src.Addr().Is4() && (p.IPID != 0 || p.DF) {
 			t.Fatalf("IPv6 packet with IPID %d, DF %v", p.IPID, p.DF)
 		}
-		if p.Tunnel > TunnelIPIP {
+		if int(p.Tunnel) >= len(tunnelNames) {
 			t.Fatalf("tunnel %d out of range", p.Tunnel)
 		}
 	})

@@ -3,7 +3,6 @@
 package capture
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,10 +21,6 @@ import (
 // the closed flag again; Close takes at most this long to stop a blocked
 // Next.
 const liveReadTimeout = 150 * time.Millisecond
-
-// linkSLL2Type is LINKTYPE_LINUX_SLL2, asked for on "any" because it names
-// the interface and keeps the link-layer type of every frame.
-const linkSLL2Type = 276
 
 // liveSource reads a live interface through libpcap.
 type liveSource struct {
@@ -96,10 +91,12 @@ func OpenLive(iface string, opts LiveOptions) (Source, error) {
 	if err != nil {
 		return nil, liveErr(iface, err)
 	}
-	if iface == "any" && h.LinkType() != linkSLL2Type {
+	// SLL2 is asked for on "any" because it names the interface and keeps
+	// the link-layer type of every frame.
+	if iface == "any" && h.LinkType() != linkSLL2 {
 		// libpcap 1.10 offers SLL2 on "any" but starts with SLL; older
 		// versions refuse, and SLL is fine then.
-		_ = h.SetLinkType(linkSLL2Type)
+		_ = h.SetLinkType(linkSLL2)
 	}
 	if opts.Filter != "" {
 		if err := h.SetBPFFilter(opts.Filter); err != nil {
@@ -144,9 +141,6 @@ func (e *permissionError) Error() string {
 }
 
 func (e *permissionError) Unwrap() error { return fs.ErrPermission }
-
-// ErrNoInterface is wrapped by OpenLive's error for an unknown interface.
-var ErrNoInterface = errors.New("no such interface")
 
 // noSuchInterface names the interfaces libpcap can open.
 func noSuchInterface(iface string) error {
@@ -193,7 +187,7 @@ func (s *liveSource) Next(p *Packet) error {
 			if s.closed.Load() {
 				return io.EOF
 			}
-			return fmt.Errorf("capture: %s: %w", s.iface, err)
+			return s.readErr(err)
 		}
 		frame := s.buf[:n]
 		s.index++
@@ -205,7 +199,7 @@ func (s *liveSource) Next(p *Packet) error {
 		s.stats.LastTime = t
 		s.lastTime, s.idleSince = t, time.Time{}
 		if err := s.dec.Decode(s.linkType, frame, p); err != nil {
-			countDecodeErr(&s.stats, err, 0, s.index)
+			countDecodeErr(&s.stats, s.dec, err, 0, s.index)
 			if s.mark.IsZero() {
 				s.mark = t
 			} else if t.Sub(s.mark) >= liveReadTimeout {
@@ -228,11 +222,29 @@ func (s *liveSource) Next(p *Packet) error {
 	}
 }
 
+// readErr explains a failed read: gopacket says only "Read Error", libpcap
+// has the reason, and an interface that no longer exists (ip link del, a
+// VPN or container going down) is named as such.
+func (s *liveSource) readErr(err error) error {
+	s.mu.Lock()
+	if e := s.h.Error(); e != nil && e.Error() != "" {
+		err = e
+	}
+	s.mu.Unlock()
+	if s.iface != "any" {
+		if _, ierr := net.InterfaceByName(s.iface); ierr != nil {
+			return fmt.Errorf("capture: interface %s went away (%s)", s.iface, lowerFirst(err.Error()))
+		}
+	}
+	return fmt.Errorf("capture: %s: %s", s.iface, lowerFirst(err.Error()))
+}
+
 // Stats implements Source, with libpcap's kernel and interface drop
 // counters. Call it from the goroutine that calls Next.
 func (s *liveSource) Stats() Stats {
 	st := s.stats
 	st.FirstErrors = append([]FrameError(nil), s.stats.FirstErrors...)
+	st.Hidden = append([]HiddenCount(nil), s.stats.Hidden...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.released {
@@ -279,3 +291,53 @@ var (
 	_ LinkTyper = (*liveSource)(nil)
 	_ Clock     = (*liveSource)(nil)
 )
+
+// ListInterfaces writes the interfaces libpcap can capture on, one a line,
+// as tcpdump -D does: "1.eth0 [Up, Running, Connected]".
+func ListInterfaces(w io.Writer) error {
+	devs, err := pcap.FindAllDevs()
+	if err != nil {
+		return fmt.Errorf("capture: list interfaces: %w", err)
+	}
+	for i, d := range devs {
+		fmt.Fprintf(w, "%d.%s", i+1, d.Name)
+		if d.Description != "" {
+			fmt.Fprintf(w, " (%s)", d.Description)
+		}
+		if d.Flags != 0 {
+			fmt.Fprintf(w, " [%s]", ifaceFlags(d.Flags))
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+// ifaceFlags spells libpcap's PCAP_IF_ flags as tcpdump -D does.
+func ifaceFlags(f uint32) string {
+	const (
+		up, running, loopback, wireless = 0x2, 0x4, 0x1, 0x8
+		status, unknown, connected, off = 0x30, 0x00, 0x10, 0x20
+	)
+	var names []string
+	for _, b := range []struct {
+		bit  uint32
+		name string
+	}{{up, "Up"}, {running, "Running"}, {loopback, "Loopback"}, {wireless, "Wireless"}} {
+		if f&b.bit != 0 {
+			names = append(names, b.name)
+		}
+	}
+	s := strings.Join(names, ", ")
+	if s == "" {
+		s = "none"
+	}
+	conn := map[uint32][2]string{
+		unknown:   {", Connection status unknown", ", Association status unknown"},
+		connected: {", Connected", ", Associated"},
+		off:       {", Disconnected", ", Not associated"},
+	}[f&status]
+	if f&wireless != 0 {
+		return s + conn[1]
+	}
+	return s + conn[0]
+}

@@ -122,7 +122,7 @@ func TestOpenLive_refused(t *testing.T) {
 		port                uint16
 	}{
 		{"veth", "vethA", "", 1, 9},
-		{"any_sll2", "any", "", linkSLL2Type, 19},
+		{"any_sll2", "any", "", linkSLL2, 19},
 		{"veth_filter", "vethA", "tcp port 29", 1, 29},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -195,6 +195,10 @@ func (m *mergeSource) Stats() Stats {
 				st.FirstErrors = append(st.FirstErrors, fe)
 			}
 		}
+		for _, h := range in.Hidden {
+			st.addHiddenN(h.Reason, h.Count)
+		}
+		st.HiddenOther += in.HiddenOther
 	}
 	return st
 }

@@ -80,10 +80,15 @@ const (
 	TunnelERSPAN
 	TunnelVXLAN
 	TunnelGeneve
-	TunnelIPIP // IPv4 or IPv6 in IPv4/IPv6 (includes 6in4)
+	TunnelIPIP     // IPv4 or IPv6 in IPv4/IPv6 (includes 6in4)
+	TunnelGTPU     // GTP-U v1 (UDP 2152), the mobile core's user plane
+	TunnelAYIYA    // AYIYA, anything in anything (UDP 5072)
+	TunnelL2TP     // L2TPv2 or v3 over UDP (1701), L2TPv3 over IP (protocol 115)
+	TunnelVXLANGPE // VXLAN-GPE (UDP 4790), NSH inside it included
+	TunnelTeredo   // Teredo, IPv6 in UDP (3544)
 )
 
-var tunnelNames = [...]string{"", "gre", "erspan", "vxlan", "geneve", "ipip"}
+var tunnelNames = [...]string{"", "gre", "erspan", "vxlan", "geneve", "ipip", "gtp-u", "ayiya", "l2tp", "vxlan-gpe", "teredo"}
 
 // String gives the lower-case tunnel name, or "" for TunnelNone.
 func (t Tunnel) String() string {

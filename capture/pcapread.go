@@ -11,7 +11,10 @@ import (
 
 // pcapRecordReader reads the records of a classic pcap file after its
 // header (which pcapgo.NewReader has read and checked), with the errors of
-// pcapgo's ZeroCopyReadPacketData, but without its per-record copy: a
+// pcapgo's ZeroCopyReadPacketData (except that a record whose original
+// length is below its captured length is read, as tshark reads it, with
+// the original length raised to the captured one), but without its
+// per-record copy: a
 // record's bytes are returned where they sit in a large window over the
 // input, refilled when a record runs past its end.
 type pcapRecordReader struct {
@@ -105,7 +108,10 @@ func (r *pcapRecordReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, er
 		return nil, ci, r.linkType, 1, fmt.Errorf("capture length exceeds snap length: %d > %d", ci.CaptureLength, maxRecordLen)
 	}
 	if ci.CaptureLength > ci.Length {
-		return nil, ci, r.linkType, 1, fmt.Errorf("capture length exceeds original packet length: %d > %d", ci.CaptureLength, ci.Length)
+		// pcapgo refuses such a record; libpcap and tshark read it (some
+		// writers store a wire length without the FCS or the link
+		// header): so do we, with the wire length raised to it.
+		ci.Length = ci.CaptureLength
 	}
 	n := ci.CaptureLength
 	if have := r.fill(n); have < n {

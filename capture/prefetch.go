@@ -46,6 +46,9 @@ func Prefetch(src Source) Source {
 type mark struct {
 	packets, tcpPackets, nonTCP, undecodable, filtered, snapCut uint64
 	nErrors, nLinks                                             int
+	// Stats.Hidden as of the mark is batch.hidden[hiddenAt:hiddenAt+nHidden].
+	hiddenAt, nHidden int32
+	hiddenOther       uint64
 }
 
 // batch is one read-ahead run of packets with the frames they alias.
@@ -53,6 +56,9 @@ type batch struct {
 	pkts  []Packet
 	marks []mark
 	buf   []byte
+	// hidden holds copies of Stats.Hidden, one each time it changed
+	// within the batch (rare: only frames that may hide TCP change it).
+	hidden []HiddenCount
 	// At the end of the batch: the source's Stats (FirstErrors and
 	// links are shared, append-only slices: read them up to a mark's
 	// counts) and, on the last batch, the error that ended the input.
@@ -110,7 +116,9 @@ func (f *prefetcher) run() {
 		case <-f.stop:
 			return
 		}
-		b.pkts, b.marks, b.buf, b.err = b.pkts[:0], b.marks[:0], b.buf[:0], nil
+		b.pkts, b.marks, b.buf, b.hidden, b.err = b.pkts[:0], b.marks[:0], b.buf[:0], b.hidden[:0], nil
+		var hiddenAt, nHidden int32
+		var hiddenSum uint64 // frames counted in the copy at hiddenAt
 		for len(b.pkts) < cap(b.pkts) {
 			b.pkts = b.pkts[:len(b.pkts)+1]
 			p := &b.pkts[len(b.pkts)-1]
@@ -125,10 +133,21 @@ func (f *prefetcher) run() {
 			}
 			p.FlowHash = FlowHash(p.Src, p.Dst)
 			st := &s.stats
+			if len(st.Hidden) > 0 {
+				sum := st.HiddenOther
+				for _, h := range st.Hidden {
+					sum += h.Count
+				}
+				if sum != hiddenSum || len(b.marks) == 0 {
+					hiddenAt, nHidden, hiddenSum = int32(len(b.hidden)), int32(len(st.Hidden)), sum
+					b.hidden = append(b.hidden, st.Hidden...)
+				}
+			}
 			b.marks = append(b.marks, mark{
 				packets: st.Packets, tcpPackets: st.TCPPackets, nonTCP: st.NonTCP, undecodable: st.Undecodable,
 				filtered: st.Filtered, snapCut: st.SnapCut,
 				nErrors: len(st.FirstErrors), nLinks: len(s.links),
+				hiddenAt: hiddenAt, nHidden: nHidden, hiddenOther: st.HiddenOther,
 			})
 		}
 		b.stats, b.links = s.stats, s.links
@@ -189,8 +208,11 @@ func (f *prefetcher) Stats() Stats {
 		st.Truncated = false
 		st.LastTime = b.pkts[f.lastI].Time
 		st.FirstErrors = st.FirstErrors[:m.nErrors]
+		st.Hidden = b.hidden[m.hiddenAt : m.hiddenAt+m.nHidden]
+		st.HiddenOther = m.hiddenOther
 	}
 	st.FirstErrors = append([]FrameError(nil), st.FirstErrors...)
+	st.Hidden = append([]HiddenCount(nil), st.Hidden...) // as of the batch's end
 	return st
 }
 

@@ -1,6 +1,14 @@
 package capture
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// ErrNoInterface is wrapped by OpenLive's error for an unknown interface.
+var ErrNoInterface = errors.New("no such interface")
 
 // Source yields decoded TCP packets from a file or a live interface.
 type Source interface {
@@ -33,6 +41,84 @@ type Stats struct {
 	LastTime    time.Time
 	// FirstErrors keeps the first few per-frame problems, for -v.
 	FirstErrors []FrameError
+	// Hidden counts, by reason, the frames (among NonTCP and Undecodable)
+	// that may carry TCP inside something Decode did not open: UDP to a
+	// tunnel port whose header did not decode or that Decode cannot read
+	// (IPsec NAT-T, WireGuard...), an unknown EtherType, an IP protocol
+	// that encapsulates (ESP, EtherIP), a link type Decode cannot read. A
+	// summary reads them as "27 UDP/2152 (GTP-U) not decoded". At most
+	// maxHidden reasons are kept, in order of first appearance; later
+	// reasons add to HiddenOther.
+	Hidden      []HiddenCount
+	HiddenOther uint64
+}
+
+// HiddenKind says what kind of header a frame that may hide TCP stopped at.
+type HiddenKind uint8
+
+// Hidden kinds; zero means none.
+const (
+	HiddenUDPPort   HiddenKind = iota + 1 // Value: the UDP port
+	HiddenEtherType                       // Value: the EtherType
+	HiddenIPProto                         // Value: the IP protocol number
+	HiddenLinkType                        // Value: the pcap LINKTYPE_
+)
+
+// HiddenReason is where a frame that may hide TCP stopped.
+type HiddenReason struct {
+	Kind  HiddenKind
+	Value uint32
+}
+
+// HiddenCount is how many frames stopped for one reason.
+type HiddenCount struct {
+	Reason HiddenReason
+	Count  uint64
+}
+
+// maxHidden bounds Stats.Hidden.
+const maxHidden = 16
+
+// String names the reason as a summary prints it: "UDP/2152 (GTP-U)",
+// "EtherType 0x88e5 (MACsec)", "IP protocol 50 (ESP)", "link type 147
+// (USER0)".
+func (r HiddenReason) String() string {
+	v := strconv.FormatUint(uint64(r.Value), 10)
+	var s, name string
+	switch r.Kind {
+	case HiddenUDPPort:
+		s, name = "UDP/"+v, udpPortNames[r.Value]
+	case HiddenEtherType:
+		s, name = "EtherType 0x"+fmt.Sprintf("%04x", r.Value), etherTypeNames[r.Value]
+	case HiddenIPProto:
+		s, name = "IP protocol "+v, ipProtoNames[r.Value]
+	case HiddenLinkType:
+		s, name = "link type "+v, linkTypeName(int(r.Value))
+	default:
+		return "none"
+	}
+	if name != "" && name != "unknown" {
+		s += " (" + name + ")"
+	}
+	return s
+}
+
+// addHidden counts one frame for reason r.
+func (st *Stats) addHidden(r HiddenReason) { st.addHiddenN(r, 1) }
+
+// addHiddenN counts n frames for reason r.
+func (st *Stats) addHiddenN(r HiddenReason, n uint64) {
+	for i := range st.Hidden {
+		if st.Hidden[i].Reason == r {
+			st.Hidden[i].Count += n
+			return
+		}
+	}
+	if len(st.Hidden) < maxHidden {
+		st.Hidden = append(st.Hidden, HiddenCount{Reason: r, Count: n})
+		return
+	}
+	st.HiddenOther += n
 }
 
 // FrameError is one per-frame decoding problem kept for diagnostics.

@@ -278,7 +278,7 @@ func adviceServerReset(c *ctx) string {
 		}
 	}
 	return fmt.Sprintf("check the server's logs at %s for the %s: it was rejected or the process aborted (crash, limit, TLS policy)",
-		c.rst.Time.UTC().Format("15:04:05.000"), req)
+		c.rst.Time.UTC().Format("15:04:05.000 UTC"), req)
 }
 
 func adviceTLSAlert(c *ctx) string {

@@ -17,6 +17,10 @@
 //     the document minus "findings".
 //   - markdown: one document at Close, with a packet table, a Mermaid
 //     sequence diagram and tshark commands per finding.
+//   - ecs: one Elastic Common Schema document per finding, per line, as it
+//     is written, and nothing at Close; the ECS fields are read from the
+//     finding's contract JSON, which goes whole under rstscope.*
+//     (Options.Observer fills observer.*).
 //
 // Document formats sort findings by RST time, then frame, then input, and
 // number them 1..n; streams number them in write order. Every

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/rstscope/rstscope/heuristics"
@@ -15,12 +16,18 @@ type Filter struct {
 	Origins       map[heuristics.Origin]bool
 	MinConfidence heuristics.Confidence
 	Hosts         []HostMatch
+	desc          string // the flags as given, for String
 }
 
-// HostMatch is one --host value: an address, optionally with a port.
+// String gives the filter as its flags: "--min-confidence high".
+func (flt *Filter) String() string { return flt.desc }
+
+// HostMatch is one --host value: an address, optionally with a port, or a
+// CIDR prefix (Addr is then the zero Addr).
 type HostMatch struct {
-	Addr netip.Addr
-	Port uint16 // 0 means any port
+	Addr   netip.Addr
+	Port   uint16 // 0 means any port
+	Prefix netip.Prefix
 }
 
 // ParseFilter builds a Filter from the command-line values: comma-separated
@@ -30,7 +37,7 @@ func ParseFilter(causes, origins, minConfidence string, hosts []string) (Filter,
 	var f Filter
 	var err error
 	if f.Causes, err = parseSet(causes, heuristics.ParseCause); err != nil {
-		return f, fmt.Errorf("--cause: %w", err)
+		return f, fmt.Errorf("--cause: %w%s", err, suggest(causes, heuristics.AllCauses))
 	}
 	if f.Origins, err = parseSet(origins, heuristics.ParseOrigin); err != nil {
 		return f, fmt.Errorf("--origin: %w", err)
@@ -49,6 +56,16 @@ func ParseFilter(causes, origins, minConfidence string, hosts []string) (Filter,
 		}
 		f.Hosts = append(f.Hosts, m)
 	}
+	var desc []string
+	for _, kv := range [][2]string{{"--cause", causes}, {"--origin", origins}, {"--min-confidence", minConfidence}} {
+		if kv[1] != "" {
+			desc = append(desc, kv[0]+" "+kv[1])
+		}
+	}
+	for _, h := range hosts {
+		desc = append(desc, "--host "+h)
+	}
+	f.desc = strings.Join(desc, " ")
 	return f, nil
 }
 
@@ -82,9 +99,12 @@ func parseHost(s string) (HostMatch, error) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return HostMatch{Addr: ap.Addr().Unmap(), Port: ap.Port()}, nil
 	}
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return HostMatch{Prefix: netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-unmapBits(p.Addr())).Masked()}, nil
+	}
 	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
 	if err != nil {
-		return HostMatch{}, fmt.Errorf("%q is not an address or address:port", s)
+		return HostMatch{}, fmt.Errorf("%q is not an address, address:port or CIDR prefix", s)
 	}
 	return HostMatch{Addr: a.Unmap()}, nil
 }
@@ -112,5 +132,65 @@ func (flt *Filter) Keep(f *heuristics.Finding) bool {
 }
 
 func (h HostMatch) matches(ap netip.AddrPort) bool {
+	if h.Prefix.IsValid() {
+		return ap.IsValid() && h.Prefix.Contains(ap.Addr().Unmap())
+	}
 	return ap.IsValid() && ap.Addr().Unmap() == h.Addr && (h.Port == 0 || ap.Port() == h.Port)
+}
+
+// unmapBits is how many prefix bits an IPv4-mapped IPv6 address spends on
+// its ::ffff: part.
+func unmapBits(a netip.Addr) int {
+	if a.Is4In6() {
+		return 96
+	}
+	return 0
+}
+
+// suggest lists the valid names and the one nearest to the first name of
+// list that is not valid, for an error.
+func suggest[T ~string](list string, valid []T) string {
+	names := make([]string, len(valid))
+	for i, v := range valid {
+		names[i] = string(v)
+	}
+	var s string
+	for _, item := range splitList(list) {
+		if !slices.Contains(names, item) {
+			s = item
+			break
+		}
+	}
+	best, bestD := "", len(s)/2+2 // farther than this is no suggestion
+	for _, v := range names {
+		if d := editDistance(s, v); d < bestD {
+			best, bestD = v, d
+		}
+	}
+	hint := ""
+	if best != "" {
+		hint = fmt.Sprintf(" (did you mean %s?)", best)
+	}
+	return hint + "; valid: " + strings.Join(names, ", ")
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

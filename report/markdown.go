@@ -6,14 +6,20 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rstscope/rstscope/heuristics"
 )
 
 // markdownWriter writes one GitHub-flavoured Markdown document at Close.
-type markdownWriter struct{ document }
+type markdownWriter struct {
+	document
+	loc *time.Location // where absolute times are shown (nil: UTC)
+}
 
-func newMarkdown(w io.Writer) *markdownWriter { return &markdownWriter{document{out: sink{w: w}}} }
+func newMarkdown(w io.Writer, loc *time.Location) *markdownWriter {
+	return &markdownWriter{document{out: sink{w: w}}, loc}
+}
 
 func (m *markdownWriter) Close(s Summary) error {
 	tl, ok := m.sorted()
@@ -23,13 +29,13 @@ func (m *markdownWriter) Close(s Summary) error {
 	s.Warnings = tl.warnings(s.Warnings)
 	var b strings.Builder
 	m.header(&b, s)
-	m.summary(&b, &tl)
+	m.summary(&b, &tl, s)
 	if len(m.findings) > 0 {
 		b.WriteString("## Findings\n")
 	}
 	for i := range m.findings {
 		b.WriteString("\n")
-		finding(&b, &m.findings[i], s.Inputs)
+		finding(&b, &m.findings[i], s.Inputs, m.loc)
 	}
 	m.out.write([]byte(b.String()))
 	return m.out.finish()
@@ -66,7 +72,7 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 		}
 		fmt.Fprintf(b, "| inputs | %s |\n", strings.Join(in, ", "))
 	}
-	if sp := span(s); sp != "" {
+	if sp := span(s, m.loc); sp != "" {
 		fmt.Fprintf(b, "| time | %s |\n", sp)
 	}
 	st := s.Stats
@@ -95,10 +101,10 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	b.WriteString("\n")
 }
 
-func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
+func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 	b.WriteString("## Summary\n\n")
 	if len(m.findings) == 0 {
-		b.WriteString("No RST found.\n")
+		b.WriteString(md(noFindings(s), maxLong) + "\n")
 		return
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")
@@ -117,7 +123,7 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally) {
 }
 
 // finding writes one finding's section.
-func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
+func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *time.Location) {
 	fmt.Fprintf(b, "### %d. %s: %s → %s\n\n", f.ID, code(string(f.Cause)),
 		md(addrText(f.Flow.Client), maxShort), md(addrText(f.Flow.Server), maxShort))
 	if f.Summary != "" {
@@ -140,7 +146,7 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string) {
 	if len(inputs) > 1 {
 		in = inputName(inputs, f.RST.Input)
 	}
-	b.WriteString("- **RST:** " + mdEscapeOwn(rstLine(f, in)) + "\n")
+	b.WriteString("- **RST:** " + mdEscapeOwn(rstLine(f, in, loc)) + "\n")
 	var stage []string
 	if f.Stage != "" {
 		stage = append(stage, "**stage:** "+code(f.Stage))

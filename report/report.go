@@ -38,6 +38,22 @@ type Summary struct {
 	First, Last time.Time
 	// Warnings to show in the report (e.g. truncated input).
 	Warnings []string
+	// Filter names the finding filters given (Filter.String), to say what
+	// left findings out.
+	Filter string
+}
+
+// noFindings is the summary's line when no finding is shown: none found,
+// or all filtered out, and by what.
+func noFindings(s Summary) string {
+	if s.Stats.Filtered == 0 {
+		return "No RST found."
+	}
+	by := ""
+	if s.Filter != "" {
+		by = " by " + s.Filter
+	}
+	return fmt.Sprintf("%s · all %s filtered out%s.", plural(s.Stats.RSTPackets, "RST", "RSTs"), plural(s.Stats.Filtered, "finding", "findings"), by)
 }
 
 // Stats is the "stats" object of the JSON contract.
@@ -68,13 +84,18 @@ type Options struct {
 	// header and summary at Close (live mode). Otherwise the header and
 	// summary come first and the cards, sorted, follow at Close.
 	Stream bool
+	// Location (text and markdown) is where absolute times are shown,
+	// with their zone; nil means UTC. JSON is always UTC (RFC 3339).
+	Location *time.Location
+	// Observer (ecs only) names the sensor in observer.*.
+	Observer Observer
 }
 
 // Formats lists the valid format names, in the order help text shows them.
-var Formats = []string{"text", "json", "ndjson", "markdown"}
+var Formats = []string{"text", "json", "ndjson", "markdown", "ecs"}
 
-// New returns the Writer for format ("text", "json", "ndjson" or
-// "markdown") writing to w.
+// New returns the Writer for format ("text", "json", "ndjson",
+// "markdown" or "ecs") writing to w.
 func New(format string, w io.Writer, opts Options) (Writer, error) {
 	switch format {
 	case "text":
@@ -84,7 +105,9 @@ func New(format string, w io.Writer, opts Options) (Writer, error) {
 	case "ndjson":
 		return newNDJSON(w), nil
 	case "markdown":
-		return newMarkdown(w), nil
+		return newMarkdown(w, opts.Location), nil
+	case "ecs":
+		return newECS(w, opts.Observer), nil
 	}
 	return nil, fmt.Errorf("report: unknown format %q (valid: %s)", format, strings.Join(Formats, ", "))
 }
@@ -306,19 +329,28 @@ func (t *tally) topServers(max int) []serverCount {
 	return out
 }
 
-// formatTime formats t in UTC with microseconds, 2026-01-02T03:04:05.123456Z,
-// clamped to what RFC 3339 can write (heuristics.Instant).
-func formatTime(t time.Time) string {
-	return heuristics.Instant{Time: t}.String()
+// zoneLayout shows a time in another location than UTC with its offset and
+// the zone's name: 2026-01-02T04:04:05.123456+01:00 CET.
+const zoneLayout = "2006-01-02T15:04:05.000000-07:00 MST"
+
+// formatTime formats t with microseconds: in UTC (loc nil or UTC),
+// 2026-01-02T03:04:05.123456Z, clamped to what RFC 3339 can write
+// (heuristics.Instant); in loc (text and markdown with Options.Location)
+// with its zone.
+func formatTime(t time.Time, loc *time.Location) string {
+	if loc == nil || loc == time.UTC {
+		return heuristics.Instant{Time: t}.String()
+	}
+	return t.In(loc).Format(zoneLayout)
 }
 
 // span describes the capture time range, or "" when there is none.
-func span(s Summary) string {
+func span(s Summary, loc *time.Location) string {
 	if s.First.IsZero() {
 		return ""
 	}
 	d := s.Last.Sub(s.First).Round(time.Millisecond)
-	return fmt.Sprintf("%s → %s (%s)", formatTime(s.First), formatTime(s.Last), d)
+	return fmt.Sprintf("%s → %s (%s)", formatTime(s.First, loc), formatTime(s.Last, loc), d)
 }
 
 // inputName is the input file a finding came from, or "" when unknown.

@@ -443,7 +443,7 @@ func TestWriter_keepsFirstError(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			isStream := format == "ndjson" || (format == "text" && stream)
+			isStream := format == "ndjson" || format == "ecs" || (format == "text" && stream)
 			fs := testFindings()
 			for i := range fs {
 				err := w.Write(&fs[i])
@@ -512,8 +512,11 @@ func TestFormatTime(t *testing.T) {
 		{time.Date(-5, 6, 30, 1, 2, 3, 0, time.UTC), "0000-01-01T00:00:00.000000Z", true},
 	}
 	for _, c := range cases {
-		if got := formatTime(c.in); got != c.want {
+		if got := formatTime(c.in, nil); got != c.want {
 			t.Errorf("formatTime(%v): got %s, want %s", c.in, got, c.want)
+		}
+		if got := formatTime(c.in, time.UTC); got != c.want {
+			t.Errorf("formatTime(%v, UTC): got %s, want %s", c.in, got, c.want)
 		}
 		in := heuristics.Instant{Time: c.in}
 		b, _ := json.Marshal(in)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
@@ -38,6 +39,7 @@ type textWriter struct {
 	tally    tally                // stream mode counts
 	findings []heuristics.Finding // document mode
 	inputs   []string             // file names, known at Close (document mode only)
+	loc      *time.Location       // where absolute times are shown (nil: UTC)
 }
 
 // newText returns the text Writer. profile, when not nil and opts.Color
@@ -53,7 +55,7 @@ func newText(w io.Writer, opts Options, profile *termenv.Profile) *textWriter {
 		width = terminalWidth(w)
 	}
 	width = max(width, minWidth)
-	return &textWriter{out: sink{w: w}, st: st, width: width, stream: opts.Stream}
+	return &textWriter{out: sink{w: w}, st: st, width: width, stream: opts.Stream, loc: opts.Location}
 }
 
 // terminalWidth is w's width when w is a terminal (at most maxAutoWidth),
@@ -96,7 +98,7 @@ func (t *textWriter) Close(s Summary) error {
 			t.emit(t.st.rule.Render(strings.Repeat("═", t.width)))
 		}
 		s.Warnings = t.tally.warnings(s.Warnings)
-		t.emit(t.header(s, t.n) + "\n\n" + t.summary(&t.tally, t.n))
+		t.emit(t.header(s, t.n) + "\n\n" + t.summary(&t.tally, t.n, s))
 		return t.out.finish()
 	}
 	sortFindings(t.findings)
@@ -106,7 +108,7 @@ func (t *textWriter) Close(s Summary) error {
 		tl.add(&t.findings[i])
 	}
 	s.Warnings = tl.warnings(s.Warnings)
-	t.emit(t.header(s, len(t.findings)) + "\n\n" + t.summary(&tl, len(t.findings)))
+	t.emit(t.header(s, len(t.findings)) + "\n\n" + t.summary(&tl, len(t.findings), s))
 	for i := range t.findings {
 		t.emit(t.card(&t.findings[i]))
 	}
@@ -158,7 +160,7 @@ func (t *textWriter) header(s Summary, n int) string {
 		}
 		rows = append(rows, t.kv("inputs", strings.Join(in, ", ")))
 	}
-	if sp := span(s); sp != "" {
+	if sp := span(s, t.loc); sp != "" {
 		rows = append(rows, t.kv("time", sp))
 	}
 	st := s.Stats
@@ -191,9 +193,9 @@ func (t *textWriter) header(s Summary, n int) string {
 
 // summary renders counts by cause (a bar chart), by origin and the top
 // servers.
-func (t *textWriter) summary(tl *tally, n int) string {
+func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 	if n == 0 {
-		return t.st.heading.Render("No RST found.")
+		return t.st.heading.Render(noFindings(s))
 	}
 	var rows []string
 	causes := tl.causes()
@@ -260,7 +262,7 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 	if in := t.input(f); in != "" {
 		rows = append(rows, t.kv("input", Sanitize(in, maxShort)))
 	}
-	rows = append(rows, t.kv("rst", rstLine(f, "")))
+	rows = append(rows, t.kv("rst", rstLine(f, "", t.loc)))
 
 	var stage []string
 	if f.Stage != "" {
@@ -333,14 +335,14 @@ func (t *textWriter) cardTitle(f *heuristics.Finding) string {
 
 // rstLine describes the RST packet(s); input names the capture file when
 // there are several.
-func rstLine(f *heuristics.Finding, input string) string {
+func rstLine(f *heuristics.Finding, input string, loc *time.Location) string {
 	r := &f.RST
 	var b strings.Builder
 	fmt.Fprintf(&b, "frame %d", r.Packet)
 	if input != "" {
 		b.WriteString(" of " + Sanitize(input, maxShort))
 	}
-	b.WriteString(" at " + r.Time.String())
+	b.WriteString(" at " + formatTime(r.Time.Time, loc))
 	b.WriteString(" · claimed from " + r.From.String())
 	if r.Flags != "" {
 		b.WriteString(" · " + Sanitize(r.Flags, maxShort))

@@ -1,0 +1,248 @@
+package capture
+
+import (
+	"net/netip"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+)
+
+var (
+	recClient  = netip.MustParseAddrPort("10.0.0.1:40000")
+	recServer  = netip.MustParseAddrPort("10.0.0.2:80")
+	recOther   = netip.MustParseAddrPort("10.0.0.3:443")
+	recOtherC  = netip.MustParseAddrPort("10.0.0.1:40001")
+	recSecond  = time.Second
+	recNoFlags TCPFlags
+)
+
+// recFeed gives r packets numbered from first: from src to dst with flags,
+// 10 ms apart from t.
+type recFeed struct {
+	t  *testing.T
+	r  *Recorder
+	n  int
+	at time.Time
+}
+
+func (f *recFeed) send(src, dst netip.AddrPort, flags TCPFlags) int {
+	f.t.Helper()
+	f.n++
+	f.at = f.at.Add(10 * time.Millisecond)
+	p := rotPacket(f.n, f.at)
+	p.Src, p.Dst, p.Flags = src, dst, flags
+	if err := f.r.Packet(p); err != nil {
+		f.t.Fatal(err)
+	}
+	return f.n
+}
+
+func newRecorder(t *testing.T, opts RecorderOptions) (*Recorder, string, *recFeed) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rst.pcap")
+	r, err := NewRecorder(path, []int{1}, opts, rotateT0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, path, &recFeed{t: t, r: r, at: rotateT0}
+}
+
+// TestRecorder_flagWritesHeldFlow: a finding's flow is on disk when Flag
+// returns (before Close), in capture order, with nothing of other flows;
+// the flow's later packets follow.
+func TestRecorder_flagWritesHeldFlow(t *testing.T) {
+	r, path, f := newRecorder(t, RecorderOptions{})
+	var want []int
+	want = append(want, f.send(recClient, recServer, SYN))
+	f.send(recOtherC, recOther, SYN)
+	want = append(want, f.send(recServer, recClient, SYN|ACK))
+	want = append(want, f.send(recClient, recServer, PSH|ACK))
+	f.send(recOther, recOtherC, SYN|ACK)
+	want = append(want, f.send(recServer, recClient, RST))
+	want = append(want, f.send(recClient, recServer, ACK)) // look-ahead
+	f.send(recOtherC, recOther, ACK)
+	if got := readIndexes(t, path); len(got) != 0 {
+		t.Fatalf("before Flag: got packets %v on disk, want none", got)
+	}
+	if err := r.Mark(recServer, recClient); err != nil {
+		t.Fatal(err)
+	}
+	if got := readIndexes(t, path); !slices.Equal(got, want) {
+		t.Fatalf("after Flag, before Close: got packets %v, want %v", got, want)
+	}
+	want = append(want, f.send(recClient, recServer, RST)) // followed
+	f.send(recOther, recOtherC, ACK)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readIndexes(t, path); !slices.Equal(got, want) {
+		t.Errorf("after Close: got packets %v, want %v", got, want)
+	}
+	if s := r.Stats(); s.Written != uint64(len(want)) || s.Marked != 1 {
+		t.Errorf("stats: got %+v, want Written %d, Marked 1", s, len(want))
+	}
+}
+
+// TestRecorder_contextBound: --context 4 keeps the last 4 packets before
+// the RST and the first 4 from the RST on.
+func TestRecorder_contextBound(t *testing.T) {
+	r, path, f := newRecorder(t, RecorderOptions{Context: 4})
+	for range 10 {
+		f.send(recClient, recServer, PSH|ACK)
+	}
+	rst := f.send(recServer, recClient, RST)
+	for range 6 {
+		f.send(recClient, recServer, PSH|ACK)
+	}
+	if err := r.Mark(recClient, recServer); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	want := append(seq(rst-4, rst-1), seq(rst, rst+3)...)
+	if got := readIndexes(t, path); !slices.Equal(got, want) {
+		t.Errorf("got packets %v, want %v", got, want)
+	}
+}
+
+// TestRecorder_unflaggedRSTExpires: a RST whose finding never comes (a
+// filter left it out) stops pinning the flow after Hold: the next RST
+// of the flow again gets the packets just before it.
+func TestRecorder_unflaggedRSTExpires(t *testing.T) {
+	r, path, f := newRecorder(t, RecorderOptions{Context: 3, Hold: recSecond})
+	f.send(recClient, recServer, PSH|ACK)
+	f.send(recServer, recClient, RST) // never flagged
+	f.at = f.at.Add(2 * recSecond)
+	var want []int
+	for range 5 {
+		want = append(want, f.send(recClient, recServer, PSH|ACK))
+	}
+	want = append(want[2:], f.send(recServer, recClient, RST))
+	if err := r.Mark(recClient, recServer); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if got := readIndexes(t, path); !slices.Equal(got, want) {
+		t.Errorf("got packets %v, want %v", got, want)
+	}
+}
+
+// TestRecorder_memoryBounded: many flows, never flagged, never hold more
+// than MaxBytes (plus one frame) or MaxFlows.
+func TestRecorder_memoryBounded(t *testing.T) {
+	r, path, f := newRecorder(t, RecorderOptions{MaxBytes: 64 << 10, MaxFlows: 100})
+	maxBytes, maxFlows := int64(0), 0
+	for i := range 20000 {
+		c := netip.AddrPortFrom(recClient.Addr(), uint16(1024+i%5000))
+		f.send(c, recServer, recNoFlags)
+		s := r.Stats()
+		maxBytes, maxFlows = max(maxBytes, s.HeldBytes), max(maxFlows, s.HeldFlows)
+	}
+	if maxBytes > 64<<10+100 || maxFlows > 100 {
+		t.Errorf("held at most %d bytes in %d flows, want at most %d bytes and 100 flows", maxBytes, maxFlows, 64<<10+100)
+	}
+	if s := r.Stats(); s.Forgotten == 0 {
+		t.Errorf("Forgotten: got 0, want flows forgotten to stay in bounds")
+	}
+	// The most recent flow is still held and can be written.
+	last := netip.AddrPortFrom(recClient.Addr(), uint16(1024+19999%5000))
+	if err := r.Mark(last, recServer); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if got := readIndexes(t, path); len(got) == 0 || got[len(got)-1] != 20000 {
+		t.Errorf("flagged the newest flow: got packets %v, want it to end with 20000", got)
+	}
+}
+
+// TestRecorder_all streams every packet, rotating as asked.
+func TestRecorder_all(t *testing.T) {
+	r, path, f := newRecorder(t, RecorderOptions{All: true, Rotate: RotateOptions{Size: 1000}})
+	for range 12 {
+		f.send(recClient, recServer, ACK)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := append(readIndexes(t, path), readIndexes(t, path+"1")...); !slices.Equal(got, seq(1, 12)) {
+		t.Errorf("got packets %v, want 1..12 over two files", got)
+	}
+}
+
+// TestRecorder_allocs: holding a packet of a known flow whose ring is full
+// allocates nothing (the dropped frame's buffer is reused).
+func TestRecorder_allocs(t *testing.T) {
+	r, _, f := newRecorder(t, RecorderOptions{Context: 8})
+	defer r.Close()
+	for range 20 {
+		f.send(recClient, recServer, ACK)
+	}
+	p := rotPacket(99, f.at)
+	p.Src, p.Dst, p.Flags = recClient, recServer, ACK
+	if n := testing.AllocsPerRun(1000, func() { r.Packet(p) }); n != 0 {
+		t.Errorf("Packet on a held flow: got %v allocations, want 0", n)
+	}
+}
+
+// TestRecorder_heapBounded: what MaxBytes counts is what the heap holds.
+// 100,000 flows of 8 packets each, never flagged, with MaxBytes 4 MiB, leave
+// the live heap less than 8 MiB above where it started.
+func TestRecorder_heapBounded(t *testing.T) {
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	r, _, f := newRecorder(t, RecorderOptions{MaxBytes: 4 << 20, MaxFlows: 1 << 20})
+	defer r.Close()
+	before := heap()
+	for i := range 100_000 {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 40000)
+		for range 8 {
+			f.send(c, recServer, ACK)
+		}
+	}
+	after := heap()
+	s := r.Stats()
+	t.Logf("heap grew %d KiB; held %d KiB in %d flows, %d forgotten", (int64(after)-int64(before))>>10, s.HeldBytes>>10, s.HeldFlows, s.Forgotten)
+	if after > before+8<<20 || s.HeldBytes > 4<<20+200 {
+		t.Errorf("heap grew %d KiB (held %d KiB in %d flows), want under 8 MiB with MaxBytes 4 MiB",
+			(int64(after)-int64(before))>>10, s.HeldBytes>>10, s.HeldFlows)
+	}
+	runtime.KeepAlive(r)
+}
+
+// TestRecorder_churnFlat: a long run is many flows passing through the
+// flow cap; the live heap after a million flows is what it was after
+// 200,000 (no map or free-list growth with churn).
+func TestRecorder_churnFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a million flows")
+	}
+	heap := func() int64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	r, _, f := newRecorder(t, RecorderOptions{MaxFlows: 20000})
+	defer r.Close()
+	var at200k int64
+	for i := range 1_000_000 {
+		if i == 200_000 {
+			at200k = heap()
+		}
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 40000)
+		for range 3 {
+			f.send(c, recServer, ACK)
+		}
+	}
+	end := heap()
+	t.Logf("live heap after 200,000 flows %d KiB, after 1,000,000 %d KiB (held %d KiB)", at200k>>10, end>>10, r.Stats().HeldBytes>>10)
+	if end > at200k+1<<20 {
+		t.Errorf("live heap grew from %d KiB to %d KiB between 200,000 and 1,000,000 flows, want flat", at200k>>10, end>>10)
+	}
+	runtime.KeepAlive(r)
+}

@@ -1,0 +1,89 @@
+package metrics
+
+import (
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// scrape serves m on loopback and returns one exposition.
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	srv, err := m.Serve("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	resp, err := http.Get("http://" + srv.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+func newTestMetrics() *Metrics {
+	m := New(Options{Version: "0.test", Causes: []string{"refused", "idle_timeout"},
+		Origins: []string{"server", "middlebox"}, Confidences: []string{"low", "high"}})
+	for range 3 {
+		m.Reset("refused", "server", "high")
+	}
+	m.Update(Snapshot{Packets: 100, TCPPackets: 90, Flows: 7, ActiveFlows: 2, RSTPackets: 4,
+		KernelDrops: 5, IfaceDrops: 6, DroppedFlows: 1, Filtered: 2, PcapWritten: 9, PcapHeldBytes: 4096})
+	return m
+}
+
+// TestExposition: the counters carry what was given, every label
+// combination is present from 0, and no series has an address or port.
+func TestExposition(t *testing.T) {
+	body := scrape(t, newTestMetrics())
+	for _, want := range []string{
+		`rstscope_resets_total{cause="refused",confidence="high",origin="server"} 3`,
+		`rstscope_resets_total{cause="idle_timeout",confidence="low",origin="middlebox"} 0`,
+		"rstscope_packets_total 100", "rstscope_tcp_packets_total 90", "rstscope_flows_total 7",
+		"rstscope_flows_active 2", "rstscope_rst_packets_total 4",
+		`rstscope_dropped_packets_total{where="kernel"} 5`, `rstscope_dropped_packets_total{where="interface"} 6`,
+		"rstscope_flows_dropped_total 1", "rstscope_findings_filtered_total 2",
+		"rstscope_pcap_packets_written_total 9", "rstscope_pcap_held_bytes 4096",
+		`rstscope_build_info{goversion="go`, "rstscope_process_resident_memory_bytes ", "rstscope_process_open_fds ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("exposition lacks %q", want)
+		}
+	}
+	if n := strings.Count(body, "rstscope_resets_total{"); n != 2*2*2 {
+		t.Errorf("resets_total series: got %d, want 8 (every cause, origin, confidence)", n)
+	}
+	for _, bad := range []string{"addr=", "port=", "ip=", "client=", "server="} {
+		if strings.Contains(body, bad) {
+			t.Errorf("exposition has an unbounded label %q", bad)
+		}
+	}
+}
+
+// TestExposition_promtool: `promtool check metrics` (Prometheus's own
+// linter) accepts the exposition: names, units, _total, help text.
+func TestExposition_promtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed: run `make deps` (Debian package prometheus), then `make test`")
+	}
+	body := scrape(t, newTestMetrics())
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) != 0 {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+	t.Logf("promtool check metrics: exit 0, no complaints")
+}

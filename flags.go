@@ -80,7 +80,10 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.idle, "idle", 5*time.Second, "a silence at least this long before a RST counts as idle")
 	fs.DurationVar(&c.lookAhead, "look-ahead", 2*time.Second, "capture time to watch after a RST before judging it")
 	fs.IntVar(&c.maxFlows, "max-flows", 1_000_000, "most TCP flows held at once (split between --shards); new flows past it are counted and dropped")
-	fs.IntVar(&c.shards, "shards", runtime.NumCPU(), "flow-table shards for -r, one goroutine each (1: none)")
+	// One core reads and decodes (capture.Prefetch) and routes: the
+	// shards get the others. On 2 cores one table (1) measured as fast as
+	// two shards: the reader and the table already use both.
+	fs.IntVar(&c.shards, "shards", max(runtime.NumCPU()-1, 1), "flow-table shards for -r, one goroutine each (1: one table)")
 	fs.BoolVar(&c.noColor, "no-color", false, "no colour in text output (also NO_COLOR)")
 	fs.BoolVarP(&c.verbose, "verbose", "v", false, "also print the first undecodable frames")
 	fs.StringVar(&c.explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")

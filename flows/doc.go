@@ -80,4 +80,19 @@
 // The *Event given to OnEvent and the *Flow given to OnFlowEnd are valid
 // only during the call; copy them to keep them. A Table is not safe for
 // concurrent use.
+//
+// # Shards
+//
+// Sharded (shard.go) runs n Tables on their own goroutines: the caller's
+// goroutine admits packets (time jumps), keeps the host profiles and
+// routes each packet by its symmetric flow hash, in batches with
+// preallocated buffers; every packet carries the reader's clock, so each
+// shard decides events and evicts flows before the same packet as one
+// table would; host profiles are snapshotted for each RST when the
+// reader's clock passes its look-ahead; decided events come back at the
+// end of each batch and reach OnEvent on the caller's goroutine, sorted by
+// first RST. The events are those of one shard for any n
+// (TestSharded_sameAsOneShard runs every capture of the repository); what
+// differs is listed on Sharded (MaxFlows and the pending cap per shard,
+// HostProfile.Known and Flows, Flow.ID numbering).
 package flows

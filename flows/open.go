@@ -16,6 +16,7 @@ type openEvent struct {
 	joinable bool // the sender has sent nothing but RSTs since the first RST
 	pureACK  bool // the receiver sent a pure ACK since the first RST
 	deadline time.Time
+	emitSeq  uint64 // on a shard: the reader's packet at which it was decided
 }
 
 // openSet holds a flow's open events, oldest first. A flow has one only
@@ -310,6 +311,7 @@ func (t *Table) emitHead(endOfInput bool) {
 	}
 	t.stats.Events++
 	if t.keepEmitted {
+		oe.emitSeq = t.emitSeq
 		t.emitted = append(t.emitted, oe)
 		return
 	}

@@ -1,7 +1,9 @@
 package flows
 
 import (
+	"cmp"
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"slices"
 	"time"
@@ -49,13 +51,22 @@ type Sharded struct {
 	// sorted by first RST (time, input, frame); reqs[rhead:] are live.
 	reqs  []hostReq
 	rhead int
-	// snaps are the snapshots taken, in the same order, until their
-	// event comes back; snaps[shead:] are live.
+	// snaps are the snapshots taken, in the order taken, until the
+	// batch that decides their event comes back; snaps[shead:] are live,
+	// snapAt finds them by RST.
 	snaps  []hostSnap
 	shead  int
-	events []*Event // events of the last batch, all shards, to sort
-	onEv   func(*Event)
-	closed bool
+	snapAt map[rstKey]int
+	// flushSeq is the seq of the flush ending the batch with the shards.
+	flushSeq uint64
+	events   []*openEvent // events of the last batch, all shards, to sort
+	onEv     func(*Event)
+	closed   bool
+	// lastShard holds the last packet routed, at lastItem of its batch;
+	// seq counts the packets routed.
+	lastShard *shard
+	lastItem  int
+	seq       uint64
 	// hostCache remembers recent hosts' profiles by address, in front of
 	// the router's host map (a map lookup per packet was a third of the
 	// reader's routing time).
@@ -92,7 +103,10 @@ type hostReq struct {
 }
 
 type hostSnap struct {
-	key              rstKey
+	key rstKey
+	// seq is the reader's packet at which a table decides the RST's event
+	// (the first whose clock passes its look-ahead; MaxUint64: at Close).
+	seq              uint64
 	sender, receiver HostProfile
 }
 
@@ -139,8 +153,12 @@ const (
 )
 
 type shardItem struct {
-	p    capture.Packet // Payload is set by the shard from off, n
-	now  time.Time
+	p   capture.Packet // Payload is set by the shard from off, n
+	now time.Time
+	// seq numbers the reader's packets: a packet's own, or, for a flush,
+	// the packet at which a table would have decided what it decides
+	// (events are delivered in that order, as a table emits them).
+	seq  uint64
 	off  int // p's payload: buf[off:off+n]
 	n    int
 	kind itemKind
@@ -159,7 +177,7 @@ type shardBatchBuf struct {
 // Add, Flush and Close.
 func NewSharded(n int, opts Options) *Sharded {
 	n = max(n, 1)
-	s := &Sharded{onEv: opts.OnEvent, n: uint64(n)}
+	s := &Sharded{onEv: opts.OnEvent, n: uint64(n), snapAt: make(map[rstKey]int)}
 	ropts := opts
 	ropts.OnEvent, ropts.OnFlowEnd = nil, nil
 	s.router = NewTable(ropts)
@@ -196,6 +214,7 @@ func (sh *shard) run() {
 			if it.now.After(t.now) {
 				t.now = it.now
 			}
+			t.emitSeq = it.seq
 			switch it.kind {
 			case itemPacket:
 				t.add(&it.p)
@@ -238,12 +257,14 @@ func (s *Sharded) route(p *capture.Packet) {
 		s.dispatch()
 		b = &sh.batch[s.cur]
 	}
-	b.items = append(b.items, shardItem{p: *p, now: s.now, off: len(b.buf), n: len(p.Payload)})
+	s.seq++
+	b.items = append(b.items, shardItem{p: *p, now: s.now, off: len(b.buf), n: len(p.Payload), seq: s.seq})
 	it := &b.items[len(b.items)-1]
 	it.p.FlowHash = h
 	it.p.Frame, it.p.Payload = nil, nil
 	b.buf = append(b.buf, p.Payload...)
 	s.items++
+	s.lastShard, s.lastItem = sh, len(b.items)-1
 	if rst {
 		s.request(p)
 	}
@@ -295,7 +316,10 @@ func (s *Sharded) snapshotDue(all bool) {
 		if !all && r.key.ns+int64(s.look) >= now {
 			break
 		}
-		sn := hostSnap{key: r.key}
+		sn := hostSnap{key: r.key, seq: s.seq + 1}
+		if all {
+			sn.seq = math.MaxUint64
+		}
 		if h := s.router.hosts[r.sender]; h != nil {
 			sn.sender = *h
 		}
@@ -306,7 +330,11 @@ func (s *Sharded) snapshotDue(all bool) {
 			n := copy(s.snaps, s.snaps[s.shead:])
 			s.snaps = s.snaps[:n]
 			s.shead = 0
+			for i := range s.snaps {
+				s.snapAt[s.snaps[i].key] = i
+			}
 		}
+		s.snapAt[sn.key] = len(s.snaps)
 		s.snaps = append(s.snaps, sn)
 		s.rhead++
 	}
@@ -317,11 +345,17 @@ func (s *Sharded) snapshotDue(all bool) {
 // delivers their events.
 func (s *Sharded) dispatch() {
 	s.wait()
+	// The flush at the end of the batch may decide an event whose RST came
+	// after the reader's clock had passed its look-ahead (reordered
+	// packets): a table decides it at its next packet, before that
+	// packet's host update, so its snapshot is taken now.
+	s.snapshotDue(false)
 	for _, sh := range s.shards {
 		b := &sh.batch[s.cur]
-		b.items = append(b.items, shardItem{now: s.now, kind: itemFlush})
+		b.items = append(b.items, shardItem{now: s.now, kind: itemFlush, seq: s.seq + 1})
 		sh.in <- s.cur
 	}
+	s.flushSeq = s.seq + 1
 	s.busy = true
 	s.cur ^= 1
 	for _, sh := range s.shards {
@@ -348,12 +382,25 @@ func (s *Sharded) wait() {
 func (s *Sharded) deliver() {
 	s.events = s.events[:0]
 	for _, sh := range s.shards {
-		for _, oe := range sh.t.emitted {
-			s.events = append(s.events, &oe.ev)
+		s.events = append(s.events, sh.t.emitted...)
+	}
+	// With their snapshots, in the order a table emits them: by the
+	// packet that decided them (the snapshot's, which a shard without a
+	// packet of its own at that point cannot know), then by first RST
+	// (its queue's order).
+	for _, oe := range s.events {
+		ev := &oe.ev
+		ev.SenderHost, ev.ReceiverHost = HostProfile{}, HostProfile{}
+		if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
+			sn := &s.snaps[i]
+			ev.SenderHost, ev.ReceiverHost, oe.emitSeq = sn.sender, sn.receiver, sn.seq
 		}
 	}
-	slices.SortStableFunc(s.events, func(a, b *Event) int {
-		ka, kb := keyOf(&a.RSTs[0]), keyOf(&b.RSTs[0])
+	slices.SortStableFunc(s.events, func(a, b *openEvent) int {
+		if a.emitSeq != b.emitSeq {
+			return cmp.Compare(a.emitSeq, b.emitSeq)
+		}
+		ka, kb := keyOf(&a.ev.RSTs[0]), keyOf(&b.ev.RSTs[0])
 		switch {
 		case ka.less(kb):
 			return -1
@@ -362,19 +409,15 @@ func (s *Sharded) deliver() {
 		}
 		return 0
 	})
-	for _, ev := range s.events {
-		k := keyOf(&ev.RSTs[0])
-		for s.shead < len(s.snaps) && s.snaps[s.shead].key.less(k) {
-			s.shead++ // an RST that joined an event
-		}
-		ev.SenderHost, ev.ReceiverHost = HostProfile{}, HostProfile{}
-		if s.shead < len(s.snaps) && s.snaps[s.shead].key == k {
-			ev.SenderHost, ev.ReceiverHost = s.snaps[s.shead].sender, s.snaps[s.shead].receiver
-			s.shead++
-		}
+	for _, oe := range s.events {
 		if s.onEv != nil {
-			s.onEv(ev)
+			s.onEv(&oe.ev)
 		}
+	}
+	// Snapshots of RSTs decided by now that no event claimed joined one.
+	for s.shead < len(s.snaps) && s.snaps[s.shead].seq <= s.flushSeq {
+		delete(s.snapAt, s.snaps[s.shead].key)
+		s.shead++
 	}
 	clear(s.events)
 	for _, sh := range s.shards {
@@ -405,14 +448,23 @@ func (s *Sharded) Close() {
 	}
 	s.closed = true
 	s.router.releaseOutlier()
-	s.dispatch()
-	s.wait()
 	s.snapshotDue(true)
+	// A table decides at its last packet what was due by then, and at
+	// Close (EndOfInput) the rest, the last packet's own RST included: so
+	// each shard flushes to the reader's clock, the last packet's shard
+	// just before that packet, then closes.
 	for _, sh := range s.shards {
 		b := &sh.batch[s.cur]
-		b.items = append(b.items, shardItem{now: s.now, kind: itemClose})
+		fl := shardItem{now: s.now, kind: itemFlush, seq: s.seq}
+		if sh == s.lastShard && s.lastItem < len(b.items) {
+			b.items = slices.Insert(b.items, s.lastItem, fl)
+		} else {
+			b.items = append(b.items, fl)
+		}
+		b.items = append(b.items, shardItem{now: s.now, kind: itemClose, seq: math.MaxUint64})
 	}
 	s.dispatch()
+	s.flushSeq = math.MaxUint64 // every snapshot is claimed or dropped now
 	s.wait()
 	for _, sh := range s.shards {
 		close(sh.in)

@@ -221,3 +221,75 @@ func TestSharded_addNoAllocs(t *testing.T) {
 		t.Errorf("got %d flows, want 1", st.Flows)
 	}
 }
+
+// FuzzSharded: any packet sequence (time jumps and reordering included)
+// gives the same events through 1 shard, 3 shards in batches of 2
+// packets, and a Table (but for what Sharded documents), as long as no
+// cap is reached.
+func FuzzSharded(f *testing.F) {
+	f.Add([]byte{
+		0, 0x02, 0, 0, 0, 0, 1, 64,
+		0x10, 0x12, 0, 1, 0, 0, 1, 52,
+		0, 0x10, 1, 1, 0, 0, 1, 64,
+		0, 0x18, 1, 1, 0x45, 0, 1, 64,
+		0x10, 0x14, 1, 2, 0, 0, 1, 60,
+		0x10, 0x04, 9, 2, 0, 0, 1, 60,
+		2, 0x02, 0, 0, 0, 0, 0xff, 64, 0x12, 0x14, 0, 1, 0, 0, 1, 64,
+		4, 0x02, 0, 0, 0, 0, 0xfd, 64, 0x14, 0x14, 0, 1, 0, 0x81, 0x81, 64,
+	})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pk := fuzzPackets(data)
+		run := func(shards, batch int) []Event {
+			var events []Event
+			opts := Options{
+				LookAhead: 40 * time.Millisecond, CloseEvict: 100 * time.Millisecond, IdleEvict: time.Second,
+				OnEvent: func(e *Event) { events = append(events, *e) },
+			}
+			var tr tracker = NewTable(opts)
+			if shards > 0 {
+				old := shardBatch
+				shardBatch = batch
+				tr = NewSharded(shards, opts)
+				shardBatch = old
+			}
+			for i := range pk {
+				p := pk[i]
+				tr.Add(&p)
+			}
+			tr.Close()
+			for i := range events {
+				events[i].Flow.ID = 0
+				if shards == 0 {
+					for _, h := range []*HostProfile{&events[i].SenderHost, &events[i].ReceiverHost} {
+						h.Known, h.Flows = false, 0
+					}
+				}
+			}
+			return events
+		}
+		one, many, tab := run(1, 1024), run(3, 2), run(0, 0)
+		for i := range one {
+			for _, h := range []*HostProfile{&one[i].SenderHost, &one[i].ReceiverHost} {
+				h.Known, h.Flows = false, 0
+			}
+		}
+		for i := range many {
+			for _, h := range []*HostProfile{&many[i].SenderHost, &many[i].ReceiverHost} {
+				h.Known, h.Flows = false, 0
+			}
+		}
+		for _, c := range []struct {
+			name string
+			got  []Event
+		}{{"3 shards", many}, {"Table", tab}} {
+			if len(c.got) != len(one) {
+				t.Fatalf("%s: got %d events, 1 shard %d", c.name, len(c.got), len(one))
+			}
+			for i := range one {
+				if !reflect.DeepEqual(c.got[i], one[i]) {
+					t.Fatalf("%s: event %d (frame %d) differs from 1 shard's%s", c.name, i, one[i].RSTs[0].Frame, firstDiff(c.got[i], one[i]))
+				}
+			}
+		}
+	})
+}

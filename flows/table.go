@@ -65,16 +65,35 @@ type flowList struct {
 // at now (Unix ns).
 func (l *flowList) due(now int64) bool { return l.head != nil && l.headDue < now }
 
+// pushBack adds e in order of last packet: at the back, or, when packets
+// came out of time order, before the entries whose last packet is later
+// (looking at most maxSortWalk entries back), so that a flow is evicted
+// when its own time comes, not when a later flow's does; a flow's eviction
+// thus does not depend on which other flows share the list (Sharded).
 func (l *flowList) pushBack(e *entry) {
-	e.prev, e.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = e
+	after := l.tail
+	for n := 0; after != nil && after.st.last > e.st.last && n < maxSortWalk; n++ {
+		after = after.prev
+	}
+	e.prev = after
+	if after != nil {
+		e.next = after.next
+		after.next = e
 	} else {
+		e.next = l.head
 		l.head = e
 		l.headDue = e.st.last + int64(l.evict)
 	}
-	l.tail = e
+	if e.next != nil {
+		e.next.prev = e
+	} else {
+		l.tail = e
+	}
 }
+
+// maxSortWalk bounds the entries pushBack steps over for an out-of-order
+// packet (hostile captures cannot make it quadratic).
+const maxSortWalk = 64
 
 func (l *flowList) remove(e *entry) {
 	if e.prev != nil {
@@ -128,6 +147,7 @@ type Table struct {
 	// of OnEvent, and back to the free list once the reader delivered them.
 	keepEmitted bool
 	emitted     []*openEvent
+	emitSeq     uint64 // the reader's packet being handled (see shardItem.seq)
 	hosts       map[netip.Addr]*HostProfile
 
 	// queue holds the open events sorted by first RST (time, input,

@@ -62,19 +62,19 @@ var curatedCloses = []struct {
 	knownWrong string
 	why        string
 }{
-	{"ndpi/443-curl.pcap", 105, "abortive_close", "client", "issue 13 class 2",
+	{"ndpi/443-curl.pcap", 105, "abortive_close", "client", "",
 		"curl: the client's close_notify (frame 100, after application data) and FIN (101); the server's last record, close_notify and FIN (102-104) reach a closed socket: the client's kernel resets each"},
-	{"ndpi/zoom.pcap", 256, "abortive_close", "client", "issue 13 class 2",
+	{"ndpi/zoom.pcap", 256, "abortive_close", "client", "",
 		"the client's close_notify (250) and FIN (251) after application data; the server's late application data (255) draws the client kernel's RST"},
-	{"ndpi/alexa-app.pcapng", 180, "abortive_close", "client", "issue 13 class 2",
+	{"ndpi/alexa-app.pcapng", 180, "abortive_close", "client", "",
 		"the client's FIN (177); the server's close_notify (178) and FIN (179) reach a closed socket"},
-	{"zeek/Traces/tls/irc-starttls.pcap", 18, "abortive_close", "client", "issue 13 class 2",
+	{"zeek/Traces/tls/irc-starttls.pcap", 18, "abortive_close", "client", "",
 		"IRC STARTTLS: the client's FIN (16); the server's 31-byte record (17, an encrypted close_notify's size) draws the client kernel's RST"},
-	{"zeek/Traces/tls/smtp-starttls.pcap", 36, "abortive_close", "server", "issue 13 class 2",
+	{"zeek/Traces/tls/smtp-starttls.pcap", 36, "abortive_close", "server", "",
 		"SMTP STARTTLS: the server's last data and FIN (30, 31); the client's close_notify (34) and FIN (35) reach the server's closed socket"},
-	{"zeek/Traces/tls/imap-starttls.pcap", 32, "abortive_close", "server", "issue 13 class 2",
+	{"zeek/Traces/tls/imap-starttls.pcap", 32, "abortive_close", "server", "",
 		"IMAP STARTTLS: the server's close_notify with FIN (27); the client's close_notify (30) and FIN (31) reach the server's closed socket"},
-	{"zeek/Traces/tls/dhe.pcap", 22, "abortive_close", "server", "issue 13 class 2",
+	{"zeek/Traces/tls/dhe.pcap", 22, "abortive_close", "server", "",
 		"HTTPS: the server's response, close_notify with FIN (16, 17); the client's close_notify (20) and FIN (21) reach the server's closed socket"},
 }
 
@@ -150,12 +150,12 @@ func calibrationVerdicts(t *testing.T) []judged {
 			orig, resp, _ := strings.Cut(tuple, ">")
 			// Zeek REJ: the SYN was answered by a RST; who made it, Zeek
 			// cannot tell. Without another packet from that address in the
-			// capture, nothing checks the claimed sender: medium at most,
-			// and rstscope says high today (issue 13 class 5).
+			// capture, nothing checks the claimed sender: medium at most
+			// (issue 13 class 5).
 			path := filepath.Join(corpusDir, row["file"])
 			j := judged{source: "corpus", capture: path, cause: "refused"}
 			if ap, err := netip.ParseAddrPort(resp); err == nil && !sendsOtherThanRST(t, path, ap.Addr()) {
-				j.maxConf, j.knownWrong = "medium", "issue 13 class 5"
+				j.maxConf = "medium"
 			}
 			for _, f := range corpusDoc(row["file"]).Findings {
 				if f.Flow.Client == orig && f.Flow.Server == resp {

@@ -495,8 +495,9 @@ func TestAllFiltered(t *testing.T) {
 }
 
 // TestTimeZone: --tz shows text and markdown times in a zone, with its
-// offset and name; JSON stays UTC (RFC 3339) whatever --tz says; the
-// advice names its zone.
+// offset and name, the advice's time too (issue 18.6: the Finding keeps
+// the instant, the report renders it); JSON, its advice included, stays
+// UTC whatever --tz says.
 func TestTimeZone(t *testing.T) {
 	_, plain, _ := runCLI(t, nil, "-r", demoPcap, "--format", "json")
 	for _, format := range []string{"text", "markdown"} {
@@ -505,21 +506,21 @@ func TestTimeZone(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
 		// The demo's first packet is at 03:08:11.712992 UTC on 22 Nov 2026.
-		for _, want := range []string{"2026-11-22T04:08:11.712992+01:00 CET", "logs at 03:08:34.826 UTC"} {
+		for _, want := range []string{"2026-11-22T04:08:11.712992+01:00 CET", "logs at 04:08:34.826 CET for the"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("--tz Europe/Paris --format %s: no %q in\n%.1500s", format, want, out)
 			}
 		}
-		if strings.Contains(out, "03:08:11.712992Z") {
+		if strings.Contains(out, "03:08:11.712992Z") || strings.Contains(out, " UTC") {
 			t.Errorf("--tz Europe/Paris --format %s: a UTC time is left", format)
 		}
 	}
 	code, out, _ := runCLI(t, nil, "-r", demoPcap, "--format", "json", "--tz", "Europe/Paris")
-	if code != 0 || out != plain {
-		t.Errorf("--tz changed the JSON document (exit %d)", code)
+	if code != 0 || out != plain || !strings.Contains(out, "logs at 03:08:34.826 UTC for the") {
+		t.Errorf("--tz changed the JSON document, or its advice is not in UTC (exit %d)", code)
 	}
 	code, out, _ = runCLI(t, nil, "-r", demoPcap, "--no-color")
-	if code != 0 || !strings.Contains(out, "2026-11-22T03:08:11.712992Z") {
+	if code != 0 || !strings.Contains(out, "2026-11-22T03:08:11.712992Z") || !strings.Contains(out, "logs at 03:08:34.826 UTC for the") {
 		t.Errorf("default: want UTC times (…Z), got exit %d\n%.600s", code, out)
 	}
 	code, _, stderr := runCLI(t, nil, "-r", demoPcap, "--tz", "Mars/Olympus")

@@ -43,8 +43,15 @@ var allowedImports = map[string][]string{
 	".": {
 		"github.com/rstscope/rstscope/capture", "github.com/rstscope/rstscope/correlate",
 		"github.com/rstscope/rstscope/flows", "github.com/rstscope/rstscope/heuristics",
-		"github.com/rstscope/rstscope/report", "github.com/spf13/pflag",
-		"github.com/rstscope/rstscope/metrics",
+		"github.com/rstscope/rstscope/report", "github.com/rstscope/rstscope/internal/cli",
+		"github.com/spf13/pflag",
+	},
+	"internal/cli": {
+		"github.com/rstscope/rstscope/capture", "github.com/rstscope/rstscope/correlate",
+		"github.com/rstscope/rstscope/flows", "github.com/rstscope/rstscope/heuristics",
+		"github.com/rstscope/rstscope/report", "github.com/rstscope/rstscope/metrics",
+		"github.com/rstscope/rstscope/kernel", // the host kernel's account (OpenKernel)
+		"github.com/spf13/pflag",
 	},
 	"internal/pcapgen":   nil,
 	"internal/netnstest": {"golang.org/x/sys/unix"},

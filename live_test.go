@@ -317,8 +317,12 @@ func testParity(t *testing.T, bin, iface string) {
 	l := newNetLab(t)
 	dir := t.TempDir()
 	live, pcap, file := filepath.Join(dir, "live.json"), filepath.Join(dir, "all.pcap"), filepath.Join(dir, "file.json")
+	// The kernel's account (where this kernel gives it) is recorded too and
+	// joined again from the file: the join must not differ either.
+	events := filepath.Join(dir, "kernel.ndjson")
 	p := startIn(t, l.a, bin, func(c *exec.Cmd) { c.Stdout = io.Discard },
-		"-i", iface, "--format", "json", "-o", live, "-w", pcap, "--write-all", "--look-ahead", "500ms", "--duration", "1m", "tcp")
+		"-i", iface, "--format", "json", "-o", live, "-w", pcap, "--write-all", "--look-ahead", "500ms", "--duration", "1m",
+		"--kernel-events", events, "tcp")
 	l.refused(t, 9)
 	l.exchange(t, 80, true)  // server resets after the request
 	l.exchange(t, 81, false) // clean: no finding
@@ -332,7 +336,11 @@ func testParity(t *testing.T, bin, iface string) {
 	if code := p.stop(t, syscall.SIGINT); code != 0 {
 		t.Fatalf("live run: exit %d, want 0\n%s", code, p.stderr)
 	}
-	out, err := exec.Command(bin, "-r", pcap, "--format", "json", "-o", file, "--look-ahead", "500ms").CombinedOutput()
+	args := []string{"-r", pcap, "--format", "json", "-o", file, "--look-ahead", "500ms"}
+	if _, err := os.Stat(events); err == nil {
+		args = append(args, "--kernel-events", events)
+	}
+	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("rstscope -r %s: %v\n%s", pcap, err, out)
 	}
@@ -857,6 +865,7 @@ func testLiveErrors(t *testing.T, bin string) {
 type flooder struct {
 	fd       int
 	src, dst net.HardwareAddr
+	to       string // the SYNs' destination address; "" is liveNowhere
 }
 
 func newFlooder(t *testing.T, l *netLab) *flooder {
@@ -906,7 +915,11 @@ func (f *flooder) synFrame(b []byte, i int) []byte {
 	binary.BigEndian.PutUint16(ip[2:], 40)
 	binary.BigEndian.PutUint16(ip[4:], uint16(i))
 	copy(ip[12:16], []byte{10, 232, byte(i >> 16), byte(i >> 8)})
-	copy(ip[16:20], net.ParseIP(liveNowhere).To4())
+	to := liveNowhere
+	if f.to != "" {
+		to = f.to
+	}
+	copy(ip[16:20], net.ParseIP(to).To4())
 	binary.BigEndian.PutUint16(ip[10:], ^sum16(ip, 0))
 	tcp := b[34:54]
 	clear(tcp)

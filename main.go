@@ -14,9 +14,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rstscope/rstscope/capture"
+	"github.com/rstscope/rstscope/internal/cli"
 )
-
-const version = "0.1.0"
 
 // exitReaderGone is the exit code when the reader of the report went away
 // (EPIPE, as with | head): 128+SIGPIPE, what a shell reports for tcpdump
@@ -48,19 +47,19 @@ func interrupts() <-chan struct{} {
 // returns the exit code (0 ok, 1 runtime failure, 2 usage error, 141 the
 // report's reader went away).
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan struct{}) int {
-	cfg, err := parseFlags(args, stdout, stderr)
+	cfg, err := cli.Parse(args, stdout, stderr)
 	switch {
 	case errors.Is(err, pflag.ErrHelp):
 		return 0
 	case err != nil:
-	case cfg.showVersion:
-		_, err = fmt.Fprintf(stdout, "rstscope %s\n", version)
-	case cfg.listIfaces:
+	case cfg.ShowVersion:
+		_, err = fmt.Fprintf(stdout, "rstscope %s\n", cli.Version)
+	case cfg.ListIfaces:
 		err = capture.ListInterfaces(stdout)
-	case cfg.explain != "":
-		err = explain(stdout, cfg.explain)
+	case cfg.Explain != "":
+		err = cli.Explain(stdout, cfg.Explain)
 	default:
-		cfg.stdin = stdin
+		cfg.Stdin = stdin
 		err = runPipeline(cfg, stdout, stderr, stop)
 	}
 	switch {
@@ -70,7 +69,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan s
 		return exitReaderGone // quietly: the reader has gone
 	}
 	fmt.Fprintf(stderr, "rstscope: %v\n", err)
-	if errors.As(err, new(usageError)) {
+	if cli.IsUsage(err) {
 		return 2
 	}
 	return 1

@@ -55,11 +55,12 @@ type finding struct {
 		SeqCheck string   `json:"seq_check"`
 		Frames   []uint64 `json:"frames"`
 	} `json:"rst"`
-	Stage        string   `json:"stage"`
-	Errno        string   `json:"errno"`
-	Alternatives []string `json:"alternatives"`
-	Advice       string   `json:"advice"`
-	Evidence     []struct {
+	Stage         string   `json:"stage"`
+	Errno         string   `json:"errno"`
+	ConsequenceOf int      `json:"consequence_of"`
+	Alternatives  []string `json:"alternatives"`
+	Advice        string   `json:"advice"`
+	Evidence      []struct {
 		Signal string   `json:"signal"`
 		Detail string   `json:"detail"`
 		Frames []uint64 `json:"frames"`

@@ -71,47 +71,25 @@ func captureInfo(p *Packet, iface int) gopacket.CaptureInfo {
 
 // ExportWriter writes frames of one or more link types: classic pcap when
 // there is one link type (the most widely read format), pcapng with one
-// interface per link type when there are several.
+// interface per link type otherwise (see PcapngWriter).
 type ExportWriter struct {
-	pcap  *PcapWriter
-	ng    *pcapgo.NgWriter
-	links []int // pcapng: link type of interface i
+	pcap *PcapWriter
+	ng   *PcapngWriter
 }
 
 // NewExportWriter picks the format from linkTypes (for example a Source's
-// LinkTypes()) and writes the file header. Duplicates are ignored. A pcapng
-// export also takes frames of link types not listed, adding an interface
-// for each; a pcap export refuses them.
+// LinkTypes()): pcap for one link type (duplicates are ignored), writing
+// its file header now; pcapng for several or none, taking frames of any
+// link type. A pcap export refuses frames of another link type.
 func NewExportWriter(w io.Writer, linkTypes []int) (*ExportWriter, error) {
-	var links []int
-	for _, lt := range linkTypes {
-		if !slices.Contains(links, lt) {
-			links = append(links, lt)
-		}
+	if len(linkTypes) == 0 || slices.ContainsFunc(linkTypes, func(lt int) bool { return lt != linkTypes[0] }) {
+		return &ExportWriter{ng: NewPcapngWriter(w)}, nil
 	}
-	switch len(links) {
-	case 0:
-		return nil, errors.New("capture: export: no link type given")
-	case 1:
-		pw, err := NewPcapWriter(w, links[0], 0)
-		if err != nil {
-			return nil, err
-		}
-		return &ExportWriter{pcap: pw}, nil
-	}
-	opts := pcapgo.DefaultNgWriterOptions
-	opts.SectionInfo.Application = "rstscope"
-	ng, err := pcapgo.NewNgWriterInterface(w, ngInterface(links[0]), opts)
+	pw, err := NewPcapWriter(w, linkTypes[0], 0)
 	if err != nil {
-		return nil, fmt.Errorf("capture: export: %w", err)
+		return nil, err
 	}
-	e := &ExportWriter{ng: ng, links: links[:1]}
-	for _, lt := range links[1:] {
-		if _, err := e.addInterface(lt); err != nil {
-			return nil, err
-		}
-	}
-	return e, nil
+	return &ExportWriter{pcap: pw}, nil
 }
 
 func ngInterface(linkType int) pcapgo.NgInterface {
@@ -123,31 +101,12 @@ func ngInterface(linkType int) pcapgo.NgInterface {
 	}
 }
 
-func (e *ExportWriter) addInterface(linkType int) (int, error) {
-	id, err := e.ng.AddInterface(ngInterface(linkType))
-	if err != nil {
-		return 0, fmt.Errorf("capture: export: %w", err)
-	}
-	e.links = append(e.links, linkType)
-	return id, nil
-}
-
 // WritePacket writes p.Frame with p.Time, p.WireLen and p.LinkType.
 func (e *ExportWriter) WritePacket(p *Packet) error {
 	if e.pcap != nil {
 		return e.pcap.WritePacket(p)
 	}
-	id := slices.Index(e.links, p.LinkType)
-	if id < 0 {
-		var err error
-		if id, err = e.addInterface(p.LinkType); err != nil {
-			return err
-		}
-	}
-	if err := e.ng.WritePacket(captureInfo(p, id), p.Frame); err != nil {
-		return fmt.Errorf("capture: export: %w", err)
-	}
-	return nil
+	return e.ng.WritePacket(p)
 }
 
 // Flush writes out buffered data.
@@ -155,13 +114,10 @@ func (e *ExportWriter) Flush() error {
 	if e.pcap != nil {
 		return e.pcap.Flush()
 	}
-	if err := e.ng.Flush(); err != nil {
-		return fmt.Errorf("capture: export: %w", err)
-	}
-	return nil
+	return e.ng.Flush()
 }
 
-// Pcapng reports whether the export is pcapng (several link types).
+// Pcapng reports whether the export is pcapng.
 func (e *ExportWriter) Pcapng() bool { return e.ng != nil }
 
 // ExportOptions configures an Exporter.
@@ -179,27 +135,40 @@ type ExportOptions struct {
 	Spool bool
 	// Filter is the first pass's BPF filter, applied again when rereading.
 	Filter string
-	// LinkTypes are the input's link types (see LinkTyper): one gives a
-	// pcap file, several a pcapng file.
-	LinkTypes []int
+	// LinkTypes are the input's link types as known at the start (see
+	// LinkTyper), and MoreLinkTypes says that the input may bring others
+	// later (see MayAddLinkTypes). With All the file is written as the
+	// packets come: pcap for one link type that cannot change, pcapng
+	// otherwise. Without All the format is picked at Close from the link
+	// types of the packets read: pcap for one, pcapng for several.
+	LinkTypes     []int
+	MoreLinkTypes bool
 }
 
 // Exporter writes the packets of the flows with findings (-w), or every
 // packet. Which flows matter is known only once their findings are
 // decided, so the flagged flows are written at Close, from a second read
-// of the inputs or from a spool. The spool is unlinked as soon as it is
-// created and read back through its descriptor: it never outlives the
-// process (a second SIGINT, a crash) and stays readable after privileges
-// are dropped. A nil *Exporter does nothing.
+// of the inputs (as many packets as the first read saw) or from a spool.
+// The spool is a pcapng file, whatever link types come; it is unlinked as
+// soon as it is created and read back through its descriptor: it never
+// outlives the process (a second SIGINT, a crash) and stays readable
+// after privileges are dropped. A write error is kept and returned by
+// Close: reading (and the report) go on without -w. A nil *Exporter does
+// nothing.
 type Exporter struct {
 	opts     ExportOptions
-	out      *Output // nil for stdout
+	out      io.Writer // the -w file or stdout
+	file     *Output   // nil for stdout
 	w        *ExportWriter
 	reread   bool
 	spool    *os.File
-	spoolW   *ExportWriter
+	spoolW   *PcapngWriter
 	unlinked bool // the spool was removed at creation (not possible on every OS)
 	flagged  map[pairKey]bool
+	links    []int  // link types of the packets read, in order of first appearance
+	lastLink int    // link type of the previous packet, to skip the lookup
+	packets  uint64 // packets read (the second pass reads as many)
+	err      error  // first write error
 }
 
 // pairKey is a flow's two endpoints in canonical order (TCP implied).
@@ -212,37 +181,39 @@ func keyOf(x, y netip.AddrPort) pairKey {
 	return pairKey{x, y}
 }
 
-// NewExporter creates path (see CreateOutput; "-" is stdout), writes the
-// file header and, unless it writes every packet or rereads the inputs,
-// creates the spool.
+// NewExporter creates path (see CreateOutput; "-" is stdout) and, when it
+// writes every packet, the file header; unless it writes every packet or
+// rereads the inputs, it creates the spool.
 func NewExporter(path string, stdout io.Writer, stop <-chan struct{}, opts ExportOptions) (*Exporter, error) {
-	e := &Exporter{opts: opts, flagged: map[pairKey]bool{}}
+	e := &Exporter{opts: opts, flagged: map[pairKey]bool{}, out: stdout, lastLink: -1}
 	e.reread = !opts.Spool && len(opts.Inputs) > 0 && !slices.ContainsFunc(opts.Inputs, func(in string) bool { return !Regular(in) })
-	out, err := CreateOutput("-w", path, stop)
-	if err != nil {
+	var err error
+	if e.file, err = CreateOutput("-w", path, stop); err != nil {
 		return nil, err
 	}
-	e.out = out
-	var w io.Writer = stdout
-	if out != nil {
-		w = out
+	if e.file != nil {
+		e.out = e.file
 	}
-	if e.w, err = NewExportWriter(w, opts.LinkTypes); err != nil {
-		e.Abort()
-		return nil, err
-	}
-	if opts.All || e.reread {
+	if opts.All {
+		links := opts.LinkTypes
+		if opts.MoreLinkTypes {
+			links = nil // pcapng
+		}
+		if e.w, err = NewExportWriter(e.out, links); err != nil {
+			e.Abort()
+			return nil, err
+		}
 		return e, nil
 	}
-	if e.spool, err = os.CreateTemp("", "rstscope-spool-*.pcap"); err != nil {
+	if e.reread {
+		return e, nil
+	}
+	if e.spool, err = os.CreateTemp("", "rstscope-spool-*.pcapng"); err != nil {
 		e.Abort()
 		return nil, fmt.Errorf("-w: spool: %w", err)
 	}
 	e.unlinked = os.Remove(e.spool.Name()) == nil
-	if e.spoolW, err = NewExportWriter(e.spool, opts.LinkTypes); err != nil {
-		e.Abort()
-		return nil, err
-	}
+	e.spoolW = NewPcapngWriter(e.spool)
 	return e, nil
 }
 
@@ -253,15 +224,27 @@ func (e *Exporter) Mark(a, b netip.AddrPort) {
 	}
 }
 
-// Packet sees every packet as it is read.
+// Packet sees every packet as it is read. It returns nil: a write error
+// is kept and returned by Close, so that reading, and the report, go on
+// (a Recorder, which -w with rotation uses, stops the read instead).
 func (e *Exporter) Packet(p *Packet) error {
-	switch {
-	case e == nil:
+	if e == nil || e.err != nil {
 		return nil
+	}
+	e.packets++
+	if p.LinkType != e.lastLink {
+		e.lastLink = p.LinkType
+		if !slices.Contains(e.links, p.LinkType) {
+			e.links = append(e.links, p.LinkType)
+		}
+	}
+	switch {
 	case e.opts.All:
-		return e.w.WritePacket(p)
+		e.err = e.w.WritePacket(p)
 	case e.spoolW != nil:
-		return e.spoolW.WritePacket(p)
+		if err := e.spoolW.WritePacket(p); err != nil {
+			e.err = fmt.Errorf("-w: spool: %w", err)
+		}
 	}
 	return nil
 }
@@ -273,7 +256,7 @@ func (e *Exporter) Abort() {
 		return
 	}
 	e.release()
-	e.out.Abort()
+	e.file.Abort()
 }
 
 func (e *Exporter) release() {
@@ -287,13 +270,25 @@ func (e *Exporter) release() {
 }
 
 // Close writes the marked flows (the second pass), flushes and closes the
-// output and releases the spool. On error the output is removed.
+// output and releases the spool. On error (also one kept from Packet) the
+// output is removed.
 func (e *Exporter) Close() error {
 	if e == nil {
 		return nil
 	}
 	defer e.Abort()
+	if e.err != nil {
+		return e.err
+	}
 	if !e.opts.All {
+		links := e.links
+		if len(links) == 0 {
+			links = e.opts.LinkTypes // no packet: the input's header says
+		}
+		var err error
+		if e.w, err = NewExportWriter(e.out, links); err != nil {
+			return err
+		}
 		if err := e.secondPass(); err != nil {
 			return err
 		}
@@ -301,7 +296,7 @@ func (e *Exporter) Close() error {
 	if err := e.w.Flush(); err != nil {
 		return err
 	}
-	return e.out.Close()
+	return e.file.Close()
 }
 
 func (e *Exporter) secondPass() error {
@@ -329,7 +324,7 @@ func (e *Exporter) secondPass() error {
 	}
 	defer src.Close()
 	var p Packet
-	for {
+	for n := uint64(0); n < e.packets; n++ { // what the first pass read, no more (-c)
 		err := src.Next(&p)
 		if err == io.EOF || errors.Is(err, ErrTruncated) {
 			return nil
@@ -343,6 +338,7 @@ func (e *Exporter) secondPass() error {
 			}
 		}
 	}
+	return nil
 }
 
 // Output is a file rstscope writes (-w, -o), opened write-only as tcpdump

@@ -465,6 +465,12 @@ func (s *fileSource) Stats() Stats {
 // LinkTypes implements LinkTyper.
 func (s *fileSource) LinkTypes() []int { return append([]int(nil), s.links...) }
 
+// addsLinkTypes: only a classic pcap file has one link type, in its header.
+func (s *fileSource) addsLinkTypes() bool {
+	_, pcap := s.r.(*pcapRecordReader)
+	return !pcap
+}
+
 // Close implements Source. Standard input is left open.
 func (s *fileSource) Close() error {
 	if s.err == nil {

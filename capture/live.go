@@ -270,6 +270,8 @@ func (s *liveSource) Now() time.Time {
 // LinkTypes implements LinkTyper.
 func (s *liveSource) LinkTypes() []int { return []int{s.linkType} }
 
+func (s *liveSource) addsLinkTypes() bool { return false }
+
 // Close implements Source. It may be called from another goroutine and
 // more than once.
 func (s *liveSource) Close() error {

@@ -132,6 +132,8 @@ func (f *followFile) Close() error {
 // LinkTypes implements LinkTyper.
 func (f *followFile) LinkTypes() []int { return linkTypesOf(f.Source) }
 
+func (f *followFile) addsLinkTypes() bool { return MayAddLinkTypes(f.Source) }
+
 func linkTypesOf(src Source) []int {
 	if lt, ok := src.(LinkTyper); ok {
 		return lt.LinkTypes()
@@ -278,6 +280,9 @@ func (f *followPipe) LinkTypes() []int {
 	defer f.mu.Unlock()
 	return append([]int(nil), f.links...)
 }
+
+// addsLinkTypes asks src: which reader it has is fixed at open.
+func (f *followPipe) addsLinkTypes() bool { return MayAddLinkTypes(f.src) }
 
 // Close implements Source. A worker still blocked in a read (stop came
 // while the writer was quiet) is left to it: src is then not closed, as

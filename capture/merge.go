@@ -36,6 +36,8 @@ func OpenFiles(paths []string, opts FileOptions) (Source, error) {
 		start:  make([]time.Time, len(paths)),
 		opened: make([]bool, len(paths)),
 		sizes:  make([]int64, len(paths)),
+		links:  make([][]int, len(paths)),
+		adds:   make([]bool, len(paths)),
 	}
 	for i, path := range paths {
 		s, err := OpenFile(path, i, opts)
@@ -44,12 +46,13 @@ func OpenFiles(paths []string, opts FileOptions) (Source, error) {
 			return nil, err
 		}
 		fs := s.(*fileSource)
-		m.sizes[i] = fs.size
+		m.sizes[i], m.adds[i] = fs.size, fs.addsLinkTypes()
 		if path == "-" {
 			m.srcs[i], m.opened[i] = s, true
 			continue
 		}
 		m.start[i], _ = fs.firstTime() // none: opened at once (and empty)
+		m.links[i] = fs.LinkTypes()
 		s.Close()
 	}
 	return m, nil
@@ -72,6 +75,8 @@ type mergeSource struct {
 	start    []time.Time // time of input i's first record
 	opened   []bool
 	sizes    []int64 // file sizes, for Progress
+	links    [][]int // link types known when input i was first opened
+	adds     []bool  // input i may add link types (pcapng)
 	prefetch bool    // inputs opened later get a Prefetch of their own
 }
 
@@ -203,16 +208,26 @@ func (m *mergeSource) Stats() Stats {
 	return st
 }
 
+// addsLinkTypes: any input may add one (one not opened yet included).
+func (m *mergeSource) addsLinkTypes() bool {
+	for i, s := range m.srcs {
+		if s == nil && m.adds[i] || s != nil && MayAddLinkTypes(s) {
+			return true
+		}
+	}
+	return false
+}
+
 // LinkTypes implements LinkTyper: the union over the inputs, in input order.
 func (m *mergeSource) LinkTypes() []int {
 	var out []int
-	for _, s := range m.srcs {
-		lt, ok := s.(LinkTyper)
-		if !ok {
-			continue
+	for i, s := range m.srcs {
+		links := m.links[i] // not opened yet: as its header said
+		if lt, ok := s.(LinkTyper); ok {
+			links = lt.LinkTypes()
 		}
 	next:
-		for _, l := range lt.LinkTypes() {
+		for _, l := range links {
 			for _, o := range out {
 				if o == l {
 					continue next

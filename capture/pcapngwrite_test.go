@@ -100,3 +100,43 @@ func TestPcapngWriter_empty(t *testing.T) {
 		}
 	}
 }
+
+// TestMayAddLinkTypes: a classic pcap file's link type is fixed by its
+// header, a pcapng file may add one at any block; the wrappers the command
+// puts around a file (Prefetch, Follow, OpenFiles' merge) say the same.
+func TestMayAddLinkTypes(t *testing.T) {
+	pcap := filepath.Join(corpusDir, "ndpi/webex.pcap")
+	var buf bytes.Buffer
+	w := NewPcapngWriter(&buf)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ng := filepath.Join(t.TempDir(), "empty.pcapng")
+	if err := os.WriteFile(ng, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, tc := range []struct {
+		name  string
+		paths []string
+		want  bool
+	}{
+		{"pcap", []string{pcap}, false},
+		{"pcapng", []string{ng}, true},
+		{"pcap and pcapng", []string{pcap, ng}, true},
+		{"two pcap", []string{pcap, pcap}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := OpenFiles(tc.paths, FileOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			src = Follow(Prefetch(src), stop, nil)
+			defer src.Close()
+			if got := MayAddLinkTypes(src); got != tc.want {
+				t.Errorf("MayAddLinkTypes: got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

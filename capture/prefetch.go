@@ -216,6 +216,9 @@ func (f *prefetcher) Stats() Stats {
 	return st
 }
 
+// addsLinkTypes asks src: which reader it has is fixed at open.
+func (f *prefetcher) addsLinkTypes() bool { return f.src.addsLinkTypes() }
+
 // LinkTypes implements LinkTyper.
 func (f *prefetcher) LinkTypes() []int {
 	b := f.last

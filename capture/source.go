@@ -137,6 +137,15 @@ type LinkTyper interface {
 	LinkTypes() []int
 }
 
+// MayAddLinkTypes reports whether src may return frames of a link type not
+// yet in its LinkTypes: a pcapng input can describe a new interface at any
+// point, while a live capture's and a classic pcap file's link type is
+// fixed by its header. A Source that does not say may add them.
+func MayAddLinkTypes(src Source) bool {
+	f, ok := src.(interface{ addsLinkTypes() bool })
+	return !ok || f.addsLinkTypes()
+}
+
 // LiveOptions tunes OpenLive. Start from DefaultLiveOptions: the zero value
 // turns immediate mode off.
 type LiveOptions struct {

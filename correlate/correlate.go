@@ -354,6 +354,11 @@ func (c *Peer) Testify(ev *flows.Event) heuristics.Testimony {
 		at = [2]place{}
 	}
 	sender := ev.Sender()
+	if !matched && sender != flows.DirUnknown && k.kind == "none" {
+		if c.absentFlow(ev, pk, sender, &t) {
+			return t
+		}
+	}
 	if sender == flows.DirUnknown || k.kind == "none" || at[sender-1] == placeUnknown {
 		note(fmt.Sprintf("%s: %s", c.name, c.why(ev, matched, k, at)))
 		return t
@@ -660,3 +665,118 @@ func ms(ns int64) float64 {
 func durMS(ns int64) string {
 	return fmt.Sprintf("%.3f ms", ms(ns))
 }
+
+// absentSlack is how far the two captures' clocks may be apart when no
+// packet is in both to align them.
+const absentSlack = time.Second
+
+// absentFlow judges a flow the peer capture holds no packet of, when no
+// packet of the flow is in both captures to align the clocks (the SYN
+// never got there: a firewall answered it). The peer proves the flow never
+// reached the RST's claimed sender when it ran through the flow's time
+// (clocks taken as equal within absentSlack) at that sender's side: the
+// sender's packets leave with an initial TTL there, or, when it holds none
+// of the sender's packets, this capture is on the receiver's own host (its
+// packets leave here with an initial TTL), so the peer is the other end.
+// A peer that does not cover the time, or holds no frame at all, is a note:
+// a warning, never a verdict. It reports whether it decided the testimony.
+func (c *Peer) absentFlow(ev *flows.Event, pk []mpkt, sender flows.Dir, t *heuristics.Testimony) bool {
+	corr := t.Correlation
+	note := func(detail string) {
+		t.Claims = append(t.Claims, heuristics.WitnessClaim{Evidence: heuristics.Evidence{Signal: heuristics.SignalNote, Detail: detail}})
+	}
+	var rst *mpkt
+	start := int64(0)
+	for i := range pk {
+		if start == 0 || pk[i].t < start {
+			start = pk[i].t
+		}
+		if pk[i].rst && rst == nil {
+			rst = &pk[i]
+		}
+	}
+	if rst == nil {
+		return false
+	}
+	senderName, receiverName := sender.String(), sender.Reverse().String()
+	slack := int64(absentSlack)
+	if c.frames == 0 {
+		note(fmt.Sprintf("%s holds no packet at all: it shows no time span, so it cannot prove that the flow never reached the %s (a capture running at the %s's side through the RST, without a packet of this flow, would)",
+			c.name, senderName, senderName))
+		return true
+	}
+	if c.first > start-slack || c.last+int64(coverTail) < rst.t {
+		note(fmt.Sprintf("%s ran from %s to %s and does not cover this flow (%s to the RST at %s, clocks unaligned): nothing said about the RST",
+			c.name, stamp(c.first), stamp(c.last), stamp(start), stamp(rst.t)))
+		return true
+	}
+	senderAddr, receiverAddr := addrOf(ev, sender), addrOf(ev, sender.Reverse())
+	var where string
+	rp := ev.Flow.Profile(sender.Reverse())
+	switch z := c.zeroHops(); {
+	case z[senderAddr]:
+		where = fmt.Sprintf("the %s's packets leave with an initial TTL there", senderName)
+	case !c.sends(senderAddr) && !z[receiverAddr] && rp.TTL.Count > 0 && rp.TTL.Min == rp.TTL.Max && initialTTL(rp.TTL.Mode):
+		where = fmt.Sprintf("this capture is on the %s's host (its packets leave here with TTL %d), so %s is the other end", receiverName, rp.TTL.Mode, c.name)
+	default:
+		note(fmt.Sprintf("%s has no packet of this flow, but nothing shows it was taken at the %s's side: nothing said about the RST", c.name, senderName))
+		return true
+	}
+	corr.RST = string(heuristics.SignalAbsentAtSender)
+	t.Claims = append(t.Claims, heuristics.WitnessClaim{Attest: heuristics.AttestForged,
+		Evidence: heuristics.Evidence{Signal: heuristics.SignalAbsentAtSender,
+			Detail: fmt.Sprintf("%s, taken at the %s's side (%s), ran from %s to %s and has no packet of this flow: the %s never saw the connection, so the RST was made on the path",
+				c.name, senderName, where, stamp(c.first), stamp(c.last), senderName),
+			Frames: []uint64{rst.frame}},
+		Summary: fmt.Sprintf("%s shows the flow never reached the %s", c.name, senderName),
+		Advice:  "the reset was made between the two capture points: look on that path for the firewall, IPS, proxy or load balancer that sends it"})
+	var lost []uint64
+	for i := range pk {
+		if p := &pk[i]; p.dir == sender.Reverse() && !p.rst && p.t <= rst.t {
+			lost = append(lost, p.frame)
+		}
+	}
+	if len(lost) > 0 {
+		corr.Lost = len(lost)
+		t.Claims = append(t.Claims, heuristics.WitnessClaim{Evidence: heuristics.Evidence{Signal: heuristics.SignalLostInPath,
+			Detail: fmt.Sprintf("%s the %s sent here (%s) never reached %s: the trigger was stopped on the path",
+				count(len(lost), "packet"), receiverName, frameList("frame", lost), c.name), Frames: lost}})
+	}
+	return true
+}
+
+// initialTTL reports whether ttl is a common initial TTL (0 hops).
+func initialTTL(ttl uint8) bool { return ttl == 64 || ttl == 128 || ttl == 255 || ttl == 32 }
+
+// zeroHops lists the addresses whose packets leave with an initial TTL in
+// the peer capture.
+func (c *Peer) zeroHops() map[netip.Addr]bool {
+	if c.zeroHop == nil {
+		c.zeroHop = map[netip.Addr]bool{}
+		for i := range c.flows {
+			fl := &c.flows[i]
+			for j := range fl.recs {
+				if r := &fl.recs[j]; initialTTL(r.ttl) {
+					c.zeroHop[fl.ends[r.side].ap.Addr()] = true
+				}
+			}
+		}
+	}
+	return c.zeroHop
+}
+
+// sends reports whether the peer capture holds a packet from addr.
+func (c *Peer) sends(addr netip.Addr) bool {
+	for i := range c.flows {
+		fl := &c.flows[i]
+		for s := range fl.ends {
+			if fl.ends[s].ap.Addr() == addr && slices.ContainsFunc(fl.recs, func(r record) bool { return r.side == uint8(s) }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stamp prints a capture time (Unix ns) as UTC with milliseconds.
+func stamp(ns int64) string { return time.Unix(0, ns).UTC().Format("15:04:05.000") }

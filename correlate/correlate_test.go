@@ -305,7 +305,9 @@ func TestForged_idleWordsAgree(t *testing.T) {
 		f.Correlation.RST != "absent_at_sender" || f.Evidence[0].Signal != heuristics.SignalAbsentAtSender {
 		t.Fatalf("frame %d: got %s/%s %s rst %s, want idle_timeout/middlebox high absent_at_sender first", f.RST.Packet, f.Cause, f.Origin, f.Confidence, f.Correlation.RST)
 	}
-	wantSum := "RST claimed from server 192.0.2.10:80 came unprompted after 30.0 s of silence: a load balancer, NAT or firewall dropped the idle connection (the client sees ECONNRESET); server.pcap shows the RST never left the server"
+	wantSum := "RST claimed from server 192.0.2.10:80 came unprompted after 30.0 s of silence with TTL 61 (server's packets: 60): a load balancer, NAT or firewall dropped the idle connection (the client sees ECONNRESET); server.pcap shows the RST never left the server"
+	// The one-hop TTL difference is evidence too (issue 13 class 3): the
+	// summary names it.
 	if f.Summary != wantSum {
 		t.Errorf("summary:\n got %q\nwant %q", f.Summary, wantSum)
 	}

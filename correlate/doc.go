@@ -56,6 +56,16 @@
 // must hold all of the traffic between the two hosts: one taken with a
 // narrower filter makes packets look absent.
 //
+// A peer capture with no packet of the flow (or no TCP at all) is no
+// error. When no packet is in both captures to align the clocks, it proves
+// the flow never reached the RST's claimed sender only if it ran through
+// the flow's time (the span of all its frames, clocks equal within 1 s) at
+// that sender's side (the sender's packets leave with an initial TTL
+// there, or the main capture is on the receiver's host and the peer holds
+// none of the sender's packets): absent_at_sender, and the receiver's
+// packets lost_in_path. A peer that does not cover the flow, or holds no
+// frame at all, adds a note: a warning, never a verdict.
+//
 // Buffers: Load copies what it keeps; Testify allocates (once per event).
 // Clock: only capture timestamps, never the wall clock.
 package correlate

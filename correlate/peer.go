@@ -107,8 +107,13 @@ type Peer struct {
 	byTS        map[tsKey]int32
 	byPay       map[uint64]payRef
 	mainPay     map[flows.Key]payHit // filled by Observe
-	first, last int64
-	packets     uint64
+	first, last int64                // span of the capture's frames (all of them when the source says)
+	packets     uint64               // TCP packets
+	frames      uint64               // all frames (at least packets)
+	// zeroHop holds the addresses whose packets leave with an initial
+	// TTL here (the capture runs on that host or its link); built on
+	// first use.
+	zeroHop map[netip.Addr]bool
 
 	ring [maxSamples]sample
 	nSmp int // samples ever added
@@ -155,9 +160,19 @@ func LoadSource(name string, src capture.Source, opts Options) (*Peer, error) {
 		}
 		c.add(&pk)
 	}
-	if c.packets == 0 {
-		return nil, fmt.Errorf("%s: no TCP packets", name)
+	// The span of every frame, TCP or not: how long the capture ran. A
+	// capture without TCP is no error: if it ran while the flow did, the
+	// flow never reached it (Testify).
+	st := src.Stats()
+	c.frames = st.Packets
+	if !st.FirstTime.IsZero() && !st.LastTime.IsZero() {
+		f, l := st.FirstTime.UnixNano(), st.LastTime.UnixNano()
+		if c.packets == 0 || f < c.first {
+			c.first = f
+		}
+		c.last = max(c.last, l)
 	}
+	c.frames = max(c.frames, c.packets)
 	return c, nil
 }
 

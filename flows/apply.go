@@ -155,6 +155,8 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 			t.firstPayload(e, d, p, ns)
 		case e.hello != nil && e.hello.dir == d:
 			t.moreHello(e, p)
+		case pr.firstPay == PayloadHTTPRequest && !retrans && len(p.Payload) > 0 && classify(p.Payload) == PayloadHTTPRequest:
+			laterRequest(pr, p, ns)
 		}
 		if (pr.tls == nil || !pr.tls.tr.active) && looksTLSHeader(p.Payload) {
 			// STARTTLS, an SSLv2-format hello, or a midstream flow: start
@@ -174,6 +176,18 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	return retrans, zeroWin
 }
 
+// laterRequest records an HTTP request after the first on a keep-alive
+// connection: a new Request each time (an event's snapshot may share the
+// previous one), and the count.
+func laterRequest(pr *dirState, p *capture.Packet, ns int64) {
+	r := &Request{Kind: PayloadHTTPRequest, Frame: p.Index, Time: nsTime(ns), StartSeq: Seq(p.Seq)}
+	parseHTTPRequest(p.Payload, r)
+	pr.lastReq = r
+	if pr.requests < ^uint16(0) {
+		pr.requests++
+	}
+}
+
 // firstPayload classifies and parses the first payload of direction d.
 func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet, ns int64) {
 	pr := e.st.dir(d)
@@ -190,6 +204,7 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet, ns int64) {
 	switch k {
 	case PayloadHTTPRequest:
 		parseHTTPRequest(b, t.request(pr))
+		pr.requests = 1
 	case PayloadHTTPResponse:
 		r := t.request(pr)
 		r.Status = parseHTTPStatus(b)

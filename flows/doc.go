@@ -89,10 +89,11 @@
 // preallocated buffers; every packet carries the reader's clock, so each
 // shard decides events and evicts flows before the same packet as one
 // table would; host profiles are snapshotted for each RST when the
-// reader's clock passes its look-ahead; decided events come back at the
-// end of each batch and reach OnEvent on the caller's goroutine, sorted by
-// first RST. The events are those of one shard for any n
-// (TestSharded_sameAsOneShard runs every capture of the repository); what
-// differs is listed on Sharded (MaxFlows and the pending cap per shard,
-// HostProfile.Known and Flows, Flow.ID numbering).
+// reader's clock passes its look-ahead (flows counted in Flows as the
+// shards start them); decided events come back at the end of each batch
+// and reach OnEvent on the caller's goroutine in a table's order. The
+// events are a Table's for any n (TestSharded_sameAsOneShard runs every
+// capture of the repository, FuzzSharded random ones); what differs is
+// listed on Sharded (caps per shard, host order past MaxHosts, Flow.ID
+// numbering).
 package flows

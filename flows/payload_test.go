@@ -1,6 +1,9 @@
 package flows
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
 func TestClassify(t *testing.T) {
 	tests := []struct {
@@ -96,5 +99,34 @@ func TestParseHTTPFraming(t *testing.T) {
 				t.Errorf("got body start %d length %d, want %d %d", start, n, c.start, c.length)
 			}
 		})
+	}
+}
+
+// TestLastRequest: on a keep-alive connection the last HTTP request before
+// the RST is kept beside the first, with the count (issue 13 class 6); a
+// retransmission of a request is not another one.
+func TestLastRequest(t *testing.T) {
+	reqs := []string{"GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n", "GET /about.html HTTP/1.1\r\nHost: a\r\n\r\n", "GET /forbidden/secret.html HTTP/1.1\r\nHost: a\r\n\r\n"}
+	seq := 101
+	var l []string
+	for i, r := range reqs {
+		l = append(l, "C>S PA seq="+strconv.Itoa(seq)+" ack=301 len="+strconv.Itoa(len(r)))
+		if i == 1 { // a retransmission of the second request
+			l = append(l, "C>S PA seq="+strconv.Itoa(seq)+" ack=301 len="+strconv.Itoa(len(r)))
+		}
+		seq += len(r)
+		l = append(l, "S>C PA seq=301 ack="+strconv.Itoa(seq)+" len=0")
+	}
+	l = append(l, "S>C R seq=301")
+	pk := ladder(t, lines(handshake, l)...)
+	// frames 4, 6 and 7 (its retransmission), 9: the three requests
+	for frame, r := range map[int]string{4: reqs[0], 6: reqs[1], 7: reqs[1], 9: reqs[2]} {
+		copy(pk[frame-1].Payload, r)
+	}
+	e := run(t, Options{}, pk).one(t)
+	c := &e.Flow.Dirs[0]
+	if c.Request.Path != "/index.html" || c.LastRequest == nil || c.LastRequest.Path != "/forbidden/secret.html" ||
+		c.LastRequest.Frame != 9 || c.Requests != 3 {
+		t.Errorf("got first %q, last %+v, %d requests; want /index.html, /forbidden/secret.html at frame 9, 3", c.Request.Path, c.LastRequest, c.Requests)
 	}
 }

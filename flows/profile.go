@@ -232,6 +232,11 @@ type Profile struct {
 	// direction starts with a ClientHello (STARTTLS), Request describes
 	// that ClientHello instead (Frame/Time are the ClientHello's).
 	Request Request
+	// LastRequest is the latest HTTP request of a keep-alive connection
+	// when it is not the first (nil otherwise): a later segment of the
+	// direction that starts with a request line, parsed like Request. It
+	// is never changed once set (a later request replaces the pointer).
+	LastRequest *Request
 	// TLSRecords has bit (type-20) set for each record type 20..23 whose
 	// header was seen at a record boundary in this direction.
 	TLSRecords uint8
@@ -240,9 +245,13 @@ type Profile struct {
 	// ClientHello's legacy_version. 0 when unknown.
 	TLSVersion uint16
 	CCSSeen    bool // a ChangeCipherSpec record was sent by this direction
+	// Requests counts the HTTP requests the direction started, the first
+	// included (saturating; beside CCSSeen to fill the padding).
+	Requests uint16
 	// Alert is the last alert this direction sent (a plaintext or
-	// post-CCS alert replaces an earlier one; a TLS 1.3 candidate is only
-	// recorded when no other alert was seen). Valid iff AlertSeen.
+	// post-CCS alert replaces an earlier one, except that a later warning
+	// never replaces a fatal alert; a TLS 1.3 candidate is only recorded
+	// when no other alert was seen). Valid iff AlertSeen.
 	Alert     TLSAlertInfo
 	AlertSeen bool
 	// TLSBroken is set when record tracking lost sync (a gap, reordering,

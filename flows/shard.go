@@ -19,25 +19,30 @@ import (
 // in batches with preallocated buffers.
 //
 // Output is the same for any n: OnEvent receives the events on the
-// caller's goroutine, in order of first RST (time, input, frame), with
-// the same content a single Table gives, because
+// caller's goroutine, in the order and with the content a single Table
+// gives, because
 //   - each shard's clock follows the reader's (every packet carries the
 //     reader's clock, and a batch ends with a flush to it), so a shard
 //     decides an event and evicts a flow before the same packet of the
 //     flow as one table would, and its flows see only their own packets;
 //   - host profiles are the reader's, snapshotted for each RST when the
 //     reader's clock passes its look-ahead, as a table would when it
-//     decides the event;
+//     decides the event; the flows each host took part in (Flows) come
+//     from the shards, counted in packet order up to that point;
 //   - events come back at the end of each batch (the shard keeps them, no
-//     copy) and are delivered sorted.
+//     copy) and are delivered sorted as a table emits them: by the packet
+//     at which the reader's clock passed their look-ahead (recorded with
+//     the host snapshot), then by first RST (time, input, frame).
 //
 // Where it differs from a Table: MaxFlows and the pending-event cap apply
-// per shard (MaxFlows/n and 32768/n each), so the flows ended or refused under that
-// pressure may differ; host profiles are created at a host's first non-RST
-// packet (or pure SYN) rather than at its first flow, which only matters
-// past MaxHosts hosts; HostProfile.Flows counts pure SYNs sent or
-// received; Flow.ID is unique but numbered per shard. OnFlowEnd is called on the shards' goroutines, concurrently.
-// Sharded is not safe for concurrent use.
+// per shard (MaxFlows/n and 32768/n each), so the flows ended or refused
+// under that pressure may differ; the reader makes a host's profile at its
+// first non-RST packet or when a shard's new flow is counted, which orders
+// hosts differently only past MaxHosts; Flow.ID is unique but numbered per
+// shard; lists kept in time order walk back at most maxSortWalk entries,
+// so captures reordered beyond that may evict differently. OnFlowEnd is
+// called on the shards' goroutines, concurrently. Sharded is not safe for
+// concurrent use.
 type Sharded struct {
 	router *Table // admits packets and keeps the host profiles; tracks no flows
 	shards []*shard
@@ -59,9 +64,13 @@ type Sharded struct {
 	snapAt map[rstKey]int
 	// flushSeq is the seq of the flush ending the batch with the shards.
 	flushSeq uint64
-	events   []*openEvent // events of the last batch, all shards, to sort
-	onEv     func(*Event)
-	closed   bool
+	// created are the flows the shards started, by seq, not yet counted
+	// in the hosts' Flows (created[chead:]).
+	created []flowCreated
+	chead   int
+	events  []*openEvent // events of the last batch, all shards, to sort
+	onEv    func(*Event)
+	closed  bool
 	// lastShard holds the last packet routed, at lastItem of its batch;
 	// seq counts the packets routed.
 	lastShard *shard
@@ -103,11 +112,32 @@ type hostReq struct {
 }
 
 type hostSnap struct {
-	key rstKey
+	key                  rstKey
+	senderIP, receiverIP netip.Addr
 	// seq is the reader's packet at which a table decides the RST's event
 	// (the first whose clock passes its look-ahead; MaxUint64: at Close).
 	seq              uint64
 	sender, receiver HostProfile
+}
+
+// flowCreated is a flow a shard started at the reader's packet seq, so
+// that the reader counts it in HostProfile.Flows when a table would have.
+type flowCreated struct {
+	client, server netip.Addr
+	seq            uint64
+}
+
+// countFlows counts the flows started before packet seq in their hosts'
+// Flows (a table does it as it starts them, creating the hosts).
+func (s *Sharded) countFlows(seq uint64) {
+	for ; s.chead < len(s.created) && s.created[s.chead].seq < seq; s.chead++ {
+		c := &s.created[s.chead]
+		for _, a := range [2]netip.Addr{c.client, c.server} {
+			if h := s.router.host(a); h != nil {
+				h.Flows++
+			}
+		}
+	}
 }
 
 // rstKey orders events: first RST time (Unix ns), input, frame.
@@ -273,14 +303,6 @@ func (s *Sharded) route(p *capture.Packet) {
 // hostPacket updates the host profiles with a non-RST packet.
 func (s *Sharded) hostPacket(p *capture.Packet) {
 	hp := s.host(p.Src.Addr())
-	if p.Flags&(capture.SYN|capture.ACK) == capture.SYN {
-		if hp != nil {
-			hp.Flows++
-		}
-		if hd := s.host(p.Dst.Addr()); hd != nil {
-			hd.Flows++
-		}
-	}
 	if hp == nil {
 		return
 	}
@@ -316,7 +338,7 @@ func (s *Sharded) snapshotDue(all bool) {
 		if !all && r.key.ns+int64(s.look) >= now {
 			break
 		}
-		sn := hostSnap{key: r.key, seq: s.seq + 1}
+		sn := hostSnap{key: r.key, seq: s.seq + 1, senderIP: r.sender, receiverIP: r.receiver}
 		if all {
 			sn.seq = math.MaxUint64
 		}
@@ -381,9 +403,14 @@ func (s *Sharded) wait() {
 // the reader's host snapshots.
 func (s *Sharded) deliver() {
 	s.events = s.events[:0]
+	n := copy(s.created, s.created[s.chead:])
+	s.created, s.chead = s.created[:n], 0
 	for _, sh := range s.shards {
 		s.events = append(s.events, sh.t.emitted...)
+		s.created = append(s.created, sh.t.created...)
+		sh.t.created = sh.t.created[:0]
 	}
+	slices.SortStableFunc(s.created, func(a, b flowCreated) int { return cmp.Compare(a.seq, b.seq) })
 	// With their snapshots, in the order a table emits them: by the
 	// packet that decided them (the snapshot's, which a shard without a
 	// packet of its own at that point cannot know), then by first RST
@@ -410,10 +437,24 @@ func (s *Sharded) deliver() {
 		return 0
 	})
 	for _, oe := range s.events {
+		ev := &oe.ev
+		// Flows as a table has it when it decides the event.
+		s.countFlows(oe.emitSeq)
+		if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
+			for _, x := range [2]struct {
+				h *HostProfile
+				a netip.Addr
+			}{{&ev.SenderHost, s.snaps[i].senderIP}, {&ev.ReceiverHost, s.snaps[i].receiverIP}} {
+				if h := s.router.hosts[x.a]; h != nil {
+					x.h.Known, x.h.Flows = true, h.Flows
+				}
+			}
+		}
 		if s.onEv != nil {
-			s.onEv(&oe.ev)
+			s.onEv(ev)
 		}
 	}
+	s.countFlows(s.flushSeq + 1) // the rest of the batch's
 	// Snapshots of RSTs decided by now that no event claimed joined one.
 	for s.shead < len(s.snaps) && s.snaps[s.shead].seq <= s.flushSeq {
 		delete(s.snapAt, s.snaps[s.shead].key)

@@ -73,9 +73,8 @@ func feedFile(t *testing.T, file string, shards int) ([]Event, TableStats) {
 
 // TestSharded_sameAsOneShard: every capture of the repository gives the
 // same events, in the same order, with 1, 2 and 5 shards and with 3
-// shards fed in batches of 3 packets; and the same as
-// a single Table except for what Sharded documents (host profiles made by
-// the reader: Known and Flows; TTL and IP ID models agree).
+// shards fed in batches of 3 packets, and the same as a single Table (but
+// Flow.ID, numbered per shard).
 func TestSharded_sameAsOneShard(t *testing.T) {
 	total := 0
 	for _, file := range shardInputs(t) {
@@ -118,9 +117,6 @@ func TestSharded_sameAsOneShard(t *testing.T) {
 		for i := range tab {
 			a, b := tab[i], one[i]
 			a.Flow.ID = 0
-			for _, h := range []*HostProfile{&a.SenderHost, &a.ReceiverHost, &b.SenderHost, &b.ReceiverHost} {
-				h.Known, h.Flows = false, 0
-			}
 			if !reflect.DeepEqual(a, b) {
 				t.Errorf("%s: event %d (frame %d): Table and Sharded differ%s", name, i, a.RSTs[0].Frame, firstDiff(b, a))
 				break
@@ -224,8 +220,7 @@ func TestSharded_addNoAllocs(t *testing.T) {
 
 // FuzzSharded: any packet sequence (time jumps and reordering included)
 // gives the same events through 1 shard, 3 shards in batches of 2
-// packets, and a Table (but for what Sharded documents), as long as no
-// cap is reached.
+// packets, and a Table (but Flow.ID), as long as no cap is reached.
 func FuzzSharded(f *testing.F) {
 	f.Add([]byte{
 		0, 0x02, 0, 0, 0, 0, 1, 64,
@@ -259,25 +254,10 @@ func FuzzSharded(f *testing.F) {
 			tr.Close()
 			for i := range events {
 				events[i].Flow.ID = 0
-				if shards == 0 {
-					for _, h := range []*HostProfile{&events[i].SenderHost, &events[i].ReceiverHost} {
-						h.Known, h.Flows = false, 0
-					}
-				}
 			}
 			return events
 		}
 		one, many, tab := run(1, 1024), run(3, 2), run(0, 0)
-		for i := range one {
-			for _, h := range []*HostProfile{&one[i].SenderHost, &one[i].ReceiverHost} {
-				h.Known, h.Flows = false, 0
-			}
-		}
-		for i := range many {
-			for _, h := range []*HostProfile{&many[i].SenderHost, &many[i].ReceiverHost} {
-				h.Known, h.Flows = false, 0
-			}
-		}
 		for _, c := range []struct {
 			name string
 			got  []Event

@@ -103,6 +103,7 @@ type dirState struct {
 	// Frame, Time and StartSeq are unused: reqKind, reqFrame, reqNs and
 	// reqStart hold them.
 	req         *Request
+	lastReq     *Request  // Profile.LastRequest: shared with snapshots, never changed
 	tls         *tlsState // nil until record tracking starts
 	ttl         TTLStats
 	ipid        IPIDStats
@@ -118,6 +119,7 @@ type dirState struct {
 	reqStart    Seq
 	mss         uint16
 	tlsVersion  uint16
+	requests    uint16
 	mac         [6]byte
 	wscale      uint8
 	hasWScale   bool
@@ -204,7 +206,7 @@ func (d *dirState) expand(p *Profile) {
 		Window: d.window, Retransmissions: d.retrans, ZeroWindows: d.zeroWindows,
 		FINSeen: d.finSeen, FINFrame: d.finFrame, FINTime: nsTimeIf(d.finNs, d.finSeen), FINSeq: d.finSeq,
 		RSTs: d.rsts, HasMAC: d.hasMAC, MAC: d.mac, MACChanged: d.macChanged,
-		FirstPayload: d.firstPay, TLSVersion: d.tlsVersion,
+		FirstPayload: d.firstPay, TLSVersion: d.tlsVersion, LastRequest: d.lastReq, Requests: d.requests,
 	}
 	if d.req != nil {
 		p.Request = *d.req
@@ -315,6 +317,7 @@ func (t *Table) release(f *flowState) {
 	f.ladder = flowLadder{}
 	for i := range f.dirs {
 		d := &f.dirs[i]
+		d.lastReq = nil // snapshots may hold it: not reused
 		if d.req != nil {
 			*d.req = Request{}
 			t.freeReqs = append(t.freeReqs, d.req)

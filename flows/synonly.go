@@ -163,6 +163,9 @@ func (t *Table) newSyn(h uint64, p *capture.Packet) {
 	t.flows.putSlot(mapSlot{hash: h, syn: i + 1})
 	// What a full entry's first packet does to the hosts (see newEntry
 	// and applyData), now, in arrival order; the replay skips it.
+	if t.keepEmitted {
+		t.created = append(t.created, flowCreated{p.Src.Addr(), p.Dst.Addr(), t.emitSeq})
+	}
 	for k, a := range [2]netip.Addr{p.Src.Addr(), p.Dst.Addr()} {
 		hp := t.host(a)
 		if hp == nil {

@@ -147,7 +147,8 @@ type Table struct {
 	// of OnEvent, and back to the free list once the reader delivered them.
 	keepEmitted bool
 	emitted     []*openEvent
-	emitSeq     uint64 // the reader's packet being handled (see shardItem.seq)
+	emitSeq     uint64        // the reader's packet being handled (see shardItem.seq)
+	created     []flowCreated // on a shard: flows started in this batch, for HostProfile.Flows
 	hosts       map[netip.Addr]*HostProfile
 
 	// queue holds the open events sorted by first RST (time, input,
@@ -475,6 +476,9 @@ func (t *Table) initEntry(e *entry, h uint64, p *capture.Packet, id uint64) {
 		if h != nil && !t.replaying {
 			h.Flows++
 		}
+	}
+	if t.keepEmitted && !t.replaying {
+		t.created = append(t.created, flowCreated{client.Addr(), server.Addr(), t.emitSeq})
 	}
 }
 

@@ -126,6 +126,9 @@ func (p *tlsState) tlsComplete(frame uint64, t int64) {
 	} else if tr.bodyLen == 2 {
 		a.Level, a.Description = tr.body[0], tr.body[1]
 	}
+	if p.alertSeen && !p.alert.Encrypted && p.alert.Level == 2 && !a.Encrypted && a.Level != 2 {
+		return // a fatal alert says more than a later warning (close_notify)
+	}
 	p.alert = a
 	p.alertSeen = true
 }

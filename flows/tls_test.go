@@ -278,6 +278,24 @@ func TestTLS_alerts(t *testing.T) {
 			t.Errorf("got %+v, want plaintext fatal handshake_failure(40) completed at frame 6", s.Alert)
 		}
 	})
+	t.Run("fatal_then_close_notify_keeps_the_fatal", func(t *testing.T) {
+		// A stack that sends its fatal alert and then close_notify: the
+		// fatal one says why the session ended (issue 13 class 1).
+		pk := ladder(t, lines(handshake, []string{
+			"C>S PA seq=101 ack=301 len=6",
+			"S>C PA seq=301 ack=107 len=7",
+			"S>C PA seq=308 ack=107 len=7",
+			"S>C R seq=315",
+		})...)
+		copy(pk[3].Payload, []byte{0x16, 0x03, 0x01, 0x00, 0x01, 0x01})
+		copy(pk[4].Payload, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46})
+		copy(pk[5].Payload, []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00})
+		e := run(t, Options{}, pk).one(t)
+		s := &e.Flow.Dirs[1]
+		if !s.AlertSeen || s.Alert.Level != 2 || s.Alert.Description != 70 || s.Alert.Frame != 5 {
+			t.Errorf("got %+v, want the fatal protocol_version(70) of frame 5", s.Alert)
+		}
+	})
 	t.Run("retransmission_and_gap", func(t *testing.T) {
 		pk := ladder(t, lines(handshake, []string{
 			"S>C PA seq=301 ack=101 len=4",

@@ -74,7 +74,7 @@ func hasData(ps []flows.LadderEntry) bool {
 // with zero linger after the FIN.
 func rstAfterFIN(c *ctx, f finFacts) []claim {
 	switch {
-	case f.data != nil && (f.flowing || c.sender == flows.FromClient || f.race()):
+	case f.data != nil && (f.flowing || c.sender == flows.FromClient || f.race(c.replyWindow())):
 		return []claim{causeOf(CauseAbortiveClose, SignalRSTAfterFIN, medium, fmt.Sprintf("the %s sent FIN (frame %d), then the %s's data (frame %d, %s later) arrived and the %s reset %s after it: it had closed its socket, the data was lost",
 			c.senderName, f.frame, c.receiverName, f.data.Frame, dur(f.data.Time.Sub(f.time)), c.senderName, dur(c.rst.Time.Sub(f.data.Time))), f.frame, f.data.Frame, c.rst.Frame)}
 	case f.data != nil:

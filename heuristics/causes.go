@@ -2,6 +2,7 @@ package heuristics
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/rstscope/rstscope/flows"
 )
@@ -20,6 +21,7 @@ const (
 	CauseAbortiveClose           Cause = "abortive_close"
 	CauseClientAbort             Cause = "client_abort"
 	CauseIgnoredRST              Cause = "ignored_rst"
+	CauseAfterReset              Cause = "after_reset"
 	CauseUnknown                 Cause = "unknown"
 )
 
@@ -29,7 +31,7 @@ const (
 var AllCauses = []Cause{
 	CauseRefused, CauseServerResetAfterRequest, CauseMiddleboxInjected, CauseTLSAlert,
 	CauseIdleTimeout, CauseStaleKeepalive, CauseAbortiveClose, CauseClientAbort,
-	CauseIgnoredRST, CauseUnknown,
+	CauseIgnoredRST, CauseAfterReset, CauseUnknown,
 }
 
 // causeRow is everything rstscope knows about one cause: the rule that
@@ -63,7 +65,8 @@ type causeRow struct {
 // causes is the cause table in precedence order: when several causes
 // have at least medium support, the first wins (DESIGN.md section 3: the
 // root cause first). A refused SYN is unambiguous; a RST the receiver
-// dropped reset nothing, whatever else it looks like; a TLS alert
+// dropped reset nothing, whatever else it looks like; a RST answering the
+// peer after a forged RST closed the socket is that reset's echo; a TLS alert
 // explains the close that followed it (even when the alerting side's FIN
 // then drew a stale write); a FIN then data then RST is a stale
 // keep-alive; an idle gap explains the request or abort after it; then
@@ -102,17 +105,34 @@ track of the sequence numbers.
 What to do: nothing for this RST; look for what else ended the connection.`,
 	},
 	{
+		cause: CauseAfterReset, rule: ruleAfterReset, consequence: true,
+		advice: func(c *ctx) string {
+			return fmt.Sprintf("nothing to fix at the %s: this RST echoes the forged reset before it; look at that finding", c.senderName)
+		},
+		explain: `The echo of an earlier reset: a RST forged on the path had already closed this side's
+socket, and when the real peer's late packet (its response, its FIN) arrived, this side's
+kernel, with no socket left for the connection, answered it with a RST of its own. The RST is
+genuine, but it is a consequence, not a cause: the finding names the earlier one
+(consequence_of), and summaries count it apart from the root causes ("N echoes").
+What to do: nothing for this RST; follow consequence_of to the forged reset and act on that.`,
+	},
+	{
 		cause: CauseTLSAlert, rule: ruleTLSAlert, survivesForgery: true,
 		advice: adviceTLSAlert,
-		explain: `A TLS alert record (content type 21) came from one side just before the reset: the TLS
-session ended on an error (or closed) and the connection was then reset.
+		explain: `A TLS alert record (content type 21) came from one side before the reset, during or
+right after the handshake, with no application data yet: the TLS handshake failed and the
+connection was then reset. A fatal alert stays the cause when the other side's later write
+or close_notify is what drew the RST (the alerting side had closed); every alert of the
+flow is listed in the evidence.
 Mechanisms: the server refusing the ClientHello (handshake_failure, protocol_version,
 unrecognized_name, no_application_protocol: plaintext), the client rejecting the
 certificate (unknown_ca, bad_certificate; encrypted under TLS 1.3), then the alerting side
 closing with unread data or SO_LINGER 0, or the other side writing into the closed socket.
-An encrypted alert after a quiet spell is usually close_notify.
+Not this cause: an encrypted alert after application data next to a FIN is an end-of-stream
+close_notify, a normal close; the reset then comes from a write racing the close
+(abortive_close, stale_keepalive), and the alert is listed as context only.
 What to do: fix what the alert names (versions, ciphers, SNI, ALPN, certificate chain, trust
-store); for encrypted alerts check certificate validation on the client.`,
+store); for an encrypted alert during the handshake check certificate validation.`,
 	},
 	{
 		cause: CauseStaleKeepalive, rule: ruleStaleKeepalive, survivesForgery: true,
@@ -252,7 +272,10 @@ func errnoFor(c *ctx, cause Cause) string {
 func advice(c *ctx, v verdict) string {
 	r := rowOf(v.cause)
 	switch {
-	case v.cause == CauseMiddleboxInjected && v.proof != nil && v.proof.Attest == AttestForged && v.proof.Advice != "":
+	case v.causeBy != nil && v.causeBy.Advice != "" && v.cause == v.causeBy.Cause:
+		return v.causeBy.Advice
+	case v.proof != nil && v.proof.Attest == AttestForged && v.proof.Advice != "" &&
+		(v.cause == CauseMiddleboxInjected || v.proof.AdviceForAny):
 		return v.proof.Advice
 	case r == nil:
 		r = rowOf(CauseUnknown)
@@ -277,15 +300,21 @@ func adviceServerReset(c *ctx) string {
 			req = r.Method + " " + r.Path
 		}
 	}
+	c.adviceAt = c.rst.Time // kept typed, for a report in another zone (Finding.AdviceIn)
 	return fmt.Sprintf("check the server's logs at %s for the %s: it was rejected or the process aborted (crash, limit, TLS policy)",
-		c.rst.Time.UTC().Format("15:04:05.000 UTC"), req)
+		adviceClock(c.rst.Time, time.UTC), req)
 }
 
 func adviceTLSAlert(c *ctx) string {
-	if _, a := c.lastAlert(); a != nil && !a.Encrypted {
-		return fmt.Sprintf("fix the TLS mismatch named by the alert (%s): versions, ciphers, SNI, ALPN or certificates", alertName(a.Description))
+	dir, a := c.lastAlert()
+	switch {
+	case a == nil:
+	case !a.Encrypted:
+		return fmt.Sprintf("fix the TLS mismatch named by the %s's alert (%s): versions, ciphers, SNI, ALPN or certificates", dir, alertName(a.Description))
+	case c.endOfStream(dir, a):
+		return "the TLS session was closed normally (close_notify) and a write raced the close: reuse or write only on open sessions, and retry idempotent requests"
 	}
-	return "the TLS session was closed by an alert before the reset: check certificate validation and TLS settings on both sides"
+	return "the TLS handshake ended with an encrypted alert before any application data: check certificate validation (chain, trust store, client certificate) and TLS settings on both sides"
 }
 
 func adviceStaleKeepalive(c *ctx) string {

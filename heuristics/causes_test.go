@@ -41,7 +41,7 @@ func TestCauseTable(t *testing.T) {
 			survive = append(survive, r.cause)
 		}
 	}
-	want := []Cause{CauseRefused, CauseIgnoredRST, CauseTLSAlert, CauseStaleKeepalive, CauseIdleTimeout,
+	want := []Cause{CauseRefused, CauseIgnoredRST, CauseAfterReset, CauseTLSAlert, CauseStaleKeepalive, CauseIdleTimeout,
 		CauseServerResetAfterRequest, CauseAbortiveClose, CauseClientAbort, CauseMiddleboxInjected, CauseUnknown}
 	if strings.Join(causeNames(order), ",") != strings.Join(causeNames(want), ",") {
 		t.Errorf("precedence: got %v, want %v", order, want)

@@ -106,6 +106,7 @@ type ctx struct {
 	senderHost, receiverHost *flows.HostProfile
 
 	trigger *flows.LadderEntry // last receiver packet before the RST, nil if none
+	echo    *forgedReset       // the forged reset this RST may echo (Engine memory), nil if none
 	latency time.Duration      // RST time minus trigger time (valid iff trigger != nil)
 
 	// Facts computed on first use (idleGap, senderFIN, lastAlert,
@@ -120,6 +121,8 @@ type ctx struct {
 	alert    *flows.TLSAlertInfo
 	ttl      ttlRef
 	ttlOK    bool
+
+	adviceAt time.Time // set by an advice that names an instant
 }
 
 // replyWindow is how soon after a packet a reply still counts as
@@ -276,9 +279,11 @@ func describe(ev *flows.Event, p *flows.LadderEntry) string {
 	}
 	if p.Len > 0 {
 		if p.Dir == flows.FromClient {
-			if r := ev.Flow.Dirs[0].Request; r.Frame == p.Frame && r.Kind != flows.PayloadNone {
-				if s := requestPhrase(&r); s != "" {
-					return "the client's " + s
+			for _, r := range []*flows.Request{&ev.Flow.Dirs[0].Request, ev.Flow.Dirs[0].LastRequest} {
+				if r != nil && r.Frame == p.Frame && r.Kind != flows.PayloadNone {
+					if s := requestPhrase(r); s != "" {
+						return "the client's " + s
+					}
 				}
 			}
 		}

@@ -18,17 +18,25 @@
 // signal name, a strength and a one-line detail. Rules never print, never
 // read the clock, and never look at another flow: everything they need is
 // in the event, including the per-host profiles that flows keeps across
-// flows. Facts several rules need (the idle gap and the timeout it
-// matches, the sender's FIN, the last TLS alert, the sender's reference
-// TTL) are ctx methods computed once per event and read by the rules, the
+// flows. The one memory across events is the engine's (echo.go): per flow,
+// the last RST it judged forged, so that the endpoint's RST answering the
+// real peer afterwards is judged after_reset, the echo of that reset
+// (bounded, 4096 flows; Finding.Echoes names the forged RST and the report
+// turns it into consequence_of). Facts several rules need (the idle gap and
+// the timeout it matches, the sender's FIN, the flow's TLS alerts, the
+// sender's reference TTL, whether anything of the sender can be checked)
+// are ctx methods computed once per event and read by the rules, the
 // summary and the advice alike.
 //
 // Engine.Judge runs the rules in table order, then the origin rules, and
-// asks each Witness (a peer capture, package correlate; later the kernel)
-// for its Testimony. One combine step weighs everything: the origin from
-// the balance of middlebox and genuine-peer signals, overruled by a
-// witness's proof (present_at_sender, absent_at_sender); the cause by the
-// table's precedence. Only then are the summary and advice written, so they
+// asks each Witness (a peer capture, package correlate; the host kernel,
+// package kernel) for its Testimony. One combine step weighs everything:
+// the origin from the balance of middlebox and genuine-peer signals,
+// overruled by a witness's proof (present_at_sender, absent_at_sender,
+// kernel_reason, kernel_absent); the cause by the table's precedence,
+// overruled by a witness that knows it (the kernel's reset reason, or its
+// drop of the RST), packet context choosing among the variants the witness
+// allows. Only then are the summary and advice written, so they
 // never contradict the evidence.
 //
 // Finding is the JSON contract of DESIGN.md section 4: its tags live there

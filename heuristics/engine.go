@@ -11,11 +11,15 @@ import (
 // DefaultIdle is the gap that counts as idle when Engine.Idle is zero.
 const DefaultIdle = 5 * time.Second
 
-// Engine turns flow events into findings. It is stateless apart from its
-// options and may be shared.
+// Engine turns flow events into findings. Besides its options it keeps a
+// bounded memory of the forged resets it found, per flow, to recognise
+// their echoes (echo.go); it may be shared (the memory is locked), and
+// events must come in capture order, as flows.Table emits them.
 type Engine struct {
 	// Idle is the gap that counts as idle (default 5 s).
 	Idle time.Duration
+
+	echoes echoMemory
 }
 
 func (e *Engine) idle() time.Duration {
@@ -37,6 +41,7 @@ var originRules = []rule{
 	ruleShape,
 	ruleTooFast,
 	ruleFingerprint,
+	ruleBaseline,
 }
 
 // verdict is the combined result of the claims.
@@ -46,10 +51,15 @@ type verdict struct {
 	confidence Confidence
 	alts       []Cause
 	mb, gen    int // middlebox and genuine scores
-	// proof is the witness claim that decided the origin (nil: none);
+	// proof is the witness claim that decided the origin, else the one
+	// that decided the cause (nil: none);
 	// overturned is set when it changed the capture's own origin.
 	proof      *WitnessClaim
 	overturned bool
+	// recaused is set when a witness's cause replaced the capture's;
+	// causeBy is the witness claim that decided or confirmed the cause.
+	recaused bool
+	causeBy  *WitnessClaim
 }
 
 // Judge attributes one event, with what the witnesses (if any) say about
@@ -57,6 +67,7 @@ type verdict struct {
 // order.
 func (e *Engine) Judge(ev *flows.Event, witnesses ...Witness) Finding {
 	c := newCtx(e, ev)
+	c.echo = e.echoOf(ev, c)
 	var claims []claim
 	for i := range causes {
 		if r := causes[i].rule; r != nil {
@@ -71,7 +82,13 @@ func (e *Engine) Judge(ev *flows.Event, witnesses ...Witness) Finding {
 		ts = append(ts, w.Testify(ev))
 	}
 	v := combine(c, claims, ts)
-	return build(ev, c, v, claims, ts)
+	e.recordForged(ev, c, v)
+	f := build(ev, c, v, claims, ts)
+	if v.cause == CauseAfterReset && c.echo != nil {
+		ref := c.echo.ref
+		f.Echoes = &ref
+	}
+	return f
 }
 
 // signalScore sums, over distinct signals of the given side, the
@@ -189,6 +206,18 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	} else if mb >= 2 && mbTop >= medium && v.confidence > Medium {
 		// Some middlebox evidence that did not carry the day: be less sure.
 		v.confidence = Medium
+	} else if mb >= 1 && hasSignal(claims, SignalTTLMismatch) && v.confidence > Medium {
+		// A TTL that differs, if only by a hop, is never ignored.
+		v.confidence = Medium
+	}
+	if c.unchecked() && v.origin != OriginMiddlebox {
+		// Nothing of the claimed sender to check the RST against: the
+		// origin is taken on trust (at most medium), and a RST from the
+		// receiver's own link may be a gateway's (low).
+		v.confidence = min(v.confidence, Medium)
+		if c.onLink() {
+			v.confidence = min(v.confidence, Low)
+		}
 	}
 
 	// Alternatives: other causes with any support, strongest first, then
@@ -220,6 +249,16 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	}
 	weighWitnesses(c, &v, ts)
 	return v
+}
+
+// hasSignal reports whether a weighed origin claim carries sig.
+func hasSignal(claims []claim, sig Signal) bool {
+	for _, cl := range claims {
+		if cl.kind == originClaim && cl.signal == sig && cl.strength > note {
+			return true
+		}
+	}
+	return false
 }
 
 // ruleContext adds facts that frame the others (no weight).

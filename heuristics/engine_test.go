@@ -49,9 +49,64 @@ func TestRefused(t *testing.T) {
 		}
 	})
 	t.Run("no_host_profile", func(t *testing.T) {
-		ev := newScenario(t).event("C S", "S RA seq=0 ttl=64 id=0 @0.3ms")
-		check(t, judge(ev), want{cause: CauseRefused, origin: OriginServer, minConf: High,
+		// Nothing else from the server: the origin is taken on trust, at
+		// most medium, and the evidence says what could not be checked
+		// (issue 13 class 5).
+		ev := newScenario(t).event("C S", "S RA seq=0 ttl=52 id=0 @0.3ms")
+		f := judge(ev)
+		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium, maxConf: Medium,
 			signals: map[Signal][]uint64{SignalSYNAnswered: {1, 2}}})
+		if !hasDetail(f, "could not be checked") {
+			t.Errorf("evidence: want a line saying the server could not be checked\n%s", dump(f))
+		}
+	})
+	t.Run("lone_rst_from_the_clients_link", func(t *testing.T) {
+		// TTL 64 at a capture on the client (its own packets leave with
+		// 64): the RST was sent on the client's link, by the server only if
+		// it is there, which its address outside the client's /24 makes
+		// unlikely: a firewall 0 hops away, at low confidence.
+		ev := newScenario(t).event("C S ttl=64", "S RA seq=0 ttl=64 id=0 @0.3ms")
+		f := judge(ev)
+		check(t, f, want{cause: CauseRefused, origin: OriginMiddlebox, minConf: Low, maxConf: Low,
+			signals: map[Signal][]uint64{SignalSYNAnswered: {1, 2}, SignalTTLMismatch: {2}}})
+		if !hasDetail(f, "0 hops") {
+			t.Errorf("evidence: want the 0-hop note\n%s", dump(f))
+		}
+	})
+	t.Run("lone_rst_from_a_server_on_the_same_subnet", func(t *testing.T) {
+		// The server shares the client's /24: it may well be on the link
+		// itself, so a 0-hop RST is not lowered (nor on loopback).
+		for _, srv := range []string{"10.0.0.9:443", "127.0.0.1:443"} {
+			s := newScenario(t)
+			s.server = netip.MustParseAddrPort(srv)
+			if strings.HasPrefix(srv, "127.") {
+				s.client = netip.MustParseAddrPort("127.0.0.1:51514")
+			}
+			f := judge(s.event("C S ttl=64", "S RA seq=0 ttl=64 id=0 @0.3ms"))
+			check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium, maxConf: Medium})
+			if hasDetail(f, "0 hops") {
+				t.Errorf("%s: want no 0-hop note\n%s", srv, dump(f))
+			}
+		}
+	})
+	t.Run("per_socket_ttl_is_no_host_baseline", func(t *testing.T) {
+		// The server's only other flow sent with TTL 255 (GTSM): one
+		// socket's own TTL, not the host's; its kernel's RST with 64 is no
+		// middlebox (issue 13 class 4).
+		s := newScenario(t)
+		s.host = &flows.HostProfile{Known: true, Flows: 2, TTL: flows.TTLStats{Count: 9, Min: 252, Max: 252, Mode: 252}}
+		f := judge(s.event("C S", "S RA seq=0 ttl=61 id=0 @0.3ms"))
+		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium, maxConf: Medium})
+		if !hasDetail(f, "one socket's own") {
+			t.Errorf("evidence: want the per-socket TTL caveat\n%s", dump(f))
+		}
+	})
+	t.Run("host_baseline_across_flows_still_counts", func(t *testing.T) {
+		s := newScenario(t)
+		s.host = &flows.HostProfile{Known: true, Flows: 4, TTL: flows.TTLStats{Count: 30, Min: 52, Max: 52, Mode: 52}}
+		f := judge(s.event("C S", "S RA seq=0 ttl=62 id=0 @0.3ms"))
+		check(t, f, want{cause: CauseRefused, origin: OriginMiddlebox, minConf: Medium, maxConf: Medium,
+			signals: map[Signal][]uint64{SignalTTLMismatch: {2}}})
 	})
 	t.Run("firewall_reject_at_a_nearer_hop", func(t *testing.T) {
 		s := newScenario(t)
@@ -68,13 +123,13 @@ func TestRefused(t *testing.T) {
 		s := newScenario(t)
 		s.host = &flows.HostProfile{Known: true, TTL: flows.TTLStats{Count: 20, Min: 50, Max: 60, Mode: 52}}
 		ev := s.event("C S", "S RA seq=0 ttl=62 id=0 @0.3ms")
-		check(t, judge(ev), want{cause: CauseRefused, origin: OriginServer, minConf: High,
+		check(t, judge(ev), want{cause: CauseRefused, origin: OriginServer, minConf: Medium, maxConf: Medium,
 			absent: []Signal{SignalTTLMismatch, SignalFingerprint}})
 	})
 	t.Run("syn_retries_each_refused", func(t *testing.T) {
 		ev := newScenario(t).event("C S", "S RA seq=0 id=0", "C S @1s seq=1000", "S RA seq=0 id=0", "C S @1s seq=1000", "S RA seq=0 id=0")
 		f := judge(ev)
-		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: High,
+		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium,
 			signals: map[Signal][]uint64{SignalSYNAnswered: {2}}, absent: []Signal{SignalRSTBurst}})
 		if f.RST.Count != 3 || len(f.RST.Frames) != 3 {
 			t.Errorf("rst: got count %d frames %v, want 3 frames", f.RST.Count, f.RST.Frames)
@@ -83,8 +138,8 @@ func TestRefused(t *testing.T) {
 	t.Run("ipv6", func(t *testing.T) {
 		s := newScenario(t)
 		s.ipv6 = true
-		f := judge(s.event("C S", "S RA seq=0 ttl=64"))
-		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: High})
+		f := judge(s.event("C S", "S RA seq=0 ttl=58"))
+		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium})
 		if f.RST.IPID != nil {
 			t.Errorf("ipv6 rst ip_id: got %d, want none", *f.RST.IPID)
 		}
@@ -354,6 +409,41 @@ func TestTLSAlert(t *testing.T) {
 		}
 		if !slices.Contains(f.Alternatives, CauseStaleKeepalive) {
 			t.Errorf("alternatives: got %v, want stale_keepalive", f.Alternatives)
+		}
+	})
+	t.Run("fatal_alert_then_the_clients_close_notify", func(t *testing.T) {
+		// Issue 13 class 1: the server's fatal alert and FIN; 0.1-2 s later
+		// the client's own close_notify draws the server kernel's RST. The
+		// fatal alert is the cause, the close_notify listed as context.
+		for _, late := range []string{"@100ms", "@1s", "@2s"} {
+			ev := newScenario(t).event(lines(handshake,
+				"C PA len=517 req=tls:example.com",
+				"S PA len=7 alert=2:70", "S FA", "C A",
+				"C PA len=7 alert=1:0 "+late, "S R id=0")...)
+			f := judge(ev)
+			check(t, f, want{cause: CauseTLSAlert, origin: OriginServer, minConf: High,
+				signals: map[Signal][]uint64{SignalTLSAlert: {5}}})
+			if f.TLSAlert == nil || f.TLSAlert.Description != "protocol_version" || f.TLSAlert.From != SideServer {
+				t.Errorf("%s: tls_alert: got %+v, want the server's protocol_version", late, f.TLSAlert)
+			}
+			if !hasDetail(f, "close_notify(0) (frame 8)") || !strings.Contains(f.Advice, "protocol_version") {
+				t.Errorf("%s: want the client's close_notify in the evidence and protocol_version in the advice\n%s", late, dump(f))
+			}
+		}
+	})
+	t.Run("end_of_stream_alert_is_no_failure", func(t *testing.T) {
+		// Issue 13 class 2: an encrypted alert after application data with
+		// the alerting side's FIN is close_notify; the server's late data
+		// reaching the client's closed socket is the close racing a write.
+		ev := newScenario(t).event(lines(handshake,
+			"C PA len=517 req=tls:example.com", "S PA len=3000", "C PA len=80", "C PA len=300", "S PA len=900", "C A",
+			"C PA len=31 alert=enc @5s", "C FA", "S PA len=31 @20ms", "C R id=0")...)
+		f := judge(ev)
+		if f.Cause == CauseTLSAlert || strings.Contains(f.Advice, "certificate") {
+			t.Errorf("got %s, advice %q: want no TLS failure\n%s", f.Cause, f.Advice, dump(f))
+		}
+		if !hasDetail(f, "end-of-stream close_notify") {
+			t.Errorf("evidence: want the end-of-stream line\n%s", dump(f))
 		}
 	})
 	t.Run("encrypted_alert", func(t *testing.T) {
@@ -695,4 +785,64 @@ func TestJudge_robust(t *testing.T) {
 			t.Fatalf("case %d: unknown direction gave origin %s", i, f.Origin)
 		}
 	}
+}
+
+// TestTTL_oneHopAndClass (issue 13 class 3): a RST one hop off a TTL that
+// never varied in the flow is evidence (weaker than two hops, never
+// dropped), at every distance and from either side; a RST from another
+// initial-TTL class differs even when the sender's TTL varies.
+func TestTTL_oneHopAndClass(t *testing.T) {
+	t.Run("one_hop_either_side", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			rst  string
+		}{
+			{"server_side_nearer", "S R ttl=53 id=0 win=0"},
+			{"server_side_farther", "S R ttl=51 id=0 win=0"},
+			{"client_side", "C R ttl=63 id=0 win=0"},
+		} {
+			ev := newScenario(t).event(lines(handshake, "C PA len=80 req=http:GET:/x:h", "S PA len=300", "C A", "C PA len=80 @8s", tc.rst)...)
+			f := judge(ev)
+			ttl := evidenceOf(f, SignalTTLMismatch)
+			if len(ttl) != 1 || !strings.Contains(ttl[0].Detail, "never varied") {
+				t.Errorf("%s: want a one-hop ttl_mismatch line\n%s", tc.name, dump(f))
+			}
+			if f.Confidence > Medium {
+				t.Errorf("%s: confidence %s, want at most medium with a TTL that differs", tc.name, f.Confidence)
+			}
+		}
+	})
+	t.Run("one_hop_linux_reject_is_a_middlebox", func(t *testing.T) {
+		// iptables REJECT right in front of the server: IP ID 0, DF,
+		// window 0, no options, one hop nearer than the server's steady 52.
+		ev := newScenario(t).event(lines(handshake, "C PA len=80 req=http:GET:/BLOCKME:h", "S R ttl=53 id=0 win=0")...)
+		check(t, judge(ev), want{cause: CauseMiddleboxInjected, origin: OriginMiddlebox, minConf: Medium, maxConf: Medium,
+			signals: map[Signal][]uint64{SignalTTLMismatch: {5}, SignalFingerprint: {5}}})
+	})
+	t.Run("another_class_despite_a_varying_ttl", func(t *testing.T) {
+		ev := newScenario(t).event("C S", "S SA ttl=230 @1ms", "C A", "C PA len=80", "S PA len=300 ttl=232", "S PA len=300 ttl=229", "C A",
+			"C PA len=80", "S R ttl=59 id=0 win=0")
+		f := judge(ev)
+		ttl := evidenceOf(f, SignalTTLMismatch)
+		if len(ttl) != 1 || !strings.Contains(ttl[0].Detail, "initial TTL 64 and 255") {
+			t.Errorf("want a ttl_mismatch across initial-TTL classes\n%s", dump(f))
+		}
+	})
+	t.Run("same_class_varying_ttl_is_not_compared", func(t *testing.T) {
+		ev := newScenario(t).event("C S", "S SA ttl=230 @1ms", "C A", "C PA len=80", "S PA len=300 ttl=232", "S PA len=300 ttl=229", "C A",
+			"C PA len=80", "S R ttl=227 id=0 win=0")
+		if f := judge(ev); len(evidenceOf(f, SignalTTLMismatch)) != 0 {
+			t.Errorf("want no ttl_mismatch within the sender's own varying class\n%s", dump(f))
+		}
+	})
+}
+
+func evidenceOf(f Finding, s Signal) []Evidence {
+	var out []Evidence
+	for _, e := range f.Evidence {
+		if e.Signal == s {
+			out = append(out, e)
+		}
+	}
+	return out
 }

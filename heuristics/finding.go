@@ -53,10 +53,11 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) F
 		}
 	}
 	f.Summary = summary(ev, c, v, claims)
-	if p := v.proof; p != nil && p.Summary != "" && (p.Attest == AttestForged || v.overturned) {
+	if p := v.proof; p != nil && p.Summary != "" && (p.Attest == AttestForged || v.overturned || v.recaused) {
 		f.Summary += "; " + p.Summary
 	}
 	f.Advice = advice(c, v)
+	f.AdviceTime = adviceInstant(c, f.Advice)
 	return f
 }
 
@@ -120,10 +121,13 @@ func rstInfo(ev *flows.Event, c *ctx) RSTInfo {
 }
 
 func requestInfo(ev *flows.Event) *RequestInfo {
-	r := &ev.Flow.Dirs[0].Request
+	r, earlier := lastRequest(ev)
+	if r == nil {
+		return nil
+	}
 	switch r.Kind {
 	case flows.PayloadHTTPRequest:
-		return &RequestInfo{Kind: "http", Method: r.Method, Path: r.Path, Host: r.Host, Frame: r.Frame}
+		return &RequestInfo{Kind: "http", Method: r.Method, Path: r.Path, Host: r.Host, Frame: r.Frame, Earlier: earlier}
 	case flows.PayloadTLSClientHello:
 		return &RequestInfo{Kind: "tls", SNI: r.SNI, ALPN: r.ALPN, Frame: r.Frame}
 	}
@@ -315,6 +319,9 @@ func middleboxPhrase(ev *flows.Event, c *ctx, top claim) (pre, post string) {
 	case SignalTTLMismatch:
 		if ref, ok := c.senderTTL(); ok {
 			return fmt.Sprintf(" with TTL %d (%s: %d)", c.rst.TTL, ref.from, ref.mode), ""
+		}
+		if c.onLink() {
+			return fmt.Sprintf(" with TTL %d (0 hops: sent on the %s's own link)", c.rst.TTL, c.receiverName), ""
 		}
 	case SignalDataAfterRST:
 		return "", fmt.Sprintf(", while the %s kept sending after it", c.senderName)

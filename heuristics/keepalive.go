@@ -67,6 +67,7 @@ func findSenderFIN(c *ctx) (finFacts, bool) {
 	if fi > 0 {
 		f.quiet = f.time.Sub(c.ladder[fi-1].Time)
 	}
+	closeNotifyBefore(c, &f, window)
 	// The ladder may have lost the data; the profile still knows.
 	if f.data == nil && c.rp.LastData.After(f.time) {
 		f.data = &flows.LadderEntry{Frame: c.rp.LastDataFrame, Time: c.rp.LastData, Dir: c.receiver}
@@ -75,6 +76,34 @@ func findSenderFIN(c *ctx) (finFacts, bool) {
 		}
 	}
 	return f, true
+}
+
+// closeNotifyBefore: when the sender's last data was a TLS close_notify
+// (or an encrypted alert) right before its FIN, the alert is part of the
+// close, not a response: the silence and the time since the last
+// response are measured before it (a keep-alive timeout over TLS sends
+// close_notify, then FIN).
+func closeNotifyBefore(c *ctx, f *finFacts, window time.Duration) {
+	sp := c.sp
+	a := &sp.Alert
+	if !sp.AlertSeen || a.Frame == 0 || a.Frame != sp.LastDataFrame || a.Time.After(f.time) || f.time.Sub(a.Time) > window {
+		return
+	}
+	if !a.Encrypted && !(alertSeen{c.sender, a}).benign() {
+		return
+	}
+	ai := c.ladderIndex(a.Frame)
+	if ai <= 0 {
+		return
+	}
+	f.quiet = a.Time.Sub(c.ladder[ai-1].Time)
+	for j := ai - 1; j >= 0; j-- {
+		if p := &c.ladder[j]; p.Dir == c.sender && p.Len > 0 && !p.Flags.Has(capture.RST) {
+			f.sinceData = f.time.Sub(p.Time)
+			return
+		}
+	}
+	f.sinceData = f.time.Sub(c.ladder[ai-1].Time)
 }
 
 // ruleStaleKeepalive: the server had sent its FIN (closing an idle
@@ -96,7 +125,7 @@ func ruleStaleKeepalive(ev *flows.Event, c *ctx) []claim {
 	switch {
 	case f.spontaneous():
 		s = strong // a spontaneous close after a quiet spell: a keep-alive timeout
-	case f.race():
+	case f.race(c.replyWindow()):
 		s = weak // the data crossed a FIN sent right after the response
 	}
 	size := ""
@@ -116,9 +145,11 @@ func ruleStaleKeepalive(ev *flows.Event, c *ctx) []claim {
 // spell (a keep-alive timeout), not right after the sender's response.
 func (f *finFacts) spontaneous() bool { return f.quiet >= time.Second || f.sinceData >= time.Second }
 
-// race reports whether the receiver's data followed a FIN that came right
-// after the sender's response within a second: the two crossed, rather
-// than the receiver reusing a connection closed long before.
-func (f *finFacts) race() bool {
-	return f.data != nil && !f.spontaneous() && f.data.Time.Sub(f.time) < time.Second
+// race reports whether the receiver's data followed, within a second, a
+// FIN that came right after the sender's response (within the reply
+// window): the two crossed, rather than the receiver reusing a connection
+// the sender closed on a timer (even a short one, 300 ms after its last
+// response).
+func (f *finFacts) race(window time.Duration) bool {
+	return f.data != nil && !f.spontaneous() && f.sinceData <= window && f.data.Time.Sub(f.time) < time.Second
 }

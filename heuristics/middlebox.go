@@ -75,6 +75,19 @@ type ttlRef struct {
 	count          uint32
 	from           string // "server's packets", "host's other traffic"
 	host           bool   // from the host profile (other flows)
+	otherFlows     uint32 // flows of the host besides this one (host only)
+}
+
+// acrossFlows reports whether a host baseline is one TTL seen in at least
+// two other flows, not one socket's own.
+func (r *ttlRef) acrossFlows() bool { return r.host && r.otherFlows >= 2 && r.min == r.max }
+
+// flowsPhrase is "1 other flow", "3 other flows".
+func (r *ttlRef) flowsPhrase() string {
+	if r.otherFlows == 1 {
+		return "1 other flow"
+	}
+	return fmt.Sprintf("%d other flows", r.otherFlows)
 }
 
 // senderTTL is the claimed sender's reference TTL (computed once, see
@@ -107,7 +120,7 @@ func findSenderTTL(ev *flows.Event, c *ctx) (ttlRef, bool) {
 	if r.count == 0 && ev.SenderHost.Known && ev.SenderHost.TTL.Count >= 3 {
 		t := &ev.SenderHost.TTL
 		r = ttlRef{min: t.Min, max: t.Max, mode: t.Mode, count: t.Count, host: true,
-			from: "host's other traffic"}
+			otherFlows: max(ev.SenderHost.Flows, 1) - 1, from: "host's other traffic"}
 		if c.senderAddr != "" {
 			r.from = "host's packets in other flows"
 		}
@@ -140,38 +153,74 @@ func (r *ttlRef) String() string {
 	return fmt.Sprintf("%d (range %d-%d)", r.mode, r.min, r.max)
 }
 
-// ruleTTL compares the RST's TTL with the claimed sender's steady TTL.
+// ruleTTL compares the RST's TTL with the claimed sender's TTL.
+//
+// In the flow (or the sender's packets after the RST), a TTL that never
+// varied is evidence at any distance: one hop (a firewall or load balancer
+// right in front of the sender) weighs less than two or more, but is never
+// dropped. A RST from another initial-TTL class (59, from 64, against
+// 229-232, from 255) differs whatever the sender's own spread. A baseline
+// from the host's other flows is weaker (a socket may set its own TTL: BGP's
+// 1, GTSM's 255): it counts only when steady across at least two other
+// flows, and then never more than medium.
 func ruleTTL(ev *flows.Event, c *ctx) []claim {
 	ref, ok := c.senderTTL()
 	if !ok || c.rst.TTL == 0 {
 		return nil
 	}
-	if !ref.stable() {
+	t := c.rst.TTL
+	d := ref.distance(t)
+	class := initialTTL(t) != initialTTL(ref.mode) && initialTTL(ref.min) == initialTTL(ref.max)
+	if !ref.stable() && !(class && d > 0) {
 		return []claim{noteOf(fmt.Sprintf("the %s's TTL varies (%d-%d): not compared",
 			c.senderName, ref.min, ref.max))}
 	}
-	t := c.rst.TTL
-	d := ref.distance(t)
 	var out []claim
 	switch {
 	case d == 0:
 		s := medium
-		if ref.count < 2 {
+		if ref.count < 2 || (ref.host && !ref.acrossFlows()) {
 			s = weak
 		}
 		out = append(out, genuine(SignalTTLConsistent, s, fmt.Sprintf("RST TTL %d matches the %s (TTL %s, %d samples)",
 			t, ref.from, ref.String(), ref.count), c.rst.Frame))
-	case d >= 2:
-		class := initialTTL(t) != initialTTL(ref.mode)
-		s := weak
+	case d == 1 && !class && ref.min != ref.max:
+		// One hop outside a range that already spans one: path noise.
+		return nil
+	default:
+		var s strength
 		switch {
+		case !ref.stable(): // another class, whatever the spread
+			s = medium
+		case d == 1: // one hop from a TTL that never varied
+			s = weak
 		case ref.count >= 2 && class:
 			s = strong
 		case ref.count >= 2 || class:
 			s = medium
+		default:
+			s = weak
 		}
-		out = append(out, middlebox(SignalTTLMismatch, s, fmt.Sprintf("RST TTL %d vs %s TTL %s (%d vs %d hops, from initial TTL %d and %d)",
-			t, ref.from, ref.String(), hops(t), hops(ref.mode), initialTTL(t), initialTTL(ref.mode)), c.rst.Frame))
+		if ref.host {
+			// Other flows: weaker than the flow's own packets.
+			switch {
+			case !ref.acrossFlows():
+				s = weak
+			case s > medium:
+				s = medium
+			}
+		}
+		detail := fmt.Sprintf("RST TTL %d vs %s TTL %s (%d vs %d hops, from initial TTL %d and %d)",
+			t, ref.from, ref.String(), hops(t), hops(ref.mode), initialTTL(t), initialTTL(ref.mode))
+		switch {
+		case ref.host && !ref.acrossFlows():
+			detail += fmt.Sprintf("; the host's other traffic is %s, so its TTL may be a socket's own (BGP's 1, GTSM's 255): weak", ref.flowsPhrase())
+		case ref.host:
+			detail += fmt.Sprintf("; steady across %s", ref.flowsPhrase())
+		case d == 1:
+			detail += fmt.Sprintf("; the %s's TTL never varied: one hop nearer or farther, a device next to it", c.senderName)
+		}
+		out = append(out, middlebox(SignalTTLMismatch, s, detail, c.rst.Frame))
 		// Later RSTs of the event that do match are the real sender's.
 		var match []uint64
 		for _, r := range c.rsts[1:] {
@@ -556,8 +605,13 @@ func ruleFingerprint(ev *flows.Event, c *ctx) []claim {
 	}
 	// nf_reject: IPv4 ID 0 and DF; IPv6 has neither field to show.
 	if (!c.ipv4 || (r.IPID == 0 && r.DF)) && r.Window == 0 && r.Opts.Count == 0 && r.Len == 0 {
+		// Nearer by two hops or more, or by one from a TTL that never
+		// varied in the flow (a firewall right in front of the sender).
 		ref, ok := c.senderTTL()
-		if ok && ref.stable() && ref.distance(r.TTL) >= 2 && hops(r.TTL) < hops(ref.mode) {
+		d := ref.distance(r.TTL)
+		steady := !ref.host && ref.min == ref.max
+		if ok && ref.stable() && (d >= 2 || (d == 1 && steady)) && hops(r.TTL) < hops(ref.mode) &&
+			(!ref.host || ref.acrossFlows() || d >= 2) {
 			shape := "IP ID 0, DF, window 0, no options"
 			if !c.ipv4 {
 				shape = "window 0, no options"
@@ -600,4 +654,77 @@ func (c *ctx) sendsIPID(id uint16) bool {
 		}
 	}
 	return false
+}
+
+// unchecked reports whether nothing in the capture tells what the claimed
+// sender's own packets look like: no packet of it in the flow and no
+// steady TTL across its other flows. The origin is then taken on trust.
+func (c *ctx) unchecked() bool {
+	if c.sender == flows.DirUnknown {
+		return false
+	}
+	ref, ok := c.senderTTL()
+	return !ok || (ref.host && !ref.acrossFlows())
+}
+
+// onLink reports whether the RST came with its initial TTL (0 hops) to a
+// capture taken at the receiver (whose own packets leave at 0 hops too):
+// whoever sent it is on the receiver's link.
+// A claimed sender that shares the receiver's /24 (IPv4) or /64 (IPv6),
+// or a loopback address, is plausibly on that link itself: not counted.
+func (c *ctx) onLink() bool {
+	if c.rp == nil || c.rp.TTL.Count == 0 || c.rp.TTL.Min != c.rp.TTL.Max || hops(c.rp.TTL.Mode) != 0 ||
+		c.rst.TTL == 0 || hops(c.rst.TTL) != 0 {
+		return false
+	}
+	s, r := c.ev.Flow.Server.Addr(), c.ev.Flow.Client.Addr()
+	if c.sender == flows.FromClient {
+		s, r = r, s
+	}
+	if !s.IsValid() || !r.IsValid() || s.IsLoopback() || r.IsLoopback() {
+		return false
+	}
+	bits := 24
+	if !s.Unmap().Is4() {
+		bits = 64
+	}
+	ps, err1 := s.Unmap().Prefix(bits)
+	pr, err2 := r.Unmap().Prefix(bits)
+	return err1 == nil && err2 == nil && ps != pr
+}
+
+// subnetPhrase names the prefix length onLink compares: "/24" or "/64".
+func (c *ctx) subnetPhrase() string {
+	if c.ipv4 {
+		return "/24"
+	}
+	return "/64"
+}
+
+// ruleBaseline says what could not be checked when the capture holds
+// nothing of the claimed sender to compare the RST with (the engine caps
+// the origin's confidence, see combine). A RST sent on the receiver's own
+// link (0 hops at a capture on the receiver) from an address outside the
+// receiver's subnet is one medium middlebox signal: a gateway or firewall
+// there is likelier than the server sharing that link.
+func ruleBaseline(ev *flows.Event, c *ctx) []claim {
+	if !c.unchecked() {
+		return nil
+	}
+	who := c.senderName
+	if c.senderAddr != "" {
+		who += " " + c.senderAddr
+	}
+	d := fmt.Sprintf("no other packet from the %s in the capture: the RST's TTL, IP ID and timestamps could not be checked against its own (at most medium confidence)", who)
+	if ref, ok := c.senderTTL(); ok && ref.host {
+		d = fmt.Sprintf("the %s sent nothing else in this flow and its TTL in %s may be one socket's own: the RST's origin could not be checked", who, ref.flowsPhrase())
+	}
+	out := []claim{noteOf(d, c.rst.Frame)}
+	if c.onLink() {
+		// Weighed as one medium TTL signal: alone it makes a middlebox
+		// origin of low confidence, the most likely of two readings.
+		out = append(out, middlebox(SignalTTLMismatch, medium, fmt.Sprintf("RST TTL %d is an initial TTL (0 hops) at a capture on the %s: it was sent on the %s's own link, but the %s's address is outside the %s's subnet (%s): likely a gateway or firewall there, the %s only if it shares that link",
+			c.rst.TTL, c.receiverName, c.receiverName, c.senderName, c.receiverName, c.subnetPhrase(), c.senderName), c.rst.Frame))
+	}
+	return out
 }

@@ -636,3 +636,13 @@ func judge(ev *flows.Event) Finding {
 	e := &Engine{}
 	return e.Judge(ev)
 }
+
+// hasDetail reports whether an evidence line of f contains s.
+func hasDetail(f Finding, s string) bool {
+	for _, e := range f.Evidence {
+		if strings.Contains(e.Detail, s) {
+			return true
+		}
+	}
+	return false
+}

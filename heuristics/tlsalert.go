@@ -2,8 +2,10 @@ package heuristics
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/flows"
 )
 
@@ -44,22 +46,26 @@ func alertLevel(l uint8) string {
 // tlsAlertWindow bounds "just before the RST".
 const tlsAlertWindow = 30 * time.Second
 
-// lastAlert returns the direction and alert of the latest TLS alert of
-// the flow before the RST, if one came within the window.
-func (c *ctx) lastAlert() (flows.Dir, *flows.TLSAlertInfo) {
-	if !c.done.alert {
-		c.done.alert = true
-		c.alertDir, c.alert = findLastAlert(c.ev, c)
-	}
-	return c.alertDir, c.alert
+// alertSeen is one TLS alert of the flow: the side that sent it and the
+// alert (flows keeps each direction's most telling alert: a fatal one is
+// not replaced by a later warning).
+type alertSeen struct {
+	dir flows.Dir
+	a   *flows.TLSAlertInfo
 }
 
-// findLastAlert looks for the alert lastAlert returns.
-func findLastAlert(ev *flows.Event, c *ctx) (flows.Dir, *flows.TLSAlertInfo) {
-	var dir flows.Dir
-	var best *flows.TLSAlertInfo
+// benign reports whether the alert ends a session without an error:
+// close_notify or user_canceled (plaintext; an encrypted one is unknown).
+func (s alertSeen) benign() bool {
+	return !s.a.Encrypted && (s.a.Description == 0 || s.a.Description == 90)
+}
+
+// alerts lists the flow's TLS alerts that came before the RST within the
+// window, oldest first.
+func (c *ctx) alerts() []alertSeen {
+	var out []alertSeen
 	for _, d := range []flows.Dir{flows.FromClient, flows.FromServer} {
-		p := ev.Flow.Profile(d)
+		p := c.ev.Flow.Profile(d)
 		if !p.AlertSeen || p.Alert.Frame == 0 {
 			continue
 		}
@@ -72,14 +78,58 @@ func findLastAlert(ev *flows.Event, c *ctx) (flows.Dir, *flows.TLSAlertInfo) {
 		if p.LastDataFrame > a.Frame && p.LastData.After(a.Time) {
 			continue
 		}
-		if best == nil || a.Time.After(best.Time) {
-			dir, best = d, a
-		}
+		out = append(out, alertSeen{d, a})
 	}
-	return dir, best
+	if len(out) == 2 && out[1].a.Time.Before(out[0].a.Time) {
+		out[0], out[1] = out[1], out[0]
+	}
+	return out
 }
 
-// ruleTLSAlert: a TLS alert from either side just before the RST.
+// lastAlert returns the alert that explains the reset: a failure (fatal
+// or unknown alert) rather than a later close_notify answering it, else
+// the latest. Computed once.
+func (c *ctx) lastAlert() (flows.Dir, *flows.TLSAlertInfo) {
+	if !c.done.alert {
+		c.done.alert = true
+		as := c.alerts()
+		for i := len(as) - 1; i >= 0; i-- {
+			if c.alert == nil || (c.alertBenign() && !as[i].benign()) {
+				c.alertDir, c.alert = as[i].dir, as[i].a
+			}
+		}
+	}
+	return c.alertDir, c.alert
+}
+
+func (c *ctx) alertBenign() bool { return alertSeen{c.alertDir, c.alert}.benign() }
+
+// endOfStream reports whether the encrypted alert a from dir closed a
+// session that had carried application data, next to a FIN: the alerting
+// side's FIN right after it, or the other side's FIN before it. That is
+// close_notify ending the stream (RFC 8446 6.1), not a failure. Application
+// data: each side sent at least three data segments (a handshake takes at
+// most two flights from the client), or the server answered after the
+// client's last handshake flight.
+func (c *ctx) endOfStream(dir flows.Dir, a *flows.TLSAlertInfo) bool {
+	if !a.Encrypted {
+		return false
+	}
+	fl := &c.ev.Flow
+	own, other := fl.Profile(dir), fl.Profile(dir.Reverse())
+	if fl.Dirs[0].DataPackets < 3 || fl.Dirs[1].DataPackets < 2 {
+		return false
+	}
+	ownFIN := own.FINSeen && !own.FINTime.Before(a.Time) && own.FINTime.Sub(a.Time) <= c.replyWindow()
+	otherFIN := other.FINSeen && !other.FINTime.After(a.Time)
+	return ownFIN || otherFIN
+}
+
+// ruleTLSAlert: a TLS alert from either side just before the RST. A
+// failure (an alert during the handshake, or a fatal one) is the root
+// cause of the close that followed, even when the other side's later
+// write or close_notify drew the RST; an end-of-stream alert after
+// application data is a normal close and weighs little.
 func ruleTLSAlert(ev *flows.Event, c *ctx) []claim {
 	dir, a := c.lastAlert()
 	if a == nil {
@@ -87,27 +137,39 @@ func ruleTLSAlert(ev *flows.Event, c *ctx) []claim {
 	}
 	who := dir.String()
 	before := dur(c.rst.Time.Sub(a.Time))
+	var out []claim
+	// The other alerts of the flow, listed as context.
+	for _, o := range c.alerts() {
+		if o.a == a {
+			continue
+		}
+		out = append(out, noteOf(fmt.Sprintf("the %s also sent %s (frame %d), %s before the RST", o.dir, alertPhrase(o.a), o.a.Frame, dur(c.rst.Time.Sub(o.a.Time))), o.a.Frame))
+	}
 	if a.Encrypted {
+		if c.endOfStream(dir, a) {
+			return append(out, causeOf(CauseTLSAlert, SignalEncryptedAlert, weak, fmt.Sprintf("the %s sent an encrypted TLS alert (frame %d) after application data, next to a FIN: an end-of-stream close_notify, not a TLS failure",
+				who, a.Frame), a.Frame))
+		}
 		// An encrypted alert sent spontaneously after a quiet spell is
 		// almost always close_notify (e.g. a keep-alive timeout over TLS):
 		// it then explains nothing by itself.
 		quiet := quietBefore(c, a.Frame, a.Time)
 		if quiet >= time.Second {
-			return []claim{causeOf(CauseTLSAlert, SignalEncryptedAlert, weak, fmt.Sprintf("the %s sent an encrypted TLS alert (frame %d) after %s of silence, likely close_notify, %s before the RST",
-				who, a.Frame, dur(quiet), before), a.Frame)}
+			return append(out, causeOf(CauseTLSAlert, SignalEncryptedAlert, weak, fmt.Sprintf("the %s sent an encrypted TLS alert (frame %d) after %s of silence, likely close_notify, %s before the RST",
+				who, a.Frame, dur(quiet), before), a.Frame))
 		}
 		// Both sides then closed with FIN: a graceful close_notify.
 		cp, sp := &ev.Flow.Dirs[0], &ev.Flow.Dirs[1]
 		if cp.FINSeen && sp.FINSeen && !cp.FINTime.Before(a.Time) && !sp.FINTime.Before(a.Time) {
-			return []claim{causeOf(CauseTLSAlert, SignalEncryptedAlert, weak, fmt.Sprintf("the %s sent an encrypted TLS alert (frame %d) and both sides then sent FIN: likely close_notify, a graceful close",
-				who, a.Frame), a.Frame)}
+			return append(out, causeOf(CauseTLSAlert, SignalEncryptedAlert, weak, fmt.Sprintf("the %s sent an encrypted TLS alert (frame %d) and both sides then sent FIN: likely close_notify, a graceful close",
+				who, a.Frame), a.Frame))
 		}
 		kind := "an encrypted TLS alert"
 		if a.Candidate {
 			kind = "a short encrypted TLS 1.3 record (likely an alert)"
 		}
-		return []claim{causeOf(CauseTLSAlert, SignalEncryptedAlert, medium, fmt.Sprintf("the %s sent %s (frame %d) %s before the RST: close_notify or an error such as a rejected certificate",
-			who, kind, a.Frame, before), a.Frame)}
+		return append(out, causeOf(CauseTLSAlert, SignalEncryptedAlert, medium, fmt.Sprintf("the %s sent %s (frame %d) %s before the RST, not a normal close (no application data then FIN around it): likely an error such as a rejected certificate",
+			who, kind, a.Frame, before), a.Frame))
 	}
 	s := strong
 	switch {
@@ -116,8 +178,41 @@ func ruleTLSAlert(ev *flows.Event, c *ctx) []claim {
 	case a.Level == 1 && a.Description == 100: // no_renegotiation warning
 		s = medium
 	}
-	return []claim{causeOf(CauseTLSAlert, SignalTLSAlert, s, fmt.Sprintf("the %s sent a %s TLS alert %s (frame %d) %s before the RST",
-		who, alertLevel(a.Level), alertName(a.Description), a.Frame, before), a.Frame)}
+	d := fmt.Sprintf("the %s sent a %s TLS alert %s (frame %d) %s before the RST",
+		who, alertLevel(a.Level), alertName(a.Description), a.Frame, before)
+	if s == strong {
+		d += ": the handshake failed"
+		if t := c.trigger; t != nil && t.Dir != dir && t.Time.After(a.Time) {
+			d += fmt.Sprintf("; the %s's %s (frame %d) came later, found the connection closed and drew the RST", t.Dir, laterWrite(c, t), t.Frame)
+		}
+	}
+	return append(out, causeOf(CauseTLSAlert, SignalTLSAlert, s, d, a.Frame))
+}
+
+// laterWrite names the packet that drew the RST after an alert: the
+// other side's close_notify when it was its alert, else its data or FIN.
+func laterWrite(c *ctx, t *flows.LadderEntry) string {
+	for _, o := range c.alerts() {
+		if o.dir == t.Dir && o.a.Frame == t.Frame {
+			return strings.TrimPrefix(alertPhrase(o.a), "a ")
+		}
+	}
+	switch {
+	case t.Len > 0:
+		return "write"
+	case t.Flags.Has(capture.FIN):
+		return "FIN"
+	}
+	return "packet"
+}
+
+// alertPhrase names an alert: "a warning close_notify(0)", "an encrypted
+// alert".
+func alertPhrase(a *flows.TLSAlertInfo) string {
+	if a.Encrypted {
+		return "an encrypted alert"
+	}
+	return fmt.Sprintf("a %s %s", alertLevel(a.Level), alertName(a.Description))
 }
 
 // quietBefore is the silence of the flow before the packet at frame (from

@@ -3,6 +3,7 @@ package heuristics
 import (
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // Origin is who really sent the RST.
@@ -68,6 +69,7 @@ const (
 	SignalMidstream        Signal = "midstream"
 	SignalFinishedExchange Signal = "rst_instead_of_fin" // SO_LINGER 0 after a finished exchange
 	SignalConnectOnly      Signal = "connect_only"       // client reset right after the handshake
+	SignalAfterReset       Signal = "after_forged_rst"   // the socket was already closed by a forged RST
 	SignalNote             Signal = "note"               // context that is not evidence either way
 
 	// Two-capture signals (correlate, --peer): the RST in the capture at
@@ -177,6 +179,9 @@ type RequestInfo struct {
 	SNI    string `json:"sni,omitempty"`
 	ALPN   string `json:"alpn,omitempty"`
 	Frame  uint64 `json:"packet,omitempty"`
+	// Earlier counts the requests before this one on the connection (a
+	// keep-alive connection: this is the last before the RST).
+	Earlier int `json:"earlier_requests,omitempty"`
 }
 
 // TLSAlertJSON is the "tls_alert" object, when an alert preceded the RST.
@@ -231,8 +236,16 @@ type Finding struct {
 	// ConsequenceOf is the ID of the finding whose reset this RST echoes
 	// (cause after_reset), 0 for a root cause.
 	ConsequenceOf int `json:"consequence_of,omitempty"`
+	// Echoes is the first RST of the finding this one echoes (after_reset),
+	// nil for a root cause; the report resolves it into ConsequenceOf.
+	Echoes *RSTRef `json:"-"`
 	// Kernel is the host kernel's account of this RST, when joined.
 	Kernel *KernelInfo `json:"kernel,omitempty"`
+
+	// AdviceTime is the instant Advice names ("check the server's logs at
+	// 03:08:34.826 UTC"), zero if none, kept typed so that a report shows
+	// it in its own zone (AdviceIn). Not in JSON, whose advice says UTC.
+	AdviceTime time.Time `json:"-"`
 }
 
 // KernelInfo is the "kernel" object: what the host's kernel said about

@@ -52,8 +52,28 @@ type WitnessClaim struct {
 	// the origin, e.g. "server.pcap shows the RST never left the server".
 	Summary string
 	// Advice, when set on an AttestForged claim, is the advice of a
-	// middlebox_injected verdict it decides.
+	// middlebox_injected verdict it decides; on a claim with a Cause, the
+	// advice of a verdict whose cause is that Cause.
 	Advice string
+	// AdviceForAny makes an AttestForged claim's Advice the advice of the
+	// verdict it decides whatever its cause: the witness knows where the
+	// RST was made (the kernel: a local firewall or raw socket, not a
+	// device on the path that the causes' own advice would point at).
+	AdviceForAny bool
+	// Cause, when set, is the cause the witness knows (the kernel's reset
+	// reason, through its reason -> cause table): it decides the cause at
+	// high confidence, unless the capture's own cause is one of Allowed
+	// (packet context choosing between variants the witness allows), which
+	// is then kept, also at high confidence. With Cause empty and Allowed
+	// set, the capture's cause is confirmed when it is one of Allowed and
+	// left alone otherwise. Cause claims weigh whatever Attest says.
+	Cause   Cause
+	Allowed []Cause
+}
+
+// decides says whether the claim weighs on the verdict (origin or cause).
+func (cl *WitnessClaim) decides() bool {
+	return cl.Attest > AttestNone || cl.Cause != "" || len(cl.Allowed) > 0
 }
 
 // proof is the witness claim that decides the origin, nil if none. A
@@ -72,9 +92,68 @@ func proof(ts []Testimony) *WitnessClaim {
 	return best
 }
 
+// causeProof is the first witness claim that names a cause, nil if none.
+func causeProof(ts []Testimony) *WitnessClaim {
+	for i := range ts {
+		for j := range ts[i].Claims {
+			if cl := &ts[i].Claims[j]; cl.Cause != "" || len(cl.Allowed) > 0 {
+				return cl
+			}
+		}
+	}
+	return nil
+}
+
 // weighWitnesses applies the witnesses' proof to the verdict of the
-// capture's own claims (part of combine).
+// capture's own claims (part of combine): first who sent the RST, then
+// what a witness knows of its cause.
 func weighWitnesses(c *ctx, v *verdict, ts []Testimony) {
+	weighOrigin(c, v, ts)
+	weighCause(v, ts)
+}
+
+// weighCause applies a witness's cause (the kernel's reset reason).
+func weighCause(v *verdict, ts []Testimony) {
+	p := causeProof(ts)
+	if p == nil {
+		return
+	}
+	if slices.Contains(p.Allowed, v.cause) || (p.Cause != "" && v.cause == p.Cause) {
+		v.confidence = weighedConfidence(v)
+		v.causeBy = p
+		return
+	}
+	if p.Cause == "" {
+		return // the witness allows other causes only: the packets' stands
+	}
+	was := v.cause
+	rest := slices.DeleteFunc(slices.Clone(v.alts), func(a Cause) bool { return a == p.Cause || a == was })
+	v.alts = nil
+	if was != CauseUnknown {
+		v.alts = append(v.alts, was)
+	}
+	v.alts = append(v.alts, rest...)
+	v.cause = p.Cause
+	v.confidence = weighedConfidence(v)
+	v.recaused = true
+	v.causeBy = p
+	if v.proof == nil {
+		v.proof = p
+	}
+}
+
+// weighedConfidence is the confidence of a verdict whose cause a witness
+// fixed: high, unless the origin rests on the capture's middlebox signals
+// alone (a cause a witness knows does not make them surer).
+func weighedConfidence(v *verdict) Confidence {
+	if v.origin == OriginMiddlebox && (v.proof == nil || v.proof.Attest != AttestForged) {
+		return max(v.confidence, Medium)
+	}
+	return High
+}
+
+// weighOrigin applies the proof of who sent the RST.
+func weighOrigin(c *ctx, v *verdict, ts []Testimony) {
 	p := proof(ts)
 	if p == nil {
 		return
@@ -129,7 +208,7 @@ func weighWitnesses(c *ctx, v *verdict, ts []Testimony) {
 func witnessEvidence(ts []Testimony) (first, last []Evidence) {
 	for _, t := range ts {
 		for _, cl := range t.Claims {
-			if cl.Attest == AttestNone {
+			if !cl.decides() {
 				last = append(last, cl.Evidence)
 			} else {
 				first = append(first, cl.Evidence)

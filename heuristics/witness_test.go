@@ -62,3 +62,69 @@ func TestJudge_witness(t *testing.T) {
 		}
 	})
 }
+
+// causeWitness testifies a cause, as the kernel's reset reason does.
+type causeWitness struct{ claim WitnessClaim }
+
+func (w causeWitness) Testify(*flows.Event) Testimony {
+	return Testimony{Claims: []WitnessClaim{w.claim}}
+}
+
+// TestJudge_witnessCause: a witness's cause (the kernel's reason through its
+// table) fixes the cause at high confidence; packet context keeps its own
+// cause when it is a variant the witness allows; a witness that allows
+// causes without naming one confirms an allowed cause and leaves any other.
+func TestJudge_witnessCause(t *testing.T) {
+	// A server RST after a finished exchange: abortive_close alone.
+	event := func(t *testing.T) *flows.Event {
+		return newScenario(t).event(lines(handshake,
+			"C PA len=100", "S PA len=500 @20ms", "C A @20ms", "S RA @1ms")...)
+	}
+	genuine := func(cause Cause, allowed ...Cause) causeWitness {
+		return causeWitness{WitnessClaim{Attest: AttestGenuine, Cause: cause, Allowed: allowed,
+			Summary:  "this host's kernel sent it (X)",
+			Evidence: Evidence{Signal: "kernel_reason", Detail: "this host's TCP stack sent it: X"}}}
+	}
+	if f := judge(event(t)); f.Cause != CauseAbortiveClose || f.Confidence == High {
+		t.Fatalf("alone: got %s %s, want abortive_close below high", f.Cause, f.Confidence)
+	}
+	for _, tc := range []struct {
+		name    string
+		w       causeWitness
+		cause   Cause
+		conf    Confidence
+		alt     Cause // must be among the alternatives ("" none required)
+		summary bool  // the witness's summary clause is appended
+	}{
+		{"fixes_another_cause", genuine(CauseStaleKeepalive), CauseStaleKeepalive, High, CauseAbortiveClose, true},
+		{"confirms_the_same_cause", genuine(CauseAbortiveClose), CauseAbortiveClose, High, "", false},
+		{"keeps_an_allowed_variant", genuine(CauseClientAbort, CauseAbortiveClose), CauseAbortiveClose, High, "", false},
+		{"allowed_only_confirms", genuine("", CauseAbortiveClose), CauseAbortiveClose, High, "", false},
+		{"allowed_only_leaves_others", genuine("", CauseStaleKeepalive), CauseAbortiveClose, Medium, "", false},
+		{"drop_proves_ignored_rst", causeWitness{WitnessClaim{Cause: CauseIgnoredRST, Summary: "dropped",
+			Evidence: Evidence{Signal: "kernel_dropped", Detail: "dropped"}}}, CauseIgnoredRST, High, CauseAbortiveClose, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := (&Engine{}).Judge(event(t), tc.w)
+			if f.Cause != tc.cause || f.Confidence != tc.conf || f.Origin != OriginServer {
+				t.Errorf("got %s/%s %s, want %s/server %s", f.Cause, f.Origin, f.Confidence, tc.cause, tc.conf)
+			}
+			if tc.alt != "" && !slices.Contains(f.Alternatives, tc.alt) || slices.Contains(f.Alternatives, f.Cause) {
+				t.Errorf("alternatives %v: want %q and not %s", f.Alternatives, tc.alt, f.Cause)
+			}
+			if got := strings.HasSuffix(f.Summary, "; "+tc.w.claim.Summary); got != tc.summary {
+				t.Errorf("summary %q: clause %q appended %v, want %v", f.Summary, tc.w.claim.Summary, got, tc.summary)
+			}
+			if f.Evidence[0].Signal != tc.w.claim.Evidence.Signal {
+				t.Errorf("evidence %v: want the witness's claim first", f.Evidence)
+			}
+			// The witness's advice goes with the cause it names.
+			w := tc.w
+			w.claim.Advice = "witness advice"
+			g := (&Engine{}).Judge(event(t), w)
+			if want := f.Cause == w.claim.Cause; (g.Advice == "witness advice") != want {
+				t.Errorf("advice %q: the witness's advice taken %v, want %v (cause %s, witness %s)", g.Advice, !want, want, g.Cause, w.claim.Cause)
+			}
+		})
+	}
+}

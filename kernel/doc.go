@@ -9,9 +9,9 @@
 // frames; a Writer records them as NDJSON (--kernel-events) and a Reader reads
 // them back for a later -r run; an Index joins them with RST frames by the
 // RST's sender and receiver and the frame's time; a Witness hands what a join
-// says to heuristics.Engine.Judge, which weighs it in its one combine step
-// (the origin today; ReasonCauses, the reason -> cause table, is the data
-// for the cause).
+// says to heuristics.Engine.Judge, which weighs it in its one combine step:
+// the origin, and the cause through ReasonCauses, the reason -> cause table
+// (packet context chooses among the variants a reason allows).
 //
 // Mechanism: a BPF program written with cilium/ebpf's asm package (no C
 // compiler), attached to each tracepoint, writing into a 2 MiB BPF ring
@@ -57,7 +57,10 @@
 // frame time): send_reset -56 us..+37 us (p50 -12 us: a NO_SOCKET or
 // TCP_STATE RST is traced before it reaches the capture), receive_reset
 // +4..+47 us, dropped +8..+12 us. DefaultTolerance (5 ms) is far wider; the
-// tuple must match exactly.
+// tuple must match exactly, except for a listening socket's RST (an ACK or
+// FIN for a connection it no longer has), which the kernel traces with the
+// listener's tuple (no receiver, state TCP_LISTEN, reason TCP_FLAGS on
+// 6.18): it joins by the sender's port (Index).
 //
 // Network namespaces: the tracepoints fire for every namespace. The program
 // reads the namespace inode of each event (sock.skc_net, else the skb's

@@ -25,6 +25,19 @@ type Match struct {
 
 type tuple struct{ sender, receiver netip.AddrPort }
 
+// key is where an event is indexed. A listening socket's RST (an ACK or
+// FIN for a connection it no longer has reaches the listener: state
+// TCP_LISTEN, reason TCP_FLAGS on 6.18) is traced with the listener's
+// tuple: no receiver (0.0.0.0:0 or [::]:0), and no sender address when it
+// listens on all of them. Such an event is indexed by its sender's port
+// alone ("wild") and joins any RST from that port its address allows.
+func key(e *Event) (tuple, bool) {
+	if e.Receiver.Port() == 0 || e.Receiver.Addr().IsUnspecified() {
+		return tuple{sender: netip.AddrPortFrom(netip.Addr{}, e.Sender.Port())}, true
+	}
+	return tuple{unmap(e.Sender), unmap(e.Receiver)}, false
+}
+
 // Index joins RST frames with the kernel's events by the RST's sender and
 // receiver and the frame's time. It is safe for concurrent use: live, a
 // Tracer's goroutine Adds while the engine Looks up.
@@ -34,13 +47,14 @@ type Index struct {
 	sessions  []Session
 	byTuple   map[tuple][]Event // each sorted by time
 	n         int
+	total     int // events ever indexed, pruned ones included
 }
 
 // NewIndex indexes events (any order) recorded in sessions.
 func NewIndex(events []Event, sessions []Session) *Index {
-	x := &Index{Tolerance: DefaultTolerance, sessions: slices.Clone(sessions), byTuple: map[tuple][]Event{}, n: len(events)}
+	x := &Index{Tolerance: DefaultTolerance, sessions: slices.Clone(sessions), byTuple: map[tuple][]Event{}, n: len(events), total: len(events)}
 	for _, e := range events {
-		k := tuple{unmap(e.Sender), unmap(e.Receiver)}
+		k, _ := key(&e)
 		x.byTuple[k] = append(x.byTuple[k], e)
 	}
 	for _, es := range x.byTuple {
@@ -53,7 +67,7 @@ func NewIndex(events []Event, sessions []Session) *Index {
 func (x *Index) Add(e Event) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	k := tuple{unmap(e.Sender), unmap(e.Receiver)}
+	k, _ := key(&e)
 	es := x.byTuple[k]
 	i := len(es)
 	for i > 0 && es[i-1].Time.After(e.Time) {
@@ -61,6 +75,7 @@ func (x *Index) Add(e Event) {
 	}
 	x.byTuple[k] = slices.Insert(es, i, e)
 	x.n++
+	x.total++
 }
 
 // SetSession adds s, or replaces the session with the same Start (live:
@@ -107,6 +122,13 @@ func (x *Index) Len() int {
 	return x.n
 }
 
+// Total is the number of events ever indexed, pruned ones included.
+func (x *Index) Total() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.total
+}
+
 // Sessions returns the recordings the events came from.
 func (x *Index) Sessions() []Session {
 	x.mu.RLock()
@@ -124,20 +146,12 @@ func (x *Index) Lookup(sender, receiver netip.AddrPort, t time.Time) []Match {
 }
 
 func (x *Index) lookup(sender, receiver netip.AddrPort, t time.Time) []Match {
-	es := x.byTuple[tuple{unmap(sender), unmap(receiver)}]
-	if len(es) == 0 {
-		return nil
-	}
-	lo, _ := slices.BinarySearchFunc(es, t.Add(-x.Tolerance), func(e Event, t time.Time) int { return e.Time.Compare(t) })
-	var best [4]*Match
-	for i := lo; i < len(es) && !es[i].Time.After(t.Add(x.Tolerance)); i++ {
-		m := Match{Event: es[i], Delta: es[i].Time.Sub(t)}
-		k := es[i].Kind
-		if int(k) >= len(best) {
-			continue
-		}
-		if b := best[k]; b == nil || abs(m.Delta) < abs(b.Delta) {
-			best[k] = &m
+	var best, wild [4]*Match
+	x.nearest(&best, x.byTuple[tuple{unmap(sender), unmap(receiver)}], netip.Addr{}, t)
+	x.nearest(&wild, x.byTuple[tuple{sender: netip.AddrPortFrom(netip.Addr{}, sender.Port())}], sender.Addr().Unmap(), t)
+	for k := range best {
+		if best[k] == nil {
+			best[k] = wild[k] // an event with the exact tuple wins
 		}
 	}
 	var out []Match
@@ -147,6 +161,29 @@ func (x *Index) lookup(sender, receiver netip.AddrPort, t time.Time) []Match {
 		}
 	}
 	return out
+}
+
+// nearest keeps in best, per kind, the event of es nearest to t within the
+// Tolerance; with addr valid (wild events), only events whose sender
+// address is addr or unspecified.
+func (x *Index) nearest(best *[4]*Match, es []Event, addr netip.Addr, t time.Time) {
+	if len(es) == 0 {
+		return
+	}
+	lo, _ := slices.BinarySearchFunc(es, t.Add(-x.Tolerance), func(e Event, t time.Time) int { return e.Time.Compare(t) })
+	for i := lo; i < len(es) && !es[i].Time.After(t.Add(x.Tolerance)); i++ {
+		if a := es[i].Sender.Addr().Unmap(); addr.IsValid() && !a.IsUnspecified() && a != addr {
+			continue
+		}
+		m := Match{Event: es[i], Delta: es[i].Time.Sub(t)}
+		k := es[i].Kind
+		if int(k) >= len(best) {
+			continue
+		}
+		if b := best[k]; b == nil || abs(m.Delta) < abs(b.Delta) {
+			best[k] = &m
+		}
+	}
 }
 
 func abs(d time.Duration) time.Duration {

@@ -102,3 +102,44 @@ func TestIndex_live(t *testing.T) {
 		t.Errorf("after pruning before 2.5 s: %d events, want the one at 3 s", x.Len())
 	}
 }
+
+// TestIndex_listener: a listening socket's RST is traced with the
+// listener's tuple (no receiver; no sender address when it listens on all
+// of them, as the lab's middlebox_response_reject runs showed on 6.18): it
+// joins RSTs from its port that its address allows, and an event with the
+// exact tuple wins over it.
+func TestIndex_listener(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	srv, cli := netip.MustParseAddrPort("10.77.3.2:8080"), netip.MustParseAddrPort("10.77.1.2:33750")
+	other := netip.MustParseAddrPort("10.77.3.9:8080")
+	for _, tc := range []struct {
+		name     string
+		listener netip.AddrPort
+		from     netip.AddrPort
+		join     bool
+	}{
+		{"bound_address", srv, srv, true},
+		{"any_address", netip.MustParseAddrPort("0.0.0.0:8080"), srv, true},
+		{"any_address_v6", netip.MustParseAddrPort("[::]:8080"), srv, true},
+		{"other_address", other, srv, false},
+		{"other_port", netip.MustParseAddrPort("10.77.3.2:8081"), srv, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, recv := range []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:0"), netip.MustParseAddrPort("[::]:0")} {
+				x := NewIndex([]Event{{Kind: KindSendReset, Time: t0.Add(35 * time.Microsecond), Sender: tc.listener, Receiver: recv,
+					State: "TCP_LISTEN", Reason: "TCP_FLAGS"}}, nil)
+				ms := x.Lookup(tc.from, cli, t0)
+				if got := len(ms) == 1 && ms[0].Reason == "TCP_FLAGS"; got != tc.join {
+					t.Errorf("receiver %s: got %+v, want joined %v", recv, ms, tc.join)
+				}
+			}
+		})
+	}
+	x := NewIndex([]Event{
+		{Kind: KindSendReset, Time: t0, Sender: srv, Receiver: netip.MustParseAddrPort("0.0.0.0:0"), Reason: "TCP_FLAGS"},
+		{Kind: KindSendReset, Time: t0.Add(time.Millisecond), Sender: srv, Receiver: cli, Reason: "TCP_STATE"},
+	}, nil)
+	if ms := x.Lookup(srv, cli, t0); len(ms) != 1 || ms[0].Reason != "TCP_STATE" {
+		t.Errorf("exact and listener events: got %+v, want the exact TCP_STATE", ms)
+	}
+}

@@ -436,8 +436,20 @@ func judgeLab(t *testing.T, l *lab, x *Index, results []result) {
 					name, f.index, got.Kernel, got.Origin, sig, r.sc.want[KindSendReset], want)
 			}
 		}
-		if _, ok := r.sc.want[KindDropped]; ok && (got.Kernel == nil || got.Kernel.Event != "kfree_skb" || !slices.Contains(sig, SignalDropped)) {
-			t.Errorf("%s frame %d: kernel %+v signals %v, want kfree_skb with %s", name, f.index, got.Kernel, sig, SignalDropped)
+		if _, ok := r.sc.want[KindDropped]; ok && (got.Kernel == nil || got.Kernel.Event != "kfree_skb" || !slices.Contains(sig, SignalDropped) ||
+			got.Cause != heuristics.CauseIgnoredRST) {
+			t.Errorf("%s frame %d: %s, kernel %+v signals %v, want ignored_rst by kfree_skb with %s", name, f.index, got.Cause, got.Kernel, sig, SignalDropped)
+		}
+		// With the kernel's word the cause is the reason's (ReasonCauses),
+		// or a variant it allows that the packets chose, at high confidence.
+		if got.Kernel != nil && got.Kernel.Event == "tcp_send_reset" {
+			if rc, ok := CauseFor(got.Kernel.Reason); ok && rc.Cause != "" {
+				c := string(got.Cause)
+				if (c != rc.Cause && !slices.Contains(rc.Alternatives, c)) || got.Confidence != heuristics.High {
+					t.Errorf("%s frame %d: with the kernel's %s got %s %s, want %s (or one of %v) high",
+						name, f.index, got.Kernel.Reason, got.Cause, got.Confidence, rc.Cause, rc.Alternatives)
+				}
+			}
 		}
 		reason := "(none)"
 		if got.Kernel != nil {

@@ -27,8 +27,9 @@ func NewWitness(x *Index) *Witness { return &Witness{x: x} }
 //   - tcp_receive_reset: it reset a socket here (kernel_accepted);
 //   - kfree_skb: the stack dropped it (kernel_dropped: an ignored RST).
 //
-// The reason's cause (ReasonCauses) is in the evidence detail; the engine
-// does not yet weigh it.
+// The reason's cause (ReasonCauses) goes with the claim: the engine weighs
+// it in its combine step, the packets choosing between the variants the
+// reason allows; a drop proves ignored_rst.
 func (w *Witness) Testify(ev *flows.Event) heuristics.Testimony {
 	var t heuristics.Testimony
 	if ev.Count == 0 {
@@ -57,6 +58,10 @@ func (w *Witness) Testify(ev *flows.Event) heuristics.Testimony {
 			cl.Evidence.Detail = fmt.Sprintf("this host's TCP stack sent it: %s, %s frame %d%s",
 				orUnknown(m.Reason), when(m.Delta), r.Frame, causeNote(m.Reason, m.State))
 			cl.Summary = fmt.Sprintf("this host's kernel sent it (%s)", orUnknown(m.Reason))
+			cl.Cause, cl.Allowed = reasonCause(m.Reason, ev.Stage == flows.StagePostSYN)
+			if rc, ok := CauseFor(m.Reason); ok {
+				cl.Advice = rc.Advice
+			}
 		case KindReceiveReset:
 			cl.Evidence.Signal = SignalAccepted
 			cl.Evidence.Detail = fmt.Sprintf("it reset a socket of this host (%s frame %d)", when(m.Delta), r.Frame)
@@ -64,6 +69,8 @@ func (w *Witness) Testify(ev *flows.Event) heuristics.Testimony {
 			cl.Evidence.Signal = SignalDropped
 			cl.Evidence.Detail = fmt.Sprintf("this host's TCP stack dropped it: %s, %s frame %d",
 				m.Reason, when(m.Delta), r.Frame)
+			cl.Summary = fmt.Sprintf("this host's TCP stack dropped it (%s)", m.Reason)
+			cl.Cause, cl.Allowed = reasonCause(m.Reason, false)
 		}
 		t.Claims = append(t.Claims, cl)
 	}
@@ -72,8 +79,9 @@ func (w *Witness) Testify(ev *flows.Event) heuristics.Testimony {
 			Attest: heuristics.AttestForged,
 			Evidence: heuristics.Evidence{Signal: SignalAbsent, Frames: []uint64{r.Frame},
 				Detail: fmt.Sprintf("this host sent frame %d but its TCP stack did not (no tcp_send_reset): a local firewall's REJECT or a raw socket", r.Frame)},
-			Summary: "this host's TCP stack never sent it",
-			Advice:  "look at this host's firewall rules (iptables/nftables REJECT with tcp-reset) and raw-socket tools",
+			Summary:      "this host's TCP stack never sent it (a firewall or raw socket on this host did)",
+			Advice:       "this host's own firewall (iptables/nftables REJECT with tcp-reset) or a raw-socket tool on it made the RST: check its rules and tools",
+			AdviceForAny: true,
 		})
 	}
 	if k := pick(ms); k != nil {
@@ -121,4 +129,22 @@ func causeNote(reason, state string) string {
 		s += ": " + r.Note
 	}
 	return s
+}
+
+// reasonCause is the cause a reason fixes and the causes it allows packet
+// context to choose instead (ReasonCauses); syn says the RST answers a SYN.
+func reasonCause(reason string, syn bool) (heuristics.Cause, []heuristics.Cause) {
+	r, ok := CauseFor(reason)
+	if !ok {
+		return "", nil
+	}
+	cause := r.Cause
+	if syn && r.SYN != "" {
+		return heuristics.Cause(r.SYN), nil
+	}
+	var allowed []heuristics.Cause
+	for _, a := range r.Alternatives {
+		allowed = append(allowed, heuristics.Cause(a))
+	}
+	return heuristics.Cause(cause), allowed
 }

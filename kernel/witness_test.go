@@ -69,7 +69,48 @@ func TestWitness(t *testing.T) {
 	dropped := NewIndex([]Event{{Kind: KindDropped, Time: t0.Add(9 * time.Microsecond), Sender: srv, Receiver: cli,
 		Reason: "TCP_INVALID_SEQUENCE"}}, []Session{{Start: session.Start, Stop: session.Stop, AllResets: true, Drops: true}})
 	f = e.Judge(refusedEvent(t0, cli, srv), NewWitness(dropped))
-	if f.Kernel == nil || f.Kernel.Event != "kfree_skb" || !slices.Contains(signals(&f), SignalDropped) {
-		t.Errorf("dropped: kernel %+v signals %v, want kfree_skb with %s", f.Kernel, signals(&f), SignalDropped)
+	if f.Kernel == nil || f.Kernel.Event != "kfree_skb" || !slices.Contains(signals(&f), SignalDropped) || f.Cause != heuristics.CauseIgnoredRST {
+		t.Errorf("dropped: %s kernel %+v signals %v, want ignored_rst by kfree_skb with %s", f.Cause, f.Kernel, signals(&f), SignalDropped)
 	}
+}
+
+// BenchmarkJudge measures what the kernel's account adds to judging one
+// RST: the engine alone, and with the Witness over an Index of 40,000
+// events (a flood's worth) that joins it.
+func BenchmarkJudge(b *testing.B) {
+	t0 := time.Date(2026, 12, 6, 10, 0, 10, 0, time.UTC)
+	srv := netip.MustParseAddrPort("10.0.0.1:8080")
+	var events []Event
+	for i := range 40_000 {
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 232, byte(i >> 8), byte(i)}), 10000)
+		events = append(events, Event{Kind: KindSendReset, Time: t0.Add(time.Duration(i) * 100 * time.Microsecond),
+			Sender: srv, Receiver: cli, State: "UNKNOWN", Reason: "NO_SOCKET"})
+	}
+	x := NewIndex(events, []Session{{Start: t0.Add(-time.Minute), Reasons: true, AllResets: true, Local: []netip.Addr{srv.Addr()}}})
+	ev := refusedEvent(t0.Add(5000*100*time.Microsecond), events[5000].Receiver, srv)
+	var e heuristics.Engine
+	b.Run("packets_only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e.Judge(ev)
+		}
+	})
+	w := NewWitness(x)
+	b.Run("with_kernel", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if f := e.Judge(ev, w); f.Kernel == nil {
+				b.Fatal("not joined")
+			}
+		}
+	})
+	b.Run("index_add", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			y := NewIndex(nil, nil)
+			for i := range 1000 {
+				y.Add(events[i])
+			}
+		}
+	})
 }

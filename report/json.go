@@ -128,9 +128,10 @@ func (j *jsonWriter) Close(s Summary) error {
 // ndjsonWriter writes one line per finding as it comes, numbered in write
 // order, then the document without findings at Close.
 type ndjsonWriter struct {
-	out   sink
-	n     int
-	tally tally
+	out     sink
+	n       int
+	tally   tally
+	echoIDs echoIDs // IDs of findings that may be echoed
 }
 
 func newNDJSON(w io.Writer) *ndjsonWriter { return &ndjsonWriter{out: sink{w: w}} }
@@ -143,6 +144,7 @@ func (j *ndjsonWriter) Write(f *heuristics.Finding) error {
 	j.tally.add(f)
 	fj := forJSON(f)
 	fj.ID = j.n
+	j.echoIDs.resolve(&fj)
 	b, err := encode(fj, false)
 	if err != nil {
 		j.out.fail(err)

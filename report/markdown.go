@@ -80,6 +80,9 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	fmt.Fprintf(b, "| TCP flows | %d |\n", st.TCPFlows)
 	fmt.Fprintf(b, "| RST packets | %d |\n", st.RSTPackets)
 	fmt.Fprintf(b, "| findings | %d |\n", len(m.findings))
+	if st.Kernel != nil {
+		fmt.Fprintf(b, "| kernel | %s |\n", st.Kernel)
+	}
 	if st.Filtered > 0 {
 		fmt.Fprintf(b, "| filtered out | %d |\n", st.Filtered)
 	}
@@ -91,6 +94,9 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	}
 	if st.DroppedFlows > 0 {
 		fmt.Fprintf(b, "| flows dropped (table full) | %d |\n", st.DroppedFlows)
+	}
+	if nd := st.notDecoded(); nd != "" {
+		fmt.Fprintf(b, "| may hide TCP | %s |\n", md(nd, maxLong))
 	}
 	if st.TruncatedInput {
 		b.WriteString("| input truncated | yes |\n")
@@ -108,8 +114,11 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 		return
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")
-	for _, c := range tl.causes() {
+	for _, c := range tl.roots() {
 		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Key)), c.N)
+	}
+	if e := tl.echoes(); e > 0 {
+		fmt.Fprintf(b, "\n%s (after_reset: a forged reset's consequence, not counted above)\n", plural(uint64(e), "echo", "echoes"))
 	}
 	b.WriteString("\n| origin | findings |\n|---|---:|\n")
 	for _, o := range tl.origins() {
@@ -130,6 +139,9 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 		b.WriteString(md(f.Summary, maxLong) + "\n\n")
 	}
 	fmt.Fprintf(b, "- **origin:** %s · **confidence:** %s\n", code(string(f.Origin)), f.Confidence)
+	if f.ConsequenceOf > 0 {
+		fmt.Fprintf(b, "- **echo of:** finding %d\n", f.ConsequenceOf)
+	}
 	fl := &f.Flow
 	line := "- **flow:** client " + md(addrText(fl.Client), maxShort) + ", server " + md(addrText(fl.Server), maxShort)
 	if fl.RolesFrom != "" {
@@ -181,7 +193,7 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 		b.WriteString("- **alternatives:** " + strings.Join(alt, ", ") + "\n")
 	}
 	if f.Advice != "" {
-		b.WriteString("- **advice:** " + md(f.Advice, maxLong) + "\n")
+		b.WriteString("- **advice:** " + md(f.AdviceIn(loc), maxLong) + "\n")
 	}
 	if len(f.Evidence) > 0 {
 		b.WriteString("\n**Evidence**\n\n")

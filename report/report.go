@@ -47,6 +47,14 @@ type Summary struct {
 // or all filtered out, and by what.
 func noFindings(s Summary) string {
 	if s.Stats.Filtered == 0 {
+		if nd := s.Stats.notDecoded(); nd != "" {
+			// Not "No RST found": RSTs may hide in what was not decoded.
+			were := " were"
+			if s.Stats.Packets == 1 {
+				were = " was"
+			}
+			return fmt.Sprintf("%d of %s%s TCP; %s.", s.Stats.TCPPackets, plural(s.Stats.Packets, "packet", "packets"), were, nd)
+		}
 		return "No RST found."
 	}
 	by := ""
@@ -54,6 +62,27 @@ func noFindings(s Summary) string {
 		by = " by " + s.Filter
 	}
 	return fmt.Sprintf("%s · all %s filtered out%s.", plural(s.Stats.RSTPackets, "RST", "RSTs"), plural(s.Stats.Filtered, "finding", "findings"), by)
+}
+
+// NotDecoded is how many frames may hide TCP for one reason: "UDP/2152
+// (GTP-U)", "EtherType 0x88e5 (MACsec)", or "other" for reasons past the
+// capture's bound.
+type NotDecoded struct {
+	Reason  string `json:"reason"`
+	Packets uint64 `json:"packets"`
+}
+
+// notDecoded says what may hide TCP: "27 UDP/2152 (GTP-U) not decoded",
+// or "" when nothing may.
+func (st *Stats) notDecoded() string {
+	if len(st.NotDecoded) == 0 {
+		return ""
+	}
+	parts := make([]string, len(st.NotDecoded))
+	for i, nd := range st.NotDecoded {
+		parts[i] = fmt.Sprintf("%d %s", nd.Packets, Sanitize(nd.Reason, maxShort))
+	}
+	return strings.Join(parts, ", ") + " not decoded"
 }
 
 // Stats is the "stats" object of the JSON contract.
@@ -66,11 +95,32 @@ type Stats struct {
 	Undecodable     uint64 `json:"undecodable"`
 	TruncatedInput  bool   `json:"truncated_input"`
 	DroppedByKernel uint64 `json:"dropped_by_kernel"`
+	// NotDecoded counts the frames that may hide TCP inside something not
+	// decoded (a tunnel, an EtherType, a link type), by reason.
+	NotDecoded []NotDecoded `json:"not_decoded,omitempty"`
 	// DroppedByInterface is libpcap's ps_ifdrop (live only).
 	DroppedByInterface uint64 `json:"dropped_by_interface,omitempty"`
 	DroppedFlows       uint64 `json:"dropped_flows"`
 	FlowsEndedEarly    uint64 `json:"flows_ended_early,omitempty"` // to make room under --max-flows
 	Filtered           uint64 `json:"filtered_out"`                // findings left out by --cause/--origin/... filters
+	// Kernel is the host kernel's account of the RSTs (--kernel-reasons,
+	// --kernel-events); nil when it was not asked for or not available.
+	Kernel *KernelStats `json:"kernel,omitempty"`
+}
+
+// KernelStats is "stats.kernel": how many RST findings the kernel's events
+// joined, and how many events the kernel lost (ring full), for which a
+// missing join proves nothing.
+type KernelStats struct {
+	RSTs   uint64 `json:"rsts"`        // findings judged with the kernel's account
+	Joined uint64 `json:"joined"`      // of those, findings a kernel event joined
+	Events uint64 `json:"events"`      // kernel events read
+	Lost   uint64 `json:"events_lost"` // kernel events lost
+}
+
+// String is the summary line's text: "7 of 9 RSTs joined, 0 events lost".
+func (k KernelStats) String() string {
+	return fmt.Sprintf("%d of %d RSTs joined, %s lost", k.Joined, k.RSTs, plural(k.Lost, "event", "events"))
 }
 
 // Options configures a Writer.
@@ -220,9 +270,43 @@ func sortFindings(fs []heuristics.Finding) {
 		}
 		return a.Input < b.Input
 	})
+	var ids echoIDs
 	for i := range fs {
 		fs[i].ID = i + 1
+		ids.resolve(&fs[i])
 	}
+}
+
+// echoIDs resolves a finding's Echoes (the first RST of the finding it
+// echoes) into consequence_of as findings are numbered: it remembers the
+// IDs of findings that can be echoed (a forged reset: origin middlebox),
+// the last maxEchoIDs of them, so that a long live run stays bounded.
+type echoIDs struct {
+	ids   map[heuristics.RSTRef]int
+	order []heuristics.RSTRef
+}
+
+const maxEchoIDs = 4096
+
+// resolve sets f.ConsequenceOf from an earlier finding (0 when that one
+// was not written, e.g. filtered out) and remembers f if it may be echoed.
+func (e *echoIDs) resolve(f *heuristics.Finding) {
+	if f.Echoes != nil {
+		f.ConsequenceOf = e.ids[*f.Echoes]
+	}
+	if f.Origin != heuristics.OriginMiddlebox {
+		return
+	}
+	if e.ids == nil {
+		e.ids = map[heuristics.RSTRef]int{}
+	}
+	if len(e.order) >= maxEchoIDs {
+		delete(e.ids, e.order[0])
+		e.order = e.order[1:]
+	}
+	ref := heuristics.RSTRef{Input: f.RST.Input, Packet: f.RST.Packet}
+	e.order = append(e.order, ref)
+	e.ids[ref] = f.ID
 }
 
 // tally counts findings by cause, origin and server, for summaries. It
@@ -299,6 +383,23 @@ func ordered[K ~string](m map[K]int, order []K) []count[K] {
 
 // causes lists the causes with findings in AllCauses order, then any other.
 func (t *tally) causes() []causeCount { return ordered(t.cause, heuristics.AllCauses) }
+
+// roots is causes without the consequences (after_reset), which summaries
+// count apart as echoes.
+func (t *tally) roots() []causeCount {
+	return slices.DeleteFunc(t.causes(), func(c causeCount) bool { return c.Key.Consequence() })
+}
+
+// echoes counts the findings that echo an earlier reset.
+func (t *tally) echoes() int {
+	n := 0
+	for c, k := range t.cause {
+		if c.Consequence() {
+			n += k
+		}
+	}
+	return n
+}
 
 // origins lists the origins with findings in AllOrigins order, then any
 // other.

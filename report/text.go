@@ -37,6 +37,7 @@ type textWriter struct {
 	stream   bool
 	n        int                  // findings written (stream numbering)
 	tally    tally                // stream mode counts
+	echoIDs  echoIDs              // stream mode: IDs of findings that may be echoed
 	findings []heuristics.Finding // document mode
 	inputs   []string             // file names, known at Close (document mode only)
 	loc      *time.Location       // where absolute times are shown (nil: UTC)
@@ -85,6 +86,7 @@ func (t *textWriter) Write(f *heuristics.Finding) error {
 	t.tally.add(f)
 	c := *f
 	c.ID = t.n
+	t.echoIDs.resolve(&c)
 	t.emit(t.card(&c))
 	t.out.flush()
 	return t.out.err
@@ -175,6 +177,9 @@ func (t *textWriter) header(s Summary, n int) string {
 	st := s.Stats
 	rows = append(rows, t.kv("read", fmt.Sprintf("%d packets (%d TCP) · %d TCP flows · %d RSTs · %d findings",
 		st.Packets, st.TCPPackets, st.TCPFlows, st.RSTPackets, n)))
+	if st.Kernel != nil {
+		rows = append(rows, t.kv("kernel", st.Kernel.String()))
+	}
 	var notes []string
 	if st.Undecodable > 0 {
 		notes = append(notes, plural(st.Undecodable, "undecodable frame", "undecodable frames"))
@@ -187,6 +192,9 @@ func (t *textWriter) header(s Summary, n int) string {
 	}
 	if st.Filtered > 0 {
 		notes = append(notes, plural(st.Filtered, "finding", "findings")+" filtered out")
+	}
+	if nd := st.notDecoded(); nd != "" {
+		notes = append(notes, nd)
 	}
 	if st.TruncatedInput {
 		notes = append(notes, "input truncated")
@@ -207,7 +215,7 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 		return t.st.heading.Render(noFindings(s))
 	}
 	var rows []string
-	causes := tl.causes()
+	causes := tl.roots()
 	nameW, countW, most := 0, 0, 0
 	for _, c := range causes {
 		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Key), maxShort)))
@@ -225,6 +233,10 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 			row += "  " + t.st.bar.Render(strings.Repeat("█", k))
 		}
 		rows = append(rows, row)
+	}
+
+	if e := tl.echoes(); e > 0 {
+		rows = append(rows, t.para(indent, plural(uint64(e), "echo", "echoes")+" (after_reset: a forged reset's consequence, not counted above)"))
 	}
 
 	rows = append(rows, t.st.heading.Render("By origin"))
@@ -306,7 +318,7 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 		}
 	}
 	if f.Advice != "" {
-		rows = append(rows, t.kv("advice", Sanitize(f.Advice, maxLong)))
+		rows = append(rows, t.kv("advice", Sanitize(f.AdviceIn(t.loc), maxLong)))
 	}
 	if len(f.Alternatives) > 0 {
 		alt := make([]string, len(f.Alternatives))
@@ -335,6 +347,9 @@ func (t *textWriter) cardTitle(f *heuristics.Finding) string {
 		t.paint(t.st.cause, Sanitize(string(f.Cause), maxShort)) +
 		t.paint(t.st.muted, " · origin ") + t.paint(t.st.originStyle(f.Origin), Sanitize(string(f.Origin), maxShort)) +
 		t.paint(t.st.muted, " · confidence ") + t.paint(t.st.confStyle(f.Confidence), f.Confidence.String())
+	if f.ConsequenceOf > 0 {
+		title += t.paint(t.st.muted, fmt.Sprintf(" · echo of #%d", f.ConsequenceOf))
+	}
 	fill := t.width - 3 - lipgloss.Width(title) - 1
 	if fill < 2 {
 		return t.st.plain.Width(t.width).Render(title)

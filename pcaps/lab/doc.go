@@ -12,6 +12,13 @@
 // <scenario>.client.pcap and <scenario>.server.pcap and README.md in this
 // directory (`make lab-pcaps`).
 //
+// Where the kernel can give its account (Linux 6.12+), each capture's
+// rstscope also runs with --kernel-reasons in its host's namespace: the
+// lab asserts the reason the kernel gave for every RST that host's stack
+// sent (kernel_test.go, kernelReasons), and saves the events beside the
+// capture as <scenario>.<side>.kernel.ndjson, which TestKernelTable joins
+// again without root (-r --kernel-events).
+//
 // scenarios.go is the package's only non-test code: the scenario table
 // with the correct verdict of every RST (issue 13), which Truths exports
 // for the calibration of confidence levels (calibration_test.go at the

@@ -28,6 +28,9 @@ type tools struct {
 	labpeer  string
 	rstscope string
 	topo     string
+	// kernel: the lab's rstscope runs with --kernel-reasons (the kernel
+	// can give its account here) and records --kernel-events.
+	kernel bool
 }
 
 // labEnv is one scenario's topology: four namespaces PREFIX-{c,r1,r2,r3,s}.
@@ -185,9 +188,10 @@ func (p *proc) exitErr() error {
 // capture is one live capture of an interface: the pcap it writes and, when
 // rstscope is the capturer, its JSON report.
 type capture struct {
-	p    *proc
-	pcap string
-	json string
+	p      *proc
+	pcap   string
+	json   string
+	events string // --kernel-events NDJSON, when the kernel is asked
 }
 
 // liveCapture starts the capturer of the lab. It is rstscope itself (libpcap,
@@ -205,10 +209,15 @@ func rstscopeCapture(l *labEnv, role, iface, name string) *capture {
 		pcap: filepath.Join(l.dir, name+".pcap"),
 		json: filepath.Join(l.dir, name+".json"),
 	}
-	c.p = l.start("rstscope -i "+iface, role, l.tools.rstscope, "-i", iface,
+	args := []string{"-i", iface,
 		"-s", "262144", "-w", c.pcap, "--write-all", "--format", "json", "-o", c.json,
 		// a bound in case the test dies before its SIGINT
-		"--duration", "3m", "tcp")
+		"--duration", "3m"}
+	if l.tools.kernel {
+		c.events = filepath.Join(l.dir, name+".kernel.ndjson")
+		args = append(args, "--kernel-reasons=on", "--kernel-events", c.events)
+	}
+	c.p = l.start("rstscope -i "+iface, role, append(append([]string{l.tools.rstscope}, args...), "tcp")...)
 	return c
 }
 

@@ -23,6 +23,7 @@ func TestLab(t *testing.T) {
 	if err := sweepStale(tl); err != nil {
 		t.Fatalf("lab: %v", err)
 	}
+	tl.kernel = kernelSupported(t)
 	save := os.Getenv("RSTSCOPE_LAB_SAVE") == "1"
 	var mu syncResults
 	// The fixtures are saved when the kernel did what the scenario says (the
@@ -49,6 +50,7 @@ func TestLab(t *testing.T) {
 					if err := copyFile(src, sc.name+"."+side+".pcap"); err != nil {
 						t.Errorf("lab: save %s pcap: %v", side, err)
 					}
+					saveEvents(t, res, sc, side)
 				}
 			}
 			mu.add(i, res)
@@ -65,6 +67,7 @@ type result struct {
 
 type sideResult struct {
 	pcap    string
+	events  string // --kernel-events NDJSON ("" without)
 	packets []tcpPacket
 }
 
@@ -101,7 +104,8 @@ func runScenario(t *testing.T, tl *tools, prefix string, sc scenario) result {
 			t.Fatalf("lab: %v", err)
 		}
 	}
-	res := result{sc: sc, client: sideResult{pcap: ccap.pcap}, server: sideResult{pcap: scap.pcap}, factsOK: true}
+	res := result{sc: sc, client: sideResult{pcap: ccap.pcap, events: ccap.events},
+		server: sideResult{pcap: scap.pcap, events: scap.events}, factsOK: true}
 	for i, st := range sc.steps {
 		addr := netip.AddrPortFrom(srv, uint16(st.port)).String()
 		out := l.exec("c", append([]string{tl.labpeer, "client", "-connect", addr}, st.args...)...)
@@ -128,7 +132,11 @@ func runScenario(t *testing.T, tl *tools, prefix string, sc scenario) result {
 		if !checkPackets(t, s.side, sc, s.r.packets, cli, srv) {
 			res.factsOK = false
 		}
-		if s.c.json != "" {
+		switch {
+		case s.c.events != "":
+			// the kernel's word changes verdicts: checkKernel, below
+			checkKernel(t, s.side, sc, s.c.json)
+		case s.c.json != "":
 			checkFindings(t, s.side, "live", sc, s.c.json)
 		}
 		if tl.rstscope == "" {

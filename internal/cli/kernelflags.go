@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -6,9 +6,8 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// kernelFlags are --kernel-reasons and --kernel-events (package kernel).
-// Parsed and checked here; the lead joins them into findings once the
-// engine weighs witness claims.
+// kernelFlags are --kernel-reasons and --kernel-events (package kernel),
+// parsed and checked here; kernel.go opens what they ask for.
 type kernelFlags struct {
 	reasons string // "auto", "on" or "off"
 	events  string // NDJSON file: written while capturing (-i), read with -r

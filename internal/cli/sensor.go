@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -21,9 +21,9 @@ import (
 
 // The always-on sensor's parts of a run: -w rotation (-C/-W/-G) and the
 // RST-triggered live -w (--context), Prometheus metrics (--metrics), and
-// the running summary on SIGUSR1. The pipeline calls openExport for -w,
-// startSensor before dropping root, and the sensor's hooks (judged, tick,
-// quiet, close).
+// the running summary on SIGUSR1. The pipeline calls OpenExport for -w,
+// StartSensor before dropping root, and the Sensor's hooks (Judged, Tick,
+// Quiet, Close).
 
 // sensorConfig is the part of config that these flags set.
 type sensorConfig struct {
@@ -42,12 +42,12 @@ func addSensorFlags(fs *pflag.FlagSet, c *sensorConfig) {
 	fs.StringVar(&c.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9471)")
 }
 
-func checkSensorFlags(c *config) error {
+func checkSensorFlags(c *Config) error {
 	s := &c.sensor
 	switch {
 	case s.rotateMB < 0 || s.rotateFiles < 0 || s.rotateEvery < 0:
 		return fmt.Errorf("-C, -W and -G must not be negative")
-	case (c.writeFile == "" || c.writeFile == "-") && (s.rotateMB > 0 || s.rotateFiles > 0 || s.rotateEvery > 0):
+	case (c.WriteFile == "" || c.WriteFile == "-") && (s.rotateMB > 0 || s.rotateFiles > 0 || s.rotateEvery > 0):
 		return fmt.Errorf("-C, -W and -G need -w FILE (a file, not stdout)")
 	case s.rotateFiles > 0 && s.rotateMB == 0 && s.rotateEvery == 0:
 		return fmt.Errorf("-W needs -C or -G")
@@ -64,40 +64,41 @@ func (s *sensorConfig) rotate() capture.RotateOptions {
 	}
 }
 
-// exportWriter is -w as the pipeline drives it: capture.Exporter (whole
+// Export is -w as the pipeline drives it: capture.Exporter (whole
 // flows of input files, -w -) or the sensor's Recorder (live, rotation).
 // Every method is safe on a nil *capture.Exporter (no -w).
-type exportWriter interface {
+type Export interface {
 	Mark(a, b netip.AddrPort)       // the flow between a and b has a finding
 	Packet(p *capture.Packet) error // every packet read
 	Close() error                   // end of the run
 	Abort()                         // a failed run
 }
 
-// openExport picks -w's writer: a Recorder for a live capture and for
+// OpenExport picks -w's writer: a Recorder for a live capture and for
 // rotation (bounded memory and disk, written as findings come); otherwise
 // capture.Exporter, which writes whole flows of the input files at the end
 // (or every packet with --write-all, or to stdout for -w -) and removes a
 // half-written file. Without -w it is a nil *capture.Exporter.
-func openExport(cfg *config, src capture.Source, stdout io.Writer, stop <-chan struct{}, dropping bool) (exportWriter, error) {
+func (cfg *Config) OpenExport(src capture.Source, stdout io.Writer, stop <-chan struct{}) (Export, error) {
 	s := &cfg.sensor
 	var linkTypes []int
 	if lt, ok := src.(capture.LinkTyper); ok {
 		linkTypes = lt.LinkTypes()
 	}
 	switch {
-	case cfg.writeFile == "":
+	case cfg.WriteFile == "":
 		return (*capture.Exporter)(nil), nil
-	case cfg.writeFile == "-" || (cfg.iface == "" && s.rotate() == (capture.RotateOptions{})):
-		opts := capture.ExportOptions{All: cfg.writeAll, Inputs: cfg.reads, Spool: dropping, Filter: cfg.filter, LinkTypes: linkTypes}
-		e, err := capture.NewExporter(cfg.writeFile, stdout, stop, opts)
+	case cfg.WriteFile == "-" || (cfg.Iface == "" && s.rotate() == (capture.RotateOptions{})):
+		opts := capture.ExportOptions{All: cfg.WriteAll, Inputs: cfg.Reads, Spool: cfg.dropping(), Filter: cfg.Filter,
+			LinkTypes: linkTypes, MoreLinkTypes: capture.MayAddLinkTypes(src)}
+		e, err := capture.NewExporter(cfg.WriteFile, stdout, stop, opts)
 		if err != nil {
 			return nil, err
 		}
 		return e, nil
 	}
-	rec, err := capture.NewRecorder(cfg.writeFile, linkTypes, capture.RecorderOptions{
-		All: cfg.writeAll, Context: s.context, Hold: cfg.lookAhead + time.Second, Rotate: s.rotate(),
+	rec, err := capture.NewRecorder(cfg.WriteFile, linkTypes, capture.RecorderOptions{
+		All: cfg.WriteAll, Context: s.context, Hold: cfg.LookAhead + time.Second, Rotate: s.rotate(),
 	}, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("-w: %w", err)
@@ -105,7 +106,7 @@ func openExport(cfg *config, src capture.Source, stdout io.Writer, stop <-chan s
 	return &recorderExport{rec: rec}, nil
 }
 
-// recorderExport drives a capture.Recorder as an exportWriter.
+// recorderExport drives a capture.Recorder as an Export.
 type recorderExport struct {
 	rec *capture.Recorder
 	err error // from Mark, reported by the next Packet or Close
@@ -147,15 +148,15 @@ func (r *recorderExport) Close() error {
 func (r *recorderExport) Abort() { r.rec.Close() }
 
 // observer names this sensor in ECS documents.
-func observer(cfg *config) report.Observer {
+func (cfg *Config) observer() report.Observer {
 	host, _ := os.Hostname()
-	return report.Observer{Hostname: host, Interface: cfg.iface, Version: version}
+	return report.Observer{Hostname: host, Interface: cfg.Iface, Version: Version}
 }
 
-// sensor holds the running counts for metrics and SIGUSR1.
-type sensor struct {
+// Sensor holds the running counts for metrics and SIGUSR1.
+type Sensor struct {
 	stderr   io.Writer
-	exp      exportWriter
+	exp      Export
 	m        *metrics.Metrics
 	srv      *metrics.Server
 	usr1     atomic.Bool
@@ -166,13 +167,13 @@ type sensor struct {
 	filtered uint64
 }
 
-// startSensor starts the metrics server (before -Z, so that a port below
+// StartSensor starts the metrics server (before -Z, so that a port below
 // 1024 works) and the SIGUSR1 handler.
-func startSensor(cfg *config, stderr io.Writer, exp exportWriter) (*sensor, error) {
-	s := &sensor{stderr: stderr, exp: exp, byCause: map[heuristics.Cause]uint64{}}
+func (cfg *Config) StartSensor(stderr io.Writer, exp Export) (*Sensor, error) {
+	s := &Sensor{stderr: stderr, exp: exp, byCause: map[heuristics.Cause]uint64{}}
 	if addr := cfg.sensor.metricsAddr; addr != "" {
 		var opts metrics.Options
-		opts.Version = version
+		opts.Version = Version
 		for _, c := range heuristics.AllCauses {
 			opts.Causes = append(opts.Causes, string(c))
 		}
@@ -194,8 +195,8 @@ func startSensor(cfg *config, stderr io.Writer, exp exportWriter) (*sensor, erro
 	return s, nil
 }
 
-// judged counts a finding; kept is false when a report filter left it out.
-func (s *sensor) judged(f *heuristics.Finding, kept bool) {
+// Judged counts a finding; kept is false when a report filter left it out.
+func (s *Sensor) Judged(f *heuristics.Finding, kept bool) {
 	s.byCause[f.Cause]++
 	if kept {
 		s.kept++
@@ -207,22 +208,22 @@ func (s *sensor) judged(f *heuristics.Finding, kept bool) {
 	}
 }
 
-// statser is the flow table as the sensor reads it (flows.Table or
+// Statser is the flow table as the sensor reads it (flows.Table or
 // flows.Sharded).
-type statser interface{ Stats() flows.TableStats }
+type Statser interface{ Stats() flows.TableStats }
 
-// tick runs after every packet: metrics every 4096 packets, the summary
+// Tick runs after every packet: metrics every 4096 packets, the summary
 // when SIGUSR1 came.
-func (s *sensor) tick(src capture.Source, t statser) {
+func (s *Sensor) Tick(src capture.Source, t Statser) {
 	s.n++
 	if s.n&4095 == 0 || s.usr1.Load() {
 		s.update(src, t)
 	}
 }
 
-// quiet runs when the live link is quiet: -w's buffered packets go to
+// Quiet runs when the live link is quiet: -w's buffered packets go to
 // disk, the metrics are updated, and the summary printed if SIGUSR1 came.
-func (s *sensor) quiet(src capture.Source, t statser) error {
+func (s *Sensor) Quiet(src capture.Source, t Statser) error {
 	s.update(src, t)
 	if r, ok := s.exp.(*recorderExport); ok {
 		return r.flush()
@@ -231,7 +232,7 @@ func (s *sensor) quiet(src capture.Source, t statser) error {
 }
 
 // update refreshes the metrics and prints the summary if SIGUSR1 asked.
-func (s *sensor) update(src capture.Source, t statser) {
+func (s *Sensor) update(src capture.Source, t Statser) {
 	if s.m == nil && !s.usr1.Load() {
 		return
 	}
@@ -255,7 +256,7 @@ func (s *sensor) update(src capture.Source, t statser) {
 }
 
 // summary is the running summary line SIGUSR1 prints.
-func (s *sensor) summary(st capture.Stats, ts flows.TableStats) string {
+func (s *Sensor) summary(st capture.Stats, ts flows.TableStats) string {
 	var causes []string
 	for c, n := range s.byCause {
 		causes = append(causes, fmt.Sprintf("%s %d", c, n))
@@ -269,8 +270,11 @@ func (s *sensor) summary(st capture.Stats, ts flows.TableStats) string {
 		st.Packets, ts.Flows, ts.Active, ts.RSTPackets, s.kept+s.filtered, by, s.filtered, st.KernelDrops, st.IfaceDrops)
 }
 
-// close stops the metrics server and the signal handler.
-func (s *sensor) close() error {
+// Close stops the metrics server and the signal handler; nil does nothing.
+func (s *Sensor) Close() error {
+	if s == nil {
+		return nil
+	}
 	s.stopUSR1()
 	if s.srv != nil {
 		return s.srv.Close()

@@ -361,8 +361,11 @@ func TestErrors_stdoutClosedEarly(t *testing.T) {
 		w := pcapgen.NewRaw(f, 1, 65535)
 		var n uint64
 		for i := range 500 {
+			// one server port each: similar findings to one server fold
+			// into one line of the text report (report.GroupMin)
 			cl := netip.AddrPortFrom(hostCli.Addr(), uint16(10000+i))
-			refused(w, &n, pcapgen.Time(time.Duration(i)*time.Millisecond), cl, hostSrv, pcapgen.RawTCP{})
+			srv := netip.AddrPortFrom(hostSrv.Addr(), uint16(20000+i))
+			refused(w, &n, pcapgen.Time(time.Duration(i)*time.Millisecond), cl, srv, pcapgen.RawTCP{})
 		}
 		return w.Close()
 	})

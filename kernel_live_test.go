@@ -127,12 +127,17 @@ var kernelCases = []kernelCase{
 		run: func(t *testing.T, l *kernelLab, srv netip.AddrPort) {
 			c, s := l.pair(t, srv)
 			defer c.Close()
-			// The client goes silent: its namespace drops the server's probes.
+			// The client vanishes: its namespace drops the server's probes
+			// and sends nothing more, not even the FIN of the deferred
+			// Close (which would reach the server after its socket is
+			// gone and draw the listener's RST, a second finding whose
+			// timing depends on the machine's load).
 			ipt := "iptables"
 			if srv.Addr().Is6() {
 				ipt = "ip6tables"
 			}
 			runCmd(t, "ip", "netns", "exec", l.b, ipt, "-A", "INPUT", "-p", "tcp", "--sport", fmt.Sprint(srv.Port()), "-j", "DROP")
+			runCmd(t, "ip", "netns", "exec", l.b, ipt, "-A", "OUTPUT", "-p", "tcp", "--dport", fmt.Sprint(srv.Port()), "-j", "DROP")
 			s.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: time.Second, Count: 1})
 			// The kernel resets the server's socket after the probes.
 			deadline := time.Now().Add(10 * time.Second)

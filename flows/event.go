@@ -31,6 +31,9 @@ func (c SeqCheck) String() string {
 	return "unknown"
 }
 
+// MaxRSTPayload bounds RSTPacket.Payload.
+const MaxRSTPayload = 64
+
 // RSTPacket is one RST as it arrived, with everything a rule may compare.
 // Fields copy capture.Packet's.
 type RSTPacket struct {
@@ -48,9 +51,14 @@ type RSTPacket struct {
 	IsIPv4   bool
 	DF       bool // valid iff IsIPv4
 	Opts     capture.Options
-	Len      int     // payload length (wire)
-	HasMAC   bool    // Ethernet capture: SrcMAC valid
-	SrcMAC   [6]byte // L2 source address
+	Len      int // payload length (wire)
+	// Payload is a copy of the first bytes (at most MaxRSTPayload) of the
+	// RST's captured payload, "" when it has none: the diagnostic text
+	// RFC 9293 (3.5.3) allows, which some stacks and middleboxes send.
+	// Copied once per RST of an event; other packets keep no payload.
+	Payload string
+	HasMAC  bool    // Ethernet capture: SrcMAC valid
+	SrcMAC  [6]byte // L2 source address
 	// SeqCheck judges Seq against the receiver's state just before this
 	// RST (see seqCheck in event.go for the exact rules).
 	SeqCheck SeqCheck

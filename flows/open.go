@@ -112,12 +112,16 @@ func ladderEntry(p *capture.Packet, d Dir) LadderEntry {
 
 // rstPacket describes the RST p sent in direction d.
 func rstPacket(p *capture.Packet, d Dir, check SeqCheck) RSTPacket {
-	return RSTPacket{
+	r := RSTPacket{
 		Frame: p.Index, Input: p.Input, Time: p.Time, Dir: d, Flags: p.Flags,
 		Reserved: p.Reserved, Seq: Seq(p.Seq), Ack: Seq(p.Ack), Window: p.Window,
 		TTL: p.TTL, IPID: p.IPID, IsIPv4: p.Src.Addr().Is4(), DF: p.DF, Opts: p.Opts,
 		Len: p.Len, HasMAC: p.HasMAC, SrcMAC: p.SrcMAC, SeqCheck: check,
 	}
+	if len(p.Payload) > 0 {
+		r.Payload = string(p.Payload[:min(len(p.Payload), MaxRSTPayload)])
+	}
+	return r
 }
 
 // seqCheck judges an RST sent in direction d against the receiver's state

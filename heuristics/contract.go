@@ -3,6 +3,7 @@ package heuristics
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/rstscope/rstscope/flows"
@@ -143,7 +144,7 @@ func unmarshalIn(b []byte, unit time.Duration, d *time.Duration) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*d = time.Duration(v * float64(unit))
+	*d = time.Duration(math.Round(v * float64(unit))) // rounded: a marshalled duration comes back exact
 	return nil
 }
 

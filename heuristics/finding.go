@@ -3,6 +3,7 @@ package heuristics
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/rstscope/rstscope/flows"
 )
@@ -20,8 +21,8 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) F
 		RST:          rstInfo(ev, c),
 		Request:      requestInfo(ev),
 		Evidence:     evidence(v, claims),
-		Packets:      packetRows(ev, c),
 	}
+	f.Packets = packetRows(ev, c, cited(claims, f.Request, c))
 	if f.Alternatives == nil {
 		f.Alternatives = []Cause{}
 	}
@@ -48,6 +49,7 @@ func build(ev *flows.Event, c *ctx, v verdict, claims []claim, ts []Testimony) F
 	}
 	if g, ok := c.idleGap(); ok {
 		f.Gap = Gap{g.gap}
+		f.GapSeconds = Seconds{g.gap}
 		if g.known != nil {
 			f.KnownTimeout = fmt.Sprintf("%s (%s)", g.known.name, dur(g.known.d))
 		}
@@ -93,17 +95,19 @@ func flowInfo(ev *flows.Event) FlowInfo {
 func rstInfo(ev *flows.Event, c *ctx) RSTInfo {
 	r := c.rst
 	info := RSTInfo{
-		Time:     Instant{r.Time},
-		Packet:   r.Frame,
-		Input:    r.Input,
-		From:     sideOf(c.sender),
-		Count:    max(ev.Count, 1),
-		Flags:    r.Flags.String(),
-		Seq:      uint32(r.Seq),
-		Ack:      uint32(r.Ack),
-		Window:   r.Window,
-		TTL:      r.TTL,
-		SeqCheck: r.SeqCheck.String(),
+		Time:       Instant{r.Time},
+		Packet:     r.Frame,
+		Input:      r.Input,
+		From:       sideOf(c.sender),
+		Count:      max(ev.Count, 1),
+		Flags:      r.Flags.String(),
+		Seq:        uint32(r.Seq),
+		Ack:        uint32(r.Ack),
+		Window:     r.Window,
+		TTL:        r.TTL,
+		SeqCheck:   r.SeqCheck.String(),
+		PayloadLen: r.Len,
+		Payload:    r.Payload,
 	}
 	if r.IsIPv4 {
 		id := r.IPID
@@ -160,12 +164,77 @@ func evidence(v verdict, claims []claim) []Evidence {
 	return out
 }
 
+// cited lists the frames the finding names: its claims' frames, the
+// request's and the last TLS alert's.
+func cited(claims []claim, req *RequestInfo, c *ctx) []uint64 {
+	var fr []uint64
+	for _, cl := range claims {
+		fr = append(fr, cl.frames...)
+	}
+	if req != nil && req.Frame != 0 {
+		fr = append(fr, req.Frame)
+	}
+	if _, a := c.lastAlert(); a != nil && a.Frame != 0 {
+		fr = append(fr, a.Frame)
+	}
+	return fr
+}
+
+// recalled is what the flow's facts say about a frame that has left its
+// ladder (the last 16 packets): when, from which side, and the flags the
+// fact implies ("" when it implies none).
+type recalled struct {
+	time  time.Time
+	dir   flows.Dir
+	flags string
+}
+
+// recall finds frame among the facts the flow keeps about single packets:
+// each side's SYN, FIN, first payload and last data, and the first
+// packets after the RST.
+func recall(ev *flows.Event, c *ctx, frame uint64) (recalled, bool) {
+	for i, d := range [2]flows.Dir{flows.FromClient, flows.FromServer} {
+		pr := &ev.Flow.Dirs[i]
+		switch {
+		case pr.SYNSeen && pr.SYNFrame == frame:
+			fl := "S"
+			if d == flows.FromServer {
+				fl = "SA"
+			}
+			return recalled{pr.SYNTime, d, fl}, true
+		case pr.FINSeen && pr.FINFrame == frame:
+			return recalled{pr.FINTime, d, "F"}, true
+		case pr.Request.Frame == frame && !pr.Request.Time.IsZero():
+			return recalled{pr.Request.Time, d, ""}, true
+		case pr.LastDataFrame == frame && !pr.LastData.IsZero():
+			return recalled{pr.LastData, d, ""}, true
+		}
+	}
+	a := &ev.After
+	switch {
+	case a.SenderFirstFrame == frame && !a.SenderFirst.IsZero():
+		return recalled{a.SenderFirst, c.sender, ""}, true
+	case a.ReceiverFirstFrame == frame && !a.ReceiverFirst.IsZero():
+		return recalled{a.ReceiverFirst, c.sender.Reverse(), ""}, true
+	}
+	return recalled{}, false
+}
+
 // packetRows is the ladder: the flow's last packets, the event's RSTs and
-// what followed, in time order, offsets relative to the first RST.
-func packetRows(ev *flows.Event, c *ctx) []PacketRow {
+// what followed (flows.Event.Packets), in time order, offsets relative
+// to the first RST. A frame in cites that none of those hold is added as
+// a partial row from the flow's facts (recall), so that the ladder shows
+// every frame the finding names.
+func packetRows(ev *flows.Event, c *ctx, cites []uint64) []PacketRow {
+	type key struct {
+		input int
+		frame uint64
+	}
+	seen := map[key]bool{}
 	var rows []PacketRow
 	t0 := c.rst.Time
 	add := func(p flows.LadderEntry, rst, after bool) {
+		seen[key{p.Input, p.Frame}] = true
 		row := PacketRow{
 			Packet:     p.Frame,
 			TimeOffset: Millis{p.Time.Sub(t0)},
@@ -187,6 +256,19 @@ func packetRows(ev *flows.Event, c *ctx) []PacketRow {
 	}
 	for _, p := range ev.Packets() {
 		add(p.LadderEntry, p.RST, p.After)
+	}
+	for _, fr := range cites {
+		k := key{c.rst.Input, fr}
+		if fr == 0 || seen[k] {
+			continue
+		}
+		seen[k] = true
+		r, ok := recall(ev, c, fr)
+		if !ok {
+			continue
+		}
+		rows = append(rows, PacketRow{Packet: fr, TimeOffset: Millis{r.time.Sub(t0)}, From: sideOf(r.dir),
+			Flags: r.flags, After: r.time.After(t0), Partial: true})
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].TimeOffset != rows[j].TimeOffset {

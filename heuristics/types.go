@@ -1,6 +1,8 @@
 package heuristics
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"time"
@@ -153,12 +155,45 @@ type FlowInfo struct {
 	ConnState     string         `json:"conn_state,omitempty"` // Zeek-style conn_state
 }
 
+// flowJSON is FlowInfo as the contract prints it: the typed fields, then
+// the endpoints split into address and port for jq and Zeek habits
+// (client_ip, client_port, server_ip, server_port; omitted when unknown).
+type flowJSON struct {
+	flowFields
+	ClientIP   string `json:"client_ip,omitempty"`
+	ClientPort uint16 `json:"client_port,omitempty"`
+	ServerIP   string `json:"server_ip,omitempty"`
+	ServerPort uint16 `json:"server_port,omitempty"`
+}
+
+// flowFields is FlowInfo without its methods (no MarshalJSON recursion).
+type flowFields FlowInfo
+
+// MarshalJSON implements json.Marshaler: FlowInfo's fields and the split
+// endpoints.
+func (f FlowInfo) MarshalJSON() ([]byte, error) {
+	j := flowJSON{flowFields: flowFields(f)}
+	if f.Client.IsValid() {
+		j.ClientIP, j.ClientPort = f.Client.Addr().String(), f.Client.Port()
+	}
+	if f.Server.IsValid() {
+		j.ServerIP, j.ServerPort = f.Server.Addr().String(), f.Server.Port()
+	}
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(j); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
 // RSTInfo is the "rst" object of the JSON contract.
 type RSTInfo struct {
 	Time     Instant  `json:"time"`
-	Packet   uint64   `json:"packet"`          // 1-based frame number in its input
-	Input    int      `json:"input,omitempty"` // index into "inputs" when several
-	From     Side     `json:"from"`            // claimed sender
+	Packet   uint64   `json:"packet"` // 1-based frame number in its input
+	Input    int      `json:"input"`  // index into "inputs" (0 with one input)
+	From     Side     `json:"from"`   // claimed sender
 	Count    int      `json:"count"`
 	Flags    string   `json:"flags"`
 	Seq      uint32   `json:"seq"`
@@ -168,6 +203,12 @@ type RSTInfo struct {
 	IPID     *uint16  `json:"ip_id,omitempty"` // IPv4 only
 	SeqCheck string   `json:"seq_check"`
 	Frames   []uint64 `json:"frames,omitempty"` // all RST frames of the event when Count > 1
+	// PayloadLen is the RST's TCP payload length (wire) and Payload its
+	// first bytes (at most flows.MaxRSTPayload): RFC 9293 lets a RST carry
+	// diagnostic text. Payload holds the raw bytes in the Finding; every
+	// output (JSON included) prints it through the sanitiser.
+	PayloadLen int    `json:"payload_len,omitempty"`
+	Payload    string `json:"payload,omitempty"`
 }
 
 // RequestInfo is the "request" object: what the client asked for.
@@ -208,6 +249,10 @@ type PacketRow struct {
 	Window     uint16  `json:"window"`
 	RST        bool    `json:"rst,omitempty"`   // one of this finding's RSTs
 	After      bool    `json:"after,omitempty"` // came after the first RST
+	// Partial marks a frame the finding names that had left the flow's
+	// last 16 packets: only packet, time_offset_ms, from and flags (those
+	// its fact implies, else "") are known; the other fields are zero.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Finding is one attributed RST event. Its JSON tags are the contract of
@@ -226,7 +271,7 @@ type Finding struct {
 	Alternatives []Cause       `json:"alternatives"`
 	Advice       string        `json:"advice"`
 	Gap          Gap           `json:"idle_gap,omitzero"`       // "350.2s"
-	GapSeconds   Seconds       `json:"idle_gap_s,omitzero"`     // the same gap as a number (not filled yet)
+	GapSeconds   Seconds       `json:"idle_gap_s,omitzero"`     // the same gap as a number of seconds
 	KnownTimeout string        `json:"known_timeout,omitempty"` // e.g. "AWS NLB idle timeout (350 s)"
 	Request      *RequestInfo  `json:"request,omitempty"`
 	TLSAlert     *TLSAlertJSON `json:"tls_alert,omitempty"`

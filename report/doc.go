@@ -5,8 +5,11 @@
 //
 //   - text: the human report, laid out with lipgloss at Options.Width cells.
 //     A header (inputs, time span, counts, warnings), a summary (findings by
-//     cause as a bar chart, by origin, top servers by RSTs), then one card
-//     per finding with a short packet ladder. With Options.Stream (live
+//     cause as a bar chart, most first; by origin; the top resetters: the
+//     endpoints that really sent the RSTs, by origin, with their side;
+//     groups of GroupMin or more similar findings), then one card per
+//     finding with a short packet ladder that always shows the frames the
+//     finding names. With Options.Stream (live
 //     capture) each card prints as its finding is written and the header and
 //     summary follow at Close. Without Options.Color, or when the output is
 //     not a terminal or NO_COLOR is set, no escape sequence is written.
@@ -23,7 +26,18 @@
 //     (Options.Observer fills observer.*).
 //
 // Document formats sort findings by RST time, then frame, then input, and
-// number them 1..n; streams number them in write order. Every
+// number them 1..n; streams number them in write order. Findings with the
+// same cause, origin and server, GroupMin (10) or more of them, print in
+// text and markdown as one line (count, first and last RST) and the card
+// of the first; JSON lists them all. Options.Quiet (-q) prints the header
+// and summary only.
+//
+// Memory: a document Writer keeps up to spillAfter findings in memory;
+// past that it writes each as a compact JSON record to an unlinked
+// temporary file and keeps a 40-byte sort key, then reads them back in
+// order at Close, one at a time (a million findings within 1 GB in every
+// format; TestDocument_memoryBounded measures it). The counts of the
+// summary are kept as findings come. Every
 // capture-derived string passes Sanitize before text or Markdown; in JSON
 // and ndjson the sentences (summary, advice, evidence details) pass it too,
 // so that `jq -r .summary` cannot write terminal controls, while the raw
@@ -32,8 +46,8 @@
 // time outside the years 0000-9999 prints clamped to that range (RFC 3339
 // has four year digits) and the document warns about it.
 //
-// Buffers: Write copies the Finding value but keeps its slices until Close;
-// the caller must not modify them after Write. Writers keep their first
+// Buffers: Write copies the Finding value but keeps its slices until Close
+// (or until it spills them); the caller must not modify them after Write. Writers keep their first
 // error and return it from Close; when the io.Writer has a Flush() error
 // method (a *bufio.Writer), streamed output is flushed after each finding.
 //

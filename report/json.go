@@ -21,6 +21,10 @@ func forJSON(f *heuristics.Finding) heuristics.Finding {
 	j := *f
 	j.Summary = Sanitize(f.Summary, maxLong)
 	j.Advice = Sanitize(f.Advice, maxLong)
+	j.RST.Payload = Sanitize(f.RST.Payload, maxShort)
+	if j.GapSeconds.Duration == 0 {
+		j.GapSeconds = heuristics.Seconds{Duration: f.Gap.Duration} // idle_gap_s beside any idle_gap
+	}
 	j.Evidence = make([]heuristics.Evidence, len(f.Evidence))
 	for i, e := range f.Evidence {
 		e.Detail = Sanitize(e.Detail, maxLong)
@@ -66,19 +70,19 @@ func (c byName[K]) MarshalJSON() ([]byte, error) {
 // documentJSON is the whole --format json document; without Findings it
 // is the final ndjson line.
 type documentJSON struct {
-	Tool     string                `json:"tool"`
-	Version  string                `json:"version"`
-	Inputs   []string              `json:"inputs"`
-	Stats    Stats                 `json:"stats"`
-	ByCause  byCause               `json:"by_cause"`
-	ByOrigin byOrigin              `json:"by_origin,omitempty"` // not filled yet
-	Warnings []string              `json:"warnings,omitempty"`
-	Findings *[]heuristics.Finding `json:"findings,omitempty"`
+	Tool     string   `json:"tool"`
+	Version  string   `json:"version"`
+	Inputs   []string `json:"inputs"`
+	Stats    Stats    `json:"stats"`
+	ByCause  byCause  `json:"by_cause"`
+	ByOrigin byOrigin `json:"by_origin"`
+	Warnings []string `json:"warnings,omitempty"`
+	// findings follow, written one at a time by jsonWriter.Close
 }
 
 func newDocument(s Summary, n int, causes tally) documentJSON {
 	d := documentJSON{Tool: s.Tool, Version: s.Version, Inputs: s.Inputs, Stats: s.Stats,
-		ByCause: byCause(causes.causes()), Warnings: causes.warnings(s.Warnings)}
+		ByCause: byCause(causes.causes()), ByOrigin: byOrigin(causes.origins()), Warnings: causes.warnings(s.Warnings)}
 	if d.Inputs == nil {
 		d.Inputs = []string{}
 	}
@@ -103,24 +107,50 @@ func encode(v any, indent bool) ([]byte, error) {
 // jsonWriter writes one document at Close.
 type jsonWriter struct{ document }
 
-func newJSON(w io.Writer) *jsonWriter { return &jsonWriter{document{out: sink{w: w}}} }
+func newJSON(w io.Writer, opts Options) *jsonWriter {
+	return &jsonWriter{document{out: sink{w: w}, quiet: opts.Quiet}}
+}
 
+// Close writes the document: the header fields, then the findings one at
+// a time as the store gives them back, so that only one is decoded at a
+// time. The output is what encoding/json indents for the whole document.
 func (j *jsonWriter) Close(s Summary) error {
-	t, ok := j.sorted()
-	if !ok {
+	if j.out.closed {
 		return j.out.finish()
 	}
-	list := make([]heuristics.Finding, len(j.findings))
-	for i := range j.findings {
-		list[i] = forJSON(&j.findings[i])
-	}
-	d := newDocument(s, len(list), t)
-	d.Findings = &list
-	b, err := encode(d, true)
+	d := newDocument(s, j.n(), j.tally)
+	head, err := encode(d, true)
 	if err != nil {
 		j.out.fail(err)
+		return j.out.finish()
+	}
+	if j.quiet {
+		j.out.write(head)
+		return j.out.finish()
+	}
+	// head ends with "\n}\n": reopen it for "findings".
+	j.out.write(append(head[:len(head)-3], ",\n  \"findings\": ["...))
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	e.SetIndent("    ", "  ")
+	sep := "\n    "
+	err = j.held.each(func(f *heuristics.Finding) error {
+		b.Reset()
+		b.WriteString(sep)
+		fj := forJSON(f)
+		if err := e.Encode(&fj); err != nil {
+			return fmt.Errorf("report: json: %w", err)
+		}
+		j.out.write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+		sep = ",\n    "
+		return j.out.err
+	})
+	j.out.fail(err)
+	if j.n() > 0 {
+		j.out.write([]byte("\n  ]\n}\n"))
 	} else {
-		j.out.write(b)
+		j.out.write([]byte("]\n}\n"))
 	}
 	return j.out.finish()
 }
@@ -131,10 +161,13 @@ type ndjsonWriter struct {
 	out     sink
 	n       int
 	tally   tally
+	quiet   bool    // Options.Quiet: the summary line only
 	echoIDs echoIDs // IDs of findings that may be echoed
 }
 
-func newNDJSON(w io.Writer) *ndjsonWriter { return &ndjsonWriter{out: sink{w: w}} }
+func newNDJSON(w io.Writer, opts Options) *ndjsonWriter {
+	return &ndjsonWriter{out: sink{w: w}, quiet: opts.Quiet}
+}
 
 func (j *ndjsonWriter) Write(f *heuristics.Finding) error {
 	if err := j.out.check(f); err != nil {
@@ -142,6 +175,9 @@ func (j *ndjsonWriter) Write(f *heuristics.Finding) error {
 	}
 	j.n++
 	j.tally.add(f)
+	if j.quiet {
+		return nil
+	}
 	fj := forJSON(f)
 	fj.ID = j.n
 	j.echoIDs.resolve(&fj)

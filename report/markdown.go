@@ -17,27 +17,36 @@ type markdownWriter struct {
 	loc *time.Location // where absolute times are shown (nil: UTC)
 }
 
-func newMarkdown(w io.Writer, loc *time.Location) *markdownWriter {
-	return &markdownWriter{document{out: sink{w: w}}, loc}
+func newMarkdown(w io.Writer, opts Options) *markdownWriter {
+	return &markdownWriter{document{out: sink{w: w}, quiet: opts.Quiet, tally: tally{detail: true}}, opts.Location}
 }
 
+// Close writes the header and summary, then one section per finding as
+// the store gives them back.
 func (m *markdownWriter) Close(s Summary) error {
-	tl, ok := m.sorted()
-	if !ok {
+	if m.out.closed {
 		return m.out.finish()
 	}
-	s.Warnings = tl.warnings(s.Warnings)
+	s.Warnings = m.tally.warnings(s.Warnings)
 	var b strings.Builder
 	m.header(&b, s)
-	m.summary(&b, &tl, s)
-	if len(m.findings) > 0 {
+	m.summary(&b, &m.tally, s)
+	if m.n() > 0 && !m.quiet {
 		b.WriteString("## Findings\n")
 	}
-	for i := range m.findings {
-		b.WriteString("\n")
-		finding(&b, &m.findings[i], s.Inputs, m.loc)
-	}
 	m.out.write([]byte(b.String()))
+	fo := folder{t: &m.tally}
+	err := m.held.each(func(f *heuristics.Finding) error {
+		if fo.fold(f) {
+			return nil
+		}
+		b.Reset()
+		b.WriteString("\n")
+		finding(&b, f, s.Inputs, m.loc)
+		m.out.write([]byte(b.String()))
+		return m.out.err
+	})
+	m.out.fail(err)
 	return m.out.finish()
 }
 
@@ -79,7 +88,7 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 	fmt.Fprintf(b, "| packets | %d (%d TCP) |\n", st.Packets, st.TCPPackets)
 	fmt.Fprintf(b, "| TCP flows | %d |\n", st.TCPFlows)
 	fmt.Fprintf(b, "| RST packets | %d |\n", st.RSTPackets)
-	fmt.Fprintf(b, "| findings | %d |\n", len(m.findings))
+	fmt.Fprintf(b, "| findings | %d |\n", m.n())
 	if st.Kernel != nil {
 		fmt.Fprintf(b, "| kernel | %s |\n", st.Kernel)
 	}
@@ -109,12 +118,12 @@ func (m *markdownWriter) header(b *strings.Builder, s Summary) {
 
 func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 	b.WriteString("## Summary\n\n")
-	if len(m.findings) == 0 {
+	if m.n() == 0 {
 		b.WriteString(md(noFindings(s), maxLong) + "\n")
 		return
 	}
 	b.WriteString("| cause | findings |\n|---|---:|\n")
-	for _, c := range tl.roots() {
+	for _, c := range tl.rootsByCount() {
 		fmt.Fprintf(b, "| %s | %d |\n", code(string(c.Key)), c.N)
 	}
 	if e := tl.echoes(); e > 0 {
@@ -124,9 +133,24 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 	for _, o := range tl.origins() {
 		fmt.Fprintf(b, "| %s | %d |\n", code(string(o.Key)), o.N)
 	}
-	b.WriteString("\n| top servers | RSTs |\n|---|---:|\n")
-	for _, s := range tl.topServers(topServerMax) {
-		fmt.Fprintf(b, "| %s | %d |\n", md(s.Server, maxShort), s.RSTs)
+	b.WriteString("\n| top resetters (who really sent the RSTs) | side | RSTs |\n|---|---|---:|\n")
+	for _, r := range tl.topResetters(topResetterMax) {
+		fmt.Fprintf(b, "| %s | %s | %d |\n", md(r.addrOrUnknown(), maxShort), md(r.Side(), maxShort), r.RSTs)
+	}
+	if gs := tl.bigGroups(); len(gs) > 0 {
+		fmt.Fprintf(b, "\n**Repeated** (%d or more findings with the same cause, origin and server", GroupMin)
+		if !m.quiet {
+			b.WriteString("; the first finding of each follows, the others are left out")
+		}
+		b.WriteString(")\n\n| findings | cause | origin | server | first | last |\n|---:|---|---|---|---|---|\n")
+		for _, g := range gs {
+			server := g.Server
+			if server == "" {
+				server = "unknown"
+			}
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", g.N, code(string(g.Cause)), code(string(g.Origin)),
+				md(server, maxShort), mdEscapeOwn(g.First.where(s.Inputs, m.loc)), mdEscapeOwn(g.Last.where(s.Inputs, m.loc)))
+		}
 	}
 	b.WriteString("\n")
 }
@@ -223,6 +247,11 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 			case r.After:
 				note = "after"
 			}
+			if r.Partial {
+				fmt.Fprintf(b, "| %d | %s | %s | %s | - | - | - | - | - | %s |\n",
+					r.Packet, msOffset(r.TimeOffset), direction(r.From), md(flagsCell(&r), maxShort), note)
+				continue
+			}
 			fmt.Fprintf(b, "| %d | %s | %s | %s | %d | %d | %d | %d | %s | %s |\n",
 				r.Packet, msOffset(r.TimeOffset), direction(r.From), md(r.Flags, maxShort),
 				r.Seq, r.Ack, r.Len, r.TTL, ipid, note)
@@ -255,6 +284,9 @@ func mermaid(f *heuristics.Finding) string {
 	for _, r := range f.Packets {
 		label := fmt.Sprintf("[%d] %s ms %s seq=%d ack=%d len=%d ttl=%d", r.Packet, msOffset(r.TimeOffset),
 			r.Flags, r.Seq, r.Ack, r.Len, r.TTL)
+		if r.Partial {
+			label = fmt.Sprintf("[%d] %s ms %s", r.Packet, msOffset(r.TimeOffset), flagsCell(&r))
+		}
 		var from, to string
 		switch r.From {
 		case heuristics.SideClient:

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -134,6 +135,9 @@ type Options struct {
 	// header and summary at Close (live mode). Otherwise the header and
 	// summary come first and the cards, sorted, follow at Close.
 	Stream bool
+	// Quiet (text, markdown, json): the header and summary only, no
+	// finding (-q); ndjson writes its summary line only.
+	Quiet bool
 	// Location (text and markdown) is where absolute times are shown,
 	// with their zone; nil means UTC. JSON is always UTC (RFC 3339).
 	Location *time.Location
@@ -151,11 +155,11 @@ func New(format string, w io.Writer, opts Options) (Writer, error) {
 	case "text":
 		return newText(w, opts, nil), nil
 	case "json":
-		return newJSON(w), nil
+		return newJSON(w, opts), nil
 	case "ndjson":
-		return newNDJSON(w), nil
+		return newNDJSON(w, opts), nil
 	case "markdown":
-		return newMarkdown(w, opts.Location), nil
+		return newMarkdown(w, opts), nil
 	case "ecs":
 		return newECS(w, opts.Observer), nil
 	}
@@ -229,33 +233,34 @@ func (s *sink) finish() error {
 	return s.err
 }
 
-// document keeps the findings of a writer that writes them all at Close.
+// document keeps the findings of a writer that writes them all at Close
+// (in a store, which spills them to a temporary file past spillAfter) and
+// counts them as they come.
 type document struct {
-	out      sink
-	findings []heuristics.Finding
+	out   sink
+	held  store
+	tally tally
+	quiet bool // Options.Quiet: count only
 }
 
-// Write keeps a copy of f.
+// Write counts f and keeps a copy of it.
 func (d *document) Write(f *heuristics.Finding) error {
 	if err := d.out.check(f); err != nil {
 		return err
 	}
-	d.findings = append(d.findings, *f)
+	d.tally.add(f)
+	if d.quiet {
+		return nil
+	}
+	if err := d.held.add(f); err != nil {
+		d.out.fail(err)
+		return err
+	}
 	return nil
 }
 
-// sorted sorts and numbers the findings and counts them; ok is false when
-// the writer was already closed.
-func (d *document) sorted() (t tally, ok bool) {
-	if d.out.closed {
-		return t, false
-	}
-	sortFindings(d.findings)
-	for i := range d.findings {
-		t.add(&d.findings[i])
-	}
-	return t, true
-}
+// n is the number of findings written.
+func (d *document) n() int { return d.tally.n }
 
 // sortFindings orders findings by RST time, then frame, then input; equal
 // keys keep their write order. It then numbers them 1..n.
@@ -309,31 +314,95 @@ func (e *echoIDs) resolve(f *heuristics.Finding) {
 	e.ids[ref] = f.ID
 }
 
-// tally counts findings by cause, origin and server, for summaries. It
-// keeps counts only, so a long live run does not keep its findings.
+// tally counts findings by cause, origin and resetter, for summaries. It
+// keeps counts only, so a long live run does not keep its findings. The
+// per-endpoint counts (resetters, groups) are kept only when detail is
+// set (text and markdown print them; JSON does not), in compact maps: a
+// million findings with as many servers cost about 200 MB there.
 type tally struct {
-	cause   map[heuristics.Cause]int
-	origin  map[heuristics.Origin]int
-	servers map[string]int // RST packets per server address
-	clamped int            // findings with a time RFC 3339 cannot write
+	n         int // findings
+	cause     map[heuristics.Cause]int
+	origin    map[heuristics.Origin]int
+	detail    bool              // track resetters and groups
+	resetters map[uint64]uint32 // RST packets per endpoint that really sent them, by resetter hash
+	top       []resetterCount   // the topResetterMax largest of them (see addResetter)
+	groups    map[uint64]groupInfo
+	names     map[uint64]groupKey // of groups with GroupMin findings or more
+	clamped   int                 // findings with a time RFC 3339 cannot write
+}
+
+// resetter is who really sent a finding's RSTs (its origin) and the
+// endpoint: the server's address and port; the client's address alone
+// (its ports are ephemeral, so a browser's many closes add up); for a
+// middlebox or an unknown origin, the endpoint the RST claimed to be,
+// with Claimed the side it claimed.
+type resetter struct {
+	Origin  heuristics.Origin
+	Addr    netip.AddrPort // invalid when unknown
+	IPOnly  bool           // Addr's port is not part of it (a client)
+	Claimed heuristics.Side
+}
+
+// resetterOf is the endpoint that really sent f's RSTs.
+func resetterOf(f *heuristics.Finding) resetter {
+	r := resetter{Origin: f.Origin}
+	side := f.RST.From
+	switch f.Origin {
+	case heuristics.OriginServer:
+		side = heuristics.SideServer
+	case heuristics.OriginClient:
+		side = heuristics.SideClient
+	default:
+		r.Claimed = side
+	}
+	switch side {
+	case heuristics.SideServer:
+		r.Addr = f.Flow.Server
+	case heuristics.SideClient:
+		r.Addr, r.IPOnly = netip.AddrPortFrom(f.Flow.Client.Addr(), 0), true
+	}
+	return r
+}
+
+// Side says which side the resetter is, as the summaries print it:
+// "server", "client", "middlebox (as server)", "unknown (as client)".
+func (r resetter) Side() string {
+	if r.Origin == heuristics.OriginServer || r.Origin == heuristics.OriginClient {
+		return string(r.Origin)
+	}
+	if r.Claimed == heuristics.SideUnknown {
+		return string(r.Origin)
+	}
+	return string(r.Origin) + " (as " + r.Claimed.String() + ")"
+}
+
+// addrOrUnknown is the address as the summaries print it.
+func (r resetter) addrOrUnknown() string {
+	switch {
+	case !r.Addr.Addr().IsValid():
+		return "unknown address"
+	case r.IPOnly:
+		return r.Addr.Addr().String()
+	}
+	return addrText(r.Addr)
 }
 
 func (t *tally) add(f *heuristics.Finding) {
 	if t.cause == nil {
 		t.cause = make(map[heuristics.Cause]int)
 		t.origin = make(map[heuristics.Origin]int)
-		t.servers = make(map[string]int)
 	}
+	t.n++
 	t.cause[f.Cause]++
 	t.origin[f.Origin]++
-	n := f.RST.Count
-	if n < 1 {
-		n = 1
-	}
-	t.servers[addrText(f.Flow.Server)] += n
 	if f.RST.Time.Clamped() || f.Flow.Start.Clamped() {
 		t.clamped++
 	}
+	if !t.detail {
+		return
+	}
+	t.addResetter(resetterOf(f), max(f.RST.Count, 1))
+	t.addGroup(f)
 }
 
 // warnings adds, to the run's warnings, one for clamped times.
@@ -381,8 +450,17 @@ func ordered[K ~string](m map[K]int, order []K) []count[K] {
 	return append(out, rest...)
 }
 
-// causes lists the causes with findings in AllCauses order, then any other.
+// causes lists the causes with findings in AllCauses order, then any
+// other: the JSON by_cause object, whose key order stays fixed.
 func (t *tally) causes() []causeCount { return ordered(t.cause, heuristics.AllCauses) }
+
+// rootsByCount lists the root causes with findings (roots), most
+// findings first (ties in AllCauses order): the summaries' "By cause".
+func (t *tally) rootsByCount() []causeCount {
+	cs := t.roots()
+	slices.SortStableFunc(cs, func(a, b causeCount) int { return b.N - a.N })
+	return cs
+}
 
 // roots is causes without the consequences (after_reset), which summaries
 // count apart as echoes.
@@ -405,29 +483,68 @@ func (t *tally) echoes() int {
 // other.
 func (t *tally) origins() []originCount { return ordered(t.origin, heuristics.AllOrigins) }
 
-// serverCount is one server address and the RST packets of its findings.
-type serverCount struct {
-	Server string
-	RSTs   int
+// resetterCount is one resetter and the RST packets it really sent.
+type resetterCount struct {
+	resetter
+	RSTs int
+	hash uint64
+	addr string // addrOrUnknown, for ordering
 }
 
-// topServers returns up to max servers by RST count (descending, then by
-// address).
-func (t *tally) topServers(max int) []serverCount {
-	out := make([]serverCount, 0, len(t.servers))
-	for s, n := range t.servers {
-		out = append(out, serverCount{s, n})
+// before orders resetters as the summaries list them: most RSTs first,
+// then by address and side.
+func (a *resetterCount) before(b *resetterCount) int {
+	return cmp.Or(b.RSTs-a.RSTs, strings.Compare(a.addr, b.addr), strings.Compare(a.Side(), b.Side()))
+}
+
+// addResetter counts n RSTs for r. Only the counts are kept per
+// resetter (by hash); the topResetterMax first in summary order are kept
+// whole. That list is exact: counts only grow, so a resetter in the final
+// list was, at its last count, ahead of all but at most
+// topResetterMax-1 of the list of that moment, and entered it then.
+func (t *tally) addResetter(r resetter, n int) {
+	if t.resetters == nil {
+		t.resetters = make(map[uint64]uint32)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].RSTs != out[j].RSTs {
-			return out[i].RSTs > out[j].RSTs
+	h := r.hash()
+	c := t.resetters[h] + uint32(n)
+	t.resetters[h] = c
+	for i := range t.top {
+		if t.top[i].hash == h {
+			t.top[i].RSTs = int(c)
+			slices.SortFunc(t.top, func(a, b resetterCount) int { return a.before(&b) })
+			return
 		}
-		return out[i].Server < out[j].Server
-	})
-	if len(out) > max {
-		out = out[:max]
 	}
-	return out
+	e := resetterCount{resetter: r, RSTs: int(c), hash: h}
+	if len(t.top) == topResetterMax {
+		worst := &t.top[len(t.top)-1]
+		if e.RSTs < worst.RSTs {
+			return
+		}
+		e.addr = r.addrOrUnknown()
+		if e.before(worst) >= 0 {
+			return
+		}
+		t.top = t.top[:len(t.top)-1]
+	}
+	e.addr = r.addrOrUnknown()
+	t.top = append(t.top, e)
+	slices.SortFunc(t.top, func(a, b resetterCount) int { return a.before(&b) })
+}
+
+// hash is r as a 64-bit FNV-1a hash.
+func (r resetter) hash() uint64 {
+	a := r.Addr.Addr().As16()
+	p := r.Addr.Port()
+	return fnv64(string(r.Origin), string(a[:]), string([]byte{byte(p >> 8), byte(p), byte(boolInt(r.IPOnly)),
+		byte(r.Claimed), byte(boolInt(r.Addr.Addr().Is4())), byte(boolInt(r.Addr.Addr().IsValid()))}))
+}
+
+// topResetters returns up to max resetters (at most topResetterMax) by RST
+// count (descending, then by address and side).
+func (t *tally) topResetters(max int) []resetterCount {
+	return t.top[:min(max, len(t.top))]
 }
 
 // zoneLayout shows a time in another location than UTC with its offset and

@@ -67,7 +67,7 @@ func TestJSON_contract(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &top); err != nil {
 		t.Fatalf("output is not one JSON object: %v", err)
 	}
-	if got, want := strings.Join(keys(t, []byte(out)), ","), "tool,version,inputs,stats,by_cause,warnings,findings"; got != want { // warnings: the fixture summary has one
+	if got, want := strings.Join(keys(t, []byte(out)), ","), "tool,version,inputs,stats,by_cause,by_origin,warnings,findings"; got != want { // warnings: the fixture summary has one
 		t.Errorf("top-level keys: got %s, want %s", got, want)
 	}
 	if !strings.HasPrefix(out, "{\n  \"tool\": \"rstscope\",\n") {
@@ -174,8 +174,8 @@ func TestJSON_contract(t *testing.T) {
 		t.Errorf("middlebox finding: got %v", mb)
 	}
 	// Equal time and frame: input 0 first.
-	if r2, r3 := findings[1]["rst"].(map[string]any), findings[2]["rst"].(map[string]any); r2["input"] != nil || r3["input"] != 1.0 {
-		t.Errorf("tie on time and frame 30: got inputs %v, %v, want omitted (0), 1", r2["input"], r3["input"])
+	if r2, r3 := findings[1]["rst"].(map[string]any), findings[2]["rst"].(map[string]any); r2["input"] != 0.0 || r3["input"] != 1.0 {
+		t.Errorf("tie on time and frame 30: got inputs %v, %v, want 0 (present), 1", r2["input"], r3["input"])
 	}
 }
 
@@ -232,7 +232,7 @@ func TestNDJSON(t *testing.T) {
 		}
 	}
 	last := []byte(lines[len(lines)-1])
-	if got, want := strings.Join(keys(t, last), ","), "tool,version,inputs,stats,by_cause,warnings"; got != want {
+	if got, want := strings.Join(keys(t, last), ","), "tool,version,inputs,stats,by_cause,by_origin,warnings"; got != want {
 		t.Errorf("summary line keys: got %s, want %s", got, want)
 	}
 	if !strings.Contains(lines[len(lines)-1], `"findings":5`) || !strings.Contains(lines[len(lines)-1], `"by_cause":{"refused":1,`) {
@@ -345,9 +345,9 @@ func TestText_document(t *testing.T) {
 		return "#" + strconv.Itoa(i+1) + " " + string(c) + " ·"
 	})
 	for _, want := range []string{
-		"93.184.216.34:443   4", // top server: 3 + 1 RSTs
-		"▶    107", "▶    109",  // RST rows marked
-		"8 of 13 shown",
+		"93.184.216.34:443   middlebox (as server)  3", // the burst, by who really sent it
+		"▶    107", "▶    109", // RST rows marked
+		"10 of 13 shown", // the window and the cited frames 102 (SA) and 104 (ClientHello)
 		"ttl_mismatch: RST TTL 61 vs server TTL 52 (3 vs 12 hops) [frames 102, 107]",
 		"SNI example.com ALPN h2 (frame 104)",
 		"server 3 · middlebox 1 · unknown 1",
@@ -373,7 +373,7 @@ func TestText_ladderColumns(t *testing.T) {
 	for _, c := range cases {
 		var b bytes.Buffer
 		w := newText(&b, Options{Width: c.width}, nil)
-		out := w.ladder(f.Packets)
+		out := w.ladder(&f)
 		checkText(t, out, c.width)
 		var head string
 		for _, l := range strings.Split(out, "\n") {

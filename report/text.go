@@ -18,30 +18,27 @@ import (
 
 // Text layout constants, in terminal cells.
 const (
-	defaultWidth = 100 // Options.Width 0 and not a terminal
-	maxAutoWidth = 120 // Options.Width 0 on a terminal: its width, at most this
-	minWidth     = 40
-	indent       = 2  // cards and summary rows
-	labelWidth   = 10 // key column of key/value rows
-	barMax       = 40 // longest bar of the cause chart
-	ladderRows   = 8  // packets shown per card
-	ladderAfter  = 3  // at most this many packets after the last RST
-	topServerMax = 5
+	defaultWidth   = 100 // Options.Width 0 and not a terminal
+	maxAutoWidth   = 120 // Options.Width 0 on a terminal: its width, at most this
+	minWidth       = 40
+	indent         = 2  // cards and summary rows
+	labelWidth     = 10 // key column of key/value rows
+	barMax         = 40 // longest bar of the cause chart
+	ladderRows     = 8  // packets shown per card
+	ladderAfter    = 3  // at most this many packets after the last RST
+	topResetterMax = 5
 )
 
 // textWriter renders the human report with lipgloss.
 type textWriter struct {
-	out      sink
+	document // document mode: the findings; both modes: the counts
 	st       styles
 	width    int
 	stream   bool
-	n        int                  // findings written (stream numbering)
-	tally    tally                // stream mode counts
-	echoIDs  echoIDs              // stream mode: IDs of findings that may be echoed
-	findings []heuristics.Finding // document mode
-	inputs   []string             // file names, known at Close (document mode only)
-	loc      *time.Location       // where absolute times are shown (nil: UTC)
-	ascii    bool                 // no colour: the Ascii profile
+	echoIDs  echoIDs        // stream mode: IDs of findings that may be echoed
+	inputs   []string       // file names, known at Close (document mode only)
+	loc      *time.Location // where absolute times are shown (nil: UTC)
+	ascii    bool           // no colour: the Ascii profile
 }
 
 // newText returns the text Writer. profile, when not nil and opts.Color
@@ -57,7 +54,7 @@ func newText(w io.Writer, opts Options, profile *termenv.Profile) *textWriter {
 		width = terminalWidth(w)
 	}
 	width = max(width, minWidth)
-	return &textWriter{out: sink{w: w}, st: st, width: width, stream: opts.Stream, loc: opts.Location, ascii: !opts.Color}
+	return &textWriter{document: document{out: sink{w: w}, quiet: opts.Quiet, tally: tally{detail: true}}, st: st, width: width, stream: opts.Stream, loc: opts.Location, ascii: !opts.Color}
 }
 
 // terminalWidth is w's width when w is a terminal (at most maxAutoWidth),
@@ -75,18 +72,19 @@ func terminalWidth(w io.Writer) int {
 }
 
 func (t *textWriter) Write(f *heuristics.Finding) error {
+	if !t.stream {
+		return t.document.Write(f)
+	}
 	if err := t.out.check(f); err != nil {
 		return err
 	}
-	if !t.stream {
-		t.findings = append(t.findings, *f)
-		return nil
-	}
-	t.n++
 	t.tally.add(f)
 	c := *f
-	c.ID = t.n
-	t.echoIDs.resolve(&c)
+	c.ID = t.n()
+	t.echoIDs.resolve(&c) // a folded card keeps its number for later echoes
+	if t.quiet || t.tally.folds(f) {
+		return nil
+	}
 	t.emit(t.card(&c))
 	t.out.flush()
 	return t.out.err
@@ -96,25 +94,24 @@ func (t *textWriter) Close(s Summary) error {
 	if t.out.closed {
 		return t.out.finish()
 	}
+	s.Warnings = t.tally.warnings(s.Warnings)
 	if t.stream {
-		if t.n > 0 {
+		if t.n() > 0 && !t.quiet {
 			t.emit(t.st.rule.Render(strings.Repeat("═", t.width)))
 		}
-		s.Warnings = t.tally.warnings(s.Warnings)
-		t.emit(t.header(s, t.n) + "\n\n" + t.summary(&t.tally, t.n, s))
+		t.emit(t.header(s, t.n()) + "\n\n" + t.summary(&t.tally, t.n(), s))
 		return t.out.finish()
 	}
-	sortFindings(t.findings)
 	t.inputs = s.Inputs
-	var tl tally
-	for i := range t.findings {
-		tl.add(&t.findings[i])
-	}
-	s.Warnings = tl.warnings(s.Warnings)
-	t.emit(t.header(s, len(t.findings)) + "\n\n" + t.summary(&tl, len(t.findings), s))
-	for i := range t.findings {
-		t.emit(t.card(&t.findings[i]))
-	}
+	t.emit(t.header(s, t.n()) + "\n\n" + t.summary(&t.tally, t.n(), s))
+	fo := folder{t: &t.tally}
+	err := t.held.each(func(f *heuristics.Finding) error {
+		if !fo.fold(f) {
+			t.emit(t.card(f))
+		}
+		return t.out.err
+	})
+	t.out.fail(err)
 	return t.out.finish()
 }
 
@@ -215,7 +212,7 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 		return t.st.heading.Render(noFindings(s))
 	}
 	var rows []string
-	causes := tl.roots()
+	causes := tl.rootsByCount()
 	nameW, countW, most := 0, 0, 0
 	for _, c := range causes {
 		nameW = max(nameW, lipgloss.Width(Sanitize(string(c.Key), maxShort)))
@@ -246,18 +243,33 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 	}
 	rows = append(rows, t.para(indent, strings.Join(origins, " · ")))
 
-	rows = append(rows, t.st.heading.Render("Top servers by RSTs"))
-	top := tl.topServers(topServerMax)
-	addrW, countW := 0, 0
-	for _, s := range top {
-		addrW = max(addrW, lipgloss.Width(Sanitize(s.Server, maxShort)))
-		countW = max(countW, len(strconv.Itoa(s.RSTs)))
+	rows = append(rows, t.st.heading.Render("Top resetters (who really sent the RSTs)"))
+	top := tl.topResetters(topResetterMax)
+	addrW, sideW, countW := 0, 0, 0
+	for _, r := range top {
+		addrW = max(addrW, lipgloss.Width(Sanitize(r.addrOrUnknown(), maxShort)))
+		sideW = max(sideW, lipgloss.Width(r.Side()))
+		countW = max(countW, len(strconv.Itoa(r.RSTs)))
 	}
-	addrW = min(addrW, t.width-indent-2-countW)
-	for _, s := range top {
-		addr := t.st.cell.Width(addrW + 2).Render(Sanitize(s.Server, maxShort))
-		count := t.st.plain.Width(countW).Align(lipgloss.Right).Render(strconv.Itoa(s.RSTs))
-		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), addr, count))
+	addrW = min(addrW, max(1, t.width-indent-2-sideW-2-countW))
+	for _, r := range top {
+		addr := t.st.cell.Width(addrW + 2).Render(Sanitize(r.addrOrUnknown(), maxShort))
+		side := t.st.originStyle(r.Origin).Width(sideW + 2).Render(r.Side())
+		count := t.st.plain.Width(countW).Align(lipgloss.Right).Render(strconv.Itoa(r.RSTs))
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), addr, side, count))
+	}
+	if gs := tl.bigGroups(); len(gs) > 0 {
+		rows = append(rows, t.st.heading.Render(fmt.Sprintf("Repeated (%d or more findings with the same cause, origin and server)", GroupMin)))
+		for _, g := range gs {
+			rows = append(rows, t.para(indent, g.line(t.inputs, t.loc)))
+		}
+		switch {
+		case t.quiet:
+		case t.stream:
+			rows = append(rows, t.para(indent, t.st.muted.Render(fmt.Sprintf("the first %d cards of each are above; the others were left out", GroupMin-1))))
+		default:
+			rows = append(rows, t.para(indent, t.st.muted.Render("the first card of each follows; the others are left out (--format json lists them all)")))
+		}
 	}
 	return strings.Join(rows, "\n")
 }
@@ -280,10 +292,7 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 	if f.Summary != "" {
 		rows = append(rows, t.para(indent, Sanitize(f.Summary, maxLong)))
 	}
-	if in := t.input(f); in != "" {
-		rows = append(rows, t.kv("input", Sanitize(in, maxShort)))
-	}
-	rows = append(rows, t.kv("rst", rstLine(f, "", t.loc)))
+	rows = append(rows, t.kv("rst", rstLine(f, t.input(f), t.loc)))
 
 	var stage []string
 	if f.Stage != "" {
@@ -327,7 +336,7 @@ func (t *textWriter) card(f *heuristics.Finding) string {
 		}
 		rows = append(rows, t.kv("could be", strings.Join(alt, ", ")))
 	}
-	if l := t.ladder(f.Packets); l != "" {
+	if l := t.ladder(f); l != "" {
 		rows = append(rows, l)
 	}
 	return strings.Join(rows, "\n")
@@ -374,6 +383,15 @@ func rstLine(f *heuristics.Finding, input string, loc *time.Location) string {
 	fmt.Fprintf(&b, " seq %d ack %d win %d TTL %d", r.Seq, r.Ack, r.Window, r.TTL)
 	if r.IPID != nil {
 		fmt.Fprintf(&b, " IP ID %d", *r.IPID)
+	}
+	if r.PayloadLen > 0 {
+		fmt.Fprintf(&b, " · payload %d bytes", r.PayloadLen)
+		if r.Payload != "" {
+			b.WriteString(` "` + Sanitize(r.Payload, maxShort) + `"`)
+			if len(r.Payload) < r.PayloadLen {
+				b.WriteString(" (first " + strconv.Itoa(len(r.Payload)) + ")")
+			}
+		}
 	}
 	if r.Count > 1 {
 		fmt.Fprintf(&b, " · %d RSTs", r.Count)
@@ -499,6 +517,15 @@ func msOffset(d heuristics.Millis) string {
 	return strconv.FormatFloat(d.MS(), 'f', 3, 64)
 }
 
+// flagsCell is a row's flags; a partial row without known flags says
+// "?" (see heuristics.PacketRow.Partial).
+func flagsCell(r *heuristics.PacketRow) string {
+	if r.Partial && r.Flags == "" {
+		return "?"
+	}
+	return Sanitize(r.Flags, maxShort)
+}
+
 // direction is the arrow for a row's sender.
 func direction(from heuristics.Side) string {
 	switch from {
@@ -529,7 +556,7 @@ var ladderColumns = []ladderColumn{
 	{"frame", true, 0, func(r *heuristics.PacketRow) string { return strconv.FormatUint(r.Packet, 10) }},
 	{"ms", true, 0, func(r *heuristics.PacketRow) string { return msOffset(r.TimeOffset) }},
 	{"dir", false, 0, func(r *heuristics.PacketRow) string { return direction(r.From) }},
-	{"flags", false, 0, func(r *heuristics.PacketRow) string { return Sanitize(r.Flags, maxShort) }},
+	{"flags", false, 0, func(r *heuristics.PacketRow) string { return flagsCell(r) }},
 	{"seq", true, 3, func(r *heuristics.PacketRow) string { return strconv.FormatUint(uint64(r.Seq), 10) }},
 	{"ack", true, 4, func(r *heuristics.PacketRow) string { return strconv.FormatUint(uint64(r.Ack), 10) }},
 	{"len", true, 2, func(r *heuristics.PacketRow) string { return strconv.Itoa(r.Len) }},
@@ -542,15 +569,64 @@ var ladderColumns = []ladderColumn{
 	}},
 }
 
+// citedFrames are the frames a finding names: its RSTs, its evidence's,
+// the request's and the TLS alert's.
+func citedFrames(f *heuristics.Finding) map[uint64]bool {
+	m := map[uint64]bool{f.RST.Packet: true}
+	for _, n := range f.RST.Frames {
+		m[n] = true
+	}
+	for _, e := range f.Evidence {
+		for _, n := range e.Frames {
+			m[n] = true
+		}
+	}
+	if f.Request != nil && f.Request.Frame != 0 {
+		m[f.Request.Frame] = true
+	}
+	if f.TLSAlert != nil && f.TLSAlert.Packet != 0 {
+		m[f.TLSAlert.Packet] = true
+	}
+	return m
+}
+
+// ladderShown picks the rows to show, in order: the ladderWindow and,
+// outside it, every row whose frame the finding names (so a shortened
+// ladder never hides the alert or FIN its evidence cites).
+func ladderShown(f *heuristics.Finding) []int {
+	rows := f.Packets
+	from, to := ladderWindow(rows)
+	cited := citedFrames(f)
+	var idx []int
+	for i := range rows {
+		if i >= from && i < to || cited[rows[i].Packet] || rows[i].Partial {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
 // ladder renders the last packets of the flow; RST rows are marked and
-// highlighted. When the table is wider than the card, columns are dropped
-// (IP ID first, then ack, seq, len, TTL) before lipgloss shrinks it.
-func (t *textWriter) ladder(rows []heuristics.PacketRow) string {
+// highlighted, rows left out are marked by a "⋮" row. When the table is
+// wider than the card, columns are dropped (IP ID first, then ack, seq,
+// len, TTL) before lipgloss shrinks it.
+func (t *textWriter) ladder(f *heuristics.Finding) string {
+	rows := f.Packets
 	if len(rows) == 0 {
 		return ""
 	}
-	from, to := ladderWindow(rows)
-	shown := rows[from:to]
+	idx := ladderShown(f)
+	// shown holds the rows with nil for a gap.
+	var shown []*heuristics.PacketRow
+	for k, i := range idx {
+		if k == 0 && i > 0 || k > 0 && i > idx[k-1]+1 {
+			shown = append(shown, nil)
+		}
+		shown = append(shown, &rows[i])
+	}
+	if last := idx[len(idx)-1]; last < len(rows)-1 {
+		shown = append(shown, nil)
+	}
 	avail := t.width - indent
 	// Each String renders the whole table (most of a card's cost): render
 	// each candidate once.
@@ -568,8 +644,8 @@ func (t *textWriter) ladder(rows []heuristics.PacketRow) string {
 		}
 	}
 	title := "packets (ms relative to the RST)"
-	if len(shown) < len(rows) {
-		title = fmt.Sprintf("packets (%d of %d shown; ms relative to the RST)", len(shown), len(rows))
+	if len(idx) < len(rows) {
+		title = fmt.Sprintf("packets (%d of %d shown; ms relative to the RST)", len(idx), len(rows))
 	}
 	return t.para(indent, t.st.label.Render(title)) + "\n" + t.indentBlock(out)
 }
@@ -581,7 +657,7 @@ func (t *textWriter) ladder(rows []heuristics.PacketRow) string {
 // findings 80 times slower than ndjson (BenchmarkWrite3000). Styles apply
 // per row. It gives up (false) when the columns that fit are not all of
 // them, leaving narrow terminals to ladderTable's column dropping.
-func (t *textWriter) ladderFast(shown []heuristics.PacketRow, avail int) (string, bool) {
+func (t *textWriter) ladderFast(shown []*heuristics.PacketRow, avail int) (string, bool) {
 	cols := ladderColumns
 	cells := make([][]string, len(shown)+1)
 	widths := make([]int, len(cols))
@@ -590,7 +666,7 @@ func (t *textWriter) ladderFast(shown []heuristics.PacketRow, avail int) (string
 		for j, c := range cols {
 			v := c.head
 			if i > 0 {
-				v = c.cell(&shown[i-1])
+				v = ladderCell(shown[i-1], c)
 			}
 			cells[i][j] = v
 			widths[j] = max(widths[j], textWidth(v))
@@ -626,7 +702,7 @@ func (t *textWriter) ladderFast(shown []heuristics.PacketRow, avail int) (string
 	b.WriteString("\n" + t.paint(t.st.border, strings.Repeat("─", total)))
 	for i, row := range cells[1:] {
 		st := t.st.cell
-		if shown[i].RST {
+		if shown[i] != nil && shown[i].RST {
 			st = t.st.rstCell
 		}
 		b.WriteString("\n" + t.paint(st.UnsetPaddingRight(), line(row)))
@@ -649,9 +725,22 @@ func textWidth(s string) int {
 	return len(s)
 }
 
+// ladderCell is row r's cell in column c; r nil is a gap.
+func ladderCell(r *heuristics.PacketRow, c ladderColumn) string {
+	switch {
+	case r == nil && c.head == "frame":
+		return "⋮"
+	case r == nil:
+		return ""
+	case r.Partial && c.drop > 0:
+		return "-" // not kept: the row is recalled from the flow's facts
+	}
+	return c.cell(r)
+}
+
 // ladderTable builds the ladder with the columns whose drop rank is below
 // dropAbove.
-func (t *textWriter) ladderTable(shown []heuristics.PacketRow, dropAbove int) *table.Table {
+func (t *textWriter) ladderTable(shown []*heuristics.PacketRow, dropAbove int) *table.Table {
 	var cols []ladderColumn
 	for _, c := range ladderColumns {
 		if c.drop < dropAbove {
@@ -663,10 +752,10 @@ func (t *textWriter) ladderTable(shown []heuristics.PacketRow, dropAbove int) *t
 		heads[i] = c.head
 	}
 	data := make([][]string, len(shown))
-	for i := range shown {
+	for i, r := range shown {
 		data[i] = make([]string, len(cols))
 		for j, c := range cols {
-			data[i][j] = c.cell(&shown[i])
+			data[i][j] = ladderCell(r, c)
 		}
 	}
 	return table.New().
@@ -681,7 +770,7 @@ func (t *textWriter) ladderTable(shown []heuristics.PacketRow, dropAbove int) *t
 			switch {
 			case row == table.HeaderRow:
 				s = t.st.header
-			case shown[row].RST:
+			case shown[row] != nil && shown[row].RST:
 				s = t.st.rstCell
 			}
 			if cols[col].right {

@@ -23,6 +23,7 @@ type Config struct {
 	Iface, Filter, WriteFile, User, Format, Output, Peer string
 	Explain                                              string
 	WriteAll, NoPromisc, NoColor, Verbose, Correlate     bool
+	Quiet                                                bool // -q: the summary only
 	ShowVersion, ListIfaces                              bool
 	Count                                                uint64
 	Snaplen, BufferKiB, MaxFlows, Shards                 int
@@ -91,6 +92,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	// two shards: the reader and the table already use both.
 	fs.IntVar(&c.Shards, "shards", max(runtime.NumCPU()-1, 1), "flow-table shards for -r, one goroutine each (1: one table)")
 	fs.BoolVar(&c.NoColor, "no-color", false, "no colour in text output (also NO_COLOR)")
+	fs.BoolVarP(&c.Quiet, "quiet", "q", false, "summary only: no finding cards (json: no findings list; ndjson: the summary line)")
 	fs.BoolVarP(&c.Verbose, "verbose", "v", false, "also print the first undecodable frames")
 	fs.StringVar(&c.Explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
 	fs.StringVar(&c.Peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")

@@ -81,7 +81,7 @@ func (cfg *Config) openSource() (capture.Source, error) {
 
 // reportOptions are the report writer's options for output out.
 func (cfg *Config) reportOptions(out io.Writer) report.Options {
-	return report.Options{Color: !cfg.NoColor && IsTerminal(out), Stream: cfg.Iface != "", Location: cfg.Location, Observer: cfg.observer()}
+	return report.Options{Color: !cfg.NoColor && IsTerminal(out), Stream: cfg.Iface != "", Location: cfg.Location, Observer: cfg.observer(), Quiet: cfg.Quiet}
 }
 
 // IsTerminal reports whether w is a terminal.

@@ -1,0 +1,159 @@
+package report
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/rstscope/rstscope/heuristics"
+)
+
+// spillAfter is how many findings a document Writer keeps in memory
+// (about 16 KB each with their ladders); past it, every finding goes to
+// a temporary file as a compact JSON record, and only a 40-byte sort key
+// per finding stays in memory (issue 14.2: a million findings in any
+// format within 1 GB). A variable so that tests can force spilling.
+var spillAfter = 2048
+
+// store keeps a document Writer's findings until Close and gives them
+// back sorted by RST time, then frame, then input (write order on ties),
+// numbered 1..n.
+type store struct {
+	mem  []heuristics.Finding // before spilling
+	keys []storeKey           // after spilling: one per finding, in write order
+	file *os.File             // the spill file (already unlinked), nil before spilling
+	bw   *bufio.Writer
+	off  int64
+	buf  []byte
+}
+
+// storeKey is what sorting needs of a spilled finding, and where its
+// record lies in the spill file.
+type storeKey struct {
+	sec   int64
+	nsec  int32
+	input int32
+	frame uint64
+	off   int64
+	n     uint32
+}
+
+// spillRecord is a finding as the spill file holds it. JSON keeps every
+// value the outputs print (Instant microseconds, Millis and Seconds
+// round-trip exactly); the RST payload, raw bytes that JSON would turn
+// into U+FFFD, travels as base64.
+type spillRecord struct {
+	F       heuristics.Finding `json:"f"`
+	Payload []byte             `json:"p,omitempty"`
+	// The fields the contract leaves out of JSON (json:"-").
+	Echoes     *heuristics.RSTRef `json:"e,omitempty"`
+	AdviceTime time.Time          `json:"a,omitzero"`
+}
+
+// Len is the number of findings held.
+func (s *store) Len() int { return len(s.mem) + len(s.keys) }
+
+// add keeps a copy of f.
+func (s *store) add(f *heuristics.Finding) error {
+	if s.file == nil && len(s.mem) < spillAfter {
+		s.mem = append(s.mem, *f)
+		return nil
+	}
+	if s.file == nil {
+		if err := s.startSpill(); err != nil {
+			return err
+		}
+	}
+	return s.spill(f)
+}
+
+// startSpill creates the spill file and moves the findings held in memory
+// there.
+func (s *store) startSpill() error {
+	f, err := os.CreateTemp("", "rstscope-findings-*")
+	if err != nil {
+		return fmt.Errorf("report: spill file: %w", err)
+	}
+	os.Remove(f.Name()) // the open file stays readable; nothing is left behind
+	s.file, s.bw = f, bufio.NewWriterSize(f, 1<<20)
+	mem := s.mem
+	s.mem = nil
+	for i := range mem {
+		if err := s.spill(&mem[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// spill appends f's record to the spill file.
+func (s *store) spill(f *heuristics.Finding) error {
+	r := spillRecord{F: *f, Payload: []byte(f.RST.Payload), Echoes: f.Echoes, AdviceTime: f.AdviceTime}
+	r.F.RST.Payload = ""
+	b, err := json.Marshal(&r)
+	if err != nil {
+		return fmt.Errorf("report: spill: %w", err)
+	}
+	if _, err := s.bw.Write(b); err != nil {
+		return fmt.Errorf("report: spill: %w", err)
+	}
+	t := f.RST.Time.Time
+	s.keys = append(s.keys, storeKey{sec: t.Unix(), nsec: int32(t.Nanosecond()), input: int32(f.RST.Input),
+		frame: f.RST.Packet, off: s.off, n: uint32(len(b))})
+	s.off += int64(len(b))
+	return nil
+}
+
+// each calls fn with every finding in sorted order, numbered 1..n, and
+// stops at fn's first error. The Finding passed is valid during the call
+// only. It closes the spill file.
+func (s *store) each(fn func(f *heuristics.Finding) error) error {
+	if s.file == nil {
+		sortFindings(s.mem)
+		for i := range s.mem {
+			if err := fn(&s.mem[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	defer s.file.Close()
+	if err := s.bw.Flush(); err != nil {
+		return fmt.Errorf("report: spill: %w", err)
+	}
+	slices.SortStableFunc(s.keys, func(a, b storeKey) int {
+		return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.nsec, b.nsec),
+			cmp.Compare(a.frame, b.frame), cmp.Compare(a.input, b.input))
+	})
+	var ids echoIDs
+	for i, k := range s.keys {
+		if cap(s.buf) < int(k.n) {
+			s.buf = make([]byte, k.n)
+		}
+		b := s.buf[:k.n]
+		if _, err := s.file.ReadAt(b, k.off); err != nil && err != io.EOF {
+			return fmt.Errorf("report: spill: %w", err)
+		}
+		var r spillRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("report: spill: %w", err)
+		}
+		r.F.RST.Payload = string(r.Payload)
+		r.F.Echoes, r.F.AdviceTime = r.Echoes, r.AdviceTime
+		// The record's times are microseconds; the key keeps the exact
+		// RST time, which the ladder offsets and summaries do not need
+		// beyond what prints.
+		r.F.RST.Time.Time = time.Unix(k.sec, int64(k.nsec)).UTC()
+		r.F.ID = i + 1
+		ids.resolve(&r.F)
+		if err := fn(&r.F); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,283 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rstscope/rstscope/heuristics"
+)
+
+// browserCloses is the shape of issue 18.7: one client closes n
+// connections to one server with RST (origin client), and the server
+// resets one connection itself.
+func browserCloses(n int) []heuristics.Finding {
+	var fs []heuristics.Finding
+	for i := range n {
+		fs = append(fs, heuristics.Finding{
+			Cause: heuristics.CauseAbortiveClose, Origin: heuristics.OriginClient, Confidence: heuristics.Medium,
+			Flow: heuristics.FlowInfo{Client: ap(fmt.Sprintf("10.0.0.2:%d", 40000+i)), Server: ap("93.184.216.34:443")},
+			RST: heuristics.RSTInfo{Time: at(t0.Add(time.Duration(i) * time.Second)), Packet: uint64(10 + i),
+				From: heuristics.SideClient, Count: 1},
+		})
+	}
+	fs = append(fs, heuristics.Finding{
+		Cause: heuristics.CauseServerResetAfterRequest, Origin: heuristics.OriginServer, Confidence: heuristics.High,
+		Flow: heuristics.FlowInfo{Client: ap("10.0.0.2:39999"), Server: ap("93.184.216.34:443")},
+		RST:  heuristics.RSTInfo{Time: at(t0), Packet: 5, From: heuristics.SideServer, Count: 1},
+	}, heuristics.Finding{
+		Cause: heuristics.CauseMiddleboxInjected, Origin: heuristics.OriginMiddlebox, Confidence: heuristics.High,
+		Flow: heuristics.FlowInfo{Client: ap("10.0.0.3:50000"), Server: ap("198.51.100.7:80")},
+		RST:  heuristics.RSTInfo{Time: at(t0), Packet: 6, From: heuristics.SideServer, Count: 3},
+	})
+	return fs
+}
+
+func TestTally_resettersByOrigin(t *testing.T) {
+	tl := tally{detail: true}
+	fs := browserCloses(47)
+	for i := range fs {
+		tl.add(&fs[i])
+	}
+	got := tl.topResetters(5)
+	want := []struct {
+		addr, side string
+		n          int
+	}{
+		{"10.0.0.2", "client", 47},
+		{"198.51.100.7:80", "middlebox (as server)", 3},
+		{"93.184.216.34:443", "server", 1},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d resetters %v, want %d", len(got), got, len(want))
+	}
+	for i, w := range want {
+		if got[i].addrOrUnknown() != w.addr || got[i].Side() != w.side || got[i].RSTs != w.n {
+			t.Errorf("resetter %d: got %s %s %d, want %s %s %d", i, got[i].addrOrUnknown(), got[i].Side(), got[i].RSTs, w.addr, w.side, w.n)
+		}
+	}
+	cs := tl.rootsByCount()
+	if cs[0].Key != heuristics.CauseAbortiveClose || cs[0].N != 47 {
+		t.Errorf("by cause: got %v first, want abortive_close 47", cs[0])
+	}
+	for i := 1; i < len(cs); i++ {
+		if cs[i].N > cs[i-1].N {
+			t.Errorf("by cause not ordered by count: %v", cs)
+		}
+	}
+}
+
+func TestText_resettersSaySide(t *testing.T) {
+	out := render(t, "text", Options{Width: 100}, browserCloses(47), Summary{})
+	i := strings.Index(out, "Top resetters (who really sent the RSTs)")
+	if i < 0 {
+		t.Fatalf("no resetter heading:\n%s", out)
+	}
+	lines := strings.Split(out[i:], "\n")
+	if f := strings.Fields(lines[1]); len(f) != 3 || f[0] != "10.0.0.2" || f[1] != "client" || f[2] != "47" {
+		t.Errorf("first resetter: got %q, want 10.0.0.2 client 47", lines[1])
+	}
+	if strings.Contains(out, "93.184.216.34:443  48") || strings.Contains(out, "Top servers") {
+		t.Errorf("the client's closes are still counted for the server:\n%s", out[i:])
+	}
+	md := render(t, "markdown", Options{}, browserCloses(47), Summary{})
+	if !strings.Contains(md, "| 10.0.0.2 | client | 47 |") || !strings.Contains(md, "| `abortive_close` | 47 |\n| `server_reset_after_request`") {
+		t.Errorf("markdown summary lacks the client resetter or count order:\n%s", md)
+	}
+}
+
+// TestJSON_forJQ checks the fields of issue 18.9 that jq users read
+// without parsing strings: by_origin, idle_gap_s, the split endpoints and
+// rst.input.
+func TestJSON_forJQ(t *testing.T) {
+	fs := testFindings()
+	fs[0].Gap = heuristics.Gap{Duration: 350200 * time.Millisecond}
+	out := render(t, "json", Options{}, fs, testSummary())
+	var d struct {
+		ByOrigin map[string]int `json:"by_origin"`
+		Findings []struct {
+			IdleGap  *string  `json:"idle_gap"`
+			IdleGapS *float64 `json:"idle_gap_s"`
+			Flow     struct {
+				Client     string  `json:"client"`
+				Server     string  `json:"server"`
+				ClientIP   *string `json:"client_ip"`
+				ServerIP   *string `json:"server_ip"`
+				ClientPort *int    `json:"client_port"`
+				ServerPort *int    `json:"server_port"`
+			} `json:"flow"`
+			RST struct {
+				Input *int `json:"input"`
+			} `json:"rst"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, f := range fs {
+		want[string(f.Origin)]++
+	}
+	if len(d.ByOrigin) != len(want) {
+		t.Errorf("by_origin: got %v, want %v", d.ByOrigin, want)
+	}
+	for o, n := range want {
+		if d.ByOrigin[o] != n {
+			t.Errorf("by_origin[%s]: got %d, want %d", o, d.ByOrigin[o], n)
+		}
+	}
+	gaps := 0
+	for i, f := range d.Findings {
+		if f.RST.Input == nil {
+			t.Errorf("finding %d: rst.input missing", i+1)
+		}
+		if f.Flow.ClientIP == nil || f.Flow.ClientPort == nil || f.Flow.ServerIP == nil || f.Flow.ServerPort == nil {
+			t.Errorf("finding %d: split endpoints missing: %+v", i+1, f.Flow)
+			continue
+		}
+		if got := netip.AddrPortFrom(netip.MustParseAddr(*f.Flow.ServerIP), uint16(*f.Flow.ServerPort)).String(); got != f.Flow.Server {
+			t.Errorf("finding %d: server_ip/server_port give %s, want %s", i+1, got, f.Flow.Server)
+		}
+		if got := netip.AddrPortFrom(netip.MustParseAddr(*f.Flow.ClientIP), uint16(*f.Flow.ClientPort)).String(); got != f.Flow.Client {
+			t.Errorf("finding %d: client_ip/client_port give %s, want %s", i+1, got, f.Flow.Client)
+		}
+		if f.IdleGap != nil {
+			gaps++
+			d, err := time.ParseDuration(*f.IdleGap)
+			if err != nil || f.IdleGapS == nil || *f.IdleGapS != d.Seconds() {
+				t.Errorf("finding %d: idle_gap %v idle_gap_s %v, want the same seconds", i+1, *f.IdleGap, f.IdleGapS)
+			}
+			if d == 350200*time.Millisecond && *f.IdleGapS != 350.2 {
+				t.Errorf("finding %d: idle_gap_s %v, want 350.2", i+1, *f.IdleGapS)
+			}
+		} else if f.IdleGapS != nil {
+			t.Errorf("finding %d: idle_gap_s without idle_gap", i+1)
+		}
+	}
+	if gaps != 2 {
+		t.Errorf("findings with an idle gap: got %d, want 2 (the fixture's and the one set here)", gaps)
+	}
+}
+
+// cards counts the finding cards (text) or sections (markdown) in out.
+func cards(out, format string) int {
+	if format == "markdown" {
+		return strings.Count(out, "\n### ")
+	}
+	return strings.Count(out, "── #")
+}
+
+// TestGroups_foldSimilarFindings (issue 18.11): 3,000 browser closes to
+// one server become one line and one card; the lone server reset and the
+// middlebox reset keep their cards. Below GroupMin nothing folds.
+func TestGroups_foldSimilarFindings(t *testing.T) {
+	for _, format := range []string{"text", "markdown"} {
+		out := render(t, format, Options{Width: 200}, browserCloses(3000), Summary{})
+		if got := cards(out, format); got != 3 {
+			t.Errorf("%s: got %d cards, want 3 (the group's first, the server reset, the middlebox reset)", format, got)
+		}
+		first := "frame 10 at " + at(t0).String()
+		last := "frame 3009 at " + at(t0.Add(2999*time.Second)).String()
+		line := "3000 × abortive_close · origin client · server 93.184.216.34:443 · first " + first + " · last " + last
+		if format == "markdown" {
+			line = "| 3000 | `abortive_close` | `client` | 93.184.216.34:443 | " + first + " | " + last + " |"
+		}
+		if !strings.Contains(out, line) {
+			t.Errorf("%s: lacks the group line %q:\n%.3000s", format, line, out)
+		}
+		for _, want := range []string{"middlebox_injected", "server_reset_after_request"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: the lone %s is buried", format, want)
+			}
+		}
+		few := render(t, format, Options{Width: 200}, browserCloses(GroupMin-1), Summary{})
+		if got := cards(few, format); got != GroupMin+1 || strings.Contains(few, "Repeated") {
+			t.Errorf("%s: %d similar findings: got %d cards, want %d and no group", format, GroupMin-1, got, GroupMin+1)
+		}
+	}
+	// Live text: the first GroupMin-1 cards of the group print as they
+	// come, the rest fold, and the summary says so.
+	out := render(t, "text", Options{Width: 200, Stream: true}, browserCloses(30), Summary{})
+	if got := cards(out, "text"); got != GroupMin-1+2 {
+		t.Errorf("stream: got %d cards, want %d", got, GroupMin-1+2)
+	}
+	if !strings.Contains(out, "30 × abortive_close") || !strings.Contains(out, fmt.Sprintf("the first %d cards of each are above", GroupMin-1)) {
+		t.Errorf("stream: group line missing:\n%s", out[strings.Index(out, "Repeated"):])
+	}
+}
+
+// TestQuiet (issue 18.11, -q): the header and summary only.
+func TestQuiet(t *testing.T) {
+	fs := browserCloses(20)
+	for _, format := range []string{"text", "markdown"} {
+		for _, stream := range []bool{false, true} {
+			if stream && format == "markdown" {
+				continue
+			}
+			out := render(t, format, Options{Width: 100, Quiet: true, Stream: stream}, fs, Summary{})
+			if got := cards(out, format); got != 0 {
+				t.Errorf("%s (stream %v): got %d cards, want none", format, stream, got)
+			}
+			group := "20 × abortive_close"
+			if format == "markdown" {
+				group = "| 20 | `abortive_close` |"
+			}
+			if !strings.Contains(out, group) {
+				t.Errorf("%s (stream %v): summary or group line missing:\n%s", format, stream, out)
+			}
+		}
+	}
+	js := render(t, "json", Options{Quiet: true}, fs, Summary{})
+	var d map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(js), &d); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d["findings"]; ok || !strings.Contains(js, `"findings": 22`) {
+		t.Errorf("json -q: want stats.findings 22 and no findings list:\n%s", js)
+	}
+	nd := render(t, "ndjson", Options{Quiet: true}, fs, Summary{})
+	if n := strings.Count(nd, "\n"); n != 1 || !strings.Contains(nd, `"findings":22`) {
+		t.Errorf("ndjson -q: got %d lines, want the summary line only:\n%s", n, nd)
+	}
+}
+
+// TestTally_topResettersExact: the top list kept as findings come equals
+// the one computed from every count at the end, for findings in a
+// shuffled order with many ties.
+func TestTally_topResettersExact(t *testing.T) {
+	var fs []heuristics.Finding
+	for i := range 3000 {
+		k := (i * 7919) % 97 // 97 servers, uneven counts
+		f := heuristics.Finding{Cause: heuristics.CauseRefused, Origin: heuristics.OriginServer,
+			Flow: heuristics.FlowInfo{Client: ap("10.0.0.1:1000"), Server: ap(fmt.Sprintf("10.9.%d.%d:80", k%7, k))},
+			RST:  heuristics.RSTInfo{Time: at(t0), Packet: uint64(i + 1), From: heuristics.SideServer, Count: 1 + (i*31)%3}}
+		if i%5 == 0 {
+			f.Origin = heuristics.OriginMiddlebox
+		}
+		fs = append(fs, f)
+	}
+	tl := tally{detail: true}
+	exact := map[resetter]int{}
+	for i := range fs {
+		tl.add(&fs[i])
+		exact[resetterOf(&fs[i])] += fs[i].RST.Count
+	}
+	var all []resetterCount
+	for r, n := range exact {
+		all = append(all, resetterCount{resetter: r, RSTs: n, addr: r.addrOrUnknown()})
+	}
+	slices.SortFunc(all, func(a, b resetterCount) int { return a.before(&b) })
+	got := tl.topResetters(topResetterMax)
+	if len(got) != topResetterMax {
+		t.Fatalf("got %d resetters, want %d", len(got), topResetterMax)
+	}
+	for i := range got {
+		if got[i].addr != all[i].addr || got[i].Side() != all[i].Side() || got[i].RSTs != all[i].RSTs {
+			t.Errorf("resetter %d: got %s %s %d, want %s %s %d", i, got[i].addr, got[i].Side(), got[i].RSTs, all[i].addr, all[i].Side(), all[i].RSTs)
+		}
+	}
+}

@@ -38,6 +38,7 @@ type textWriter struct {
 	echoIDs  echoIDs        // stream mode: IDs of findings that may be echoed
 	inputs   []string       // file names, known at Close (document mode only)
 	loc      *time.Location // where absolute times are shown (nil: UTC)
+	ascii    bool           // no colour: the Ascii profile
 }
 
 // newText returns the text Writer. profile, when not nil and opts.Color
@@ -53,7 +54,7 @@ func newText(w io.Writer, opts Options, profile *termenv.Profile) *textWriter {
 		width = terminalWidth(w)
 	}
 	width = max(width, minWidth)
-	return &textWriter{document: document{out: sink{w: w}, quiet: opts.Quiet, tally: tally{detail: true}}, st: st, width: width, stream: opts.Stream, loc: opts.Location}
+	return &textWriter{document: document{out: sink{w: w}, quiet: opts.Quiet, tally: tally{detail: true}}, st: st, width: width, stream: opts.Stream, loc: opts.Location, ascii: !opts.Color}
 }
 
 // terminalWidth is w's width when w is a terminal (at most maxAutoWidth),
@@ -130,6 +131,11 @@ func (t *textWriter) emit(block string) {
 // kv renders an indented "label  value" row; the value wraps in its
 // column.
 func (t *textWriter) kv(label, value string) string {
+	if w := t.width - indent - labelWidth; fits(label, labelWidth) && fits(value, w) {
+		// What the wrapping render gives when nothing wraps (emit trims
+		// the padding after the value), at a tenth of the cost.
+		return strings.Repeat(" ", indent) + t.paint(t.st.label, label) + strings.Repeat(" ", labelWidth-textWidth(label)) + t.paint(t.st.plain, value)
+	}
 	l := t.st.label.Width(labelWidth).Render(label)
 	v := t.st.plain.Width(t.width - indent - labelWidth).Render(value)
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), l, v)
@@ -137,6 +143,9 @@ func (t *textWriter) kv(label, value string) string {
 
 // para renders text wrapped at the card width, indented by n cells.
 func (t *textWriter) para(n int, text string) string {
+	if fits(text, t.width-n) {
+		return strings.Repeat(" ", n) + t.paint(t.st.plain, text)
+	}
 	v := t.st.plain.Width(t.width - n).Render(text)
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", n), v)
 }
@@ -343,18 +352,18 @@ func (t *textWriter) input(f *heuristics.Finding) string {
 
 // cardTitle is the rule line: id, cause, origin, confidence.
 func (t *textWriter) cardTitle(f *heuristics.Finding) string {
-	title := t.st.cardID.Render(fmt.Sprintf("#%d", f.ID)) + " " +
-		t.st.cause.Render(Sanitize(string(f.Cause), maxShort)) +
-		t.st.muted.Render(" · origin ") + t.st.originStyle(f.Origin).Render(Sanitize(string(f.Origin), maxShort)) +
-		t.st.muted.Render(" · confidence ") + t.st.confStyle(f.Confidence).Render(f.Confidence.String())
+	title := t.paint(t.st.cardID, fmt.Sprintf("#%d", f.ID)) + " " +
+		t.paint(t.st.cause, Sanitize(string(f.Cause), maxShort)) +
+		t.paint(t.st.muted, " · origin ") + t.paint(t.st.originStyle(f.Origin), Sanitize(string(f.Origin), maxShort)) +
+		t.paint(t.st.muted, " · confidence ") + t.paint(t.st.confStyle(f.Confidence), f.Confidence.String())
 	if f.ConsequenceOf > 0 {
-		title += t.st.muted.Render(fmt.Sprintf(" · echo of #%d", f.ConsequenceOf))
+		title += t.paint(t.st.muted, fmt.Sprintf(" · echo of #%d", f.ConsequenceOf))
 	}
 	fill := t.width - 3 - lipgloss.Width(title) - 1
 	if fill < 2 {
 		return t.st.plain.Width(t.width).Render(title)
 	}
-	return t.st.rule.Render("── ") + title + " " + t.st.rule.Render(strings.Repeat("─", fill))
+	return t.paint(t.st.rule, "── ") + title + " " + t.paint(t.st.rule, strings.Repeat("─", fill))
 }
 
 // rstLine describes the RST packet(s); input names the capture file when
@@ -472,14 +481,17 @@ func requestLine(r *heuristics.RequestInfo) string {
 
 // evidence renders one evidence bullet with a hanging indent.
 func (t *textWriter) evidence(e heuristics.Evidence) string {
-	text := t.st.signal.Render(Sanitize(string(e.Signal), maxShort))
+	text := t.paint(t.st.signal, Sanitize(string(e.Signal), maxShort))
 	if e.Detail != "" {
 		text += ": " + Sanitize(e.Detail, maxLong)
 	}
 	if len(e.Frames) > 0 {
-		text += " " + t.st.muted.Render("["+frameList(e.Frames)+"]")
+		text += " " + t.paint(t.st.muted, "["+frameList(e.Frames)+"]")
 	}
 	lead := strings.Repeat(" ", indent+2) + "• "
+	if fits(text, t.width-textWidth(lead)) {
+		return lead + t.paint(t.st.plain, text)
+	}
 	v := t.st.plain.Width(t.width - lipgloss.Width(lead)).Render(text)
 	return lipgloss.JoinHorizontal(lipgloss.Top, lead, v)
 }
@@ -616,21 +628,114 @@ func (t *textWriter) ladder(f *heuristics.Finding) string {
 		shown = append(shown, nil)
 	}
 	avail := t.width - indent
-	var tb *table.Table
-	for dropAbove := 6; dropAbove >= 1; dropAbove-- {
-		tb = t.ladderTable(shown, dropAbove)
-		if lipgloss.Width(tb.String()) <= avail {
-			break
+	// Each String renders the whole table (most of a card's cost): render
+	// each candidate once.
+	out, ok := t.ladderFast(shown, avail)
+	if !ok {
+		var tb *table.Table
+		for dropAbove := 6; dropAbove >= 1; dropAbove-- {
+			tb = t.ladderTable(shown, dropAbove)
+			if out = tb.String(); lipgloss.Width(out) <= avail {
+				break
+			}
 		}
-	}
-	if lipgloss.Width(tb.String()) > avail {
-		tb = tb.Width(avail)
+		if lipgloss.Width(out) > avail {
+			out = tb.Width(avail).String()
+		}
 	}
 	title := "packets (ms relative to the RST)"
 	if len(idx) < len(rows) {
 		title = fmt.Sprintf("packets (%d of %d shown; ms relative to the RST)", len(idx), len(rows))
 	}
-	return t.para(indent, t.st.label.Render(title)) + "\n" + t.indentBlock(tb.String())
+	return t.para(indent, t.st.label.Render(title)) + "\n" + t.indentBlock(out)
+}
+
+// ladderFast lays the ladder out as ladderTable's table renders it
+// (columns padded right by 2 but the last, numbers aligned right, a rule
+// under the header), without lipgloss/table: the table renders every cell
+// through a Style and measures it again, which made text output of 3,000
+// findings 80 times slower than ndjson (BenchmarkWrite3000). Styles apply
+// per row. It gives up (false) when the columns that fit are not all of
+// them, leaving narrow terminals to ladderTable's column dropping.
+func (t *textWriter) ladderFast(shown []*heuristics.PacketRow, avail int) (string, bool) {
+	cols := ladderColumns
+	cells := make([][]string, len(shown)+1)
+	widths := make([]int, len(cols))
+	for i := range cells {
+		cells[i] = make([]string, len(cols))
+		for j, c := range cols {
+			v := c.head
+			if i > 0 {
+				v = ladderCell(shown[i-1], c)
+			}
+			cells[i][j] = v
+			widths[j] = max(widths[j], textWidth(v))
+		}
+	}
+	total := 0
+	for j := range cols {
+		total += widths[j]
+		if j < len(cols)-1 {
+			total += 2
+		}
+	}
+	if total > avail {
+		return "", false
+	}
+	var b strings.Builder
+	line := func(row []string) string {
+		var l strings.Builder
+		for j, v := range row {
+			gap := strings.Repeat(" ", widths[j]-textWidth(v))
+			if cols[j].right {
+				l.WriteString(gap + v)
+			} else {
+				l.WriteString(v + gap)
+			}
+			if j < len(row)-1 {
+				l.WriteString("  ")
+			}
+		}
+		return l.String()
+	}
+	b.WriteString(t.paint(t.st.header.UnsetPaddingRight(), line(cells[0])))
+	b.WriteString("\n" + t.paint(t.st.border, strings.Repeat("─", total)))
+	for i, row := range cells[1:] {
+		st := t.st.cell
+		if shown[i] != nil && shown[i].RST {
+			st = t.st.rstCell
+		}
+		b.WriteString("\n" + t.paint(st.UnsetPaddingRight(), line(row)))
+	}
+	return b.String(), true
+}
+
+// fits reports whether s lays out on one line of w cells as it is (nothing
+// to wrap, no tab to expand): kv, para and evidence then skip lipgloss's
+// wrapping render, which was most of a card's cost.
+func fits(s string, w int) bool { return !strings.ContainsAny(s, "\n\t") && textWidth(s) <= w }
+
+// textWidth is lipgloss.Width without its cost for plain ASCII.
+func textWidth(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 || s[i] < 0x20 {
+			return lipgloss.Width(s)
+		}
+	}
+	return len(s)
+}
+
+// ladderCell is row r's cell in column c; r nil is a gap.
+func ladderCell(r *heuristics.PacketRow, c ladderColumn) string {
+	switch {
+	case r == nil && c.head == "frame":
+		return "⋮"
+	case r == nil:
+		return ""
+	case r.Partial && c.drop > 0:
+		return "-" // not kept: the row is recalled from the flow's facts
+	}
+	return c.cell(r)
 }
 
 // ladderTable builds the ladder with the columns whose drop rank is below
@@ -650,15 +755,7 @@ func (t *textWriter) ladderTable(shown []*heuristics.PacketRow, dropAbove int) *
 	for i, r := range shown {
 		data[i] = make([]string, len(cols))
 		for j, c := range cols {
-			switch {
-			case r == nil && c.head == "frame":
-				data[i][j] = "⋮"
-			case r == nil:
-			case r.Partial && c.drop > 0:
-				data[i][j] = "-" // not kept: the row is recalled from the flow's facts
-			default:
-				data[i][j] = c.cell(r)
-			}
+			data[i][j] = ladderCell(r, c)
 		}
 	}
 	return table.New().
@@ -686,7 +783,21 @@ func (t *textWriter) ladderTable(shown []*heuristics.PacketRow, dropAbove int) *
 		})
 }
 
+// paint renders s with st, a style without width, padding or margins.
+// Without colour (the Ascii profile) such a style changes nothing but
+// tabs and line ends, so plain s is returned as it is, unrendered.
+func (t *textWriter) paint(st lipgloss.Style, s string) string {
+	if t.ascii && !strings.ContainsAny(s, "\t\r\n") {
+		return s
+	}
+	return st.Render(s)
+}
+
 // indentBlock indents every line of s.
 func (t *textWriter) indentBlock(s string) string {
+	if !strings.Contains(s, "\t") {
+		pad := strings.Repeat(" ", indent)
+		return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
+	}
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), s)
 }

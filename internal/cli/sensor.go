@@ -212,9 +212,13 @@ func (s *Sensor) Judged(f *heuristics.Finding, kept bool) {
 	}
 }
 
+// Statser is the flow table as the sensor reads it (flows.Table or
+// flows.Sharded).
+type Statser interface{ Stats() flows.TableStats }
+
 // Tick runs after every packet: metrics every 4096 packets, the summary
 // when SIGUSR1 came.
-func (s *Sensor) Tick(src capture.Source, t *flows.Table) {
+func (s *Sensor) Tick(src capture.Source, t Statser) {
 	s.n++
 	if s.n&4095 == 0 || s.usr1.Load() {
 		s.update(src, t)
@@ -223,7 +227,7 @@ func (s *Sensor) Tick(src capture.Source, t *flows.Table) {
 
 // Quiet runs when the live link is quiet: -w's buffered packets go to
 // disk, the metrics are updated, and the summary printed if SIGUSR1 came.
-func (s *Sensor) Quiet(src capture.Source, t *flows.Table) error {
+func (s *Sensor) Quiet(src capture.Source, t Statser) error {
 	s.update(src, t)
 	if r, ok := s.exp.(*recorderExport); ok {
 		return r.flush()
@@ -232,7 +236,7 @@ func (s *Sensor) Quiet(src capture.Source, t *flows.Table) error {
 }
 
 // update refreshes the metrics and prints the summary if SIGUSR1 asked.
-func (s *Sensor) update(src capture.Source, t *flows.Table) {
+func (s *Sensor) update(src capture.Source, t Statser) {
 	if s.m == nil && !s.usr1.Load() {
 		return
 	}

@@ -29,13 +29,16 @@ func benchCapture(b *testing.B, packets int) (data []byte, pkts int) {
 // BenchmarkPipeline runs rstscope end to end (read, decode, track, judge,
 // JSON report) on a generated mix of HTTP, TLS and RST scenarios held in
 // memory, like `rstscope -r F --format json -o /dev/null` (the reader and
-// decoder run in a goroutine of their own, see capture.Prefetch).
+// decoder run in a goroutine of their own, see capture.Prefetch), with one
+// flow table and with two shards.
 func BenchmarkPipeline(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		packets int
+		shards  string
 	}{
-		{"mix-1M", 1020000},
+		{"mix-1M", 1020000, "1"},
+		{"mix-1M-shards-2", 1020000, "2"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			data, n := benchCapture(b, bc.packets)
@@ -43,7 +46,7 @@ func BenchmarkPipeline(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				// -r - reads the stdin run is given: the capture in memory.
-				if code := run([]string{"-r", "-", "--format", "json"}, bytes.NewReader(data), io.Discard, io.Discard, make(chan struct{})); code != 0 {
+				if code := run([]string{"-r", "-", "--format", "json", "--shards", bc.shards}, bytes.NewReader(data), io.Discard, io.Discard, make(chan struct{})); code != 0 {
 					b.Fatalf("rstscope exit %d", code)
 				}
 			}

@@ -422,6 +422,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-r", demoPcap, "--cause", "idle-timeout,refused"}, "(did you mean idle_timeout?)"},
 		{[]string{"-r", demoPcap, "--cause", "zzz"}, `unknown cause "zzz"; valid: refused, server_reset_after_request`},
 		{[]string{"-r", demoPcap, "-w", "-", "-o", "-"}, "-w - and -o - both write to stdout"},
+		// ECS has findings only: -q would silently write nothing.
+		{[]string{"-r", demoPcap, "-q", "--format", "ecs"}, "-q and --format ecs: ECS writes one document per finding and no summary"},
 	} {
 		code, stdout, stderr := runCLI(t, nil, tc.args...)
 		checkErrLine(t, code, stderr, 2, tc.want)

@@ -111,6 +111,7 @@ func TestErrors(t *testing.T) {
 	w.Close()
 	os.WriteFile(ng, b.Bytes(), 0o644)
 
+	empty := t.TempDir()
 	tests := []struct {
 		name string
 		args []string
@@ -118,7 +119,10 @@ func TestErrors(t *testing.T) {
 		want string
 	}{
 		{"unreadable file", []string{"-r", "/proc/self/mem"}, 1, "capture: /proc/self/mem: read /proc/self/mem: input/output error"},
-		{"directory", []string{"-r", dir}, 1, "capture: " + dir + ": is a directory"},
+		// -r of a directory reads its captures (in time order): this one
+		// has none; the next, one that fails.
+		{"directory without captures", []string{"-r", empty}, 1, "capture: " + empty + ": no capture files in the directory"},
+		{"directory with a bad capture", []string{"-r", dir}, 1, "capture: " + ng + ": unsupported link type 150 (USER3)"},
 		{"unsupported link type", []string{"-r", user0}, 1, "unsupported link type 147 (USER0)"},
 		{"unknown link type", []string{"-r", odd}, 1, "unsupported link type 9999"},
 		{"unsupported link type pcapng", []string{"-r", ng}, 1, "unsupported link type 150 (USER3)"},

@@ -336,6 +336,8 @@ func TestBadInput(t *testing.T) {
 	os.WriteFile(notCapture, []byte("this is not a capture file\n"), 0o644)
 	empty := filepath.Join(dir, "empty.pcap")
 	os.WriteFile(empty, nil, 0o644)
+	noCaptures := t.TempDir() // -r of a directory reads its captures: none here
+	os.WriteFile(filepath.Join(noCaptures, "notes.txt"), []byte("notes\n"), 0o644)
 	tests := []struct {
 		name     string
 		args     []string
@@ -343,7 +345,9 @@ func TestBadInput(t *testing.T) {
 		contains string
 	}{
 		{"missing file", []string{"-r", filepath.Join(dir, "nope.pcap")}, 1, "no such file"},
-		{"directory", []string{"-r", dir}, 1, "directory"},
+		{"directory without captures", []string{"-r", noCaptures}, 1, "no capture files in the directory"},
+		{"directory with an empty capture", []string{"-r", dir}, 1, "empty file"},
+		{"pattern matching nothing", []string{"-r", filepath.Join(dir, "*.pcapng")}, 1, "no file matches"},
 		{"not a capture", []string{"-r", notCapture}, 1, "not a capture file"},
 		{"empty file", []string{"-r", empty}, 1, "empty"},
 		{"no input", nil, 2, "nothing to read"},
@@ -473,10 +477,11 @@ func TestStdin(t *testing.T) {
 
 // TestMaxFlows: a full table makes room by ending closed (then half-open
 // or long-silent) flows early; every RST is still in a finding, and the
-// JSON and stderr both warn.
+// JSON and stderr both warn. One flow table (--shards 1): with shards,
+// each holds --max-flows/N, so which flows a full table ends differs.
 func TestMaxFlows(t *testing.T) {
 	all := runJSON(t, "-r", "pcaps/demo.pcap")
-	code, out, errs := runCLI(t, nil, "-r", "pcaps/demo.pcap", "--max-flows", "3", "--format", "json")
+	code, out, errs := runCLI(t, nil, "-r", "pcaps/demo.pcap", "--max-flows", "3", "--format", "json", "--shards", "1")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"syscall"
+	"time"
 
 	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/correlate"
@@ -27,7 +28,7 @@ type pipeline struct {
 	sens               *cli.Sensor // metrics, SIGUSR1
 	peer               *correlate.Peer
 	kern               *cli.Kernel // the host kernel's account (--kernel-reasons, --kernel-events); nil without
-	table              *flows.Table
+	table              tracker
 	findings, filtered uint64
 	warnings           []string
 	readerGone         bool // the report's reader went away (EPIPE)
@@ -83,6 +84,7 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	if p.kern, err = cfg.OpenKernel(p.stderr); err != nil {
 		return err
 	}
+	p.sens.Watch(p.kern)
 	if err := cfg.DropPrivileges(); err != nil {
 		return err
 	}
@@ -95,7 +97,7 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	if kw := p.kern.Witness(); kw != nil {
 		witnesses = append(witnesses, kw)
 	}
-	p.table = flows.NewTable(flows.Options{LookAhead: cfg.LookAhead, MaxFlows: cfg.MaxFlows,
+	p.table = newTracker(cfg, flows.Options{LookAhead: cfg.LookAhead, MaxFlows: cfg.MaxFlows,
 		// Time jumps (a record stamped decades off, a clock step) are
 		// re-based by the table and reported here, frame first.
 		OnWarning: func(msg string) { p.warn("%s", msg) },
@@ -191,4 +193,22 @@ func (p *pipeline) warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	p.warnings = append(p.warnings, msg)
 	fmt.Fprintf(p.stderr, "rstscope: warning: %s\n", msg)
+}
+
+// tracker is what the pipeline needs of flows.Table and flows.Sharded.
+type tracker interface {
+	Add(*capture.Packet)
+	Flush(time.Time)
+	Close()
+	Stats() flows.TableStats
+}
+
+// newTracker gives the flow table: sharded over --shards goroutines for
+// files (events still arrive in order, on this goroutine), one Table for
+// live captures, which are flushed as the link goes quiet.
+func newTracker(cfg *cli.Config, opts flows.Options) tracker {
+	if cfg.Iface != "" || cfg.Shards <= 1 {
+		return flows.NewTable(opts)
+	}
+	return flows.NewSharded(cfg.Shards, opts)
 }

@@ -259,7 +259,7 @@ func testPrometheus(t *testing.T, bin string) {
 	const metricsAddr, promAddr = "127.0.0.1:9471", "127.0.0.1:9090"
 	l := newNetLab(t)
 	p := startIn(t, l.a, bin, func(c *exec.Cmd) { c.Stdout = io.Discard },
-		"-i", "vethA", "--format", "ndjson", "--look-ahead", "300ms", "--metrics", metricsAddr, "tcp")
+		"-i", "vethA", "--format", "ndjson", "--look-ahead", "300ms", "--metrics", metricsAddr, "--kernel-reasons=auto", "tcp")
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`global:
@@ -331,6 +331,9 @@ scrape_configs:
 	if !strings.Contains(raw, `"origin"`) || strings.Contains(raw, liveB) {
 		t.Errorf("refused series: got %s, want origin/confidence labels and no address", raw)
 	}
+	// The kernel's account: each refused connect's RST was received by a's
+	// stack (tcp_receive_reset) and joined to its finding.
+	testKernelMetrics(t, l, metricsAddr, p, n, deadline)
 	// promtool lints the live binary's exposition too.
 	if promtool, err := exec.LookPath("promtool"); err == nil {
 		expo, err := getIn(t, l, "http://"+metricsAddr+"/metrics")
@@ -348,6 +351,61 @@ scrape_configs:
 	if code := p.stop(t, syscall.SIGINT); code != 0 {
 		t.Fatalf("exit %d\n%s", code, p.stderr)
 	}
+}
+
+// testKernelMetrics: with --kernel-reasons=auto, rstscope's /metrics
+// counts n RSTs judged with the kernel's account, n joined, at least n
+// tcp_receive_reset events (loopback resets of the namespace, as the scrapes
+// make, count too) and none lost; where the kernel cannot give its account
+// the kernel series are absent.
+func testKernelMetrics(t *testing.T, l *netLab, addr string, p *proc, n int, deadline time.Time) {
+	t.Helper()
+	want := []string{
+		fmt.Sprintf("rstscope_kernel_rsts_total %d\n", n), fmt.Sprintf("rstscope_kernel_rsts_joined_total %d\n", n),
+		"rstscope_kernel_events_lost_total 0\n",
+	}
+	const received = `rstscope_kernel_events_total{event="tcp_receive_reset"} `
+	for {
+		expo, err := getIn(t, l, "http://"+addr+"/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(p.stderr.String(), "kernel reset reasons off") {
+			if bytes.Contains(expo, []byte("rstscope_kernel_")) {
+				t.Errorf("kernel reset reasons off, yet /metrics has kernel series")
+			}
+			t.Logf("kernel series absent as they should be: %s", p.stderr)
+			return
+		}
+		missing := ""
+		if v, err := strconv.Atoi(strings.TrimPrefix(grepLines(expo, received), received)); err != nil || v < n {
+			missing = fmt.Sprintf("%s>= %d", received, n)
+		}
+		for _, w := range want {
+			if !bytes.Contains(expo, []byte(w)) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			t.Logf("kernel metrics:\n%s", grepLines(expo, "rstscope_kernel_"))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q:\n%s", missing, grepLines(expo, "rstscope_kernel_"))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func grepLines(b []byte, prefix string) string {
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // promQuery runs an instant query against Prometheus's HTTP API from inside

@@ -152,6 +152,9 @@ else
 	if "$BIN" --help 2>&1 | grep -q -- '--shards'; then
 		run_rstscope "rstscope -r F --shards 1 (one flow shard)" --shards 1
 		RST1_WALL=$R_WALL
+		# and a shard per core (the default leaves the reader a core)
+		NSH=$(nproc)
+		run_rstscope "rstscope -r F --shards $NSH (a shard per core)" --shards "$NSH"
 	fi
 	run_rstscope "rstscope -r F --format json -o /dev/null"
 	RST_WALL=$R_WALL; RST_RSS=$R_RSS

@@ -99,6 +99,8 @@ type fileSource struct {
 	// steady is set when reads never wait for data (a regular file or
 	// memory): only then does Prefetch read ahead.
 	steady bool
+	count  *countReader // the bytes read from the file (see Progress)
+	size   int64        // the file's size; 0 when unknown
 
 	index uint64
 	stats Stats
@@ -136,6 +138,9 @@ func OpenFile(path string, input int, opts FileOptions) (Source, error) {
 		f.Close()
 		return nil, err
 	}
+	if fi.Mode().IsRegular() {
+		s.size = fi.Size()
+	}
 	return s, nil
 }
 
@@ -163,8 +168,8 @@ func pathErr(err error) error {
 }
 
 func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts FileOptions) (*fileSource, error) {
-	s := &fileSource{name: name, input: input, file: closer, dec: NewDecoder(), lastLink: -1, steady: steadyReader(r)}
-	br := bufio.NewReaderSize(r, readBufferSize)
+	s := &fileSource{name: name, input: input, file: closer, dec: NewDecoder(), lastLink: -1, steady: steadyReader(r), count: &countReader{r: r}}
+	br := bufio.NewReaderSize(s.count, readBufferSize)
 	kind, err := sniff(br, name, "")
 	if err != nil {
 		return nil, err

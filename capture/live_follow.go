@@ -40,7 +40,7 @@ const pipeLiveSkew = 10 * time.Second
 func Follow(src Source, stop <-chan struct{}, progress io.Writer) Source {
 	switch {
 	case steadySource(src):
-		f := &followFile{Source: src, done: make(chan struct{}), prog: newProgress(progress)}
+		f := &followFile{Source: src, done: make(chan struct{}), prog: newProgress(progress, src)}
 		go func() {
 			select {
 			case <-stop:

@@ -31,6 +31,7 @@ func Prefetch(src Source) Source {
 			return newPrefetcher(s)
 		}
 	case *mergeSource:
+		s.prefetch = true
 		for i, in := range s.srcs {
 			if fs, ok := in.(*fileSource); ok && fs.steady {
 				s.srcs[i] = newPrefetcher(fs)

@@ -357,7 +357,7 @@ func TestPrefetch_manyBatches(t *testing.T) {
 }
 
 // TestPrefetch_otherSources: a Source that is not a file comes back as it
-// is; a merge of files gets its inputs prefetched.
+// is; a merge of files gets its inputs prefetched, as it opens them.
 func TestPrefetch_otherSources(t *testing.T) {
 	var s Source = &mergeSource{}
 	if Prefetch(s) != s {
@@ -370,14 +370,15 @@ func TestPrefetch_otherSources(t *testing.T) {
 	}
 	pm := Prefetch(m)
 	defer pm.Close()
+	got, err, _ := drain(t, pm, 0)
+	if err != io.EOF || len(got) != 180 {
+		t.Errorf("merged: got %d packets and %v, want 180 and EOF", len(got), err)
+	}
+	// Inputs are opened as the merge reaches them (see OpenFiles).
 	for i, in := range pm.(*mergeSource).srcs {
 		if _, ok := in.(*prefetcher); !ok {
 			t.Errorf("input %d: got %T, want *prefetcher", i, in)
 		}
-	}
-	got, err, _ := drain(t, pm, 0)
-	if err != io.EOF || len(got) != 180 {
-		t.Errorf("merged: got %d packets and %v, want 180 and EOF", len(got), err)
 	}
 }
 

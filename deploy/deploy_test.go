@@ -37,7 +37,8 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN CAP_BPF CAP_PERFMON", "DynamicUser=yes",
+		"AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN CAP_BPF CAP_PERFMON CAP_DAC_READ_SEARCH", "DynamicUser=yes",
+		"--kernel-reasons=auto",
 		"StateDirectory=rstscope", "Restart=on-failure", "-G 3600 -W 168 -C 100", "NoNewPrivileges=yes",
 	} {
 		if !bytes.Contains(unit, []byte(want)) {
@@ -149,8 +150,17 @@ func TestDaemonSet(t *testing.T) {
 				Metadata struct{ Annotations map[string]string }
 				Spec     struct {
 					HostNetwork bool `yaml:"hostNetwork"`
-					Containers  []struct {
-						Args  []string
+					Volumes     []struct {
+						Name     string
+						HostPath struct{ Path string } `yaml:"hostPath"`
+					}
+					Containers []struct {
+						Args         []string
+						VolumeMounts []struct {
+							Name      string
+							MountPath string `yaml:"mountPath"`
+							ReadOnly  bool   `yaml:"readOnly"`
+						} `yaml:"volumeMounts"`
 						Ports []struct {
 							Name          string
 							ContainerPort int `yaml:"containerPort"`
@@ -192,8 +202,8 @@ func TestDaemonSet(t *testing.T) {
 	}
 	c := spec.Containers[0]
 	sc := c.SecurityContext
-	if got := slices.Sorted(slices.Values(sc.Capabilities.Add)); !slices.Equal(got, []string{"BPF", "NET_ADMIN", "NET_RAW", "PERFMON"}) {
-		t.Errorf("capabilities added: got %q, want BPF, NET_ADMIN, NET_RAW, PERFMON", got)
+	if got := slices.Sorted(slices.Values(sc.Capabilities.Add)); !slices.Equal(got, []string{"BPF", "DAC_READ_SEARCH", "NET_ADMIN", "NET_RAW", "PERFMON"}) {
+		t.Errorf("capabilities added: got %q, want BPF, DAC_READ_SEARCH, NET_ADMIN, NET_RAW, PERFMON", got)
 	}
 	if !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) || !sc.RunAsNonRoot {
 		t.Errorf("securityContext: drop %q, runAsNonRoot %v; want drop ALL, non-root", sc.Capabilities.Drop, sc.RunAsNonRoot)
@@ -202,6 +212,11 @@ func TestDaemonSet(t *testing.T) {
 		t.Errorf("allowPrivilegeEscalation must be true: no_new_privs would ignore the binary's file capabilities")
 	}
 	args := strings.Join(c.Args, " ")
+	// --kernel-reasons=auto reads the host's tracefs, mounted read-only.
+	if !strings.Contains(args, "--kernel-reasons=auto") || len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/sys/kernel/tracing" ||
+		!c.VolumeMounts[0].ReadOnly || len(spec.Volumes) != 1 || spec.Volumes[0].HostPath.Path != "/sys/kernel/tracing" {
+		t.Errorf("args %q, mounts %+v, volumes %+v: want --kernel-reasons=auto and the host's tracefs read-only at /sys/kernel/tracing", args, c.VolumeMounts, spec.Volumes)
+	}
 	if !strings.Contains(args, "--format ndjson") || !strings.Contains(args, "--metrics $(NODE_IP):9471") || strings.Contains(args, " -o ") {
 		t.Errorf("args %q: want findings as ndjson on stdout and --metrics on port 9471", args)
 	}

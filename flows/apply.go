@@ -2,6 +2,7 @@ package flows
 
 import (
 	"slices"
+	"time"
 
 	"github.com/rstscope/rstscope/capture"
 )
@@ -9,27 +10,30 @@ import (
 // apply updates flow e with packet p sent in direction d (check is the
 // RST's SeqCheck when p is an RST). See Profile for what each field counts.
 func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
-	f := &e.flow
-	pr, other := f.Profile(d), f.Profile(d.Reverse())
+	f := &e.st
+	pr, other := f.dir(d), f.dir(d.Reverse())
 	fl := p.Flags
+	ns := unixNano(p.Time)
 
-	if !f.Last.IsZero() {
-		if g := p.Time.Sub(f.Last); g > f.MaxGap {
-			f.MaxGap = g
+	if f.packets() > 0 {
+		if g := time.Duration(ns - f.last); g > f.maxGap {
+			f.maxGap = g
 		}
+		if ns > f.last {
+			f.last = ns
+		}
+	} else {
+		f.last = ns
 	}
-	if p.Time.After(f.Last) {
-		f.Last = p.Time
+	if pr.packets == 0 {
+		pr.first = ns
 	}
-	pr.Packets++
-	if pr.First.IsZero() {
-		pr.First = p.Time
-	}
-	pr.Last = p.Time
+	pr.packets++
+	pr.last = ns
 
 	var retrans, zeroWin bool
 	if fl&capture.RST != 0 {
-		pr.RSTs++
+		pr.rsts++
 		if check == SeqExact || check == SeqUnknown {
 			f.reset = true
 		}
@@ -37,24 +41,24 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
 			f.closed = true
 		}
 	} else {
-		retrans, zeroWin = t.applyData(e, d, p)
+		retrans, zeroWin = t.applyData(e, d, p, ns)
 	}
-	f.historyPacket(d, p, retrans, zeroWin)
-	f.Ladder.Push(ladderEntry(p, d))
-	if pr.FINSeen && other.FINSeen {
+	f.hist.historyPacket(d, p, retrans, zeroWin, pr)
+	t.ladders.push(&f.ladder, packetSlot(p, d, ns))
+	if pr.finSeen && other.finSeen {
 		f.closed = true
 	}
 }
 
-// applyData applies a non-RST packet. It reports whether p was a data
-// retransmission and whether it advertised a zero window.
-func (t *Table) applyData(e *entry, d Dir, p *capture.Packet) (retrans, zeroWin bool) {
-	f := &e.flow
-	pr, other := f.Profile(d), f.Profile(d.Reverse())
+// applyData applies a non-RST packet (at ns). It reports whether p was a
+// data retransmission and whether it advertised a zero window.
+func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans, zeroWin bool) {
+	f := &e.st
+	pr, other := f.dir(d), f.dir(d.Reverse())
 	fl := p.Flags
 	seq := Seq(p.Seq)
 
-	pr.TTL.Add(p.TTL)
+	pr.ttl.Add(p.TTL)
 	host := e.hosts[d-1]
 	if t.replaying {
 		host = nil // the host saw this SYN when it arrived (see newSyn)
@@ -63,109 +67,111 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet) (retrans, zeroWin 
 		host.TTL.Add(p.TTL)
 	}
 	if p.Src.Addr().Is4() {
-		pr.IPID.Add(p.IPID)
+		pr.ipid.Add(p.IPID)
 		if host != nil {
 			host.IPID.Add(p.IPID)
 		}
 	}
 	if p.Opts.HasTS {
-		pr.TSPackets++
-		pr.LastTSVal = p.Opts.TSVal
+		pr.tsPackets++
+		pr.lastTSVal = p.Opts.TSVal
 	}
 	if p.HasMAC {
-		if !pr.HasMAC {
-			pr.HasMAC, pr.MAC = true, p.SrcMAC
-		} else if pr.MAC != p.SrcMAC {
-			pr.MACChanged = true
+		if !pr.hasMAC {
+			pr.hasMAC, pr.mac = true, p.SrcMAC
+		} else if pr.mac != p.SrcMAC {
+			pr.macChanged = true
 		}
 	}
 
 	segLen := uint32(p.Len)
 	if fl&capture.SYN != 0 {
 		segLen++
-		if !pr.SYNSeen {
-			pr.SYNSeen, pr.SYNFrame, pr.SYNTime = true, p.Index, p.Time
+		if !pr.synSeen {
+			pr.synSeen, pr.synFrame, pr.synNs = true, p.Index, ns
 		}
-		pr.ISN = seq
+		pr.isn = seq
 		if p.Opts.HasMSS {
-			pr.MSS = p.Opts.MSS
+			pr.mss = p.Opts.MSS
 		}
-		pr.HasWScale, pr.WScale = p.Opts.HasWScale, p.Opts.WScale
-		if fl&capture.ACK != 0 && d == FromServer && !f.SYNACKSeen {
-			f.SYNACKSeen, f.SYNACKTime = true, p.Time
-			if other.SYNSeen && p.Time.After(other.SYNTime) {
-				f.ClientRTT = p.Time.Sub(other.SYNTime)
+		pr.hasWScale, pr.wscale = p.Opts.HasWScale, p.Opts.WScale
+		if fl&capture.ACK != 0 && d == FromServer && !f.synackSeen {
+			f.synackSeen, f.synackNs = true, ns
+			if other.synSeen && ns > other.synNs {
+				f.clientRTT = time.Duration(ns - other.synNs)
 			}
 		}
 	}
 	if fl&capture.FIN != 0 {
 		segLen++
-		if !pr.FINSeen {
-			pr.FINSeen, pr.FINFrame, pr.FINTime = true, p.Index, p.Time
-			pr.FINSeq = seq.Add(uint32(p.Len))
+		if !pr.finSeen {
+			pr.finSeen, pr.finFrame, pr.finNs = true, p.Index, ns
+			pr.finSeq = seq.Add(uint32(p.Len))
 		}
 	}
 	end := seq.Add(segLen)
 	if p.Len > 0 {
-		pr.Bytes += uint64(p.Len)
-		pr.DataPackets++
-		pr.LastData, pr.LastDataFrame = p.Time, p.Index
-		if pr.SeqValid && seq.Add(uint32(p.Len)).LessThanEq(pr.NextSeq) {
+		pr.bytes += uint64(p.Len)
+		pr.dataPackets++
+		pr.lastData, pr.lastDataFrame = ns, p.Index
+		if pr.seqValid && seq.Add(uint32(p.Len)).LessThanEq(pr.nextSeq) {
 			retrans = true
-			pr.Retransmissions++
+			pr.retrans++
 		}
 	}
-	if !pr.SeqValid || pr.NextSeq.LessThan(end) {
-		pr.NextSeq, pr.SeqValid = end, true
+	if !pr.seqValid || pr.nextSeq.LessThan(end) {
+		pr.nextSeq, pr.seqValid = end, true
 	}
 	if fl&capture.ACK != 0 {
 		ack := Seq(p.Ack)
-		if !pr.AckValid || pr.LastAck.LessThan(ack) {
-			pr.LastAck, pr.AckValid = ack, true
+		if !pr.ackValid || pr.lastAck.LessThan(ack) {
+			pr.lastAck, pr.ackValid = ack, true
 		}
-		if d == FromClient && !f.Established && f.SYNACKSeen && other.SYNSeen && other.ISN.LessThan(ack) {
-			f.Established = true
-			if p.Time.After(f.SYNACKTime) {
-				f.ServerRTT = p.Time.Sub(f.SYNACKTime)
+		if d == FromClient && !f.established && f.synackSeen && other.synSeen && other.isn.LessThan(ack) {
+			f.established = true
+			if ns > f.synackNs {
+				f.serverRTT = time.Duration(ns - f.synackNs)
 			}
-			if pr.SYNSeen {
-				f.RTT = f.ClientRTT + f.ServerRTT
+			if pr.synSeen {
+				f.rtt = f.clientRTT + f.serverRTT
 			}
 		}
 	}
 	w := uint32(p.Window)
 	if fl&capture.SYN == 0 {
-		if pr.HasWScale && other.HasWScale {
-			w <<= min(pr.WScale, 14)
+		if pr.hasWScale && other.hasWScale {
+			w <<= min(pr.wscale, 14)
 		}
 		if p.Window == 0 {
-			pr.ZeroWindows++
+			pr.zeroWindows++
 			zeroWin = true
 		}
 	}
-	pr.Window = w
+	pr.window = w
 
 	if p.Len > 0 {
 		switch {
-		case pr.FirstPayload == PayloadNone && len(p.Payload) > 0:
-			t.firstPayload(e, d, p)
+		case pr.firstPay == PayloadNone && len(p.Payload) > 0:
+			t.firstPayload(e, d, p, ns)
 		case e.hello != nil && e.hello.dir == d:
 			t.moreHello(e, p)
-		case pr.FirstPayload == PayloadHTTPRequest && !retrans && len(p.Payload) > 0 && classify(p.Payload) == PayloadHTTPRequest:
-			laterRequest(pr, p)
+		case pr.firstPay == PayloadHTTPRequest && !retrans && len(p.Payload) > 0 && classify(p.Payload) == PayloadHTTPRequest:
+			laterRequest(pr, p, ns)
 		}
-		if !pr.tls.active && looksTLSHeader(p.Payload) {
+		if (pr.tls == nil || !pr.tls.tr.active) && looksTLSHeader(p.Payload) {
 			// STARTTLS, an SSLv2-format hello, or a midstream flow: start
 			// at the first segment that begins with a record header.
-			t.lateTLS(e, d, p)
+			t.lateTLS(e, d, p, ns)
 		}
-		pr.tlsFeed(seq, p.Payload, p.Len, p.Index, p.Time)
+		if pr.tls != nil {
+			pr.tls.feed(seq, p.Payload, p.Len, p.Index, ns)
+		}
 	}
-	if !f.Established && pr.DataPackets > 0 && other.DataPackets > 0 {
-		f.Established = true
+	if !f.established && pr.dataPackets > 0 && other.dataPackets > 0 {
+		f.established = true
 	}
-	if fl&capture.FIN != 0 {
-		pr.tlsMarkCandidate(pr.FINSeq, f.Dirs[1].TLSVersion)
+	if fl&capture.FIN != 0 && pr.tls != nil {
+		pr.tls.markCandidate(pr.finSeq, f.dirs[1].tlsVersion)
 	}
 	return retrans, zeroWin
 }
@@ -173,18 +179,18 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet) (retrans, zeroWin 
 // laterRequest records an HTTP request after the first on a keep-alive
 // connection: a new Request each time (an event's snapshot may share the
 // previous one), and the count.
-func laterRequest(pr *Profile, p *capture.Packet) {
-	r := &Request{Kind: PayloadHTTPRequest, Frame: p.Index, Time: p.Time, StartSeq: Seq(p.Seq)}
+func laterRequest(pr *dirState, p *capture.Packet, ns int64) {
+	r := &Request{Kind: PayloadHTTPRequest, Frame: p.Index, Time: nsTime(ns), StartSeq: Seq(p.Seq)}
 	parseHTTPRequest(p.Payload, r)
-	pr.LastRequest = r
-	if pr.Requests < ^uint16(0) {
-		pr.Requests++
+	pr.lastReq = r
+	if pr.requests < ^uint16(0) {
+		pr.requests++
 	}
 }
 
 // firstPayload classifies and parses the first payload of direction d.
-func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
-	pr := e.flow.Profile(d)
+func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet, ns int64) {
+	pr := e.st.dir(d)
 	b := p.Payload
 	k := classify(b)
 	if len(b) < 6 && helloPrefix(b) {
@@ -193,23 +199,23 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
 		// completed; finishHello reclassifies it if it was not one.
 		k = PayloadTLSClientHello
 	}
-	pr.FirstPayload = k
-	r := &pr.Request
-	r.Kind, r.Frame, r.Time, r.StartSeq = k, p.Index, p.Time, Seq(p.Seq)
+	pr.firstPay = k
+	pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = k, p.Index, ns, Seq(p.Seq)
 	switch k {
 	case PayloadHTTPRequest:
-		parseHTTPRequest(b, r)
-		pr.Requests = 1
+		parseHTTPRequest(b, t.request(pr))
+		pr.requests = 1
 	case PayloadHTTPResponse:
+		r := t.request(pr)
 		r.Status = parseHTTPStatus(b)
 		r.BodyStart, r.ContentLength = parseHTTPFraming(b)
 	case PayloadTLSClientHello:
 		t.clientHello(e, d, p)
 	case PayloadTLSServerHello:
-		pr.TLSVersion = parseServerHello(b)
+		pr.tlsVersion = parseServerHello(b)
 	}
 	if looksTLS(b) || helloPrefix(b) {
-		pr.tlsStart(Seq(p.Seq))
+		t.tlsStart(pr, Seq(p.Seq))
 	}
 }
 
@@ -219,10 +225,11 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet) {
 // buffering the stream (up to maxHelloRaw) to complete it from the next
 // in-order segments.
 func (t *Table) clientHello(e *entry, d Dir, p *capture.Packet) {
-	pr := e.flow.Profile(d)
+	pr := e.st.dir(d)
 	b := p.Payload
-	parseClientHello(helloDefrag(b), &pr.Request)
-	pr.TLSVersion = pr.Request.TLSVersion
+	r := t.request(pr)
+	parseClientHello(helloDefrag(b), r)
+	pr.tlsVersion = r.TLSVersion
 	need, done := helloNeed(b)
 	if !done && len(b) == p.Len && need <= maxHelloRaw && e.hello == nil && t.helloBytes+need <= maxHelloTotal {
 		t.helloBytes += need
@@ -234,20 +241,23 @@ func (t *Table) clientHello(e *entry, d Dir, p *capture.Packet) {
 // begins with a record header. A ClientHello replaces an opaque first
 // request (STARTTLS: the SNI matters more than "EHLO"); a ServerHello
 // gives the selected version.
-func (t *Table) lateTLS(e *entry, d Dir, p *capture.Packet) {
-	pr := e.flow.Profile(d)
+func (t *Table) lateTLS(e *entry, d Dir, p *capture.Packet, ns int64) {
+	pr := e.st.dir(d)
 	switch classify(p.Payload) {
 	case PayloadTLSClientHello:
-		if k := pr.Request.Kind; k == PayloadOpaque || k == PayloadNone {
-			pr.Request = Request{Kind: PayloadTLSClientHello, Frame: p.Index, Time: p.Time}
+		if k := pr.reqKind; k == PayloadOpaque || k == PayloadNone {
+			if pr.req != nil {
+				*pr.req = Request{}
+			}
+			pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = PayloadTLSClientHello, p.Index, ns, 0
 			t.clientHello(e, d, p)
 		}
 	case PayloadTLSServerHello:
-		if pr.TLSVersion == 0 {
-			pr.TLSVersion = parseServerHello(p.Payload)
+		if pr.tlsVersion == 0 {
+			pr.tlsVersion = parseServerHello(p.Payload)
 		}
 	}
-	pr.tlsStart(Seq(p.Seq))
+	t.tlsStart(pr, Seq(p.Seq))
 }
 
 // moreHello appends the next in-order segment to a ClientHello being
@@ -293,24 +303,24 @@ func (t *Table) finishHello(e *entry) {
 	if e.hello == nil {
 		return
 	}
-	pr := e.flow.Profile(e.hello.dir)
-	r := &pr.Request
-	*r = Request{Kind: r.Kind, Frame: r.Frame, Time: r.Time, StartSeq: r.StartSeq}
+	pr := e.st.dir(e.hello.dir)
+	r := t.request(pr)
+	*r = Request{}
 	_, done := helloNeed(e.hello.b)
 	switch k := classify(e.hello.b); {
 	case k == PayloadTLSClientHello || len(e.hello.b) < 6:
 		parseClientHello(helloDefrag(e.hello.b), r)
-		pr.TLSVersion = r.TLSVersion
+		pr.tlsVersion = r.TLSVersion
 		if !done {
 			r.Cut = true
 		}
 	default: // began like one but is not a ClientHello (see firstPayload)
-		r.Kind = k
-		if pr.FirstPayload == PayloadTLSClientHello {
-			pr.FirstPayload = k
+		pr.reqKind = k
+		if pr.firstPay == PayloadTLSClientHello {
+			pr.firstPay = k
 		}
 		if k == PayloadTLSServerHello {
-			pr.TLSVersion = parseServerHello(e.hello.b)
+			pr.tlsVersion = parseServerHello(e.hello.b)
 		}
 	}
 	t.helloBytes -= e.hello.need

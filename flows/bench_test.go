@@ -1,8 +1,11 @@
 package flows
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/rstscope/rstscope/capture"
 )
 
 // BenchmarkAdd measures Table.Add on an established flow (data and ACKs).
@@ -25,4 +28,65 @@ func BenchmarkAdd(b *testing.B) {
 		tb.Add(&ack)
 	}
 	b.ReportMetric(float64(2*b.N)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// BenchmarkTracker compares one Table with Sharded (2 shards) on many
+// concurrent established flows: 20,000 flows of 12 packets, interleaved.
+func BenchmarkTracker(b *testing.B) {
+	const nflows, per = 20000, 12
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var pk []capture.Packet
+	for i := range nflows {
+		var p capture.Packet
+		cl, srv := flowAddrs(i)
+		for k := range per {
+			p = capture.Packet{Time: t0, Src: cl, Dst: srv, Flags: capture.ACK, Seq: uint32(1000 + 100*k), Ack: 5000, Len: 100, TTL: 64, IPID: uint16(k), Window: 1000}
+			switch {
+			case k == 0:
+				p.Flags, p.Len = capture.SYN, 0
+			case k == 1:
+				p.Src, p.Dst, p.Flags, p.Seq, p.Ack, p.Len = srv, cl, capture.SYN|capture.ACK, 4999, 1001, 0
+			case k%2 == 1:
+				p.Src, p.Dst, p.Seq, p.Ack, p.Len = srv, cl, 5000, uint32(1000+100*k), 0
+			}
+			p.FlowHash = capture.FlowHash(p.Src, p.Dst)
+			pk = append(pk, p)
+		}
+	}
+	// Interleave: packet k of every flow, then packet k+1.
+	stream := make([]capture.Packet, 0, len(pk))
+	for k := range per {
+		for i := range nflows {
+			stream = append(stream, pk[i*per+k])
+		}
+	}
+	for i := range stream {
+		stream[i].Index = uint64(i + 1)
+		stream[i].Time = t0.Add(time.Duration(i) * time.Microsecond)
+	}
+	for _, shards := range []int{0, 1, 2} {
+		name := "table"
+		if shards > 0 {
+			name = fmt.Sprintf("sharded-%d", shards)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var tr interface {
+					Add(*capture.Packet)
+					Close()
+				}
+				if shards == 0 {
+					tr = NewTable(Options{})
+				} else {
+					tr = NewSharded(shards, Options{})
+				}
+				for i := range stream {
+					tr.Add(&stream[i])
+				}
+				tr.Close()
+			}
+			b.ReportMetric(float64(b.N*len(stream))/b.Elapsed().Seconds(), "pkts/s")
+		})
+	}
 }

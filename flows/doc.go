@@ -24,9 +24,17 @@
 // parsed into a Request); each host (IP address) a HostProfile across
 // flows; each flow a ring of its last 16 packets.
 //
+// The table holds each flow in a compact form (flowState, state.go): times
+// as Unix nanoseconds, the endpoints packed once, the ladder in pooled
+// blocks of 4, 8 or 16 slots that grow with the flow, and a parsed
+// request or a TLS record tracker only for flows that have one. The
+// public Flow and Profile are built from it only for an event's snapshot
+// and for OnFlowEnd; a connection costs about 1.2 KB held (1.5 KB once its
+// ladder is full), a flow that has seen only a SYN about 190 bytes.
+//
 // # Events
 //
-// An RST opens an Event: a value copy of the flow taken before the RST is
+// An RST opens an Event: the flow's public form built just before the RST is
 // applied, the RST itself (with its SeqCheck against the receiver's
 // state), the stage, the gap before it and the trigger (the receiver's
 // last packet). The event stays open for Options.LookAhead of packet time:
@@ -72,4 +80,20 @@
 // The *Event given to OnEvent and the *Flow given to OnFlowEnd are valid
 // only during the call; copy them to keep them. A Table is not safe for
 // concurrent use.
+//
+// # Shards
+//
+// Sharded (shard.go) runs n Tables on their own goroutines: the caller's
+// goroutine admits packets (time jumps), keeps the host profiles and
+// routes each packet by its symmetric flow hash, in batches with
+// preallocated buffers; every packet carries the reader's clock, so each
+// shard decides events and evicts flows before the same packet as one
+// table would; host profiles are snapshotted for each RST when the
+// reader's clock passes its look-ahead (flows counted in Flows as the
+// shards start them); decided events come back at the end of each batch
+// and reach OnEvent on the caller's goroutine in a table's order. The
+// events are a Table's for any n (TestSharded_sameAsOneShard runs every
+// capture of the repository, FuzzSharded random ones); what differs is
+// listed on Sharded (caps per shard, host order past MaxHosts, Flow.ID
+// numbering).
 package flows

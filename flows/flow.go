@@ -68,7 +68,9 @@ type Key struct {
 	A, B netip.AddrPort
 }
 
-// Flow is one TCP connection. The Table owns it; Events carry a copy.
+// Flow is one TCP connection as the table shows it: in an event's
+// snapshot and to OnFlowEnd (the table keeps flows in a compact form,
+// flowState, and builds a Flow from it only then).
 type Flow struct {
 	// ID is 1-based in order of creation; 0 only in the snapshot of an
 	// event whose flow the table refused (MaxFlows reached).
@@ -105,14 +107,7 @@ type Flow struct {
 
 	Ladder Ladder
 
-	// Zeek-style history letters (see History()).
-	history    [32]byte
-	historyLen uint8
-	histSeen   uint32    // bit per once-per-direction letter already recorded
-	histSeq    [2][4]Seq // last seq per direction of S, H, F, R (repeat only on a new seq)
-	histHas    [2]uint8  // bit per flag of histSeq that is valid
-	zterm      [2]uint8  // Zeek endpoint end state per direction: 0 open, zTermClosed, zTermReset
-	zprevClose [2]bool   // the endpoint was CLOSED before its RESET (Zeek's prev_state)
+	hist histState // Zeek-style history (see History())
 
 	closed bool // both FINs, or an RST that was not out of window, seen
 	// reset is set by an acceptable RST: exact, or unknown when the
@@ -121,9 +116,6 @@ type Flow struct {
 	// connection alive, so a forged one cannot make the tuple reusable.
 	reset bool
 }
-
-// finsBoth reports whether both directions sent a FIN.
-func (f *Flow) finsBoth() bool { return f.Dirs[0].FINSeen && f.Dirs[1].FINSeen }
 
 // Profile returns the profile of direction d (d must be FromClient or FromServer).
 func (f *Flow) Profile(d Dir) *Profile { return &f.Dirs[d-1] }

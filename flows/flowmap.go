@@ -31,10 +31,7 @@ func newFlowMap(syns *synStore) flowMap {
 
 // matches reports whether a packet from src to dst belongs to e's flow
 // (either direction).
-func (e *entry) matches(src, dst netip.AddrPort) bool {
-	f := &e.flow
-	return src == f.Client && dst == f.Server || src == f.Server && dst == f.Client
-}
+func (e *entry) matches(src, dst netip.AddrPort) bool { return e.st.ep.matches(src, dst) }
 
 // len gives the number of entries.
 func (m *flowMap) len() int { return m.n }

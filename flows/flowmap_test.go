@@ -42,7 +42,7 @@ func TestFlowMap_againstMap(t *testing.T) {
 					continue
 				}
 				e := &entry{hash: hash(k)}
-				e.flow.Client, e.flow.Server = k.a, k.b
+				e.st.ep = packEndpoints(k.a, k.b)
 				m.put(e, e.hash)
 				ref[k] = e
 				keys = append(keys, k)

@@ -15,6 +15,17 @@ import "github.com/rstscope/rstscope/capture"
 // ^ (roles come from rstscope's own rules) and X. The history holds at most
 // 32 letters.
 
+// histState is a flow's Zeek-style history and endpoint end states.
+type histState struct {
+	history    [32]byte
+	historyLen uint8
+	histSeen   uint32    // bit per once-per-direction letter already recorded
+	histSeq    [2][4]Seq // last seq per direction of S, H, F, R (repeat only on a new seq)
+	histHas    [2]uint8  // bit per flag of histSeq that is valid
+	zterm      [2]uint8  // Zeek endpoint end state per direction: 0 open, zTermClosed, zTermReset
+	zprevClose [2]bool   // the endpoint was CLOSED before its RESET (Zeek's prev_state)
+}
+
 // once-per-direction letters, as bit positions within a direction's group.
 const (
 	histA = iota
@@ -32,7 +43,7 @@ const (
 )
 
 // historyAdd appends letter c (lower case) for direction d.
-func (f *Flow) historyAdd(d Dir, c byte) {
+func (f *histState) historyAdd(d Dir, c byte) {
 	if int(f.historyLen) >= len(f.history) {
 		return
 	}
@@ -44,7 +55,7 @@ func (f *Flow) historyAdd(d Dir, c byte) {
 }
 
 // historyOnce appends c for d unless it was recorded before for d.
-func (f *Flow) historyOnce(d Dir, bit uint, c byte) {
+func (f *histState) historyOnce(d Dir, bit uint, c byte) {
 	m := uint32(1) << (bit + 4*uint(d-1))
 	if f.histSeen&m != 0 {
 		return
@@ -55,7 +66,7 @@ func (f *Flow) historyOnce(d Dir, bit uint, c byte) {
 
 // historySeq appends c for d unless the previous packet of d with this
 // flag had the same seq.
-func (f *Flow) historySeq(d Dir, k int, seq Seq, c byte) {
+func (f *histState) historySeq(d Dir, k int, seq Seq, c byte) {
 	i := d - 1
 	if f.histHas[i]&(1<<k) != 0 && f.histSeq[i][k] == seq {
 		return
@@ -67,7 +78,7 @@ func (f *Flow) historySeq(d Dir, k int, seq Seq, c byte) {
 
 // historyLog appends c for d when n (a count just incremented) is 1, 10,
 // 100, ...
-func (f *Flow) historyLog(d Dir, n uint32, c byte) {
+func (f *histState) historyLog(d Dir, n uint32, c byte) {
 	v := uint64(1)
 	for v < uint64(n) {
 		v *= 10
@@ -77,8 +88,9 @@ func (f *Flow) historyLog(d Dir, n uint32, c byte) {
 	}
 }
 
-// historyPacket records the letters of one packet of direction d.
-func (f *Flow) historyPacket(d Dir, p *capture.Packet, retrans, zeroWin bool) {
+// historyPacket records the letters of one packet of direction d; pr is
+// the direction's state after the packet.
+func (f *histState) historyPacket(d Dir, p *capture.Packet, retrans, zeroWin bool, pr *dirState) {
 	fl := p.Flags
 	f.zeekClose(d, fl)
 	seq := Seq(p.Seq)
@@ -98,7 +110,7 @@ func (f *Flow) historyPacket(d Dir, p *capture.Packet, retrans, zeroWin bool) {
 	if p.Len > 0 {
 		f.historyOnce(d, histD, 'd')
 		if retrans {
-			f.historyLog(d, f.Profile(d).Retransmissions, 't')
+			f.historyLog(d, pr.retrans, 't')
 		}
 	} else if fl&capture.ACK != 0 && fl&(capture.SYN|capture.FIN|capture.RST) == 0 {
 		f.historyOnce(d, histA, 'a')
@@ -110,7 +122,7 @@ func (f *Flow) historyPacket(d Dir, p *capture.Packet, retrans, zeroWin bool) {
 		f.historySeq(d, histR, seq, 'r')
 	}
 	if zeroWin {
-		f.historyLog(d, f.Profile(d).ZeroWindows, 'w')
+		f.historyLog(d, pr.zeroWindows, 'w')
 	}
 }
 
@@ -126,7 +138,7 @@ const (
 // the endpoint and turns a peer's "FIN then RST" back into CLOSED; an RST
 // resets the endpoint, except that a closed endpoint whose peer is closed
 // too stays closed.
-func (f *Flow) zeekClose(d Dir, fl capture.TCPFlags) {
+func (f *histState) zeekClose(d Dir, fl capture.TCPFlags) {
 	i, o := d-1, d.Reverse()-1
 	if fl&capture.FIN != 0 && fl&capture.RST == 0 && f.zterm[i] == zTermOpen {
 		f.zterm[i] = zTermClosed
@@ -150,7 +162,7 @@ func (f *Flow) zeekClose(d Dir, fl capture.TCPFlags) {
 }
 
 // flipHistory swaps the case of every letter (roles were reversed).
-func (f *Flow) flipHistory() {
+func (f *histState) flipHistory() {
 	for i := range f.historyLen {
 		c := f.history[i]
 		if c >= 'a' && c <= 'z' {
@@ -168,7 +180,10 @@ func (f *Flow) flipHistory() {
 
 // History gives the Zeek-style history string, e.g. "ShADadFf" or
 // "ShADadR" (allocates).
-func (f *Flow) History() string { return string(f.history[:f.historyLen]) }
+func (f *Flow) History() string { return f.hist.String() }
+
+// String gives the history letters (allocates).
+func (f *histState) String() string { return string(f.history[:f.historyLen]) }
 
 // Zeek endpoint states, as far as conn_state needs them.
 type zeekState uint8
@@ -183,21 +198,26 @@ const (
 	zReset
 )
 
-func (f *Flow) zeekState(d Dir) zeekState {
-	p := f.Profile(d)
+// connDir is what conn_state reads of a direction.
+type connDir struct {
+	packets, bytes uint64
+	synSeen        bool
+}
+
+func (f *histState) zeekState(d Dir, p connDir, established bool) zeekState {
 	switch {
 	case f.zterm[d-1] == zTermReset:
 		return zReset
 	case f.zterm[d-1] == zTermClosed:
 		return zClosed
-	case p.Packets == 0:
+	case p.packets == 0:
 		return zInactive
-	case p.SYNSeen && !f.Established:
+	case p.synSeen && !established:
 		if d == FromServer {
 			return zSYNACKSent
 		}
 		return zSYNSent
-	case p.SYNSeen || f.Established:
+	case p.synSeen || established:
 		return zEstablished
 	}
 	return zPartial
@@ -210,13 +230,26 @@ func (f *Flow) zeekState(d Dir) zeekState {
 // INACTIVE without packets, SYN_SENT/SYN_ACK_SENT after its SYN until the
 // handshake completes, ESTABLISHED after it, PARTIAL (midstream) otherwise.
 func (f *Flow) ConnState() string {
-	os, rs := f.zeekState(FromClient), f.zeekState(FromServer)
+	c, s := &f.Dirs[0], &f.Dirs[1]
+	return f.hist.connState(connDir{c.Packets, c.Bytes, c.SYNSeen}, connDir{s.Packets, s.Bytes, s.SYNSeen}, f.Established)
+}
+
+// connState is ConnState of the held flow f.
+func (f *flowState) connState() string {
+	c, s := &f.dirs[0], &f.dirs[1]
+	return f.hist.connState(connDir{c.packets, c.bytes, c.synSeen}, connDir{s.packets, s.bytes, s.synSeen}, f.established)
+}
+
+// connState gives conn_state from the history's end states and what the
+// client (c) and server (s) directions showed.
+func (f *histState) connState(c, s connDir, established bool) string {
+	os, rs := f.zeekState(FromClient, c, established), f.zeekState(FromServer, s, established)
 	oInactive := os == zInactive || os == zPartial
 	rInactive := rs == zInactive || rs == zPartial
 	switch {
 	case rs == zReset:
 		if os == zSYNSent || os == zSYNACKSent ||
-			(os == zReset && f.Dirs[0].Bytes == 0 && f.Dirs[1].Bytes == 0) {
+			(os == zReset && c.bytes == 0 && s.bytes == 0) {
 			return "REJ"
 		}
 		if oInactive {
@@ -252,7 +285,7 @@ func (f *Flow) ConnState() string {
 }
 
 // historyRSTOS0 matches Zeek's /^\^?S[^HAFGIQ]*R.*/ on the history.
-func (f *Flow) historyRSTOS0() bool {
+func (f *histState) historyRSTOS0() bool {
 	h := f.history[:f.historyLen]
 	if len(h) > 0 && h[0] == '^' {
 		h = h[1:]

@@ -16,6 +16,7 @@ type openEvent struct {
 	joinable bool // the sender has sent nothing but RSTs since the first RST
 	pureACK  bool // the receiver sent a pure ACK since the first RST
 	deadline time.Time
+	emitSeq  uint64 // on a shard: the reader's packet at which it was decided
 }
 
 // openSet holds a flow's open events, oldest first. A flow has one only
@@ -138,53 +139,53 @@ func rstPacket(p *capture.Packet, d Dir, check SeqCheck) RSTPacket {
 //     ACK and the seq is not the sender's NextSeq, or when the handshake
 //     (hence the window scale) was not seen and the seq lies beyond the
 //     raw window but within the largest scaled one.
-func seqCheck(f *Flow, d Dir, p *capture.Packet) SeqCheck {
-	snd, rcv := f.Profile(d), f.Profile(d.Reverse())
+func seqCheck(f *flowState, d Dir, p *capture.Packet) SeqCheck {
+	snd, rcv := f.dir(d), f.dir(d.Reverse())
 	seq := Seq(p.Seq)
-	if rcv.SYNSeen && !rcv.AckValid && !f.SYNACKSeen && !snd.SYNSeen {
-		if p.Flags&capture.ACK != 0 && Seq(p.Ack) == rcv.ISN.Add(1) {
+	if rcv.synSeen && !rcv.ackValid && !f.synackSeen && !snd.synSeen {
+		if p.Flags&capture.ACK != 0 && Seq(p.Ack) == rcv.isn.Add(1) {
 			return SeqExact
 		}
 		return SeqOutOfWindow
 	}
-	if rcv.AckValid && (seq == rcv.LastAck || (snd.FINSeen && seq.Add(1) == rcv.LastAck)) {
+	if rcv.ackValid && (seq == rcv.lastAck || (snd.finSeen && seq.Add(1) == rcv.lastAck)) {
 		return SeqExact
 	}
-	if snd.SeqValid && (seq == snd.NextSeq || (snd.FINSeen && seq.Add(1) == snd.NextSeq)) {
+	if snd.seqValid && (seq == snd.nextSeq || (snd.finSeen && seq.Add(1) == snd.nextSeq)) {
 		return SeqExact
 	}
-	if !rcv.AckValid {
+	if !rcv.ackValid {
 		return SeqUnknown
 	}
-	if seq.InWindow(rcv.LastAck, rcv.Window+1) {
+	if seq.InWindow(rcv.lastAck, rcv.window+1) {
 		return SeqInWindow
 	}
-	if !(rcv.SYNSeen && snd.SYNSeen) && seq.InWindow(rcv.LastAck, rcv.Window<<14+1) {
+	if !(rcv.synSeen && snd.synSeen) && seq.InWindow(rcv.lastAck, rcv.window<<14+1) {
 		// The window scale was not seen: the real window may be up to
 		// 2^14 times the raw value, so the seq may still be inside it.
 		return SeqUnknown
 	}
 	// Data the sender sent but the receiver had not acknowledged yet
 	// (delayed ACK) still lies in the receiver's window.
-	if snd.SeqValid && rcv.LastAck.LessThan(seq) && seq.LessThan(snd.NextSeq) {
+	if snd.seqValid && rcv.lastAck.LessThan(seq) && seq.LessThan(snd.nextSeq) {
 		return SeqInWindow
 	}
 	return SeqOutOfWindow
 }
 
 // stage says where in the flow an RST comes (before it is applied).
-func stage(f *Flow) Stage {
-	c, s := &f.Dirs[0], &f.Dirs[1]
-	if !c.SYNSeen && !s.SYNSeen {
-		if c.Packets+s.Packets == 0 {
+func stage(f *flowState) Stage {
+	c, s := &f.dirs[0], &f.dirs[1]
+	if !c.synSeen && !s.synSeen {
+		if c.packets+s.packets == 0 {
 			return StageUnknown
 		}
 		return StageLaterInFlow // midstream: the start was not seen
 	}
-	if !f.Established {
+	if !f.established {
 		return StagePostSYN
 	}
-	switch data := c.DataPackets + s.DataPackets; {
+	switch data := c.dataPackets + s.dataPackets; {
 	case data == 0:
 		return StagePostACK
 	case data <= 3:
@@ -194,10 +195,10 @@ func stage(f *Flow) Stage {
 }
 
 // trigger finds the last packet from the receiver r in the ladder.
-func trigger(f *Flow, r Dir) (LadderEntry, bool) {
-	for i := f.Ladder.Len() - 1; i >= 0; i-- {
-		if le := f.Ladder.At(i); le.Dir == r {
-			return le, true
+func trigger(f *flowState, r Dir) (LadderEntry, bool) {
+	for i := f.ladder.len() - 1; i >= 0; i-- {
+		if s := f.ladder.at(i); s.dir() == r {
+			return s.entry(), true
 		}
 	}
 	return LadderEntry{}, false
@@ -217,19 +218,20 @@ func (t *Table) alloc() *openEvent {
 // openEvent starts an event for the RST p sent in direction d of e's flow.
 // The flow is snapshotted before the RST is applied.
 func (t *Table) openEvent(e *entry, d Dir, p *capture.Packet, check SeqCheck) *openEvent {
-	f := &e.flow
+	f := &e.st
 	t.finishHello(e)
-	snd := f.Profile(d)
-	snd.tlsMarkCandidate(snd.End(), f.Dirs[1].TLSVersion)
+	if snd := f.dir(d); snd.tls != nil {
+		snd.tls.markCandidate(snd.end(), f.dirs[1].tlsVersion)
+	}
 
 	oe := t.alloc()
 	ev := &oe.ev
-	ev.Flow = *f
+	f.expand(&ev.Flow)
 	ev.RSTs[0] = rstPacket(p, d, check)
 	ev.Count = 1
 	ev.Stage = stage(f)
-	if !f.Last.IsZero() && p.Time.After(f.Last) {
-		ev.Gap = p.Time.Sub(f.Last)
+	if ns := unixNano(p.Time); f.packets() > 0 && ns > f.last {
+		ev.Gap = time.Duration(ns - f.last)
 	}
 	ev.Trigger, ev.HasTrigger = trigger(f, d.Reverse())
 	oe.entry, oe.sender, oe.receiver, oe.joinable = e, p.Src, p.Dst, true
@@ -252,7 +254,11 @@ func (t *Table) openUntracked(p *capture.Packet) {
 	f.RolesFrom = RolesPort
 	f.Tunnel, f.VLAN, f.Input = p.Tunnel, p.VLAN, p.Input
 	f.Start, f.Last, f.FirstFrame = p.Time, p.Time, p.Index
-	ev.RSTs[0] = rstPacket(p, f.dirOf(p), SeqUnknown)
+	d := FromServer
+	if p.Src == f.Client {
+		d = FromClient
+	}
+	ev.RSTs[0] = rstPacket(p, d, SeqUnknown)
 	ev.Count = 1
 	oe.sender, oe.receiver = p.Src, p.Dst
 	oe.deadline = p.Time.Add(t.opts.LookAhead)
@@ -297,7 +303,7 @@ func (t *Table) emitHead(endOfInput bool) {
 	ev.EndOfInput = endOfInput
 	ev.History, ev.ConnState = "", ""
 	if oe.entry != nil {
-		ev.History, ev.ConnState = oe.entry.flow.History(), oe.entry.flow.ConnState()
+		ev.History, ev.ConnState = oe.entry.st.hist.String(), oe.entry.st.connState()
 		t.removeOpen(oe.entry, oe)
 		oe.entry = nil
 	}
@@ -308,6 +314,11 @@ func (t *Table) emitHead(endOfInput bool) {
 		ev.ReceiverHost = *h
 	}
 	t.stats.Events++
+	if t.keepEmitted {
+		oe.emitSeq = t.emitSeq
+		t.emitted = append(t.emitted, oe)
+		return
+	}
 	if t.opts.OnEvent != nil {
 		t.opts.OnEvent(ev)
 	}
@@ -342,7 +353,7 @@ func (oe *openEvent) push(p *capture.Packet) {
 
 // observe records a packet of the flow that came after the event's first
 // RST (f is the live flow, before p is applied).
-func (oe *openEvent) observe(f *Flow, p *capture.Packet) {
+func (oe *openEvent) observe(f *flowState, p *capture.Packet) {
 	oe.push(p)
 	a := &oe.ev.After
 	rst := p.Flags&capture.RST != 0
@@ -384,8 +395,8 @@ func (oe *openEvent) observe(f *Flow, p *capture.Packet) {
 	// non-exact RST, carrying its SND.NXT.
 	if !oe.pureACK && p.Flags&(capture.SYN|capture.FIN|capture.RST|capture.ACK) == capture.ACK {
 		oe.pureACK = true
-		rcv := f.Profile(f.dirOf(p))
-		if oe.ev.RSTs[0].SeqCheck != SeqExact && rcv.SeqValid && Seq(p.Seq) == rcv.NextSeq {
+		rcv := f.dir(f.dirOf(p))
+		if oe.ev.RSTs[0].SeqCheck != SeqExact && rcv.seqValid && Seq(p.Seq) == rcv.nextSeq {
 			a.ChallengeACK, a.ChallengeACKFrame = true, p.Index
 		}
 	}

@@ -229,9 +229,9 @@ func FuzzTLSTracker(f *testing.F) {
 	f.Add([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28, 0x14, 0x03, 0x03, 0x00, 0x01, 0x01}, []byte{0xc4, 0x02})
 	f.Fuzz(func(t *testing.T, data []byte, ops []byte) {
 		data = exact(data)
-		var p Profile
+		var p tlsState
 		const isn = 0xfffffff0 // wraps inside the stream
-		p.tlsStart(Seq(isn))
+		p.start(Seq(isn))
 		off := 0
 		frame := uint64(0)
 		for _, op := range ops {
@@ -249,21 +249,21 @@ func FuzzTLSTracker(f *testing.F) {
 				continue
 			case 3: // sent twice
 				frame++
-				p.tlsFeed(Seq(isn).Add(uint32(off)), seg, n, frame, t0)
+				p.feed(Seq(isn).Add(uint32(off)), seg, n, frame, t0.UnixNano())
 			}
 			frame++
-			p.tlsFeed(Seq(isn).Add(uint32(off)), captured, n, frame, t0)
+			p.feed(Seq(isn).Add(uint32(off)), captured, n, frame, t0.UnixNano())
 			off += n
-			if p.tls.hdrLen >= 5 || p.tls.remaining > maxTLSRecord {
-				t.Fatalf("frame %d: split header %d bytes, %d remaining", frame, p.tls.hdrLen, p.tls.remaining)
+			if p.tr.hdrLen >= 5 || p.tr.remaining > maxTLSRecord {
+				t.Fatalf("frame %d: split header %d bytes, %d remaining", frame, p.tr.hdrLen, p.tr.remaining)
 			}
 		}
-		p.tlsMarkCandidate(Seq(isn).Add(uint32(off)), 0x0304)
-		if p.AlertSeen && (p.Alert.Frame == 0 || p.Alert.Frame > frame) {
-			t.Fatalf("alert from frame %d, only %d fed", p.Alert.Frame, frame)
+		p.markCandidate(Seq(isn).Add(uint32(off)), 0x0304)
+		if p.alertSeen && (p.alert.Frame == 0 || p.alert.Frame > frame) {
+			t.Fatalf("alert from frame %d, only %d fed", p.alert.Frame, frame)
 		}
-		if p.AlertSeen && !p.Alert.Encrypted && p.Alert.Length != 2 {
-			t.Fatalf("plaintext alert of %d bytes", p.Alert.Length)
+		if p.alertSeen && !p.alert.Encrypted && p.alert.Length != 2 {
+			t.Fatalf("plaintext alert of %d bytes", p.alert.Length)
 		}
 	})
 }

@@ -258,9 +258,6 @@ type Profile struct {
 	// snaplen cut inside a header, or bytes that are not a record header):
 	// later records of this direction are not seen.
 	TLSBroken bool
-
-	// tls is the record-boundary tracker (internal).
-	tls tlsTracker
 }
 
 // HostProfile is what one IP address has shown across all flows (non-RST

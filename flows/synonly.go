@@ -28,7 +28,7 @@ type synRec struct {
 	seq, ack     uint32
 	opts         capture.Options
 	input        int32
-	prev, next   uint32 // the store's list by arrival: index + 1, 0 for none
+	prev, next   uint32 // the store's list in time order: index + 1, 0 for none
 	ipID, window uint16
 	vlan         uint16
 	flags        capture.TCPFlags
@@ -44,7 +44,7 @@ type synRec struct {
 const synChunk = 4096
 
 // synStore holds the SYN-only flows in chunks (indices stay valid as it
-// grows), with a free list and a list in arrival order (oldest first) for
+// grows), with a free list and a list in time order (oldest first) for
 // idle eviction and for making room in a full table.
 type synStore struct {
 	chunks     [][]synRec
@@ -66,7 +66,7 @@ func compactable(p *capture.Packet) bool {
 		p.Input >= 0 && p.Input <= 1<<31-1
 }
 
-// add stores p and returns its index, appended to the arrival list.
+// add stores p and returns its index, on the list in time order.
 func (s *synStore) add(p *capture.Packet, id, hash uint64) uint32 {
 	var i uint32
 	if n := len(s.free); n > 0 {
@@ -88,14 +88,26 @@ func (s *synStore) add(p *capture.Packet, id, hash uint64) uint32 {
 		seq: p.Seq, ack: p.Ack, opts: p.Opts, input: int32(p.Input),
 		ipID: p.IPID, window: p.Window, vlan: p.VLAN, flags: p.Flags, ttl: p.TTL, reserved: p.Reserved,
 		tunnel: p.Tunnel, is4: p.Src.Addr().Is4(), hasMAC: p.HasMAC, df: p.DF, mac: p.SrcMAC,
-		prev: s.tail,
 	}
-	if s.tail != 0 {
-		s.at(s.tail - 1).next = i + 1
+	// In time order (see flowList.pushBack): before the records of later
+	// SYNs, looking at most maxSortWalk back.
+	after := s.tail
+	for n := 0; after != 0 && s.at(after-1).ns > r.ns && n < maxSortWalk; n++ {
+		after = s.at(after - 1).prev
+	}
+	r.prev = after
+	if after != 0 {
+		r.next = s.at(after - 1).next
+		s.at(after - 1).next = i + 1
 	} else {
+		r.next = s.head
 		s.head = i + 1
 	}
-	s.tail = i + 1
+	if r.next != 0 {
+		s.at(r.next - 1).prev = i + 1
+	} else {
+		s.tail = i + 1
+	}
 	s.n++
 	return i
 }
@@ -146,11 +158,14 @@ func (r *synRec) packet() capture.Packet {
 
 // newSyn starts the SYN-only flow p (see compactable) with hash h.
 func (t *Table) newSyn(h uint64, p *capture.Packet) {
-	t.nextID++
+	t.nextID += max(t.idStep, 1)
 	i := t.syns.add(p, t.nextID, h)
 	t.flows.putSlot(mapSlot{hash: h, syn: i + 1})
 	// What a full entry's first packet does to the hosts (see newEntry
 	// and applyData), now, in arrival order; the replay skips it.
+	if t.keepEmitted {
+		t.created = append(t.created, flowCreated{p.Src.Addr(), p.Dst.Addr(), t.emitSeq})
+	}
 	for k, a := range [2]netip.Addr{p.Src.Addr(), p.Dst.Addr()} {
 		hp := t.host(a)
 		if hp == nil {
@@ -201,7 +216,8 @@ func (t *Table) endSyn(i uint32, evicted bool) {
 		}
 		*t.scratch = entry{}
 		t.replay(t.scratch, r)
-		t.opts.OnFlowEnd(&t.scratch.flow)
+		t.flowEnd(&t.scratch.st)
+		t.release(&t.scratch.st)
 	}
 	t.flows.removeSlot(mapSlot{hash: r.hash, syn: i + 1})
 	t.syns.remove(i)

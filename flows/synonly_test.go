@@ -125,7 +125,8 @@ func TestSynOnly_promotedOnSecondPacket(t *testing.T) {
 	if e == nil {
 		t.Fatal("no full entry after the SYN/ACK")
 	}
-	f := &e.flow
+	f := new(Flow)
+	e.st.expand(f)
 	c := f.Profile(FromClient)
 	if f.ID != 1 || f.RolesFrom != RolesHandshake || !c.SYNSeen || c.ISN != 100 || c.MSS != 1460 || c.WScale != 7 || c.TSPackets != 1 || !c.SYNTime.Equal(pk[0].Time) {
 		t.Errorf("client profile: got ID %d roles %v SYN %v ISN %d MSS %d ws %d ts %d time %v", f.ID, f.RolesFrom, c.SYNSeen, c.ISN, c.MSS, c.WScale, c.TSPackets, c.SYNTime)

@@ -23,7 +23,7 @@ const (
 const maxOpenPerFlow = 8
 
 // maxPending caps the events waiting for their look-ahead. Each holds a
-// flow snapshot (about 9 KB), so a flood of RSTs on many tuples within one
+// flow snapshot (an Event is about 4.5 KB), so a flood of RSTs on many tuples within one
 // look-ahead would otherwise grow memory without bound (200,000 RSTs in
 // 0.2 s of capture took 1.9 GB). Past the cap the oldest event is decided
 // at once with the look-ahead it has had: every RST still gets its
@@ -36,7 +36,7 @@ type entry struct {
 	prev, next *entry    // intrusive list (half, active or closed)
 	list       *flowList // the list e is on
 	hash       uint64    // capture.FlowHash of the flow's endpoints
-	flow       Flow
+	st         flowState
 	hosts      [2]*HostProfile // client, server; nil when the host table is full
 	open       *openSet        // events of the flow still collecting; nil when none
 	hello      *helloBuf       // a ClientHello being completed from several segments; nil if none
@@ -51,29 +51,49 @@ type helloBuf struct {
 }
 
 // flowList is an intrusive doubly linked list of entries in the order of
-// their last packet (oldest first). headDue caches the head's flow.Last
-// plus the list's eviction delay, so that the check on every packet neither
+// their last packet (oldest first). headDue caches the head's last packet
+// time (Unix ns) plus the list's eviction delay, so that the check on every packet neither
 // reads the head, the coldest entry of all, nor adds times: entries are
 // pushed back right after their Last moved, and Last moves only then.
 type flowList struct {
 	head, tail *entry
-	headDue    time.Time
+	headDue    int64
 	evict      time.Duration // IdleEvict or CloseEvict
 }
 
-// due reports whether the head has had no packet for longer than evict.
-func (l *flowList) due(now time.Time) bool { return l.head != nil && l.headDue.Before(now) }
+// due reports whether the head has had no packet for longer than evict
+// at now (Unix ns).
+func (l *flowList) due(now int64) bool { return l.head != nil && l.headDue < now }
 
+// pushBack adds e in order of last packet: at the back, or, when packets
+// came out of time order, before the entries whose last packet is later
+// (looking at most maxSortWalk entries back), so that a flow is evicted
+// when its own time comes, not when a later flow's does; a flow's eviction
+// thus does not depend on which other flows share the list (Sharded).
 func (l *flowList) pushBack(e *entry) {
-	e.prev, e.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = e
-	} else {
-		l.head = e
-		l.headDue = e.flow.Last.Add(l.evict)
+	after := l.tail
+	for n := 0; after != nil && after.st.last > e.st.last && n < maxSortWalk; n++ {
+		after = after.prev
 	}
-	l.tail = e
+	e.prev = after
+	if after != nil {
+		e.next = after.next
+		after.next = e
+	} else {
+		e.next = l.head
+		l.head = e
+		l.headDue = e.st.last + int64(l.evict)
+	}
+	if e.next != nil {
+		e.next.prev = e
+	} else {
+		l.tail = e
+	}
 }
+
+// maxSortWalk bounds the entries pushBack steps over for an out-of-order
+// packet (hostile captures cannot make it quadratic).
+const maxSortWalk = 64
 
 func (l *flowList) remove(e *entry) {
 	if e.prev != nil {
@@ -81,7 +101,7 @@ func (l *flowList) remove(e *entry) {
 	} else {
 		l.head = e.next
 		if e.next != nil {
-			l.headDue = e.next.flow.Last.Add(l.evict)
+			l.headDue = e.next.st.last + int64(l.evict)
 		}
 	}
 	if e.next != nil {
@@ -110,8 +130,26 @@ type Table struct {
 	// entry: the host profiles saw that SYN already.
 	replaying bool
 	scratch   *entry // for OnFlowEnd of SYN-only flows
-	noSynOnly bool   // tests: track every flow in full from its first packet
-	hosts     map[netip.Addr]*HostProfile
+	pub       *Flow  // the Flow OnFlowEnd sees, rebuilt for each call
+	ladders   ladderPool
+	freeReqs  []*Request
+	freeTLS   []*tlsState
+	noSynOnly bool // tests: track every flow in full from its first packet
+	// noHosts is set on a shard of a Sharded: the reader keeps the host
+	// profiles; router is set on the reader's table, which tracks no
+	// flows and hands admitted packets to it.
+	noHosts bool
+	router  *Sharded
+	idStep  uint64 // Flow.ID steps by this (0: 1); shards number apart
+	// pendingCap is maxPending split between shards (0: maxPending).
+	pendingCap int
+	// keepEmitted is set on a shard: decided events go to emitted instead
+	// of OnEvent, and back to the free list once the reader delivered them.
+	keepEmitted bool
+	emitted     []*openEvent
+	emitSeq     uint64        // the reader's packet being handled (see shardItem.seq)
+	created     []flowCreated // on a shard: flows started in this batch, for HostProfile.Flows
+	hosts       map[netip.Addr]*HostProfile
 
 	// queue holds the open events sorted by first RST (time, input,
 	// frame); queue[qhead:] are live.
@@ -184,6 +222,10 @@ func (t *Table) Add(p *capture.Packet) {
 
 // add tracks p, re-timed by admit.
 func (t *Table) add(p *capture.Packet) {
+	if t.router != nil {
+		t.router.route(p)
+		return
+	}
 	if p.Time.After(t.now) {
 		t.now = p.Time
 	}
@@ -203,7 +245,7 @@ func (t *Table) add(p *capture.Packet) {
 			e = t.promote(s)
 		}
 	}
-	if e != nil && p.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.SYN && reused(&e.flow, p) {
+	if e != nil && p.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.SYN && reused(&e.st, p) {
 		t.replace(e, p)
 		e = nil
 	}
@@ -260,21 +302,29 @@ func (t *Table) Close() {
 // advance emits due events and evicts idle and closed flows. It costs
 // O(1) when there is nothing to do.
 func (t *Table) advance() {
-	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.now) || len(t.queue)-t.qhead > maxPending) {
+	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.now) || len(t.queue)-t.qhead > t.maxPending()) {
 		t.emitHead(false)
 	}
-	for t.closed.due(t.now) {
+	now := unixNano(t.now)
+	for t.closed.due(now) {
 		t.end(t.closed.head, true)
 	}
-	for t.half.due(t.now) {
+	for t.half.due(now) {
 		t.end(t.half.head, true)
 	}
-	for t.active.due(t.now) {
+	for t.active.due(now) {
 		t.end(t.active.head, true)
 	}
-	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < unixNano(t.now) {
+	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < now {
 		t.endSyn(t.syns.head-1, true)
 	}
+}
+
+func (t *Table) maxPending() int {
+	if t.pendingCap > 0 {
+		return t.pendingCap
+	}
+	return maxPending
 }
 
 // pressureIdle is how long a flow must have been silent before a full
@@ -298,7 +348,7 @@ func (t *Table) makeRoom() bool {
 		t.endSyn(t.syns.head-1, false)
 	} else if e := t.half.first(); e != nil {
 		t.end(e, false)
-	} else if e := t.active.first(); e != nil && t.now.Sub(e.flow.Last) >= pressureIdle {
+	} else if e := t.active.first(); e != nil && unixNano(t.now)-e.st.last >= int64(pressureIdle) {
 		t.end(e, false)
 	} else {
 		return false
@@ -323,6 +373,18 @@ func (l *flowList) first() *entry {
 	return nil
 }
 
+// flowEnd shows f to OnFlowEnd.
+func (t *Table) flowEnd(f *flowState) {
+	if t.opts.OnFlowEnd == nil {
+		return
+	}
+	if t.pub == nil {
+		t.pub = new(Flow)
+	}
+	f.expand(t.pub)
+	t.opts.OnFlowEnd(t.pub)
+}
+
 // end removes e from the table: its open events stop collecting (they are
 // still emitted on time) and OnFlowEnd sees the flow.
 func (t *Table) end(e *entry, evicted bool) {
@@ -337,9 +399,8 @@ func (t *Table) end(e *entry, evicted bool) {
 	if evicted {
 		t.stats.Evicted++
 	}
-	if t.opts.OnFlowEnd != nil {
-		t.opts.OnFlowEnd(&e.flow)
-	}
+	t.flowEnd(&e.st)
+	t.release(&e.st)
 	// Nothing refers to e any more: keep it for the next new flow.
 	t.spare = append(t.spare, e)
 }
@@ -350,12 +411,12 @@ func (t *Table) end(e *entry, evicted bool) {
 // out-of-window RST followed by a SYN with a new ISN (two spoofed packets)
 // thus leaves the flow in place, and the real peer's RST is judged
 // against its real state.
-func reused(f *Flow, p *capture.Packet) bool {
+func reused(f *flowState, p *capture.Packet) bool {
 	if !(f.reset || f.finsBoth()) {
 		return false
 	}
-	pr := f.Profile(f.dirOf(p))
-	return !(pr.SYNSeen && pr.ISN == Seq(p.Seq))
+	pr := f.dir(f.dirOf(p))
+	return !(pr.synSeen && pr.isn == Seq(p.Seq))
 }
 
 // replace ends e because p (a pure SYN) starts a new connection on its
@@ -371,7 +432,7 @@ func (t *Table) replace(e *entry, p *capture.Packet) {
 // newEntry creates the flow p starts and decides its roles.
 func (t *Table) newEntry(h uint64, p *capture.Packet) *entry {
 	e := t.allocEntry()
-	t.nextID++
+	t.nextID += max(t.idStep, 1)
 	t.initEntry(e, h, p, t.nextID)
 	t.flows.put(e, h)
 	t.stats.Flows++
@@ -403,22 +464,29 @@ func (t *Table) allocEntry() *entry {
 // and its place on a list (not in the map).
 func (t *Table) initEntry(e *entry, h uint64, p *capture.Packet, id uint64) {
 	e.hash = h
-	f := &e.flow
-	f.ID = id
-	f.Client, f.Server, f.RolesFrom = rolesOf(p)
-	f.Tunnel, f.VLAN, f.Input = p.Tunnel, p.VLAN, p.Input
-	f.Start, f.FirstFrame = p.Time, p.Index
-	e.hosts[0] = t.host(f.Client.Addr())
-	e.hosts[1] = t.host(f.Server.Addr())
+	f := &e.st
+	f.id = id
+	client, server, from := rolesOf(p)
+	f.ep, f.rolesFrom = packEndpoints(client, server), from
+	f.tunnel, f.vlan, f.input = p.Tunnel, p.VLAN, int32(p.Input)
+	f.start, f.firstFrame = unixNano(p.Time), p.Index
+	e.hosts[0] = t.host(client.Addr())
+	e.hosts[1] = t.host(server.Addr())
 	for _, h := range e.hosts {
 		if h != nil && !t.replaying {
 			h.Flows++
 		}
 	}
+	if t.keepEmitted && !t.replaying {
+		t.created = append(t.created, flowCreated{client.Addr(), server.Addr(), t.emitSeq})
+	}
 }
 
 // host returns the profile of addr, creating it while there is room.
 func (t *Table) host(a netip.Addr) *HostProfile {
+	if t.noHosts {
+		return nil
+	}
 	if h := t.hosts[a]; h != nil {
 		return h
 	}
@@ -457,47 +525,39 @@ func rolesOf(p *capture.Packet) (client, server netip.AddrPort, from RolesFrom) 
 	return p.Src, p.Dst, RolesPort
 }
 
-// dirOf gives the direction of p in f.
-func (f *Flow) dirOf(p *capture.Packet) Dir {
-	if p.Src == f.Client {
-		return FromClient
-	}
-	return FromServer
-}
-
 // upgradeRoles applies a SYN or SYN/ACK seen after the flow started: a
 // pure SYN makes its sender the client (RolesHandshake); a SYN/ACK makes
 // its receiver the client unless the handshake decided already.
 func (e *entry) upgradeRoles(p *capture.Packet) {
-	f := &e.flow
+	f := &e.st
 	switch p.Flags & (capture.SYN | capture.ACK | capture.RST) {
 	case capture.SYN:
-		if f.RolesFrom == RolesHandshake {
+		if f.rolesFrom == RolesHandshake {
 			return
 		}
-		if p.Src != f.Client {
+		if !f.ep.isClient(p.Src) {
 			e.flip()
 		}
-		f.RolesFrom = RolesHandshake
+		f.rolesFrom = RolesHandshake
 	case capture.SYN | capture.ACK:
-		if f.RolesFrom == RolesHandshake || f.RolesFrom == RolesSYNACK {
+		if f.rolesFrom == RolesHandshake || f.rolesFrom == RolesSYNACK {
 			return
 		}
-		if p.Dst != f.Client {
+		if !f.ep.isClient(p.Dst) {
 			e.flip()
 		}
-		f.RolesFrom = RolesSYNACK
+		f.rolesFrom = RolesSYNACK
 	}
 }
 
 // flip swaps client and server with everything recorded by direction.
 func (e *entry) flip() {
-	f := &e.flow
-	f.Client, f.Server = f.Server, f.Client
-	f.Dirs[0], f.Dirs[1] = f.Dirs[1], f.Dirs[0]
+	f := &e.st
+	f.ep.flip()
+	f.dirs[0], f.dirs[1] = f.dirs[1], f.dirs[0]
 	e.hosts[0], e.hosts[1] = e.hosts[1], e.hosts[0]
-	f.Ladder.reverseDirs()
-	f.flipHistory()
+	f.ladder.reverseDirs()
+	f.hist.flipHistory()
 	if e.hello != nil {
 		e.hello.dir = e.hello.dir.Reverse()
 	}
@@ -509,7 +569,7 @@ func (t *Table) touch(e *entry) {
 	if e.list != nil {
 		e.list.remove(e)
 	}
-	switch f := &e.flow; {
+	switch f := &e.st; {
 	case f.closed:
 		e.list = &t.closed
 	case f.halfOpen():
@@ -522,13 +582,13 @@ func (t *Table) touch(e *entry) {
 
 // halfOpen reports whether f is a connection attempt nobody answered:
 // no SYN/ACK and no data either way.
-func (f *Flow) halfOpen() bool {
-	return !f.SYNACKSeen && f.Dirs[0].DataPackets == 0 && f.Dirs[1].DataPackets == 0
+func (f *flowState) halfOpen() bool {
+	return !f.synackSeen && f.dirs[0].dataPackets == 0 && f.dirs[1].dataPackets == 0
 }
 
 // packet handles one packet of a tracked flow.
 func (t *Table) packet(e *entry, p *capture.Packet) {
-	f := &e.flow
+	f := &e.st
 	e.upgradeRoles(p)
 	d := f.dirOf(p)
 	var cur *openEvent // event this RST opened (not observed as "after")

@@ -1,7 +1,5 @@
 package flows
 
-import "time"
-
 // TLS record-boundary tracking. A direction whose first payload starts
 // like a TLS record header (or, failing that, whose first later segment
 // starts with a plausible record header: STARTTLS, SSLv2-format hellos,
@@ -29,16 +27,16 @@ func looksTLSHeader(b []byte) bool {
 	return len(b) >= 5 && looksTLS(b) && b[2] <= 4 && int(b[3])<<8|int(b[4]) <= maxTLSRecord
 }
 
-// tlsStart starts record tracking at seq, the first payload byte of the
+// start starts record tracking at seq, the first payload byte of the
 // direction.
-func (p *Profile) tlsStart(seq Seq) {
-	p.tls = tlsTracker{active: true, expect: seq}
+func (p *tlsState) start(seq Seq) {
+	p.tr = tlsTracker{active: true, expect: seq}
 }
 
-// tlsFeed advances the tracker over one non-RST segment: seq and wireLen
+// feed advances the tracker over one non-RST segment: seq and wireLen
 // describe the segment on the wire, payload is what was captured of it.
-func (p *Profile) tlsFeed(seq Seq, payload []byte, wireLen int, frame uint64, t time.Time) {
-	tr := &p.tls
+func (p *tlsState) feed(seq Seq, payload []byte, wireLen int, frame uint64, t int64) {
+	tr := &p.tr
 	if !tr.active || tr.broken || wireLen <= 0 {
 		return
 	}
@@ -69,14 +67,14 @@ func (p *Profile) tlsFeed(seq Seq, payload []byte, wireLen int, frame uint64, t 
 	}
 }
 
-func (p *Profile) tlsBreak() {
-	p.tls.broken = true
-	p.TLSBroken = true
+func (p *tlsState) tlsBreak() {
+	p.tr.broken = true
+	p.broken = true
 }
 
 // tlsWalk consumes in-order record bytes.
-func (p *Profile) tlsWalk(b []byte, frame uint64, t time.Time) {
-	tr := &p.tls
+func (p *tlsState) tlsWalk(b []byte, frame uint64, t int64) {
+	tr := &p.tr
 	for len(b) > 0 {
 		if tr.remaining == 0 {
 			n := copy(tr.hdr[tr.hdrLen:], b)
@@ -93,9 +91,9 @@ func (p *Profile) tlsWalk(b []byte, frame uint64, t time.Time) {
 				return
 			}
 			tr.curType, tr.curLen, tr.remaining, tr.bodyLen = typ, l, uint32(l), 0
-			p.TLSRecords |= 1 << (typ - TLSChangeCipherSpec)
+			p.records |= 1 << (typ - TLSChangeCipherSpec)
 			if typ == TLSChangeCipherSpec {
-				p.CCSSeen = true
+				p.ccsSeen = true
 			}
 			if l == 0 {
 				p.tlsComplete(frame, t)
@@ -115,34 +113,34 @@ func (p *Profile) tlsWalk(b []byte, frame uint64, t time.Time) {
 }
 
 // tlsComplete records the end of the current record.
-func (p *Profile) tlsComplete(frame uint64, t time.Time) {
-	tr := &p.tls
-	tr.lastType, tr.lastLen, tr.lastFrame, tr.lastNs = tr.curType, tr.curLen, frame, t.UnixNano()
+func (p *tlsState) tlsComplete(frame uint64, t int64) {
+	tr := &p.tr
+	tr.lastType, tr.lastLen, tr.lastFrame, tr.lastNs = tr.curType, tr.curLen, frame, t
 	if tr.curType != TLSAlert {
 		return
 	}
-	a := TLSAlertInfo{Frame: frame, Time: t, Length: tr.curLen}
+	a := TLSAlertInfo{Frame: frame, Time: nsTime(t), Length: tr.curLen}
 	if tr.curLen != 2 {
 		// Encrypted alerts carry a MAC or AEAD tag: never 2 bytes.
 		a.Encrypted = true
 	} else if tr.bodyLen == 2 {
 		a.Level, a.Description = tr.body[0], tr.body[1]
 	}
-	if p.AlertSeen && !p.Alert.Encrypted && p.Alert.Level == 2 && !a.Encrypted && a.Level != 2 {
+	if p.alertSeen && !p.alert.Encrypted && p.alert.Level == 2 && !a.Encrypted && a.Level != 2 {
 		return // a fatal alert says more than a later warning (close_notify)
 	}
-	p.Alert = a
-	p.AlertSeen = true
+	p.alert = a
+	p.alertSeen = true
 }
 
-// tlsMarkCandidate marks the last record of the direction as a TLS 1.3
+// markCandidate marks the last record of the direction as a TLS 1.3
 // encrypted-alert candidate when it was an application_data record of
 // 19..40 bytes and nothing was sent after it up to at (the seq of the
 // direction's FIN or RST). serverVersion is the ServerHello's selected
 // version (0 unknown): TLS <= 1.2 never hides alerts in application_data.
-func (p *Profile) tlsMarkCandidate(at Seq, serverVersion uint16) {
-	tr := &p.tls
-	if !tr.active || tr.broken || p.AlertSeen || tr.remaining != 0 || tr.hdrLen != 0 {
+func (p *tlsState) markCandidate(at Seq, serverVersion uint16) {
+	tr := &p.tr
+	if !tr.active || tr.broken || p.alertSeen || tr.remaining != 0 || tr.hdrLen != 0 {
 		return
 	}
 	if tr.expect != at || tr.lastType != TLSApplicationData || tr.lastLen < minEncAlert || tr.lastLen > maxEncAlert {
@@ -151,6 +149,6 @@ func (p *Profile) tlsMarkCandidate(at Seq, serverVersion uint16) {
 	if serverVersion != 0 && serverVersion < 0x0304 {
 		return
 	}
-	p.Alert = TLSAlertInfo{Frame: tr.lastFrame, Time: time.Unix(0, tr.lastNs).UTC(), Encrypted: true, Candidate: true, Length: tr.lastLen}
-	p.AlertSeen = true
+	p.alert = TLSAlertInfo{Frame: tr.lastFrame, Time: nsTime(tr.lastNs), Encrypted: true, Candidate: true, Length: tr.lastLen}
+	p.alertSeen = true
 }

@@ -329,36 +329,35 @@ func TestTLS_alerts(t *testing.T) {
 	t.Run("no_candidate_when_tls12", func(t *testing.T) {
 		// A 19-byte application_data record before FIN under TLS 1.2 is
 		// just data.
-		var p Profile
-		p.TLSVersion = 0x0303
-		p.tlsStart(1)
+		var p tlsState
+		p.start(1)
 		rec := append([]byte{0x17, 0x03, 0x03, 0x00, 19}, make([]byte, 19)...)
-		p.tlsFeed(1, rec, len(rec), 9, t0)
-		p.tlsMarkCandidate(Seq(1+len(rec)), 0x0303)
-		if p.AlertSeen {
-			t.Errorf("got alert %+v, want none", p.Alert)
+		p.feed(1, rec, len(rec), 9, t0.UnixNano())
+		p.markCandidate(Seq(1+len(rec)), 0x0303)
+		if p.alertSeen {
+			t.Errorf("got alert %+v, want none", p.alert)
 		}
-		p.tlsMarkCandidate(Seq(1+len(rec)), 0)
-		if !p.AlertSeen || !p.Alert.Candidate || p.Alert.Frame != 9 {
-			t.Errorf("unknown version: got %+v, want a candidate at frame 9", p.Alert)
+		p.markCandidate(Seq(1+len(rec)), 0)
+		if !p.alertSeen || !p.alert.Candidate || p.alert.Frame != 9 {
+			t.Errorf("unknown version: got %+v, want a candidate at frame 9", p.alert)
 		}
 	})
 }
 
 func TestTLS_snaplenCut(t *testing.T) {
 	// A 100-byte record whose body the snaplen cut, then an alert.
-	var p Profile
-	p.tlsStart(1)
+	var p tlsState
+	p.start(1)
 	seg := append([]byte{0x17, 0x03, 0x03, 0x00, 100}, make([]byte, 10)...)
-	p.tlsFeed(1, seg, 105, 1, t0)
+	p.feed(1, seg, 105, 1, t0.UnixNano())
 	alert := []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x30}
-	p.tlsFeed(106, alert, len(alert), 2, t0)
-	if p.TLSBroken || !p.AlertSeen || p.Alert.Description != 48 {
-		t.Errorf("got broken %v alert %+v, want unknown_ca(48) after a cut body", p.TLSBroken, p.Alert)
+	p.feed(106, alert, len(alert), 2, t0.UnixNano())
+	if p.broken || !p.alertSeen || p.alert.Description != 48 {
+		t.Errorf("got broken %v alert %+v, want unknown_ca(48) after a cut body", p.broken, p.alert)
 	}
 	// A cut inside a header loses sync.
-	p.tlsFeed(113, alert[:3], 7, 3, t0)
-	if !p.TLSBroken {
+	p.feed(113, alert[:3], 7, 3, t0.UnixNano())
+	if !p.broken {
 		t.Errorf("cut header: got not broken, want broken")
 	}
 }

@@ -47,13 +47,15 @@ type Index struct {
 	sessions  []Session
 	byTuple   map[tuple][]Event // each sorted by time
 	n         int
-	total     int // events ever indexed, pruned ones included
+	total     int    // events ever indexed, pruned ones included
+	kinds     [4]int // total by Kind
 }
 
 // NewIndex indexes events (any order) recorded in sessions.
 func NewIndex(events []Event, sessions []Session) *Index {
 	x := &Index{Tolerance: DefaultTolerance, sessions: slices.Clone(sessions), byTuple: map[tuple][]Event{}, n: len(events), total: len(events)}
 	for _, e := range events {
+		x.count(e.Kind)
 		k, _ := key(&e)
 		x.byTuple[k] = append(x.byTuple[k], e)
 	}
@@ -76,6 +78,13 @@ func (x *Index) Add(e Event) {
 	x.byTuple[k] = slices.Insert(es, i, e)
 	x.n++
 	x.total++
+	x.count(e.Kind)
+}
+
+func (x *Index) count(k Kind) {
+	if int(k) < len(x.kinds) {
+		x.kinds[k]++
+	}
 }
 
 // SetSession adds s, or replaces the session with the same Start (live:
@@ -127,6 +136,17 @@ func (x *Index) Total() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	return x.total
+}
+
+// TotalOf is the number of events of kind k ever indexed, pruned ones
+// included (for rstscope_kernel_events_total).
+func (x *Index) TotalOf(k Kind) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if int(k) < len(x.kinds) {
+		return x.kinds[k]
+	}
+	return 0
 }
 
 // Sessions returns the recordings the events came from.

@@ -101,6 +101,11 @@ func TestIndex_live(t *testing.T) {
 	if x.Len() != 1 || len(x.Lookup(a, b, t0.Add(time.Second))) != 0 || len(x.Lookup(a, b, t0.Add(3*time.Second))) != 1 {
 		t.Errorf("after pruning before 2.5 s: %d events, want the one at 3 s", x.Len())
 	}
+	x.Add(Event{Kind: KindReceiveReset, Time: t0.Add(4 * time.Second), Sender: b, Receiver: a})
+	// The totals (rstscope_kernel_events_total) count pruned events too.
+	if got := [...]int{x.Total(), x.TotalOf(KindSendReset), x.TotalOf(KindReceiveReset), x.TotalOf(KindDropped)}; got != [...]int{4, 3, 1, 0} {
+		t.Errorf("totals (all, send_reset, receive_reset, dropped): got %v, want [4 3 1 0]", got)
+	}
 }
 
 // TestIndex_listener: a listening socket's RST is traced with the

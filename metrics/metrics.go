@@ -31,6 +31,19 @@ type Snapshot struct {
 	Filtered        uint64 // findings left out of the report by --cause/--origin/...
 	PcapWritten     uint64 // packets written by -w
 	PcapHeldBytes   int64  // memory holding packets for -w's findings
+	// Kernel is the host kernel's account (--kernel-reasons,
+	// --kernel-events); nil without one, and then its series are absent.
+	Kernel *KernelCounts
+}
+
+// KernelCounts are the kernel's account's running counts.
+type KernelCounts struct {
+	SendReset    uint64 // tcp_send_reset events: this host's TCP stack sent an RST
+	ReceiveReset uint64 // tcp_receive_reset events: a received RST reset a socket
+	Dropped      uint64 // kfree_skb events: the stack dropped an RST outside the window
+	Lost         uint64 // events lost: the kernel's ring was full
+	RSTs         uint64 // RSTs judged with the kernel's account
+	Joined       uint64 // of those, RSTs a kernel event joined
 }
 
 // Options configures Metrics.
@@ -99,10 +112,11 @@ func (m *Metrics) Handler() http.Handler {
 type snapshotCollector Metrics
 
 type snapMetric struct {
-	desc  *prometheus.Desc
-	kind  prometheus.ValueType
-	value func(*Snapshot) float64
-	label string // the "where" label's value, for drops
+	desc   *prometheus.Desc
+	kind   prometheus.ValueType
+	value  func(*Snapshot) float64
+	label  string // the "where" or "event" label's value
+	kernel bool   // from Snapshot.Kernel: absent when it is nil
 }
 
 var snapMetrics = func() []snapMetric {
@@ -130,8 +144,31 @@ var snapMetrics = func() []snapMetric {
 			value: func(s *Snapshot) float64 { return float64(s.PcapHeldBytes) }},
 		{desc: drops, kind: prometheus.CounterValue, label: "kernel", value: func(s *Snapshot) float64 { return float64(s.KernelDrops) }},
 		{desc: drops, kind: prometheus.CounterValue, label: "interface", value: func(s *Snapshot) float64 { return float64(s.IfaceDrops) }},
+		kernelCounter(events, "tcp_send_reset", func(k *KernelCounts) uint64 { return k.SendReset }),
+		kernelCounter(events, "tcp_receive_reset", func(k *KernelCounts) uint64 { return k.ReceiveReset }),
+		kernelCounter(events, "kfree_skb", func(k *KernelCounts) uint64 { return k.Dropped }),
+		kernelCounter(prometheus.NewDesc(ns+"_kernel_events_lost_total",
+			"Kernel reset events lost because the kernel's ring was full.", nil, nil), "",
+			func(k *KernelCounts) uint64 { return k.Lost }),
+		kernelCounter(prometheus.NewDesc(ns+"_kernel_rsts_total",
+			"RSTs judged with the kernel's account on.", nil, nil), "",
+			func(k *KernelCounts) uint64 { return k.RSTs }),
+		kernelCounter(prometheus.NewDesc(ns+"_kernel_rsts_joined_total",
+			"RSTs judged with the kernel's account that a kernel event joined.", nil, nil), "",
+			func(k *KernelCounts) uint64 { return k.Joined }),
 	}
 }()
+
+// events is rstscope_kernel_events_total; its event label is the
+// tracepoint's name, as in a finding's kernel.event.
+var events = prometheus.NewDesc(ns+"_kernel_events_total",
+	"Kernel reset events read, by event (tracepoint): tcp_send_reset, tcp_receive_reset, kfree_skb (an RST the stack dropped).",
+	[]string{"event"}, nil)
+
+func kernelCounter(desc *prometheus.Desc, label string, v func(*KernelCounts) uint64) snapMetric {
+	return snapMetric{desc: desc, kind: prometheus.CounterValue, label: label, kernel: true,
+		value: func(s *Snapshot) float64 { return float64(v(s.Kernel)) }}
+}
 
 func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	seen := map[*prometheus.Desc]bool{}
@@ -148,6 +185,9 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.snap
 	c.mu.Unlock()
 	for _, sm := range snapMetrics {
+		if sm.kernel && s.Kernel == nil {
+			continue
+		}
 		var labels []string
 		if sm.label != "" {
 			labels = []string{sm.label}

@@ -39,7 +39,8 @@ func newTestMetrics() *Metrics {
 		m.Reset("refused", "server", "high")
 	}
 	m.Update(Snapshot{Packets: 100, TCPPackets: 90, Flows: 7, ActiveFlows: 2, RSTPackets: 4,
-		KernelDrops: 5, IfaceDrops: 6, DroppedFlows: 1, Filtered: 2, PcapWritten: 9, PcapHeldBytes: 4096})
+		KernelDrops: 5, IfaceDrops: 6, DroppedFlows: 1, Filtered: 2, PcapWritten: 9, PcapHeldBytes: 4096,
+		Kernel: &KernelCounts{SendReset: 11, ReceiveReset: 12, Dropped: 13, Lost: 14, RSTs: 9, Joined: 7}})
 	return m
 }
 
@@ -55,6 +56,9 @@ func TestExposition(t *testing.T) {
 		`rstscope_dropped_packets_total{where="kernel"} 5`, `rstscope_dropped_packets_total{where="interface"} 6`,
 		"rstscope_flows_dropped_total 1", "rstscope_findings_filtered_total 2",
 		"rstscope_pcap_packets_written_total 9", "rstscope_pcap_held_bytes 4096",
+		`rstscope_kernel_events_total{event="tcp_send_reset"} 11`, `rstscope_kernel_events_total{event="tcp_receive_reset"} 12`,
+		`rstscope_kernel_events_total{event="kfree_skb"} 13`, "rstscope_kernel_events_lost_total 14",
+		"rstscope_kernel_rsts_total 9", "rstscope_kernel_rsts_joined_total 7",
 		`rstscope_build_info{goversion="go`, "rstscope_process_resident_memory_bytes ", "rstscope_process_open_fds ",
 	} {
 		if !strings.Contains(body, want) {
@@ -68,6 +72,20 @@ func TestExposition(t *testing.T) {
 		if strings.Contains(body, bad) {
 			t.Errorf("exposition has an unbounded label %q", bad)
 		}
+	}
+}
+
+// TestExposition_noKernel: without the kernel's account its series are
+// absent, not 0 (0 would claim the kernel saw no resets).
+func TestExposition_noKernel(t *testing.T) {
+	m := newTestMetrics()
+	m.Update(Snapshot{Packets: 1})
+	body := scrape(t, m)
+	if strings.Contains(body, "rstscope_kernel_") {
+		t.Errorf("no kernel account, yet the exposition has kernel series:\n%s", body)
+	}
+	if !strings.Contains(body, "rstscope_packets_total 1") {
+		t.Error("exposition lacks rstscope_packets_total 1")
 	}
 }
 

@@ -229,3 +229,15 @@ func TestECS_mapping(t *testing.T) {
 }
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+
+// TestECS_quiet: ECS has no summary, so -q (Quiet) would write nothing at
+// all; New refuses it rather than leave a log pipeline silently empty.
+func TestECS_quiet(t *testing.T) {
+	var b strings.Builder
+	if w, err := New("ecs", &b, Options{Quiet: true}); err == nil || w != nil || !strings.Contains(err.Error(), "no summary") {
+		t.Errorf("New(ecs, Quiet): got %v, %v; want no writer and an error naming the missing summary", w, err)
+	}
+	if _, err := New("ecs", &b, Options{}); err != nil {
+		t.Errorf("New(ecs): %v", err)
+	}
+}

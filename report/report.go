@@ -136,7 +136,8 @@ type Options struct {
 	// summary come first and the cards, sorted, follow at Close.
 	Stream bool
 	// Quiet (text, markdown, json): the header and summary only, no
-	// finding (-q); ndjson writes its summary line only.
+	// finding (-q); ndjson writes its summary line only. ecs has no
+	// summary, so New refuses Quiet for it.
 	Quiet bool
 	// Location (text and markdown) is where absolute times are shown,
 	// with their zone; nil means UTC. JSON is always UTC (RFC 3339).
@@ -161,6 +162,9 @@ func New(format string, w io.Writer, opts Options) (Writer, error) {
 	case "markdown":
 		return newMarkdown(w, opts), nil
 	case "ecs":
+		if opts.Quiet {
+			return nil, errors.New("report: ecs: no summary to write quietly (ECS documents are findings only)")
+		}
 		return newECS(w, opts.Observer), nil
 	}
 	return nil, fmt.Errorf("report: unknown format %q (valid: %s)", format, strings.Join(Formats, ", "))

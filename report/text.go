@@ -694,15 +694,7 @@ func ladderCells(shown []*heuristics.PacketRow, cols []ladderColumn) [][]string 
 	for i, r := range shown {
 		row := make([]string, len(cols))
 		for j, c := range cols {
-			switch {
-			case r == nil && c.head == "frame":
-				row[j] = "⋮"
-			case r == nil:
-			case r.Partial && c.drop > 0:
-				row[j] = "-" // not kept: the row is recalled from the flow's facts
-			default:
-				row[j] = c.cell(r)
-			}
+			row[j] = ladderCell(r, c)
 		}
 		data[1+i] = row
 	}
@@ -795,6 +787,19 @@ func plainLadder(data [][]string, ws []int, dropAbove int) string {
 	return b.String()
 }
 
+// ladderCell is row r's cell in column c; r nil is a gap.
+func ladderCell(r *heuristics.PacketRow, c ladderColumn) string {
+	switch {
+	case r == nil && c.head == "frame":
+		return "⋮"
+	case r == nil:
+		return ""
+	case r.Partial && c.drop > 0:
+		return "-" // not kept: the row is recalled from the flow's facts
+	}
+	return c.cell(r)
+}
+
 // ladderTable builds the ladder with the columns whose drop rank is below
 // dropAbove.
 func (t *textWriter) ladderTable(shown []*heuristics.PacketRow, dropAbove int) *table.Table {
@@ -812,15 +817,7 @@ func (t *textWriter) ladderTable(shown []*heuristics.PacketRow, dropAbove int) *
 	for i, r := range shown {
 		data[i] = make([]string, len(cols))
 		for j, c := range cols {
-			switch {
-			case r == nil && c.head == "frame":
-				data[i][j] = "⋮"
-			case r == nil:
-			case r.Partial && c.drop > 0:
-				data[i][j] = "-" // not kept: the row is recalled from the flow's facts
-			default:
-				data[i][j] = c.cell(r)
-			}
+			data[i][j] = ladderCell(r, c)
 		}
 	}
 	return table.New().

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ type Config struct {
 	Quiet                                                bool // -q: the summary only
 	ShowVersion, ListIfaces                              bool
 	Count                                                uint64
-	Snaplen, BufferKiB, MaxFlows                         int
+	Snaplen, BufferKiB, MaxFlows, Shards                 int
 	Duration, Idle, LookAhead                            time.Duration
 	Location                                             *time.Location
 	Keep                                                 report.Filter
@@ -64,7 +65,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	fs := pflag.NewFlagSet("rstscope", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	fs.StringArrayVarP(&c.Reads, "read", "r", nil, "read packets from `FILE` (pcap, pcapng, .gz; - for stdin); repeatable")
+	fs.StringArrayVarP(&c.Reads, "read", "r", nil, "read packets from `FILE` (pcap, pcapng, .gz; - for stdin; a directory or pattern: its files in time order); repeatable")
 	fs.StringVarP(&c.Iface, "interface", "i", "", "capture live on `IFACE` (any for all)")
 	fs.BoolVarP(&c.ListIfaces, "list-interfaces", "D", false, "list the interfaces -i can capture on, as tcpdump -D")
 	fs.StringVarP(&c.WriteFile, "write", "w", "", "write the packets of flows with findings to `FILE` (pcap; - for stdout, the report then goes to stderr)")
@@ -85,9 +86,13 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	hosts := fs.StringArray("host", nil, "only findings whose flow has `ADDR[:PORT]` or an address in a CIDR prefix; repeatable")
 	fs.DurationVar(&c.Idle, "idle", 5*time.Second, "a silence at least this long before a RST counts as idle")
 	fs.DurationVar(&c.LookAhead, "look-ahead", 2*time.Second, "capture time to watch after a RST before judging it")
-	fs.IntVar(&c.MaxFlows, "max-flows", 1_000_000, "most TCP flows held at once; new flows past it are counted and dropped")
+	fs.IntVar(&c.MaxFlows, "max-flows", 1_000_000, "most TCP flows held at once (split between --shards); new flows past it are counted and dropped")
+	// One core reads and decodes (capture.Prefetch) and routes: the
+	// shards get the others. On 2 cores one table (1) measured as fast as
+	// two shards: the reader and the table already use both.
+	fs.IntVar(&c.Shards, "shards", max(runtime.NumCPU()-1, 1), "flow-table shards for -r, one goroutine each (1: one table)")
 	fs.BoolVar(&c.NoColor, "no-color", false, "no colour in text output (also NO_COLOR)")
-	fs.BoolVarP(&c.Quiet, "quiet", "q", false, "summary only: no finding cards (json: no findings list; ndjson: the summary line)")
+	fs.BoolVarP(&c.Quiet, "quiet", "q", false, "summary only: no finding cards (json: no findings list; ndjson: the summary line; not with ecs, which has no summary)")
 	fs.BoolVarP(&c.Verbose, "verbose", "v", false, "also print the first undecodable frames")
 	fs.StringVar(&c.Explain, "explain", "", "explain a `CAUSE` (or all) and what to do about it")
 	fs.StringVar(&c.Peer, "peer", "", "check each RST against `FILE`, a capture of the same traffic at the other end of the path")
@@ -133,6 +138,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 		{len(c.Reads) > 0 && c.Iface != "", "-r and -i cannot be used together"},
 		{c.WriteAll && c.WriteFile == "", "--write-all needs -w FILE"},
 		{c.MaxFlows < 1, "--max-flows must be at least 1"},
+		{c.Shards < 1 || c.Shards > 256, "--shards must be between 1 and 256"},
 		{c.BufferKiB < 0 || c.BufferKiB > 1<<21, "-B must be between 0 and 2097152 KiB"},
 		{c.Snaplen < 96 || c.Snaplen > 262144, "-s must be between 96 and 262144"},
 		{c.Idle <= 0 || c.LookAhead <= 0, "--idle and --look-ahead must be positive"},
@@ -143,6 +149,8 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 		{badCorrelate, "--correlate needs two -r FILE (the second is the peer capture) and no --peer"},
 		{c.Peer == "-", "--peer must be a file, not stdin"},
 		{!slices.Contains(report.Formats, c.Format), fmt.Sprintf("unknown format %q (valid: %s)", c.Format, strings.Join(report.Formats, ", "))},
+		// ECS documents are findings only: -q would leave nothing to write.
+		{c.Quiet && c.Format == "ecs", "-q and --format ecs: ECS writes one document per finding and no summary, so -q would write nothing (counts: --metrics; a summary: -q with text, markdown, json or ndjson)"},
 	} {
 		if check.bad {
 			return nil, usageErr(errors.New(check.msg))
@@ -153,6 +161,11 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	}
 	if err := checkSensorFlags(c); err != nil {
 		return nil, usageErr(err)
+	}
+	// -r dir/ and -r 'dir/*.pcap' name rotated files, read in time order
+	// (capture.OpenFiles opens each as the merge reaches it).
+	if c.Reads, err = capture.ExpandPaths(c.Reads); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

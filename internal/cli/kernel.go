@@ -10,6 +10,7 @@ import (
 	"github.com/rstscope/rstscope/flows"
 	"github.com/rstscope/rstscope/heuristics"
 	"github.com/rstscope/rstscope/kernel"
+	"github.com/rstscope/rstscope/metrics"
 	"github.com/rstscope/rstscope/report"
 )
 
@@ -228,4 +229,26 @@ func (a *Kernel) Stats() *report.KernelStats {
 	}
 	s.Events = uint64(a.index.Total())
 	return s
+}
+
+// counts are the kernel's account's running counts for --metrics, nil
+// without an account. Live, the loss is asked of the tracer (a system call;
+// the sessions' count is only final at the end).
+func (a *Kernel) counts() *metrics.KernelCounts {
+	if a == nil {
+		return nil
+	}
+	x := a.index
+	k := &metrics.KernelCounts{
+		SendReset: uint64(x.TotalOf(kernel.KindSendReset)), ReceiveReset: uint64(x.TotalOf(kernel.KindReceiveReset)),
+		Dropped: uint64(x.TotalOf(kernel.KindDropped)), RSTs: a.rsts, Joined: a.joined,
+	}
+	if a.tracer != nil && !a.done {
+		k.Lost = a.tracer.Lost()
+	} else {
+		for _, s := range x.Sessions() {
+			k.Lost += s.Lost
+		}
+	}
+	return k
 }

@@ -49,7 +49,9 @@ func (cfg *Config) OpenReport(stdout, stderr io.Writer, stop <-chan struct{}) (w
 	} else if out != nil {
 		dst = out
 	}
-	if w, err = report.New(cfg.Format, dst, cfg.reportOptions(dst)); err != nil {
+	// A signal ends a write blocked on a reader that is not reading
+	// (after StopGrace), so that -w is still completed.
+	if w, err = report.New(cfg.Format, interruptibleOutput(dst, stop), cfg.reportOptions(dst)); err != nil {
 		out.Abort()
 		return nil, nil, err
 	}

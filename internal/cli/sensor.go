@@ -157,6 +157,7 @@ func (cfg *Config) observer() report.Observer {
 type Sensor struct {
 	stderr   io.Writer
 	exp      Export
+	kern     *Kernel // the kernel's account, nil without
 	m        *metrics.Metrics
 	srv      *metrics.Server
 	usr1     atomic.Bool
@@ -195,6 +196,9 @@ func (cfg *Config) StartSensor(stderr io.Writer, exp Export) (*Sensor, error) {
 	return s, nil
 }
 
+// Watch adds the kernel's account (nil: none) to the metrics.
+func (s *Sensor) Watch(k *Kernel) { s.kern = k }
+
 // Judged counts a finding; kept is false when a report filter left it out.
 func (s *Sensor) Judged(f *heuristics.Finding, kept bool) {
 	s.byCause[f.Cause]++
@@ -208,9 +212,13 @@ func (s *Sensor) Judged(f *heuristics.Finding, kept bool) {
 	}
 }
 
+// Statser is the flow table as the sensor reads it (flows.Table or
+// flows.Sharded).
+type Statser interface{ Stats() flows.TableStats }
+
 // Tick runs after every packet: metrics every 4096 packets, the summary
 // when SIGUSR1 came.
-func (s *Sensor) Tick(src capture.Source, t *flows.Table) {
+func (s *Sensor) Tick(src capture.Source, t Statser) {
 	s.n++
 	if s.n&4095 == 0 || s.usr1.Load() {
 		s.update(src, t)
@@ -219,7 +227,7 @@ func (s *Sensor) Tick(src capture.Source, t *flows.Table) {
 
 // Quiet runs when the live link is quiet: -w's buffered packets go to
 // disk, the metrics are updated, and the summary printed if SIGUSR1 came.
-func (s *Sensor) Quiet(src capture.Source, t *flows.Table) error {
+func (s *Sensor) Quiet(src capture.Source, t Statser) error {
 	s.update(src, t)
 	if r, ok := s.exp.(*recorderExport); ok {
 		return r.flush()
@@ -228,7 +236,7 @@ func (s *Sensor) Quiet(src capture.Source, t *flows.Table) error {
 }
 
 // update refreshes the metrics and prints the summary if SIGUSR1 asked.
-func (s *Sensor) update(src capture.Source, t *flows.Table) {
+func (s *Sensor) update(src capture.Source, t Statser) {
 	if s.m == nil && !s.usr1.Load() {
 		return
 	}
@@ -239,6 +247,7 @@ func (s *Sensor) update(src capture.Source, t *flows.Table) {
 			Flows: ts.Flows, ActiveFlows: ts.Active, RSTPackets: ts.RSTPackets,
 			KernelDrops: st.KernelDrops, IfaceDrops: st.IfaceDrops,
 			DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: s.filtered,
+			Kernel: s.kern.counts(),
 		}
 		if r, ok := s.exp.(*recorderExport); ok {
 			rs := r.rec.Stats()

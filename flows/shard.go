@@ -1,0 +1,534 @@
+package flows
+
+import (
+	"cmp"
+	"encoding/binary"
+	"math"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/rstscope/rstscope/capture"
+)
+
+// Sharded spreads the flows of a capture over n Tables, each run by its
+// own goroutine, so that flow tracking uses more than one core; the
+// caller's goroutine (the reader) admits packets (time jumps, see
+// clock.go), keeps the host profiles, and routes each packet by its
+// symmetric flow hash (capture.FlowHash) to the shard that owns its flow,
+// in batches with preallocated buffers.
+//
+// Output is the same for any n: OnEvent receives the events on the
+// caller's goroutine, in the order and with the content a single Table
+// gives, because
+//   - each shard's clock follows the reader's (every packet carries the
+//     reader's clock, and a batch ends with a flush to it), so a shard
+//     decides an event and evicts a flow before the same packet of the
+//     flow as one table would, and its flows see only their own packets;
+//   - host profiles are the reader's, snapshotted for each RST when the
+//     reader's clock passes its look-ahead, as a table would when it
+//     decides the event; the flows each host took part in (Flows) come
+//     from the shards, counted in packet order up to that point;
+//   - events come back at the end of each batch (the shard keeps them, no
+//     copy) and are delivered sorted as a table emits them: by the packet
+//     at which the reader's clock passed their look-ahead (recorded with
+//     the host snapshot), then by first RST (time, input, frame).
+//
+// Where it differs from a Table: MaxFlows and the pending-event cap apply
+// per shard (MaxFlows/n and 32768/n each), so the flows ended or refused
+// under that pressure may differ; the reader makes a host's profile at its
+// first non-RST packet or when a shard's new flow is counted, which orders
+// hosts differently only past MaxHosts; Flow.ID is unique but numbered per
+// shard; lists kept in time order walk back at most maxSortWalk entries,
+// so captures reordered beyond that may evict differently. OnFlowEnd is
+// called on the shards' goroutines, concurrently. Sharded is not safe for
+// concurrent use.
+type Sharded struct {
+	router *Table // admits packets and keeps the host profiles; tracks no flows
+	shards []*shard
+	n      uint64
+	cur    int  // batch being filled (0 or 1)
+	busy   bool // the other batch is with the shards
+	items  int  // items in the batch being filled, all shards
+	now    time.Time
+	look   time.Duration
+	// reqs are the RSTs routed whose host snapshot is not yet taken,
+	// sorted by first RST (time, input, frame); reqs[rhead:] are live.
+	reqs  []hostReq
+	rhead int
+	// snaps are the snapshots taken, in the order taken, until the
+	// batch that decides their event comes back; snaps[shead:] are live,
+	// snapAt finds them by RST.
+	snaps  []hostSnap
+	shead  int
+	snapAt map[rstKey]int
+	// flushSeq is the seq of the flush ending the batch with the shards.
+	flushSeq uint64
+	// created are the flows the shards started, by seq, not yet counted
+	// in the hosts' Flows (created[chead:]).
+	created []flowCreated
+	chead   int
+	events  []*openEvent // events of the last batch, all shards, to sort
+	onEv    func(*Event)
+	closed  bool
+	// lastShard holds the last packet routed, at lastItem of its batch;
+	// seq counts the packets routed.
+	lastShard *shard
+	lastItem  int
+	seq       uint64
+	// hostCache remembers recent hosts' profiles by address, in front of
+	// the router's host map (a map lookup per packet was a third of the
+	// reader's routing time).
+	hostCache [hostCacheSize]hostCached
+}
+
+const hostCacheSize = 4096
+
+type hostCached struct {
+	addr netip.Addr
+	h    *HostProfile
+}
+
+// host is router.host(a) through the cache.
+func (s *Sharded) host(a netip.Addr) *HostProfile {
+	b := a.As16()
+	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
+	c := &s.hostCache[(x*0x9e3779b97f4a7c15)>>52]
+	if c.h != nil && c.addr == a {
+		return c.h
+	}
+	h := s.router.host(a)
+	if h != nil {
+		c.addr, c.h = a, h
+	}
+	return h
+}
+
+// hostReq is an RST routed to a shard: its key and endpoints.
+type hostReq struct {
+	key      rstKey
+	sender   netip.Addr
+	receiver netip.Addr
+}
+
+type hostSnap struct {
+	key                  rstKey
+	senderIP, receiverIP netip.Addr
+	// seq is the reader's packet at which a table decides the RST's event
+	// (the first whose clock passes its look-ahead; MaxUint64: at Close).
+	seq              uint64
+	sender, receiver HostProfile
+}
+
+// flowCreated is a flow a shard started at the reader's packet seq, so
+// that the reader counts it in HostProfile.Flows when a table would have.
+type flowCreated struct {
+	client, server netip.Addr
+	seq            uint64
+}
+
+// countFlows counts the flows started before packet seq in their hosts'
+// Flows (a table does it as it starts them, creating the hosts).
+func (s *Sharded) countFlows(seq uint64) {
+	for ; s.chead < len(s.created) && s.created[s.chead].seq < seq; s.chead++ {
+		c := &s.created[s.chead]
+		for _, a := range [2]netip.Addr{c.client, c.server} {
+			if h := s.router.host(a); h != nil {
+				h.Flows++
+			}
+		}
+	}
+}
+
+// rstKey orders events: first RST time (Unix ns), input, frame.
+type rstKey struct {
+	ns    int64
+	input int
+	frame uint64
+}
+
+func (a rstKey) less(b rstKey) bool {
+	if a.ns != b.ns {
+		return a.ns < b.ns
+	}
+	if a.input != b.input {
+		return a.input < b.input
+	}
+	return a.frame < b.frame
+}
+
+func keyOf(r *RSTPacket) rstKey { return rstKey{unixNano(r.Time), r.Input, r.Frame} }
+
+// Batch limits: a shard's batch is sent when it holds shardBatch packets
+// or more than shardBytes of payload. Tests make shardBatch small to cross
+// many batch ends.
+var shardBatch = 1024
+
+const shardBytes = 1 << 20
+
+// shard is one Table with its goroutine and double-buffered batches.
+type shard struct {
+	t     *Table
+	batch [2]shardBatchBuf
+	in    chan int // index of the batch to process
+	done  chan struct{}
+}
+
+type itemKind uint8
+
+const (
+	itemPacket itemKind = iota
+	itemFlush           // advance the clock to now
+	itemClose           // Close the table
+)
+
+type shardItem struct {
+	p   capture.Packet // Payload is set by the shard from off, n
+	now time.Time
+	// seq numbers the reader's packets: a packet's own, or, for a flush,
+	// the packet at which a table would have decided what it decides
+	// (events are delivered in that order, as a table emits them).
+	seq  uint64
+	off  int // p's payload: buf[off:off+n]
+	n    int
+	kind itemKind
+}
+
+// shardBatchBuf is one batch for one shard: it grows to what the capture
+// needs (at most shardBatch items, about shardBytes of payload) and is
+// reused.
+type shardBatchBuf struct {
+	items []shardItem
+	buf   []byte
+}
+
+// NewSharded returns n shards (n >= 1) of tables with opts (MaxFlows is
+// split between them). OnEvent is called on the caller's goroutine, from
+// Add, Flush and Close.
+func NewSharded(n int, opts Options) *Sharded {
+	n = max(n, 1)
+	s := &Sharded{onEv: opts.OnEvent, n: uint64(n), snapAt: make(map[rstKey]int)}
+	ropts := opts
+	ropts.OnEvent, ropts.OnFlowEnd = nil, nil
+	s.router = NewTable(ropts)
+	s.router.router = s
+	s.look = s.router.opts.LookAhead
+	sopts := opts
+	sopts.OnWarning = nil
+	if opts.MaxFlows > 0 {
+		sopts.MaxFlows = max(opts.MaxFlows/n, 1)
+	} else {
+		sopts.MaxFlows = max(DefaultMaxFlows/n, 1)
+	}
+	for range n {
+		sh := &shard{in: make(chan int, 1), done: make(chan struct{}, 1)}
+		o := sopts
+		o.OnEvent = nil
+		sh.t = NewTable(o)
+		sh.t.noHosts, sh.t.keepEmitted = true, true
+		sh.t.pendingCap = max(maxPending/n, 1)
+		sh.t.nextID, sh.t.idStep = uint64(len(s.shards)), uint64(n)
+		s.shards = append(s.shards, sh)
+		go sh.run()
+	}
+	return s
+}
+
+func (sh *shard) run() {
+	for b := range sh.in {
+		t := sh.t
+		bb := &sh.batch[b]
+		for i := range bb.items {
+			it := &bb.items[i]
+			it.p.Payload = bb.buf[it.off : it.off+it.n : it.off+it.n]
+			if it.now.After(t.now) {
+				t.now = it.now
+			}
+			t.emitSeq = it.seq
+			switch it.kind {
+			case itemPacket:
+				t.add(&it.p)
+			case itemFlush:
+				t.advance()
+			case itemClose:
+				t.Close()
+			}
+		}
+		sh.done <- struct{}{}
+	}
+}
+
+// Add routes one packet (p is not kept).
+func (s *Sharded) Add(p *capture.Packet) {
+	if p = s.router.admit(p); p != nil {
+		s.router.add(p) // calls route
+	}
+}
+
+// route is the router table's add: the reader's clock, host profiles and
+// RST requests, then the packet to its shard.
+func (s *Sharded) route(p *capture.Packet) {
+	if t := s.router; p.Time.After(t.now) {
+		t.now = p.Time
+	}
+	s.now = s.router.now
+	s.snapshotDue(false)
+	rst := p.Flags&capture.RST != 0
+	if !rst {
+		s.hostPacket(p)
+	}
+	h := p.FlowHash
+	if h == 0 {
+		h = capture.FlowHash(p.Src, p.Dst)
+	}
+	sh := s.shards[h%s.n]
+	b := &sh.batch[s.cur]
+	if len(b.items) >= shardBatch || len(b.buf) > shardBytes {
+		s.dispatch()
+		b = &sh.batch[s.cur]
+	}
+	s.seq++
+	b.items = append(b.items, shardItem{p: *p, now: s.now, off: len(b.buf), n: len(p.Payload), seq: s.seq})
+	it := &b.items[len(b.items)-1]
+	it.p.FlowHash = h
+	it.p.Frame, it.p.Payload = nil, nil
+	b.buf = append(b.buf, p.Payload...)
+	s.items++
+	s.lastShard, s.lastItem = sh, len(b.items)-1
+	if rst {
+		s.request(p)
+	}
+}
+
+// hostPacket updates the host profiles with a non-RST packet.
+func (s *Sharded) hostPacket(p *capture.Packet) {
+	hp := s.host(p.Src.Addr())
+	if hp == nil {
+		return
+	}
+	hp.TTL.Add(p.TTL)
+	if p.Src.Addr().Is4() {
+		hp.IPID.Add(p.IPID)
+	}
+}
+
+// request queues the host snapshot of the RST p, sorted by key.
+func (s *Sharded) request(p *capture.Packet) {
+	if s.rhead > 64 && s.rhead*2 > len(s.reqs) {
+		n := copy(s.reqs, s.reqs[s.rhead:])
+		s.reqs = s.reqs[:n]
+		s.rhead = 0
+	}
+	r := hostReq{key: rstKey{unixNano(p.Time), p.Input, p.Index}, sender: p.Src.Addr(), receiver: p.Dst.Addr()}
+	s.reqs = append(s.reqs, r)
+	i := len(s.reqs) - 1
+	for i > s.rhead && r.key.less(s.reqs[i-1].key) {
+		s.reqs[i] = s.reqs[i-1]
+		i--
+	}
+	s.reqs[i] = r
+}
+
+// snapshotDue takes the host snapshots of the RSTs whose look-ahead the
+// reader's clock has passed (all of them at the end of input).
+func (s *Sharded) snapshotDue(all bool) {
+	now := unixNano(s.now)
+	for s.rhead < len(s.reqs) {
+		r := &s.reqs[s.rhead]
+		if !all && r.key.ns+int64(s.look) >= now {
+			break
+		}
+		sn := hostSnap{key: r.key, seq: s.seq + 1, senderIP: r.sender, receiverIP: r.receiver}
+		if all {
+			sn.seq = math.MaxUint64
+		}
+		if h := s.router.hosts[r.sender]; h != nil {
+			sn.sender = *h
+		}
+		if h := s.router.hosts[r.receiver]; h != nil {
+			sn.receiver = *h
+		}
+		if s.shead > 64 && s.shead*2 > len(s.snaps) {
+			n := copy(s.snaps, s.snaps[s.shead:])
+			s.snaps = s.snaps[:n]
+			s.shead = 0
+			for i := range s.snaps {
+				s.snapAt[s.snaps[i].key] = i
+			}
+		}
+		s.snapAt[sn.key] = len(s.snaps)
+		s.snaps = append(s.snaps, sn)
+		s.rhead++
+	}
+}
+
+// dispatch ends every shard's batch with a flush to the reader's clock
+// and hands the batches over; it first waits for the previous batches and
+// delivers their events.
+func (s *Sharded) dispatch() {
+	s.wait()
+	// The flush at the end of the batch may decide an event whose RST came
+	// after the reader's clock had passed its look-ahead (reordered
+	// packets): a table decides it at its next packet, before that
+	// packet's host update, so its snapshot is taken now.
+	s.snapshotDue(false)
+	for _, sh := range s.shards {
+		b := &sh.batch[s.cur]
+		b.items = append(b.items, shardItem{now: s.now, kind: itemFlush, seq: s.seq + 1})
+		sh.in <- s.cur
+	}
+	s.flushSeq = s.seq + 1
+	s.busy = true
+	s.cur ^= 1
+	for _, sh := range s.shards {
+		b := &sh.batch[s.cur]
+		b.items, b.buf = b.items[:0], b.buf[:0]
+	}
+	s.items = 0
+}
+
+// wait waits for the batches with the shards and delivers their events.
+func (s *Sharded) wait() {
+	if !s.busy {
+		return
+	}
+	for _, sh := range s.shards {
+		<-sh.done
+	}
+	s.busy = false
+	s.deliver()
+}
+
+// deliver hands the events the shards decided to OnEvent, sorted, with
+// the reader's host snapshots.
+func (s *Sharded) deliver() {
+	s.events = s.events[:0]
+	n := copy(s.created, s.created[s.chead:])
+	s.created, s.chead = s.created[:n], 0
+	for _, sh := range s.shards {
+		s.events = append(s.events, sh.t.emitted...)
+		s.created = append(s.created, sh.t.created...)
+		sh.t.created = sh.t.created[:0]
+	}
+	slices.SortStableFunc(s.created, func(a, b flowCreated) int { return cmp.Compare(a.seq, b.seq) })
+	// With their snapshots, in the order a table emits them: by the
+	// packet that decided them (the snapshot's, which a shard without a
+	// packet of its own at that point cannot know), then by first RST
+	// (its queue's order).
+	for _, oe := range s.events {
+		ev := &oe.ev
+		ev.SenderHost, ev.ReceiverHost = HostProfile{}, HostProfile{}
+		if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
+			sn := &s.snaps[i]
+			ev.SenderHost, ev.ReceiverHost, oe.emitSeq = sn.sender, sn.receiver, sn.seq
+		}
+	}
+	slices.SortStableFunc(s.events, func(a, b *openEvent) int {
+		if a.emitSeq != b.emitSeq {
+			return cmp.Compare(a.emitSeq, b.emitSeq)
+		}
+		ka, kb := keyOf(&a.ev.RSTs[0]), keyOf(&b.ev.RSTs[0])
+		switch {
+		case ka.less(kb):
+			return -1
+		case kb.less(ka):
+			return 1
+		}
+		return 0
+	})
+	for _, oe := range s.events {
+		ev := &oe.ev
+		// Flows as a table has it when it decides the event.
+		s.countFlows(oe.emitSeq)
+		if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
+			for _, x := range [2]struct {
+				h *HostProfile
+				a netip.Addr
+			}{{&ev.SenderHost, s.snaps[i].senderIP}, {&ev.ReceiverHost, s.snaps[i].receiverIP}} {
+				if h := s.router.hosts[x.a]; h != nil {
+					x.h.Known, x.h.Flows = true, h.Flows
+				}
+			}
+		}
+		if s.onEv != nil {
+			s.onEv(ev)
+		}
+	}
+	s.countFlows(s.flushSeq + 1) // the rest of the batch's
+	// Snapshots of RSTs decided by now that no event claimed joined one.
+	for s.shead < len(s.snaps) && s.snaps[s.shead].seq <= s.flushSeq {
+		delete(s.snapAt, s.snaps[s.shead].key)
+		s.shead++
+	}
+	clear(s.events)
+	for _, sh := range s.shards {
+		t := sh.t // idle: its batch is done
+		t.free = append(t.free, t.emitted...)
+		clear(t.emitted)
+		t.emitted = t.emitted[:0]
+	}
+}
+
+// Flush advances every shard's clock to now (as Table.Flush) and delivers
+// what that decides.
+func (s *Sharded) Flush(now time.Time) {
+	now = now.Add(s.router.clock.shift(0))
+	if now.After(s.router.now) {
+		s.router.now = now
+	}
+	s.now = s.router.now
+	s.snapshotDue(false)
+	s.dispatch()
+	s.wait()
+}
+
+// Close ends the input as Table.Close does; the shards' goroutines end.
+func (s *Sharded) Close() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.router.releaseOutlier()
+	s.snapshotDue(true)
+	// A table decides at its last packet what was due by then, and at
+	// Close (EndOfInput) the rest, the last packet's own RST included: so
+	// each shard flushes to the reader's clock, the last packet's shard
+	// just before that packet, then closes.
+	for _, sh := range s.shards {
+		b := &sh.batch[s.cur]
+		fl := shardItem{now: s.now, kind: itemFlush, seq: s.seq}
+		if sh == s.lastShard && s.lastItem < len(b.items) {
+			b.items = slices.Insert(b.items, s.lastItem, fl)
+		} else {
+			b.items = append(b.items, fl)
+		}
+		b.items = append(b.items, shardItem{now: s.now, kind: itemClose, seq: math.MaxUint64})
+	}
+	s.dispatch()
+	s.flushSeq = math.MaxUint64 // every snapshot is claimed or dropped now
+	s.wait()
+	for _, sh := range s.shards {
+		close(sh.in)
+	}
+}
+
+// Stats sums the shards' counters (PeakActive is the sum of the shards'
+// peaks). It waits for the batches with the shards.
+func (s *Sharded) Stats() TableStats {
+	s.wait()
+	var st TableStats
+	for _, sh := range s.shards {
+		x := sh.t.Stats()
+		st.Flows += x.Flows
+		st.Active += x.Active
+		st.PeakActive += x.PeakActive
+		st.Dropped += x.Dropped
+		st.DroppedFlows += x.DroppedFlows
+		st.Evicted += x.Evicted
+		st.EndedEarly += x.EndedEarly
+		st.RSTPackets += x.RSTPackets
+		st.Events += x.Events
+	}
+	st.TimeJumps = s.router.stats.TimeJumps
+	return st
+}

@@ -1,0 +1,275 @@
+package flows
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rstscope/rstscope/capture"
+)
+
+// shardInputs lists every capture of the repository: pcaps/*.pcap,
+// pcaps/lab/*.pcap and the corpus.
+func shardInputs(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, g := range []string{"../pcaps/*.pcap", "../pcaps/lab/*.pcap", "../pcaps/corpus/*/*.pcap*", "../pcaps/corpus/*/*/*.pcap*", "../pcaps/corpus/*/*/*/*.pcap*"} {
+		m, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 150 {
+		t.Fatalf("got %d captures, want the repository's (at least 150)", len(files))
+	}
+	return files
+}
+
+// tracker is what Table and Sharded share.
+type tracker interface {
+	Add(*capture.Packet)
+	Close()
+	Stats() TableStats
+}
+
+// feedFile runs one capture through a Table (shards 0) or a Sharded and
+// returns its events in delivery order.
+func feedFile(t *testing.T, file string, shards int) ([]Event, TableStats) {
+	t.Helper()
+	src, err := capture.OpenFile(file, 0, capture.FileOptions{})
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	defer src.Close()
+	var events []Event
+	opts := Options{OnEvent: func(e *Event) { events = append(events, *e) }}
+	var tr tracker
+	if shards == 0 {
+		tr = NewTable(opts)
+	} else {
+		tr = NewSharded(shards, opts)
+	}
+	var p capture.Packet
+	for {
+		err := src.Next(&p)
+		if err == io.EOF || errors.Is(err, capture.ErrTruncated) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		tr.Add(&p)
+	}
+	tr.Close()
+	return events, tr.Stats()
+}
+
+// TestSharded_sameAsOneShard: every capture of the repository gives the
+// same events, in the same order, with 1, 2 and 5 shards and with 3
+// shards fed in batches of 3 packets, and the same as a single Table (but
+// Flow.ID, numbered per shard).
+func TestSharded_sameAsOneShard(t *testing.T) {
+	total := 0
+	for _, file := range shardInputs(t) {
+		name := strings.TrimPrefix(file, "../pcaps/")
+		one, st1 := feedFile(t, file, 1)
+		for i := range one {
+			one[i].Flow.ID = 0 // numbered per shard
+		}
+		total += len(one)
+		for _, n := range []int{2, 5, -3} {
+			old := shardBatch
+			if n < 0 {
+				// 3 shards, batches of 3 packets: many batch ends.
+				shardBatch, n = 3, -n
+			}
+			got, stn := feedFile(t, file, n)
+			shardBatch = old
+			for i := range got {
+				got[i].Flow.ID = 0
+			}
+			if len(got) != len(one) {
+				t.Errorf("%s: %d shards: got %d events, want %d (1 shard)", name, n, len(got), len(one))
+				continue
+			}
+			for i := range got {
+				if !reflect.DeepEqual(got[i], one[i]) {
+					t.Errorf("%s: %d shards: event %d (frame %d) differs from 1 shard's (frame %d)%s", name, n, i, got[i].RSTs[0].Frame, one[i].RSTs[0].Frame, firstDiff(got[i], one[i]))
+					break
+				}
+			}
+			if stn.Flows != st1.Flows || stn.RSTPackets != st1.RSTPackets || stn.Events != st1.Events {
+				t.Errorf("%s: %d shards: got stats %+v, want %+v", name, n, stn, st1)
+			}
+		}
+		tab, _ := feedFile(t, file, 0)
+		if len(tab) != len(one) {
+			t.Errorf("%s: Table: got %d events, Sharded %d", name, len(tab), len(one))
+			continue
+		}
+		for i := range tab {
+			a, b := tab[i], one[i]
+			a.Flow.ID = 0
+			if !reflect.DeepEqual(a, b) {
+				t.Errorf("%s: event %d (frame %d): Table and Sharded differ%s", name, i, a.RSTs[0].Frame, firstDiff(b, a))
+				break
+			}
+		}
+	}
+	if total < 400 {
+		t.Errorf("got %d events over the captures, want at least 400 (is the corpus there?)", total)
+	}
+}
+
+// firstDiff names the first field of Event where got and want differ.
+func firstDiff(got, want Event) string {
+	path, g, w := "", reflect.ValueOf(got), reflect.ValueOf(want)
+	for g.Kind() == reflect.Struct || g.Kind() == reflect.Array {
+		next := -1
+		n := g.Len
+		if g.Kind() == reflect.Struct {
+			n = g.NumField
+		}
+		for i := range n() {
+			var a, b reflect.Value
+			if g.Kind() == reflect.Struct {
+				a, b = g.Field(i), w.Field(i)
+			} else {
+				a, b = g.Index(i), w.Index(i)
+			}
+			if !reflect.DeepEqual(valueOf(a), valueOf(b)) {
+				next = i
+				if g.Kind() == reflect.Struct {
+					path += "." + g.Type().Field(i).Name
+				} else {
+					path += fmt.Sprintf("[%d]", i)
+				}
+				g, w = a, b
+				break
+			}
+		}
+		if next < 0 || g.Type() == reflect.TypeOf(time.Time{}) {
+			break
+		}
+	}
+	return fmt.Sprintf(": %s: got %v, want %v", path, valueOf(g), valueOf(w))
+}
+
+// valueOf gives v as an interface, unexported fields included.
+func valueOf(v reflect.Value) any {
+	if v.CanInterface() {
+		return v.Interface()
+	}
+	return fmt.Sprintf("%v", v)
+}
+
+// TestSharded_addNoAllocs: routing packets of established flows to the
+// shards, across many batch ends, allocates nothing.
+func TestSharded_addNoAllocs(t *testing.T) {
+	s := NewSharded(2, Options{})
+	defer s.Close()
+	pk := ladder(t, lines(handshake, []string{"C>S PA seq=101 ack=301 len=100", "S>C A seq=301 ack=201"})...)
+	for i := range pk {
+		s.Add(&pk[i])
+	}
+	data, ack := pk[3], pk[4]
+	n := 0
+	allocs := testing.AllocsPerRun(3000, func() {
+		n++
+		data.Seq = 101 + uint32(n)*100
+		data.Time = data.Time.Add(time.Millisecond)
+		ack.Ack = data.Seq + 100
+		ack.Time = data.Time
+		s.Add(&data)
+		s.Add(&ack)
+	})
+	if allocs != 0 {
+		t.Errorf("Sharded.Add on an established flow: got %v allocs, want 0", allocs)
+	}
+	// AllocsPerRun rounds down: count every allocation of 20 batches. The
+	// runtime may allocate for a goroutine blocked on a channel (a sudog
+	// when its caches are empty), once in a while: fewer than one per 4
+	// batches passes, one per batch (a buffer not reused) would not.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 10 * shardBatch {
+		n++
+		data.Seq = 101 + uint32(n)*100
+		data.Time = data.Time.Add(time.Millisecond)
+		ack.Ack = data.Seq + 100
+		ack.Time = data.Time
+		s.Add(&data)
+		s.Add(&ack)
+	}
+	s.Stats() // waits for the shards
+	runtime.ReadMemStats(&after)
+	if d := after.Mallocs - before.Mallocs; d >= 5 {
+		t.Errorf("%d packets over 20 batches: got %d allocations, want under 5", 20*shardBatch, d)
+	}
+	if st := s.Stats(); st.Flows != 1 {
+		t.Errorf("got %d flows, want 1", st.Flows)
+	}
+}
+
+// FuzzSharded: any packet sequence (time jumps and reordering included)
+// gives the same events through 1 shard, 3 shards in batches of 2
+// packets, and a Table (but Flow.ID), as long as no cap is reached.
+func FuzzSharded(f *testing.F) {
+	f.Add([]byte{
+		0, 0x02, 0, 0, 0, 0, 1, 64,
+		0x10, 0x12, 0, 1, 0, 0, 1, 52,
+		0, 0x10, 1, 1, 0, 0, 1, 64,
+		0, 0x18, 1, 1, 0x45, 0, 1, 64,
+		0x10, 0x14, 1, 2, 0, 0, 1, 60,
+		0x10, 0x04, 9, 2, 0, 0, 1, 60,
+		2, 0x02, 0, 0, 0, 0, 0xff, 64, 0x12, 0x14, 0, 1, 0, 0, 1, 64,
+		4, 0x02, 0, 0, 0, 0, 0xfd, 64, 0x14, 0x14, 0, 1, 0, 0x81, 0x81, 64,
+	})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pk := fuzzPackets(data)
+		run := func(shards, batch int) []Event {
+			var events []Event
+			opts := Options{
+				LookAhead: 40 * time.Millisecond, CloseEvict: 100 * time.Millisecond, IdleEvict: time.Second,
+				OnEvent: func(e *Event) { events = append(events, *e) },
+			}
+			var tr tracker = NewTable(opts)
+			if shards > 0 {
+				old := shardBatch
+				shardBatch = batch
+				tr = NewSharded(shards, opts)
+				shardBatch = old
+			}
+			for i := range pk {
+				p := pk[i]
+				tr.Add(&p)
+			}
+			tr.Close()
+			for i := range events {
+				events[i].Flow.ID = 0
+			}
+			return events
+		}
+		one, many, tab := run(1, 1024), run(3, 2), run(0, 0)
+		for _, c := range []struct {
+			name string
+			got  []Event
+		}{{"3 shards", many}, {"Table", tab}} {
+			if len(c.got) != len(one) {
+				t.Fatalf("%s: got %d events, 1 shard %d", c.name, len(c.got), len(one))
+			}
+			for i := range one {
+				if !reflect.DeepEqual(c.got[i], one[i]) {
+					t.Fatalf("%s: event %d (frame %d) differs from 1 shard's%s", c.name, i, one[i].RSTs[0].Frame, firstDiff(c.got[i], one[i]))
+				}
+			}
+		}
+	})
+}

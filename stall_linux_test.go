@@ -1,0 +1,95 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestStop_readerNotReading (issue 14.8): the report's reader is alive but
+// reads nothing (`rstscope ... | (sleep 1000)`); one SIGINT ends the run:
+// the blocked write is given up after cli.StopGrace, with one clear line
+// and exit 1, and -w is complete and closed first.
+func TestStop_readerNotReading(t *testing.T) {
+	in := manyRefused(t, 200) // a report far larger than a pipe buffer
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"text", []string{"--format", "text"}},     // blocked at the end, in the report's Close
+		{"ndjson", []string{"--format", "ndjson"}}, // blocked while reading, streaming findings
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pcap := filepath.Join(t.TempDir(), "x.pcap")
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close() // alive until the end, never read
+			cmd := childCmd("", append([]string{"-r", in, "-w", pcap}, tc.args...)...)
+			cmd.Stdout = w
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			// Half the pipe full: the report has begun, and what is left
+			// of it cannot fit.
+			for {
+				n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n >= 32<<10 {
+					break
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("rstscope ended (%v) before filling the pipe: %s", err, stderr.String())
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-done:
+			case <-time.After(2 * time.Minute): // a hang, not slowness
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("rstscope still running 2 minutes after one SIGINT, its reader not reading; stderr: %s", stderr.String())
+			}
+			if code := cmd.ProcessState.ExitCode(); code != 1 {
+				t.Errorf("exit: got %d, want 1 (the report is incomplete)", code)
+			}
+			const want = "rstscope: report: write: the reader of the report has read nothing for 2s since the signal: gave up (the report is incomplete)\n"
+			if !strings.HasSuffix(stderr.String(), want) {
+				t.Errorf("stderr: got %q, want it to end with %q", stderr.String(), want)
+			}
+			packets, findings := pcapPackets(t, pcap)
+			switch {
+			case tc.name == "text":
+				// The report is written after -w is complete: all of it.
+				if packets != 400 || findings != 200 {
+					t.Errorf("-w: got %d packets, %d findings; want all 400 packets and 200 refused connections", packets, findings)
+				}
+			case packets == 0 || packets%2 != 0 || findings != packets/2:
+				// Stopped while streaming: the flows read so far, whole.
+				t.Errorf("-w: got %d packets, %d findings; want some SYN+RST pairs, each a finding", packets, findings)
+			default:
+				t.Logf("-w: %d packets, %d findings when the signal stopped the run", packets, findings)
+			}
+		})
+	}
+}

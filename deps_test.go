@@ -52,6 +52,7 @@ var allowedImports = map[string][]string{
 		"github.com/rstscope/rstscope/report", "github.com/rstscope/rstscope/metrics",
 		"github.com/rstscope/rstscope/kernel", // the host kernel's account (OpenKernel)
 		"github.com/spf13/pflag",
+		"github.com/charmbracelet/x/term", // IsTerminal: the terminal ioctl, not "a character device"
 	},
 	"internal/pcapgen":   nil,
 	"internal/netnstest": {"golang.org/x/sys/unix"},

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/correlate"
 	"github.com/rstscope/rstscope/flows"
@@ -86,14 +87,12 @@ func (cfg *Config) reportOptions(out io.Writer) report.Options {
 	return report.Options{Color: !cfg.NoColor && IsTerminal(out), Stream: cfg.Iface != "", Location: cfg.Location, Observer: cfg.observer(), Quiet: cfg.Quiet}
 }
 
-// IsTerminal reports whether w is a terminal.
+// IsTerminal reports whether w is a terminal: a file whose descriptor
+// answers the terminal ioctl. A character device alone is not enough
+// (/dev/null is one, and must get neither colour nor a progress line).
 func IsTerminal(w io.Writer) bool {
-	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(f.Fd())
 }
 
 // Warnings are the end-of-run warnings the counters call for: packets

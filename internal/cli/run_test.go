@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -52,5 +53,30 @@ func TestWarnings(t *testing.T) {
 		!strings.HasPrefix(w[1], "2 flows were ended early to make room: --max-flows 500") ||
 		!strings.HasPrefix(w[2], "3 flows were not tracked: --max-flows 500") {
 		t.Errorf("warnings: got %q", w)
+	}
+}
+
+// TestIsTerminal: /dev/null is a character device but no terminal, so it
+// gets neither colour nor a progress line; a pipe is none either.
+func TestIsTerminal(t *testing.T) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if IsTerminal(null) {
+		t.Errorf("IsTerminal(%s) = true, want false", os.DevNull)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if IsTerminal(w) {
+		t.Error("IsTerminal(pipe) = true, want false")
+	}
+	if IsTerminal(&strings.Builder{}) {
+		t.Error("IsTerminal(strings.Builder) = true, want false")
 	}
 }

@@ -147,6 +147,11 @@ run_rstscope() {
 if [[ ! -x $BIN ]]; then
 	row "rstscope not built" "-" "" "" "" "" "" "" ""
 else
+	# One untimed warm-up run: the first timed row otherwise pays for the
+	# page cache and a cold CPU (same code path measured 5.0 s first, 3.3 s
+	# third in one run).
+	say "warm-up run"
+	"$BIN" -r "$PCAP" --format json -o /dev/null 2>/dev/null || true
 	# A build with a flow-table shard per core has --shards: time one shard
 	# too, so the table shows what the second core buys.
 	if "$BIN" --help 2>&1 | grep -q -- '--shards'; then

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -171,7 +170,7 @@ var kernelCases = []kernelCase{
 			defer c.Close()
 			from := netip.MustParseAddrPort(c.LocalAddr().String())
 			// Out of the server's window (64 KiB of 4 GiB): dropped.
-			netnstest.In(t, l.b, func() { forgeRST(t, from, srv, 0x5eed) })
+			netnstest.In(t, l.b, func() { netnstest.ForgeRST(t, from, srv, 0x5eed) })
 			time.Sleep(50 * time.Millisecond)
 		}},
 }
@@ -236,41 +235,6 @@ func waitReadable(t *testing.T, c *net.TCPConn) {
 		n, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
 		return n > 0 || (err != nil && err != unix.EAGAIN)
 	})
-}
-
-// forgeRST sends a bare RST from a raw socket (the kernel adds the IP header).
-func forgeRST(t *testing.T, from, to netip.AddrPort, seq uint32) {
-	hdr := make([]byte, 20)
-	binary.BigEndian.PutUint16(hdr[0:], from.Port())
-	binary.BigEndian.PutUint16(hdr[2:], to.Port())
-	binary.BigEndian.PutUint32(hdr[4:], seq)
-	hdr[12] = 5 << 4
-	hdr[13] = 0x04 // RST
-	ph := append(append(from.Addr().AsSlice(), to.Addr().AsSlice()...), 0, unix.IPPROTO_TCP, 0, 20)
-	sum := uint32(0)
-	for _, b := range [][]byte{ph, hdr} {
-		for i := 0; i+1 < len(b); i += 2 {
-			sum += uint32(binary.BigEndian.Uint16(b[i:]))
-		}
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(hdr[16:], ^uint16(sum))
-	fam := unix.AF_INET6
-	var sa unix.Sockaddr = &unix.SockaddrInet6{Addr: to.Addr().As16()}
-	if to.Addr().Is4() {
-		fam = unix.AF_INET
-		sa = &unix.SockaddrInet4{Addr: to.Addr().As4()}
-	}
-	fd, err := unix.Socket(fam, unix.SOCK_RAW, unix.IPPROTO_TCP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Sendto(fd, hdr, 0, sa); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestKernelReasons is issue 15's proof: rstscope -i with --kernel-reasons

@@ -4,7 +4,6 @@ package kernel
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -368,7 +367,7 @@ var scenarios = []scenario{
 				}
 				return false
 			})
-			l.in(l.p.A, func() { forgeRST(l.t, from, dst, isn+1<<31) })
+			l.in(l.p.A, func() { netnstest.ForgeRST(l.t, from, dst, isn+1<<31) })
 			return from
 		}},
 }
@@ -469,45 +468,6 @@ func judgeLab(t *testing.T, l *lab, x *Index, results []result) {
 			name, reason, po.Cause, po.Origin, got.Cause, got.Origin))
 	}
 	t.Logf("kernel reason x packet-only verdict:\n%s", strings.Join(table, "\n"))
-}
-
-// forgeRST sends an RST from a raw socket (the kernel adds the IP header).
-func forgeRST(t *testing.T, from, to netip.AddrPort, seq uint32) {
-	hdr := make([]byte, 20)
-	binary.BigEndian.PutUint16(hdr[0:], from.Port())
-	binary.BigEndian.PutUint16(hdr[2:], to.Port())
-	binary.BigEndian.PutUint32(hdr[4:], seq)
-	hdr[12] = 5 << 4
-	hdr[13] = 0x04 // RST
-	// checksum over the pseudo header
-	var ph []byte
-	ph = append(ph, from.Addr().AsSlice()...)
-	ph = append(ph, to.Addr().AsSlice()...)
-	ph = append(ph, 0, unix.IPPROTO_TCP, 0, 20)
-	sum := uint32(0)
-	for _, b := range [][]byte{ph, hdr} {
-		for i := 0; i+1 < len(b); i += 2 {
-			sum += uint32(binary.BigEndian.Uint16(b[i:]))
-		}
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(hdr[16:], ^uint16(sum))
-	fam := unix.AF_INET6
-	var sa unix.Sockaddr = &unix.SockaddrInet6{Addr: to.Addr().As16()}
-	if to.Addr().Is4() {
-		fam = unix.AF_INET
-		sa = &unix.SockaddrInet4{Addr: to.Addr().As4()}
-	}
-	fd, err := unix.Socket(fam, unix.SOCK_RAW, unix.IPPROTO_TCP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Sendto(fd, hdr, 0, sa); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestLab provokes each kind of reset in a namespace pair, IPv4 and IPv6,

@@ -24,7 +24,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rstscope/rstscope/capture"
 	"github.com/rstscope/rstscope/internal/netnstest"
 )
 
@@ -721,20 +720,7 @@ func testWriteFlagged(t *testing.T, bin, user string) {
 	if got := d.causes(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("findings: got %q, want %q\n%s", got, want, b)
 	}
-	src, err := capture.OpenFiles([]string{pcap}, capture.FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	perPort := map[uint16]int{}
-	var pk capture.Packet
-	for src.Next(&pk) == nil {
-		port := pk.Dst.Port()
-		if pk.Src.Addr().String() == liveB {
-			port = pk.Src.Port()
-		}
-		perPort[port]++
-	}
+	perPort := pcapPorts(t, pcap)
 	if perPort[9] != 2 || perPort[80] < 5 || perPort[81] != 0 || perPort[82] != 0 || len(perPort) != 2 {
 		t.Errorf("-w packets per server port: got %v, want 2 of port 9, all of port 80 (at least 5), none of 81 or 82", perPort)
 	}

@@ -23,7 +23,10 @@ import (
 const exitReaderGone = 128 + int(syscall.SIGPIPE)
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, interrupts()))
+	stopProfile := startProfile()
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, interrupts())
+	stopProfile()
+	os.Exit(code)
 }
 
 // interrupts delivers SIGINT, SIGTERM and SIGHUP (a dropped ssh session).

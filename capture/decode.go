@@ -188,7 +188,7 @@ func NewDecoder() *Decoder { return &Decoder{} }
 // 20-byte TCP header, its bytes are held (a few, in a bounded table) and
 // the segment is decoded from the fragment that completes the header.
 func (d *Decoder) Decode(linkType int, frame []byte, p *Packet) error {
-	if linkType == linkEthernet && d.fastEthernet(frame, p) {
+	if d.fast(linkType, frame, p) {
 		return nil
 	}
 	return d.decode(linkType, frame, p)

@@ -6,48 +6,95 @@ import (
 )
 
 // The fast path. Nine frames in ten on a typical capture are Ethernet II
-// carrying IPv4 (not a fragment) or IPv6 (no extension header) carrying a
-// TCP segment with a sane header. fastEthernet decodes those in one
-// function, straight into the Packet, where the general path walks the
-// same bytes through a chain of calls (Decode, the link-type table's
-// indirect call, ethernet, etherType, ipv4 or ipv6, ipPayload, tcp), each
-// with its nesting count and error returns, after zeroing the whole
-// 256-byte Packet. Anything it does not take (a VLAN tag, a fragment, a
-// tunnel, options or lengths that need the general path's care) it
-// leaves untouched for the general path, which stays the reference:
-// TestDecode_fastPath decodes every test frame and every corpus frame
-// both ways and requires the same Packet, every field, and FuzzDecode
-// checks the same on arbitrary frames.
+// (or a Linux cooked capture's SLL/SLL2 header) carrying IPv4 (not a
+// fragment) or IPv6 (no extension header) carrying a TCP segment with a
+// sane header. fast decodes those in one function, straight into the
+// Packet, where the general path walks the same bytes through a chain of
+// calls (Decode, the link-type table's indirect call, ethernet, etherType,
+// ipv4 or ipv6, ipPayload, tcp), each with its nesting count and error
+// returns, after zeroing the whole 256-byte Packet. Anything it does not
+// take (two VLAN tags, MPLS, a fragment, a tunnel, lengths that need the
+// general path's care) it leaves untouched for the general path, which
+// stays the reference: TestDecode_fastPath decodes every test frame and
+// every corpus frame of these link types both ways, with distortions
+// (snaplen cuts, IP lengths, mapped addresses, data offsets), and
+// requires the same Packet, every field; FuzzDecodeFastPath checks the
+// same on arbitrary frames.
 //
 // The fast path also hashes the flow (FlowHash) from the header bytes as
 // they are, into Decoder.hash, for Prefetch: computing it from the
 // netip.AddrPort values afterwards costs several times more (their
-// 16-byte form goes through memory).
+// 16-byte form goes through memory; BenchmarkFlowHash).
 //
-// Measured on the 10.2 M-packet bench capture (see doc.go): Decode from
-// ~50 to ~20 ns per frame, BenchmarkDecode/ethernet from 31 to 13 ns.
+// Measured (doc.go has the whole reading goroutine): Decode on the bench
+// capture ~90 ns per packet before, ~30 ns after in the real run;
+// BenchmarkDecode/ethernet 38-48 ns before, 30-39 ns after under load
+// (its frame carries a SYN's five options, which the walk still parses).
 
-// fastEthernet decodes frame when it is the common case above and reports
-// whether it did; when it did not, p and d are as they were.
-func (d *Decoder) fastEthernet(frame []byte, p *Packet) bool {
-	if len(frame) < 14+20+20 {
+// fast decodes frame when it is the common case above and reports whether
+// it did; when it did not, p and d are as they were. Link types: Ethernet
+// II with at most one 802.1Q tag, and Linux cooked captures (SLL, SLL2:
+// tcpdump -i any).
+func (d *Decoder) fast(linkType int, frame []byte, p *Packet) bool {
+	var (
+		b      []byte // from the IP header on
+		et     uint16 // its ethertype
+		vlan   uint16
+		tagged bool
+		hasMAC bool
+		mac    [6]byte
+	)
+	switch linkType {
+	case linkEthernet:
+		if len(frame) < 18 {
+			return false
+		}
+		et, b = be16(frame[12:]), frame[14:]
+		if et == etherVLAN {
+			vlan, et, b, tagged = be16(b)&0x0fff, be16(b[2:]), b[4:], true
+		}
+		hasMAC, mac = true, [6]byte(frame[6:12])
+	case linkSLL:
+		if len(frame) < 16 {
+			return false
+		}
+		switch hatype := be16(frame[2:]); {
+		case hatype == 1 && be16(frame[4:]) == 6: // ARPHRD_ETHER
+			hasMAC, mac = true, [6]byte(frame[6:12])
+		case hatype == 824: // ARPHRD_NETLINK
+			return false
+		}
+		et, b = be16(frame[14:]), frame[16:]
+	case linkSLL2:
+		if len(frame) < 20 {
+			return false
+		}
+		switch hatype := be16(frame[8:]); {
+		case hatype == 1 && frame[11] == 6:
+			hasMAC, mac = true, [6]byte(frame[12:18])
+		case hatype == 824:
+			return false
+		}
+		et, b = be16(frame), frame[20:]
+	default:
 		return false
 	}
-	b := frame[14:]
+	if len(b) < 20+20 {
+		return false
+	}
 	var (
-		seg        []byte // the TCP segment as captured, trimmed to the IP length
-		wire       int    // the segment's length by the IP header
-		src, dst   netip.Addr
-		ttl        uint8
-		ipID       uint16
-		df         bool
-		flowLabel  uint32
-		hash       bool // the endpoints can be hashed from the bytes
-		x, y       uint64
-		xlo, ylo   uint64 // IPv6: the low halves
-		isV4, isV6 bool
+		seg       []byte // the TCP segment as captured, trimmed to the IP length
+		wire      int    // the segment's length by the IP header
+		src, dst  netip.Addr
+		ttl       uint8
+		ipID      uint16
+		df        bool
+		flowLabel uint32
+		v4, v6    bool   // which header; v6 hashes from the bytes only when neither address is IPv4-mapped
+		x, y      uint64 // IPv4: the addresses; IPv6: the high halves
+		xlo, ylo  uint64 // IPv6: the low halves
 	)
-	switch be16(frame[12:]) {
+	switch et {
 	case etherIPv4:
 		v := b[0]
 		ihl := int(v&0x0f) * 4
@@ -71,9 +118,9 @@ func (d *Decoder) fastEthernet(frame []byte, p *Packet) bool {
 		a, c := be32(b[12:]), be32(b[16:])
 		src = netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
 		dst = netip.AddrFrom4([4]byte{byte(c >> 24), byte(c >> 16), byte(c >> 8), byte(c)})
-		x, y, hash, isV4 = uint64(a), uint64(c), true, true
+		x, y, v4 = uint64(a), uint64(c), true
 	case etherIPv6:
-		if len(b) < 40 || b[0]>>4 != 6 || b[6] != protoTCP {
+		if b[0]>>4 != 6 || b[6] != protoTCP {
 			return false
 		}
 		ttl, flowLabel = b[7], be32(b)&0x000fffff
@@ -91,8 +138,7 @@ func (d *Decoder) fastEthernet(frame []byte, p *Packet) bool {
 		dst = netip.AddrFrom16([16]byte(b[24:40])).Unmap()
 		// IPv4-mapped addresses are unmapped, and two IPv4 endpoints hash
 		// differently: leave those to FlowHash.
-		hash = !(x == 0 && xlo>>32 == 0xffff) && !(y == 0 && ylo>>32 == 0xffff)
-		isV6 = true
+		v6 = !(x == 0 && xlo>>32 == 0xffff) && !(y == 0 && ylo>>32 == 0xffff)
 	default:
 		return false
 	}
@@ -106,22 +152,21 @@ func (d *Decoder) fastEthernet(frame []byte, p *Packet) bool {
 	// Committed: every field but Index, Input, Time, CapLen and WireLen
 	// is written, as Decode's general path leaves them.
 	sport, dport := be16(seg), be16(seg[2:])
-	d.layers, d.tunnels, d.vlanSet, d.opened, d.hidden = 2, 0, false, false, HiddenReason{}
+	d.layers, d.tunnels, d.vlanSet, d.opened, d.hidden = 2, 0, tagged, false, HiddenReason{}
 	d.src, d.dst = src, dst
-	d.hash = 0
-	if hash {
-		switch {
-		case isV4:
-			d.hash = flowHash4(x<<16|uint64(sport), y<<16|uint64(dport))
-		case isV6:
-			d.hash = flowHash16(endpointHash16(x, xlo, sport) + endpointHash16(y, ylo, dport))
-		}
+	switch {
+	case v4:
+		d.hash = flowHash4(x<<16|uint64(sport), y<<16|uint64(dport))
+	case v6:
+		d.hash = flowHash16(endpointHash16(x, xlo, sport) + endpointHash16(y, ylo, dport))
+	default:
+		d.hash = 0
 	}
-	p.LinkType, p.Frame = linkEthernet, frame
+	p.LinkType, p.Frame = linkType, frame
 	p.Src, p.Dst = netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)
 	p.TTL, p.IPID, p.DF, p.FlowLabel = ttl, ipID, df, flowLabel
-	p.Tunnel, p.VLAN = TunnelNone, 0
-	p.HasMAC, p.SrcMAC = true, [6]byte(frame[6:12])
+	p.Tunnel, p.VLAN = TunnelNone, vlan
+	p.HasMAC, p.SrcMAC = hasMAC, mac
 	p.Seq, p.Ack = be32(seg[4:]), be32(seg[8:])
 	p.Flags = TCPFlags(seg[13]) | TCPFlags(seg[12]&1)<<8
 	p.Reserved = (seg[12] >> 1) & 7

@@ -406,6 +406,7 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 		}
 		p.Index = s.index
 		p.Input = s.input
+		p.FlowHash = s.dec.hash // when the fast path hashed the frame; else 0
 		p.Time = ts
 		p.CapLen = len(data)
 		p.WireLen = wire

@@ -155,7 +155,7 @@ func (f *prefetcher) run() {
 				}
 				break
 			}
-			if p.FlowHash = s.dec.hash; p.FlowHash == 0 {
+			if p.FlowHash == 0 { // the general path decoded it
 				p.FlowHash = FlowHash(p.Src, p.Dst)
 			}
 			st := &s.stats

@@ -377,5 +377,5 @@ func checkReadmeSection(t *testing.T, name, text string) {
 		}
 		return
 	}
-	t.Errorf("README.md's %s section is out of date (go test -run TestCalibration -update rewrites it)", name)
+	t.Errorf("README.md's %s section is out of date (go test -run %s -update rewrites it)", name, t.Name())
 }

@@ -106,8 +106,12 @@ type ctx struct {
 	senderHost, receiverHost *flows.HostProfile
 
 	trigger *flows.LadderEntry // last receiver packet before the RST, nil if none
-	echo    *forgedReset       // the forged reset this RST may echo (Engine memory), nil if none
-	latency time.Duration      // RST time minus trigger time (valid iff trigger != nil)
+	// lateSYN is the receiver's SYN that this RST+ACK answers (ack = its
+	// seq + 1) but that the capture recorded just after the RST, nil if
+	// none (see reorderWindow).
+	lateSYN *flows.LadderEntry
+	echo    *forgedReset  // the forged reset this RST may echo (Engine memory), nil if none
+	latency time.Duration // RST time minus trigger time (valid iff trigger != nil)
 
 	// Facts computed on first use (idleGap, senderFIN, lastAlert,
 	// senderTTL) and then read by every rule, the summary and the advice
@@ -124,6 +128,11 @@ type ctx struct {
 
 	adviceAt time.Time // set by an advice that names an instant
 }
+
+// reorderWindow is how far apart in time a capture point may record two
+// packets of opposite directions in the wrong order: a tap or SPAN port
+// merging two directions, a multi-queue NIC timestamping on two CPUs.
+const reorderWindow = time.Millisecond
 
 // replyWindow is how soon after a packet a reply still counts as
 // immediate: two round trips, at least 200 ms.
@@ -174,7 +183,13 @@ func newCtx(e *Engine, ev *flows.Event) *ctx {
 		}
 		c.after = append(c.after, p)
 		if p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.ACK) {
-			newConn = true // a new connection on the tuple: what follows is its own
+			if c.answersLateSYN(&p) {
+				// The SYN this RST answers, recorded out of order: the
+				// same connection, not a new one.
+				c.lateSYN = &c.after[len(c.after)-1]
+			} else {
+				newConn = true // a new connection on the tuple: what follows is its own
+			}
 		}
 		if newConn || p.Flags.Has(capture.RST) || p.Dir == flows.DirUnknown {
 			continue
@@ -191,6 +206,20 @@ func newCtx(e *Engine, ev *flows.Event) *ctx {
 		c.latency = c.rst.Time.Sub(t.Time)
 	}
 	return c
+}
+
+// answersLateSYN reports whether p, a SYN recorded after the RST, is the
+// one the RST+ACK answers: the receiver's first SYN of the flow, no later
+// than reorderWindow after the RST, whose seq + 1 the RST acknowledges.
+// No stack can acknowledge a sequence number before it was sent: the
+// capture point saw the two crossing it in the wrong order.
+func (c *ctx) answersLateSYN(p *flows.LadderEntry) bool {
+	if c.lateSYN != nil || len(c.receiverAfter) > 0 || p.Dir != c.receiver || c.receiver == flows.DirUnknown ||
+		(c.rp != nil && c.rp.SYNSeen) || !c.rst.Flags.Has(capture.ACK) || c.rst.Ack != p.Seq.Add(1) {
+		return false
+	}
+	d := p.Time.Sub(c.rst.Time)
+	return d >= 0 && d <= reorderWindow
 }
 
 // isDuplicate reports whether r is a copy of an RST already kept: the same

@@ -673,8 +673,19 @@ func (c *ctx) unchecked() bool {
 // A claimed sender that shares the receiver's /24 (IPv4) or /64 (IPv6),
 // or a loopback address, is plausibly on that link itself: not counted.
 func (c *ctx) onLink() bool {
-	if c.rp == nil || c.rp.TTL.Count == 0 || c.rp.TTL.Min != c.rp.TTL.Max || hops(c.rp.TTL.Mode) != 0 ||
-		c.rst.TTL == 0 || hops(c.rst.TTL) != 0 {
+	// The receiver's own TTL: its packets in the flow, or the SYN the RST
+	// answers when the capture recorded it just after the RST.
+	var own uint8
+	switch {
+	case c.rp != nil && c.rp.TTL.Count > 0:
+		if c.rp.TTL.Min != c.rp.TTL.Max {
+			return false
+		}
+		own = c.rp.TTL.Mode
+	case c.lateSYN != nil:
+		own = c.lateSYN.TTL
+	}
+	if own == 0 || hops(own) != 0 || c.rst.TTL == 0 || hops(c.rst.TTL) != 0 {
 		return false
 	}
 	s, r := c.ev.Flow.Server.Addr(), c.ev.Flow.Client.Addr()

@@ -9,15 +9,24 @@ import (
 
 // ruleRefused: the RST answers a SYN (ack = SYN seq + 1) and the sender
 // never sent a SYN/ACK: a closed port, or a firewall's reject (the origin
-// rules tell which).
+// rules tell which). The SYN may have been recorded just after the RST
+// (ctx.lateSYN): a capture point that merges two directions can swap
+// packets that cross it within a fraction of a millisecond.
 func ruleRefused(ev *flows.Event, c *ctx) []claim {
-	if !c.known() || !c.rp.SYNSeen || c.sp.SYNSeen || c.receiver != flows.FromClient {
+	if !c.known() || c.sp.SYNSeen || c.receiver != flows.FromClient {
 		return nil
 	}
 	if ev.Flow.Established || c.rp.DataPackets > 0 {
 		return nil
 	}
 	r := c.rst
+	if s := c.lateSYN; s != nil {
+		return []claim{causeOf(CauseRefused, SignalSYNAnswered, strong, fmt.Sprintf("RST+ACK with ack %d = SYN seq + 1 answers the client's SYN (frame %d), recorded %s after the RST: no stack acknowledges a SYN before it is sent, so the capture point saw the two out of order; no SYN/ACK was seen",
+			uint32(r.Ack), s.Frame, dur(s.Time.Sub(r.Time))), s.Frame, r.Frame)}
+	}
+	if !c.rp.SYNSeen {
+		return nil
+	}
 	for _, p := range c.after {
 		if p.Dir == c.receiver && p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.ACK) {
 			break // the client retried; a later SYN/ACK answers the retry

@@ -724,3 +724,22 @@ func TestVariations_refusedSYNAfterRST(t *testing.T) {
 		}
 	}
 }
+
+// TestVariations_shortKeepaliveTimer: tls_close_notify_late_write with
+// every gap halved is a server whose keep-alive timer closes (close_notify,
+// FIN) 150 ms after its response, and a client writing 350 ms after that
+// FIN. The client's request was answered, so it was no upload cut short;
+// its write came long after the FIN reached it (RTT 0.1 ms), so it did not
+// cross the FIN: stale_keepalive (it was abortive_close, both thresholds
+// being the reply window's 200 ms floor rather than the flow's).
+func TestVariations_shortKeepaliveTimer(t *testing.T) {
+	for _, capture := range []string{"tls_close_notify_late_write.client.pcap", "tls_close_notify_late_write.server.pcap"} {
+		d := varJudge(t, capture, "time x0.5")
+		if len(d.Findings) != 1 {
+			t.Fatalf("%s halved: %d findings, want 1", capture, len(d.Findings))
+		}
+		if f := d.Findings[0]; f.Cause != "stale_keepalive" || f.Origin != "server" || !f.hasSignal("fin_then_data") {
+			t.Errorf("%s halved: %s/%s %s, want stale_keepalive/server with fin_then_data: %s", capture, f.Cause, f.Origin, f.Confidence, f.Summary)
+		}
+	}
+}

@@ -43,6 +43,7 @@ func findSenderFIN(c *ctx) (finFacts, bool) {
 	}
 	window := c.replyWindow()
 	fi := c.ladderIndex(f.frame)
+	var lastData *flows.LadderEntry // the receiver's last data before the FIN
 	for i := range c.ladder {
 		p := &c.ladder[i]
 		if p.Dir != c.receiver || p.Flags.Has(capture.RST) {
@@ -60,14 +61,21 @@ func findSenderFIN(c *ctx) (finFacts, bool) {
 			}
 		case afterFIN && f.data == nil && p.Len > 0:
 			f.data = p
-		case !afterFIN && p.Len > 0 && f.time.Sub(p.Time) <= window:
-			f.flowing = true
+		case !afterFIN && p.Len > 0:
+			lastData = p
 		}
 	}
 	if fi > 0 {
 		f.quiet = f.time.Sub(c.ladder[fi-1].Time)
 	}
 	closeNotifyBefore(c, &f, window)
+	// Flowing: the receiver's data came within the reply window of the
+	// FIN and the sender had not answered it (a request the sender
+	// answered, then a short keep-alive timer, is no upload cut short).
+	if lastData != nil && f.time.Sub(lastData.Time) <= window {
+		answered := f.sinceData > 0 && lastData.Time.Before(f.time.Add(-f.sinceData))
+		f.flowing = !answered
+	}
 	// The ladder may have lost the data; the profile still knows.
 	if f.data == nil && c.rp.LastData.After(f.time) {
 		f.data = &flows.LadderEntry{Frame: c.rp.LastDataFrame, Time: c.rp.LastData, Dir: c.receiver}
@@ -145,11 +153,13 @@ func ruleStaleKeepalive(ev *flows.Event, c *ctx) []claim {
 // spell (a keep-alive timeout), not right after the sender's response.
 func (f *finFacts) spontaneous() bool { return f.quiet >= time.Second || f.sinceData >= time.Second }
 
-// race reports whether the receiver's data followed, within a second, a
-// FIN that came right after the sender's response (within the reply
-// window): the two crossed, rather than the receiver reusing a connection
-// the sender closed on a timer (even a short one, 300 ms after its last
-// response).
+// race reports whether the receiver's data followed, within the reply
+// window, a FIN that came right after the sender's response (within the
+// reply window too): the two crossed, rather than the receiver reusing a
+// connection the sender closed on a timer (even a short one, 300 ms after
+// its last response). Data that crossed the FIN left before the FIN
+// arrived, so any capture point records it less than a round trip after
+// the FIN; later data was written on a connection already closed.
 func (f *finFacts) race(window time.Duration) bool {
-	return f.data != nil && !f.spontaneous() && f.sinceData <= window && f.data.Time.Sub(f.time) < time.Second
+	return f.data != nil && !f.spontaneous() && f.sinceData <= window && f.data.Time.Sub(f.time) <= window
 }

@@ -743,3 +743,26 @@ func TestVariations_shortKeepaliveTimer(t *testing.T) {
 		}
 	}
 }
+
+// TestVariations_staleKeepaliveDataAfterRST: at the server the client's
+// late write and the server kernel's RST answering it cross within 100 µs;
+// a capture point that merges directions may record the RST first. A RST
+// without ACK whose seq is the next segment's ack answers that segment:
+// still stale_keepalive (it was abortive_close, "reset after its own FIN").
+func TestVariations_staleKeepaliveDataAfterRST(t *testing.T) {
+	for _, capture := range []string{"stale_keepalive.server.pcap", "tls_close_notify_late_write.server.pcap"} {
+		d := varJudge(t, capture, "reorder")
+		if len(d.Findings) != 1 {
+			t.Fatalf("%s reordered: %d findings, want 1", capture, len(d.Findings))
+		}
+		f := d.Findings[0]
+		said := false
+		for _, e := range f.Evidence {
+			said = said || (e.Signal == "fin_then_data" && strings.Contains(e.Detail, "swapped"))
+		}
+		if f.Cause != "stale_keepalive" || f.Origin != "server" || !said {
+			t.Errorf("%s reordered: %s/%s %s, want stale_keepalive/server with fin_then_data saying the capture swapped the two: %s",
+				capture, f.Cause, f.Origin, f.Confidence, f.Summary)
+		}
+	}
+}

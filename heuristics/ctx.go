@@ -110,8 +110,14 @@ type ctx struct {
 	// seq + 1) but that the capture recorded just after the RST, nil if
 	// none (see reorderWindow).
 	lateSYN *flows.LadderEntry
-	echo    *forgedReset  // the forged reset this RST may echo (Engine memory), nil if none
-	latency time.Duration // RST time minus trigger time (valid iff trigger != nil)
+	// lateData is the receiver's segment (data or FIN) that this RST
+	// answers (a RST without ACK whose seq is the segment's ack, as a
+	// stack answers a segment for a socket it no longer has) but that the
+	// capture recorded just after the RST, when nothing before the RST
+	// called for an answer; nil if none.
+	lateData *flows.LadderEntry
+	echo     *forgedReset  // the forged reset this RST may echo (Engine memory), nil if none
+	latency  time.Duration // RST time minus trigger time (valid iff trigger != nil)
 
 	// Facts computed on first use (idleGap, senderFIN, lastAlert,
 	// senderTTL) and then read by every rule, the summary and the advice
@@ -205,7 +211,29 @@ func newCtx(e *Engine, ev *flows.Event) *ctx {
 		c.trigger = &t
 		c.latency = c.rst.Time.Sub(t.Time)
 	}
+	c.lateData = c.findLateData()
 	return c
+}
+
+// findLateData finds ctx.lateData: the receiver's first packet after the
+// RST, within reorderWindow, carrying data or FIN and acknowledging
+// exactly the RST's seq, while the RST (no ACK flag: an answer to a
+// segment, not an abort, which carries ACK) follows nothing of the
+// receiver that calls for an answer.
+func (c *ctx) findLateData() *flows.LadderEntry {
+	r := c.rst
+	if r.Flags.Has(capture.ACK) || len(c.receiverAfter) == 0 {
+		return nil
+	}
+	if t := c.trigger; t != nil && (t.Len > 0 || t.Flags.Has(capture.FIN) || t.Flags.Has(capture.SYN)) {
+		return nil
+	}
+	p := &c.receiverAfter[0]
+	d := p.Time.Sub(r.Time)
+	if d < 0 || d > reorderWindow || !p.Flags.Has(capture.ACK) || p.Ack != r.Seq || (p.Len == 0 && !p.Flags.Has(capture.FIN)) {
+		return nil
+	}
+	return p
 }
 
 // answersLateSYN reports whether p, a SYN recorded after the RST, is the

@@ -76,6 +76,14 @@ func findSenderFIN(c *ctx) (finFacts, bool) {
 		answered := f.sinceData > 0 && lastData.Time.Before(f.time.Add(-f.sinceData))
 		f.flowing = !answered
 	}
+	// The capture may have recorded the data the RST answers just after
+	// the RST (ctx.lateData).
+	if f.data == nil && c.lateData != nil && c.lateData.Len > 0 {
+		f.data = c.lateData
+		if f.next == nil {
+			f.next = f.data
+		}
+	}
 	// The ladder may have lost the data; the profile still knows.
 	if f.data == nil && c.rp.LastData.After(f.time) {
 		f.data = &flows.LadderEntry{Frame: c.rp.LastDataFrame, Time: c.rp.LastData, Dir: c.receiver}
@@ -140,8 +148,12 @@ func ruleStaleKeepalive(ev *flows.Event, c *ctx) []claim {
 	if f.data.Len > 0 {
 		size = fmt.Sprintf(" %d bytes", f.data.Len)
 	}
-	out := []claim{causeOf(CauseStaleKeepalive, SignalFINThenData, s, fmt.Sprintf("the server sent FIN (frame %d)%s; the client then sent%s (frame %d, %s after the FIN) and got the RST",
-		f.frame, closed, size, f.data.Frame, dur(f.data.Time.Sub(f.time))), f.frame, f.data.Frame, c.rst.Frame)}
+	late := ""
+	if f.data == c.lateData {
+		late = fmt.Sprintf(" (recorded %s after the RST, whose seq is its ack: the capture point swapped the two)", dur(f.data.Time.Sub(c.rst.Time)))
+	}
+	out := []claim{causeOf(CauseStaleKeepalive, SignalFINThenData, s, fmt.Sprintf("the server sent FIN (frame %d)%s; the client then sent%s (frame %d, %s after the FIN) and got the RST%s",
+		f.frame, closed, size, f.data.Frame, dur(f.data.Time.Sub(f.time)), late), f.frame, f.data.Frame, c.rst.Frame)}
 	if k, ok := matchTimeout(f.sinceData, serverTimeout); ok && f.sinceData >= time.Second {
 		out = append(out, causeOf(CauseStaleKeepalive, SignalKnownTimeout, medium, fmt.Sprintf("the server closed %s after its last response: the %s (%s)",
 			dur(f.sinceData), k.name, dur(k.d)), f.frame))

@@ -766,3 +766,27 @@ func TestVariations_staleKeepaliveDataAfterRST(t *testing.T) {
 		}
 	}
 }
+
+// TestVariations_echoRecordedBeforeItsTrigger: the kernel RST that echoes a
+// forged reset answers the peer's late packet within 100 µs; a capture
+// point that merges directions may record it first. It is still the echo
+// (after_reset, pointing at the forged RST's finding), not client_abort
+// or abortive_close.
+func TestVariations_echoRecordedBeforeItsTrigger(t *testing.T) {
+	for _, tc := range []struct{ capture, origin string }{
+		{"forged_rst_echo.client.pcap", "client"},
+		{"middlebox_response_reject_r1.server.pcap", "server"},
+		{"middlebox_response_reject_r2.server.pcap", "server"},
+		{"middlebox_response_reject_r3.server.pcap", "server"},
+	} {
+		d := varJudge(t, tc.capture, "reorder")
+		if len(d.Findings) != 2 {
+			t.Fatalf("%s reordered: %d findings, want 2", tc.capture, len(d.Findings))
+		}
+		first, echo := d.Findings[0], d.Findings[1]
+		if first.Origin != "middlebox" || echo.Cause != "after_reset" || echo.Origin != tc.origin || echo.ConsequenceOf != first.ID {
+			t.Errorf("%s reordered: %s/%s then %s/%s (consequence of %d), want a middlebox's RST then its echo after_reset/%s: %s",
+				tc.capture, first.Cause, first.Origin, echo.Cause, echo.Origin, echo.ConsequenceOf, tc.origin, echo.Summary)
+		}
+	}
+}

@@ -116,8 +116,9 @@ type ctx struct {
 	// capture recorded just after the RST, when nothing before the RST
 	// called for an answer; nil if none.
 	lateData *flows.LadderEntry
-	echo     *forgedReset  // the forged reset this RST may echo (Engine memory), nil if none
-	latency  time.Duration // RST time minus trigger time (valid iff trigger != nil)
+	echoTo   *flows.LadderEntry // the packet an echo answers (trigger or lateData), set with echo
+	echo     *forgedReset       // the forged reset this RST may echo (Engine memory), nil if none
+	latency  time.Duration      // RST time minus trigger time (valid iff trigger != nil)
 
 	// Facts computed on first use (idleGap, senderFIN, lastAlert,
 	// senderTTL) and then read by every rule, the summary and the advice

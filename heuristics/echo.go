@@ -87,10 +87,18 @@ func (e *Engine) echoOf(ev *flows.Event, c *ctx) *forgedReset {
 	}
 	// A kernel answers the peer's packet (data, FIN) that came after the
 	// forged RST; a RST right after a RST answers nothing (a device sent
-	// both: crossed_rst).
-	t := c.trigger
-	if t == nil || t.Dir != c.receiver || t.Flags.Has(capture.RST) || t.Time.Before(r.time) ||
-		(t.Len == 0 && !t.Flags.Has(capture.FIN)) {
+	// both: crossed_rst). The packet may have been recorded just after
+	// the RST (ctx.lateData).
+	answers := func(t *flows.LadderEntry) bool {
+		return t != nil && t.Dir == c.receiver && !t.Flags.Has(capture.RST) && !t.Time.Before(r.time) &&
+			(t.Len > 0 || t.Flags.Has(capture.FIN))
+	}
+	switch {
+	case answers(c.trigger):
+		c.echoTo = c.trigger
+	case answers(c.lateData):
+		c.echoTo = c.lateData
+	default:
 		return nil
 	}
 	return &r
@@ -115,7 +123,11 @@ func ruleAfterReset(ev *flows.Event, c *ctx) []claim {
 	if r == nil {
 		return nil
 	}
-	what := describe(ev, c.trigger) + fmt.Sprintf(" (frame %d)", c.trigger.Frame)
-	return []claim{causeOf(CauseAfterReset, SignalAfterReset, strong, fmt.Sprintf("a RST forged on the path (frame %d, %s earlier) had already closed the %s's socket; the %s's kernel answered %s for the connection it no longer had: the echo of that reset",
-		r.ref.Packet, dur(c.rst.Time.Sub(r.time)), c.senderName, c.senderName, what), r.ref.Packet, c.rst.Frame)}
+	what := describe(ev, c.echoTo) + fmt.Sprintf(" (frame %d)", c.echoTo.Frame)
+	late := ""
+	if c.echoTo == c.lateData {
+		late = fmt.Sprintf("; the capture recorded that packet %s after the RST, whose seq is its ack: the capture point swapped the two", dur(c.echoTo.Time.Sub(c.rst.Time)))
+	}
+	return []claim{causeOf(CauseAfterReset, SignalAfterReset, strong, fmt.Sprintf("a RST forged on the path (frame %d, %s earlier) had already closed the %s's socket; the %s's kernel answered %s for the connection it no longer had: the echo of that reset%s",
+		r.ref.Packet, dur(c.rst.Time.Sub(r.time)), c.senderName, c.senderName, what, late), r.ref.Packet, c.rst.Frame)}
 }

@@ -790,3 +790,24 @@ func TestVariations_echoRecordedBeforeItsTrigger(t *testing.T) {
 		}
 	}
 }
+
+// TestVariations_tlsAlertCutBySnaplen: cut 64 bytes into each payload, the
+// server's certificate records lose their headers and the record tracking
+// stops before the fatal alert. The verdict cannot be tls_alert; it must
+// say that an alert could have gone unseen and stay below high.
+func TestVariations_tlsAlertCutBySnaplen(t *testing.T) {
+	for _, capture := range []string{"tls_alert_missing_cert.client.pcap", "tls_alert_missing_cert.server.pcap"} {
+		d := varJudge(t, capture, "snaplen 64")
+		if len(d.Findings) != 1 {
+			t.Fatalf("%s cut: %d findings, want 1", capture, len(d.Findings))
+		}
+		f := d.Findings[0]
+		said := false
+		for _, e := range f.Evidence {
+			said = said || strings.Contains(e.Detail, "tls_alert could not be ruled out")
+		}
+		if f.Confidence == "high" || !said {
+			t.Errorf("%s cut: %s/%s %s, want at most medium and a note that an alert could not be seen: %+v", capture, f.Cause, f.Origin, f.Confidence, f.Evidence)
+		}
+	}
+}

@@ -42,6 +42,7 @@ var originRules = []rule{
 	ruleTooFast,
 	ruleFingerprint,
 	ruleBaseline,
+	ruleTLSUnseen,
 }
 
 // verdict is the combined result of the claims.
@@ -210,6 +211,10 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 		// A TTL that differs, if only by a hop, is never ignored.
 		v.confidence = Medium
 	}
+	if c.tlsUnseen() != flows.DirUnknown && precedes(CauseTLSAlert, v.cause) {
+		// A TLS alert, which would take precedence, may have gone unseen.
+		v.confidence = min(v.confidence, Medium)
+	}
 	if c.unchecked() && v.origin != OriginMiddlebox {
 		// Nothing of the claimed sender to check the RST against: the
 		// origin is taken on trust (at most medium), and a RST from the
@@ -249,6 +254,20 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	}
 	weighWitnesses(c, &v, ts)
 	return v
+}
+
+// precedes reports whether cause a comes before b in the causes table
+// (precedence order); unknown comes after every cause.
+func precedes(a, b Cause) bool {
+	for i := range causes {
+		switch causes[i].cause {
+		case b:
+			return false
+		case a:
+			return true
+		}
+	}
+	return false
 }
 
 // hasSignal reports whether a weighed origin claim carries sig.

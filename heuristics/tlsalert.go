@@ -224,3 +224,39 @@ func quietBefore(c *ctx, frame uint64, t time.Time) time.Duration {
 	}
 	return t.Sub(c.ladder[i-1].Time)
 }
+
+// tlsUnseen gives the direction whose TLS records the capture stopped
+// following (flows.Profile.TLSBroken: a snaplen cut inside a record
+// header, a gap, reordering) in a TLS flow where no alert was seen:
+// an alert sent after that point could not have been read. DirUnknown
+// when there is none.
+func (c *ctx) tlsUnseen() flows.Dir {
+	if c.sender == flows.DirUnknown {
+		return flows.DirUnknown
+	}
+	if _, a := c.lastAlert(); a != nil {
+		return flows.DirUnknown
+	}
+	fl := &c.ev.Flow
+	if fl.Dirs[0].Request.Kind != flows.PayloadTLSClientHello && fl.Dirs[0].TLSRecords == 0 && fl.Dirs[1].TLSRecords == 0 {
+		return flows.DirUnknown
+	}
+	for _, d := range []flows.Dir{c.sender, c.receiver} {
+		if fl.Dirs[d-1].TLSBroken {
+			return d
+		}
+	}
+	return flows.DirUnknown
+}
+
+// ruleTLSUnseen says that a TLS alert could have gone unseen (the engine
+// then holds any cause that tls_alert would take precedence over at
+// medium at most, see combine).
+func ruleTLSUnseen(ev *flows.Event, c *ctx) []claim {
+	d := c.tlsUnseen()
+	if d == flows.DirUnknown {
+		return nil
+	}
+	return []claim{noteOf(fmt.Sprintf("the capture lost the TLS record boundaries in the %s's direction (a snaplen cut, a gap or reordering): a TLS alert sent after that could not be seen, so tls_alert could not be ruled out (at most medium confidence)",
+		d))}
+}

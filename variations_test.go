@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -390,54 +392,43 @@ var variations = []variation{
 		}},
 }
 
-// labCase is a lab capture with its truth, ready for variations.
+// labCase is a capture with its truth, ready for variations.
 type labCase struct {
-	capture string
+	source  string // lab or generator
+	capture string // path
 	at      int
 	frames  []labFrame
 	truths  []lab.Verdict
 	truthOf map[int]int // original RST frame -> index in truths
 }
 
-// loadLabCases reads every lab capture with at least one RST and ties each
-// RST frame to its truth through rstscope's verdicts on the capture as made
-// (TestCalibration holds those right): the frames of a finding whose true
-// origin is a middlebox are marked forged.
+// loadLabCases reads every lab capture with at least one RST, and every
+// generator capture of golden_test.go's expectation table, and ties each
+// RST frame to its truth through rstscope's verdicts on the capture as
+// made (TestCalibration holds those right): the frames of a finding whose
+// true origin is a middlebox are marked forged. A generator capture is
+// taken on the client (its packets leave with their initial TTL there).
 func loadLabCases(t *testing.T) []labCase {
 	t.Helper()
 	var out []labCase
-	for _, tr := range lab.Truths() {
-		if len(tr.Findings) == 0 {
-			continue
-		}
-		path := filepath.Join("pcaps", "lab", tr.Capture)
-		frames, err := readLabCapture(path)
+	add := func(source, path string, at int, truths []lab.Verdict, frames []uint64) {
+		fs, err := readLabCapture(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		d := runJSON(t, "-r", path)
-		if len(d.Findings) != len(tr.Findings) {
-			t.Fatalf("%s: %d findings, the truth has %d", path, len(d.Findings), len(tr.Findings))
+		if len(d.Findings) != len(truths) {
+			t.Fatalf("%s: %d findings, the truth has %d", path, len(d.Findings), len(truths))
 		}
-		lc := labCase{capture: tr.Capture, frames: frames, truths: tr.Findings, truthOf: map[int]int{}}
-		if strings.HasSuffix(tr.Capture, ".server.pcap") {
-			lc.at = sideServer
-		}
-		clients := map[netip.Addr]bool{}
-		for _, f := range frames {
-			if f.has(flagSYN) && !f.has(flagACK) {
-				clients[f.src] = true
-			}
-		}
-		for i := range lc.frames {
-			if !clients[lc.frames[i].src] {
-				lc.frames[i].side = sideServer
-			}
-		}
+		lc := labCase{source: source, capture: path, at: at, frames: fs, truths: truths, truthOf: map[int]int{}}
+		assignSides(lc.frames)
 		for i, f := range d.Findings {
+			if frames != nil && f.RST.Packet != frames[i] {
+				t.Fatalf("%s: finding %d at frame %d, the truth's at %d", path, i+1, f.RST.Packet, frames[i])
+			}
 			for _, fr := range f.frames() {
 				lc.truthOf[int(fr)] = i
-				if tr.Findings[i].Origin == "middlebox" {
+				if truths[i].Origin == "middlebox" {
 					lc.frames[fr-1].forged = true
 				}
 			}
@@ -449,7 +440,62 @@ func loadLabCases(t *testing.T) []labCase {
 		}
 		out = append(out, lc)
 	}
+	for _, tr := range lab.Truths() {
+		if len(tr.Findings) == 0 {
+			continue
+		}
+		at := sideClient
+		if strings.HasSuffix(tr.Capture, ".server.pcap") {
+			at = sideServer
+		}
+		add("lab", filepath.Join("pcaps", "lab", tr.Capture), at, tr.Findings, nil)
+	}
+	for _, name := range slices.Sorted(maps.Keys(expectations)) {
+		es := slices.Clone(expectations[name])
+		slices.SortFunc(es, func(a, b expect) int { return cmp.Compare(a.frame, b.frame) })
+		var truths []lab.Verdict
+		var frames []uint64
+		for _, e := range es {
+			truths = append(truths, lab.Verdict{Cause: e.cause, Origin: e.origin})
+			frames = append(frames, e.frame)
+		}
+		add("generator", filepath.Join("pcaps", name), sideClient, truths, frames)
+	}
 	return out
+}
+
+// assignSides sets each frame's side: per connection, the sender of the
+// SYN is the client; without a SYN, the side on the higher port.
+func assignSides(frames []labFrame) {
+	client := map[dirKey]netip.AddrPort{}
+	conn := func(f *labFrame) dirKey {
+		k := f.dir()
+		if k.dst.Addr().Less(k.src.Addr()) || (k.dst.Addr() == k.src.Addr() && k.dst.Port() < k.src.Port()) {
+			k = k.reverse()
+		}
+		return k
+	}
+	for i := range frames {
+		if f := &frames[i]; f.has(flagSYN) && !f.has(flagACK) {
+			if _, ok := client[conn(f)]; !ok {
+				client[conn(f)] = f.dir().src
+			}
+		}
+	}
+	for i := range frames {
+		f := &frames[i]
+		c, ok := client[conn(f)]
+		switch {
+		case ok && c == f.dir().src:
+			f.side = sideClient
+		case ok:
+			f.side = sideServer
+		case f.sport > f.dport:
+			f.side = sideClient
+		default:
+			f.side = sideServer
+		}
+	}
 }
 
 // varTally counts verdicts of one confidence level.
@@ -519,7 +565,7 @@ func TestVariations(t *testing.T) {
 			row.captures++
 			pcap := labPcap(c.frames)
 			if dir := os.Getenv("RSTSCOPE_VARIATIONS_DIR"); dir != "" {
-				name := strings.NewReplacer(" ", "_", "+", "", ".", "_", "µ", "u").Replace(v.name) + "." + lc.capture
+				name := strings.NewReplacer(" ", "_", "+", "", ".", "_", "µ", "u").Replace(v.name) + "." + filepath.Base(lc.capture)
 				if err := os.WriteFile(filepath.Join(dir, name), pcap, 0o644); err != nil {
 					t.Fatal(err)
 				}
@@ -580,8 +626,14 @@ func TestVariations(t *testing.T) {
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d lab captures with RSTs, each rewritten %d ways and judged against the lab's truth (`go test -run TestVariations`, variations_test.go).\n\n",
-		len(cases), len(variations))
+	nlab := 0
+	for _, lc := range cases {
+		if lc.source == "lab" {
+			nlab++
+		}
+	}
+	fmt.Fprintf(&b, "%d captures with RSTs (%d from the lab, %d from the generator), each rewritten %d ways and judged against its truth (`go test -run TestVariations`, variations_test.go).\n\n",
+		len(cases), nlab, len(cases)-nlab, len(variations))
 	b.WriteString("| variation | captures | not applicable | high right/verdicts | medium right/verdicts | low right/verdicts | wrong high or over cap |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
@@ -679,7 +731,7 @@ func varJudge(t *testing.T, capture, name string) doc {
 		t.Fatalf("no variation %q", name)
 	}
 	for ci, lc := range loadLabCases(t) {
-		if lc.capture != capture {
+		if filepath.Base(lc.capture) != capture {
 			continue
 		}
 		c := &varCase{capture: lc.capture, at: lc.at, frames: slices.Clone(lc.frames), truths: lc.truths,

@@ -177,6 +177,52 @@ func reorder(c *varCase) string {
 	return ""
 }
 
+// farther gives the far end a path d longer in round trip (a WAN instead
+// of the lab's 0.1 ms), as a capture on the near end sees it: every packet
+// of the far end is taken as the answer to the near end's latest packet,
+// so each turn of the exchange adds d, and the near end's packets follow
+// the far end's answers they see. A router's forged RST answers as soon as
+// the trigger reaches it: it adds the share of d its hops make of the far
+// end's (0 for a router next to the capture point). Idle gaps and timers
+// keep their length.
+func farther(d time.Duration) func(c *varCase) string {
+	return func(c *varCase) string {
+		farHops := -1
+		for i := range c.frames {
+			if f := &c.frames[i]; f.side == c.far() && !f.forged && !f.has(flagRST) {
+				farHops = initialTTLOf(f.ttl) - int(f.ttl)
+				break
+			}
+		}
+		if farHops <= 0 {
+			return "no packet of the far end to measure its distance"
+		}
+		var sNear, sFar time.Duration
+		prev := time.Time{}
+		for i := range c.frames {
+			f := &c.frames[i]
+			var s time.Duration
+			switch {
+			case f.forged:
+				h := min(max(initialTTLOf(f.ttl)-int(f.ttl), 0), farHops)
+				s = sNear + d*time.Duration(h)/time.Duration(farHops)
+			case f.side == c.at:
+				sNear = max(sNear, sFar)
+				s = sNear
+			default:
+				sFar = max(sFar, sNear+d)
+				s = sFar
+			}
+			t := f.time.Add(s)
+			if t.Before(prev) {
+				t = prev
+			}
+			f.time, prev = t, t
+		}
+		return ""
+	}
+}
+
 // ipIDOffset starts each end's IP ID counter elsewhere (another boot,
 // another host): a constant offset per end on everything it sent itself
 // but IP ID 0 (Linux's DF packets without a counter).
@@ -372,6 +418,14 @@ var variations = []variation{
 	{"jitter 200 µs", "every timestamp moved by up to ±100 µs, order kept", jitter(200 * time.Microsecond)},
 	{"jitter 2 ms", "every timestamp moved by up to ±1 ms, order kept", jitter(2 * time.Millisecond)},
 	{"reorder", "neighbouring packets of opposite directions within 100 µs swapped", reorder},
+	{"far end +40 ms", "the far end 40 ms farther in round trip: each turn of the exchange 40 ms later, a router's RST by its share of the hops", farther(40 * time.Millisecond)},
+	{"far end +40 ms, tap 1 hop in", "as far end +40 ms, the capture point 1 hop into the path", func(c *varCase) string {
+		toward := sideServer
+		if c.at == sideServer {
+			toward = sideClient
+		}
+		return all(farther(40*time.Millisecond), hopShift(toward, 1))(c)
+	}},
 	{"IP ID offset", "each end's IP ID counter starts elsewhere (0 stays 0)", ipIDOffset},
 	{"IP ID random", "both ends number every packet at random, RSTs included", ipIDRandom},
 	{"ISN random", "each direction of each connection starts at another sequence number", randomISN},

@@ -28,6 +28,7 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
 	if pr.packets == 0 {
 		pr.first = ns
 	}
+	t.ladders.push(&f.ladder, f.packets(), packetFlowSlot(p, d, ns, f.slotBase()))
 	pr.packets++
 	pr.last = ns
 
@@ -44,7 +45,6 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
 		retrans, zeroWin = t.applyData(e, d, p, ns)
 	}
 	f.hist.historyPacket(d, p, retrans, zeroWin, pr)
-	t.ladders.push(&f.ladder, packetSlot(p, d, ns))
 	if pr.finSeen && other.finSeen {
 		f.closed = true
 	}

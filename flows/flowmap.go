@@ -5,10 +5,12 @@ import "net/netip"
 // flowMap is an open-addressing hash table (linear probing, backward-shift
 // deletion) from a flow's endpoints to its entry, keyed by
 // capture.FlowHash (symmetric: both directions find the flow; computed by
-// Prefetch on the reading goroutine). Each slot keeps the hash next to the
-// entry pointer, so a probe compares the flow's endpoints only on a full
-// hash match. It grows when three quarters full, never shrinks: its size
-// follows the most flows held at once.
+// Prefetch on the reading goroutine). Each slot keeps the hash's low 32
+// bits (its home position, and a tag) next to the entry pointer, so a
+// probe compares the flow's endpoints only on a tag match; a slot is 16
+// bytes, four to a cache line. It grows when three quarters full, never
+// shrinks: its size follows the most flows held at once (at most 2^32
+// slots).
 type flowMap struct {
 	slots []mapSlot // len is a power of two
 	n     int
@@ -18,9 +20,9 @@ type flowMap struct {
 // mapSlot holds a full entry (e) or a SYN-only flow (syn, its index in
 // the synStore plus one); both zero: empty.
 type mapSlot struct {
-	hash uint64
-	e    *entry
+	hash uint32 // the flow hash's low 32 bits
 	syn  uint32
+	e    *entry
 }
 
 func (s *mapSlot) empty() bool { return s.e == nil && s.syn == 0 }
@@ -47,8 +49,9 @@ func (m *flowMap) get(src, dst netip.AddrPort, h uint64) *entry {
 }
 
 // find returns the slot of the flow between src and dst (hash h), or nil.
-func (m *flowMap) find(src, dst netip.AddrPort, h uint64) *mapSlot {
-	mask := uint64(len(m.slots) - 1)
+func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) *mapSlot {
+	h := uint32(h64)
+	mask := uint32(len(m.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &m.slots[i]
 		if s.e != nil {
@@ -67,14 +70,14 @@ func (m *flowMap) find(src, dst netip.AddrPort, h uint64) *mapSlot {
 }
 
 // put adds e (whose endpoints hash to h); its flow must not be present.
-func (m *flowMap) put(e *entry, h uint64) { m.putSlot(mapSlot{hash: h, e: e}) }
+func (m *flowMap) put(e *entry, h uint64) { m.putSlot(mapSlot{hash: uint32(h), e: e}) }
 
 // putSlot adds s; its flow must not be present.
 func (m *flowMap) putSlot(s mapSlot) {
 	if (m.n+1)*4 > len(m.slots)*3 {
 		m.grow()
 	}
-	mask := uint64(len(m.slots) - 1)
+	mask := uint32(len(m.slots) - 1)
 	i := s.hash & mask
 	for !m.slots[i].empty() {
 		i = (i + 1) & mask
@@ -86,7 +89,7 @@ func (m *flowMap) putSlot(s mapSlot) {
 func (m *flowMap) grow() {
 	old := m.slots
 	m.slots = make([]mapSlot, 2*len(old))
-	mask := uint64(len(m.slots) - 1)
+	mask := uint32(len(m.slots) - 1)
 	for _, s := range old {
 		if s.empty() {
 			continue
@@ -101,12 +104,12 @@ func (m *flowMap) grow() {
 
 // remove deletes e (whose endpoints hash to h) if it is the entry held
 // for its flow; it reports whether it was.
-func (m *flowMap) remove(e *entry, h uint64) bool { return m.removeSlot(mapSlot{hash: h, e: e}) }
+func (m *flowMap) remove(e *entry, h uint64) bool { return m.removeSlot(mapSlot{hash: uint32(h), e: e}) }
 
 // removeSlot deletes the slot equal to want, if held; it reports whether
 // it was.
 func (m *flowMap) removeSlot(want mapSlot) bool {
-	mask := uint64(len(m.slots) - 1)
+	mask := uint32(len(m.slots) - 1)
 	i := want.hash & mask
 	for {
 		s := &m.slots[i]

@@ -190,7 +190,7 @@ func (f *flowState) expand(out *Flow) {
 	}
 	f.dirs[0].expand(&out.Dirs[0])
 	f.dirs[1].expand(&out.Dirs[1])
-	f.ladder.expand(&out.Ladder)
+	f.ladder.expand(f.packets(), f.slotBase(), &out.Ladder)
 }
 
 // expand writes the public form of d into p (which must be zero).
@@ -218,102 +218,209 @@ func (d *dirState) expand(p *Profile) {
 	}
 }
 
-// flowLadder is the ladder of a held flow: a block of 4, 8 or 16 slots
-// from the table's ladderPool, grown as packets come; at 16 it is a ring
-// like Ladder.
+// flowLadder is the ladder of a held flow: a ring of 16 compact slots
+// (flowSlot), the first 4 inline and the other 12 in a block of 4 or 12
+// slots from the table's ladderPool, taken as the flow grows past 4 and 8
+// packets. Its length and ring position follow the flow's packet count
+// (every packet is pushed once): methods take it as n.
 type flowLadder struct {
-	s []ladderSlot // len == cap: 0, 4, 8 or 16
-	n int          // total entries ever pushed
+	in  [4]flowSlot
+	ext []flowSlot // nil, or a pool block of 4 or 12 slots
 }
 
-// len gives the number of entries held.
-func (l *flowLadder) len() int { return min(l.n, len(l.s)) }
+// flowSlot is a ladder entry of a held flow, 32 bytes: relative to the
+// flow's start, first frame and input (see slotBase), with the time as a
+// 48-bit nanosecond offset (about +-39 hours), the frame as a 37-bit
+// offset (+-68.7 G frames), the input as an 8-bit one (+-127); beyond
+// these the value saturates at the range's end (never wraps). The rest is
+// the packet's own value; the length saturates at 65535 (an IP packet
+// holds no more).
+type flowSlot struct {
+	seq, ack, tsVal   uint32
+	nsLo              uint32 // low 32 bits of the time offset
+	frameLo           uint32 // low 32 bits of the frame offset
+	len, ipID, window uint16
+	nsHi              int16  // high 16 bits of the time offset (signed)
+	bits              uint16 // TCPFlags (9 bits) | fsServer | fsHasTS | frame offset bits 32..36 << fsFrameShift
+	ttl               uint8
+	input             int8 // input offset
+}
 
-// at gives the i-th held entry, oldest first.
-func (l *flowLadder) at(i int) *ladderSlot {
-	start := 0
-	if l.n > len(l.s) {
-		start = l.n % len(l.s)
+const (
+	fsFlags      = 1<<9 - 1
+	fsServer     = 1 << 9 // sent by the server (else the client)
+	fsHasTS      = 1 << 10
+	fsFrameShift = 11
+	maxNsOff     = 1<<47 - 1
+	maxFrameOff  = 1<<36 - 1
+)
+
+// slotBase is what a flow's ladder slots are relative to.
+type slotBase struct {
+	ns    int64 // the flow's start
+	frame uint64
+	input int32
+}
+
+func (f *flowState) slotBase() slotBase { return slotBase{f.start, f.firstFrame, f.input} }
+
+// clampOff gives v limited to [-hi-1, hi].
+func clampOff(v, hi int64) int64 { return max(-hi-1, min(hi, v)) }
+
+// packetFlowSlot describes p, sent in direction d at ns (Unix nanoseconds),
+// as a slot relative to b.
+func packetFlowSlot(p *capture.Packet, d Dir, ns int64, b slotBase) flowSlot {
+	off := ns - b.ns
+	if (ns < b.ns) != (off < 0) { // overflow of the difference
+		off = maxNsOff
+		if ns < b.ns {
+			off = -maxNsOff - 1
+		}
 	}
-	return &l.s[(start+i)%len(l.s)]
+	off = clampOff(off, maxNsOff)
+	fo := int64(p.Index - b.frame) // wraps to the signed difference
+	fo = clampOff(fo, maxFrameOff)
+	bits := uint16(p.Flags)&fsFlags | uint16(uint64(fo)>>32&0x1f)<<fsFrameShift
+	if d == FromServer {
+		bits |= fsServer
+	}
+	if p.Opts.HasTS {
+		bits |= fsHasTS
+	}
+	return flowSlot{
+		seq: p.Seq, ack: p.Ack, tsVal: p.Opts.TSVal, nsLo: uint32(off), frameLo: uint32(fo),
+		len: uint16(min(max(p.Len, 0), 1<<16-1)), ipID: p.IPID, window: p.Window,
+		nsHi: int16(off >> 32), bits: bits, ttl: p.TTL,
+		input: int8(clampOff(int64(p.Input)-int64(b.input), 127)),
+	}
 }
 
-// expand copies l into the fixed ring out (same order, same At).
-func (l *flowLadder) expand(out *Ladder) {
+// dir gives the slot's direction.
+func (s *flowSlot) dir() Dir {
+	if s.bits&fsServer != 0 {
+		return FromServer
+	}
+	return FromClient
+}
+
+// wide gives the slot in the public ladder's form.
+func (s *flowSlot) wide(b slotBase) ladderSlot {
+	off := int64(s.nsHi)<<32 | int64(s.nsLo)
+	fo := int64(uint64(s.bits>>fsFrameShift)<<32|uint64(s.frameLo)) << 27 >> 27 // sign-extend 37 bits
+	fl := s.bits&fsFlags | uint16(s.dir())<<slotDirShift
+	if s.bits&fsHasTS != 0 {
+		fl |= slotHasTS
+	}
+	return ladderSlot{
+		frame: b.frame + uint64(fo), ns: b.ns + off, seq: Seq(s.seq), ack: Seq(s.ack), tsVal: s.tsVal,
+		len: s.len, ipID: s.ipID, window: s.window, flags: fl,
+		input: uint16(min(max(int64(b.input)+int64(s.input), 0), 1<<16-1)), ttl: s.ttl,
+	}
+}
+
+// reverseDir swaps FromClient and FromServer.
+func (s *flowSlot) reverseDir() { s.bits ^= fsServer }
+
+// capOf gives the slots l holds room for.
+func (l *flowLadder) capOf() int { return len(l.in) + len(l.ext) }
+
+// slot gives ring position j (0 <= j < capOf()).
+func (l *flowLadder) slot(j int) *flowSlot {
+	if j < len(l.in) {
+		return &l.in[j]
+	}
+	return &l.ext[j-len(l.in)]
+}
+
+// len gives the number of entries held after n pushes.
+func (l *flowLadder) len(n uint64) int { return int(min(n, uint64(l.capOf()))) }
+
+// at gives the i-th held entry after n pushes, oldest first.
+func (l *flowLadder) at(n uint64, i int) *flowSlot {
+	c := uint64(l.capOf())
+	start := uint64(0)
+	if n > c {
+		start = n % c
+	}
+	return l.slot(int((start + uint64(i)) % c))
+}
+
+// expand writes the held entries after n pushes into the fixed ring out
+// (same order, same At and Total).
+func (l *flowLadder) expand(n uint64, b slotBase, out *Ladder) {
 	out.buf = [16]ladderSlot{}
-	copy(out.buf[:], l.s)
-	out.n = l.n
+	total := int(min(n, 1<<62))
+	k := l.len(n)
+	for i := range k {
+		// Ladder's ring: its i-th held entry sits at (total-k+i) % 16.
+		out.buf[(total-k+i)%16] = l.at(n, i).wide(b)
+	}
+	out.n = total
 }
 
 // reverseDirs swaps FromClient and FromServer in every slot.
 func (l *flowLadder) reverseDirs() {
-	for i := range l.s {
-		l.s[i].reverseDir()
+	for j := range l.capOf() {
+		l.slot(j).reverseDir()
 	}
 }
 
-// ladderPool hands out ladder blocks of 4, 8 and 16 slots, cut from
-// larger slabs and reused when flows end, so that a growing ladder
-// allocates nothing once the pool is warm.
+// ladderPool hands out the ladder blocks of 4 and 12 slots that extend a
+// flow's inline 4, cut from larger slabs and reused when flows end, so
+// that a growing ladder allocates nothing once the pool is warm.
 type ladderPool struct {
-	free [3][][]ladderSlot
-	slab [3][]ladderSlot
+	free [2][][]flowSlot
+	slab [2][]flowSlot
 }
 
 // ladderSlabBlocks is how many blocks one slab holds.
 const ladderSlabBlocks = 256
 
-func (lp *ladderPool) get(class int) []ladderSlot {
+// blockSize gives the slots of a block of class c.
+func blockSize(c int) int { return 4 + 8*c }
+
+func (lp *ladderPool) get(class int) []flowSlot {
 	if n := len(lp.free[class]); n > 0 {
 		s := lp.free[class][n-1]
 		lp.free[class] = lp.free[class][:n-1]
 		return s
 	}
-	size := 4 << class
+	size := blockSize(class)
 	if len(lp.slab[class]) < size {
-		lp.slab[class] = make([]ladderSlot, size*ladderSlabBlocks)
+		lp.slab[class] = make([]flowSlot, size*ladderSlabBlocks)
 	}
 	s := lp.slab[class][:size:size]
 	lp.slab[class] = lp.slab[class][size:]
 	return s
 }
 
-func (lp *ladderPool) put(s []ladderSlot) {
-	class := 0
-	switch len(s) {
-	case 0:
+func (lp *ladderPool) put(s []flowSlot) {
+	if len(s) == 0 {
 		return
-	case 8:
+	}
+	class := 0
+	if len(s) == blockSize(1) {
 		class = 1
-	case 16:
-		class = 2
 	}
 	clear(s)
 	lp.free[class] = append(lp.free[class], s)
 }
 
-// push appends slot to l, growing it from the pool while under 16.
-func (lp *ladderPool) push(l *flowLadder, slot ladderSlot) {
-	if l.n == len(l.s) && l.n < 16 {
-		class := 0
-		switch len(l.s) {
-		case 4:
-			class = 1
-		case 8:
-			class = 2
-		}
-		s := lp.get(class)
-		copy(s, l.s)
-		lp.put(l.s)
-		l.s = s
+// push stores slot as entry n (0-based: n entries were pushed before),
+// growing l from the pool at 4 and 8 entries.
+func (lp *ladderPool) push(l *flowLadder, n uint64, slot flowSlot) {
+	if c := uint64(l.capOf()); n == c && c < 16 {
+		s := lp.get(int(c / 8)) // 4 -> a block of 4; 8 -> a block of 12
+		copy(s, l.ext)
+		lp.put(l.ext)
+		l.ext = s
 	}
-	l.s[l.n%len(l.s)] = slot
-	l.n++
+	*l.slot(int(n % uint64(l.capOf()))) = slot
 }
 
 // release returns f's out-of-line parts to the table's pools.
 func (t *Table) release(f *flowState) {
-	t.ladders.put(f.ladder.s)
+	t.ladders.put(f.ladder.ext)
 	f.ladder = flowLadder{}
 	for i := range f.dirs {
 		d := &f.dirs[i]

@@ -160,7 +160,7 @@ func (r *synRec) packet() capture.Packet {
 func (t *Table) newSyn(h uint64, p *capture.Packet) {
 	t.nextID += max(t.idStep, 1)
 	i := t.syns.add(p, t.nextID, h)
-	t.flows.putSlot(mapSlot{hash: h, syn: i + 1})
+	t.flows.putSlot(mapSlot{hash: uint32(h), syn: i + 1})
 	// What a full entry's first packet does to the hosts (see newEntry
 	// and applyData), now, in arrival order; the replay skips it.
 	if t.keepEmitted {
@@ -219,7 +219,7 @@ func (t *Table) endSyn(i uint32, evicted bool) {
 		t.flowEnd(&t.scratch.st)
 		t.release(&t.scratch.st)
 	}
-	t.flows.removeSlot(mapSlot{hash: r.hash, syn: i + 1})
+	t.flows.removeSlot(mapSlot{hash: uint32(r.hash), syn: i + 1})
 	t.syns.remove(i)
 	if evicted {
 		t.stats.Evicted++

@@ -73,7 +73,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 		}
 	}
 	if p.Opts.HasTS {
-		pr.tsPackets++
+		pr.tsPackets = sat32(pr.tsPackets)
 		pr.lastTSVal = p.Opts.TSVal
 	}
 	if p.HasMAC {
@@ -112,7 +112,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	end := seq.Add(segLen)
 	if p.Len > 0 {
 		pr.bytes += uint64(p.Len)
-		pr.dataPackets++
+		pr.dataPackets = sat32(pr.dataPackets)
 		pr.lastData, pr.lastDataFrame = ns, p.Index
 		if pr.seqValid && seq.Add(uint32(p.Len)).LessThanEq(pr.nextSeq) {
 			retrans = true
@@ -132,9 +132,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 			if ns > f.synackNs {
 				f.serverRTT = time.Duration(ns - f.synackNs)
 			}
-			if pr.synSeen {
-				f.rtt = f.clientRTT + f.serverRTT
-			}
+			f.rttSeen = pr.synSeen
 		}
 	}
 	w := uint32(p.Window)
@@ -158,7 +156,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 		case pr.firstPay == PayloadHTTPRequest && !retrans && len(p.Payload) > 0 && classify(p.Payload) == PayloadHTTPRequest:
 			laterRequest(pr, p, ns)
 		}
-		if (pr.tls == nil || !pr.tls.tr.active) && looksTLSHeader(p.Payload) {
+		if looksTLSHeader(p.Payload) && (pr.tls == nil || !pr.tls.tr.active) {
 			// STARTTLS, an SSLv2-format hello, or a midstream flow: start
 			// at the first segment that begins with a record header.
 			t.lateTLS(e, d, p, ns)

@@ -104,7 +104,9 @@ func (m *flowMap) grow() {
 
 // remove deletes e (whose endpoints hash to h) if it is the entry held
 // for its flow; it reports whether it was.
-func (m *flowMap) remove(e *entry, h uint64) bool { return m.removeSlot(mapSlot{hash: uint32(h), e: e}) }
+func (m *flowMap) remove(e *entry, h uint64) bool {
+	return m.removeSlot(mapSlot{hash: uint32(h), e: e})
+}
 
 // removeSlot deletes the slot equal to want, if held; it reports whether
 // it was.

@@ -185,7 +185,7 @@ func stage(f *flowState) Stage {
 	if !f.established {
 		return StagePostSYN
 	}
-	switch data := c.dataPackets + s.dataPackets; {
+	switch data := uint64(c.dataPackets) + uint64(s.dataPackets); {
 	case data == 0:
 		return StagePostACK
 	case data <= 3:

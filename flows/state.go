@@ -59,78 +59,79 @@ func (k *endpoints) matches(src, dst netip.AddrPort) bool {
 }
 
 // flowState is the table's compact form of a Flow (see the field of the
-// same name there for what each holds; times are Unix ns).
+// same name there for what each holds; times are Unix ns). Fields a
+// packet of an established flow reads or writes come first, here and in
+// dirState and histState, so that a packet touches few cache lines.
 type flowState struct {
-	id         uint64
-	firstFrame uint64
-	start      int64
-	last       int64 // valid iff packets() > 0
-	synackNs   int64 // valid iff synackSeen
-	rtt        time.Duration
-	serverRTT  time.Duration
-	clientRTT  time.Duration
-	maxGap     time.Duration
-	dirs       [2]dirState
-	ladder     flowLadder
-	input      int32
-	ep         endpoints
-	vlan       uint16
-	rolesFrom  RolesFrom
-	tunnel     capture.Tunnel
-	synackSeen bool
+	ep        endpoints
+	rolesFrom RolesFrom
+	tunnel    capture.Tunnel
 	// established, closed and reset: see Flow.
 	established bool
 	closed      bool
 	reset       bool
+	synackSeen  bool
+	rttSeen     bool // Flow.RTT is clientRTT + serverRTT (else 0)
+	vlan        uint16
+	input       int32
+	last        int64 // valid iff packets() > 0
+	start       int64
+	firstFrame  uint64
+	maxGap      time.Duration
 	hist        histState
+	dirs        [2]dirState
+	ladder      flowLadder
+	id          uint64
+	synackNs    int64 // valid iff synackSeen
+	serverRTT   time.Duration
+	clientRTT   time.Duration
 }
 
-// dirState is the compact form of a Profile.
+// dirState is the compact form of a Profile. Counters that the Profile
+// gives as uint64 but that cannot reach 2^32 in practice (data and
+// timestamp packets of one direction) saturate at 2^32-1.
 type dirState struct {
-	packets, bytes, dataPackets uint64
-	first, last                 int64 // valid iff packets > 0
-	lastData                    int64 // valid iff dataPackets > 0
-	lastDataFrame               uint64
-	tsPackets                   uint64
-	synFrame                    uint64
-	synNs                       int64 // valid iff synSeen
-	finFrame                    uint64
-	finNs                       int64 // valid iff finSeen
-	reqFrame                    uint64
-	reqNs                       int64 // valid iff reqKind != PayloadNone
+	packets, bytes         uint64
+	last                   int64 // valid iff packets > 0
+	lastData               int64 // valid iff dataPackets > 0
+	lastDataFrame          uint64
+	dataPackets, tsPackets uint32
+	ttl                    TTLStats
+	ipid                   IPIDStats
+	lastTSVal              uint32
+	nextSeq                Seq
+	lastAck                Seq
+	window                 uint32
+	retrans                uint32
+	zeroWindows            uint32
+	rsts                   uint32
+	tls                    *tlsState // nil until record tracking starts
+	mac                    [6]byte
+	synSeen, seqValid      bool
+	ackValid, finSeen      bool
+	hasMAC, macChanged     bool
+	hasWScale              bool
+	wscale                 uint8
+	firstPay               PayloadKind
+	reqKind                PayloadKind
+	first                  int64 // valid iff packets > 0
+	isn                    Seq
+	finSeq                 Seq
+	synFrame, finFrame     uint64
+	synNs                  int64 // valid iff synSeen
+	finNs                  int64 // valid iff finSeen
+	reqFrame               uint64
+	reqNs                  int64 // valid iff reqKind != PayloadNone
 	// req holds what was parsed of the request (strings, versions, HTTP
 	// framing); nil for a payload nothing is parsed from. Its Kind,
 	// Frame, Time and StartSeq are unused: reqKind, reqFrame, reqNs and
 	// reqStart hold them.
-	req         *Request
-	lastReq     *Request  // Profile.LastRequest: shared with snapshots, never changed
-	tls         *tlsState // nil until record tracking starts
-	ttl         TTLStats
-	ipid        IPIDStats
-	lastTSVal   uint32
-	isn         Seq
-	nextSeq     Seq
-	lastAck     Seq
-	window      uint32
-	retrans     uint32
-	zeroWindows uint32
-	finSeq      Seq
-	rsts        uint32
-	reqStart    Seq
-	mss         uint16
-	tlsVersion  uint16
-	requests    uint16
-	mac         [6]byte
-	wscale      uint8
-	hasWScale   bool
-	synSeen     bool
-	seqValid    bool
-	ackValid    bool
-	finSeen     bool
-	hasMAC      bool
-	macChanged  bool
-	firstPay    PayloadKind
-	reqKind     PayloadKind
+	req        *Request
+	lastReq    *Request // Profile.LastRequest: shared with snapshots, never changed
+	reqStart   Seq
+	mss        uint16
+	tlsVersion uint16
+	requests   uint16
 }
 
 // tlsState is a direction's TLS record tracking and what it found.
@@ -178,6 +179,22 @@ func nsTimeIf(ns int64, ok bool) time.Time {
 	return nsTime(ns)
 }
 
+// rtt is Flow.RTT.
+func (f *flowState) rtt() time.Duration {
+	if !f.rttSeen {
+		return 0
+	}
+	return f.clientRTT + f.serverRTT
+}
+
+// sat32 gives n+1, saturated at the largest uint32.
+func sat32(n uint32) uint32 {
+	if n == ^uint32(0) {
+		return n
+	}
+	return n + 1
+}
+
 // expand writes the public form of f into out.
 func (f *flowState) expand(out *Flow) {
 	*out = Flow{
@@ -185,7 +202,7 @@ func (f *flowState) expand(out *Flow) {
 		Tunnel: f.tunnel, VLAN: f.vlan, Input: int(f.input),
 		Start: nsTime(f.start), Last: nsTimeIf(f.last, f.packets() > 0), FirstFrame: f.firstFrame,
 		SYNACKSeen: f.synackSeen, SYNACKTime: nsTimeIf(f.synackNs, f.synackSeen), Established: f.established,
-		RTT: f.rtt, ServerRTT: f.serverRTT, ClientRTT: f.clientRTT, MaxGap: f.maxGap,
+		RTT: f.rtt(), ServerRTT: f.serverRTT, ClientRTT: f.clientRTT, MaxGap: f.maxGap,
 		hist: f.hist, closed: f.closed, reset: f.reset,
 	}
 	f.dirs[0].expand(&out.Dirs[0])
@@ -196,10 +213,10 @@ func (f *flowState) expand(out *Flow) {
 // expand writes the public form of d into p (which must be zero).
 func (d *dirState) expand(p *Profile) {
 	*p = Profile{
-		Packets: d.packets, Bytes: d.bytes, DataPackets: d.dataPackets,
+		Packets: d.packets, Bytes: d.bytes, DataPackets: uint64(d.dataPackets),
 		First: nsTimeIf(d.first, d.packets > 0), Last: nsTimeIf(d.last, d.packets > 0),
 		LastData: nsTimeIf(d.lastData, d.dataPackets > 0), LastDataFrame: d.lastDataFrame,
-		TTL: d.ttl, IPID: d.ipid, TSPackets: d.tsPackets, LastTSVal: d.lastTSVal,
+		TTL: d.ttl, IPID: d.ipid, TSPackets: uint64(d.tsPackets), LastTSVal: d.lastTSVal,
 		HasWScale: d.hasWScale, WScale: d.wscale, MSS: d.mss,
 		ISN: d.isn, SYNSeen: d.synSeen, SYNFrame: d.synFrame, SYNTime: nsTimeIf(d.synNs, d.synSeen),
 		NextSeq: d.nextSeq, SeqValid: d.seqValid, LastAck: d.lastAck, AckValid: d.ackValid,

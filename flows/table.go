@@ -33,13 +33,13 @@ const maxPending = 32768
 // entry is the table's record of one flow: the Flow plus bookkeeping that
 // must not be copied into events.
 type entry struct {
-	prev, next *entry    // intrusive list (half, active or closed)
-	list       *flowList // the list e is on
-	hash       uint64    // capture.FlowHash of the flow's endpoints
-	st         flowState
+	prev, next *entry          // intrusive list (half, active or closed)
+	list       *flowList       // the list e is on
 	hosts      [2]*HostProfile // client, server; nil when the host table is full
 	open       *openSet        // events of the flow still collecting; nil when none
 	hello      *helloBuf       // a ClientHello being completed from several segments; nil if none
+	hash       uint64          // capture.FlowHash of the flow's endpoints
+	st         flowState
 }
 
 // helloBuf is a ClientHello being completed from several segments.
@@ -163,6 +163,7 @@ type Table struct {
 	helloBytes int
 
 	now    time.Time // latest packet time seen (or Flush time), re-based (see clock.go)
+	nowNs  int64     // now in Unix ns (see unixNano); set with now by setNow
 	clock  clockState
 	nextID uint64
 	stats  TableStats
@@ -193,6 +194,7 @@ func NewTable(opts Options) *Table {
 		hosts:  make(map[netip.Addr]*HostProfile),
 	}
 	t.flows = newFlowMap(&t.syns)
+	t.setNow(time.Time{})
 	return t
 }
 
@@ -227,7 +229,7 @@ func (t *Table) add(p *capture.Packet) {
 		return
 	}
 	if p.Time.After(t.now) {
-		t.now = p.Time
+		t.setNow(p.Time)
 	}
 	t.advance()
 	rst := p.Flags&capture.RST != 0
@@ -275,7 +277,7 @@ func (t *Table) add(p *capture.Packet) {
 func (t *Table) Flush(now time.Time) {
 	now = now.Add(t.clock.shift(0)) // a live capture is input 0
 	if now.After(t.now) {
-		t.now = now
+		t.setNow(now)
 	}
 	t.advance()
 }
@@ -299,13 +301,18 @@ func (t *Table) Close() {
 	}
 }
 
+// setNow moves the clock to now.
+func (t *Table) setNow(now time.Time) {
+	t.now, t.nowNs = now, unixNano(now)
+}
+
 // advance emits due events and evicts idle and closed flows. It costs
 // O(1) when there is nothing to do.
 func (t *Table) advance() {
 	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.now) || len(t.queue)-t.qhead > t.maxPending()) {
 		t.emitHead(false)
 	}
-	now := unixNano(t.now)
+	now := t.nowNs
 	for t.closed.due(now) {
 		t.end(t.closed.head, true)
 	}
@@ -348,7 +355,7 @@ func (t *Table) makeRoom() bool {
 		t.endSyn(t.syns.head-1, false)
 	} else if e := t.half.first(); e != nil {
 		t.end(e, false)
-	} else if e := t.active.first(); e != nil && unixNano(t.now)-e.st.last >= int64(pressureIdle) {
+	} else if e := t.active.first(); e != nil && t.nowNs-e.st.last >= int64(pressureIdle) {
 		t.end(e, false)
 	} else {
 		return false

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -150,6 +151,9 @@ type Table struct {
 	emitSeq     uint64        // the reader's packet being handled (see shardItem.seq)
 	created     []flowCreated // on a shard: flows started in this batch, for HostProfile.Flows
 	hosts       map[netip.Addr]*HostProfile
+	// hostCache remembers recent hosts' profiles by address in front of
+	// hosts (profiles are never removed, so an entry stays right).
+	hostCache *[hostCacheSize]hostCached
 
 	// queue holds the open events sorted by first RST (time, input,
 	// frame); queue[qhead:] are live.
@@ -494,14 +498,24 @@ func (t *Table) host(a netip.Addr) *HostProfile {
 	if t.noHosts {
 		return nil
 	}
-	if h := t.hosts[a]; h != nil {
-		return h
+	if t.hostCache == nil {
+		t.hostCache = new([hostCacheSize]hostCached)
 	}
-	if len(t.hosts) >= t.opts.MaxHosts {
-		return nil
+	b := a.As16()
+	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
+	c := &t.hostCache[(x*0x9e3779b97f4a7c15)>>52]
+	if c.h != nil && c.addr == a {
+		return c.h
 	}
-	h := &HostProfile{Known: true}
-	t.hosts[a] = h
+	h := t.hosts[a]
+	if h == nil {
+		if len(t.hosts) >= t.opts.MaxHosts {
+			return nil
+		}
+		h = &HostProfile{Known: true}
+		t.hosts[a] = h
+	}
+	c.addr, c.h = a, h
 	return h
 }
 
@@ -573,18 +587,28 @@ func (e *entry) flip() {
 // touch moves e to the back of the list its state calls for: closed,
 // half-open or active.
 func (t *Table) touch(e *entry) {
+	var l *flowList
+	switch f := &e.st; {
+	case f.closed:
+		l = &t.closed
+	case f.halfOpen():
+		l = &t.half
+	default:
+		l = &t.active
+	}
+	if e.list == l && l.tail == e {
+		// Already last: nothing before it is later (see pushBack), and
+		// its Last only grew.
+		if l.head == e {
+			l.headDue = e.st.last + int64(l.evict)
+		}
+		return
+	}
 	if e.list != nil {
 		e.list.remove(e)
 	}
-	switch f := &e.st; {
-	case f.closed:
-		e.list = &t.closed
-	case f.halfOpen():
-		e.list = &t.half
-	default:
-		e.list = &t.active
-	}
-	e.list.pushBack(e)
+	e.list = l
+	l.pushBack(e)
 }
 
 // halfOpen reports whether f is a connection attempt nobody answered:

@@ -154,7 +154,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 		case e.hello != nil && e.hello.dir == d:
 			t.moreHello(e, p)
 		case pr.firstPay == PayloadHTTPRequest && !retrans && len(p.Payload) > 0 && classify(p.Payload) == PayloadHTTPRequest:
-			laterRequest(pr, p, ns)
+			t.laterRequest(pr, p, ns)
 		}
 		if looksTLSHeader(p.Payload) && (pr.tls == nil || !pr.tls.tr.active) {
 			// STARTTLS, an SSLv2-format hello, or a midstream flow: start
@@ -177,10 +177,11 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 // laterRequest records an HTTP request after the first on a keep-alive
 // connection: a new Request each time (an event's snapshot may share the
 // previous one), and the count.
-func laterRequest(pr *dirState, p *capture.Packet, ns int64) {
+func (t *Table) laterRequest(pr *dirState, p *capture.Packet, ns int64) {
 	r := &Request{Kind: PayloadHTTPRequest, Frame: p.Index, Time: nsTime(ns), StartSeq: Seq(p.Seq)}
 	parseHTTPRequest(p.Payload, r)
-	pr.lastReq = r
+	t.request(pr) // the first request's state holds it
+	pr.req.last = r
 	if pr.requests < ^uint16(0) {
 		pr.requests++
 	}
@@ -245,7 +246,7 @@ func (t *Table) lateTLS(e *entry, d Dir, p *capture.Packet, ns int64) {
 	case PayloadTLSClientHello:
 		if k := pr.reqKind; k == PayloadOpaque || k == PayloadNone {
 			if pr.req != nil {
-				*pr.req = Request{}
+				pr.req.Request = Request{}
 			}
 			pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = PayloadTLSClientHello, p.Index, ns, 0
 			t.clientHello(e, d, p)

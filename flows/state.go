@@ -78,9 +78,9 @@ type flowState struct {
 	start       int64
 	firstFrame  uint64
 	maxGap      time.Duration
+	ladder      flowLadder
 	hist        histState
 	dirs        [2]dirState
-	ladder      flowLadder
 	id          uint64
 	synackNs    int64 // valid iff synackSeen
 	serverRTT   time.Duration
@@ -123,15 +123,20 @@ type dirState struct {
 	reqFrame               uint64
 	reqNs                  int64 // valid iff reqKind != PayloadNone
 	// req holds what was parsed of the request (strings, versions, HTTP
-	// framing); nil for a payload nothing is parsed from. Its Kind,
-	// Frame, Time and StartSeq are unused: reqKind, reqFrame, reqNs and
-	// reqStart hold them.
-	req        *Request
-	lastReq    *Request // Profile.LastRequest: shared with snapshots, never changed
+	// framing) and the last request of a keep-alive connection; nil for a
+	// payload nothing is parsed from. Its Kind, Frame, Time and StartSeq
+	// are unused: reqKind, reqFrame, reqNs and reqStart hold them.
+	req        *reqState
 	reqStart   Seq
 	mss        uint16
 	tlsVersion uint16
 	requests   uint16
+}
+
+// reqState is a direction's parsed request, out of line.
+type reqState struct {
+	Request
+	last *Request // Profile.LastRequest: shared with snapshots, never changed
 }
 
 // tlsState is a direction's TLS record tracking and what it found.
@@ -223,10 +228,10 @@ func (d *dirState) expand(p *Profile) {
 		Window: d.window, Retransmissions: d.retrans, ZeroWindows: d.zeroWindows,
 		FINSeen: d.finSeen, FINFrame: d.finFrame, FINTime: nsTimeIf(d.finNs, d.finSeen), FINSeq: d.finSeq,
 		RSTs: d.rsts, HasMAC: d.hasMAC, MAC: d.mac, MACChanged: d.macChanged,
-		FirstPayload: d.firstPay, TLSVersion: d.tlsVersion, LastRequest: d.lastReq, Requests: d.requests,
+		FirstPayload: d.firstPay, TLSVersion: d.tlsVersion, Requests: d.requests,
 	}
 	if d.req != nil {
-		p.Request = *d.req
+		p.Request, p.LastRequest = d.req.Request, d.req.last
 	}
 	r := &p.Request
 	r.Kind, r.Frame, r.Time, r.StartSeq = d.reqKind, d.reqFrame, nsTimeIf(d.reqNs, d.reqKind != PayloadNone), d.reqStart
@@ -241,8 +246,8 @@ func (d *dirState) expand(p *Profile) {
 // packets. Its length and ring position follow the flow's packet count
 // (every packet is pushed once): methods take it as n.
 type flowLadder struct {
-	in  [4]flowSlot
 	ext []flowSlot // nil, or a pool block of 4 or 12 slots
+	in  [4]flowSlot
 }
 
 // flowSlot is a ladder entry of a held flow, 32 bytes: relative to the
@@ -441,9 +446,8 @@ func (t *Table) release(f *flowState) {
 	f.ladder = flowLadder{}
 	for i := range f.dirs {
 		d := &f.dirs[i]
-		d.lastReq = nil // snapshots may hold it: not reused
 		if d.req != nil {
-			*d.req = Request{}
+			*d.req = reqState{} // snapshots may hold last: dropped, not reused
 			t.freeReqs = append(t.freeReqs, d.req)
 			d.req = nil
 		}
@@ -462,10 +466,10 @@ func (t *Table) request(d *dirState) *Request {
 			d.req = t.freeReqs[n-1]
 			t.freeReqs = t.freeReqs[:n-1]
 		} else {
-			d.req = new(Request)
+			d.req = new(reqState)
 		}
 	}
-	return d.req
+	return &d.req.Request
 }
 
 // tlsStart starts record tracking of d at seq, its first payload byte.

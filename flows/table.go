@@ -133,7 +133,7 @@ type Table struct {
 	scratch   *entry // for OnFlowEnd of SYN-only flows
 	pub       *Flow  // the Flow OnFlowEnd sees, rebuilt for each call
 	ladders   ladderPool
-	freeReqs  []*Request
+	freeReqs  []*reqState
 	freeTLS   []*tlsState
 	noSynOnly bool // tests: track every flow in full from its first packet
 	// noHosts is set on a shard of a Sharded: the reader keeps the host

@@ -7,13 +7,59 @@ import (
 	"github.com/rstscope/rstscope/capture"
 )
 
-// The table keeps each flow in a compact internal form (flowState): times
-// as Unix nanoseconds, the endpoints packed once, the ladder in pooled
-// blocks that grow with the flow (4, 8, then 16 slots), and the rarely
-// used parts (a parsed request, the TLS record tracker with its alert)
-// out of line, allocated only for flows that have them. The public Flow
+// Flow state layout (issue 17).
+//
+// The table keeps each flow in a compact internal form; the public Flow
 // and Profile are built from it (expand) only for an event's snapshot and
-// for OnFlowEnd. Times outside 1678..2262 are clamped (see unixNano).
+// for OnFlowEnd, so their meaning never depends on how it is stored.
+//
+//	where                       bytes   what
+//	flowMap slot                8       hash low 32 bits + entry ref (at
+//	                                    most 3/4 full: 8-16 per flow)
+//	entry: list links, hosts,   64      prev/next/list, host profiles, open
+//	  open events, hello, ref           events and ClientHello buffer
+//	                                    (nil unless used), hash, ref
+//	flowState, hot part         88      endpoints (38: 16-byte addresses,
+//	                                    ports, IPv4 flags), roles, flags,
+//	                                    last, start, first frame, max gap
+//	ladder                      152     4 inline slots + the pool block
+//	                                    header
+//	histState                   76      Zeek history: seen-bits and end
+//	                                    states first, 32 letters last
+//	2 x dirState                2x248   counters, sequence state, TTL and
+//	                                    IP ID models (60) first; handshake,
+//	                                    FIN and request facts after
+//	flowState, cold part        32      ID, SYN/ACK time, the two RTTs
+//	ladder block (pool)         128/384 4 or 12 more slots past 4, 8
+//	                                    packets
+//	request, TLS state          160/96  only for a direction whose
+//	                                    payload was parsed or is TLS
+//
+// About 1,070 bytes for an established flow of 6 packets, 1,370 once its
+// ladder holds 16 (BenchmarkMemory_established, _fullLadder); a flow that has seen only
+// a SYN is a synRec (synonly.go) of about 160 bytes with its map slot.
+//
+// Ranges. Times are Unix nanoseconds, clamped to what an int64 holds
+// (1678..2262, see unixNano). A ladder slot (flowSlot, 32 bytes) stores
+// its time as a 48-bit offset from the flow's start (+-39 hours), its
+// frame as a 37-bit offset from the flow's first frame (+-68.7 G frames)
+// and its input as an 8-bit offset (+-127 inputs); a value beyond that
+// saturates at the range's end, never wraps (TestFlowSlot_offsets). The
+// data and timestamp packet counts of a direction are 32-bit and
+// saturate at 2^32-1; everything else keeps the Profile's width.
+//
+// The fields a packet of an established flow touches sit at the front of
+// the entry and of each struct, so that a packet reads and writes a few
+// cache lines of its flow (a capture's flows do not fit in the CPU's
+// cache: one flow per packet, at random, is a miss per line).
+//
+// What a few hundred bytes per flow would still need (not done): the
+// per-direction times and frames as offsets (about 40 bytes), IPv4
+// endpoints without 16-byte addresses (26), the ladder's sequence, ack
+// and TSval as deltas from the direction's previous packet (slots of about
+// 16 bytes: 256 when full), and the direction's rarely read facts (FIN,
+// request, handshake options, MAC) in one block allocated when first
+// needed.
 
 // endpoints is a flow's client and server, packed: an address as its 16
 // bytes (IPv4 mapped, with a flag), its port apart (capture never sets a

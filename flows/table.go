@@ -39,7 +39,8 @@ type entry struct {
 	hosts      [2]*HostProfile // client, server; nil when the host table is full
 	open       *openSet        // events of the flow still collecting; nil when none
 	hello      *helloBuf       // a ClientHello being completed from several segments; nil if none
-	hash       uint64          // capture.FlowHash of the flow's endpoints
+	hash       uint32          // capture.FlowHash of the flow's endpoints, low 32 bits (as in the map)
+	ref        uint32          // e's place in the entryStore (see there)
 	st         flowState
 }
 
@@ -119,14 +120,13 @@ type Table struct {
 	opts  Options
 	flows flowMap
 	spare []*entry // entries of ended flows, for reuse
-	slab  []entry  // new entries come from here, slabMax at a time
-	// entries counts the entries ever made: at most the most flows held
-	// at once (PeakActive), as ended flows' entries are reused.
-	entries int
-	active  flowList // flows not closed, by last packet
-	half    flowList // flows not closed and half-open (see halfOpen), by last packet
-	closed  flowList // closed flows, by last packet
-	syns    synStore // SYN-only flows (see synRec), by arrival
+	// store holds every entry ever made: at most the most flows held at
+	// once (PeakActive), as ended flows' entries are reused.
+	store  entryStore
+	active flowList // flows not closed, by last packet
+	half   flowList // flows not closed and half-open (see halfOpen), by last packet
+	closed flowList // closed flows, by last packet
+	syns   synStore // SYN-only flows (see synRec), by arrival
 	// replaying is set while a SYN-only flow's SYN is replayed into a full
 	// entry: the host profiles saw that SYN already.
 	replaying bool
@@ -197,7 +197,7 @@ func NewTable(opts Options) *Table {
 		opts:   opts,
 		hosts:  make(map[netip.Addr]*HostProfile),
 	}
-	t.flows = newFlowMap(&t.syns)
+	t.flows = newFlowMap(&t.store, &t.syns)
 	t.setNow(time.Time{})
 	return t
 }
@@ -246,7 +246,7 @@ func (t *Table) add(p *capture.Packet) {
 	}
 	var e *entry
 	if s := t.flows.find(p.Src, p.Dst, h); s != nil {
-		e = s.e
+		e = t.flows.entry(s)
 		if e == nil {
 			e = t.promote(s)
 		}
@@ -406,7 +406,7 @@ func (t *Table) end(e *entry, evicted bool) {
 	t.releaseOpen(e)
 	e.list.remove(e)
 	e.list = nil
-	t.flows.remove(e, e.hash)
+	t.flows.remove(e, uint64(e.hash))
 	if evicted {
 		t.stats.Evicted++
 	}
@@ -455,26 +455,19 @@ func (t *Table) newEntry(h uint64, p *capture.Packet) *entry {
 
 // allocEntry returns a cleared entry: an ended flow's, or a new one.
 func (t *Table) allocEntry() *entry {
-	var e *entry
 	if n := len(t.spare); n > 0 {
-		e = t.spare[n-1]
+		e := t.spare[n-1]
 		t.spare = t.spare[:n-1]
-		*e = entry{}
-	} else {
-		if len(t.slab) == cap(t.slab) {
-			t.slab = newSlab(min(max(2*cap(t.slab), 64), slabMax))
-		}
-		t.slab = t.slab[:len(t.slab)+1]
-		e = &t.slab[len(t.slab)-1]
-		t.entries++
+		*e = entry{ref: e.ref}
+		return e
 	}
-	return e
+	return t.store.alloc()
 }
 
 // initEntry starts e as flow id, first packet p, hash h: roles, hosts
 // and its place on a list (not in the map).
 func (t *Table) initEntry(e *entry, h uint64, p *capture.Packet, id uint64) {
-	e.hash = h
+	e.hash = uint32(h)
 	f := &e.st
 	f.id = id
 	client, server, from := rolesOf(p)

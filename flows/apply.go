@@ -7,13 +7,13 @@ import (
 	"github.com/rstscope/rstscope/capture"
 )
 
-// apply updates flow e with packet p sent in direction d (check is the
-// RST's SeqCheck when p is an RST). See Profile for what each field counts.
-func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
+// apply updates flow e with packet p sent in direction d at ns (Unix
+// ns; check is the RST's SeqCheck when p is an RST). See Profile for
+// what each field counts.
+func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck, ns int64) {
 	f := &e.st
 	pr, other := f.dir(d), f.dir(d.Reverse())
 	fl := p.Flags
-	ns := unixNano(p.Time)
 
 	if f.packets() > 0 {
 		if g := time.Duration(ns - f.last); g > f.maxGap {
@@ -28,7 +28,8 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
 	if pr.packets == 0 {
 		pr.first = ns
 	}
-	t.ladders.push(&f.ladder, f.packets(), packetFlowSlot(p, d, ns, f.slotBase()))
+	base := f.slotBase()
+	t.ladders.next(&f.ladder, f.packets()).fill(p, d, ns, &base)
 	pr.packets++
 	pr.last = ns
 

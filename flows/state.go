@@ -338,6 +338,13 @@ func clampOff(v, hi int64) int64 { return max(-hi-1, min(hi, v)) }
 // packetFlowSlot describes p, sent in direction d at ns (Unix nanoseconds),
 // as a slot relative to b.
 func packetFlowSlot(p *capture.Packet, d Dir, ns int64, b slotBase) flowSlot {
+	var s flowSlot
+	s.fill(p, d, ns, &b)
+	return s
+}
+
+// fill sets s to describe p (see packetFlowSlot).
+func (s *flowSlot) fill(p *capture.Packet, d Dir, ns int64, b *slotBase) {
 	off := ns - b.ns
 	if (ns < b.ns) != (off < 0) { // overflow of the difference
 		off = maxNsOff
@@ -355,12 +362,10 @@ func packetFlowSlot(p *capture.Packet, d Dir, ns int64, b slotBase) flowSlot {
 	if p.Opts.HasTS {
 		bits |= fsHasTS
 	}
-	return flowSlot{
-		seq: p.Seq, ack: p.Ack, tsVal: p.Opts.TSVal, nsLo: uint32(off), frameLo: uint32(fo),
-		len: uint16(min(max(p.Len, 0), 1<<16-1)), ipID: p.IPID, window: p.Window,
-		nsHi: int16(off >> 32), bits: bits, ttl: p.TTL,
-		input: int8(clampOff(int64(p.Input)-int64(b.input), 127)),
-	}
+	s.seq, s.ack, s.tsVal, s.nsLo, s.frameLo = p.Seq, p.Ack, p.Opts.TSVal, uint32(off), uint32(fo)
+	s.len, s.ipID, s.window = uint16(min(max(p.Len, 0), 1<<16-1)), p.IPID, p.Window
+	s.nsHi, s.bits, s.ttl = int16(off>>32), bits, p.TTL
+	s.input = int8(clampOff(int64(p.Input)-int64(b.input), 127))
 }
 
 // dir gives the slot's direction.
@@ -405,12 +410,12 @@ func (l *flowLadder) len(n uint64) int { return int(min(n, uint64(l.capOf()))) }
 
 // at gives the i-th held entry after n pushes, oldest first.
 func (l *flowLadder) at(n uint64, i int) *flowSlot {
-	c := uint64(l.capOf())
+	c := uint64(l.capOf()) // 4, 8 or 16
 	start := uint64(0)
 	if n > c {
-		start = n % c
+		start = n & (c - 1)
 	}
-	return l.slot(int((start + uint64(i)) % c))
+	return l.slot(int((start + uint64(i)) & (c - 1)))
 }
 
 // expand writes the held entries after n pushes into the fixed ring out
@@ -474,17 +479,22 @@ func (lp *ladderPool) put(s []flowSlot) {
 	lp.free[class] = append(lp.free[class], s)
 }
 
-// push stores slot as entry n (0-based: n entries were pushed before),
-// growing l from the pool at 4 and 8 entries.
-func (lp *ladderPool) push(l *flowLadder, n uint64, slot flowSlot) {
-	if c := uint64(l.capOf()); n == c && c < 16 {
+// next gives the slot for entry n (0-based: n entries were pushed
+// before), growing l from the pool at 4 and 8 entries.
+func (lp *ladderPool) next(l *flowLadder, n uint64) *flowSlot {
+	c := uint64(len(l.in) + len(l.ext))
+	if n == c && c < 16 {
 		s := lp.get(int(c / 8)) // 4 -> a block of 4; 8 -> a block of 12
 		copy(s, l.ext)
 		lp.put(l.ext)
 		l.ext = s
+		c = uint64(len(l.in) + len(s))
 	}
-	*l.slot(int(n % uint64(l.capOf()))) = slot
+	return l.slot(int(n & (c - 1))) // c is 4, 8 or 16
 }
+
+// push stores slot as entry n (see next).
+func (lp *ladderPool) push(l *flowLadder, n uint64, slot flowSlot) { *lp.next(l, n) = slot }
 
 // release returns f's out-of-line parts to the table's pools.
 func (t *Table) release(f *flowState) {

@@ -191,7 +191,7 @@ func (t *Table) replay(e *entry, r *synRec) {
 	p := r.packet()
 	t.replaying = true
 	t.initEntry(e, r.hash, &p, r.id)
-	t.apply(e, FromClient, &p, SeqUnknown)
+	t.apply(e, FromClient, &p, SeqUnknown, unixNano(p.Time))
 	t.replaying = false
 }
 

@@ -232,7 +232,12 @@ func (t *Table) add(p *capture.Packet) {
 		t.router.route(p)
 		return
 	}
-	if p.Time.After(t.now) {
+	ns := unixNano(p.Time)
+	later := ns > t.nowNs // exact within the range, else compared as times
+	if !inNsRange(ns) || !inNsRange(t.nowNs) {
+		later = p.Time.After(t.now)
+	}
+	if later {
 		t.setNow(p.Time)
 	}
 	t.advance()
@@ -272,7 +277,7 @@ func (t *Table) add(p *capture.Packet) {
 		}
 		e = t.newEntry(h, p)
 	}
-	t.packet(e, p)
+	t.packet(e, p, ns)
 }
 
 // Flush decides the events whose look-ahead ended before now and evicts
@@ -304,6 +309,10 @@ func (t *Table) Close() {
 		t.endSyn(t.syns.head-1, false)
 	}
 }
+
+// inNsRange reports whether Unix ns lie within 1843..2096: unixNano did
+// not clamp them, and two of them can be subtracted.
+func inNsRange(ns int64) bool { return ns > -4e18 && ns < 4e18 }
 
 // setNow moves the clock to now.
 func (t *Table) setNow(now time.Time) {
@@ -610,8 +619,8 @@ func (f *flowState) halfOpen() bool {
 	return !f.synackSeen && f.dirs[0].dataPackets == 0 && f.dirs[1].dataPackets == 0
 }
 
-// packet handles one packet of a tracked flow.
-func (t *Table) packet(e *entry, p *capture.Packet) {
+// packet handles one packet of a tracked flow (ns: its time in Unix ns).
+func (t *Table) packet(e *entry, p *capture.Packet, ns int64) {
 	f := &e.st
 	e.upgradeRoles(p)
 	d := f.dirOf(p)
@@ -630,6 +639,6 @@ func (t *Table) packet(e *entry, p *capture.Packet) {
 			oe.observe(f, p)
 		}
 	}
-	t.apply(e, d, p, check)
+	t.apply(e, d, p, check, ns)
 	t.touch(e)
 }

@@ -89,7 +89,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	if fl&capture.SYN != 0 {
 		segLen++
 		if !pr.synSeen {
-			pr.synSeen, pr.synFrame, pr.synNs = true, p.Index, ns
+			pr.synSeen, pr.synFrame, pr.synNs = true, f.frameOff(p.Index), ns
 		}
 		pr.isn = seq
 		if p.Opts.HasMSS {
@@ -106,7 +106,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	if fl&capture.FIN != 0 {
 		segLen++
 		if !pr.finSeen {
-			pr.finSeen, pr.finFrame, pr.finNs = true, p.Index, ns
+			pr.finSeen, pr.finFrame, pr.finNs = true, f.frameOff(p.Index), ns
 			pr.finSeq = seq.Add(uint32(p.Len))
 		}
 	}
@@ -114,7 +114,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	if p.Len > 0 {
 		pr.bytes += uint64(p.Len)
 		pr.dataPackets = sat32(pr.dataPackets)
-		pr.lastData, pr.lastDataFrame = ns, p.Index
+		pr.lastData, pr.lastDataFrame = ns, f.frameOff(p.Index)
 		if pr.seqValid && seq.Add(uint32(p.Len)).LessThanEq(pr.nextSeq) {
 			retrans = true
 			pr.retrans++
@@ -200,7 +200,7 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet, ns int64) {
 		k = PayloadTLSClientHello
 	}
 	pr.firstPay = k
-	pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = k, p.Index, ns, Seq(p.Seq)
+	pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = k, e.st.frameOff(p.Index), ns, Seq(p.Seq)
 	switch k {
 	case PayloadHTTPRequest:
 		parseHTTPRequest(b, t.request(pr))
@@ -249,7 +249,7 @@ func (t *Table) lateTLS(e *entry, d Dir, p *capture.Packet, ns int64) {
 			if pr.req != nil {
 				pr.req.Request = Request{}
 			}
-			pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = PayloadTLSClientHello, p.Index, ns, 0
+			pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = PayloadTLSClientHello, e.st.frameOff(p.Index), ns, 0
 			t.clientHello(e, d, p)
 		}
 	case PayloadTLSServerHello:

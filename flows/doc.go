@@ -28,12 +28,13 @@
 // ranges are described at the top of state.go): times as Unix
 // nanoseconds, the endpoints packed once, ladder slots of 32 bytes
 // relative to the flow's start (4 inline, then pooled blocks of 4 and 12
-// as the flow grows), the fields every packet touches first, and a parsed
-// request or a TLS record tracker only for flows that have one; the flow
-// map holds 8-byte slots with references into a slab of entries. The
-// public Flow and Profile are built from it only for an event's snapshot
-// and for OnFlowEnd; a connection costs about 1.07 KB held (1.37 KB once
-// its ladder is full), a flow that has seen only a SYN about 160 bytes.
+// as the flow grows), frames as offsets from the flow's first, the fields
+// every packet touches first, and a parsed request or a TLS record
+// tracker only for flows that have one; the flow map holds 8-byte slots
+// with references into a slab of entries. The public Flow and Profile are
+// built from it only for an event's snapshot and for OnFlowEnd; a
+// connection costs about 1.03 KB held (1.33 KB once its ladder is full),
+// a flow that has seen only a SYN about 160 bytes.
 //
 // # Events
 //

@@ -110,3 +110,25 @@ func TestFlowSlot_offsets(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameOff: a direction's frames (SYN, FIN, request, last data) are
+// kept as 32-bit offsets from the flow's first frame: exact within +-2^31,
+// also before the first (a later input), saturated beyond.
+func TestFrameOff(t *testing.T) {
+	f := flowState{firstFrame: 1 << 40}
+	for _, c := range []struct{ frame, want uint64 }{
+		{1 << 40, 1 << 40},
+		{1<<40 + 5, 1<<40 + 5},
+		{1<<40 - 7, 1<<40 - 7},
+		{1<<40 + 1<<31 - 1, 1<<40 + 1<<31 - 1},
+		{1<<40 + 1<<33, 1<<40 + 1<<31 - 1},
+		{3, 1<<40 - 1<<31},
+	} {
+		if got := frameAt(f.firstFrame, f.frameOff(c.frame), true); got != c.want {
+			t.Errorf("frame %d: got %d, want %d", c.frame, got, c.want)
+		}
+	}
+	if got := frameAt(f.firstFrame, 5, false); got != 0 {
+		t.Errorf("not valid: got %d, want 0", got)
+	}
+}

@@ -16,17 +16,19 @@ import (
 //	where                       bytes   what
 //	flowMap slot                8       hash low 32 bits + entry ref (at
 //	                                    most 3/4 full: 8-16 per flow)
-//	entry: list links, hosts,   64      prev/next/list, host profiles, open
-//	  open events, hello, ref           events and ClientHello buffer
+//	list links                  8       prev/next refs, in arrays beside
+//	                                    the entry slabs (see flowList)
+//	entry: list, hosts, open    48      its list, host profiles, open
+//	  events, hello, hash, ref          events and ClientHello buffer
 //	                                    (nil unless used), hash, ref
 //	flowState, hot part         88      endpoints (38: 16-byte addresses,
 //	                                    ports, IPv4 flags), roles, flags,
 //	                                    last, start, first frame, max gap
-//	ladder                      152     4 inline slots + the pool block
-//	                                    header
+//	ladder                      152     the pool block's header + 4 inline
+//	                                    slots
 //	histState                   76      Zeek history: seen-bits and end
 //	                                    states first, 32 letters last
-//	2 x dirState                2x248   counters, sequence state, TTL and
+//	2 x dirState                2x232   counters, sequence state, TTL and
 //	                                    IP ID models (60) first; handshake,
 //	                                    FIN and request facts after
 //	flowState, cold part        32      ID, SYN/ACK time, the two RTTs
@@ -35,18 +37,21 @@ import (
 //	request, TLS state          160/96  only for a direction whose
 //	                                    payload was parsed or is TLS
 //
-// About 1,070 bytes for an established flow of 6 packets, 1,370 once its
-// ladder holds 16 (BenchmarkMemory_established, _fullLadder); a flow that has seen only
-// a SYN is a synRec (synonly.go) of about 160 bytes with its map slot.
+// About 1,030 bytes for an established flow of 6 packets, 1,330 once its
+// ladder holds 16 (BenchmarkMemory_established, _fullLadder: 1,216 and
+// 1,580 before issue 17); a flow that has seen only a SYN is a synRec
+// (synonly.go) of 128 bytes, about 160 with its map slot.
 //
 // Ranges. Times are Unix nanoseconds, clamped to what an int64 holds
 // (1678..2262, see unixNano). A ladder slot (flowSlot, 32 bytes) stores
 // its time as a 48-bit offset from the flow's start (+-39 hours), its
 // frame as a 37-bit offset from the flow's first frame (+-68.7 G frames)
-// and its input as an 8-bit offset (+-127 inputs); a value beyond that
-// saturates at the range's end, never wraps (TestFlowSlot_offsets). The
-// data and timestamp packet counts of a direction are 32-bit and
-// saturate at 2^32-1; everything else keeps the Profile's width.
+// and its input as an 8-bit offset (+-127 inputs); a direction's SYN,
+// FIN, request and last-data frames are 32-bit offsets from the flow's
+// first frame (+-2.1 G frames). A value beyond its range saturates at the
+// range's end, never wraps (TestFlowSlot_offsets, TestFrameOff). The data
+// and timestamp packet counts of a direction are 32-bit and saturate at
+// 2^32-1; everything else keeps the Profile's width.
 //
 // The fields a packet of an established flow touches sit at the front of
 // the entry and of each struct, so that a packet reads and writes a few
@@ -54,12 +59,12 @@ import (
 // cache: one flow per packet, at random, is a miss per line).
 //
 // What a few hundred bytes per flow would still need (not done): the
-// per-direction times and frames as offsets (about 40 bytes), IPv4
-// endpoints without 16-byte addresses (26), the ladder's sequence, ack
-// and TSval as deltas from the direction's previous packet (slots of about
-// 16 bytes: 256 when full), and the direction's rarely read facts (FIN,
-// request, handshake options, MAC) in one block allocated when first
-// needed.
+// per-direction times as 48-bit offsets (about 24 bytes), IPv4 endpoints
+// without 16-byte addresses (26), the ladder's sequence, ack and TSval as
+// deltas from the direction's previous packet (slots of about 16 bytes:
+// 256 fewer when full), the direction's rarely read facts (FIN, request,
+// handshake options, MAC) in one block allocated when first needed, and
+// an Event that does not copy the whole Flow.
 
 // endpoints is a flow's client and server, packed: an address as its 16
 // bytes (IPv4 mapped, with a flag), its port apart (capture never sets a
@@ -135,16 +140,17 @@ type flowState struct {
 
 // dirState is the compact form of a Profile. Counters that the Profile
 // gives as uint64 but that cannot reach 2^32 in practice (data and
-// timestamp packets of one direction) saturate at 2^32-1.
+// timestamp packets of one direction) saturate at 2^32-1; frames are
+// offsets from the flow's first frame (frameOff), times Unix ns.
 type dirState struct {
 	packets, bytes         uint64
 	last                   int64 // valid iff packets > 0
 	lastData               int64 // valid iff dataPackets > 0
-	lastDataFrame          uint64
 	dataPackets, tsPackets uint32
+	lastDataFrame          int32 // valid iff dataPackets > 0
+	lastTSVal              uint32
 	ttl                    TTLStats
 	ipid                   IPIDStats
-	lastTSVal              uint32
 	nextSeq                Seq
 	lastAck                Seq
 	window                 uint32
@@ -161,22 +167,36 @@ type dirState struct {
 	firstPay               PayloadKind
 	reqKind                PayloadKind
 	first                  int64 // valid iff packets > 0
-	isn                    Seq
-	finSeq                 Seq
-	synFrame, finFrame     uint64
 	synNs                  int64 // valid iff synSeen
 	finNs                  int64 // valid iff finSeen
-	reqFrame               uint64
 	reqNs                  int64 // valid iff reqKind != PayloadNone
 	// req holds what was parsed of the request (strings, versions, HTTP
 	// framing) and the last request of a keep-alive connection; nil for a
 	// payload nothing is parsed from. Its Kind, Frame, Time and StartSeq
 	// are unused: reqKind, reqFrame, reqNs and reqStart hold them.
-	req        *reqState
-	reqStart   Seq
-	mss        uint16
-	tlsVersion uint16
-	requests   uint16
+	req                *reqState
+	isn                Seq
+	finSeq             Seq
+	reqStart           Seq
+	synFrame, finFrame int32 // valid iff synSeen, finSeen
+	reqFrame           int32 // valid iff reqKind != PayloadNone
+	mss                uint16
+	tlsVersion         uint16
+	requests           uint16
+}
+
+// frameOff gives frame as an offset from the flow's first frame,
+// saturated at +-2^31 (a frame more than 2.1 G frames away).
+func (f *flowState) frameOff(frame uint64) int32 {
+	return int32(clampOff(int64(frame-f.firstFrame), 1<<31-1))
+}
+
+// frameAt gives the frame at offset off when ok, 0 otherwise.
+func frameAt(base uint64, off int32, ok bool) uint64 {
+	if !ok {
+		return 0
+	}
+	return base + uint64(int64(off))
 }
 
 // reqState is a direction's parsed request, out of line.
@@ -256,23 +276,24 @@ func (f *flowState) expand(out *Flow) {
 		RTT: f.rtt(), ServerRTT: f.serverRTT, ClientRTT: f.clientRTT, MaxGap: f.maxGap,
 		hist: f.hist, closed: f.closed, reset: f.reset,
 	}
-	f.dirs[0].expand(&out.Dirs[0])
-	f.dirs[1].expand(&out.Dirs[1])
+	f.dirs[0].expand(&out.Dirs[0], f.firstFrame)
+	f.dirs[1].expand(&out.Dirs[1], f.firstFrame)
 	f.ladder.expand(f.packets(), f.slotBase(), &out.Ladder)
 }
 
-// expand writes the public form of d into p (which must be zero).
-func (d *dirState) expand(p *Profile) {
+// expand writes the public form of d into p (which must be zero); frames
+// are offsets from frame0.
+func (d *dirState) expand(p *Profile, frame0 uint64) {
 	*p = Profile{
 		Packets: d.packets, Bytes: d.bytes, DataPackets: uint64(d.dataPackets),
 		First: nsTimeIf(d.first, d.packets > 0), Last: nsTimeIf(d.last, d.packets > 0),
-		LastData: nsTimeIf(d.lastData, d.dataPackets > 0), LastDataFrame: d.lastDataFrame,
+		LastData: nsTimeIf(d.lastData, d.dataPackets > 0), LastDataFrame: frameAt(frame0, d.lastDataFrame, d.dataPackets > 0),
 		TTL: d.ttl, IPID: d.ipid, TSPackets: uint64(d.tsPackets), LastTSVal: d.lastTSVal,
 		HasWScale: d.hasWScale, WScale: d.wscale, MSS: d.mss,
-		ISN: d.isn, SYNSeen: d.synSeen, SYNFrame: d.synFrame, SYNTime: nsTimeIf(d.synNs, d.synSeen),
+		ISN: d.isn, SYNSeen: d.synSeen, SYNFrame: frameAt(frame0, d.synFrame, d.synSeen), SYNTime: nsTimeIf(d.synNs, d.synSeen),
 		NextSeq: d.nextSeq, SeqValid: d.seqValid, LastAck: d.lastAck, AckValid: d.ackValid,
 		Window: d.window, Retransmissions: d.retrans, ZeroWindows: d.zeroWindows,
-		FINSeen: d.finSeen, FINFrame: d.finFrame, FINTime: nsTimeIf(d.finNs, d.finSeen), FINSeq: d.finSeq,
+		FINSeen: d.finSeen, FINFrame: frameAt(frame0, d.finFrame, d.finSeen), FINTime: nsTimeIf(d.finNs, d.finSeen), FINSeq: d.finSeq,
 		RSTs: d.rsts, HasMAC: d.hasMAC, MAC: d.mac, MACChanged: d.macChanged,
 		FirstPayload: d.firstPay, TLSVersion: d.tlsVersion, Requests: d.requests,
 	}
@@ -280,7 +301,7 @@ func (d *dirState) expand(p *Profile) {
 		p.Request, p.LastRequest = d.req.Request, d.req.last
 	}
 	r := &p.Request
-	r.Kind, r.Frame, r.Time, r.StartSeq = d.reqKind, d.reqFrame, nsTimeIf(d.reqNs, d.reqKind != PayloadNone), d.reqStart
+	r.Kind, r.Frame, r.Time, r.StartSeq = d.reqKind, frameAt(frame0, d.reqFrame, d.reqKind != PayloadNone), nsTimeIf(d.reqNs, d.reqKind != PayloadNone), d.reqStart
 	if s := d.tls; s != nil {
 		p.TLSRecords, p.CCSSeen, p.Alert, p.AlertSeen, p.TLSBroken = s.records, s.ccsSeen, s.alert, s.alertSeen, s.broken
 	}

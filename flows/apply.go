@@ -31,6 +31,7 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck, ns int
 	base := f.slotBase()
 	t.ladders.next(&f.ladder, f.packets()).fill(p, d, ns, &base)
 	pr.packets++
+	f.npk++
 	pr.last = ns
 
 	var retrans, zeroWin bool
@@ -46,7 +47,9 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck, ns int
 		retrans, zeroWin = t.applyData(e, d, p, ns)
 	}
 	f.hist.historyPacket(d, p, retrans, zeroWin, pr)
-	if pr.finSeen && other.finSeen {
+	// Only a FIN can complete the pair (and closed is never unset): the
+	// other direction's state is not read for other packets.
+	if fl&capture.FIN != 0 && pr.finSeen && other.finSeen {
 		f.closed = true
 	}
 }
@@ -96,6 +99,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 			pr.mss = p.Opts.MSS
 		}
 		pr.hasWScale, pr.wscale = p.Opts.HasWScale, p.Opts.WScale
+		f.wsBoth = pr.hasWScale && other.hasWScale
 		if fl&capture.ACK != 0 && d == FromServer && !f.synackSeen {
 			f.synackSeen, f.synackNs = true, ns
 			if other.synSeen && ns > other.synNs {
@@ -114,6 +118,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	if p.Len > 0 {
 		pr.bytes += uint64(p.Len)
 		pr.dataPackets = sat32(pr.dataPackets)
+		f.anyData = true
 		pr.lastData, pr.lastDataFrame = ns, f.frameOff(p.Index)
 		if pr.seqValid && seq.Add(uint32(p.Len)).LessThanEq(pr.nextSeq) {
 			retrans = true
@@ -138,7 +143,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	}
 	w := uint32(p.Window)
 	if fl&capture.SYN == 0 {
-		if pr.hasWScale && other.hasWScale {
+		if f.wsBoth {
 			w <<= min(pr.wscale, 14)
 		}
 		if p.Window == 0 {

@@ -123,19 +123,24 @@ type flowState struct {
 	reset       bool
 	synackSeen  bool
 	rttSeen     bool // Flow.RTT is clientRTT + serverRTT (else 0)
-	vlan        uint16
-	input       int32
-	last        int64 // valid iff packets() > 0
-	start       int64
-	firstFrame  uint64
-	maxGap      time.Duration
-	ladder      flowLadder
-	hist        histState
-	dirs        [2]dirState
-	id          uint64
-	synackNs    int64 // valid iff synackSeen
-	serverRTT   time.Duration
-	clientRTT   time.Duration
+	// wsBoth: both directions' SYNs carried window scale; anyData: a
+	// direction sent data. Kept here so that a packet need not read the
+	// other direction's state.
+	wsBoth, anyData bool
+	vlan            uint16
+	input           int32
+	npk             uint64 // packets(): both directions
+	last            int64  // valid iff packets() > 0
+	start           int64
+	firstFrame      uint64
+	maxGap          time.Duration
+	ladder          flowLadder
+	hist            histState
+	dirs            [2]dirState
+	id              uint64
+	synackNs        int64 // valid iff synackSeen
+	serverRTT       time.Duration
+	clientRTT       time.Duration
 }
 
 // dirState is the compact form of a Profile. Counters that the Profile
@@ -218,7 +223,7 @@ type tlsState struct {
 func (f *flowState) dir(d Dir) *dirState { return &f.dirs[d-1] }
 
 // packets gives the packets of the flow so far (both directions).
-func (f *flowState) packets() uint64 { return f.dirs[0].packets + f.dirs[1].packets }
+func (f *flowState) packets() uint64 { return f.npk }
 
 // finsBoth reports whether both directions sent a FIN.
 func (f *flowState) finsBoth() bool { return f.dirs[0].finSeen && f.dirs[1].finSeen }

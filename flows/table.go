@@ -636,7 +636,7 @@ func (t *Table) touch(e *entry) {
 // halfOpen reports whether f is a connection attempt nobody answered:
 // no SYN/ACK and no data either way.
 func (f *flowState) halfOpen() bool {
-	return !f.synackSeen && f.dirs[0].dataPackets == 0 && f.dirs[1].dataPackets == 0
+	return !f.synackSeen && !f.anyData
 }
 
 // packet handles one packet of a tracked flow (ns: its time in Unix ns).

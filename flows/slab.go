@@ -10,20 +10,13 @@ const slabMax = 4096
 // freed, only reused (Table.spare).
 type entryStore struct {
 	slabs [][]entry
-	links [][]link // beside each slab: its entries' places on their flowList
-	n     int      // entries made
+	n     int // entries made
 }
 
 // at gives the entry of ref.
 func (s *entryStore) at(ref uint32) *entry {
 	ref--
 	return &s.slabs[ref/slabMax][ref%slabMax]
-}
-
-// link gives the list links of ref.
-func (s *entryStore) link(ref uint32) *link {
-	ref--
-	return &s.links[ref/slabMax][ref%slabMax]
 }
 
 // alloc makes a new entry (zero but for its ref).
@@ -35,7 +28,6 @@ func (s *entryStore) alloc() *entry {
 			size = min(2*cap(s.slabs[last]), slabMax)
 		}
 		s.slabs = append(s.slabs, newSlab(size))
-		s.links = append(s.links, make([]link, size))
 		last++
 	}
 	sl := s.slabs[last][:len(s.slabs[last])+1]

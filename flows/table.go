@@ -34,13 +34,14 @@ const maxPending = 32768
 // entry is the table's record of one flow: the Flow plus bookkeeping that
 // must not be copied into events.
 type entry struct {
-	list  *flowList       // the list e is on (its links: entryStore.links)
-	hosts [2]*HostProfile // client, server; nil when the host table is full
-	open  *openSet        // events of the flow still collecting; nil when none
-	hello *helloBuf       // a ClientHello being completed from several segments; nil if none
-	hash  uint32          // capture.FlowHash of the flow's endpoints, low 32 bits (as in the map)
-	ref   uint32          // e's place in the entryStore (see there)
-	st    flowState
+	prev, next *entry          // intrusive list (half, active or closed)
+	list       *flowList       // the list e is on
+	hosts      [2]*HostProfile // client, server; nil when the host table is full
+	open       *openSet        // events of the flow still collecting; nil when none
+	hello      *helloBuf       // a ClientHello being completed from several segments; nil if none
+	hash       uint32          // capture.FlowHash of the flow's endpoints, low 32 bits (as in the map)
+	ref        uint32          // e's place in the entryStore (see there)
+	st         flowState
 }
 
 // helloBuf is a ClientHello being completed from several segments.
@@ -51,36 +52,20 @@ type helloBuf struct {
 	dir  Dir    // the direction sending it
 }
 
-// flowList is a doubly linked list of entries in the order of their last
-// packet (oldest first). Its links are not in the entries but in the
-// store's dense arrays of 8-byte records (entryStore.links, by ref): moving
-// a flow to the back, on every packet, rewrites its neighbours' links,
-// which then sit eight to a cache line instead of one per ~1 KB entry.
-// headDue caches the head's last packet time (Unix ns) plus the list's
-// eviction delay, so that the check on every packet neither reads the
-// head, the coldest entry of all, nor adds times: entries are pushed back
-// right after their Last moved, and Last moves only then.
+// flowList is an intrusive doubly linked list of entries in the order of
+// their last packet (oldest first). headDue caches the head's last packet
+// time (Unix ns) plus the list's eviction delay, so that the check on every packet neither
+// reads the head, the coldest entry of all, nor adds times: entries are
+// pushed back right after their Last moved, and Last moves only then.
 type flowList struct {
-	head, tail uint32 // refs, 0 for none
+	head, tail *entry
 	headDue    int64
 	evict      time.Duration // IdleEvict or CloseEvict
-	s          *entryStore
 }
-
-// link is an entry's place on its list: its neighbours' refs, 0 for none.
-type link struct{ prev, next uint32 }
 
 // due reports whether the head has had no packet for longer than evict
 // at now (Unix ns).
-func (l *flowList) due(now int64) bool { return l.head != 0 && l.headDue < now }
-
-// headEntry gives the head, or nil.
-func (l *flowList) headEntry() *entry {
-	if l.head == 0 {
-		return nil
-	}
-	return l.s.at(l.head)
-}
+func (l *flowList) due(now int64) bool { return l.head != nil && l.headDue < now }
 
 // pushBack adds e in order of last packet: at the back, or, when packets
 // came out of time order, before the entries whose last packet is later
@@ -88,26 +73,23 @@ func (l *flowList) headEntry() *entry {
 // when its own time comes, not when a later flow's does; a flow's eviction
 // thus does not depend on which other flows share the list (Sharded).
 func (l *flowList) pushBack(e *entry) {
-	s := l.s
 	after := l.tail
-	for n := 0; after != 0 && s.at(after).st.last > e.st.last && n < maxSortWalk; n++ {
-		after = s.link(after).prev
+	for n := 0; after != nil && after.st.last > e.st.last && n < maxSortWalk; n++ {
+		after = after.prev
 	}
-	me := s.link(e.ref)
-	me.prev = after
-	if after != 0 {
-		a := s.link(after)
-		me.next = a.next
-		a.next = e.ref
+	e.prev = after
+	if after != nil {
+		e.next = after.next
+		after.next = e
 	} else {
-		me.next = l.head
-		l.head = e.ref
+		e.next = l.head
+		l.head = e
 		l.headDue = e.st.last + int64(l.evict)
 	}
-	if me.next != 0 {
-		s.link(me.next).prev = e.ref
+	if e.next != nil {
+		e.next.prev = e
 	} else {
-		l.tail = e.ref
+		l.tail = e
 	}
 }
 
@@ -116,22 +98,20 @@ func (l *flowList) pushBack(e *entry) {
 const maxSortWalk = 64
 
 func (l *flowList) remove(e *entry) {
-	s := l.s
-	me := s.link(e.ref)
-	if me.prev != 0 {
-		s.link(me.prev).next = me.next
+	if e.prev != nil {
+		e.prev.next = e.next
 	} else {
-		l.head = me.next
-		if me.next != 0 {
-			l.headDue = s.at(me.next).st.last + int64(l.evict)
+		l.head = e.next
+		if e.next != nil {
+			l.headDue = e.next.st.last + int64(l.evict)
 		}
 	}
-	if me.next != 0 {
-		s.link(me.next).prev = me.prev
+	if e.next != nil {
+		e.next.prev = e.prev
 	} else {
-		l.tail = me.prev
+		l.tail = e.prev
 	}
-	*me = link{}
+	e.prev, e.next = nil, nil
 }
 
 // Table tracks TCP flows and turns RSTs into Events. It is not safe for
@@ -211,12 +191,12 @@ func NewTable(opts Options) *Table {
 		opts.MaxHosts = DefaultMaxHosts
 	}
 	t := &Table{
-		opts:  opts,
-		hosts: make(map[netip.Addr]*HostProfile),
+		active: flowList{evict: opts.IdleEvict},
+		half:   flowList{evict: opts.IdleEvict},
+		closed: flowList{evict: opts.CloseEvict},
+		opts:   opts,
+		hosts:  make(map[netip.Addr]*HostProfile),
 	}
-	t.active = flowList{evict: opts.IdleEvict, s: &t.store}
-	t.half = flowList{evict: opts.IdleEvict, s: &t.store}
-	t.closed = flowList{evict: opts.CloseEvict, s: &t.store}
 	t.flows = newFlowMap(&t.store, &t.syns)
 	t.setNow(time.Time{})
 	return t
@@ -321,8 +301,8 @@ func (t *Table) Close() {
 	}
 	t.queue, t.qhead = t.queue[:0], 0
 	for _, l := range []*flowList{&t.closed, &t.half, &t.active} {
-		for l.head != 0 {
-			t.end(l.headEntry(), false)
+		for l.head != nil {
+			t.end(l.head, false)
 		}
 	}
 	for t.syns.head != 0 {
@@ -347,13 +327,13 @@ func (t *Table) advance() {
 	}
 	now := t.nowNs
 	for t.closed.due(now) {
-		t.end(t.closed.headEntry(), true)
+		t.end(t.closed.head, true)
 	}
 	for t.half.due(now) {
-		t.end(t.half.headEntry(), true)
+		t.end(t.half.head, true)
 	}
 	for t.active.due(now) {
-		t.end(t.active.headEntry(), true)
+		t.end(t.active.head, true)
 	}
 	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < now {
 		t.endSyn(t.syns.head-1, true)
@@ -405,8 +385,8 @@ const maxSkip = 64
 // looking at most maxSkip entries past the head, or nil.
 func (l *flowList) first() *entry {
 	n := 0
-	for ref := l.head; ref != 0 && n <= maxSkip; ref, n = l.s.link(ref).next, n+1 {
-		if e := l.s.at(ref); e.open == nil {
+	for e := l.head; e != nil && n <= maxSkip; e, n = e.next, n+1 {
+		if e.open == nil {
 			return e
 		}
 	}
@@ -618,10 +598,10 @@ func (t *Table) touch(e *entry) {
 	default:
 		l = &t.active
 	}
-	if e.list == l && l.tail == e.ref {
+	if e.list == l && l.tail == e {
 		// Already last: nothing before it is later (see pushBack), and
 		// its Last only grew.
-		if l.head == e.ref {
+		if l.head == e {
 			l.headDue = e.st.last + int64(l.evict)
 		}
 		return

@@ -33,7 +33,7 @@
 // tracker only for flows that have one; the flow map holds 8-byte slots
 // with references into a slab of entries. The public Flow and Profile are
 // built from it only for an event's snapshot and for OnFlowEnd; a
-// connection costs about 1.03 KB held (1.33 KB once its ladder is full),
+// connection costs about 1.05 KB held (1.35 KB once its ladder is full),
 // a flow that has seen only a SYN about 160 bytes.
 //
 // # Events

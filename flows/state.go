@@ -16,14 +16,13 @@ import (
 //	where                       bytes   what
 //	flowMap slot                8       hash low 32 bits + entry ref (at
 //	                                    most 3/4 full: 8-16 per flow)
-//	list links                  8       prev/next refs, in arrays beside
-//	                                    the entry slabs (see flowList)
-//	entry: list, hosts, open    48      its list, host profiles, open
-//	  events, hello, hash, ref          events and ClientHello buffer
+//	entry: list links, hosts,   64      prev/next/list, host profiles, open
+//	  open events, hello, ref           events and ClientHello buffer
 //	                                    (nil unless used), hash, ref
-//	flowState, hot part         88      endpoints (38: 16-byte addresses,
+//	flowState, hot part         96      endpoints (38: 16-byte addresses,
 //	                                    ports, IPv4 flags), roles, flags,
-//	                                    last, start, first frame, max gap
+//	                                    packets, last, start, first frame,
+//	                                    max gap
 //	ladder                      152     the pool block's header + 4 inline
 //	                                    slots
 //	histState                   76      Zeek history: seen-bits and end
@@ -37,7 +36,7 @@ import (
 //	request, TLS state          160/96  only for a direction whose
 //	                                    payload was parsed or is TLS
 //
-// About 1,030 bytes for an established flow of 6 packets, 1,330 once its
+// About 1,050 bytes for an established flow of 6 packets, 1,350 once its
 // ladder holds 16 (BenchmarkMemory_established, _fullLadder: 1,216 and
 // 1,580 before issue 17); a flow that has seen only a SYN is a synRec
 // (synonly.go) of 128 bytes, about 160 with its map slot.

@@ -107,6 +107,12 @@ type Flow struct {
 
 	Ladder Ladder
 
+	// Evicted is the flow the table evicted for idleness on this tuple,
+	// when this flow was picked up mid-stream right after it and linked to
+	// it (its roles are then Evicted's); nil otherwise. Shared, never
+	// changed.
+	Evicted *Evicted
+
 	hist histState // Zeek-style history (see History())
 
 	closed bool // both FINs, or an RST that was not out of window, seen

@@ -46,6 +46,8 @@ type TableStats struct {
 	Dropped      uint64 // packets of new flows refused because MaxFlows was reached
 	DroppedFlows uint64 // refused packets that were pure SYNs (connection attempts refused)
 	Evicted      uint64 // flows removed after IdleEvict or CloseEvict
+	Tombstones   uint64 // flows evicted for idleness after carrying data, remembered (tombstone.go)
+	Linked       uint64 // flows picked up mid-stream on the tuple of a remembered one (Flow.Evicted)
 	EndedEarly   uint64 // flows ended before their time to make room in a full table (see Table.makeRoom)
 	RSTPackets   uint64 // RST packets added (each is in exactly one event)
 	Events       uint64 // events emitted

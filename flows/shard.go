@@ -227,6 +227,7 @@ func NewSharded(n int, opts Options) *Sharded {
 		sh.t = NewTable(o)
 		sh.t.noHosts, sh.t.keepEmitted = true, true
 		sh.t.pendingCap = max(maxPending/n, 1)
+		sh.t.tombs.div, sh.t.tombs.buckets = uint64(n), uint64(max(tombBuckets/n, 1))
 		sh.t.nextID, sh.t.idStep = uint64(len(s.shards)), uint64(n)
 		s.shards = append(s.shards, sh)
 		go sh.run()
@@ -525,6 +526,8 @@ func (s *Sharded) Stats() TableStats {
 		st.Dropped += x.Dropped
 		st.DroppedFlows += x.DroppedFlows
 		st.Evicted += x.Evicted
+		st.Tombstones += x.Tombstones
+		st.Linked += x.Linked
 		st.EndedEarly += x.EndedEarly
 		st.RSTPackets += x.RSTPackets
 		st.Events += x.Events

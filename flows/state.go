@@ -140,6 +140,7 @@ type flowState struct {
 	synackNs        int64 // valid iff synackSeen
 	serverRTT       time.Duration
 	clientRTT       time.Duration
+	evicted         *Evicted // the earlier flow on the tuple (tombstone.go); nil if none
 }
 
 // dirState is the compact form of a Profile. Counters that the Profile
@@ -278,7 +279,7 @@ func (f *flowState) expand(out *Flow) {
 		Start: nsTime(f.start), Last: nsTimeIf(f.last, f.packets() > 0), FirstFrame: f.firstFrame,
 		SYNACKSeen: f.synackSeen, SYNACKTime: nsTimeIf(f.synackNs, f.synackSeen), Established: f.established,
 		RTT: f.rtt(), ServerRTT: f.serverRTT, ClientRTT: f.clientRTT, MaxGap: f.maxGap,
-		hist: f.hist, closed: f.closed, reset: f.reset,
+		hist: f.hist, closed: f.closed, reset: f.reset, Evicted: f.evicted,
 	}
 	f.dirs[0].expand(&out.Dirs[0], f.firstFrame)
 	f.dirs[1].expand(&out.Dirs[1], f.firstFrame)
@@ -523,6 +524,7 @@ func (lp *ladderPool) push(l *flowLadder, n uint64, slot flowSlot) { *lp.next(l,
 
 // release returns f's out-of-line parts to the table's pools.
 func (t *Table) release(f *flowState) {
+	f.evicted = nil // snapshots may hold it: dropped, not reused
 	t.ladders.put(f.ladder.ext)
 	f.ladder = flowLadder{}
 	for i := range f.dirs {

@@ -123,10 +123,11 @@ type Table struct {
 	// store holds every entry ever made: at most the most flows held at
 	// once (PeakActive), as ended flows' entries are reused.
 	store  entryStore
-	active flowList // flows not closed, by last packet
-	half   flowList // flows not closed and half-open (see halfOpen), by last packet
-	closed flowList // closed flows, by last packet
-	syns   synStore // SYN-only flows (see synRec), by arrival
+	active flowList  // flows not closed, by last packet
+	half   flowList  // flows not closed and half-open (see halfOpen), by last packet
+	closed flowList  // closed flows, by last packet
+	syns   synStore  // SYN-only flows (see synRec), by arrival
+	tombs  tombStore // flows evicted for idleness (tombstone.go)
 	// replaying is set while a SYN-only flow's SYN is replayed into a full
 	// entry: the host profiles saw that SYN already.
 	replaying bool
@@ -276,6 +277,12 @@ func (t *Table) add(p *capture.Packet) {
 			return
 		}
 		e = t.newEntry(h, p)
+		if p.Flags&capture.SYN == 0 {
+			if ts, ok := t.tombs.take(p, h); ok {
+				e.link(&ts, p)
+				t.stats.Linked++
+			}
+		}
 	}
 	t.packet(e, p, ns)
 }
@@ -413,6 +420,10 @@ func (t *Table) end(e *entry, evicted bool) {
 		oe.entry = nil
 	}
 	t.releaseOpen(e)
+	if evicted && e.list == &t.active && e.st.anyData {
+		t.tombs.put(&e.st)
+		t.stats.Tombstones++
+	}
 	e.list.remove(e)
 	e.list = nil
 	t.flows.remove(e, uint64(e.hash))

@@ -286,6 +286,10 @@ func ruleContext(ev *flows.Event, c *ctx) []claim {
 	if c.rst.Len > 0 {
 		out = append(out, noteOf(fmt.Sprintf("the RST carries %d bytes of payload: some stacks and devices put diagnostic text there (RFC 1122 4.2.2.12)", c.rst.Len), c.rst.Frame))
 	}
+	if x := ev.Flow.Evicted; x != nil {
+		return append(out, claim{kind: causeClaim, cause: CauseUnknown, signal: SignalMidstream, strength: note,
+			detail: fmt.Sprintf("picked up mid-stream %s after flow %d on the same tuple (roles from its %s) was evicted from rstscope's flow table for idleness", dur(ev.Flow.Start.Sub(x.Last)), x.ID, x.RolesFrom)})
+	}
 	if ev.Flow.RolesFrom == flows.RolesHandshake || ev.Flow.RolesFrom == flows.RolesUnknown {
 		return out
 	}

@@ -83,6 +83,9 @@ type idleGap struct {
 	// known is the well-known timeout the gap matches (spontaneous) or
 	// exceeds (answered), nil if none.
 	known *knownTimeout
+	// evicted is the flow the table evicted before the gap, when the gap
+	// was measured from its last packet (see evictedGap); nil otherwise.
+	evicted *flows.Evicted
 }
 
 // idleGap is the event's idle gap (computed once, see findIdleGap).
@@ -106,6 +109,9 @@ func (c *ctx) idleGap() (idleGap, bool) {
 // findIdleGap looks for the two idle shapes: a RST at the end of a
 // silence, or a RST answering the first packet after a silence.
 func findIdleGap(ev *flows.Event, c *ctx) (idleGap, bool) {
+	if g, ok := evictedGap(ev, c); ok {
+		return g, true
+	}
 	if ev.Gap >= c.idle {
 		g := idleGap{gap: ev.Gap, spontaneous: true}
 		if n := len(c.ladder); n > 0 {
@@ -132,6 +138,33 @@ func findIdleGap(ev *flows.Event, c *ctx) (idleGap, bool) {
 	return idleGap{gap: g, after: c.ladder[i-1].Frame, answered: c.trigger.Frame}, true
 }
 
+// evictedGap finds the two idle shapes across an eviction: the table
+// evicted the flow after IdleEvict of silence and this flow, picked up
+// mid-stream on its tuple, was linked to it (flows.Evicted). The silence
+// ran from the evicted flow's last packet to this flow's first packet,
+// which is the RST itself, the receiver's packet the RST answers, or the
+// other end's RST. The first packet's seq must fit the evicted flow
+// (exact or in its window): a tuple reused by a new connection does not.
+func evictedGap(ev *flows.Event, c *ctx) (idleGap, bool) {
+	x := ev.Flow.Evicted
+	if x == nil || !(x.SeqFit == flows.SeqExact || x.SeqFit == flows.SeqInWindow) {
+		return idleGap{}, false
+	}
+	switch {
+	case len(c.ladder) == 0 && c.rst.Frame == x.Frame:
+		return idleGap{gap: c.rst.Time.Sub(x.Last), spontaneous: true, after: x.LastFrame, evicted: x}, true
+	case len(c.ladder) == 1 && c.trigger != nil && c.trigger.Frame == x.Frame:
+		g := idleGap{gap: c.trigger.Time.Sub(x.Last), after: x.LastFrame, evicted: x}
+		if c.trigger.Flags.Has(capture.RST) {
+			g.spontaneous = true // both RSTs came unprompted (see findIdleGap)
+		} else {
+			g.answered = c.trigger.Frame
+		}
+		return g, g.gap >= c.idle
+	}
+	return idleGap{}, false
+}
+
 // earlierGap is the longest silence between the ladder's packets before
 // the idle gap.
 func earlierGap(c *ctx, g idleGap) time.Duration {
@@ -148,7 +181,7 @@ func earlierGap(c *ctx, g idleGap) time.Duration {
 // ruleIdle: the RST follows an idle gap far longer than the flow's
 // earlier gaps and RTT: an LB/NAT/server idle timeout.
 func ruleIdle(ev *flows.Event, c *ctx) []claim {
-	if len(c.ladder) == 0 && ev.Gap == 0 {
+	if len(c.ladder) == 0 && ev.Gap == 0 && ev.Flow.Evicted == nil {
 		return nil
 	}
 	g, ok := c.idleGap()
@@ -157,8 +190,13 @@ func ruleIdle(ev *flows.Event, c *ctx) []claim {
 	}
 	s := medium
 	earlier := earlierGap(c, g)
+	if g.evicted != nil {
+		earlier = g.evicted.MaxGap
+	}
 	var caveat string
 	switch {
+	case g.evicted != nil && earlier > 0 && g.gap < 3*earlier:
+		s, caveat = weak, fmt.Sprintf(" (the flow survived a gap of %s before)", dur(earlier))
 	case earlier > 0 && g.gap < 3*earlier:
 		s, caveat = weak, fmt.Sprintf(" (earlier gap %s is comparable)", dur(earlier))
 	case ev.Flow.MaxGap > g.gap+g.gap/2:
@@ -173,6 +211,13 @@ func ruleIdle(ev *flows.Event, c *ctx) []claim {
 		s, caveat = weak, " (data was still unacknowledged: a stalled transfer, not an idle connection)"
 	}
 	var out []claim
+	if x := g.evicted; x != nil {
+		// The ladder before the gap is gone: what the flow did before it
+		// (an unanswered request, data in flight, its RTT) is unknown, so
+		// the gap alone says no more than medium.
+		out = append(out, noteOf(fmt.Sprintf("the flow was idle past rstscope's flow-table eviction (--idle-evict) and left the table; this packet (frame %d) was matched to it by its tuple and a seq %s its sequence state (flow %d, last packet frame %d): what it did before the gap is not known",
+			x.Frame, fitWord(x.SeqFit), x.ID, x.LastFrame), x.LastFrame, x.Frame))
+	}
 	if g.spontaneous {
 		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST came unprompted after %s of silence (last packet frame %d)%s",
 			dur(g.gap), g.after, caveat), g.after, c.rst.Frame))
@@ -189,6 +234,14 @@ func ruleIdle(ev *flows.Event, c *ctx) []claim {
 		}
 	}
 	return out
+}
+
+// fitWord says how a seq fit an evicted flow.
+func fitWord(f flows.SeqCheck) string {
+	if f == flows.SeqExact {
+		return "that continues exactly"
+	}
+	return "within the window of"
 }
 
 // awaitingResponse reports whether the flow's latest data is the client's

@@ -117,6 +117,13 @@ func findSenderTTL(ev *flows.Event, c *ctx) (ttlRef, bool) {
 		r.max = max(r.max, p.TTL)
 		r.count++
 	}
+	if x := ev.Flow.Evicted; r.count == 0 && x != nil && ev.Sender() != flows.DirUnknown {
+		// The same connection before the idle gap (the table evicted it,
+		// see flows.Evicted): in-flow evidence, not another flow's.
+		if t := &x.TTL[ev.Sender()-1]; t.Count > 0 {
+			r = ttlRef{min: t.Min, max: t.Max, mode: t.Mode, count: t.Count, from: c.senderName + "'s packets before the idle gap"}
+		}
+	}
 	if r.count == 0 && ev.SenderHost.Known && ev.SenderHost.TTL.Count >= 3 {
 		t := &ev.SenderHost.TTL
 		r = ttlRef{min: t.Min, max: t.Max, mode: t.Mode, count: t.Count, host: true,

@@ -27,7 +27,7 @@ type Config struct {
 	ShowVersion, ListIfaces                              bool
 	Count                                                uint64
 	Snaplen, BufferKiB, MaxFlows, Shards                 int
-	Duration, Idle, LookAhead                            time.Duration
+	Duration, Idle, LookAhead, IdleEvict                 time.Duration
 	Location                                             *time.Location
 	Keep                                                 report.Filter
 	Stdin                                                io.Reader
@@ -86,6 +86,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	hosts := fs.StringArray("host", nil, "only findings whose flow has `ADDR[:PORT]` or an address in a CIDR prefix; repeatable")
 	fs.DurationVar(&c.Idle, "idle", 5*time.Second, "a silence at least this long before a RST counts as idle")
 	fs.DurationVar(&c.LookAhead, "look-ahead", 2*time.Second, "capture time to watch after a RST before judging it")
+	fs.DurationVar(&c.IdleEvict, "idle-evict", 15*time.Minute, "forget a flow after this much silence (a flow that carried data leaves a small tombstone, so a RST after a longer silence is still tied to it)")
 	fs.IntVar(&c.MaxFlows, "max-flows", 1_000_000, "most TCP flows held at once (split between --shards); new flows past it are counted and dropped")
 	// One core reads and decodes (capture.Prefetch) and routes: the
 	// shards get the others. On 2 cores one table (1) measured as fast as
@@ -141,7 +142,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 		{c.Shards < 1 || c.Shards > 256, "--shards must be between 1 and 256"},
 		{c.BufferKiB < 0 || c.BufferKiB > 1<<21, "-B must be between 0 and 2097152 KiB"},
 		{c.Snaplen < 96 || c.Snaplen > 262144, "-s must be between 96 and 262144"},
-		{c.Idle <= 0 || c.LookAhead <= 0, "--idle and --look-ahead must be positive"},
+		{c.Idle <= 0 || c.LookAhead <= 0 || c.IdleEvict <= 0, "--idle, --look-ahead and --idle-evict must be positive"},
 		{fs.Changed("count") && c.Count == 0, "-c must be at least 1 (leave it out to read everything)"},
 		{fs.Changed("duration") && c.Duration <= 0, "--duration must be positive (leave it out to capture until interrupted)"},
 		{c.WriteFile == "-" && c.Output == "-", "-w - and -o - both write to stdout: give -o FILE, or leave -o out (the report then goes to stderr)"},

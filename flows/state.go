@@ -30,7 +30,9 @@ import (
 //	2 x dirState                2x232   counters, sequence state, TTL and
 //	                                    IP ID models (60) first; handshake,
 //	                                    FIN and request facts after
-//	flowState, cold part        32      ID, SYN/ACK time, the two RTTs
+//	flowState, cold part        40      ID, SYN/ACK time, the two RTTs,
+//	                                    the evicted flow it continues
+//	                                    (tombstone.go; nil unless linked)
 //	ladder block (pool)         128/384 4 or 12 more slots past 4, 8
 //	                                    packets
 //	request, TLS state          160/96  only for a direction whose
@@ -39,7 +41,9 @@ import (
 // About 1,050 bytes for an established flow of 6 packets, 1,350 once its
 // ladder holds 16 (BenchmarkMemory_established, _fullLadder: 1,216 and
 // 1,580 before issue 17); a flow that has seen only a SYN is a synRec
-// (synonly.go) of 128 bytes, about 160 with its map slot.
+// (synonly.go) of 128 bytes, about 160 with its map slot. Apart from the
+// flows, a table that evicted a flow with data for idleness holds a fixed
+// store of 96-byte tombstones (5.9 MB, split between shards; tombstone.go).
 //
 // Ranges. Times are Unix nanoseconds, clamped to what an int64 holds
 // (1678..2262, see unixNano). A ladder slot (flowSlot, 32 bytes) stores

@@ -32,7 +32,11 @@ import (
 // the pair is a one-to-one image of hash % tombBuckets, the bucket one
 // table uses, so the same flows share a bucket and Sharded output equals
 // one table's. For other n the shards' buckets differ from one table's
-// only in which tombstones a full bucket drops.
+// only in which tombstones a full bucket drops. Buckets follow the flow
+// hash, seeded per process (capture.FlowHash): once more than tombWays
+// evicted flows share a bucket, which of them is forgotten may differ
+// from run to run (about 8 buckets of 15,360 overflow with 10,000 evicted
+// flows held).
 
 // tombBuckets is divisible by every shard count up to 6 and by 8, 10, 12,
 // 15 and 16.
@@ -44,26 +48,35 @@ const (
 // tombstone is an evicted flow's record (96 bytes).
 type tombstone struct {
 	ep        endpoints // client, server as the flow had them
-	hash      uint32    // low 32 bits of the flow hash; 0: slot unused
 	rolesFrom RolesFrom
-	input     int32
-	last      int64 // Unix ns of the last packet
-	lastFrame uint64
-	id        uint64
-	maxGap    time.Duration
-	dirs      [2]tombDir
+	bits      uint8  // tombSeqValid, tombAckValid, tombFIN, shifted by 3 for the server
+	hash      uint32 // low 32 bits of the flow hash; 0: slot unused
+	maxGapMs  uint32 // the flow's longest silence, ms (saturated)
+	last      int64  // Unix ns of the last packet
+	// frame is the last packet's frame (low 56 bits) and input (high 8,
+	// saturated at 255).
+	frame uint64
+	dirs  [2]tombDir
 }
 
-// tombDir is one direction's sequence state at eviction.
+// tombDir is one direction's sequence and TTL state at eviction.
 type tombDir struct {
-	nextSeq, lastAck   Seq
-	window             uint32
-	seqValid, ackValid bool
-	finSeen            bool
-	ttlMin, ttlMax     uint8
-	ttlMode            uint8
-	ttlCount           uint16 // saturated
+	nextSeq, lastAck Seq
+	window           uint32
+	ttlMin, ttlMax   uint8
+	ttlMode          uint8
+	ttlCount         uint8 // saturated at 255
 }
+
+// Bits of tombstone.bits, for the client (the server's are << 3).
+const (
+	tombSeqValid uint8 = 1 << iota
+	tombAckValid
+	tombFIN
+)
+
+// has reports whether direction i (0 client, 1 server) has bit b.
+func (ts *tombstone) has(i int, b uint8) bool { return ts.bits&(b<<(3*i)) != 0 }
 
 // tombStore is a table's tombstones.
 type tombStore struct {
@@ -99,17 +112,27 @@ func (s *tombStore) put(f *flowState) {
 		}
 	}
 	ts := &b[w]
-	*ts = tombstone{ep: f.ep, hash: max(uint32(h), 1), rolesFrom: f.rolesFrom, input: f.input, last: f.last,
-		id: f.id, maxGap: f.maxGap}
+	*ts = tombstone{ep: f.ep, hash: max(uint32(h), 1), rolesFrom: f.rolesFrom, last: f.last,
+		maxGapMs: uint32(min(f.maxGap.Milliseconds(), 1<<32-1))}
 	if n := f.packets(); n > 0 {
 		w := f.ladder.at(n, f.ladder.len(n)-1).wide(f.slotBase())
-		ts.lastFrame, ts.input = w.frame, int32(w.input)
+		ts.frame = min(w.frame, 1<<56-1) | uint64(min(w.input, 255))<<56
 	}
 	for i := range ts.dirs {
 		d := &f.dirs[i]
 		ts.dirs[i] = tombDir{nextSeq: d.nextSeq, lastAck: d.lastAck, window: d.window,
-			seqValid: d.seqValid, ackValid: d.ackValid, finSeen: d.finSeen,
-			ttlMin: d.ttl.Min, ttlMax: d.ttl.Max, ttlMode: d.ttl.Mode, ttlCount: uint16(min(d.ttl.Count, 1<<16-1))}
+			ttlMin: d.ttl.Min, ttlMax: d.ttl.Max, ttlMode: d.ttl.Mode, ttlCount: uint8(min(d.ttl.Count, 255))}
+		var b uint8
+		if d.seqValid {
+			b |= tombSeqValid
+		}
+		if d.ackValid {
+			b |= tombAckValid
+		}
+		if d.finSeen {
+			b |= tombFIN
+		}
+		ts.bits |= b << (3 * i)
 	}
 }
 
@@ -135,11 +158,10 @@ func (s *tombStore) take(p *capture.Packet, h uint64) (ts tombstone, ok bool) {
 // it. The later flow's roles are the evicted flow's. Values are never
 // changed once made (snapshots share them).
 type Evicted struct {
-	ID        uint64    // the evicted flow's ID
-	Last      time.Time // its last packet
-	LastFrame uint64    // frame of its last packet (in LastInput)
-	LastInput int
-	MaxGap    time.Duration // its longest silence
+	Last      time.Time     // the evicted flow's last packet
+	LastFrame uint64        // frame of its last packet (in LastInput)
+	LastInput int           // saturated at 255
+	MaxGap    time.Duration // its longest silence (ms precision)
 	RolesFrom RolesFrom     // how its roles were decided
 	// Frame is the first packet of the linked flow, and SeqFit judges its
 	// seq against the evicted flow's state, as seqCheck judges a RST:
@@ -149,7 +171,7 @@ type Evicted struct {
 	Frame  uint64
 	SeqFit SeqCheck
 	// TTL is each direction's TTL in the evicted flow (Dirs' order), as
-	// Count (saturated at 65,535), Min, Max and Mode only.
+	// Count (saturated at 255), Min, Max and Mode only.
 	TTL [2]TTLStats
 }
 
@@ -166,8 +188,8 @@ func (e *entry) link(ts *tombstone, p *capture.Packet) {
 	if !ts.ep.isClient(p.Src) {
 		d = FromServer
 	}
-	f.evicted = &Evicted{ID: ts.id, Last: nsTime(ts.last), LastFrame: ts.lastFrame, LastInput: int(ts.input),
-		MaxGap: ts.maxGap, RolesFrom: ts.rolesFrom, Frame: p.Index, SeqFit: ts.seqFit(d, Seq(p.Seq))}
+	f.evicted = &Evicted{Last: nsTime(ts.last), LastFrame: ts.frame & (1<<56 - 1), LastInput: int(ts.frame >> 56),
+		MaxGap: time.Duration(ts.maxGapMs) * time.Millisecond, RolesFrom: ts.rolesFrom, Frame: p.Index, SeqFit: ts.seqFit(d, Seq(p.Seq))}
 	for i, td := range ts.dirs {
 		f.evicted.TTL[i] = TTLStats{Count: uint32(td.ttlCount), Min: td.ttlMin, Max: td.ttlMax, Mode: td.ttlMode}
 	}
@@ -175,13 +197,15 @@ func (e *entry) link(ts *tombstone, p *capture.Packet) {
 
 // seqFit judges seq, sent in direction d, against ts's state.
 func (ts *tombstone) seqFit(d Dir, seq Seq) SeqCheck {
-	snd, rcv := &ts.dirs[d-1], &ts.dirs[2-d]
+	si, ri := int(d-1), int(2-d)
+	snd, rcv := &ts.dirs[si], &ts.dirs[ri]
+	fin, sndOK, rcvOK := ts.has(si, tombFIN), ts.has(si, tombSeqValid), ts.has(ri, tombAckValid)
 	switch {
-	case rcv.ackValid && (seq == rcv.lastAck || (snd.finSeen && seq.Add(1) == rcv.lastAck)):
+	case rcvOK && (seq == rcv.lastAck || (fin && seq.Add(1) == rcv.lastAck)):
 		return SeqExact
-	case snd.seqValid && (seq == snd.nextSeq || (snd.finSeen && seq.Add(1) == snd.nextSeq)):
+	case sndOK && (seq == snd.nextSeq || (fin && seq.Add(1) == snd.nextSeq)):
 		return SeqExact
-	case !rcv.ackValid:
+	case !rcvOK:
 		return SeqUnknown
 	case seq.InWindow(rcv.lastAck, rcv.window+1):
 		return SeqInWindow

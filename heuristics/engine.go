@@ -288,7 +288,7 @@ func ruleContext(ev *flows.Event, c *ctx) []claim {
 	}
 	if x := ev.Flow.Evicted; x != nil {
 		return append(out, claim{kind: causeClaim, cause: CauseUnknown, signal: SignalMidstream, strength: note,
-			detail: fmt.Sprintf("picked up mid-stream %s after flow %d on the same tuple (roles from its %s) was evicted from rstscope's flow table for idleness", dur(ev.Flow.Start.Sub(x.Last)), x.ID, x.RolesFrom)})
+			detail: fmt.Sprintf("picked up mid-stream %s after the flow on the same tuple (last packet frame %d; roles from its %s) was evicted from rstscope's flow table for idleness", dur(ev.Flow.Start.Sub(x.Last)), x.LastFrame, x.RolesFrom)})
 	}
 	if ev.Flow.RolesFrom == flows.RolesHandshake || ev.Flow.RolesFrom == flows.RolesUnknown {
 		return out

@@ -215,8 +215,8 @@ func ruleIdle(ev *flows.Event, c *ctx) []claim {
 		// The ladder before the gap is gone: what the flow did before it
 		// (an unanswered request, data in flight, its RTT) is unknown, so
 		// the gap alone says no more than medium.
-		out = append(out, noteOf(fmt.Sprintf("the flow was idle past rstscope's flow-table eviction (--idle-evict) and left the table; this packet (frame %d) was matched to it by its tuple and a seq %s its sequence state (flow %d, last packet frame %d): what it did before the gap is not known",
-			x.Frame, fitWord(x.SeqFit), x.ID, x.LastFrame), x.LastFrame, x.Frame))
+		out = append(out, noteOf(fmt.Sprintf("the flow was idle past rstscope's flow-table eviction (--idle-evict) and left the table; this packet (frame %d) was matched to it by its tuple and a seq %s its sequence state (its last packet frame %d): what it did before the gap is not known",
+			x.Frame, fitWord(x.SeqFit), x.LastFrame), x.LastFrame, x.Frame))
 	}
 	if g.spontaneous {
 		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST came unprompted after %s of silence (last packet frame %d)%s",

@@ -300,7 +300,7 @@ func (t *Table) Flush(now time.Time) {
 
 // Close ends the input: every open event is decided with EndOfInput set
 // (in order), then every flow ends (OnFlowEnd). The table is empty
-// afterwards and may be reused.
+// afterwards (tombstones too) and may be reused.
 func (t *Table) Close() {
 	t.releaseOutlier()
 	for t.qhead < len(t.queue) {
@@ -315,6 +315,7 @@ func (t *Table) Close() {
 	for t.syns.head != 0 {
 		t.endSyn(t.syns.head-1, false)
 	}
+	clear(t.tombs.slots) // a reused table starts with no evicted flows
 }
 
 // inNsRange reports whether Unix ns lie within 1843..2096: unixNano did

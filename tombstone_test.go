@@ -97,3 +97,47 @@ func judgeRaw(t *testing.T, pcap []byte, args ...string) tombFinding {
 	}
 	return d.Findings[0]
 }
+
+// TestIdleTimeout_pastEvictionKnownTimeout: the Azure capture's 240 s
+// silence stretched to 1200 s, GCP Cloud NAT's idle timeout, past the
+// table's 15 min eviction. The gap matches a known timeout, but the checks
+// on the flow before it (an unanswered request, data in flight) cannot be
+// made: idle_timeout from the middlebox, not above medium.
+func TestIdleTimeout_pastEvictionKnownTimeout(t *testing.T) {
+	frames, err := readLabCapture("pcaps/idle_timeout_azure_idle_reset.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(frames) != 15 {
+		t.Fatalf("capture has %d frames, want 15", len(frames))
+	}
+	// Frames 14 and 15 are the two RSTs after the silence.
+	shift := 1200*time.Second - frames[13].time.Sub(frames[12].time)
+	for i := 13; i < len(frames); i++ {
+		frames[i].time = frames[i].time.Add(shift)
+	}
+	code, out, errs := runCLI(t, bytes.NewReader(labPcap(frames)), "-r", "-", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var d struct {
+		Findings []tombFinding `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Findings) != 2 {
+		t.Fatalf("%d findings, want 2 (one per RST)", len(d.Findings))
+	}
+	for _, f := range d.Findings {
+		if f.Cause != "idle_timeout" || f.Origin != "middlebox" || f.Confidence == "high" {
+			t.Errorf("frame %d: %s/%s %s, want idle_timeout/middlebox below high: %s", f.RST.Packet, f.Cause, f.Origin, f.Confidence, f.Summary)
+		}
+		if math.Abs(f.IdleGapS-1200) > 0.01 {
+			t.Errorf("frame %d: idle gap %.3f s, want 1200 s", f.RST.Packet, f.IdleGapS)
+		}
+		if !f.hasSignal("known_timeout") {
+			t.Errorf("frame %d: no known_timeout evidence (GCP Cloud NAT, 1200 s): %+v", f.RST.Packet, f.Evidence)
+		}
+	}
+}

@@ -222,14 +222,25 @@ func ruleIdle(ev *flows.Event, c *ctx) []claim {
 		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST came unprompted after %s of silence (last packet frame %d)%s",
 			dur(g.gap), g.after, caveat), g.after, c.rst.Frame))
 		if k := g.known; k != nil {
-			out = append(out, causeOf(CauseIdleTimeout, SignalKnownTimeout, min(s+1, strong), fmt.Sprintf("the gap %s matches the %s (%s)",
+			ks := min(s+1, strong)
+			if g.evicted != nil {
+				// Supporting only: the checks on the flow before the gap
+				// could not be made, so the match does not lift the gap
+				// to high (causeStrength).
+				ks = weak
+			}
+			out = append(out, causeOf(CauseIdleTimeout, SignalKnownTimeout, ks, fmt.Sprintf("the gap %s matches the %s (%s)",
 				dur(g.gap), k.name, dur(k.d)), c.rst.Frame))
 		}
 	} else {
 		out = append(out, causeOf(CauseIdleTimeout, SignalIdleGap, s, fmt.Sprintf("RST answered the %s's first packet (frame %d) after %s of silence: the connection had timed out on the path or at the %s%s",
 			c.receiverName, g.answered, dur(g.gap), c.senderName, caveat), g.after, g.answered, c.rst.Frame))
 		if k := g.known; k != nil {
-			out = append(out, causeOf(CauseIdleTimeout, SignalKnownTimeout, s, fmt.Sprintf("the gap %s exceeds the %s (%s)",
+			ks := s
+			if g.evicted != nil {
+				ks = weak // as above
+			}
+			out = append(out, causeOf(CauseIdleTimeout, SignalKnownTimeout, ks, fmt.Sprintf("the gap %s exceeds the %s (%s)",
 				dur(g.gap), k.name, dur(k.d)), g.answered))
 		}
 	}

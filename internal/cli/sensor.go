@@ -32,6 +32,7 @@ type sensorConfig struct {
 	rotateEvery int    // -G, seconds
 	context     int    // --context
 	metricsAddr string // --metrics
+	pprof       bool   // --pprof
 }
 
 func addSensorFlags(fs *pflag.FlagSet, c *sensorConfig) {
@@ -40,6 +41,7 @@ func addSensorFlags(fs *pflag.FlagSet, c *sensorConfig) {
 	fs.IntVarP(&c.rotateEvery, "rotate-seconds", "G", 0, "with -w: start a new file every `SECONDS`; strftime %Y%m%d-%H%M%S in the name (tcpdump -G)")
 	fs.IntVar(&c.context, "context", 64, "live -w: packets held per flow before its RST (and as many after) and written with each finding")
 	fs.StringVar(&c.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9471)")
+	fs.BoolVar(&c.pprof, "pprof", false, "with --metrics: also serve Go's runtime profiles at http://ADDR/debug/pprof/ (heap, goroutines, CPU)")
 }
 
 func checkSensorFlags(c *Config) error {
@@ -53,6 +55,8 @@ func checkSensorFlags(c *Config) error {
 		return fmt.Errorf("-W needs -C or -G")
 	case s.context < 1:
 		return fmt.Errorf("--context must be at least 1")
+	case s.pprof && s.metricsAddr == "":
+		return fmt.Errorf("--pprof needs --metrics ADDR (it serves on that listener)")
 	}
 	return nil
 }
@@ -173,8 +177,7 @@ type Sensor struct {
 func (cfg *Config) StartSensor(stderr io.Writer, exp Export) (*Sensor, error) {
 	s := &Sensor{stderr: stderr, exp: exp, byCause: map[heuristics.Cause]uint64{}}
 	if addr := cfg.sensor.metricsAddr; addr != "" {
-		var opts metrics.Options
-		opts.Version = Version
+		opts := metrics.Options{Version: Version, Profiling: cfg.sensor.pprof}
 		for _, c := range heuristics.AllCauses {
 			opts.Causes = append(opts.Causes, string(c))
 		}
@@ -191,6 +194,9 @@ func (cfg *Config) StartSensor(stderr io.Writer, exp Export) (*Sensor, error) {
 		}
 		s.srv = srv
 		fmt.Fprintf(stderr, "rstscope: metrics at http://%s/metrics\n", srv.Addr())
+		if cfg.sensor.pprof {
+			fmt.Fprintf(stderr, "rstscope: profiles at http://%s/debug/pprof/\n", srv.Addr())
+		}
 	}
 	s.stopUSR1 = notifyUSR1(&s.usr1)
 	return s, nil
@@ -251,7 +257,7 @@ func (s *Sensor) update(src capture.Source, t Statser) {
 		}
 		if r, ok := s.exp.(*recorderExport); ok {
 			rs := r.rec.Stats()
-			snap.PcapWritten, snap.PcapHeldBytes = rs.Written, rs.HeldBytes
+			snap.PcapWritten, snap.PcapHeldBytes, snap.PcapHeldFlows = rs.Written, rs.HeldBytes, rs.HeldFlows
 		}
 		s.m.Update(snap)
 	}

@@ -132,6 +132,20 @@ func (r *recorderExport) Packet(p *capture.Packet) error {
 	return nil
 }
 
+// FlowEnds is the flow table's OnFlowEnd for exp: the Recorder releases
+// what it holds for a flow when the table lets the flow go, so that a
+// sensor's -w memory follows the flows alive. nil (nothing to release)
+// for other exports. It must run on the goroutine that calls Packet and
+// Mark (a flows.Table, not flows.Sharded, whose shards end flows
+// concurrently).
+func FlowEnds(exp Export) func(*flows.Flow) {
+	r, ok := exp.(*recorderExport)
+	if !ok {
+		return nil
+	}
+	return func(f *flows.Flow) { r.rec.End(f.Client, f.Server) }
+}
+
 // flush: the live link is quiet.
 func (r *recorderExport) flush() error {
 	if err := r.rec.Flush(); err != nil {

@@ -94,7 +94,10 @@ func (cfg *Config) OpenExport(src capture.Source, stdout io.Writer, stop <-chan 
 		return (*capture.Exporter)(nil), nil
 	case cfg.WriteFile == "-" || (cfg.Iface == "" && s.rotate() == (capture.RotateOptions{})):
 		opts := capture.ExportOptions{All: cfg.WriteAll, Inputs: cfg.Reads, Spool: cfg.dropping(), Filter: cfg.Filter,
-			LinkTypes: linkTypes, MoreLinkTypes: capture.MayAddLinkTypes(src)}
+			LinkTypes: linkTypes, MoreLinkTypes: capture.MayAddLinkTypes(src),
+			// A signal ends a write blocked on a reader that is not
+			// reading (-w - | a stalled reader, a FIFO), after StopGrace.
+			Writer: func(w io.Writer) io.Writer { return interruptibleOutput(w, stop, "the pcap") }}
 		e, err := capture.NewExporter(cfg.WriteFile, stdout, stop, opts)
 		if err != nil {
 			return nil, err

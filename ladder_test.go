@@ -18,8 +18,9 @@ var (
 	// cardTitle starts a text card: "── #12 refused · ...".
 	cardTitle = regexp.MustCompile(`^── #(\d+) `)
 	// ladderRow is one row of a text ladder: an optional RST marker, the
-	// frame, the ms offset and the direction.
-	ladderRow = regexp.MustCompile(`^\s+(?:▶\s+)?(\d+)\s+(?:-?\d+\.\d+)\s+(?:C→S|S→C|\?)\s`)
+	// frame, the ms offset, the +ms since the flow began (when the
+	// terminal is wide enough) and the direction.
+	ladderRow = regexp.MustCompile(`^\s+(?:▶\s+)?(\d+)\s+(?:-?\d+\.\d+)\s+(?:\d+\.\d+\s+)?(?:C→S|S→C|\?)\s`)
 )
 
 // textLadders maps each card's id to the frames its text ladder shows.

@@ -242,7 +242,7 @@ if [[ $RUN_GO == 1 ]]; then
 		/^pkg: / { pkg = $0; sub(/^pkg: /, "", pkg); sub(mod, "", pkg); sub(/^github.com\/rstscope\/rstscope$/, ".", pkg); next }
 		/^Benchmark/ {
 			name = $1; sub(/ +$/, "", name); sub(/-[0-9]+$/, "", name)
-			ns = ""; pps = ""; bop = ""; aop = ""; mbs = ""
+			ns = ""; pps = ""; bop = ""; aop = ""; mbs = ""; bpf = ""; heap = ""
 			for (i = 2; i <= NF; i++) {
 				f = $i; gsub(/^ +| +$/, "", f); n = split(f, kv, / +/)
 				if (n < 2) continue
@@ -251,10 +251,14 @@ if [[ $RUN_GO == 1 ]]; then
 				if (kv[2] == "B/op") bop = kv[1]
 				if (kv[2] == "allocs/op") aop = kv[1]
 				if (kv[2] == "MB/s") mbs = kv[1] * 1e6
+				# flows memory benchmarks: bytes per held flow, heap held (MB)
+				if (kv[2] == "B/flow") bpf = sprintf("%.0f/flow", kv[1])
+				if (kv[2] == "heap-MB") heap = sprintf("%.0f", kv[1] * 1024)
 			}
+			if (bpf != "") bop = bpf
 			wall = ""
 			if (ns != "") wall = ns >= 1e6 ? sprintf("%.1fms/op", ns/1e6) : ns >= 1e3 ? sprintf("%.1fus/op", ns/1e3) : sprintf("%.0fns/op", ns)
-			print "go " pkg " " name, "go bench", wall, pps, mbs, "", bop, aop, ""
+			print "go " pkg " " name, "go bench", wall, pps, mbs, heap, bop, aop, ""
 		}' "$TMP/gobench.txt" >>"$ROWS"
 	if (( go_rc != 0 )); then
 		row "go test -bench failed (exit $go_rc): see below" "" "" "" "" "" "" "" ""

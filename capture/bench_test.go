@@ -17,7 +17,8 @@ func BenchmarkDecode(b *testing.B) {
 		frames[c.name] = c
 	}
 	for _, bc := range []struct{ name, frame string }{
-		{"ethernet", "ethernet_ipv4"},
+		{"ethernet", "ethernet_ipv4"},                 // a SYN's five options
+		{"ethernet_data", "ethernet_ipv4_timestamps"}, // after the handshake: NOP, NOP, timestamps
 		{"ethernet_vlan_ipv6", "dot1q_ipv6"},
 		{"ethernet_mpls", "mpls_ipv4"},
 		{"sll", "sll_ipv4"},

@@ -161,6 +161,9 @@ type Decoder struct {
 	// hidden names what the current frame stopped at when it may carry
 	// TCP that Decode does not reach (zero otherwise).
 	hidden HiddenReason
+	// hash is FlowHash of the current frame's endpoints when the fast
+	// path computed it from the header bytes, else 0 (see fastpath.go).
+	hash uint64
 }
 
 // NewDecoder returns a Decoder.
@@ -185,6 +188,15 @@ func NewDecoder() *Decoder { return &Decoder{} }
 // 20-byte TCP header, its bytes are held (a few, in a bounded table) and
 // the segment is decoded from the fragment that completes the header.
 func (d *Decoder) Decode(linkType int, frame []byte, p *Packet) error {
+	if d.fast(linkType, frame, p) {
+		return nil
+	}
+	return d.decode(linkType, frame, p)
+}
+
+// decode is Decode's general path, the reference for the fast path.
+func (d *Decoder) decode(linkType int, frame []byte, p *Packet) error {
+	d.hash = 0
 	*p = Packet{
 		Index:    p.Index,
 		Input:    p.Input,

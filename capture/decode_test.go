@@ -282,6 +282,17 @@ func decodeCases(t testing.TB) []decodeCase {
 	ip4 := ipv4Layer(ip4A, ip4B, layers.IPProtocolTCP)
 	add("ethernet_ipv4", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), ip4, tcpLayer(ip4), testPayload), withMAC(v4, macA))
 
+	// The options of Linux's segments after the handshake: NOP, NOP,
+	// timestamps (the fast path reads this layout without walking it).
+	ip4 = ipv4Layer(ip4A, ip4B, layers.IPProtocolTCP)
+	tsOnly := tcpLayer(ip4)
+	tsOnly.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindNop}, {OptionType: layers.TCPOptionKindNop},
+		{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: []byte{0, 0, 0x10, 0x01, 0, 0, 0x20, 0x02}}}
+	data4 := withMAC(v4, macA)
+	data4.DataOffset = 32
+	data4.Opts = Options{HasTS: true, TSVal: 0x1001, TSEcr: 0x2002, Count: 1}
+	add("ethernet_ipv4_timestamps", 1, buildFrame(t, ether(layers.EthernetTypeIPv4), ip4, tsOnly, testPayload), data4)
+
 	ip6 := ipv6Layer(ip6A, ip6B, layers.IPProtocolTCP)
 	add("ethernet_ipv6", 1, buildFrame(t, ether(layers.EthernetTypeIPv6), ip6, tcpLayer(ip6), testPayload), withMAC(v6, macA))
 

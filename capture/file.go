@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -100,7 +101,9 @@ type fileSource struct {
 	// memory): only then does Prefetch read ahead.
 	steady bool
 	count  *countReader // the bytes read from the file (see Progress)
-	size   int64        // the file's size; 0 when unknown
+	// pcap is r when it is a classic pcap reader: next calls it directly.
+	pcap *pcapRecordReader
+	size int64 // the file's size; 0 when unknown
 
 	index uint64
 	stats Stats
@@ -208,7 +211,8 @@ func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts F
 		// are read, as pcapgo does with SetSnaplen(maxRecordLen) (the
 		// header's own snaplen is not a limit; tcpdump and tshark read
 		// records longer than it).
-		s.r = newPcapRecordReader(br, magic, int(pr.LinkType()))
+		s.pcap = newPcapRecordReader(br, magic, int(pr.LinkType()))
+		s.r = s.pcap
 		s.addLink(int(pr.LinkType()))
 	case kindPcapng:
 		blocks := &blockCounter{r: br, queue: make([]uint64, 0, 256)}
@@ -337,15 +341,25 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 		}
 		var (
 			data   []byte
-			ci     gopacket.CaptureInfo
+			ts     time.Time
+			wire   int
 			lt     int
-			frames uint64
+			frames uint64 = 1
 			err    error
 		)
-		if s.hasPending {
-			data, ci, lt, frames = s.pending, s.pendingCI, s.pendingLT, s.pendingFrames
+		switch {
+		case s.hasPending:
+			data, ts, wire, lt, frames = s.pending, s.pendingCI.Timestamp, s.pendingCI.Length, s.pendingLT, s.pendingFrames
 			s.hasPending, s.pending = false, nil
-		} else if data, ci, lt, frames, err = s.r.next(); err != nil {
+		case s.pcap != nil: // classic pcap: no interface call, no CaptureInfo
+			data, ts, wire, err = s.pcap.read()
+			lt = s.pcap.linkType
+		default:
+			var ci gopacket.CaptureInfo
+			data, ci, lt, frames, err = s.r.next()
+			ts, wire = ci.Timestamp, ci.Length
+		}
+		if err != nil {
 			s.err = s.endErr(err)
 			return buf, s.err
 		}
@@ -358,7 +372,8 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 			if len(buf) > 0 {
 				// The reader's buffer stays as it is until the next
 				// read, which comes after the pending frame is used.
-				s.pending, s.pendingCI, s.pendingLT, s.pendingFrames, s.hasPending = data, ci, lt, frames, true
+				s.pending, s.pendingLT, s.pendingFrames, s.hasPending = data, lt, frames, true
+				s.pendingCI = gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: wire}
 				return buf, errNoRoom
 			}
 			buf = make([]byte, 0, len(data))
@@ -366,14 +381,14 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 		s.index += frames
 		s.stats.Packets++
 		if s.stats.Packets == 1 {
-			s.stats.FirstTime = ci.Timestamp
+			s.stats.FirstTime = ts
 		}
-		s.stats.LastTime = ci.Timestamp
+		s.stats.LastTime = ts
 		if lt != s.lastLink {
 			s.addLink(lt)
 			s.lastLink = lt
 		}
-		if s.filter != nil && !s.filter.match(lt, data, ci) {
+		if s.filter != nil && !s.filter.match(lt, data, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: wire}) {
 			s.stats.Filtered++
 			continue
 		}
@@ -391,9 +406,10 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 		}
 		p.Index = s.index
 		p.Input = s.input
-		p.Time = ci.Timestamp
+		p.FlowHash = s.dec.hash // when the fast path hashed the frame; else 0
+		p.Time = ts
 		p.CapLen = len(data)
-		p.WireLen = ci.Length
+		p.WireLen = wire
 		s.stats.TCPPackets++
 		if p.CapLen < p.WireLen && p.Truncated() {
 			s.stats.SnapCut++

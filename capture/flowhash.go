@@ -11,22 +11,66 @@ import (
 // crafted capture cannot aim all its flows at one bucket of a flow table.
 var flowSeed = rand.Uint64() | 1
 
+// Constants of the mixing (wyhash's secrets).
+const (
+	flowK1 = 0xa0761d6478bd642f
+	flowK2 = 0xe7037ed1a0b428db
+	flowK3 = 0x8ebc6af09c88c6e3
+)
+
 // FlowHash hashes the endpoints of a connection, symmetrically:
 // FlowHash(a, b) == FlowHash(b, a). It is never 0. Flow tables key on it;
 // it is the same for the whole process (seeded at start).
+//
+// Two IPv4 endpoints (nine packets in ten on a typical link) take one
+// 64x64->128 multiply: each endpoint packs into 48 bits (address and
+// port), the two are put in order, so that both directions agree, and
+// mixed together. Anything else hashes each endpoint's 16-byte form and
+// port, and adds the two (addition commutes). Decode's fast path computes
+// the same from the header bytes (Decoder.hash).
 func FlowHash(a, b netip.AddrPort) uint64 {
-	h := endpointHash(a) + endpointHash(b) // + commutes: both directions agree
-	h = mix(h^flowSeed, 0x8ebc6af09c88c6e3)
+	if aa, ba := a.Addr(), b.Addr(); aa.Is4() && ba.Is4() {
+		return flowHash4(endpoint4(aa, a.Port()), endpoint4(ba, b.Port()))
+	}
+	return flowHash16(endpointHash(a) + endpointHash(b))
+}
+
+// flowHash4 is FlowHash of two IPv4 endpoints packed by endpoint4.
+func flowHash4(x, y uint64) uint64 {
+	if x > y {
+		x, y = y, x
+	}
+	return nonZero(mix(x^flowSeed, y^flowK1))
+}
+
+// flowHash16 is FlowHash of any other pair, from the sum of their
+// endpointHash values.
+func flowHash16(sum uint64) uint64 { return nonZero(mix(sum^flowSeed, flowK3)) }
+
+func nonZero(h uint64) uint64 {
 	if h == 0 {
-		h = 1
+		return 1
 	}
 	return h
 }
 
+// endpoint4 packs an IPv4 address and port into 48 bits.
+func endpoint4(a netip.Addr, port uint16) uint64 {
+	b := a.As4()
+	return uint64(binary.BigEndian.Uint32(b[:]))<<16 | uint64(port)
+}
+
+// endpointHash hashes an endpoint by its address's 16-byte form (IPv4 as
+// IPv4-mapped) and port.
 func endpointHash(ap netip.AddrPort) uint64 {
 	a := ap.Addr().As16()
-	hi, lo := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])
-	return mix(hi^flowSeed, lo^0xa0761d6478bd642f) ^ mix(uint64(ap.Port())^0xe7037ed1a0b428db, flowSeed)
+	return endpointHash16(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]), ap.Port())
+}
+
+// endpointHash16 hashes an address given as its two big-endian halves, and
+// a port.
+func endpointHash16(hi, lo uint64, port uint16) uint64 {
+	return mix(hi^flowSeed, lo^flowK1) ^ mix(uint64(port)^flowK2, flowSeed)
 }
 
 // mix is a 64x64->128 multiply folded to 64 bits (wyhash's mum).

@@ -95,30 +95,37 @@ func (r *pcapRecordReader) u32(b []byte) uint32 {
 }
 
 func (r *pcapRecordReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, error) {
-	var ci gopacket.CaptureInfo
+	data, ts, wire, err := r.read()
+	return data, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: wire}, r.linkType, 1, err
+}
+
+// read returns the next record's frame, timestamp and original length:
+// next without the interface call and the CaptureInfo, for fileSource's
+// per-packet path. On an error the timestamp and length are those of the
+// record header when it was read.
+func (r *pcapRecordReader) read() (data []byte, ts time.Time, wire int, err error) {
 	if have := r.fill(16); have < 16 {
-		return nil, ci, r.linkType, 1, r.short(have)
+		return nil, ts, 0, r.short(have)
 	}
 	h := r.buf[r.start : r.start+16]
 	r.start += 16
-	ci.Timestamp = time.Unix(int64(r.u32(h[0:4])), int64(r.u32(h[4:8])*r.nanoFactor)).UTC()
-	ci.CaptureLength = int(r.u32(h[8:12]))
-	ci.Length = int(r.u32(h[12:16]))
-	if ci.CaptureLength > pcapMaxCapture {
-		return nil, ci, r.linkType, 1, fmt.Errorf("capture length exceeds snap length: %d > %d", ci.CaptureLength, maxRecordLen)
+	ts = time.Unix(int64(r.u32(h[0:4])), int64(r.u32(h[4:8])*r.nanoFactor)).UTC()
+	n := int(r.u32(h[8:12]))
+	wire = int(r.u32(h[12:16]))
+	if n > pcapMaxCapture {
+		return nil, ts, wire, fmt.Errorf("capture length exceeds snap length: %d > %d", n, maxRecordLen)
 	}
-	if ci.CaptureLength > ci.Length {
+	if n > wire {
 		// pcapgo refuses such a record; libpcap and tshark read it (some
 		// writers store a wire length without the FCS or the link
 		// header): so do we, with the wire length raised to it.
-		ci.Length = ci.CaptureLength
+		wire = n
 	}
-	n := ci.CaptureLength
 	if have := r.fill(n); have < n {
 		r.start += have
-		return nil, ci, r.linkType, 1, r.short(have)
+		return nil, ts, wire, r.short(have)
 	}
-	data := r.buf[r.start : r.start+n : r.start+n]
+	data = r.buf[r.start : r.start+n : r.start+n]
 	r.start += n
-	return data, ci, r.linkType, 1, nil
+	return data, ts, wire, nil
 }

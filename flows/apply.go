@@ -7,13 +7,13 @@ import (
 	"github.com/rstscope/rstscope/capture"
 )
 
-// apply updates flow e with packet p sent in direction d (check is the
-// RST's SeqCheck when p is an RST). See Profile for what each field counts.
-func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
+// apply updates flow e with packet p sent in direction d at ns (Unix
+// ns; check is the RST's SeqCheck when p is an RST). See Profile for
+// what each field counts.
+func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck, ns int64) {
 	f := &e.st
 	pr, other := f.dir(d), f.dir(d.Reverse())
 	fl := p.Flags
-	ns := unixNano(p.Time)
 
 	if f.packets() > 0 {
 		if g := time.Duration(ns - f.last); g > f.maxGap {
@@ -28,7 +28,10 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
 	if pr.packets == 0 {
 		pr.first = ns
 	}
+	base := f.slotBase()
+	t.ladders.next(&f.ladder, f.packets()).fill(p, d, ns, &base)
 	pr.packets++
+	f.npk++
 	pr.last = ns
 
 	var retrans, zeroWin bool
@@ -44,8 +47,9 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck) {
 		retrans, zeroWin = t.applyData(e, d, p, ns)
 	}
 	f.hist.historyPacket(d, p, retrans, zeroWin, pr)
-	t.ladders.push(&f.ladder, packetSlot(p, d, ns))
-	if pr.finSeen && other.finSeen {
+	// Only a FIN can complete the pair (and closed is never unset): the
+	// other direction's state is not read for other packets.
+	if fl&capture.FIN != 0 && pr.finSeen && other.finSeen {
 		f.closed = true
 	}
 }
@@ -73,7 +77,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 		}
 	}
 	if p.Opts.HasTS {
-		pr.tsPackets++
+		pr.tsPackets = sat32(pr.tsPackets)
 		pr.lastTSVal = p.Opts.TSVal
 	}
 	if p.HasMAC {
@@ -88,13 +92,14 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	if fl&capture.SYN != 0 {
 		segLen++
 		if !pr.synSeen {
-			pr.synSeen, pr.synFrame, pr.synNs = true, p.Index, ns
+			pr.synSeen, pr.synFrame, pr.synNs = true, f.frameOff(p.Index), ns
 		}
 		pr.isn = seq
 		if p.Opts.HasMSS {
 			pr.mss = p.Opts.MSS
 		}
 		pr.hasWScale, pr.wscale = p.Opts.HasWScale, p.Opts.WScale
+		f.wsBoth = pr.hasWScale && other.hasWScale
 		if fl&capture.ACK != 0 && d == FromServer && !f.synackSeen {
 			f.synackSeen, f.synackNs = true, ns
 			if other.synSeen && ns > other.synNs {
@@ -105,15 +110,16 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	if fl&capture.FIN != 0 {
 		segLen++
 		if !pr.finSeen {
-			pr.finSeen, pr.finFrame, pr.finNs = true, p.Index, ns
+			pr.finSeen, pr.finFrame, pr.finNs = true, f.frameOff(p.Index), ns
 			pr.finSeq = seq.Add(uint32(p.Len))
 		}
 	}
 	end := seq.Add(segLen)
 	if p.Len > 0 {
 		pr.bytes += uint64(p.Len)
-		pr.dataPackets++
-		pr.lastData, pr.lastDataFrame = ns, p.Index
+		pr.dataPackets = sat32(pr.dataPackets)
+		f.anyData = true
+		pr.lastData, pr.lastDataFrame = ns, f.frameOff(p.Index)
 		if pr.seqValid && seq.Add(uint32(p.Len)).LessThanEq(pr.nextSeq) {
 			retrans = true
 			pr.retrans++
@@ -132,14 +138,12 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 			if ns > f.synackNs {
 				f.serverRTT = time.Duration(ns - f.synackNs)
 			}
-			if pr.synSeen {
-				f.rtt = f.clientRTT + f.serverRTT
-			}
+			f.rttSeen = pr.synSeen
 		}
 	}
 	w := uint32(p.Window)
 	if fl&capture.SYN == 0 {
-		if pr.hasWScale && other.hasWScale {
+		if f.wsBoth {
 			w <<= min(pr.wscale, 14)
 		}
 		if p.Window == 0 {
@@ -156,9 +160,9 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 		case e.hello != nil && e.hello.dir == d:
 			t.moreHello(e, p)
 		case pr.firstPay == PayloadHTTPRequest && !retrans && len(p.Payload) > 0 && classify(p.Payload) == PayloadHTTPRequest:
-			laterRequest(pr, p, ns)
+			t.laterRequest(pr, p, ns)
 		}
-		if (pr.tls == nil || !pr.tls.tr.active) && looksTLSHeader(p.Payload) {
+		if looksTLSHeader(p.Payload) && (pr.tls == nil || !pr.tls.tr.active) {
 			// STARTTLS, an SSLv2-format hello, or a midstream flow: start
 			// at the first segment that begins with a record header.
 			t.lateTLS(e, d, p, ns)
@@ -179,10 +183,11 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 // laterRequest records an HTTP request after the first on a keep-alive
 // connection: a new Request each time (an event's snapshot may share the
 // previous one), and the count.
-func laterRequest(pr *dirState, p *capture.Packet, ns int64) {
+func (t *Table) laterRequest(pr *dirState, p *capture.Packet, ns int64) {
 	r := &Request{Kind: PayloadHTTPRequest, Frame: p.Index, Time: nsTime(ns), StartSeq: Seq(p.Seq)}
 	parseHTTPRequest(p.Payload, r)
-	pr.lastReq = r
+	t.request(pr) // the first request's state holds it
+	pr.req.last = r
 	if pr.requests < ^uint16(0) {
 		pr.requests++
 	}
@@ -200,7 +205,7 @@ func (t *Table) firstPayload(e *entry, d Dir, p *capture.Packet, ns int64) {
 		k = PayloadTLSClientHello
 	}
 	pr.firstPay = k
-	pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = k, p.Index, ns, Seq(p.Seq)
+	pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = k, e.st.frameOff(p.Index), ns, Seq(p.Seq)
 	switch k {
 	case PayloadHTTPRequest:
 		parseHTTPRequest(b, t.request(pr))
@@ -247,9 +252,9 @@ func (t *Table) lateTLS(e *entry, d Dir, p *capture.Packet, ns int64) {
 	case PayloadTLSClientHello:
 		if k := pr.reqKind; k == PayloadOpaque || k == PayloadNone {
 			if pr.req != nil {
-				*pr.req = Request{}
+				pr.req.Request = Request{}
 			}
-			pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = PayloadTLSClientHello, p.Index, ns, 0
+			pr.reqKind, pr.reqFrame, pr.reqNs, pr.reqStart = PayloadTLSClientHello, e.st.frameOff(p.Index), ns, 0
 			t.clientHello(e, d, p)
 		}
 	case PayloadTLSServerHello:

@@ -8,11 +8,13 @@ import (
 	"github.com/rstscope/rstscope/capture"
 )
 
-// BenchmarkAdd measures Table.Add on an established flow (data and ACKs).
+// BenchmarkAdd measures Table.Add on an established flow (data and ACKs),
+// with the flow hash set as the pipeline's reader sets it (Prefetch).
 func BenchmarkAdd(b *testing.B) {
 	tb := NewTable(Options{})
 	pk := ladder(b, lines(handshake, []string{"C>S PA seq=101 ack=301 len=1400", "S>C A seq=301 ack=1501"})...)
 	for i := range pk {
+		pk[i].FlowHash = capture.FlowHash(pk[i].Src, pk[i].Dst)
 		tb.Add(&pk[i])
 	}
 	data, ack := pk[3], pk[4]

@@ -24,13 +24,17 @@
 // parsed into a Request); each host (IP address) a HostProfile across
 // flows; each flow a ring of its last 16 packets.
 //
-// The table holds each flow in a compact form (flowState, state.go): times
-// as Unix nanoseconds, the endpoints packed once, the ladder in pooled
-// blocks of 4, 8 or 16 slots that grow with the flow, and a parsed
-// request or a TLS record tracker only for flows that have one. The
-// public Flow and Profile are built from it only for an event's snapshot
-// and for OnFlowEnd; a connection costs about 1.2 KB held (1.5 KB once its
-// ladder is full), a flow that has seen only a SYN about 190 bytes.
+// The table holds each flow in a compact form (flowState; its layout and
+// ranges are described at the top of state.go): times as Unix
+// nanoseconds, the endpoints packed once, ladder slots of 32 bytes
+// relative to the flow's start (4 inline, then pooled blocks of 4 and 12
+// as the flow grows), frames as offsets from the flow's first, the fields
+// every packet touches first, and a parsed request or a TLS record
+// tracker only for flows that have one; the flow map holds 8-byte slots
+// with references into a slab of entries. The public Flow and Profile are
+// built from it only for an event's snapshot and for OnFlowEnd; a
+// connection costs about 1.05 KB held (1.35 KB once its ladder is full),
+// a flow that has seen only a SYN about 160 bytes.
 //
 // # Events
 //

@@ -5,28 +5,45 @@ import "net/netip"
 // flowMap is an open-addressing hash table (linear probing, backward-shift
 // deletion) from a flow's endpoints to its entry, keyed by
 // capture.FlowHash (symmetric: both directions find the flow; computed by
-// Prefetch on the reading goroutine). Each slot keeps the hash next to the
-// entry pointer, so a probe compares the flow's endpoints only on a full
-// hash match. It grows when three quarters full, never shrinks: its size
-// follows the most flows held at once.
+// Prefetch on the reading goroutine). A slot is 8 bytes, eight to a cache
+// line: the hash's low 32 bits (its home position, and a tag, so that a
+// probe compares the flow's endpoints only on a tag match) and a reference
+// into the entry store or the SYN-only store. It grows when three quarters
+// full, never shrinks: its size follows the most flows held at once (at
+// most 2^32 slots).
 type flowMap struct {
-	slots []mapSlot // len is a power of two
-	n     int
-	syns  *synStore // where the SYN-only flows of syn slots live
+	slots   []mapSlot // len is a power of two
+	n       int
+	entries *entryStore // where the entries of entry slots live
+	syns    *synStore   // where the SYN-only flows of syn slots live
 }
 
-// mapSlot holds a full entry (e) or a SYN-only flow (syn, its index in
-// the synStore plus one); both zero: empty.
+// mapSlot holds a full entry or a SYN-only flow; ref 0: empty.
 type mapSlot struct {
-	hash uint64
-	e    *entry
-	syn  uint32
+	hash uint32 // the flow hash's low 32 bits
+	ref  uint32 // an entry's ref (see entryStore), or synRef of a SYN-only flow's index
 }
 
-func (s *mapSlot) empty() bool { return s.e == nil && s.syn == 0 }
+// synBit marks a slot's ref as a SYN-only flow's.
+const synBit = 1 << 31
 
-func newFlowMap(syns *synStore) flowMap {
-	return flowMap{slots: make([]mapSlot, 1024), syns: syns}
+func synRef(i uint32) uint32 { return i | synBit }
+
+func (s *mapSlot) empty() bool { return s.ref == 0 }
+
+// syn reports whether s holds a SYN-only flow, and its index.
+func (s *mapSlot) syn() (uint32, bool) { return s.ref &^ synBit, s.ref&synBit != 0 }
+
+func newFlowMap(entries *entryStore, syns *synStore) flowMap {
+	return flowMap{slots: make([]mapSlot, 1024), entries: entries, syns: syns}
+}
+
+// entry gives the full entry of s, or nil for a SYN-only flow.
+func (m *flowMap) entry(s *mapSlot) *entry {
+	if s.ref&synBit != 0 {
+		return nil
+	}
+	return m.entries.at(s.ref)
 }
 
 // matches reports whether a packet from src to dst belongs to e's flow
@@ -43,38 +60,40 @@ func (m *flowMap) get(src, dst netip.AddrPort, h uint64) *entry {
 	if s == nil {
 		return nil
 	}
-	return s.e
+	return m.entry(s)
 }
 
 // find returns the slot of the flow between src and dst (hash h), or nil.
-func (m *flowMap) find(src, dst netip.AddrPort, h uint64) *mapSlot {
-	mask := uint64(len(m.slots) - 1)
+func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) *mapSlot {
+	h := uint32(h64)
+	mask := uint32(len(m.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &m.slots[i]
-		if s.e != nil {
-			if s.hash == h && s.e.matches(src, dst) {
+		switch {
+		case s.ref == 0:
+			return nil
+		case s.hash != h:
+		case s.ref&synBit == 0:
+			if m.entries.at(s.ref).matches(src, dst) {
 				return s
 			}
-			continue
-		}
-		if s.syn == 0 {
-			return nil
-		}
-		if s.hash == h && m.syns.at(s.syn-1).matches(src, dst) {
-			return s
+		default:
+			if m.syns.at(s.ref&^synBit).matches(src, dst) {
+				return s
+			}
 		}
 	}
 }
 
 // put adds e (whose endpoints hash to h); its flow must not be present.
-func (m *flowMap) put(e *entry, h uint64) { m.putSlot(mapSlot{hash: h, e: e}) }
+func (m *flowMap) put(e *entry, h uint64) { m.putSlot(mapSlot{hash: uint32(h), ref: e.ref}) }
 
 // putSlot adds s; its flow must not be present.
 func (m *flowMap) putSlot(s mapSlot) {
 	if (m.n+1)*4 > len(m.slots)*3 {
 		m.grow()
 	}
-	mask := uint64(len(m.slots) - 1)
+	mask := uint32(len(m.slots) - 1)
 	i := s.hash & mask
 	for !m.slots[i].empty() {
 		i = (i + 1) & mask
@@ -86,7 +105,7 @@ func (m *flowMap) putSlot(s mapSlot) {
 func (m *flowMap) grow() {
 	old := m.slots
 	m.slots = make([]mapSlot, 2*len(old))
-	mask := uint64(len(m.slots) - 1)
+	mask := uint32(len(m.slots) - 1)
 	for _, s := range old {
 		if s.empty() {
 			continue
@@ -101,12 +120,14 @@ func (m *flowMap) grow() {
 
 // remove deletes e (whose endpoints hash to h) if it is the entry held
 // for its flow; it reports whether it was.
-func (m *flowMap) remove(e *entry, h uint64) bool { return m.removeSlot(mapSlot{hash: h, e: e}) }
+func (m *flowMap) remove(e *entry, h uint64) bool {
+	return m.removeSlot(mapSlot{hash: uint32(h), ref: e.ref})
+}
 
 // removeSlot deletes the slot equal to want, if held; it reports whether
 // it was.
 func (m *flowMap) removeSlot(want mapSlot) bool {
-	mask := uint64(len(m.slots) - 1)
+	mask := uint32(len(m.slots) - 1)
 	i := want.hash & mask
 	for {
 		s := &m.slots[i]

@@ -16,7 +16,8 @@ import (
 func TestFlowMap_againstMap(t *testing.T) {
 	type key struct{ a, b netip.AddrPort }
 	for _, collide := range []bool{false, true} {
-		m := newFlowMap(nil)
+		var store entryStore
+		m := newFlowMap(&store, nil)
 		ref := map[key]*entry{}
 		rng := rand.New(rand.NewPCG(1, 2))
 		hash := func(k key) uint64 {
@@ -41,9 +42,9 @@ func TestFlowMap_againstMap(t *testing.T) {
 				if ref[k] != nil {
 					continue
 				}
-				e := &entry{hash: hash(k)}
+				e := store.alloc()
 				e.st.ep = packEndpoints(k.a, k.b)
-				m.put(e, e.hash)
+				m.put(e, hash(k))
 				ref[k] = e
 				keys = append(keys, k)
 			default: // remove a random flow
@@ -52,10 +53,10 @@ func TestFlowMap_againstMap(t *testing.T) {
 				keys[j] = keys[len(keys)-1]
 				keys = keys[:len(keys)-1]
 				e := ref[k]
-				if !m.remove(e, e.hash) {
+				if !m.remove(e, hash(k)) {
 					t.Fatalf("collide=%v step %d: remove of a held entry reported false", collide, i)
 				}
-				if m.remove(e, e.hash) {
+				if m.remove(e, hash(k)) {
 					t.Fatalf("collide=%v step %d: second remove reported true", collide, i)
 				}
 				delete(ref, k)
@@ -132,11 +133,15 @@ func TestTable_memoryFollowsConcurrentFlows(t *testing.T) {
 	if st.PeakActive > 40 {
 		t.Errorf("got peak %d flows held, want at most 40 (closed flows leave after 30 s)", st.PeakActive)
 	}
-	if tb.entries > st.PeakActive {
-		t.Errorf("got %d entries made for a peak of %d flows held, want at most the peak", tb.entries, st.PeakActive)
+	if tb.store.n > st.PeakActive {
+		t.Errorf("got %d entries made for a peak of %d flows held, want at most the peak", tb.store.n, st.PeakActive)
 	}
-	if tb.flows.len() != st.Active || len(tb.slab) != tb.entries {
-		t.Errorf("flow map holds %d, Active %d; slab %d, entries %d", tb.flows.len(), st.Active, len(tb.slab), tb.entries)
+	made := 0
+	for _, s := range tb.store.slabs {
+		made += len(s)
+	}
+	if tb.flows.len() != st.Active || made != tb.store.n {
+		t.Errorf("flow map holds %d, Active %d; slabs %d, entries %d", tb.flows.len(), st.Active, made, tb.store.n)
 	}
 }
 

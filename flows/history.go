@@ -17,13 +17,13 @@ import "github.com/rstscope/rstscope/capture"
 
 // histState is a flow's Zeek-style history and endpoint end states.
 type histState struct {
-	history    [32]byte
+	histSeen   uint32 // bit per once-per-direction letter already recorded
 	historyLen uint8
-	histSeen   uint32    // bit per once-per-direction letter already recorded
-	histSeq    [2][4]Seq // last seq per direction of S, H, F, R (repeat only on a new seq)
 	histHas    [2]uint8  // bit per flag of histSeq that is valid
 	zterm      [2]uint8  // Zeek endpoint end state per direction: 0 open, zTermClosed, zTermReset
 	zprevClose [2]bool   // the endpoint was CLOSED before its RESET (Zeek's prev_state)
+	histSeq    [2][4]Seq // last seq per direction of S, H, F, R (repeat only on a new seq)
+	history    [32]byte
 }
 
 // once-per-direction letters, as bit positions within a direction's group.

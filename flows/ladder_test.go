@@ -33,21 +33,26 @@ func TestLadder_packRoundTrip(t *testing.T) {
 	}
 }
 
-// TestFlowLadder_growsLikeLadder: a held flow's ladder, grown from the
-// pool through 4, 8 and 16 slots and then wrapping, expands to the same
-// entries as a fixed Ladder fed the same packets, at every length; blocks
-// given back are reused.
+// TestFlowLadder_growsLikeLadder: a held flow's ladder, grown from its
+// inline 4 slots through pool blocks to 8 and 16 slots and then wrapping,
+// expands to the same entries as a fixed Ladder fed the same packets, at
+// every length; blocks given back are reused.
 func TestFlowLadder_growsLikeLadder(t *testing.T) {
 	var pool ladderPool
 	var fl flowLadder
 	var want Ladder
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	base := slotBase{ns: t0.UnixNano(), frame: 1, input: 2}
 	for i := range 40 {
-		p := capture.Packet{Index: uint64(i + 1), Time: t0.Add(time.Duration(i) * time.Millisecond), Flags: capture.ACK, Seq: uint32(i), Len: i}
-		pool.push(&fl, packetSlot(&p, FromClient, p.Time.UnixNano()))
-		want.Push(ladderEntry(&p, FromClient))
+		p := capture.Packet{Index: uint64(i + 1), Input: 2 + i%3, Time: t0.Add(time.Duration(i) * time.Millisecond), Flags: capture.ACK, Seq: uint32(i), Len: i}
+		d := FromClient
+		if i%2 == 1 {
+			d = FromServer
+		}
+		pool.push(&fl, uint64(i), packetFlowSlot(&p, d, p.Time.UnixNano(), base))
+		want.Push(ladderEntry(&p, d))
 		var got Ladder
-		fl.expand(&got)
+		fl.expand(uint64(i+1), base, &got)
 		if got.Len() != want.Len() || got.Total() != want.Total() {
 			t.Fatalf("after %d packets: got %d held (%d total), want %d (%d)", i+1, got.Len(), got.Total(), want.Len(), want.Total())
 		}
@@ -57,11 +62,73 @@ func TestFlowLadder_growsLikeLadder(t *testing.T) {
 			}
 		}
 	}
-	if len(fl.s) != 16 {
-		t.Errorf("got a block of %d slots, want 16", len(fl.s))
+	if fl.capOf() != 16 {
+		t.Errorf("got a ladder of %d slots, want 16", fl.capOf())
 	}
-	pool.put(fl.s)
-	if s := pool.get(2); &s[0] != &fl.s[0] || s[0] != (ladderSlot{}) {
+	pool.put(fl.ext)
+	if s := pool.get(1); &s[0] != &fl.ext[0] || s[0] != (flowSlot{}) {
 		t.Errorf("got a new or uncleared block, want the one given back, cleared")
+	}
+}
+
+// TestFlowSlot_offsets: a held flow's 32-byte slot gives back the packet
+// exactly within its ranges, also before the flow's start, first frame
+// or input (a flow spanning inputs), and saturates beyond them (time
+// +-2^47 ns, frame +-2^36, input +-127) instead of wrapping.
+func TestFlowSlot_offsets(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 987654321, time.UTC)
+	base := slotBase{ns: t0.UnixNano(), frame: 1 << 40, input: 3}
+	cases := []struct {
+		name      string
+		dt        time.Duration
+		frame     uint64
+		input     int
+		wantDT    time.Duration
+		wantFrame uint64
+		wantInput int
+	}{
+		{"same", 0, 1 << 40, 3, 0, 1 << 40, 3},
+		{"later", 38*time.Hour + 1, 1<<40 + 1<<36 - 1, 130, 38*time.Hour + 1, 1<<40 + 1<<36 - 1, 130},
+		{"earlier", -time.Hour - 7, 1<<40 - 1<<36, 0, -time.Hour - 7, 1<<40 - 1<<36, 0},
+		{"beyond", 40 * time.Hour, 1<<40 + 1<<36, 200, time.Duration(1<<47 - 1), 1<<40 + 1<<36 - 1, 130},
+		{"before", -40 * time.Hour, 5, -200, -time.Duration(1 << 47), 1<<40 - 1<<36, 0},
+	}
+	for _, c := range cases {
+		p := capture.Packet{Index: c.frame, Input: c.input, Time: t0.Add(c.dt), Flags: capture.SYN | capture.ACK | capture.NS,
+			Seq: 1<<32 - 1, Ack: 9, Len: 70000, TTL: 255, IPID: 65535, Window: 65535, Opts: capture.Options{HasTS: true, TSVal: 77}}
+		s := packetFlowSlot(&p, FromServer, p.Time.UnixNano(), base)
+		w := s.wide(base)
+		got := w.entry()
+		want := LadderEntry{Frame: c.wantFrame, Input: c.wantInput, Time: t0.Add(c.wantDT), Dir: FromServer, Flags: p.Flags,
+			Seq: Seq(p.Seq), Ack: 9, Len: 65535, TTL: 255, IPID: 65535, Window: 65535, HasTS: true, TSVal: 77}
+		if got != want {
+			t.Errorf("%s: got %+v\nwant %+v", c.name, got, want)
+		}
+		s.reverseDir()
+		if w := s.wide(base); w.dir() != FromClient {
+			t.Errorf("%s: after reverseDir got %v, want client", c.name, w.dir())
+		}
+	}
+}
+
+// TestFrameOff: a direction's frames (SYN, FIN, request, last data) are
+// kept as 32-bit offsets from the flow's first frame: exact within +-2^31,
+// also before the first (a later input), saturated beyond.
+func TestFrameOff(t *testing.T) {
+	f := flowState{firstFrame: 1 << 40}
+	for _, c := range []struct{ frame, want uint64 }{
+		{1 << 40, 1 << 40},
+		{1<<40 + 5, 1<<40 + 5},
+		{1<<40 - 7, 1<<40 - 7},
+		{1<<40 + 1<<31 - 1, 1<<40 + 1<<31 - 1},
+		{1<<40 + 1<<33, 1<<40 + 1<<31 - 1},
+		{3, 1<<40 - 1<<31},
+	} {
+		if got := frameAt(f.firstFrame, f.frameOff(c.frame), true); got != c.want {
+			t.Errorf("frame %d: got %d, want %d", c.frame, got, c.want)
+		}
+	}
+	if got := frameAt(f.firstFrame, 5, false); got != 0 {
+		t.Errorf("not valid: got %d, want 0", got)
 	}
 }

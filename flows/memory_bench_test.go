@@ -125,3 +125,37 @@ func BenchmarkMemory_synFlood(b *testing.B) {
 		runtime.KeepAlive(tb)
 	}
 }
+
+// BenchmarkMemory_fullLadder holds 250,000 concurrent flows of 20 packets
+// (handshake, then data and ACKs: every ladder full, 16 slots) and
+// reports the live heap per flow.
+func BenchmarkMemory_fullLadder(b *testing.B) {
+	const n, extra = 250_000, 14
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for b.Loop() {
+		before := liveHeap()
+		tb := NewTable(Options{})
+		var p capture.Packet
+		for i := range n {
+			at := t0.Add(time.Duration(i) * time.Millisecond)
+			establish(tb, &p, i, at)
+			cl, srv := flowAddrs(i)
+			isn := uint32(i) * 7
+			for k := range extra {
+				p = capture.Packet{Index: p.Index + 1, Time: at.Add(time.Duration(10+k) * time.Microsecond), Src: cl, Dst: srv,
+					Flags: capture.ACK, Seq: isn + 101 + uint32(k)*100, Ack: 10001, Len: 100, TTL: 64, IPID: uint16(10 + k), Window: 1000}
+				if k%2 == 1 {
+					p.Src, p.Dst, p.Seq, p.Ack, p.Len, p.TTL = srv, cl, 10001, isn+101+uint32(k)*100, 0, 52
+				}
+				tb.Add(&p)
+			}
+		}
+		after := liveHeap()
+		if got := tb.Stats().Active; got != n {
+			b.Fatalf("got %d flows held, want %d", got, n)
+		}
+		b.ReportMetric(float64(after-before)/n, "B/flow")
+		b.ReportMetric(float64(peakHeap())/(1<<20), "heap-MB")
+		runtime.KeepAlive(tb)
+	}
+}

@@ -185,7 +185,7 @@ func stage(f *flowState) Stage {
 	if !f.established {
 		return StagePostSYN
 	}
-	switch data := c.dataPackets + s.dataPackets; {
+	switch data := uint64(c.dataPackets) + uint64(s.dataPackets); {
 	case data == 0:
 		return StagePostACK
 	case data <= 3:
@@ -196,9 +196,11 @@ func stage(f *flowState) Stage {
 
 // trigger finds the last packet from the receiver r in the ladder.
 func trigger(f *flowState, r Dir) (LadderEntry, bool) {
-	for i := f.ladder.len() - 1; i >= 0; i-- {
-		if s := f.ladder.at(i); s.dir() == r {
-			return s.entry(), true
+	n := f.packets()
+	for i := f.ladder.len(n) - 1; i >= 0; i-- {
+		if s := f.ladder.at(n, i); s.dir() == r {
+			w := s.wide(f.slotBase())
+			return w.entry(), true
 		}
 	}
 	return LadderEntry{}, false

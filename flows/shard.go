@@ -242,7 +242,7 @@ func (sh *shard) run() {
 			it := &bb.items[i]
 			it.p.Payload = bb.buf[it.off : it.off+it.n : it.off+it.n]
 			if it.now.After(t.now) {
-				t.now = it.now
+				t.setNow(it.now)
 			}
 			t.emitSeq = it.seq
 			switch it.kind {
@@ -269,7 +269,7 @@ func (s *Sharded) Add(p *capture.Packet) {
 // RST requests, then the packet to its shard.
 func (s *Sharded) route(p *capture.Packet) {
 	if t := s.router; p.Time.After(t.now) {
-		t.now = p.Time
+		t.setNow(p.Time)
 	}
 	s.now = s.router.now
 	s.snapshotDue(false)
@@ -474,7 +474,7 @@ func (s *Sharded) deliver() {
 func (s *Sharded) Flush(now time.Time) {
 	now = now.Add(s.router.clock.shift(0))
 	if now.After(s.router.now) {
-		s.router.now = now
+		s.router.setNow(now)
 	}
 	s.now = s.router.now
 	s.snapshotDue(false)

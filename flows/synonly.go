@@ -160,7 +160,7 @@ func (r *synRec) packet() capture.Packet {
 func (t *Table) newSyn(h uint64, p *capture.Packet) {
 	t.nextID += max(t.idStep, 1)
 	i := t.syns.add(p, t.nextID, h)
-	t.flows.putSlot(mapSlot{hash: h, syn: i + 1})
+	t.flows.putSlot(mapSlot{hash: uint32(h), ref: synRef(i)})
 	// What a full entry's first packet does to the hosts (see newEntry
 	// and applyData), now, in arrival order; the replay skips it.
 	if t.keepEmitted {
@@ -191,18 +191,18 @@ func (t *Table) replay(e *entry, r *synRec) {
 	p := r.packet()
 	t.replaying = true
 	t.initEntry(e, r.hash, &p, r.id)
-	t.apply(e, FromClient, &p, SeqUnknown)
+	t.apply(e, FromClient, &p, SeqUnknown, unixNano(p.Time))
 	t.replaying = false
 }
 
 // promote turns the SYN-only flow in slot s into a full entry, which it
 // returns.
 func (t *Table) promote(s *mapSlot) *entry {
-	i := s.syn - 1
+	i, _ := s.syn()
 	e := t.allocEntry()
 	t.replay(e, t.syns.at(i))
 	t.syns.remove(i)
-	s.e, s.syn = e, 0
+	s.ref = e.ref
 	t.touch(e)
 	return e
 }
@@ -219,7 +219,7 @@ func (t *Table) endSyn(i uint32, evicted bool) {
 		t.flowEnd(&t.scratch.st)
 		t.release(&t.scratch.st)
 	}
-	t.flows.removeSlot(mapSlot{hash: r.hash, syn: i + 1})
+	t.flows.removeSlot(mapSlot{hash: uint32(r.hash), ref: synRef(i)})
 	t.syns.remove(i)
 	if evicted {
 		t.stats.Evicted++

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -33,13 +34,14 @@ const maxPending = 32768
 // entry is the table's record of one flow: the Flow plus bookkeeping that
 // must not be copied into events.
 type entry struct {
-	prev, next *entry    // intrusive list (half, active or closed)
-	list       *flowList // the list e is on
-	hash       uint64    // capture.FlowHash of the flow's endpoints
-	st         flowState
+	prev, next *entry          // intrusive list (half, active or closed)
+	list       *flowList       // the list e is on
 	hosts      [2]*HostProfile // client, server; nil when the host table is full
 	open       *openSet        // events of the flow still collecting; nil when none
 	hello      *helloBuf       // a ClientHello being completed from several segments; nil if none
+	hash       uint32          // capture.FlowHash of the flow's endpoints, low 32 bits (as in the map)
+	ref        uint32          // e's place in the entryStore (see there)
+	st         flowState
 }
 
 // helloBuf is a ClientHello being completed from several segments.
@@ -118,21 +120,20 @@ type Table struct {
 	opts  Options
 	flows flowMap
 	spare []*entry // entries of ended flows, for reuse
-	slab  []entry  // new entries come from here, slabMax at a time
-	// entries counts the entries ever made: at most the most flows held
-	// at once (PeakActive), as ended flows' entries are reused.
-	entries int
-	active  flowList // flows not closed, by last packet
-	half    flowList // flows not closed and half-open (see halfOpen), by last packet
-	closed  flowList // closed flows, by last packet
-	syns    synStore // SYN-only flows (see synRec), by arrival
+	// store holds every entry ever made: at most the most flows held at
+	// once (PeakActive), as ended flows' entries are reused.
+	store  entryStore
+	active flowList // flows not closed, by last packet
+	half   flowList // flows not closed and half-open (see halfOpen), by last packet
+	closed flowList // closed flows, by last packet
+	syns   synStore // SYN-only flows (see synRec), by arrival
 	// replaying is set while a SYN-only flow's SYN is replayed into a full
 	// entry: the host profiles saw that SYN already.
 	replaying bool
 	scratch   *entry // for OnFlowEnd of SYN-only flows
 	pub       *Flow  // the Flow OnFlowEnd sees, rebuilt for each call
 	ladders   ladderPool
-	freeReqs  []*Request
+	freeReqs  []*reqState
 	freeTLS   []*tlsState
 	noSynOnly bool // tests: track every flow in full from its first packet
 	// noHosts is set on a shard of a Sharded: the reader keeps the host
@@ -150,6 +151,9 @@ type Table struct {
 	emitSeq     uint64        // the reader's packet being handled (see shardItem.seq)
 	created     []flowCreated // on a shard: flows started in this batch, for HostProfile.Flows
 	hosts       map[netip.Addr]*HostProfile
+	// hostCache remembers recent hosts' profiles by address in front of
+	// hosts (profiles are never removed, so an entry stays right).
+	hostCache *[hostCacheSize]hostCached
 
 	// queue holds the open events sorted by first RST (time, input,
 	// frame); queue[qhead:] are live.
@@ -163,6 +167,7 @@ type Table struct {
 	helloBytes int
 
 	now    time.Time // latest packet time seen (or Flush time), re-based (see clock.go)
+	nowNs  int64     // now in Unix ns (see unixNano); set with now by setNow
 	clock  clockState
 	nextID uint64
 	stats  TableStats
@@ -192,7 +197,8 @@ func NewTable(opts Options) *Table {
 		opts:   opts,
 		hosts:  make(map[netip.Addr]*HostProfile),
 	}
-	t.flows = newFlowMap(&t.syns)
+	t.flows = newFlowMap(&t.store, &t.syns)
+	t.setNow(time.Time{})
 	return t
 }
 
@@ -226,8 +232,13 @@ func (t *Table) add(p *capture.Packet) {
 		t.router.route(p)
 		return
 	}
-	if p.Time.After(t.now) {
-		t.now = p.Time
+	ns := unixNano(p.Time)
+	later := ns > t.nowNs // exact within the range, else compared as times
+	if !inNsRange(ns) || !inNsRange(t.nowNs) {
+		later = p.Time.After(t.now)
+	}
+	if later {
+		t.setNow(p.Time)
 	}
 	t.advance()
 	rst := p.Flags&capture.RST != 0
@@ -240,7 +251,7 @@ func (t *Table) add(p *capture.Packet) {
 	}
 	var e *entry
 	if s := t.flows.find(p.Src, p.Dst, h); s != nil {
-		e = s.e
+		e = t.flows.entry(s)
 		if e == nil {
 			e = t.promote(s)
 		}
@@ -266,7 +277,7 @@ func (t *Table) add(p *capture.Packet) {
 		}
 		e = t.newEntry(h, p)
 	}
-	t.packet(e, p)
+	t.packet(e, p, ns)
 }
 
 // Flush decides the events whose look-ahead ended before now and evicts
@@ -275,7 +286,7 @@ func (t *Table) add(p *capture.Packet) {
 func (t *Table) Flush(now time.Time) {
 	now = now.Add(t.clock.shift(0)) // a live capture is input 0
 	if now.After(t.now) {
-		t.now = now
+		t.setNow(now)
 	}
 	t.advance()
 }
@@ -299,13 +310,22 @@ func (t *Table) Close() {
 	}
 }
 
+// inNsRange reports whether Unix ns lie within 1843..2096: unixNano did
+// not clamp them, and two of them can be subtracted.
+func inNsRange(ns int64) bool { return ns > -4e18 && ns < 4e18 }
+
+// setNow moves the clock to now.
+func (t *Table) setNow(now time.Time) {
+	t.now, t.nowNs = now, unixNano(now)
+}
+
 // advance emits due events and evicts idle and closed flows. It costs
 // O(1) when there is nothing to do.
 func (t *Table) advance() {
 	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.now) || len(t.queue)-t.qhead > t.maxPending()) {
 		t.emitHead(false)
 	}
-	now := unixNano(t.now)
+	now := t.nowNs
 	for t.closed.due(now) {
 		t.end(t.closed.head, true)
 	}
@@ -348,7 +368,7 @@ func (t *Table) makeRoom() bool {
 		t.endSyn(t.syns.head-1, false)
 	} else if e := t.half.first(); e != nil {
 		t.end(e, false)
-	} else if e := t.active.first(); e != nil && unixNano(t.now)-e.st.last >= int64(pressureIdle) {
+	} else if e := t.active.first(); e != nil && t.nowNs-e.st.last >= int64(pressureIdle) {
 		t.end(e, false)
 	} else {
 		return false
@@ -395,7 +415,7 @@ func (t *Table) end(e *entry, evicted bool) {
 	t.releaseOpen(e)
 	e.list.remove(e)
 	e.list = nil
-	t.flows.remove(e, e.hash)
+	t.flows.remove(e, uint64(e.hash))
 	if evicted {
 		t.stats.Evicted++
 	}
@@ -444,26 +464,19 @@ func (t *Table) newEntry(h uint64, p *capture.Packet) *entry {
 
 // allocEntry returns a cleared entry: an ended flow's, or a new one.
 func (t *Table) allocEntry() *entry {
-	var e *entry
 	if n := len(t.spare); n > 0 {
-		e = t.spare[n-1]
+		e := t.spare[n-1]
 		t.spare = t.spare[:n-1]
-		*e = entry{}
-	} else {
-		if len(t.slab) == cap(t.slab) {
-			t.slab = newSlab(min(max(2*cap(t.slab), 64), slabMax))
-		}
-		t.slab = t.slab[:len(t.slab)+1]
-		e = &t.slab[len(t.slab)-1]
-		t.entries++
+		*e = entry{ref: e.ref}
+		return e
 	}
-	return e
+	return t.store.alloc()
 }
 
 // initEntry starts e as flow id, first packet p, hash h: roles, hosts
 // and its place on a list (not in the map).
 func (t *Table) initEntry(e *entry, h uint64, p *capture.Packet, id uint64) {
-	e.hash = h
+	e.hash = uint32(h)
 	f := &e.st
 	f.id = id
 	client, server, from := rolesOf(p)
@@ -487,14 +500,24 @@ func (t *Table) host(a netip.Addr) *HostProfile {
 	if t.noHosts {
 		return nil
 	}
-	if h := t.hosts[a]; h != nil {
-		return h
+	if t.hostCache == nil {
+		t.hostCache = new([hostCacheSize]hostCached)
 	}
-	if len(t.hosts) >= t.opts.MaxHosts {
-		return nil
+	b := a.As16()
+	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
+	c := &t.hostCache[(x*0x9e3779b97f4a7c15)>>52]
+	if c.h != nil && c.addr == a {
+		return c.h
 	}
-	h := &HostProfile{Known: true}
-	t.hosts[a] = h
+	h := t.hosts[a]
+	if h == nil {
+		if len(t.hosts) >= t.opts.MaxHosts {
+			return nil
+		}
+		h = &HostProfile{Known: true}
+		t.hosts[a] = h
+	}
+	c.addr, c.h = a, h
 	return h
 }
 
@@ -566,28 +589,38 @@ func (e *entry) flip() {
 // touch moves e to the back of the list its state calls for: closed,
 // half-open or active.
 func (t *Table) touch(e *entry) {
+	var l *flowList
+	switch f := &e.st; {
+	case f.closed:
+		l = &t.closed
+	case f.halfOpen():
+		l = &t.half
+	default:
+		l = &t.active
+	}
+	if e.list == l && l.tail == e {
+		// Already last: nothing before it is later (see pushBack), and
+		// its Last only grew.
+		if l.head == e {
+			l.headDue = e.st.last + int64(l.evict)
+		}
+		return
+	}
 	if e.list != nil {
 		e.list.remove(e)
 	}
-	switch f := &e.st; {
-	case f.closed:
-		e.list = &t.closed
-	case f.halfOpen():
-		e.list = &t.half
-	default:
-		e.list = &t.active
-	}
-	e.list.pushBack(e)
+	e.list = l
+	l.pushBack(e)
 }
 
 // halfOpen reports whether f is a connection attempt nobody answered:
 // no SYN/ACK and no data either way.
 func (f *flowState) halfOpen() bool {
-	return !f.synackSeen && f.dirs[0].dataPackets == 0 && f.dirs[1].dataPackets == 0
+	return !f.synackSeen && !f.anyData
 }
 
-// packet handles one packet of a tracked flow.
-func (t *Table) packet(e *entry, p *capture.Packet) {
+// packet handles one packet of a tracked flow (ns: its time in Unix ns).
+func (t *Table) packet(e *entry, p *capture.Packet, ns int64) {
 	f := &e.st
 	e.upgradeRoles(p)
 	d := f.dirOf(p)
@@ -606,6 +639,6 @@ func (t *Table) packet(e *entry, p *capture.Packet) {
 			oe.observe(f, p)
 		}
 	}
-	t.apply(e, d, p, check)
+	t.apply(e, d, p, check, ns)
 	t.touch(e)
 }

@@ -233,10 +233,12 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 		}
 	}
 	if len(f.Packets) > 0 {
-		b.WriteString("\n**Packets** (ms relative to the RST)\n\n")
-		b.WriteString("| frame | ms | dir | flags | seq | ack | len | TTL | IP ID | |\n")
-		b.WriteString("|---:|---:|---|---|---:|---:|---:|---:|---:|---|\n")
+		b.WriteString("\n**Packets** (ms from the RST, +ms from the flow's first packet)\n\n")
+		b.WriteString("| frame | ms | +ms | dir | flags | seq | ack | len | TTL | IP ID | |\n")
+		b.WriteString("|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|\n")
+		base := sinceStart(f)
 		for _, r := range f.Packets {
+			sinceFirst := fromStart(&r, base)
 			ipid, note := "-", ""
 			if r.IPID != nil {
 				ipid = strconv.Itoa(int(*r.IPID))
@@ -248,12 +250,12 @@ func finding(b *strings.Builder, f *heuristics.Finding, inputs []string, loc *ti
 				note = "after"
 			}
 			if r.Partial {
-				fmt.Fprintf(b, "| %d | %s | %s | %s | - | - | - | - | - | %s |\n",
-					r.Packet, msOffset(r.TimeOffset), direction(r.From), md(flagsCell(&r), maxShort), note)
+				fmt.Fprintf(b, "| %d | %s | %s | %s | %s | - | - | - | - | - | %s |\n",
+					r.Packet, msOffset(r.TimeOffset), sinceFirst, direction(r.From), md(flagsCell(&r), maxShort), note)
 				continue
 			}
-			fmt.Fprintf(b, "| %d | %s | %s | %s | %d | %d | %d | %d | %s | %s |\n",
-				r.Packet, msOffset(r.TimeOffset), direction(r.From), md(r.Flags, maxShort),
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s |\n",
+				r.Packet, msOffset(r.TimeOffset), sinceFirst, direction(r.From), md(r.Flags, maxShort),
 				r.Seq, r.Ack, r.Len, r.TTL, ipid, note)
 		}
 		b.WriteString("\n```mermaid\n")

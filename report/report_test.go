@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -367,8 +368,8 @@ func TestText_ladderColumns(t *testing.T) {
 		width      int
 		want, lack []string
 	}{
-		{80, []string{"frame", "ms", "dir", "flags", "seq", "ack", "len", "TTL", "IP ID"}, nil},
-		{40, []string{"frame", "ms", "dir", "flags"}, []string{"IP ID", "ack"}},
+		{80, []string{"frame", "ms", "+ms", "dir", "flags", "seq", "ack", "len", "TTL", "IP ID"}, nil},
+		{40, []string{"frame", "ms", "dir", "flags"}, []string{"+ms", "IP ID", "ack"}},
 	}
 	for _, c := range cases {
 		var b bytes.Buffer
@@ -393,6 +394,15 @@ func TestText_ladderColumns(t *testing.T) {
 		}
 		if !strings.Contains(out, "▶    107  ") {
 			t.Errorf("width %d: RST frame 107 not marked:\n%s", c.width, out)
+		}
+		// The title names +ms only when the column is shown; the RST
+		// (0.000 to itself) came 40 ms after the flow's SYN.
+		shown := !slices.Contains(c.lack, "+ms")
+		if got := strings.Contains(out, "+ms from the flow's first packet"); got != shown {
+			t.Errorf("width %d: title explains +ms = %v, want %v:\n%s", c.width, got, shown, out)
+		}
+		if shown && !regexp.MustCompile(`▶ +107 +0\.000 +40\.000 `).MatchString(out) {
+			t.Errorf("width %d: RST row lacks +ms 40.000:\n%s", c.width, out)
 		}
 	}
 }

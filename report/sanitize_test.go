@@ -340,7 +340,7 @@ func TestMarkdown_document(t *testing.T) {
 		"| `server` | 3 |",
 		"- `ttl_mismatch`: RST TTL 61 vs server TTL 52 (3 vs 12 hops) (frames 102, 107)",
 		"    M->>C: [107] 0.000 ms RA seq=2000001 ack=1000518 len=0 ttl=61 (claims server)",
-		"| 107 | 0.000 | S→C | RA | 2000001 | 1000518 | 0 | 61 | 0 | **RST** |",
+		"| 107 | 0.000 | 40.000 | S→C | RA | 2000001 | 1000518 | 0 | 61 | 0 | **RST** |",
 		"**errno:** `ECONNREFUSED`",
 	} {
 		if !strings.Contains(out, want) {

@@ -566,26 +566,34 @@ type ladderColumn struct {
 	head  string
 	right bool // numbers align right
 	drop  int  // narrow terminals drop columns with the highest drop first; 0 never
-	cell  func(r *heuristics.PacketRow) string
+	// cell is row r's text; base is the RST's time since the flow's
+	// first packet (the "+ms" column adds it to the row's offset).
+	cell func(r *heuristics.PacketRow, base time.Duration) string
 }
+
+// ladderSinceCol is the index of the "+ms" column in ladderColumns.
+const ladderSinceCol = 3
 
 // ladderColumns are the ladder's columns, left to right.
 var ladderColumns = []ladderColumn{
-	{"", false, 0, func(r *heuristics.PacketRow) string {
+	{"", false, 0, func(r *heuristics.PacketRow, _ time.Duration) string {
 		if r.RST {
 			return "▶"
 		}
 		return ""
 	}},
-	{"frame", true, 0, func(r *heuristics.PacketRow) string { return strconv.FormatUint(r.Packet, 10) }},
-	{"ms", true, 0, func(r *heuristics.PacketRow) string { return msOffset(r.TimeOffset) }},
-	{"dir", false, 0, func(r *heuristics.PacketRow) string { return direction(r.From) }},
-	{"flags", false, 0, func(r *heuristics.PacketRow) string { return flagsCell(r) }},
-	{"seq", true, 3, func(r *heuristics.PacketRow) string { return strconv.FormatUint(uint64(r.Seq), 10) }},
-	{"ack", true, 4, func(r *heuristics.PacketRow) string { return strconv.FormatUint(uint64(r.Ack), 10) }},
-	{"len", true, 2, func(r *heuristics.PacketRow) string { return strconv.Itoa(r.Len) }},
-	{"TTL", true, 1, func(r *heuristics.PacketRow) string { return strconv.Itoa(int(r.TTL)) }},
-	{"IP ID", true, 5, func(r *heuristics.PacketRow) string {
+	{"frame", true, 0, func(r *heuristics.PacketRow, _ time.Duration) string { return strconv.FormatUint(r.Packet, 10) }},
+	{"ms", true, 0, func(r *heuristics.PacketRow, _ time.Duration) string { return msOffset(r.TimeOffset) }},
+	// +ms is the row's time since the flow's first packet, as tcpdump -ttttt
+	// and Wireshark's tcp.time_relative count, dropped first when narrow.
+	{"+ms", true, 6, fromStart},
+	{"dir", false, 0, func(r *heuristics.PacketRow, _ time.Duration) string { return direction(r.From) }},
+	{"flags", false, 0, func(r *heuristics.PacketRow, _ time.Duration) string { return flagsCell(r) }},
+	{"seq", true, 3, func(r *heuristics.PacketRow, _ time.Duration) string { return strconv.FormatUint(uint64(r.Seq), 10) }},
+	{"ack", true, 4, func(r *heuristics.PacketRow, _ time.Duration) string { return strconv.FormatUint(uint64(r.Ack), 10) }},
+	{"len", true, 2, func(r *heuristics.PacketRow, _ time.Duration) string { return strconv.Itoa(r.Len) }},
+	{"TTL", true, 1, func(r *heuristics.PacketRow, _ time.Duration) string { return strconv.Itoa(int(r.TTL)) }},
+	{"IP ID", true, 5, func(r *heuristics.PacketRow, _ time.Duration) string {
 		if r.IPID == nil {
 			return "-"
 		}
@@ -632,7 +640,7 @@ func ladderShown(f *heuristics.Finding) []int {
 
 // ladder renders the last packets of the flow; RST rows are marked and
 // highlighted, rows left out are marked by a "⋮" row. When the table is
-// wider than the card, columns are dropped (IP ID first, then ack, seq,
+// wider than the card, columns are dropped (+ms first, then IP ID, ack, seq,
 // len, TTL) before lipgloss shrinks it.
 func (t *textWriter) ladder(f *heuristics.Finding) string {
 	rows := f.Packets
@@ -652,40 +660,46 @@ func (t *textWriter) ladder(f *heuristics.Finding) string {
 		shown = append(shown, nil)
 	}
 	avail := t.width - indent
-	title := "packets (ms relative to the RST)"
-	if len(idx) < len(rows) {
-		title = fmt.Sprintf("packets (%d of %d shown; ms relative to the RST)", len(idx), len(rows))
+	body, dropAbove := t.ladderBody(shown, sinceStart(f), avail)
+	what := "ms relative to the RST"
+	if ladderColumns[ladderSinceCol].drop < dropAbove {
+		what = "ms from the RST, +ms from the flow's first packet"
 	}
-	return t.para(indent, t.paint(t.st.label, title)) + "\n" + t.indentBlock(t.ladderBody(shown, avail))
+	title := "packets (" + what + ")"
+	if len(idx) < len(rows) {
+		title = fmt.Sprintf("packets (%d of %d shown; %s)", len(idx), len(rows), what)
+	}
+	return t.para(indent, t.paint(t.st.label, title)) + "\n" + t.indentBlock(body)
 }
 
 // ladderBody lays the ladder out in at most avail cells: all columns
 // when they fit, else without the columns of the highest drop ranks
-// (IP ID first, then ack, seq, len, TTL), and lipgloss shrinks what is
+// (+ms first, then IP ID, ack, seq, len, TTL), and lipgloss shrinks what is
 // still too wide. The widths are counted, not rendered, so the table is
 // rendered once; without colour a table that fits is laid out here
-// directly, as lipgloss lays it out.
-func (t *textWriter) ladderBody(shown []*heuristics.PacketRow, avail int) string {
-	data := ladderCells(shown, ladderColumns)
+// directly, as lipgloss lays it out. It returns the table and the drop
+// rank it kept columns below.
+func (t *textWriter) ladderBody(shown []*heuristics.PacketRow, base time.Duration, avail int) (string, int) {
+	data := ladderCells(shown, ladderColumns, base)
 	widest := columnWidths(data)
-	dropAbove := 6
+	dropAbove := 7
 	for ; dropAbove > 1; dropAbove-- {
 		if ladderWidth(widest, dropAbove) <= avail {
 			break
 		}
 	}
 	if ladderWidth(widest, dropAbove) > avail {
-		return t.ladderTable(shown, dropAbove).Width(avail).String()
+		return t.ladderTable(shown, base, dropAbove).Width(avail).String(), dropAbove
 	}
 	if !t.plain {
-		return t.ladderTable(shown, dropAbove).String()
+		return t.ladderTable(shown, base, dropAbove).String(), dropAbove
 	}
-	return plainLadder(data, ladderWidths(widest, dropAbove), dropAbove)
+	return plainLadder(data, ladderWidths(widest, dropAbove), dropAbove), dropAbove
 }
 
 // ladderCells is the text of the ladder: the header row, then one row per
 // shown row, one cell per column of cols.
-func ladderCells(shown []*heuristics.PacketRow, cols []ladderColumn) [][]string {
+func ladderCells(shown []*heuristics.PacketRow, cols []ladderColumn, base time.Duration) [][]string {
 	data := make([][]string, 1+len(shown))
 	data[0] = make([]string, len(cols))
 	for j, c := range cols {
@@ -694,7 +708,7 @@ func ladderCells(shown []*heuristics.PacketRow, cols []ladderColumn) [][]string 
 	for i, r := range shown {
 		row := make([]string, len(cols))
 		for j, c := range cols {
-			row[j] = ladderCell(r, c)
+			row[j] = ladderCell(r, c, base)
 		}
 		data[1+i] = row
 	}
@@ -788,21 +802,38 @@ func plainLadder(data [][]string, ws []int, dropAbove int) string {
 }
 
 // ladderCell is row r's cell in column c; r nil is a gap.
-func ladderCell(r *heuristics.PacketRow, c ladderColumn) string {
+func ladderCell(r *heuristics.PacketRow, c ladderColumn, base time.Duration) string {
 	switch {
 	case r == nil && c.head == "frame":
 		return "⋮"
 	case r == nil:
 		return ""
-	case r.Partial && c.drop > 0:
-		return "-" // not kept: the row is recalled from the flow's facts
+	case r.Partial && c.drop > 0 && c.head != "+ms":
+		return "-" // not kept: the row is recalled from the flow's facts (its time is known)
 	}
-	return c.cell(r)
+	return c.cell(r, base)
+}
+
+// sinceStart is the RST's time since the flow's first packet: the base of
+// the ladder's "+ms" column (0 when the flow's start is unknown). Both
+// instants count in microseconds, as the JSON contract prints them, so a
+// finding read back from the report's spill store prints the same.
+func sinceStart(f *heuristics.Finding) time.Duration {
+	if f.Flow.Start.IsZero() || f.RST.Time.IsZero() {
+		return 0
+	}
+	return f.RST.Time.Truncate(time.Microsecond).Sub(f.Flow.Start.Truncate(time.Microsecond))
+}
+
+// fromStart is a row's "+ms" cell: base (sinceStart) plus the row's
+// offset to the RST, in microseconds.
+func fromStart(r *heuristics.PacketRow, base time.Duration) string {
+	return msOffset(heuristics.Millis{Duration: base + r.TimeOffset.Round(time.Microsecond)})
 }
 
 // ladderTable builds the ladder with the columns whose drop rank is below
 // dropAbove.
-func (t *textWriter) ladderTable(shown []*heuristics.PacketRow, dropAbove int) *table.Table {
+func (t *textWriter) ladderTable(shown []*heuristics.PacketRow, base time.Duration, dropAbove int) *table.Table {
 	var cols []ladderColumn
 	for _, c := range ladderColumns {
 		if c.drop < dropAbove {
@@ -817,7 +848,7 @@ func (t *textWriter) ladderTable(shown []*heuristics.PacketRow, dropAbove int) *
 	for i, r := range shown {
 		data[i] = make([]string, len(cols))
 		for j, c := range cols {
-			data[i][j] = ladderCell(r, c)
+			data[i][j] = ladderCell(r, c, base)
 		}
 	}
 	return table.New().

@@ -123,13 +123,23 @@ func TestStop_pcapReaderNotReading(t *testing.T) {
 			w.Close()
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
-			for { // half the pipe full: the pcap has begun and the rest cannot fit
+			// The pipe full, and still full a moment later: the pcap
+			// writer is blocked (half full is not enough: with
+			// --write-all the signal could stop the read before the
+			// writer blocks, and the pcap so far then fits).
+			size, err := unix.FcntlInt(r.Fd(), unix.F_GETPIPE_SZ, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for full := 0; full < 10; {
 				n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if n >= 32<<10 {
-					break
+				if n >= size {
+					full++
+				} else {
+					full = 0
 				}
 				select {
 				case err := <-done:

@@ -177,10 +177,10 @@ func seqCheck(f *flowState, d Dir, p *capture.Packet) SeqCheck {
 func stage(f *flowState) Stage {
 	c, s := &f.dirs[0], &f.dirs[1]
 	if !c.synSeen && !s.synSeen {
-		if c.packets+s.packets == 0 {
+		if c.packets+s.packets == 0 && f.evicted == nil {
 			return StageUnknown
 		}
-		return StageLaterInFlow // midstream: the start was not seen
+		return StageLaterInFlow // midstream (or after an evicted flow): the start was not seen
 	}
 	if !f.established {
 		return StagePostSYN

@@ -640,6 +640,11 @@ func (t *Table) packet(e *entry, p *capture.Packet, ns int64) {
 	check := SeqUnknown
 	if p.Flags&capture.RST != 0 {
 		check = seqCheck(f, d, p)
+		if x := f.evicted; check == SeqUnknown && x != nil && x.Frame == p.Index {
+			// The RST starts a flow linked to one evicted for idleness:
+			// judge it against that flow's state (tombstone.go).
+			check = x.SeqFit
+		}
 		if oe := e.joinable(p.Src, p.TTL); oe != nil {
 			oe.join(p, d, check)
 		} else {

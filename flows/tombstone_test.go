@@ -45,8 +45,11 @@ func TestTable_linksFlowEvictedIdle(t *testing.T) {
 			if !x.Last.Equal(pkts[5].Time) || x.LastFrame != 6 || x.Frame != 7 {
 				t.Errorf("evicted %+v, want last packet frame 6 at %s, linked at frame 7", x, pkts[5].Time)
 			}
-			if x.SeqFit != tc.want {
-				t.Errorf("seq fit %s, want %s", x.SeqFit, tc.want)
+			if x.SeqFit != tc.want || ev.First().SeqCheck != tc.want {
+				t.Errorf("seq fit %s, RST seq check %s, want %s (judged against the evicted flow)", x.SeqFit, ev.First().SeqCheck, tc.want)
+			}
+			if ev.Stage != StageLaterInFlow {
+				t.Errorf("stage %s, want later_in_flow", ev.Stage)
 			}
 			if x.TTL[1].Mode != 52 || x.TTL[0].Mode != 64 {
 				t.Errorf("evicted TTLs %+v, want client 64, server 52", x.TTL)

@@ -364,6 +364,29 @@ func snaplen(n int) func(c *varCase) string {
 	}
 }
 
+// snapFrame cuts every frame n bytes from its start, as tcpdump -s n
+// does: Ethernet, IPv4 and TCP headers (options included) first, then what
+// room is left for payload.
+func snapFrame(n int) func(c *varCase) string {
+	return func(c *varCase) string {
+		for i := range c.frames {
+			f := &c.frames[i]
+			hdr := 14 + 20 + 20 + len(f.opts)
+			if f.v6 {
+				hdr += 20
+			}
+			if f.vlan {
+				hdr += 4
+			}
+			if hdr > n {
+				return fmt.Sprintf("frame %d: %d bytes of headers", f.orig, hdr)
+			}
+			f.keep = n - hdr
+		}
+		return ""
+	}
+}
+
 // vlanTag adds an 802.1Q tag to every frame (a trunk port's capture).
 func vlanTag(c *varCase) string {
 	for i := range c.frames {
@@ -432,6 +455,7 @@ var variations = []variation{
 	{"no timestamps", "the TCP timestamps option stripped from every packet", noTimestamps},
 	{"snaplen 0", "every frame cut at the end of its TCP header", snaplen(0)},
 	{"snaplen 64", "every frame cut 64 bytes into its TCP payload", snaplen(64)},
+	{"tcpdump -s 96", "every frame cut 96 bytes from its start, as tcpdump -s 96 does (30 bytes of payload behind Ethernet, IPv4 and TCP with timestamps)", snapFrame(96)},
 	{"VLAN", "an 802.1Q tag on every frame", vlanTag},
 	{"IPv6", "IPv4 captures carried over IPv6", asIPv6},
 	{"other stack far away", "the far end 10 hops farther with initial TTL 128, random IP IDs and ISNs, no timestamps, 2 ms jitter",
@@ -964,6 +988,11 @@ func TestVariations_payloadCutBySnaplen(t *testing.T) {
 		}},
 		{"client_abort_mid_response.client.pcap", "snaplen 0", "abortive_close", "client", "low", []string{
 			cutNote(t, "client_abort_mid_response.client.pcap", sideServer, all, "its response and any TLS alert could not be read"),
+		}},
+		// tcpdump -s 96 leaves 30 bytes of each payload: the status line,
+		// not the Content-Length that showed the response unfinished.
+		{"client_abort_mid_response.server.pcap", "tcpdump -s 96", "abortive_close", "client", "low", []string{
+			cutNote(t, "client_abort_mid_response.server.pcap", sideServer, all, "its response's length (the header block was cut before its end) could not be read, so whether its response was complete could not be checked"),
 		}},
 		{"stale_keepalive.client.pcap", "snaplen 64", "stale_keepalive", "server", "high", []string{
 			"from the server were cut by the capture's snaplen: only their tails were lost",

@@ -218,11 +218,12 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	}
 	if c.alertCut() && precedes(CauseTLSAlert, v.cause) {
 		// The snaplen may have cut a TLS alert, which would take
-		// precedence; a verdict that rests on there being none is a guess.
+		// precedence.
 		v.confidence = min(v.confidence, Medium)
-		if c.restsOnCut(v.cause) {
-			v.confidence = Low
-		}
+	}
+	if c.restsOnCut(v.cause) {
+		// The verdict rests on the absence of what the cut hid.
+		v.confidence = Low
 	}
 	if c.unchecked() && v.origin != OriginMiddlebox {
 		// Nothing of the claimed sender to check the RST against: the

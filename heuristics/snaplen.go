@@ -22,6 +22,10 @@ type cutFacts struct {
 	// tlsAlertWindow before the RST, where tls_alert would count one.
 	alert, recent bool
 	lastData      time.Time
+	// framing: the server's response was not read far enough to know its
+	// length (nothing of it, or not the end of its HTTP header block), so
+	// whether it was complete is unknown.
+	framing bool
 }
 
 // payloadCut gives what the snaplen hid, client first; nil when the
@@ -38,7 +42,9 @@ func (c *ctx) payloadCut() []cutFacts {
 			unread:   p.FirstPayload == flows.PayloadNone,
 			alert:    cutHidesAlert(p),
 			lastData: p.LastData,
-			recent:   !p.LastData.After(c.rst.Time) && c.rst.Time.Sub(p.LastData) <= tlsAlertWindow,
+			framing: d == flows.FromServer && (p.FirstPayload == flows.PayloadNone ||
+				p.FirstPayload == flows.PayloadHTTPResponse && p.Request.BodyStart == 0 && p.Request.ContentLength < 0),
+			recent: !p.LastData.After(c.rst.Time) && c.rst.Time.Sub(p.LastData) <= tlsAlertWindow,
 		})
 	}
 	return out
@@ -78,10 +84,16 @@ func (c *ctx) alertCut() bool {
 // no response still coming) and stale_keepalive ("FIN, data, RST without
 // an alert", DESIGN.md section 3) when an alert could be hidden in either
 // direction; server_reset_after_request ("no or a partial response") when
-// it could be hidden in the server's. Such a verdict is low: the same
-// packets with the cut bytes read could be a tls_alert or a client_abort.
+// it could be hidden in the server's; a client's abortive_close also when
+// the server's response, without a FIN, could not be read far enough to
+// tell whether it was complete (client_abort's case when it was not).
+// Such a verdict is low: the same packets with the cut bytes read could be
+// a tls_alert or a client_abort.
 func (c *ctx) restsOnCut(cause Cause) bool {
 	for _, f := range c.payloadCut() {
+		if f.framing && cause == CauseAbortiveClose && c.sender == flows.FromClient && !c.rp.FINSeen {
+			return true
+		}
 		if !f.alert || !f.recent {
 			continue
 		}
@@ -105,8 +117,11 @@ func rulePayloadCut(ev *flows.Event, c *ctx) []claim {
 	var out []claim
 	for _, f := range c.payloadCut() {
 		var what []string
-		if f.unread {
+		switch {
+		case f.unread:
 			what = append(what, map[flows.Dir]string{flows.FromClient: "its request", flows.FromServer: "its response"}[f.dir])
+		case f.framing:
+			what = append(what, "its response's length (the header block was cut before its end)")
 		}
 		if f.alert {
 			what = append(what, "any TLS alert")
@@ -116,6 +131,9 @@ func rulePayloadCut(ev *flows.Event, c *ctx) []claim {
 			d += ": only their tails were lost (the start of each segment was read, and no TLS record boundary was lost)"
 		} else {
 			d += ": " + strings.Join(what, " and ") + " could not be read"
+		}
+		if f.framing && c.sender == flows.FromClient && !c.rp.FINSeen {
+			d += ", so whether its response was complete could not be checked (a client's reset before its end is client_abort)"
 		}
 		switch {
 		case f.alert && f.recent:

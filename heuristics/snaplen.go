@@ -51,13 +51,12 @@ func (c *ctx) payloadCut() []cutFacts {
 }
 
 // cutHidesAlert reports whether a TLS alert could have been cut from p's
-// packets: the direction showed no alert, and either
-// nothing of its payload was read (the capture cannot tell TLS from
-// anything else) or its record tracking broke (a cut inside a record
-// header). A direction whose payload was read as HTTP or as opaque data,
-// or whose records were followed to the end, hid no alert: record headers
-// at the start of a segment are within any cut, and tracking follows
-// records past the cut by their lengths.
+// packets: the direction showed no alert, and either nothing of its first
+// payload was read (the capture cannot tell TLS from anything else) or its
+// record tracking broke (a cut inside a record header). A direction whose
+// first payload was read as HTTP or other data with no record after it, or
+// whose records were followed to the end (tracking follows records past a
+// cut by their lengths), hid no alert.
 func cutHidesAlert(p *flows.Profile) bool {
 	if p.CutPayloads == 0 || p.AlertSeen || p.DataPackets == 0 {
 		return false
@@ -90,6 +89,9 @@ func (c *ctx) alertCut() bool {
 // Such a verdict is low: the same packets with the cut bytes read could be
 // a tls_alert or a client_abort.
 func (c *ctx) restsOnCut(cause Cause) bool {
+	if c.sender == flows.DirUnknown {
+		return false
+	}
 	for _, f := range c.payloadCut() {
 		if f.framing && cause == CauseAbortiveClose && c.sender == flows.FromClient && !c.rp.FINSeen {
 			return true

@@ -101,6 +101,8 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 		// Time jumps (a record stamped decades off, a clock step) are
 		// re-based by the table and reported here, frame first.
 		OnWarning: func(msg string) { p.warn("%s", msg) },
+		// -w's Recorder lets a flow's held packets go with the flow.
+		OnFlowEnd: cli.FlowEnds(p.exp),
 		OnEvent: func(ev *flows.Event) {
 			f := engine.Judge(ev, witnesses...)
 			p.kern.Judged(&f, cfg.LookAhead)
@@ -208,10 +210,13 @@ type tracker interface {
 
 // newTracker gives the flow table: sharded over --shards goroutines for
 // files (events still arrive in order, on this goroutine), one Table for
-// live captures, which are flushed as the link goes quiet.
+// live captures, which are flushed as the link goes quiet. Shards end
+// flows on their own goroutines, so they get no OnFlowEnd: a file's -w
+// Recorder is then bounded by its limits alone.
 func newTracker(cfg *cli.Config, opts flows.Options) tracker {
 	if cfg.Iface != "" || cfg.Shards <= 1 {
 		return flows.NewTable(opts)
 	}
+	opts.OnFlowEnd = nil
 	return flows.NewSharded(cfg.Shards, opts)
 }

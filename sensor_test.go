@@ -21,6 +21,7 @@ func TestSensorFlags(t *testing.T) {
 		{[]string{"-r", "pcaps/demo.pcap", "-w", "x.pcap", "-G", "-1"}, "must not be negative"},
 		{[]string{"-r", "pcaps/demo.pcap", "--context", "0"}, "--context must be at least 1"},
 		{[]string{"-r", "pcaps/demo.pcap", "--format", "ecss"}, "text, json, ndjson, markdown, ecs"},
+		{[]string{"-r", "pcaps/demo.pcap", "--pprof"}, "--pprof needs --metrics ADDR"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(tc.args, nil, &stdout, &stderr, nil)

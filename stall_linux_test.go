@@ -93,3 +93,85 @@ func TestStop_readerNotReading(t *testing.T) {
 		})
 	}
 }
+
+// TestStop_pcapReaderNotReading: -w - with a reader that is alive but
+// reads nothing (`rstscope -w - | (sleep 1000)`); one SIGINT ends the run:
+// the blocked pcap write is given up after cli.StopGrace, the report (on
+// stderr) is still written, and the run ends with one clear line, exit 1.
+func TestStop_pcapReaderNotReading(t *testing.T) {
+	in := manyRefused(t, 4000) // 8,000 packets: a pcap far larger than a pipe buffer
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"flows", nil},                         // blocked at the end, writing the flows with findings
+		{"write-all", []string{"--write-all"}}, // blocked while reading, streaming every packet
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close() // alive until the end, never read
+			cmd := childCmd("", append([]string{"-r", in, "-w", "-", "--format", "ndjson"}, tc.args...)...)
+			cmd.Stdout = w
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			// The pipe full, and still full a moment later: the pcap
+			// writer is blocked (half full is not enough: with
+			// --write-all the signal could stop the read before the
+			// writer blocks, and the pcap so far then fits).
+			size, err := unix.FcntlInt(r.Fd(), unix.F_GETPIPE_SZ, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for full := 0; full < 10; {
+				n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n >= size {
+					full++
+				} else {
+					full = 0
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("rstscope ended (%v) before filling the pipe: %s", err, stderr.String())
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-done:
+			case <-time.After(2 * time.Minute): // a hang, not slowness
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("rstscope still running 2 minutes after one SIGINT, its pcap reader not reading; stderr: %.500s", stderr.String())
+			}
+			if code := cmd.ProcessState.ExitCode(); code != 1 {
+				t.Errorf("exit: got %d, want 1 (the pcap is incomplete)", code)
+			}
+			out := stderr.String()
+			const want = "the reader of the pcap has read nothing for 2s since the signal: gave up (the pcap is incomplete)\n"
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			if last := lines[len(lines)-1] + "\n"; !strings.HasPrefix(last, "rstscope: ") || !strings.HasSuffix(last, want) {
+				t.Errorf("stderr's last line: got %q, want rstscope: ... %q", last, want)
+			}
+			// The report, on stderr, ends with its summary line.
+			n, summary := strings.Count(out, `"cause":"refused"`), strings.Contains(out, "\n"+`{"tool":"rstscope"`)
+			if n == 0 || !summary {
+				t.Errorf("report on stderr: %d refused findings, summary line %v; want findings and the summary", n, summary)
+			}
+			t.Logf("%d findings reported; %s", n, lines[len(lines)-1])
+		})
+	}
+}

@@ -143,6 +143,9 @@ type ExportOptions struct {
 	// types of the packets read: pcap for one, pcapng for several.
 	LinkTypes     []int
 	MoreLinkTypes bool
+	// Writer, if set, wraps the destination (stdout or the opened file)
+	// for every write: the caller's guard against a reader that stalls.
+	Writer func(io.Writer) io.Writer
 }
 
 // Exporter writes the packets of the flows with findings (-w), or every
@@ -193,6 +196,9 @@ func NewExporter(path string, stdout io.Writer, stop <-chan struct{}, opts Expor
 	}
 	if e.file != nil {
 		e.out = e.file
+	}
+	if opts.Writer != nil {
+		e.out = opts.Writer(e.out)
 	}
 	if opts.All {
 		links := opts.LinkTypes

@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"math/bits"
 	"net/netip"
 	"time"
 	"unsafe"
@@ -33,6 +34,7 @@ type RecorderOptions struct {
 type RecorderStats struct {
 	Written   uint64 // packets written to disk
 	Marked    uint64 // Mark calls that found held packets or a live flow
+	Ended     uint64 // flows released by End
 	Forgotten uint64 // flows whose held packets were dropped to stay in bounds
 	HeldBytes int64  // frame bytes held now
 	HeldFlows int    // flows held now
@@ -46,8 +48,10 @@ type RecorderStats struct {
 // All it streams every packet instead.
 //
 // The caller gives it every packet (Packet) in capture order, calls Mark
-// from the finding callback, Flush when the link is quiet, and Close at
-// the end. Output is flushed to the file at every Mark and, while packets
+// from the finding callback, End when the flow tracker lets a flow go
+// (so that what is held follows the flows alive, not every flow seen
+// since the start until the bounds push it out), Flush when the link is
+// quiet, and Close at the end. Output is flushed to the file at every Mark and, while packets
 // stream, at least once a second of packet time.
 // It is not safe for concurrent use.
 type Recorder struct {
@@ -56,9 +60,11 @@ type Recorder struct {
 	flows map[flowPair]*heldFlow
 	// LRU list of heldFlows, most recently active at head.
 	head, tail *heldFlow
-	free       [][]byte // frame buffers of forgotten flows, reused
+	free       [frameClasses][][]byte // released frame buffers by size class, reused
+	nfree      int                    // buffers in free
 	bytes      int64
 	lastFlush  time.Time
+	now        time.Time // the latest packet's time
 	dirty      bool
 	err        error
 	stats      RecorderStats
@@ -143,6 +149,9 @@ func (r *Recorder) Packet(p *Packet) error {
 		r.tick(p.Time)
 		return r.err
 	}
+	if p.Time.After(r.now) {
+		r.now = p.Time
+	}
 	k := pairOf(p.Src, p.Dst)
 	h := r.flows[k]
 	if h == nil {
@@ -172,6 +181,7 @@ func (r *Recorder) hold(h *heldFlow, p *Packet) {
 		for i := range h.after {
 			r.ringPush(h, &h.after[i])
 		}
+		clear(h.after) // the frames are the ring's now
 		h.after = h.after[:0]
 		h.rstAt = time.Time{}
 	}
@@ -202,51 +212,83 @@ func (r *Recorder) ringPush(h *heldFlow, hp *heldPacket) {
 	h.start = (h.start + 1) % len(h.ring)
 }
 
-func (r *Recorder) copyFrame(b []byte) []byte {
-	var buf []byte
-	if n := len(r.free); n > 0 {
-		buf = r.free[n-1][:0]
-		r.free = r.free[:n-1]
-		r.bytes -= int64(cap(buf))
+// Frame buffers come in size classes (64 bytes, then four per doubling,
+// as the Go allocator's: 80, 96, 112, 128, 160, ...) up to the largest
+// record, and a released buffer is reused only for a frame of its class.
+// With one free list for all sizes, the large buffers of bulk flows went
+// on to hold small frames, and over a long run every held frame drifted
+// towards the largest size seen.
+const (
+	frameClasses = 49 // up to 262144 bytes, the largest record
+	maxFree      = 1024
+)
+
+// frameClass gives the class of a frame of n bytes, the smallest with
+// room, and its buffers' size; -1 past the largest record.
+func frameClass(n int) (class, size int) {
+	if n <= 64 {
+		return 0, 64
 	}
-	buf = append(buf, b...)
-	r.bytes += int64(cap(buf))
-	return buf
+	k := bits.Len(uint(n - 1)) // 1<<(k-1) < n <= 1<<k, k >= 7
+	base, step := 1<<(k-1), 1<<(k-3)
+	j := (n - base + step - 1) / step // 1..4
+	if class = 1 + (k-7)*4 + j - 1; class >= frameClasses {
+		return -1, n
+	}
+	return class, base + j*step
 }
 
-// release returns a frame buffer to the free list (kept while small).
+func (r *Recorder) copyFrame(b []byte) []byte {
+	c, size := frameClass(len(b))
+	var buf []byte
+	if c >= 0 && len(r.free[c]) > 0 {
+		n := len(r.free[c])
+		buf = r.free[c][n-1][:0]
+		r.free[c] = r.free[c][:n-1]
+		r.nfree--
+	} else {
+		buf = make([]byte, 0, size)
+		r.bytes += int64(cap(buf))
+	}
+	return append(buf, b...)
+}
+
+// release returns a frame buffer to its class's free list (kept while
+// the lists are short; counted in bytes while there).
 func (r *Recorder) release(b []byte) {
 	if b == nil {
 		return
 	}
-	if len(r.free) < 1024 {
-		r.free = append(r.free, b) // still counted in bytes
+	if c, size := frameClass(cap(b)); c >= 0 && cap(b) == size && r.nfree < maxFree {
+		r.free[c] = append(r.free[c], b)
+		r.nfree++
 		return
 	}
 	r.bytes -= int64(cap(b))
+}
+
+// dropFree lets the free buffers go.
+func (r *Recorder) dropFree() {
+	for c := range r.free {
+		for _, b := range r.free[c] {
+			r.bytes -= int64(cap(b))
+		}
+		clear(r.free[c])
+		r.free[c] = r.free[c][:0]
+	}
+	r.nfree = 0
 }
 
 // bound forgets the least recently active flows past the limits.
 func (r *Recorder) bound() {
 	for (r.bytes > r.opts.MaxBytes || len(r.flows) > r.opts.MaxFlows) && r.tail != nil {
 		h := r.tail
-		r.unlink(h)
-		delete(r.flows, h.key)
-		r.bytes -= h.slots
-		for _, hp := range h.ring {
-			r.bytes -= int64(cap(hp.frame))
-		}
-		for _, hp := range h.after {
-			r.bytes -= int64(cap(hp.frame))
-		}
 		if len(h.ring)+len(h.after) > 0 {
 			r.stats.Forgotten++
 		}
+		r.forget(h)
 		if r.bytes > r.opts.MaxBytes {
-			for _, b := range r.free {
-				r.bytes -= int64(cap(b))
-			}
-			r.free = nil
+			r.dropFree()
 		}
 	}
 }
@@ -273,10 +315,44 @@ func (r *Recorder) Mark(a, b netip.AddrPort) error {
 		r.writeHeld(&h.after[i])
 		r.release(h.after[i].frame)
 	}
-	h.ring, h.start, h.after, h.rstAt = h.ring[:0], 0, h.after[:0], time.Time{}
+	// The slot arrays go too: they still point at the released frames,
+	// which the heap would keep past the free list's reach, and a flow
+	// with a finding is usually at its end.
+	h.ring, h.start, h.after, h.rstAt = nil, 0, nil, time.Time{}
+	r.account(h)
 	h.follow = r.opts.Context
 	r.flush()
 	return r.err
+}
+
+// End releases what is held for the flow between a and b: the flow
+// tracker has let it go (closed, idle, or replaced by a new connection on
+// its tuple). A flow whose RST is still waiting for its finding (within
+// Hold of the latest packet) is kept for Mark; the next connection on the
+// tuple, or the bounds, release it.
+func (r *Recorder) End(a, b netip.AddrPort) {
+	if r.opts.All {
+		return
+	}
+	h := r.flows[pairOf(a, b)]
+	if h == nil || (!h.rstAt.IsZero() && r.now.Sub(h.rstAt) <= r.opts.Hold) {
+		return
+	}
+	r.forget(h)
+	r.stats.Ended++
+}
+
+// forget drops h and what it holds.
+func (r *Recorder) forget(h *heldFlow) {
+	r.unlink(h)
+	delete(r.flows, h.key)
+	r.bytes -= h.slots
+	for _, hp := range h.ring {
+		r.release(hp.frame)
+	}
+	for _, hp := range h.after {
+		r.release(hp.frame)
+	}
 }
 
 func (r *Recorder) writeHeld(hp *heldPacket) {
@@ -323,7 +399,8 @@ func (r *Recorder) Close() error {
 	if r.err == nil {
 		r.err = cerr
 	}
-	r.flows, r.head, r.tail, r.free = nil, nil, nil, nil
+	r.dropFree()
+	r.flows, r.head, r.tail = nil, nil, nil
 	return r.err
 }
 

@@ -246,3 +246,131 @@ func TestRecorder_churnFlat(t *testing.T) {
 	}
 	runtime.KeepAlive(r)
 }
+
+// TestRecorder_endReleases: End lets a finished flow's held packets go
+// (a sensor's -w memory follows the flows alive), but keeps a flow whose
+// RST still waits for its finding; a new connection on the tuple after
+// End starts with nothing of the old one.
+func TestRecorder_endReleases(t *testing.T) {
+	r, path, f := newRecorder(t, RecorderOptions{Context: 8, Hold: recSecond})
+	for range 5 {
+		f.send(recClient, recServer, PSH|ACK)
+	}
+	f.send(recOtherC, recOther, SYN)
+	r.End(recServer, recClient)
+	if s := r.Stats(); s.HeldFlows != 1 || s.Ended != 1 {
+		t.Fatalf("after End of one of two flows: got %d flows held, %d ended, want 1 and 1", s.HeldFlows, s.Ended)
+	}
+	r.End(recOther, recOtherC)
+	// The 6 frames' buffers (100 bytes each) stay on the free list.
+	if s := r.Stats(); s.HeldFlows != 0 || s.HeldBytes > 6*128 {
+		t.Fatalf("after End of both: got %d flows, %d bytes held, want none (6 free frame buffers aside)", s.HeldFlows, s.HeldBytes)
+	}
+
+	// An RST whose finding is pending survives End, and Mark writes it.
+	syn := f.send(recClient, recServer, SYN)
+	rst := f.send(recServer, recClient, RST)
+	r.End(recClient, recServer)
+	if err := r.Mark(recClient, recServer); err != nil {
+		t.Fatal(err)
+	}
+	// A new connection on the tuple, once the old one ended.
+	r.End(recClient, recServer)
+	next := f.send(recClient, recServer, SYN)
+	f.send(recServer, recClient, RST)
+	f.at = f.at.Add(2 * recSecond) // past Hold: no finding came
+	f.send(recOtherC, recOther, SYN)
+	r.End(recClient, recServer)
+	if s := r.Stats(); s.HeldFlows != 1 || s.Ended != 4 {
+		t.Errorf("after the unmarked RST's Hold: got %d flows held, %d ended, want 1 and 4", s.HeldFlows, s.Ended)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := readIndexes(t, path), []int{syn, rst}; !slices.Equal(got, want) {
+		t.Errorf("got packets %v on disk, want %v (not %d, a later connection)", got, want, next)
+	}
+}
+
+// TestRecorder_markReleasesSlots: once a finding's packets are written,
+// the flow holds no frames and no slot arrays until its next packets.
+func TestRecorder_markReleasesSlots(t *testing.T) {
+	r, _, f := newRecorder(t, RecorderOptions{Context: 8})
+	defer r.Close()
+	for range 20 {
+		f.send(recClient, recServer, PSH|ACK)
+	}
+	f.send(recServer, recClient, RST)
+	if err := r.Mark(recClient, recServer); err != nil {
+		t.Fatal(err)
+	}
+	h := r.flows[pairOf(recClient, recServer)]
+	if h == nil {
+		t.Fatal("after Mark: the flow is gone, want it followed")
+	}
+	if h.ring != nil || h.after != nil || h.slots != heldFlowSize {
+		t.Fatalf("after Mark: got ring %d/%d, after %d/%d, %d bytes of slots counted, want none and %d",
+			len(h.ring), cap(h.ring), len(h.after), cap(h.after), h.slots, heldFlowSize)
+	}
+}
+
+// TestFrameClass: every frame fits its class's buffers, with at most a
+// quarter more (or 64 bytes), and a buffer's size maps back to its class.
+func TestFrameClass(t *testing.T) {
+	prev := 0
+	for n := 1; n <= maxRecordLen; n++ {
+		c, size := frameClass(n)
+		switch {
+		case c < prev || c >= frameClasses:
+			t.Fatalf("frameClass(%d) = class %d after %d, want non-decreasing below %d", n, c, prev, frameClasses)
+		case size < n || size > max(64, n+n/4+1):
+			t.Fatalf("frameClass(%d): buffers of %d bytes, want room with at most a quarter more", n, size)
+		}
+		if c2, size2 := frameClass(size); c2 != c || size2 != size {
+			t.Fatalf("frameClass(%d) = %d, %d; its size maps to %d, %d", n, c, size, c2, size2)
+		}
+		prev = c
+	}
+	if c, _ := frameClass(maxRecordLen + 1); c != -1 {
+		t.Errorf("frameClass(%d): got class %d, want -1 (no class past the largest record)", maxRecordLen+1, c)
+	}
+}
+
+// TestRecorder_noSizeDrift: the buffers of a bulk flow's large frames,
+// once released, do not go on to hold small frames of other flows (with
+// one free list, over a long run every held frame drifted to the largest
+// size seen, and the flows held under MaxBytes fell with it).
+func TestRecorder_noSizeDrift(t *testing.T) {
+	r, _, f := newRecorder(t, RecorderOptions{Context: 8})
+	defer r.Close()
+	send := func(src, dst netip.AddrPort, size int) {
+		f.n++
+		f.at = f.at.Add(time.Millisecond)
+		p := &Packet{Index: uint64(f.n), Time: f.at, LinkType: 1, Frame: make([]byte, size), CapLen: size, WireLen: size,
+			Src: src, Dst: dst, Flags: ACK}
+		if err := r.Packet(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 100 {
+		bulk := netip.AddrPortFrom(recOther.Addr(), uint16(1000+i))
+		for range 8 {
+			send(bulk, recServer, 4000)
+		}
+		r.End(bulk, recServer)
+		c := netip.AddrPortFrom(recClient.Addr(), uint16(1000+i))
+		for range 8 {
+			send(c, recServer, 66)
+		}
+	}
+	for k, h := range r.flows {
+		for _, hp := range h.ring {
+			if cap(hp.frame) > 80 {
+				t.Fatalf("flow %v-%v: a 66-byte frame held in a %d-byte buffer, want 80 (its class)", k.a, k.b, cap(hp.frame))
+			}
+		}
+	}
+	if s := r.Stats(); s.HeldFlows != 100 {
+		t.Errorf("got %d flows held, want the 100 small ones", s.HeldFlows)
+	}
+}

@@ -4,7 +4,9 @@
 // --max-flows, findings filtered), the kernel's account when it is on
 // (rstscope_kernel_events_total{event}, _events_lost_total, _rsts_total,
 // _rsts_joined_total; absent, not 0, without it), with the Go runtime's and the process's
-// own (RSS, open files) for long runs.
+// own (RSS, open files) for long runs. With Options.Profiling (--pprof)
+// the same listener serves Go's runtime profiles at /debug/pprof/, to see
+// where a long-running sensor's memory goes.
 //
 // It sits beside the pipeline, not in it: main feeds it plain values
 // (strings, a Snapshot), so it imports none of rstscope's packages.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ type Snapshot struct {
 	Filtered        uint64 // findings left out of the report by --cause/--origin/...
 	PcapWritten     uint64 // packets written by -w
 	PcapHeldBytes   int64  // memory holding packets for -w's findings
+	PcapHeldFlows   int    // flows whose packets -w holds (at most the flows tracked, once they end)
 	// Kernel is the host kernel's account (--kernel-reasons,
 	// --kernel-events); nil without one, and then its series are absent.
 	Kernel *KernelCounts
@@ -53,10 +55,15 @@ type Options struct {
 	// combination starts at 0, so that rate() and increase() see a
 	// series' first reset.
 	Causes, Origins, Confidences []string
+	// Profiling also serves Go's runtime profiles at /debug/pprof/
+	// (--pprof): the heap of a sensor that has run for days, read with
+	// go tool pprof http://ADDR/debug/pprof/heap.
+	Profiling bool
 }
 
 // Metrics holds rstscope's collectors in a registry of their own.
 type Metrics struct {
+	opts   Options
 	reg    *prometheus.Registry
 	resets *prometheus.CounterVec
 	mu     sync.Mutex
@@ -67,7 +74,7 @@ const ns = "rstscope"
 
 // New registers the collectors.
 func New(opts Options) *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
+	m := &Metrics{opts: opts, reg: prometheus.NewRegistry()}
 	m.resets = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "resets_total",
 		Help: "TCP resets explained (findings, before report filters), by cause, origin and confidence.",
@@ -142,6 +149,8 @@ var snapMetrics = func() []snapMetric {
 			value: func(s *Snapshot) float64 { return float64(s.ActiveFlows) }},
 		{desc: prometheus.NewDesc(ns+"_pcap_held_bytes", "Memory holding recent packets per flow for -w (bounded at 64 MiB).", nil, nil), kind: prometheus.GaugeValue,
 			value: func(s *Snapshot) float64 { return float64(s.PcapHeldBytes) }},
+		{desc: prometheus.NewDesc(ns+"_pcap_held_flows", "Flows whose recent packets -w holds: the flows tracked, released as they end (at most 65,536).", nil, nil), kind: prometheus.GaugeValue,
+			value: func(s *Snapshot) float64 { return float64(s.PcapHeldFlows) }},
 		{desc: drops, kind: prometheus.CounterValue, label: "kernel", value: func(s *Snapshot) float64 { return float64(s.KernelDrops) }},
 		{desc: drops, kind: prometheus.CounterValue, label: "interface", value: func(s *Snapshot) float64 { return float64(s.IfaceDrops) }},
 		kernelCounter(events, "tcp_send_reset", func(k *KernelCounts) uint64 { return k.SendReset }),
@@ -203,8 +212,8 @@ type Server struct {
 	err chan error
 }
 
-// Serve listens on addr (host:port) now and serves /metrics in a goroutine
-// until Close.
+// Serve listens on addr (host:port) now and serves /metrics (and with
+// Profiling /debug/pprof/) in a goroutine until Close.
 func (m *Metrics) Serve(addr string) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -219,6 +228,15 @@ func (m *Metrics) Serve(addr string) (*Server, error) {
 		}
 		fmt.Fprintln(w, "rstscope: metrics at /metrics")
 	})
+	if m.opts.Profiling {
+		// Mounted on this mux only: the import's own registration is on
+		// http.DefaultServeMux, which rstscope never serves.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	s := &Server{ln: ln, err: make(chan error, 1),
 		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
 	go func() { s.err <- s.srv.Serve(ln) }()

@@ -39,7 +39,7 @@ func newTestMetrics() *Metrics {
 		m.Reset("refused", "server", "high")
 	}
 	m.Update(Snapshot{Packets: 100, TCPPackets: 90, Flows: 7, ActiveFlows: 2, RSTPackets: 4,
-		KernelDrops: 5, IfaceDrops: 6, DroppedFlows: 1, Filtered: 2, PcapWritten: 9, PcapHeldBytes: 4096,
+		KernelDrops: 5, IfaceDrops: 6, DroppedFlows: 1, Filtered: 2, PcapWritten: 9, PcapHeldBytes: 4096, PcapHeldFlows: 3,
 		Kernel: &KernelCounts{SendReset: 11, ReceiveReset: 12, Dropped: 13, Lost: 14, RSTs: 9, Joined: 7}})
 	return m
 }
@@ -55,7 +55,7 @@ func TestExposition(t *testing.T) {
 		"rstscope_flows_active 2", "rstscope_rst_packets_total 4",
 		`rstscope_dropped_packets_total{where="kernel"} 5`, `rstscope_dropped_packets_total{where="interface"} 6`,
 		"rstscope_flows_dropped_total 1", "rstscope_findings_filtered_total 2",
-		"rstscope_pcap_packets_written_total 9", "rstscope_pcap_held_bytes 4096",
+		"rstscope_pcap_packets_written_total 9", "rstscope_pcap_held_bytes 4096", "rstscope_pcap_held_flows 3",
 		`rstscope_kernel_events_total{event="tcp_send_reset"} 11`, `rstscope_kernel_events_total{event="tcp_receive_reset"} 12`,
 		`rstscope_kernel_events_total{event="kfree_skb"} 13`, "rstscope_kernel_events_lost_total 14",
 		"rstscope_kernel_rsts_total 9", "rstscope_kernel_rsts_joined_total 7",
@@ -104,4 +104,39 @@ func TestExposition_promtool(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 	t.Logf("promtool check metrics: exit 0, no complaints")
+}
+
+// TestServe_profiles: with Profiling (--pprof) the listener also serves
+// Go's heap profile, the one a running sensor's memory is read from;
+// without it, nothing under /debug/pprof/.
+func TestServe_profiles(t *testing.T) {
+	get := func(m *Metrics, path string) (int, string) {
+		t.Helper()
+		srv, err := m.Serve("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		resp, err := http.Get("http://" + srv.Addr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	on := New(Options{Version: "0.test", Profiling: true})
+	if code, body := get(on, "/debug/pprof/heap?debug=1"); code != 200 || !strings.HasPrefix(body, "heap profile: ") {
+		t.Errorf("Profiling: GET /debug/pprof/heap?debug=1: got %d %.40q, want 200 and a heap profile", code, body)
+	}
+	if code, body := get(on, "/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("Profiling: GET /debug/pprof/: got %d, want 200 and the index (%.60q)", code, body)
+	}
+	off := New(Options{Version: "0.test"})
+	if code, _ := get(off, "/debug/pprof/heap"); code != 404 {
+		t.Errorf("without Profiling: GET /debug/pprof/heap: got %d, want 404", code)
+	}
 }

@@ -52,7 +52,7 @@ func (cfg *Config) OpenReport(stdout, stderr io.Writer, stop <-chan struct{}) (w
 	}
 	// A signal ends a write blocked on a reader that is not reading
 	// (after StopGrace), so that -w is still completed.
-	if w, err = report.New(cfg.Format, interruptibleOutput(dst, stop), cfg.reportOptions(dst)); err != nil {
+	if w, err = report.New(cfg.Format, interruptibleOutput(dst, stop, "the report"), cfg.reportOptions(dst)); err != nil {
 		out.Abort()
 		return nil, nil, err
 	}

@@ -32,6 +32,7 @@ type sensorConfig struct {
 	rotateEvery int    // -G, seconds
 	context     int    // --context
 	metricsAddr string // --metrics
+	pprof       bool   // --pprof
 }
 
 func addSensorFlags(fs *pflag.FlagSet, c *sensorConfig) {
@@ -40,6 +41,7 @@ func addSensorFlags(fs *pflag.FlagSet, c *sensorConfig) {
 	fs.IntVarP(&c.rotateEvery, "rotate-seconds", "G", 0, "with -w: start a new file every `SECONDS`; strftime %Y%m%d-%H%M%S in the name (tcpdump -G)")
 	fs.IntVar(&c.context, "context", 64, "live -w: packets held per flow before its RST (and as many after) and written with each finding")
 	fs.StringVar(&c.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9471)")
+	fs.BoolVar(&c.pprof, "pprof", false, "with --metrics: also serve Go's runtime profiles at http://ADDR/debug/pprof/ (heap, goroutines, CPU)")
 }
 
 func checkSensorFlags(c *Config) error {
@@ -53,6 +55,8 @@ func checkSensorFlags(c *Config) error {
 		return fmt.Errorf("-W needs -C or -G")
 	case s.context < 1:
 		return fmt.Errorf("--context must be at least 1")
+	case s.pprof && s.metricsAddr == "":
+		return fmt.Errorf("--pprof needs --metrics ADDR (it serves on that listener)")
 	}
 	return nil
 }
@@ -90,7 +94,10 @@ func (cfg *Config) OpenExport(src capture.Source, stdout io.Writer, stop <-chan 
 		return (*capture.Exporter)(nil), nil
 	case cfg.WriteFile == "-" || (cfg.Iface == "" && s.rotate() == (capture.RotateOptions{})):
 		opts := capture.ExportOptions{All: cfg.WriteAll, Inputs: cfg.Reads, Spool: cfg.dropping(), Filter: cfg.Filter,
-			LinkTypes: linkTypes, MoreLinkTypes: capture.MayAddLinkTypes(src)}
+			LinkTypes: linkTypes, MoreLinkTypes: capture.MayAddLinkTypes(src),
+			// A signal ends a write blocked on a reader that is not
+			// reading (-w - | a stalled reader, a FIFO), after StopGrace.
+			Writer: func(w io.Writer) io.Writer { return interruptibleOutput(w, stop, "the pcap") }}
 		e, err := capture.NewExporter(cfg.WriteFile, stdout, stop, opts)
 		if err != nil {
 			return nil, err
@@ -126,6 +133,20 @@ func (r *recorderExport) Packet(p *capture.Packet) error {
 		return fmt.Errorf("-w: %w", err)
 	}
 	return nil
+}
+
+// FlowEnds is the flow table's OnFlowEnd for exp: the Recorder releases
+// what it holds for a flow when the table lets the flow go, so that a
+// sensor's -w memory follows the flows alive. nil (nothing to release)
+// for other exports. It must run on the goroutine that calls Packet and
+// Mark (a flows.Table, not flows.Sharded, whose shards end flows
+// concurrently).
+func FlowEnds(exp Export) func(*flows.Flow) {
+	r, ok := exp.(*recorderExport)
+	if !ok {
+		return nil
+	}
+	return func(f *flows.Flow) { r.rec.End(f.Client, f.Server) }
 }
 
 // flush: the live link is quiet.
@@ -173,8 +194,7 @@ type Sensor struct {
 func (cfg *Config) StartSensor(stderr io.Writer, exp Export) (*Sensor, error) {
 	s := &Sensor{stderr: stderr, exp: exp, byCause: map[heuristics.Cause]uint64{}}
 	if addr := cfg.sensor.metricsAddr; addr != "" {
-		var opts metrics.Options
-		opts.Version = Version
+		opts := metrics.Options{Version: Version, Profiling: cfg.sensor.pprof}
 		for _, c := range heuristics.AllCauses {
 			opts.Causes = append(opts.Causes, string(c))
 		}
@@ -191,6 +211,9 @@ func (cfg *Config) StartSensor(stderr io.Writer, exp Export) (*Sensor, error) {
 		}
 		s.srv = srv
 		fmt.Fprintf(stderr, "rstscope: metrics at http://%s/metrics\n", srv.Addr())
+		if cfg.sensor.pprof {
+			fmt.Fprintf(stderr, "rstscope: profiles at http://%s/debug/pprof/\n", srv.Addr())
+		}
 	}
 	s.stopUSR1 = notifyUSR1(&s.usr1)
 	return s, nil
@@ -251,7 +274,7 @@ func (s *Sensor) update(src capture.Source, t Statser) {
 		}
 		if r, ok := s.exp.(*recorderExport); ok {
 			rs := r.rec.Stats()
-			snap.PcapWritten, snap.PcapHeldBytes = rs.Written, rs.HeldBytes
+			snap.PcapWritten, snap.PcapHeldBytes, snap.PcapHeldFlows = rs.Written, rs.HeldBytes, rs.HeldFlows
 		}
 		s.m.Update(snap)
 	}

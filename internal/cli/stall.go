@@ -8,15 +8,19 @@ import (
 )
 
 // StopGrace is how long, once a signal has stopped the run, a write to the
-// report's output may go without progress before rstscope gives up on it.
+// report's output (or to -w's pipe) may go without progress before
+// rstscope gives up on it.
 const StopGrace = 2 * time.Second
 
 // stallChunk is how much one write(2) hands the reader at a time, so that
 // a slow reader that is still reading counts as progress.
 const stallChunk = 64 << 10
 
-// errStalled ends the report when its reader is alive but not reading.
-var errStalled = fmt.Errorf("the reader of the report has read nothing for %v since the signal: gave up (the report is incomplete)", StopGrace)
+// stalled is the error that ends an output (what: "the report", "the
+// pcap") when its reader is alive but not reading.
+func stalled(what string) error {
+	return fmt.Errorf("the reader of %s has read nothing for %v since the signal: gave up (%s is incomplete)", what, StopGrace, what)
+}
 
 // stallWriter lets a single signal end a write that blocks on a reader
 // that is alive but not reading (`rstscope ... | (sleep 1000)`): each Write
@@ -34,7 +38,8 @@ type stallWriter struct {
 	req   chan []byte
 	done  chan chunkResult
 	buf   []byte
-	err   error // errStalled, once given up
+	give  error // the error once given up (see stalled)
+	err   error // give, once given up
 }
 
 type chunkResult struct {
@@ -42,11 +47,12 @@ type chunkResult struct {
 	err error
 }
 
-// interruptibleOutput wraps w, the report's destination, in a stallWriter
-// when it is a file that a reader drains (a pipe, a FIFO, a socket); not a
-// regular file or a terminal (whose width the report reads from the
-// *os.File), nor an in-memory writer, none of which waits on a reader.
-func interruptibleOutput(w io.Writer, stop <-chan struct{}) io.Writer {
+// interruptibleOutput wraps w, the destination of what (the report, the
+// pcap of -w), in a stallWriter when it is a file that a reader drains (a
+// pipe, a FIFO, a socket); not a regular file or a terminal (whose width
+// the report reads from the *os.File), nor an in-memory writer, none of
+// which waits on a reader.
+func interruptibleOutput(w io.Writer, stop <-chan struct{}, what string) io.Writer {
 	f, ok := w.(interface{ Stat() (os.FileInfo, error) })
 	if !ok {
 		return w
@@ -54,7 +60,7 @@ func interruptibleOutput(w io.Writer, stop <-chan struct{}) io.Writer {
 	if fi, err := f.Stat(); err == nil && (fi.Mode().IsRegular() || fi.Mode()&os.ModeCharDevice != 0) {
 		return w
 	}
-	return &stallWriter{w: w, stop: stop, grace: StopGrace}
+	return &stallWriter{w: w, stop: stop, grace: StopGrace, give: stalled(what)}
 }
 
 func (s *stallWriter) Write(p []byte) (int, error) {
@@ -86,7 +92,7 @@ func (s *stallWriter) Write(p []byte) (int, error) {
 		case <-stop:
 			stop, timeout = nil, time.After(s.grace)
 		case <-timeout:
-			s.err = errStalled
+			s.err = s.give
 			return written, s.err
 		}
 	}

@@ -26,7 +26,7 @@ func BenchmarkStallWriter(b *testing.B) {
 			go func() { io.Copy(io.Discard, r); close(drained) }()
 			var out io.Writer = w
 			if wrap {
-				out = interruptibleOutput(w, make(chan struct{}))
+				out = interruptibleOutput(w, make(chan struct{}), "the report")
 				if _, ok := out.(*stallWriter); !ok {
 					b.Fatalf("a pipe: got %T, want a stallWriter", out)
 				}
@@ -63,7 +63,7 @@ func TestInterruptibleOutput(t *testing.T) {
 		w    io.Writer
 		want bool
 	}{{"pipe", w, true}, {"regular file", f, false}, {"buffer", &bytes.Buffer{}, false}, {"io.Discard", io.Discard, false}} {
-		if _, got := interruptibleOutput(tc.w, stop).(*stallWriter); got != tc.want {
+		if _, got := interruptibleOutput(tc.w, stop, "the report").(*stallWriter); got != tc.want {
 			t.Errorf("%s: wrapped %v, want %v", tc.name, got, tc.want)
 		}
 	}

@@ -364,6 +364,29 @@ func snaplen(n int) func(c *varCase) string {
 	}
 }
 
+// snapFrame cuts every frame n bytes from its start, as tcpdump -s n
+// does: Ethernet, IPv4 and TCP headers (options included) first, then what
+// room is left for payload.
+func snapFrame(n int) func(c *varCase) string {
+	return func(c *varCase) string {
+		for i := range c.frames {
+			f := &c.frames[i]
+			hdr := 14 + 20 + 20 + len(f.opts)
+			if f.v6 {
+				hdr += 20
+			}
+			if f.vlan {
+				hdr += 4
+			}
+			if hdr > n {
+				return fmt.Sprintf("frame %d: %d bytes of headers", f.orig, hdr)
+			}
+			f.keep = n - hdr
+		}
+		return ""
+	}
+}
+
 // vlanTag adds an 802.1Q tag to every frame (a trunk port's capture).
 func vlanTag(c *varCase) string {
 	for i := range c.frames {
@@ -432,6 +455,7 @@ var variations = []variation{
 	{"no timestamps", "the TCP timestamps option stripped from every packet", noTimestamps},
 	{"snaplen 0", "every frame cut at the end of its TCP header", snaplen(0)},
 	{"snaplen 64", "every frame cut 64 bytes into its TCP payload", snaplen(64)},
+	{"tcpdump -s 96", "every frame cut 96 bytes from its start, as tcpdump -s 96 does (30 bytes of payload behind Ethernet, IPv4 and TCP with timestamps)", snapFrame(96)},
 	{"VLAN", "an 802.1Q tag on every frame", vlanTag},
 	{"IPv6", "IPv4 captures carried over IPv6", asIPv6},
 	{"other stack far away", "the far end 10 hops farther with initial TTL 128, random IP IDs and ISNs, no timestamps, 2 ms jitter",
@@ -914,6 +938,95 @@ func TestVariations_tlsAlertCutBySnaplen(t *testing.T) {
 		}
 		if f.Confidence == "high" || !said {
 			t.Errorf("%s cut: %s/%s %s, want at most medium and a note that an alert could not be seen: %+v", capture, f.Cause, f.Origin, f.Confidence, f.Evidence)
+		}
+	}
+}
+
+// cutNote is the evidence note rstscope gives for a direction whose data
+// packets the snaplen cut, counted from the capture itself: cut of them
+// (data: non-RST frames of that side with payload) cut, then what follows.
+func cutNote(t *testing.T, capture string, side int, cut func(data int) int, what string) string {
+	t.Helper()
+	frames, err := readLabCapture(filepath.Join("pcaps", "lab", capture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assignSides(frames)
+	data := 0
+	for _, f := range frames {
+		if f.side == side && len(f.payload) > 0 && !f.has(flagRST) {
+			data++
+		}
+	}
+	return fmt.Sprintf("%d of %d data packets from the %s were cut by the capture's snaplen: %s", cut(data), data, []string{"client", "server"}[side], what)
+}
+
+// TestVariations_payloadCutBySnaplen: cut at the end of the TCP header
+// (tcpdump -s with no room for payload), a fatal TLS alert followed by the
+// server's FIN and the client's late close_notify looks like a stale
+// keep-alive, and a client that stopped reading mid-response like one
+// that closed after a finished exchange. The card says how many data
+// packets of each side were cut and what could not be read, and a verdict
+// that rests on there being no alert (stale_keepalive, abortive_close) is
+// low. Where the cut leaves each segment's start (64 bytes of an HTTP
+// exchange), nothing that decides a cause was hidden: the note says so
+// and the verdict keeps its confidence.
+func TestVariations_payloadCutBySnaplen(t *testing.T) {
+	all := func(n int) int { return n }
+	for _, tc := range []struct {
+		capture, variation string
+		cause, origin      string
+		confidence         string
+		notes              []string
+	}{
+		{"tls_alert_version_close_notify.client.pcap", "snaplen 0", "stale_keepalive", "server", "low", []string{
+			cutNote(t, "tls_alert_version_close_notify.client.pcap", sideClient, all, "its request and any TLS alert could not be read, so tls_alert could not be ruled out"),
+			cutNote(t, "tls_alert_version_close_notify.client.pcap", sideServer, all, "its response and any TLS alert could not be read"),
+		}},
+		{"tls_alert_version_close_notify.server.pcap", "snaplen 0", "stale_keepalive", "server", "low", []string{
+			cutNote(t, "tls_alert_version_close_notify.server.pcap", sideClient, all, "its request and any TLS alert could not be read"),
+		}},
+		{"client_abort_mid_response.client.pcap", "snaplen 0", "abortive_close", "client", "low", []string{
+			cutNote(t, "client_abort_mid_response.client.pcap", sideServer, all, "its response and any TLS alert could not be read"),
+		}},
+		// tcpdump -s 96 leaves 30 bytes of each payload: the status line,
+		// not the Content-Length that showed the response unfinished.
+		{"client_abort_mid_response.server.pcap", "tcpdump -s 96", "abortive_close", "client", "low", []string{
+			cutNote(t, "client_abort_mid_response.server.pcap", sideServer, all, "its response's length (the header block was cut before its end) could not be read, so whether its response was complete could not be checked"),
+		}},
+		{"stale_keepalive.client.pcap", "snaplen 64", "stale_keepalive", "server", "high", []string{
+			"from the server were cut by the capture's snaplen: only their tails were lost",
+		}},
+	} {
+		d := varJudge(t, tc.capture, tc.variation)
+		if len(d.Findings) != 1 {
+			t.Fatalf("%s %s: %d findings, want 1", tc.capture, tc.variation, len(d.Findings))
+		}
+		f := d.Findings[0]
+		if f.Cause != tc.cause || f.Origin != tc.origin || f.Confidence != tc.confidence {
+			t.Errorf("%s %s: got %s/%s %s, want %s/%s %s: %s", tc.capture, tc.variation, f.Cause, f.Origin, f.Confidence,
+				tc.cause, tc.origin, tc.confidence, f.Summary)
+		}
+		for _, want := range tc.notes {
+			said := false
+			for _, e := range f.Evidence {
+				said = said || (e.Signal == "note" && strings.Contains(e.Detail, want))
+			}
+			if !said {
+				t.Errorf("%s %s: no note %q in %+v", tc.capture, tc.variation, want, f.Evidence)
+			}
+		}
+	}
+	// As made, nothing was cut: no such note, and the TLS alert is found.
+	d := runJSON(t, "-r", filepath.Join("pcaps", "lab", "tls_alert_version_close_notify.client.pcap"))
+	for _, f := range d.Findings {
+		for _, e := range f.Evidence {
+			if strings.Contains(e.Detail, "snaplen") {
+				t.Errorf("as made: frame %d: note %q on a capture that cut nothing", f.RST.Packet, e.Detail)
+			}
+		}
+		if f.Cause != "tls_alert" {
+			t.Errorf("as made: frame %d: %s, want tls_alert", f.RST.Packet, f.Cause)
 		}
 	}
 }

@@ -118,6 +118,9 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	if p.Len > 0 {
 		pr.bytes += uint64(p.Len)
 		pr.dataPackets = sat32(pr.dataPackets)
+		if len(p.Payload) < p.Len {
+			pr.cutPayloads = sat32(pr.cutPayloads)
+		}
 		f.anyData = true
 		pr.lastData, pr.lastDataFrame = ns, f.frameOff(p.Index)
 		if pr.seqValid && seq.Add(uint32(p.Len)).LessThanEq(pr.nextSeq) {

@@ -211,6 +211,12 @@ type Profile struct {
 
 	// RSTs counts RSTs sent in this direction (all of them, as they arrive).
 	RSTs uint32
+	// CutPayloads counts the non-RST data packets (of DataPackets) whose
+	// captured payload is shorter than their TCP length: the capture's
+	// snaplen cut them, and what they carried past the cut (a request, a
+	// response's framing, a TLS alert) could not be read. Saturates at
+	// 2^32-1.
+	CutPayloads uint32
 
 	// L2 source address of this direction's first non-RST packet (Ethernet
 	// captures only: valid iff HasMAC).

@@ -71,3 +71,32 @@ func TestTTLStats(t *testing.T) {
 		t.Errorf("tie: got mode %d, want the first seen (64)", tie.Mode)
 	}
 }
+
+// TestProfile_cutPayloads: a data packet whose captured payload is shorter
+// than its TCP length (the capture's snaplen) counts in its direction's
+// CutPayloads; a whole payload, an empty ACK and a RST do not.
+func TestProfile_cutPayloads(t *testing.T) {
+	pkts := ladder(t, lines(handshake, []string{
+		"C>S PA seq=101 ack=301 len=100", // cut to 0 bytes
+		"S>C A seq=301 ack=201",
+		"S>C PA seq=301 ack=201 len=300", // cut to 64 bytes
+		"S>C PA seq=601 ack=201 len=40",  // whole
+		"C>S A seq=201 ack=641",
+		"C>S PA seq=201 ack=641 len=10", // cut to 9 bytes
+		"S>C R seq=641",
+	})...)
+	pkts[3].Payload = pkts[3].Payload[:0]
+	pkts[5].Payload = pkts[5].Payload[:64]
+	pkts[8].Payload = pkts[8].Payload[:9]
+	e := run(t, Options{}, pkts).one(t)
+	c, s := &e.Flow.Dirs[0], &e.Flow.Dirs[1]
+	if c.CutPayloads != 2 || c.DataPackets != 2 {
+		t.Errorf("client: got %d of %d data packets cut, want 2 of 2", c.CutPayloads, c.DataPackets)
+	}
+	if s.CutPayloads != 1 || s.DataPackets != 2 {
+		t.Errorf("server: got %d of %d data packets cut, want 1 of 2", s.CutPayloads, s.DataPackets)
+	}
+	if c.Bytes != 110 || s.Bytes != 340 {
+		t.Errorf("bytes: got %d/%d, want the wire lengths 110/340", c.Bytes, s.Bytes)
+	}
+}

@@ -29,7 +29,9 @@ import (
 //	                                    states first, 32 letters last
 //	2 x dirState                2x232   counters, sequence state, TTL and
 //	                                    IP ID models (60) first; handshake,
-//	                                    FIN and request facts after
+//	                                    FIN and request facts after (the
+//	                                    snaplen-cut count sits in what was
+//	                                    padding before the TLS pointer)
 //	flowState, cold part        40      ID, SYN/ACK time, the two RTTs,
 //	                                    the evicted flow it continues
 //	                                    (tombstone.go; nil unless linked)
@@ -53,8 +55,9 @@ import (
 // FIN, request and last-data frames are 32-bit offsets from the flow's
 // first frame (+-2.1 G frames). A value beyond its range saturates at the
 // range's end, never wraps (TestFlowSlot_offsets, TestFrameOff). The data
-// and timestamp packet counts of a direction are 32-bit and saturate at
-// 2^32-1; everything else keeps the Profile's width.
+// and timestamp packet counts of a direction, and its count of data
+// packets cut by the snaplen, are 32-bit and saturate at 2^32-1;
+// everything else keeps the Profile's width.
 //
 // The fields a packet of an established flow touches sit at the front of
 // the entry and of each struct, so that a packet reads and writes a few
@@ -166,6 +169,7 @@ type dirState struct {
 	retrans                uint32
 	zeroWindows            uint32
 	rsts                   uint32
+	cutPayloads            uint32    // Profile.CutPayloads (saturating)
 	tls                    *tlsState // nil until record tracking starts
 	mac                    [6]byte
 	synSeen, seqValid      bool
@@ -303,7 +307,7 @@ func (d *dirState) expand(p *Profile, frame0 uint64) {
 		NextSeq: d.nextSeq, SeqValid: d.seqValid, LastAck: d.lastAck, AckValid: d.ackValid,
 		Window: d.window, Retransmissions: d.retrans, ZeroWindows: d.zeroWindows,
 		FINSeen: d.finSeen, FINFrame: frameAt(frame0, d.finFrame, d.finSeen), FINTime: nsTimeIf(d.finNs, d.finSeen), FINSeq: d.finSeq,
-		RSTs: d.rsts, HasMAC: d.hasMAC, MAC: d.mac, MACChanged: d.macChanged,
+		RSTs: d.rsts, CutPayloads: d.cutPayloads, HasMAC: d.hasMAC, MAC: d.mac, MACChanged: d.macChanged,
 		FirstPayload: d.firstPay, TLSVersion: d.tlsVersion, Requests: d.requests,
 	}
 	if d.req != nil {

@@ -36,8 +36,12 @@
 // kernel_reason, kernel_absent); the cause by the table's precedence,
 // overruled by a witness that knows it (the kernel's reset reason, or its
 // drop of the RST), packet context choosing among the variants the witness
-// allows. Only then are the summary and advice written, so they
-// never contradict the evidence.
+// allows. What the capture could not show lowers confidence there too: a
+// TLS alert that lost record tracking or the snaplen's cut may have hidden
+// (ruleTLSUnseen, rulePayloadCut in snaplen.go) holds any cause tls_alert
+// would outrank at medium, and at low one that rests on there being no
+// alert. Only then are the summary and advice written, so they never
+// contradict the evidence.
 //
 // Finding is the JSON contract of DESIGN.md section 4: its tags live there
 // and nowhere else. It keeps typed values (netip.AddrPort, Side, Instant,

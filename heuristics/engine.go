@@ -43,6 +43,7 @@ var originRules = []rule{
 	ruleFingerprint,
 	ruleBaseline,
 	ruleTLSUnseen,
+	rulePayloadCut,
 }
 
 // verdict is the combined result of the claims.
@@ -214,6 +215,15 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 	if c.tlsUnseen() != flows.DirUnknown && precedes(CauseTLSAlert, v.cause) {
 		// A TLS alert, which would take precedence, may have gone unseen.
 		v.confidence = min(v.confidence, Medium)
+	}
+	if c.alertCut() && precedes(CauseTLSAlert, v.cause) {
+		// The snaplen may have cut a TLS alert, which would take
+		// precedence.
+		v.confidence = min(v.confidence, Medium)
+	}
+	if c.restsOnCut(v.cause) {
+		// The verdict rests on the absence of what the cut hid.
+		v.confidence = Low
 	}
 	if c.unchecked() && v.origin != OriginMiddlebox {
 		// Nothing of the claimed sender to check the RST against: the

@@ -34,6 +34,7 @@ import (
 //	req=tls:SNI | req=http:METHOD:PATH:HOST   first payload classification
 //	alert=L:D | alert=enc                     a TLS alert in this payload
 //	check=exact|in|out                        RST seq check override
+//	cut                                       the capture's snaplen cut this payload (CutPayloads)
 //	challenge                                 this receiver packet is a challenge ACK
 //	event                                     this RST (not the first RST) opens the event
 type scenario struct {
@@ -69,6 +70,7 @@ type spkt struct {
 	alert     *flows.TLSAlertInfo
 	check     flows.SeqCheck
 	challenge bool
+	cut       bool
 	evt       bool
 	seqSet    bool
 	ackSet    bool
@@ -191,6 +193,8 @@ func (s *scenario) event(lines ...string) *flows.Event {
 				p.check = map[string]flows.SeqCheck{"exact": flows.SeqExact, "in": flows.SeqInWindow, "out": flows.SeqOutOfWindow}[v]
 			case kv == "challenge":
 				p.challenge = true
+			case kv == "cut":
+				p.cut = true
 			case kv == "event":
 				p.evt = true
 			default:
@@ -281,6 +285,9 @@ func (s *scenario) event(lines ...string) *flows.Event {
 			pr.Bytes += uint64(p.e.Len)
 			pr.DataPackets++
 			pr.LastData, pr.LastDataFrame = p.e.Time, p.e.Frame
+			if p.cut {
+				pr.CutPayloads++
+			}
 		}
 		if p.e.Flags.Has(capture.SYN) {
 			pr.SYNSeen, pr.ISN, pr.SYNFrame, pr.SYNTime = true, p.e.Seq, p.e.Frame, p.e.Time

@@ -254,8 +254,8 @@ func (c *ctx) tlsUnseen() flows.Dir {
 // medium at most, see combine).
 func ruleTLSUnseen(ev *flows.Event, c *ctx) []claim {
 	d := c.tlsUnseen()
-	if d == flows.DirUnknown {
-		return nil
+	if d == flows.DirUnknown || c.ev.Flow.Profile(d).CutPayloads > 0 {
+		return nil // rulePayloadCut says it of a direction the snaplen cut
 	}
 	return []claim{noteOf(fmt.Sprintf("the capture lost the TLS record boundaries in the %s's direction (a snaplen cut, a gap or reordering): a TLS alert sent after that could not be seen, so tls_alert could not be ruled out (at most medium confidence)",
 		d))}

@@ -62,6 +62,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	fl := p.Flags
 	seq := Seq(p.Seq)
 
+	firstTTL := pr.ttl.Count == 0 // the sender's first non-RST packet of the flow
 	pr.ttl.Add(p.TTL)
 	host := e.hosts[d-1]
 	if t.replaying {
@@ -69,6 +70,12 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 	}
 	if host != nil {
 		host.TTL.Add(p.TTL)
+		if firstTTL {
+			host.TTLFlows++
+		}
+	} else if firstTTL && t.keepEmitted && !t.replaying {
+		// On a shard: the reader keeps the hosts (see Sharded.countFlows).
+		t.created = append(t.created, flowCreated{client: p.Src.Addr(), seq: t.emitSeq, ttlFlow: true})
 	}
 	if p.Src.Addr().Is4() {
 		pr.ipid.Add(p.IPID)

@@ -273,7 +273,12 @@ type HostProfile struct {
 	Known bool      // the host is in the table (false when unknown or the host table was full)
 	TTL   TTLStats  // non-RST packets sent by the host, all flows
 	IPID  IPIDStats // non-RST IPv4 packets sent by the host, all flows, in arrival order
-	Flows uint32    // flows this host took part in
+	// TTLFlows counts the flows in which the host sent a non-RST packet:
+	// the flows its TTL samples come from (a flow where it only sent RSTs,
+	// or only received, adds to Flows but not here). A baseline steady
+	// "across N flows" counts these.
+	TTLFlows uint32
+	Flows    uint32 // flows this host took part in
 }
 
 // End is where the direction's data ends in sequence space: the seq its

@@ -121,10 +121,13 @@ type hostSnap struct {
 }
 
 // flowCreated is a flow a shard started at the reader's packet seq, so
-// that the reader counts it in HostProfile.Flows when a table would have.
+// that the reader counts it in HostProfile.Flows when a table would have;
+// with ttlFlow, the first non-RST packet client sent in one of the
+// shard's flows, counted in its HostProfile.TTLFlows.
 type flowCreated struct {
 	client, server netip.Addr
 	seq            uint64
+	ttlFlow        bool
 }
 
 // countFlows counts the flows started before packet seq in their hosts'
@@ -132,6 +135,12 @@ type flowCreated struct {
 func (s *Sharded) countFlows(seq uint64) {
 	for ; s.chead < len(s.created) && s.created[s.chead].seq < seq; s.chead++ {
 		c := &s.created[s.chead]
+		if c.ttlFlow {
+			if h := s.router.host(c.client); h != nil {
+				h.TTLFlows++
+			}
+			continue
+		}
 		for _, a := range [2]netip.Addr{c.client, c.server} {
 			if h := s.router.host(a); h != nil {
 				h.Flows++
@@ -447,7 +456,7 @@ func (s *Sharded) deliver() {
 				a netip.Addr
 			}{{&ev.SenderHost, s.snaps[i].senderIP}, {&ev.ReceiverHost, s.snaps[i].receiverIP}} {
 				if h := s.router.hosts[x.a]; h != nil {
-					x.h.Known, x.h.Flows = true, h.Flows
+					x.h.Known, x.h.Flows, x.h.TTLFlows = true, h.Flows, h.TTLFlows
 				}
 			}
 		}

@@ -164,7 +164,8 @@ func (t *Table) newSyn(h uint64, p *capture.Packet) {
 	// What a full entry's first packet does to the hosts (see newEntry
 	// and applyData), now, in arrival order; the replay skips it.
 	if t.keepEmitted {
-		t.created = append(t.created, flowCreated{p.Src.Addr(), p.Dst.Addr(), t.emitSeq})
+		t.created = append(t.created, flowCreated{client: p.Src.Addr(), server: p.Dst.Addr(), seq: t.emitSeq},
+			flowCreated{client: p.Src.Addr(), seq: t.emitSeq, ttlFlow: true})
 	}
 	for k, a := range [2]netip.Addr{p.Src.Addr(), p.Dst.Addr()} {
 		hp := t.host(a)
@@ -173,6 +174,7 @@ func (t *Table) newSyn(h uint64, p *capture.Packet) {
 		}
 		hp.Flows++
 		if k == 0 {
+			hp.TTLFlows++
 			hp.TTL.Add(p.TTL)
 			if p.Src.Addr().Is4() {
 				hp.IPID.Add(p.IPID)

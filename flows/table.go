@@ -503,7 +503,7 @@ func (t *Table) initEntry(e *entry, h uint64, p *capture.Packet, id uint64) {
 		}
 	}
 	if t.keepEmitted && !t.replaying {
-		t.created = append(t.created, flowCreated{client.Addr(), server.Addr(), t.emitSeq})
+		t.created = append(t.created, flowCreated{client: client.Addr(), server: server.Addr(), seq: t.emitSeq})
 	}
 }
 

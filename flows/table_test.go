@@ -491,6 +491,52 @@ func TestTable_hostProfileAcrossFlows(t *testing.T) {
 		t.Errorf("sender host: got known %v mode %d flows %d samples %d, want true 52 3 2",
 			e.SenderHost.Known, e.SenderHost.TTL.Mode, e.SenderHost.Flows, e.SenderHost.TTL.Count)
 	}
+	// The samples came from the two handshakes, not from the RST's flow.
+	if e.SenderHost.TTLFlows != 2 {
+		t.Errorf("sender host: got TTLFlows %d, want 2 (the flows where it sent a non-RST packet)", e.SenderHost.TTLFlows)
+	}
+}
+
+// TestTable_hostTTLFlows: a host's TTLFlows counts the flows where it
+// sent a non-RST packet, in a Table and through Sharded alike: flows
+// where it only sent RSTs (refusals) or only received add to Flows alone,
+// so one socket's own TTL (BGP's 1, GTSM's 255) in one flow is never a
+// baseline "steady across" several.
+func TestTable_hostTTLFlows(t *testing.T) {
+	var pk []capture.Packet
+	pk = append(pk, ladderAt(t, cliAddr, srvAddr, handshake...)...) // the server sends in this flow
+	for i := range 3 {                                              // refused three times: the server sends only RSTs
+		c := netip.AddrPortFrom(cliAddr.Addr(), uint16(41000+i))
+		pk = append(pk, ladderAt(t, c, srvAddr, "C>S S seq=100", "S>C RA seq=0 ack=101 ttl=64")...)
+	}
+	for i := range pk {
+		pk[i].Time = t0.Add(time.Duration(i) * time.Millisecond)
+	}
+	tb := NewTable(Options{})
+	for i := range pk {
+		tb.Add(&pk[i])
+	}
+	tb.Close()
+	srv, cli := tb.hosts[srvAddr.Addr()], tb.hosts[cliAddr.Addr()]
+	if srv == nil || cli == nil {
+		t.Fatal("no host profiles")
+	}
+	if srv.Flows != 4 || srv.TTLFlows != 1 || cli.Flows != 4 || cli.TTLFlows != 4 {
+		t.Errorf("server flows %d TTLFlows %d, client flows %d TTLFlows %d; want 4 1 4 4",
+			srv.Flows, srv.TTLFlows, cli.Flows, cli.TTLFlows)
+	}
+	for _, n := range []int{1, 3} {
+		var last *Event
+		sh := NewSharded(n, Options{OnEvent: func(ev *Event) { e := *ev; last = &e }})
+		for i := range pk {
+			p := pk[i]
+			sh.Add(&p)
+		}
+		sh.Close()
+		if last == nil || last.SenderHost.TTLFlows != 1 || last.SenderHost.Flows != 4 {
+			t.Errorf("%d shards: last refusal's sender host %+v, want Flows 4 TTLFlows 1", n, last)
+		}
+	}
 }
 
 func TestTable_eviction(t *testing.T) {

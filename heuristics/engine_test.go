@@ -21,7 +21,7 @@ func lines(pre []string, more ...string) []string {
 }
 
 func hostTTL(ttl uint8, n uint32) *flows.HostProfile {
-	h := &flows.HostProfile{Known: true, Flows: 3}
+	h := &flows.HostProfile{Known: true, Flows: 3, TTLFlows: 2}
 	h.TTL = flows.TTLStats{Count: n, Min: ttl, Max: ttl, Mode: ttl}
 	return h
 }
@@ -94,7 +94,20 @@ func TestRefused(t *testing.T) {
 		// socket's own TTL, not the host's; its kernel's RST with 64 is no
 		// middlebox (issue 13 class 4).
 		s := newScenario(t)
-		s.host = &flows.HostProfile{Known: true, Flows: 2, TTL: flows.TTLStats{Count: 9, Min: 252, Max: 252, Mode: 252}}
+		s.host = &flows.HostProfile{Known: true, Flows: 2, TTLFlows: 1, TTL: flows.TTLStats{Count: 9, Min: 252, Max: 252, Mode: 252}}
+		f := judge(s.event("C S", "S RA seq=0 ttl=61 id=0 @0.3ms"))
+		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium, maxConf: Medium})
+		if !hasDetail(f, "one socket's own") {
+			t.Errorf("evidence: want the per-socket TTL caveat\n%s", dump(f))
+		}
+	})
+	t.Run("rst_only_flows_are_no_baseline", func(t *testing.T) {
+		// The server took part in 4 flows but sent non-RST packets in one
+		// (its GTSM socket); in the others it only refused. Its TTL samples
+		// come from one socket: still no host baseline (a reordered
+		// capture made this "steady across 2 other flows").
+		s := newScenario(t)
+		s.host = &flows.HostProfile{Known: true, Flows: 4, TTLFlows: 1, TTL: flows.TTLStats{Count: 9, Min: 252, Max: 252, Mode: 252}}
 		f := judge(s.event("C S", "S RA seq=0 ttl=61 id=0 @0.3ms"))
 		check(t, f, want{cause: CauseRefused, origin: OriginServer, minConf: Medium, maxConf: Medium})
 		if !hasDetail(f, "one socket's own") {
@@ -103,7 +116,7 @@ func TestRefused(t *testing.T) {
 	})
 	t.Run("host_baseline_across_flows_still_counts", func(t *testing.T) {
 		s := newScenario(t)
-		s.host = &flows.HostProfile{Known: true, Flows: 4, TTL: flows.TTLStats{Count: 30, Min: 52, Max: 52, Mode: 52}}
+		s.host = &flows.HostProfile{Known: true, Flows: 4, TTLFlows: 3, TTL: flows.TTLStats{Count: 30, Min: 52, Max: 52, Mode: 52}}
 		f := judge(s.event("C S", "S RA seq=0 ttl=62 id=0 @0.3ms"))
 		check(t, f, want{cause: CauseRefused, origin: OriginMiddlebox, minConf: Medium, maxConf: Medium,
 			signals: map[Signal][]uint64{SignalTTLMismatch: {2}}})

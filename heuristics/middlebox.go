@@ -75,7 +75,10 @@ type ttlRef struct {
 	count          uint32
 	from           string // "server's packets", "host's other traffic"
 	host           bool   // from the host profile (other flows)
-	otherFlows     uint32 // flows of the host besides this one (host only)
+	// otherFlows are the flows the host's TTL samples came from (host
+	// only): flows where it sent a non-RST packet, which this one is not
+	// (the host baseline stands in only when the flow has no sample).
+	otherFlows uint32
 }
 
 // acrossFlows reports whether a host baseline is one TTL seen in at least
@@ -127,7 +130,7 @@ func findSenderTTL(ev *flows.Event, c *ctx) (ttlRef, bool) {
 	if r.count == 0 && ev.SenderHost.Known && ev.SenderHost.TTL.Count >= 3 {
 		t := &ev.SenderHost.TTL
 		r = ttlRef{min: t.Min, max: t.Max, mode: t.Mode, count: t.Count, host: true,
-			otherFlows: max(ev.SenderHost.Flows, 1) - 1, from: "host's other traffic"}
+			otherFlows: ev.SenderHost.TTLFlows, from: "host's other traffic"}
 		if c.senderAddr != "" {
 			r.from = "host's packets in other flows"
 		}

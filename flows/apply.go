@@ -73,6 +73,7 @@ func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans
 		if firstTTL {
 			host.TTLFlows++
 		}
+		t.hostMAC(host, p)
 	} else if firstTTL && t.keepEmitted && !t.replaying {
 		// On a shard: the reader keeps the hosts (see Sharded.countFlows).
 		t.created = append(t.created, flowCreated{client: p.Src.Addr(), seq: t.emitSeq, ttlFlow: true})

@@ -156,6 +156,11 @@ type Event struct {
 	// across all flows, as known when the event was decided.
 	SenderHost   HostProfile
 	ReceiverHost HostProfile
+	// RSTMACHosts is how many hosts (IP addresses) had their first
+	// non-RST packet from the first RST's link-layer source, as known
+	// when the event was decided (0 without a MAC): two or more make that
+	// MAC a router's, so a RST it sent with an initial TTL was made there.
+	RSTMACHosts uint32
 
 	After After
 	// EndOfInput is set when the event was decided because the input

@@ -315,6 +315,9 @@ func (t *Table) emitHead(endOfInput bool) {
 	if h := t.hosts[oe.receiver.Addr()]; h != nil {
 		ev.ReceiverHost = *h
 	}
+	if r := &ev.RSTs[0]; !t.noHosts {
+		ev.RSTMACHosts = t.rstMACHosts(r.HasMAC, r.SrcMAC)
+	}
 	t.stats.Events++
 	if t.keepEmitted {
 		oe.emitSeq = t.emitSeq

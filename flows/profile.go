@@ -278,7 +278,11 @@ type HostProfile struct {
 	// or only received, adds to Flows but not here). A baseline steady
 	// "across N flows" counts these.
 	TTLFlows uint32
-	Flows    uint32 // flows this host took part in
+	// MAC is the link-layer source of the host's first non-RST packet
+	// (Ethernet-like captures only; valid iff HasMAC).
+	MAC    [6]byte
+	HasMAC bool
+	Flows  uint32 // flows this host took part in
 }
 
 // End is where the direction's data ends in sequence space: the seq its

@@ -109,6 +109,8 @@ type hostReq struct {
 	key      rstKey
 	sender   netip.Addr
 	receiver netip.Addr
+	mac      [6]byte // the RST's link-layer source (valid iff hasMAC)
+	hasMAC   bool
 }
 
 type hostSnap struct {
@@ -118,6 +120,7 @@ type hostSnap struct {
 	// (the first whose clock passes its look-ahead; MaxUint64: at Close).
 	seq              uint64
 	sender, receiver HostProfile
+	macHosts         uint32 // Event.RSTMACHosts
 }
 
 // flowCreated is a flow a shard started at the reader's packet seq, so
@@ -320,6 +323,7 @@ func (s *Sharded) hostPacket(p *capture.Packet) {
 	if p.Src.Addr().Is4() {
 		hp.IPID.Add(p.IPID)
 	}
+	s.router.hostMAC(hp, p)
 }
 
 // request queues the host snapshot of the RST p, sorted by key.
@@ -329,7 +333,8 @@ func (s *Sharded) request(p *capture.Packet) {
 		s.reqs = s.reqs[:n]
 		s.rhead = 0
 	}
-	r := hostReq{key: rstKey{unixNano(p.Time), p.Input, p.Index}, sender: p.Src.Addr(), receiver: p.Dst.Addr()}
+	r := hostReq{key: rstKey{unixNano(p.Time), p.Input, p.Index}, sender: p.Src.Addr(), receiver: p.Dst.Addr(),
+		mac: p.SrcMAC, hasMAC: p.HasMAC}
 	s.reqs = append(s.reqs, r)
 	i := len(s.reqs) - 1
 	for i > s.rhead && r.key.less(s.reqs[i-1].key) {
@@ -358,6 +363,7 @@ func (s *Sharded) snapshotDue(all bool) {
 		if h := s.router.hosts[r.receiver]; h != nil {
 			sn.receiver = *h
 		}
+		sn.macHosts = s.router.rstMACHosts(r.hasMAC, r.mac)
 		if s.shead > 64 && s.shead*2 > len(s.snaps) {
 			n := copy(s.snaps, s.snaps[s.shead:])
 			s.snaps = s.snaps[:n]
@@ -427,10 +433,10 @@ func (s *Sharded) deliver() {
 	// (its queue's order).
 	for _, oe := range s.events {
 		ev := &oe.ev
-		ev.SenderHost, ev.ReceiverHost = HostProfile{}, HostProfile{}
+		ev.SenderHost, ev.ReceiverHost, ev.RSTMACHosts = HostProfile{}, HostProfile{}, 0
 		if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
 			sn := &s.snaps[i]
-			ev.SenderHost, ev.ReceiverHost, oe.emitSeq = sn.sender, sn.receiver, sn.seq
+			ev.SenderHost, ev.ReceiverHost, ev.RSTMACHosts, oe.emitSeq = sn.sender, sn.receiver, sn.macHosts, sn.seq
 		}
 	}
 	slices.SortStableFunc(s.events, func(a, b *openEvent) int {

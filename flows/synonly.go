@@ -176,6 +176,7 @@ func (t *Table) newSyn(h uint64, p *capture.Packet) {
 		if k == 0 {
 			hp.TTLFlows++
 			hp.TTL.Add(p.TTL)
+			t.hostMAC(hp, p)
 			if p.Src.Addr().Is4() {
 				hp.IPID.Add(p.IPID)
 			}

@@ -152,6 +152,7 @@ type Table struct {
 	emitSeq     uint64        // the reader's packet being handled (see shardItem.seq)
 	created     []flowCreated // on a shard: flows started in this batch, for HostProfile.Flows
 	hosts       map[netip.Addr]*HostProfile
+	macHosts    map[[6]byte]uint32 // hosts per first MAC (HostProfile.MAC); at most one entry per host
 	// hostCache remembers recent hosts' profiles by address in front of
 	// hosts (profiles are never removed, so an entry stays right).
 	hostCache *[hostCacheSize]hostCached
@@ -192,11 +193,12 @@ func NewTable(opts Options) *Table {
 		opts.MaxHosts = DefaultMaxHosts
 	}
 	t := &Table{
-		active: flowList{evict: opts.IdleEvict},
-		half:   flowList{evict: opts.IdleEvict},
-		closed: flowList{evict: opts.CloseEvict},
-		opts:   opts,
-		hosts:  make(map[netip.Addr]*HostProfile),
+		active:   flowList{evict: opts.IdleEvict},
+		half:     flowList{evict: opts.IdleEvict},
+		closed:   flowList{evict: opts.CloseEvict},
+		opts:     opts,
+		hosts:    make(map[netip.Addr]*HostProfile),
+		macHosts: make(map[[6]byte]uint32),
 	}
 	t.flows = newFlowMap(&t.store, &t.syns)
 	t.setNow(time.Time{})
@@ -505,6 +507,23 @@ func (t *Table) initEntry(e *entry, h uint64, p *capture.Packet, id uint64) {
 	if t.keepEmitted && !t.replaying {
 		t.created = append(t.created, flowCreated{client: client.Addr(), server: server.Addr(), seq: t.emitSeq})
 	}
+}
+
+// hostMAC records p's link-layer source as h's first MAC (a host's
+// packets after the first are not looked at: one branch per packet).
+func (t *Table) hostMAC(h *HostProfile, p *capture.Packet) {
+	if !h.HasMAC && p.HasMAC {
+		h.MAC, h.HasMAC = p.SrcMAC, true
+		t.macHosts[p.SrcMAC]++
+	}
+}
+
+// rstMACHosts is Event.RSTMACHosts for a RST with mac (has: a MAC).
+func (t *Table) rstMACHosts(has bool, mac [6]byte) uint32 {
+	if !has {
+		return 0
+	}
+	return t.macHosts[mac]
 }
 
 // host returns the profile of addr, creating it while there is room.

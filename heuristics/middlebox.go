@@ -714,6 +714,20 @@ func (c *ctx) onLink() bool {
 	return err1 == nil && err2 == nil && ps != pr
 }
 
+// routerMAC reports whether the RST's link-layer source is a router's:
+// two or more hosts other than the claimed sender had their first packets
+// from that MAC (flows.Event.RSTMACHosts), and gives their number.
+func (c *ctx) routerMAC() (uint32, bool) {
+	if !c.rst.HasMAC {
+		return 0, false
+	}
+	n := c.ev.RSTMACHosts
+	if h := c.senderHost; h != nil && h.HasMAC && h.MAC == c.rst.SrcMAC && n > 0 {
+		n-- // the claimed sender's own address
+	}
+	return n, n >= 2
+}
+
 // subnetPhrase names the prefix length onLink compares: "/24" or "/64".
 func (c *ctx) subnetPhrase() string {
 	if c.ipv4 {
@@ -727,7 +741,12 @@ func (c *ctx) subnetPhrase() string {
 // the origin's confidence, see combine). A RST sent on the receiver's own
 // link (0 hops at a capture on the receiver) from an address outside the
 // receiver's subnet is one medium middlebox signal: a gateway or firewall
-// there is likelier than the server sharing that link.
+// there is likelier than the server sharing that link. When the link layer
+// shows more (the RST's source MAC also brought the first packets of two
+// or more other addresses: a router's), a RST with its initial TTL was
+// made at that router: a MAC signal, strong when the address is also
+// outside the receiver's subnet (then it is not the router's own), else
+// medium; the origin stays capped (no baseline of the claimed sender).
 func ruleBaseline(ev *flows.Event, c *ctx) []claim {
 	if !c.unchecked() {
 		return nil
@@ -741,6 +760,20 @@ func ruleBaseline(ev *flows.Event, c *ctx) []claim {
 		d = fmt.Sprintf("the %s sent nothing else in this flow and its TTL in %s may be one socket's own: the RST's origin could not be checked", who, ref.flowsPhrase())
 	}
 	out := []claim{noteOf(d, c.rst.Frame)}
+	if n, ok := c.routerMAC(); ok && c.rst.TTL != 0 && hops(c.rst.TTL) == 0 {
+		// The link layer shows the device that sent the frame forwards
+		// other hosts' traffic; a RST with its initial TTL was made
+		// there. Stronger when the address is also outside the
+		// receiver's subnet (then it cannot be that router's own on this
+		// link).
+		s, where := medium, ""
+		if c.onLink() {
+			s, where = strong, fmt.Sprintf(", and the %s's address is outside the %s's subnet (%s)", c.senderName, c.receiverName, c.subnetPhrase())
+		}
+		out = append(out, middlebox(SignalMACMismatch, s, fmt.Sprintf("RST TTL %d is an initial TTL (0 hops) and its source MAC %s is a router's: the first packets of %d other addresses in this capture came from it%s: the router or a firewall there made the RST, the %s only if it is that router",
+			c.rst.TTL, macString(c.rst.SrcMAC), n, where, c.senderName), c.rst.Frame))
+		return out
+	}
 	if c.onLink() {
 		// Weighed as one medium TTL signal: alone it makes a middlebox
 		// origin of low confidence, the most likely of two readings.

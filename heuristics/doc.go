@@ -40,8 +40,14 @@
 // TLS alert that lost record tracking or the snaplen's cut may have hidden
 // (ruleTLSUnseen, rulePayloadCut in snaplen.go) holds any cause tls_alert
 // would outrank at medium, and at low one that rests on there being no
-// alert. Only then are the summary and advice written, so they never
-// contradict the evidence.
+// alert. When nothing of the claimed sender can be checked (no packet of
+// it in the flow, no TTL steady across other flows where it sent), the
+// origin is capped at medium and the card says so (ruleBaseline); a RST
+// with its initial TTL from outside the receiver's subnet, or from a MAC
+// that brought other addresses' first packets (a router's: the link
+// layer's proof that the claimed address is behind it), is then counted
+// as made on the receiver's link. Only then are the summary and advice
+// written, so they never contradict the evidence.
 //
 // Finding is the JSON contract of DESIGN.md section 4: its tags live there
 // and nowhere else. It keeps typed values (netip.AddrPort, Side, Instant,

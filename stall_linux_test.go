@@ -29,53 +29,13 @@ func TestStop_readerNotReading(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pcap := filepath.Join(t.TempDir(), "x.pcap")
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close() // alive until the end, never read
-			cmd := childCmd("", append([]string{"-r", in, "-w", pcap}, tc.args...)...)
-			cmd.Stdout = w
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			w.Close()
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
 			// Half the pipe full: the report has begun, and what is left
 			// of it cannot fit.
-			for {
-				n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n >= 32<<10 {
-					break
-				}
-				select {
-				case err := <-done:
-					t.Fatalf("rstscope ended (%v) before filling the pipe: %s", err, stderr.String())
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-done:
-			case <-time.After(2 * time.Minute): // a hang, not slowness
-				cmd.Process.Kill()
-				<-done
-				t.Fatalf("rstscope still running 2 minutes after one SIGINT, its reader not reading; stderr: %s", stderr.String())
-			}
-			if code := cmd.ProcessState.ExitCode(); code != 1 {
-				t.Errorf("exit: got %d, want 1 (the report is incomplete)", code)
-			}
+			stderr := interruptStalled(t, append([]string{"-r", in, "-w", pcap}, tc.args...), "reader",
+				func(queued, _ int) bool { return queued >= 32<<10 })
 			const want = "rstscope: report: write: the reader of the report has read nothing for 2s since the signal: gave up (the report is incomplete)\n"
-			if !strings.HasSuffix(stderr.String(), want) {
-				t.Errorf("stderr: got %q, want it to end with %q", stderr.String(), want)
+			if !strings.HasSuffix(stderr, want) {
+				t.Errorf("stderr: got %q, want it to end with %q", stderr, want)
 			}
 			packets, findings := pcapPackets(t, pcap)
 			switch {
@@ -108,59 +68,20 @@ func TestStop_pcapReaderNotReading(t *testing.T) {
 		{"write-all", []string{"--write-all"}}, // blocked while reading, streaming every packet
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close() // alive until the end, never read
-			cmd := childCmd("", append([]string{"-r", in, "-w", "-", "--format", "ndjson"}, tc.args...)...)
-			cmd.Stdout = w
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			w.Close()
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
 			// The pipe full, and still full a moment later: the pcap
 			// writer is blocked (half full is not enough: with
 			// --write-all the signal could stop the read before the
 			// writer blocks, and the pcap so far then fits).
-			size, err := unix.FcntlInt(r.Fd(), unix.F_GETPIPE_SZ, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for full := 0; full < 10; {
-				n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n >= size {
+			full := 0
+			out := interruptStalled(t, append([]string{"-r", in, "-w", "-", "--format", "ndjson"}, tc.args...), "pcap reader",
+				func(queued, size int) bool {
+					if queued < size {
+						full = 0
+						return false
+					}
 					full++
-				} else {
-					full = 0
-				}
-				select {
-				case err := <-done:
-					t.Fatalf("rstscope ended (%v) before filling the pipe: %s", err, stderr.String())
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-done:
-			case <-time.After(2 * time.Minute): // a hang, not slowness
-				cmd.Process.Kill()
-				<-done
-				t.Fatalf("rstscope still running 2 minutes after one SIGINT, its pcap reader not reading; stderr: %.500s", stderr.String())
-			}
-			if code := cmd.ProcessState.ExitCode(); code != 1 {
-				t.Errorf("exit: got %d, want 1 (the pcap is incomplete)", code)
-			}
-			out := stderr.String()
+					return full >= 10
+				})
 			const want = "the reader of the pcap has read nothing for 2s since the signal: gave up (the pcap is incomplete)\n"
 			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 			if last := lines[len(lines)-1] + "\n"; !strings.HasPrefix(last, "rstscope: ") || !strings.HasSuffix(last, want) {
@@ -174,4 +95,60 @@ func TestStop_pcapReaderNotReading(t *testing.T) {
 			t.Logf("%d findings reported; %s", n, lines[len(lines)-1])
 		})
 	}
+}
+
+// interruptStalled runs rstscope with args, its stdout a pipe that stays
+// open but is never read, until ready(bytes queued in the pipe, the pipe's
+// size) holds (asked every 10 ms), then sends one SIGINT: the run must end
+// (within 2 minutes: a hang, not slowness) with exit 1. It gives stderr.
+// reader names the stalled reader in failures.
+func interruptStalled(t *testing.T, args []string, reader string, ready func(queued, size int) bool) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close() // alive until the end, never read
+	cmd := childCmd("", args...)
+	cmd.Stdout = w
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	size, err := unix.FcntlInt(r.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ready(n, size) {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("rstscope ended (%v) before filling the pipe: %s", err, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute): // a hang, not slowness
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("rstscope still running 2 minutes after one SIGINT, its %s not reading; stderr: %.500s", reader, stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit: got %d, want 1 (the output is incomplete)", code)
+	}
+	return stderr.String()
 }

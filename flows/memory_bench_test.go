@@ -66,6 +66,19 @@ func establish(tb *Table, p *capture.Packet, i int, at time.Time) {
 	}
 }
 
+// reportHeld checks that tb holds n flows and reports the live heap they
+// took beyond before, per flow, and the heap held.
+func reportHeld(b *testing.B, tb *Table, before uint64, n int) {
+	b.Helper()
+	after := liveHeap()
+	if got := tb.Stats().Active; got != n {
+		b.Fatalf("got %d flows held, want %d", got, n)
+	}
+	b.ReportMetric(float64(after-before)/float64(n), "B/flow")
+	b.ReportMetric(float64(peakHeap())/(1<<20), "heap-MB")
+	runtime.KeepAlive(tb)
+}
+
 // BenchmarkMemory_established holds 1,000,000 concurrent established
 // flows (6 packets each) and reports the live heap per flow and the heap
 // held (issue 17: at most 500 MB for 1 M flows).
@@ -79,13 +92,7 @@ func BenchmarkMemory_established(b *testing.B) {
 		for i := range n {
 			establish(tb, &p, i, t0.Add(time.Duration(i)*time.Microsecond))
 		}
-		after := liveHeap()
-		if got := tb.Stats().Active; got != n {
-			b.Fatalf("got %d flows held, want %d", got, n)
-		}
-		b.ReportMetric(float64(after-before)/n, "B/flow")
-		b.ReportMetric(float64(peakHeap())/(1<<20), "heap-MB")
-		runtime.KeepAlive(tb)
+		reportHeld(b, tb, before, n)
 	}
 }
 
@@ -150,12 +157,6 @@ func BenchmarkMemory_fullLadder(b *testing.B) {
 				tb.Add(&p)
 			}
 		}
-		after := liveHeap()
-		if got := tb.Stats().Active; got != n {
-			b.Fatalf("got %d flows held, want %d", got, n)
-		}
-		b.ReportMetric(float64(after-before)/n, "B/flow")
-		b.ReportMetric(float64(peakHeap())/(1<<20), "heap-MB")
-		runtime.KeepAlive(tb)
+		reportHeld(b, tb, before, n)
 	}
 }

@@ -22,6 +22,13 @@ type Options struct {
 	// 16 packets); a flow that has seen only a pure SYN about 190 bytes (see
 	// synRec).
 	MaxFlows int
+	// HotFlows is how many flows the table keeps as they are tracked (the
+	// hot tier, about 1 KB each); past it the least recently active are
+	// frozen into compact records of about 200 bytes and thawed by their
+	// next packet (freezer.go). Output does not depend on it. Zero or
+	// negative: DefaultHotFlows (65,536, about 70 MB); split between the
+	// shards of a Sharded as MaxFlows.
+	HotFlows int
 	// MaxHosts caps the per-host profile table; hosts past it get no
 	// profile (HostProfile.Known false). Default 65,536.
 	MaxHosts int

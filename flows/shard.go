@@ -232,6 +232,7 @@ func NewSharded(n int, opts Options) *Sharded {
 	} else {
 		sopts.MaxFlows = max(DefaultMaxFlows/n, 1)
 	}
+	sopts.HotFlows = max(cmp.Or(max(opts.HotFlows, 0), DefaultHotFlows)/n, 1)
 	for range n {
 		sh := &shard{in: make(chan int, 1), done: make(chan struct{}, 1)}
 		o := sopts

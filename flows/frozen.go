@@ -1,0 +1,610 @@
+package flows
+
+import (
+	"encoding/binary"
+	"time"
+	"unsafe"
+
+	"github.com/rstscope/rstscope/capture"
+)
+
+// Frozen flows: the cold tier of a two-tier flow store (issue 17).
+//
+// A table keeps at most Options.HotFlows flows as entries (the hot tier,
+// flowState: about 1 KB each, see state.go). Past that it freezes its
+// coldest flows - the heads of the active, half-open and closed lists,
+// which are ordered by last packet - into compact, pointer-free byte
+// records, the way zswap keeps cold pages compressed: freezer.go says
+// where the records live and how the table finds, evicts and thaws them;
+// this file is the record's encoding.
+//
+// A record codes every field of the flow (flowState, its ladder, its
+// out-of-line request, TLS and evicted-flow parts, and a ClientHello
+// being completed), so that decoding gives back the same state: the
+// contract is exactness, output never depends on which tier held a flow
+// (TestFrozen_roundTrip, FuzzFrozenRoundTrip, TestHotFlows_sameOutput).
+// Fields are coded one by one as differences from a prediction made of
+// what was coded before them (zig-zag varints: a right guess is 0):
+//   - times as offsets from the flow's last packet or start, the flow's
+//     last packet from its queue's base time, frames from the flow's
+//     first frame, the first frame from the queue's base frame;
+//   - a direction's next seq from its ISN, its last ACK from the other
+//     direction's next seq, a field that is valid only under a flag from
+//     the value it usually has then (a SYN time from the first packet's);
+//   - ladder slots from the slot before them: seq from the direction's
+//     previous seq plus its length, ACK from the other direction's, time,
+//     frame, IP ID, TTL, window and TSval from the previous slot's;
+//   - a zero difference costs one bit: fields go in groups of 8 with a
+//     mask byte of the non-zero ones, and groups in sections of 8 with a
+//     mask byte of the non-empty groups (a section of 64 zero fields is
+//     one byte).
+// Strings (request method, path, Host, SNI, ALPN) and the ClientHello
+// buffer are coded as their bytes. Host profiles are looked up again on
+// thaw (a host's profile never leaves the table, and a host that had
+// none when the flow started never gets one); flows with open events
+// stay hot.
+//
+// One function (flowCodec.flow) walks the fields for both directions of
+// the coding, so that the encoder and the decoder cannot disagree on a
+// field's place or prediction.
+
+// codec writes (enc) or reads (dec) a record's fields in one order.
+type codec struct {
+	dec bool
+	b   []byte // enc: the output; dec: the input
+	pos int    // dec: read position
+	bad bool   // dec: the input ended early or a varint overflowed
+
+	nf      int  // fields coded in the current section
+	secAt   int  // enc: where the section's mask byte is
+	secMask byte // bits of the section's non-empty groups
+	grpAt   int  // enc: where the group's mask byte is
+	grpMask byte // bits of the group's non-zero fields
+}
+
+// reset starts coding: enc appends to out, dec reads in.
+func (c *codec) reset(dec bool, buf []byte) {
+	*c = codec{dec: dec, b: buf}
+}
+
+// next opens the field's group (and section) when it starts one, and
+// reports whether the field is present (dec) or gives its bit (enc).
+func (c *codec) field() byte {
+	g, k := c.nf>>3&7, c.nf&7
+	if c.nf&63 == 0 {
+		if c.nf > 0 {
+			c.closeSection()
+		}
+		if c.dec {
+			c.secMask = c.byte1()
+		} else {
+			c.secAt = len(c.b)
+			c.b = append(c.b, 0)
+			c.secMask = 0
+		}
+	}
+	if k == 0 {
+		if c.dec {
+			c.grpMask = 0
+			if c.secMask&(1<<g) != 0 {
+				c.grpMask = c.byte1()
+			}
+		} else {
+			if g > 0 {
+				c.closeGroup(g - 1)
+			}
+			c.grpAt = len(c.b)
+			c.b = append(c.b, 0)
+			c.grpMask = 0
+		}
+	}
+	c.nf++
+	return 1 << k
+}
+
+// closeGroup ends group g (enc): an empty group's mask byte goes.
+func (c *codec) closeGroup(g int) {
+	if c.grpMask == 0 {
+		c.b = c.b[:c.grpAt] // nothing was written after it
+		return
+	}
+	c.b[c.grpAt] = c.grpMask
+	c.secMask |= 1 << g
+}
+
+// closeSection ends the section (enc).
+func (c *codec) closeSection() {
+	if c.dec {
+		return
+	}
+	c.closeGroup((c.nf - 1) >> 3 & 7)
+	c.b[c.secAt] = c.secMask
+}
+
+// finish ends the coding: enc gives the output, dec reports whether the
+// input was well formed.
+func (c *codec) finish() bool {
+	if !c.dec && c.nf > 0 {
+		c.closeSection()
+	}
+	return !c.bad
+}
+
+func (c *codec) byte1() byte {
+	if c.pos >= len(c.b) {
+		c.bad = true
+		return 0
+	}
+	v := c.b[c.pos]
+	c.pos++
+	return v
+}
+
+// u codes v (enc: v is read; dec: the value read is returned).
+func (c *codec) u(v uint64) uint64 {
+	bit := c.field()
+	if c.dec {
+		if c.grpMask&bit == 0 {
+			return 0
+		}
+		x, n := binary.Uvarint(c.b[min(c.pos, len(c.b)):])
+		if n <= 0 {
+			c.bad = true
+			return 0
+		}
+		c.pos += n
+		return x
+	}
+	if v != 0 {
+		c.grpMask |= bit
+		c.b = binary.AppendUvarint(c.b, v)
+	}
+	return v
+}
+
+// raw codes len(p) bytes as they are (after a field that gave their
+// number).
+func (c *codec) raw(p []byte) {
+	if c.dec {
+		if len(c.b)-c.pos < len(p) {
+			c.bad = true
+			clear(p)
+			return
+		}
+		c.pos += copy(p, c.b[c.pos:])
+		return
+	}
+	c.b = append(c.b, p...)
+}
+
+// integer is what num and uns code.
+type integer interface {
+	~uint8 | ~uint16 | ~uint32 | ~uint64 | ~int8 | ~int16 | ~int32 | ~int64 | ~int
+}
+
+// num codes *v as its difference from pred (modulo its width), zig-zag.
+func num[T integer](c *codec, v *T, pred T) {
+	w := 64 - 8*unsafe.Sizeof(*v)
+	if c.dec {
+		z := c.u(0)
+		*v = pred + T(int64(z>>1)^-int64(z&1))
+		return
+	}
+	d := int64(uint64(*v-pred)<<w) >> w // the difference, sign-extended
+	c.u(uint64(d<<1) ^ uint64(d>>63))
+}
+
+// uns codes *v as it is (for values that are small and never negative).
+func uns[T integer](c *codec, v *T) {
+	w := 64 - 8*unsafe.Sizeof(*v)
+	if c.dec {
+		*v = T(c.u(0))
+		return
+	}
+	c.u(uint64(*v) << w >> w)
+}
+
+// flag codes a bool.
+func (c *codec) flag(b *bool) {
+	if c.dec {
+		*b = c.u(0) != 0
+		return
+	}
+	if *b {
+		c.u(1)
+	} else {
+		c.u(0)
+	}
+}
+
+// flags codes up to 64 bools as one field.
+func (c *codec) flags(bs ...*bool) {
+	var v uint64
+	if !c.dec {
+		for i, b := range bs {
+			if *b {
+				v |= 1 << i
+			}
+		}
+	}
+	v = c.u(v)
+	if c.dec {
+		for i, b := range bs {
+			*b = v&(1<<i) != 0
+		}
+	}
+}
+
+// str codes a string as its length and bytes; well-known HTTP methods
+// decode without allocating.
+func (c *codec) str(s *string) {
+	n := len(*s)
+	uns(c, &n)
+	if !c.dec {
+		c.b = append(c.b, *s...)
+		return
+	}
+	if n > len(c.b)-c.pos || n < 0 {
+		c.bad, *s = true, ""
+		return
+	}
+	b := c.b[c.pos : c.pos+n]
+	c.pos += n
+	for _, m := range httpMethods {
+		if m == string(b) {
+			*s = m
+			return
+		}
+	}
+	*s = string(b)
+}
+
+// bytes codes a byte slice (dec: appended to a new slice of capacity
+// cap0, at least its length).
+func (c *codec) bytes(p *[]byte, cap0 int) {
+	n := len(*p)
+	uns(c, &n)
+	if !c.dec {
+		c.b = append(c.b, *p...)
+		return
+	}
+	if n > len(c.b)-c.pos || n < 0 {
+		c.bad, *p = true, nil
+		return
+	}
+	*p = append(make([]byte, 0, max(cap0, n)), c.b[c.pos:c.pos+n]...)
+	c.pos += n
+}
+
+// instant codes a time that is zero or nsTime of some Unix ns: a flag,
+// then the ns as a difference from pred.
+func (c *codec) instant(t *time.Time, pred int64) {
+	has := !t.IsZero()
+	c.flag(&has)
+	var ns int64
+	if has && !c.dec {
+		ns = unixNano(*t)
+	}
+	num(c, &ns, pick(has, pred, 0))
+	if c.dec {
+		*t = time.Time{}
+		if has {
+			*t = nsTime(ns)
+		}
+	}
+}
+
+// frozenBase is what a queue's records are coded relative to.
+type frozenBase struct {
+	ns    int64
+	frame uint64
+}
+
+// flow codes f (and hello, the ClientHello being completed, or nil) from
+// the record's fields, after the endpoints (see putEndpoints). dec: f
+// must be zero; the out-of-line parts are taken from t's pools (t may be
+// nil: allocated).
+func (c *codec) flow(f *flowState, hello **helloBuf, b frozenBase, t *Table) {
+	num(c, &f.last, b.ns)
+	num(c, &f.start, f.last)
+	num(c, &f.firstFrame, b.frame)
+	uns(c, &f.npk)
+	hasEv, hasHello := f.evicted != nil, *hello != nil
+	c.flags(&f.established, &f.closed, &f.reset, &f.synackSeen, &f.rttSeen, &f.wsBoth, &f.anyData, &hasEv, &hasHello)
+	uns(c, &f.rolesFrom)
+	uns(c, &f.tunnel)
+	uns(c, &f.vlan)
+	num(c, &f.input, 0)
+	num(c, &f.maxGap, 0)
+	num(c, &f.id, 0)
+	num(c, &f.synackNs, pick(f.synackSeen, f.start, 0))
+	num(c, &f.serverRTT, 0)
+	num(c, &f.clientRTT, 0)
+
+	// Sequence state of both directions first: each predicts the other.
+	c0, s0 := &f.dirs[0], &f.dirs[1]
+	num(c, &c0.isn, 0)
+	num(c, &s0.isn, 0)
+	num(c, &c0.nextSeq, c0.isn)
+	num(c, &s0.nextSeq, s0.isn)
+	num(c, &c0.lastAck, s0.nextSeq)
+	num(c, &s0.lastAck, c0.nextSeq)
+	for i := range f.dirs {
+		c.dir(f, &f.dirs[i], t)
+	}
+	c.hist(f)
+	c.ladder(f, t)
+	if hasEv {
+		if c.dec {
+			f.evicted = new(Evicted)
+		}
+		c.evicted(f.evicted, f)
+	}
+	if hasHello {
+		if c.dec {
+			*hello = new(helloBuf)
+		}
+		h := *hello
+		uns(c, &h.dir)
+		uns(c, &h.need)
+		num(c, &h.next, f.dirs[min(max(int(h.dir), 1), 2)-1].nextSeq)
+		c.bytes(&h.b, h.need)
+	}
+}
+
+// pick gives a if ok, else b.
+func pick[T any](ok bool, a, b T) T {
+	if ok {
+		return a
+	}
+	return b
+}
+
+// dir codes a direction of f but for the sequence state flow coded.
+func (c *codec) dir(f *flowState, d *dirState, t *Table) {
+	hasTLS, hasReq, hasLast := d.tls != nil, d.req != nil, d.req != nil && d.req.last != nil
+	c.flags(&d.synSeen, &d.seqValid, &d.ackValid, &d.finSeen, &d.hasMAC, &d.macChanged, &d.hasWScale, &hasTLS, &hasReq, &hasLast)
+	uns(c, &d.packets)
+	uns(c, &d.bytes)
+	uns(c, &d.dataPackets)
+	num(c, &d.tsPackets, d.dataPackets)
+	uns(c, &d.rsts)
+	num(c, &d.first, pick(d.packets > 0, f.start, 0))
+	num(c, &d.last, pick(d.packets > 0, f.last, 0))
+	num(c, &d.lastData, pick(d.dataPackets > 0, d.last, 0))
+	num(c, &d.lastDataFrame, 0)
+	num(c, &d.synNs, pick(d.synSeen, d.first, 0))
+	num(c, &d.synFrame, 0)
+	num(c, &d.finNs, pick(d.finSeen, d.last, 0))
+	num(c, &d.finFrame, d.lastDataFrame)
+	num(c, &d.finSeq, pick(d.finSeen, d.nextSeq-1, 0))
+	uns(c, &d.window)
+	num(c, &d.lastTSVal, 0)
+	uns(c, &d.mss)
+	uns(c, &d.wscale)
+	uns(c, &d.firstPay)
+	num(c, &d.reqKind, d.firstPay)
+	num(c, &d.reqNs, pick(d.reqKind != PayloadNone, d.first, 0))
+	num(c, &d.reqFrame, 0)
+	num(c, &d.reqStart, pick(d.reqKind != PayloadNone, d.isn+1, 0))
+	uns(c, &d.tlsVersion)
+	uns(c, &d.requests)
+	uns(c, &d.retrans)
+	uns(c, &d.zeroWindows)
+	uns(c, &d.cutPayloads)
+	mac := uint64(0)
+	if !c.dec {
+		var b [8]byte
+		copy(b[:], d.mac[:])
+		mac = binary.LittleEndian.Uint64(b[:])
+	}
+	uns(c, &mac)
+	if c.dec {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], mac)
+		copy(d.mac[:], b[:])
+	}
+	c.ttl(&d.ttl, uint32(min(d.packets-uint64(d.rsts), 1<<32-1)))
+	ip := &d.ipid
+	num(c, &ip.Samples, d.ttl.Count)
+	uns(c, &ip.Last)
+	uns(c, &ip.Model)
+	uns(c, &ip.Step)
+	uns(c, &ip.Zero)
+	num(c, &ip.Small, ip.Samples-1)
+	uns(c, &ip.Large)
+	num(c, &ip.stepCand, ip.Step)
+	uns(c, &ip.stepVotes)
+	if hasTLS {
+		if c.dec {
+			d.tls = t.newTLS()
+		}
+		c.tls(d.tls, d, f)
+	}
+	if hasReq {
+		if c.dec {
+			d.req = t.newReq()
+		}
+		c.request(&d.req.Request, f)
+		if hasLast {
+			if c.dec {
+				d.req.last = new(Request)
+			}
+			c.request(d.req.last, f)
+		}
+	}
+}
+
+// ttl codes s; count is the packets it would have counted.
+func (c *codec) ttl(s *TTLStats, count uint32) {
+	num(c, &s.Count, count)
+	uns(c, &s.Vals[0])
+	num(c, &s.Min, s.Vals[0])
+	num(c, &s.Max, s.Vals[0])
+	num(c, &s.Mode, s.Vals[0])
+	num(c, &s.Counts[0], s.Count)
+	for i := 1; i < len(s.Vals); i++ {
+		uns(c, &s.Vals[i])
+		uns(c, &s.Counts[i])
+	}
+}
+
+// tls codes the TLS state s of direction d.
+func (c *codec) tls(s *tlsState, d *dirState, f *flowState) {
+	tr := &s.tr
+	c.flags(&tr.active, &tr.broken, &s.alertSeen, &s.ccsSeen, &s.broken, &s.alert.Encrypted, &s.alert.Candidate)
+	num(c, &tr.expect, d.nextSeq)
+	uns(c, &tr.remaining)
+	var hb [8]byte
+	copy(hb[:5], tr.hdr[:])
+	copy(hb[5:7], tr.body[:])
+	h := binary.LittleEndian.Uint64(hb[:])
+	uns(c, &h)
+	if c.dec {
+		binary.LittleEndian.PutUint64(hb[:], h)
+		copy(tr.hdr[:], hb[:5])
+		copy(tr.body[:], hb[5:7])
+	}
+	uns(c, &tr.hdrLen)
+	uns(c, &tr.bodyLen)
+	uns(c, &tr.curType)
+	uns(c, &tr.curLen)
+	num(c, &tr.lastType, tr.curType)
+	num(c, &tr.lastLen, tr.curLen)
+	num(c, &tr.lastFrame, f.firstFrame)
+	num(c, &tr.lastNs, d.last)
+	a := &s.alert
+	num(c, &a.Frame, tr.lastFrame)
+	c.instant(&a.Time, tr.lastNs)
+	uns(c, &a.Level)
+	uns(c, &a.Description)
+	uns(c, &a.Length)
+	uns(c, &s.records)
+}
+
+// request codes r.
+func (c *codec) request(r *Request, f *flowState) {
+	uns(c, &r.Kind)
+	num(c, &r.Frame, f.firstFrame)
+	c.instant(&r.Time, f.start)
+	c.str(&r.Method)
+	c.str(&r.Path)
+	c.str(&r.Host)
+	c.str(&r.SNI)
+	uns(c, &r.TLSVersion)
+	num(c, &r.TLSMaxVersion, r.TLSVersion)
+	c.str(&r.ALPN)
+	uns(c, &r.Status)
+	uns(c, &r.BodyStart)
+	num(c, &r.ContentLength, pick[int64](r.Status != 0, -1, 0))
+	num(c, &r.StartSeq, 0)
+	c.flag(&r.Cut)
+}
+
+// hist codes the Zeek history.
+func (c *codec) hist(f *flowState) {
+	h := &f.hist
+	uns(c, &h.historyLen)
+	n := int(min(h.historyLen, uint8(len(h.history))))
+	c.raw(h.history[:n])
+	tail := 0 // bytes past historyLen up to the last non-zero one
+	for i := n; i < len(h.history); i++ {
+		if h.history[i] != 0 {
+			tail = i + 1 - n
+		}
+	}
+	uns(c, &tail)
+	c.raw(h.history[n:min(n+tail, len(h.history))])
+	uns(c, &h.histSeen)
+	c.flags(&h.zprevClose[0], &h.zprevClose[1])
+	for i := range 2 {
+		uns(c, &h.histHas[i])
+		uns(c, &h.zterm[i])
+		d := &f.dirs[i]
+		num(c, &h.histSeq[i][histS], pick(h.histHas[i]&(1<<histS) != 0, d.isn, 0))
+		num(c, &h.histSeq[i][histH], pick(h.histHas[i]&(1<<histH) != 0, d.isn, 0))
+		num(c, &h.histSeq[i][histF], pick(h.histHas[i]&(1<<histF) != 0, d.finSeq, 0))
+		num(c, &h.histSeq[i][histR], pick(h.histHas[i]&(1<<histR) != 0, d.nextSeq, 0))
+	}
+}
+
+// ladderCap gives the slots a flow's ladder holds after n packets (see
+// ladderPool.next).
+func ladderCap(n uint64) int {
+	switch {
+	case n <= 4:
+		return 4
+	case n <= 8:
+		return 8
+	}
+	return 16
+}
+
+// ladder codes the held slots of f's ladder, oldest first, each from the
+// one before it (see the file's comment). dec: the ring is rebuilt at the
+// same positions, its block taken from t's pool.
+func (c *codec) ladder(f *flowState, t *Table) {
+	n := f.packets()
+	l := &f.ladder
+	cp := ladderCap(n)
+	if c.dec && cp > len(l.in) {
+		l.ext = t.ladderBlock(cp - len(l.in))
+	}
+	held := int(min(n, uint64(cp)))
+	var exp [2]Seq // each direction's next seq, as the slots so far say
+	exp[0], exp[1] = f.dirs[0].isn, f.dirs[1].isn
+	var ipid [2]uint16
+	var win [2]uint16
+	var ts [2]uint32
+	ttl := [2]uint8{f.dirs[0].ttl.Mode, f.dirs[1].ttl.Mode}
+	var off, fo int64 // the previous slot's time and frame offsets
+	fo = -1
+	for i := range held {
+		s := l.slot(int((n - uint64(held) + uint64(i)) & uint64(cp-1)))
+		// The flags, direction and timestamp bit, in one byte for the
+		// usual flags.
+		fb := uint16(s.bits&fsFlags)<<2 | s.bits>>9&1<<1 | s.bits>>10&1
+		uns(c, &fb)
+		no := int64(s.nsHi)<<32 | int64(s.nsLo)
+		num(c, &no, off)
+		fr := int64(uint64(s.bits>>fsFrameShift)<<32 | uint64(s.frameLo))
+		num(c, &fr, fo+1)
+		if c.dec {
+			s.bits = fb>>2&fsFlags | fb>>1&1<<9 | fb&1<<10 | uint16(uint64(fr)>>32)<<fsFrameShift
+			s.nsHi, s.nsLo, s.frameLo = int16(no>>32), uint32(no), uint32(fr)
+		}
+		off, fo = no, fr
+		d := s.bits >> 9 & 1
+		num(c, &s.seq, uint32(exp[d]))
+		num(c, &s.ack, pick(s.bits&uint16(capture.ACK) != 0, uint32(exp[1-d]), 0))
+		uns(c, &s.len)
+		num(c, &s.ipID, pick(ipid[d] != 0, ipid[d]+1, 0))
+		num(c, &s.window, win[d])
+		num(c, &s.ttl, ttl[d])
+		num(c, &s.tsVal, ts[d])
+		num(c, &s.input, 0)
+		seg := uint32(s.len)
+		if s.bits&uint16(capture.SYN) != 0 {
+			seg++
+		}
+		if s.bits&uint16(capture.FIN) != 0 {
+			seg++
+		}
+		exp[d] = Seq(s.seq).Add(seg)
+		ipid[d], win[d], ttl[d], ts[d] = s.ipID, s.window, s.ttl, s.tsVal
+	}
+}
+
+// evicted codes x.
+func (c *codec) evicted(x *Evicted, f *flowState) {
+	c.instant(&x.Last, f.start)
+	num(c, &x.LastFrame, f.firstFrame)
+	num(c, &x.LastInput, int(f.input))
+	num(c, &x.MaxGap, 0)
+	uns(c, &x.RolesFrom)
+	num(c, &x.Frame, f.firstFrame)
+	uns(c, &x.SeqFit)
+	for i := range x.TTL {
+		c.ttl(&x.TTL[i], 0)
+	}
+}

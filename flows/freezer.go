@@ -68,10 +68,10 @@ type freezer struct {
 	q   [3]frozenQueue // active, half, closed
 	ids frozenIDs
 	n   int // frozen flows
-	// freezes and thaws count what happened (tests)
-	freezes, thaws uint64
-	buf            []byte // a record being built
-	c              codec
+	// freezes, thaws and compactions count what happened (tests)
+	freezes, thaws, compactions uint64
+	buf                         []byte // a record being built
+	c                           codec
 }
 
 // frozenQueue holds one list's frozen records.
@@ -469,6 +469,7 @@ func (q *frozenQueue) cutBack() {
 // compact moves the live records to the front of the chunks, in order,
 // and drops the chunks freed (in place: a record never moves later).
 func (q *frozenQueue) compact() {
+	q.t.frz.compactions++
 	ids := &q.t.frz.ids
 	w, wpos := 0, 0 // write chunk and position
 	start, end := q.front, q.back

@@ -67,10 +67,20 @@ func (c *codec) reset(dec bool, buf []byte) {
 	*c = codec{dec: dec, b: buf}
 }
 
-// next opens the field's group (and section) when it starts one, and
-// reports whether the field is present (dec) or gives its bit (enc).
+// field gives the bit of the next field in its group's mask, opening
+// the group (and its section) when the field starts one.
 func (c *codec) field() byte {
-	g, k := c.nf>>3&7, c.nf&7
+	k := c.nf & 7
+	if k == 0 {
+		c.open()
+	}
+	c.nf++
+	return 1 << k
+}
+
+// open starts the group of field nf (and its section).
+func (c *codec) open() {
+	g := c.nf >> 3 & 7
 	if c.nf&63 == 0 {
 		if c.nf > 0 {
 			c.closeSection()
@@ -83,23 +93,19 @@ func (c *codec) field() byte {
 			c.secMask = 0
 		}
 	}
-	if k == 0 {
-		if c.dec {
-			c.grpMask = 0
-			if c.secMask&(1<<g) != 0 {
-				c.grpMask = c.byte1()
-			}
-		} else {
-			if g > 0 {
-				c.closeGroup(g - 1)
-			}
-			c.grpAt = len(c.b)
-			c.b = append(c.b, 0)
-			c.grpMask = 0
+	if c.dec {
+		c.grpMask = 0
+		if c.secMask&(1<<g) != 0 {
+			c.grpMask = c.byte1()
 		}
+		return
 	}
-	c.nf++
-	return 1 << k
+	if g > 0 {
+		c.closeGroup(g - 1)
+	}
+	c.grpAt = len(c.b)
+	c.b = append(c.b, 0)
+	c.grpMask = 0
 }
 
 // closeGroup ends group g (enc): an empty group's mask byte goes.
@@ -147,19 +153,32 @@ func (c *codec) u(v uint64) uint64 {
 		if c.grpMask&bit == 0 {
 			return 0
 		}
-		x, n := binary.Uvarint(c.b[min(c.pos, len(c.b)):])
-		if n <= 0 {
-			c.bad = true
-			return 0
+		if c.pos < len(c.b) && c.b[c.pos] < 0x80 {
+			c.pos++
+			return uint64(c.b[c.pos-1])
 		}
-		c.pos += n
-		return x
+		return c.varint()
 	}
 	if v != 0 {
 		c.grpMask |= bit
-		c.b = binary.AppendUvarint(c.b, v)
+		if v < 0x80 {
+			c.b = append(c.b, byte(v))
+		} else {
+			c.b = binary.AppendUvarint(c.b, v)
+		}
 	}
 	return v
+}
+
+// varint reads a uvarint (dec).
+func (c *codec) varint() uint64 {
+	x, n := binary.Uvarint(c.b[min(c.pos, len(c.b)):])
+	if n <= 0 {
+		c.bad = true
+		return 0
+	}
+	c.pos += n
+	return x
 }
 
 // raw codes len(p) bytes as they are (after a field that gave their

@@ -18,9 +18,9 @@ type Options struct {
 	// MaxFlows caps the number of flows held; packets that would start a
 	// flow past it are dropped and counted (an RST among them still gets
 	// an event, see Event). Default 1,000,000. Each connection costs about
-	// 1.2 KB (with a short ladder; up to about 1.5 KB once the ladder holds
-	// 16 packets); a flow that has seen only a pure SYN about 190 bytes (see
-	// synRec).
+	// 1.1 KB while hot (up to about 1.4 KB once the ladder holds 16
+	// packets) and 180-300 bytes frozen (see HotFlows); a flow that has
+	// seen only a pure SYN about 160 bytes (see synRec).
 	MaxFlows int
 	// HotFlows is how many flows the table keeps as they are tracked (the
 	// hot tier, about 1 KB each); past it the least recently active are

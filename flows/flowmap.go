@@ -19,7 +19,8 @@ type flowMap struct {
 	frozen  *freezer    // where the frozen flows of frozen slots live
 }
 
-// mapSlot holds a full entry or a SYN-only flow; ref 0: empty.
+// mapSlot holds a full entry, a SYN-only flow or a frozen flow
+// (freezer.go); ref 0: empty.
 type mapSlot struct {
 	hash uint32 // the flow hash's low 32 bits
 	ref  uint32 // an entry's ref (see entryStore), or synRef of a SYN-only flow's index
@@ -74,12 +75,12 @@ func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) *mapSlot {
 		case s.ref == 0:
 			return nil
 		case s.hash != h:
-		case s.ref&(synBit|frozenBit) == frozenBit:
-			if m.frozen.matches(s.ref&^frozenBit, src, dst) {
+		case s.ref&(synBit|frozenBit) == 0:
+			if m.entries.at(s.ref).matches(src, dst) {
 				return s
 			}
 		case s.ref&synBit == 0:
-			if m.entries.at(s.ref).matches(src, dst) {
+			if m.frozen.matches(s.ref&^frozenBit, src, dst) {
 				return s
 			}
 		default:

@@ -207,10 +207,10 @@ func getEndpoints(b []byte) (ep endpoints, n int) {
 // encodeFlow appends f's record body (endpoints, fields) to b.
 func encodeFlow(c *codec, b []byte, f *flowState, hello *helloBuf, base frozenBase) []byte {
 	b = putEndpoints(b, &f.ep)
-	c.reset(false, b)
+	c.encStart()
 	c.flow(f, &hello, base, nil)
-	c.finish()
-	return c.b
+	b, _ = c.encFinish(b) // a flow has far fewer than maxFields
+	return b
 }
 
 // decodeFlow reads a record body into f (zero) and gives the ClientHello
@@ -222,9 +222,12 @@ func decodeFlow(c *codec, b []byte, f *flowState, base frozenBase, t *Table) (he
 		return nil, false
 	}
 	f.ep = ep
-	c.reset(true, b[n:])
+	c.decStart(b[n:])
+	if c.bad {
+		return nil, false
+	}
 	c.flow(f, &hello, base, t)
-	return hello, c.finish() && c.pos == len(c.b)
+	return hello, c.decFinish()
 }
 
 // rec gives the record at offset off.
@@ -302,15 +305,23 @@ func (q *frozenQueue) append(r []byte, last int64) uint64 {
 	return off
 }
 
+// lastOff reads the first field of a record's fields (the flow's last
+// packet, from the queue's base: see codec.flow) without decoding the
+// rest.
+func lastOff(b []byte) int64 {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n == 0 || len(b) < k+2 || b[k]&1 == 0 || b[k+1]&1 == 0 {
+		return 0 // no fields, or the first one is zero
+	}
+	z, _ := binary.Uvarint(b[k+2:])
+	return int64(z>>1) ^ -int64(z&1)
+}
+
 // lastOf gives the last packet time of the record at off.
 func (q *frozenQueue) lastOf(off uint64) int64 {
 	_, _, body := recHead(q.rec(off))
 	_, n := getEndpoints(body)
-	var c codec
-	c.reset(true, body[n:])
-	var last int64
-	num(&c, &last, q.base.ns)
-	return last
+	return q.base.ns + lastOff(body[n:])
 }
 
 // thaw gives the entry of the frozen flow in map slot s, decoded into a

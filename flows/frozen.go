@@ -2,6 +2,7 @@ package flows
 
 import (
 	"encoding/binary"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -44,156 +45,165 @@ import (
 // none when the flow started never gets one); flows with open events
 // stay hot.
 //
-// One function (flowCodec.flow) walks the fields for both directions of
+// One function (codec.flow) walks the fields for both directions of
 // the coding, so that the encoder and the decoder cannot disagree on a
 // field's place or prediction.
 
-// codec writes (enc) or reads (dec) a record's fields in one order.
+// codec writes (enc) or reads (dec) a record's fields in one order. The
+// walk (flow) only moves values in and out of vals, and raw bytes in and
+// out of raw; finish (enc) and start (dec) turn them into the record's
+// bytes in one loop each:
+//
+//	uvarint field count | per 64 fields: a mask byte of the non-empty
+//	groups of 8, each followed by a mask byte of its non-zero fields and
+//	their uvarints | the raw bytes
 type codec struct {
-	dec bool
-	b   []byte // enc: the output; dec: the input
-	pos int    // dec: read position
-	bad bool   // dec: the input ended early or a varint overflowed
-
-	nf      int  // fields coded in the current section
-	secAt   int  // enc: where the section's mask byte is
-	secMask byte // bits of the section's non-empty groups
-	grpAt   int  // enc: where the group's mask byte is
-	grpMask byte // bits of the group's non-zero fields
+	dec  bool
+	bad  bool   // dec: the input was malformed
+	n, i int    // values held (enc: coded so far; dec: read) and next to give (dec)
+	rpos int    // dec: next raw byte
+	raw  []byte // enc: the raw bytes so far (in buf); dec: the record's
+	buf  []byte // enc: kept for the next record's raw bytes
+	vals [maxFields]uint64
 }
 
-// reset starts coding: enc appends to out, dec reads in.
-func (c *codec) reset(dec bool, buf []byte) {
-	*c = codec{dec: dec, b: buf}
+// maxFields bounds the fields of a record (a flow with every part uses
+// about 470).
+const maxFields = 1024
+
+// encStart starts encoding.
+func (c *codec) encStart() {
+	c.dec, c.bad, c.n, c.i, c.rpos, c.raw = false, false, 0, 0, 0, c.buf[:0]
 }
 
-// field gives the bit of the next field in its group's mask, opening
-// the group (and its section) when the field starts one.
-func (c *codec) field() byte {
-	k := c.nf & 7
-	if k == 0 {
-		c.open()
+// encFinish appends the record's fields to out; ok is false when there
+// were more than maxFields.
+func (c *codec) encFinish(out []byte) ([]byte, bool) {
+	n := c.n
+	out = binary.AppendUvarint(out, uint64(n))
+	w := len(out)
+	out = slices.Grow(out, 1+n/64+n/8+n*binary.MaxVarintLen64+len(c.raw))
+	b := out[:cap(out)]
+	for s := 0; s < n; s += 64 {
+		at := w
+		w++
+		var sm byte
+		for g := s; g < min(s+64, n); g += 8 {
+			gat := w
+			w++
+			var gm byte
+			for k := g; k < min(g+8, n); k++ {
+				if v := c.vals[k]; v >= 0x80 {
+					gm |= 1 << (k - g)
+					w += binary.PutUvarint(b[w:], v)
+				} else if v != 0 {
+					gm |= 1 << (k - g)
+					b[w] = byte(v)
+					w++
+				}
+			}
+			if gm == 0 {
+				w = gat // an empty group takes no byte
+				continue
+			}
+			b[gat] = gm
+			sm |= 1 << ((g - s) >> 3)
+		}
+		b[at] = sm
 	}
-	c.nf++
-	return 1 << k
+	c.buf = c.raw[:0]
+	return append(b[:w], c.raw...), !c.bad
 }
 
-// open starts the group of field nf (and its section).
-func (c *codec) open() {
-	g := c.nf >> 3 & 7
-	if c.nf&63 == 0 {
-		if c.nf > 0 {
-			c.closeSection()
-		}
-		if c.dec {
-			c.secMask = c.byte1()
-		} else {
-			c.secAt = len(c.b)
-			c.b = append(c.b, 0)
-			c.secMask = 0
-		}
-	}
-	if c.dec {
-		c.grpMask = 0
-		if c.secMask&(1<<g) != 0 {
-			c.grpMask = c.byte1()
-		}
+// decStart reads the fields of record b; the raw bytes stay in b.
+func (c *codec) decStart(b []byte) {
+	c.dec, c.bad, c.n, c.i, c.rpos = true, false, 0, 0, 0
+	x, m := binary.Uvarint(b)
+	if m <= 0 || x > maxFields {
+		c.bad, c.raw = true, nil
 		return
 	}
-	if g > 0 {
-		c.closeGroup(g - 1)
+	n, pos := int(x), m
+	next := func() uint64 {
+		if pos < len(b) && b[pos] < 0x80 {
+			pos++
+			return uint64(b[pos-1])
+		}
+		v, k := binary.Uvarint(b[min(pos, len(b)):])
+		if k <= 0 {
+			c.bad = true
+			return 0
+		}
+		pos += k
+		return v
 	}
-	c.grpAt = len(c.b)
-	c.b = append(c.b, 0)
-	c.grpMask = 0
+	mask := func() byte {
+		if pos >= len(b) {
+			c.bad = true
+			return 0
+		}
+		pos++
+		return b[pos-1]
+	}
+	for s := 0; s < n; s += 64 {
+		sm := mask()
+		for g := s; g < min(s+64, n); g += 8 {
+			end := min(g+8, n)
+			var gm byte
+			if sm&(1<<((g-s)>>3)) != 0 {
+				gm = mask()
+			}
+			for k := g; k < end; k++ {
+				c.vals[k] = 0
+				if gm&(1<<(k-g)) != 0 {
+					c.vals[k] = next()
+				}
+			}
+		}
+	}
+	c.n, c.raw = n, b[min(pos, len(b)):]
 }
 
-// closeGroup ends group g (enc): an empty group's mask byte goes.
-func (c *codec) closeGroup(g int) {
-	if c.grpMask == 0 {
-		c.b = c.b[:c.grpAt] // nothing was written after it
-		return
-	}
-	c.b[c.grpAt] = c.grpMask
-	c.secMask |= 1 << g
-}
-
-// closeSection ends the section (enc).
-func (c *codec) closeSection() {
-	if c.dec {
-		return
-	}
-	c.closeGroup((c.nf - 1) >> 3 & 7)
-	c.b[c.secAt] = c.secMask
-}
-
-// finish ends the coding: enc gives the output, dec reports whether the
-// input was well formed.
-func (c *codec) finish() bool {
-	if !c.dec && c.nf > 0 {
-		c.closeSection()
-	}
-	return !c.bad
-}
-
-func (c *codec) byte1() byte {
-	if c.pos >= len(c.b) {
-		c.bad = true
-		return 0
-	}
-	v := c.b[c.pos]
-	c.pos++
-	return v
-}
+// decFinish reports whether the record decoded whole and well formed.
+func (c *codec) decFinish() bool { return !c.bad && c.i == c.n && c.rpos == len(c.raw) }
 
 // u codes v (enc: v is read; dec: the value read is returned).
 func (c *codec) u(v uint64) uint64 {
-	bit := c.field()
 	if c.dec {
-		if c.grpMask&bit == 0 {
+		if c.i >= c.n {
+			c.bad = true
 			return 0
 		}
-		if c.pos < len(c.b) && c.b[c.pos] < 0x80 {
-			c.pos++
-			return uint64(c.b[c.pos-1])
-		}
-		return c.varint()
+		c.i++
+		return c.vals[c.i-1]
 	}
-	if v != 0 {
-		c.grpMask |= bit
-		if v < 0x80 {
-			c.b = append(c.b, byte(v))
-		} else {
-			c.b = binary.AppendUvarint(c.b, v)
-		}
+	if c.n >= len(c.vals) {
+		c.bad = true
+		return v
 	}
+	c.vals[c.n] = v
+	c.n++
 	return v
 }
 
-// varint reads a uvarint (dec).
-func (c *codec) varint() uint64 {
-	x, n := binary.Uvarint(c.b[min(c.pos, len(c.b)):])
-	if n <= 0 {
+// take gives the next n raw bytes (dec), or nil when there are fewer.
+func (c *codec) take(n int) []byte {
+	if n < 0 || n > len(c.raw)-c.rpos {
 		c.bad = true
-		return 0
+		return nil
 	}
-	c.pos += n
-	return x
+	c.rpos += n
+	return c.raw[c.rpos-n : c.rpos]
 }
 
 // raw codes len(p) bytes as they are (after a field that gave their
 // number).
-func (c *codec) raw(p []byte) {
+func (c *codec) rawBytes(p []byte) {
 	if c.dec {
-		if len(c.b)-c.pos < len(p) {
-			c.bad = true
-			clear(p)
-			return
-		}
-		c.pos += copy(p, c.b[c.pos:])
+		copy(p, c.take(len(p)))
 		return
 	}
-	c.b = append(c.b, p...)
+	c.raw = append(c.raw, p...)
 }
 
 // integer is what num and uns code.
@@ -260,15 +270,10 @@ func (c *codec) str(s *string) {
 	n := len(*s)
 	uns(c, &n)
 	if !c.dec {
-		c.b = append(c.b, *s...)
+		c.raw = append(c.raw, *s...)
 		return
 	}
-	if n > len(c.b)-c.pos || n < 0 {
-		c.bad, *s = true, ""
-		return
-	}
-	b := c.b[c.pos : c.pos+n]
-	c.pos += n
+	b := c.take(n)
 	for _, m := range httpMethods {
 		if m == string(b) {
 			*s = m
@@ -278,21 +283,16 @@ func (c *codec) str(s *string) {
 	*s = string(b)
 }
 
-// bytes codes a byte slice (dec: appended to a new slice of capacity
-// cap0, at least its length).
+// bytes codes a byte slice (dec: in a new slice of capacity cap0, at
+// least its length).
 func (c *codec) bytes(p *[]byte, cap0 int) {
 	n := len(*p)
 	uns(c, &n)
 	if !c.dec {
-		c.b = append(c.b, *p...)
+		c.raw = append(c.raw, *p...)
 		return
 	}
-	if n > len(c.b)-c.pos || n < 0 {
-		c.bad, *p = true, nil
-		return
-	}
-	*p = append(make([]byte, 0, max(cap0, n)), c.b[c.pos:c.pos+n]...)
-	c.pos += n
+	*p = append(make([]byte, 0, max(cap0, n)), c.take(n)...)
 }
 
 // instant codes a time that is zero or nsTime of some Unix ns: a flag,
@@ -525,7 +525,7 @@ func (c *codec) hist(f *flowState) {
 	h := &f.hist
 	uns(c, &h.historyLen)
 	n := int(min(h.historyLen, uint8(len(h.history))))
-	c.raw(h.history[:n])
+	c.rawBytes(h.history[:n])
 	tail := 0 // bytes past historyLen up to the last non-zero one
 	for i := n; i < len(h.history); i++ {
 		if h.history[i] != 0 {
@@ -533,7 +533,7 @@ func (c *codec) hist(f *flowState) {
 		}
 	}
 	uns(c, &tail)
-	c.raw(h.history[n:min(n+tail, len(h.history))])
+	c.rawBytes(h.history[n:min(n+tail, len(h.history))])
 	uns(c, &h.histSeen)
 	c.flags(&h.zprevClose[0], &h.zprevClose[1])
 	for i := range 2 {

@@ -57,17 +57,18 @@ import (
 //	id table                    8       the record's queue and offset
 //	record framing              11      length, flow hash, id, length
 //	endpoints                   13/37   flags, IPv4 addresses in 4 bytes
-//	fields                      ~135    every field of flowState as a
+//	fields                      ~137    their count, then every field of
+//	                                    flowState as a
 //	                                    zig-zag varint of its difference
 //	                                    from a prediction, zero fields one
 //	                                    bit (mask bytes per 8 fields),
 //	                                    ladder slots from the slot before,
 //	                                    request strings as bytes
 //
-// 158.5 bytes a record, 183 with its id and map slot, for the 6-packet
-// flows of BenchmarkMemory_established, whose million flows take 254
-// bytes a flow on average (65,536 hot) and 243 MB of heap; real flows of
-// the repository's captures average 365 bytes a record (TestFrozen_
+// 160.5 bytes a record, 185 with its id and map slot, for the 6-packet
+// flows of BenchmarkMemory_established, whose million flows take 256
+// bytes a flow on average (65,536 hot) and 245 MB of heap; real flows of
+// the repository's captures average 367 bytes a record (TestFrozen_
 // roundTrip: 16-packet ladders, HTTP and TLS requests). Holes left by
 // thawed records cost up to as much again before a queue is compacted.
 //

@@ -37,6 +37,10 @@ const (
 	// one look-ahead (--max-flows 1000, ndjson): at most 32,768 events wait
 	// for their look-ahead at once (flows.maxPending, ~9 KB each).
 	rstFloodRSSBoundMiB = 512
+	// establishedRSSBoundMiB bounds 1,000,000 concurrent established
+	// flows that each carried an HTTP request and response (issue 17:
+	// 500 MB): past --hot-flows they are frozen (flows/freezer.go).
+	establishedRSSBoundMiB = 500
 	// helloFloodRSSBoundMiB bounds 100,000 flows each buffering a
 	// ClientHello to complete: the buffers are capped in total (64 MiB).
 	helloFloodRSSBoundMiB = 512
@@ -587,6 +591,69 @@ func TestHostile_synFlood(t *testing.T) {
 	checkEveryRST(t, &d, rsts)
 	if rss > floodRSSBoundMiB {
 		t.Errorf("peak RSS: got %d MiB, want at most %d MiB", rss, floodRSSBoundMiB)
+	}
+}
+
+// TestHostile_millionEstablished: 1,000,000 connections, each a
+// handshake, an HTTP request, its response and an ACK, all still open;
+// then the servers of every 10,000th reset theirs. The flows past
+// --hot-flows are frozen and thawed by their RSTs: every RST gets its
+// finding, with the request it answered, and peak RSS stays within
+// establishedRSSBoundMiB.
+func TestHostile_millionEstablished(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000,000-flow run skipped in -short mode")
+	}
+	const n, every = 1_000_000, 10_000
+	start := time.Now()
+	var rsts []uint64
+	gen := func(f io.Writer) error {
+		w := pcapgen.NewRaw(f, 101, 65535)
+		srv := netip.MustParseAddrPort("192.0.2.80:80")
+		req := []byte("GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
+		resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+		var frame []byte
+		var frames uint64
+		at := pcapgen.Time(0)
+		client := func(i int) netip.AddrPort {
+			return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+		}
+		send := func(r pcapgen.RawTCP) {
+			at = at.Add(time.Microsecond)
+			frame = pcapgen.AppendTCP(frame[:0], r)
+			w.Write(at, frame, len(frame))
+			frames++
+		}
+		for i := range n {
+			cl, isn, sisn := client(i), uint32(i)*7, uint32(i)*13
+			send(pcapgen.RawTCP{Src: cl, Dst: srv, Flags: pcapgen.SYN, Seq: isn, Window: 64240, TTL: 64, IPID: 1})
+			send(pcapgen.RawTCP{Src: srv, Dst: cl, Flags: pcapgen.SYN | pcapgen.ACK, Seq: sisn, Ack: isn + 1, Window: 65160, TTL: 52, IPID: 7})
+			send(pcapgen.RawTCP{Src: cl, Dst: srv, Flags: pcapgen.ACK, Seq: isn + 1, Ack: sisn + 1, Window: 502, TTL: 64, IPID: 2})
+			send(pcapgen.RawTCP{Src: cl, Dst: srv, Flags: pcapgen.PSH | pcapgen.ACK, Seq: isn + 1, Ack: sisn + 1, Window: 502, TTL: 64, IPID: 3, Payload: req})
+			send(pcapgen.RawTCP{Src: srv, Dst: cl, Flags: pcapgen.PSH | pcapgen.ACK, Seq: sisn + 1, Ack: isn + 1 + uint32(len(req)), Window: 509, TTL: 52, IPID: 8, Payload: resp})
+			send(pcapgen.RawTCP{Src: cl, Dst: srv, Flags: pcapgen.ACK, Seq: isn + 1 + uint32(len(req)), Ack: sisn + 1 + uint32(len(resp)), Window: 501, TTL: 64, IPID: 4})
+		}
+		for i := every - 1; i < n; i += every {
+			cl, isn, sisn := client(i), uint32(i)*7, uint32(i)*13
+			send(pcapgen.RawTCP{Src: srv, Dst: cl, Flags: pcapgen.RST | pcapgen.ACK, Seq: sisn + 1 + uint32(len(resp)), Ack: isn + 1 + uint32(len(req)), TTL: 52, IPID: 9})
+			rsts = append(rsts, frames)
+		}
+		return w.Close()
+	}
+	d, rss := runChild(t, gen)
+	t.Logf("%d established flows, %d RSTs: peak RSS %d MiB (bound %d MiB), %v", n, len(rsts), rss, establishedRSSBoundMiB, time.Since(start).Round(time.Millisecond))
+	if d.Stats.TCPFlows != n || d.Stats.DroppedFlows != 0 || d.Stats.EndedEarly != 0 {
+		t.Errorf("tcp_flows/dropped_flows/flows_ended_early: got %d/%d/%d, want %d/0/0", d.Stats.TCPFlows, d.Stats.DroppedFlows, d.Stats.EndedEarly, n)
+	}
+	checkEveryRST(t, &d, rsts)
+	for _, f := range d.Findings {
+		if r := f.Request; f.Flow.History != "ShADdr" || r == nil || r.Method != "GET" || r.Path != "/index.html" || r.Host != "www.example.com" {
+			t.Errorf("RST frame %d: got history %q, request %+v; want ShADdr and GET /index.html, Host www.example.com", f.RST.Packet, f.Flow.History, r)
+			break
+		}
+	}
+	if rss > establishedRSSBoundMiB {
+		t.Errorf("peak RSS: got %d MiB, want at most %d MiB", rss, establishedRSSBoundMiB)
 	}
 }
 

@@ -110,11 +110,11 @@ func BenchmarkMemory_established(b *testing.B) {
 	}
 }
 
-// BenchmarkMemory_tiers holds 100,000 established flows (as
+// BenchmarkMemory_tiers holds 200,000 established flows (as
 // BenchmarkMemory_established) all hot, then all frozen, and reports the
 // live heap per flow of each tier.
 func BenchmarkMemory_tiers(b *testing.B) {
-	const n = 100_000
+	const n = 200_000
 	for _, c := range []struct {
 		name string
 		hot  int

@@ -348,11 +348,12 @@ func (c *codec) flow(f *flowState, hello **helloBuf, b frozenBase, t *Table) {
 	num(c, &s0.nextSeq, s0.isn)
 	num(c, &c0.lastAck, s0.nextSeq)
 	num(c, &s0.lastAck, c0.nextSeq)
+	var hints [2]dirHints
+	c.ladder(f, t, &hints)
 	for i := range f.dirs {
-		c.dir(f, &f.dirs[i], t)
+		c.dir(f, &f.dirs[i], &hints[i], t)
 	}
 	c.hist(f)
-	c.ladder(f, t)
 	if hasEv {
 		if c.dec {
 			f.evicted = new(Evicted)
@@ -379,28 +380,45 @@ func pick[T any](ok bool, a, b T) T {
 	return b
 }
 
+// dirHints are what a direction's newest packets in the ladder say of
+// its state (zero when the ladder holds none).
+type dirHints struct {
+	last, lastData int64  // times of the newest packet and data packet
+	lastDataFrame  int32  // frame offset of the newest data packet
+	ipID           uint16 // of the newest non-RST packet
+	window         uint16 // raw window of the newest non-RST packet
+	windowSYN      bool   // that packet was a SYN (its window is not scaled)
+	tsVal          uint32 // of the newest non-RST packet with timestamps
+	has, data, ts  bool
+	nonRST         bool
+}
+
 // dir codes a direction of f but for the sequence state flow coded.
-func (c *codec) dir(f *flowState, d *dirState, t *Table) {
+func (c *codec) dir(f *flowState, d *dirState, h *dirHints, t *Table) {
 	hasTLS, hasReq, hasLast := d.tls != nil, d.req != nil, d.req != nil && d.req.last != nil
 	c.flags(&d.synSeen, &d.seqValid, &d.ackValid, &d.finSeen, &d.hasMAC, &d.macChanged, &d.hasWScale, &hasTLS, &hasReq, &hasLast)
 	uns(c, &d.packets)
 	uns(c, &d.bytes)
 	uns(c, &d.dataPackets)
-	num(c, &d.tsPackets, d.dataPackets)
 	uns(c, &d.rsts)
+	num(c, &d.tsPackets, pick(h.ts, uint32(d.packets)-d.rsts, 0))
 	num(c, &d.first, pick(d.packets > 0, f.start, 0))
-	num(c, &d.last, pick(d.packets > 0, f.last, 0))
-	num(c, &d.lastData, pick(d.dataPackets > 0, d.last, 0))
-	num(c, &d.lastDataFrame, 0)
+	num(c, &d.last, pick(h.has, h.last, pick(d.packets > 0, f.last, 0)))
+	num(c, &d.lastData, pick(h.data, h.lastData, pick(d.dataPackets > 0, d.last, 0)))
+	num(c, &d.lastDataFrame, pick(h.data, h.lastDataFrame, 0))
 	num(c, &d.synNs, pick(d.synSeen, d.first, 0))
 	num(c, &d.synFrame, 0)
 	num(c, &d.finNs, pick(d.finSeen, d.last, 0))
 	num(c, &d.finFrame, d.lastDataFrame)
 	num(c, &d.finSeq, pick(d.finSeen, d.nextSeq-1, 0))
-	uns(c, &d.window)
-	num(c, &d.lastTSVal, 0)
-	uns(c, &d.mss)
 	uns(c, &d.wscale)
+	win := uint32(h.window)
+	if f.wsBoth && !h.windowSYN {
+		win <<= min(d.wscale, 14)
+	}
+	num(c, &d.window, pick(h.nonRST, win, 0))
+	num(c, &d.lastTSVal, pick(h.ts, h.tsVal, 0))
+	uns(c, &d.mss)
 	uns(c, &d.firstPay)
 	num(c, &d.reqKind, d.firstPay)
 	num(c, &d.reqNs, pick(d.reqKind != PayloadNone, d.first, 0))
@@ -426,7 +444,7 @@ func (c *codec) dir(f *flowState, d *dirState, t *Table) {
 	c.ttl(&d.ttl, uint32(min(d.packets-uint64(d.rsts), 1<<32-1)))
 	ip := &d.ipid
 	num(c, &ip.Samples, d.ttl.Count)
-	uns(c, &ip.Last)
+	num(c, &ip.Last, pick(h.nonRST, h.ipID, 0))
 	uns(c, &ip.Model)
 	uns(c, &ip.Step)
 	uns(c, &ip.Zero)
@@ -560,9 +578,10 @@ func ladderCap(n uint64) int {
 }
 
 // ladder codes the held slots of f's ladder, oldest first, each from the
-// one before it (see the file's comment). dec: the ring is rebuilt at the
-// same positions, its block taken from t's pool.
-func (c *codec) ladder(f *flowState, t *Table) {
+// one before it (see the file's comment), and gives what they say of each
+// direction. dec: the ring is rebuilt at the same positions, its block
+// taken from t's pool.
+func (c *codec) ladder(f *flowState, t *Table, hints *[2]dirHints) {
 	n := f.packets()
 	l := &f.ladder
 	cp := ladderCap(n)
@@ -575,7 +594,7 @@ func (c *codec) ladder(f *flowState, t *Table) {
 	var ipid [2]uint16
 	var win [2]uint16
 	var ts [2]uint32
-	ttl := [2]uint8{f.dirs[0].ttl.Mode, f.dirs[1].ttl.Mode}
+	ttl := [2]uint8{64, 64}
 	var off, fo int64 // the previous slot's time and frame offsets
 	fo = -1
 	for i := range held {
@@ -611,6 +630,18 @@ func (c *codec) ladder(f *flowState, t *Table) {
 		}
 		exp[d] = Seq(s.seq).Add(seg)
 		ipid[d], win[d], ttl[d], ts[d] = s.ipID, s.window, s.ttl, s.tsVal
+		h := &hints[d]
+		ns := f.start + no
+		h.has, h.last = true, ns
+		if s.bits&uint16(capture.RST) == 0 {
+			h.nonRST, h.ipID, h.window, h.windowSYN = true, s.ipID, s.window, s.bits&uint16(capture.SYN) != 0
+			if s.bits&fsHasTS != 0 {
+				h.ts, h.tsVal = true, s.tsVal
+			}
+			if s.len > 0 {
+				h.data, h.lastData, h.lastDataFrame = true, ns, int32(clampOff(fr<<27>>27, 1<<31-1))
+			}
+		}
 	}
 }
 

@@ -72,6 +72,7 @@ type freezer struct {
 	freezes, thaws, compactions uint64
 	buf                         []byte // a record being built
 	c                           codec
+	dict                        frozenDict
 }
 
 // frozenQueue holds one list's frozen records.
@@ -205,9 +206,10 @@ func getEndpoints(b []byte) (ep endpoints, n int) {
 }
 
 // encodeFlow appends f's record body (endpoints, fields) to b.
-func encodeFlow(c *codec, b []byte, f *flowState, hello *helloBuf, base frozenBase) []byte {
+func encodeFlow(c *codec, b []byte, f *flowState, hello *helloBuf, base frozenBase, dict *frozenDict) []byte {
 	b = putEndpoints(b, &f.ep)
 	c.encStart()
+	c.dict = dict
 	c.flow(f, &hello, base, nil)
 	b, _ = c.encFinish(b) // a flow has far fewer than maxFields
 	return b
@@ -216,13 +218,14 @@ func encodeFlow(c *codec, b []byte, f *flowState, hello *helloBuf, base frozenBa
 // decodeFlow reads a record body into f (zero) and gives the ClientHello
 // buffer it held; ok is false when b is malformed. Out-of-line parts come
 // from t's pools (t may be nil).
-func decodeFlow(c *codec, b []byte, f *flowState, base frozenBase, t *Table) (hello *helloBuf, ok bool) {
+func decodeFlow(c *codec, b []byte, f *flowState, base frozenBase, t *Table, dict *frozenDict) (hello *helloBuf, ok bool) {
 	ep, n := getEndpoints(b)
 	if n == 0 {
 		return nil, false
 	}
 	f.ep = ep
 	c.decStart(b[n:])
+	c.dict = dict
 	if c.bad {
 		return nil, false
 	}
@@ -259,7 +262,7 @@ func (t *Table) freeze(e *entry) bool {
 	id := z.ids.alloc()
 	b := binary.LittleEndian.AppendUint32(append(z.buf[:0], 0, 0), e.hash)
 	b = binary.AppendUvarint(b, uint64(id))
-	b = encodeFlow(&z.c, b, f, e.hello, q.base)
+	b = encodeFlow(&z.c, b, f, e.hello, q.base, &z.dict)
 	n := len(b) + 2
 	if n > maxRecord {
 		z.ids.release(id)
@@ -348,7 +351,7 @@ func (t *Table) thawRecord(q *frozenQueue, off uint64) *entry {
 	hash, _, body := recHead(q.rec(off))
 	e := t.allocEntry()
 	e.hash = hash
-	hello, ok := decodeFlow(&t.frz.c, body, &e.st, q.base, t)
+	hello, ok := decodeFlow(&t.frz.c, body, &e.st, q.base, t, &t.frz.dict)
 	if !ok {
 		panic("flows: frozen record does not decode") // a bug, never input
 	}

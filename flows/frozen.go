@@ -39,8 +39,10 @@ import (
 //     mask byte of the non-zero ones, and groups in sections of 8 with a
 //     mask byte of the non-empty groups (a section of 64 zero fields is
 //     one byte).
-// Strings (request method, path, Host, SNI, ALPN) and the ClientHello
-// buffer are coded as their bytes. Host profiles are looked up again on
+// Strings many flows share (Host, SNI, ALPN, the method) and MAC
+// addresses are coded as their number in the table's dictionary
+// (frozenDict: at most 65,536 of each, 4 MB of strings; past that, whole);
+// the path and the ClientHello buffer as their bytes. Host profiles are looked up again on
 // thaw (a host's profile never leaves the table, and a host that had
 // none when the flow started never gets one); flows with open events
 // stay hot.
@@ -59,11 +61,12 @@ import (
 //	their uvarints | the raw bytes
 type codec struct {
 	dec  bool
-	bad  bool   // dec: the input was malformed
-	n, i int    // values held (enc: coded so far; dec: read) and next to give (dec)
-	rpos int    // dec: next raw byte
-	raw  []byte // enc: the raw bytes so far (in buf); dec: the record's
-	buf  []byte // enc: kept for the next record's raw bytes
+	bad  bool        // dec: the input was malformed
+	n, i int         // values held (enc: coded so far; dec: read) and next to give (dec)
+	rpos int         // dec: next raw byte
+	raw  []byte      // enc: the raw bytes so far (in buf); dec: the record's
+	buf  []byte      // enc: kept for the next record's raw bytes
+	dict *frozenDict // the table's; nil: strings and MACs coded whole
 	vals [maxFields]uint64
 }
 
@@ -283,6 +286,121 @@ func (c *codec) str(s *string) {
 	*s = string(b)
 }
 
+// word codes a string that many flows share (a Host, an SNI): as its
+// number in the table's dictionary, or whole (0, then str) when it is
+// not there and the dictionary is full.
+func (c *codec) word(s *string) {
+	var k uint32
+	if !c.dec && c.dict != nil && *s != "" {
+		k = c.dict.word(*s)
+	}
+	uns(c, &k)
+	if k == 0 {
+		c.str(s)
+		return
+	}
+	if c.dec {
+		*s = c.dict.word1(k)
+	}
+}
+
+// mac codes a MAC address: as its number in the table's dictionary, or
+// whole (0, then its 6 bytes as one field).
+func (c *codec) mac(m *[6]byte) {
+	var k uint32
+	if !c.dec && c.dict != nil && *m != [6]byte{} {
+		k = c.dict.mac(*m)
+	}
+	uns(c, &k)
+	if k != 0 {
+		if c.dec {
+			*m = c.dict.mac1(k)
+		}
+		return
+	}
+	var v uint64
+	if !c.dec {
+		var b [8]byte
+		copy(b[:], m[:])
+		v = binary.LittleEndian.Uint64(b[:])
+	}
+	uns(c, &v)
+	if c.dec {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], v)
+		copy(m[:], b[:])
+	}
+}
+
+// frozenDict numbers the strings (Host, SNI, ALPN, method) and MAC
+// addresses of a table's frozen flows, so that a record codes a number
+// (1 or 2 bytes) for what many flows share. Entries are never removed
+// (records refer to them); past maxDictWords strings (or maxDictBytes of
+// them) or maxDictMACs addresses new ones are coded whole.
+type frozenDict struct {
+	words  map[string]uint32
+	list   []string
+	bytes  int
+	macs   map[[6]byte]uint32
+	macIdx [][6]byte
+}
+
+const (
+	maxDictWords = 1 << 16
+	maxDictBytes = 4 << 20
+	maxDictMACs  = 1 << 16
+)
+
+// word gives the number of s (1-based), adding it while there is room;
+// 0 when it is not there and there is none.
+func (d *frozenDict) word(s string) uint32 {
+	if k, ok := d.words[s]; ok {
+		return k
+	}
+	if len(d.list) >= maxDictWords || d.bytes+len(s) > maxDictBytes {
+		return 0
+	}
+	if d.words == nil {
+		d.words = make(map[string]uint32)
+	}
+	d.list = append(d.list, s)
+	d.bytes += len(s)
+	d.words[s] = uint32(len(d.list))
+	return uint32(len(d.list))
+}
+
+// word1 gives string number k (0 if there is none: a malformed record).
+func (d *frozenDict) word1(k uint32) string {
+	if d == nil || int(k) > len(d.list) {
+		return ""
+	}
+	return d.list[k-1]
+}
+
+// mac gives the number of m (1-based), as word.
+func (d *frozenDict) mac(m [6]byte) uint32 {
+	if k, ok := d.macs[m]; ok {
+		return k
+	}
+	if len(d.macIdx) >= maxDictMACs {
+		return 0
+	}
+	if d.macs == nil {
+		d.macs = make(map[[6]byte]uint32)
+	}
+	d.macIdx = append(d.macIdx, m)
+	d.macs[m] = uint32(len(d.macIdx))
+	return uint32(len(d.macIdx))
+}
+
+// mac1 gives MAC number k.
+func (d *frozenDict) mac1(k uint32) [6]byte {
+	if d == nil || int(k) > len(d.macIdx) {
+		return [6]byte{}
+	}
+	return d.macIdx[k-1]
+}
+
 // bytes codes a byte slice (dec: in a new slice of capacity cap0, at
 // least its length).
 func (c *codec) bytes(p *[]byte, cap0 int) {
@@ -429,18 +547,7 @@ func (c *codec) dir(f *flowState, d *dirState, h *dirHints, t *Table) {
 	uns(c, &d.retrans)
 	uns(c, &d.zeroWindows)
 	uns(c, &d.cutPayloads)
-	mac := uint64(0)
-	if !c.dec {
-		var b [8]byte
-		copy(b[:], d.mac[:])
-		mac = binary.LittleEndian.Uint64(b[:])
-	}
-	uns(c, &mac)
-	if c.dec {
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], mac)
-		copy(d.mac[:], b[:])
-	}
+	c.mac(&d.mac)
 	c.ttl(&d.ttl, uint32(min(d.packets-uint64(d.rsts), 1<<32-1)))
 	ip := &d.ipid
 	num(c, &ip.Samples, d.ttl.Count)
@@ -521,16 +628,16 @@ func (c *codec) tls(s *tlsState, d *dirState, f *flowState) {
 
 // request codes r.
 func (c *codec) request(r *Request, f *flowState) {
-	uns(c, &r.Kind)
-	num(c, &r.Frame, f.firstFrame)
+	uns(c, &r.Kind) // Kind, Frame, Time and StartSeq are zero but in LastRequest
+	num(c, &r.Frame, pick(r.Kind != PayloadNone, f.firstFrame, 0))
 	c.instant(&r.Time, f.start)
-	c.str(&r.Method)
+	c.word(&r.Method)
 	c.str(&r.Path)
-	c.str(&r.Host)
-	c.str(&r.SNI)
+	c.word(&r.Host)
+	c.word(&r.SNI)
 	uns(c, &r.TLSVersion)
 	num(c, &r.TLSMaxVersion, r.TLSVersion)
-	c.str(&r.ALPN)
+	c.word(&r.ALPN)
 	uns(c, &r.Status)
 	uns(c, &r.BodyStart)
 	num(c, &r.ContentLength, pick[int64](r.Status != 0, -1, 0))

@@ -13,17 +13,28 @@ import (
 	"github.com/rstscope/rstscope/capture"
 )
 
-// roundTrip encodes f (and hello) as a record and decodes it; it fails t
-// unless the decoded state equals f field by field (the ladder's unused
-// slots aside: they are never read) and expands to the same Flow. It
-// gives the record's length.
+// testDict stands for a table's dictionary in the round trips (filled
+// by them; past its bounds words and MACs are coded whole).
+var testDict frozenDict
+
+// roundTrip encodes f (and hello) as a record and decodes it, with and
+// without a dictionary; it fails t unless the decoded state equals f
+// field by field (the ladder's unused slots aside: they are never read)
+// and expands to the same Flow. It gives the record's length with the
+// dictionary.
 func roundTrip(t testing.TB, where string, f *flowState, hello *helloBuf) int {
+	t.Helper()
+	roundTrip1(t, where+" (no dictionary)", f, hello, nil)
+	return roundTrip1(t, where, f, hello, &testDict)
+}
+
+func roundTrip1(t testing.TB, where string, f *flowState, hello *helloBuf, dict *frozenDict) int {
 	t.Helper()
 	base := frozenBase{ns: f.last - 12345, frame: f.firstFrame - 77}
 	var c codec
-	rec := encodeFlow(&c, nil, f, hello, base)
+	rec := encodeFlow(&c, nil, f, hello, base, dict)
 	var got flowState
-	gotHello, ok := decodeFlow(&c, append([]byte(nil), rec...), &got, base, nil)
+	gotHello, ok := decodeFlow(&c, append([]byte(nil), rec...), &got, base, nil, dict)
 	if !ok {
 		t.Fatalf("%s: record of %d bytes does not decode", where, len(rec))
 	}

@@ -57,18 +57,21 @@ import (
 //	id table                    8       the record's queue and offset
 //	record framing              11      length, flow hash, id, length
 //	endpoints                   13/37   flags, IPv4 addresses in 4 bytes
-//	fields                      ~137    their count, then every field of
+//	fields                      ~124    their count, then every field of
 //	                                    flowState as a
 //	                                    zig-zag varint of its difference
 //	                                    from a prediction, zero fields one
 //	                                    bit (mask bytes per 8 fields),
-//	                                    ladder slots from the slot before,
-//	                                    request strings as bytes
+//	                                    ladder slots first, each from the
+//	                                    slot before, then the directions
+//	                                    from their newest slots; Host,
+//	                                    SNI, ALPN and MACs as numbers in
+//	                                    the table's dictionary
 //
-// 160.5 bytes a record, 185 with its id and map slot, for the 6-packet
-// flows of BenchmarkMemory_established, whose million flows take 256
-// bytes a flow on average (65,536 hot) and 245 MB of heap; real flows of
-// the repository's captures average 367 bytes a record (TestFrozen_
+// 147.5 bytes a record, 172 with its id and map slot, for the 6-packet
+// flows of BenchmarkMemory_established, whose million flows take 244
+// bytes a flow on average (65,536 hot) and 234 MB of heap; real flows of
+// the repository's captures average 320 bytes a record (TestFrozen_
 // roundTrip: 16-packet ladders, HTTP and TLS requests). Holes left by
 // thawed records cost up to as much again before a queue is compacted.
 //

@@ -25,10 +25,10 @@ import (
 //     hot part's head (less than maxSortWalk hot entries were later)
 //     thaws the list's last records that are later too, back to the hot
 //     part's front, and walks on.
-// An entry collecting an event (open events point at it) is never
-// frozen, and nothing behind it on its list is until it is decided (at
-// most LookAhead of capture time): the hot part may then hold more than
-// HotFlows.
+// A flow collecting events freezes too: its open events (a few, for at
+// most LookAhead of capture time) wait in freezer.opens by its id, and
+// an event decided while its flow is frozen reads the flow's history and
+// state from the record.
 //
 // Arena. A queue keeps its records in 64 KiB byte chunks (no pointers:
 // the garbage collector never scans them), appended in freeze order,
@@ -73,6 +73,7 @@ type freezer struct {
 	buf                         []byte // a record being built
 	c                           codec
 	dict                        frozenDict
+	opens                       map[uint32]*openSet // open events of frozen flows, by id
 }
 
 // frozenQueue holds one list's frozen records.
@@ -144,7 +145,7 @@ func (t *Table) freezeCold() {
 	for t.hotFlows() > t.opts.HotFlows {
 		var best *entry
 		for _, l := range [3]*flowList{&t.active, &t.half, &t.closed} {
-			if e := l.head; e != nil && e.open == nil && (best == nil || e.st.last < best.st.last) {
+			if e := l.head; e != nil && (best == nil || e.st.last < best.st.last) {
 				best = e
 			}
 		}
@@ -248,8 +249,8 @@ func recHead(r []byte) (hash uint32, id uint32, body []byte) {
 	return hash, uint32(x), r[6+n : len(r)-2]
 }
 
-// freeze moves hot entry e (the head of its list's hot part, collecting
-// no event) into its queue; it reports false, leaving e hot, when e's
+// freeze moves hot entry e (the head of its list's hot part) into its
+// queue; it reports false, leaving e hot, when e's
 // record would be too long (it cannot be: strings and the ClientHello
 // buffer are capped).
 func (t *Table) freeze(e *entry) bool {
@@ -276,6 +277,16 @@ func (t *Table) freeze(e *entry) bool {
 	*z.ids.at(id) = q.idx<<62 | off
 	z.n++
 	z.freezes++
+	if s := e.open; s != nil {
+		if z.opens == nil {
+			z.opens = make(map[uint32]*openSet)
+		}
+		z.opens[id] = s
+		for _, oe := range e.opens() {
+			oe.entry, oe.frozen = nil, id+1
+		}
+		e.open = nil
+	}
 	if s := t.flows.slotOf(mapSlot{hash: e.hash, ref: e.ref}); s != nil {
 		s.ref = frozenBit | id
 	}
@@ -348,9 +359,16 @@ func (t *Table) thaw(s *mapSlot) *entry {
 // thawRecord decodes the record at off of q into a new entry (not on a
 // list; its map slot and the record are left as they are).
 func (t *Table) thawRecord(q *frozenQueue, off uint64) *entry {
-	hash, _, body := recHead(q.rec(off))
+	hash, id, body := recHead(q.rec(off))
 	e := t.allocEntry()
 	e.hash = hash
+	if s := t.frz.opens[id]; s != nil {
+		delete(t.frz.opens, id)
+		e.open = s
+		for _, oe := range e.opens() {
+			oe.entry, oe.frozen = e, 0
+		}
+	}
 	hello, ok := decodeFlow(&t.frz.c, body, &e.st, q.base, t, &t.frz.dict)
 	if !ok {
 		panic("flows: frozen record does not decode") // a bug, never input
@@ -546,22 +564,87 @@ func (t *Table) endHead(l *flowList, evicted bool) bool {
 	return true
 }
 
-// endFirst ends the least recently active flow of l collecting no event
-// (see flowList.first), if idle says nothing or it has been silent for
+// endFirst ends the least recently active flow of l collecting no event,
+// looking at most maxSkip flows past the head as flowList.first does
+// (frozen ones first), if idle says nothing or it has been silent for
 // pressureIdle; it reports whether it ended one.
 func (t *Table) endFirst(l *flowList, idle bool) bool {
-	if l.frozen > 0 {
-		if idle && t.nowNs-l.fz.frontLast < int64(pressureIdle) {
-			return false
+	n := 0
+	if q := l.fz; l.frozen > 0 {
+		for off := q.front; n <= maxSkip; n++ {
+			if _, id, _ := recHead(q.rec(off)); t.frz.opens[id] == nil {
+				if idle && t.nowNs-q.lastOf(off) < int64(pressureIdle) {
+					return false
+				}
+				t.end(t.thawOff(q, off), false)
+				return true
+			}
+			if off == q.back {
+				break
+			}
+			for off, _ = q.next(off); q.hole(off); off, _ = q.next(off) {
+			}
 		}
-		return t.endHead(l, false)
+		n++ // the last record looked at (the loop ended at the back)
 	}
-	e := l.first()
-	if e == nil || idle && t.nowNs-e.st.last < int64(pressureIdle) {
-		return false
+	for e := l.head; e != nil && n <= maxSkip; e, n = e.next, n+1 {
+		if e.open == nil {
+			if idle && t.nowNs-e.st.last < int64(pressureIdle) {
+				return false
+			}
+			t.end(e, false)
+			return true
+		}
 	}
-	t.end(e, false)
-	return true
+	return false
+}
+
+// thawOff thaws the record at off of q into a hot entry, map slot
+// updated: back to the front of the hot part when it was the last
+// record (its place), detached otherwise (see thaw).
+func (t *Table) thawOff(q *frozenQueue, off uint64) *entry {
+	if off == q.back {
+		return t.thawAt(q, off)
+	}
+	hash, id, _ := recHead(q.rec(off))
+	e := t.thawRecord(q, off)
+	if s := t.flows.slotOf(mapSlot{hash: hash, ref: frozenBit | id}); s != nil {
+		s.ref = e.ref
+	}
+	q.remove(off)
+	return e
+}
+
+// frozenEmit gives the history and Zeek state of the frozen flow of oe,
+// decided now, and takes oe off the flow's open events.
+func (t *Table) frozenEmit(oe *openEvent) (history, connState string) {
+	z := &t.frz
+	id := oe.frozen - 1
+	oe.frozen = 0
+	v := *z.ids.at(id)
+	q, off := &z.q[v>>62], v&(1<<62-1)
+	_, _, body := recHead(q.rec(off))
+	var f flowState
+	if _, ok := decodeFlow(&z.c, body, &f, q.base, t, &z.dict); !ok {
+		panic("flows: frozen record does not decode") // a bug, never input
+	}
+	history, connState = f.hist.String(), f.connState()
+	t.release(&f)
+	if s := z.opens[id]; s != nil {
+		for i := range s.n {
+			if s.ev[i] == oe {
+				copy(s.ev[i:], s.ev[i+1:s.n])
+				s.n--
+				s.ev[s.n] = nil
+				break
+			}
+		}
+		if s.n == 0 {
+			delete(z.opens, id)
+			t.freeSets = append(t.freeSets, s)
+		}
+	}
+	return history, connState
 }
 
 // thawLater thaws, back to the hot part's front, the last records of q

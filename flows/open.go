@@ -17,6 +17,9 @@ type openEvent struct {
 	pureACK  bool // the receiver sent a pure ACK since the first RST
 	deadline time.Time
 	emitSeq  uint64 // on a shard: the reader's packet at which it was decided
+	// frozen is the id + 1 of the flow while it is frozen (entry is nil
+	// then; freezer.go), else 0.
+	frozen uint32
 }
 
 // openSet holds a flow's open events, oldest first. A flow has one only
@@ -308,6 +311,8 @@ func (t *Table) emitHead(endOfInput bool) {
 		ev.History, ev.ConnState = oe.entry.st.hist.String(), oe.entry.st.connState()
 		t.removeOpen(oe.entry, oe)
 		oe.entry = nil
+	} else if oe.frozen != 0 {
+		ev.History, ev.ConnState = t.frozenEmit(oe)
 	}
 	if h := t.hosts[oe.sender.Addr()]; h != nil {
 		ev.SenderHost = *h

@@ -139,8 +139,7 @@ func (z *freezer) init(t *Table) {
 func (t *Table) hotFlows() int { return t.store.n - len(t.spare) }
 
 // freezeCold freezes the coldest hot flows while more than HotFlows are
-// hot: of the lists' heads, the one with the oldest last packet, as long
-// as it collects no event.
+// hot: of the lists' heads, the one with the oldest last packet.
 func (t *Table) freezeCold() {
 	for t.hotFlows() > t.opts.HotFlows {
 		var best *entry

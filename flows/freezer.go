@@ -205,14 +205,15 @@ func getEndpoints(b []byte) (ep endpoints, n int) {
 	return ep, n + 4
 }
 
-// encodeFlow appends f's record body (endpoints, fields) to b.
-func encodeFlow(c *codec, b []byte, f *flowState, hello *helloBuf, base frozenBase, dict *frozenDict) []byte {
+// encodeFlow appends f's record body (endpoints, fields) to b; ok is
+// false when f has more fields than a record holds (it cannot: see
+// maxFields).
+func encodeFlow(c *codec, b []byte, f *flowState, hello *helloBuf, base frozenBase, dict *frozenDict) (rec []byte, ok bool) {
 	b = putEndpoints(b, &f.ep)
 	c.encStart()
 	c.dict = dict
 	c.flow(f, &hello, base, nil)
-	b, _ = c.encFinish(b) // a flow has far fewer than maxFields
-	return b
+	return c.encFinish(b)
 }
 
 // decodeFlow reads a record body into f (zero) and gives the ClientHello
@@ -262,9 +263,9 @@ func (t *Table) freeze(e *entry) bool {
 	id := z.ids.alloc()
 	b := binary.LittleEndian.AppendUint32(append(z.buf[:0], 0, 0), e.hash)
 	b = binary.AppendUvarint(b, uint64(id))
-	b = encodeFlow(&z.c, b, f, e.hello, q.base, &z.dict)
+	b, ok := encodeFlow(&z.c, b, f, e.hello, q.base, &z.dict)
 	n := len(b) + 2
-	if n > maxRecord {
+	if !ok || n > maxRecord {
 		z.ids.release(id)
 		z.buf = b[:0]
 		return false

@@ -32,7 +32,10 @@ func roundTrip1(t testing.TB, where string, f *flowState, hello *helloBuf, dict 
 	t.Helper()
 	base := frozenBase{ns: f.last - 12345, frame: f.firstFrame - 77}
 	var c codec
-	rec := encodeFlow(&c, nil, f, hello, base, dict)
+	rec, ok := encodeFlow(&c, nil, f, hello, base, dict)
+	if !ok {
+		t.Fatalf("%s: too many fields for a record", where)
+	}
 	var got flowState
 	gotHello, ok := decodeFlow(&c, append([]byte(nil), rec...), &got, base, nil, dict)
 	if !ok {

@@ -36,7 +36,7 @@
 // connection costs about 1.05 KB held (1.35 KB once its ladder is full),
 // a flow that has seen only a SYN about 160 bytes. Past Options.HotFlows
 // (65,536) the least recently active flows are frozen into pointer-free
-// byte records of about 160-260 bytes (frozen.go, freezer.go) and thawed
+// byte records of about 150-350 bytes (frozen.go, freezer.go) and thawed
 // by their next packet; the output does not depend on which tier held a
 // flow.
 //

@@ -19,12 +19,12 @@ type Options struct {
 	// flow past it are dropped and counted (an RST among them still gets
 	// an event, see Event). Default 1,000,000. Each connection costs about
 	// 1.1 KB while hot (up to about 1.4 KB once the ladder holds 16
-	// packets) and 180-300 bytes frozen (see HotFlows); a flow that has
+	// packets) and 170-350 bytes frozen (see HotFlows); a flow that has
 	// seen only a pure SYN about 160 bytes (see synRec).
 	MaxFlows int
 	// HotFlows is how many flows the table keeps as they are tracked (the
 	// hot tier, about 1 KB each); past it the least recently active are
-	// frozen into compact records of about 200 bytes and thawed by their
+	// frozen into compact records of about 150-350 bytes and thawed by their
 	// next packet (freezer.go). Output does not depend on it. Zero or
 	// negative: DefaultHotFlows (65,536, about 70 MB); split between the
 	// shards of a Sharded as MaxFlows.

@@ -88,7 +88,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	fs.DurationVar(&c.LookAhead, "look-ahead", 2*time.Second, "capture time to watch after a RST before judging it")
 	fs.DurationVar(&c.IdleEvict, "idle-evict", 15*time.Minute, "forget a flow after this much silence (a flow that carried data leaves a small tombstone, so a RST after a longer silence is still tied to it)")
 	fs.IntVar(&c.MaxFlows, "max-flows", 1_000_000, "most TCP flows held at once (split between --shards); new flows past it are counted and dropped")
-	fs.IntVar(&c.HotFlows, "hot-flows", 65_536, "flows kept in full, about 1 KB each (split between --shards); less recently active ones are frozen into records of about 200 bytes until their next packet (the output is the same)")
+	fs.IntVar(&c.HotFlows, "hot-flows", 65_536, "flows kept in full, about 1 KB each (split between --shards); less recently active ones are frozen into records of about 150-350 bytes until their next packet (the output is the same)")
 	// One core reads and decodes (capture.Prefetch) and routes: the
 	// shards get the others. On 2 cores one table (1) measured as fast as
 	// two shards: the reader and the table already use both.

@@ -347,6 +347,7 @@ func (t *Table) thaw(s *mapSlot) *entry {
 	q, off := &z.q[v>>62], v&(1<<62-1)
 	e := t.thawRecord(q, off)
 	s.ref = e.ref
+	t.stats.Thawed++
 	if off == q.back {
 		q.remove(off)
 		q.l.pushFront(e)

@@ -48,6 +48,10 @@ func runTable(t *testing.T, path string, opts Options) tableRun {
 	}
 	r.stats = tb.Stats()
 	r.freezes, r.thaws = tb.frz.freezes, tb.frz.thaws
+	if r.stats.Frozen != tb.frz.n || r.stats.Thawed > r.thaws {
+		t.Fatalf("%s: Stats says %d frozen, %d thawed; the table froze %d, thawed %d", path, r.stats.Frozen, r.stats.Thawed, tb.frz.n, r.thaws)
+	}
+	r.stats.Frozen, r.stats.Thawed = 0, 0 // the rest must not depend on HotFlows
 	tb.Close()
 	if tb.frz.n != 0 || tb.Stats().Active != 0 {
 		t.Fatalf("%s: after Close %d frozen, %d held", path, tb.frz.n, tb.Stats().Active)
@@ -168,6 +172,7 @@ func TestHotFlows_reordered(t *testing.T) {
 		}
 		r.stats = tb.Stats()
 		r.freezes, r.thaws, r.compactions = tb.frz.freezes, tb.frz.thaws, tb.frz.compactions
+		r.stats.Frozen, r.stats.Thawed = 0, 0 // the rest must not depend on HotFlows
 		tb.Close()
 		return r
 	}
@@ -206,5 +211,28 @@ func TestHotFlows_reordered(t *testing.T) {
 	}
 	if thaws == 0 || compactions == 0 {
 		t.Fatalf("got %d thaws, %d compactions: the frozen tier was not exercised", thaws, compactions)
+	}
+}
+
+// TestHotFlows_stats: Stats counts the flows frozen now (within Active)
+// and the packets that thawed one.
+func TestHotFlows_stats(t *testing.T) {
+	tb := NewTable(Options{HotFlows: 2})
+	var p capture.Packet
+	for i := range 5 {
+		establish(tb, &p, i, t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	if s := tb.Stats(); s.Active != 5 || s.Frozen != 3 || s.Thawed != 0 {
+		t.Fatalf("after 5 flows: got %d active, %d frozen, %d thawed; want 5, 3, 0", s.Active, s.Frozen, s.Thawed)
+	}
+	cl, srv := flowAddrs(0) // the coldest: frozen
+	p = capture.Packet{Index: p.Index + 1, Time: t0.Add(time.Second), Src: cl, Dst: srv, Flags: capture.ACK, Seq: 101, Ack: 10001, TTL: 64}
+	tb.Add(&p)
+	if s := tb.Stats(); s.Active != 5 || s.Frozen != 3 || s.Thawed != 1 {
+		t.Fatalf("after a packet of a frozen flow: got %d active, %d frozen, %d thawed; want 5, 3, 1", s.Active, s.Frozen, s.Thawed)
+	}
+	tb.Close()
+	if s := tb.Stats(); s.Active != 0 || s.Frozen != 0 {
+		t.Fatalf("after Close: got %d active, %d frozen; want 0, 0", s.Active, s.Frozen)
 	}
 }

@@ -59,4 +59,9 @@ type TableStats struct {
 	RSTPackets   uint64 // RST packets added (each is in exactly one event)
 	Events       uint64 // events emitted
 	TimeJumps    uint64 // time jumps and outliers detected (each warned through OnWarning)
+	// Frozen counts the flows held frozen now (past HotFlows; part of
+	// Active), Thawed the packets that thawed a frozen flow: a rate near
+	// the packet rate says HotFlows is smaller than the flows busy at once.
+	Frozen int
+	Thawed uint64
 }

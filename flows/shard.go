@@ -547,6 +547,8 @@ func (s *Sharded) Stats() TableStats {
 		st.EndedEarly += x.EndedEarly
 		st.RSTPackets += x.RSTPackets
 		st.Events += x.Events
+		st.Frozen += x.Frozen
+		st.Thawed += x.Thawed
 	}
 	st.TimeJumps = s.router.stats.TimeJumps
 	return st

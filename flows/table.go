@@ -228,7 +228,7 @@ func NewTable(opts Options) *Table {
 // Stats returns the counters so far.
 func (t *Table) Stats() TableStats {
 	s := t.stats
-	s.Active = t.flows.len()
+	s.Active, s.Frozen = t.flows.len(), t.frz.n
 	return s
 }
 

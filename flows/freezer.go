@@ -265,7 +265,7 @@ func (t *Table) freeze(e *entry) bool {
 	b = binary.AppendUvarint(b, uint64(id))
 	b, ok := encodeFlow(&z.c, b, f, e.hello, q.base, &z.dict)
 	n := len(b) + 2
-	if !ok || n > maxRecord {
+	if !ok || n > maxRecord || id >= frozenBit { // the last: 2^30 flows frozen at once
 		z.ids.release(id)
 		z.buf = b[:0]
 		return false

@@ -58,15 +58,16 @@ import (
 //	record framing              11      length, flow hash, id, length
 //	endpoints                   13/37   flags, IPv4 addresses in 4 bytes
 //	fields                      ~124    their count, then every field of
-//	                                    flowState as a
-//	                                    zig-zag varint of its difference
-//	                                    from a prediction, zero fields one
-//	                                    bit (mask bytes per 8 fields),
-//	                                    ladder slots first, each from the
-//	                                    slot before, then the directions
-//	                                    from their newest slots; Host,
-//	                                    SNI, ALPN and MACs as numbers in
-//	                                    the table's dictionary
+//	                                    flowState as a zig-zag varint of
+//	                                    its difference from a prediction,
+//	                                    zero fields one bit (mask bytes
+//	                                    per 8 fields): ladder slots first,
+//	                                    each from the slot before, then
+//	                                    the directions from their newest
+//	                                    slots; Host, SNI, ALPN and MACs as
+//	                                    numbers in the table's dictionary
+//	open events                 0       a flow collecting events keeps
+//	                                    them in a map by id meanwhile
 //
 // 147.5 bytes a record, 172 with its id and map slot, for the 6-packet
 // flows of BenchmarkMemory_established, whose million flows take 244

@@ -45,7 +45,18 @@ import (
 // Map. A frozen flow's map slot holds frozenBit | id; ids index a table of
 // (queue, arena offset) that compaction updates, so slots never move.
 // A probe that meets a frozen slot with the flow's hash tag reads the
-// record's endpoints.
+// record's endpoints. Entry refs and ids stay below 2^30 (a table never
+// holds 2^30 flows either way).
+//
+// Costs. Add freezes at its end while more than HotFlows entries are in
+// use (a packet's own flow may be the coldest). A packet of a hot flow
+// pays a compare in Add and one in each list's due check, and allocates
+// nothing; a packet of a frozen flow pays a thaw and, the hot tier being
+// full, a freeze: about 4 us with 16-slot ladders (BenchmarkFreezeThaw),
+// no allocation but its share of a new chunk, a request's last
+// Request and an Evicted (those are made anew on thaw). A frozen flow
+// costs its record, 8 bytes of id table and its map slot
+// (BenchmarkMemory_established reports them); holes until compaction.
 
 // DefaultHotFlows is Options.HotFlows' default.
 const DefaultHotFlows = 65_536

@@ -53,8 +53,9 @@ import (
 // pays a compare in Add and one in each list's due check, and allocates
 // nothing; a packet of a frozen flow pays a thaw and, the hot tier being
 // full, a freeze: about 4 us with 16-slot ladders (BenchmarkFreezeThaw),
-// no allocation but its share of a new chunk, a request's last
-// Request and an Evicted (those are made anew on thaw). A frozen flow
+// no allocation but its share of a new chunk and what a thaw makes anew:
+// a request's path and words past the dictionary, its LastRequest, an
+// Evicted, a ClientHello buffer. A frozen flow
 // costs its record, 8 bytes of id table and its map slot
 // (BenchmarkMemory_established reports them); holes until compaction.
 

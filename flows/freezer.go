@@ -578,9 +578,9 @@ func (t *Table) endHead(l *flowList, evicted bool) bool {
 }
 
 // endFirst ends the least recently active flow of l collecting no event,
-// looking at most maxSkip flows past the head as flowList.first does
-// (frozen ones first), if idle says nothing or it has been silent for
-// pressureIdle; it reports whether it ended one.
+// looking at most maxSkip flows past the head (frozen ones first), if
+// idle says nothing or it has been silent for pressureIdle; it reports
+// whether it ended one (see makeRoom).
 func (t *Table) endFirst(l *flowList, idle bool) bool {
 	n := 0
 	if q := l.fz; l.frozen > 0 {

@@ -412,18 +412,6 @@ func (t *Table) makeRoom() bool {
 // on one list.
 const maxSkip = 64
 
-// first gives the least recently active entry of l collecting no event,
-// looking at most maxSkip entries past the head, or nil.
-func (l *flowList) first() *entry {
-	n := 0
-	for e := l.head; e != nil && n <= maxSkip; e, n = e.next, n+1 {
-		if e.open == nil {
-			return e
-		}
-	}
-	return nil
-}
-
 // flowEnd shows f to OnFlowEnd.
 func (t *Table) flowEnd(f *flowState) {
 	if t.opts.OnFlowEnd == nil {

@@ -6,6 +6,20 @@ import (
 	"testing"
 )
 
+// repoCaptures gives every capture of pcaps/, pcaps/lab and the corpus.
+func repoCaptures(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, g := range []string{"pcaps/*.pcap", "pcaps/lab/*.pcap", "pcaps/corpus/*/*.pcap*", "pcaps/corpus/*/*/*.pcap*", "pcaps/corpus/*/*/*/*.pcap*"} {
+		m, _ := filepath.Glob(g)
+		files = append(files, m...)
+	}
+	if len(files) < 150 {
+		t.Fatalf("got %d captures, want the repository's (at least 150)", len(files))
+	}
+	return files
+}
+
 // readFile gives the contents of path.
 func readFile(t *testing.T, path string) string {
 	t.Helper()
@@ -21,14 +35,7 @@ func readFile(t *testing.T, path string) string {
 // one per table is frozen after each packet (--hot-flows 1), with one
 // table and with 2 shards, as with the default hot tier.
 func TestHotFlows_sameOutput(t *testing.T) {
-	var files []string
-	for _, g := range []string{"pcaps/*.pcap", "pcaps/lab/*.pcap", "pcaps/corpus/*/*.pcap*", "pcaps/corpus/*/*/*.pcap*", "pcaps/corpus/*/*/*/*.pcap*"} {
-		m, _ := filepath.Glob(g)
-		files = append(files, m...)
-	}
-	if len(files) < 150 {
-		t.Fatalf("got %d captures, want the repository's (at least 150)", len(files))
-	}
+	files := repoCaptures(t)
 	findings, wrote := 0, 0
 	dir := t.TempDir()
 	wantPcap, gotPcap := filepath.Join(dir, "want.pcap"), filepath.Join(dir, "got.pcap")

@@ -643,19 +643,9 @@ func (t *Table) frozenEmit(oe *openEvent) (history, connState string) {
 	}
 	history, connState = f.hist.String(), f.connState()
 	t.release(&f)
-	if s := z.opens[id]; s != nil {
-		for i := range s.n {
-			if s.ev[i] == oe {
-				copy(s.ev[i:], s.ev[i+1:s.n])
-				s.n--
-				s.ev[s.n] = nil
-				break
-			}
-		}
-		if s.n == 0 {
-			delete(z.opens, id)
-			t.freeSets = append(t.freeSets, s)
-		}
+	if s := z.opens[id]; s != nil && s.drop(oe) {
+		delete(z.opens, id)
+		t.freeSets = append(t.freeSets, s)
 	}
 	return history, connState
 }

@@ -76,12 +76,8 @@ func (t *Table) addOpen(e *entry, oe *openEvent) {
 	s.n++
 }
 
-// removeOpen removes oe from e's open events.
-func (t *Table) removeOpen(e *entry, oe *openEvent) {
-	s := e.open
-	if s == nil {
-		return
-	}
+// drop removes oe from s and reports whether s is empty.
+func (s *openSet) drop(oe *openEvent) bool {
 	for i := range s.n {
 		if s.ev[i] == oe {
 			copy(s.ev[i:], s.ev[i+1:s.n])
@@ -90,7 +86,12 @@ func (t *Table) removeOpen(e *entry, oe *openEvent) {
 			break
 		}
 	}
-	if s.n == 0 {
+	return s.n == 0
+}
+
+// removeOpen removes oe from e's open events.
+func (t *Table) removeOpen(e *entry, oe *openEvent) {
+	if s := e.open; s != nil && s.drop(oe) {
 		t.releaseOpen(e)
 	}
 }

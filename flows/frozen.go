@@ -216,15 +216,23 @@ type integer interface {
 
 // num codes *v as its difference from pred (modulo its width), zig-zag.
 func num[T integer](c *codec, v *T, pred T) {
-	w := 64 - 8*unsafe.Sizeof(*v)
 	if c.dec {
-		z := c.u(0)
-		*v = pred + T(int64(z>>1)^-int64(z&1))
+		*v = undiff(c.u(0), pred)
 		return
 	}
-	d := int64(uint64(*v-pred)<<w) >> w // the difference, sign-extended
-	c.u(uint64(d<<1) ^ uint64(d>>63))
+	c.u(diff(*v, pred))
 }
+
+// diff gives v - pred (modulo T's width), zig-zag: small for a close
+// guess of either sign.
+func diff[T integer](v, pred T) uint64 {
+	w := 64 - 8*unsafe.Sizeof(v)
+	d := int64(uint64(v-pred)<<w) >> w // the difference, sign-extended
+	return uint64(d<<1) ^ uint64(d>>63)
+}
+
+// undiff gives the v of diff(v, pred) = z.
+func undiff[T integer](z uint64, pred T) T { return pred + T(int64(z>>1)^-int64(z&1)) }
 
 // uns codes *v as it is (for values that are small and never negative).
 func uns[T integer](c *codec, v *T) {
@@ -720,14 +728,32 @@ func (c *codec) ladder(f *flowState, t *Table, hints *[2]dirHints) {
 		}
 		off, fo = no, fr
 		d := s.bits >> 9 & 1
-		num(c, &s.seq, uint32(exp[d]))
-		num(c, &s.ack, pick(s.bits&uint16(capture.ACK) != 0, uint32(exp[1-d]), 0))
 		uns(c, &s.len)
-		num(c, &s.ipID, pick(ipid[d] != 0, ipid[d]+1, 0))
-		num(c, &s.window, win[d])
-		num(c, &s.ttl, ttl[d])
 		num(c, &s.tsVal, ts[d])
-		num(c, &s.input, 0)
+		// Fields that are usually what the slot before says: a mask of
+		// the others, then their differences.
+		pSeq, pAck := uint32(exp[d]), pick(s.bits&uint16(capture.ACK) != 0, uint32(exp[1-d]), 0)
+		pID := pick(ipid[d] != 0, ipid[d]+1, 0)
+		var z [6]uint64
+		var mask uint8
+		if !c.dec {
+			z = [6]uint64{diff(s.seq, pSeq), diff(s.ack, pAck), diff(s.ipID, pID), diff(s.window, win[d]), diff(s.ttl, ttl[d]), diff(s.input, int8(0))}
+			for i, v := range z {
+				if v != 0 {
+					mask |= 1 << i
+				}
+			}
+		}
+		uns(c, &mask)
+		for i := range z {
+			if mask&(1<<i) != 0 {
+				z[i] = c.u(z[i])
+			}
+		}
+		if c.dec {
+			s.seq, s.ack, s.ipID = undiff(z[0], pSeq), undiff(z[1], pAck), undiff(z[2], pID)
+			s.window, s.ttl, s.input = undiff(z[3], win[d]), undiff(z[4], ttl[d]), undiff[int8](z[5], 0)
+		}
 		seg := uint32(s.len)
 		if s.bits&uint16(capture.SYN) != 0 {
 			seg++

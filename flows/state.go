@@ -57,7 +57,7 @@ import (
 //	id table                    8       the record's queue and offset
 //	record framing              11      length, flow hash, id, length
 //	endpoints                   13/37   flags, IPv4 addresses in 4 bytes
-//	fields                      ~124    their count, then every field of
+//	fields                      ~126    their count, then every field of
 //	                                    flowState as a zig-zag varint of
 //	                                    its difference from a prediction,
 //	                                    zero fields one bit (mask bytes
@@ -69,10 +69,10 @@ import (
 //	open events                 0       a flow collecting events keeps
 //	                                    them in a map by id meanwhile
 //
-// 147.5 bytes a record, 172 with its id and map slot, for the 6-packet
-// flows of BenchmarkMemory_established, whose million flows take 244
-// bytes a flow on average (65,536 hot) and 234 MB of heap; real flows of
-// the repository's captures average 320 bytes a record (TestFrozen_
+// 149.5 bytes a record, 174 with its id and map slot, for the 6-packet
+// flows of BenchmarkMemory_established, whose million flows take 246
+// bytes a flow on average (65,536 hot) and 236 MB of heap; real flows of
+// the repository's captures average 322 bytes a record (TestFrozen_
 // roundTrip: 16-packet ladders, HTTP and TLS requests). Holes left by
 // thawed records cost up to as much again before a queue is compacted.
 //

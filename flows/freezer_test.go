@@ -236,3 +236,27 @@ func TestHotFlows_stats(t *testing.T) {
 		t.Fatalf("after Close: got %d active, %d frozen; want 0, 0", s.Active, s.Frozen)
 	}
 }
+
+// TestHotFlows_reusedTable: a table reused after Close (its queues,
+// ids and dictionary kept) still gives what an all-hot table reused the
+// same way gives.
+func TestHotFlows_reusedTable(t *testing.T) {
+	pk := reorderedTraffic(99, 3000, 150, 40*time.Millisecond)
+	var runs [2][]Event
+	for k, hot := range []int{0, 1} {
+		tb := NewTable(Options{HotFlows: hot, IdleEvict: 300 * time.Millisecond, OnEvent: func(e *Event) { runs[k] = append(runs[k], *e) }})
+		for range 3 {
+			for i := range pk {
+				p := pk[i]
+				tb.Add(&p)
+			}
+			tb.Close()
+			if tb.frz.n != 0 || len(tb.frz.opens) != 0 {
+				t.Fatalf("HotFlows %d: after Close %d frozen, %d with open events", hot, tb.frz.n, len(tb.frz.opens))
+			}
+		}
+	}
+	if len(runs[0]) == 0 || !reflect.DeepEqual(runs[0], runs[1]) {
+		t.Fatalf("reused HotFlows 1 table: %d events, want the all-hot table's %d, equal", len(runs[1]), len(runs[0]))
+	}
+}

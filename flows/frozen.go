@@ -26,26 +26,30 @@ import (
 // (TestFrozen_roundTrip, FuzzFrozenRoundTrip, TestHotFlows_sameOutput).
 // Fields are coded one by one as differences from a prediction made of
 // what was coded before them (zig-zag varints: a right guess is 0):
-//   - times as offsets from the flow's last packet or start, the flow's
-//     last packet from its queue's base time, frames from the flow's
-//     first frame, the first frame from the queue's base frame;
-//   - a direction's next seq from its ISN, its last ACK from the other
-//     direction's next seq, a field that is valid only under a flag from
-//     the value it usually has then (a SYN time from the first packet's);
-//   - ladder slots from the slot before them: seq from the direction's
-//     previous seq plus its length, ACK from the other direction's, time,
-//     frame, IP ID, TTL, window and TSval from the previous slot's;
+//   - the flow's last packet from its queue's base time, its start from
+//     its last packet, its first frame from the queue's base frame;
+//   - each direction's ISN, its next seq from the ISN, its last ACK from
+//     the other direction's next seq;
+//   - the ladder's slots, oldest first, each from the slot before: time
+//     and frame as steps, flags and direction in one byte, length and
+//     TSval, then a mask of which of seq (the direction's previous seq
+//     plus length), ACK (the other direction's), IP ID, window, TTL and
+//     input differ from their guess, and those differences;
+//   - the rest of each direction from what its newest slots say (last
+//     times, data frame, window, TSval, IP ID), from its flags (a SYN
+//     time from the first packet's when there was a SYN, zero otherwise)
+//     or from each other (a TTL's mode from its first value);
 //   - a zero difference costs one bit: fields go in groups of 8 with a
 //     mask byte of the non-zero ones, and groups in sections of 8 with a
 //     mask byte of the non-empty groups (a section of 64 zero fields is
 //     one byte).
 // Strings many flows share (Host, SNI, ALPN, the method) and MAC
 // addresses are coded as their number in the table's dictionary
-// (frozenDict: at most 65,536 of each, 4 MB of strings; past that, whole);
-// the path and the ClientHello buffer as their bytes. Host profiles are looked up again on
-// thaw (a host's profile never leaves the table, and a host that had
-// none when the flow started never gets one); flows with open events
-// stay hot.
+// (frozenDict: at most 65,536 of each, 4 MB of strings; past that,
+// whole); the path and the ClientHello buffer as their bytes. Host
+// profiles are looked up again on thaw (a host's profile never leaves
+// the table, and a host that had none when the flow started never gets
+// one); a flow's open events wait beside the record (freezer.go).
 //
 // One function (codec.flow) walks the fields for both directions of
 // the coding, so that the encoder and the decoder cannot disagree on a
@@ -53,8 +57,8 @@ import (
 
 // codec writes (enc) or reads (dec) a record's fields in one order. The
 // walk (flow) only moves values in and out of vals, and raw bytes in and
-// out of raw; finish (enc) and start (dec) turn them into the record's
-// bytes in one loop each:
+// out of raw; encFinish and decStart turn them into the record's bytes
+// and back in one loop each:
 //
 //	uvarint field count | per 64 fields: a mask byte of the non-empty
 //	groups of 8, each followed by a mask byte of its non-zero fields and

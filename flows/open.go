@@ -7,19 +7,39 @@ import (
 	"github.com/rstscope/rstscope/capture"
 )
 
-// openEvent is an Event still inside its look-ahead window.
+// openEvent is an event still inside its look-ahead window, held at what
+// it needs rather than as an Event (4.7 KB): the flow just before the
+// first RST as a record of the frozen codec (snap, exact: frozen.go), the
+// first RST, and later RSTs and the look-ahead's facts out of line once
+// there are any. The Event the rules read is built when the event is
+// decided (snapshot.go), about 300 bytes a waiting event plus its record.
 type openEvent struct {
-	ev       Event
+	first RSTPacket     // Event.RSTs[0]
+	more  *[7]RSTPacket // Event.RSTs[1:]; nil until a second RST joins
+	count int           // Event.Count
+	after *After        // Event.After; nil until a packet came after the RST
+	// snap is the flow's record (frozen codec, relative to snapBase) in
+	// chunk; nil when out is built or the event is untracked.
+	snap  []byte
+	chunk *snapChunk
+	// out is the built Event: from the opening when the event is due at
+	// once (no look-ahead left to wait for), or from the decision on a
+	// shard until the reader delivers it; else nil.
+	out      *Event
+	t        *Table // for the pools of more and after
 	entry    *entry // flow still collecting into this event; nil when detached
 	sender   netip.AddrPort
 	receiver netip.AddrPort
-	joinable bool // the sender has sent nothing but RSTs since the first RST
-	pureACK  bool // the receiver sent a pure ACK since the first RST
 	deadline time.Time
 	emitSeq  uint64 // on a shard: the reader's packet at which it was decided
 	// frozen is the id + 1 of the flow while it is frozen (entry is nil
 	// then; freezer.go), else 0.
-	frozen uint32
+	frozen    uint32
+	joinable  bool // the sender has sent nothing but RSTs since the first RST
+	pureACK   bool // the receiver sent a pure ACK since the first RST
+	untracked bool // openUntracked: the Flow is made of the first RST
+	tunnel    capture.Tunnel
+	vlan      uint16 // untracked: the RST's VLAN
 }
 
 // openSet holds a flow's open events, oldest first. A flow has one only
@@ -46,7 +66,7 @@ func (e *entry) opens() []*openEvent {
 func (e *entry) joinable(src netip.AddrPort, ttl uint8) *openEvent {
 	open := e.opens()
 	for i := len(open) - 1; i >= 0; i-- {
-		if oe := open[i]; oe.sender == src && oe.joinable && ttlNear(oe.ev.RSTs[0].TTL, ttl) {
+		if oe := open[i]; oe.sender == src && oe.joinable && ttlNear(oe.first.TTL, ttl) {
 			return oe
 		}
 	}
@@ -215,14 +235,15 @@ func (t *Table) alloc() *openEvent {
 	if n := len(t.free); n > 0 {
 		oe := t.free[n-1]
 		t.free = t.free[:n-1]
-		*oe = openEvent{}
 		return oe
 	}
-	return &openEvent{}
+	return &openEvent{t: t}
 }
 
 // openEvent starts an event for the RST p sent in direction d of e's flow.
-// The flow is snapshotted before the RST is applied.
+// The flow is snapshotted before the RST is applied: as a record while
+// the event waits for its look-ahead, as the Event's Flow at once when
+// the event is already due.
 func (t *Table) openEvent(e *entry, d Dir, p *capture.Packet, check SeqCheck) *openEvent {
 	f := &e.st
 	t.finishHello(e)
@@ -231,17 +252,16 @@ func (t *Table) openEvent(e *entry, d Dir, p *capture.Packet, check SeqCheck) *o
 	}
 
 	oe := t.alloc()
-	ev := &oe.ev
-	f.expand(&ev.Flow)
-	ev.RSTs[0] = rstPacket(p, d, check)
-	ev.Count = 1
-	ev.Stage = stage(f)
-	if ns := unixNano(p.Time); f.packets() > 0 && ns > f.last {
-		ev.Gap = time.Duration(ns - f.last)
-	}
-	ev.Trigger, ev.HasTrigger = trigger(f, d.Reverse())
+	oe.first = rstPacket(p, d, check)
+	oe.count = 1
 	oe.entry, oe.sender, oe.receiver, oe.joinable = e, p.Src, p.Dst, true
 	oe.deadline = p.Time.Add(t.opts.LookAhead)
+	if oe.deadline.Before(t.now) {
+		oe.out = t.newEvent()
+		snapshot(oe.out, f, &oe.first)
+	} else {
+		t.keepSnap(oe, f)
+	}
 	t.addOpen(e, oe)
 	t.enqueue(oe)
 	return oe
@@ -250,22 +270,18 @@ func (t *Table) openEvent(e *entry, d Dir, p *capture.Packet, check SeqCheck) *o
 // openUntracked makes an event for an RST whose flow the table refused
 // (MaxFlows reached): its Flow is a minimal snapshot with ID 0, roles by
 // port (RolesPort), Start/Last/FirstFrame/Input/Tunnel/VLAN of the RST and
-// empty profiles, so SeqCheck and Stage are unknown. It collects nothing
-// after the RST and later RSTs never join it.
+// empty profiles, so SeqCheck and Stage are unknown (untrackedFlow). It
+// collects nothing after the RST and later RSTs never join it.
 func (t *Table) openUntracked(p *capture.Packet) {
 	oe := t.alloc()
-	ev := &oe.ev
-	f := &ev.Flow
-	f.Client, f.Server, _ = rolesOf(&capture.Packet{Src: p.Src, Dst: p.Dst, Flags: capture.ACK})
-	f.RolesFrom = RolesPort
-	f.Tunnel, f.VLAN, f.Input = p.Tunnel, p.VLAN, p.Input
-	f.Start, f.Last, f.FirstFrame = p.Time, p.Time, p.Index
+	client, _, _ := rolesOf(&capture.Packet{Src: p.Src, Dst: p.Dst, Flags: capture.ACK})
 	d := FromServer
-	if p.Src == f.Client {
+	if p.Src == client {
 		d = FromClient
 	}
-	ev.RSTs[0] = rstPacket(p, d, SeqUnknown)
-	ev.Count = 1
+	oe.first = rstPacket(p, d, SeqUnknown)
+	oe.count = 1
+	oe.untracked, oe.tunnel, oe.vlan = true, p.Tunnel, p.VLAN
 	oe.sender, oe.receiver = p.Src, p.Dst
 	oe.deadline = p.Time.Add(t.opts.LookAhead)
 	t.enqueue(oe)
@@ -290,7 +306,7 @@ func (t *Table) enqueue(oe *openEvent) {
 }
 
 func eventBefore(a, b *openEvent) bool {
-	ra, rb := &a.ev.RSTs[0], &b.ev.RSTs[0]
+	ra, rb := &a.first, &b.first
 	if !ra.Time.Equal(rb.Time) {
 		return ra.Time.Before(rb.Time)
 	}
@@ -300,12 +316,26 @@ func eventBefore(a, b *openEvent) bool {
 	return ra.Frame < rb.Frame
 }
 
-// emitHead decides the first queued event.
+// emitHead decides the first queued event: builds its Event (see
+// openEvent) and hands it on.
 func (t *Table) emitHead(endOfInput bool) {
 	oe := t.queue[t.qhead]
 	t.queue[t.qhead] = nil
 	t.qhead++
-	ev := &oe.ev
+	ev := oe.out
+	if ev == nil {
+		if t.keepEmitted {
+			ev = t.newEvent()
+			oe.out = ev
+		} else {
+			if t.evOut == nil {
+				t.evOut = new(Event)
+			}
+			ev = t.evOut
+		}
+		t.buildSnap(oe, ev)
+	}
+	oe.fill(ev)
 	ev.EndOfInput = endOfInput
 	ev.History, ev.ConnState = "", ""
 	if oe.entry != nil {
@@ -333,29 +363,47 @@ func (t *Table) emitHead(endOfInput bool) {
 	if t.opts.OnEvent != nil {
 		t.opts.OnEvent(ev)
 	}
-	t.free = append(t.free, oe)
+	t.freeOpen(oe)
 }
 
 // join adds a later RST from the same sender to the event.
 func (oe *openEvent) join(p *capture.Packet, d Dir, check SeqCheck) {
-	ev := &oe.ev
-	if ev.Count < len(ev.RSTs) {
-		ev.RSTs[ev.Count] = rstPacket(p, oe.dirOf(p), check)
+	if i := oe.count - 1; i < len(oe.more) {
+		if oe.more == nil {
+			oe.more = oe.t.newMore()
+		}
+		oe.more[i] = rstPacket(p, oe.dirOf(p), check)
 	}
-	ev.Count++
+	oe.count++
 }
 
-// dirOf gives p's direction in the event's snapshot roles.
+// dirOf gives p's direction in the event's snapshot roles (the first
+// RST's sender is in the role its Dir says).
 func (oe *openEvent) dirOf(p *capture.Packet) Dir {
-	if p.Src == oe.ev.Flow.Client {
+	if (p.Src == oe.sender) == (oe.first.Dir == FromClient) {
 		return FromClient
 	}
 	return FromServer
 }
 
+// newSYN notes a pure SYN p that starts a new connection on the tuple.
+func (oe *openEvent) newSYN(p *capture.Packet) {
+	oe.afterFacts().NewSYN = true
+	oe.push(p)
+}
+
+// afterFacts gives the event's After, taking one from the pool on the
+// first packet after the RST.
+func (oe *openEvent) afterFacts() *After {
+	if oe.after == nil {
+		oe.after = oe.t.newAfter()
+	}
+	return oe.after
+}
+
 // push appends p to the event's After.Packets while there is room.
 func (oe *openEvent) push(p *capture.Packet) {
-	a := &oe.ev.After
+	a := oe.afterFacts()
 	if a.N < len(a.Packets) {
 		a.Packets[a.N] = ladderEntry(p, oe.dirOf(p))
 		a.N++
@@ -366,7 +414,7 @@ func (oe *openEvent) push(p *capture.Packet) {
 // RST (f is the live flow, before p is applied).
 func (oe *openEvent) observe(f *flowState, p *capture.Packet) {
 	oe.push(p)
-	a := &oe.ev.After
+	a := oe.after
 	rst := p.Flags&capture.RST != 0
 	if p.Flags&(capture.SYN|capture.ACK|capture.RST) == capture.SYN {
 		a.NewSYN = true
@@ -407,7 +455,7 @@ func (oe *openEvent) observe(f *flowState, p *capture.Packet) {
 	if !oe.pureACK && p.Flags&(capture.SYN|capture.FIN|capture.RST|capture.ACK) == capture.ACK {
 		oe.pureACK = true
 		rcv := f.dir(f.dirOf(p))
-		if oe.ev.RSTs[0].SeqCheck != SeqExact && rcv.seqValid && Seq(p.Seq) == rcv.nextSeq {
+		if oe.first.SeqCheck != SeqExact && rcv.seqValid && Seq(p.Seq) == rcv.nextSeq {
 			a.ChallengeACK, a.ChallengeACKFrame = true, p.Index
 		}
 	}

@@ -433,7 +433,7 @@ func (s *Sharded) deliver() {
 	// packet of its own at that point cannot know), then by first RST
 	// (its queue's order).
 	for _, oe := range s.events {
-		ev := &oe.ev
+		ev := oe.out
 		ev.SenderHost, ev.ReceiverHost, ev.RSTMACHosts = HostProfile{}, HostProfile{}, 0
 		if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
 			sn := &s.snaps[i]
@@ -444,7 +444,7 @@ func (s *Sharded) deliver() {
 		if a.emitSeq != b.emitSeq {
 			return cmp.Compare(a.emitSeq, b.emitSeq)
 		}
-		ka, kb := keyOf(&a.ev.RSTs[0]), keyOf(&b.ev.RSTs[0])
+		ka, kb := keyOf(&a.first), keyOf(&b.first)
 		switch {
 		case ka.less(kb):
 			return -1
@@ -454,7 +454,7 @@ func (s *Sharded) deliver() {
 		return 0
 	})
 	for _, oe := range s.events {
-		ev := &oe.ev
+		ev := oe.out
 		// Flows as a table has it when it decides the event.
 		s.countFlows(oe.emitSeq)
 		if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
@@ -480,7 +480,9 @@ func (s *Sharded) deliver() {
 	clear(s.events)
 	for _, sh := range s.shards {
 		t := sh.t // idle: its batch is done
-		t.free = append(t.free, t.emitted...)
+		for _, oe := range t.emitted {
+			t.freeOpen(oe)
+		}
 		clear(t.emitted)
 		t.emitted = t.emitted[:0]
 	}

@@ -177,6 +177,15 @@ type Table struct {
 	queue []*openEvent
 	qhead int
 	free  []*openEvent
+	// What waiting events keep out of line, and the Event a decided one
+	// is built in (snapshot.go).
+	snaps      snapArena
+	snapBuf    []byte    // a record being built
+	snapState  flowState // a record decoded
+	evOut      *Event    // the Event OnEvent sees, rebuilt for each call
+	freeEvents []*Event
+	freeMore   []*[7]RSTPacket
+	freeAfters []*After
 	// freeSets are openSets of flows whose events were all decided.
 	freeSets []*openSet
 	// helloBytes is the capacity of the ClientHello buffers of all flows
@@ -468,8 +477,7 @@ func reused(f *flowState, p *capture.Packet) bool {
 // tuple; e's open events note the new SYN.
 func (t *Table) replace(e *entry, p *capture.Packet) {
 	for _, oe := range e.opens() {
-		oe.ev.After.NewSYN = true
-		oe.push(p)
+		oe.newSYN(p)
 	}
 	t.end(e, false)
 }

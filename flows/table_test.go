@@ -772,7 +772,7 @@ func checkOneEventPerRST(t testing.TB, pk []capture.Packet, events []Event) {
 }
 
 func eventBeforeEv(a, b *Event) bool {
-	return eventBefore(&openEvent{ev: Event{RSTs: [8]RSTPacket{a.RSTs[0]}}}, &openEvent{ev: Event{RSTs: [8]RSTPacket{b.RSTs[0]}}})
+	return eventBefore(&openEvent{first: a.RSTs[0]}, &openEvent{first: b.RSTs[0]})
 }
 
 func TestTable_flushDecidesAfterLookAhead(t *testing.T) {

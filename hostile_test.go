@@ -35,8 +35,13 @@ const (
 	floodRSSBoundMiB = 300
 	// rstFloodRSSBoundMiB bounds a flood of RSTs on distinct tuples within
 	// one look-ahead (--max-flows 1000, ndjson): at most 32,768 events wait
-	// for their look-ahead at once (flows.maxPending, ~9 KB each).
-	rstFloodRSSBoundMiB = 512
+	// for their look-ahead at once (flows.maxPending), most of them
+	// untracked, 337 bytes each (BenchmarkPendingEvents: no Event until
+	// one is decided), 11 MB. Measured 57-58 MiB peak, most of it the
+	// process itself; 306-325 MiB when each waiting event held its 4.8 KB
+	// Event. The bound leaves room for GC timing, not for a regression to
+	// whole Events (+150 MB).
+	rstFloodRSSBoundMiB = 96
 	// establishedRSSBoundMiB bounds 1,000,000 concurrent established
 	// flows that each carried an HTTP request and response (issue 17:
 	// 500 MB): past --hot-flows they are frozen (flows/freezer.go).

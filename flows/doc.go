@@ -32,7 +32,7 @@
 // every packet touches first, and a parsed request or a TLS record
 // tracker only for flows that have one; the flow map holds 8-byte slots
 // with references into a slab of entries. The public Flow and Profile are
-// built from it only for an event's snapshot and for OnFlowEnd; a
+// built from it only for a decided event's snapshot and for OnFlowEnd; a
 // connection costs about 1.05 KB held (1.35 KB once its ladder is full),
 // a flow that has seen only a SYN about 160 bytes. Past Options.HotFlows
 // (65,536) the least recently active flows are frozen into pointer-free
@@ -49,7 +49,11 @@
 // later RSTs from the same sender join it (Count, RSTs) as long as that
 // sender has sent nothing else since the first RST and no new SYN was seen
 // on the tuple (each answer to a retried SYN is its own event); every
-// other packet of the flow fills After. Event.Packets is the one merged
+// other packet of the flow fills After. While it waits, an event holds
+// the flow's state at the RST as a frozen-codec record (a few dozen to a
+// few hundred bytes) and the Event is built when it is decided
+// (snapshot.go): 340-550 bytes a waiting event, not 4.8 KB.
+// Event.Packets is the one merged
 // view of an event's packets (the ladder before the RST, its RSTs, the
 // look-ahead; each frame once, marked RST and After) and Profile.End a
 // direction's end seq: rules and writers read those rather than merging

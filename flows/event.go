@@ -127,14 +127,19 @@ type After struct {
 
 // Event is one RST (or a burst of RSTs from the same side of one flow) with
 // the flow's state just before it and what followed in the look-ahead
-// window. Events are values: the rules may keep them.
+// window. Events are values: the rules may keep them. The table builds an
+// Event only when it decides it: while it waits for its look-ahead it
+// keeps the flow's state as a compact record and the rest at what it
+// holds (snapshot.go), so the Event handed to OnEvent is rebuilt for each
+// call.
 type Event struct {
 	// Flow is a snapshot of the flow taken just before the first RST was
 	// applied (so its ladder ends with the packet before the RST and the
-	// sender's RSTs count excludes it). Two things are settled just
-	// before the snapshot: a ClientHello still being completed is parsed
-	// from what arrived, and the sender's TLS 1.3 encrypted-alert
-	// candidate is marked (see TLSAlertInfo).
+	// sender's RSTs count excludes it): the state then, kept as a record
+	// of the frozen codec (exact) and expanded when the event is decided.
+	// Two things are settled just before the snapshot: a ClientHello
+	// still being completed is parsed from what arrived, and the sender's
+	// TLS 1.3 encrypted-alert candidate is marked (see TLSAlertInfo).
 	Flow Flow
 	// RSTs of this event, in arrival order: the first one and up to 7
 	// more from the same sender within the look-ahead, before the sender

@@ -20,10 +20,17 @@ type tableRun struct {
 	ended                       []Flow
 	stats                       TableStats
 	freezes, thaws, compactions uint64
+	records                     uint64 // events' records (snapshot.go)
 }
 
 // runTable feeds the capture at path through a table with opts.
 func runTable(t *testing.T, path string, opts Options) tableRun {
+	t.Helper()
+	return runTableWith(t, path, opts, nil)
+}
+
+// runTableWith is runTable with setup applied to the new table.
+func runTableWith(t *testing.T, path string, opts Options, setup func(*Table)) tableRun {
 	t.Helper()
 	src, err := capture.OpenFile(path, 0, capture.FileOptions{})
 	if err != nil {
@@ -34,6 +41,9 @@ func runTable(t *testing.T, path string, opts Options) tableRun {
 	opts.OnEvent = func(e *Event) { r.events = append(r.events, *e) }
 	opts.OnFlowEnd = func(f *Flow) { r.ended = append(r.ended, *f) }
 	tb := NewTable(opts)
+	if setup != nil {
+		setup(tb)
+	}
 	var p capture.Packet
 	for {
 		if err := src.Next(&p); errors.Is(err, io.EOF) || errors.Is(err, capture.ErrTruncated) {
@@ -47,7 +57,7 @@ func runTable(t *testing.T, path string, opts Options) tableRun {
 		}
 	}
 	r.stats = tb.Stats()
-	r.freezes, r.thaws = tb.frz.freezes, tb.frz.thaws
+	r.freezes, r.thaws, r.records = tb.frz.freezes, tb.frz.thaws, tb.snapRecords
 	if r.stats.Frozen != tb.frz.n || r.stats.Thawed > r.thaws {
 		t.Fatalf("%s: Stats says %d frozen, %d thawed; the table froze %d, thawed %d", path, r.stats.Frozen, r.stats.Thawed, tb.frz.n, r.thaws)
 	}

@@ -96,7 +96,9 @@ import (
 // The hot tier keeps this layout (a packet of a hot flow touches a few
 // cache lines and allocates nothing); the few hundred bytes per flow of
 // issue 17 come from freezing, whose records hold the same fields delta-
-// coded. An Event still copies the whole Flow.
+// coded. An event waiting for its look-ahead keeps its flow's state at
+// the RST as such a record too, and the Flow (2 KB) is expanded only when
+// the event is decided (snapshot.go).
 
 // endpoints is a flow's client and server, packed: an address as its 16
 // bytes (IPv4 mapped, with a flag), its port apart (capture never sets a

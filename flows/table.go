@@ -23,12 +23,13 @@ const (
 // but are still emitted.
 const maxOpenPerFlow = 8
 
-// maxPending caps the events waiting for their look-ahead. Each holds a
-// flow snapshot (an Event is about 4.5 KB), so a flood of RSTs on many tuples within one
-// look-ahead would otherwise grow memory without bound (200,000 RSTs in
-// 0.2 s of capture took 1.9 GB). Past the cap the oldest event is decided
-// at once with the look-ahead it has had: every RST still gets its
-// finding, memory stays under about 300 MB.
+// maxPending caps the events waiting for their look-ahead. Each holds its
+// flow's state at the RST as a record (340-550 bytes a waiting event with
+// it, snapshot.go; 4.8 KB when it held the Event), so a flood of RSTs
+// on many tuples within one look-ahead would otherwise grow memory without
+// bound. Past the cap the oldest event is decided at once with the
+// look-ahead it has had: every RST still gets its finding, and the
+// waiting events take 11-18 MB (BenchmarkPendingEvents).
 const maxPending = 32768
 
 // entry is the table's record of one flow: the Flow plus bookkeeping that
@@ -186,6 +187,11 @@ type Table struct {
 	freeEvents []*Event
 	freeMore   []*[7]RSTPacket
 	freeAfters []*After
+	// snapLive (tests) makes every event expand the live state at its
+	// opening, as the table did before records; snapRecords counts the
+	// records kept.
+	snapLive    bool
+	snapRecords uint64
 	// freeSets are openSets of flows whose events were all decided.
 	freeSets []*openSet
 	// helloBytes is the capacity of the ClientHello buffers of all flows

@@ -106,13 +106,15 @@ func FuzzTable(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const maxFlows = 3
 		pk := fuzzPackets(data)
-		var runs [2]struct {
+		var runs [3]struct {
 			events []Event
 			ended  []Flow
 		}
 		// The second table freezes every flow but one after each
-		// packet: the same events and flow ends (freezer.go).
-		for k, hot := range []int{0, 1} {
+		// packet: the same events and flow ends (freezer.go). The third
+		// builds each event's snapshot from the live flow at its RST,
+		// where the others keep a record while it waits (snapshot.go).
+		for k, hot := range []int{0, 1, 0} {
 			r := &runs[k]
 			tb := NewTable(Options{
 				MaxFlows: maxFlows, MaxHosts: 3, HotFlows: hot,
@@ -120,6 +122,7 @@ func FuzzTable(f *testing.F) {
 				OnEvent:   func(e *Event) { r.events = append(r.events, *e) },
 				OnFlowEnd: func(f *Flow) { r.ended = append(r.ended, *f) },
 			})
+			tb.snapLive = k == 2
 			for i := range pk {
 				p := pk[i]
 				tb.Add(&p)
@@ -136,6 +139,9 @@ func FuzzTable(f *testing.F) {
 		}
 		if !reflect.DeepEqual(runs[0], runs[1]) {
 			t.Errorf("HotFlows 1: %d events, %d flow ends differ from the all-hot table's %d, %d", len(runs[1].events), len(runs[1].ended), len(runs[0].events), len(runs[0].ended))
+		}
+		if !reflect.DeepEqual(runs[0], runs[2]) {
+			t.Errorf("events from records: %d events, %d flow ends differ from the live snapshots' %d, %d", len(runs[0].events), len(runs[0].ended), len(runs[2].events), len(runs[2].ended))
 		}
 	})
 }

@@ -36,9 +36,9 @@ const (
 	// rstFloodRSSBoundMiB bounds a flood of RSTs on distinct tuples within
 	// one look-ahead (--max-flows 1000, ndjson): at most 32,768 events wait
 	// for their look-ahead at once (flows.maxPending), most of them
-	// untracked, 337 bytes each (BenchmarkPendingEvents: no Event until
-	// one is decided), 11 MB. Measured 57-58 MiB peak, most of it the
-	// process itself; 306-325 MiB when each waiting event held its 4.8 KB
+	// untracked, 305 bytes each (BenchmarkPendingEvents: no Event until
+	// one is decided), 10 MB. Measured 55 MiB peak, most of it the
+	// process itself; 306-343 MiB when each waiting event held its 4.8 KB
 	// Event. The bound leaves room for GC timing, not for a regression to
 	// whole Events (+150 MB).
 	rstFloodRSSBoundMiB = 96

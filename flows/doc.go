@@ -52,7 +52,7 @@
 // other packet of the flow fills After. While it waits, an event holds
 // the flow's state at the RST as a frozen-codec record (a few dozen to a
 // few hundred bytes) and the Event is built when it is decided
-// (snapshot.go): 340-550 bytes a waiting event, not 4.8 KB.
+// (snapshot.go): 310-520 bytes a waiting event, not 4.8 KB.
 // Event.Packets is the one merged
 // view of an event's packets (the ladder before the RST, its RSTs, the
 // look-ahead; each frame once, marked RST and After) and Profile.End a

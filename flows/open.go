@@ -16,12 +16,11 @@ import (
 type openEvent struct {
 	first RSTPacket     // Event.RSTs[0]
 	more  *[7]RSTPacket // Event.RSTs[1:]; nil until a second RST joins
-	count int           // Event.Count
 	after *After        // Event.After; nil until a packet came after the RST
-	// snap is the flow's record (frozen codec, relative to snapBase) in
-	// chunk; nil when out is built or the event is untracked.
-	snap  []byte
+	// chunk holds the flow's record (frozen codec, relative to snapBase)
+	// at snap; nil when out is built or the event is untracked.
 	chunk *snapChunk
+	snap  snapRef
 	// out is the built Event: from the opening when the event is due at
 	// once (no look-ahead left to wait for), or from the decision on a
 	// shard until the reader delivers it; else nil.
@@ -35,9 +34,10 @@ type openEvent struct {
 	// frozen is the id + 1 of the flow while it is frozen (entry is nil
 	// then; freezer.go), else 0.
 	frozen    uint32
-	joinable  bool // the sender has sent nothing but RSTs since the first RST
-	pureACK   bool // the receiver sent a pure ACK since the first RST
-	untracked bool // openUntracked: the Flow is made of the first RST
+	count     int32 // Event.Count
+	joinable  bool  // the sender has sent nothing but RSTs since the first RST
+	pureACK   bool  // the receiver sent a pure ACK since the first RST
+	untracked bool  // openUntracked: the Flow is made of the first RST
 	tunnel    capture.Tunnel
 	vlan      uint16 // untracked: the RST's VLAN
 }
@@ -368,7 +368,7 @@ func (t *Table) emitHead(endOfInput bool) {
 
 // join adds a later RST from the same sender to the event.
 func (oe *openEvent) join(p *capture.Packet, d Dir, check SeqCheck) {
-	if i := oe.count - 1; i < len(oe.more) {
+	if i := int(oe.count) - 1; i < len(oe.more) {
 		if oe.more == nil {
 			oe.more = oe.t.newMore()
 		}

@@ -32,16 +32,15 @@ import (
 // and expands the live state into its Event.
 //
 //	waiting event                 bytes
-//	openEvent                     312 (320 allocated; the first RST, 120,
-//	                              inline)
+//	openEvent                     288 (the first RST, 120, inline)
 //	queue and free-list pointers  16
 //	record                        46 (a RST on a new tuple), 137 (a
 //	                              6-packet HTTP flow), ~320 (16 packets)
 //	later RSTs, After             840, 1,400: only when there are any
 //
-// BenchmarkPendingEvents (live heap per event, 32,768 waiting): 337 bytes
-// for a RST past MaxFlows (untracked: no record), 547 for a RST on an
-// established 6-packet HTTP flow, 1,641 for a RST on a new tuple (the new
+// BenchmarkPendingEvents (live heap per event, 32,768 waiting): 305 bytes
+// for a RST past MaxFlows (untracked: no record), 515 for a RST on an
+// established 6-packet HTTP flow, 1,609 for a RST on a new tuple (the new
 // flow's entry included); 4,879, 4,953 and 6,140 when an event held its
 // Event.
 
@@ -61,11 +60,17 @@ type snapArena struct {
 	free []*snapChunk
 }
 
-// put copies rec into a chunk and gives the chunk and the copy.
-func (a *snapArena) put(rec []byte) (*snapChunk, []byte) {
+// snapRef is where a record lies in its chunk.
+type snapRef struct{ off, n uint32 }
+
+// rec gives the record at r.
+func (c *snapChunk) rec(r snapRef) []byte { return c.b[r.off : r.off+r.n] }
+
+// put copies rec into a chunk and gives the chunk and where it lies.
+func (a *snapArena) put(rec []byte) (*snapChunk, snapRef) {
 	if len(rec) > snapChunkSize/4 {
 		c := &snapChunk{b: append([]byte(nil), rec...), live: 1}
-		return c, c.b
+		return c, snapRef{0, uint32(len(rec))}
 	}
 	if a.cur == nil || len(a.cur.b)+len(rec) > cap(a.cur.b) {
 		if c := a.cur; c != nil && c.live == 0 {
@@ -81,7 +86,7 @@ func (a *snapArena) put(rec []byte) (*snapChunk, []byte) {
 	at := len(c.b)
 	c.b = append(c.b, rec...)
 	c.live++
-	return c, c.b[at:len(c.b):len(c.b)]
+	return c, snapRef{uint32(at), uint32(len(rec))}
 }
 
 // done releases a record of chunk c.
@@ -129,11 +134,11 @@ func (t *Table) buildSnap(oe *openEvent, ev *Event) {
 	z := &t.frz
 	f := &t.snapState
 	*f = flowState{}
-	if _, ok := decodeFlow(&z.c, oe.snap, f, snapBase(&oe.first), t, &z.dict); !ok {
+	if _, ok := decodeFlow(&z.c, oe.chunk.rec(oe.snap), f, snapBase(&oe.first), t, &z.dict); !ok {
 		panic("flows: event record does not decode") // a bug, never input
 	}
 	t.snaps.done(oe.chunk)
-	oe.chunk, oe.snap = nil, nil
+	oe.chunk, oe.snap = nil, snapRef{}
 	snapshot(ev, f, &oe.first)
 	t.release(f)
 }
@@ -165,7 +170,7 @@ func (oe *openEvent) fill(ev *Event) {
 	if oe.more != nil {
 		copy(ev.RSTs[1:], oe.more[:])
 	}
-	ev.Count = oe.count
+	ev.Count = int(oe.count)
 	if oe.after != nil {
 		ev.After = *oe.after
 	}

@@ -135,7 +135,7 @@ func BenchmarkPendingEvents(b *testing.B) {
 				perEvent = float64(after-before) / maxPending
 				perRecord = 0
 				for _, oe := range tb.queue[tb.qhead:] {
-					perRecord += float64(len(oe.snap))
+					perRecord += float64(oe.snap.n)
 				}
 				perRecord /= maxPending
 				tb.Close()

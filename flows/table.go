@@ -24,12 +24,12 @@ const (
 const maxOpenPerFlow = 8
 
 // maxPending caps the events waiting for their look-ahead. Each holds its
-// flow's state at the RST as a record (340-550 bytes a waiting event with
+// flow's state at the RST as a record (310-520 bytes a waiting event with
 // it, snapshot.go; 4.8 KB when it held the Event), so a flood of RSTs
 // on many tuples within one look-ahead would otherwise grow memory without
 // bound. Past the cap the oldest event is decided at once with the
 // look-ahead it has had: every RST still gets its finding, and the
-// waiting events take 11-18 MB (BenchmarkPendingEvents).
+// waiting events take 10-17 MB (BenchmarkPendingEvents).
 const maxPending = 32768
 
 // entry is the table's record of one flow: the Flow plus bookkeeping that

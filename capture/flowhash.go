@@ -73,6 +73,30 @@ func endpointHash16(hi, lo uint64, port uint16) uint64 {
 	return mix(hi^flowSeed, lo^flowK1) ^ mix(uint64(port)^flowK2, flowSeed)
 }
 
+// RouteHash hashes the endpoints of a connection symmetrically, like
+// FlowHash, but unseeded: it is the same in every process. It places a
+// flow where the place changes what is reported - the flow-table shard
+// that holds it and the tombstone bucket it shares with others - so that
+// a capture gives the same report on every run. An attacker who aims many
+// flows at one value of it only loads one shard or refreshes one bucket of
+// tombstones; the flow maps key on the seeded FlowHash.
+func RouteHash(a, b netip.AddrPort) uint64 {
+	if aa, ba := a.Addr(), b.Addr(); aa.Is4() && ba.Is4() {
+		x, y := endpoint4(aa, a.Port()), endpoint4(ba, b.Port())
+		if x > y {
+			x, y = y, x
+		}
+		return mix(x^flowK2, y^flowK3)
+	}
+	return mix(routeEndpoint(a)+routeEndpoint(b), flowK1)
+}
+
+// routeEndpoint is endpointHash without the seed.
+func routeEndpoint(ap netip.AddrPort) uint64 {
+	a := ap.Addr().As16()
+	return mix(binary.BigEndian.Uint64(a[:8])^flowK3, binary.BigEndian.Uint64(a[8:])^flowK1) ^ mix(uint64(ap.Port())^flowK2, flowK3)
+}
+
 // mix is a 64x64->128 multiply folded to 64 bits (wyhash's mum).
 func mix(a, b uint64) uint64 {
 	hi, lo := bits.Mul64(a, b)

@@ -36,7 +36,8 @@ import (
 //
 // Where it differs from a Table: MaxFlows and the pending-event cap apply
 // per shard (MaxFlows/n and 32768/n each), so the flows ended or refused
-// under that pressure may differ; the reader makes a host's profile at its
+// under that pressure may differ from one table's (though not from run to
+// run: shards follow capture.RouteHash, which is unseeded); the reader makes a host's profile at its
 // first non-RST packet or when a shard's new flow is counted, which orders
 // hosts differently only past MaxHosts; Flow.ID is unique but numbered per
 // shard; lists kept in time order walk back at most maxSortWalk entries,
@@ -295,7 +296,9 @@ func (s *Sharded) route(p *capture.Packet) {
 	if h == 0 {
 		h = capture.FlowHash(p.Src, p.Dst)
 	}
-	sh := s.shards[h%s.n]
+	// The shard follows the unseeded route hash, so that which flows share
+	// a shard's caps (MaxFlows/n, pending events) is the same on every run.
+	sh := s.shards[capture.RouteHash(p.Src, p.Dst)%s.n]
 	b := &sh.batch[s.cur]
 	if len(b.items) >= shardBatch || len(b.buf) > shardBytes {
 		s.dispatch()

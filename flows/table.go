@@ -317,7 +317,7 @@ func (t *Table) add(p *capture.Packet) {
 		}
 		e = t.newEntry(h, p)
 		if p.Flags&capture.SYN == 0 {
-			if ts, ok := t.tombs.take(p, h); ok {
+			if ts, ok := t.tombs.take(p); ok {
 				e.link(&ts, p)
 				t.stats.Linked++
 			}

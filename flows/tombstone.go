@@ -27,16 +27,15 @@ import (
 // O(tombWays) and allocate nothing; linking a flow allocates its Evicted
 // (once per linked flow, at most once per tombstone).
 //
-// Shards. A tuple's hash picks its shard (hash % n) and, within the shard,
-// its bucket ((hash / n) % (tombBuckets / n)); when n divides tombBuckets
-// the pair is a one-to-one image of hash % tombBuckets, the bucket one
-// table uses, so the same flows share a bucket and Sharded output equals
-// one table's. For other n the shards' buckets differ from one table's
-// only in which tombstones a full bucket drops. Buckets follow the flow
-// hash, seeded per process (capture.FlowHash): once more than tombWays
-// evicted flows share a bucket, which of them is forgotten may differ
-// from run to run (about 8 buckets of 15,360 overflow with 10,000 evicted
-// flows held).
+// Shards. A tuple's route hash (capture.RouteHash) picks its shard
+// (hash % n) and, within the shard, its bucket ((hash / n) % (tombBuckets
+// / n)); when n divides tombBuckets the pair is a one-to-one image of hash
+// % tombBuckets, the bucket one table uses, so the same flows share a
+// bucket and Sharded output equals one table's. For other n the shards'
+// buckets differ from one table's only in which tombstones a full bucket
+// drops. The route hash is unseeded, so which of more than tombWays
+// evicted flows sharing a bucket is forgotten is the same on every run
+// (about 8 buckets of 15,360 overflow with 10,000 evicted flows held).
 
 // tombBuckets is divisible by every shard count up to 6 and by 8, 10, 12,
 // 15 and 16.
@@ -50,7 +49,7 @@ type tombstone struct {
 	ep        endpoints // client, server as the flow had them
 	rolesFrom RolesFrom
 	bits      uint8  // tombSeqValid, tombAckValid, tombFIN, shifted by 3 for the server
-	hash      uint32 // low 32 bits of the flow hash; 0: slot unused
+	hash      uint32 // low 32 bits of the route hash; 0: slot unused
 	maxGapMs  uint32 // the flow's longest silence, ms (saturated)
 	last      int64  // Unix ns of the last packet
 	// frame is the last packet's frame (low 56 bits) and input (high 8,
@@ -92,7 +91,7 @@ func (s *tombStore) bucket(h uint64) int {
 
 // put remembers f, evicted for idleness.
 func (s *tombStore) put(f *flowState) {
-	h := capture.FlowHash(f.ep.client(), f.ep.server())
+	h := capture.RouteHash(f.ep.client(), f.ep.server())
 	if s.slots == nil {
 		if s.buckets == 0 {
 			s.buckets = tombBuckets
@@ -136,12 +135,13 @@ func (s *tombStore) put(f *flowState) {
 	}
 }
 
-// take removes and returns the tombstone of the tuple of p (flow hash h);
-// ok is false when there is none.
-func (s *tombStore) take(p *capture.Packet, h uint64) (ts tombstone, ok bool) {
+// take removes and returns the tombstone of the tuple of p; ok is false
+// when there is none.
+func (s *tombStore) take(p *capture.Packet) (ts tombstone, ok bool) {
 	if s.slots == nil {
 		return ts, false
 	}
+	h := capture.RouteHash(p.Src, p.Dst)
 	i := s.bucket(h)
 	b := s.slots[i : i+tombWays]
 	for j := range b {

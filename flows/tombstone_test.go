@@ -137,7 +137,7 @@ func TestTombstones_bounded(t *testing.T) {
 		f.ep = packEndpoints(c, s)
 		tb.tombs.put(&f)
 		q := capture.Packet{Src: s, Dst: c}
-		if _, ok := tb.tombs.take(&q, capture.FlowHash(s, c)); !ok {
+		if _, ok := tb.tombs.take(&q); !ok {
 			t.Fatal("tombstone just written not found")
 		}
 	})

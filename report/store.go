@@ -29,7 +29,6 @@ type store struct {
 	file *os.File             // the spill file (already unlinked), nil before spilling
 	bw   *bufio.Writer
 	off  int64
-	buf  []byte
 }
 
 // storeKey is what sorting needs of a spilled finding, and where its
@@ -130,30 +129,84 @@ func (s *store) each(fn func(f *heuristics.Finding) error) error {
 		return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.nsec, b.nsec),
 			cmp.Compare(a.frame, b.frame), cmp.Compare(a.input, b.input))
 	})
+	// Reading a record back (JSON decoding) costs about what fn's writing
+	// it out does: a goroutine decodes the records ahead, in order, while
+	// fn writes, so that a document of many findings is finished on two
+	// cores.
+	out := make(chan *decoded, decodeAhead)
+	free := make(chan *decoded, decodeAhead+2)
+	for range decodeAhead + 2 {
+		free <- new(decoded)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-done }()
+	go s.decode(out, free, stop, done)
 	var ids echoIDs
-	for i, k := range s.keys {
-		if cap(s.buf) < int(k.n) {
-			s.buf = make([]byte, k.n)
+	i := 0
+	for d := range out {
+		if d.err != nil {
+			return d.err
 		}
-		b := s.buf[:k.n]
+		f := &d.r.F
+		f.ID = i + 1
+		i++
+		ids.resolve(f)
+		if err := fn(f); err != nil {
+			return err
+		}
+		free <- d
+	}
+	return nil
+}
+
+// decodeAhead is how many findings the decoding goroutine of each may
+// hold ready.
+const decodeAhead = 32
+
+// decoded is a spilled finding read back, or the error that stopped it.
+type decoded struct {
+	r   spillRecord
+	err error
+}
+
+// decode reads the spilled records in the order of s.keys into
+// findings taken from free and sends them to out (closed at the end or
+// after an error), until stop is closed; it closes done when it returns.
+func (s *store) decode(out, free chan *decoded, stop, done chan struct{}) {
+	defer close(done)
+	defer close(out)
+	var buf []byte
+	for _, k := range s.keys {
+		var d *decoded
+		select {
+		case d = <-free:
+		case <-stop:
+			return
+		}
+		*d = decoded{} // Unmarshal leaves the fields a record lacks as they were
+		if cap(buf) < int(k.n) {
+			buf = make([]byte, k.n)
+		}
+		b := buf[:k.n]
 		if _, err := s.file.ReadAt(b, k.off); err != nil && err != io.EOF {
-			return fmt.Errorf("report: spill: %w", err)
+			d.err = fmt.Errorf("report: spill: %w", err)
+		} else if err := json.Unmarshal(b, &d.r); err != nil {
+			d.err = fmt.Errorf("report: spill: %w", err)
 		}
-		var r spillRecord
-		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("report: spill: %w", err)
-		}
+		r := &d.r
 		r.F.RST.Payload = string(r.Payload)
 		r.F.Echoes, r.F.AdviceTime = r.Echoes, r.AdviceTime
 		// The record's times are microseconds; the key keeps the exact
 		// RST time, which the ladder offsets and summaries do not need
 		// beyond what prints.
 		r.F.RST.Time.Time = time.Unix(k.sec, int64(k.nsec)).UTC()
-		r.F.ID = i + 1
-		ids.resolve(&r.F)
-		if err := fn(&r.F); err != nil {
-			return err
+		select {
+		case out <- d:
+		case <-stop:
+			return
+		}
+		if d.err != nil {
+			return
 		}
 	}
-	return nil
 }

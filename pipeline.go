@@ -29,6 +29,7 @@ type pipeline struct {
 	peer               *correlate.Peer
 	kern               *cli.Kernel // the host kernel's account (--kernel-reasons, --kernel-events); nil without
 	table              tracker
+	judge              *judging // nil: events are judged as the table emits them
 	findings, filtered uint64
 	warnings           []string
 	readerGone         bool // the report's reader went away (EPIPE)
@@ -104,21 +105,37 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 		// -w's Recorder lets a flow's held packets go with the flow.
 		OnFlowEnd: cli.FlowEnds(p.exp),
 		OnEvent: func(ev *flows.Event) {
-			f := engine.Judge(ev, witnesses...)
-			p.kern.Judged(&f, cfg.LookAhead)
-			kept := cfg.Keep.Keep(&f)
-			p.sens.Judged(&f, kept)
-			if !kept {
-				p.filtered++
+			if p.judge != nil {
+				p.judge.event(ev)
 				return
 			}
-			p.findings++
-			p.exp.Mark(ev.Flow.Client, ev.Flow.Server)
-			if err := p.w.Write(&f); errors.Is(err, syscall.EPIPE) {
-				p.readerGone = true // stop reading; -w is still completed
-			}
+			f := engine.Judge(ev, witnesses...)
+			p.kern.Judged(&f, cfg.LookAhead)
+			p.record(ev, &f, cfg.Keep.Keep(&f))
 		}})
+	// A file read whose findings need no other witness and mark nothing
+	// for -w is judged on a goroutine of its own (see judging).
+	if cfg.Iface == "" && cfg.WriteFile == "" && len(witnesses) == 0 && p.kern == nil {
+		p.judge = startJudging(func(ev *flows.Event, f *heuristics.Finding) bool {
+			*f = engine.Judge(ev)
+			return cfg.Keep.Keep(f)
+		}, p.record)
+	}
 	return nil
+}
+
+// record counts a judged event's finding and writes it if kept.
+func (p *pipeline) record(ev *flows.Event, f *heuristics.Finding, kept bool) {
+	p.sens.Judged(f, kept)
+	if !kept {
+		p.filtered++
+		return
+	}
+	p.findings++
+	p.exp.Mark(ev.Flow.Client, ev.Flow.Server)
+	if err := p.w.Write(f); errors.Is(err, syscall.EPIPE) {
+		p.readerGone = true // stop reading; -w is still completed
+	}
 }
 
 // read feeds packets to the table until the input ends (a signal or
@@ -155,6 +172,7 @@ func (p *pipeline) read() error {
 			p.peer.Observe(&pk)
 		}
 		p.table.Add(&pk)
+		p.judge.poll()
 		if err := p.exp.Packet(&pk); err != nil {
 			return err
 		}
@@ -173,6 +191,7 @@ func (p *pipeline) finish(readErr error) error {
 		p.table.Flush(clock.Now()) // what is due is decided as on a quiet link
 	}
 	p.table.Close()
+	p.judge.close()
 	st, ts := p.src.Stats(), p.table.Stats()
 	for _, w := range cfg.Warnings(st, ts) {
 		p.warn("%s", w)

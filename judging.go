@@ -5,39 +5,43 @@ import (
 	"github.com/rstscope/rstscope/heuristics"
 )
 
-// judging runs the engine on a goroutine of its own, so that judging an
-// event (tens of microseconds: the rules, the evidence's text) does not
-// hold up the flow table's goroutine, which bounds a file read's speed.
-// Events go to it as copies, in order; their findings come back in the
-// same order and are recorded (counted, written) on the table's
-// goroutine by poll, as OnEvent would have, so that the report and the
-// counters see exactly what a judgement inside OnEvent gives, a few
-// packets later. Used only where that delay changes nothing: a file read
-// with no other witness (--peer, the kernel's account, whose state moves
-// with the packets read) and no -w (which marks flows as they are read).
+// judging runs the engine and the report's Write on a goroutine of their
+// own, so that judging an event and writing its finding (tens of
+// microseconds: the rules, the evidence's text, a spilled record's JSON)
+// do not hold up the flow table's goroutine, which bounds a file read's
+// speed. Events go to it as copies, in order, so the report gets the
+// findings in the order OnEvent would have given them; what the reader's
+// goroutine keeps (the counters, the sensor's tally, a reader gone away)
+// comes back in the same order and is recorded by poll a few packets
+// later. Used only where that delay changes nothing: a file read with no
+// other witness (--peer, the kernel's account, whose state moves with the
+// packets read) and no -w (which marks flows as they are read).
 type judging struct {
 	in     chan *judgedEvent // events to judge
 	out    chan *judgedEvent // judged, in order; closed after in is
 	free   chan *judgedEvent
-	record func(ev *flows.Event, f *heuristics.Finding, kept bool)
+	record func(f *heuristics.Finding, kept bool, err error)
+	n      uint // poll calls
 }
 
-// judgedEvent is an event, its finding, and whether the filter keeps it.
+// judgedEvent is an event, its finding, whether the filter kept it and
+// what the report's Write returned.
 type judgedEvent struct {
 	ev   flows.Event
 	f    heuristics.Finding
 	kept bool
+	err  error
 }
 
 // judgeAhead is how many events may be with the judging goroutine or
 // waiting to be recorded.
 const judgeAhead = 64
 
-// startJudging starts the goroutine: judge fills f from ev and reports
-// whether the filter keeps it; record sees each result on the caller's
-// goroutine.
-func startJudging(judge func(ev *flows.Event, f *heuristics.Finding) bool,
-	record func(ev *flows.Event, f *heuristics.Finding, kept bool)) *judging {
+// startJudging starts the goroutine: judge fills f from ev, writes it if
+// the filter keeps it, and returns both answers; record sees each result
+// on the caller's goroutine.
+func startJudging(judge func(ev *flows.Event, f *heuristics.Finding) (kept bool, err error),
+	record func(f *heuristics.Finding, kept bool, err error)) *judging {
 	j := &judging{in: make(chan *judgedEvent, judgeAhead), out: make(chan *judgedEvent, judgeAhead),
 		free: make(chan *judgedEvent, judgeAhead), record: record}
 	for range judgeAhead {
@@ -46,7 +50,7 @@ func startJudging(judge func(ev *flows.Event, f *heuristics.Finding) bool,
 	go func() {
 		defer close(j.out)
 		for x := range j.in {
-			x.kept = judge(&x.ev, &x.f)
+			x.kept, x.err = judge(&x.ev, &x.f)
 			j.out <- x
 		}
 	}()
@@ -70,14 +74,22 @@ func (j *judging) event(ev *flows.Event) {
 
 // done records x and frees its slot.
 func (j *judging) done(x *judgedEvent) {
-	j.record(&x.ev, &x.f, x.kept)
-	x.f = heuristics.Finding{}
+	j.record(&x.f, x.kept, x.err)
+	x.f, x.err = heuristics.Finding{}, nil
 	j.free <- x
 }
 
-// poll records the findings judged so far (nil j: none).
+// pollEvery is how many packets pass between two looks at what was
+// judged (a look is a runtime call).
+const pollEvery = 64
+
+// poll records the findings judged so far, every pollEvery calls (nil j:
+// none).
 func (j *judging) poll() {
 	if j == nil {
+		return
+	}
+	if j.n++; j.n%pollEvery != 0 {
 		return
 	}
 	for len(j.out) > 0 {

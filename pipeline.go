@@ -111,29 +111,44 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 			}
 			f := engine.Judge(ev, witnesses...)
 			p.kern.Judged(&f, cfg.LookAhead)
-			p.record(ev, &f, cfg.Keep.Keep(&f))
+			kept := cfg.Keep.Keep(&f)
+			p.count(&f, kept)
+			if kept {
+				p.exp.Mark(ev.Flow.Client, ev.Flow.Server)
+				p.wrote(p.w.Write(&f))
+			}
 		}})
 	// A file read whose findings need no other witness and mark nothing
-	// for -w is judged on a goroutine of its own (see judging).
+	// for -w is judged, and written, on a goroutine of its own (see
+	// judging).
 	if cfg.Iface == "" && cfg.WriteFile == "" && len(witnesses) == 0 && p.kern == nil {
-		p.judge = startJudging(func(ev *flows.Event, f *heuristics.Finding) bool {
+		p.judge = startJudging(func(ev *flows.Event, f *heuristics.Finding) (bool, error) {
 			*f = engine.Judge(ev)
-			return cfg.Keep.Keep(f)
-		}, p.record)
+			if !cfg.Keep.Keep(f) {
+				return false, nil
+			}
+			return true, p.w.Write(f)
+		}, func(f *heuristics.Finding, kept bool, err error) {
+			p.count(f, kept)
+			p.wrote(err)
+		})
 	}
 	return nil
 }
 
-// record counts a judged event's finding and writes it if kept.
-func (p *pipeline) record(ev *flows.Event, f *heuristics.Finding, kept bool) {
+// count counts a judged event's finding, kept by the filter or not.
+func (p *pipeline) count(f *heuristics.Finding, kept bool) {
 	p.sens.Judged(f, kept)
-	if !kept {
+	if kept {
+		p.findings++
+	} else {
 		p.filtered++
-		return
 	}
-	p.findings++
-	p.exp.Mark(ev.Flow.Client, ev.Flow.Server)
-	if err := p.w.Write(f); errors.Is(err, syscall.EPIPE) {
+}
+
+// wrote takes note of the report's answer to a finding.
+func (p *pipeline) wrote(err error) {
+	if errors.Is(err, syscall.EPIPE) {
 		p.readerGone = true // stop reading; -w is still completed
 	}
 }

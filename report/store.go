@@ -102,6 +102,11 @@ func (s *store) startSpill() error {
 	return nil
 }
 
+// rawMemMax bounds the raw records kept in memory (about 800 findings):
+// past it they go to the spill file, so that the held bytes, and the
+// garbage collector's goal with them, stay small.
+const rawMemMax = 4 << 20
+
 // addRaw keeps f's final bytes (see raw).
 func (s *store) addRaw(f *heuristics.Finding) error {
 	b, err := s.raw(f)
@@ -114,7 +119,7 @@ func (s *store) addRaw(f *heuristics.Finding) error {
 	if f.Echoes != nil {
 		k.hasEcho, k.echo = true, *f.Echoes
 	}
-	if s.file == nil && len(s.keys) >= spillAfter {
+	if s.file == nil && (len(s.keys) >= spillAfter || len(s.rawBuf)+len(b) > rawMemMax) {
 		f, err := os.CreateTemp("", "rstscope-findings-*")
 		if err != nil {
 			return fmt.Errorf("report: spill file: %w", err)

@@ -416,6 +416,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"-r", demoPcap, "-c", "0"}, "-c must be at least 1"},
 		{[]string{"-r", demoPcap, "-c", "-1"}, `invalid argument "-1" for "-c, --count"`},
+		{[]string{"-r", demoPcap, "--hot-flows", "0"}, "--hot-flows must be at least 1"},
 		{[]string{"-i", "lo", "--duration", "0s"}, "--duration must be positive"},
 		{[]string{"-i", "lo", "--duration", "-1s"}, "--duration must be positive"},
 		{[]string{"-r", demoPcap, "--cause", "refsued"}, `--cause: unknown cause "refsued" (did you mean refused?); valid: refused, `},

@@ -37,6 +37,10 @@ const (
 	// one look-ahead (--max-flows 1000, ndjson): at most 32,768 events wait
 	// for their look-ahead at once (flows.maxPending, ~9 KB each).
 	rstFloodRSSBoundMiB = 512
+	// establishedRSSBoundMiB bounds 1,000,000 concurrent established
+	// flows that each carried an HTTP request and response (issue 17:
+	// 500 MB): past --hot-flows they are frozen (flows/freezer.go).
+	establishedRSSBoundMiB = 500
 	// helloFloodRSSBoundMiB bounds 100,000 flows each buffering a
 	// ClientHello to complete: the buffers are capped in total (64 MiB).
 	helloFloodRSSBoundMiB = 512
@@ -587,6 +591,91 @@ func TestHostile_synFlood(t *testing.T) {
 	checkEveryRST(t, &d, rsts)
 	if rss > floodRSSBoundMiB {
 		t.Errorf("peak RSS: got %d MiB, want at most %d MiB", rss, floodRSSBoundMiB)
+	}
+}
+
+// TestHostile_millionEstablished: 1,000,000 HTTP/1.1 connections, each a
+// handshake, a GET of its own path, a 200 response and the client's ACK,
+// all open at once (none closes, none idles long enough to be evicted);
+// then every 1,000th client sends a second request on its connection and
+// the server resets it at once. The flows past --hot-flows are frozen and
+// thawed by their second request: each of the 1,000 resets must be judged
+// on the state its flow built up to a million flows earlier (cause
+// server_reset_after_request, origin server, the second request named,
+// the first exchange in the Zeek history ShADdr), and peak RSS stays within
+// establishedRSSBoundMiB.
+func TestHostile_millionEstablished(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000,000-flow run skipped in -short mode")
+	}
+	const n, every = 1_000_000, 1000
+	start := time.Now()
+	srv := netip.MustParseAddrPort("192.0.2.80:80")
+	client := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(1024+i%60000))
+	}
+	get := func(i int) []byte { return fmt.Appendf(nil, "GET /item/%d HTTP/1.1\r\nHost: shop.example\r\n\r\n", i) }
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+	var rsts []uint64
+	gen := func(f io.Writer) error {
+		w := pcapgen.NewRaw(f, 101, 65535)
+		var frame []byte
+		var frames uint64
+		put := func(at time.Time, r pcapgen.RawTCP) {
+			frame = pcapgen.AppendTCP(frame[:0], r)
+			w.Write(at, frame, len(frame))
+			frames++
+		}
+		at := pcapgen.Time(0)
+		for i := range n {
+			cl, isn, sisn, req := client(i), uint32(i)*7919, uint32(i)*13, get(i)
+			at = at.Add(time.Microsecond) // a million connections a second, overlapping
+			put(at, pcapgen.RawTCP{Src: cl, Dst: srv, Flags: pcapgen.SYN, Seq: isn, Window: 64240, TTL: 64, IPID: 1})
+			put(at.Add(100*time.Microsecond), pcapgen.RawTCP{Src: srv, Dst: cl, Flags: pcapgen.SYN | pcapgen.ACK, Seq: sisn, Ack: isn + 1, Window: 65160, TTL: 52, IPID: 7})
+			put(at.Add(200*time.Microsecond), pcapgen.RawTCP{Src: cl, Dst: srv, Flags: pcapgen.ACK, Seq: isn + 1, Ack: sisn + 1, Window: 502, TTL: 64, IPID: 2})
+			put(at.Add(210*time.Microsecond), pcapgen.RawTCP{Src: cl, Dst: srv, Flags: pcapgen.PSH | pcapgen.ACK, Seq: isn + 1, Ack: sisn + 1, Window: 502, TTL: 64, IPID: 3, Payload: req})
+			put(at.Add(900*time.Microsecond), pcapgen.RawTCP{Src: srv, Dst: cl, Flags: pcapgen.PSH | pcapgen.ACK, Seq: sisn + 1, Ack: isn + 1 + uint32(len(req)), Window: 509, TTL: 52, IPID: 8, Payload: resp})
+			put(at.Add(1000*time.Microsecond), pcapgen.RawTCP{Src: cl, Dst: srv, Flags: pcapgen.ACK, Seq: isn + 1 + uint32(len(req)), Ack: sisn + 1 + uint32(len(resp)), Window: 501, TTL: 64, IPID: 4})
+		}
+		// 200 ms later the second requests, one every 100 us, each reset by
+		// the server 300 us after it arrived (well under a second of
+		// silence: no keep-alive or idle timer is that short).
+		at = at.Add(200 * time.Millisecond)
+		for i := every - 1; i < n; i += every {
+			cl, isn, sisn := client(i), uint32(i)*7919, uint32(i)*13
+			seq, ack := isn+1+uint32(len(get(i))), sisn+1+uint32(len(resp))
+			req := fmt.Appendf(nil, "POST /checkout/%d HTTP/1.1\r\nHost: shop.example\r\nContent-Length: 0\r\n\r\n", i)
+			at = at.Add(100 * time.Microsecond)
+			put(at, pcapgen.RawTCP{Src: cl, Dst: srv, Flags: pcapgen.PSH | pcapgen.ACK, Seq: seq, Ack: ack, Window: 501, TTL: 64, IPID: 5, Payload: req})
+			put(at.Add(300*time.Microsecond), pcapgen.RawTCP{Src: srv, Dst: cl, Flags: pcapgen.RST | pcapgen.ACK, Seq: ack, Ack: seq + uint32(len(req)), TTL: 52, IPID: 9})
+			rsts = append(rsts, frames)
+		}
+		return w.Close()
+	}
+	d, rss := runChild(t, gen)
+	t.Logf("%d established flows, %d RSTs: peak RSS %d MiB (bound %d MiB), %v", n, len(rsts), rss, establishedRSSBoundMiB, time.Since(start).Round(time.Millisecond))
+	if d.Stats.TCPFlows != n || d.Stats.DroppedFlows != 0 || d.Stats.EndedEarly != 0 {
+		t.Errorf("tcp_flows/dropped_flows/flows_ended_early: got %d/%d/%d, want %d/0/0", d.Stats.TCPFlows, d.Stats.DroppedFlows, d.Stats.EndedEarly, n)
+	}
+	checkEveryRST(t, &d, rsts)
+	wrong := 0
+	for k := range d.Findings {
+		f := &d.Findings[k]
+		i := (k+1)*every - 1
+		r := f.Request
+		if f.Cause != "server_reset_after_request" || f.Origin != "server" || f.Flow.Client != client(i).String() ||
+			r == nil || r.Method != "POST" || r.Path != fmt.Sprintf("/checkout/%d", i) || r.Host != "shop.example" || f.Flow.History != "ShADdr" {
+			if wrong++; wrong <= 3 {
+				t.Errorf("finding %d: got %s/%s client %s history %q request %+v; want server_reset_after_request/server client %s history ShADdr POST /checkout/%d Host shop.example",
+					k+1, f.Cause, f.Origin, f.Flow.Client, f.Flow.History, r, client(i), i)
+			}
+		}
+	}
+	if wrong > 3 {
+		t.Errorf("... %d findings wrong in all", wrong)
+	}
+	if rss > establishedRSSBoundMiB {
+		t.Errorf("peak RSS: got %d MiB, want at most %d MiB", rss, establishedRSSBoundMiB)
 	}
 }
 

@@ -55,6 +55,11 @@ type finding struct {
 		SeqCheck string   `json:"seq_check"`
 		Frames   []uint64 `json:"frames"`
 	} `json:"rst"`
+	Request *struct {
+		Method string `json:"method"`
+		Path   string `json:"path"`
+		Host   string `json:"host"`
+	} `json:"request"`
 	Stage         string   `json:"stage"`
 	Errno         string   `json:"errno"`
 	ConsequenceOf int      `json:"consequence_of"`

@@ -98,7 +98,7 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 	if kw := p.kern.Witness(); kw != nil {
 		witnesses = append(witnesses, kw)
 	}
-	p.table = newTracker(cfg, flows.Options{LookAhead: cfg.LookAhead, MaxFlows: cfg.MaxFlows, IdleEvict: cfg.IdleEvict,
+	p.table = newTracker(cfg, flows.Options{LookAhead: cfg.LookAhead, MaxFlows: cfg.MaxFlows, HotFlows: cfg.HotFlows, IdleEvict: cfg.IdleEvict,
 		// Time jumps (a record stamped decades off, a clock step) are
 		// re-based by the table and reported here, frame first.
 		OnWarning: func(msg string) { p.warn("%s", msg) },

@@ -13,14 +13,7 @@ import (
 // gives byte-identical JSON and ndjson (the stream, in order) with one
 // flow table (--shards 1) and with 2 and 3 shards.
 func TestShards_sameOutput(t *testing.T) {
-	var files []string
-	for _, g := range []string{"pcaps/*.pcap", "pcaps/lab/*.pcap", "pcaps/corpus/*/*.pcap*", "pcaps/corpus/*/*/*.pcap*", "pcaps/corpus/*/*/*/*.pcap*"} {
-		m, _ := filepath.Glob(g)
-		files = append(files, m...)
-	}
-	if len(files) < 150 {
-		t.Fatalf("got %d captures, want the repository's (at least 150)", len(files))
-	}
+	files := repoCaptures(t)
 	findings := 0
 	for _, path := range files {
 		for _, format := range []string{"json", "ndjson"} {

@@ -231,6 +231,14 @@ if [[ -n $RST_WALL && -n $TSH_WALL ]]; then
 fi
 
 # --- Go benchmarks -----------------------------------------------------------
+# The flow table's memory benchmarks (flows/memory_bench_test.go) always run:
+# their bytes per flow and heap are issue 17's memory targets. With
+# BENCH_GO=1 they come from the run of every benchmark below.
+MEM_BENCH="$TMP/membench.txt"
+if [[ $RUN_GO != 1 ]]; then
+	say "go test -run '^\$' -bench 'Memory_' -benchtime 1x ./flows"
+	$GO test -run '^$' -bench 'Memory_' -benchtime 1x ./flows >"$MEM_BENCH" 2>&1 || true
+fi
 if [[ $RUN_GO == 1 ]]; then
 	say "go test -run '^\$' -bench . -benchmem ./... (benchtime $BENCHTIME)"
 	set +e
@@ -263,6 +271,24 @@ if [[ $RUN_GO == 1 ]]; then
 	if (( go_rc != 0 )); then
 		row "go test -bench failed (exit $go_rc): see below" "" "" "" "" "" "" "" ""
 	fi
+	MEM_BENCH="$TMP/gobench.txt"
+fi
+# bench_metric NAME UNIT: the value NAME's line reports in UNIT (empty if none).
+bench_metric() {
+	awk -F'\t' -v name="$1" -v unit="$2" '$1 ~ "^"name"(-[0-9]+)? *$" {
+		for (i = 2; i <= NF; i++) { f = $i; gsub(/^ +| +$/, "", f); n = split(f, kv, / +/); if (n >= 2 && kv[2] == unit) v = kv[1] }
+	} END { print v }' "$MEM_BENCH" 2>/dev/null
+}
+EST_BPF=$(bench_metric BenchmarkMemory_established B/flow)
+EST_MB=$(bench_metric BenchmarkMemory_established heap-MB)
+FLOOD_MB=$(bench_metric BenchmarkMemory_synFlood heap-MB)
+if [[ $RUN_GO != 1 ]]; then
+	for b in established synFlood fullLadder; do
+		bpf=$(bench_metric "BenchmarkMemory_$b" B/flow)
+		mb=$(bench_metric "BenchmarkMemory_$b" heap-MB)
+		[[ -n $bpf ]] && row "go flows BenchmarkMemory_$b" "go bench" "" "" "" \
+			"$(awk -v m="$mb" 'BEGIN{printf "%.0f", m * 1024}')" "$(printf '%.0f/flow' "$bpf")" "" ""
+	done
 fi
 
 # --- the table ---------------------------------------------------------------
@@ -304,6 +330,12 @@ if [[ -n $RST_WALL ]]; then
 		printf 'target peak RSS <= 200 MB:     %s\n' "$(verdict "$(human "$(( RST_RSS * 1024 ))" B)" "$(( RST_RSS * 1024 ))" 200000000 "<=")"
 	fi
 fi
+# Issue 17's memory targets, from the flows memory benchmarks (heap held, MB
+# of 2^20 bytes): 1 M concurrent established flows <= 500 MB (<= 300 bytes a
+# flow), a 2 M-SYN flood with the default --max-flows <= 300 MB.
+printf 'target 1 M established flows <= 500 MB: %s\n' "$(verdict "${EST_MB:-?} MB" "$EST_MB" 500 "<=")"
+printf 'target <= 300 B per established flow:  %s\n' "$(verdict "${EST_BPF:-?} B" "$EST_BPF" 300 "<=")"
+printf 'target 2 M-SYN flood <= 300 MB:         %s\n' "$(verdict "${FLOOD_MB:-?} MB" "$FLOOD_MB" 300 "<=")"
 if [[ $RUN_GO == 1 ]] && (( go_rc != 0 )); then
 	echo
 	echo "go test -bench output (failed):"

@@ -92,3 +92,35 @@ func BenchmarkTracker(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFreezeThaw: a packet of a frozen flow, with the table's hot
+// tier full, thaws it and freezes the coldest hot flow: 10,000
+// established flows (as BenchmarkMemory_established) with HotFlows 100,
+// one packet each in turn, each to the least recently active flow.
+func BenchmarkFreezeThaw(b *testing.B) {
+	const n = 10_000
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tb := NewTable(Options{HotFlows: 100})
+	var p capture.Packet
+	for i := range n {
+		establish(tb, &p, i, t0.Add(time.Duration(i)*time.Microsecond))
+	}
+	at := t0.Add(time.Second)
+	frame := p.Index
+	i := 0
+	thaws := tb.frz.thaws
+	b.ReportAllocs()
+	for b.Loop() {
+		cl, srv := flowAddrs(i)
+		at = at.Add(time.Microsecond)
+		frame++
+		isn := uint32(i) * 7
+		p = capture.Packet{Index: frame, Time: at, Src: cl, Dst: srv, Flags: capture.ACK, Seq: isn + 101, Ack: 10001, TTL: 64, IPID: 6, Window: 1000}
+		p.FlowHash = capture.FlowHash(p.Src, p.Dst)
+		tb.Add(&p)
+		i = (i + 1) % n
+	}
+	if tb.frz.thaws-thaws < uint64(b.N) {
+		b.Fatalf("%d thaws for %d packets: the packets were not to frozen flows", tb.frz.thaws-thaws, b.N)
+	}
+}

@@ -34,7 +34,11 @@
 // with references into a slab of entries. The public Flow and Profile are
 // built from it only for an event's snapshot and for OnFlowEnd; a
 // connection costs about 1.05 KB held (1.35 KB once its ladder is full),
-// a flow that has seen only a SYN about 160 bytes.
+// a flow that has seen only a SYN about 160 bytes. Past Options.HotFlows
+// (65,536) the least recently active flows are frozen into pointer-free
+// byte records of about 150-350 bytes (frozen.go, freezer.go) and thawed
+// by their next packet; the output does not depend on which tier held a
+// flow.
 //
 // # Events
 //
@@ -74,7 +78,8 @@
 // half-open, active), so eviction costs O(1) per packet and a full table
 // finds a closed, half-open or idle flow to end wherever it is. A flow
 // that has seen only one pure SYN is a compact record (synRec) until its
-// second packet replays the SYN into a full flow. The flow count is capped
+// second packet replays the SYN into a full flow; a list's coldest flows
+// past HotFlows are frozen at its head, in order (freezer.go). The flow count is capped
 // by MaxFlows, the host table by MaxHosts. Add keeps nothing of the Packet it is given
 // (its Payload aliases the capture buffer): payload yields derived facts
 // and strings copied once per flow; a ClientHello longer than one segment

@@ -16,9 +16,11 @@ type flowMap struct {
 	n       int
 	entries *entryStore // where the entries of entry slots live
 	syns    *synStore   // where the SYN-only flows of syn slots live
+	frozen  *freezer    // where the frozen flows of frozen slots live
 }
 
-// mapSlot holds a full entry or a SYN-only flow; ref 0: empty.
+// mapSlot holds a full entry, a SYN-only flow or a frozen flow
+// (freezer.go); ref 0: empty.
 type mapSlot struct {
 	hash uint32 // the flow hash's low 32 bits
 	ref  uint32 // an entry's ref (see entryStore), or synRef of a SYN-only flow's index
@@ -38,9 +40,9 @@ func newFlowMap(entries *entryStore, syns *synStore) flowMap {
 	return flowMap{slots: make([]mapSlot, 1024), entries: entries, syns: syns}
 }
 
-// entry gives the full entry of s, or nil for a SYN-only flow.
+// entry gives the full entry of s, or nil for a SYN-only or frozen flow.
 func (m *flowMap) entry(s *mapSlot) *entry {
-	if s.ref&synBit != 0 {
+	if s.ref&(synBit|frozenBit) != 0 {
 		return nil
 	}
 	return m.entries.at(s.ref)
@@ -73,8 +75,12 @@ func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) *mapSlot {
 		case s.ref == 0:
 			return nil
 		case s.hash != h:
-		case s.ref&synBit == 0:
+		case s.ref&(synBit|frozenBit) == 0:
 			if m.entries.at(s.ref).matches(src, dst) {
+				return s
+			}
+		case s.ref&synBit == 0:
+			if m.frozen.matches(s.ref&^frozenBit, src, dst) {
 				return s
 			}
 		default:

@@ -2,6 +2,7 @@ package flows
 
 import (
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -105,23 +106,36 @@ func FuzzTable(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const maxFlows = 3
 		pk := fuzzPackets(data)
-		var events []Event
-		tb := NewTable(Options{
-			MaxFlows: maxFlows, MaxHosts: 3,
-			LookAhead: 40 * time.Millisecond, CloseEvict: 100 * time.Millisecond, IdleEvict: time.Second,
-			OnEvent: func(e *Event) { events = append(events, *e) },
-		})
-		for i := range pk {
-			tb.Add(&pk[i])
-			if n := tb.Stats().Active; n > maxFlows {
-				t.Fatalf("frame %d: %d flows held, want <= %d", pk[i].Index, n, maxFlows)
+		var runs [2]struct {
+			events []Event
+			ended  []Flow
+		}
+		// The second table freezes every flow but one after each
+		// packet: the same events and flow ends (freezer.go).
+		for k, hot := range []int{0, 1} {
+			r := &runs[k]
+			tb := NewTable(Options{
+				MaxFlows: maxFlows, MaxHosts: 3, HotFlows: hot,
+				LookAhead: 40 * time.Millisecond, CloseEvict: 100 * time.Millisecond, IdleEvict: time.Second,
+				OnEvent:   func(e *Event) { r.events = append(r.events, *e) },
+				OnFlowEnd: func(f *Flow) { r.ended = append(r.ended, *f) },
+			})
+			for i := range pk {
+				p := pk[i]
+				tb.Add(&p)
+				if n := tb.Stats().Active; n > maxFlows {
+					t.Fatalf("frame %d: %d flows held, want <= %d", pk[i].Index, n, maxFlows)
+				}
+			}
+			tb.Close()
+			checkOneEventPerRST(t, pk, r.events)
+			st := tb.Stats()
+			if st.Events != uint64(len(r.events)) || st.Active != 0 {
+				t.Errorf("stats: got %d events %d active, want %d, 0", st.Events, st.Active, len(r.events))
 			}
 		}
-		tb.Close()
-		checkOneEventPerRST(t, pk, events)
-		st := tb.Stats()
-		if st.Events != uint64(len(events)) || st.Active != 0 {
-			t.Errorf("stats: got %d events %d active, want %d, 0", st.Events, st.Active, len(events))
+		if !reflect.DeepEqual(runs[0], runs[1]) {
+			t.Errorf("HotFlows 1: %d events, %d flow ends differ from the all-hot table's %d, %d", len(runs[1].events), len(runs[1].ended), len(runs[0].events), len(runs[0].ended))
 		}
 	})
 }

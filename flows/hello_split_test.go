@@ -3,8 +3,27 @@ package flows
 import (
 	"bytes"
 	"crypto/tls"
+	"net/netip"
+	"reflect"
 	"testing"
+
+	"github.com/rstscope/rstscope/capture"
 )
+
+// interleaveOther puts after each packet of pk a pure ACK of another flow
+// (client port 40001), a microsecond later, frames renumbered.
+func interleaveOther(pk []capture.Packet) []capture.Packet {
+	other := netip.AddrPortFrom(cliAddr.Addr(), 40001)
+	var out []capture.Packet
+	for i, p := range pk {
+		q := capture.Packet{Time: p.Time.Add(1000), Src: other, Dst: srvAddr, Flags: capture.ACK, Seq: uint32(5000 + i), Ack: 7000, Window: 1000, TTL: 64}
+		out = append(out, p, q)
+	}
+	for i := range out {
+		out[i].Index = uint64(i + 1)
+	}
+	return out
+}
 
 // reframe splits the handshake message of the TLS record rec into records
 // whose bodies end at the given offsets of the message.
@@ -52,7 +71,16 @@ func TestTLS_clientHelloSplit(t *testing.T) {
 			for _, b := range tc.stream {
 				ws = append(ws, write{from: FromClient, b: b})
 			}
-			e := run(t, Options{}, tlsPackets(t, ws, tc.mss, "S>C RA")).one(t)
+			pk := tlsPackets(t, ws, tc.mss, "S>C RA")
+			e := run(t, Options{}, pk).one(t)
+			// Frozen between its segments (another flow's packet after
+			// each, one flow hot): the same event, hello completed.
+			mixed := interleaveOther(pk)
+			want := run(t, Options{}, mixed)
+			got := run(t, Options{HotFlows: 1}, mixed)
+			if got.table.frz.thaws == 0 || !reflect.DeepEqual(got.events, want.events) || !reflect.DeepEqual(got.ended, want.ended) {
+				t.Errorf("HotFlows 1: %d thaws; events or flow ends differ from the all-hot table's", got.table.frz.thaws)
+			}
 			c := e.Flow.Profile(FromClient)
 			r := c.Request
 			if r.Kind != PayloadTLSClientHello || r.SNI != "split.example.com" || r.ALPN != "h2" || r.TLSMaxVersion != 0x0304 || r.Cut || r.Frame != 4 {

@@ -76,6 +76,20 @@ func reportHeld(b *testing.B, tb *Table, before uint64, n int) {
 	}
 	b.ReportMetric(float64(after-before)/float64(n), "B/flow")
 	b.ReportMetric(float64(peakHeap())/(1<<20), "heap-MB")
+	if z := &tb.frz; z.n > 0 {
+		// A frozen flow: its record, its id and its share of the map.
+		var rec, live int
+		for _, q := range z.q {
+			for _, c := range q.chunks {
+				rec += len(c)
+			}
+			live += q.liveBytes
+		}
+		b.ReportMetric(float64(live)/float64(z.n), "live-B/record")
+		b.ReportMetric(float64(rec)/float64(z.n), "B/record")
+		b.ReportMetric(float64(rec+8*z.n+8*len(tb.flows.slots)*z.n/n)/float64(z.n), "B/frozen")
+		b.ReportMetric(float64(tb.hotFlows()), "hot")
+	}
 	runtime.KeepAlive(tb)
 }
 
@@ -93,6 +107,29 @@ func BenchmarkMemory_established(b *testing.B) {
 			establish(tb, &p, i, t0.Add(time.Duration(i)*time.Microsecond))
 		}
 		reportHeld(b, tb, before, n)
+	}
+}
+
+// BenchmarkMemory_tiers holds 200,000 established flows (as
+// BenchmarkMemory_established) all hot, then all frozen, and reports the
+// live heap per flow of each tier.
+func BenchmarkMemory_tiers(b *testing.B) {
+	const n = 200_000
+	for _, c := range []struct {
+		name string
+		hot  int
+	}{{"hot", n}, {"frozen", 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				before := liveHeap()
+				tb := NewTable(Options{HotFlows: c.hot})
+				var p capture.Packet
+				for i := range n {
+					establish(tb, &p, i, t0.Add(time.Duration(i)*time.Microsecond))
+				}
+				reportHeld(b, tb, before, n)
+			}
+		})
 	}
 }
 

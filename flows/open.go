@@ -17,6 +17,9 @@ type openEvent struct {
 	pureACK  bool // the receiver sent a pure ACK since the first RST
 	deadline time.Time
 	emitSeq  uint64 // on a shard: the reader's packet at which it was decided
+	// frozen is the id + 1 of the flow while it is frozen (entry is nil
+	// then; freezer.go), else 0.
+	frozen uint32
 }
 
 // openSet holds a flow's open events, oldest first. A flow has one only
@@ -73,12 +76,8 @@ func (t *Table) addOpen(e *entry, oe *openEvent) {
 	s.n++
 }
 
-// removeOpen removes oe from e's open events.
-func (t *Table) removeOpen(e *entry, oe *openEvent) {
-	s := e.open
-	if s == nil {
-		return
-	}
+// drop removes oe from s and reports whether s is empty.
+func (s *openSet) drop(oe *openEvent) bool {
 	for i := range s.n {
 		if s.ev[i] == oe {
 			copy(s.ev[i:], s.ev[i+1:s.n])
@@ -87,7 +86,12 @@ func (t *Table) removeOpen(e *entry, oe *openEvent) {
 			break
 		}
 	}
-	if s.n == 0 {
+	return s.n == 0
+}
+
+// removeOpen removes oe from e's open events.
+func (t *Table) removeOpen(e *entry, oe *openEvent) {
+	if s := e.open; s != nil && s.drop(oe) {
 		t.releaseOpen(e)
 	}
 }
@@ -308,6 +312,8 @@ func (t *Table) emitHead(endOfInput bool) {
 		ev.History, ev.ConnState = oe.entry.st.hist.String(), oe.entry.st.connState()
 		t.removeOpen(oe.entry, oe)
 		oe.entry = nil
+	} else if oe.frozen != 0 {
+		ev.History, ev.ConnState = t.frozenEmit(oe)
 	}
 	if h := t.hosts[oe.sender.Addr()]; h != nil {
 		ev.SenderHost = *h

@@ -18,10 +18,17 @@ type Options struct {
 	// MaxFlows caps the number of flows held; packets that would start a
 	// flow past it are dropped and counted (an RST among them still gets
 	// an event, see Event). Default 1,000,000. Each connection costs about
-	// 1.2 KB (with a short ladder; up to about 1.5 KB once the ladder holds
-	// 16 packets); a flow that has seen only a pure SYN about 190 bytes (see
-	// synRec).
+	// 1.1 KB while hot (up to about 1.4 KB once the ladder holds 16
+	// packets) and 170-350 bytes frozen (see HotFlows); a flow that has
+	// seen only a pure SYN about 160 bytes (see synRec).
 	MaxFlows int
+	// HotFlows is how many flows the table keeps as they are tracked (the
+	// hot tier, about 1 KB each); past it the least recently active are
+	// frozen into compact records of about 150-350 bytes and thawed by their
+	// next packet (freezer.go). Output does not depend on it. Zero or
+	// negative: DefaultHotFlows (65,536, about 70 MB); split between the
+	// shards of a Sharded as MaxFlows.
+	HotFlows int
 	// MaxHosts caps the per-host profile table; hosts past it get no
 	// profile (HostProfile.Known false). Default 65,536.
 	MaxHosts int
@@ -52,4 +59,9 @@ type TableStats struct {
 	RSTPackets   uint64 // RST packets added (each is in exactly one event)
 	Events       uint64 // events emitted
 	TimeJumps    uint64 // time jumps and outliers detected (each warned through OnWarning)
+	// Frozen counts the flows held frozen now (past HotFlows; part of
+	// Active), Thawed the packets that thawed a frozen flow: a rate near
+	// the packet rate says HotFlows is smaller than the flows busy at once.
+	Frozen int
+	Thawed uint64
 }

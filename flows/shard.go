@@ -251,6 +251,7 @@ func NewSharded(n int, opts Options) *Sharded {
 	} else {
 		sopts.MaxFlows = max(DefaultMaxFlows/n, 1)
 	}
+	sopts.HotFlows = max(cmp.Or(max(opts.HotFlows, 0), DefaultHotFlows)/n, 1)
 	for range n {
 		sh := &shard{in: make(chan int, shardRing), done: make(chan struct{}, shardRing)}
 		o := sopts
@@ -597,6 +598,8 @@ func (s *Sharded) Stats() TableStats {
 		st.EndedEarly += x.EndedEarly
 		st.RSTPackets += x.RSTPackets
 		st.Events += x.Events
+		st.Frozen += x.Frozen
+		st.Thawed += x.Thawed
 	}
 	st.TimeJumps = s.router.stats.TimeJumps
 	return st

@@ -41,11 +41,40 @@ import (
 //	                                    payload was parsed or is TLS
 //
 // About 1,050 bytes for an established flow of 6 packets, 1,350 once its
-// ladder holds 16 (BenchmarkMemory_established, _fullLadder: 1,216 and
-// 1,580 before issue 17); a flow that has seen only a SYN is a synRec
+// ladder holds 16 (BenchmarkMemory_tiers/hot: 1,104 with the map; 1,216
+// and 1,580 before issue 17); a flow that has seen only a SYN is a synRec
 // (synonly.go) of 128 bytes, about 160 with its map slot. Apart from the
 // flows, a table that evicted a flow with data for idleness holds a fixed
 // store of 96-byte tombstones (5.9 MB, split between shards; tombstone.go).
+//
+// That is the hot tier: at most Options.HotFlows (65,536, about 70 MB)
+// flows per table. Past it the least recently active flows are frozen
+// (frozen.go, freezer.go) into records of their list's queue:
+//
+//	where                       bytes   what
+//	flowMap slot                8       hash low 32 bits + frozenBit | id
+//	                                    (8-16 per flow, as above)
+//	id table                    8       the record's queue and offset
+//	record framing              11      length, flow hash, id, length
+//	endpoints                   13/37   flags, IPv4 addresses in 4 bytes
+//	fields                      ~126    their count, then every field of
+//	                                    flowState as a zig-zag varint of
+//	                                    its difference from a prediction,
+//	                                    zero fields one bit (mask bytes
+//	                                    per 8 fields): ladder slots first,
+//	                                    each from the slot before, then
+//	                                    the directions from their newest
+//	                                    slots; Host, SNI, ALPN and MACs as
+//	                                    numbers in the table's dictionary
+//	open events                 0       a flow collecting events keeps
+//	                                    them in a map by id meanwhile
+//
+// 149.5 bytes a record, 174 with its id and map slot, for the 6-packet
+// flows of BenchmarkMemory_established, whose million flows take 246
+// bytes a flow on average (65,536 hot) and 236 MB of heap; real flows of
+// the repository's captures average 322 bytes a record (TestFrozen_
+// roundTrip: 16-packet ladders, HTTP and TLS requests). Holes left by
+// thawed records cost up to as much again before a queue is compacted.
 //
 // Ranges. Times are Unix nanoseconds, clamped to what an int64 holds
 // (1678..2262, see unixNano). A ladder slot (flowSlot, 32 bytes) stores
@@ -64,13 +93,10 @@ import (
 // cache lines of its flow (a capture's flows do not fit in the CPU's
 // cache: one flow per packet, at random, is a miss per line).
 //
-// What a few hundred bytes per flow would still need (not done): the
-// per-direction times as 48-bit offsets (about 24 bytes), IPv4 endpoints
-// without 16-byte addresses (26), the ladder's sequence, ack and TSval as
-// deltas from the direction's previous packet (slots of about 16 bytes:
-// 256 fewer when full), the direction's rarely read facts (FIN, request,
-// handshake options, MAC) in one block allocated when first needed, and
-// an Event that does not copy the whole Flow.
+// The hot tier keeps this layout (a packet of a hot flow touches a few
+// cache lines and allocates nothing); the few hundred bytes per flow of
+// issue 17 come from freezing, whose records hold the same fields delta-
+// coded. An Event still copies the whole Flow.
 
 // endpoints is a flow's client and server, packed: an address as its 16
 // bytes (IPv4 mapped, with a flag), its port apart (capture never sets a

@@ -61,11 +61,21 @@ type flowList struct {
 	head, tail *entry
 	headDue    int64
 	evict      time.Duration // IdleEvict or CloseEvict
+	// The list's frozen records come before head (freezer.go): frozen
+	// counts them, frozenDue is the first one's as headDue is head's.
+	frozen    int
+	frozenDue int64
+	fz        *frozenQueue
 }
 
 // due reports whether the head has had no packet for longer than evict
 // at now (Unix ns).
-func (l *flowList) due(now int64) bool { return l.head != nil && l.headDue < now }
+func (l *flowList) due(now int64) bool {
+	if l.frozen > 0 {
+		return l.frozenDue < now
+	}
+	return l.head != nil && l.headDue < now
+}
 
 // pushBack adds e in order of last packet: at the back, or, when packets
 // came out of time order, before the entries whose last packet is later
@@ -74,8 +84,12 @@ func (l *flowList) due(now int64) bool { return l.head != nil && l.headDue < now
 // thus does not depend on which other flows share the list (Sharded).
 func (l *flowList) pushBack(e *entry) {
 	after := l.tail
-	for n := 0; after != nil && after.st.last > e.st.last && n < maxSortWalk; n++ {
+	n := 0
+	for ; after != nil && after.st.last > e.st.last && n < maxSortWalk; n++ {
 		after = after.prev
+	}
+	if after == nil && l.frozen > 0 && n < maxSortWalk {
+		l.fz.thawLater(e.st.last, maxSortWalk-n) // the walk goes on among them
 	}
 	e.prev = after
 	if after != nil {
@@ -127,6 +141,7 @@ type Table struct {
 	half   flowList  // flows not closed and half-open (see halfOpen), by last packet
 	closed flowList  // closed flows, by last packet
 	syns   synStore  // SYN-only flows (see synRec), by arrival
+	frz    freezer   // flows past HotFlows, frozen (freezer.go)
 	tombs  tombStore // flows evicted for idleness (tombstone.go)
 	// replaying is set while a SYN-only flow's SYN is replayed into a full
 	// entry: the host profiles saw that SYN already.
@@ -192,6 +207,9 @@ func NewTable(opts Options) *Table {
 	if opts.MaxHosts <= 0 {
 		opts.MaxHosts = DefaultMaxHosts
 	}
+	if opts.HotFlows <= 0 {
+		opts.HotFlows = DefaultHotFlows
+	}
 	t := &Table{
 		active:   flowList{evict: opts.IdleEvict},
 		half:     flowList{evict: opts.IdleEvict},
@@ -201,6 +219,8 @@ func NewTable(opts Options) *Table {
 		macHosts: make(map[[6]byte]uint32),
 	}
 	t.flows = newFlowMap(&t.store, &t.syns)
+	t.flows.frozen = &t.frz
+	t.frz.init(t)
 	t.setNow(time.Time{})
 	return t
 }
@@ -208,7 +228,7 @@ func NewTable(opts Options) *Table {
 // Stats returns the counters so far.
 func (t *Table) Stats() TableStats {
 	s := t.stats
-	s.Active = t.flows.len()
+	s.Active, s.Frozen = t.flows.len(), t.frz.n
 	return s
 }
 
@@ -255,7 +275,9 @@ func (t *Table) add(p *capture.Packet) {
 	var e *entry
 	if s := t.flows.find(p.Src, p.Dst, h); s != nil {
 		e = t.flows.entry(s)
-		if e == nil {
+		if e == nil && s.ref&(synBit|frozenBit) == frozenBit {
+			e = t.thaw(s)
+		} else if e == nil {
 			e = t.promote(s)
 		}
 	}
@@ -287,6 +309,9 @@ func (t *Table) add(p *capture.Packet) {
 		}
 	}
 	t.packet(e, p, ns)
+	if t.hotFlows() > t.opts.HotFlows {
+		t.freezeCold()
+	}
 }
 
 // Flush decides the events whose look-ahead ended before now and evicts
@@ -310,8 +335,7 @@ func (t *Table) Close() {
 	}
 	t.queue, t.qhead = t.queue[:0], 0
 	for _, l := range []*flowList{&t.closed, &t.half, &t.active} {
-		for l.head != nil {
-			t.end(l.head, false)
+		for t.endHead(l, false) {
 		}
 	}
 	for t.syns.head != 0 {
@@ -337,13 +361,13 @@ func (t *Table) advance() {
 	}
 	now := t.nowNs
 	for t.closed.due(now) {
-		t.end(t.closed.head, true)
+		t.endHead(&t.closed, true)
 	}
 	for t.half.due(now) {
-		t.end(t.half.head, true)
+		t.endHead(&t.half, true)
 	}
 	for t.active.due(now) {
-		t.end(t.active.head, true)
+		t.endHead(&t.active, true)
 	}
 	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < now {
 		t.endSyn(t.syns.head-1, true)
@@ -372,14 +396,11 @@ const pressureIdle = 60 * time.Second
 // list). It reports whether a flow was ended; the count is
 // Stats().EndedEarly.
 func (t *Table) makeRoom() bool {
-	if e := t.closed.first(); e != nil {
-		t.end(e, false)
+	if t.endFirst(&t.closed, false) {
 	} else if t.syns.head != 0 {
 		t.endSyn(t.syns.head-1, false)
-	} else if e := t.half.first(); e != nil {
-		t.end(e, false)
-	} else if e := t.active.first(); e != nil && t.nowNs-e.st.last >= int64(pressureIdle) {
-		t.end(e, false)
+	} else if t.endFirst(&t.half, false) {
+	} else if t.endFirst(&t.active, true) {
 	} else {
 		return false
 	}
@@ -390,18 +411,6 @@ func (t *Table) makeRoom() bool {
 // maxSkip bounds how many flows collecting an event makeRoom steps over
 // on one list.
 const maxSkip = 64
-
-// first gives the least recently active entry of l collecting no event,
-// looking at most maxSkip entries past the head, or nil.
-func (l *flowList) first() *entry {
-	n := 0
-	for e := l.head; e != nil && n <= maxSkip; e, n = e.next, n+1 {
-		if e.open == nil {
-			return e
-		}
-	}
-	return nil
-}
 
 // flowEnd shows f to OnFlowEnd.
 func (t *Table) flowEnd(f *flowState) {
@@ -427,7 +436,9 @@ func (t *Table) end(e *entry, evicted bool) {
 		t.tombs.put(&e.st)
 		t.stats.Tombstones++
 	}
-	e.list.remove(e)
+	if e.list != nil { // nil: just thawed, away from its list's end (freezer.go)
+		e.list.remove(e)
+	}
 	e.list = nil
 	t.flows.remove(e, uint64(e.hash))
 	if evicted {

@@ -24,6 +24,8 @@ type Snapshot struct {
 	Undecodable     uint64 // frames that did not decode
 	Flows           uint64 // TCP flows tracked
 	ActiveFlows     int    // flows held now
+	FrozenFlows     int    // of them, frozen (past --hot-flows)
+	FlowsThawed     uint64 // packets that thawed a frozen flow
 	RSTPackets      uint64 // RST packets read
 	KernelDrops     uint64 // packets the kernel dropped (libpcap ps_drop)
 	IfaceDrops      uint64 // packets the interface dropped (ps_ifdrop)
@@ -145,8 +147,11 @@ var snapMetrics = func() []snapMetric {
 		counter("flows_ended_early_total", "Flows ended early to make room under --max-flows.", func(s *Snapshot) uint64 { return s.FlowsEndedEarly }),
 		counter("findings_filtered_total", "Findings left out of the report by --cause, --origin, --min-confidence or --host.", func(s *Snapshot) uint64 { return s.Filtered }),
 		counter("pcap_packets_written_total", "Packets written to -w files.", func(s *Snapshot) uint64 { return s.PcapWritten }),
+		counter("flows_thawed_total", "Packets that thawed a frozen flow: near the packet rate, --hot-flows is smaller than the flows busy at once.", func(s *Snapshot) uint64 { return s.FlowsThawed }),
 		{desc: prometheus.NewDesc(ns+"_flows_active", "TCP flows held now.", nil, nil), kind: prometheus.GaugeValue,
 			value: func(s *Snapshot) float64 { return float64(s.ActiveFlows) }},
+		{desc: prometheus.NewDesc(ns+"_flows_frozen", "TCP flows held now in compact records, past --hot-flows (part of flows_active).", nil, nil), kind: prometheus.GaugeValue,
+			value: func(s *Snapshot) float64 { return float64(s.FrozenFlows) }},
 		{desc: prometheus.NewDesc(ns+"_pcap_held_bytes", "Memory holding recent packets per flow for -w (bounded at 64 MiB).", nil, nil), kind: prometheus.GaugeValue,
 			value: func(s *Snapshot) float64 { return float64(s.PcapHeldBytes) }},
 		{desc: prometheus.NewDesc(ns+"_pcap_held_flows", "Flows whose recent packets -w holds: the flows tracked, released as they end (at most 65,536).", nil, nil), kind: prometheus.GaugeValue,

@@ -38,7 +38,7 @@ func newTestMetrics() *Metrics {
 	for range 3 {
 		m.Reset("refused", "server", "high")
 	}
-	m.Update(Snapshot{Packets: 100, TCPPackets: 90, Flows: 7, ActiveFlows: 2, RSTPackets: 4,
+	m.Update(Snapshot{Packets: 100, TCPPackets: 90, Flows: 7, ActiveFlows: 2, FrozenFlows: 1, FlowsThawed: 8, RSTPackets: 4,
 		KernelDrops: 5, IfaceDrops: 6, DroppedFlows: 1, Filtered: 2, PcapWritten: 9, PcapHeldBytes: 4096, PcapHeldFlows: 3,
 		Kernel: &KernelCounts{SendReset: 11, ReceiveReset: 12, Dropped: 13, Lost: 14, RSTs: 9, Joined: 7}})
 	return m
@@ -52,7 +52,7 @@ func TestExposition(t *testing.T) {
 		`rstscope_resets_total{cause="refused",confidence="high",origin="server"} 3`,
 		`rstscope_resets_total{cause="idle_timeout",confidence="low",origin="middlebox"} 0`,
 		"rstscope_packets_total 100", "rstscope_tcp_packets_total 90", "rstscope_flows_total 7",
-		"rstscope_flows_active 2", "rstscope_rst_packets_total 4",
+		"rstscope_flows_active 2", "rstscope_flows_frozen 1", "rstscope_flows_thawed_total 8", "rstscope_rst_packets_total 4",
 		`rstscope_dropped_packets_total{where="kernel"} 5`, `rstscope_dropped_packets_total{where="interface"} 6`,
 		"rstscope_flows_dropped_total 1", "rstscope_findings_filtered_total 2",
 		"rstscope_pcap_packets_written_total 9", "rstscope_pcap_held_bytes 4096", "rstscope_pcap_held_flows 3",

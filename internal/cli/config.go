@@ -26,7 +26,7 @@ type Config struct {
 	Quiet                                                bool // -q: the summary only
 	ShowVersion, ListIfaces                              bool
 	Count                                                uint64
-	Snaplen, BufferKiB, MaxFlows, Shards                 int
+	Snaplen, BufferKiB, MaxFlows, HotFlows, Shards       int
 	Duration, Idle, LookAhead, IdleEvict                 time.Duration
 	Location                                             *time.Location
 	Keep                                                 report.Filter
@@ -101,6 +101,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	fs.DurationVar(&c.LookAhead, "look-ahead", 2*time.Second, "capture time to watch after a RST before judging it")
 	fs.DurationVar(&c.IdleEvict, "idle-evict", 15*time.Minute, "forget a flow after this much silence (a flow that carried data leaves a small tombstone, so a RST after a longer silence is still tied to it)")
 	fs.IntVar(&c.MaxFlows, "max-flows", 1_000_000, "most TCP flows held at once (split between --shards); new flows past it are counted and dropped")
+	fs.IntVar(&c.HotFlows, "hot-flows", 65_536, "flows kept in full, about 1 KB each (split between --shards); less recently active ones are frozen into records of about 150-350 bytes until their next packet (the output is the same)")
 	fs.IntVar(&c.Shards, "shards", defaultShards(runtime.NumCPU()), "flow-table shards for -r, one goroutine each (1: one table)")
 	fs.BoolVar(&c.NoColor, "no-color", false, "no colour in text output (also NO_COLOR)")
 	fs.BoolVarP(&c.Quiet, "quiet", "q", false, "summary only: no finding cards (json: no findings list; ndjson: the summary line; not with ecs, which has no summary)")
@@ -149,6 +150,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 		{len(c.Reads) > 0 && c.Iface != "", "-r and -i cannot be used together"},
 		{c.WriteAll && c.WriteFile == "", "--write-all needs -w FILE"},
 		{c.MaxFlows < 1, "--max-flows must be at least 1"},
+		{c.HotFlows < 1, "--hot-flows must be at least 1"},
 		{c.Shards < 1 || c.Shards > 256, "--shards must be between 1 and 256"},
 		{c.BufferKiB < 0 || c.BufferKiB > 1<<21, "-B must be between 0 and 2097152 KiB"},
 		{c.Snaplen < 96 || c.Snaplen > 262144, "-s must be between 96 and 262144"},

@@ -267,7 +267,7 @@ func (s *Sensor) update(src capture.Source, t Statser) {
 	if s.m != nil {
 		snap := metrics.Snapshot{
 			Packets: st.Packets, TCPPackets: st.TCPPackets, Undecodable: st.Undecodable,
-			Flows: ts.Flows, ActiveFlows: ts.Active, RSTPackets: ts.RSTPackets,
+			Flows: ts.Flows, ActiveFlows: ts.Active, FrozenFlows: ts.Frozen, FlowsThawed: ts.Thawed, RSTPackets: ts.RSTPackets,
 			KernelDrops: st.KernelDrops, IfaceDrops: st.IfaceDrops,
 			DroppedFlows: ts.DroppedFlows, FlowsEndedEarly: ts.EndedEarly, Filtered: s.filtered,
 			Kernel: s.kern.counts(),

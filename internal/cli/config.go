@@ -57,18 +57,14 @@ Examples:
 Options:
 `
 
-// defaultShards is --shards' default on a machine of n cores. One core
-// reads and decodes (capture.Prefetch) and routes: the shards get the
-// others, and on 2 cores both shards (the reader's goroutines wait on
-// the disk and the shards often enough for the three to share two cores:
-// two shards measured about 5-10% faster than one table on make bench's
-// capture, with both cores free).
-func defaultShards(n int) int {
-	if n <= 1 {
-		return 1
-	}
-	return max(n-1, 2)
-}
+// defaultShards is --shards' default on a machine of n cores: one core
+// reads and decodes (capture.Prefetch) and routes, the shards get the
+// others. On 2 cores that is one table: two shards measured 5-10% faster
+// with both cores idle, but they cost 5-10% more CPU in all (slower when
+// another process holds a core) and split --max-flows between them, so
+// that a million flows with the default --max-flows would drop the
+// flows hashed past one shard's half.
+func defaultShards(n int) int { return max(n-1, 1) }
 
 // Parse parses the command line; --help (pflag.ErrHelp) prints the usage
 // to stdout, errors go to stderr. An error that should exit 2 satisfies

@@ -29,6 +29,7 @@ type pipeline struct {
 	peer               *correlate.Peer
 	kern               *cli.Kernel // the host kernel's account (--kernel-reasons, --kernel-events); nil without
 	table              tracker
+	judge              *judging // nil: events are judged as the table emits them
 	findings, filtered uint64
 	warnings           []string
 	readerGone         bool // the report's reader went away (EPIPE)
@@ -104,21 +105,52 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 		// -w's Recorder lets a flow's held packets go with the flow.
 		OnFlowEnd: cli.FlowEnds(p.exp),
 		OnEvent: func(ev *flows.Event) {
+			if p.judge != nil {
+				p.judge.event(ev)
+				return
+			}
 			f := engine.Judge(ev, witnesses...)
 			p.kern.Judged(&f, cfg.LookAhead)
 			kept := cfg.Keep.Keep(&f)
-			p.sens.Judged(&f, kept)
-			if !kept {
-				p.filtered++
-				return
-			}
-			p.findings++
-			p.exp.Mark(ev.Flow.Client, ev.Flow.Server)
-			if err := p.w.Write(&f); errors.Is(err, syscall.EPIPE) {
-				p.readerGone = true // stop reading; -w is still completed
+			p.count(&f, kept)
+			if kept {
+				p.exp.Mark(ev.Flow.Client, ev.Flow.Server)
+				p.wrote(p.w.Write(&f))
 			}
 		}})
+	// A file read whose findings need no other witness and mark nothing
+	// for -w is judged, and written, on a goroutine of its own (see
+	// judging).
+	if cfg.Iface == "" && cfg.WriteFile == "" && len(witnesses) == 0 && p.kern == nil {
+		p.judge = startJudging(func(ev *flows.Event, f *heuristics.Finding) (bool, error) {
+			*f = engine.Judge(ev)
+			if !cfg.Keep.Keep(f) {
+				return false, nil
+			}
+			return true, p.w.Write(f)
+		}, func(f *heuristics.Finding, kept bool, err error) {
+			p.count(f, kept)
+			p.wrote(err)
+		})
+	}
 	return nil
+}
+
+// count counts a judged event's finding, kept by the filter or not.
+func (p *pipeline) count(f *heuristics.Finding, kept bool) {
+	p.sens.Judged(f, kept)
+	if kept {
+		p.findings++
+	} else {
+		p.filtered++
+	}
+}
+
+// wrote takes note of the report's answer to a finding.
+func (p *pipeline) wrote(err error) {
+	if errors.Is(err, syscall.EPIPE) {
+		p.readerGone = true // stop reading; -w is still completed
+	}
 }
 
 // read feeds packets to the table until the input ends (a signal or
@@ -131,11 +163,20 @@ func (p *pipeline) read() error {
 	// its look-ahead has passed even if no later packet comes
 	// (capture.Clock says why that is still packet time).
 	clock, _ := p.src.(capture.Clock)
-	var pk capture.Packet
+	// A prefetched file hands out its packets where it holds them (no
+	// copy of each on the flow table's core).
+	ref, _ := p.src.(capture.Referencer)
+	var own capture.Packet
 	for n := uint64(0); (p.cfg.Count == 0 || n < p.cfg.Count) && !p.readerGone; {
+		pk, err := &own, error(nil)
+		if ref != nil {
+			pk, err = ref.NextRef()
+		} else {
+			err = p.src.Next(&own)
+		}
 		// Tested for nil first: errors.Is, even on a nil error, is a call
 		// per packet on the flow table's core (1-2% of it on a big file).
-		switch err := p.src.Next(&pk); {
+		switch {
 		case err == nil:
 		case err == capture.ErrTimeout:
 			p.table.Flush(clock.Now())
@@ -152,10 +193,11 @@ func (p *pipeline) read() error {
 			return err
 		}
 		if p.peer != nil {
-			p.peer.Observe(&pk)
+			p.peer.Observe(pk)
 		}
-		p.table.Add(&pk)
-		if err := p.exp.Packet(&pk); err != nil {
+		p.table.Add(pk)
+		p.judge.poll()
+		if err := p.exp.Packet(pk); err != nil {
 			return err
 		}
 		p.sens.Tick(p.src, p.table)
@@ -173,6 +215,7 @@ func (p *pipeline) finish(readErr error) error {
 		p.table.Flush(clock.Now()) // what is due is decided as on a quiet link
 	}
 	p.table.Close()
+	p.judge.close()
 	st, ts := p.src.Stats(), p.table.Stats()
 	for _, w := range cfg.Warnings(st, ts) {
 		p.warn("%s", w)

@@ -41,6 +41,7 @@ func Follow(src Source, stop <-chan struct{}, progress io.Writer) Source {
 	switch {
 	case steadySource(src):
 		f := &followFile{Source: src, done: make(chan struct{}), prog: newProgress(progress, src)}
+		f.ref, _ = src.(Referencer)
 		go func() {
 			select {
 			case <-stop:
@@ -105,7 +106,26 @@ type followFile struct {
 	stopped atomic.Bool
 	done    chan struct{}
 	once    sync.Once
-	prog    *progress // nil for a live capture
+	prog    *progress  // nil for a live capture
+	ref     Referencer // src's, or nil
+	pk      Packet     // NextRef's packet when src copies
+}
+
+// NextRef implements Referencer: src's packet when it hands out its own,
+// else a copy in f.
+func (f *followFile) NextRef() (*Packet, error) {
+	if f.ref == nil {
+		err := f.Next(&f.pk)
+		return &f.pk, err
+	}
+	if f.stopped.Load() {
+		return nil, io.EOF
+	}
+	p, err := f.ref.NextRef()
+	if f.prog != nil && err == nil {
+		f.prog.tick(p)
+	}
+	return p, err
 }
 
 func (f *followFile) Next(p *Packet) error {

@@ -47,6 +47,15 @@ func Prefetch(src Source) Source {
 	return src
 }
 
+// Referencer is implemented by a Source that can hand out the next
+// packet where it holds it instead of copying it into the caller's
+// (Prefetch, and Follow over it: a Packet is about 240 bytes). The packet
+// is the Source's: the caller must not change it, and it is valid until
+// the next call, as Payload is with Next.
+type Referencer interface {
+	NextRef() (*Packet, error)
+}
+
 // mark holds the counters of a fileSource just after it returned the
 // packet at index at of its batch, so that Stats can answer as of the
 // packet the caller got last. A batch keeps a mark only where the
@@ -196,21 +205,30 @@ func (f *prefetcher) run() {
 
 // Next implements Source.
 func (f *prefetcher) Next(p *Packet) error {
+	q, err := f.NextRef()
+	if err == nil {
+		*p = *q
+	}
+	return err
+}
+
+// NextRef implements Referencer: the packet where the batch holds it.
+func (f *prefetcher) NextRef() (*Packet, error) {
 	for {
 		if f.err != nil {
-			return f.err
+			return nil, f.err
 		}
 		if b := f.cur; b != nil {
 			if f.i < len(b.pkts) {
-				*p = b.pkts[f.i]
+				p := &b.pkts[f.i]
 				f.last, f.lastI = b, f.i
 				f.i++
-				return nil
+				return p, nil
 			}
 			if b.err != nil {
 				f.err = b.err
 				f.last, f.lastI = b, len(b.pkts) // the end: the final counters
-				return f.err
+				return nil, f.err
 			}
 		}
 		if !f.started {
@@ -313,6 +331,7 @@ func (f *prefetcher) Close() error {
 
 // Compile-time checks.
 var (
-	_ Source    = (*prefetcher)(nil)
-	_ LinkTyper = (*prefetcher)(nil)
+	_ Source     = (*prefetcher)(nil)
+	_ LinkTyper  = (*prefetcher)(nil)
+	_ Referencer = (*prefetcher)(nil)
 )

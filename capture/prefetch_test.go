@@ -226,6 +226,18 @@ func TestPrefetch_sameAsSource(t *testing.T) {
 		want, wantErr, wantStats := drain(t, direct, 0)
 		got, gotErr, gotStats := drain(t, pre, 0)
 		checked++
+		// NextRef, as the pipeline reads a prefetched file, gives the
+		// same packets and stats.
+		src2, err := OpenFile(path, 0, FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byRef := Prefetch(src2)
+		ref, refErr, refStats := drain(t, viaRef{byRef.(*prefetcher)}, 0)
+		if fmtErr(refErr) != fmtErr(wantErr) || !reflect.DeepEqual(ref, want) || !reflect.DeepEqual(refStats, wantStats) {
+			t.Errorf("%s: NextRef: got %d packets (end %v), want %d (end %v), or their stats differ", path, len(ref), refErr, len(want), wantErr)
+		}
+		byRef.Close()
 		if fmtErr(gotErr) != fmtErr(wantErr) {
 			t.Errorf("%s: got end %v, want %v", path, gotErr, wantErr)
 		}
@@ -257,6 +269,17 @@ func TestPrefetch_sameAsSource(t *testing.T) {
 	if checked < 20 {
 		t.Fatalf("checked %d captures, want at least 20", checked)
 	}
+}
+
+// viaRef reads a prefetcher through NextRef.
+type viaRef struct{ *prefetcher }
+
+func (v viaRef) Next(p *Packet) error {
+	q, err := v.NextRef()
+	if err == nil {
+		*p = *q
+	}
+	return err
 }
 
 func fmtErr(err error) string {

@@ -48,11 +48,17 @@ type Sharded struct {
 	router *Table // admits packets and keeps the host profiles; tracks no flows
 	shards []*shard
 	n      uint64
-	cur    int  // batch being filled (0 or 1)
-	busy   bool // the other batch is with the shards
-	items  int  // items in the batch being filled, all shards
-	now    time.Time
-	look   time.Duration
+	mask   uint64 // n-1 when n is a power of two (h%n is h&mask), else 0
+	// The shards' batches form a ring of shardRing: cur is being filled,
+	// the inflight before it are with the shards (oldest first), so that
+	// a shard that falls behind for a while (its goroutine not scheduled,
+	// a batch heavier than the others') does not stop the reader or the
+	// other shards at once.
+	cur      int
+	inflight int
+	items    int // items in the batch being filled, all shards
+	now      time.Time
+	look     time.Duration
 	// reqs are the RSTs routed whose host snapshot is not yet taken,
 	// sorted by first RST (time, input, frame); reqs[rhead:] are live.
 	reqs  []hostReq
@@ -63,8 +69,9 @@ type Sharded struct {
 	snaps  []hostSnap
 	shead  int
 	snapAt map[rstKey]int
-	// flushSeq is the seq of the flush ending the batch with the shards.
-	flushSeq uint64
+	// flushSeq is the seq of the flush ending each batch of the ring
+	// (valid while it is with the shards).
+	flushSeq [shardRing]uint64
 	// created are the flows the shards started, by seq, not yet counted
 	// in the hosts' Flows (created[chead:]).
 	created []flowCreated
@@ -179,10 +186,14 @@ var shardBatch = 1024
 
 const shardBytes = 1 << 20
 
-// shard is one Table with its goroutine and double-buffered batches.
+// shardRing is how many batches each shard has: one being filled, the
+// others with the shard (see Sharded.cur).
+const shardRing = 4
+
+// shard is one Table with its goroutine and a ring of batches.
 type shard struct {
 	t     *Table
-	batch [2]shardBatchBuf
+	batch [shardRing]shardBatchBuf
 	in    chan int // index of the batch to process
 	done  chan struct{}
 }
@@ -209,10 +220,15 @@ type shardItem struct {
 
 // shardBatchBuf is one batch for one shard: it grows to what the capture
 // needs (at most shardBatch items, about shardBytes of payload) and is
-// reused.
+// reused. Once processed it carries the shard's results back: the events
+// it decided and the flows it started; the events delivered go back to
+// the shard's table with the batch's next use (recycle).
 type shardBatchBuf struct {
-	items []shardItem
-	buf   []byte
+	items   []shardItem
+	buf     []byte
+	emitted []*openEvent
+	created []flowCreated
+	recycle []*openEvent
 }
 
 // NewSharded returns n shards (n >= 1) of tables with opts (MaxFlows is
@@ -221,6 +237,9 @@ type shardBatchBuf struct {
 func NewSharded(n int, opts Options) *Sharded {
 	n = max(n, 1)
 	s := &Sharded{onEv: opts.OnEvent, n: uint64(n), snapAt: make(map[rstKey]int)}
+	if n&(n-1) == 0 {
+		s.mask = uint64(n - 1)
+	}
 	ropts := opts
 	ropts.OnEvent, ropts.OnFlowEnd = nil, nil
 	s.router = NewTable(ropts)
@@ -235,7 +254,7 @@ func NewSharded(n int, opts Options) *Sharded {
 	}
 	sopts.HotFlows = max(cmp.Or(max(opts.HotFlows, 0), DefaultHotFlows)/n, 1)
 	for range n {
-		sh := &shard{in: make(chan int, 1), done: make(chan struct{}, 1)}
+		sh := &shard{in: make(chan int, shardRing), done: make(chan struct{}, shardRing)}
 		o := sopts
 		o.OnEvent = nil
 		sh.t = NewTable(o)
@@ -253,6 +272,11 @@ func (sh *shard) run() {
 	for b := range sh.in {
 		t := sh.t
 		bb := &sh.batch[b]
+		for _, oe := range bb.recycle {
+			t.freeOpen(oe) // its Event, record chunk and RST slices too
+		}
+		clear(bb.recycle)
+		bb.recycle = bb.recycle[:0]
 		for i := range bb.items {
 			it := &bb.items[i]
 			it.p.Payload = bb.buf[it.off : it.off+it.n : it.off+it.n]
@@ -269,6 +293,10 @@ func (sh *shard) run() {
 				t.Close()
 			}
 		}
+		// The results leave with the batch; the table goes on with the
+		// batch's spent slices.
+		bb.emitted, t.emitted = t.emitted, bb.emitted[:0]
+		bb.created, t.created = t.created, bb.created[:0]
 		sh.done <- struct{}{}
 	}
 }
@@ -298,17 +326,31 @@ func (s *Sharded) route(p *capture.Packet) {
 	}
 	// The shard follows the unseeded route hash, so that which flows share
 	// a shard's caps (MaxFlows/n, pending events) is the same on every run.
-	sh := s.shards[capture.RouteHash(p.Src, p.Dst)%s.n]
+	var sh *shard
+	if rh := capture.RouteHash(p.Src, p.Dst); s.mask != 0 || s.n == 1 {
+		sh = s.shards[rh&s.mask] // a division per packet was 4% of routing
+	} else {
+		sh = s.shards[rh%s.n]
+	}
 	b := &sh.batch[s.cur]
 	if len(b.items) >= shardBatch || len(b.buf) > shardBytes {
 		s.dispatch()
 		b = &sh.batch[s.cur]
 	}
 	s.seq++
-	b.items = append(b.items, shardItem{p: *p, now: s.now, off: len(b.buf), n: len(p.Payload), seq: s.seq})
-	it := &b.items[len(b.items)-1]
+	// The item is written in place: a composite literal appended was
+	// built, then copied (the packet is most of the item).
+	k := len(b.items)
+	if k < cap(b.items) {
+		b.items = b.items[:k+1]
+	} else {
+		b.items = append(b.items, shardItem{})
+	}
+	it := &b.items[k]
+	it.p = *p
 	it.p.FlowHash = h
 	it.p.Frame, it.p.Payload = nil, nil
+	it.now, it.off, it.n, it.seq, it.kind = s.now, len(b.buf), len(p.Payload), s.seq, itemPacket
 	b.buf = append(b.buf, p.Payload...)
 	s.items++
 	s.lastShard, s.lastItem = sh, len(b.items)-1
@@ -383,10 +425,9 @@ func (s *Sharded) snapshotDue(all bool) {
 }
 
 // dispatch ends every shard's batch with a flush to the reader's clock
-// and hands the batches over; it first waits for the previous batches and
-// delivers their events.
+// and hands the batches over; when the ring is full it first waits for
+// the oldest batches and delivers their events.
 func (s *Sharded) dispatch() {
-	s.wait()
 	// The flush at the end of the batch may decide an event whose RST came
 	// after the reader's clock had passed its look-ahead (reordered
 	// packets): a table decides it at its next packet, before that
@@ -397,9 +438,12 @@ func (s *Sharded) dispatch() {
 		b.items = append(b.items, shardItem{now: s.now, kind: itemFlush, seq: s.seq + 1})
 		sh.in <- s.cur
 	}
-	s.flushSeq = s.seq + 1
-	s.busy = true
-	s.cur ^= 1
+	s.flushSeq[s.cur] = s.seq + 1
+	s.inflight++
+	s.cur = (s.cur + 1) % shardRing
+	if s.inflight == shardRing {
+		s.collect() // the oldest, which cur is
+	}
 	for _, sh := range s.shards {
 		b := &sh.batch[s.cur]
 		b.items, b.buf = b.items[:0], b.buf[:0]
@@ -407,28 +451,35 @@ func (s *Sharded) dispatch() {
 	s.items = 0
 }
 
-// wait waits for the batches with the shards and delivers their events.
+// wait waits for every batch with the shards and delivers their events.
 func (s *Sharded) wait() {
-	if !s.busy {
-		return
+	for s.inflight > 0 {
+		s.collect()
 	}
+}
+
+// collect waits for the oldest batch with the shards and delivers its
+// events.
+func (s *Sharded) collect() {
 	for _, sh := range s.shards {
 		<-sh.done
 	}
-	s.busy = false
-	s.deliver()
+	s.deliver((s.cur - s.inflight + shardRing) % shardRing)
+	s.inflight--
 }
 
-// deliver hands the events the shards decided to OnEvent, sorted, with
-// the reader's host snapshots.
-func (s *Sharded) deliver() {
+// deliver hands the events the shards decided in batch b to OnEvent,
+// sorted, with the reader's host snapshots.
+func (s *Sharded) deliver(b int) {
+	flushSeq := s.flushSeq[b]
 	s.events = s.events[:0]
 	n := copy(s.created, s.created[s.chead:])
 	s.created, s.chead = s.created[:n], 0
 	for _, sh := range s.shards {
-		s.events = append(s.events, sh.t.emitted...)
-		s.created = append(s.created, sh.t.created...)
-		sh.t.created = sh.t.created[:0]
+		bb := &sh.batch[b]
+		s.events = append(s.events, bb.emitted...)
+		s.created = append(s.created, bb.created...)
+		bb.created = bb.created[:0]
 	}
 	slices.SortStableFunc(s.created, func(a, b flowCreated) int { return cmp.Compare(a.seq, b.seq) })
 	// With their snapshots, in the order a table emits them: by the
@@ -474,20 +525,19 @@ func (s *Sharded) deliver() {
 			s.onEv(ev)
 		}
 	}
-	s.countFlows(s.flushSeq + 1) // the rest of the batch's
+	s.countFlows(flushSeq + 1) // the rest of the batch's
 	// Snapshots of RSTs decided by now that no event claimed joined one.
-	for s.shead < len(s.snaps) && s.snaps[s.shead].seq <= s.flushSeq {
+	for s.shead < len(s.snaps) && s.snaps[s.shead].seq <= flushSeq {
 		delete(s.snapAt, s.snaps[s.shead].key)
 		s.shead++
 	}
 	clear(s.events)
 	for _, sh := range s.shards {
-		t := sh.t // idle: its batch is done
-		for _, oe := range t.emitted {
-			t.freeOpen(oe)
-		}
-		clear(t.emitted)
-		t.emitted = t.emitted[:0]
+		// Back to the shard's table with the batch's next use.
+		bb := &sh.batch[b]
+		bb.recycle = append(bb.recycle, bb.emitted...)
+		clear(bb.emitted)
+		bb.emitted = bb.emitted[:0]
 	}
 }
 
@@ -526,8 +576,9 @@ func (s *Sharded) Close() {
 		}
 		b.items = append(b.items, shardItem{now: s.now, kind: itemClose, seq: math.MaxUint64})
 	}
+	last := s.cur
 	s.dispatch()
-	s.flushSeq = math.MaxUint64 // every snapshot is claimed or dropped now
+	s.flushSeq[last] = math.MaxUint64 // every snapshot is claimed or dropped now
 	s.wait()
 	for _, sh := range s.shards {
 		close(sh.in)

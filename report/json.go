@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/rstscope/rstscope/heuristics"
 )
@@ -104,11 +105,67 @@ func encode(v any, indent bool) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// jsonWriter writes one document at Close.
-type jsonWriter struct{ document }
+// jsonWriter writes one document at Close. Its store keeps each finding
+// as the JSON Close prints (record), encoded as it is written, so that
+// Close, after the last packet, only numbers and copies them.
+type jsonWriter struct {
+	document
+	rec    *json.Encoder // into recBuf
+	recBuf bytes.Buffer
+}
 
 func newJSON(w io.Writer, opts Options) *jsonWriter {
-	return &jsonWriter{document{out: sink{w: w}, quiet: opts.Quiet}}
+	j := &jsonWriter{document: document{out: sink{w: w}, quiet: opts.Quiet}}
+	j.rec = json.NewEncoder(&j.recBuf)
+	j.rec.SetEscapeHTML(false)
+	j.rec.SetIndent("    ", "  ")
+	j.held.raw = j.record
+	return j
+}
+
+// The parts of a record Close fills in: the ID (encoded as 0) and, for a
+// finding that echoes another, consequence_of (encoded as -1; left out
+// when the echoed finding was not written). A string value cannot hold
+// either: its quotes are escaped.
+const (
+	recID          = "{\n      \"id\": 0"
+	recConsequence = ",\n      \"consequence_of\": -1"
+)
+
+// record is f as Close prints it inside "findings", with the ID and
+// consequence_of to fill in (see recID); the bytes are valid until the
+// next call.
+func (j *jsonWriter) record(f *heuristics.Finding) ([]byte, error) {
+	fj := forJSON(f)
+	fj.ID, fj.ConsequenceOf = 0, 0
+	if f.Echoes != nil {
+		fj.ConsequenceOf = -1
+	}
+	j.recBuf.Reset()
+	if err := j.rec.Encode(&fj); err != nil {
+		return nil, fmt.Errorf("report: json: %w", err)
+	}
+	b := bytes.TrimSuffix(j.recBuf.Bytes(), []byte("\n"))
+	if !bytes.HasPrefix(b, []byte(recID)) {
+		return nil, fmt.Errorf("report: json: a finding's record does not begin with its id")
+	}
+	return b, nil
+}
+
+// appendRecord appends record b with its ID and consequence_of.
+func appendRecord(out []byte, id, consequenceOf int, b []byte) []byte {
+	out = append(out, recID[:len(recID)-1]...)
+	out = strconv.AppendInt(out, int64(id), 10)
+	b = b[len(recID):]
+	if i := bytes.LastIndex(b, []byte(recConsequence)); i >= 0 {
+		out = append(out, b[:i]...)
+		if consequenceOf != 0 {
+			out = append(out, recConsequence[:len(recConsequence)-2]...)
+			out = strconv.AppendInt(out, int64(consequenceOf), 10)
+		}
+		b = b[i+len(recConsequence):]
+	}
+	return append(out, b...)
 }
 
 // Close writes the document: the header fields, then the findings one at
@@ -130,19 +187,11 @@ func (j *jsonWriter) Close(s Summary) error {
 	}
 	// head ends with "\n}\n": reopen it for "findings".
 	j.out.write(append(head[:len(head)-3], ",\n  \"findings\": ["...))
-	var b bytes.Buffer
-	e := json.NewEncoder(&b)
-	e.SetEscapeHTML(false)
-	e.SetIndent("    ", "  ")
 	sep := "\n    "
-	err = j.held.each(func(f *heuristics.Finding) error {
-		b.Reset()
-		b.WriteString(sep)
-		fj := forJSON(f)
-		if err := e.Encode(&fj); err != nil {
-			return fmt.Errorf("report: json: %w", err)
-		}
-		j.out.write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	var b []byte
+	err = j.held.eachRaw(func(id, consequenceOf int, rec []byte) error {
+		b = appendRecord(append(b[:0], sep...), id, consequenceOf, rec)
+		j.out.write(b)
 		sep = ",\n    "
 		return j.out.err
 	})

@@ -57,6 +57,15 @@ Examples:
 Options:
 `
 
+// defaultShards is --shards' default on a machine of n cores: one core
+// reads and decodes (capture.Prefetch) and routes, the shards get the
+// others. On 2 cores that is one table: two shards measured 5-10% faster
+// with both cores idle, but they cost 5-10% more CPU in all (slower when
+// another process holds a core) and split --max-flows between them, so
+// that a million flows with the default --max-flows would drop the
+// flows hashed past one shard's half.
+func defaultShards(n int) int { return max(n-1, 1) }
+
 // Parse parses the command line; --help (pflag.ErrHelp) prints the usage
 // to stdout, errors go to stderr. An error that should exit 2 satisfies
 // IsUsage.
@@ -89,10 +98,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	fs.DurationVar(&c.IdleEvict, "idle-evict", 15*time.Minute, "forget a flow after this much silence (a flow that carried data leaves a small tombstone, so a RST after a longer silence is still tied to it)")
 	fs.IntVar(&c.MaxFlows, "max-flows", 1_000_000, "most TCP flows held at once (split between --shards); new flows past it are counted and dropped")
 	fs.IntVar(&c.HotFlows, "hot-flows", 65_536, "flows kept in full, about 1 KB each (split between --shards); less recently active ones are frozen into records of about 150-350 bytes until their next packet (the output is the same)")
-	// One core reads and decodes (capture.Prefetch) and routes: the
-	// shards get the others. On 2 cores one table (1) measured as fast as
-	// two shards: the reader and the table already use both.
-	fs.IntVar(&c.Shards, "shards", max(runtime.NumCPU()-1, 1), "flow-table shards for -r, one goroutine each (1: one table)")
+	fs.IntVar(&c.Shards, "shards", defaultShards(runtime.NumCPU()), "flow-table shards for -r, one goroutine each (1: one table)")
 	fs.BoolVar(&c.NoColor, "no-color", false, "no colour in text output (also NO_COLOR)")
 	fs.BoolVarP(&c.Quiet, "quiet", "q", false, "summary only: no finding cards (json: no findings list; ndjson: the summary line; not with ecs, which has no summary)")
 	fs.BoolVarP(&c.Verbose, "verbose", "v", false, "also print the first undecodable frames")

@@ -1,0 +1,13 @@
+package cli
+
+import "testing"
+
+// TestDefaultShards: a core for the reader, a shard per other core, one
+// table on one or two cores.
+func TestDefaultShards(t *testing.T) {
+	for _, c := range []struct{ cores, want int }{{1, 1}, {2, 1}, {3, 2}, {4, 3}, {8, 7}} {
+		if got := defaultShards(c.cores); got != c.want {
+			t.Errorf("defaultShards(%d): got %d, want %d", c.cores, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"github.com/rstscope/rstscope/flows"
+	"github.com/rstscope/rstscope/heuristics"
+)
+
+// judging runs the engine and the report's Write on a goroutine of their
+// own, so that judging an event and writing its finding (tens of
+// microseconds: the rules, the evidence's text, a spilled record's JSON)
+// do not hold up the flow table's goroutine, which bounds a file read's
+// speed. Events go to it as copies, in order, so the report gets the
+// findings in the order OnEvent would have given them; what the reader's
+// goroutine keeps (the counters, the sensor's tally, a reader gone away)
+// comes back in the same order and is recorded by poll a few packets
+// later. Used only where that delay changes nothing: a file read with no
+// other witness (--peer, the kernel's account, whose state moves with the
+// packets read) and no -w (which marks flows as they are read).
+type judging struct {
+	in     chan *judgedEvent // events to judge
+	out    chan *judgedEvent // judged, in order; closed after in is
+	free   chan *judgedEvent
+	record func(f *heuristics.Finding, kept bool, err error)
+	n      uint // poll calls
+}
+
+// judgedEvent is an event, its finding, whether the filter kept it and
+// what the report's Write returned.
+type judgedEvent struct {
+	ev   flows.Event
+	f    heuristics.Finding
+	kept bool
+	err  error
+}
+
+// judgeAhead is how many events may be with the judging goroutine or
+// waiting to be recorded.
+const judgeAhead = 64
+
+// startJudging starts the goroutine: judge fills f from ev, writes it if
+// the filter keeps it, and returns both answers; record sees each result
+// on the caller's goroutine.
+func startJudging(judge func(ev *flows.Event, f *heuristics.Finding) (kept bool, err error),
+	record func(f *heuristics.Finding, kept bool, err error)) *judging {
+	j := &judging{in: make(chan *judgedEvent, judgeAhead), out: make(chan *judgedEvent, judgeAhead),
+		free: make(chan *judgedEvent, judgeAhead), record: record}
+	for range judgeAhead {
+		j.free <- new(judgedEvent)
+	}
+	go func() {
+		defer close(j.out)
+		for x := range j.in {
+			x.kept, x.err = judge(&x.ev, &x.f)
+			j.out <- x
+		}
+	}()
+	return j
+}
+
+// event hands a copy of ev over (the table reuses ev); while every slot
+// is taken it records what was judged meanwhile.
+func (j *judging) event(ev *flows.Event) {
+	for {
+		select {
+		case x := <-j.free:
+			x.ev = *ev
+			j.in <- x
+			return
+		case x := <-j.out:
+			j.done(x)
+		}
+	}
+}
+
+// done records x and frees its slot.
+func (j *judging) done(x *judgedEvent) {
+	j.record(&x.f, x.kept, x.err)
+	x.f, x.err = heuristics.Finding{}, nil
+	j.free <- x
+}
+
+// pollEvery is how many packets pass between two looks at what was
+// judged (a look is a runtime call).
+const pollEvery = 64
+
+// poll records the findings judged so far, every pollEvery calls (nil j:
+// none).
+func (j *judging) poll() {
+	if j == nil {
+		return
+	}
+	if j.n++; j.n%pollEvery != 0 {
+		return
+	}
+	for len(j.out) > 0 {
+		j.done(<-j.out)
+	}
+}
+
+// close waits for the events handed over and records them (nil j: none).
+func (j *judging) close() {
+	if j == nil {
+		return
+	}
+	close(j.in)
+	for x := range j.out {
+		j.done(x)
+	}
+}

@@ -37,9 +37,9 @@ import (
 // Where it differs from a Table: MaxFlows and the pending-event cap apply
 // per shard (MaxFlows/n and 32768/n each), so the flows ended or refused
 // under that pressure may differ from one table's (though not from run to
-// run: shards follow capture.RouteHash, which is unseeded); the reader makes a host's profile at its
-// first non-RST packet or when a shard's new flow is counted, which orders
-// hosts differently only past MaxHosts; Flow.ID is unique but numbered per
+// run: shards follow capture.RouteHash, which is unseeded); the reader
+// makes a host's profile at its first non-RST packet or when a shard's
+// new flow is counted, which orders hosts differently only past MaxHosts; Flow.ID is unique but numbered per
 // shard; lists kept in time order walk back at most maxSortWalk entries,
 // so captures reordered beyond that may evict differently. OnFlowEnd is
 // called on the shards' goroutines, concurrently. Sharded is not safe for

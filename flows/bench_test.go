@@ -66,7 +66,14 @@ func BenchmarkTracker(b *testing.B) {
 		stream[i].Index = uint64(i + 1)
 		stream[i].Time = t0.Add(time.Duration(i) * time.Microsecond)
 	}
-	for _, shards := range []int{0, 1, 2} {
+	benchTrackers(b, stream, 0, 1, 2)
+}
+
+// benchTrackers runs a sub-benchmark per shard count (0: one Table, n:
+// Sharded with n shards) that feeds pk through a new tracker and closes
+// it, reporting packets/s.
+func benchTrackers(b *testing.B, pk []capture.Packet, shardCounts ...int) {
+	for _, shards := range shardCounts {
 		name := "table"
 		if shards > 0 {
 			name = fmt.Sprintf("sharded-%d", shards)
@@ -83,12 +90,12 @@ func BenchmarkTracker(b *testing.B) {
 				} else {
 					tr = NewSharded(shards, Options{})
 				}
-				for i := range stream {
-					tr.Add(&stream[i])
+				for i := range pk {
+					tr.Add(&pk[i])
 				}
 				tr.Close()
 			}
-			b.ReportMetric(float64(b.N*len(stream))/b.Elapsed().Seconds(), "pkts/s")
+			b.ReportMetric(float64(b.N*len(pk))/b.Elapsed().Seconds(), "pkts/s")
 		})
 	}
 }

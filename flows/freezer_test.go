@@ -77,7 +77,7 @@ func runTableWith(t *testing.T, path string, opts Options, setup func(*Table)) t
 // MaxFlows (frozen flows ended to make room).
 func TestHotFlows_sameEvents(t *testing.T) {
 	var freezes, thaws uint64
-	for _, path := range captureFiles(t) {
+	for _, path := range repoCaptures(t) {
 		for _, o := range []Options{
 			{},
 			{IdleEvict: 2 * time.Second, CloseEvict: time.Second},

@@ -3,7 +3,6 @@ package flows
 import (
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -91,26 +90,12 @@ func dumpState(f *flowState) string {
 	return b.String()
 }
 
-// captureFiles gives the repository's captures: pcaps/, the lab's and
-// the corpus's.
-func captureFiles(t testing.TB) []string {
-	var files []string
-	for _, g := range []string{"../pcaps/*.pcap", "../pcaps/lab/*.pcap", "../pcaps/corpus/*/*.pcap*", "../pcaps/corpus/*/*/*.pcap*", "../pcaps/corpus/*/*/*/*.pcap*"} {
-		m, _ := filepath.Glob(g)
-		files = append(files, m...)
-	}
-	if len(files) < 150 {
-		t.Fatalf("got %d captures, want the repository's (at least 150)", len(files))
-	}
-	return files
-}
-
 // TestFrozen_roundTrip: the state of every flow of every capture of the
 // repository, after each of its packets, decodes from its record exactly
 // (HTTP and TLS requests, TLS record tracking, alerts, split
 // ClientHellos, evicted flows, full ladders, IPv6 and tunnels included).
 func TestFrozen_roundTrip(t *testing.T) {
-	files := captureFiles(t)
+	files := repoCaptures(t)
 	var states, bytes int
 	var kinds [8]int
 	for _, path := range files {

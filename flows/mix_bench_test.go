@@ -3,7 +3,6 @@ package flows
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -60,30 +59,5 @@ func mixPackets(b *testing.B, n int) []capture.Packet {
 // judging; one Table, and Sharded with two shards (the caller's
 // goroutine routes, as the pipeline's does).
 func BenchmarkMix(b *testing.B) {
-	pk := mixPackets(b, 1_000_000)
-	for _, shards := range []int{0, 2} {
-		name := "table"
-		if shards > 0 {
-			name = fmt.Sprintf("sharded-%d", shards)
-		}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				var tr interface {
-					Add(*capture.Packet)
-					Close()
-				}
-				if shards == 0 {
-					tr = NewTable(Options{})
-				} else {
-					tr = NewSharded(shards, Options{})
-				}
-				for i := range pk {
-					tr.Add(&pk[i])
-				}
-				tr.Close()
-			}
-			b.ReportMetric(float64(b.N*len(pk))/b.Elapsed().Seconds(), "pkts/s")
-		})
-	}
+	benchTrackers(b, mixPackets(b, 1_000_000), 0, 2)
 }

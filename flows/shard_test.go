@@ -14,9 +14,9 @@ import (
 	"github.com/rstscope/rstscope/capture"
 )
 
-// shardInputs lists every capture of the repository: pcaps/*.pcap,
+// repoCaptures lists every capture of the repository: pcaps/*.pcap,
 // pcaps/lab/*.pcap and the corpus.
-func shardInputs(t *testing.T) []string {
+func repoCaptures(t testing.TB) []string {
 	t.Helper()
 	var files []string
 	for _, g := range []string{"../pcaps/*.pcap", "../pcaps/lab/*.pcap", "../pcaps/corpus/*/*.pcap*", "../pcaps/corpus/*/*/*.pcap*", "../pcaps/corpus/*/*/*/*.pcap*"} {
@@ -77,7 +77,7 @@ func feedFile(t *testing.T, file string, shards int) ([]Event, TableStats) {
 // Flow.ID, numbered per shard).
 func TestSharded_sameAsOneShard(t *testing.T) {
 	total := 0
-	for _, file := range shardInputs(t) {
+	for _, file := range repoCaptures(t) {
 		name := strings.TrimPrefix(file, "../pcaps/")
 		one, st1 := feedFile(t, file, 1)
 		for i := range one {

@@ -18,7 +18,7 @@ import (
 // and a short look-ahead (events due at once).
 func TestEvents_recordIsSnapshot(t *testing.T) {
 	var records, events int
-	for _, path := range captureFiles(t) {
+	for _, path := range repoCaptures(t) {
 		for _, o := range []Options{
 			{},
 			{IdleEvict: 2 * time.Second, CloseEvict: time.Second},

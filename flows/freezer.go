@@ -681,28 +681,34 @@ func (z *freezer) matches(id uint32, src, dst netip.AddrPort) bool {
 	return ep.matches(src, dst)
 }
 
+// popFree takes the last item of the free list *free, or a new one when
+// it is empty. Items are as they were put back: callers clear them on one
+// side or the other.
+func popFree[T any](free *[]*T) *T {
+	n := len(*free)
+	if n == 0 {
+		return new(T)
+	}
+	x := (*free)[n-1]
+	(*free)[n-1] = nil
+	*free = (*free)[:n-1]
+	return x
+}
+
 // newTLS gives a cleared TLS state from t's pool (t may be nil).
 func (t *Table) newTLS() *tlsState {
-	if t != nil {
-		if n := len(t.freeTLS); n > 0 {
-			s := t.freeTLS[n-1]
-			t.freeTLS = t.freeTLS[:n-1]
-			return s
-		}
+	if t == nil {
+		return new(tlsState)
 	}
-	return new(tlsState)
+	return popFree(&t.freeTLS)
 }
 
 // newReq gives a cleared request state from t's pool (t may be nil).
 func (t *Table) newReq() *reqState {
-	if t != nil {
-		if n := len(t.freeReqs); n > 0 {
-			r := t.freeReqs[n-1]
-			t.freeReqs = t.freeReqs[:n-1]
-			return r
-		}
+	if t == nil {
+		return new(reqState)
 	}
-	return new(reqState)
+	return popFree(&t.freeReqs)
 }
 
 // ladderBlock gives a ladder block of n (4 or 12) slots from t's pool (t

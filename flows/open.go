@@ -232,12 +232,9 @@ func trigger(f *flowState, r Dir) (LadderEntry, bool) {
 
 // alloc returns a cleared open event.
 func (t *Table) alloc() *openEvent {
-	if n := len(t.free); n > 0 {
-		oe := t.free[n-1]
-		t.free = t.free[:n-1]
-		return oe
-	}
-	return &openEvent{t: t}
+	oe := popFree(&t.free) // cleared by freeOpen
+	oe.t = t
+	return oe
 }
 
 // openEvent starts an event for the RST p sent in direction d of e's flow.

@@ -178,35 +178,23 @@ func (oe *openEvent) fill(ev *Event) {
 
 // newEvent gives a cleared Event from t's pool.
 func (t *Table) newEvent() *Event {
-	if n := len(t.freeEvents); n > 0 {
-		ev := t.freeEvents[n-1]
-		t.freeEvents = t.freeEvents[:n-1]
-		*ev = Event{}
-		return ev
-	}
-	return new(Event)
+	ev := popFree(&t.freeEvents)
+	*ev = Event{}
+	return ev
 }
 
 // newMore gives cleared room for an event's later RSTs from t's pool.
 func (t *Table) newMore() *[7]RSTPacket {
-	if n := len(t.freeMore); n > 0 {
-		m := t.freeMore[n-1]
-		t.freeMore = t.freeMore[:n-1]
-		*m = [7]RSTPacket{}
-		return m
-	}
-	return new([7]RSTPacket)
+	m := popFree(&t.freeMore)
+	*m = [7]RSTPacket{}
+	return m
 }
 
 // newAfter gives a cleared After from t's pool.
 func (t *Table) newAfter() *After {
-	if n := len(t.freeAfters); n > 0 {
-		a := t.freeAfters[n-1]
-		t.freeAfters = t.freeAfters[:n-1]
-		*a = After{}
-		return a
-	}
-	return new(After)
+	a := popFree(&t.freeAfters)
+	*a = After{}
+	return a
 }
 
 // freeOpen returns a decided (and delivered) event and its parts to t's

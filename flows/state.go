@@ -581,12 +581,7 @@ func (t *Table) release(f *flowState) {
 // request gives d's parsed request, taking one from the pool if needed.
 func (t *Table) request(d *dirState) *Request {
 	if d.req == nil {
-		if n := len(t.freeReqs); n > 0 {
-			d.req = t.freeReqs[n-1]
-			t.freeReqs = t.freeReqs[:n-1]
-		} else {
-			d.req = new(reqState)
-		}
+		d.req = t.newReq()
 	}
 	return &d.req.Request
 }
@@ -594,12 +589,7 @@ func (t *Table) request(d *dirState) *Request {
 // tlsStart starts record tracking of d at seq, its first payload byte.
 func (t *Table) tlsStart(d *dirState, seq Seq) {
 	if d.tls == nil {
-		if n := len(t.freeTLS); n > 0 {
-			d.tls = t.freeTLS[n-1]
-			t.freeTLS = t.freeTLS[:n-1]
-		} else {
-			d.tls = new(tlsState)
-		}
+		d.tls = t.newTLS()
 	}
 	d.tls.start(seq)
 }

@@ -3,21 +3,20 @@ package report
 import (
 	"bufio"
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/rstscope/rstscope/heuristics"
 )
 
 // spillAfter is how many findings a document Writer keeps in memory
 // (about 16 KB each with their ladders); past it, every finding goes to
-// a temporary file as a compact JSON record, and only a 40-byte sort key
-// per finding stays in memory (issue 14.2: a million findings in any
-// format within 1 GB). A variable so that tests can force spilling.
+// a temporary file as a compact record (appendSpill), and only a 40-byte
+// sort key per finding stays in memory (issue 14.2: a million findings
+// in any format within 1 GB). A variable so that tests can force
+// spilling.
 var spillAfter = 2048
 
 // store keeps a document Writer's findings until Close and gives them
@@ -35,6 +34,7 @@ type store struct {
 	// and eachRaw gives them back (see there). Set before the first add.
 	raw    func(f *heuristics.Finding) ([]byte, error)
 	rawBuf []byte
+	rec    []byte // spill's record, reused
 }
 
 // storeKey is what sorting needs of a spilled finding, and where its
@@ -49,18 +49,6 @@ type storeKey struct {
 	// For raw records: what numbering needs (see echoIDs.resolve).
 	middlebox, hasEcho bool
 	echo               heuristics.RSTRef
-}
-
-// spillRecord is a finding as the spill file holds it. JSON keeps every
-// value the outputs print (Instant microseconds, Millis and Seconds
-// round-trip exactly); the RST payload, raw bytes that JSON would turn
-// into U+FFFD, travels as base64.
-type spillRecord struct {
-	F       heuristics.Finding `json:"f"`
-	Payload []byte             `json:"p,omitempty"`
-	// The fields the contract leaves out of JSON (json:"-").
-	Echoes     *heuristics.RSTRef `json:"e,omitempty"`
-	AdviceTime time.Time          `json:"a,omitzero"`
 }
 
 // Len is the number of findings held.
@@ -193,21 +181,16 @@ func (s *store) sortKeys() {
 	})
 }
 
-// spill appends f's record to the spill file.
+// spill appends f's record (appendSpill) to the spill file.
 func (s *store) spill(f *heuristics.Finding) error {
-	r := spillRecord{F: *f, Payload: []byte(f.RST.Payload), Echoes: f.Echoes, AdviceTime: f.AdviceTime}
-	r.F.RST.Payload = ""
-	b, err := json.Marshal(&r)
-	if err != nil {
-		return fmt.Errorf("report: spill: %w", err)
-	}
-	if _, err := s.bw.Write(b); err != nil {
+	s.rec = appendSpill(s.rec[:0], f)
+	if _, err := s.bw.Write(s.rec); err != nil {
 		return fmt.Errorf("report: spill: %w", err)
 	}
 	t := f.RST.Time.Time
 	s.keys = append(s.keys, storeKey{sec: t.Unix(), nsec: int32(t.Nanosecond()), input: int32(f.RST.Input),
-		frame: f.RST.Packet, off: s.off, n: uint32(len(b))})
-	s.off += int64(len(b))
+		frame: f.RST.Packet, off: s.off, n: uint32(len(s.rec))})
+	s.off += int64(len(s.rec))
 	return nil
 }
 
@@ -229,84 +212,25 @@ func (s *store) each(fn func(f *heuristics.Finding) error) error {
 		return fmt.Errorf("report: spill: %w", err)
 	}
 	s.sortKeys()
-	// Reading a record back (JSON decoding) costs about what fn's writing
-	// it out does: a goroutine decodes the records ahead, in order, while
-	// fn writes, so that a document of many findings is finished on two
-	// cores.
-	out := make(chan *decoded, decodeAhead)
-	free := make(chan *decoded, decodeAhead+2)
-	for range decodeAhead + 2 {
-		free <- new(decoded)
-	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	defer func() { close(stop); <-done }()
-	go s.decode(out, free, stop, done)
 	var ids echoIDs
-	i := 0
-	for d := range out {
-		if d.err != nil {
-			return d.err
-		}
-		f := &d.r.F
-		f.ID = i + 1
-		i++
-		ids.resolve(f)
-		if err := fn(f); err != nil {
-			return err
-		}
-		free <- d
-	}
-	return nil
-}
-
-// decodeAhead is how many findings the decoding goroutine of each may
-// hold ready.
-const decodeAhead = 32
-
-// decoded is a spilled finding read back, or the error that stopped it.
-type decoded struct {
-	r   spillRecord
-	err error
-}
-
-// decode reads the spilled records in the order of s.keys into
-// findings taken from free and sends them to out (closed at the end or
-// after an error), until stop is closed; it closes done when it returns.
-func (s *store) decode(out, free chan *decoded, stop, done chan struct{}) {
-	defer close(done)
-	defer close(out)
 	var buf []byte
-	for _, k := range s.keys {
-		var d *decoded
-		select {
-		case d = <-free:
-		case <-stop:
-			return
-		}
-		*d = decoded{} // Unmarshal leaves the fields a record lacks as they were
+	var f heuristics.Finding
+	for i, k := range s.keys {
 		if cap(buf) < int(k.n) {
 			buf = make([]byte, k.n)
 		}
 		b := buf[:k.n]
 		if _, err := s.file.ReadAt(b, k.off); err != nil && err != io.EOF {
-			d.err = fmt.Errorf("report: spill: %w", err)
-		} else if err := json.Unmarshal(b, &d.r); err != nil {
-			d.err = fmt.Errorf("report: spill: %w", err)
+			return fmt.Errorf("report: spill: %w", err)
 		}
-		r := &d.r
-		r.F.RST.Payload = string(r.Payload)
-		r.F.Echoes, r.F.AdviceTime = r.Echoes, r.AdviceTime
-		// The record's times are microseconds; the key keeps the exact
-		// RST time, which the ladder offsets and summaries do not need
-		// beyond what prints.
-		r.F.RST.Time.Time = time.Unix(k.sec, int64(k.nsec)).UTC()
-		select {
-		case out <- d:
-		case <-stop:
-			return
+		if err := readSpill(string(b), &f); err != nil {
+			return err
 		}
-		if d.err != nil {
-			return
+		f.ID = i + 1
+		ids.resolve(&f)
+		if err := fn(&f); err != nil {
+			return err
 		}
 	}
+	return nil
 }

@@ -14,8 +14,10 @@
 //     summary follow at Close. Without Options.Color, or when the output is
 //     not a terminal or NO_COLOR is set, no escape sequence is written.
 //   - json: one document at Close, the contract of DESIGN.md section 4:
-//     heuristics.Finding marshalled as it is (its tags and value types are
-//     the contract; report keeps no mirror of it).
+//     heuristics.Finding as encoding/json marshals it (its tags and value
+//     types are the contract). The findings are written by a hand-made
+//     appender (appendFindingJSON, ten times faster), which tests hold
+//     byte-identical to encoding/json on every field.
 //   - ndjson: one finding per line as it is written, then a last line with
 //     the document minus "findings".
 //   - markdown: one document at Close, with a packet table, a Mermaid
@@ -42,8 +44,8 @@
 // capture-derived string passes Sanitize before text or Markdown; in JSON
 // and ndjson the sentences (summary, advice, evidence details) pass it too,
 // so that `jq -r .summary` cannot write terminal controls, while the raw
-// values (request, tls_alert) stay in their own fields, escaped by
-// encoding/json. Times print in UTC with fixed microsecond precision; a
+// values (request, tls_alert) stay in their own fields, escaped as
+// encoding/json escapes them. Times print in UTC with fixed microsecond precision; a
 // time outside the years 0000-9999 prints clamped to that range (RFC 3339
 // has four year digits) and the document warns about it.
 //

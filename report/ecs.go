@@ -62,7 +62,7 @@ func (e *ecsWriter) Close(Summary) error { return e.out.finish() }
 func contractJSON(f *heuristics.Finding, id int) ([]byte, error) {
 	c := forJSON(f)
 	c.ID = id
-	return json.Marshal(c)
+	return appendFindingJSON(nil, &c, "", ""), nil
 }
 
 // ecsDocument maps a finding onto ECS, reading the contract's fields.

@@ -11,13 +11,14 @@ import (
 )
 
 // The JSON contract (DESIGN.md section 4) is heuristics.Finding's tags and
-// value types: the writers marshal Finding itself.
+// value types: the writers print Finding as encoding/json marshals it
+// (through appendFindingJSON, which TestFindingJSON holds to that).
 
 // forJSON is f as the JSON formats print it: nil lists as [], and the
 // sentences (summary, advice, evidence details) through Sanitize as in
 // text, so that a control byte from an SNI or Host cannot reach a
 // terminal through `jq -r .summary`. Raw capture values keep their own
-// fields (request, tls_alert), escaped by encoding/json only.
+// fields (request, tls_alert), escaped as JSON strings only.
 func forJSON(f *heuristics.Finding) heuristics.Finding {
 	j := *f
 	j.Summary = Sanitize(f.Summary, maxLong)
@@ -110,15 +111,11 @@ func encode(v any, indent bool) ([]byte, error) {
 // Close, after the last packet, only numbers and copies them.
 type jsonWriter struct {
 	document
-	rec    *json.Encoder // into recBuf
-	recBuf bytes.Buffer
+	rec []byte // record's, reused
 }
 
 func newJSON(w io.Writer, opts Options) *jsonWriter {
 	j := &jsonWriter{document: document{out: sink{w: w}, quiet: opts.Quiet}}
-	j.rec = json.NewEncoder(&j.recBuf)
-	j.rec.SetEscapeHTML(false)
-	j.rec.SetIndent("    ", "  ")
 	j.held.raw = j.record
 	return j
 }
@@ -141,22 +138,20 @@ func (j *jsonWriter) record(f *heuristics.Finding) ([]byte, error) {
 	if f.Echoes != nil {
 		fj.ConsequenceOf = -1
 	}
-	j.recBuf.Reset()
-	if err := j.rec.Encode(&fj); err != nil {
-		return nil, fmt.Errorf("report: json: %w", err)
-	}
-	b := bytes.TrimSuffix(j.recBuf.Bytes(), []byte("\n"))
-	if !bytes.HasPrefix(b, []byte(recID)) {
-		return nil, fmt.Errorf("report: json: a finding's record does not begin with its id")
-	}
-	return b, nil
+	j.rec = appendFindingJSON(j.rec[:0], &fj, "    ", "  ")
+	return j.rec, nil
 }
 
-// appendRecord appends record b with its ID and consequence_of.
-func appendRecord(out []byte, id, consequenceOf int, b []byte) []byte {
+// appendRecord appends record b with its ID and consequence_of; echo
+// says that b holds consequence_of (its finding echoes another), which is
+// then looked for.
+func appendRecord(out []byte, id, consequenceOf int, echo bool, b []byte) []byte {
 	out = append(out, recID[:len(recID)-1]...)
 	out = strconv.AppendInt(out, int64(id), 10)
 	b = b[len(recID):]
+	if !echo {
+		return append(out, b...)
+	}
 	if i := bytes.LastIndex(b, []byte(recConsequence)); i >= 0 {
 		out = append(out, b[:i]...)
 		if consequenceOf != 0 {
@@ -189,8 +184,8 @@ func (j *jsonWriter) Close(s Summary) error {
 	j.out.write(append(head[:len(head)-3], ",\n  \"findings\": ["...))
 	sep := "\n    "
 	var b []byte
-	err = j.held.eachRaw(func(id, consequenceOf int, rec []byte) error {
-		b = appendRecord(append(b[:0], sep...), id, consequenceOf, rec)
+	err = j.held.eachRaw(func(id, consequenceOf int, echo bool, rec []byte) error {
+		b = appendRecord(append(b[:0], sep...), id, consequenceOf, echo, rec)
 		j.out.write(b)
 		sep = ",\n    "
 		return j.out.err
@@ -212,6 +207,7 @@ type ndjsonWriter struct {
 	tally   tally
 	quiet   bool    // Options.Quiet: the summary line only
 	echoIDs echoIDs // IDs of findings that may be echoed
+	line    []byte  // Write's, reused
 }
 
 func newNDJSON(w io.Writer, opts Options) *ndjsonWriter {
@@ -230,12 +226,8 @@ func (j *ndjsonWriter) Write(f *heuristics.Finding) error {
 	fj := forJSON(f)
 	fj.ID = j.n
 	j.echoIDs.resolve(&fj)
-	b, err := encode(fj, false)
-	if err != nil {
-		j.out.fail(err)
-		return err
-	}
-	j.out.write(b)
+	j.line = append(appendFindingJSON(j.line[:0], &fj, "", ""), '\n')
+	j.out.write(j.line)
 	j.out.flush()
 	return j.out.err
 }

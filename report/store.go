@@ -120,6 +120,11 @@ func (s *store) addRaw(f *heuristics.Finding) error {
 		s.rawBuf = nil
 	}
 	if s.file == nil {
+		if len(s.rawBuf)+len(b) > cap(s.rawBuf) {
+			// Doubled: append grows a large slice by a quarter, which
+			// copied and allocated five times what it kept.
+			s.rawBuf = slices.Grow(s.rawBuf, max(len(s.rawBuf), len(b)))
+		}
 		s.rawBuf = append(s.rawBuf, b...)
 	} else if _, err := s.bw.Write(b); err != nil {
 		return fmt.Errorf("report: spill: %w", err)
@@ -130,10 +135,10 @@ func (s *store) addRaw(f *heuristics.Finding) error {
 }
 
 // eachRaw calls fn with the raw records (see raw) in sorted order, with
-// the ID and the consequence_of each is printed with, and stops at fn's
-// first error. b is valid during the call only. It closes the spill
-// file.
-func (s *store) eachRaw(fn func(id, consequenceOf int, b []byte) error) error {
+// the ID and the consequence_of each is printed with, and whether its
+// finding echoes another (Echoes set), and stops at fn's first error. b
+// is valid during the call only. It closes the spill file.
+func (s *store) eachRaw(fn func(id, consequenceOf int, echo bool, b []byte) error) error {
 	if s.file != nil {
 		defer s.file.Close()
 		if err := s.bw.Flush(); err != nil {
@@ -165,7 +170,7 @@ func (s *store) eachRaw(fn func(id, consequenceOf int, b []byte) error) error {
 			f.Echoes = &k.echo
 		}
 		ids.resolve(&f)
-		if err := fn(f.ID, f.ConsequenceOf, b); err != nil {
+		if err := fn(f.ID, f.ConsequenceOf, k.hasEcho, b); err != nil {
 			return err
 		}
 	}

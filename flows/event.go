@@ -218,20 +218,17 @@ type EventPacket struct {
 // rules and writers that show or compare packets read it rather than
 // merging the three sources themselves.
 func (e *Event) Packets() []EventPacket {
-	type key struct {
-		input int
-		frame uint64
-	}
 	nr := min(max(e.Count, 1), len(e.RSTs))
 	na := min(max(e.After.N, 0), len(e.After.Packets))
 	out := make([]EventPacket, 0, e.Flow.Ladder.Len()+nr+na)
-	seen := make(map[key]bool, cap(out))
 	add := func(p LadderEntry, rst, after bool) {
-		k := key{p.Input, p.Frame}
-		if p.Frame != 0 && seen[k] {
-			return
+		// At most 40 packets: a scan costs less than a map (and its
+		// allocations) per event.
+		for i := range out {
+			if p.Frame != 0 && out[i].Frame == p.Frame && out[i].Input == p.Input {
+				return
+			}
 		}
-		seen[k] = true
 		out = append(out, EventPacket{LadderEntry: p, RST: rst, After: after})
 	}
 	for i := range e.Flow.Ladder.Len() {

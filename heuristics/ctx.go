@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
@@ -98,6 +99,7 @@ type ctx struct {
 	senderAddr       string // ip:port of the claimed sender, "" if unknown
 	ipv4             bool
 
+	packets       []flows.EventPacket // ev.Packets(), the one merged view
 	ladder        []flows.LadderEntry // the flow's last packets before the RST
 	after         []flows.LadderEntry // look-ahead packets after the first RST
 	senderAfter   []flows.LadderEntry // non-RST packets of the claimed sender after the RST (same connection)
@@ -123,7 +125,7 @@ type ctx struct {
 	// Facts computed on first use (idleGap, senderFIN, lastAlert,
 	// senderTTL) and then read by every rule, the summary and the advice
 	// alike, so that they cannot disagree.
-	done     struct{ gap, fin, alert, ttl bool }
+	done     struct{ gap, fin, alert, ttl, cut bool }
 	gap      idleGap
 	gapOK    bool
 	fin      finFacts
@@ -132,6 +134,7 @@ type ctx struct {
 	alert    *flows.TLSAlertInfo
 	ttl      ttlRef
 	ttlOK    bool
+	cuts     []cutFacts
 
 	adviceAt time.Time // set by an advice that names an instant
 }
@@ -180,7 +183,21 @@ func newCtx(e *Engine, ev *flows.Event) *ctx {
 	// flows.Event.Packets is the one merged view: ladder (no mark), the
 	// event's RSTs (RST) and the look-ahead (After).
 	newConn := false
-	for _, ep := range ev.Packets() {
+	c.packets = ev.Packets()
+	// One array for the four views, each as long as it may get.
+	nl, na := 0, 0
+	for _, ep := range c.packets {
+		switch {
+		case !ep.After && !ep.RST:
+			nl++
+		case ep.After && !ep.RST:
+			na++
+		}
+	}
+	views := make([]flows.LadderEntry, nl+3*na)
+	c.ladder, c.after = views[:0:nl], views[nl:nl:nl+na]
+	c.senderAfter, c.receiverAfter = views[nl+na:nl+na:nl+2*na], views[nl+2*na:nl+2*na]
+	for _, ep := range c.packets {
 		p := ep.LadderEntry
 		if !ep.After && !ep.RST {
 			c.ladder = append(c.ladder, p)
@@ -311,15 +328,16 @@ func dur(d time.Duration) string {
 	if d < 0 {
 		d = -d
 	}
+	// strconv, as fmt's %d and %.Nf would print them (a few per finding).
 	switch {
 	case d < 100*time.Microsecond:
-		return fmt.Sprintf("%d µs", d.Microseconds())
+		return strconv.FormatInt(d.Microseconds(), 10) + " µs"
 	case d < 10*time.Millisecond:
-		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
 	case d < time.Second:
-		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 0, 64) + " ms"
 	}
-	return fmt.Sprintf("%.1f s", d.Seconds())
+	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
 }
 
 // describe names a packet for a sentence: "the client's SYN",

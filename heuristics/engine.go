@@ -96,19 +96,31 @@ func (e *Engine) Judge(ev *flows.Event, witnesses ...Witness) Finding {
 // signalScore sums, over distinct signals of the given side, the
 // strongest claim of each: independent signals add up, repeats do not.
 func signalScore(claims []claim, genuineSide bool) (sum, n2 int, top strength) {
-	best := map[Signal]strength{}
+	type signalStrength struct {
+		signal Signal
+		s      strength
+	}
+	var buf [16]signalStrength
+	best := buf[:0] // a handful: a scan, no map
+next:
 	for _, cl := range claims {
 		if cl.kind != originClaim || cl.genuine != genuineSide || cl.strength == note {
 			continue
 		}
-		best[cl.signal] = max(best[cl.signal], cl.strength)
+		for i := range best {
+			if best[i].signal == cl.signal {
+				best[i].s = max(best[i].s, cl.strength)
+				continue next
+			}
+		}
+		best = append(best, signalStrength{cl.signal, cl.strength})
 	}
-	for _, s := range best {
-		sum += int(s)
-		if s >= medium {
+	for _, b := range best {
+		sum += int(b.s)
+		if b.s >= medium {
 			n2++
 		}
-		top = max(top, s)
+		top = max(top, b.s)
 	}
 	return sum, n2, top
 }
@@ -117,17 +129,22 @@ func signalScore(claims []claim, genuineSide bool) (sum, n2 int, top strength) {
 // two distinct signals of at least medium strength agree.
 func causeStrength(claims []claim, cause Cause) strength {
 	var top strength
-	sigs := map[Signal]bool{}
+	var first Signal // of the claims of at least medium strength
+	signals := 0     // distinct signals among those, up to 2
 	for _, cl := range claims {
 		if cl.kind != causeClaim || cl.cause != cause || cl.strength == note {
 			continue
 		}
 		top = max(top, cl.strength)
-		if cl.strength >= medium {
-			sigs[cl.signal] = true
+		switch {
+		case cl.strength < medium:
+		case signals == 0:
+			first, signals = cl.signal, 1
+		case cl.signal != first:
+			signals = 2
 		}
 	}
-	if len(sigs) >= 2 && top < strong {
+	if signals >= 2 && top < strong {
 		top++
 	}
 	return top
@@ -179,20 +196,19 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 
 	// Cause: the first cause in table (precedence) order with medium
 	// support.
-	strengths := map[Cause]strength{}
+	strengths := make([]strength, len(causes)) // by row of causes
 	for i := range causes {
-		strengths[causes[i].cause] = causeStrength(claims, causes[i].cause)
+		strengths[i] = causeStrength(claims, causes[i].cause)
 	}
 	v.cause = CauseUnknown
+	causeConf := Low
 	for i := range causes {
-		if cause := causes[i].cause; strengths[cause] >= medium {
-			v.cause = cause
+		if strengths[i] >= medium {
+			if v.cause = causes[i].cause; v.cause != CauseUnknown {
+				causeConf = toConfidence(strengths[i])
+			}
 			break
 		}
-	}
-	causeConf := Low
-	if v.cause != CauseUnknown {
-		causeConf = toConfidence(strengths[v.cause])
 	}
 	v.confidence = causeConf
 	if v.origin == OriginMiddlebox {
@@ -247,7 +263,7 @@ func combine(c *ctx, claims []claim, ts []Testimony) verdict {
 		if cause == v.cause || slices.Contains(v.alts, cause) {
 			continue
 		}
-		if s := strengths[cause]; s > note {
+		if s := strengths[i]; s > note {
 			alts = append(alts, alt{cause, s})
 		}
 	}

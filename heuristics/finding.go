@@ -1,8 +1,9 @@
 package heuristics
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/rstscope/rstscope/flows"
@@ -154,12 +155,14 @@ func evidence(v verdict, claims []claim) []Evidence {
 		}
 		return 3
 	}
-	sorted := make([]claim, len(claims))
-	copy(sorted, claims)
-	sort.SliceStable(sorted, func(i, j int) bool { return rank(sorted[i]) < rank(sorted[j]) })
-	out := make([]Evidence, 0, len(sorted))
-	for _, cl := range sorted {
-		out = append(out, Evidence{Signal: cl.signal, Detail: cl.detail, Frames: cl.frames})
+	// Stable by rank: rank by rank, in claim order.
+	out := make([]Evidence, 0, len(claims))
+	for r := range 6 {
+		for _, cl := range claims {
+			if rank(cl) == r {
+				out = append(out, Evidence{Signal: cl.signal, Detail: cl.detail, Frames: cl.frames})
+			}
+		}
 	}
 	return out
 }
@@ -226,15 +229,13 @@ func recall(ev *flows.Event, c *ctx, frame uint64) (recalled, bool) {
 // a partial row from the flow's facts (recall), so that the ladder shows
 // every frame the finding names.
 func packetRows(ev *flows.Event, c *ctx, cites []uint64) []PacketRow {
-	type key struct {
-		input int
-		frame uint64
+	rows := make([]PacketRow, 0, len(c.packets)+len(cites))
+	var ipIDs []uint16 // the rows' IP IDs, one allocation
+	if c.ipv4 {
+		ipIDs = make([]uint16, 0, len(c.packets))
 	}
-	seen := map[key]bool{}
-	var rows []PacketRow
 	t0 := c.rst.Time
 	add := func(p flows.LadderEntry, rst, after bool) {
-		seen[key{p.Input, p.Frame}] = true
 		row := PacketRow{
 			Packet:     p.Frame,
 			TimeOffset: Millis{p.Time.Sub(t0)},
@@ -249,20 +250,33 @@ func packetRows(ev *flows.Event, c *ctx, cites []uint64) []PacketRow {
 			After:      after,
 		}
 		if c.ipv4 {
-			id := p.IPID
-			row.IPID = &id
+			ipIDs = append(ipIDs, p.IPID)
+			row.IPID = &ipIDs[len(ipIDs)-1]
 		}
 		rows = append(rows, row)
 	}
-	for _, p := range ev.Packets() {
+	for _, p := range c.packets {
 		add(p.LadderEntry, p.RST, p.After)
 	}
+	// A cited frame is of the RST's input; the packets' rows are each
+	// (input, frame) once.
+	shown := func(fr uint64) bool {
+		for _, p := range c.packets {
+			if p.Frame == fr && p.Input == c.rst.Input {
+				return true
+			}
+		}
+		for _, r := range rows[len(c.packets):] {
+			if r.Packet == fr {
+				return true
+			}
+		}
+		return false
+	}
 	for _, fr := range cites {
-		k := key{c.rst.Input, fr}
-		if fr == 0 || seen[k] {
+		if fr == 0 || shown(fr) {
 			continue
 		}
-		seen[k] = true
 		r, ok := recall(ev, c, fr)
 		if !ok {
 			continue
@@ -270,11 +284,8 @@ func packetRows(ev *flows.Event, c *ctx, cites []uint64) []PacketRow {
 		rows = append(rows, PacketRow{Packet: fr, TimeOffset: Millis{r.time.Sub(t0)}, From: sideOf(r.dir),
 			Flags: r.flags, After: r.time.After(t0), Partial: true})
 	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		if rows[i].TimeOffset != rows[j].TimeOffset {
-			return rows[i].TimeOffset.Duration < rows[j].TimeOffset.Duration
-		}
-		return rows[i].Packet < rows[j].Packet
+	slices.SortStableFunc(rows, func(a, b PacketRow) int {
+		return cmp.Or(cmp.Compare(a.TimeOffset.Duration, b.TimeOffset.Duration), cmp.Compare(a.Packet, b.Packet))
 	})
 	return rows
 }

@@ -29,10 +29,14 @@ type cutFacts struct {
 }
 
 // payloadCut gives what the snaplen hid, client first; nil when the
-// capture cut no data packet of the flow.
+// capture cut no data packet of the flow. Computed on first use.
 func (c *ctx) payloadCut() []cutFacts {
+	if c.done.cut {
+		return c.cuts
+	}
+	c.done.cut = true
 	var out []cutFacts
-	for _, d := range []flows.Dir{flows.FromClient, flows.FromServer} {
+	for _, d := range [...]flows.Dir{flows.FromClient, flows.FromServer} {
 		p := c.ev.Flow.Profile(d)
 		if p.CutPayloads == 0 {
 			continue
@@ -47,6 +51,7 @@ func (c *ctx) payloadCut() []cutFacts {
 			recent: !p.LastData.After(c.rst.Time) && c.rst.Time.Sub(p.LastData) <= tlsAlertWindow,
 		})
 	}
+	c.cuts = out
 	return out
 }
 
@@ -121,7 +126,11 @@ func rulePayloadCut(ev *flows.Event, c *ctx) []claim {
 		var what []string
 		switch {
 		case f.unread:
-			what = append(what, map[flows.Dir]string{flows.FromClient: "its request", flows.FromServer: "its response"}[f.dir])
+			if f.dir == flows.FromClient {
+				what = append(what, "its request")
+			} else {
+				what = append(what, "its response")
+			}
 		case f.framing:
 			what = append(what, "its response's length (the header block was cut before its end)")
 		}

@@ -111,11 +111,12 @@ func encode(v any, indent bool) ([]byte, error) {
 // Close, after the last packet, only numbers and copies them.
 type jsonWriter struct {
 	document
+	enc *jsonEnc
 	rec []byte // record's, reused
 }
 
 func newJSON(w io.Writer, opts Options) *jsonWriter {
-	j := &jsonWriter{document: document{out: sink{w: w}, quiet: opts.Quiet}}
+	j := &jsonWriter{document: document{out: sink{w: w}, quiet: opts.Quiet}, enc: newJSONEnc("    ", "  ")}
 	j.held.raw = j.record
 	return j
 }
@@ -138,7 +139,7 @@ func (j *jsonWriter) record(f *heuristics.Finding) ([]byte, error) {
 	if f.Echoes != nil {
 		fj.ConsequenceOf = -1
 	}
-	j.rec = appendFindingJSON(j.rec[:0], &fj, "    ", "  ")
+	j.rec = j.enc.appendFinding(j.rec[:0], &fj)
 	return j.rec, nil
 }
 
@@ -207,6 +208,7 @@ type ndjsonWriter struct {
 	tally   tally
 	quiet   bool    // Options.Quiet: the summary line only
 	echoIDs echoIDs // IDs of findings that may be echoed
+	enc     jsonEnc // compact
 	line    []byte  // Write's, reused
 }
 
@@ -226,7 +228,7 @@ func (j *ndjsonWriter) Write(f *heuristics.Finding) error {
 	fj := forJSON(f)
 	fj.ID = j.n
 	j.echoIDs.resolve(&fj)
-	j.line = append(appendFindingJSON(j.line[:0], &fj, "", ""), '\n')
+	j.line = append(j.enc.appendFinding(j.line[:0], &fj), '\n')
 	j.out.write(j.line)
 	j.out.flush()
 	return j.out.err

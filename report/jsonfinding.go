@@ -20,20 +20,45 @@ import (
 // and random findings whose every field is set (FuzzFindingJSON too): a
 // field added to Finding and not written here fails them.
 func appendFindingJSON(b []byte, f *heuristics.Finding, prefix, indent string) []byte {
-	e := jsonEnc{b: b, prefix: prefix, indent: indent, indented: prefix != "" || indent != ""}
+	e := newJSONEnc(prefix, indent)
+	return e.appendFinding(b, f)
+}
+
+// appendFinding appends f as appendFindingJSON does, with e's layout.
+func (e *jsonEnc) appendFinding(b []byte, f *heuristics.Finding) []byte {
+	e.b, e.depth, e.empty = b, 0, false
 	e.finding(f)
-	return e.b
+	b, e.b = e.b, nil
+	return b
 }
 
 // jsonEnc writes JSON values as encoding/json does, with the layout of
 // its Indent: each member and element on a line of its own, prefix and
 // depth times indent before it, "key": value; [] and {} stay empty.
 type jsonEnc struct {
-	b              []byte
-	prefix, indent string
-	indented       bool
-	depth          int
-	empty          bool // the container just opened has no member yet
+	b        []byte
+	indented bool
+	lines    []string // by depth: a newline, prefix, depth times indent
+	depth    int
+	empty    bool // the container just opened has no member yet
+}
+
+// maxJSONDepth is the deepest a finding's JSON nests (a packet row's
+// members: 3) with room to spare.
+const maxJSONDepth = 8
+
+// newJSONEnc gives an encoder laid out as SetIndent(prefix, indent), or
+// compact when both are "".
+func newJSONEnc(prefix, indent string) *jsonEnc {
+	e := &jsonEnc{indented: prefix != "" || indent != ""}
+	if e.indented {
+		line := "\n" + prefix
+		for range maxJSONDepth + 1 {
+			e.lines = append(e.lines, line)
+			line += indent
+		}
+	}
+	return e
 }
 
 func (e *jsonEnc) open(c byte) {
@@ -52,11 +77,7 @@ func (e *jsonEnc) close(c byte) {
 }
 
 func (e *jsonEnc) newline() {
-	e.b = append(e.b, '\n')
-	e.b = append(e.b, e.prefix...)
-	for range e.depth {
-		e.b = append(e.b, e.indent...)
-	}
+	e.b = append(e.b, e.lines[e.depth]...)
 }
 
 // elem starts a member or element: the comma after the one before, its

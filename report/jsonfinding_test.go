@@ -205,8 +205,9 @@ func BenchmarkFindingJSON(b *testing.B) {
 	b.Run("append", func(b *testing.B) {
 		b.ReportAllocs()
 		var buf []byte
+		e := newJSONEnc("    ", "  ")
 		for b.Loop() {
-			buf = appendFindingJSON(buf[:0], &f, "    ", "  ")
+			buf = e.appendFinding(buf[:0], &f)
 		}
 	})
 	b.Run("encoding_json", func(b *testing.B) {

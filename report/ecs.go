@@ -2,12 +2,16 @@ package report
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rstscope/rstscope/heuristics"
 )
@@ -27,12 +31,16 @@ type Observer struct {
 // per line (NDJSON), as findings come; nothing at Close, since a log
 // store wants events only (the run's counts are in --metrics). The
 // finding's JSON contract goes under rstscope.* with its own names; the
-// ECS fields are derived from that contract, so the two cannot disagree
-// (REFERENCE.md section 15).
+// ECS fields are derived from the values that contract prints (and
+// TestECS_document holds them to a reference that reads them back from
+// it), so the two cannot disagree (REFERENCE.md section 15).
 type ecsWriter struct {
-	out sink
-	obs Observer
-	n   int
+	out  sink
+	obs  Observer
+	n    int
+	enc  jsonEnc // compact, for the contract
+	rec  []byte  // the contract, reused
+	line []byte  // the document, reused
 }
 
 func newECS(w io.Writer, obs Observer) *ecsWriter { return &ecsWriter{out: sink{w: w}, obs: obs} }
@@ -42,14 +50,12 @@ func (e *ecsWriter) Write(f *heuristics.Finding) error {
 		return err
 	}
 	e.n++
-	doc, err := ecsDocument(f, e.n, e.obs)
+	b, err := e.appendDocument(e.line[:0], f, e.n)
 	if err == nil {
-		var b []byte
-		if b, err = encode(doc, false); err == nil {
-			e.out.write(b)
-			e.out.flush()
-			return e.out.err
-		}
+		e.line = append(b, '\n')
+		e.out.write(e.line)
+		e.out.flush()
+		return e.out.err
 	}
 	err = fmt.Errorf("report: ecs: %w", err)
 	e.out.fail(err)
@@ -58,143 +64,379 @@ func (e *ecsWriter) Write(f *heuristics.Finding) error {
 
 func (e *ecsWriter) Close(Summary) error { return e.out.finish() }
 
-// contractJSON is f as the json and ndjson formats print it, numbered id.
-func contractJSON(f *heuristics.Finding, id int) ([]byte, error) {
+// appendDocument appends f's ECS document, numbered id, as encoding/json
+// writes the map of ECS fields that the contract's fields give (the
+// reference, ecsDocumentRef in the tests, which TestECS_document holds
+// this byte-identical to): every object's keys in sorted order, compact,
+// the contract under rstscope.* as decoded and encoded again (keys
+// sorted; strings as re-encoded, so an invalid byte's \ufffd comes back
+// as the character itself). Written directly, it costs a tenth of
+// decoding the contract into maps and encoding those by reflection
+// (about 80 us and 730 allocations a finding).
+func (e *ecsWriter) appendDocument(b []byte, f *heuristics.Finding, id int) ([]byte, error) {
 	c := forJSON(f)
 	c.ID = id
-	return appendFindingJSON(nil, &c, "", ""), nil
-}
-
-// ecsDocument maps a finding onto ECS, reading the contract's fields.
-func ecsDocument(f *heuristics.Finding, id int, obs Observer) (map[string]any, error) {
-	raw, err := contractJSON(f, id)
-	if err != nil {
-		return nil, err
-	}
-	var c map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber() // seq numbers and counts stay exact
-	if err := dec.Decode(&c); err != nil {
-		return nil, err
-	}
-	flow, _ := c["flow"].(map[string]any)
-	rst, _ := c["rst"].(map[string]any)
-	client, err := netip.ParseAddrPort(str(flow["client"]))
+	// What the contract says, as the reference reads it back.
+	client, err := reparseAddrPort(c.Flow.Client)
 	if err != nil {
 		return nil, fmt.Errorf("flow.client: %w", err)
 	}
-	server, err := netip.ParseAddrPort(str(flow["server"]))
+	server, err := reparseAddrPort(c.Flow.Server)
 	if err != nil {
 		return nil, fmt.Errorf("flow.server: %w", err)
 	}
-	at, err := time.Parse(time.RFC3339Nano, str(rst["time"]))
+	rstTime := c.RST.Time.String()
+	at, err := time.Parse(time.RFC3339Nano, rstTime)
 	if err != nil {
 		return nil, fmt.Errorf("rst.time: %w", err)
 	}
-	// The RST's sender and receiver: source and destination.
-	src, dst := server, client
-	if str(rst["from"]) == "client" {
+	clamped := f.RST.Time.Clamped() || f.Flow.Start.Clamped()
+	startTime := c.Flow.Start.String()
+	start, serr := time.Parse(time.RFC3339Nano, startTime)
+	hasStart := serr == nil && !start.IsZero() && !start.After(at)
+	src, dst := server, client // the RST's sender and receiver
+	if c.RST.From == heuristics.SideClient {
 		src, dst = client, server
 	}
-	evType := []string{"connection", "end"}
-	if str(c["cause"]) == string(heuristics.CauseRefused) {
-		evType = []string{"connection", "denied"}
+	cb, sb := c.Flow.ClientBytes, c.Flow.ServerBytes
+	cp, sp := c.Flow.ClientPackets, c.Flow.ServerPackets
+
+	b = append(b, `{"@timestamp":`...)
+	b = appendECSString(b, rstTime)
+	b = append(b, `,"client":`...)
+	b = appendEndpoint(b, client, true, cb, cp)
+	b = append(b, `,"destination":`...)
+	b = appendEndpoint(b, dst, false, 0, 0)
+	b = append(b, `,"ecs":{"version":`...)
+	b = appendECSString(b, ECSVersion)
+	b = append(b, `},"event":{"action":"tcp-reset","category":["network"],"dataset":"rstscope.findings"`...)
+	if hasStart && !clamped {
+		b = append(b, `,"duration":`...)
+		b = strconv.AppendInt(b, int64(at.Sub(start)), 10)
 	}
-	event := map[string]any{
-		"kind": "event", "category": []string{"network"}, "type": evType,
-		"action": "tcp-reset", "reason": c["cause"], "outcome": "failure",
-		"dataset": "rstscope.findings", "module": "rstscope", "end": rst["time"],
+	b = append(b, `,"end":`...)
+	b = appendECSString(b, rstTime)
+	b = append(b, `,"kind":"event","module":"rstscope","outcome":"failure","reason":`...)
+	b = appendECSString(b, string(c.Cause))
+	if hasStart {
+		b = append(b, `,"start":`...)
+		b = appendECSString(b, startTime)
 	}
-	if start, err := time.Parse(time.RFC3339Nano, str(flow["start"])); err == nil && !start.IsZero() && !start.After(at) {
-		event["start"] = flow["start"]
-		event["duration"] = at.Sub(start).Nanoseconds()
+	if c.Cause == heuristics.CauseRefused {
+		b = append(b, `,"type":["connection","denied"]}`...)
+	} else {
+		b = append(b, `,"type":["connection","end"]}`...)
 	}
-	netType := "ipv4"
+	q := c.Request
+	if q != nil && q.Method != "" {
+		b = append(b, `,"http":{"request":{"method":`...)
+		b = appendECSString(b, q.Method)
+		b = append(b, "}}"...)
+	}
+	b = append(b, `,"message":`...)
+	b = appendECSString(b, c.Summary)
+	b = append(b, `,"network":{"bytes":`...)
+	b = strconv.AppendUint(b, cb+sb, 10)
+	b = append(b, `,"iana_number":"6","packets":`...)
+	b = strconv.AppendUint(b, cp+sp, 10)
+	b = append(b, `,"transport":"tcp","type":`...)
 	if client.Addr().Is6() {
-		netType = "ipv6"
+		b = append(b, `"ipv6"`...)
+	} else {
+		b = append(b, `"ipv4"`...)
 	}
-	network := map[string]any{"transport": "tcp", "type": netType, "iana_number": "6"}
-	cb, sb := num(flow["client_bytes"]), num(flow["server_bytes"])
-	cp, sp := num(flow["client_packets"]), num(flow["server_packets"])
-	network["bytes"], network["packets"] = cb+sb, cp+sp
-	if v := num(flow["vlan"]); v != 0 {
-		network["vlan"] = map[string]any{"id": fmt.Sprint(v)}
+	if v := c.Flow.VLAN; v != 0 {
+		b = append(b, `,"vlan":{"id":"`...)
+		b = strconv.AppendUint(b, uint64(v), 10)
+		b = append(b, `"}`...)
 	}
-	observer := map[string]any{"type": "sensor", "product": "rstscope", "vendor": "rstscope"}
-	if obs.Hostname != "" {
-		observer["hostname"] = obs.Hostname
+	b = append(b, `},"observer":{`...)
+	if e.obs.Hostname != "" {
+		b = append(b, `"hostname":`...)
+		b = appendJSONString(b, e.obs.Hostname)
+		b = append(b, ',')
 	}
-	if obs.Version != "" {
-		observer["version"] = obs.Version
+	if e.obs.Interface != "" {
+		b = append(b, `"ingress":{"interface":{"name":`...)
+		b = appendJSONString(b, e.obs.Interface)
+		b = append(b, `}},`...)
 	}
-	if obs.Interface != "" {
-		observer["ingress"] = map[string]any{"interface": map[string]any{"name": obs.Interface}}
+	b = append(b, `"product":"rstscope","type":"sensor","vendor":"rstscope"`...)
+	if e.obs.Version != "" {
+		b = append(b, `,"version":`...)
+		b = appendJSONString(b, e.obs.Version)
 	}
-	doc := map[string]any{
-		"@timestamp":  rst["time"],
-		"message":     c["summary"],
-		"ecs":         map[string]any{"version": ECSVersion},
-		"event":       event,
-		"source":      endpoint(src, nil, nil),
-		"destination": endpoint(dst, nil, nil),
-		"client":      endpoint(client, cb, cp),
-		"server":      endpoint(server, sb, sp),
-		"network":     network,
-		"observer":    observer,
-		"related":     map[string]any{"ip": []string{client.Addr().String(), server.Addr().String()}},
-		"rstscope":    c,
-	}
-	// A time RFC 3339 cannot write is clamped; the document says so, as
-	// the json and ndjson totals do.
-	if f.RST.Time.Clamped() || f.Flow.Start.Clamped() {
+	b = append(b, `},"related":{"ip":[`...)
+	b = appendJSONString(b, client.Addr().String())
+	b = append(b, ',')
+	b = appendJSONString(b, server.Addr().String())
+	b = append(b, `]},"rstscope":`...)
+	e.rec = e.enc.appendFinding(e.rec[:0], &c)
+	var warnings []string
+	if clamped {
+		// A time RFC 3339 cannot write is clamped; the document says so,
+		// as the json and ndjson totals do.
 		var one tally
 		one.add(f)
-		c["warnings"] = one.warnings(nil)
-		delete(event, "duration")
+		warnings = one.warnings(nil)
 	}
-	if req, ok := c["request"].(map[string]any); ok {
-		if sni := str(req["sni"]); sni != "" {
-			doc["tls"] = map[string]any{"client": map[string]any{"server_name": sni}}
+	b, rest, err := appendSortedJSON(b, e.rec, warnings)
+	if err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("the contract's JSON does not read back: %v", err)
+	}
+	b = append(b, `,"server":`...)
+	b = appendEndpoint(b, server, true, sb, sp)
+	b = append(b, `,"source":`...)
+	b = appendEndpoint(b, src, false, 0, 0)
+	if q != nil && q.SNI != "" {
+		b = append(b, `,"tls":{"client":{"server_name":`...)
+		b = appendECSString(b, q.SNI)
+		b = append(b, "}}"...)
+	}
+	if q != nil {
+		domain, hasDomain := reencoded(q.Host), q.Host != ""
+		if host, _, err := net.SplitHostPort(domain); err == nil {
+			domain = host // url.domain has no port
 		}
-		if m := str(req["method"]); m != "" {
-			doc["http"] = map[string]any{"request": map[string]any{"method": m}}
-		}
-		url := map[string]any{}
-		if h := str(req["host"]); h != "" {
-			if host, _, err := net.SplitHostPort(h); err == nil {
-				h = host // url.domain has no port
+		if hasDomain || q.Path != "" {
+			b = append(b, `,"url":{`...)
+			if hasDomain {
+				b = append(b, `"domain":`...)
+				b = appendECSString(b, domain)
+				if q.Path != "" {
+					b = append(b, ',')
+				}
 			}
-			url["domain"] = h
-		}
-		if p := str(req["path"]); p != "" {
-			url["path"] = p
-		}
-		if len(url) > 0 {
-			doc["url"] = url
+			if q.Path != "" {
+				b = append(b, `"path":`...)
+				b = appendECSString(b, q.Path)
+			}
+			b = append(b, '}')
 		}
 	}
-	return doc, nil
+	return append(b, '}'), nil
 }
 
-// endpoint is an ECS source/destination/client/server object; bytes and
-// packets when given.
-func endpoint(ap netip.AddrPort, bytes, packets any) map[string]any {
-	m := map[string]any{"ip": ap.Addr().String(), "port": ap.Port()}
-	if bytes != nil {
-		m["bytes"], m["packets"] = bytes, packets
+// reparseAddrPort is ap as the contract prints it, read back and parsed.
+func reparseAddrPort(ap netip.AddrPort) (netip.AddrPort, error) {
+	t, _ := ap.MarshalText() // never fails
+	return netip.ParseAddrPort(reencoded(string(t)))
+}
+
+// appendEndpoint appends an ECS source/destination/client/server object;
+// bytes and packets when withCounts.
+func appendEndpoint(b []byte, ap netip.AddrPort, withCounts bool, bytes, packets uint64) []byte {
+	b = append(b, '{')
+	if withCounts {
+		b = append(b, `"bytes":`...)
+		b = strconv.AppendUint(b, bytes, 10)
+		b = append(b, ',')
 	}
-	return m
+	b = append(b, `"ip":`...)
+	b = appendJSONString(b, ap.Addr().String())
+	if withCounts {
+		b = append(b, `,"packets":`...)
+		b = strconv.AppendUint(b, packets, 10)
+	}
+	b = append(b, `,"port":`...)
+	b = strconv.AppendUint(b, uint64(ap.Port()), 10)
+	return append(b, '}')
 }
 
-func str(v any) string {
-	s, _ := v.(string)
-	return s
+// reencoded is s as it reads back from its JSON string: each invalid
+// UTF-8 byte, written as \ufffd, comes back as U+FFFD.
+func reencoded(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
-// num reads a json.Number as an unsigned count (0 when absent).
-func num(v any) uint64 {
-	n, _ := v.(json.Number)
-	var u uint64
-	fmt.Sscan(n.String(), &u)
-	return u
+// appendECSString appends s as encoding/json (HTML left as is) writes it
+// once read back from its JSON string (see reencoded).
+func appendECSString(b []byte, s string) []byte { return appendJSONString(b, reencoded(s)) }
+
+// appendSortedJSON appends the JSON value src begins with (compact, as
+// appendFindingJSON writes it) as encoding/json writes it once decoded
+// into maps (numbers kept as written): every object's keys in sorted
+// order, strings as re-encoded (\ufffd as the character). warnings, when
+// not nil, joins the outermost object under "warnings". It returns what
+// follows the value in src.
+func appendSortedJSON(b, src []byte, warnings []string) ([]byte, []byte, error) {
+	if len(src) == 0 {
+		return b, src, errors.New("unexpected end")
+	}
+	switch src[0] {
+	case '{':
+		type member struct{ key, val []byte }
+		var buf [24]member
+		ms := buf[:0]
+		src = src[1:]
+		for len(src) > 0 && src[0] != '}' {
+			if len(ms) > 0 {
+				if src[0] != ',' {
+					return b, src, errors.New("expected a comma")
+				}
+				src = src[1:]
+			}
+			k, rest, err := skipJSON(src)
+			if err != nil || len(rest) == 0 || rest[0] != ':' || k[0] != '"' {
+				return b, src, errors.New("bad member")
+			}
+			v, rest2, err := skipJSON(rest[1:])
+			if err != nil {
+				return b, src, err
+			}
+			ms = append(ms, member{k, v})
+			src = rest2
+		}
+		if len(src) == 0 {
+			return b, src, errors.New("unexpected end")
+		}
+		if warnings != nil {
+			ms = append(ms, member{key: []byte(`"warnings"`)})
+		}
+		// Our keys are plain ASCII names: their quoted forms sort as the
+		// names do.
+		slices.SortFunc(ms, func(x, y member) int { return bytes.Compare(x.key, y.key) })
+		b = append(b, '{')
+		for i, m := range ms {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, m.key...)
+			b = append(b, ':')
+			if m.val == nil { // warnings
+				b = append(b, '[')
+				for j, w := range warnings {
+					if j > 0 {
+						b = append(b, ',')
+					}
+					b = appendJSONString(b, w)
+				}
+				b = append(b, ']')
+				continue
+			}
+			var err error
+			if b, _, err = appendSortedJSON(b, m.val, nil); err != nil {
+				return b, src, err
+			}
+		}
+		return append(b, '}'), src[1:], nil
+	case '[':
+		src = src[1:]
+		b = append(b, '[')
+		for n := 0; len(src) > 0 && src[0] != ']'; n++ {
+			if n > 0 {
+				if src[0] != ',' {
+					return b, src, errors.New("expected a comma")
+				}
+				src = src[1:]
+				b = append(b, ',')
+			}
+			var err error
+			if b, src, err = appendSortedJSON(b, src, nil); err != nil {
+				return b, src, err
+			}
+		}
+		if len(src) == 0 {
+			return b, src, errors.New("unexpected end")
+		}
+		return append(b, ']'), src[1:], nil
+	case '"':
+		tok, rest, err := skipJSON(src)
+		if err != nil {
+			return b, src, err
+		}
+		// The only escape whose character encoding/json writes as itself
+		// is \ufffd (the others are controls, quotes, backslashes and
+		// U+2028/9, escaped again).
+		for {
+			i := bytes.Index(tok, []byte(`\ufffd`))
+			if i < 0 || escapedAt(tok, i) {
+				if i < 0 {
+					break
+				}
+				b = append(b, tok[:i+1]...)
+				tok = tok[i+1:]
+				continue
+			}
+			b = append(b, tok[:i]...)
+			b = append(b, "\uFFFD"...)
+			tok = tok[i+6:]
+		}
+		return append(b, tok...), rest, nil
+	}
+	tok, rest, err := skipJSON(src) // number, true, false, null: as written
+	return append(b, tok...), rest, err
+}
+
+// escapedAt reports whether the character at tok[i] is escaped: an odd
+// number of backslashes precedes it.
+func escapedAt(tok []byte, i int) bool {
+	n := 0
+	for i > 0 && tok[i-1] == '\\' {
+		n++
+		i--
+	}
+	return n%2 == 1
+}
+
+// skipJSON splits the value src begins with (a string, number, literal,
+// or a whole object or array) from what follows.
+func skipJSON(src []byte) (tok, rest []byte, err error) {
+	if len(src) == 0 {
+		return nil, src, errors.New("unexpected end")
+	}
+	switch src[0] {
+	case '"':
+		for i := 1; i < len(src); {
+			j := bytes.IndexByte(src[i:], '"')
+			if j < 0 {
+				break
+			}
+			if i += j; !escapedAt(src, i) {
+				return src[:i+1], src[i+1:], nil
+			}
+			i++
+		}
+		return nil, src, errors.New("unterminated string")
+	case '{', '[':
+		depth := 0
+		for i := 0; i < len(src); i++ {
+			switch src[i] {
+			case '"':
+				t, _, err := skipJSON(src[i:])
+				if err != nil {
+					return nil, src, err
+				}
+				i += len(t) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return src[:i+1], src[i+1:], nil
+				}
+			}
+		}
+		return nil, src, errors.New("unterminated " + string(src[0]))
+	}
+	i := 0
+	for i < len(src) && src[i] != ',' && src[i] != '}' && src[i] != ']' && src[i] != ':' {
+		i++
+	}
+	if i == 0 {
+		return nil, src, errors.New("unexpected " + string(src[0]))
+	}
+	return src[:i], src[i:], nil
 }

@@ -20,7 +20,7 @@ func BenchmarkWrite3000(b *testing.B) {
 		fs[i].RST.Time = at(fs[i].RST.Time.Add(d))
 		fs[i].Flow.Start = at(fs[i].Flow.Start.Add(d))
 	}
-	for _, format := range []string{"ndjson", "json", "text", "markdown"} {
+	for _, format := range []string{"ndjson", "json", "text", "markdown", "ecs"} {
 		b.Run(format, func(b *testing.B) {
 			for b.Loop() {
 				w, err := New(format, io.Discard, Options{})

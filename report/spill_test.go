@@ -106,7 +106,7 @@ func randomString(r *rand.Rand) string {
 		names := []string{"refused", "middlebox", "server", "exact", "post_psh", "ECONNRESET", "tls", "RA", "ShADadR"}
 		return names[r.IntN(len(names))]
 	case 2:
-		return "<a href=\"x\">&amp;</a>\\ \u2028\u2029 \x7f é 🙂 \t\n\r\b\f\x00\x1b[2J"
+		return "<a href=\"x\">&amp;</a>\\ \u2028\u2029 \x7f é 🙂 \t\n\r\b\f\x00\x1b[2J \\ufffd \\\xff"
 	}
 	b := make([]byte, r.IntN(40))
 	for i := range b {

@@ -36,16 +36,19 @@ func (m *markdownWriter) Close(s Summary) error {
 	}
 	m.out.write([]byte(b.String()))
 	fo := folder{t: &m.tally}
-	err := m.held.each(func(f *heuristics.Finding) error {
-		if fo.fold(f) {
-			return nil
-		}
-		b.Reset()
+	sections := newDrawer(&m.out, func(out []byte, f *heuristics.Finding) []byte {
+		var b strings.Builder
 		b.WriteString("\n")
 		finding(&b, f, s.Inputs, m.loc)
-		m.out.write([]byte(b.String()))
+		return append(out, b.String()...)
+	})
+	err := m.held.each(func(f *heuristics.Finding) error {
+		if !fo.fold(f) {
+			sections.add(f)
+		}
 		return m.out.err
 	})
+	sections.finish()
 	m.out.fail(err)
 	return m.out.finish()
 }

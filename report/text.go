@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -112,7 +111,7 @@ func (t *textWriter) Close(s Summary) error {
 	t.inputs = s.Inputs
 	t.emit(t.header(s, t.n()) + "\n\n" + t.summary(&t.tally, t.n(), s))
 	fo := folder{t: &t.tally}
-	cards := t.drawCards()
+	cards := newDrawer(&t.out, func(b []byte, f *heuristics.Finding) []byte { return appendBlock(b, t.card(f)) })
 	err := t.held.each(func(f *heuristics.Finding) error {
 		if !fo.fold(f) {
 			cards.add(f)
@@ -142,90 +141,6 @@ func appendBlock(b []byte, block string) []byte {
 		b = append(b, strings.TrimRight(block[:i], " ")...)
 		b = append(b, '\n')
 		block = block[i+1:]
-	}
-}
-
-// cardsAhead is how many cards Close may have drawn, or being drawn,
-// ahead of the one it writes.
-const cardsAhead = 64
-
-// cardDrawer draws a document's cards at Close on every core (the
-// findings come from the store in order; drawing one, about 40 us, is
-// all CPU and needs nothing of the others) and writes them in order. At
-// Close the input is over, so the cores are free: 7,442 cards of the
-// bench capture take half the time on two. With one core it draws each
-// as it comes.
-type cardDrawer struct {
-	t       *textWriter
-	jobs    chan *cardJob // to the drawing goroutines; nil: draw inline
-	pending []*cardJob    // in order, not yet written
-	free    []*cardJob
-}
-
-// cardJob is one card to draw: a copy of its finding, and the block
-// emit would write once done is closed.
-type cardJob struct {
-	f    heuristics.Finding
-	out  []byte
-	done chan struct{}
-}
-
-func (t *textWriter) drawCards() *cardDrawer {
-	d := &cardDrawer{t: t}
-	if n := runtime.GOMAXPROCS(0); n > 1 {
-		d.jobs = make(chan *cardJob, cardsAhead)
-		for range n {
-			go func() {
-				for j := range d.jobs {
-					j.out = appendBlock(j.out[:0], t.card(&j.f))
-					close(j.done)
-				}
-			}()
-		}
-	}
-	return d
-}
-
-// add draws f's card (f is valid during the call only) and writes the
-// cards drawn before it.
-func (d *cardDrawer) add(f *heuristics.Finding) {
-	if d.jobs == nil {
-		d.t.emit(d.t.card(f))
-		return
-	}
-	if len(d.pending) == cardsAhead {
-		d.writeFirst()
-	}
-	var j *cardJob
-	if n := len(d.free); n > 0 {
-		j, d.free = d.free[n-1], d.free[:n-1]
-	} else {
-		j = new(cardJob)
-	}
-	j.f, j.done = *f, make(chan struct{})
-	d.pending = append(d.pending, j)
-	d.jobs <- j
-}
-
-// writeFirst waits for the first pending card and writes it.
-func (d *cardDrawer) writeFirst() {
-	j := d.pending[0]
-	d.pending = d.pending[1:]
-	<-j.done
-	d.t.out.write(j.out)
-	j.f = heuristics.Finding{}
-	d.free = append(d.free, j)
-}
-
-// finish writes the cards still pending and stops the drawing
-// goroutines.
-func (d *cardDrawer) finish() {
-	if d.jobs == nil {
-		return
-	}
-	close(d.jobs)
-	for len(d.pending) > 0 {
-		d.writeFirst()
 	}
 }
 

@@ -342,10 +342,10 @@ func (t *Table) emitHead(endOfInput bool) {
 	} else if oe.frozen != 0 {
 		ev.History, ev.ConnState = t.frozenEmit(oe)
 	}
-	if h := t.hosts[oe.sender.Addr()]; h != nil {
+	if h := t.hosts.get(oe.sender.Addr()); h != nil {
 		ev.SenderHost = *h
 	}
-	if h := t.hosts[oe.receiver.Addr()]; h != nil {
+	if h := t.hosts.get(oe.receiver.Addr()); h != nil {
 		ev.ReceiverHost = *h
 	}
 	if r := &ev.RSTs[0]; !t.noHosts {

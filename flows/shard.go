@@ -2,7 +2,6 @@ package flows
 
 import (
 	"cmp"
-	"encoding/binary"
 	"math"
 	"net/netip"
 	"slices"
@@ -84,32 +83,6 @@ type Sharded struct {
 	lastShard *shard
 	lastItem  int
 	seq       uint64
-	// hostCache remembers recent hosts' profiles by address, in front of
-	// the router's host map (a map lookup per packet was a third of the
-	// reader's routing time).
-	hostCache [hostCacheSize]hostCached
-}
-
-const hostCacheSize = 4096
-
-type hostCached struct {
-	addr netip.Addr
-	h    *HostProfile
-}
-
-// host is router.host(a) through the cache.
-func (s *Sharded) host(a netip.Addr) *HostProfile {
-	b := a.As16()
-	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
-	c := &s.hostCache[(x*0x9e3779b97f4a7c15)>>52]
-	if c.h != nil && c.addr == a {
-		return c.h
-	}
-	h := s.router.host(a)
-	if h != nil {
-		c.addr, c.h = a, h
-	}
-	return h
 }
 
 // hostReq is an RST routed to a shard: its key and endpoints.
@@ -361,7 +334,7 @@ func (s *Sharded) route(p *capture.Packet) {
 
 // hostPacket updates the host profiles with a non-RST packet.
 func (s *Sharded) hostPacket(p *capture.Packet) {
-	hp := s.host(p.Src.Addr())
+	hp := s.router.host(p.Src.Addr())
 	if hp == nil {
 		return
 	}
@@ -403,10 +376,10 @@ func (s *Sharded) snapshotDue(all bool) {
 		if all {
 			sn.seq = math.MaxUint64
 		}
-		if h := s.router.hosts[r.sender]; h != nil {
+		if h := s.router.hosts.get(r.sender); h != nil {
 			sn.sender = *h
 		}
-		if h := s.router.hosts[r.receiver]; h != nil {
+		if h := s.router.hosts.get(r.receiver); h != nil {
 			sn.receiver = *h
 		}
 		sn.macHosts = s.router.rstMACHosts(r.hasMAC, r.mac)
@@ -516,7 +489,7 @@ func (s *Sharded) deliver(b int) {
 				h *HostProfile
 				a netip.Addr
 			}{{&ev.SenderHost, s.snaps[i].senderIP}, {&ev.ReceiverHost, s.snaps[i].receiverIP}} {
-				if h := s.router.hosts[x.a]; h != nil {
+				if h := s.router.hosts.get(x.a); h != nil {
 					x.h.Known, x.h.Flows, x.h.TTLFlows = true, h.Flows, h.TTLFlows
 				}
 			}

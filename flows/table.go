@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -167,11 +166,8 @@ type Table struct {
 	emitted     []*openEvent
 	emitSeq     uint64        // the reader's packet being handled (see shardItem.seq)
 	created     []flowCreated // on a shard: flows started in this batch, for HostProfile.Flows
-	hosts       map[netip.Addr]*HostProfile
+	hosts       hostIndex
 	macHosts    map[[6]byte]uint32 // hosts per first MAC (HostProfile.MAC); at most one entry per host
-	// hostCache remembers recent hosts' profiles by address in front of
-	// hosts (profiles are never removed, so an entry stays right).
-	hostCache *[hostCacheSize]hostCached
 
 	// queue holds the open events sorted by first RST (time, input,
 	// frame); queue[qhead:] are live.
@@ -230,7 +226,6 @@ func NewTable(opts Options) *Table {
 		half:     flowList{evict: opts.IdleEvict},
 		closed:   flowList{evict: opts.CloseEvict},
 		opts:     opts,
-		hosts:    make(map[netip.Addr]*HostProfile),
 		macHosts: make(map[[6]byte]uint32),
 	}
 	t.flows = newFlowMap(&t.store, &t.syns)
@@ -556,25 +551,7 @@ func (t *Table) host(a netip.Addr) *HostProfile {
 	if t.noHosts {
 		return nil
 	}
-	if t.hostCache == nil {
-		t.hostCache = new([hostCacheSize]hostCached)
-	}
-	b := a.As16()
-	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
-	c := &t.hostCache[(x*0x9e3779b97f4a7c15)>>52]
-	if c.h != nil && c.addr == a {
-		return c.h
-	}
-	h := t.hosts[a]
-	if h == nil {
-		if len(t.hosts) >= t.opts.MaxHosts {
-			return nil
-		}
-		h = &HostProfile{Known: true}
-		t.hosts[a] = h
-	}
-	c.addr, c.h = a, h
-	return h
+	return t.hosts.getOrAdd(a, t.opts.MaxHosts)
 }
 
 // rolesOf decides the roles of a flow from its first packet: a pure SYN's

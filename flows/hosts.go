@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
+	"unsafe"
 )
 
 // hostIndex holds a table's host profiles by address.
@@ -24,8 +25,15 @@ import (
 type hostIndex struct {
 	slots []hostSlot // len a power of two (or 0)
 	n     int        // profiles held
-	chunk []HostProfile
+	chunk []hostCell
 	seed  uint64
+}
+
+// hostCell holds a profile 64-byte aligned (a chunk is: 32 KB is page
+// aligned), its per-packet fields in one cache line (see HostProfile).
+type hostCell struct {
+	h HostProfile
+	_ [128 - unsafe.Sizeof(HostProfile{})]byte
 }
 
 type hostSlot struct {
@@ -34,7 +42,7 @@ type hostSlot struct {
 	is4 bool
 }
 
-// hostChunk is how many profiles are allocated at once (about 20 KB).
+// hostChunk is how many profiles are allocated at once (32 KB).
 const hostChunk = 256
 
 func (x *hostIndex) hash(b *[16]byte) uint64 {
@@ -100,9 +108,9 @@ func (x *hostIndex) getOrAdd(a netip.Addr, max int) *HostProfile {
 // put fills empty slot s with a new profile for the address b.
 func (x *hostIndex) put(s *hostSlot, b [16]byte, is4 bool) *HostProfile {
 	if len(x.chunk) == 0 {
-		x.chunk = make([]HostProfile, hostChunk)
+		x.chunk = make([]hostCell, hostChunk)
 	}
-	h := &x.chunk[0]
+	h := &x.chunk[0].h
 	x.chunk = x.chunk[1:]
 	h.Known = true
 	s.a, s.is4, s.h = b, is4, h

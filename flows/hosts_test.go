@@ -4,12 +4,14 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"unsafe"
 )
 
 // TestHostIndex checks the host index against a map: IPv4 and IPv6
 // addresses (an IPv4 address and its IPv4-mapped IPv6 form are two hosts,
 // as netip.Addr keys are), growth past several doublings, the cap, and
-// that a profile never moves once handed out (flows keep pointers).
+// that a profile never moves once handed out (flows keep pointers) and
+// is 64-byte aligned.
 func TestHostIndex(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const max = 5000
@@ -42,6 +44,9 @@ func TestHostIndex(t *testing.T) {
 			if h == nil || !h.Known || h.TTL.Count != 0 {
 				t.Fatalf("getOrAdd(%v) = %+v, want a new Known profile", a, h)
 			}
+			if uintptr(unsafe.Pointer(h))%64 != 0 {
+				t.Fatalf("profile at %p: not 64-byte aligned (its per-packet fields would span two cache lines)", h)
+			}
 			h.TTL.Add(uint8(len(want))) // marks it: a moved or shared profile shows
 			want[a] = h
 		}
@@ -52,6 +57,21 @@ func TestHostIndex(t *testing.T) {
 	for a, h := range want {
 		if got := x.get(a); got != h || got.TTL.Count != 1 {
 			t.Fatalf("get(%v) = %p (%+v), want %p", a, got, got, h)
+		}
+	}
+}
+
+// TestHostProfile_hotLine: the fields a packet updates in its sender's
+// profile (HasMAC, TTL, IPID) lie within its first 64 bytes.
+func TestHostProfile_hotLine(t *testing.T) {
+	var h HostProfile
+	for name, end := range map[string]uintptr{
+		"HasMAC": unsafe.Offsetof(h.HasMAC) + unsafe.Sizeof(h.HasMAC),
+		"TTL":    unsafe.Offsetof(h.TTL) + unsafe.Sizeof(h.TTL),
+		"IPID":   unsafe.Offsetof(h.IPID) + unsafe.Sizeof(h.IPID),
+	} {
+		if end > 64 {
+			t.Errorf("HostProfile.%s ends at byte %d, past the first cache line", name, end)
 		}
 	}
 }

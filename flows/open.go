@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"net/netip"
 	"time"
 
@@ -300,6 +301,12 @@ func (t *Table) enqueue(oe *openEvent) {
 		i--
 	}
 	t.queue[i] = oe
+	// The event may be due before what advance last saw (see calm).
+	if ns := unixNano(oe.deadline); len(t.queue)-t.qhead > t.maxPending() || !inNsRange(ns) {
+		t.calm = math.MinInt64
+	} else {
+		t.calm = min(t.calm, ns)
+	}
 }
 
 func eventBefore(a, b *openEvent) bool {

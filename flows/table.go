@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"net/netip"
 	"time"
 
@@ -66,6 +67,23 @@ type flowList struct {
 	frozen    int
 	frozenDue int64
 	fz        *frozenQueue
+	calm      *int64 // the table's (see Table.calm)
+}
+
+// setHeadDue sets headDue, and lowers the table's calm to it.
+func (l *flowList) setHeadDue(due int64) {
+	l.headDue = due
+	if due < *l.calm {
+		*l.calm = due
+	}
+}
+
+// setFrozenDue sets frozenDue, and lowers the table's calm to it.
+func (l *flowList) setFrozenDue(due int64) {
+	l.frozenDue = due
+	if due < *l.calm {
+		*l.calm = due
+	}
 }
 
 // due reports whether the head has had no packet for longer than evict
@@ -98,7 +116,7 @@ func (l *flowList) pushBack(e *entry) {
 	} else {
 		e.next = l.head
 		l.head = e
-		l.headDue = e.st.last + int64(l.evict)
+		l.setHeadDue(e.st.last + int64(l.evict))
 	}
 	if e.next != nil {
 		e.next.prev = e
@@ -117,7 +135,7 @@ func (l *flowList) remove(e *entry) {
 	} else {
 		l.head = e.next
 		if e.next != nil {
-			l.headDue = e.next.st.last + int64(l.evict)
+			l.setHeadDue(e.next.st.last + int64(l.evict))
 		}
 	}
 	if e.next != nil {
@@ -194,8 +212,14 @@ type Table struct {
 	// (at most maxHelloTotal).
 	helloBytes int
 
-	now    time.Time // latest packet time seen (or Flush time), re-based (see clock.go)
-	nowNs  int64     // now in Unix ns (see unixNano); set with now by setNow
+	now   time.Time // latest packet time seen (or Flush time), re-based (see clock.go)
+	nowNs int64     // now in Unix ns (see unixNano); set with now by setNow
+	// calm is a time (Unix ns) up to which advance has nothing to do:
+	// the earliest of the queue head's deadline, the lists' and the
+	// SYN-only flows' eviction times when advance last looked, lowered
+	// since by whatever set an earlier one (setHeadDue, setFrozenDue,
+	// enqueue, newSyn); math.MinInt64 when it must look.
+	calm   int64
 	clock  clockState
 	nextID uint64
 	stats  TableStats
@@ -228,6 +252,8 @@ func NewTable(opts Options) *Table {
 		opts:     opts,
 		macHosts: make(map[[6]byte]uint32),
 	}
+	t.calm = math.MinInt64
+	t.active.calm, t.half.calm, t.closed.calm = &t.calm, &t.calm, &t.calm
 	t.flows = newFlowMap(&t.store, &t.syns)
 	t.flows.frozen = &t.frz
 	t.frz.init(t)
@@ -364,8 +390,12 @@ func (t *Table) setNow(now time.Time) {
 }
 
 // advance emits due events and evicts idle and closed flows. It costs
-// O(1) when there is nothing to do.
+// O(1) when there is nothing to do: a comparison with calm on most
+// packets.
 func (t *Table) advance() {
+	if t.nowNs <= t.calm && inNsRange(t.nowNs) {
+		return
+	}
 	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.now) || len(t.queue)-t.qhead > t.maxPending()) {
 		t.emitHead(false)
 	}
@@ -382,6 +412,33 @@ func (t *Table) advance() {
 	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < now {
 		t.endSyn(t.syns.head-1, true)
 	}
+	t.calm = t.nextDue()
+}
+
+// nextDue gives what calm is after advance: the earliest time at which
+// something could be due (math.MinInt64 when that cannot be told in
+// Unix ns, or the pending-event cap is passed).
+func (t *Table) nextDue() int64 {
+	c := int64(math.MaxInt64)
+	if t.qhead < len(t.queue) {
+		ns := unixNano(t.queue[t.qhead].deadline)
+		if len(t.queue)-t.qhead > t.maxPending() || !inNsRange(ns) {
+			return math.MinInt64
+		}
+		c = ns
+	}
+	for _, l := range [3]*flowList{&t.closed, &t.half, &t.active} {
+		switch {
+		case l.frozen > 0:
+			c = min(c, l.frozenDue)
+		case l.head != nil:
+			c = min(c, l.headDue)
+		}
+	}
+	if t.syns.head != 0 {
+		c = min(c, t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict))
+	}
+	return c
 }
 
 func (t *Table) maxPending() int {
@@ -635,7 +692,7 @@ func (t *Table) touch(e *entry) {
 		// Already last: nothing before it is later (see pushBack), and
 		// its Last only grew.
 		if l.head == e {
-			l.headDue = e.st.last + int64(l.evict)
+			l.setHeadDue(e.st.last + int64(l.evict))
 		}
 		return
 	}

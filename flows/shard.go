@@ -276,7 +276,7 @@ func (sh *shard) run() {
 
 // Add routes one packet (p is not kept).
 func (s *Sharded) Add(p *capture.Packet) {
-	if p = s.router.admit(p); p != nil {
+	if p = s.router.admit(p, unixNano(p.Time)); p != nil {
 		s.router.add(p) // calls route
 	}
 }

@@ -280,24 +280,29 @@ func KeyOf(a, b netip.AddrPort) Key {
 // older than the latest seen is still tracked, but time-driven work
 // (emitting events, eviction) follows the latest time. p is not kept.
 func (t *Table) Add(p *capture.Packet) {
-	if p = t.admit(p); p != nil {
-		t.add(p)
+	ns := unixNano(p.Time) // once a packet: admit and add both need it
+	if q := t.admit(p, ns); q == p {
+		t.addAt(p, ns)
+	} else if q != nil {
+		t.add(q)
 	}
 }
 
 // add tracks p, re-timed by admit.
-func (t *Table) add(p *capture.Packet) {
+func (t *Table) add(p *capture.Packet) { t.addAt(p, unixNano(p.Time)) }
+
+// addAt is add with ns, unixNano(p.Time).
+func (t *Table) addAt(p *capture.Packet, ns int64) {
 	if t.router != nil {
 		t.router.route(p)
 		return
 	}
-	ns := unixNano(p.Time)
 	later := ns > t.nowNs // exact within the range, else compared as times
 	if !inNsRange(ns) || !inNsRange(t.nowNs) {
 		later = p.Time.After(t.now)
 	}
 	if later {
-		t.setNow(p.Time)
+		t.now, t.nowNs = p.Time, ns // setNow(p.Time)
 	}
 	t.advance()
 	rst := p.Flags&capture.RST != 0

@@ -238,7 +238,15 @@ type tlsState struct {
 	records   uint8 // Profile.TLSRecords
 }
 
-func (f *flowState) dir(d Dir) *dirState { return &f.dirs[d-1] }
+// dir gives direction d's state (d is FromClient or FromServer: the mask
+// spares every call a bounds check, several a packet).
+func (f *flowState) dir(d Dir) *dirState { return &f.dirs[(d-1)&1] }
+
+// dirPair gives direction d's state and the other direction's.
+func (f *flowState) dirPair(d Dir) (pr, other *dirState) {
+	i := (d - 1) & 1
+	return &f.dirs[i], &f.dirs[i^1]
+}
 
 // packets gives the packets of the flow so far (both directions).
 func (f *flowState) packets() uint64 { return f.npk }

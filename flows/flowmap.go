@@ -48,10 +48,6 @@ func (m *flowMap) entry(s *mapSlot) *entry {
 	return m.entries.at(s.ref)
 }
 
-// matches reports whether a packet from src to dst belongs to e's flow
-// (either direction).
-func (e *entry) matches(src, dst netip.AddrPort) bool { return e.st.ep.matches(src, dst) }
-
 // len gives the number of entries.
 func (m *flowMap) len() int { return m.n }
 
@@ -76,7 +72,7 @@ func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) *mapSlot {
 			return nil
 		case s.hash != h:
 		case s.ref&(synBit|frozenBit) == 0:
-			if m.entries.at(s.ref).matches(src, dst) {
+			if m.entries.at(s.ref).st.ep.matches(src, dst) {
 				return s
 			}
 		case s.ref&synBit == 0:

@@ -167,17 +167,18 @@ func (t *Table) freezeCold() {
 }
 
 // putEndpoints appends ep: a byte of flags (IPv4; address in 4 bytes),
-// the addresses, the ports.
+// the addresses as 16 bytes (IPv4-mapped for IPv4) or 4, the ports.
 func putEndpoints(b []byte, ep *endpoints) []byte {
+	c, s := ep.c.Addr(), ep.s.Addr()
 	var fl byte
-	if ep.c4 {
+	if c.Is4() {
 		fl |= 1
 	}
-	if ep.s4 {
+	if s.Is4() {
 		fl |= 2
 	}
-	short := func(a *[16]byte) bool { return netip.AddrFrom16(*a).Is4In6() }
-	cs, ss := short(&ep.c), short(&ep.s)
+	cb, sb := c.As16(), s.As16()
+	cs, ss := c.Is4() || c.Is4In6(), s.Is4() || s.Is4In6()
 	if cs {
 		fl |= 4
 	}
@@ -185,9 +186,9 @@ func putEndpoints(b []byte, ep *endpoints) []byte {
 		fl |= 8
 	}
 	b = append(b, fl)
-	b = append(b, ep.c[pick(cs, 12, 0):]...)
-	b = append(b, ep.s[pick(ss, 12, 0):]...)
-	return binary.LittleEndian.AppendUint16(binary.LittleEndian.AppendUint16(b, ep.cp), ep.sp)
+	b = append(b, cb[pick(cs, 12, 0):]...)
+	b = append(b, sb[pick(ss, 12, 0):]...)
+	return binary.LittleEndian.AppendUint16(binary.LittleEndian.AppendUint16(b, ep.c.Port()), ep.s.Port())
 }
 
 // getEndpoints reads what putEndpoints wrote; n is 0 when b is short.
@@ -197,23 +198,31 @@ func getEndpoints(b []byte) (ep endpoints, n int) {
 	}
 	fl := b[0]
 	n = 1
-	for i, a := range [2]*[16]byte{&ep.c, &ep.s} {
+	var a [2][16]byte
+	for i := range a {
 		k := 16
 		if fl&(4<<i) != 0 {
 			k = 4
-			a[10], a[11] = 0xff, 0xff
+			a[i][10], a[i][11] = 0xff, 0xff
 		}
 		if len(b) < n+k {
 			return ep, 0
 		}
-		copy(a[16-k:], b[n:n+k])
+		copy(a[i][16-k:], b[n:n+k])
 		n += k
 	}
 	if len(b) < n+4 {
 		return ep, 0
 	}
-	ep.cp, ep.sp = binary.LittleEndian.Uint16(b[n:]), binary.LittleEndian.Uint16(b[n+2:])
-	ep.c4, ep.s4 = fl&1 != 0, fl&2 != 0
+	addr := func(i int) netip.Addr {
+		x := netip.AddrFrom16(a[i])
+		if fl&(1<<i) != 0 {
+			x = x.Unmap()
+		}
+		return x
+	}
+	ep.c = netip.AddrPortFrom(addr(0), binary.LittleEndian.Uint16(b[n:]))
+	ep.s = netip.AddrPortFrom(addr(1), binary.LittleEndian.Uint16(b[n+2:]))
 	return ep, n + 4
 }
 
@@ -323,7 +332,7 @@ func (q *frozenQueue) append(r []byte, last int64) uint64 {
 	q.back = off
 	if q.live == 0 {
 		q.front, q.frontLast = off, last
-		q.l.frozenDue = last + int64(q.l.evict)
+		q.l.setFrozenDue(last + int64(q.l.evict))
 	}
 	q.live++
 	q.l.frozen = q.live
@@ -421,6 +430,9 @@ func (q *frozenQueue) remove(off uint64) {
 	q.holeBytes += len(r)
 	if q.live == 0 {
 		q.clear()
+		if q.l.head != nil {
+			q.l.setHeadDue(q.l.headDue) // the list's due is its head's again (see Table.calm)
+		}
 		return
 	}
 	if off == q.front {
@@ -489,7 +501,7 @@ func (q *frozenQueue) skipFront() {
 	}
 	q.front = off
 	q.frontLast = q.lastOf(off)
-	q.l.frozenDue = q.frontLast + int64(q.l.evict)
+	q.l.setFrozenDue(q.frontLast + int64(q.l.evict))
 	if k := int(off>>chunkShift - q.first); k > 0 {
 		clear(q.chunks[:k])
 		q.chunks = q.chunks[k:]
@@ -560,7 +572,7 @@ func (l *flowList) pushFront(e *entry) {
 		l.tail = e
 	}
 	l.head = e
-	l.headDue = e.st.last + int64(l.evict)
+	l.setHeadDue(e.st.last + int64(l.evict))
 }
 
 // endHead ends the first flow of l (the frozen front while there is one)

@@ -12,12 +12,20 @@ const maxSmallStep = 1000
 // Add records one TTL sample.
 func (s *TTLStats) Add(ttl uint8) {
 	// Fast path, the usual case: the sample is the mode, which holds the
-	// largest count already and keeps it; Min and Max cannot move.
+	// largest count already and keeps it; Min and Max cannot move. The
+	// mode's slot is remembered (checked: a TTLStats built by hand has
+	// none).
 	if s.Count > 0 && ttl == s.Mode {
+		if i := s.modeAt & 3; s.Vals[i] == ttl && s.Counts[i] > 0 {
+			s.Counts[i]++
+			s.Count++
+			return
+		}
 		for i := range s.Vals {
 			if s.Counts[i] > 0 && s.Vals[i] == ttl {
 				s.Counts[i]++
 				s.Count++
+				s.modeAt = uint8(i)
 				return
 			}
 		}
@@ -45,7 +53,19 @@ func (s *TTLStats) Add(ttl uint8) {
 			best = i
 		}
 	}
-	s.Mode = s.Vals[best]
+	s.Mode, s.modeAt = s.Vals[best], uint8(best)
+}
+
+// setModeAt sets the slot Add remembers for Mode (see Add), from Vals and
+// Counts: the codec does not store it.
+func (s *TTLStats) setModeAt() {
+	s.modeAt = 0
+	for i := range s.Vals {
+		if s.Counts[i] > 0 && s.Vals[i] == s.Mode {
+			s.modeAt = uint8(i)
+			return
+		}
+	}
 }
 
 // Add records one IP ID sample and recomputes the model (see IPIDStats).
@@ -124,6 +144,7 @@ type TTLStats struct {
 	// compute Mode in fixed space. Values past the fourth distinct one only
 	// move Min/Max and Count.
 	Vals   [4]uint8
+	modeAt uint8 // the slot of Mode in Vals, when it is there (see Add)
 	Counts [4]uint32
 }
 
@@ -269,10 +290,15 @@ type Profile struct {
 // HostProfile is what one IP address has shown across all flows (non-RST
 // packets): so that a lone RST can still be compared with the host's other
 // traffic.
+//
+// What every packet of the host reads and writes (HasMAC, TTL, IPID) comes
+// first, within 64 bytes: the table's profiles are 64-byte aligned
+// (hostIndex), so that a packet touches one cache line of its sender's.
 type HostProfile struct {
-	Known bool      // the host is in the table (false when unknown or the host table was full)
-	TTL   TTLStats  // non-RST packets sent by the host, all flows
-	IPID  IPIDStats // non-RST IPv4 packets sent by the host, all flows, in arrival order
+	Known  bool      // the host is in the table (false when unknown or the host table was full)
+	HasMAC bool      // MAC is valid
+	TTL    TTLStats  // non-RST packets sent by the host, all flows
+	IPID   IPIDStats // non-RST IPv4 packets sent by the host, all flows, in arrival order
 	// TTLFlows counts the flows in which the host sent a non-RST packet:
 	// the flows its TTL samples come from (a flow where it only sent RSTs,
 	// or only received, adds to Flows but not here). A baseline steady
@@ -280,9 +306,8 @@ type HostProfile struct {
 	TTLFlows uint32
 	// MAC is the link-layer source of the host's first non-RST packet
 	// (Ethernet-like captures only; valid iff HasMAC).
-	MAC    [6]byte
-	HasMAC bool
-	Flows  uint32 // flows this host took part in
+	MAC   [6]byte
+	Flows uint32 // flows this host took part in
 }
 
 // End is where the direction's data ends in sequence space: the seq its

@@ -1,9 +1,12 @@
 package report
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,4 +185,29 @@ func FuzzSpill(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDrawer_order: text and markdown drawn at Close on several cores
+// (drawer) print exactly what one core prints, cards in order, for more
+// findings than the drawer holds ahead, spilled or not.
+func TestDrawer_order(t *testing.T) {
+	fs := benchFindings(5*cardsAhead + 7) // each on its own server: every one a card
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer func(n int) { spillAfter = n }(spillAfter)
+	for _, format := range []string{"text", "markdown"} {
+		for _, spill := range []int{1 << 30, 50} {
+			spillAfter = spill
+			runtime.GOMAXPROCS(1)
+			one := render(t, format, Options{Width: 100}, fs, testSummary())
+			runtime.GOMAXPROCS(4)
+			four := render(t, format, Options{Width: 100}, fs, testSummary())
+			if one != four {
+				t.Errorf("%s (spill after %d): drawn on 4 cores differs from 1 core", format, spill)
+			}
+			last := map[string]string{"text": "#%d ", "markdown": "### %d. "}[format]
+			if !strings.Contains(one, fmt.Sprintf(last, len(fs))) {
+				t.Errorf("%s: the last card (%d) is missing", format, len(fs))
+			}
+		}
+	}
 }

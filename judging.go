@@ -84,14 +84,18 @@ func (j *judging) done(x *judgedEvent) {
 const pollEvery = 64
 
 // poll records the findings judged so far, every pollEvery calls (nil j:
-// none).
+// none). Small enough to be inlined: it runs once a packet.
 func (j *judging) poll() {
 	if j == nil {
 		return
 	}
-	if j.n++; j.n%pollEvery != 0 {
-		return
+	if j.n++; j.n%pollEvery == 0 {
+		j.drain()
 	}
+}
+
+// drain records the findings judged so far.
+func (j *judging) drain() {
 	for len(j.out) > 0 {
 		j.done(<-j.out)
 	}

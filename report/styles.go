@@ -183,26 +183,27 @@ func wrapPlain(s string, limit int) string {
 		return s
 	}
 	buf := make([]byte, 0, len(s)+len(s)/limit+1)
-	var word, space []byte
-	curWidth, wordLen := 0, 0
+	// The word being built is s[ws:we] (wordLen cells), the spaces before
+	// it nsp: indices and a count, not copies, for it runs per character.
+	ws, we, wordLen, nsp, curWidth := 0, 0, 0, 0, 0
 	addSpace := func() {
-		curWidth += len(space)
-		buf = append(buf, space...)
-		space = space[:0]
+		curWidth += nsp
+		buf = append(buf, spaces(nsp)...)
+		nsp = 0
 	}
 	addWord := func() {
-		if len(word) == 0 {
+		if wordLen == 0 {
 			return
 		}
 		addSpace()
 		curWidth += wordLen
-		buf = append(buf, word...)
-		word, wordLen = word[:0], 0
+		buf = append(buf, s[ws:we]...)
+		wordLen = 0
 	}
 	newline := func() {
 		buf = append(buf, '\n')
 		curWidth = 0
-		space = space[:0]
+		nsp = 0
 	}
 	for i := 0; i < len(s); {
 		n := 1
@@ -212,7 +213,7 @@ func wrapPlain(s string, limit int) string {
 		switch c := s[i]; {
 		case c == ' ':
 			addWord()
-			space = append(space, c)
+			nsp++
 			i++
 			continue
 		case c == '-':
@@ -228,18 +229,20 @@ func wrapPlain(s string, limit int) string {
 		if wordLen+1 > limit {
 			addWord() // a word longer than a line breaks
 		}
-		word = append(word, s[i:i+n]...)
+		if wordLen == 0 {
+			ws = i
+		}
+		we = i + n
 		wordLen++
-		if curWidth+wordLen+len(space) > limit {
+		if curWidth+wordLen+nsp > limit {
 			newline()
 		}
 		i += n
 	}
 	if wordLen == 0 {
-		if curWidth+len(space) <= limit {
-			buf = append(buf, space...)
+		if curWidth+nsp <= limit {
+			buf = append(buf, spaces(nsp)...)
 		}
-		space = space[:0]
 	}
 	addWord()
 	return string(buf)

@@ -38,7 +38,9 @@ func scribble(p *Packet) {
 			}
 		case reflect.Struct:
 			for i := range v.NumField() {
-				fill(v.Field(i))
+				if v.Type().Field(i).IsExported() { // not Packet's padding
+					fill(v.Field(i))
+				}
 			}
 		default:
 			panic("scribble: field of kind " + v.Kind().String())

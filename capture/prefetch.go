@@ -139,7 +139,6 @@ func newPrefetcher(s *fileSource) *prefetcher {
 // or Close stops it.
 func (f *prefetcher) run() {
 	defer close(f.done)
-	s := f.src
 	for {
 		var b *batch
 		select {
@@ -147,51 +146,7 @@ func (f *prefetcher) run() {
 		case <-f.stop:
 			return
 		}
-		b.pkts, b.marks, b.buf, b.hidden, b.err = b.pkts[:0], b.marks[:0], b.buf[:0], b.hidden[:0], nil
-		var hiddenAt, nHidden int32
-		var hiddenSum uint64 // frames counted in the copy at hiddenAt
-		var lastPackets uint64
-		var lastLinks int
-		for len(b.pkts) < cap(b.pkts) {
-			b.pkts = b.pkts[:len(b.pkts)+1]
-			p := &b.pkts[len(b.pkts)-1]
-			buf, err := s.next(p, b.buf)
-			b.buf = buf
-			if err != nil {
-				b.pkts = b.pkts[:len(b.pkts)-1]
-				if err != errNoRoom {
-					b.err = err
-				}
-				break
-			}
-			if p.FlowHash == 0 { // the general path decoded it
-				p.FlowHash = FlowHash(p.Src, p.Dst)
-			}
-			st := &s.stats
-			if st.Packets == lastPackets+1 && len(s.links) == lastLinks && len(b.marks) > 0 {
-				lastPackets++ // the common case: no mark
-				continue
-			}
-			lastPackets, lastLinks = st.Packets, len(s.links)
-			if len(st.Hidden) > 0 {
-				sum := st.HiddenOther
-				for _, h := range st.Hidden {
-					sum += h.Count
-				}
-				if sum != hiddenSum || len(b.marks) == 0 {
-					hiddenAt, nHidden, hiddenSum = int32(len(b.hidden)), int32(len(st.Hidden)), sum
-					b.hidden = append(b.hidden, st.Hidden...)
-				}
-			}
-			b.marks = append(b.marks, mark{
-				at:      int32(len(b.pkts) - 1),
-				packets: st.Packets, tcpPackets: st.TCPPackets, nonTCP: st.NonTCP, undecodable: st.Undecodable,
-				filtered: st.Filtered, snapCut: st.SnapCut,
-				nErrors: len(st.FirstErrors), nLinks: len(s.links),
-				hiddenAt: hiddenAt, nHidden: nHidden, hiddenOther: st.HiddenOther,
-			})
-		}
-		b.stats, b.links = s.stats, s.links
+		f.fill(b)
 		select {
 		case f.full <- b:
 		case <-f.stop:
@@ -201,6 +156,58 @@ func (f *prefetcher) run() {
 			return
 		}
 	}
+}
+
+// fill reads the source's next packets into b, up to its capacity (of
+// packets or of frame bytes), or to the end of the input, which it keeps
+// in b.err.
+func (f *prefetcher) fill(b *batch) {
+	s := f.src
+	b.pkts, b.marks, b.buf, b.hidden, b.err = b.pkts[:0], b.marks[:0], b.buf[:0], b.hidden[:0], nil
+	var hiddenAt, nHidden int32
+	var hiddenSum uint64 // frames counted in the copy at hiddenAt
+	var lastPackets uint64
+	var lastLinks int
+	for len(b.pkts) < cap(b.pkts) {
+		b.pkts = b.pkts[:len(b.pkts)+1]
+		p := &b.pkts[len(b.pkts)-1]
+		buf, err := s.next(p, b.buf)
+		b.buf = buf
+		if err != nil {
+			b.pkts = b.pkts[:len(b.pkts)-1]
+			if err != errNoRoom {
+				b.err = err
+			}
+			break
+		}
+		if p.FlowHash == 0 { // the general path decoded it
+			p.FlowHash = FlowHash(p.Src, p.Dst)
+		}
+		st := &s.stats
+		if st.Packets == lastPackets+1 && len(s.links) == lastLinks && len(b.marks) > 0 {
+			lastPackets++ // the common case: no mark
+			continue
+		}
+		lastPackets, lastLinks = st.Packets, len(s.links)
+		if len(st.Hidden) > 0 {
+			sum := st.HiddenOther
+			for _, h := range st.Hidden {
+				sum += h.Count
+			}
+			if sum != hiddenSum || len(b.marks) == 0 {
+				hiddenAt, nHidden, hiddenSum = int32(len(b.hidden)), int32(len(st.Hidden)), sum
+				b.hidden = append(b.hidden, st.Hidden...)
+			}
+		}
+		b.marks = append(b.marks, mark{
+			at:      int32(len(b.pkts) - 1),
+			packets: st.Packets, tcpPackets: st.TCPPackets, nonTCP: st.NonTCP, undecodable: st.Undecodable,
+			filtered: st.Filtered, snapCut: st.SnapCut,
+			nErrors: len(st.FirstErrors), nLinks: len(s.links),
+			hiddenAt: hiddenAt, nHidden: nHidden, hiddenOther: st.HiddenOther,
+		})
+	}
+	b.stats, b.links = s.stats, s.links
 }
 
 // Next implements Source.

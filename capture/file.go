@@ -397,12 +397,16 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 			buf = append(buf, data...)
 			data = buf[n:len(buf):len(buf)]
 		}
-		if err := s.decode(lt, data, p); err != nil {
-			countDecodeErr(&s.stats, s.dec, err, s.input, s.index)
-			if buf != nil {
-				buf = buf[:len(buf)-len(data)]
+		// The fast path first, called directly (Decode would call it
+		// too, a call deeper); decode is the general path.
+		if !s.dec.fast(lt, data, p) {
+			if err := s.decode(lt, data, p); err != nil {
+				countDecodeErr(&s.stats, s.dec, err, s.input, s.index)
+				if buf != nil {
+					buf = buf[:len(buf)-len(data)]
+				}
+				continue
 			}
-			continue
 		}
 		p.Index = s.index
 		p.Input = s.input
@@ -418,14 +422,15 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 	}
 }
 
-// decode runs the decoder, except on link types it already refused (its
-// error for those names the link type, which costs an allocation).
+// decode runs the decoder's general path (next has tried the fast path),
+// except on link types it already refused (its error for those names the
+// link type, which costs an allocation).
 func (s *fileSource) decode(lt int, data []byte, p *Packet) error {
 	if slices.Contains(s.unsupported, lt) {
 		s.dec.hidden = HiddenReason{Kind: HiddenLinkType, Value: uint32(lt)}
 		return errUnsupportedFrame
 	}
-	err := s.dec.Decode(lt, data, p)
+	err := s.dec.decode(lt, data, p)
 	if err != nil && errors.Is(err, ErrUnsupportedLinkType) {
 		s.unsupported = append(s.unsupported, lt)
 	}

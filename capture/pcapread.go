@@ -104,8 +104,12 @@ func (r *pcapRecordReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, er
 // per-packet path. On an error the timestamp and length are those of the
 // record header when it was read.
 func (r *pcapRecordReader) read() (data []byte, ts time.Time, wire int, err error) {
-	if have := r.fill(16); have < 16 {
-		return nil, ts, 0, r.short(have)
+	// The window holds the record, header and frame, most of the time:
+	// fill is called only when it does not.
+	if r.end-r.start < 16 {
+		if have := r.fill(16); have < 16 {
+			return nil, ts, 0, r.short(have)
+		}
 	}
 	h := r.buf[r.start : r.start+16]
 	r.start += 16
@@ -121,9 +125,11 @@ func (r *pcapRecordReader) read() (data []byte, ts time.Time, wire int, err erro
 		// header): so do we, with the wire length raised to it.
 		wire = n
 	}
-	if have := r.fill(n); have < n {
-		r.start += have
-		return nil, ts, wire, r.short(have)
+	if r.end-r.start < n {
+		if have := r.fill(n); have < n {
+			r.start += have
+			return nil, ts, wire, r.short(have)
+		}
 	}
 	data = r.buf[r.start : r.start+n : r.start+n]
 	r.start += n

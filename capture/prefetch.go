@@ -174,7 +174,11 @@ func (f *prefetcher) fill(b *batch) {
 	for len(b.pkts) < cap(b.pkts) {
 		b.pkts = b.pkts[:len(b.pkts)+1]
 		p := &b.pkts[len(b.pkts)-1]
-		buf, err := s.next(p, b.buf)
+		buf, ok := s.nextPcap(p, b.buf)
+		var err error
+		if !ok {
+			buf, err = s.next(p, b.buf)
+		}
 		b.buf = buf
 		if err != nil {
 			b.pkts = b.pkts[:len(b.pkts)-1]

@@ -437,20 +437,20 @@ func (s *fileSource) nextPcap(p *Packet, buf []byte) ([]byte, bool) {
 	if len(rec) < 16 {
 		return buf, false
 	}
-	n := int(r.u32(rec[8:12]))
-	if n > len(rec)-16 || n > cap(buf)-len(buf) || n > maxRecordLen {
+	n := r.u32(rec[8:12])
+	if n > maxRecordLen || int(n) > len(rec)-16 || int(n) > cap(buf)-len(buf) {
 		return buf, false
 	}
 	k := len(buf)
-	buf = append(buf, rec[16:16+n]...)
+	buf = append(buf, rec[16:16+int(n)]...)
 	data := buf[k:len(buf):len(buf)]
 	if !s.dec.fast(r.linkType, data, p) {
 		return buf[:k], false
 	}
-	r.start += 16 + n
+	r.start += 16 + int(n)
 	ts, wire := r.header(rec)
 	s.counted(1, ts)
-	s.took(p, ts, n, wire)
+	s.took(p, ts, int(n), wire)
 	return buf, true
 }
 

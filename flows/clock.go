@@ -62,7 +62,8 @@ func (c *clockState) addShift(input int, d time.Duration) {
 // admit returns the packet Add should track for p (p itself, or a copy
 // with its time re-based), or nil when p is a suspect held until the next
 // packet of its input; a held suspect is tracked first when p decides it.
-func (t *Table) admit(p *capture.Packet) *capture.Packet {
+// ns is unixNano(p.Time).
+func (t *Table) admit(p *capture.Packet, ns int64) *capture.Packet {
 	c := &t.clock
 	if !c.held && len(c.shifts) == 0 {
 		// The usual case: no suspect held, no input re-based; the clock
@@ -71,7 +72,7 @@ func (t *Table) admit(p *capture.Packet) *capture.Packet {
 		if t.now.IsZero() {
 			return p
 		}
-		if ns, now := unixNano(p.Time), t.nowNs; inNsRange(ns) && inNsRange(now) {
+		if now := t.nowNs; inNsRange(ns) && inNsRange(now) {
 			if d := ns - now; d <= int64(jumpAhead) && d >= -int64(jumpBack) {
 				return p
 			}

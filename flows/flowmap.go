@@ -48,10 +48,6 @@ func (m *flowMap) entry(s *mapSlot) *entry {
 	return m.entries.at(s.ref)
 }
 
-// matches reports whether a packet from src to dst belongs to e's flow
-// (either direction).
-func (e *entry) matches(src, dst netip.AddrPort) bool { return e.st.ep.matches(src, dst) }
-
 // len gives the number of entries.
 func (m *flowMap) len() int { return m.n }
 
@@ -69,6 +65,7 @@ func (m *flowMap) get(src, dst netip.AddrPort, h uint64) *entry {
 func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) *mapSlot {
 	h := uint32(h64)
 	mask := uint32(len(m.slots) - 1)
+	var k pktKey // src and dst as entries hold them, once a hash matched
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &m.slots[i]
 		switch {
@@ -76,7 +73,10 @@ func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) *mapSlot {
 			return nil
 		case s.hash != h:
 		case s.ref&(synBit|frozenBit) == 0:
-			if m.entries.at(s.ref).matches(src, dst) {
+			if !k.set {
+				k = keyOfPacket(src, dst)
+			}
+			if m.entries.at(s.ref).st.ep.matchKey(&k) {
 				return s
 			}
 		case s.ref&synBit == 0:

@@ -323,7 +323,7 @@ func (q *frozenQueue) append(r []byte, last int64) uint64 {
 	q.back = off
 	if q.live == 0 {
 		q.front, q.frontLast = off, last
-		q.l.frozenDue = last + int64(q.l.evict)
+		q.l.setFrozenDue(last + int64(q.l.evict))
 	}
 	q.live++
 	q.l.frozen = q.live
@@ -421,6 +421,9 @@ func (q *frozenQueue) remove(off uint64) {
 	q.holeBytes += len(r)
 	if q.live == 0 {
 		q.clear()
+		if q.l.head != nil {
+			q.l.setHeadDue(q.l.headDue) // the list's due is its head's again (see Table.calm)
+		}
 		return
 	}
 	if off == q.front {
@@ -489,7 +492,7 @@ func (q *frozenQueue) skipFront() {
 	}
 	q.front = off
 	q.frontLast = q.lastOf(off)
-	q.l.frozenDue = q.frontLast + int64(q.l.evict)
+	q.l.setFrozenDue(q.frontLast + int64(q.l.evict))
 	if k := int(off>>chunkShift - q.first); k > 0 {
 		clear(q.chunks[:k])
 		q.chunks = q.chunks[k:]
@@ -560,7 +563,7 @@ func (l *flowList) pushFront(e *entry) {
 		l.tail = e
 	}
 	l.head = e
-	l.headDue = e.st.last + int64(l.evict)
+	l.setHeadDue(e.st.last + int64(l.evict))
 }
 
 // endHead ends the first flow of l (the frozen front while there is one)

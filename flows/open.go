@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"net/netip"
 	"time"
 
@@ -300,6 +301,12 @@ func (t *Table) enqueue(oe *openEvent) {
 		i--
 	}
 	t.queue[i] = oe
+	// The event may be due before what advance last saw (see calm).
+	if ns := unixNano(oe.deadline); len(t.queue)-t.qhead > t.maxPending() || !inNsRange(ns) {
+		t.calm = math.MinInt64
+	} else {
+		t.calm = min(t.calm, ns)
+	}
 }
 
 func eventBefore(a, b *openEvent) bool {
@@ -342,10 +349,10 @@ func (t *Table) emitHead(endOfInput bool) {
 	} else if oe.frozen != 0 {
 		ev.History, ev.ConnState = t.frozenEmit(oe)
 	}
-	if h := t.hosts[oe.sender.Addr()]; h != nil {
+	if h := t.hosts.get(oe.sender.Addr()); h != nil {
 		ev.SenderHost = *h
 	}
-	if h := t.hosts[oe.receiver.Addr()]; h != nil {
+	if h := t.hosts.get(oe.receiver.Addr()); h != nil {
 		ev.ReceiverHost = *h
 	}
 	if r := &ev.RSTs[0]; !t.noHosts {

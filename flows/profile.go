@@ -269,10 +269,15 @@ type Profile struct {
 // HostProfile is what one IP address has shown across all flows (non-RST
 // packets): so that a lone RST can still be compared with the host's other
 // traffic.
+//
+// What every packet of the host reads and writes (HasMAC, TTL, IPID) comes
+// first, within 64 bytes: the table's profiles are 64-byte aligned
+// (hostIndex), so that a packet touches one cache line of its sender's.
 type HostProfile struct {
-	Known bool      // the host is in the table (false when unknown or the host table was full)
-	TTL   TTLStats  // non-RST packets sent by the host, all flows
-	IPID  IPIDStats // non-RST IPv4 packets sent by the host, all flows, in arrival order
+	Known  bool      // the host is in the table (false when unknown or the host table was full)
+	HasMAC bool      // MAC is valid
+	TTL    TTLStats  // non-RST packets sent by the host, all flows
+	IPID   IPIDStats // non-RST IPv4 packets sent by the host, all flows, in arrival order
 	// TTLFlows counts the flows in which the host sent a non-RST packet:
 	// the flows its TTL samples come from (a flow where it only sent RSTs,
 	// or only received, adds to Flows but not here). A baseline steady
@@ -280,9 +285,8 @@ type HostProfile struct {
 	TTLFlows uint32
 	// MAC is the link-layer source of the host's first non-RST packet
 	// (Ethernet-like captures only; valid iff HasMAC).
-	MAC    [6]byte
-	HasMAC bool
-	Flows  uint32 // flows this host took part in
+	MAC   [6]byte
+	Flows uint32 // flows this host took part in
 }
 
 // End is where the direction's data ends in sequence space: the seq its

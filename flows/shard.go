@@ -2,7 +2,6 @@ package flows
 
 import (
 	"cmp"
-	"encoding/binary"
 	"math"
 	"net/netip"
 	"slices"
@@ -84,32 +83,6 @@ type Sharded struct {
 	lastShard *shard
 	lastItem  int
 	seq       uint64
-	// hostCache remembers recent hosts' profiles by address, in front of
-	// the router's host map (a map lookup per packet was a third of the
-	// reader's routing time).
-	hostCache [hostCacheSize]hostCached
-}
-
-const hostCacheSize = 4096
-
-type hostCached struct {
-	addr netip.Addr
-	h    *HostProfile
-}
-
-// host is router.host(a) through the cache.
-func (s *Sharded) host(a netip.Addr) *HostProfile {
-	b := a.As16()
-	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
-	c := &s.hostCache[(x*0x9e3779b97f4a7c15)>>52]
-	if c.h != nil && c.addr == a {
-		return c.h
-	}
-	h := s.router.host(a)
-	if h != nil {
-		c.addr, c.h = a, h
-	}
-	return h
 }
 
 // hostReq is an RST routed to a shard: its key and endpoints.
@@ -209,6 +182,8 @@ const (
 type shardItem struct {
 	p   capture.Packet // Payload is set by the shard from off, n
 	now time.Time
+	// nowNs and ns are unixNano of now and of p.Time.
+	nowNs, ns int64
 	// seq numbers the reader's packets: a packet's own, or, for a flush,
 	// the packet at which a table would have decided what it decides
 	// (events are delivered in that order, as a table emits them).
@@ -280,13 +255,17 @@ func (sh *shard) run() {
 		for i := range bb.items {
 			it := &bb.items[i]
 			it.p.Payload = bb.buf[it.off : it.off+it.n : it.off+it.n]
-			if it.now.After(t.now) {
-				t.setNow(it.now)
+			later := it.nowNs > t.nowNs // it.now.After(t.now), as Table.addAt
+			if !inNsRange(it.nowNs) || !inNsRange(t.nowNs) {
+				later = it.now.After(t.now)
+			}
+			if later {
+				t.now, t.nowNs = it.now, it.nowNs
 			}
 			t.emitSeq = it.seq
 			switch it.kind {
 			case itemPacket:
-				t.add(&it.p)
+				t.addAt(&it.p, it.ns)
 			case itemFlush:
 				t.advance()
 			case itemClose:
@@ -303,16 +282,24 @@ func (sh *shard) run() {
 
 // Add routes one packet (p is not kept).
 func (s *Sharded) Add(p *capture.Packet) {
-	if p = s.router.admit(p); p != nil {
-		s.router.add(p) // calls route
+	ns := unixNano(p.Time) // once a packet (as Table.Add)
+	if q := s.router.admit(p, ns); q == p {
+		s.router.addAt(p, ns) // calls route
+	} else if q != nil {
+		s.router.add(q)
 	}
 }
 
 // route is the router table's add: the reader's clock, host profiles and
 // RST requests, then the packet to its shard.
-func (s *Sharded) route(p *capture.Packet) {
-	if t := s.router; p.Time.After(t.now) {
-		t.setNow(p.Time)
+func (s *Sharded) route(p *capture.Packet, ns int64) {
+	t := s.router
+	later := ns > t.nowNs // as Table.addAt
+	if !inNsRange(ns) || !inNsRange(t.nowNs) {
+		later = p.Time.After(t.now)
+	}
+	if later {
+		t.now, t.nowNs = p.Time, ns // setNow(p.Time)
 	}
 	s.now = s.router.now
 	s.snapshotDue(false)
@@ -350,7 +337,8 @@ func (s *Sharded) route(p *capture.Packet) {
 	it.p = *p
 	it.p.FlowHash = h
 	it.p.Frame, it.p.Payload = nil, nil
-	it.now, it.off, it.n, it.seq, it.kind = s.now, len(b.buf), len(p.Payload), s.seq, itemPacket
+	it.now, it.nowNs, it.ns = s.now, t.nowNs, ns
+	it.off, it.n, it.seq, it.kind = len(b.buf), len(p.Payload), s.seq, itemPacket
 	b.buf = append(b.buf, p.Payload...)
 	s.items++
 	s.lastShard, s.lastItem = sh, len(b.items)-1
@@ -361,7 +349,7 @@ func (s *Sharded) route(p *capture.Packet) {
 
 // hostPacket updates the host profiles with a non-RST packet.
 func (s *Sharded) hostPacket(p *capture.Packet) {
-	hp := s.host(p.Src.Addr())
+	hp := s.router.host(p.Src.Addr())
 	if hp == nil {
 		return
 	}
@@ -393,7 +381,7 @@ func (s *Sharded) request(p *capture.Packet) {
 // snapshotDue takes the host snapshots of the RSTs whose look-ahead the
 // reader's clock has passed (all of them at the end of input).
 func (s *Sharded) snapshotDue(all bool) {
-	now := unixNano(s.now)
+	now := s.router.nowNs // unixNano(s.now)
 	for s.rhead < len(s.reqs) {
 		r := &s.reqs[s.rhead]
 		if !all && r.key.ns+int64(s.look) >= now {
@@ -403,10 +391,10 @@ func (s *Sharded) snapshotDue(all bool) {
 		if all {
 			sn.seq = math.MaxUint64
 		}
-		if h := s.router.hosts[r.sender]; h != nil {
+		if h := s.router.hosts.get(r.sender); h != nil {
 			sn.sender = *h
 		}
-		if h := s.router.hosts[r.receiver]; h != nil {
+		if h := s.router.hosts.get(r.receiver); h != nil {
 			sn.receiver = *h
 		}
 		sn.macHosts = s.router.rstMACHosts(r.hasMAC, r.mac)
@@ -435,7 +423,7 @@ func (s *Sharded) dispatch() {
 	s.snapshotDue(false)
 	for _, sh := range s.shards {
 		b := &sh.batch[s.cur]
-		b.items = append(b.items, shardItem{now: s.now, kind: itemFlush, seq: s.seq + 1})
+		b.items = append(b.items, shardItem{now: s.now, nowNs: s.router.nowNs, kind: itemFlush, seq: s.seq + 1})
 		sh.in <- s.cur
 	}
 	s.flushSeq[s.cur] = s.seq + 1
@@ -516,7 +504,7 @@ func (s *Sharded) deliver(b int) {
 				h *HostProfile
 				a netip.Addr
 			}{{&ev.SenderHost, s.snaps[i].senderIP}, {&ev.ReceiverHost, s.snaps[i].receiverIP}} {
-				if h := s.router.hosts[x.a]; h != nil {
+				if h := s.router.hosts.get(x.a); h != nil {
 					x.h.Known, x.h.Flows, x.h.TTLFlows = true, h.Flows, h.TTLFlows
 				}
 			}
@@ -568,13 +556,13 @@ func (s *Sharded) Close() {
 	// just before that packet, then closes.
 	for _, sh := range s.shards {
 		b := &sh.batch[s.cur]
-		fl := shardItem{now: s.now, kind: itemFlush, seq: s.seq}
+		fl := shardItem{now: s.now, nowNs: s.router.nowNs, kind: itemFlush, seq: s.seq}
 		if sh == s.lastShard && s.lastItem < len(b.items) {
 			b.items = slices.Insert(b.items, s.lastItem, fl)
 		} else {
 			b.items = append(b.items, fl)
 		}
-		b.items = append(b.items, shardItem{now: s.now, kind: itemClose, seq: math.MaxUint64})
+		b.items = append(b.items, shardItem{now: s.now, nowNs: s.router.nowNs, kind: itemClose, seq: math.MaxUint64})
 	}
 	last := s.cur
 	s.dispatch()

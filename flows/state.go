@@ -143,6 +143,30 @@ func (k *endpoints) matches(src, dst netip.AddrPort) bool {
 	return sp == k.sp && dp == k.cp && k.isClient(dst) && src.Addr().Is4() == k.s4 && src.Addr().As16() == k.s
 }
 
+// pktKey is a packet's source and destination in the form endpoints
+// holds them, so that comparing them with a flow's takes a few word
+// compares (netip.Addr.As16 per address per comparison was most of a
+// lookup's instructions).
+type pktKey struct {
+	s, d   [16]byte
+	sp, dp uint16
+	s4, d4 bool
+	set    bool
+}
+
+func keyOfPacket(src, dst netip.AddrPort) pktKey {
+	return pktKey{s: src.Addr().As16(), d: dst.Addr().As16(), sp: src.Port(), dp: dst.Port(),
+		s4: src.Addr().Is4(), d4: dst.Addr().Is4(), set: true}
+}
+
+// matchKey is matches(src, dst) for k, keyOfPacket(src, dst).
+func (e *endpoints) matchKey(k *pktKey) bool {
+	if k.sp == e.cp && k.dp == e.sp && k.s == e.c && k.d == e.s && k.s4 == e.c4 && k.d4 == e.s4 {
+		return true
+	}
+	return k.sp == e.sp && k.dp == e.cp && k.d == e.c && k.s == e.s && k.d4 == e.c4 && k.s4 == e.s4
+}
+
 // flowState is the table's compact form of a Flow (see the field of the
 // same name there for what each holds; times are Unix ns). Fields a
 // packet of an established flow reads or writes come first, here and in

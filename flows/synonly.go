@@ -160,6 +160,7 @@ func (r *synRec) packet() capture.Packet {
 func (t *Table) newSyn(h uint64, p *capture.Packet) {
 	t.nextID += max(t.idStep, 1)
 	i := t.syns.add(p, t.nextID, h)
+	t.calm = min(t.calm, t.syns.at(i).ns+int64(t.opts.IdleEvict)) // see calm
 	t.flows.putSlot(mapSlot{hash: uint32(h), ref: synRef(i)})
 	// What a full entry's first packet does to the hosts (see newEntry
 	// and applyData), now, in arrival order; the replay skips it.

@@ -134,7 +134,7 @@ func TestSynOnly_promotedOnSecondPacket(t *testing.T) {
 	if f.Ladder.Len() != 3 || f.Ladder.At(0).Frame != 1 || f.History() != "ShA" || f.ClientRTT != pk[1].Time.Sub(pk[0].Time) {
 		t.Errorf("got ladder %d entries (first frame %d), history %q, client RTT %v", f.Ladder.Len(), f.Ladder.At(0).Frame, f.History(), f.ClientRTT)
 	}
-	if h := tb.hosts[cliAddr.Addr()]; h == nil || h.TTL.Count != 2 || h.Flows != 1 || h.IPID.Samples != 2 {
+	if h := tb.hosts.get(cliAddr.Addr()); h == nil || h.TTL.Count != 2 || h.Flows != 1 || h.IPID.Samples != 2 {
 		t.Errorf("client host: got %+v, want 2 TTL and IP ID samples, 1 flow", h)
 	}
 }

@@ -1,7 +1,7 @@
 package flows
 
 import (
-	"encoding/binary"
+	"math"
 	"net/netip"
 	"time"
 
@@ -67,6 +67,23 @@ type flowList struct {
 	frozen    int
 	frozenDue int64
 	fz        *frozenQueue
+	calm      *int64 // the table's (see Table.calm)
+}
+
+// setHeadDue sets headDue, and lowers the table's calm to it.
+func (l *flowList) setHeadDue(due int64) {
+	l.headDue = due
+	if due < *l.calm {
+		*l.calm = due
+	}
+}
+
+// setFrozenDue sets frozenDue, and lowers the table's calm to it.
+func (l *flowList) setFrozenDue(due int64) {
+	l.frozenDue = due
+	if due < *l.calm {
+		*l.calm = due
+	}
 }
 
 // due reports whether the head has had no packet for longer than evict
@@ -99,7 +116,7 @@ func (l *flowList) pushBack(e *entry) {
 	} else {
 		e.next = l.head
 		l.head = e
-		l.headDue = e.st.last + int64(l.evict)
+		l.setHeadDue(e.st.last + int64(l.evict))
 	}
 	if e.next != nil {
 		e.next.prev = e
@@ -118,7 +135,7 @@ func (l *flowList) remove(e *entry) {
 	} else {
 		l.head = e.next
 		if e.next != nil {
-			l.headDue = e.next.st.last + int64(l.evict)
+			l.setHeadDue(e.next.st.last + int64(l.evict))
 		}
 	}
 	if e.next != nil {
@@ -167,11 +184,8 @@ type Table struct {
 	emitted     []*openEvent
 	emitSeq     uint64        // the reader's packet being handled (see shardItem.seq)
 	created     []flowCreated // on a shard: flows started in this batch, for HostProfile.Flows
-	hosts       map[netip.Addr]*HostProfile
+	hosts       hostIndex
 	macHosts    map[[6]byte]uint32 // hosts per first MAC (HostProfile.MAC); at most one entry per host
-	// hostCache remembers recent hosts' profiles by address in front of
-	// hosts (profiles are never removed, so an entry stays right).
-	hostCache *[hostCacheSize]hostCached
 
 	// queue holds the open events sorted by first RST (time, input,
 	// frame); queue[qhead:] are live.
@@ -198,8 +212,14 @@ type Table struct {
 	// (at most maxHelloTotal).
 	helloBytes int
 
-	now    time.Time // latest packet time seen (or Flush time), re-based (see clock.go)
-	nowNs  int64     // now in Unix ns (see unixNano); set with now by setNow
+	now   time.Time // latest packet time seen (or Flush time), re-based (see clock.go)
+	nowNs int64     // now in Unix ns (see unixNano); set with now by setNow
+	// calm is a time (Unix ns) up to which advance has nothing to do:
+	// the earliest of the queue head's deadline, the lists' and the
+	// SYN-only flows' eviction times when advance last looked, lowered
+	// since by whatever set an earlier one (setHeadDue, setFrozenDue,
+	// enqueue, newSyn); math.MinInt64 when it must look.
+	calm   int64
 	clock  clockState
 	nextID uint64
 	stats  TableStats
@@ -230,9 +250,10 @@ func NewTable(opts Options) *Table {
 		half:     flowList{evict: opts.IdleEvict},
 		closed:   flowList{evict: opts.CloseEvict},
 		opts:     opts,
-		hosts:    make(map[netip.Addr]*HostProfile),
 		macHosts: make(map[[6]byte]uint32),
 	}
+	t.calm = math.MinInt64
+	t.active.calm, t.half.calm, t.closed.calm = &t.calm, &t.calm, &t.calm
 	t.flows = newFlowMap(&t.store, &t.syns)
 	t.flows.frozen = &t.frz
 	t.frz.init(t)
@@ -259,24 +280,29 @@ func KeyOf(a, b netip.AddrPort) Key {
 // older than the latest seen is still tracked, but time-driven work
 // (emitting events, eviction) follows the latest time. p is not kept.
 func (t *Table) Add(p *capture.Packet) {
-	if p = t.admit(p); p != nil {
-		t.add(p)
+	ns := unixNano(p.Time) // once a packet: admit and add both need it
+	if q := t.admit(p, ns); q == p {
+		t.addAt(p, ns)
+	} else if q != nil {
+		t.add(q)
 	}
 }
 
 // add tracks p, re-timed by admit.
-func (t *Table) add(p *capture.Packet) {
+func (t *Table) add(p *capture.Packet) { t.addAt(p, unixNano(p.Time)) }
+
+// addAt is add with ns, unixNano(p.Time).
+func (t *Table) addAt(p *capture.Packet, ns int64) {
 	if t.router != nil {
-		t.router.route(p)
+		t.router.route(p, ns)
 		return
 	}
-	ns := unixNano(p.Time)
 	later := ns > t.nowNs // exact within the range, else compared as times
 	if !inNsRange(ns) || !inNsRange(t.nowNs) {
 		later = p.Time.After(t.now)
 	}
 	if later {
-		t.setNow(p.Time)
+		t.now, t.nowNs = p.Time, ns // setNow(p.Time)
 	}
 	t.advance()
 	rst := p.Flags&capture.RST != 0
@@ -369,8 +395,12 @@ func (t *Table) setNow(now time.Time) {
 }
 
 // advance emits due events and evicts idle and closed flows. It costs
-// O(1) when there is nothing to do.
+// O(1) when there is nothing to do: a comparison with calm on most
+// packets.
 func (t *Table) advance() {
+	if t.nowNs <= t.calm && inNsRange(t.nowNs) {
+		return
+	}
 	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.now) || len(t.queue)-t.qhead > t.maxPending()) {
 		t.emitHead(false)
 	}
@@ -387,6 +417,33 @@ func (t *Table) advance() {
 	for t.syns.head != 0 && t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict) < now {
 		t.endSyn(t.syns.head-1, true)
 	}
+	t.calm = t.nextDue()
+}
+
+// nextDue gives what calm is after advance: the earliest time at which
+// something could be due (math.MinInt64 when that cannot be told in
+// Unix ns, or the pending-event cap is passed).
+func (t *Table) nextDue() int64 {
+	c := int64(math.MaxInt64)
+	if t.qhead < len(t.queue) {
+		ns := unixNano(t.queue[t.qhead].deadline)
+		if len(t.queue)-t.qhead > t.maxPending() || !inNsRange(ns) {
+			return math.MinInt64
+		}
+		c = ns
+	}
+	for _, l := range [3]*flowList{&t.closed, &t.half, &t.active} {
+		switch {
+		case l.frozen > 0:
+			c = min(c, l.frozenDue)
+		case l.head != nil:
+			c = min(c, l.headDue)
+		}
+	}
+	if t.syns.head != 0 {
+		c = min(c, t.syns.at(t.syns.head-1).ns+int64(t.opts.IdleEvict))
+	}
+	return c
 }
 
 func (t *Table) maxPending() int {
@@ -556,25 +613,7 @@ func (t *Table) host(a netip.Addr) *HostProfile {
 	if t.noHosts {
 		return nil
 	}
-	if t.hostCache == nil {
-		t.hostCache = new([hostCacheSize]hostCached)
-	}
-	b := a.As16()
-	x := binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])
-	c := &t.hostCache[(x*0x9e3779b97f4a7c15)>>52]
-	if c.h != nil && c.addr == a {
-		return c.h
-	}
-	h := t.hosts[a]
-	if h == nil {
-		if len(t.hosts) >= t.opts.MaxHosts {
-			return nil
-		}
-		h = &HostProfile{Known: true}
-		t.hosts[a] = h
-	}
-	c.addr, c.h = a, h
-	return h
+	return t.hosts.getOrAdd(a, t.opts.MaxHosts)
 }
 
 // rolesOf decides the roles of a flow from its first packet: a pure SYN's
@@ -658,7 +697,7 @@ func (t *Table) touch(e *entry) {
 		// Already last: nothing before it is later (see pushBack), and
 		// its Last only grew.
 		if l.head == e {
-			l.headDue = e.st.last + int64(l.evict)
+			l.setHeadDue(e.st.last + int64(l.evict))
 		}
 		return
 	}

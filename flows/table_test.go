@@ -517,7 +517,7 @@ func TestTable_hostTTLFlows(t *testing.T) {
 		tb.Add(&pk[i])
 	}
 	tb.Close()
-	srv, cli := tb.hosts[srvAddr.Addr()], tb.hosts[cliAddr.Addr()]
+	srv, cli := tb.hosts.get(srvAddr.Addr()), tb.hosts.get(cliAddr.Addr())
 	if srv == nil || cli == nil {
 		t.Fatal("no host profiles")
 	}

@@ -1,0 +1,77 @@
+package flows
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"unsafe"
+)
+
+// TestHostIndex checks the host index against a map: IPv4 and IPv6
+// addresses (an IPv4 address and its IPv4-mapped IPv6 form are two hosts,
+// as netip.Addr keys are), growth past several doublings, the cap, and
+// that a profile never moves once handed out (flows keep pointers) and
+// is 64-byte aligned.
+func TestHostIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const max = 5000
+	var x hostIndex
+	want := map[netip.Addr]*HostProfile{}
+	addr := func() netip.Addr {
+		switch r.IntN(3) {
+		case 0:
+			return netip.AddrFrom4([4]byte{10, byte(r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256))})
+		case 1:
+			return netip.AddrFrom16(netip.AddrFrom4([4]byte{10, byte(r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256))}).As16())
+		}
+		var b [16]byte
+		b[0], b[1], b[15] = 0x20, 0x01, byte(r.IntN(256))
+		b[14] = byte(r.IntN(16))
+		return netip.AddrFrom16(b)
+	}
+	for range 40000 {
+		a := addr()
+		if x.get(a) != want[a] {
+			t.Fatalf("get(%v) = %p before adding, want %p", a, x.get(a), want[a])
+		}
+		h := x.getOrAdd(a, max)
+		switch w, ok := want[a]; {
+		case ok && h != w:
+			t.Fatalf("getOrAdd(%v) = %p, want the profile handed out before, %p", a, h, w)
+		case !ok && len(want) >= max && h != nil:
+			t.Fatalf("getOrAdd(%v) with %d hosts held (max %d) = %p, want nil", a, len(want), max, h)
+		case !ok && len(want) < max:
+			if h == nil || !h.Known || h.TTL.Count != 0 {
+				t.Fatalf("getOrAdd(%v) = %+v, want a new Known profile", a, h)
+			}
+			if uintptr(unsafe.Pointer(h))%64 != 0 {
+				t.Fatalf("profile at %p: not 64-byte aligned (its per-packet fields would span two cache lines)", h)
+			}
+			h.TTL.Add(uint8(len(want))) // marks it: a moved or shared profile shows
+			want[a] = h
+		}
+	}
+	if x.len() != len(want) || len(want) != max {
+		t.Fatalf("len %d, map %d, want %d (the cap)", x.len(), len(want), max)
+	}
+	for a, h := range want {
+		if got := x.get(a); got != h || got.TTL.Count != 1 {
+			t.Fatalf("get(%v) = %p (%+v), want %p", a, got, got, h)
+		}
+	}
+}
+
+// TestHostProfile_hotLine: the fields a packet updates in its sender's
+// profile (HasMAC, TTL, IPID) lie within its first 64 bytes.
+func TestHostProfile_hotLine(t *testing.T) {
+	var h HostProfile
+	for name, end := range map[string]uintptr{
+		"HasMAC": unsafe.Offsetof(h.HasMAC) + unsafe.Sizeof(h.HasMAC),
+		"TTL":    unsafe.Offsetof(h.TTL) + unsafe.Sizeof(h.TTL),
+		"IPID":   unsafe.Offsetof(h.IPID) + unsafe.Sizeof(h.IPID),
+	} {
+		if end > 64 {
+			t.Errorf("HostProfile.%s ends at byte %d, past the first cache line", name, end)
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 // what each field counts.
 func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck, ns int64) {
 	f := &e.st
-	pr, other := f.dir(d), f.dir(d.Reverse())
+	pr, other := f.dirPair(d)
 	fl := p.Flags
 
 	if f.packets() > 0 {
@@ -44,7 +44,7 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck, ns int
 			f.closed = true
 		}
 	} else {
-		retrans, zeroWin = t.applyData(e, d, p, ns)
+		retrans, zeroWin = t.applyData(e, d, pr, other, p, ns)
 	}
 	f.hist.historyPacket(d, p, retrans, zeroWin, pr)
 	// Only a FIN can complete the pair (and closed is never unset): the
@@ -54,17 +54,17 @@ func (t *Table) apply(e *entry, d Dir, p *capture.Packet, check SeqCheck, ns int
 	}
 }
 
-// applyData applies a non-RST packet (at ns). It reports whether p was a
+// applyData applies a non-RST packet (at ns) sent in direction d, whose
+// state is pr (other: the other direction's). It reports whether p was a
 // data retransmission and whether it advertised a zero window.
-func (t *Table) applyData(e *entry, d Dir, p *capture.Packet, ns int64) (retrans, zeroWin bool) {
+func (t *Table) applyData(e *entry, d Dir, pr, other *dirState, p *capture.Packet, ns int64) (retrans, zeroWin bool) {
 	f := &e.st
-	pr, other := f.dir(d), f.dir(d.Reverse())
 	fl := p.Flags
 	seq := Seq(p.Seq)
 
 	firstTTL := pr.ttl.Count == 0 // the sender's first non-RST packet of the flow
 	pr.ttl.Add(p.TTL)
-	host := e.hosts[d-1]
+	host := e.hosts[(d-1)&1] // as flowState.dir
 	if t.replaying {
 		host = nil // the host saw this SYN when it arrived (see newSyn)
 	}

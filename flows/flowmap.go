@@ -65,7 +65,6 @@ func (m *flowMap) get(src, dst netip.AddrPort, h uint64) *entry {
 func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) *mapSlot {
 	h := uint32(h64)
 	mask := uint32(len(m.slots) - 1)
-	var k pktKey // src and dst as entries hold them, once a hash matched
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &m.slots[i]
 		switch {
@@ -73,10 +72,7 @@ func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) *mapSlot {
 			return nil
 		case s.hash != h:
 		case s.ref&(synBit|frozenBit) == 0:
-			if !k.set {
-				k = keyOfPacket(src, dst)
-			}
-			if m.entries.at(s.ref).st.ep.matchKey(&k) {
+			if m.entries.at(s.ref).st.ep.matches(src, dst) {
 				return s
 			}
 		case s.ref&synBit == 0:

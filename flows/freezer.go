@@ -167,17 +167,18 @@ func (t *Table) freezeCold() {
 }
 
 // putEndpoints appends ep: a byte of flags (IPv4; address in 4 bytes),
-// the addresses, the ports.
+// the addresses as 16 bytes (IPv4-mapped for IPv4) or 4, the ports.
 func putEndpoints(b []byte, ep *endpoints) []byte {
+	c, s := ep.c.Addr(), ep.s.Addr()
 	var fl byte
-	if ep.c4 {
+	if c.Is4() {
 		fl |= 1
 	}
-	if ep.s4 {
+	if s.Is4() {
 		fl |= 2
 	}
-	short := func(a *[16]byte) bool { return netip.AddrFrom16(*a).Is4In6() }
-	cs, ss := short(&ep.c), short(&ep.s)
+	cb, sb := c.As16(), s.As16()
+	cs, ss := c.Is4() || c.Is4In6(), s.Is4() || s.Is4In6()
 	if cs {
 		fl |= 4
 	}
@@ -185,9 +186,9 @@ func putEndpoints(b []byte, ep *endpoints) []byte {
 		fl |= 8
 	}
 	b = append(b, fl)
-	b = append(b, ep.c[pick(cs, 12, 0):]...)
-	b = append(b, ep.s[pick(ss, 12, 0):]...)
-	return binary.LittleEndian.AppendUint16(binary.LittleEndian.AppendUint16(b, ep.cp), ep.sp)
+	b = append(b, cb[pick(cs, 12, 0):]...)
+	b = append(b, sb[pick(ss, 12, 0):]...)
+	return binary.LittleEndian.AppendUint16(binary.LittleEndian.AppendUint16(b, ep.c.Port()), ep.s.Port())
 }
 
 // getEndpoints reads what putEndpoints wrote; n is 0 when b is short.
@@ -197,23 +198,31 @@ func getEndpoints(b []byte) (ep endpoints, n int) {
 	}
 	fl := b[0]
 	n = 1
-	for i, a := range [2]*[16]byte{&ep.c, &ep.s} {
+	var a [2][16]byte
+	for i := range a {
 		k := 16
 		if fl&(4<<i) != 0 {
 			k = 4
-			a[10], a[11] = 0xff, 0xff
+			a[i][10], a[i][11] = 0xff, 0xff
 		}
 		if len(b) < n+k {
 			return ep, 0
 		}
-		copy(a[16-k:], b[n:n+k])
+		copy(a[i][16-k:], b[n:n+k])
 		n += k
 	}
 	if len(b) < n+4 {
 		return ep, 0
 	}
-	ep.cp, ep.sp = binary.LittleEndian.Uint16(b[n:]), binary.LittleEndian.Uint16(b[n+2:])
-	ep.c4, ep.s4 = fl&1 != 0, fl&2 != 0
+	addr := func(i int) netip.Addr {
+		x := netip.AddrFrom16(a[i])
+		if fl&(1<<i) != 0 {
+			x = x.Unmap()
+		}
+		return x
+	}
+	ep.c = netip.AddrPortFrom(addr(0), binary.LittleEndian.Uint16(b[n:]))
+	ep.s = netip.AddrPortFrom(addr(1), binary.LittleEndian.Uint16(b[n+2:]))
 	return ep, n + 4
 }
 

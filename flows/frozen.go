@@ -603,6 +603,7 @@ func (c *codec) ttl(s *TTLStats, count uint32) {
 		uns(c, &s.Vals[i])
 		uns(c, &s.Counts[i])
 	}
+	s.setModeAt() // derived, not stored
 }
 
 // tls codes the TLS state s of direction d.

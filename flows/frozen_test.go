@@ -3,6 +3,7 @@ package flows
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -158,6 +159,22 @@ func randomize(r *rand.Rand, v reflect.Value) {
 		}
 		randomize(r, v.Elem())
 	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[netip.AddrPort]() {
+			// As capture gives them: IPv4, IPv6 or IPv4-mapped IPv6, no zone.
+			var b [16]byte
+			for i := range b {
+				b[i] = byte(r.Uint32())
+			}
+			a := netip.AddrFrom16(b)
+			switch r.IntN(3) {
+			case 0:
+				a = netip.AddrFrom4([4]byte(b[:4]))
+			case 1:
+				a = netip.AddrFrom16(netip.AddrFrom4([4]byte(b[:4])).As16())
+			}
+			v.Set(reflect.ValueOf(netip.AddrPortFrom(a, uint16(r.Uint32()))))
+			return
+		}
 		if v.Type() == reflect.TypeFor[time.Time]() {
 			var t time.Time
 			if r.IntN(4) > 0 {

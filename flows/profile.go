@@ -12,12 +12,20 @@ const maxSmallStep = 1000
 // Add records one TTL sample.
 func (s *TTLStats) Add(ttl uint8) {
 	// Fast path, the usual case: the sample is the mode, which holds the
-	// largest count already and keeps it; Min and Max cannot move.
+	// largest count already and keeps it; Min and Max cannot move. The
+	// mode's slot is remembered (checked: a TTLStats built by hand has
+	// none).
 	if s.Count > 0 && ttl == s.Mode {
+		if i := s.modeAt & 3; s.Vals[i] == ttl && s.Counts[i] > 0 {
+			s.Counts[i]++
+			s.Count++
+			return
+		}
 		for i := range s.Vals {
 			if s.Counts[i] > 0 && s.Vals[i] == ttl {
 				s.Counts[i]++
 				s.Count++
+				s.modeAt = uint8(i)
 				return
 			}
 		}
@@ -45,7 +53,19 @@ func (s *TTLStats) Add(ttl uint8) {
 			best = i
 		}
 	}
-	s.Mode = s.Vals[best]
+	s.Mode, s.modeAt = s.Vals[best], uint8(best)
+}
+
+// setModeAt sets the slot Add remembers for Mode (see Add), from Vals and
+// Counts: the codec does not store it.
+func (s *TTLStats) setModeAt() {
+	s.modeAt = 0
+	for i := range s.Vals {
+		if s.Counts[i] > 0 && s.Vals[i] == s.Mode {
+			s.modeAt = uint8(i)
+			return
+		}
+	}
 }
 
 // Add records one IP ID sample and recomputes the model (see IPIDStats).
@@ -124,6 +144,7 @@ type TTLStats struct {
 	// compute Mode in fixed space. Values past the fourth distinct one only
 	// move Min/Max and Count.
 	Vals   [4]uint8
+	modeAt uint8 // the slot of Mode in Vals, when it is there (see Add)
 	Counts [4]uint32
 }
 

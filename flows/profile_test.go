@@ -2,6 +2,7 @@ package flows
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -98,5 +99,59 @@ func TestProfile_cutPayloads(t *testing.T) {
 	}
 	if c.Bytes != 110 || s.Bytes != 340 {
 		t.Errorf("bytes: got %d/%d, want the wire lengths 110/340", c.Bytes, s.Bytes)
+	}
+}
+
+// TestTTLStats_againstCounts: after every sample of random series (a few
+// TTLs, mostly one, as real senders give; and hand-built stats without
+// the remembered slot), Count, Min, Max and Mode are what counting all
+// samples gives (Mode: the most frequent of the first four distinct
+// values, ties to the first seen).
+func TestTTLStats_againstCounts(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for run := range 2000 {
+		var s TTLStats
+		if run%5 == 0 {
+			s = TTLStats{Count: 3, Min: 60, Max: 64, Mode: 64, Vals: [4]uint8{60, 64}, Counts: [4]uint32{1, 2}}
+		}
+		counts := map[uint8]uint32{}
+		var order []uint8
+		for i, v := range s.Vals {
+			if s.Counts[i] > 0 {
+				counts[v] = s.Counts[i]
+				order = append(order, v)
+			}
+		}
+		n, lo, hi := s.Count, s.Min, s.Max
+		vals := []uint8{64, 63, 128, 255, 1, 60}[:2+r.IntN(5)]
+		for range 1 + r.IntN(50) {
+			v := vals[0]
+			if r.IntN(4) == 0 {
+				v = vals[r.IntN(len(vals))]
+			}
+			s.Add(v)
+			if _, ok := counts[v]; !ok && len(order) < 4 {
+				order = append(order, v)
+			}
+			if _, ok := counts[v]; ok || len(order) <= 4 && slices.Contains(order, v) {
+				counts[v]++
+			}
+			if n == 0 || v < lo {
+				lo = v
+			}
+			if n == 0 || v > hi {
+				hi = v
+			}
+			n++
+			mode := order[0]
+			for _, o := range order {
+				if counts[o] > counts[mode] {
+					mode = o
+				}
+			}
+			if s.Count != n || s.Min != lo || s.Max != hi || s.Mode != mode {
+				t.Fatalf("run %d after %d: %+v, want count %d min %d max %d mode %d (counts %v)", run, n, s, n, lo, hi, mode, counts)
+			}
+		}
 	}
 }

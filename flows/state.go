@@ -19,10 +19,10 @@ import (
 //	entry: list links, hosts,   64      prev/next/list, host profiles, open
 //	  open events, hello, ref           events and ClientHello buffer
 //	                                    (nil unless used), hash, ref
-//	flowState, hot part         96      endpoints (38: 16-byte addresses,
-//	                                    ports, IPv4 flags), roles, flags,
-//	                                    packets, last, start, first frame,
-//	                                    max gap
+//	flowState, hot part         120     endpoints (64: the packets'
+//	                                    netip.AddrPorts, compared whole),
+//	                                    roles, flags, packets, last,
+//	                                    start, first frame, max gap
 //	ladder                      152     the pool block's header + 4 inline
 //	                                    slots
 //	histState                   76      Zeek history: seen-bits and end
@@ -40,9 +40,9 @@ import (
 //	request, TLS state          160/96  only for a direction whose
 //	                                    payload was parsed or is TLS
 //
-// About 1,050 bytes for an established flow of 6 packets, 1,350 once its
-// ladder holds 16 (BenchmarkMemory_tiers/hot: 1,104 with the map; 1,216
-// and 1,580 before issue 17); a flow that has seen only a SYN is a synRec
+// About 1,075 bytes for an established flow of 6 packets, 1,375 once its
+// ladder holds 16 (BenchmarkMemory_tiers/hot: 1,104 with the map before
+// endpoints held netip.AddrPorts, 1,216 and 1,580 before issue 17); a flow that has seen only a SYN is a synRec
 // (synonly.go) of 128 bytes, about 160 with its map slot. Apart from the
 // flows, a table that evicted a flow with data for idleness holds a fixed
 // store of 96-byte tombstones (5.9 MB, split between shards; tombstone.go).
@@ -100,71 +100,29 @@ import (
 // the RST as such a record too, and the Flow (2 KB) is expanded only when
 // the event is decided (snapshot.go).
 
-// endpoints is a flow's client and server, packed: an address as its 16
-// bytes (IPv4 mapped, with a flag), its port apart (capture never sets a
-// zone).
+// endpoints is a flow's client and server as the packets give them
+// (capture never sets a zone), so that telling whether a packet belongs
+// to the flow, and which way it goes, is a few word compares (as their
+// 16 bytes, netip's accessors were most of a lookup's instructions).
 type endpoints struct {
-	c, s   [16]byte
-	cp, sp uint16
-	c4, s4 bool // the address is IPv4
+	c, s netip.AddrPort
 }
 
-func packEndpoints(client, server netip.AddrPort) endpoints {
-	return endpoints{c: client.Addr().As16(), s: server.Addr().As16(), cp: client.Port(), sp: server.Port(),
-		c4: client.Addr().Is4(), s4: server.Addr().Is4()}
-}
+func packEndpoints(client, server netip.AddrPort) endpoints { return endpoints{c: client, s: server} }
 
-func unpackAddr(b *[16]byte, is4 bool, port uint16) netip.AddrPort {
-	a := netip.AddrFrom16(*b)
-	if is4 {
-		a = a.Unmap()
-	}
-	return netip.AddrPortFrom(a, port)
-}
-
-func (k *endpoints) client() netip.AddrPort { return unpackAddr(&k.c, k.c4, k.cp) }
-func (k *endpoints) server() netip.AddrPort { return unpackAddr(&k.s, k.s4, k.sp) }
+func (k *endpoints) client() netip.AddrPort { return k.c }
+func (k *endpoints) server() netip.AddrPort { return k.s }
 
 // flip swaps client and server.
-func (k *endpoints) flip() { k.c, k.s, k.cp, k.sp, k.c4, k.s4 = k.s, k.c, k.sp, k.cp, k.s4, k.c4 }
+func (k *endpoints) flip() { k.c, k.s = k.s, k.c }
 
 // isClient reports whether a is the client's endpoint.
-func (k *endpoints) isClient(a netip.AddrPort) bool {
-	return a.Port() == k.cp && a.Addr().Is4() == k.c4 && a.Addr().As16() == k.c
-}
+func (k *endpoints) isClient(a netip.AddrPort) bool { return a == k.c }
 
 // matches reports whether a packet from src to dst belongs to the flow
 // (either direction).
 func (k *endpoints) matches(src, dst netip.AddrPort) bool {
-	sp, dp := src.Port(), dst.Port()
-	if sp == k.cp && dp == k.sp && k.isClient(src) && dst.Addr().Is4() == k.s4 && dst.Addr().As16() == k.s {
-		return true
-	}
-	return sp == k.sp && dp == k.cp && k.isClient(dst) && src.Addr().Is4() == k.s4 && src.Addr().As16() == k.s
-}
-
-// pktKey is a packet's source and destination in the form endpoints
-// holds them, so that comparing them with a flow's takes a few word
-// compares (netip.Addr.As16 per address per comparison was most of a
-// lookup's instructions).
-type pktKey struct {
-	s, d   [16]byte
-	sp, dp uint16
-	s4, d4 bool
-	set    bool
-}
-
-func keyOfPacket(src, dst netip.AddrPort) pktKey {
-	return pktKey{s: src.Addr().As16(), d: dst.Addr().As16(), sp: src.Port(), dp: dst.Port(),
-		s4: src.Addr().Is4(), d4: dst.Addr().Is4(), set: true}
-}
-
-// matchKey is matches(src, dst) for k, keyOfPacket(src, dst).
-func (e *endpoints) matchKey(k *pktKey) bool {
-	if k.sp == e.cp && k.dp == e.sp && k.s == e.c && k.d == e.s && k.s4 == e.c4 && k.d4 == e.s4 {
-		return true
-	}
-	return k.sp == e.sp && k.dp == e.cp && k.d == e.c && k.s == e.s && k.d4 == e.c4 && k.s4 == e.s4
+	return src == k.c && dst == k.s || src == k.s && dst == k.c
 }
 
 // flowState is the table's compact form of a Flow (see the field of the
@@ -280,7 +238,15 @@ type tlsState struct {
 	records   uint8 // Profile.TLSRecords
 }
 
-func (f *flowState) dir(d Dir) *dirState { return &f.dirs[d-1] }
+// dir gives direction d's state (d is FromClient or FromServer: the mask
+// spares every call a bounds check, several a packet).
+func (f *flowState) dir(d Dir) *dirState { return &f.dirs[(d-1)&1] }
+
+// dirPair gives direction d's state and the other direction's.
+func (f *flowState) dirPair(d Dir) (pr, other *dirState) {
+	i := (d - 1) & 1
+	return &f.dirs[i], &f.dirs[i^1]
+}
 
 // packets gives the packets of the flow so far (both directions).
 func (f *flowState) packets() uint64 { return f.npk }

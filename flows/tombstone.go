@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
@@ -46,7 +47,7 @@ const (
 
 // tombstone is an evicted flow's record (96 bytes).
 type tombstone struct {
-	ep        endpoints // client, server as the flow had them
+	ep        tombEndpoints // client, server as the flow had them
 	rolesFrom RolesFrom
 	bits      uint8  // tombSeqValid, tombAckValid, tombFIN, shifted by 3 for the server
 	hash      uint32 // low 32 bits of the route hash; 0: slot unused
@@ -56,6 +57,36 @@ type tombstone struct {
 	// saturated at 255).
 	frame uint64
 	dirs  [2]tombDir
+}
+
+// tombEndpoints is a flow's endpoints in a tombstone: each address as its
+// 16 bytes (IPv4-mapped, with a flag), the ports apart, 38 bytes where
+// endpoints takes 64 (a tombstone is looked up only for a flow's first
+// packet, not for every packet, so the compares may cost more).
+type tombEndpoints struct {
+	c, s   [16]byte
+	cp, sp uint16
+	c4, s4 bool // the address is IPv4
+}
+
+func packTomb(ep endpoints) tombEndpoints {
+	c, s := ep.c.Addr(), ep.s.Addr()
+	return tombEndpoints{c: c.As16(), s: s.As16(), cp: ep.c.Port(), sp: ep.s.Port(), c4: c.Is4(), s4: s.Is4()}
+}
+
+// isClient reports whether a is the client's endpoint.
+func (k *tombEndpoints) isClient(a netip.AddrPort) bool {
+	return a.Port() == k.cp && a.Addr().Is4() == k.c4 && a.Addr().As16() == k.c
+}
+
+// matches reports whether a packet from src to dst belongs to the flow
+// (either direction).
+func (k *tombEndpoints) matches(src, dst netip.AddrPort) bool {
+	sp, dp := src.Port(), dst.Port()
+	if sp == k.cp && dp == k.sp && k.isClient(src) && dst.Addr().Is4() == k.s4 && dst.Addr().As16() == k.s {
+		return true
+	}
+	return sp == k.sp && dp == k.cp && k.isClient(dst) && src.Addr().Is4() == k.s4 && src.Addr().As16() == k.s
 }
 
 // tombDir is one direction's sequence and TTL state at eviction.
@@ -111,7 +142,7 @@ func (s *tombStore) put(f *flowState) {
 		}
 	}
 	ts := &b[w]
-	*ts = tombstone{ep: f.ep, hash: max(uint32(h), 1), rolesFrom: f.rolesFrom, last: f.last,
+	*ts = tombstone{ep: packTomb(f.ep), hash: max(uint32(h), 1), rolesFrom: f.rolesFrom, last: f.last,
 		maxGapMs: uint32(min(f.maxGap.Milliseconds(), 1<<32-1))}
 	if n := f.packets(); n > 0 {
 		w := f.ladder.at(n, f.ladder.len(n)-1).wide(f.slotBase())

@@ -167,9 +167,10 @@ type Decoder struct {
 	// no TCP, when the frame may carry TCP that Decode does not reach
 	// (zero otherwise).
 	hidden HiddenReason
-	// hash is FlowHash of the current frame's endpoints when the fast
-	// path computed it from the header bytes, else 0 (see fastpath.go).
-	hash uint64
+	// hash and route are FlowHash and RouteHash of the current frame's
+	// endpoints when the fast path computed them from the header bytes,
+	// else 0 (see fastpath.go).
+	hash, route uint64
 }
 
 // NewDecoder returns a Decoder.
@@ -202,7 +203,7 @@ func (d *Decoder) Decode(linkType int, frame []byte, p *Packet) error {
 
 // decode is Decode's general path, the reference for the fast path.
 func (d *Decoder) decode(linkType int, frame []byte, p *Packet) error {
-	d.hash = 0
+	d.hash, d.route = 0, 0
 	*p = Packet{
 		Index:    p.Index,
 		Input:    p.Input,

@@ -157,11 +157,13 @@ func (d *Decoder) fast(linkType int, frame []byte, p *Packet) bool {
 	sport, dport := be16(seg), be16(seg[2:])
 	switch {
 	case v4:
-		d.hash = flowHash4(x<<16|uint64(sport), y<<16|uint64(dport))
+		a, b := x<<16|uint64(sport), y<<16|uint64(dport)
+		d.hash, d.route = flowHash4(a, b), routeHash4(a, b)
 	case v6:
 		d.hash = flowHash16(endpointHash16(x, xlo, sport) + endpointHash16(y, ylo, dport))
+		d.route = routeHash16(routeEndpoint16(x, xlo, sport) + routeEndpoint16(y, ylo, dport))
 	default:
-		d.hash = 0
+		d.hash, d.route = 0, 0
 	}
 	p.LinkType, p.Frame = linkType, frame
 	p.Src, p.Dst = netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)
@@ -179,7 +181,7 @@ func (d *Decoder) fast(linkType int, frame []byte, p *Packet) bool {
 		payload = payload[:p.Len]
 	}
 	p.Payload = payload
-	p.FlowHash = 0
+	p.FlowHash, p.RouteHash = 0, 0
 	opts := seg[20:off]
 	switch {
 	case len(opts) == 0:

@@ -93,6 +93,10 @@ func checkFastPath(t *testing.T, name string, linkType int, frame []byte) bool {
 	if d.hash != 0 && d.hash != FlowHash(fast.Src, fast.Dst) {
 		t.Errorf("%s: hash %#x, want FlowHash(%v, %v) = %#x", name, d.hash, fast.Src, fast.Dst, FlowHash(fast.Src, fast.Dst))
 	}
+	// The route hash comes with the flow hash (RouteHash may be 0, rarely).
+	if d.hash != 0 && d.route != RouteHash(fast.Src, fast.Dst) || d.hash == 0 && d.route != 0 {
+		t.Errorf("%s: route %#x (hash %#x), want RouteHash(%v, %v) = %#x", name, d.route, d.hash, fast.Src, fast.Dst, RouteHash(fast.Src, fast.Dst))
+	}
 	return true
 }
 

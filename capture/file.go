@@ -413,7 +413,7 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 func (s *fileSource) took(p *Packet, ts time.Time, capLen, wire int) {
 	p.Index = s.index
 	p.Input = s.input
-	p.FlowHash = s.dec.hash // when the fast path hashed the frame; else 0
+	p.FlowHash, p.RouteHash = s.dec.hash, s.dec.route // when the fast path hashed the frame; else 0
 	p.Time = ts
 	p.CapLen = capLen
 	p.WireLen = wire

@@ -154,7 +154,11 @@ type Packet struct {
 	Frame      []byte // the captured frame; see above
 	FlowLabel  uint32 // IPv6 flow label
 	DataOffset uint8  // TCP header length in bytes
-	_          [8]byte
+
+	// RouteHash is RouteHash(Src, Dst) when the Source computed it (Decode's
+	// fast path does, from the header bytes), else 0; a Sharded routes
+	// packets by it.
+	RouteHash uint64
 }
 
 // Truncated reports whether the snaplen cut part of the TCP payload.

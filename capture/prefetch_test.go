@@ -174,6 +174,9 @@ func drain(t *testing.T, s Source, max int) ([]Packet, error, []Stats) {
 		if _, pre := s.(*prefetcher); (pre || p.FlowHash != 0) && p.FlowHash != FlowHash(p.Src, p.Dst) {
 			t.Errorf("frame %d: FlowHash %#x, want FlowHash(%v, %v) = %#x", p.Index, p.FlowHash, p.Src, p.Dst, FlowHash(p.Src, p.Dst))
 		}
+		if p.RouteHash != 0 && p.RouteHash != RouteHash(p.Src, p.Dst) {
+			t.Errorf("frame %d: RouteHash %#x, want RouteHash(%v, %v) = %#x", p.Index, p.RouteHash, p.Src, p.Dst, RouteHash(p.Src, p.Dst))
+		}
 		p.FlowHash = 0 // compare the rest
 		p.Payload = append([]byte(nil), p.Payload...)
 		p.Frame = append([]byte(nil), p.Frame...)

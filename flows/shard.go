@@ -325,7 +325,11 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 	// The shard follows the unseeded route hash, so that which flows share
 	// a shard's caps (MaxFlows/n, pending events) is the same on every run.
 	var sh *shard
-	if rh := capture.RouteHash(p.Src, p.Dst); s.mask != 0 || s.n == 1 {
+	rh := p.RouteHash // Decode's fast path computed it; else 0
+	if rh == 0 {
+		rh = capture.RouteHash(p.Src, p.Dst)
+	}
+	if s.mask != 0 || s.n == 1 {
 		sh = s.shards[rh&s.mask] // a division per packet was 4% of routing
 	} else {
 		sh = s.shards[rh%s.n]

@@ -11,7 +11,7 @@ FUZZMINTIME ?= 5s
 # `make bench`; prometheus (server and promtool) for the metrics tests.
 PKGS     := libpcap-dev iproute2 iptables conntrack ethtool tshark tcpdump prometheus
 
-.PHONY: all build deps demo test lab lab-pcaps bench soak kernel-bench fuzz vet clean
+.PHONY: all build deps demo test lab lab-pcaps bench bench-instr soak kernel-bench fuzz vet clean
 
 all: build
 
@@ -53,6 +53,12 @@ lab-pcaps: deps
 
 bench: deps build
 	./bench/run.sh
+
+# bench-instr counts instructions per packet (valgrind's cachegrind): the
+# floor, one table and two shards on a 1 M-packet mix; noise-free, so that
+# two builds can be compared on a busy machine (see bench/instr.sh).
+bench-instr: build
+	./bench/instr.sh
 
 # soak leaves rstscope capturing live for 10 minutes (SOAK_SECONDS) on
 # namespace traffic and prints its RSS and open files over time (needs

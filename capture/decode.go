@@ -150,20 +150,27 @@ func (e linkTypeError) Unwrap() error { return ErrUnsupportedLinkType }
 // Decoder turns one link-layer frame into a Packet. One per Source; not safe
 // for concurrent use.
 type Decoder struct {
-	src, dst netip.Addr // addresses of the latest (innermost) IP header
-	layers   int        // headers entered in the current frame
-	tunnels  int        // tunnels opened in the current frame
-	vlanSet  bool       // p.VLAN holds the outermost tag of the current frame
-	opened   bool       // a tunnel header of the current frame was recognised
+	// The general path's scratch for the frame it decodes, set up at its
+	// start (the fast path leaves them alone): addresses of the latest
+	// (innermost) IP header, headers entered and tunnels opened, whether
+	// p.VLAN holds the outermost tag, whether a tunnel header was
+	// recognised.
+	src, dst netip.Addr
+	layers   int
+	tunnels  int
+	vlanSet  bool
+	opened   bool
 	frags    [maxFragHeads]fragHead
 	fragNext int      // the next frags slot to fill
 	fragBuf  [60]byte // a TCP header put together from fragments
-	// hidden names what the current frame stopped at when it may carry
-	// TCP that Decode does not reach (zero otherwise).
+	// hidden names what the frame stopped at, after a Decode that found
+	// no TCP, when the frame may carry TCP that Decode does not reach
+	// (zero otherwise).
 	hidden HiddenReason
-	// hash is FlowHash of the current frame's endpoints when the fast
-	// path computed it from the header bytes, else 0 (see fastpath.go).
-	hash uint64
+	// hash and route are FlowHash and RouteHash of the current frame's
+	// endpoints when the fast path computed them from the header bytes,
+	// else 0 (see fastpath.go).
+	hash, route uint64
 }
 
 // NewDecoder returns a Decoder.
@@ -196,7 +203,7 @@ func (d *Decoder) Decode(linkType int, frame []byte, p *Packet) error {
 
 // decode is Decode's general path, the reference for the fast path.
 func (d *Decoder) decode(linkType int, frame []byte, p *Packet) error {
-	d.hash = 0
+	d.hash, d.route = 0, 0
 	*p = Packet{
 		Index:    p.Index,
 		Input:    p.Input,

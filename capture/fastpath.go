@@ -42,7 +42,6 @@ func (d *Decoder) fast(linkType int, frame []byte, p *Packet) bool {
 		b      []byte // from the IP header on
 		et     uint16 // its ethertype
 		vlan   uint16
-		tagged bool
 		hasMAC bool
 		mac    [6]byte
 	)
@@ -53,7 +52,7 @@ func (d *Decoder) fast(linkType int, frame []byte, p *Packet) bool {
 		}
 		et, b = be16(frame[12:]), frame[14:]
 		if et == etherVLAN {
-			vlan, et, b, tagged = be16(b)&0x0fff, be16(b[2:]), b[4:], true
+			vlan, et, b = be16(b)&0x0fff, be16(b[2:]), b[4:]
 		}
 		hasMAC, mac = true, [6]byte(frame[6:12])
 	case linkSLL:
@@ -152,17 +151,19 @@ func (d *Decoder) fast(linkType int, frame []byte, p *Packet) bool {
 		return false
 	}
 	// Committed: every field but Index, Input, Time, CapLen and WireLen
-	// is written, as Decode's general path leaves them.
+	// is written, as Decode's general path leaves them. Of the Decoder,
+	// only hash: the rest is the general path's scratch for one frame
+	// (see Decoder).
 	sport, dport := be16(seg), be16(seg[2:])
-	d.layers, d.tunnels, d.vlanSet, d.opened, d.hidden = 2, 0, tagged, false, HiddenReason{}
-	d.src, d.dst = src, dst
 	switch {
 	case v4:
-		d.hash = flowHash4(x<<16|uint64(sport), y<<16|uint64(dport))
+		a, b := x<<16|uint64(sport), y<<16|uint64(dport)
+		d.hash, d.route = flowHash4(a, b), routeHash4(a, b)
 	case v6:
 		d.hash = flowHash16(endpointHash16(x, xlo, sport) + endpointHash16(y, ylo, dport))
+		d.route = routeHash16(routeEndpoint16(x, xlo, sport) + routeEndpoint16(y, ylo, dport))
 	default:
-		d.hash = 0
+		d.hash, d.route = 0, 0
 	}
 	p.LinkType, p.Frame = linkType, frame
 	p.Src, p.Dst = netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)
@@ -180,7 +181,7 @@ func (d *Decoder) fast(linkType int, frame []byte, p *Packet) bool {
 		payload = payload[:p.Len]
 	}
 	p.Payload = payload
-	p.FlowHash = 0
+	p.FlowHash, p.RouteHash = 0, 0
 	opts := seg[20:off]
 	switch {
 	case len(opts) == 0:

@@ -378,12 +378,7 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 			}
 			buf = make([]byte, 0, len(data))
 		}
-		s.index += frames
-		s.stats.Packets++
-		if s.stats.Packets == 1 {
-			s.stats.FirstTime = ts
-		}
-		s.stats.LastTime = ts
+		s.counted(frames, ts)
 		if lt != s.lastLink {
 			s.addLink(lt)
 			s.lastLink = lt
@@ -397,35 +392,88 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 			buf = append(buf, data...)
 			data = buf[n:len(buf):len(buf)]
 		}
-		if err := s.decode(lt, data, p); err != nil {
-			countDecodeErr(&s.stats, s.dec, err, s.input, s.index)
-			if buf != nil {
-				buf = buf[:len(buf)-len(data)]
+		// The fast path first, called directly (Decode would call it
+		// too, a call deeper); decode is the general path.
+		if !s.dec.fast(lt, data, p) {
+			if err := s.decode(lt, data, p); err != nil {
+				countDecodeErr(&s.stats, s.dec, err, s.input, s.index)
+				if buf != nil {
+					buf = buf[:len(buf)-len(data)]
+				}
+				continue
 			}
-			continue
 		}
-		p.Index = s.index
-		p.Input = s.input
-		p.FlowHash = s.dec.hash // when the fast path hashed the frame; else 0
-		p.Time = ts
-		p.CapLen = len(data)
-		p.WireLen = wire
-		s.stats.TCPPackets++
-		if p.CapLen < p.WireLen && p.Truncated() {
-			s.stats.SnapCut++
-		}
+		s.took(p, ts, len(data), wire)
 		return buf, nil
 	}
 }
 
-// decode runs the decoder, except on link types it already refused (its
-// error for those names the link type, which costs an allocation).
+// took finishes a TCP packet that Decode filled: the fields it leaves to
+// the Source, and the counters.
+func (s *fileSource) took(p *Packet, ts time.Time, capLen, wire int) {
+	p.Index = s.index
+	p.Input = s.input
+	p.FlowHash, p.RouteHash = s.dec.hash, s.dec.route // when the fast path hashed the frame; else 0
+	p.Time = ts
+	p.CapLen = capLen
+	p.WireLen = wire
+	s.stats.TCPPackets++
+	if capLen < wire && p.Truncated() {
+		s.stats.SnapCut++
+	}
+}
+
+// nextPcap is next's common case on a classic pcap file, in a function of
+// its own: no filter, nothing pending, the record whole in the reader's
+// window, room for it in buf (not nil), and a frame the fast path
+// decodes. It returns false with nothing read or changed otherwise, and
+// next then does the same work its general way.
+func (s *fileSource) nextPcap(p *Packet, buf []byte) ([]byte, bool) {
+	r := s.pcap
+	if r == nil || s.filter != nil || s.hasPending || s.err != nil {
+		return buf, false
+	}
+	rec := r.buf[r.start:r.end]
+	if len(rec) < 16 {
+		return buf, false
+	}
+	n := r.u32(rec[8:12])
+	if n > maxRecordLen || int(n) > len(rec)-16 || int(n) > cap(buf)-len(buf) {
+		return buf, false
+	}
+	k := len(buf)
+	buf = append(buf, rec[16:16+int(n)]...)
+	data := buf[k:len(buf):len(buf)]
+	if !s.dec.fast(r.linkType, data, p) {
+		return buf[:k], false
+	}
+	r.start += 16 + int(n)
+	ts, wire := r.header(rec)
+	s.counted(1, ts)
+	s.took(p, ts, int(n), wire)
+	return buf, true
+}
+
+// counted counts a record read (frames: the frame numbers it takes, see
+// frameReader), stamped ts.
+func (s *fileSource) counted(frames uint64, ts time.Time) {
+	s.index += frames
+	s.stats.Packets++
+	if s.stats.Packets == 1 {
+		s.stats.FirstTime = ts
+	}
+	s.stats.LastTime = ts
+}
+
+// decode runs the decoder's general path (next has tried the fast path),
+// except on link types it already refused (its error for those names the
+// link type, which costs an allocation).
 func (s *fileSource) decode(lt int, data []byte, p *Packet) error {
 	if slices.Contains(s.unsupported, lt) {
 		s.dec.hidden = HiddenReason{Kind: HiddenLinkType, Value: uint32(lt)}
 		return errUnsupportedFrame
 	}
-	err := s.dec.Decode(lt, data, p)
+	err := s.dec.decode(lt, data, p)
 	if err != nil && errors.Is(err, ErrUnsupportedLinkType) {
 		s.unsupported = append(s.unsupported, lt)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -15,18 +16,7 @@ import (
 // -fuzzminimizetime 2s: minimizing the multi-KiB seeds otherwise stalls
 // the fuzzer for minutes.
 func FuzzFileSource(f *testing.F) {
-	for _, name := range []string{
-		"tcpdump/tcp_rst_data.pcap",
-		"zeek/Traces/http/get-to-ssh-server.pcap",
-		"gopacket/pcapgo/tests/be/test202.pcapng",
-		"ndpi/tls_1.3_unidirectional_server.pcapng",
-	} {
-		raw, err := os.ReadFile(filepath.Join(corpusDir, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(raw)
-	}
+	addFileSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := newFileSource(bytes.NewReader(data), nil, "fuzz", 0, FileOptions{})
 		if err != nil {
@@ -56,6 +46,61 @@ func FuzzFileSource(f *testing.F) {
 		st := s.Stats()
 		if st.TCPPackets+st.NonTCP+st.Undecodable+st.Filtered != st.Packets {
 			t.Fatalf("Stats do not add up: %+v", st)
+		}
+
+	})
+}
+
+// addFileSeeds seeds a fuzz target with captures of the corpus: pcap
+// (little- and big-endian) and pcapng.
+func addFileSeeds(f *testing.F) {
+	for _, name := range []string{
+		"tcpdump/tcp_rst_data.pcap",
+		"zeek/Traces/http/get-to-ssh-server.pcap",
+		"gopacket/pcapgo/tests/be/test202.pcapng",
+		"ndpi/tls_1.3_unidirectional_server.pcapng",
+	} {
+		raw, err := os.ReadFile(filepath.Join(corpusDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+}
+
+// FuzzPrefetch reads arbitrary bytes directly and through Prefetch, which
+// reads a classic pcap's records its own way when it can (nextPcap): the
+// same packets, Stats after each and end. (A target of its own: each input
+// costs Prefetch's batches and goroutine, which would slow FuzzFileSource
+// ten times.)
+func FuzzPrefetch(f *testing.F) {
+	addFileSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		open := func() Source {
+			s, err := newFileSource(bytes.NewReader(data), nil, "fuzz", 0, FileOptions{})
+			if err != nil {
+				return nil
+			}
+			return s
+		}
+		direct := open()
+		if direct == nil {
+			return
+		}
+		want, wantErr, wantStats := drain(t, direct, 0)
+		pre := Prefetch(open())
+		defer pre.Close()
+		got, gotErr, gotStats := drain(t, pre, 0)
+		if fmtErr(gotErr) != fmtErr(wantErr) || len(got) != len(want) {
+			t.Fatalf("got %d packets, end %v; want %d, end %v", len(got), gotErr, len(want), wantErr)
+		}
+		for i := range want {
+			if !reflect.DeepEqual(got[i], want[i]) || !reflect.DeepEqual(gotStats[i], wantStats[i]) {
+				t.Fatalf("frame %d: got %+v (stats %+v), want %+v (stats %+v)", want[i].Index, got[i], gotStats[i], want[i], wantStats[i])
+			}
+		}
+		if g, w := gotStats[len(gotStats)-1], wantStats[len(wantStats)-1]; !reflect.DeepEqual(g, w) {
+			t.Fatalf("final stats: got %+v, want %+v", g, w)
 		}
 	})
 }

@@ -80,21 +80,38 @@ func endpointHash16(hi, lo uint64, port uint16) uint64 {
 // a capture gives the same report on every run. An attacker who aims many
 // flows at one value of it only loads one shard or refreshes one bucket of
 // tombstones; the flow maps key on the seeded FlowHash.
+//
+// Decode's fast path computes it from the header bytes (Decoder.route), as
+// it does FlowHash, and Sources pass it on in Packet.RouteHash.
 func RouteHash(a, b netip.AddrPort) uint64 {
 	if aa, ba := a.Addr(), b.Addr(); aa.Is4() && ba.Is4() {
-		x, y := endpoint4(aa, a.Port()), endpoint4(ba, b.Port())
-		if x > y {
-			x, y = y, x
-		}
-		return mix(x^flowK2, y^flowK3)
+		return routeHash4(endpoint4(aa, a.Port()), endpoint4(ba, b.Port()))
 	}
-	return mix(routeEndpoint(a)+routeEndpoint(b), flowK1)
+	return routeHash16(routeEndpoint(a) + routeEndpoint(b))
 }
+
+// routeHash4 is RouteHash of two IPv4 endpoints packed by endpoint4.
+func routeHash4(x, y uint64) uint64 {
+	if x > y {
+		x, y = y, x
+	}
+	return mix(x^flowK2, y^flowK3)
+}
+
+// routeHash16 is RouteHash of any other pair, from the sum of their
+// routeEndpoint values.
+func routeHash16(sum uint64) uint64 { return mix(sum, flowK1) }
 
 // routeEndpoint is endpointHash without the seed.
 func routeEndpoint(ap netip.AddrPort) uint64 {
 	a := ap.Addr().As16()
-	return mix(binary.BigEndian.Uint64(a[:8])^flowK3, binary.BigEndian.Uint64(a[8:])^flowK1) ^ mix(uint64(ap.Port())^flowK2, flowK3)
+	return routeEndpoint16(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]), ap.Port())
+}
+
+// routeEndpoint16 is routeEndpoint of an address given as its two
+// big-endian halves, and a port.
+func routeEndpoint16(hi, lo uint64, port uint16) uint64 {
+	return mix(hi^flowK3, lo^flowK1) ^ mix(uint64(port)^flowK2, flowK3)
 }
 
 // mix is a 64x64->128 multiply folded to 64 bits (wyhash's mum).

@@ -211,7 +211,7 @@ func (s *liveSource) Next(p *Packet) error {
 		s.mark = t
 		p.Index = s.index
 		p.Input = 0
-		p.FlowHash = s.dec.hash // when the fast path hashed the frame; else 0
+		p.FlowHash, p.RouteHash = s.dec.hash, s.dec.route // when the fast path hashed the frame; else 0
 		p.Time = t
 		p.CapLen = n
 		p.WireLen = ci.Length

@@ -42,6 +42,7 @@ func Follow(src Source, stop <-chan struct{}, progress io.Writer) Source {
 	case steadySource(src):
 		f := &followFile{Source: src, done: make(chan struct{}), prog: newProgress(progress, src)}
 		f.ref, _ = src.(Referencer)
+		f.pf, _ = src.(*prefetcher)
 		go func() {
 			select {
 			case <-stop:
@@ -106,9 +107,10 @@ type followFile struct {
 	stopped atomic.Bool
 	done    chan struct{}
 	once    sync.Once
-	prog    *progress  // nil for a live capture
-	ref     Referencer // src's, or nil
-	pk      Packet     // NextRef's packet when src copies
+	prog    *progress   // nil for a live capture
+	ref     Referencer  // src's, or nil
+	pf      *prefetcher // src, when it is one: its NextRef's common case inlined
+	pk      Packet      // NextRef's packet when src copies
 }
 
 // NextRef implements Referencer: src's packet when it hands out its own,
@@ -120,6 +122,14 @@ func (f *followFile) NextRef() (*Packet, error) {
 	}
 	if f.stopped.Load() {
 		return nil, io.EOF
+	}
+	if f.pf != nil {
+		if p := f.pf.take(); p != nil {
+			if f.prog != nil {
+				f.prog.tick(p)
+			}
+			return p, nil
+		}
 	}
 	p, err := f.ref.NextRef()
 	if f.prog != nil && err == nil {

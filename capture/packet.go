@@ -117,34 +117,9 @@ func (t Tunnel) String() string {
 //   - Frame: the whole captured frame with LinkType, for pcap export; it
 //     aliases the read buffer like Payload.
 type Packet struct {
-	Index   uint64    // 1-based frame number within its input, as tshark's frame.number
-	Input   int       // 0-based index of the input the frame came from
-	Time    time.Time // capture time, UTC
-	CapLen  int       // captured frame length
-	WireLen int       // original frame length on the wire
-
-	Src, Dst  netip.AddrPort // unmapped addresses
-	TTL       uint8          // IPv4 TTL or IPv6 hop limit (innermost IP header)
-	IPID      uint16         // IPv4 identification (innermost header)
-	DF        bool           // IPv4 don't-fragment bit
-	FlowLabel uint32         // IPv6 flow label
-	Tunnel    Tunnel         // outermost tunnel opened, if any
-	VLAN      uint16         // outermost 802.1Q VLAN ID, 0 if none
-
-	HasMAC bool
-	SrcMAC [6]byte
-
-	Flags      TCPFlags
-	Reserved   uint8 // the 3 reserved bits of the TCP header (normally 0)
-	Seq, Ack   uint32
-	Window     uint16 // raw header value, not scaled
-	DataOffset uint8  // TCP header length in bytes
-	Opts       Options
-	Len        int    // TCP payload length from the IP header (wire length)
-	Payload    []byte // captured payload; see above
-
-	LinkType int    // link type of Frame (pcap LINKTYPE_ value)
-	Frame    []byte // the captured frame; see above
+	// The fields are in the order of where a flow table reads them: the
+	// first three cache lines hold what it reads of every packet, the
+	// fourth what export and statistics read (TestPacket_layout).
 
 	// FlowHash is FlowHash(Src, Dst) when the Source computed it, else 0:
 	// Prefetch does for every packet, on its reading goroutine, off the
@@ -152,6 +127,38 @@ type Packet struct {
 	// path took the frame (it hashes the header bytes, a few ns where
 	// FlowHash on the netip values costs up to 30 ns for IPv6).
 	FlowHash uint64
+	Index    uint64    // 1-based frame number within its input, as tshark's frame.number
+	Input    int       // 0-based index of the input the frame came from
+	Time     time.Time // capture time, UTC
+	Len      int       // TCP payload length from the IP header (wire length)
+	Flags    TCPFlags
+	TTL      uint8  // IPv4 TTL or IPv6 hop limit (innermost IP header)
+	HasMAC   bool   // SrcMAC is valid
+	IPID     uint16 // IPv4 identification (innermost header)
+	Window   uint16 // raw header value, not scaled
+
+	Src, Dst netip.AddrPort // unmapped addresses
+
+	Seq, Ack uint32
+	Payload  []byte // captured payload; see above
+	Opts     Options
+	SrcMAC   [6]byte
+	DF       bool   // IPv4 don't-fragment bit
+	Reserved uint8  // the 3 reserved bits of the TCP header (normally 0)
+	Tunnel   Tunnel // outermost tunnel opened, if any
+	VLAN     uint16 // outermost 802.1Q VLAN ID, 0 if none
+
+	CapLen     int    // captured frame length
+	WireLen    int    // original frame length on the wire
+	LinkType   int    // link type of Frame (pcap LINKTYPE_ value)
+	Frame      []byte // the captured frame; see above
+	FlowLabel  uint32 // IPv6 flow label
+	DataOffset uint8  // TCP header length in bytes
+
+	// RouteHash is RouteHash(Src, Dst) when the Source computed it (Decode's
+	// fast path does, from the header bytes), else 0; a Sharded routes
+	// packets by it.
+	RouteHash uint64
 }
 
 // Truncated reports whether the snaplen cut part of the TCP payload.

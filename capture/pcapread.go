@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math/bits"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -99,31 +100,47 @@ func (r *pcapRecordReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, er
 	return data, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: wire}, r.linkType, 1, err
 }
 
+// header gives a record header's timestamp and original length (h holds
+// the header; the captured length is h[8:12]).
+func (r *pcapRecordReader) header(h []byte) (ts time.Time, wire int) {
+	// The four fields from two loads: a byte swap each when the file is
+	// big-endian.
+	a, b := binary.LittleEndian.Uint64(h[0:8]), binary.LittleEndian.Uint64(h[8:16])
+	sec, frac, n, orig := uint32(a), uint32(a>>32), uint32(b), uint32(b>>32)
+	if r.big {
+		sec, frac, n, orig = bits.ReverseBytes32(sec), bits.ReverseBytes32(frac), bits.ReverseBytes32(n), bits.ReverseBytes32(orig)
+	}
+	// pcapgo refuses a record whose original length is below its captured
+	// length; libpcap and tshark read it (some writers store a wire length
+	// without the FCS or the link header): so do we, with the wire length
+	// raised to it.
+	return time.Unix(int64(sec), int64(frac*r.nanoFactor)).UTC(), int(max(orig, n))
+}
+
 // read returns the next record's frame, timestamp and original length:
 // next without the interface call and the CaptureInfo, for fileSource's
 // per-packet path. On an error the timestamp and length are those of the
 // record header when it was read.
 func (r *pcapRecordReader) read() (data []byte, ts time.Time, wire int, err error) {
-	if have := r.fill(16); have < 16 {
-		return nil, ts, 0, r.short(have)
+	// The window holds the record, header and frame, most of the time:
+	// fill is called only when it does not.
+	if r.end-r.start < 16 {
+		if have := r.fill(16); have < 16 {
+			return nil, ts, 0, r.short(have)
+		}
 	}
 	h := r.buf[r.start : r.start+16]
 	r.start += 16
-	ts = time.Unix(int64(r.u32(h[0:4])), int64(r.u32(h[4:8])*r.nanoFactor)).UTC()
+	ts, wire = r.header(h)
 	n := int(r.u32(h[8:12]))
-	wire = int(r.u32(h[12:16]))
 	if n > pcapMaxCapture {
 		return nil, ts, wire, fmt.Errorf("capture length exceeds snap length: %d > %d", n, maxRecordLen)
 	}
-	if n > wire {
-		// pcapgo refuses such a record; libpcap and tshark read it (some
-		// writers store a wire length without the FCS or the link
-		// header): so do we, with the wire length raised to it.
-		wire = n
-	}
-	if have := r.fill(n); have < n {
-		r.start += have
-		return nil, ts, wire, r.short(have)
+	if r.end-r.start < n {
+		if have := r.fill(n); have < n {
+			r.start += have
+			return nil, ts, wire, r.short(have)
+		}
 	}
 	data = r.buf[r.start : r.start+n : r.start+n]
 	r.start += n

@@ -106,24 +106,27 @@ type prefetcher struct {
 	done    chan struct{} // closed when the goroutine has returned
 	started bool
 
-	cur    *batch   // batch being handed out
-	held   []*batch // batches done with, not yet given back (see release)
-	i      int      // next packet of cur
-	last   *batch   // batch of the packet returned last (cur, or the last batch at the end)
-	lastI  int      // index of that packet in last, -1 before any
-	err    error    // sticky end
+	cur  *batch   // batch being handed out
+	held []*batch // batches done with, not yet given back (see release)
+	// i is the next packet of cur, and of last: last is the batch of the
+	// packet returned last (cur, until Close drops cur), and i-1 that
+	// packet's index in it; at the end, last is the last batch and i-1
+	// its length (the final counters).
+	i      int
+	pkts   []Packet // cur.pkts, nil without cur
+	last   *batch
+	err    error // sticky end
 	closed bool
 }
 
 func newPrefetcher(s *fileSource) *prefetcher {
 	f := &prefetcher{
-		src:   s,
-		full:  make(chan *batch, prefetchBatches),
-		free:  make(chan *batch, prefetchBatches),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
-		held:  make([]*batch, 0, prefetchBatches),
-		lastI: -1,
+		src:  s,
+		full: make(chan *batch, prefetchBatches),
+		free: make(chan *batch, prefetchBatches),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+		held: make([]*batch, 0, prefetchBatches),
 	}
 	for range prefetchBatches {
 		f.free <- &batch{
@@ -139,7 +142,6 @@ func newPrefetcher(s *fileSource) *prefetcher {
 // or Close stops it.
 func (f *prefetcher) run() {
 	defer close(f.done)
-	s := f.src
 	for {
 		var b *batch
 		select {
@@ -147,51 +149,7 @@ func (f *prefetcher) run() {
 		case <-f.stop:
 			return
 		}
-		b.pkts, b.marks, b.buf, b.hidden, b.err = b.pkts[:0], b.marks[:0], b.buf[:0], b.hidden[:0], nil
-		var hiddenAt, nHidden int32
-		var hiddenSum uint64 // frames counted in the copy at hiddenAt
-		var lastPackets uint64
-		var lastLinks int
-		for len(b.pkts) < cap(b.pkts) {
-			b.pkts = b.pkts[:len(b.pkts)+1]
-			p := &b.pkts[len(b.pkts)-1]
-			buf, err := s.next(p, b.buf)
-			b.buf = buf
-			if err != nil {
-				b.pkts = b.pkts[:len(b.pkts)-1]
-				if err != errNoRoom {
-					b.err = err
-				}
-				break
-			}
-			if p.FlowHash == 0 { // the general path decoded it
-				p.FlowHash = FlowHash(p.Src, p.Dst)
-			}
-			st := &s.stats
-			if st.Packets == lastPackets+1 && len(s.links) == lastLinks && len(b.marks) > 0 {
-				lastPackets++ // the common case: no mark
-				continue
-			}
-			lastPackets, lastLinks = st.Packets, len(s.links)
-			if len(st.Hidden) > 0 {
-				sum := st.HiddenOther
-				for _, h := range st.Hidden {
-					sum += h.Count
-				}
-				if sum != hiddenSum || len(b.marks) == 0 {
-					hiddenAt, nHidden, hiddenSum = int32(len(b.hidden)), int32(len(st.Hidden)), sum
-					b.hidden = append(b.hidden, st.Hidden...)
-				}
-			}
-			b.marks = append(b.marks, mark{
-				at:      int32(len(b.pkts) - 1),
-				packets: st.Packets, tcpPackets: st.TCPPackets, nonTCP: st.NonTCP, undecodable: st.Undecodable,
-				filtered: st.Filtered, snapCut: st.SnapCut,
-				nErrors: len(st.FirstErrors), nLinks: len(s.links),
-				hiddenAt: hiddenAt, nHidden: nHidden, hiddenOther: st.HiddenOther,
-			})
-		}
-		b.stats, b.links = s.stats, s.links
+		f.fill(b)
 		select {
 		case f.full <- b:
 		case <-f.stop:
@@ -201,6 +159,62 @@ func (f *prefetcher) run() {
 			return
 		}
 	}
+}
+
+// fill reads the source's next packets into b, up to its capacity (of
+// packets or of frame bytes), or to the end of the input, which it keeps
+// in b.err.
+func (f *prefetcher) fill(b *batch) {
+	s := f.src
+	b.pkts, b.marks, b.buf, b.hidden, b.err = b.pkts[:0], b.marks[:0], b.buf[:0], b.hidden[:0], nil
+	var hiddenAt, nHidden int32
+	var hiddenSum uint64 // frames counted in the copy at hiddenAt
+	var lastPackets uint64
+	var lastLinks int
+	for len(b.pkts) < cap(b.pkts) {
+		b.pkts = b.pkts[:len(b.pkts)+1]
+		p := &b.pkts[len(b.pkts)-1]
+		buf, ok := s.nextPcap(p, b.buf)
+		var err error
+		if !ok {
+			buf, err = s.next(p, b.buf)
+		}
+		b.buf = buf
+		if err != nil {
+			b.pkts = b.pkts[:len(b.pkts)-1]
+			if err != errNoRoom {
+				b.err = err
+			}
+			break
+		}
+		if p.FlowHash == 0 { // the general path decoded it
+			p.FlowHash = FlowHash(p.Src, p.Dst)
+		}
+		st := &s.stats
+		if st.Packets == lastPackets+1 && len(s.links) == lastLinks && len(b.marks) > 0 {
+			lastPackets++ // the common case: no mark
+			continue
+		}
+		lastPackets, lastLinks = st.Packets, len(s.links)
+		if len(st.Hidden) > 0 {
+			sum := st.HiddenOther
+			for _, h := range st.Hidden {
+				sum += h.Count
+			}
+			if sum != hiddenSum || len(b.marks) == 0 {
+				hiddenAt, nHidden, hiddenSum = int32(len(b.hidden)), int32(len(st.Hidden)), sum
+				b.hidden = append(b.hidden, st.Hidden...)
+			}
+		}
+		b.marks = append(b.marks, mark{
+			at:      int32(len(b.pkts) - 1),
+			packets: st.Packets, tcpPackets: st.TCPPackets, nonTCP: st.NonTCP, undecodable: st.Undecodable,
+			filtered: st.Filtered, snapCut: st.SnapCut,
+			nErrors: len(st.FirstErrors), nLinks: len(s.links),
+			hiddenAt: hiddenAt, nHidden: nHidden, hiddenOther: st.HiddenOther,
+		})
+	}
+	b.stats, b.links = s.stats, s.links
 }
 
 // Next implements Source.
@@ -214,20 +228,40 @@ func (f *prefetcher) Next(p *Packet) error {
 
 // NextRef implements Referencer: the packet where the batch holds it.
 func (f *prefetcher) NextRef() (*Packet, error) {
+	if p := f.take(); p != nil {
+		return p, nil
+	}
+	return f.nextBatch()
+}
+
+// take is NextRef's common case, the next packet of the current batch, or
+// nil (then nextBatch). It is inlined where the caller knows the
+// prefetcher (Follow's Source does): a call less per packet on the flow
+// table's core.
+func (f *prefetcher) take() *Packet {
+	if i := f.i; i < len(f.pkts) {
+		f.i = i + 1
+		return &f.pkts[i]
+	}
+	return nil
+}
+
+// nextBatch is NextRef past the end of the current batch (or after Close,
+// which drops it): the next batch's first packet, or the end.
+func (f *prefetcher) nextBatch() (*Packet, error) {
 	for {
 		if f.err != nil {
 			return nil, f.err
 		}
 		if b := f.cur; b != nil {
 			if f.i < len(b.pkts) {
-				p := &b.pkts[f.i]
-				f.last, f.lastI = b, f.i
+				f.last = b
 				f.i++
-				return p, nil
+				return &b.pkts[f.i-1], nil
 			}
 			if b.err != nil {
 				f.err = b.err
-				f.last, f.lastI = b, len(b.pkts) // the end: the final counters
+				f.last, f.i = b, len(b.pkts)+1 // the end: the final counters
 				return nil, f.err
 			}
 		}
@@ -237,7 +271,7 @@ func (f *prefetcher) NextRef() (*Packet, error) {
 		}
 		if f.cur != nil { // done with: the caller's last packet is no longer valid
 			f.held = append(f.held, f.cur)
-			f.cur = nil
+			f.cur, f.pkts = nil, nil
 		}
 		var next *batch
 		select {
@@ -249,7 +283,7 @@ func (f *prefetcher) NextRef() (*Packet, error) {
 		if len(f.held) >= prefetchRelease {
 			f.release()
 		}
-		f.cur, f.i = next, 0
+		f.cur, f.i, f.pkts = next, 0, next.pkts
 	}
 }
 
@@ -268,16 +302,16 @@ func (f *prefetcher) release() {
 // Stats implements Source: the counters as they were when the packet
 // returned last was read (after the end: the final counters).
 func (f *prefetcher) Stats() Stats {
-	b := f.last
+	b, lastI := f.last, f.i-1
 	if b == nil {
 		return f.src.Stats() // nothing read yet: the goroutine has not started
 	}
 	st := b.stats
-	if f.lastI < len(b.pkts) {
-		m := b.markOf(f.lastI)
-		since := uint64(f.lastI - int(m.at)) // packets after the mark's, each one frame
+	if lastI < len(b.pkts) {
+		m := b.markOf(lastI)
+		since := uint64(lastI - int(m.at)) // packets after the mark's, each one frame
 		snapCut := m.snapCut
-		for i := int(m.at) + 1; i <= f.lastI; i++ {
+		for i := int(m.at) + 1; i <= lastI; i++ {
 			if p := &b.pkts[i]; p.CapLen < p.WireLen && p.Truncated() {
 				snapCut++
 			}
@@ -285,7 +319,7 @@ func (f *prefetcher) Stats() Stats {
 		st.Packets, st.TCPPackets = m.packets+since, m.tcpPackets+since
 		st.NonTCP, st.Undecodable, st.Filtered, st.SnapCut = m.nonTCP, m.undecodable, m.filtered, snapCut
 		st.Truncated = false
-		st.LastTime = b.pkts[f.lastI].Time
+		st.LastTime = b.pkts[lastI].Time
 		st.FirstErrors = st.FirstErrors[:m.nErrors]
 		st.Hidden = b.hidden[m.hiddenAt : m.hiddenAt+m.nHidden]
 		st.HiddenOther = m.hiddenOther
@@ -300,13 +334,13 @@ func (f *prefetcher) addsLinkTypes() bool { return f.src.addsLinkTypes() }
 
 // LinkTypes implements LinkTyper.
 func (f *prefetcher) LinkTypes() []int {
-	b := f.last
+	b, lastI := f.last, f.i-1
 	if b == nil {
 		return f.src.LinkTypes()
 	}
 	links := b.links
-	if f.lastI < len(b.pkts) {
-		links = links[:b.markOf(f.lastI).nLinks]
+	if lastI < len(b.pkts) {
+		links = links[:b.markOf(lastI).nLinks]
 	}
 	return append([]int(nil), links...)
 }
@@ -318,6 +352,7 @@ func (f *prefetcher) Close() error {
 	if f.err == nil {
 		f.err = io.EOF
 	}
+	f.cur, f.pkts = nil, nil // take no longer finds a packet
 	if f.closed {
 		return nil
 	}

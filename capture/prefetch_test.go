@@ -17,6 +17,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/rstscope/rstscope/internal/pcapgen"
 )
 
 // corpusPcaps lists the classic pcap files of the corpus (by magic).
@@ -171,6 +173,9 @@ func drain(t *testing.T, s Source, max int) ([]Packet, error, []Stats) {
 		// fast path decoded the frame: where set, it is FlowHash.
 		if _, pre := s.(*prefetcher); (pre || p.FlowHash != 0) && p.FlowHash != FlowHash(p.Src, p.Dst) {
 			t.Errorf("frame %d: FlowHash %#x, want FlowHash(%v, %v) = %#x", p.Index, p.FlowHash, p.Src, p.Dst, FlowHash(p.Src, p.Dst))
+		}
+		if p.RouteHash != 0 && p.RouteHash != RouteHash(p.Src, p.Dst) {
+			t.Errorf("frame %d: RouteHash %#x, want RouteHash(%v, %v) = %#x", p.Index, p.RouteHash, p.Src, p.Dst, RouteHash(p.Src, p.Dst))
 		}
 		p.FlowHash = 0 // compare the rest
 		p.Payload = append([]byte(nil), p.Payload...)
@@ -458,6 +463,63 @@ func BenchmarkPrefetch(b *testing.B) {
 		f.Close()
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// mixCapture generates, in memory, a mix of about packets frames like the
+// bench capture's (make bench: internal/pcapgen, Ethernet, snaplen 128,
+// mostly TCP), and returns it with its frame count.
+func mixCapture(b *testing.B, packets int) ([]byte, int) {
+	var buf bytes.Buffer
+	g := pcapgen.New(&buf, pcapgen.Options{Snaplen: 128, Seed: 1, Pad: true})
+	if _, err := pcapgen.Mix(g, pcapgen.MixOptions{Flows: max(1, packets*280000/10200000), Packets: packets}); err != nil {
+		b.Fatalf("generate mix: %v", err)
+	}
+	if err := g.Close(); err != nil {
+		b.Fatalf("generate mix: %v", err)
+	}
+	return buf.Bytes(), g.Stats().Packets
+}
+
+// BenchmarkPrefetch_mix reads a generated mix like the bench capture's from
+// memory: "read" is the reading goroutine's work alone (fill, batch after
+// batch, without the hand-off to another goroutine), what it costs per
+// frame on its core; "prefetch" the whole Prefetch, the caller taking each
+// packet by NextRef as the pipeline does.
+func BenchmarkPrefetch_mix(b *testing.B) {
+	data, n := mixCapture(b, 200000)
+	open := func(b *testing.B) *fileSource {
+		s, err := newFileSource(bytes.NewReader(data), nil, "mem", 0, FileOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	b.Run("read", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			f := newPrefetcher(open(b))
+			bt := <-f.free
+			for bt.err == nil {
+				f.fill(bt)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/frame")
+	})
+	b.Run("prefetch", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			f := Prefetch(open(b)).(Referencer)
+			for {
+				if _, err := f.NextRef(); err != nil {
+					break
+				}
+			}
+			f.(Source).Close()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/frame")
+	})
 }
 
 // TestFlowHash: symmetric, never 0, and different for different

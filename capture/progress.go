@@ -29,11 +29,16 @@ func newProgress(w io.Writer, src Source) *progress {
 	return &progress{w: w, on: w != nil, src: pr, start: now, next: now.Add(time.Second)}
 }
 
+// tick counts a packet; it is inlined, report is called once every 64k.
 func (pr *progress) tick(p *Packet) {
 	pr.n++
-	if !pr.on || pr.n&0xffff != 0 {
-		return
+	if pr.n&0xffff == 0 && pr.on {
+		pr.report(p)
 	}
+}
+
+// report prints the line when it is due.
+func (pr *progress) report(p *Packet) {
 	if now := time.Now(); now.After(pr.next) {
 		pr.next = now.Add(500 * time.Millisecond)
 		var read, size int64

@@ -64,7 +64,7 @@ func (t *Table) applyData(e *entry, d Dir, pr, other *dirState, p *capture.Packe
 
 	firstTTL := pr.ttl.Count == 0 // the sender's first non-RST packet of the flow
 	pr.ttl.Add(p.TTL)
-	host := e.hosts[d-1]
+	host := e.hosts[(d-1)&1] // as flowState.dir
 	if t.replaying {
 		host = nil // the host saw this SYN when it arrived (see newSyn)
 	}

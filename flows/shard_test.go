@@ -273,3 +273,43 @@ func FuzzSharded(f *testing.F) {
 		}
 	})
 }
+
+// TestSharded_maxFlowsSplit: shards holding as many established flows as
+// MaxFlows (all recent, so none can be ended early) drop none, though
+// the route hash never splits them evenly; twice as many are still
+// bounded, by what the shards' caps add up to.
+func TestSharded_maxFlowsSplit(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, n := range []int{2, 3, 7} {
+		const max = 35_000
+		s := NewSharded(n, Options{MaxFlows: max})
+		var p capture.Packet
+		for i := range 2 * max {
+			cl, srv := flowAddrs(i)
+			at := t0.Add(time.Duration(i) * time.Microsecond)
+			for k, pk := range []capture.Packet{
+				{Src: cl, Dst: srv, Flags: capture.SYN, Seq: 100},
+				{Src: srv, Dst: cl, Flags: capture.SYN | capture.ACK, Seq: 900, Ack: 101},
+				{Src: cl, Dst: srv, Flags: capture.ACK, Seq: 101, Ack: 901},
+			} {
+				p = pk
+				p.Index, p.Time, p.TTL, p.Window = uint64(3*i+k+1), at, 64, 1000
+				s.Add(&p)
+			}
+			if i == max-1 {
+				s.Flush(at) // hands the batch being filled to the shards
+				if st := s.Stats(); st.Dropped != 0 || st.DroppedFlows != 0 || st.Active != max {
+					t.Fatalf("%d shards, MaxFlows %d, %d flows held: %d active, %d packets and %d flows dropped; want all held (%+v)",
+						n, max, max, st.Active, st.Dropped, st.DroppedFlows, st)
+				}
+			}
+		}
+		s.Flush(t0.Add(time.Second))
+		st := s.Stats()
+		if limit := n * shardMaxFlows(max, n); st.Active > limit || st.DroppedFlows == 0 {
+			t.Fatalf("%d shards, MaxFlows %d, %d flows offered: %d active (shards' caps %d), %d dropped; want at most the caps, the rest dropped",
+				n, max, 2*max, st.Active, limit, st.DroppedFlows)
+		}
+		s.Close()
+	}
+}

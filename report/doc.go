@@ -32,7 +32,8 @@
 // same cause, origin and server, GroupMin (10) or more of them, print in
 // text and markdown as one line (count, first and last RST) and the card
 // of the first; JSON lists them all. Options.Quiet (-q) prints the header
-// and summary only.
+// and summary only. At Close, text cards and markdown sections are drawn
+// on every core (drawer: the input is over by then) and written in order.
 //
 // Memory: a document Writer keeps up to spillAfter findings in memory;
 // past that it writes each to an unlinked temporary file (json: the

@@ -235,8 +235,12 @@ func (e *Exporter) Mark(a, b netip.AddrPort) {
 // (a Recorder, which -w with rotation uses, stops the read instead).
 func (e *Exporter) Packet(p *Packet) error {
 	if e == nil || e.err != nil {
-		return nil
+		return nil // inlined: the read loop calls it for every packet, nearly always nil
 	}
+	return e.packet(p)
+}
+
+func (e *Exporter) packet(p *Packet) error {
 	e.packets++
 	if p.LinkType != e.lastLink {
 		e.lastLink = p.LinkType

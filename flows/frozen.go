@@ -2,6 +2,7 @@ package flows
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"time"
 	"unsafe"
@@ -96,10 +97,18 @@ func (c *codec) encFinish(out []byte) ([]byte, bool) {
 		w++
 		var sm byte
 		for g := s; g < min(s+64, n); g += 8 {
+			end := min(g+8, n)
+			var any uint64
+			for _, v := range c.vals[g:end] {
+				any |= v
+			}
+			if any == 0 {
+				continue // an empty group takes no byte (most are)
+			}
 			gat := w
 			w++
 			var gm byte
-			for k := g; k < min(g+8, n); k++ {
+			for k := g; k < end; k++ {
 				if v := c.vals[k]; v >= 0x80 {
 					gm |= 1 << (k - g)
 					w += binary.PutUvarint(b[w:], v)
@@ -108,10 +117,6 @@ func (c *codec) encFinish(out []byte) ([]byte, bool) {
 					b[w] = byte(v)
 					w++
 				}
-			}
-			if gm == 0 {
-				w = gat // an empty group takes no byte
-				continue
 			}
 			b[gat] = gm
 			sm |= 1 << ((g - s) >> 3)
@@ -152,19 +157,18 @@ func (c *codec) decStart(b []byte) {
 		pos++
 		return b[pos-1]
 	}
+	clear(c.vals[:n])
 	for s := 0; s < n; s += 64 {
 		sm := mask()
 		for g := s; g < min(s+64, n); g += 8 {
-			end := min(g+8, n)
-			var gm byte
-			if sm&(1<<((g-s)>>3)) != 0 {
-				gm = mask()
+			if sm&(1<<((g-s)>>3)) == 0 {
+				continue // an empty group: its fields are zero
 			}
-			for k := g; k < end; k++ {
-				c.vals[k] = 0
-				if gm&(1<<(k-g)) != 0 {
-					c.vals[k] = next()
-				}
+			// The fields whose bits are set, in order (bits past n are
+			// not fields).
+			end := min(g+8, n)
+			for m := mask() & byte(1<<(end-g)-1); m != 0; m &= m - 1 {
+				c.vals[g+bits.TrailingZeros8(m)] = next()
 			}
 		}
 	}

@@ -589,9 +589,11 @@ func TestHostile_synFlood(t *testing.T) {
 	d, rss := runChild(t, gen)
 	t.Logf("%d SYNs, %d RSTs: peak RSS %d MiB (bound %d MiB), %v", syns, len(rsts), rss, floodRSSBoundMiB, time.Since(start).Round(time.Millisecond))
 	// A full table ends its oldest half-open flow for each new SYN: every
-	// SYN is tracked, none dropped, and memory stays at --max-flows flows.
-	if d.Stats.TCPFlows != syns || d.Stats.DroppedFlows != 0 || d.Stats.EndedEarly != syns-maxFlows {
-		t.Errorf("tcp_flows/dropped_flows/flows_ended_early: got %d/%d/%d, want %d/0/%d", d.Stats.TCPFlows, d.Stats.DroppedFlows, d.Stats.EndedEarly, syns, syns-maxFlows)
+	// SYN is tracked, none dropped, and memory stays at --max-flows flows
+	// (shards, on a machine of more cores, hold up to 1.1% more: see
+	// flows.shardMaxFlows).
+	if d.Stats.TCPFlows != syns || d.Stats.DroppedFlows != 0 || d.Stats.EndedEarly > syns-maxFlows || d.Stats.EndedEarly < syns-maxFlows*1011/1000 {
+		t.Errorf("tcp_flows/dropped_flows/flows_ended_early: got %d/%d/%d, want %d/0/%d (up to 1.1%% of %d fewer with shards)", d.Stats.TCPFlows, d.Stats.DroppedFlows, d.Stats.EndedEarly, syns, syns-maxFlows, maxFlows)
 	}
 	checkEveryRST(t, &d, rsts)
 	if rss > floodRSSBoundMiB {

@@ -176,7 +176,6 @@ type itemKind uint8
 const (
 	itemPacket itemKind = iota
 	itemFlush           // advance the clock to now
-	itemClose           // Close the table
 )
 
 type shardItem struct {
@@ -279,8 +278,6 @@ func (sh *shard) run() {
 				t.addAt(&it.p, it.ns)
 			case itemFlush:
 				t.advance()
-			case itemClose:
-				t.Close()
 			}
 		}
 		// The results leave with the batch; the table goes on with the
@@ -438,7 +435,9 @@ func (s *Sharded) dispatch() {
 	s.snapshotDue(false)
 	for _, sh := range s.shards {
 		b := &sh.batch[s.cur]
-		b.items = append(b.items, shardItem{now: s.now, nowNs: s.router.nowNs, kind: itemFlush, seq: s.seq + 1})
+		if !s.closed { // Close put the last flush where a table has it
+			b.items = append(b.items, shardItem{now: s.now, nowNs: s.router.nowNs, kind: itemFlush, seq: s.seq + 1})
+		}
 		sh.in <- s.cur
 	}
 	s.flushSeq[s.cur] = s.seq + 1
@@ -490,12 +489,7 @@ func (s *Sharded) deliver(b int) {
 	// packet of its own at that point cannot know), then by first RST
 	// (its queue's order).
 	for _, oe := range s.events {
-		ev := oe.out
-		ev.SenderHost, ev.ReceiverHost, ev.RSTMACHosts = HostProfile{}, HostProfile{}, 0
-		if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
-			sn := &s.snaps[i]
-			ev.SenderHost, ev.ReceiverHost, ev.RSTMACHosts, oe.emitSeq = sn.sender, sn.receiver, sn.macHosts, sn.seq
-		}
+		s.attach(oe)
 	}
 	slices.SortStableFunc(s.events, func(a, b *openEvent) int {
 		if a.emitSeq != b.emitSeq {
@@ -511,22 +505,7 @@ func (s *Sharded) deliver(b int) {
 		return 0
 	})
 	for _, oe := range s.events {
-		ev := oe.out
-		// Flows as a table has it when it decides the event.
-		s.countFlows(oe.emitSeq)
-		if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
-			for _, x := range [2]struct {
-				h *HostProfile
-				a netip.Addr
-			}{{&ev.SenderHost, s.snaps[i].senderIP}, {&ev.ReceiverHost, s.snaps[i].receiverIP}} {
-				if h := s.router.hosts.get(x.a); h != nil {
-					x.h.Known, x.h.Flows, x.h.TTLFlows = true, h.Flows, h.TTLFlows
-				}
-			}
-		}
-		if s.onEv != nil {
-			s.onEv(ev)
-		}
+		s.hand(oe)
 	}
 	s.countFlows(flushSeq + 1) // the rest of the batch's
 	// Snapshots of RSTs decided by now that no event claimed joined one.
@@ -541,6 +520,68 @@ func (s *Sharded) deliver(b int) {
 		bb.recycle = append(bb.recycle, bb.emitted...)
 		clear(bb.emitted)
 		bb.emitted = bb.emitted[:0]
+	}
+}
+
+// attach gives the event oe decided on a shard the reader's host
+// snapshot of its RST, and the place it takes among the events (emitSeq).
+func (s *Sharded) attach(oe *openEvent) {
+	ev := oe.out
+	ev.SenderHost, ev.ReceiverHost, ev.RSTMACHosts = HostProfile{}, HostProfile{}, 0
+	if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
+		sn := &s.snaps[i]
+		ev.SenderHost, ev.ReceiverHost, ev.RSTMACHosts, oe.emitSeq = sn.sender, sn.receiver, sn.macHosts, sn.seq
+	}
+}
+
+// hand gives the event oe (attached) to OnEvent, with its hosts' flow
+// counts as a table has them when it decides the event.
+func (s *Sharded) hand(oe *openEvent) {
+	ev := oe.out
+	s.countFlows(oe.emitSeq)
+	if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
+		for _, x := range [2]struct {
+			h *HostProfile
+			a netip.Addr
+		}{{&ev.SenderHost, s.snaps[i].senderIP}, {&ev.ReceiverHost, s.snaps[i].receiverIP}} {
+			if h := s.router.hosts.get(x.a); h != nil {
+				x.h.Known, x.h.Flows, x.h.TTLFlows = true, h.Flows, h.TTLFlows
+			}
+		}
+	}
+	if s.onEv != nil {
+		s.onEv(ev)
+	}
+}
+
+// closeQueues decides the events still waiting on the shards at the end
+// of input, as Table.Close does (EndOfInput), on the caller's goroutine
+// while the shards are idle: one at a time, the shard whose first waiting
+// event has the earliest first RST next, which is one table's queue
+// order, each handed to OnEvent before the next is built. A shard's Close
+// built them all within one batch, 4.7 KB an Event until the batch came
+// back: 336 MiB for TestHostile_rstFlood's backlog with two shards.
+func (s *Sharded) closeQueues() {
+	for {
+		var next *Table
+		var nk rstKey
+		for _, sh := range s.shards {
+			if t := sh.t; t.qhead < len(t.queue) {
+				if k := keyOf(&t.queue[t.qhead].first); next == nil || k.less(nk) {
+					next, nk = t, k
+				}
+			}
+		}
+		if next == nil {
+			return
+		}
+		next.emitSeq = math.MaxUint64
+		next.emitHead(true)
+		oe := next.emitted[len(next.emitted)-1]
+		next.emitted = next.emitted[:len(next.emitted)-1]
+		s.attach(oe)
+		s.hand(oe)
+		next.freeOpen(oe) // the next one's Event is this one's
 	}
 }
 
@@ -568,7 +609,8 @@ func (s *Sharded) Close() {
 	// A table decides at its last packet what was due by then, and at
 	// Close (EndOfInput) the rest, the last packet's own RST included: so
 	// each shard flushes to the reader's clock, the last packet's shard
-	// just before that packet, then closes.
+	// just before that packet; then, the shards idle, the rest are
+	// decided in one table's order (closeQueues) and the shards close.
 	for _, sh := range s.shards {
 		b := &sh.batch[s.cur]
 		fl := shardItem{now: s.now, nowNs: s.router.nowNs, kind: itemFlush, seq: s.seq}
@@ -577,15 +619,20 @@ func (s *Sharded) Close() {
 		} else {
 			b.items = append(b.items, fl)
 		}
-		b.items = append(b.items, shardItem{now: s.now, nowNs: s.router.nowNs, kind: itemClose, seq: math.MaxUint64})
 	}
-	last := s.cur
 	s.dispatch()
-	s.flushSeq[last] = math.MaxUint64 // every snapshot is claimed or dropped now
 	s.wait()
 	for _, sh := range s.shards {
 		close(sh.in)
 	}
+	s.closeQueues()
+	for _, sh := range s.shards {
+		sh.t.emitSeq = math.MaxUint64
+		sh.t.Close() // the flows end; no event is left
+	}
+	s.countFlows(math.MaxUint64)
+	clear(s.snapAt)
+	s.snaps, s.shead = s.snaps[:0], 0
 }
 
 // Stats sums the shards' counters (PeakActive is the sum of the shards'

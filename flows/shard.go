@@ -56,6 +56,7 @@ type Sharded struct {
 	cur      int
 	inflight int
 	items    int // items in the batch being filled, all shards
+	rsts     int // RSTs among them (see shardBatchRSTs)
 	now      time.Time
 	look     time.Duration
 	// reqs are the RSTs routed whose host snapshot is not yet taken,
@@ -158,6 +159,14 @@ func keyOf(r *RSTPacket) rstKey { return rstKey{unixNano(r.Time), r.Input, r.Fra
 var shardBatch = 1024
 
 const shardBytes = 1 << 20
+
+// shardBatchRSTs: the batches are also sent once they hold this many RSTs
+// (all shards together). An RST can make its shard decide an event at
+// once (the pending-event cap), and a decided event waits on the shard as
+// a full Event (4.7 KB) until its batch comes back: in an RST flood,
+// batches of 1,024 RSTs kept thousands (TestHostile_rstFlood, two shards:
+// 239 MiB peak, one table 59 MiB).
+const shardBatchRSTs = 128
 
 // shardRing is how many batches each shard has: one being filled, the
 // others with the shard (see Sharded.cur).
@@ -332,7 +341,7 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 		sh = s.shards[rh%s.n]
 	}
 	b := &sh.batch[s.cur]
-	if len(b.items) >= shardBatch || len(b.buf) > shardBytes {
+	if len(b.items) >= shardBatch || len(b.buf) > shardBytes || s.rsts >= shardBatchRSTs {
 		s.dispatch()
 		b = &sh.batch[s.cur]
 	}
@@ -355,6 +364,7 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 	s.items++
 	s.lastShard, s.lastItem = sh, len(b.items)-1
 	if rst {
+		s.rsts++
 		s.request(p)
 	}
 }
@@ -450,7 +460,7 @@ func (s *Sharded) dispatch() {
 		b := &sh.batch[s.cur]
 		b.items, b.buf = b.items[:0], b.buf[:0]
 	}
-	s.items = 0
+	s.items, s.rsts = 0, 0
 }
 
 // wait waits for every batch with the shards and delivers their events.

@@ -79,6 +79,9 @@ type Sharded struct {
 	events  []*openEvent // events of the last batch, all shards, to sort
 	onEv    func(*Event)
 	closed  bool
+	// closing: Close has begun; lateSnap holds a snapshot snapFor took then.
+	closing  bool
+	lateSnap hostSnap
 	// lastShard holds the last packet routed, at lastItem of its batch;
 	// seq counts the packets routed.
 	lastShard *shard
@@ -409,17 +412,11 @@ func (s *Sharded) snapshotDue(all bool) {
 		if !all && r.key.ns+int64(s.look) >= now {
 			break
 		}
-		sn := hostSnap{key: r.key, seq: s.seq + 1, senderIP: r.sender, receiverIP: r.receiver}
+		seq := s.seq + 1
 		if all {
-			sn.seq = math.MaxUint64
+			seq = math.MaxUint64
 		}
-		if h := s.router.hosts.get(r.sender); h != nil {
-			sn.sender = *h
-		}
-		if h := s.router.hosts.get(r.receiver); h != nil {
-			sn.receiver = *h
-		}
-		sn.macHosts = s.router.rstMACHosts(r.hasMAC, r.mac)
+		sn := s.snapOf(r, seq)
 		if s.shead > 64 && s.shead*2 > len(s.snaps) {
 			n := copy(s.snaps, s.snaps[s.shead:])
 			s.snaps = s.snaps[:n]
@@ -432,6 +429,50 @@ func (s *Sharded) snapshotDue(all bool) {
 		s.snaps = append(s.snaps, sn)
 		s.rhead++
 	}
+}
+
+// snapOf takes the host snapshot of the RST request r, at the reader's
+// packet seq.
+func (s *Sharded) snapOf(r *hostReq, seq uint64) hostSnap {
+	sn := hostSnap{key: r.key, seq: seq, senderIP: r.sender, receiverIP: r.receiver}
+	if h := s.router.hosts.get(r.sender); h != nil {
+		sn.sender = *h
+	}
+	if h := s.router.hosts.get(r.receiver); h != nil {
+		sn.receiver = *h
+	}
+	sn.macHosts = s.router.rstMACHosts(r.hasMAC, r.mac)
+	return sn
+}
+
+// snapFor gives the host snapshot of the RST with key k, or nil if none
+// was taken: once Close has begun, the snapshot of a request still
+// waiting is taken when its event asks for it (into tmp), as
+// snapshotDue(true) would have taken it at Close (every packet is routed,
+// so the hosts no longer change), one at a time rather than for every
+// waiting RST at once (100,000 snapshots in TestHostile_rstFlood).
+func (s *Sharded) snapFor(k rstKey, tmp *hostSnap) *hostSnap {
+	if i, ok := s.snapAt[k]; ok && i >= s.shead {
+		return &s.snaps[i]
+	}
+	if !s.closing {
+		return nil
+	}
+	rs := s.reqs[s.rhead:]
+	j, found := slices.BinarySearchFunc(rs, k, func(r hostReq, k rstKey) int {
+		switch {
+		case r.key.less(k):
+			return -1
+		case k.less(r.key):
+			return 1
+		}
+		return 0
+	})
+	if !found {
+		return nil
+	}
+	*tmp = s.snapOf(&rs[j], math.MaxUint64)
+	return tmp
 }
 
 // dispatch ends every shard's batch with a flush to the reader's clock
@@ -538,8 +579,7 @@ func (s *Sharded) deliver(b int) {
 func (s *Sharded) attach(oe *openEvent) {
 	ev := oe.out
 	ev.SenderHost, ev.ReceiverHost, ev.RSTMACHosts = HostProfile{}, HostProfile{}, 0
-	if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
-		sn := &s.snaps[i]
+	if sn := s.snapFor(keyOf(&ev.RSTs[0]), &s.lateSnap); sn != nil {
 		ev.SenderHost, ev.ReceiverHost, ev.RSTMACHosts, oe.emitSeq = sn.sender, sn.receiver, sn.macHosts, sn.seq
 	}
 }
@@ -549,11 +589,11 @@ func (s *Sharded) attach(oe *openEvent) {
 func (s *Sharded) hand(oe *openEvent) {
 	ev := oe.out
 	s.countFlows(oe.emitSeq)
-	if i, ok := s.snapAt[keyOf(&ev.RSTs[0])]; ok && i >= s.shead {
+	if sn := s.snapFor(keyOf(&ev.RSTs[0]), &s.lateSnap); sn != nil {
 		for _, x := range [2]struct {
 			h *HostProfile
 			a netip.Addr
-		}{{&ev.SenderHost, s.snaps[i].senderIP}, {&ev.ReceiverHost, s.snaps[i].receiverIP}} {
+		}{{&ev.SenderHost, sn.senderIP}, {&ev.ReceiverHost, sn.receiverIP}} {
 			if h := s.router.hosts.get(x.a); h != nil {
 				x.h.Known, x.h.Flows, x.h.TTLFlows = true, h.Flows, h.TTLFlows
 			}
@@ -615,7 +655,7 @@ func (s *Sharded) Close() {
 	}
 	s.closed = true
 	s.router.releaseOutlier()
-	s.snapshotDue(true)
+	s.closing = true // the snapshots still to take are taken as asked (snapFor)
 	// A table decides at its last packet what was due by then, and at
 	// Close (EndOfInput) the rest, the last packet's own RST included: so
 	// each shard flushes to the reader's clock, the last packet's shard
@@ -630,7 +670,11 @@ func (s *Sharded) Close() {
 			b.items = append(b.items, fl)
 		}
 	}
+	last := s.cur
 	s.dispatch()
+	// The last batch keeps every snapshot taken: the events closeQueues
+	// decides after it may claim them (its flows are counted there too).
+	s.flushSeq[last] = 0
 	s.wait()
 	for _, sh := range s.shards {
 		close(sh.in)
@@ -643,6 +687,7 @@ func (s *Sharded) Close() {
 	s.countFlows(math.MaxUint64)
 	clear(s.snapAt)
 	s.snaps, s.shead = s.snaps[:0], 0
+	s.reqs, s.rhead = s.reqs[:0], 0
 }
 
 // Stats sums the shards' counters (PeakActive is the sum of the shards'

@@ -42,6 +42,12 @@ const (
 	// Event. The bound leaves room for GC timing, not for a regression to
 	// whole Events (+150 MB).
 	rstFloodRSSBoundMiB = 96
+	// rstFloodShardsRSSBoundMiB is that bound with two shards, whose
+	// batches and the reader's host snapshot request per waiting RST (88
+	// bytes) add to the process: measured 90 MiB (336 MiB when each shard
+	// built every waiting event's Event at Close, 186 MiB when the
+	// reader took every waiting RST's host snapshot at once).
+	rstFloodShardsRSSBoundMiB = 128
 	// establishedRSSBoundMiB bounds 1,000,000 concurrent established
 	// flows that each carried an HTTP request and response (issue 17:
 	// 500 MB): past --hot-flows they are frozen (flows/freezer.go).
@@ -743,7 +749,6 @@ func TestHostile_rstFlood(t *testing.T) {
 	if testing.Short() {
 		n = 40_000 // still past the cap on waiting events
 	}
-	start := time.Now()
 	gen := func(f io.Writer) error {
 		w := pcapgen.NewRaw(f, 101, 65535)
 		srv := netip.MustParseAddrPort("192.0.2.80:80")
@@ -758,19 +763,26 @@ func TestHostile_rstFlood(t *testing.T) {
 		}
 		return w.Close()
 	}
-	c := &ndjsonCounter{t: t, frames: map[uint64]bool{}}
-	rss := runChildTo(t, gen, c, "--format", "ndjson", "--max-flows", "1000")
-	t.Logf("%d RSTs: peak RSS %d MiB (bound %d MiB), %v", n, rss, rstFloodRSSBoundMiB, time.Since(start).Round(time.Millisecond))
-	var sum hostileDoc
-	if err := json.Unmarshal(c.last, &sum); err != nil {
-		t.Fatalf("ndjson summary line: %v (%.200q)", err, c.last)
-	}
-	if c.findings != n || len(c.frames) != n || sum.Stats.RSTPackets != uint64(n) || sum.Stats.Findings != uint64(n) {
-		t.Errorf("findings %d naming %d RST frames, summary %d RSTs %d findings: want %d each",
-			c.findings, len(c.frames), sum.Stats.RSTPackets, sum.Stats.Findings, n)
-	}
-	if rss > rstFloodRSSBoundMiB {
-		t.Errorf("peak RSS: got %d MiB, want at most %d MiB", rss, rstFloodRSSBoundMiB)
+	// One table, and two shards (the default on 2 cores; more on more).
+	for _, c := range []struct {
+		shards string
+		bound  int
+	}{{"1", rstFloodRSSBoundMiB}, {"2", rstFloodShardsRSSBoundMiB}} {
+		start := time.Now()
+		out := &ndjsonCounter{t: t, frames: map[uint64]bool{}}
+		rss := runChildTo(t, gen, out, "--format", "ndjson", "--max-flows", "1000", "--shards", c.shards)
+		t.Logf("%d RSTs, --shards %s: peak RSS %d MiB (bound %d MiB), %v", n, c.shards, rss, c.bound, time.Since(start).Round(time.Millisecond))
+		var sum hostileDoc
+		if err := json.Unmarshal(out.last, &sum); err != nil {
+			t.Fatalf("--shards %s: ndjson summary line: %v (%.200q)", c.shards, err, out.last)
+		}
+		if out.findings != n || len(out.frames) != n || sum.Stats.RSTPackets != uint64(n) || sum.Stats.Findings != uint64(n) {
+			t.Errorf("--shards %s: findings %d naming %d RST frames, summary %d RSTs %d findings: want %d each",
+				c.shards, out.findings, len(out.frames), sum.Stats.RSTPackets, sum.Stats.Findings, n)
+		}
+		if rss > c.bound {
+			t.Errorf("--shards %s: peak RSS: got %d MiB, want at most %d MiB", c.shards, rss, c.bound)
+		}
 	}
 }
 

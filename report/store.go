@@ -153,12 +153,9 @@ func (s *store) eachRaw(fn func(id, consequenceOf int, echo bool, b []byte) erro
 		if s.file == nil {
 			b = s.rawBuf[k.off : k.off+int64(k.n)]
 		} else {
-			if cap(buf) < int(k.n) {
-				buf = make([]byte, k.n)
-			}
-			b = buf[:k.n]
-			if _, err := s.file.ReadAt(b, k.off); err != nil && err != io.EOF {
-				return fmt.Errorf("report: spill: %w", err)
+			var err error
+			if b, err = s.record(k, &buf); err != nil {
+				return err
 			}
 		}
 		// What resolve reads of a finding, from the key.
@@ -175,6 +172,19 @@ func (s *store) eachRaw(fn func(id, consequenceOf int, echo bool, b []byte) erro
 		}
 	}
 	return nil
+}
+
+// record reads the spilled record of key k into *buf (grown as needed)
+// and returns it.
+func (s *store) record(k storeKey, buf *[]byte) ([]byte, error) {
+	if cap(*buf) < int(k.n) {
+		*buf = make([]byte, k.n)
+	}
+	b := (*buf)[:k.n]
+	if _, err := s.file.ReadAt(b, k.off); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("report: spill: %w", err)
+	}
+	return b, nil
 }
 
 // sortKeys sorts the keys by RST time, then frame, then input (write
@@ -221,12 +231,9 @@ func (s *store) each(fn func(f *heuristics.Finding) error) error {
 	var buf []byte
 	var f heuristics.Finding
 	for i, k := range s.keys {
-		if cap(buf) < int(k.n) {
-			buf = make([]byte, k.n)
-		}
-		b := buf[:k.n]
-		if _, err := s.file.ReadAt(b, k.off); err != nil && err != io.EOF {
-			return fmt.Errorf("report: spill: %w", err)
+		b, err := s.record(k, &buf)
+		if err != nil {
+			return err
 		}
 		if err := readSpill(string(b), &f); err != nil {
 			return err

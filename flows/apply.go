@@ -244,9 +244,13 @@ func (t *Table) clientHello(e *entry, d Dir, p *capture.Packet) {
 	pr := e.st.dir(d)
 	b := p.Payload
 	r := t.request(pr)
-	parseClientHello(helloDefrag(b), r)
-	pr.tlsVersion = r.TLSVersion
 	need, done := helloNeed(b)
+	msg := b
+	if need < len(msg) {
+		msg = msg[:need] // what follows the message is not part of it
+	}
+	parseClientHello(helloDefrag(msg), r)
+	pr.tlsVersion = r.TLSVersion
 	if !done && len(b) == p.Len && need <= maxHelloRaw && e.hello == nil && t.helloBytes+need <= maxHelloTotal {
 		t.helloBytes += need
 		e.hello = &helloBuf{b: append(make([]byte, 0, need), b...), need: need, next: Seq(p.Seq).Add(uint32(p.Len)), dir: d}

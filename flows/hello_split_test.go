@@ -64,6 +64,15 @@ func TestTLS_clientHelloSplit(t *testing.T) {
 		{"header_across_records", [][]byte{reframe(hello, 1, 2)}, 1 << 16},
 		{"two_records_two_segments", [][]byte{reframe(hello, 40)[:45], reframe(hello, 40)[45:]}, 1 << 16},
 		{"records_and_first_byte", func() [][]byte { b := reframe(hello, 20, inHS+2); return [][]byte{b[:1], b[1:]} }(), 100},
+		// A record header claiming more than maxHelloRaw (17,408 bytes, a
+		// valid TLSCiphertext length) around a short message, its first
+		// two bytes alone: the message header tells what to wait for, not
+		// the record's.
+		{"record_longer_than_message", func() [][]byte {
+			b := append([]byte(nil), hello...)
+			b[3], b[4] = 0x44, 0x00
+			return [][]byte{b[:2], b[2:]}
+		}(), 1 << 16},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

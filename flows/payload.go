@@ -418,7 +418,9 @@ func helloPrefix(b []byte) bool {
 // handshake message needs (its records' headers included) as far as b
 // tells, and whether b holds it all. A message split over several
 // records (RFC 8446 section 5.1 allows any fragmentation) needs every
-// record up to its last byte. A record that is not a handshake record
+// record up to its last byte. Until the message's header has arrived,
+// need asks only for that header: a record may claim far more than the
+// message it holds. A record that is not a handshake record
 // ends the walk: need is then len(b) and done true (nothing more can be
 // added to the message).
 func helloNeed(b []byte) (need int, done bool) {
@@ -448,6 +450,12 @@ func helloNeed(b []byte) (need int, done bool) {
 			return need, len(b) >= need
 		}
 		if len(body) < rlen {
+			if total < 0 {
+				// The message's length is not known yet: ask only for the
+				// rest of its header, not for a record that may be far
+				// longer than the message (or than maxHelloRaw).
+				return o + 5 + min(rlen, len(body)+len(hdr)-hn), false
+			}
 			return o + 5 + rlen, false
 		}
 		got += rlen

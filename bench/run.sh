@@ -4,15 +4,17 @@
 # Builds the benchmark capture with cmd/rstgen (deterministic; cached in
 # pcaps/bench/ and reused while the parameters and the generator's source are
 # unchanged), then prints one table: rstscope end to end (median of
-# BENCH_RUNS runs), tshark and tcpdump filtering the RSTs of the same file,
-# the rstscope/tshark speed ratio, and the Go benchmarks of every package.
+# BENCH_RUNS runs), the floor (timed in the same rounds as rstscope's
+# default), tshark and tcpdump filtering the RSTs of the same file, the
+# speed ratios, and the Go benchmarks of every package.
 #
 # Environment (defaults in brackets):
 #   BENCH_PACKETS   packets in the capture [10200000]
 #   BENCH_FLOWS     TCP flows [scaled: 280000 per 10.2 M packets]
 #   BENCH_SNAPLEN   128 (payload cut, as production captures) or 65535 [128]
 #   BENCH_SEED      generator seed [1]
-#   BENCH_RUNS      rstscope runs, the median is shown [3]
+#   BENCH_RUNS      runs of each rstscope row and rounds with the floor;
+#                   medians are shown [3]
 #   BENCH_GO        1 to run `go test -bench`, 0 to skip [1]
 #   BENCH_BENCHTIME go test -benchtime [1s]
 #   BENCH_DIR       where captures are kept [pcaps/bench]
@@ -113,6 +115,21 @@ if [[ ! -x $BIN ]]; then
 	say "$BIN missing: building it"
 	$GO build -o "$BIN" . >/dev/null 2>&1 || true
 fi
+# seen_rsts FLAGS...: rstscope's own RST count on the file (an untimed run).
+seen_rsts() {
+	if "$BIN" "$@" -r "$PCAP" --format json -o "$TMP/out.json" 2>/dev/null; then
+		grep -m1 -o '"rst_packets": *[0-9]*' "$TMP/out.json" | grep -o '[0-9]*$' || true
+	fi
+}
+# median: the median of the numbers on stdin.
+median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+# rst_row LABEL WALL RSS RSTS: rstscope's row and its RSS per flow.
+rst_row() {
+	row "$1" "$RUNS, median" "$2" "$(rate "$GEN_PKTS" "$2")" "$(rate "$FILE_BYTES" "$2")" "$3" "" "" "$4"
+	if [[ -n $3 && $3 != 0 ]]; then
+		row "  peak RSS per TCP flow" "" "" "" "" "" "$(( $3 * 1024 / GEN_FLOWS ))" "" ""
+	fi
+}
 # run_rstscope LABEL [FLAGS...]: RUNS timed runs (median wall, max RSS), one
 # untimed run for rstscope's own RST count; sets R_WALL and R_RSS.
 run_rstscope() {
@@ -132,18 +149,17 @@ run_rstscope() {
 		row "$label failed ($fail)" "-" "" "" "" "" "" "" ""
 		return
 	fi
-	R_WALL=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+	R_WALL=$(printf '%s\n' "${walls[@]}" | median)
 	R_RSS=$(printf '%s\n' "${rsses[@]}" | sort -g | tail -1)
-	local seen=""
-	if "$BIN" "$@" -r "$PCAP" --format json -o "$TMP/out.json" 2>/dev/null; then
-		seen=$(grep -m1 -o '"rst_packets": *[0-9]*' "$TMP/out.json" | grep -o '[0-9]*$' || true)
-	fi
-	row "$label" "$RUNS, median" "$R_WALL" \
-		"$(rate "$GEN_PKTS" "$R_WALL")" "$(rate "$FILE_BYTES" "$R_WALL")" "$R_RSS" "" "" "$seen"
-	if [[ -n $R_RSS && $R_RSS != 0 ]]; then
-		row "  peak RSS per TCP flow" "" "" "" "" "" "$(( R_RSS * 1024 / GEN_FLOWS ))" "" ""
-	fi
+	rst_row "$label" "$R_WALL" "$R_RSS" "$(seen_rsts "$@")"
 }
+FLOOR_WALL=""
+PAIRED=""
+HAVE_FLOOR=0
+fwalls=()
+if (cd bench/floor && $GO build -o "$TMP/floor" .) >"$TMP/floor-build.txt" 2>&1; then
+	HAVE_FLOOR=1
+fi
 if [[ ! -x $BIN ]]; then
 	row "rstscope not built" "-" "" "" "" "" "" "" ""
 else
@@ -161,31 +177,67 @@ else
 		NSH=$(nproc)
 		run_rstscope "rstscope -r F --shards $NSH (a shard per core)" --shards "$NSH"
 	fi
-	run_rstscope "rstscope -r F --format json -o /dev/null"
-	RST_WALL=$R_WALL; RST_RSS=$R_RSS
+	# The default, in rounds with the floor (below): each round times
+	# rstscope then the floor back to back, so that the ratio compares runs
+	# that met the same machine (on a shared VM the same binary moves 20-40%
+	# from one minute to the next). The ratio is that of the medians; the
+	# median of the rounds' own ratios is shown beside it.
+	label="rstscope -r F --format json -o /dev/null"
+	walls=(); rsses=(); fwalls=(); ratios=(); fail=""
+	for ((i = 1; i <= RUNS; i++)); do
+		say "$label run $i/$RUNS"
+		measure /dev/null "$BIN" -r "$PCAP" --format json -o /dev/null
+		if (( M_RC != 0 )); then
+			fail="exit $M_RC: $(tail -1 "$TMP/stderr.txt")"
+			break
+		fi
+		walls+=("$M_WALL"); rsses+=("${M_RSS:-0}"); w=$M_WALL
+		if (( HAVE_FLOOR )); then
+			say "floor -mode flow run $i/$RUNS"
+			measure /dev/null "$TMP/floor" -mode flow "$PCAP"
+			if (( M_RC == 0 )); then
+				fwalls+=("$M_WALL"); ratios+=("$(awk -v a="$w" -v b="$M_WALL" 'BEGIN{printf "%.3f", b/a}')")
+				FLOOR_RSS=$M_RSS
+				FLOOR_RSTS=$(grep -o 'rsts=[0-9]*' "$TMP/stderr.txt" | cut -d= -f2)
+				FLOOR_BPF=$(grep -o 'bytesPerFlow=[0-9]*' "$TMP/stderr.txt" | cut -d= -f2)
+			fi
+		fi
+	done
+	if [[ -n $fail ]]; then
+		row "$label failed ($fail)" "-" "" "" "" "" "" "" ""
+	else
+		RST_WALL=$(printf '%s\n' "${walls[@]}" | median)
+		RST_RSS=$(printf '%s\n' "${rsses[@]}" | sort -g | tail -1)
+		rst_row "$label" "$RST_WALL" "$RST_RSS" "$(seen_rsts)"
+	fi
+	if (( ${#fwalls[@]} > 0 )); then
+		FLOOR_WALL=$(printf '%s\n' "${fwalls[@]}" | median)
+		PAIRED=$(printf '%s\n' "${ratios[@]}" | median)
+	fi
 fi
 
 # The floor (bench/floor, a copy of shared/floor): gopacket's
-# DecodingLayerParser and a Go map of flows, one goroutine ("flow"), and its
-# reader + two shards variant ("flow-shard"). rstscope's speed is quoted as
-# a ratio to "flow" measured in this same run, so a busy machine cannot
-# flatter or shame it.
-FLOOR_WALL=""
-if (cd bench/floor && $GO build -o "$TMP/floor" .) >"$TMP/floor-build.txt" 2>&1; then
-	for mode in flow flow-shard; do
-		say "floor -mode $mode"
-		measure /dev/null "$TMP/floor" -mode "$mode" "$PCAP"
-		if (( M_RC != 0 )); then
-			row "floor -mode $mode failed (exit $M_RC)" "1" "" "" "" "" "" "" ""
-			continue
-		fi
-		[[ $mode == flow ]] && FLOOR_WALL=$M_WALL
+# DecodingLayerParser and a Go map of flows, one goroutine ("flow", timed in
+# rounds with rstscope above), and its reader + two shards variant
+# ("flow-shard", once). rstscope's speed is quoted as a ratio to "flow"
+# measured in this same run, so a busy machine cannot flatter or shame it.
+if (( HAVE_FLOOR )); then
+	if [[ -n $FLOOR_WALL ]]; then
+		row "floor -mode flow (decode + flow map)" "${#fwalls[@]}, median" "$FLOOR_WALL" "$(rate "$GEN_PKTS" "$FLOOR_WALL")" \
+			"$(rate "$FILE_BYTES" "$FLOOR_WALL")" "$FLOOR_RSS" "" "" "$FLOOR_RSTS"
+		[[ -n $FLOOR_BPF && $FLOOR_BPF != 0 ]] && row "  heap per TCP flow" "" "" "" "" "" "$FLOOR_BPF" "" ""
+	elif [[ -x $BIN ]]; then
+		row "floor -mode flow failed" "-" "" "" "" "" "" "" ""
+	fi
+	say "floor -mode flow-shard"
+	measure /dev/null "$TMP/floor" -mode flow-shard "$PCAP"
+	if (( M_RC != 0 )); then
+		row "floor -mode flow-shard failed (exit $M_RC)" "1" "" "" "" "" "" "" ""
+	else
 		fl=$(grep -o 'rsts=[0-9]*' "$TMP/stderr.txt" | cut -d= -f2)
-		bpf=$(grep -o 'bytesPerFlow=[0-9]*' "$TMP/stderr.txt" | cut -d= -f2)
-		row "floor -mode $mode (decode + flow map)" "1" "$M_WALL" "$(rate "$GEN_PKTS" "$M_WALL")" \
+		row "floor -mode flow-shard (reader + two shards)" "1" "$M_WALL" "$(rate "$GEN_PKTS" "$M_WALL")" \
 			"$(rate "$FILE_BYTES" "$M_WALL")" "$M_RSS" "" "" "$fl"
-		[[ -n $bpf && $bpf != 0 ]] && row "  heap per TCP flow" "" "" "" "" "" "$bpf" "" ""
-	done
+	fi
 else
 	row "floor not built: $(tail -1 "$TMP/floor-build.txt")" "-" "" "" "" "" "" "" ""
 fi
@@ -221,7 +273,10 @@ else
 fi
 
 if [[ -n $RST_WALL && -n $FLOOR_WALL ]]; then
-	row "speed ratio rstscope/floor (same run)" "" "$(awk -v a="$RST_WALL" -v b="$FLOOR_WALL" 'BEGIN{printf "%.2fx", b/a}')" "" "" "" "" "" ""
+	row "speed ratio rstscope/floor (medians, same rounds)" "" "$(awk -v a="$RST_WALL" -v b="$FLOOR_WALL" 'BEGIN{printf "%.2fx", b/a}')" "" "" "" "" "" ""
+fi
+if [[ -n $PAIRED ]]; then
+	row "  median of the rounds' own ratios" "" "$(awk -v r="$PAIRED" 'BEGIN{printf "%.2fx", r}')" "" "" "" "" "" ""
 fi
 if [[ -n $RST1_WALL && -n $FLOOR_WALL ]]; then
 	row "speed ratio rstscope --shards 1/floor" "" "$(awk -v a="$RST1_WALL" -v b="$FLOOR_WALL" 'BEGIN{printf "%.2fx", b/a}')" "" "" "" "" "" ""

@@ -100,7 +100,9 @@ type fileSource struct {
 	// steady is set when reads never wait for data (a regular file or
 	// memory): only then does Prefetch read ahead.
 	steady bool
-	count  *countReader // the bytes read from the file (see Progress)
+	// compressed is set for a gzip file (PrefetchHeavy).
+	compressed bool
+	count      *countReader // the bytes read from the file (see Progress)
 	// pcap is r when it is a classic pcap reader: next calls it directly.
 	pcap *pcapRecordReader
 	size int64 // the file's size; 0 when unknown
@@ -179,6 +181,7 @@ func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts F
 	}
 	var bigEndian bool // the file's byte order, for the BPF compiler
 	if kind == kindGzip {
+		s.compressed = true
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("capture: %s: bad gzip header: %w", name, err)

@@ -70,14 +70,16 @@ type mergeSource struct {
 	done []bool // input i has ended
 	err  error  // first error that ended an input other than io.EOF
 
-	paths    []string
-	opts     FileOptions
-	start    []time.Time // time of input i's first record
-	opened   []bool
-	sizes    []int64 // file sizes, for Progress
-	links    [][]int // link types known when input i was first opened
-	adds     []bool  // input i may add link types (pcapng)
-	prefetch bool    // inputs opened later get a Prefetch of their own
+	paths  []string
+	opts   FileOptions
+	start  []time.Time // time of input i's first record
+	opened []bool
+	sizes  []int64 // file sizes, for Progress
+	links  [][]int // link types known when input i was first opened
+	adds   []bool  // input i may add link types (pcapng)
+	// prefetch, when set, picks the inputs opened later that get a
+	// Prefetch of their own (see prefetchIf).
+	prefetch func(*fileSource) bool
 }
 
 // Next implements Source.
@@ -154,7 +156,7 @@ func (m *mergeSource) openDue(best int) bool {
 			}
 			continue
 		}
-		if fs := s.(*fileSource); m.prefetch && fs.steady {
+		if fs := s.(*fileSource); m.prefetch != nil && fs.steady && m.prefetch(fs) {
 			s = newPrefetcher(fs)
 		}
 		m.srcs[j] = s

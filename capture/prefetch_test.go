@@ -3,6 +3,7 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -592,5 +593,73 @@ func BenchmarkFlowHash(b *testing.B) {
 	})
 	if sum == 42 {
 		b.Log(sum) // keeps the sums
+	}
+}
+
+// TestPrefetchHeavy: a classic pcap file is read in place, a gzip or
+// pcapng one through a reading goroutine, alone or merged (inputs opened
+// later too), and the packets are those of the file either way.
+func TestPrefetchHeavy(t *testing.T) {
+	plain := writeManyFrames(t, 100)
+	raw, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write(raw)
+	zw.Close()
+	gz := filepath.Join(t.TempDir(), "many.pcap.gz")
+	if err := os.WriteFile(gz, zb.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ng string
+	filepath.WalkDir(corpusDir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && ng == "" && strings.HasSuffix(path, ".pcapng") {
+			ng = path
+		}
+		return err
+	})
+	if ng == "" {
+		t.Fatal("no pcapng file in the corpus")
+	}
+	for _, tc := range []struct {
+		path   string
+		thread bool // read by a goroutine of its own
+	}{{plain, false}, {gz, true}, {ng, true}} {
+		src, err := OpenFile(tc.path, 0, FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := PrefetchHeavy(src)
+		if _, ok := got.(*prefetcher); ok != tc.thread || !ok && got != src {
+			t.Errorf("%s: PrefetchHeavy gave %T, want a prefetcher: %v", filepath.Base(tc.path), got, tc.thread)
+		}
+		pk, end, _ := drain(t, got, 0)
+		direct, err := OpenFile(tc.path, 0, FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantEnd, _ := drain(t, direct, 0)
+		if !reflect.DeepEqual(pk, want) || fmtErr(end) != fmtErr(wantEnd) {
+			t.Errorf("%s: %d packets ending %v, want %d ending %v", filepath.Base(tc.path), len(pk), end, len(want), wantEnd)
+		}
+		got.Close()
+	}
+	m, err := OpenFiles([]string{plain, gz}, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm := PrefetchHeavy(m)
+	defer pm.Close()
+	if pk, end, _ := drain(t, pm, 0); end != io.EOF || len(pk) != 180 {
+		t.Errorf("merged: got %d packets and %v, want 180 and EOF", len(pk), end)
+	}
+	srcs := pm.(*mergeSource).srcs
+	if _, ok := srcs[0].(*fileSource); !ok {
+		t.Errorf("merged pcap input: got %T, want it read in place", srcs[0])
+	}
+	if _, ok := srcs[1].(*prefetcher); !ok {
+		t.Errorf("merged gzip input: got %T, want *prefetcher", srcs[1])
 	}
 }

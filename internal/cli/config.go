@@ -59,10 +59,11 @@ Options:
 
 // defaultShards is --shards' default on a machine of n cores: one core
 // reads and decodes (capture.Prefetch) and routes, the shards get the
-// others; on 2 cores, two shards. There the reading goroutine, the
-// router and two shards share both cores: on the bench file, both cores
-// idle, two shards were 10-20% faster than one table in every round
-// (six alternated rounds, medians: 1.92 s, one table 2.34 s, the floor
+// others; on 2 cores, two shards. There the router (which then reads and
+// decodes a classic pcap file itself, see capture.PrefetchHeavy) and two
+// shards share both cores: on the bench file, both cores idle, two
+// shards were 10-20% faster than one table in every round (six
+// alternated rounds, medians: 1.92 s, one table 2.34 s, the floor
 // 2.42 s), with about the same CPU in all (user+sys 3.4-3.8 s). Each
 // shard holds its share of --max-flows plus a margin, so the split drops
 // nothing one table holds.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/charmbracelet/x/term"
@@ -78,6 +79,14 @@ func (cfg *Config) openSource() (capture.Source, error) {
 	src, err := capture.OpenFiles(cfg.Reads, capture.FileOptions{Filter: cfg.Filter, Stdin: cfg.Stdin})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Shards > 1 && runtime.GOMAXPROCS(0) <= 2 {
+		// The router and the shards keep both cores busy: a reading
+		// goroutine as well only adds a copy of each frame and a handoff
+		// (see capture.PrefetchHeavy). With more cores it is the
+		// faster: reading and decoding on a core of their own, the
+		// router's goroutine only routes.
+		return capture.PrefetchHeavy(src), nil
 	}
 	return capture.Prefetch(src), nil
 }

@@ -62,8 +62,13 @@ func TestHostIndex(t *testing.T) {
 }
 
 // TestHostProfile_hotLine: the fields a packet updates in its sender's
-// profile (HasMAC, TTL, IPID) lie within its first 64 bytes.
+// profile (HasMAC, TTL, IPID) lie within its first 64 bytes; a cell is
+// 128 bytes (cells stay on 128-byte pairs of lines, the address in the
+// pair the profile starts) and a slot 8 (see hostIndex).
 func TestHostProfile_hotLine(t *testing.T) {
+	if c, s := unsafe.Sizeof(hostCell{}), unsafe.Sizeof(hostSlot{}); c != 128 || s != 8 {
+		t.Errorf("hostCell is %d bytes, hostSlot %d: want 128 and 8", c, s)
+	}
 	var h HostProfile
 	for name, end := range map[string]uintptr{
 		"HasMAC": unsafe.Offsetof(h.HasMAC) + unsafe.Sizeof(h.HasMAC),

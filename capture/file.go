@@ -323,6 +323,9 @@ func lowerFirst(s string) string {
 
 // Next implements Source.
 func (s *fileSource) Next(p *Packet) error {
+	if _, ok := s.nextPcap(p, nil); ok {
+		return nil
+	}
 	_, err := s.next(p, nil)
 	return err
 }
@@ -428,9 +431,10 @@ func (s *fileSource) took(p *Packet, ts time.Time, capLen, wire int) {
 
 // nextPcap is next's common case on a classic pcap file, in a function of
 // its own: no filter, nothing pending, the record whole in the reader's
-// window, room for it in buf (not nil), and a frame the fast path
-// decodes. It returns false with nothing read or changed otherwise, and
-// next then does the same work its general way.
+// window, room for it in buf (or buf nil: the frame is left in the
+// window, as next leaves it), and a frame the fast path decodes. It
+// returns false with nothing read or changed otherwise, and next then
+// does the same work its general way.
 func (s *fileSource) nextPcap(p *Packet, buf []byte) ([]byte, bool) {
 	r := s.pcap
 	if r == nil || s.filter != nil || s.hasPending || s.err != nil {
@@ -441,12 +445,15 @@ func (s *fileSource) nextPcap(p *Packet, buf []byte) ([]byte, bool) {
 		return buf, false
 	}
 	n := r.u32(rec[8:12])
-	if n > maxRecordLen || int(n) > len(rec)-16 || int(n) > cap(buf)-len(buf) {
+	if n > maxRecordLen || int(n) > len(rec)-16 || buf != nil && int(n) > cap(buf)-len(buf) {
 		return buf, false
 	}
 	k := len(buf)
-	buf = append(buf, rec[16:16+int(n)]...)
-	data := buf[k:len(buf):len(buf)]
+	data := rec[16 : 16+int(n) : 16+int(n)]
+	if buf != nil {
+		buf = append(buf, data...)
+		data = buf[k:len(buf):len(buf)]
+	}
 	if !s.dec.fast(r.linkType, data, p) {
 		return buf[:k], false
 	}

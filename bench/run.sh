@@ -145,6 +145,13 @@ run_rstscope() {
 		fi
 		walls+=("$M_WALL"); rsses+=("${M_RSS:-0}")
 	done
+	rst_result "$label" "$@"
+}
+# rst_result LABEL [FLAGS...]: the row of the runs in walls and rsses, or of
+# the failure in fail (the caller's variables); sets R_WALL and R_RSS.
+rst_result() {
+	local label=$1; shift
+	R_WALL=""; R_RSS=""
 	if [[ -n $fail ]]; then
 		row "$label failed ($fail)" "-" "" "" "" "" "" "" ""
 		return
@@ -203,13 +210,8 @@ else
 			fi
 		fi
 	done
-	if [[ -n $fail ]]; then
-		row "$label failed ($fail)" "-" "" "" "" "" "" "" ""
-	else
-		RST_WALL=$(printf '%s\n' "${walls[@]}" | median)
-		RST_RSS=$(printf '%s\n' "${rsses[@]}" | sort -g | tail -1)
-		rst_row "$label" "$RST_WALL" "$RST_RSS" "$(seen_rsts)"
-	fi
+	rst_result "$label"
+	RST_WALL=$R_WALL; RST_RSS=$R_RSS
 	if (( ${#fwalls[@]} > 0 )); then
 		FLOOR_WALL=$(printf '%s\n' "${fwalls[@]}" | median)
 		PAIRED=$(printf '%s\n' "${ratios[@]}" | median)

@@ -187,24 +187,32 @@ func TestOpenFile_rstFrameNumbers(t *testing.T) {
 	t.Logf("%d files, %d flows' first RSTs checked, %d missing", len(want), flows, missing)
 }
 
+// gzipCopy writes a gzip copy of the file at path, named name, in a
+// temporary directory, and gives its path.
+func gzipCopy(t *testing.T, path, name string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(raw)
+	zw.Close()
+	gz := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(gz, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return gz
+}
+
 // TestOpenFile_gzip reads gzip copies of corpus files (pcap and pcapng)
 // and gets the same packets as from the plain file.
 func TestOpenFile_gzip(t *testing.T) {
 	for _, name := range []string{"ndpi/webex.pcap", "ndpi/anydesk.pcapng", "zeek/Traces/http/get-to-ssh-server.pcap"} {
 		t.Run(name, func(t *testing.T) {
 			plainPath := filepath.Join(corpusDir, name)
-			raw, err := os.ReadFile(plainPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			zw := gzip.NewWriter(&buf)
-			zw.Write(raw)
-			zw.Close()
-			gzPath := filepath.Join(t.TempDir(), "capture.cap.gz")
-			if err := os.WriteFile(gzPath, buf.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			gzPath := gzipCopy(t, plainPath, "capture.cap.gz")
 			want, err := readAll(t, openOrFatal(t, plainPath, 0, FileOptions{}))
 			if err != nil {
 				t.Fatal(err)

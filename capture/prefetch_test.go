@@ -3,7 +3,6 @@ package capture
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -601,18 +600,7 @@ func BenchmarkFlowHash(b *testing.B) {
 // later too), and the packets are those of the file either way.
 func TestPrefetchHeavy(t *testing.T) {
 	plain := writeManyFrames(t, 100)
-	raw, err := os.ReadFile(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var zb bytes.Buffer
-	zw := gzip.NewWriter(&zb)
-	zw.Write(raw)
-	zw.Close()
-	gz := filepath.Join(t.TempDir(), "many.pcap.gz")
-	if err := os.WriteFile(gz, zb.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	gz := gzipCopy(t, plain, "many.pcap.gz")
 	var ng string
 	filepath.WalkDir(corpusDir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && ng == "" && strings.HasSuffix(path, ".pcapng") {

@@ -682,16 +682,12 @@ func TestOpenFile_corruptLengthPcapng(t *testing.T) {
 
 // TestOpenFile_gzipCut: a gzip stream cut short ends like a cut capture.
 func TestOpenFile_gzipCut(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(corpusDir, "ndpi/webex.pcap"))
+	path := gzipCopy(t, filepath.Join(corpusDir, "ndpi/webex.pcap"), "cut.pcap.gz")
+	gz, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(raw)
-	zw.Close()
-	path := filepath.Join(t.TempDir(), "cut.pcap.gz")
-	if err := os.WriteFile(path, buf.Bytes()[:buf.Len()/2], 0o644); err != nil {
+	if err := os.WriteFile(path, gz[:len(gz)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s := openOrFatal(t, path, 0, FileOptions{})

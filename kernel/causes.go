@@ -54,8 +54,13 @@ var ReasonCauses = []ReasonCause{
 	{Reason: "TCP_OLD_ACK", Note: "passive check: the ACK is old"},
 	{Reason: "TCP_ABORT_ON_DATA", Cause: "abortive_close", Alternatives: []string{"stale_keepalive", "tls_alert"},
 		Note: "data arrived after this side shut the socket down"},
-	{Reason: "TCP_TIMEWAIT_SOCKET", Cause: "stale_keepalive", Alternatives: []string{"tls_alert"},
-		Note: "data to a connection this host had already closed (TIME_WAIT)"},
+	// The host closed, its FIN was acknowledged, and data came after:
+	// the peer reusing an idle connection (stale keep-alive), or a
+	// response reaching a client that closed right after its request
+	// (the lab's per_segment_rsts: the first of its burst of RSTs has
+	// this reason, the others NO_SOCKET), which the packets tell apart.
+	{Reason: "TCP_TIMEWAIT_SOCKET", Cause: "stale_keepalive", Alternatives: []string{"tls_alert", "abortive_close", "client_abort"},
+		Note: "data to a connection this host had already closed (TIME_WAIT, or FIN_WAIT2 once orphaned)"},
 	{Reason: "INVALID_SYN", Note: "passive check: a SYN in a synchronized state"},
 	{Reason: "TCP_ABORT_ON_CLOSE", Cause: "abortive_close",
 		Alternatives: []string{"server_reset_after_request", "client_abort", "tls_alert"},

@@ -40,20 +40,20 @@ var kernelReasons = map[string][]string{
 	// The server's listener answers the client's FIN for the connection the
 	// forged RST closed: the kernel traces it with the listener's tuple
 	// (state TCP_LISTEN, no receiver), reason TCP_FLAGS.
-	"middlebox_response_reject_r1":      {"", "TCP_FLAGS"},
-	"middlebox_response_reject_r2":      {"", "TCP_FLAGS"},
-	"middlebox_response_reject_r3":      {"", "TCP_FLAGS"},
-	"forged_rst_echo":                   {"", "NO_SOCKET"},
-	"idle_timeout_conntrack":            {""},
-	"idle_timeout_conntrack_r3":         {""},
-	"idle_timeout_conntrack_both_ways":  {"", ""},
-	"stale_keepalive":                   {"TCP_TIMEWAIT_SOCKET"},
-	"tls_close_notify_late_write":       {"TCP_TIMEWAIT_SOCKET"},
-	"tls_alert_version":                 {"TCP_TIMEWAIT_SOCKET"},
-	"tls_alert_version_close_notify":    {"TCP_TIMEWAIT_SOCKET"},
-	"tls_alert_version_late_write":      {"TCP_TIMEWAIT_SOCKET"},
-	"tls_alert_missing_cert":            {"TCP_TIMEWAIT_SOCKET"},
-	"client_abort_mid_response":         {"TCP_ABORT_ON_CLOSE"},
+	"middlebox_response_reject_r1":     {"", "TCP_FLAGS"},
+	"middlebox_response_reject_r2":     {"", "TCP_FLAGS"},
+	"middlebox_response_reject_r3":     {"", "TCP_FLAGS"},
+	"forged_rst_echo":                  {"", "NO_SOCKET"},
+	"idle_timeout_conntrack":           {""},
+	"idle_timeout_conntrack_r3":        {""},
+	"idle_timeout_conntrack_both_ways": {"", ""},
+	"stale_keepalive":                  {"TCP_TIMEWAIT_SOCKET"},
+	"tls_close_notify_late_write":      {"TCP_TIMEWAIT_SOCKET"},
+	"tls_alert_version":                {"TCP_TIMEWAIT_SOCKET"},
+	"tls_alert_version_close_notify":   {"TCP_TIMEWAIT_SOCKET"},
+	"tls_alert_version_late_write":     {"TCP_TIMEWAIT_SOCKET"},
+	"tls_alert_missing_cert":           {"TCP_TIMEWAIT_SOCKET"},
+	"client_abort_mid_response":        {"TCP_ABORT_ON_CLOSE"},
 	// The first RST of the burst answers the client's FIN_WAIT2 socket
 	// (TCP_TIMEWAIT_SOCKET), the others a socket gone (NO_SOCKET); the
 	// finding joins one of them by time, which load moves.

@@ -13,13 +13,12 @@ import (
 // It is an open-addressing table of 8-byte slots (a tag from the hash,
 // the number of the profile's cell), at most half full, probed linearly;
 // the cells (the profile and its address) are allocated in chunks and
-// never move, so a flow keeps a pointer to its hosts' (entry.hosts). The
-// router of a Sharded looks up the sender of every packet: with the
-// address in the slot (32 bytes a slot), the slots of the bench capture's
-// 5,570 hosts took 512 KB and a lookup missed the cache twice, in the
-// slot and in the profile (0.09 s and 0.13 s of the router's 1.36 s); now
-// they take 128 KB and the address is read from the cell, in the line
-// pair the profile's update needs anyway. (A Go map behind a 4,096-entry
+// never move, so a flow keeps a pointer to its hosts' (entry.hosts). A
+// table looks a host up when a flow starts; the router of a Sharded,
+// which looks up the sender of every packet, keeps its IPv4 hosts in
+// routerHosts' one-line entries and only the others here. (With the
+// address in the slot, 32 bytes a slot, the slots of the bench capture's
+// 5,570 hosts took 512 KB; now 128 KB. A Go map behind a 4,096-entry
 // cache, before, missed the cache on captures of more hosts than that
 // and then paid a map lookup as well.)
 //

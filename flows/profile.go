@@ -163,16 +163,19 @@ func (s *TTLStats) Stable(n uint32) bool { return s.Count >= n && s.Min == s.Max
 // socket's counter) counts in none. Model, recomputed on every sample:
 // Unknown under 3 samples; Zero when every sample was 0; Incrementing when
 // Small > 0 and Large <= Small/4; Random otherwise.
+//
+// Its fields are ordered by size, 28 bytes (a reader's host line holds
+// an IPv4 host's address, TTL and IP ID statistics in 64, see hostLine).
 type IPIDStats struct {
 	Samples uint32
-	Last    uint16 // last non-RST IP ID; valid iff Samples > 0
-	Model   IPIDModel
-	Step    uint16 // typical (majority) step among the Small steps; valid iff Model == IPIDIncrementing
 	// Counters of consecutive-pair steps that decide Model (see above).
 	Zero, Small, Large uint32
 	// Boyer-Moore majority vote over the Small steps, giving Step.
-	stepCand  uint16
 	stepVotes uint32
+	stepCand  uint16
+	Last      uint16 // last non-RST IP ID; valid iff Samples > 0
+	Step      uint16 // typical (majority) step among the Small steps; valid iff Model == IPIDIncrementing
+	Model     IPIDModel
 }
 
 // Profile is what one direction of a flow has shown. All fields are fixed

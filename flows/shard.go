@@ -44,7 +44,8 @@ import (
 // called on the shards' goroutines, concurrently. Sharded is not safe for
 // concurrent use.
 type Sharded struct {
-	router *Table // admits packets and keeps the host profiles; tracks no flows
+	router *Table // admits packets; tracks no flows
+	hosts  routerHosts
 	shards []*shard
 	n      uint64
 	mask   uint64 // n-1 when n is a power of two (h%n is h&mask), else 0
@@ -126,17 +127,13 @@ type flowCreated struct {
 func (s *Sharded) countFlows(seq uint64) {
 	for ; s.chead < len(s.created) && s.created[s.chead].seq < seq; s.chead++ {
 		c := &s.created[s.chead]
+		max := s.router.opts.MaxHosts
 		if c.ttlFlow {
-			if h := s.router.host(c.client); h != nil {
-				h.TTLFlows++
-			}
+			s.hosts.countFlow(c.client, max, true)
 			continue
 		}
-		for _, a := range [2]netip.Addr{c.client, c.server} {
-			if h := s.router.host(a); h != nil {
-				h.Flows++
-			}
-		}
+		s.hosts.countFlow(c.client, max, false)
+		s.hosts.countFlow(c.server, max, false)
 	}
 }
 
@@ -377,15 +374,7 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 
 // hostPacket updates the host profiles with a non-RST packet.
 func (s *Sharded) hostPacket(p *capture.Packet) {
-	hp := s.router.host(p.Src.Addr())
-	if hp == nil {
-		return
-	}
-	hp.TTL.Add(p.TTL)
-	if p.Src.Addr().Is4() {
-		hp.IPID.Add(p.IPID)
-	}
-	s.router.hostMAC(hp, p)
+	s.hosts.packet(p.Src.Addr(), p.TTL, p.IPID, p.HasMAC, p.SrcMAC, s.router.opts.MaxHosts, s.router.macHosts)
 }
 
 // request queues the host snapshot of the RST p, sorted by key.
@@ -438,12 +427,7 @@ func (s *Sharded) snapshotDue(all bool) {
 // packet seq.
 func (s *Sharded) snapOf(r *hostReq, seq uint64) hostSnap {
 	sn := hostSnap{key: r.key, seq: seq, senderIP: r.sender, receiverIP: r.receiver}
-	if h := s.router.hosts.get(r.sender); h != nil {
-		sn.sender = *h
-	}
-	if h := s.router.hosts.get(r.receiver); h != nil {
-		sn.receiver = *h
-	}
+	sn.sender, sn.receiver = s.hosts.profile(r.sender), s.hosts.profile(r.receiver)
 	sn.macHosts = s.router.rstMACHosts(r.hasMAC, r.mac)
 	return sn
 }
@@ -633,7 +617,7 @@ func (s *Sharded) hand(oe *openEvent) {
 			h *HostProfile
 			a netip.Addr
 		}{{&ev.SenderHost, sn.senderIP}, {&ev.ReceiverHost, sn.receiverIP}} {
-			if h := s.router.hosts.get(x.a); h != nil {
+			if h := s.hosts.profile(x.a); h.Known {
 				x.h.Known, x.h.Flows, x.h.TTLFlows = true, h.Flows, h.TTLFlows
 			}
 		}

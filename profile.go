@@ -3,24 +3,48 @@ package main
 import (
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
 // startProfile writes a CPU profile of the whole run to the file named by
 // RSTSCOPE_CPUPROFILE, for `make bench` and whoever chases a slow capture
-// (go tool pprof bin/rstscope FILE); unset, it does nothing. The returned
-// function stops the profile.
+// (go tool pprof bin/rstscope FILE), and an execution trace to the file
+// named by RSTSCOPE_TRACE (go tool trace FILE: how the reader, the shards
+// and the judging goroutine share the cores, where they wait); unset,
+// each does nothing. The returned function stops both.
 func startProfile() func() {
-	path := os.Getenv("RSTSCOPE_CPUPROFILE")
+	var stops []func()
+	if f := create("RSTSCOPE_CPUPROFILE"); f != nil {
+		if pprof.StartCPUProfile(f) != nil {
+			f.Close()
+		} else {
+			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		}
+	}
+	if f := create("RSTSCOPE_TRACE"); f != nil {
+		if trace.Start(f) != nil {
+			f.Close()
+		} else {
+			stops = append(stops, func() { trace.Stop(); f.Close() })
+		}
+	}
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}
+}
+
+// create creates the file named by environment variable env, or gives nil
+// (unset, or it cannot be created).
+func create(env string) *os.File {
+	path := os.Getenv(env)
 	if path == "" {
-		return func() {}
+		return nil
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return func() {}
+		return nil
 	}
-	if pprof.StartCPUProfile(f) != nil {
-		f.Close()
-		return func() {}
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
+	return f
 }

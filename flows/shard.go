@@ -172,8 +172,15 @@ const shardBytes = 1 << 20
 const shardBatchRSTs = 128
 
 // shardRing is how many batches each shard has: one being filled, the
-// others with the shard (see Sharded.cur).
-const shardRing = 4
+// others with the shard (see Sharded.cur). The reader is the critical
+// path (on two cores it shares them with the shards and the judging
+// goroutine): each time the ring is full it blocks until a shard
+// catches up, then waits again for a core. With 4, the bench capture's
+// execution trace (RSTSCOPE_TRACE) showed it blocked 110 ms and waiting
+// 156 ms for a core over a 1.53 s run; with 8 (and pcapWindow's smaller
+// reads), 49 and 77 ms, and the run took 1.35 s, median of 7 alternated
+// rounds, against 1.48 s.
+const shardRing = 8
 
 // shard is one Table with its goroutine and a ring of batches.
 type shard struct {

@@ -71,19 +71,22 @@
 // Weighed and left: mmap of regular files would save the kernel's copy,
 // but a file cut while mapped faults (SIGBUS) instead of ending as a cut
 // file does, and mapped pages count in RSS unless unmapped behind the
-// reader; a window larger than 1 MiB saves nothing measurable (1,200
-// reads for the whole file), nor does a smaller one (64 or 256 KiB, which
-// would stay in the core's cache); parsing TCP options lazily would change
-// Packet (the fast path reads NOP NOP timestamps, most segments' options,
-// without the walk); lending the caller a pointer into the batch instead
-// of copying the 256-byte Packet would save at most the copy, ~7 ns per
-// packet on the caller's side, for a second way to read a Source. Reading
-// the file straight into the batches' buffers, so that frames are not
-// copied from the window: decoding in place from the window (the copy
-// left out, output wrong) saved 0.03 s of 1.2 s, within the noise, for a
-// buffer shared by batches and its lifetime. Splitting the fast path into
-// an IPv4 and an IPv6 function (fewer registers spilled) gave the same
-// instruction count and no faster BenchmarkDecode.
+// reader (mapping the bench capture saved 1.5% of the wall time with two
+// shards); a window larger than 1 MiB saves nothing measurable. The window
+// is 128 KiB (pcapWindow): with one table behind a prefetcher, 64 or 256
+// KiB measured as 1 MiB did, but where the reader is the flow shards'
+// router, on the critical path, the smaller reads were 3-4% faster (frames
+// decoded while still in the core's cache). Parsing TCP options lazily
+// would change Packet (the fast path reads NOP NOP timestamps, most
+// segments' options, without the walk); lending the caller a pointer into
+// the batch instead of copying the 256-byte Packet would save at most the
+// copy, ~7 ns per packet on the caller's side, for a second way to read a
+// Source. Reading the file straight into the batches' buffers, so that
+// frames are not copied from the window: decoding in place from the window
+// (the copy left out, output wrong) saved 0.03 s of 1.2 s, within the
+// noise, for a buffer shared by batches and its lifetime. Splitting the
+// fast path into an IPv4 and an IPv6 function (fewer registers spilled)
+// gave the same instruction count and no faster BenchmarkDecode.
 //
 // Where the wall time goes: the flow table's goroutine (the caller), not
 // this one, bounds it on that file. The reader waits for free batches

@@ -67,7 +67,16 @@ func genuine(sig Signal, s strength, detail string, frames ...uint64) claim {
 
 // nonzero drops zero frame numbers (unknown frames) and duplicates.
 func nonzero(fs []uint64) []uint64 {
-	var out []uint64
+	n := 0
+	for _, f := range fs {
+		if f != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]uint64, 0, n) // one allocation, not one per doubling
 	for _, f := range fs {
 		if f == 0 {
 			continue

@@ -14,14 +14,14 @@ import (
 // each does nothing. The returned function stops both.
 func startProfile() func() {
 	var stops []func()
-	if f := create("RSTSCOPE_CPUPROFILE"); f != nil {
+	if f := envFile("RSTSCOPE_CPUPROFILE"); f != nil {
 		if pprof.StartCPUProfile(f) != nil {
 			f.Close()
 		} else {
 			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 		}
 	}
-	if f := create("RSTSCOPE_TRACE"); f != nil {
+	if f := envFile("RSTSCOPE_TRACE"); f != nil {
 		if trace.Start(f) != nil {
 			f.Close()
 		} else {
@@ -35,9 +35,9 @@ func startProfile() func() {
 	}
 }
 
-// create creates the file named by environment variable env, or gives nil
-// (unset, or it cannot be created).
-func create(env string) *os.File {
+// envFile creates the file named by environment variable env, or gives
+// nil (unset, or it cannot be created).
+func envFile(env string) *os.File {
 	path := os.Getenv(env)
 	if path == "" {
 		return nil

@@ -125,15 +125,15 @@ type flowCreated struct {
 // countFlows counts the flows started before packet seq in their hosts'
 // Flows (a table does it as it starts them, creating the hosts).
 func (s *Sharded) countFlows(seq uint64) {
+	maxHosts := s.router.opts.MaxHosts
 	for ; s.chead < len(s.created) && s.created[s.chead].seq < seq; s.chead++ {
 		c := &s.created[s.chead]
-		max := s.router.opts.MaxHosts
 		if c.ttlFlow {
-			s.hosts.countFlow(c.client, max, true)
+			s.hosts.countFlow(c.client, maxHosts, true)
 			continue
 		}
-		s.hosts.countFlow(c.client, max, false)
-		s.hosts.countFlow(c.server, max, false)
+		s.hosts.countFlow(c.client, maxHosts, false)
+		s.hosts.countFlow(c.server, maxHosts, false)
 	}
 }
 

@@ -170,7 +170,11 @@ func evidence(v verdict, claims []claim) []Evidence {
 // cited lists the frames the finding names: its claims' frames, the
 // request's and the last TLS alert's.
 func cited(claims []claim, req *RequestInfo, c *ctx) []uint64 {
-	var fr []uint64
+	n := 2 // the request's and the alert's
+	for _, cl := range claims {
+		n += len(cl.frames)
+	}
+	fr := make([]uint64, 0, n) // one allocation, not one per doubling
 	for _, cl := range claims {
 		fr = append(fr, cl.frames...)
 	}

@@ -151,6 +151,9 @@ func TestRouterHosts(t *testing.T) {
 			t.Fatalf("profile(%v) = %+v, want %+v", a, g, w)
 		}
 	}
+	if len(gotMACs) != len(wantMACs) {
+		t.Errorf("%d MACs counted, want %d", len(gotMACs), len(wantMACs))
+	}
 	for mac, n := range wantMACs {
 		if gotMACs[mac] != n {
 			t.Errorf("MAC %x first seen on %d hosts, want %d", mac, gotMACs[mac], n)

@@ -150,10 +150,7 @@ func (r *routerHosts) packet(a netip.Addr, ttl uint8, ipid uint16, hasMAC bool, 
 		return
 	}
 	h.TTL.Add(ttl)
-	if !h.HasMAC && hasMAC {
-		h.MAC, h.HasMAC = mac, true
-		macHosts[mac]++
-	}
+	firstMAC(h, hasMAC, mac, macHosts)
 }
 
 // countFlow counts a flow of host a in its Flows, or (ttlFlow) a flow in

@@ -594,9 +594,15 @@ func (t *Table) initEntry(e *entry, h uint64, p *capture.Packet, id uint64) {
 // hostMAC records p's link-layer source as h's first MAC (a host's
 // packets after the first are not looked at: one branch per packet).
 func (t *Table) hostMAC(h *HostProfile, p *capture.Packet) {
-	if !h.HasMAC && p.HasMAC {
-		h.MAC, h.HasMAC = p.SrcMAC, true
-		t.macHosts[p.SrcMAC]++
+	firstMAC(h, p.HasMAC, p.SrcMAC, t.macHosts)
+}
+
+// firstMAC records mac (when has) as h's first MAC, counting h among the
+// hosts first seen from it in macHosts.
+func firstMAC(h *HostProfile, has bool, mac [6]byte, macHosts map[[6]byte]uint32) {
+	if !h.HasMAC && has {
+		h.MAC, h.HasMAC = mac, true
+		macHosts[mac]++
 	}
 }
 

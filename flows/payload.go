@@ -332,12 +332,23 @@ func parseClientHello(b []byte, r *Request) {
 	if rd.short {
 		r.Cut = true
 	}
+	// Only the first supported_versions counts, as only the first
+	// server_name and ALPN do: a hello may not repeat an extension (RFC
+	// 8446 section 4.2), and one that does must not read differently
+	// once its later copy is cut off.
+	versionsSeen := false
 	for len(ext.b) > 0 && !ext.short {
 		typ := ext.u16()
 		body := reader{b: ext.bytes(int(ext.u16()))}
 		if ext.short {
 			r.Cut = true
 			return // a cut extension body is not parsed
+		}
+		if typ == 43 {
+			if versionsSeen {
+				continue
+			}
+			versionsSeen = true
 		}
 		switch typ {
 		case 0: // server_name

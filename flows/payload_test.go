@@ -130,3 +130,26 @@ func TestLastRequest(t *testing.T) {
 		t.Errorf("got first %q, last %+v, %d requests; want /index.html, /forbidden/secret.html at frame 9, 3", c.Request.Path, c.LastRequest, c.Requests)
 	}
 }
+
+// TestParseClientHello_repeatedVersions: a hello that repeats
+// supported_versions (which TLS forbids) is read by its first copy, as
+// server_name and ALPN are, so that cutting the later copy off does not
+// change the answer (FuzzClientHello found a prefix that read 0x3030
+// where the whole read 0x3130).
+func TestParseClientHello_repeatedVersions(t *testing.T) {
+	versions := func(v uint16) []byte { return []byte{0x00, 0x2b, 0x00, 0x03, 0x02, byte(v >> 8), byte(v)} }
+	ext := append(versions(0x0303), versions(0x0304)...)
+	body := []byte{0x03, 0x03}               // legacy_version
+	body = append(body, make([]byte, 32)...) // random
+	body = append(body, 0x00, 0x00, 0x02, 0x13, 0x01, 0x01, 0x00, byte(len(ext)>>8), byte(len(ext)))
+	body = append(body, ext...)
+	hs := append([]byte{0x01, 0x00, byte(len(body) >> 8), byte(len(body))}, body...)
+	rec := append([]byte{0x16, 0x03, 0x01, byte(len(hs) >> 8), byte(len(hs))}, hs...)
+	for _, n := range []int{len(rec), len(rec) - 3} { // whole; the second copy cut
+		var r Request
+		parseClientHello(rec[:n], &r)
+		if r.TLSMaxVersion != 0x0303 {
+			t.Errorf("%d of %d bytes: max version %#x, want the first copy's 0x0303", n, len(rec), r.TLSMaxVersion)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"slices"
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
@@ -218,13 +219,26 @@ type EventPacket struct {
 // rules and writers that show or compare packets read it rather than
 // merging the three sources themselves.
 func (e *Event) Packets() []EventPacket {
+	return e.AppendPackets(make([]EventPacket, 0, e.packetsMax()))
+}
+
+// packetsMax is the most packets Packets can give.
+func (e *Event) packetsMax() int {
+	return e.Flow.Ladder.Len() + min(max(e.Count, 1), len(e.RSTs)) + min(max(e.After.N, 0), len(e.After.Packets))
+}
+
+// AppendPackets appends Packets to out and returns the extended slice
+// (grown once at most), so that a caller judging event after event can
+// reuse one array.
+func (e *Event) AppendPackets(out []EventPacket) []EventPacket {
 	nr := min(max(e.Count, 1), len(e.RSTs))
 	na := min(max(e.After.N, 0), len(e.After.Packets))
-	out := make([]EventPacket, 0, e.Flow.Ladder.Len()+nr+na)
+	base := len(out)
+	out = slices.Grow(out, e.packetsMax())
 	add := func(p LadderEntry, rst, after bool) {
 		// At most 40 packets: a scan costs less than a map (and its
 		// allocations) per event.
-		for i := range out {
+		for i := base; i < len(out); i++ {
 			if p.Frame != 0 && out[i].Frame == p.Frame && out[i].Input == p.Input {
 				return
 			}

@@ -15,7 +15,7 @@ import (
 // mixEvents generates the benchmark mix of `make bench` (HTTP, TLS and
 // the RST scenarios), scaled down to packets, and returns the events the
 // flow table emits for it, as the engine gets them.
-func mixEvents(b *testing.B, packets int) []flows.Event {
+func mixEvents(b testing.TB, packets int) []flows.Event {
 	b.Helper()
 	var buf bytes.Buffer
 	g := pcapgen.New(&buf, pcapgen.Options{Snaplen: 128, Seed: 1, Pad: true})

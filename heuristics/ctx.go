@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rstscope/rstscope/capture"
@@ -157,11 +158,41 @@ const reorderWindow = time.Millisecond
 // immediate: two round trips, at least 200 ms.
 func (c *ctx) replyWindow() time.Duration { return max(200*time.Millisecond, 2*c.ev.Flow.RTT) }
 
-func newCtx(e *Engine, ev *flows.Event) *ctx {
-	c := &ctx{ev: ev, idle: e.idle(), senderHost: &ev.SenderHost, receiverHost: &ev.ReceiverHost}
+// scratch is what one Judge call builds and drops: the ctx and the arrays
+// of its views and claims. Judge takes one from scratchPool and puts it
+// back, so that judging event after event reuses them (they were a third
+// of Judge's allocated bytes, each a fresh stretch of memory for the
+// cache). Nothing of it outlives the call: a Finding holds copies.
+type scratch struct {
+	c       ctx
+	rsts    []flows.RSTPacket
+	packets []flows.EventPacket
+	views   []flows.LadderEntry
+	claims  []claim
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// release clears what s points to (the event, the claims' strings) and
+// returns it to the pool.
+func (s *scratch) release() {
+	s.c = ctx{}
+	clear(s.claims[:cap(s.claims)])
+	s.claims = s.claims[:0]
+	scratchPool.Put(s)
+}
+
+// newCtx builds the ctx of ev in fresh memory (tests; Judge uses the pool).
+func newCtx(e *Engine, ev *flows.Event) *ctx { return newCtxIn(new(scratch), e, ev) }
+
+// newCtxIn builds the ctx of ev in s, reusing its arrays.
+func newCtxIn(s *scratch, e *Engine, ev *flows.Event) *ctx {
+	c := &s.c
+	*c = ctx{ev: ev, idle: e.idle(), senderHost: &ev.SenderHost, receiverHost: &ev.ReceiverHost}
 	c.rst = ev.First()
 	n := min(max(ev.Count, 1), len(ev.RSTs))
-	c.rsts = make([]flows.RSTPacket, 0, n)
+	c.rsts = slices.Grow(s.rsts[:0], n)
+	defer func() { s.rsts, s.packets = c.rsts[:0], c.packets[:0] }()
 	for i := range n {
 		r := ev.RSTs[i]
 		if i > 0 && r.Frame == 0 {
@@ -192,7 +223,7 @@ func newCtx(e *Engine, ev *flows.Event) *ctx {
 	// flows.Event.Packets is the one merged view: ladder (no mark), the
 	// event's RSTs (RST) and the look-ahead (After).
 	newConn := false
-	c.packets = ev.Packets()
+	c.packets = ev.AppendPackets(s.packets[:0])
 	// One array for the four views, each as long as it may get.
 	nl, na := 0, 0
 	for _, ep := range c.packets {
@@ -203,7 +234,10 @@ func newCtx(e *Engine, ev *flows.Event) *ctx {
 			na++
 		}
 	}
-	views := make([]flows.LadderEntry, nl+3*na)
+	if cap(s.views) < nl+3*na {
+		s.views = make([]flows.LadderEntry, nl+3*na)
+	}
+	views := s.views[:nl+3*na]
 	c.ladder, c.after = views[:0:nl], views[nl:nl:nl+na]
 	c.senderAfter, c.receiverAfter = views[nl+na:nl+na:nl+2*na], views[nl+2*na:nl+2*na]
 	for _, ep := range c.packets {

@@ -68,9 +68,12 @@ type verdict struct {
 // it. The returned Finding has ID 0; the caller numbers findings in output
 // order.
 func (e *Engine) Judge(ev *flows.Event, witnesses ...Witness) Finding {
-	c := newCtx(e, ev)
+	s := scratchPool.Get().(*scratch)
+	defer s.release()
+	c := newCtxIn(s, e, ev)
 	c.echo = e.echoOf(ev, c)
-	var claims []claim
+	claims := s.claims[:0]
+	defer func() { s.claims = claims }()
 	for i := range causes {
 		if r := causes[i].rule; r != nil {
 			claims = append(claims, r(ev, c)...)

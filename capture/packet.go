@@ -35,6 +35,24 @@ var flagLetters = [...]struct {
 // String gives the flags as letters: "S", "SA", "RA", "PA", "FA", "R".
 // An empty flag set prints as "." (as tcpdump does).
 func (f TCPFlags) String() string {
+	if int(f) < len(flagNames) {
+		return flagNames[f]
+	}
+	return f.letters()
+}
+
+// flagNames holds String of every set of the nine flags, so that a
+// finding's ladder (a row's flags, each packet of each event) allocates
+// none.
+var flagNames = func() (n [1 << len(flagLetters)]string) {
+	for i := range n {
+		n[i] = TCPFlags(i).letters()
+	}
+	return n
+}()
+
+// letters builds String's letters.
+func (f TCPFlags) letters() string {
 	var b [len(flagLetters)]byte
 	n := 0
 	for _, fl := range flagLetters {

@@ -44,3 +44,25 @@ func TestPacket_layout(t *testing.T) {
 		}
 	}
 }
+
+// TestTCPFlags_String: letters in tcpdump's order, "." for none, the same
+// from the precomputed names as built letter by letter, and bits past the
+// nine flags ignored.
+func TestTCPFlags_String(t *testing.T) {
+	for _, c := range []struct {
+		f    TCPFlags
+		want string
+	}{
+		{0, "."}, {SYN, "S"}, {SYN | ACK, "SA"}, {RST | ACK, "RA"}, {PSH | ACK, "PA"}, {FIN | ACK, "FA"},
+		{FIN | SYN | RST | PSH | ACK | URG | ECE | CWR | NS, "SFRPAUEWN"}, {1<<12 | RST, "R"},
+	} {
+		if got := c.f.String(); got != c.want {
+			t.Errorf("%#x: got %q, want %q", uint16(c.f), got, c.want)
+		}
+	}
+	for f := range TCPFlags(1 << len(flagLetters)) {
+		if got, want := f.String(), f.letters(); got != want {
+			t.Fatalf("%#x: got %q, built %q", uint16(f), got, want)
+		}
+	}
+}

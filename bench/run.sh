@@ -3,10 +3,11 @@
 #
 # Builds the benchmark capture with cmd/rstgen (deterministic; cached in
 # pcaps/bench/ and reused while the parameters and the generator's source are
-# unchanged), then prints one table: rstscope end to end (median of
-# BENCH_RUNS runs), the floor (timed in the same rounds as rstscope's
-# default), tshark and tcpdump filtering the RSTs of the same file, the
-# speed ratios, and the Go benchmarks of every package.
+# unchanged), then prints one table: rstscope end to end (one flow shard,
+# a shard per core, the default) and the floor, each the median of
+# BENCH_RUNS runs timed in the same rounds, tshark and tcpdump filtering
+# the RSTs of the same file, the speed ratios, and the Go benchmarks of
+# every package.
 #
 # Environment (defaults in brackets):
 #   BENCH_PACKETS   packets in the capture [10200000]
@@ -130,23 +131,6 @@ rst_row() {
 		row "  peak RSS per TCP flow" "" "" "" "" "" "$(( $3 * 1024 / GEN_FLOWS ))" "" ""
 	fi
 }
-# run_rstscope LABEL [FLAGS...]: RUNS timed runs (median wall, max RSS), one
-# untimed run for rstscope's own RST count; sets R_WALL and R_RSS.
-run_rstscope() {
-	local label=$1; shift
-	local walls=() rsses=() fail="" i
-	R_WALL=""; R_RSS=""
-	for ((i = 1; i <= RUNS; i++)); do
-		say "$label run $i/$RUNS"
-		measure /dev/null "$BIN" "$@" -r "$PCAP" --format json -o /dev/null
-		if (( M_RC != 0 )); then
-			fail="exit $M_RC: $(tail -1 "$TMP/stderr.txt")"
-			break
-		fi
-		walls+=("$M_WALL"); rsses+=("${M_RSS:-0}")
-	done
-	rst_result "$label" "$@"
-}
 # rst_result LABEL [FLAGS...]: the row of the runs in walls and rsses, or of
 # the failure in fail (the caller's variables); sets R_WALL and R_RSS.
 rst_result() {
@@ -162,6 +146,7 @@ rst_result() {
 }
 FLOOR_WALL=""
 PAIRED=""
+PAIRED1=""
 HAVE_FLOOR=0
 fwalls=()
 if (cd bench/floor && $GO build -o "$TMP/floor" .) >"$TMP/floor-build.txt" 2>&1; then
@@ -175,46 +160,95 @@ else
 	# third in one run).
 	say "warm-up run"
 	"$BIN" -r "$PCAP" --format json -o /dev/null 2>/dev/null || true
-	# A build with a flow-table shard per core has --shards: time one shard
-	# too, so the table shows what the second core buys.
-	if "$BIN" --help 2>&1 | grep -q -- '--shards'; then
-		run_rstscope "rstscope -r F --shards 1 (one flow shard)" --shards 1
-		RST1_WALL=$R_WALL
-		# and a shard per core (the default leaves the reader a core)
-		NSH=$(nproc)
-		run_rstscope "rstscope -r F --shards $NSH (a shard per core)" --shards "$NSH"
-	fi
-	# The default, in rounds with the floor (below): each round times
-	# rstscope then the floor back to back, so that the ratio compares runs
-	# that met the same machine (on a shared VM the same binary moves 20-40%
-	# from one minute to the next). The ratio is that of the medians; the
+	# Every timed row runs in the same rounds: each round times the
+	# default, the floor and (a build with flow-table shards has
+	# --shards) one shard and a shard per core, back to back, each round
+	# starting one further along that list, so that every ratio compares
+	# runs that met the same machine (on a shared VM the same binary moves
+	# 20-40% from one minute to the next, and rows timed one after the
+	# other once gave one shard 3.9 s in a slow minute against 1.6 s in
+	# the next run). The ratio to the floor is that of the medians; the
 	# median of the rounds' own ratios is shown beside it.
+	kinds=()
+	HAVE_SHARDS=0
+	NSH=$(nproc)
+	if "$BIN" --help 2>&1 | grep -q -- '--shards'; then
+		HAVE_SHARDS=1
+		kinds+=(s1 sN)
+	fi
+	kinds+=(def)
+	(( HAVE_FLOOR )) && kinds+=(floor)
+	declare -A KW=() KRSS=() KFAIL=() KNOW=()
 	label="rstscope -r F --format json -o /dev/null"
-	walls=(); rsses=(); fwalls=(); ratios=(); fail=""
+	ratios=(); r1ratios=()
 	for ((i = 1; i <= RUNS; i++)); do
-		say "$label run $i/$RUNS"
-		measure /dev/null "$BIN" -r "$PCAP" --format json -o /dev/null
-		if (( M_RC != 0 )); then
-			fail="exit $M_RC: $(tail -1 "$TMP/stderr.txt")"
-			break
-		fi
-		walls+=("$M_WALL"); rsses+=("${M_RSS:-0}"); w=$M_WALL
-		if (( HAVE_FLOOR )); then
-			say "floor -mode flow run $i/$RUNS"
-			measure /dev/null "$TMP/floor" -mode flow "$PCAP"
-			if (( M_RC == 0 )); then
-				fwalls+=("$M_WALL"); ratios+=("$(awk -v a="$w" -v b="$M_WALL" 'BEGIN{printf "%.3f", b/a}')")
-				FLOOR_RSS=$M_RSS
+		KNOW=()
+		for ((j = 0; j < ${#kinds[@]}; j++)); do
+			k=${kinds[$(( (i - 1 + j) % ${#kinds[@]} ))]}
+			[[ -n ${KFAIL[$k]:-} ]] && continue
+			case $k in
+			s1)
+				say "rstscope --shards 1 run $i/$RUNS"
+				measure /dev/null "$BIN" --shards 1 -r "$PCAP" --format json -o /dev/null ;;
+			sN)
+				say "rstscope --shards $NSH run $i/$RUNS"
+				measure /dev/null "$BIN" --shards "$NSH" -r "$PCAP" --format json -o /dev/null ;;
+			def)
+				say "$label run $i/$RUNS"
+				measure /dev/null "$BIN" -r "$PCAP" --format json -o /dev/null ;;
+			floor)
+				say "floor -mode flow run $i/$RUNS"
+				measure /dev/null "$TMP/floor" -mode flow "$PCAP" ;;
+			esac
+			if (( M_RC != 0 )); then
+				KFAIL[$k]="exit $M_RC: $(tail -1 "$TMP/stderr.txt")"
+				continue
+			fi
+			KW[$k]+="$M_WALL "; KNOW[$k]=$M_WALL
+			if [[ -z ${KRSS[$k]:-} ]] || (( ${M_RSS:-0} > ${KRSS[$k]} )); then
+				KRSS[$k]=${M_RSS:-0}
+			fi
+			if [[ $k == floor ]]; then
+				FLOOR_RSS=${KRSS[floor]}
 				FLOOR_RSTS=$(grep -o 'rsts=[0-9]*' "$TMP/stderr.txt" | cut -d= -f2)
 				FLOOR_BPF=$(grep -o 'bytesPerFlow=[0-9]*' "$TMP/stderr.txt" | cut -d= -f2)
 			fi
+		done
+		if [[ -n ${KNOW[def]:-} && -n ${KNOW[floor]:-} ]]; then
+			ratios+=("$(awk -v a="${KNOW[def]}" -v b="${KNOW[floor]}" 'BEGIN{printf "%.3f", b/a}')")
+		fi
+		if [[ -n ${KNOW[s1]:-} && -n ${KNOW[floor]:-} ]]; then
+			r1ratios+=("$(awk -v a="${KNOW[s1]}" -v b="${KNOW[floor]}" 'BEGIN{printf "%.3f", b/a}')")
 		fi
 	done
-	rst_result "$label"
+	# kind_result KIND LABEL [FLAGS...]: KIND's row; sets R_WALL and R_RSS.
+	kind_result() {
+		local k=$1 label=$2; shift 2
+		fail=${KFAIL[$k]:-}
+		read -r -a walls <<<"${KW[$k]:-}"
+		rsses=("${KRSS[$k]:-0}")
+		if [[ -z $fail && ${#walls[@]} -eq 0 ]]; then
+			fail="no run"
+		fi
+		rst_result "$label" "$@"
+	}
+	if (( HAVE_SHARDS )); then
+		kind_result s1 "rstscope -r F --shards 1 (one flow shard)" --shards 1
+		RST1_WALL=$R_WALL
+		# and a shard per core (the default leaves the reader a core)
+		kind_result sN "rstscope -r F --shards $NSH (a shard per core)" --shards "$NSH"
+	fi
+	kind_result def "$label"
 	RST_WALL=$R_WALL; RST_RSS=$R_RSS
-	if (( ${#fwalls[@]} > 0 )); then
+	if [[ -n ${KW[floor]:-} ]]; then
+		read -r -a fwalls <<<"${KW[floor]}"
 		FLOOR_WALL=$(printf '%s\n' "${fwalls[@]}" | median)
+	fi
+	if (( ${#ratios[@]} > 0 )); then
 		PAIRED=$(printf '%s\n' "${ratios[@]}" | median)
+	fi
+	if (( ${#r1ratios[@]} > 0 )); then
+		PAIRED1=$(printf '%s\n' "${r1ratios[@]}" | median)
 	fi
 fi
 
@@ -282,6 +316,9 @@ if [[ -n $PAIRED ]]; then
 fi
 if [[ -n $RST1_WALL && -n $FLOOR_WALL ]]; then
 	row "speed ratio rstscope --shards 1/floor" "" "$(awk -v a="$RST1_WALL" -v b="$FLOOR_WALL" 'BEGIN{printf "%.2fx", b/a}')" "" "" "" "" "" ""
+fi
+if [[ -n $PAIRED1 ]]; then
+	row "  median of the rounds' own ratios" "" "$(awk -v r="$PAIRED1" 'BEGIN{printf "%.2fx", r}')" "" "" "" "" "" ""
 fi
 if [[ -n $RST_WALL && -n $TSH_WALL ]]; then
 	row "speed ratio rstscope/tshark" "" "$(awk -v a="$RST_WALL" -v b="$TSH_WALL" 'BEGIN{printf "%.1fx", b/a}')" "" "" "" "" "" ""

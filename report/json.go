@@ -106,12 +106,12 @@ func encode(v any, indent bool) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// jsonWriter writes one document at Close. Its store keeps each finding
-// as the JSON Close prints (record), encoded as it is written, so that
-// Close, after the last packet, only numbers and copies them.
 // closeWrite is the least a write of the document's records carries.
 const closeWrite = 256 << 10
 
+// jsonWriter writes one document at Close. Its store keeps each finding
+// as the JSON Close prints (record), encoded as it is written, so that
+// Close, after the last packet, only numbers and copies them.
 type jsonWriter struct {
 	document
 	enc *jsonEnc

@@ -107,7 +107,7 @@ func encode(v any, indent bool) ([]byte, error) {
 }
 
 // closeWrite is the least a write of the document's records carries.
-const closeWrite = 256 << 10
+var closeWrite = 256 << 10 // a variable for tests
 
 // jsonWriter writes one document at Close. Its store keeps each finding
 // as the JSON Close prints (record), encoded as it is written, so that

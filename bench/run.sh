@@ -204,6 +204,7 @@ else
 				KFAIL[$k]="exit $M_RC: $(tail -1 "$TMP/stderr.txt")"
 				continue
 			fi
+			say "  ${M_WALL} s"
 			KW[$k]+="$M_WALL "; KNOW[$k]=$M_WALL
 			if [[ -z ${KRSS[$k]:-} ]] || (( ${M_RSS:-0} > ${KRSS[$k]} )); then
 				KRSS[$k]=${M_RSS:-0}

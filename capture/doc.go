@@ -72,7 +72,11 @@
 // but a file cut while mapped faults (SIGBUS) instead of ending as a cut
 // file does, and mapped pages count in RSS unless unmapped behind the
 // reader (mapping the bench capture saved 1.5% of the wall time with two
-// shards); a window larger than 1 MiB saves nothing measurable. The window
+// shards). debug.SetPanicOnFault turns such a fault into a panic on the
+// goroutine that reads, but the mapped bytes are read outside this
+// package too (a Sharded router copies each payload into a shard batch),
+// so the recovery would have to sit in the caller's loop, after a batch
+// half written; a window larger than 1 MiB saves nothing measurable. The window
 // is 128 KiB (pcapWindow): with one table behind a prefetcher, 64 or 256
 // KiB measured as 1 MiB did, but where the reader is the flow shards'
 // router, on the critical path, the smaller reads were 3-4% faster (frames

@@ -76,11 +76,12 @@
 // goroutine that reads, but the mapped bytes are read outside this
 // package too (a Sharded router copies each payload into a shard batch),
 // so the recovery would have to sit in the caller's loop, after a batch
-// half written; a window larger than 1 MiB saves nothing measurable. The window
-// is 128 KiB (pcapWindow): with one table behind a prefetcher, 64 or 256
-// KiB measured as 1 MiB did, but where the reader is the flow shards'
-// router, on the critical path, the smaller reads were 3-4% faster (frames
-// decoded while still in the core's cache). Parsing TCP options lazily
+// half written. A window larger than 1 MiB saves nothing measurable. The
+// window is 128 KiB (pcapWindow): with one table behind a prefetcher, 64
+// or 256 KiB measured as 1 MiB did, but where the reader is the flow
+// shards' router, on the critical path, the smaller reads were 3-4%
+// faster (frames decoded while still in the core's cache; 64 KiB, in
+// session 8's paired rounds, as fast as 128). Parsing TCP options lazily
 // would change Packet (the fast path reads NOP NOP timestamps, most
 // segments' options, without the walk); lending the caller a pointer into
 // the batch instead of copying the 256-byte Packet would save at most the

@@ -30,18 +30,7 @@ func TestJSON_closeWrites(t *testing.T) {
 		defer func(n int) { closeWrite = n }(closeWrite)
 		closeWrite = cw
 		var w countWriter
-		jw, err := New("json", &w, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range fs {
-			if err := jw.Write(&fs[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := jw.Close(testSummary()); err != nil {
-			t.Fatal(err)
-		}
+		renderTo(t, &w, "json", Options{}, fs, testSummary())
 		return w.String(), w.writes
 	}
 	defer func(n int) { spillAfter = n }(spillAfter)

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +18,14 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func render(t *testing.T, format string, opts Options, fs []heuristics.Finding, s Summary) string {
 	t.Helper()
 	var b bytes.Buffer
-	w, err := New(format, &b, opts)
+	renderTo(t, &b, format, opts, fs, s)
+	return b.String()
+}
+
+// renderTo writes fs through a new Writer over out.
+func renderTo(t *testing.T, out io.Writer, format string, opts Options, fs []heuristics.Finding, s Summary) {
+	t.Helper()
+	w, err := New(format, out, opts)
 	if err != nil {
 		t.Fatalf("New(%q): %v", format, err)
 	}
@@ -29,7 +37,6 @@ func render(t *testing.T, format string, opts Options, fs []heuristics.Finding, 
 	if err := w.Close(s); err != nil {
 		t.Fatalf("%s: Close: %v", format, err)
 	}
-	return b.String()
 }
 
 // golden compares got with testdata/name, or rewrites it with -update.

@@ -76,6 +76,21 @@ type Referencer interface {
 	NextRef() (*Packet, error)
 }
 
+// HoldsPackets reports whether src's NextRef hands out packets src already
+// holds (decoded ahead by Prefetch) rather than decoding each into a
+// packet of its own. A caller with a packet of its own to fill
+// (flows.Sharded.Slot) does better with Next when it does not: the frame
+// is decoded where the caller keeps it, with no copy.
+func HoldsPackets(src Source) bool {
+	switch s := src.(type) {
+	case *prefetcher:
+		return true
+	case *followFile:
+		return s.ref != nil
+	}
+	return false
+}
+
 // mark holds the counters of a fileSource just after it returned the
 // packet at index at of its batch, so that Stats can answer as of the
 // packet the caller got last. A batch keeps a mark only where the

@@ -623,6 +623,16 @@ func TestPrefetchHeavy(t *testing.T) {
 		if _, ok := got.(*prefetcher); ok != tc.thread || !ok && got != src {
 			t.Errorf("%s: PrefetchHeavy gave %T, want a prefetcher: %v", filepath.Base(tc.path), got, tc.thread)
 		}
+		// A caller with a packet to fill (flows.Sharded.Slot) calls Next
+		// unless the source hands out packets it holds, through Follow too.
+		stop := make(chan struct{})
+		if h := HoldsPackets(got); h != tc.thread {
+			t.Errorf("%s: HoldsPackets: got %v, want %v", filepath.Base(tc.path), h, tc.thread)
+		}
+		if h := HoldsPackets(Follow(got, stop, nil)); h != tc.thread {
+			t.Errorf("%s: HoldsPackets through Follow: got %v, want %v", filepath.Base(tc.path), h, tc.thread)
+		}
+		close(stop)
 		pk, end, _ := drain(t, got, 0)
 		direct, err := OpenFile(tc.path, 0, FileOptions{})
 		if err != nil {

@@ -15,7 +15,9 @@ import (
 // caller's goroutine (the reader) admits packets (time jumps, see
 // clock.go), keeps the host profiles, and routes each packet by its
 // symmetric flow hash (capture.FlowHash) to the shard that owns its flow,
-// in batches with preallocated buffers.
+// in batches that all the shards read (each its own packets) and that are
+// reused: a caller that decodes each packet into Slot hands it over with
+// no copy.
 //
 // Output is the same for any n: OnEvent receives the events on the
 // caller's goroutine, in the order and with the content a single Table
@@ -49,17 +51,30 @@ type Sharded struct {
 	shards []*shard
 	n      uint64
 	mask   uint64 // n-1 when n is a power of two (h%n is h&mask), else 0
-	// The shards' batches form a ring of shardRing: cur is being filled,
-	// the inflight before it are with the shards (oldest first), so that
-	// a shard that falls behind for a while (its goroutine not scheduled,
-	// a batch heavier than the others') does not stop the reader or the
-	// other shards at once.
+	// The batches form a ring of shardRing: cur is being filled, the
+	// inflight before it are with the shards (oldest first), so that a
+	// shard that falls behind for a while (its goroutine not scheduled, a
+	// batch heavier than the others') does not stop the reader or the
+	// other shards at once. A batch's packets (ring) are shared: each
+	// shard takes its own by the positions in its shardBatchBuf.
+	ring     [shardRing]sharedBatch
 	cur      int
 	inflight int
-	items    int // items in the batch being filled, all shards
-	rsts     int // RSTs among them (see shardBatchRSTs)
-	now      time.Time
-	look     time.Duration
+	rsts     int // RSTs in the batch being filled (see shardBatchRSTs)
+	// slot is the packet Slot hands out, which route then takes as it
+	// lies: slotItem's, an item past the end of the batch being filled,
+	// or sparePkt (slotItem nil) when that batch is to be sent before the
+	// next packet goes in.
+	slot     *capture.Packet
+	slotItem *shardItem
+	sparePkt capture.Packet
+	items    int // packets in the batch being filled, all shards
+	// full: the batch being filled is to be sent before the next packet
+	// goes in (maxItems packets, more than maxBytes of payload, or
+	// shardBatchRSTs RSTs in it).
+	full               bool
+	maxItems, maxBytes int
+	look               time.Duration
 	// reqs are the RSTs routed whose host snapshot is not yet taken,
 	// sorted by first RST (time, input, frame); reqs[rhead:] are live.
 	reqs  []hostReq
@@ -86,8 +101,8 @@ type Sharded struct {
 	// closing: Close has begun; lateSnap holds a snapshot snapFor took then.
 	closing  bool
 	lateSnap hostSnap
-	// lastShard holds the last packet routed, at lastItem of its batch;
-	// seq counts the packets routed.
+	// lastShard holds the last packet routed, at lastItem of its
+	// positions in the batch; seq counts the packets routed.
 	lastShard *shard
 	lastItem  int
 	seq       uint64
@@ -156,9 +171,9 @@ func (a rstKey) less(b rstKey) bool {
 
 func keyOf(r *RSTPacket) rstKey { return rstKey{unixNano(r.Time), r.Input, r.Frame} }
 
-// Batch limits: a shard's batch is sent when it holds shardBatch packets
-// or more than shardBytes of payload. Tests make shardBatch small to cross
-// many batch ends.
+// Batch limits: the batches are sent when they hold shardBatch packets a
+// shard (all shards together) or more than shardBytes of payload a shard.
+// Tests make shardBatch small to cross many batch ends.
 var shardBatch = 1024
 
 const shardBytes = 1 << 20
@@ -182,9 +197,11 @@ const shardBatchRSTs = 128
 // rounds, against 1.48 s.
 const shardRing = 8
 
-// shard is one Table with its goroutine and a ring of batches.
+// shard is one Table with its goroutine and its part of each batch of the
+// ring.
 type shard struct {
 	t     *Table
+	ring  *[shardRing]sharedBatch // the Sharded's
 	batch [shardRing]shardBatchBuf
 	in    chan int // index of the batch to process
 	done  chan struct{}
@@ -198,7 +215,11 @@ const (
 )
 
 type shardItem struct {
-	p   capture.Packet // Payload is set by the shard from off, n
+	// p's Payload lies in the batch's buf; its Frame, when the reader
+	// decoded p in place (Slot), still points into the capture's read
+	// buffer, which has moved on: a shard reads neither Frame nor the
+	// fields after it (CapLen, WireLen, LinkType, FlowLabel, DataOffset).
+	p   capture.Packet
 	now time.Time
 	// nowNs and ns are unixNano of now and of p.Time.
 	nowNs, ns int64
@@ -206,19 +227,33 @@ type shardItem struct {
 	// the packet at which a table would have decided what it decides
 	// (events are delivered in that order, as a table emits them).
 	seq  uint64
-	off  int // p's payload: buf[off:off+n]
-	n    int
+	at   int // the item's position in its batch
 	kind itemKind
 }
 
-// shardBatchBuf is one batch for one shard: it grows to what the capture
-// needs (at most shardBatch items, about shardBytes of payload) and is
-// reused. Once processed it carries the shard's results back: the events
+// sharedBatch is one batch of the ring, the packets of every shard in
+// the reader's order (with a flush for all at the end): it grows to what
+// the capture needs (about shardBatch items and shardBytes of payload a
+// shard) and is reused. The reader fills it, the shards only read it:
+// each item's Payload is set by the reader to its copy in buf (an append
+// that moves buf leaves the payloads before it where they were, in the
+// old array, until the batch's next use).
+//
+// Why shared, not a batch for each shard: the reader decodes a packet
+// into the batch's next item (Slot) before it knows the packet's shard;
+// with a batch for each shard it copied each 256-byte Packet from its
+// own into the shard's item, 62 instructions a packet (cachegrind).
+type sharedBatch struct {
+	items []shardItem
+	buf   []byte
+}
+
+// shardBatchBuf is one shard's part of a batch: the positions of its
+// items. Once processed it carries the shard's results back: the events
 // it decided and the flows it started; the events delivered go back to
 // the shard's table with the batch's next use (recycle).
 type shardBatchBuf struct {
-	items   []shardItem
-	buf     []byte
+	idx     []int32
 	emitted []*openEvent
 	created []flowCreated
 	recycle []*openEvent
@@ -244,7 +279,7 @@ func shardMaxFlows(total, n int) int {
 // Add, Flush and Close.
 func NewSharded(n int, opts Options) *Sharded {
 	n = max(n, 1)
-	s := &Sharded{onEv: opts.OnEvent, n: uint64(n), snapAt: make(map[rstKey]int)}
+	s := &Sharded{onEv: opts.OnEvent, n: uint64(n), snapAt: make(map[rstKey]int), maxItems: shardBatch * n, maxBytes: shardBytes * n}
 	if n&(n-1) == 0 {
 		s.mask = uint64(n - 1)
 	}
@@ -258,7 +293,7 @@ func NewSharded(n int, opts Options) *Sharded {
 	sopts.MaxFlows = shardMaxFlows(cmp.Or(max(opts.MaxFlows, 0), DefaultMaxFlows), n)
 	sopts.HotFlows = max(cmp.Or(max(opts.HotFlows, 0), DefaultHotFlows)/n, 1)
 	for range n {
-		sh := &shard{in: make(chan int, shardRing), done: make(chan struct{}, shardRing)}
+		sh := &shard{ring: &s.ring, in: make(chan int, shardRing), done: make(chan struct{}, shardRing)}
 		o := sopts
 		o.OnEvent = nil
 		sh.t = NewTable(o)
@@ -269,6 +304,7 @@ func NewSharded(n int, opts Options) *Sharded {
 		s.shards = append(s.shards, sh)
 		go sh.run()
 	}
+	s.nextSlot(&s.ring[s.cur])
 	return s
 }
 
@@ -281,9 +317,9 @@ func (sh *shard) run() {
 		}
 		clear(bb.recycle)
 		bb.recycle = bb.recycle[:0]
-		for i := range bb.items {
-			it := &bb.items[i]
-			it.p.Payload = bb.buf[it.off : it.off+it.n : it.off+it.n]
+		items := sh.ring[b].items
+		for _, k := range bb.idx {
+			it := &items[k]
 			later := it.nowNs > t.nowNs // it.now.After(t.now), as Table.addAt
 			if !inNsRange(it.nowNs) || !inNsRange(t.nowNs) {
 				later = it.now.After(t.now)
@@ -328,7 +364,6 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 	if later {
 		t.now, t.nowNs = p.Time, ns // setNow(p.Time)
 	}
-	s.now = s.router.now
 	s.snapshotDue(false)
 	rst := p.Flags&capture.RST != 0
 	if !rst {
@@ -350,14 +385,65 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 	} else {
 		sh = s.shards[rh%s.n]
 	}
-	b := &sh.batch[s.cur]
-	if len(b.items) >= shardBatch || len(b.buf) > shardBytes || s.rsts >= shardBatchRSTs {
+	if s.full {
 		s.dispatch()
-		b = &sh.batch[s.cur]
 	}
+	b := &s.ring[s.cur]
 	s.seq++
-	// The item is written in place: a composite literal appended was
-	// built, then copied (the packet is most of the item).
+	it := s.slotItem
+	slotted := p == s.slot && it != nil
+	if !slotted {
+		// The item is written in place: a composite literal appended was
+		// built, then copied (the packet is most of the item).
+		moves := len(b.items) == cap(b.items) && it != nil
+		it = b.add()
+		if moves {
+			// The items moved, the slot with them: the packet decoded
+			// where it was, if it comes, is copied.
+			s.slotItem = &b.items[s.slotItem.at]
+			s.slot = &s.slotItem.p
+		}
+		it.p = *p
+	}
+	it.p.FlowHash = h
+	off := len(b.buf)
+	b.buf = append(b.buf, p.Payload...)
+	it.p.Payload = b.buf[off:len(b.buf):len(b.buf)]
+	it.now, it.nowNs, it.ns = t.now, t.nowNs, ns
+	it.seq, it.kind = s.seq, itemPacket
+	part := &sh.batch[s.cur]
+	part.idx = append(part.idx, int32(it.at))
+	s.items++
+	s.lastShard, s.lastItem = sh, len(part.idx)-1
+	if rst {
+		s.rsts++
+		s.request(p)
+	}
+	s.full = s.items >= s.maxItems || len(b.buf) > s.maxBytes || s.rsts >= shardBatchRSTs
+	switch {
+	case s.full:
+		s.slot, s.slotItem = &s.sparePkt, nil // the next packet goes to the next batch
+	case slotted:
+		s.nextSlot(b)
+	}
+}
+
+// Slot gives a packet for the caller to decode the next packet into
+// before it calls Add with it (capture.Source.Next): the batch's next
+// item, which route then takes where it lies instead of copying it there.
+// Add may also be given another packet (that one is copied); the slot is
+// then handed out again. It is the Sharded's: valid until the Add that
+// takes it, or Flush or Close.
+func (s *Sharded) Slot() *capture.Packet { return s.slot }
+
+// nextSlot puts Slot's packet at a new item of b, the batch being filled.
+func (s *Sharded) nextSlot(b *sharedBatch) {
+	s.slotItem = b.add()
+	s.slot = &s.slotItem.p
+}
+
+// add gives a new item at the end of b.
+func (b *sharedBatch) add() *shardItem {
 	k := len(b.items)
 	if k < cap(b.items) {
 		b.items = b.items[:k+1]
@@ -365,18 +451,8 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 		b.items = append(b.items, shardItem{})
 	}
 	it := &b.items[k]
-	it.p = *p
-	it.p.FlowHash = h
-	it.p.Frame, it.p.Payload = nil, nil
-	it.now, it.nowNs, it.ns = s.now, t.nowNs, ns
-	it.off, it.n, it.seq, it.kind = len(b.buf), len(p.Payload), s.seq, itemPacket
-	b.buf = append(b.buf, p.Payload...)
-	s.items++
-	s.lastShard, s.lastItem = sh, len(b.items)-1
-	if rst {
-		s.rsts++
-		s.request(p)
-	}
+	it.at = k
+	return it
 }
 
 // hostPacket updates the host profiles with a non-RST packet.
@@ -478,11 +554,15 @@ func (s *Sharded) dispatch() {
 	// packets): a table decides it at its next packet, before that
 	// packet's host update, so its snapshot is taken now.
 	s.snapshotDue(false)
-	for _, sh := range s.shards {
-		b := &sh.batch[s.cur]
-		if !s.closed { // Close put the last flush where a table has it
-			b.items = append(b.items, shardItem{now: s.now, nowNs: s.router.nowNs, kind: itemFlush, seq: s.seq + 1})
+	if !s.closed { // Close put the last flush where a table has it
+		fl := s.ring[s.cur].add() // one for all: the shards only read it
+		fl.now, fl.nowNs, fl.kind, fl.seq = s.router.now, s.router.nowNs, itemFlush, s.seq+1
+		for _, sh := range s.shards {
+			part := &sh.batch[s.cur]
+			part.idx = append(part.idx, int32(fl.at))
 		}
+	}
+	for _, sh := range s.shards {
 		sh.in <- s.cur
 	}
 	s.flushSeq[s.cur] = s.seq + 1
@@ -491,11 +571,19 @@ func (s *Sharded) dispatch() {
 	if s.inflight == shardRing {
 		s.collect() // the oldest, which cur is
 	}
+	b := &s.ring[s.cur]
+	b.items, b.buf = b.items[:0], b.buf[:0]
 	for _, sh := range s.shards {
-		b := &sh.batch[s.cur]
-		b.items, b.buf = b.items[:0], b.buf[:0]
+		sh.batch[s.cur].idx = sh.batch[s.cur].idx[:0]
 	}
-	s.items, s.rsts = 0, 0
+	s.items, s.rsts, s.full = 0, 0, false
+	// A slot handed out is in the batch sent: that packet, if it comes, is
+	// copied.
+	if s.closed {
+		s.slot, s.slotItem = &s.sparePkt, nil
+	} else {
+		s.nextSlot(b)
+	}
 }
 
 // wait waits for every batch with the shards and delivers their events.
@@ -672,7 +760,6 @@ func (s *Sharded) Flush(now time.Time) {
 	if now.After(s.router.now) {
 		s.router.setNow(now)
 	}
-	s.now = s.router.now
 	s.snapshotDue(false)
 	s.dispatch()
 	s.wait()
@@ -691,13 +778,14 @@ func (s *Sharded) Close() {
 	// each shard flushes to the reader's clock, the last packet's shard
 	// just before that packet; then, the shards idle, the rest are
 	// decided in one table's order (closeQueues) and the shards close.
+	fl := s.ring[s.cur].add()
+	fl.now, fl.nowNs, fl.kind, fl.seq = s.router.now, s.router.nowNs, itemFlush, s.seq
 	for _, sh := range s.shards {
-		b := &sh.batch[s.cur]
-		fl := shardItem{now: s.now, nowNs: s.router.nowNs, kind: itemFlush, seq: s.seq}
-		if sh == s.lastShard && s.lastItem < len(b.items) {
-			b.items = slices.Insert(b.items, s.lastItem, fl)
+		part := &sh.batch[s.cur]
+		if sh == s.lastShard && s.lastItem < len(part.idx) {
+			part.idx = slices.Insert(part.idx, s.lastItem, int32(fl.at))
 		} else {
-			b.items = append(b.items, fl)
+			part.idx = append(part.idx, int32(fl.at))
 		}
 	}
 	last := s.cur

@@ -40,7 +40,9 @@ type tracker interface {
 }
 
 // feedFile runs one capture through a Table (shards 0) or a Sharded and
-// returns its events in delivery order.
+// returns its events in delivery order. A Sharded of 2 or more shards
+// takes the packets as the pipeline gives them, decoded into its Slot;
+// one shard, copied from the caller's packet.
 func feedFile(t *testing.T, file string, shards int) ([]Event, TableStats) {
 	t.Helper()
 	src, err := capture.OpenFile(file, 0, capture.FileOptions{})
@@ -51,21 +53,27 @@ func feedFile(t *testing.T, file string, shards int) ([]Event, TableStats) {
 	var events []Event
 	opts := Options{OnEvent: func(e *Event) { events = append(events, *e) }}
 	var tr tracker
+	var sh *Sharded
 	if shards == 0 {
 		tr = NewTable(opts)
 	} else {
-		tr = NewSharded(shards, opts)
+		sh = NewSharded(shards, opts)
+		tr = sh
 	}
-	var p capture.Packet
+	var own capture.Packet
 	for {
-		err := src.Next(&p)
+		p := &own
+		if sh != nil && shards > 1 {
+			p = sh.Slot()
+		}
+		err := src.Next(p)
 		if err == io.EOF || errors.Is(err, capture.ErrTruncated) {
 			break
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
-		tr.Add(&p)
+		tr.Add(p)
 	}
 	tr.Close()
 	return events, tr.Stats()
@@ -171,7 +179,8 @@ func valueOf(v reflect.Value) any {
 }
 
 // TestSharded_addNoAllocs: routing packets of established flows to the
-// shards, across many batch ends, allocates nothing.
+// shards, across many batch ends, allocates nothing, whether the packet
+// is the caller's (copied) or was decoded into the Sharded's Slot.
 func TestSharded_addNoAllocs(t *testing.T) {
 	s := NewSharded(2, Options{})
 	defer s.Close()
@@ -180,16 +189,21 @@ func TestSharded_addNoAllocs(t *testing.T) {
 		s.Add(&pk[i])
 	}
 	data, ack := pk[3], pk[4]
+	slotted := func(p *capture.Packet) {
+		q := s.Slot()
+		*q = *p
+		s.Add(q)
+	}
 	n := 0
-	// Two packets a run: every batch of the ring is used (and grown) once
-	// before the count.
-	allocs := testing.AllocsPerRun((shardRing+2)*shardBatch/2, func() {
+	// Two packets a run: every batch of the ring (s.maxItems packets) is
+	// used (and grown) once before the count.
+	allocs := testing.AllocsPerRun((shardRing+2)*s.maxItems/2, func() {
 		n++
 		data.Seq = 101 + uint32(n)*100
 		data.Time = data.Time.Add(time.Millisecond)
 		ack.Ack = data.Seq + 100
 		ack.Time = data.Time
-		s.Add(&data)
+		slotted(&data)
 		s.Add(&ack)
 	})
 	if allocs != 0 {
@@ -201,19 +215,19 @@ func TestSharded_addNoAllocs(t *testing.T) {
 	// batches passes, one per batch (a buffer not reused) would not.
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	for range 10 * shardBatch {
+	for range 10 * s.maxItems {
 		n++
 		data.Seq = 101 + uint32(n)*100
 		data.Time = data.Time.Add(time.Millisecond)
 		ack.Ack = data.Seq + 100
 		ack.Time = data.Time
-		s.Add(&data)
+		slotted(&data)
 		s.Add(&ack)
 	}
 	s.Stats() // waits for the shards
 	runtime.ReadMemStats(&after)
 	if d := after.Mallocs - before.Mallocs; d >= 5 {
-		t.Errorf("%d packets over 20 batches: got %d allocations, want under 5", 20*shardBatch, d)
+		t.Errorf("%d packets over 20 batches: got %d allocations, want under 5", 20*s.maxItems, d)
 	}
 	if st := s.Stats(); st.Flows != 1 {
 		t.Errorf("got %d flows, want 1", st.Flows)
@@ -222,7 +236,10 @@ func TestSharded_addNoAllocs(t *testing.T) {
 
 // FuzzSharded: any packet sequence (time jumps and reordering included)
 // gives the same events through 1 shard, 3 shards in batches of 2
-// packets, and a Table (but Flow.ID), as long as no cap is reached.
+// packets (6 in all) taking each packet decoded into their Slot, as the
+// pipeline gives them (a suspect held across a batch end, a held one
+// released while the next is in the slot), and a Table (but Flow.ID), as
+// long as no cap is reached.
 func FuzzSharded(f *testing.F) {
 	f.Add([]byte{
 		0, 0x02, 0, 0, 0, 0, 1, 64,
@@ -243,15 +260,21 @@ func FuzzSharded(f *testing.F) {
 				OnEvent: func(e *Event) { events = append(events, *e) },
 			}
 			var tr tracker = NewTable(opts)
+			var sh *Sharded
 			if shards > 0 {
 				old := shardBatch
 				shardBatch = batch
-				tr = NewSharded(shards, opts)
+				sh = NewSharded(shards, opts)
+				tr = sh
 				shardBatch = old
 			}
 			for i := range pk {
-				p := pk[i]
-				tr.Add(&p)
+				p := &capture.Packet{}
+				if shards > 1 {
+					p = sh.Slot()
+				}
+				*p = pk[i]
+				tr.Add(p)
 			}
 			tr.Close()
 			for i := range events {
@@ -313,5 +336,70 @@ func TestSharded_maxFlowsSplit(t *testing.T) {
 				n, max, 2*max, st.Active, limit, st.DroppedFlows)
 		}
 		s.Close()
+	}
+}
+
+// TestSharded_slotAcrossBatchEnd: packets decoded into the Slot while
+// the clock holds a suspect (a time jump) give one table's events for any
+// batch size: the held packet is copied out of the slot before the slot
+// is used again, a packet in the slot when a held one is released and
+// routed first is copied, and so is one whose slot was handed out before
+// a Flush sent the batch (not taken from the batch the shards have).
+func TestSharded_slotAcrossBatchEnd(t *testing.T) {
+	base := lines(handshake, []string{
+		"C>S PA seq=101 ack=301 len=10",
+		"S>C A seq=301 ack=111",
+		"C>S PA seq=111 ack=301 len=10",
+		"S>C PA seq=301 ack=121 len=100",
+		"S>C R seq=401",
+		"C>S PA seq=121 ack=401 len=10",
+	})
+	jumps := map[string]func(pk []capture.Packet){
+		"outlier": func(pk []capture.Packet) { pk[5].Time = pk[5].Time.Add(100 * 24 * time.Hour) },
+		"step_back": func(pk []capture.Packet) {
+			for i := 5; i < len(pk); i++ {
+				pk[i].Time = pk[i].Time.Add(-20 * time.Minute)
+			}
+		},
+		"pause": func(pk []capture.Packet) {
+			for i := 5; i < len(pk); i++ {
+				pk[i].Time = pk[i].Time.Add(48 * time.Hour)
+			}
+		},
+	}
+	for name, jump := range jumps {
+		pk := ladder(t, base...)
+		jump(pk)
+		want := run(t, Options{}, pk).events
+		if len(want) != 1 {
+			t.Fatalf("%s: one table: got %d events, want 1", name, len(want))
+		}
+		want[0].Flow.ID = 0
+		for _, n := range []int{2, 3} {
+			for batch := 1; batch <= 4; batch++ {
+				old := shardBatch
+				shardBatch = batch
+				var got []Event
+				s := NewSharded(n, Options{OnEvent: func(e *Event) { got = append(got, *e) }})
+				shardBatch = old
+				for i := range pk {
+					p := s.Slot()
+					if i == 4 {
+						s.Flush(pk[3].Time) // the clock stays: nothing decided
+					}
+					*p = pk[i]
+					s.Add(p)
+				}
+				s.Close()
+				if len(got) != 1 {
+					t.Errorf("%s: %d shards, batches of %d: got %d events, want 1", name, n, batch, len(got))
+					continue
+				}
+				got[0].Flow.ID = 0
+				if !reflect.DeepEqual(got[0], want[0]) {
+					t.Errorf("%s: %d shards, batches of %d: event differs from one table's%s", name, n, batch, firstDiff(got[0], want[0]))
+				}
+			}
+		}
 	}
 }

@@ -350,10 +350,10 @@ func (t *Table) emitHead(endOfInput bool) {
 		ev.History, ev.ConnState = t.frozenEmit(oe)
 	}
 	if h := t.hosts.get(oe.sender.Addr()); h != nil {
-		ev.SenderHost = *h
+		ev.SenderHost = h.settled()
 	}
 	if h := t.hosts.get(oe.receiver.Addr()); h != nil {
-		ev.ReceiverHost = *h
+		ev.ReceiverHost = h.settled()
 	}
 	if r := &ev.RSTs[0]; !t.noHosts {
 		ev.RSTMACHosts = t.rstMACHosts(r.HasMAC, r.SrcMAC)

@@ -68,7 +68,8 @@ func (s *TTLStats) setModeAt() {
 	}
 }
 
-// Add records one IP ID sample and recomputes the model (see IPIDStats).
+// Add records one IP ID sample: the counters only; Model and Step are
+// derived from them when the statistics leave the table (see settled).
 func (s *IPIDStats) Add(id uint16) {
 	if s.Samples > 0 {
 		last := s.Last
@@ -92,17 +93,26 @@ func (s *IPIDStats) Add(id uint16) {
 	}
 	s.Samples++
 	s.Last = id
+}
+
+// settled gives s with Model and Step derived from its counters (Step is
+// 0 unless the model is Incrementing). Add does not keep them: they were
+// recomputed with every sample, twice a packet on the reader and a shard
+// (a direction's and its sender's), and only an event's profiles (and a
+// flow's at its end) read them.
+func (s IPIDStats) settled() IPIDStats {
+	s.Step = 0
 	switch {
 	case s.Samples < 3:
 		s.Model = IPIDUnknown
 	case s.Zero == s.Samples-1:
 		s.Model = IPIDZero
 	case s.Small > 0 && s.Large*4 <= s.Small:
-		s.Model = IPIDIncrementing
-		s.Step = s.stepCand
+		s.Model, s.Step = IPIDIncrementing, s.stepCand
 	default:
 		s.Model = IPIDRandom
 	}
+	return s
 }
 
 // Distance gives how far id lies ahead of the last sample (modulo 2^16,
@@ -160,9 +170,11 @@ func (s *TTLStats) Stable(n uint32) bool { return s.Count >= n && s.Min == s.Max
 // a step of 3) between non-zero values counts in Small; any other step
 // between non-zero values (backwards or far) counts in Large; a step from
 // or to zero alone (e.g. a Linux SYN/ACK with ID 0 followed by the
-// socket's counter) counts in none. Model, recomputed on every sample:
-// Unknown under 3 samples; Zero when every sample was 0; Incrementing when
-// Small > 0 and Large <= Small/4; Random otherwise.
+// socket's counter) counts in none. Model: Unknown under 3 samples; Zero
+// when every sample was 0; Incrementing when Small > 0 and Large <=
+// Small/4; Random otherwise. Model and Step are set in the profiles of
+// events and ended flows (and host snapshots); inside the table only the
+// counters are kept up to date (see settled).
 //
 // Its fields are ordered by size, 28 bytes (a reader's host line holds
 // an IPv4 host's address, TTL and IP ID statistics in 64, see hostLine).
@@ -311,6 +323,13 @@ type HostProfile struct {
 	// (Ethernet-like captures only; valid iff HasMAC).
 	MAC   [6]byte
 	Flows uint32 // flows this host took part in
+}
+
+// settled gives h as an event shows it: IPID's Model and Step set.
+func (h *HostProfile) settled() HostProfile {
+	c := *h
+	c.IPID = c.IPID.settled()
+	return c
 }
 
 // End is where the direction's data ends in sequence space: the seq its

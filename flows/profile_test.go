@@ -40,6 +40,10 @@ func TestIPIDModel(t *testing.T) {
 			for _, id := range tt.ids {
 				s.Add(id)
 			}
+			if s.Model != IPIDUnknown || s.Step != 0 {
+				t.Errorf("Add set the model (%v step %d): it is derived when the stats leave the table", s.Model, s.Step)
+			}
+			s = s.settled()
 			if s.Model != tt.model || (tt.model == IPIDIncrementing && s.Step != tt.step) {
 				t.Errorf("got %v step %d, want %v step %d (zero %d small %d large %d)", s.Model, s.Step, tt.model, tt.step, s.Zero, s.Small, s.Large)
 			}

@@ -188,11 +188,11 @@ func (r *routerHosts) profile(a netip.Addr) HostProfile {
 			return HostProfile{}
 		}
 		l, c := &r.lines[i], &r.cold[i]
-		return HostProfile{Known: true, HasMAC: l.hasMAC, TTL: l.ttl, IPID: l.ipid,
+		return HostProfile{Known: true, HasMAC: l.hasMAC, TTL: l.ttl, IPID: l.ipid.settled(),
 			TTLFlows: c.ttlFlows, MAC: c.mac, Flows: c.flows}
 	}
 	if h := r.v6.get(a); h != nil {
-		return *h
+		return h.settled()
 	}
 	return HostProfile{}
 }

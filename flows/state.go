@@ -319,7 +319,7 @@ func (d *dirState) expand(p *Profile, frame0 uint64) {
 		Packets: d.packets, Bytes: d.bytes, DataPackets: uint64(d.dataPackets),
 		First: nsTimeIf(d.first, d.packets > 0), Last: nsTimeIf(d.last, d.packets > 0),
 		LastData: nsTimeIf(d.lastData, d.dataPackets > 0), LastDataFrame: frameAt(frame0, d.lastDataFrame, d.dataPackets > 0),
-		TTL: d.ttl, IPID: d.ipid, TSPackets: uint64(d.tsPackets), LastTSVal: d.lastTSVal,
+		TTL: d.ttl, IPID: d.ipid.settled(), TSPackets: uint64(d.tsPackets), LastTSVal: d.lastTSVal,
 		HasWScale: d.hasWScale, WScale: d.wscale, MSS: d.mss,
 		ISN: d.isn, SYNSeen: d.synSeen, SYNFrame: frameAt(frame0, d.synFrame, d.synSeen), SYNTime: nsTimeIf(d.synNs, d.synSeen),
 		NextSeq: d.nextSeq, SeqValid: d.seqValid, LastAck: d.lastAck, AckValid: d.ackValid,

@@ -1,11 +1,13 @@
 package flows
 
 import (
-	"github.com/rstscope/rstscope/capture"
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rstscope/rstscope/capture"
 )
 
 // jumpRun feeds pk and collects warnings too.
@@ -134,6 +136,35 @@ func TestTable_timeJumpsTwoInputs(t *testing.T) {
 	for _, e := range r.events {
 		if e.First().Input == 0 && !e.First().Time.Equal(rst0) {
 			t.Errorf("input 0's RST time: got %v, want %v (not re-based)", e.First().Time, rst0)
+		}
+	}
+}
+
+// TestInNsRange: the single comparison is -4e18 < ns < 4e18.
+func TestInNsRange(t *testing.T) {
+	for _, ns := range []int64{math.MinInt64, -9e18, -4e18 - 1, -4e18, -4e18 + 1, -1, 0, 1, 4e18 - 1, 4e18, 4e18 + 1, 9e18, math.MaxInt64} {
+		if got, want := inNsRange(ns), ns > -4e18 && ns < 4e18; got != want {
+			t.Errorf("inNsRange(%d): got %v, want %v", ns, got, want)
+		}
+	}
+}
+
+// TestUnixNano: t.UnixNano() where it fits, clamped beyond.
+func TestUnixNano(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Unix(0, 0), time.Unix(-1, 999_999_999), time.Unix(1_767_323_045, 123_456_789), time.Unix(-9e9, 0), time.Unix(9e9, 999_999_999),
+		time.Date(2026, 12, 7, 6, 0, 0, 1, time.UTC), time.Date(1900, 1, 1, 0, 0, 0, 5, time.FixedZone("x", 3600)),
+	} {
+		if got, want := unixNano(tm), tm.UnixNano(); got != want {
+			t.Errorf("unixNano(%v): got %d, want %d", tm, got, want)
+		}
+	}
+	for _, c := range []struct {
+		t    time.Time
+		want int64
+	}{{time.Unix(-9e9-1, 0), -9e18}, {time.Unix(9e9+1, 0), 9e18}, {time.Time{}, -9e18}, {time.Unix(1<<62, 0), 9e18}} {
+		if got := unixNano(c.t); got != c.want {
+			t.Errorf("unixNano(%v): got %d, want %d", c.t, got, c.want)
 		}
 	}
 }

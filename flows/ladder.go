@@ -84,8 +84,9 @@ func unixNano(t time.Time) int64 {
 		return -9e18
 	case s > 9e9:
 		return 9e18
+	default:
+		return s*1e9 + int64(t.Nanosecond()) // t.UnixNano(), without finding s again
 	}
-	return t.UnixNano()
 }
 
 // reverseDir swaps FromClient and FromServer.

@@ -385,9 +385,11 @@ func (t *Table) Close() {
 	clear(t.tombs.slots) // a reused table starts with no evicted flows
 }
 
-// inNsRange reports whether Unix ns lie within 1843..2096: unixNano did
-// not clamp them, and two of them can be subtracted.
-func inNsRange(ns int64) bool { return ns > -4e18 && ns < 4e18 }
+// inNsRange reports whether Unix ns lie within 1843..2096, -4e18 < ns <
+// 4e18: unixNano did not clamp them, and two of them can be subtracted.
+// One unsigned comparison (the sum wraps below the range and past
+// MaxInt64): it runs about eight times a packet.
+func inNsRange(ns int64) bool { return uint64(ns+(4e18-1)) < 8e18-1 }
 
 // setNow moves the clock to now.
 func (t *Table) setNow(now time.Time) {

@@ -37,15 +37,28 @@ func (s *TTLStats) Add(ttl uint8) {
 		s.Max = ttl
 	}
 	s.Count++
+	j := -1 // the slot counted, if any
 	for i := range s.Vals {
 		if s.Counts[i] == 0 {
-			s.Vals[i], s.Counts[i] = ttl, 1
+			s.Vals[i], s.Counts[i], j = ttl, 1, i
 			break
 		}
 		if s.Vals[i] == ttl {
 			s.Counts[i]++
+			j = i
 			break
 		}
+	}
+	// The mode is the first slot of the highest count. When it was known
+	// (its slot remembered), only slot j moved: it takes the mode if it
+	// passes it (or ties it from an earlier slot). A host seen at several
+	// TTLs (behind a load balancer, or a generator's hop distances) comes
+	// here on most of its packets.
+	if m := int(s.modeAt & 3); j != m && s.Count > 1 && s.Vals[m] == s.Mode && s.Counts[m] > 0 {
+		if j >= 0 && (s.Counts[j] > s.Counts[m] || s.Counts[j] == s.Counts[m] && j < m) {
+			s.Mode, s.modeAt = s.Vals[j], uint8(j)
+		}
+		return
 	}
 	best := 0
 	for i := 1; i < len(s.Counts); i++ {

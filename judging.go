@@ -21,7 +21,6 @@ type judging struct {
 	out    chan *judgedEvent // judged, in order; closed after in is
 	free   chan *judgedEvent
 	record func(f *heuristics.Finding, kept bool, err error)
-	n      uint // poll calls
 }
 
 // judgedEvent is an event, its finding, whether the filter kept it and
@@ -80,16 +79,13 @@ func (j *judging) done(x *judgedEvent) {
 }
 
 // pollEvery is how many packets pass between two looks at what was
-// judged (a look is a runtime call).
+// judged (a look is a runtime call), and between two sensor ticks.
 const pollEvery = 64
 
-// poll records the findings judged so far, every pollEvery calls (nil j:
-// none). Small enough to be inlined: it runs once a packet.
+// poll records the findings judged so far (nil j: none); the read loop
+// calls it every pollEvery packets.
 func (j *judging) poll() {
-	if j == nil {
-		return
-	}
-	if j.n++; j.n%pollEvery == 0 {
+	if j != nil {
 		j.drain()
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"unsafe"
+
+	"github.com/rstscope/rstscope/capture"
 )
 
 // TestHostIndex checks the host index against a map: IPv4 and IPv6
@@ -123,7 +125,7 @@ func TestRouterHosts(t *testing.T) {
 			ttl, id := uint8(60+r.IntN(5)), uint16(r.IntN(1000))
 			mac := [6]byte{2, 0, 0, 0, 0, byte(r.IntN(3))}
 			hasMAC := r.IntN(2) == 0
-			got.packet(a, ttl, id, hasMAC, mac, max, gotMACs)
+			got.packet(&capture.Packet{Src: netip.AddrPortFrom(a, 1), TTL: ttl, IPID: id, HasMAC: hasMAC, SrcMAC: mac}, max, gotMACs)
 			if h := want.getOrAdd(a, max); h != nil {
 				h.TTL.Add(ttl)
 				if a.Is4() {
@@ -168,7 +170,7 @@ func TestRouterHosts_line(t *testing.T) {
 		t.Fatalf("hostLine is %d bytes, want 64 (one cache line)", hostLineSize)
 	}
 	var r routerHosts
-	r.packet(netip.MustParseAddr("192.0.2.1"), 64, 1, false, [6]byte{}, 10, map[[6]byte]uint32{})
+	r.packet(&capture.Packet{Src: netip.MustParseAddrPort("192.0.2.1:1"), TTL: 64, IPID: 1}, 10, map[[6]byte]uint32{})
 	if p := uintptr(unsafe.Pointer(&r.lines[0])); p%64 != 0 {
 		t.Fatalf("lines start at %#x, not 64-byte aligned", p)
 	}

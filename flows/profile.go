@@ -14,13 +14,19 @@ func (s *TTLStats) Add(ttl uint8) {
 	// Fast path, the usual case: the sample is the mode, which holds the
 	// largest count already and keeps it; Min and Max cannot move. The
 	// mode's slot is remembered (checked: a TTLStats built by hand has
-	// none).
+	// none). Small enough to be inlined (the rest is add): it runs twice
+	// a packet.
+	if i := s.modeAt & 3; ttl == s.Mode && s.Vals[i] == ttl && s.Counts[i] > 0 { // (Count > 0 then)
+		s.Counts[i]++
+		s.Count++
+		return
+	}
+	s.add(ttl)
+}
+
+// add is Add's slow path.
+func (s *TTLStats) add(ttl uint8) {
 	if s.Count > 0 && ttl == s.Mode {
-		if i := s.modeAt & 3; s.Vals[i] == ttl && s.Counts[i] > 0 {
-			s.Counts[i]++
-			s.Count++
-			return
-		}
 		for i := range s.Vals {
 			if s.Counts[i] > 0 && s.Vals[i] == ttl {
 				s.Counts[i]++

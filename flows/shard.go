@@ -457,7 +457,7 @@ func (b *sharedBatch) add() *shardItem {
 
 // hostPacket updates the host profiles with a non-RST packet.
 func (s *Sharded) hostPacket(p *capture.Packet) {
-	s.hosts.packet(p.Src.Addr(), p.TTL, p.IPID, p.HasMAC, p.SrcMAC, s.router.opts.MaxHosts, s.router.macHosts)
+	s.hosts.packet(p, s.router.opts.MaxHosts, s.router.macHosts)
 }
 
 // request queues the host snapshot of the RST p, sorted by key.
@@ -479,8 +479,16 @@ func (s *Sharded) request(p *capture.Packet) {
 }
 
 // snapshotDue takes the host snapshots of the RSTs whose look-ahead the
-// reader's clock has passed (all of them at the end of input).
+// reader's clock has passed (all of them at the end of input). Inlined:
+// on most packets no RST waits.
 func (s *Sharded) snapshotDue(all bool) {
+	if s.rhead < len(s.reqs) {
+		s.snapshotsDue(all)
+	}
+}
+
+// snapshotsDue is snapshotDue when an RST waits.
+func (s *Sharded) snapshotsDue(all bool) {
 	now := s.router.nowNs // unixNano(s.now)
 	for s.rhead < len(s.reqs) {
 		r := &s.reqs[s.rhead]

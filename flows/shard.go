@@ -346,7 +346,9 @@ func (sh *shard) run() {
 // Add routes one packet (p is not kept).
 func (s *Sharded) Add(p *capture.Packet) {
 	ns := unixNano(p.Time) // once a packet (as Table.Add)
-	if q := s.router.admit(p, ns); q == p {
+	if s.router.admitsNow(ns) {
+		s.route(p, ns) // what the router's addAt does
+	} else if q := s.router.admit(p, ns); q == p {
 		s.router.addAt(p, ns) // calls route
 	} else if q != nil {
 		s.router.add(q)

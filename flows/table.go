@@ -281,7 +281,9 @@ func KeyOf(a, b netip.AddrPort) Key {
 // (emitting events, eviction) follows the latest time. p is not kept.
 func (t *Table) Add(p *capture.Packet) {
 	ns := unixNano(p.Time) // once a packet: admit and add both need it
-	if q := t.admit(p, ns); q == p {
+	if t.admitsNow(ns) {
+		t.addAt(p, ns)
+	} else if q := t.admit(p, ns); q == p {
 		t.addAt(p, ns)
 	} else if q != nil {
 		t.add(q)

@@ -330,7 +330,7 @@ func (sh *shard) run() {
 			t.emitSeq = it.seq
 			switch it.kind {
 			case itemPacket:
-				t.addAt(&it.p, it.ns)
+				t.track(&it.p, it.ns) // the clock is the reader's, at the packet or past it
 			case itemFlush:
 				t.advance()
 			}

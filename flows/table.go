@@ -306,6 +306,12 @@ func (t *Table) addAt(p *capture.Packet, ns int64) {
 	if later {
 		t.now, t.nowNs = p.Time, ns // setNow(p.Time)
 	}
+	t.track(p, ns)
+}
+
+// track is addAt once the clock is at p or past it: a shard's table
+// takes its packets here, its clock set to the reader's (which is).
+func (t *Table) track(p *capture.Packet, ns int64) {
 	t.advance()
 	rst := p.Flags&capture.RST != 0
 	if rst {

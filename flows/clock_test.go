@@ -18,16 +18,20 @@ func jumpRun(t *testing.T, pk []capture.Packet) (result, []string) {
 	return r, warns
 }
 
+// jumpFlow is the flow the time-jump tests move frame 6 (pk[5]) and the
+// frames after it of.
+var jumpFlow = lines(handshake, []string{
+	"C>S PA seq=101 ack=301 len=10",  // 4
+	"S>C A seq=301 ack=111",          // 5
+	"C>S PA seq=111 ack=301 len=10",  // 6
+	"S>C PA seq=301 ack=121 len=100", // 7
+	"S>C R seq=401",                  // 8
+	"C>S PA seq=121 ack=401 len=10",  // 9: the client still writes: After
+})
+
 // TestTable_timeJumps (issue 14 item 11).
 func TestTable_timeJumps(t *testing.T) {
-	base := lines(handshake, []string{
-		"C>S PA seq=101 ack=301 len=10",  // 4
-		"S>C A seq=301 ack=111",          // 5
-		"C>S PA seq=111 ack=301 len=10",  // 6
-		"S>C PA seq=301 ack=121 len=100", // 7
-		"S>C R seq=401",                  // 8
-		"C>S PA seq=121 ack=401 len=10",  // 9: the client still writes: After
-	})
+	base := jumpFlow
 	t.Run("lone_outlier_in_2106", func(t *testing.T) {
 		pk := ladder(t, base...)
 		pk[5].Time = time.Date(2106, 2, 7, 6, 28, 15, 0, time.UTC) // frame 6

@@ -346,14 +346,7 @@ func TestSharded_maxFlowsSplit(t *testing.T) {
 // routed first is copied, and so is one whose slot was handed out before
 // a Flush sent the batch (not taken from the batch the shards have).
 func TestSharded_slotAcrossBatchEnd(t *testing.T) {
-	base := lines(handshake, []string{
-		"C>S PA seq=101 ack=301 len=10",
-		"S>C A seq=301 ack=111",
-		"C>S PA seq=111 ack=301 len=10",
-		"S>C PA seq=301 ack=121 len=100",
-		"S>C R seq=401",
-		"C>S PA seq=121 ack=401 len=10",
-	})
+	base := jumpFlow
 	jumps := map[string]func(pk []capture.Packet){
 		"outlier": func(pk []capture.Packet) { pk[5].Time = pk[5].Time.Add(100 * 24 * time.Hour) },
 		"step_back": func(pk []capture.Packet) {

@@ -92,7 +92,9 @@ func (f *histState) historyLog(d Dir, n uint32, c byte) {
 // the direction's state after the packet.
 func (f *histState) historyPacket(d Dir, p *capture.Packet, retrans, zeroWin bool, pr *dirState) {
 	fl := p.Flags
-	f.zeekClose(d, fl)
+	if fl&(capture.FIN|capture.RST) != 0 { // nothing to do otherwise (a call a packet)
+		f.zeekClose(d, fl)
+	}
 	seq := Seq(p.Seq)
 	if fl&capture.SYN != 0 {
 		if fl&(capture.FIN|capture.RST) != 0 {

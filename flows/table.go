@@ -733,7 +733,9 @@ func (f *flowState) halfOpen() bool {
 // packet handles one packet of a tracked flow (ns: its time in Unix ns).
 func (t *Table) packet(e *entry, p *capture.Packet, ns int64) {
 	f := &e.st
-	e.upgradeRoles(p)
+	if p.Flags&capture.SYN != 0 { // nothing to do otherwise (a call a packet)
+		e.upgradeRoles(p)
+	}
 	d := f.dirOf(p)
 	var cur *openEvent // event this RST opened (not observed as "after")
 	check := SeqUnknown

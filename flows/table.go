@@ -408,9 +408,13 @@ func (t *Table) setNow(now time.Time) {
 // O(1) when there is nothing to do: a comparison with calm on most
 // packets.
 func (t *Table) advance() {
-	if t.nowNs <= t.calm && inNsRange(t.nowNs) {
-		return
+	if t.nowNs > t.calm || !inNsRange(t.nowNs) {
+		t.advanceDue() // inlined, the test is all a packet costs on most
 	}
+}
+
+// advanceDue is advance when something may be due.
+func (t *Table) advanceDue() {
 	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.now) || len(t.queue)-t.qhead > t.maxPending()) {
 		t.emitHead(false)
 	}

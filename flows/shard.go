@@ -74,7 +74,10 @@ type Sharded struct {
 	// shardBatchRSTs RSTs in it).
 	full               bool
 	maxItems, maxBytes int
-	look               time.Duration
+	look               int64 // the look-ahead, ns
+	// snapDue: the reader's clock past it, the first RST of reqs is due
+	// (setSnapDue).
+	snapDue int64
 	// reqs are the RSTs routed whose host snapshot is not yet taken,
 	// sorted by first RST (time, input, frame); reqs[rhead:] are live.
 	reqs  []hostReq
@@ -287,7 +290,7 @@ func NewSharded(n int, opts Options) *Sharded {
 	ropts.OnEvent, ropts.OnFlowEnd = nil, nil
 	s.router = NewTable(ropts)
 	s.router.router = s
-	s.look = s.router.opts.LookAhead
+	s.look, s.snapDue = int64(s.router.opts.LookAhead), math.MaxInt64
 	sopts := opts
 	sopts.OnWarning = nil
 	sopts.MaxFlows = shardMaxFlows(cmp.Or(max(opts.MaxFlows, 0), DefaultMaxFlows), n)
@@ -366,7 +369,7 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 	if later {
 		t.now, t.nowNs = p.Time, ns // setNow(p.Time)
 	}
-	s.snapshotDue(false)
+	s.snapshotDue()
 	rst := p.Flags&capture.RST != 0
 	if !rst {
 		s.hostPacket(p)
@@ -478,30 +481,38 @@ func (s *Sharded) request(p *capture.Packet) {
 		i--
 	}
 	s.reqs[i] = r
+	s.setSnapDue()
 }
 
-// snapshotDue takes the host snapshots of the RSTs whose look-ahead the
-// reader's clock has passed (all of them at the end of input). Inlined:
-// on most packets no RST waits.
-func (s *Sharded) snapshotDue(all bool) {
+// setSnapDue sets snapDue to the time after which the first waiting RST
+// is due (its first RST's plus the look-ahead; none: never).
+func (s *Sharded) setSnapDue() {
+	s.snapDue = math.MaxInt64
 	if s.rhead < len(s.reqs) {
-		s.snapshotsDue(all)
+		s.snapDue = s.reqs[s.rhead].key.ns + s.look
 	}
 }
 
-// snapshotsDue is snapshotDue when an RST waits.
-func (s *Sharded) snapshotsDue(all bool) {
+// snapshotDue takes the host snapshots of the RSTs whose look-ahead the
+// reader's clock has passed (the first's is the test: reqs is sorted).
+// The test is inlined: while an RST waits for
+// its look-ahead, so does nearly every packet.
+func (s *Sharded) snapshotDue() {
+	if s.router.nowNs > s.snapDue {
+		s.snapshotsDue()
+	}
+}
+
+// snapshotsDue is snapshotDue once an RST is due. (At the end of input
+// the snapshots still to take are taken as their events ask: snapFor.)
+func (s *Sharded) snapshotsDue() {
 	now := s.router.nowNs // unixNano(s.now)
 	for s.rhead < len(s.reqs) {
 		r := &s.reqs[s.rhead]
-		if !all && r.key.ns+int64(s.look) >= now {
+		if r.key.ns+s.look >= now {
 			break
 		}
-		seq := s.seq + 1
-		if all {
-			seq = math.MaxUint64
-		}
-		sn := s.snapOf(r, seq)
+		sn := s.snapOf(r, s.seq+1)
 		if s.shead > 64 && s.shead*2 > len(s.snaps) {
 			n := copy(s.snaps, s.snaps[s.shead:])
 			s.snaps = s.snaps[:n]
@@ -514,6 +525,7 @@ func (s *Sharded) snapshotsDue(all bool) {
 		s.snaps = append(s.snaps, sn)
 		s.rhead++
 	}
+	s.setSnapDue()
 }
 
 // snapOf takes the host snapshot of the RST request r, at the reader's
@@ -528,7 +540,7 @@ func (s *Sharded) snapOf(r *hostReq, seq uint64) hostSnap {
 // snapFor gives the host snapshot of the RST with key k, or nil if none
 // was taken: once Close has begun, the snapshot of a request still
 // waiting is taken when its event asks for it (into tmp), as
-// snapshotDue(true) would have taken it at Close (every packet is routed,
+// snapshotsDue(true) would have taken it at Close (every packet is routed,
 // so the hosts no longer change), one at a time rather than for every
 // waiting RST at once (100,000 snapshots in TestHostile_rstFlood).
 func (s *Sharded) snapFor(k rstKey, tmp *hostSnap) *hostSnap {
@@ -563,7 +575,7 @@ func (s *Sharded) dispatch() {
 	// after the reader's clock had passed its look-ahead (reordered
 	// packets): a table decides it at its next packet, before that
 	// packet's host update, so its snapshot is taken now.
-	s.snapshotDue(false)
+	s.snapshotDue()
 	if !s.closed { // Close put the last flush where a table has it
 		fl := s.ring[s.cur].add() // one for all: the shards only read it
 		fl.now, fl.nowNs, fl.kind, fl.seq = s.router.now, s.router.nowNs, itemFlush, s.seq+1
@@ -770,7 +782,7 @@ func (s *Sharded) Flush(now time.Time) {
 	if now.After(s.router.now) {
 		s.router.setNow(now)
 	}
-	s.snapshotDue(false)
+	s.snapshotDue()
 	s.dispatch()
 	s.wait()
 }
@@ -816,6 +828,7 @@ func (s *Sharded) Close() {
 	clear(s.snapAt)
 	s.snaps, s.shead = s.snaps[:0], 0
 	s.reqs, s.rhead = s.reqs[:0], 0
+	s.setSnapDue()
 }
 
 // Stats sums the shards' counters (PeakActive is the sum of the shards'

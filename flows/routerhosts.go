@@ -59,11 +59,9 @@ const hostLineSize = unsafe.Sizeof(hostLine{})
 func (r *routerHosts) len() int { return r.n4 + r.v6.len() }
 
 // slot4 gives the line of the IPv4 address a (the used line holding it,
-// or the empty line where it would go) and whether a is there.
+// or the empty line where it would go) and whether a is there. There must
+// be lines (grow made them, and the seed).
 func (r *routerHosts) slot4(a uint32) (int, bool) {
-	if r.seed == 0 {
-		r.seed = rand.Uint64() | 1
-	}
 	hi, lo := bits.Mul64(uint64(a)^r.seed, 0xa0761d6478bd642f)
 	mask := len(r.lines) - 1
 	for i := int(hi^lo) & mask; ; i = (i + 1) & mask {
@@ -109,6 +107,9 @@ func (r *routerHosts) put4(i int, a uint32) int {
 // grow doubles the lines (the first time: 1,024) and places every host
 // again.
 func (r *routerHosts) grow() {
+	if r.seed == 0 {
+		r.seed = rand.Uint64() | 1
+	}
 	old, oldCold := r.lines, r.cold
 	n := max(2*len(old), 1024)
 	r.lines, r.cold = make([]hostLine, n), make([]hostCold, n)
@@ -137,9 +138,16 @@ func v4(a netip.Addr) (uint32, bool) {
 func (r *routerHosts) packet(p *capture.Packet, max int, macHosts map[[6]byte]uint32) {
 	a := p.Src.Addr()
 	if k, ok := v4(a); ok {
-		i := r.line4(k, max)
-		if i < 0 {
-			return
+		// A known host is found here; line4 (which looks again) adds a
+		// new one.
+		i, known := 0, false
+		if len(r.lines) > 0 {
+			i, known = r.slot4(k)
+		}
+		if !known {
+			if i = r.line4(k, max); i < 0 {
+				return
+			}
 		}
 		l := &r.lines[i]
 		l.ttl.Add(p.TTL)

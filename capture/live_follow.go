@@ -43,6 +43,7 @@ func Follow(src Source, stop <-chan struct{}, progress io.Writer) Source {
 		f := &followFile{Source: src, done: make(chan struct{}), prog: newProgress(progress, src)}
 		f.ref, _ = src.(Referencer)
 		f.pf, _ = src.(*prefetcher)
+		f.fs, _ = src.(*fileSource)
 		go func() {
 			select {
 			case <-stop:
@@ -110,6 +111,7 @@ type followFile struct {
 	prog    *progress   // nil for a live capture
 	ref     Referencer  // src's, or nil
 	pf      *prefetcher // src, when it is one: its NextRef's common case inlined
+	fs      *fileSource // src, when it is one: Next calls it directly
 	pk      Packet      // NextRef's packet when src copies
 }
 
@@ -142,7 +144,12 @@ func (f *followFile) Next(p *Packet) error {
 	if f.stopped.Load() {
 		return io.EOF
 	}
-	err := f.Source.Next(p)
+	var err error
+	if f.fs != nil {
+		err = f.fs.Next(p) // no interface call: a file read in place, once a packet
+	} else {
+		err = f.Source.Next(p)
+	}
 	if f.prog != nil && err == nil {
 		f.prog.tick(p)
 	}

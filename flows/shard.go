@@ -495,8 +495,8 @@ func (s *Sharded) setSnapDue() {
 
 // snapshotDue takes the host snapshots of the RSTs whose look-ahead the
 // reader's clock has passed (the first's is the test: reqs is sorted).
-// The test is inlined: while an RST waits for
-// its look-ahead, so does nearly every packet.
+// The test is inlined: while an RST waits for its look-ahead, so does
+// nearly every packet.
 func (s *Sharded) snapshotDue() {
 	if s.router.nowNs > s.snapDue {
 		s.snapshotsDue()
@@ -539,10 +539,10 @@ func (s *Sharded) snapOf(r *hostReq, seq uint64) hostSnap {
 
 // snapFor gives the host snapshot of the RST with key k, or nil if none
 // was taken: once Close has begun, the snapshot of a request still
-// waiting is taken when its event asks for it (into tmp), as
-// snapshotsDue(true) would have taken it at Close (every packet is routed,
-// so the hosts no longer change), one at a time rather than for every
-// waiting RST at once (100,000 snapshots in TestHostile_rstFlood).
+// waiting is taken when its event asks for it (into tmp), as it would be
+// if taken at Close (every packet is routed, so the hosts no longer
+// change), one at a time rather than for every waiting RST at once
+// (100,000 snapshots in TestHostile_rstFlood).
 func (s *Sharded) snapFor(k rstKey, tmp *hostSnap) *hostSnap {
 	if i, ok := s.snapAt[k]; ok && i >= s.shead {
 		return &s.snaps[i]

@@ -792,8 +792,14 @@ func (s *Sharded) Close() {
 	if s.closed {
 		return
 	}
-	s.closed = true
+	// A time-jump suspect still held is routed as any packet (Table.Close
+	// does the same first): the batch it may send ends with its flush, as
+	// batches do, and delivers what that flush decides. (Routed once
+	// closed, it sent a batch with no flush: an RST already due waited to
+	// the end, and its host snapshot, taken at that packet, went with the
+	// batch.)
 	s.router.releaseOutlier()
+	s.closed = true
 	s.closing = true // the snapshots still to take are taken as asked (snapFor)
 	// A table decides at its last packet what was due by then, and at
 	// Close (EndOfInput) the rest, the last packet's own RST included: so

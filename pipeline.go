@@ -181,6 +181,13 @@ func (p *pipeline) read() error {
 	if e, ok := exp.(*capture.Exporter); ok && e == nil {
 		exp = nil
 	}
+	// The sensor ticks every pollEvery packets of a file, every packet of
+	// a live capture (or a live feed), so that SIGUSR1's summary comes at
+	// the next packet however slow the link.
+	tickMask := uint64(pollEvery - 1)
+	if clock != nil {
+		tickMask = 0
+	}
 	var own capture.Packet
 	for n := uint64(0); (p.cfg.Count == 0 || n < p.cfg.Count) && !p.readerGone; {
 		pk, err := &own, error(nil)
@@ -216,11 +223,10 @@ func (p *pipeline) read() error {
 		}
 		p.table.Add(pk)
 		n++
-		// The judged findings and the sensor are looked at every
-		// pollEvery packets (calls a packet were 1.4% of the run's
-		// instructions).
-		due := n%pollEvery == 0
-		if due {
+		// The judged findings and (reading a file) the sensor are looked
+		// at every pollEvery packets: calls a packet were 1.4% of the
+		// run's instructions.
+		if n%pollEvery == 0 {
 			p.judge.poll()
 		}
 		if exp != nil {
@@ -228,8 +234,8 @@ func (p *pipeline) read() error {
 				return err
 			}
 		}
-		if due {
-			p.sens.Tick(p.src, stats, pollEvery)
+		if n&tickMask == 0 {
+			p.sens.Tick(p.src, stats, tickMask+1)
 		}
 	}
 	return nil

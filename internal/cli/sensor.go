@@ -239,8 +239,9 @@ func (s *Sensor) Judged(f *heuristics.Finding, kept bool) {
 // flows.Sharded).
 type Statser interface{ Stats() flows.TableStats }
 
-// Tick runs after every n packets (n a power of two up to 4096): metrics
-// every 4096 packets, the summary when SIGUSR1 came.
+// Tick runs after every n packets (n a power of two up to 4096; 1 for a
+// live capture): metrics every 4096 packets, the summary when SIGUSR1
+// came.
 func (s *Sensor) Tick(src capture.Source, t Statser, n uint64) {
 	s.n += n
 	if s.n&4095 == 0 || s.usr1.Load() {

@@ -568,12 +568,11 @@ func (c *codec) dir(f *flowState, d *dirState, h *dirHints, t *Table) {
 	ip := &d.ipid
 	num(c, &ip.Samples, d.ttl.Count)
 	num(c, &ip.Last, pick(h.nonRST, h.ipID, 0))
-	uns(c, &ip.Model)
-	uns(c, &ip.Step)
+	// Model and Step are not kept inside the table (IPIDStats.settled).
 	uns(c, &ip.Zero)
 	num(c, &ip.Small, ip.Samples-1)
 	uns(c, &ip.Large)
-	num(c, &ip.stepCand, ip.Step)
+	num(c, &ip.stepCand, 1) // a socket's own counter
 	uns(c, &ip.stepVotes)
 	if hasTLS {
 		if c.dec {

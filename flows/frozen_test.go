@@ -211,7 +211,8 @@ func randomize(r *rand.Rand, v reflect.Value) {
 
 // randomState gives a flow state with every field random but what its
 // representation fixes: the ladder has the blocks its packet count calls
-// for, the history at most 32 letters, the ClientHello buffer a direction.
+// for, the history at most 32 letters, the ClientHello buffer a direction,
+// no IP ID model (derived when a profile leaves the table, not kept).
 func randomState(r *rand.Rand) (*flowState, *helloBuf) {
 	f := new(flowState)
 	randomize(r, reflect.ValueOf(f).Elem())
@@ -229,6 +230,9 @@ func randomState(r *rand.Rand) (*flowState, *helloBuf) {
 		}
 	}
 	f.hist.historyLen %= 33
+	for i := range f.dirs {
+		f.dirs[i].ipid.Model, f.dirs[i].ipid.Step = 0, 0
+	}
 	var hello *helloBuf
 	if r.IntN(3) == 0 {
 		hello = &helloBuf{dir: Dir(1 + r.IntN(2)), need: r.IntN(maxHelloRaw), next: Seq(r.Uint32())}

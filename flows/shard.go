@@ -411,9 +411,13 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 		it.p = *p
 	}
 	it.p.FlowHash = h
-	off := len(b.buf)
-	b.buf = append(b.buf, p.Payload...)
-	it.p.Payload = b.buf[off:len(b.buf):len(b.buf)]
+	if len(p.Payload) > 0 {
+		off := len(b.buf)
+		b.buf = append(b.buf, p.Payload...)
+		it.p.Payload = b.buf[off:len(b.buf):len(b.buf)]
+	} else {
+		it.p.Payload = nil // a bare ACK's (half the packets): no call to copy nothing
+	}
 	it.now, it.nowNs, it.ns = t.now, t.nowNs, ns
 	it.seq, it.kind = s.seq, itemPacket
 	part := &sh.batch[s.cur]

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/rstscope/rstscope/capture"
 )
@@ -393,6 +394,28 @@ func TestSharded_slotAcrossBatchEnd(t *testing.T) {
 					t.Errorf("%s: %d shards, batches of %d: event differs from one table's%s", name, n, batch, firstDiff(got[0], want[0]))
 				}
 			}
+		}
+	}
+}
+
+// TestShardItem_touch: touch writes in every cache line of an item (so
+// that warming an item brings all of its lines to the reader's core), and
+// items are whole lines. The item is filled as route fills one, and each
+// line must differ after touch.
+func TestShardItem_touch(t *testing.T) {
+	size := unsafe.Sizeof(shardItem{})
+	if size%64 != 0 {
+		t.Fatalf("shardItem is %d bytes, not whole cache lines (items in a slice would straddle lines)", size)
+	}
+	p := ladder(t, "C>S PA seq=1 ack=1 len=10 ts=5")[0]
+	p.FlowHash, p.RouteHash, p.CapLen, p.WireLen, p.Frame = 0x1234, 0x5678, 90, 90, make([]byte, 90)
+	it := &shardItem{p: p, now: p.Time, nowNs: unixNano(p.Time), ns: unixNano(p.Time), seq: 7, at: 3, kind: itemPacket}
+	before := unsafe.Slice((*byte)(unsafe.Pointer(it)), size)
+	was := append([]byte(nil), before...)
+	it.touch()
+	for l := uintptr(0); l < size/64; l++ {
+		if string(was[64*l:64*l+64]) == string(before[64*l:64*l+64]) {
+			t.Errorf("touch left line %d of %d unwritten", l+1, size/64)
 		}
 	}
 }

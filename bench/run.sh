@@ -154,6 +154,14 @@ fwalls=()
 if (cd bench/floor && $GO build -o "$TMP/floor" .) >"$TMP/floor-build.txt" 2>&1; then
 	HAVE_FLOOR=1
 fi
+# The cores' cache-line round trip (bench/c2c), before and after the rounds:
+# rstscope's reader hands each packet's lines to a shard on the other core,
+# so a host that places the two cores where they share no cache (a VM's
+# vCPUs on two chiplets) slows the two-core rows, not the floor.
+C2C0="" C2C1=""
+if $GO build -o "$TMP/c2c" ./bench/c2c >/dev/null 2>&1; then
+	C2C0=$("$TMP/c2c" 2>/dev/null || true)
+fi
 if [[ ! -x $BIN ]]; then
 	row "rstscope not built" "-" "" "" "" "" "" "" ""
 else
@@ -415,6 +423,11 @@ done <"$ROWS"
 # (Issue 8 set the first two; issue 17 the floor ratio and RSS.)
 echo
 printf 'load average (1, 5, 15 min) before the runs: %s; after: %s\n' "$LOAD0" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")"
+if [[ -x $TMP/c2c ]]; then
+	C2C1=$("$TMP/c2c" 2>/dev/null || true)
+	printf 'cache-line round trip between two cores (bench/c2c): %s ns before the runs, %s ns after\n' "${C2C0:-?}" "${C2C1:-?}"
+	echo '  (this VM: about 100-150 ns when its vCPUs share a cache, 300+ ns when not; the two-core rows slow down with it)'
+fi
 verdict() { if [[ -z $2 ]]; then echo "not measured"; elif awk -v v="$2" -v t="$3" -v op="$4" 'BEGIN{exit !(op == ">=" ? v >= t : v <= t)}'; then echo "met ($1)"; else echo "NOT met ($1)"; fi; }
 if [[ -n $RST_WALL ]]; then
 	pps=$(rate "$GEN_PKTS" "$RST_WALL")

@@ -254,7 +254,7 @@ func (t *Table) openEvent(e *entry, d Dir, p *capture.Packet, check SeqCheck) *o
 	oe.count = 1
 	oe.entry, oe.sender, oe.receiver, oe.joinable = e, p.Src, p.Dst, true
 	oe.deadline = p.Time.Add(t.opts.LookAhead)
-	if oe.deadline.Before(t.now) || t.snapLive {
+	if oe.deadline.Before(t.clockTime()) || t.snapLive {
 		oe.out = t.newEvent()
 		snapshot(oe.out, f, &oe.first)
 	} else {

@@ -57,7 +57,7 @@ type Sharded struct {
 	// shard that falls behind for a while (its goroutine not scheduled, a
 	// batch heavier than the others') does not stop the reader or the
 	// other shards at once. A batch's packets (ring) are shared: each
-	// shard takes its own by the positions in its shardBatchBuf.
+	// shard takes its own by the refs in its shardBatchBuf.
 	ring     [shardRing]sharedBatch
 	cur      int
 	inflight int
@@ -68,6 +68,7 @@ type Sharded struct {
 	// next packet goes in.
 	slot     *capture.Packet
 	slotItem *shardItem
+	slotAt   int // slotItem's position in its batch
 	sparePkt capture.Packet
 	items    int // packets in the batch being filled, all shards
 	// full: the batch being filled is to be sent before the next packet
@@ -105,8 +106,8 @@ type Sharded struct {
 	// closing: Close has begun; lateSnap holds a snapshot snapFor took then.
 	closing  bool
 	lateSnap hostSnap
-	// lastShard holds the last packet routed, at lastItem of its
-	// positions in the batch; seq counts the packets routed.
+	// lastShard holds the last packet routed, at lastItem of its refs
+	// in the batch; seq counts the packets routed.
 	lastShard *shard
 	lastItem  int
 	seq       uint64
@@ -218,25 +219,46 @@ const (
 	itemFlush           // advance the clock to now
 )
 
+// shardItem is a packet of a batch, shared by the shards: only the
+// packet, in whole cache lines, as the reader decoded it. What a shard
+// needs besides (the reader's clock, the packet's seq) is in the shard's
+// own shardRef.
 type shardItem struct {
 	// p's Payload lies in the batch's buf; its Frame, when the reader
 	// decoded p in place (Slot), still points into the capture's read
 	// buffer, which has moved on: a shard reads neither Frame nor the
-	// fields after it (CapLen, WireLen, LinkType, FlowLabel, DataOffset).
-	p   capture.Packet
-	now time.Time
-	// nowNs and ns are unixNano of now and of p.Time.
-	nowNs, ns int64
+	// fields after it (CapLen, WireLen, LinkType, FlowLabel, DataOffset),
+	// so the packet's last cache line stays with the reader.
+	p capture.Packet
+}
+
+// shardRef is one item of a shard's part of a batch: which packet (at),
+// or a flush, and the reader's clock with it.
+//
+// Why here and not in the shared item: every line a shard reads was
+// written by the reader on the other core and goes back when the reader
+// writes it again. The clock and seq in the item were a fifth line a
+// packet; here two refs share a line and a shard reads only its own,
+// in order. (On this VM, whose vCPUs the host moves between chiplets
+// from one second to the next, each line crossing costs 100-350 ns;
+// see bench/c2c.)
+type shardRef struct {
+	// nowNs is the reader's clock (unixNano), or with wide the index of
+	// the clock in the batch's wide (a clock out of unixNano's range, or
+	// not plain UTC: rebuilt from nowNs it would differ).
+	nowNs int64
+	ns    int64 // unixNano(p.Time)
 	// seq numbers the reader's packets: a packet's own, or, for a flush,
 	// the packet at which a table would have decided what it decides
 	// (events are delivered in that order, as a table emits them).
 	seq  uint64
-	at   int // the item's position in its batch
+	at   int32 // the item's position in the batch (a packet's)
 	kind itemKind
+	wide bool
 }
 
 // sharedBatch is one batch of the ring, the packets of every shard in
-// the reader's order (with a flush for all at the end): it grows to what
+// the reader's order (each shard's refs end with a flush): it grows to what
 // the capture needs (about shardBatch items and shardBytes of payload a
 // shard) and is reused. The reader fills it, the shards only read it:
 // each item's Payload is set by the reader to its copy in buf (an append
@@ -250,16 +272,20 @@ type shardItem struct {
 type sharedBatch struct {
 	items []shardItem
 	buf   []byte
+	// wide are the clocks of the refs that do not carry theirs in nowNs.
+	wide []time.Time
 	// warmed: buf[:warmed] has been written or warmed (see Sharded.warm).
 	warmed int
 }
 
-// shardBatchBuf is one shard's part of a batch: the positions of its
-// items. Once processed it carries the shard's results back: the events
+// shardBatchBuf is one shard's part of a batch: its packets and flushes
+// (refs). Once processed it carries the shard's results back: the events
 // it decided and the flows it started; the events delivered go back to
 // the shard's table with the batch's next use (recycle).
 type shardBatchBuf struct {
-	idx     []int32
+	refs []shardRef
+	// warmed: refs[:warmed] have been written or warmed (Sharded.warm).
+	warmed  int
 	emitted []*openEvent
 	created []flowCreated
 	recycle []*openEvent
@@ -323,20 +349,22 @@ func (sh *shard) run() {
 		}
 		clear(bb.recycle)
 		bb.recycle = bb.recycle[:0]
-		items := sh.ring[b].items
-		for _, k := range bb.idx {
-			it := &items[k]
-			later := it.nowNs > t.nowNs // it.now.After(t.now), as Table.addAt
-			if !inNsRange(it.nowNs) || !inNsRange(t.nowNs) {
-				later = it.now.After(t.now)
+		sb := &sh.ring[b]
+		for i := range bb.refs {
+			r := &bb.refs[i]
+			// The reader's clock, if later (as Table.addAt); in range,
+			// only nowNs (Table.nowLazy, clockTime).
+			if r.wide || !inNsRange(t.nowNs) {
+				if now := sb.clock(r); now.After(t.clockTime()) {
+					t.setNow(now)
+				}
+			} else if r.nowNs > t.nowNs {
+				t.nowNs, t.nowLazy = r.nowNs, true
 			}
-			if later {
-				t.now, t.nowNs = it.now, it.nowNs
-			}
-			t.emitSeq = it.seq
-			switch it.kind {
+			t.emitSeq = r.seq
+			switch r.kind {
 			case itemPacket:
-				t.track(&it.p, it.ns) // the clock is the reader's, at the packet or past it
+				t.track(&sb.items[r.at].p, r.ns) // the clock is the reader's, at the packet or past it
 			case itemFlush:
 				t.advance()
 			}
@@ -398,17 +426,17 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 	}
 	b := &s.ring[s.cur]
 	s.seq++
-	it := s.slotItem
+	it, at := s.slotItem, s.slotAt
 	slotted := p == s.slot && it != nil
 	if !slotted {
 		// The item is written in place: a composite literal appended was
-		// built, then copied (the packet is most of the item).
+		// built, then copied (the packet is the item).
 		moves := len(b.items) == cap(b.items) && it != nil
-		it = b.add()
+		it, at = b.add()
 		if moves {
 			// The items moved, the slot with them: the packet decoded
 			// where it was, if it comes, is copied.
-			s.slotItem = &b.items[s.slotItem.at]
+			s.slotItem = &b.items[s.slotAt]
 			s.slot = &s.slotItem.p
 		}
 		it.p = *p
@@ -421,15 +449,19 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 	} else {
 		it.p.Payload = nil // a bare ACK's (half the packets): no call to copy nothing
 	}
-	it.now, it.nowNs, it.ns = t.now, t.nowNs, ns
-	it.seq, it.kind = s.seq, itemPacket
 	part := &sh.batch[s.cur]
-	part.idx = append(part.idx, int32(it.at))
+	if inNsRange(t.nowNs) {
+		part.refs = append(part.refs, shardRef{nowNs: t.nowNs, ns: ns, seq: s.seq, at: int32(at), kind: itemPacket})
+	} else {
+		r := s.wideRef(b, itemPacket, s.seq)
+		r.at, r.ns = int32(at), ns
+		part.refs = append(part.refs, r)
+	}
 	s.items++
 	if s.items%warmEvery == 0 {
 		s.warm(b)
 	}
-	s.lastShard, s.lastItem = sh, len(part.idx)-1
+	s.lastShard, s.lastItem = sh, len(part.refs)-1
 	if rst {
 		s.rsts++
 		s.request(p)
@@ -453,26 +485,48 @@ func (s *Sharded) Slot() *capture.Packet { return s.slot }
 
 // nextSlot puts Slot's packet at a new item of b, the batch being filled.
 func (s *Sharded) nextSlot(b *sharedBatch) {
-	s.slotItem = b.add()
+	s.slotItem, s.slotAt = b.add()
 	s.slot = &s.slotItem.p
 }
 
-// add gives a new item at the end of b.
-func (b *sharedBatch) add() *shardItem {
+// add gives a new item at the end of b, and its position.
+func (b *sharedBatch) add() (*shardItem, int) {
 	k := len(b.items)
 	if k < cap(b.items) {
 		b.items = b.items[:k+1]
 	} else {
 		b.items = append(b.items, shardItem{})
 	}
-	it := &b.items[k]
-	it.at = k
-	return it
+	return &b.items[k], k
+}
+
+// clockRef gives a ref of kind and seq that carries the reader's clock,
+// to go in b (the batch being filled).
+func (s *Sharded) clockRef(b *sharedBatch, kind itemKind, seq uint64) shardRef {
+	if inNsRange(s.router.nowNs) {
+		return shardRef{nowNs: s.router.nowNs, seq: seq, kind: kind}
+	}
+	return s.wideRef(b, kind, seq)
+}
+
+// wideRef is clockRef for a clock out of unixNano's range: the ref
+// carries the clock's index in b.wide.
+func (s *Sharded) wideRef(b *sharedBatch, kind itemKind, seq uint64) shardRef {
+	b.wide = append(b.wide, s.router.now)
+	return shardRef{nowNs: int64(len(b.wide) - 1), seq: seq, kind: kind, wide: true}
+}
+
+// clock is the reader's clock that r carries (r in b).
+func (b *sharedBatch) clock(r *shardRef) time.Time {
+	if r.wide {
+		return b.wide[r.nowNs]
+	}
+	return time.Unix(0, r.nowNs).UTC()
 }
 
 // The reader warms the memory of the batch it fills, warmEvery packets
 // at a time: the items warmAhead past the last, the next warmBufAhead
-// bytes of payload space and the next lines of each shard's positions.
+// bytes of payload space and each shard's refs up to warmRefAhead ahead.
 //
 // Why: that memory was last read by the shards, so its cache lines sit
 // in their cores' caches, and each first write to one waits for the line
@@ -480,7 +534,7 @@ func (b *sharedBatch) add() *shardItem {
 // they do not (a VM whose vCPUs the host places on two chiplets, two
 // sockets), the reader's writes into the batch were half its time
 // (perf: the decoder's first store to each line of the slot, the
-// positions' append) and the bench capture took 3.5 s where it takes 1.2
+// append of the shard's position) and the bench capture took 3.5 s where it takes 1.2
 // s on a shared cache. A write to each line, for 16 items at once, gets
 // their transfers going together and early, instead of one at a time as
 // the decoder reaches each line: 3.5 -> 2.0 s then. (A PREFETCHW of the
@@ -490,11 +544,11 @@ const (
 	warmEvery    = 16
 	warmAhead    = 32
 	warmBufAhead = 4096
-	warmIdxAhead = 64
+	warmRefAhead = 32
 )
 
 // warm writes a word of each line of the next items, payload space and
-// positions that route will write (see warmEvery). b is the batch being
+// refs that route will write (see warmEvery). b is the batch being
 // filled: the shards are done with all of its memory.
 func (s *Sharded) warm(b *sharedBatch) {
 	items := b.items[:cap(b.items)]
@@ -509,10 +563,13 @@ func (s *Sharded) warm(b *sharedBatch) {
 	}
 	b.warmed = max(b.warmed, end)
 	for _, sh := range s.shards {
-		idx := sh.batch[s.cur].idx
-		if k := len(idx) + warmIdxAhead; k < cap(idx) {
-			idx[:cap(idx)][k] = 0
+		part := &sh.batch[s.cur]
+		refs := part.refs[:cap(part.refs)]
+		end := min(len(part.refs)+warmRefAhead, len(refs))
+		for k := max(part.warmed, len(part.refs)); k < end; k += 2 {
+			refs[k].seq = 0 // two refs a line
 		}
+		part.warmed = max(part.warmed, end)
 	}
 }
 
@@ -526,7 +583,6 @@ func (it *shardItem) touch() {
 	(*[2]uint64)(unsafe.Pointer(&it.p.Src))[1] = 0
 	it.p.Seq = 0    // line 3
 	it.p.CapLen = 0 // line 4
-	it.nowNs = 0    // line 5
 }
 
 // hostPacket updates the host profiles with a non-RST packet.
@@ -646,11 +702,10 @@ func (s *Sharded) dispatch() {
 	// packet's host update, so its snapshot is taken now.
 	s.snapshotDue()
 	if !s.closed { // Close put the last flush where a table has it
-		fl := s.ring[s.cur].add() // one for all: the shards only read it
-		fl.now, fl.nowNs, fl.kind, fl.seq = s.router.now, s.router.nowNs, itemFlush, s.seq+1
+		fl := s.clockRef(&s.ring[s.cur], itemFlush, s.seq+1)
 		for _, sh := range s.shards {
 			part := &sh.batch[s.cur]
-			part.idx = append(part.idx, int32(fl.at))
+			part.refs = append(part.refs, fl)
 		}
 	}
 	for _, sh := range s.shards {
@@ -664,8 +719,10 @@ func (s *Sharded) dispatch() {
 	}
 	b := &s.ring[s.cur]
 	b.items, b.buf, b.warmed = b.items[:0], b.buf[:0], 0
+	clear(b.wide)
+	b.wide = b.wide[:0]
 	for _, sh := range s.shards {
-		sh.batch[s.cur].idx = sh.batch[s.cur].idx[:0]
+		sh.batch[s.cur].refs, sh.batch[s.cur].warmed = sh.batch[s.cur].refs[:0], 0
 	}
 	s.items, s.rsts, s.full = 0, 0, false
 	// A slot handed out is in the batch sent: that packet, if it comes, is
@@ -875,14 +932,13 @@ func (s *Sharded) Close() {
 	// each shard flushes to the reader's clock, the last packet's shard
 	// just before that packet; then, the shards idle, the rest are
 	// decided in one table's order (closeQueues) and the shards close.
-	fl := s.ring[s.cur].add()
-	fl.now, fl.nowNs, fl.kind, fl.seq = s.router.now, s.router.nowNs, itemFlush, s.seq
+	fl := s.clockRef(&s.ring[s.cur], itemFlush, s.seq)
 	for _, sh := range s.shards {
 		part := &sh.batch[s.cur]
-		if sh == s.lastShard && s.lastItem < len(part.idx) {
-			part.idx = slices.Insert(part.idx, s.lastItem, int32(fl.at))
+		if sh == s.lastShard && s.lastItem < len(part.refs) {
+			part.refs = slices.Insert(part.refs, s.lastItem, fl)
 		} else {
-			part.idx = append(part.idx, int32(fl.at))
+			part.refs = append(part.refs, fl)
 		}
 	}
 	last := s.cur

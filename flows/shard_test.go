@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -409,7 +411,7 @@ func TestShardItem_touch(t *testing.T) {
 	}
 	p := ladder(t, "C>S PA seq=1 ack=1 len=10 ts=5")[0]
 	p.FlowHash, p.RouteHash, p.CapLen, p.WireLen, p.Frame = 0x1234, 0x5678, 90, 90, make([]byte, 90)
-	it := &shardItem{p: p, now: p.Time, nowNs: unixNano(p.Time), ns: unixNano(p.Time), seq: 7, at: 3, kind: itemPacket}
+	it := &shardItem{p: p}
 	before := unsafe.Slice((*byte)(unsafe.Pointer(it)), size)
 	was := append([]byte(nil), before...)
 	it.touch()
@@ -418,4 +420,99 @@ func TestShardItem_touch(t *testing.T) {
 			t.Errorf("touch left line %d of %d unwritten", l+1, size/64)
 		}
 	}
+}
+
+// TestSharded_clockOutOfNsRange: a shard carries the reader's clock in
+// nanoseconds while it is in unixNano's range and as a Time past it
+// (shardRef.wide). A capture whose packets cross that range's end (late
+// 2096) and one in 2200, each with a Flush beyond, give a single Table's
+// events with 2 shards and with 3 in batches of 2. (A wide clock read as
+// nanoseconds kept a shard's clock in 1970: events were decided at the
+// end, with EndOfInput. Past 2262, where int64 nanoseconds saturate, the
+// reader's host snapshots differ from a table's, as before shardRef:
+// SenderHost.Known false; not covered here.)
+func TestSharded_clockOutOfNsRange(t *testing.T) {
+	edge := time.Unix(0, 4e18).UTC() // inNsRange's end
+	if inNsRange(unixNano(edge)) || !inNsRange(unixNano(edge.Add(-time.Nanosecond))) {
+		t.Fatalf("%v is not the end of unixNano's range", edge)
+	}
+	for _, start := range []time.Time{edge.Add(-60 * time.Millisecond), time.Date(2200, 1, 2, 3, 4, 5, 0, time.UTC)} {
+		pk := outOfRangeFlows(t, start)
+		want := runFlushed(pk, 0, 0)
+		if len(want) != 4 || want[1].Count != 2 || want[3].Count != 2 || want[3].EndOfInput {
+			t.Fatalf("from %v: one table gave %d events, want 4 (two refused, two resets of two RSTs each, decided before the end)", start, len(want))
+		}
+		for _, c := range []struct{ shards, batch int }{{2, 1024}, {3, 2}} {
+			got := runFlushed(pk, c.shards, c.batch)
+			if len(got) != len(want) {
+				t.Fatalf("from %v, %d shards: %d events, one table %d", start, c.shards, len(got), len(want))
+			}
+			for i := range want {
+				if !reflect.DeepEqual(got[i], want[i]) {
+					t.Errorf("from %v, %d shards: event %d differs from one table's%s", start, c.shards, i, firstDiff(got[i], want[i]))
+				}
+			}
+		}
+	}
+}
+
+// outOfRangeFlows gives six flows 20 ms apart from start, in time order:
+// refused, reset after the request (two RSTs), left idle, twice.
+func outOfRangeFlows(t *testing.T, start time.Time) []capture.Packet {
+	var pk []capture.Packet
+	for i := range 6 {
+		c := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), 40000)
+		var lines []string
+		switch i % 3 {
+		case 0:
+			lines = []string{"C>S S seq=100", "S>C RA seq=0 ack=101"}
+		case 1: // the second RST 1 ms later, within the look-ahead
+			lines = []string{"C>S S seq=100", "S>C SA seq=300 ack=101", "C>S A seq=101 ack=301", "C>S PA seq=101 ack=301 len=40", "S>C R seq=301", "S>C R seq=301"}
+		default:
+			lines = []string{"C>S S seq=100", "S>C SA seq=300 ack=101", "C>S A seq=101 ack=301"}
+		}
+		for _, p := range ladderAt(t, c, srvAddr, lines...) {
+			p.Time = start.Add(time.Duration(i)*20*time.Millisecond + p.Time.Sub(t0))
+			pk = append(pk, p)
+		}
+	}
+	slices.SortStableFunc(pk, func(a, b capture.Packet) int { return a.Time.Compare(b.Time) })
+	for i := range pk {
+		pk[i].Index = uint64(i + 1)
+	}
+	return pk
+}
+
+// runFlushed runs pk through a Table (shards 0) or a Sharded of batches
+// of batch packets a shard, then a Flush an hour past the last packet,
+// and gives the events (Flow.ID cleared).
+func runFlushed(pk []capture.Packet, shards, batch int) []Event {
+	var events []Event
+	opts := Options{LookAhead: 40 * time.Millisecond, IdleEvict: time.Minute, OnEvent: func(e *Event) { events = append(events, *e) }}
+	var tr interface {
+		tracker
+		Flush(time.Time)
+	} = NewTable(opts)
+	var sh *Sharded
+	if shards > 0 {
+		old := shardBatch
+		shardBatch = batch
+		sh = NewSharded(shards, opts)
+		tr = sh
+		shardBatch = old
+	}
+	for i := range pk {
+		p := &capture.Packet{}
+		if sh != nil {
+			p = sh.Slot()
+		}
+		*p = pk[i]
+		tr.Add(p)
+	}
+	tr.Flush(pk[len(pk)-1].Time.Add(time.Hour))
+	tr.Close()
+	for i := range events {
+		events[i].Flow.ID = 0
+	}
+	return events
 }

@@ -214,6 +214,10 @@ type Table struct {
 
 	now   time.Time // latest packet time seen (or Flush time), re-based (see clock.go)
 	nowNs int64     // now in Unix ns (see unixNano); set with now by setNow
+	// nowLazy: now is stale, nowNs (in unixNano's range) is the clock; a
+	// shard's table sets only nowNs as a packet moves its clock, and
+	// rebuilds now when a comparison needs it (clockTime).
+	nowLazy bool
 	// calm is a time (Unix ns) up to which advance has nothing to do:
 	// the earliest of the queue head's deadline, the lists' and the
 	// SYN-only flows' eviction times when advance last looked, lowered
@@ -368,7 +372,7 @@ func (t *Table) track(p *capture.Packet, ns int64) {
 // on live captures when traffic pauses.
 func (t *Table) Flush(now time.Time) {
 	now = now.Add(t.clock.shift(0)) // a live capture is input 0
-	if now.After(t.now) {
+	if now.After(t.clockTime()) {
 		t.setNow(now)
 	}
 	t.advance()
@@ -401,7 +405,17 @@ func inNsRange(ns int64) bool { return uint64(ns+(4e18-1)) < 8e18-1 }
 
 // setNow moves the clock to now.
 func (t *Table) setNow(now time.Time) {
-	t.now, t.nowNs = now, unixNano(now)
+	t.now, t.nowNs, t.nowLazy = now, unixNano(now), false
+}
+
+// clockTime is the table's clock as a Time (now, rebuilt if lazy). Only its
+// instant is kept: a lazy clock rebuilt is in UTC, with no monotonic
+// reading, which no comparison of packet times notices.
+func (t *Table) clockTime() time.Time {
+	if t.nowLazy {
+		t.now, t.nowLazy = time.Unix(0, t.nowNs).UTC(), false
+	}
+	return t.now
 }
 
 // advance emits due events and evicts idle and closed flows. It costs
@@ -415,7 +429,7 @@ func (t *Table) advance() {
 
 // advanceDue is advance when something may be due.
 func (t *Table) advanceDue() {
-	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.now) || len(t.queue)-t.qhead > t.maxPending()) {
+	for t.qhead < len(t.queue) && (t.queue[t.qhead].deadline.Before(t.clockTime()) || len(t.queue)-t.qhead > t.maxPending()) {
 		t.emitHead(false)
 	}
 	now := t.nowNs

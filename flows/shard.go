@@ -116,6 +116,7 @@ type Sharded struct {
 // hostReq is an RST routed to a shard: its key and endpoints.
 type hostReq struct {
 	key      rstKey
+	at       time.Time // the RST's time (key.ns past unixNano's range)
 	sender   netip.Addr
 	receiver netip.Addr
 	mac      [6]byte // the RST's link-layer source (valid iff hasMAC)
@@ -597,7 +598,7 @@ func (s *Sharded) request(p *capture.Packet) {
 		s.reqs = s.reqs[:n]
 		s.rhead = 0
 	}
-	r := hostReq{key: rstKey{unixNano(p.Time), p.Input, p.Index}, sender: p.Src.Addr(), receiver: p.Dst.Addr(),
+	r := hostReq{key: rstKey{unixNano(p.Time), p.Input, p.Index}, at: p.Time, sender: p.Src.Addr(), receiver: p.Dst.Addr(),
 		mac: p.SrcMAC, hasMAC: p.HasMAC}
 	s.reqs = append(s.reqs, r)
 	i := len(s.reqs) - 1
@@ -610,11 +611,15 @@ func (s *Sharded) request(p *capture.Packet) {
 }
 
 // setSnapDue sets snapDue to the time after which the first waiting RST
-// is due (its first RST's plus the look-ahead; none: never).
+// is due (its first RST's plus the look-ahead; none: never; an RST out
+// of unixNano's range: any time, snapshotsDue compares Times).
 func (s *Sharded) setSnapDue() {
 	s.snapDue = math.MaxInt64
 	if s.rhead < len(s.reqs) {
 		s.snapDue = s.reqs[s.rhead].key.ns + s.look
+		if !inNsRange(s.reqs[s.rhead].key.ns) {
+			s.snapDue = math.MinInt64
+		}
 	}
 }
 
@@ -634,8 +639,12 @@ func (s *Sharded) snapshotsDue() {
 	now := s.router.nowNs // unixNano(s.now)
 	for s.rhead < len(s.reqs) {
 		r := &s.reqs[s.rhead]
-		if r.key.ns+s.look >= now {
-			break
+		if inNsRange(r.key.ns) && inNsRange(now) {
+			if r.key.ns+s.look >= now {
+				break
+			}
+		} else if !r.at.Add(s.router.opts.LookAhead).Before(s.router.now) {
+			break // a clamped ns (past 2262) would never be due
 		}
 		sn := s.snapOf(r, s.seq+1)
 		if s.shead > 64 && s.shead*2 > len(s.snaps) {

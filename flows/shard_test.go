@@ -424,19 +424,19 @@ func TestShardItem_touch(t *testing.T) {
 
 // TestSharded_clockOutOfNsRange: a shard carries the reader's clock in
 // nanoseconds while it is in unixNano's range and as a Time past it
-// (shardRef.wide). A capture whose packets cross that range's end (late
-// 2096) and one in 2200, each with a Flush beyond, give a single Table's
-// events with 2 shards and with 3 in batches of 2. (A wide clock read as
-// nanoseconds kept a shard's clock in 1970: events were decided at the
-// end, with EndOfInput. Past 2262, where int64 nanoseconds saturate, the
-// reader's host snapshots differ from a table's, as before shardRef:
-// SenderHost.Known false; not covered here.)
+// (shardRef.wide). Captures whose packets cross that range's end (late
+// 2096), lie in 2200, or in 2300 (past 2262, where int64 nanoseconds
+// saturate), each with a Flush beyond, give a single Table's events with
+// 2 shards and with 3 in batches of 2. (A wide clock read as nanoseconds
+// kept a shard's clock in 1970: events were decided at the end, with
+// EndOfInput. In 2300 the reader's host snapshots of the RSTs, due by
+// saturated nanoseconds, were never due: SenderHost.Known false.)
 func TestSharded_clockOutOfNsRange(t *testing.T) {
 	edge := time.Unix(0, 4e18).UTC() // inNsRange's end
 	if inNsRange(unixNano(edge)) || !inNsRange(unixNano(edge.Add(-time.Nanosecond))) {
 		t.Fatalf("%v is not the end of unixNano's range", edge)
 	}
-	for _, start := range []time.Time{edge.Add(-60 * time.Millisecond), time.Date(2200, 1, 2, 3, 4, 5, 0, time.UTC)} {
+	for _, start := range []time.Time{edge.Add(-60 * time.Millisecond), time.Date(2200, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2300, 1, 2, 3, 4, 5, 0, time.UTC)} {
 		pk := outOfRangeFlows(t, start)
 		want := runFlushed(pk, 0, 0)
 		if len(want) != 4 || want[1].Count != 2 || want[3].Count != 2 || want[3].EndOfInput {

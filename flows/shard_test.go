@@ -256,35 +256,8 @@ func FuzzSharded(f *testing.F) {
 	})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pk := fuzzPackets(data)
-		run := func(shards, batch int) []Event {
-			var events []Event
-			opts := Options{
-				LookAhead: 40 * time.Millisecond, CloseEvict: 100 * time.Millisecond, IdleEvict: time.Second,
-				OnEvent: func(e *Event) { events = append(events, *e) },
-			}
-			var tr tracker = NewTable(opts)
-			var sh *Sharded
-			if shards > 0 {
-				old := shardBatch
-				shardBatch = batch
-				sh = NewSharded(shards, opts)
-				tr = sh
-				shardBatch = old
-			}
-			for i := range pk {
-				p := &capture.Packet{}
-				if shards > 1 {
-					p = sh.Slot()
-				}
-				*p = pk[i]
-				tr.Add(p)
-			}
-			tr.Close()
-			for i := range events {
-				events[i].Flow.ID = 0
-			}
-			return events
-		}
+		opts := Options{LookAhead: 40 * time.Millisecond, CloseEvict: 100 * time.Millisecond, IdleEvict: time.Second}
+		run := func(shards, batch int) []Event { return runPackets(pk, shards, batch, opts, time.Time{}) }
 		one, many, tab := run(1, 1024), run(3, 2), run(0, 0)
 		for _, c := range []struct {
 			name string
@@ -438,12 +411,13 @@ func TestSharded_clockOutOfNsRange(t *testing.T) {
 	}
 	for _, start := range []time.Time{edge.Add(-60 * time.Millisecond), time.Date(2200, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2300, 1, 2, 3, 4, 5, 0, time.UTC)} {
 		pk := outOfRangeFlows(t, start)
-		want := runFlushed(pk, 0, 0)
+		opts, flush := Options{LookAhead: 40 * time.Millisecond, IdleEvict: time.Minute}, pk[len(pk)-1].Time.Add(time.Hour)
+		want := runPackets(pk, 0, 0, opts, flush)
 		if len(want) != 4 || want[1].Count != 2 || want[3].Count != 2 || want[3].EndOfInput {
 			t.Fatalf("from %v: one table gave %d events, want 4 (two refused, two resets of two RSTs each, decided before the end)", start, len(want))
 		}
 		for _, c := range []struct{ shards, batch int }{{2, 1024}, {3, 2}} {
-			got := runFlushed(pk, c.shards, c.batch)
+			got := runPackets(pk, c.shards, c.batch, opts, flush)
 			if len(got) != len(want) {
 				t.Fatalf("from %v, %d shards: %d events, one table %d", start, c.shards, len(got), len(want))
 			}
@@ -483,12 +457,13 @@ func outOfRangeFlows(t *testing.T, start time.Time) []capture.Packet {
 	return pk
 }
 
-// runFlushed runs pk through a Table (shards 0) or a Sharded of batches
-// of batch packets a shard, then a Flush an hour past the last packet,
-// and gives the events (Flow.ID cleared).
-func runFlushed(pk []capture.Packet, shards, batch int) []Event {
+// runPackets runs pk through a Table (shards 0) or a Sharded of batches
+// of batch packets a shard (fed through Slot with 2 or more shards), then,
+// unless flush is zero, a Flush to it, and gives the events (Flow.ID
+// cleared).
+func runPackets(pk []capture.Packet, shards, batch int, opts Options, flush time.Time) []Event {
 	var events []Event
-	opts := Options{LookAhead: 40 * time.Millisecond, IdleEvict: time.Minute, OnEvent: func(e *Event) { events = append(events, *e) }}
+	opts.OnEvent = func(e *Event) { events = append(events, *e) }
 	var tr interface {
 		tracker
 		Flush(time.Time)
@@ -503,13 +478,15 @@ func runFlushed(pk []capture.Packet, shards, batch int) []Event {
 	}
 	for i := range pk {
 		p := &capture.Packet{}
-		if sh != nil {
+		if shards > 1 {
 			p = sh.Slot()
 		}
 		*p = pk[i]
 		tr.Add(p)
 	}
-	tr.Flush(pk[len(pk)-1].Time.Add(time.Hour))
+	if !flush.IsZero() {
+		tr.Flush(flush)
+	}
 	tr.Close()
 	for i := range events {
 		events[i].Flow.ID = 0

@@ -240,13 +240,16 @@ type shardItem struct {
 // written by the reader on the other core and goes back when the reader
 // writes it again. The clock and seq in the item were a fifth line a
 // packet; here two refs share a line and a shard reads only its own,
-// in order. (On this VM, whose vCPUs the host moves between chiplets
-// from one second to the next, each line crossing costs 100-350 ns;
-// see bench/c2c.)
+// in order (10 paired runs of the bench capture: 1.135 -> 1.030 s). On
+// the project's VM a line's round trip between the two cores took 80-130
+// ns in most seconds and 290-890 ns in others, as the host placed the
+// vCPUs (bench/c2c).
 type shardRef struct {
 	// nowNs is the reader's clock (unixNano), or with wide the index of
-	// the clock in the batch's wide (a clock out of unixNano's range, or
-	// not plain UTC: rebuilt from nowNs it would differ).
+	// the clock in the batch's wide: a clock out of inNsRange, where
+	// nanoseconds saturate or durations added overflow. A shard rebuilds
+	// an in-range clock as a UTC Time with no monotonic reading: the same
+	// instant, and its table only compares instants (Table.clockTime).
 	nowNs int64
 	ns    int64 // unixNano(p.Time)
 	// seq numbers the reader's packets: a packet's own, or, for a flush,
@@ -535,8 +538,8 @@ func (b *sharedBatch) clock(r *shardRef) time.Time {
 // they do not (a VM whose vCPUs the host places on two chiplets, two
 // sockets), the reader's writes into the batch were half its time
 // (perf: the decoder's first store to each line of the slot, the
-// append of the shard's position) and the bench capture took 3.5 s where it takes 1.2
-// s on a shared cache. A write to each line, for 16 items at once, gets
+// append of the shard's position) and the bench capture took 3.5 s
+// where it takes 1.2 s on a shared cache. A write to each line, for 16 items at once, gets
 // their transfers going together and early, instead of one at a time as
 // the decoder reaches each line: 3.5 -> 2.0 s then. (A PREFETCHW of the
 // lines, tried first, did not move the time at all; nor did the shards

@@ -305,7 +305,7 @@ func (t *Table) addAt(p *capture.Packet, ns int64) {
 	}
 	later := ns > t.nowNs // exact within the range, else compared as times
 	if !inNsRange(ns) || !inNsRange(t.nowNs) {
-		later = p.Time.After(t.now)
+		later = p.Time.After(t.clockTime())
 	}
 	if later {
 		t.now, t.nowNs = p.Time, ns // setNow(p.Time)

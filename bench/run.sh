@@ -6,8 +6,10 @@
 # unchanged), then prints one table: rstscope end to end (one flow shard,
 # a shard per core, the default) and the floor, each the median of
 # BENCH_RUNS runs timed in the same rounds, tshark and tcpdump filtering
-# the RSTs of the same file, the speed ratios, and the Go benchmarks of
-# every package.
+# the RSTs of the same file, the speed ratios (also apart for the rounds
+# whose two cores shared a cache, by bench/c2c's round trip just before
+# the default's run, and the rounds whose cores did not), and the Go
+# benchmarks of every package.
 #
 # Environment (defaults in brackets):
 #   BENCH_PACKETS   packets in the capture [10200000]

@@ -340,7 +340,7 @@ fi
 # default's run: on a VM the host may place the two vCPUs where they share
 # a cache or where they do not, from one second to the next, and the
 # two-core pipeline (every packet's lines cross from the reader to a
-# shard) runs at 1.7-1.8x the floor in the first case and 1.0-1.3x in
+# shard) runs at up to 1.7-1.8x the floor in the first case and 1.0-1.3x in
 # the second on this project's machine (README, Performance).
 if (( ${#near[@]} > 0 )); then
 	row "  rounds whose cores shared a cache (round trip <= $C2C_NEAR ns)" "${#near[@]} rounds" \

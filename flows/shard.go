@@ -454,6 +454,8 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 		it.p.Payload = nil // a bare ACK's (half the packets): no call to copy nothing
 	}
 	part := &sh.batch[s.cur]
+	// clockRef's work, with the packet's fields in the one literal
+	// (clockRef, then at and ns set: 10 instructions a packet more).
 	if inNsRange(t.nowNs) {
 		part.refs = append(part.refs, shardRef{nowNs: t.nowNs, ns: ns, seq: s.seq, at: int32(at), kind: itemPacket})
 	} else {

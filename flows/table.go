@@ -308,7 +308,7 @@ func (t *Table) addAt(p *capture.Packet, ns int64) {
 		later = p.Time.After(t.clockTime())
 	}
 	if later {
-		t.now, t.nowNs = p.Time, ns // setNow(p.Time)
+		t.now, t.nowNs, t.nowLazy = p.Time, ns, false // setNow(p.Time)
 	}
 	t.track(p, ns)
 }

@@ -22,7 +22,7 @@ const (
 func Sanitize(s string, max int) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' || c >= 0x80 {
+		if !plainByte(s[i]) {
 			clean = false
 			break
 		}
@@ -35,6 +35,21 @@ func Sanitize(s string, max int) string {
 	runes := 0
 	var piece [12]byte
 	for i := 0; i < len(s); {
+		// Printable ASCII is itself, one rune (most of a summary or an
+		// evidence line: a "µs" or "→" in them sends the whole string
+		// here, and escapeRune's Unicode class tables cost about 30 times
+		// as much a character: 4 us of a finding's 9 us in a port scan's
+		// JSON, BenchmarkSanitize).
+		if c := s[i]; plainByte(c) {
+			i++
+			if max > 0 && (runes+1 > max || (runes+1 == max && i < len(s))) {
+				b.WriteString("…")
+				return b.String()
+			}
+			b.WriteByte(c)
+			runes++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
 		p := escapeRune(piece[:0], r, size)
@@ -49,6 +64,10 @@ func Sanitize(s string, max int) string {
 	}
 	return b.String()
 }
+
+// plainByte reports whether c is printable ASCII other than the
+// backslash: a character Sanitize keeps as it is.
+func plainByte(c byte) bool { return c >= 0x20 && c < 0x7f && c != '\\' }
 
 // escapeRune appends r, or its visible escape, to p.
 func escapeRune(p []byte, r rune, size int) []byte {

@@ -351,3 +351,60 @@ func TestMarkdown_document(t *testing.T) {
 		t.Errorf("got %d mermaid diagrams, want 4 (findings with packets)", strings.Count(out, "```mermaid\nsequenceDiagram\n"))
 	}
 }
+
+// sanitizeRunes is Sanitize as it was before its printable-ASCII path:
+// every rune through escapeRune. TestSanitize_asciiPath holds the two
+// to the same output.
+func sanitizeRunes(s string, max int) string {
+	var b strings.Builder
+	runes := 0
+	var piece [12]byte
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		p := escapeRune(piece[:0], r, size)
+		n := utf8.RuneCount(p)
+		if max > 0 && (runes+n > max || (runes+n == max && i < len(s))) {
+			b.WriteString("…")
+			return b.String()
+		}
+		b.Write(p)
+		runes += n
+	}
+	return b.String()
+}
+
+// TestSanitize_asciiPath compares Sanitize with the rune-by-rune
+// reference on strings that mix printable ASCII with what must be
+// escaped or kept as multi-byte runes, at every cut length around them.
+func TestSanitize_asciiPath(t *testing.T) {
+	parts := []string{"a", "Z", " ", "~", "\\", "\x1b", "\n", "\x7f", "\x00", "µ", "→", "…", "\u202e", "\u200b", "\u2028", "\u0085", "日", "\xff", "\xe2\x86", "\U0001F600"}
+	seed := uint32(1)
+	next := func(n int) int {
+		seed = seed*1664525 + 1013904223
+		return int(seed>>8) % n
+	}
+	for range 3000 {
+		var sb strings.Builder
+		for range next(24) {
+			sb.WriteString(parts[next(len(parts))])
+		}
+		s := sb.String()
+		for _, max := range []int{0, 1, 2, 3, 5, 8, 13, 21, 200} {
+			if got, want := Sanitize(s, max), sanitizeRunes(s, max); got != want {
+				t.Fatalf("Sanitize(%q, %d) = %q, the rune-by-rune reference %q", s, max, got, want)
+			}
+		}
+	}
+}
+
+// BenchmarkSanitize: a finding's summary as the port-scan case writes it
+// (one "µs" sends it down the escaping path): 2,130 ns before the
+// printable-ASCII path, 306 ns after.
+func BenchmarkSanitize(b *testing.B) {
+	s := "RST from server 10.0.0.2:1: RST+ACK with ack 1 = SYN seq + 1 answers the client's SYN (frame 1) 10 µs later; no SYN/ACK was seen (the client sees ECONNREFUSED)"
+	b.ReportAllocs()
+	for b.Loop() {
+		Sanitize(s, maxLong)
+	}
+}

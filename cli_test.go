@@ -47,10 +47,11 @@ func manyRefused(t *testing.T, n int) string {
 		w := pcapgen.NewRaw(f, 1, 65535)
 		var k uint64
 		for i := range n {
-			// one port per connection: similar findings to one server
-			// would fold into one line of the text report (report.GroupMin)
+			// one server host per connection: similar findings from one
+			// server, or from many ports of one, would fold into one line
+			// of the text report (report.GroupMin)
 			cl := netip.AddrPortFrom(hostCli.Addr(), uint16(10000+i))
-			srv := netip.AddrPortFrom(hostSrv.Addr(), uint16(20000+i))
+			srv := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), hostSrv.Port())
 			refused(w, &k, pcapgen.Time(time.Duration(i)*time.Millisecond), cl, srv, pcapgen.RawTCP{})
 		}
 		return w.Close()

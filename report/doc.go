@@ -31,7 +31,9 @@
 // number them 1..n; streams number them in write order. Findings with the
 // same cause, origin and server, GroupMin (10) or more of them, print in
 // text and markdown as one line (count, first and last RST) and the card
-// of the first; JSON lists them all. Options.Quiet (-q) prints the header
+// of the first; so do findings of one cause and origin from GroupMin or
+// more ports of one server (a port scan's refusals), as one group over
+// the host. JSON lists them all. Options.Quiet (-q) prints the header
 // and summary only. At Close, text cards and markdown sections are drawn
 // on every core (drawer: the input is over by then) and written in order.
 //

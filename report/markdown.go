@@ -141,18 +141,14 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 		fmt.Fprintf(b, "| %s | %s | %d |\n", md(r.addrOrUnknown(), maxShort), md(r.Side(), maxShort), r.RSTs)
 	}
 	if gs := tl.bigGroups(); len(gs) > 0 {
-		fmt.Fprintf(b, "\n**Repeated** (%d or more findings with the same cause, origin and server", GroupMin)
+		fmt.Fprintf(b, "\n**Repeated** (%s", repeatedWhat(tl))
 		if !m.quiet {
 			b.WriteString("; the first finding of each follows, the others are left out")
 		}
 		b.WriteString(")\n\n| findings | cause | origin | server | first | last |\n|---:|---|---|---|---|---|\n")
 		for _, g := range gs {
-			server := g.Server
-			if server == "" {
-				server = "unknown"
-			}
 			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", g.N, code(string(g.Cause)), code(string(g.Origin)),
-				md(server, maxShort), mdEscapeOwn(g.First.where(s.Inputs, m.loc)), mdEscapeOwn(g.Last.where(s.Inputs, m.loc)))
+				md(g.serverText(), maxShort), mdEscapeOwn(g.First.where(s.Inputs, m.loc)), mdEscapeOwn(g.Last.where(s.Inputs, m.loc)))
 		}
 	}
 	b.WriteString("\n")

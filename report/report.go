@@ -322,7 +322,8 @@ func (e *echoIDs) resolve(f *heuristics.Finding) {
 // keeps counts only, so a long live run does not keep its findings. The
 // per-endpoint counts (resetters, groups) are kept only when detail is
 // set (text and markdown print them; JSON does not), in compact maps: a
-// million findings with as many servers cost about 200 MB there.
+// million findings with as many servers cost about 320 MB there (the host
+// groups, group.go, about 120 MB of it: TestDocument_memoryBounded).
 type tally struct {
 	n         int // findings
 	cause     map[heuristics.Cause]int
@@ -331,8 +332,10 @@ type tally struct {
 	resetters map[uint64]uint32 // RST packets per endpoint that really sent them, by resetter hash
 	top       []resetterCount   // the topResetterMax largest of them (see addResetter)
 	groups    map[uint64]groupInfo
-	names     map[uint64]groupKey // of groups with GroupMin findings or more
-	clamped   int                 // findings with a time RFC 3339 cannot write
+	names     map[uint64]groupKey  // of groups with GroupMin findings or more
+	hosts     map[uint64]hostGroup // by hostHash: a server host's findings over all its ports
+	hostNames map[uint64]groupKey  // of host groups over GroupMin ports or more
+	clamped   int                  // findings with a time RFC 3339 cannot write
 }
 
 // resetter is who really sent a finding's RSTs (its origin) and the

@@ -210,6 +210,81 @@ func TestGroups_foldSimilarFindings(t *testing.T) {
 	}
 }
 
+// portScan is n refused findings from n ports of 192.0.2.7 (a SYN scan
+// the kernel answers with RST+ACK on each closed port), then extra on its
+// port 22, and one lone middlebox reset elsewhere.
+func portScan(n, extra int) []heuristics.Finding {
+	var fs []heuristics.Finding
+	refused := func(port, i int) heuristics.Finding {
+		return heuristics.Finding{
+			Cause: heuristics.CauseRefused, Origin: heuristics.OriginServer, Confidence: heuristics.Medium,
+			Flow: heuristics.FlowInfo{Client: ap(fmt.Sprintf("203.0.113.9:%d", 50000+i)), Server: ap(fmt.Sprintf("192.0.2.7:%d", port))},
+			RST:  heuristics.RSTInfo{Time: at(t0.Add(time.Duration(i) * time.Millisecond)), Packet: uint64(2 + 2*i), From: heuristics.SideServer, Count: 1},
+		}
+	}
+	for i := range n {
+		fs = append(fs, refused(1000+i, i))
+	}
+	for i := range extra {
+		fs = append(fs, refused(22, n+i))
+	}
+	return append(fs, heuristics.Finding{
+		Cause: heuristics.CauseMiddleboxInjected, Origin: heuristics.OriginMiddlebox, Confidence: heuristics.High,
+		Flow: heuristics.FlowInfo{Client: ap("10.0.0.3:50000"), Server: ap("198.51.100.7:80")},
+		RST:  heuristics.RSTInfo{Time: at(t0), Packet: 1, From: heuristics.SideServer, Count: 1},
+	})
+}
+
+// TestGroups_portScan: findings of one cause and origin from GroupMin or
+// more ports of one server are one group over the host, whatever each
+// port's count, with the card of its first finding; the port groups
+// inside it (port 22's 12 findings) are not listed apart. Nine ports make
+// no host group. (pcaps/lab's TestFixtures_portScanGroup: a kernel's.)
+func TestGroups_portScan(t *testing.T) {
+	for _, format := range []string{"text", "markdown"} {
+		out := render(t, format, Options{Width: 200}, portScan(500, 12), Summary{})
+		if got := cards(out, format); got != 2 {
+			t.Errorf("%s: got %d cards, want 2 (the scan's first refused, the middlebox reset)", format, got)
+		}
+		first := "frame 2 at " + at(t0).String()
+		last := "frame 1024 at " + at(t0.Add(511*time.Millisecond)).String()
+		line := "512 × refused · origin server · server 192.0.2.7, 501 ports · first " + first + " · last " + last
+		if format == "markdown" {
+			line = "| 512 | `refused` | `server` | 192.0.2.7, 501 ports | " + first + " | " + last + " |"
+		}
+		if !strings.Contains(out, line) {
+			t.Errorf("%s: lacks the host group line %q:\n%.3000s", format, line, out)
+		}
+		if strings.Contains(out, "× refused · origin server · server 192.0.2.7:22") || strings.Contains(out, "| `refused` | `server` | 192.0.2.7:22 |") {
+			t.Errorf("%s: port 22's group is listed apart from its host's:\n%.3000s", format, out)
+		}
+		if !strings.Contains(out, "from 10 or more ports of one server") {
+			t.Errorf("%s: the Repeated heading does not say host groups are in it", format)
+		}
+		// Nine ports, port 22's twelve among them: port 22 is a group of
+		// its own, the other eight keep their cards.
+		few := render(t, format, Options{Width: 200}, portScan(GroupMin-2, 12), Summary{})
+		if got := cards(few, format); got != GroupMin-2+1+1 {
+			t.Errorf("%s: 9 ports: got %d cards, want %d", format, got, GroupMin)
+		}
+		if strings.Contains(few, "ports ·") || strings.Contains(few, "ports |") || strings.Contains(few, "ports of one server") {
+			t.Errorf("%s: 9 ports made a host group:\n%.3000s", format, few)
+		}
+		if !strings.Contains(few, "12 × refused · origin server · server 192.0.2.7:22") && !strings.Contains(few, "| 12 | `refused` | `server` | 192.0.2.7:22 |") {
+			t.Errorf("%s: 9 ports: port 22's group line is missing:\n%.3000s", format, few)
+		}
+	}
+	// Live text: a card for each of the first GroupMin-1 ports, then the
+	// host's findings fold, and the note says so.
+	out := render(t, "text", Options{Width: 200, Stream: true}, portScan(300, 0), Summary{})
+	if got := cards(out, "text"); got != GroupMin-1+1 {
+		t.Errorf("stream: got %d cards, want %d", got, GroupMin)
+	}
+	if !strings.Contains(out, "300 × refused · origin server · server 192.0.2.7, 300 ports") || !strings.Contains(out, "until its server had 10 ports") {
+		t.Errorf("stream: host group line or note missing:\n%s", out[strings.Index(out, "Repeated"):])
+	}
+}
+
 // TestQuiet (issue 18.11, -q): the header and summary only.
 func TestQuiet(t *testing.T) {
 	fs := browserCloses(20)

@@ -290,14 +290,18 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), addr, side, count))
 	}
 	if gs := tl.bigGroups(); len(gs) > 0 {
-		rows = append(rows, t.st.heading.Render(fmt.Sprintf("Repeated (%d or more findings with the same cause, origin and server)", GroupMin)))
+		rows = append(rows, t.st.heading.Render("Repeated ("+repeatedWhat(tl)+")"))
 		for _, g := range gs {
 			rows = append(rows, t.para(indent, g.line(t.inputs, t.loc)))
 		}
 		switch {
 		case t.quiet:
 		case t.stream:
-			rows = append(rows, t.para(indent, t.st.muted.Render(fmt.Sprintf("the first %d cards of each are above; the others were left out", GroupMin-1))))
+			note := fmt.Sprintf("the first %d cards of each are above; the others were left out", GroupMin-1)
+			if tl.hasHostGroups() {
+				note = fmt.Sprintf("the first %d cards of each server port are above, until its server had %d ports; the others were left out", GroupMin-1, GroupMin)
+			}
+			rows = append(rows, t.para(indent, t.st.muted.Render(note)))
 		default:
 			rows = append(rows, t.para(indent, t.st.muted.Render("the first card of each follows; the others are left out (--format json lists them all)")))
 		}

@@ -86,3 +86,55 @@ func checkPeer(t *testing.T, tl *tools, sc scenario, dir string) {
 		t.Errorf("rstscope -r %s --peer %s works now: remove the mark %q", cli, srv, sc.peerKnownWrong)
 	}
 }
+
+// TestFixtures_portScanGroup: the kernel's twelve refusals of a port scan
+// (refused_port_scan) are twelve findings in JSON, and in text and
+// markdown one group over the server host, "10.77.3.2, 12 ports", with
+// the first finding's card only (report.GroupMin).
+func TestFixtures_portScanGroup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds rstscope; skipped with -short")
+	}
+	tl, err := buildTools(t.TempDir(), false)
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	if tl.rstscope == "" {
+		t.Skip("no rstscope binary (RSTSCOPE_LAB_CAPTURER=tcpdump)")
+	}
+	for _, side := range []string{"client", "server"} {
+		path := "refused_port_scan." + side + ".pcap"
+		run := func(args ...string) string {
+			out, err := exec.Command(tl.rstscope, append([]string{"-r", path, "--no-color"}, args...)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("rstscope -r %s %v: %v: %s", path, args, err, out)
+			}
+			return string(out)
+		}
+		var doc struct {
+			Findings []struct {
+				Cause, Origin string
+			} `json:"findings"`
+		}
+		if err := json.Unmarshal([]byte(run("--format", "json")), &doc); err != nil {
+			t.Fatalf("%s: json: %v", side, err)
+		}
+		if len(doc.Findings) != 12 {
+			t.Errorf("%s: json lists %d findings, want the 12 refusals", side, len(doc.Findings))
+		}
+		text := run()
+		if !strings.Contains(text, "12 × refused · origin server · server 10.77.3.2, 12 ports · first frame 12 at ") {
+			t.Errorf("%s: text lacks the host group line:\n%s", side, text)
+		}
+		if n := strings.Count(text, "── #"); n != 1 {
+			t.Errorf("%s: text has %d cards, want 1 (the scan's first refusal)", side, n)
+		}
+		md := run("--format", "markdown")
+		if !strings.Contains(md, "| 12 | `refused` | `server` | 10.77.3.2, 12 ports | frame 12 at ") {
+			t.Errorf("%s: markdown lacks the host group row:\n%s", side, md)
+		}
+		if n := strings.Count(md, "\n### "); n != 1 {
+			t.Errorf("%s: markdown has %d finding sections, want 1", side, n)
+		}
+	}
+}

@@ -28,6 +28,7 @@ var kernelReasons = map[string][]string{
 	"refused_closed_port":              {"NO_SOCKET"},
 	"refused_firewall_reject":          {""},
 	"refused_lone_closed_port":         {"NO_SOCKET"},
+	"refused_port_scan":                {"NO_SOCKET", "NO_SOCKET", "NO_SOCKET", "NO_SOCKET", "NO_SOCKET", "NO_SOCKET", "NO_SOCKET", "NO_SOCKET", "NO_SOCKET", "NO_SOCKET", "NO_SOCKET", "NO_SOCKET"},
 	"refused_lone_firewall":            {""},
 	"refused_per_socket_ttl":           {"NO_SOCKET"},
 	"abortive_close_unread_data":       {"TCP_ABORT_ON_CLOSE"},

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 )
 
@@ -151,6 +152,16 @@ type scenario struct {
 	peerKnownWrong string
 }
 
+// scanSteps connects to n closed ports from first on, one after the
+// other (a port scan's SYNs).
+func scanSteps(first, n int) []step {
+	var st []step
+	for p := first; p < first+n; p++ {
+		st = append(st, step{port: p, args: []string{"-mode", "connect"}, outcome: "ECONNREFUSED"})
+	}
+	return st
+}
+
 // baseline is a complete exchange with the server before the scenario's
 // reset, so that rstscope knows the server's TTL and IP ID from its other
 // flows (a lone RST to a SYN has nothing else to compare with).
@@ -260,6 +271,17 @@ var scenarios = []scenario{
 			{port: portClosed, args: []string{"-mode", "connect"}, outcome: "ECONNREFUSED"},
 		},
 		rsts: []wantRST{{by: byServer, v: v("refused", "server").capped("medium")}},
+	},
+	{
+		// A port scan: the kernel refuses each closed port with its own
+		// RST+ACK, one finding a port. Text and markdown fold them into
+		// one group over the server host (report.GroupMin ports or more):
+		// TestFixtures_portScanGroup.
+		name:   "refused_port_scan",
+		why:    "a complete GET to port 8080 (baseline), then SYNs to the closed ports 9001-9012 one after the other; the server's kernel answers each with RST+ACK",
+		server: []string{"-mode", "respond"},
+		steps:  append([]step{baseline}, scanSteps(9001, 12)...),
+		rsts:   slices.Repeat([]wantRST{{by: byServer, v: v("refused", "server")}}, 12),
 	},
 	{
 		name:   "abortive_close_unread_data",

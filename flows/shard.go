@@ -454,10 +454,22 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 		it.p.Payload = nil // a bare ACK's (half the packets): no call to copy nothing
 	}
 	part := &sh.batch[s.cur]
-	// clockRef's work, with the packet's fields in the one literal
-	// (clockRef, then at and ns set: 10 instructions a packet more).
+	// clockRef's work, the packet's fields written where the ref lies
+	// (clockRef, then at and ns set: 10 instructions a packet more). Not
+	// an append of a literal: the compiler built the literal on the stack
+	// with 8-byte stores and copied it with 16-byte loads, which cannot
+	// take their bytes from those stores (store-to-load forwarding
+	// fails: about a dozen cycles each, twice a packet; in a loop of
+	// nothing else, 6.1 ns a ref against 1.85 written in place).
 	if inNsRange(t.nowNs) {
-		part.refs = append(part.refs, shardRef{nowNs: t.nowNs, ns: ns, seq: s.seq, at: int32(at), kind: itemPacket})
+		k := len(part.refs)
+		if k < cap(part.refs) {
+			part.refs = part.refs[:k+1]
+		} else {
+			part.refs = append(part.refs, shardRef{})
+		}
+		r := &part.refs[k]
+		r.nowNs, r.ns, r.seq, r.at, r.kind, r.wide = t.nowNs, ns, s.seq, int32(at), itemPacket, false
 	} else {
 		r := s.wideRef(b, itemPacket, s.seq)
 		r.at, r.ns = int32(at), ns

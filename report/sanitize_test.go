@@ -352,26 +352,32 @@ func TestMarkdown_document(t *testing.T) {
 	}
 }
 
-// sanitizeRunes is Sanitize as it was before its printable-ASCII path:
-// every rune through escapeRune. TestSanitize_asciiPath holds the two
-// to the same output.
+// sanitizeRunes is Sanitize's result worked out another way: every rune's
+// piece from escapeRune, then, past max runes, the longest run of whole
+// pieces that leaves room for the ellipsis. TestSanitize_asciiPath holds
+// Sanitize's printable-ASCII path to it.
 func sanitizeRunes(s string, max int) string {
-	var b strings.Builder
-	runes := 0
-	var piece [12]byte
+	var pieces []string
+	total := 0
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
-		p := escapeRune(piece[:0], r, size)
-		n := utf8.RuneCount(p)
-		if max > 0 && (runes+n > max || (runes+n == max && i < len(s))) {
-			b.WriteString("…")
-			return b.String()
-		}
-		b.Write(p)
-		runes += n
+		p := string(escapeRune(nil, r, size))
+		pieces = append(pieces, p)
+		total += utf8.RuneCountInString(p)
 	}
-	return b.String()
+	if max < 1 || total <= max {
+		return strings.Join(pieces, "")
+	}
+	out, n := "", 0
+	for _, p := range pieces {
+		k := utf8.RuneCountInString(p)
+		if n+k > max-1 {
+			break
+		}
+		out, n = out+p, n+k
+	}
+	return out + "…"
 }
 
 // TestSanitize_asciiPath compares Sanitize with the rune-by-rune

@@ -92,16 +92,7 @@ func checkPeer(t *testing.T, tl *tools, sc scenario, dir string) {
 // markdown one group over the server host, "10.77.3.2, 12 ports", with
 // the first finding's card only (report.GroupMin).
 func TestFixtures_portScanGroup(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds rstscope; skipped with -short")
-	}
-	tl, err := buildTools(t.TempDir(), false)
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	if tl.rstscope == "" {
-		t.Skip("no rstscope binary (RSTSCOPE_LAB_CAPTURER=tcpdump)")
-	}
+	tl := replayTools(t)
 	for _, side := range []string{"client", "server"} {
 		path := "refused_port_scan." + side + ".pcap"
 		run := func(args ...string) string {
@@ -137,4 +128,21 @@ func TestFixtures_portScanGroup(t *testing.T) {
 			t.Errorf("%s: markdown has %d finding sections, want 1", side, n)
 		}
 	}
+}
+
+// replayTools builds rstscope for a test that reads the saved captures
+// with it, or skips the test (-short; RSTSCOPE_LAB_CAPTURER=tcpdump).
+func replayTools(t *testing.T) *tools {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds rstscope; skipped with -short")
+	}
+	tl, err := buildTools(t.TempDir(), false)
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	if tl.rstscope == "" {
+		t.Skip("RSTSCOPE_LAB_CAPTURER=tcpdump: no rstscope to replay with")
+	}
+	return tl
 }

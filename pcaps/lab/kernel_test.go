@@ -249,16 +249,7 @@ func reasonProblem(reason string, f kernelFinding) string {
 // strays from what the reason allows, and where the packet-only cause
 // disagrees with the reason's outside kernelDisagreements.
 func TestKernelTable(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds rstscope; skipped with -short")
-	}
-	tl, err := buildTools(t.TempDir(), false)
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	if tl.rstscope == "" {
-		t.Skip("RSTSCOPE_LAB_CAPTURER=tcpdump: no rstscope to replay with")
-	}
+	tl := replayTools(t)
 	dir := t.TempDir()
 	var rows []string
 	listed := map[string]bool{}
@@ -277,6 +268,7 @@ func TestKernelTable(t *testing.T) {
 				if out, err := exec.Command(tl.rstscope, args...).CombinedOutput(); err != nil {
 					t.Fatalf("rstscope %s: %v: %s", strings.Join(args, " "), err, out)
 				}
+				var err error
 				if reps[i], err = readKernelReport(js); err != nil {
 					t.Fatal(err)
 				}

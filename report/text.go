@@ -290,9 +290,13 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), addr, side, count))
 	}
 	if gs := tl.bigGroups(); len(gs) > 0 {
-		rows = append(rows, t.st.heading.Render("Repeated ("+repeatedWhat(tl)+")"))
+		rows = append(rows, t.st.heading.Render(fmt.Sprintf("Repeated (%d or more findings with the same cause, origin and server)", GroupMin)))
 		for _, g := range gs {
 			rows = append(rows, t.para(indent, g.line(t.inputs, t.loc)))
+		}
+		if tl.hasHostGroups() {
+			// Said apart: the heading would not fit a terminal's width.
+			rows = append(rows, t.para(indent, t.st.muted.Render(fmt.Sprintf("a server with a number of ports: %d or more of its ports with findings of that cause and origin", GroupMin))))
 		}
 		switch {
 		case t.quiet:

@@ -406,7 +406,8 @@ func TestSanitize_asciiPath(t *testing.T) {
 
 // BenchmarkSanitize: a finding's summary as the port-scan case writes it
 // (one "µs" sends it down the escaping path): 2,130 ns before the
-// printable-ASCII path, 306 ns after.
+// printable-ASCII path, 306 ns with it a byte at a time, 179 ns a run at
+// a time.
 func BenchmarkSanitize(b *testing.B) {
 	s := "RST from server 10.0.0.2:1: RST+ACK with ack 1 = SYN seq + 1 answers the client's SYN (frame 1) 10 µs later; no SYN/ACK was seen (the client sees ECONNREFUSED)"
 	b.ReportAllocs()

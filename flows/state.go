@@ -150,20 +150,14 @@ type flowState struct {
 	start           int64
 	firstFrame      uint64
 	maxGap          time.Duration
-	// hist before ladder: its histSeen, read at every packet, then lies
-	// with the fields above (entry bytes 0-188), not past the ladder's
-	// 128-byte ring, a line of its own for most packets of a flow that
-	// has left the caches. (Not measurable here: cachegrind's simulated
-	// misses vary by 15% between runs of one binary, as valgrind
-	// interleaves the goroutines' threads differently.)
-	hist      histState
-	ladder    flowLadder
-	dirs      [2]dirState
-	id        uint64
-	synackNs  int64 // valid iff synackSeen
-	serverRTT time.Duration
-	clientRTT time.Duration
-	evicted   *Evicted // the earlier flow on the tuple (tombstone.go); nil if none
+	ladder          flowLadder
+	hist            histState
+	dirs            [2]dirState
+	id              uint64
+	synackNs        int64 // valid iff synackSeen
+	serverRTT       time.Duration
+	clientRTT       time.Duration
+	evicted         *Evicted // the earlier flow on the tuple (tombstone.go); nil if none
 }
 
 // dirState is the compact form of a Profile. Counters that the Profile

@@ -58,7 +58,8 @@ bench: deps build
 
 # bench-instr counts instructions per packet (valgrind's cachegrind): the
 # floor, one table and two shards on a 1 M-packet mix; noise-free, so that
-# two builds can be compared on a busy machine (see bench/instr.sh).
+# two builds can be compared on a busy machine; and the flow table's
+# simulated cache misses a packet (callgrind, see bench/instr.sh).
 bench-instr: build
 	./bench/instr.sh
 

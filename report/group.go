@@ -235,26 +235,25 @@ type folder struct {
 // fold reports whether f's card is left out.
 func (fo *folder) fold(f *heuristics.Finding) bool {
 	if hh, ok := fo.t.hostGrouped(f); ok {
-		if fo.shownHost == nil {
-			fo.shownHost = make(map[uint64]bool)
-		}
-		if fo.shownHost[hh] {
-			return true
-		}
-		fo.shownHost[hh] = true
-		return false
+		return shownBefore(&fo.shownHost, hh)
 	}
 	h := groupHash(f)
 	if fo.t.groups[h].N < GroupMin {
 		return false
 	}
-	if fo.shown == nil {
-		fo.shown = make(map[uint64]bool)
+	return shownBefore(&fo.shown, h)
+}
+
+// shownBefore reports whether group h has shown its card, and marks it
+// shown.
+func shownBefore(shown *map[uint64]bool, h uint64) bool {
+	if *shown == nil {
+		*shown = make(map[uint64]bool)
 	}
-	if fo.shown[h] {
+	if (*shown)[h] {
 		return true
 	}
-	fo.shown[h] = true
+	(*shown)[h] = true
 	return false
 }
 

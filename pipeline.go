@@ -188,6 +188,15 @@ func (p *pipeline) read() error {
 	if clock != nil {
 		tickMask = 0
 	}
+	// A file read into a sharded table with nothing else to see each
+	// packet (no -w, no peer capture) is pumped: the source's loop
+	// decodes each packet into the table's slot and adds it, pollEvery
+	// packets a call (capture.Pumper says why).
+	pump, _ := p.src.(capture.Pumper)
+	sink, _ := p.table.(capture.Sink)
+	if pump != nil && sink != nil && ref == nil && clock == nil && exp == nil && p.peer == nil {
+		return p.pumped(pump, sink, stats)
+	}
 	var own capture.Packet
 	for n := uint64(0); (p.cfg.Count == 0 || n < p.cfg.Count) && !p.readerGone; {
 		pk, err := &own, error(nil)
@@ -236,6 +245,34 @@ func (p *pipeline) read() error {
 		}
 		if n&tickMask == 0 {
 			p.sens.Tick(p.src, stats, tickMask+1)
+		}
+	}
+	return nil
+}
+
+// pumped is read's loop for a Pumper into a Sink: the same polls, ticks,
+// -c and end of input, with the packets read pollEvery at a time.
+func (p *pipeline) pumped(pump capture.Pumper, sink capture.Sink, stats cli.Statser) error {
+	for n := uint64(0); (p.cfg.Count == 0 || n < p.cfg.Count) && !p.readerGone; {
+		want := pollEvery - n%pollEvery
+		if p.cfg.Count > 0 {
+			want = min(want, p.cfg.Count-n)
+		}
+		k, err := pump.Pump(sink, int(want))
+		n += uint64(k)
+		if k > 0 && n%pollEvery == 0 {
+			p.judge.poll()
+			p.sens.Tick(p.src, stats, pollEvery)
+		}
+		switch {
+		case err == nil:
+		case err == io.EOF:
+			return nil
+		case errors.Is(err, capture.ErrTruncated):
+			p.warn("%v (findings up to the cut are reported)", err)
+			return nil
+		default:
+			return err
 		}
 	}
 	return nil

@@ -117,8 +117,7 @@ func (d *Decoder) fast(linkType int, frame []byte, p *Packet) bool {
 		seg, wire = b[ihl:], total-ihl
 		ttl, ipID, df = b[8], be16(b[4:]), b[6]&0x40 != 0
 		a, c := be32(b[12:]), be32(b[16:])
-		src = netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)})
-		dst = netip.AddrFrom4([4]byte{byte(c >> 24), byte(c >> 16), byte(c >> 8), byte(c)})
+		src, dst = addr4(a), addr4(c)
 		x, y, v4 = uint64(a), uint64(c), true
 	case etherIPv6:
 		if b[0]>>4 != 6 || b[6] != protoTCP {

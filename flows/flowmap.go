@@ -58,34 +58,33 @@ func (m *flowMap) len() int { return m.n }
 // get returns the full entry of the flow between src and dst (hash h),
 // or nil.
 func (m *flowMap) get(src, dst netip.AddrPort, h uint64) *entry {
-	s := m.find(src, dst, h)
-	if s == nil {
-		return nil
-	}
-	return m.entry(s)
+	_, e := m.find(src, dst, h)
+	return e
 }
 
-// find returns the slot of the flow between src and dst (hash h), or nil.
-func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) *mapSlot {
+// find returns the slot of the flow between src and dst (hash h), or nil,
+// and its full entry (m.entry of the slot: the probe has it at hand; nil
+// for a SYN-only or frozen flow).
+func (m *flowMap) find(src, dst netip.AddrPort, h64 uint64) (*mapSlot, *entry) {
 	h := uint32(h64)
 	mask := uint32(len(m.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := &m.slots[i]
 		switch {
 		case s.ref == 0:
-			return nil
+			return nil, nil
 		case s.hash != h:
 		case s.ref&(synBit|frozenBit) == 0:
-			if m.entries.at(s.ref).st.ep.matches(src, dst) {
-				return s
+			if e := m.entries.at(s.ref); e.st.ep.matches(src, dst) {
+				return s, e
 			}
 		case s.ref&synBit == 0:
 			if m.frozen.matches(s.ref&^frozenBit, src, dst) {
-				return s
+				return s, nil
 			}
 		default:
 			if m.syns.at(s.ref&^synBit).matches(src, dst) {
-				return s
+				return s, nil
 			}
 		}
 	}

@@ -325,9 +325,8 @@ func (t *Table) track(p *capture.Packet, ns int64) {
 	if h == 0 {
 		h = capture.FlowHash(p.Src, p.Dst)
 	}
-	var e *entry
-	if s := t.flows.find(p.Src, p.Dst, h); s != nil {
-		e = t.flows.entry(s)
+	s, e := t.flows.find(p.Src, p.Dst, h)
+	if s != nil {
 		if e == nil && s.ref&(synBit|frozenBit) == frozenBit {
 			e = t.thaw(s)
 		} else if e == nil {

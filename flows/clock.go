@@ -79,14 +79,14 @@ func (t *Table) admit(p *capture.Packet, ns int64) *capture.Packet {
 		// The usual case: no suspect held, no input re-based; the clock
 		// compared in Unix ns when both times are within 1843..2096 (so
 		// that neither is clamped nor their difference overflows).
-		if t.now.IsZero() {
+		if t.clockTime().IsZero() {
 			return p
 		}
 		if now := t.nowNs; inNsRange(ns) && inNsRange(now) {
 			if d := ns - now; d <= int64(jumpAhead) && d >= -int64(jumpBack) {
 				return p
 			}
-		} else if near(p.Time, t.now) {
+		} else if near(p.Time, t.clockTime()) {
 			return p
 		}
 	}
@@ -110,9 +110,9 @@ func (t *Table) admit(p *capture.Packet, ns int64) *capture.Packet {
 			t.releaseOutlier()
 		}
 	}
-	if !t.now.IsZero() && !near(at, t.now) {
+	if now := t.clockTime(); !now.IsZero() && !near(at, now) {
 		t.releaseOutlier() // one suspect at a time
-		c.held, c.heldNow = true, t.now
+		c.held, c.heldNow = true, t.clockTime()
 		c.heldPkt = *p
 		c.heldPkt.Time = at
 		c.heldBuf = append(c.heldBuf[:0], p.Payload...)

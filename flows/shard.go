@@ -60,6 +60,7 @@ type Sharded struct {
 	// shard takes its own by the refs in its shardBatchBuf.
 	ring     [shardRing]sharedBatch
 	cur      int
+	cb       *sharedBatch // &ring[cur] (setCur), for route
 	inflight int
 	rsts     int // RSTs in the batch being filled (see shardBatchRSTs)
 	// slot is the packet Slot hands out, which route then takes as it
@@ -209,7 +210,8 @@ type shard struct {
 	t     *Table
 	ring  *[shardRing]sharedBatch // the Sharded's
 	batch [shardRing]shardBatchBuf
-	in    chan int // index of the batch to process
+	part  *shardBatchBuf // &batch[the Sharded's cur], for route
+	in    chan int       // index of the batch to process
 	done  chan struct{}
 }
 
@@ -340,7 +342,8 @@ func NewSharded(n int, opts Options) *Sharded {
 		s.shards = append(s.shards, sh)
 		go sh.run()
 	}
-	s.nextSlot(&s.ring[s.cur])
+	s.setCur()
+	s.nextSlot(s.cb)
 	return s
 }
 
@@ -397,12 +400,14 @@ func (s *Sharded) Add(p *capture.Packet) {
 // RST requests, then the packet to its shard.
 func (s *Sharded) route(p *capture.Packet, ns int64) {
 	t := s.router
-	later := ns > t.nowNs // as Table.addAt
-	if !inNsRange(ns) || !inNsRange(t.nowNs) {
-		later = p.Time.After(t.now)
-	}
-	if later {
-		t.now, t.nowNs = p.Time, ns // setNow(p.Time)
+	// As Table.addAt, but the clock's Time is left to clockTime when its
+	// Unix ns are in range (a 24-byte copy a packet less).
+	if inNsRange(ns) && inNsRange(t.nowNs) {
+		if ns > t.nowNs {
+			t.nowNs, t.nowLazy = ns, true
+		}
+	} else if p.Time.After(t.clockTime()) {
+		t.now, t.nowNs, t.nowLazy = p.Time, ns, false // setNow(p.Time)
 	}
 	s.snapshotDue()
 	rst := p.Flags&capture.RST != 0
@@ -428,7 +433,7 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 	if s.full {
 		s.dispatch()
 	}
-	b := &s.ring[s.cur]
+	b := s.cb
 	s.seq++
 	it, at := s.slotItem, s.slotAt
 	slotted := p == s.slot && it != nil
@@ -453,7 +458,7 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 	} else {
 		it.p.Payload = nil // a bare ACK's (half the packets): no call to copy nothing
 	}
-	part := &sh.batch[s.cur]
+	part := sh.part
 	// clockRef's work, the packet's fields written where the ref lies
 	// (clockRef, then at and ns set: 10 instructions a packet more). Not
 	// an append of a literal: the compiler built the literal on the stack
@@ -530,7 +535,7 @@ func (s *Sharded) clockRef(b *sharedBatch, kind itemKind, seq uint64) shardRef {
 // wideRef is clockRef for a clock out of unixNano's range: the ref
 // carries the clock's index in b.wide.
 func (s *Sharded) wideRef(b *sharedBatch, kind itemKind, seq uint64) shardRef {
-	b.wide = append(b.wide, s.router.now)
+	b.wide = append(b.wide, s.router.clockTime())
 	return shardRef{nowNs: int64(len(b.wide) - 1), seq: seq, kind: kind, wide: true}
 }
 
@@ -660,7 +665,7 @@ func (s *Sharded) snapshotsDue() {
 			if r.key.ns+s.look >= now {
 				break
 			}
-		} else if !r.at.Add(s.router.opts.LookAhead).Before(s.router.now) {
+		} else if !r.at.Add(s.router.opts.LookAhead).Before(s.router.clockTime()) {
 			break // a clamped ns (past 2262) would never be due
 		}
 		sn := s.snapOf(r, s.seq+1)
@@ -740,6 +745,7 @@ func (s *Sharded) dispatch() {
 	s.flushSeq[s.cur] = s.seq + 1
 	s.inflight++
 	s.cur = (s.cur + 1) % shardRing
+	s.setCur()
 	if s.inflight == shardRing {
 		s.collect() // the oldest, which cur is
 	}
@@ -757,6 +763,14 @@ func (s *Sharded) dispatch() {
 		s.slot, s.slotItem = &s.sparePkt, nil
 	} else {
 		s.nextSlot(b)
+	}
+}
+
+// setCur points cb and each shard's part at batch cur.
+func (s *Sharded) setCur() {
+	s.cb = &s.ring[s.cur]
+	for _, sh := range s.shards {
+		sh.part = &sh.batch[s.cur]
 	}
 }
 
@@ -931,7 +945,7 @@ func (s *Sharded) closeQueues() {
 // what that decides.
 func (s *Sharded) Flush(now time.Time) {
 	now = now.Add(s.router.clock.shift(0))
-	if now.After(s.router.now) {
+	if now.After(s.router.clockTime()) {
 		s.router.setNow(now)
 	}
 	s.snapshotDue()

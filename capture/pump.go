@@ -1,6 +1,9 @@
 package capture
 
-import "io"
+import (
+	"io"
+	"time"
+)
 
 // A Sink takes packets that are decoded where it will keep them
 // (flows.Sharded): Slot gives the packet to decode the next one into, Add
@@ -49,6 +52,9 @@ func (f *followFile) Pump(sink Sink, max int) (int, error) {
 		return max, nil
 	}
 	for n := 0; n < max; n++ {
+		if n += fs.pumpPcap(sink, max-n, pr); n == max {
+			break
+		}
 		p := sink.Slot()
 		if _, ok := fs.nextPcap(p, nil); !ok {
 			if _, err := fs.next(p, nil); err != nil {
@@ -61,4 +67,62 @@ func (f *followFile) Pump(sink Sink, max int) (int, error) {
 		sink.Add(p)
 	}
 	return max, nil
+}
+
+// pumpPcap is Pump's loop over the records of a classic pcap file that
+// nextPcap takes (whole in the reader's window, decoded by the fast
+// path), nextPcap's and took's work with the reader's and the source's
+// state in locals, written back once a call: it adds up to max packets
+// to sink and returns how many, stopping before a record it does not
+// take (the window to refill, a frame for the general decoder, a filter,
+// anything pending), which Pump then reads its general way.
+func (s *fileSource) pumpPcap(sink Sink, max int, pr *progress) int {
+	r := s.pcap
+	if r == nil || s.filter != nil || s.hasPending || s.err != nil || max <= 0 {
+		return 0
+	}
+	buf, start, end, lt, input := r.buf, r.start, r.end, r.linkType, s.input
+	index, first := s.index, s.stats.Packets == 0
+	var (
+		ts  time.Time
+		cut uint64
+		n   int
+	)
+	for ; n < max && end-start >= 16; n++ {
+		rec := buf[start:end]
+		cl := r.u32(rec[8:12])
+		if cl > maxRecordLen || int(cl) > len(rec)-16 {
+			break
+		}
+		data := rec[16 : 16+int(cl) : 16+int(cl)]
+		p := sink.Slot()
+		if !s.dec.fast(lt, data, p) {
+			break
+		}
+		start += 16 + int(cl)
+		var wire int
+		ts, wire = r.header(rec)
+		index++
+		if first {
+			s.stats.FirstTime, first = ts, false
+		}
+		p.Index, p.Input, p.Time = index, input, ts
+		p.FlowHash, p.RouteHash = s.dec.hash, s.dec.route
+		p.CapLen, p.WireLen = int(cl), wire
+		if int(cl) < wire && p.Truncated() {
+			cut++
+		}
+		if pr != nil {
+			pr.tick(p)
+		}
+		sink.Add(p) // which reads nothing of the source's
+	}
+	r.start, s.index = start, index
+	if n > 0 {
+		s.stats.Packets += uint64(n)
+		s.stats.TCPPackets += uint64(n)
+		s.stats.SnapCut += cut
+		s.stats.LastTime = ts
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -92,6 +93,14 @@ func TestFlowSlot_offsets(t *testing.T) {
 		{"earlier", -time.Hour - 7, 1<<40 - 1<<36, 0, -time.Hour - 7, 1<<40 - 1<<36, 0},
 		{"beyond", 40 * time.Hour, 1<<40 + 1<<36, 200, time.Duration(1<<47 - 1), 1<<40 + 1<<36 - 1, 130},
 		{"before", -40 * time.Hour, 5, -200, -time.Duration(1 << 47), 1<<40 - 1<<36, 0},
+		// fill's path without clamps (in the flow's input, after its
+		// first packet, within range), to its edges, and just past them.
+		{"later, same input", 38 * time.Hour, 1<<40 + 7, 3, 38 * time.Hour, 1<<40 + 7, 3},
+		{"edges, same input", 1<<47 - 1, 1<<40 + 1<<36 - 1, 3, 1<<47 - 1, 1<<40 + 1<<36 - 1, 3},
+		{"past the time edge", 1 << 47, 1<<40 + 1, 3, 1<<47 - 1, 1<<40 + 1, 3},
+		{"past the frame edge", 1, 1<<40 + 1<<36, 3, 1, 1<<40 + 1<<36 - 1, 3},
+		{"a ns earlier, same input", -1, 1<<40 - 1, 3, -1, 1<<40 - 1, 3},
+		{"past the input edge", 1, 1<<40 + 1, 200, 1, 1<<40 + 1, 130},
 	}
 	for _, c := range cases {
 		p := capture.Packet{Index: c.frame, Input: c.input, Time: t0.Add(c.dt), Flags: capture.SYN | capture.ACK | capture.NS,
@@ -107,6 +116,28 @@ func TestFlowSlot_offsets(t *testing.T) {
 		s.reverseDir()
 		if w := s.wide(base); w.dir() != FromClient {
 			t.Errorf("%s: after reverseDir got %v, want client", c.name, w.dir())
+		}
+	}
+}
+
+// TestFlowSlot_overflow: a packet time so far before the flow's first
+// that the difference overflows int64 (it wraps to a small positive
+// number) saturates to the earliest offset, as does one so far after it
+// to the latest.
+func TestFlowSlot_overflow(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		base, ns int64
+		want     int64
+	}{
+		{"far before", math.MaxInt64 - 10, math.MinInt64 + 5, -maxNsOff - 1},
+		{"far after", math.MinInt64 + 10, math.MaxInt64 - 5, maxNsOff},
+	} {
+		var s flowSlot
+		p := capture.Packet{Index: 1, Flags: capture.ACK}
+		s.fill(&p, FromClient, c.ns, &slotBase{ns: c.base, frame: 1})
+		if got := int64(s.nsHi)<<32 | int64(s.nsLo); got != c.want {
+			t.Errorf("%s: time offset %d, want %d", c.name, got, c.want)
 		}
 	}
 }

@@ -356,9 +356,12 @@ func (sh *shard) run() {
 		}
 		clear(bb.recycle)
 		bb.recycle = bb.recycle[:0]
+		// In locals: t.track, a call, would have them reloaded through
+		// bb and sb for every packet.
 		sb := &sh.ring[b]
-		for i := range bb.refs {
-			r := &bb.refs[i]
+		refs, items := bb.refs, sb.items
+		for i := range refs {
+			r := &refs[i]
 			// The reader's clock, if later (as Table.addAt); in range,
 			// only nowNs (Table.nowLazy, clockTime).
 			if r.wide || !inNsRange(t.nowNs) {
@@ -371,7 +374,7 @@ func (sh *shard) run() {
 			t.emitSeq = r.seq
 			switch r.kind {
 			case itemPacket:
-				t.track(&sb.items[r.at].p, r.ns) // the clock is the reader's, at the packet or past it
+				t.track(&items[r.at].p, r.ns) // the clock is the reader's, at the packet or past it
 			case itemFlush:
 				t.advance()
 			}

@@ -10,7 +10,8 @@
 # packet, the ratio to the floor, and where rstscope's go, by package.
 # Instructions are not time (a cache miss costs more than an add; two
 # cores run at once), so `make bench` stays the measure of speed; this is
-# the measure of work, for comparing two builds on a noisy machine.
+# the measure of work, for comparing two builds on a noisy machine (it
+# repeats to about 0.02%: rstscope runs on one P, see below).
 #
 # Environment: BENCH_PACKETS [1000000], BENCH_DIR [pcaps/bench],
 # RSTSCOPE_BIN [bin/rstscope], FLOOR_DIR [../shared/floor].
@@ -45,10 +46,17 @@ fi
 npk=$(capinfos -c -M "$PCAP" 2>/dev/null | awk '/Number of packets/ {print $NF}')
 npk=${npk:-$PACKETS}
 
-# cg LABEL OUT CMD...: instructions of CMD (all threads).
+# cg LABEL OUT CMD...: instructions of CMD (all threads), its goroutines
+# on one P (GOMAXPROCS=1, no asynchronous preemption): with two, a
+# goroutine waiting for another spins in the scheduler, and under
+# valgrind, which runs one thread at a time, how long it spins changes
+# from run to run (one table once counted 3,137 instructions a packet,
+# then 1,959; the floor 2,321 then 3,522); on one P two runs agree
+# within 0.02%. The work counted is the same: the shards still take
+# their packets in batches through the ring, only no thread spins.
 cg() {
 	local label=$1 out=$2; shift 2
-	valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$out" "$@" >/dev/null 2>"$TMP/err" ||
+	GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file="$out" "$@" >/dev/null 2>"$TMP/err" ||
 		{ say "$label failed:"; cat "$TMP/err" >&2; exit 1; }
 	awk '/I *refs/ {gsub(",", "", $NF); print $NF}' "$TMP/err"
 }

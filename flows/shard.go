@@ -391,7 +391,7 @@ func (sh *shard) run() {
 func (s *Sharded) Add(p *capture.Packet) {
 	ns := unixNano(p.Time) // once a packet (as Table.Add)
 	if s.router.admitsNow(ns) {
-		s.route(p, ns) // what the router's addAt does
+		s.route(p, ns, true) // what the router's addAt does
 	} else if q := s.router.admit(p, ns); q == p {
 		s.router.addAt(p, ns) // calls route
 	} else if q != nil {
@@ -400,12 +400,15 @@ func (s *Sharded) Add(p *capture.Packet) {
 }
 
 // route is the router table's add: the reader's clock, host profiles and
-// RST requests, then the packet to its shard.
-func (s *Sharded) route(p *capture.Packet, ns int64) {
+// RST requests, then the packet to its shard. inRange says that ns and the
+// router's clock are within inNsRange, as Add's admitsNow found them
+// (tested once a packet, not three times).
+func (s *Sharded) route(p *capture.Packet, ns int64, inRange bool) {
 	t := s.router
 	// As Table.addAt, but the clock's Time is left to clockTime when its
 	// Unix ns are in range (a 24-byte copy a packet less).
-	if inNsRange(ns) && inNsRange(t.nowNs) {
+	if inRange || inNsRange(ns) && inNsRange(t.nowNs) {
+		inRange = true
 		if ns > t.nowNs {
 			t.nowNs, t.nowLazy = ns, true
 		}
@@ -469,7 +472,7 @@ func (s *Sharded) route(p *capture.Packet, ns int64) {
 	// take their bytes from those stores (store-to-load forwarding
 	// fails: about a dozen cycles each, twice a packet; in a loop of
 	// nothing else, 6.1 ns a ref against 1.85 written in place).
-	if inNsRange(t.nowNs) {
+	if inRange || inNsRange(t.nowNs) { // inRange: the clock is the later of two in range
 		k := len(part.refs)
 		if k < cap(part.refs) {
 			part.refs = part.refs[:k+1]

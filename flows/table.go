@@ -300,7 +300,7 @@ func (t *Table) add(p *capture.Packet) { t.addAt(p, unixNano(p.Time)) }
 // addAt is add with ns, unixNano(p.Time).
 func (t *Table) addAt(p *capture.Packet, ns int64) {
 	if t.router != nil {
-		t.router.route(p, ns)
+		t.router.route(p, ns, false)
 		return
 	}
 	later := ns > t.nowNs // exact within the range, else compared as times

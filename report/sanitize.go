@@ -21,8 +21,8 @@ const (
 // max < 1 means no limit.
 func Sanitize(s string, max int) string {
 	clean := true
-	for i := 0; i < len(s); i++ {
-		if !plainByte(s[i]) {
+	for i := plainRun(s, 0); i < len(s); i = plainRun(s, i+1) {
+		if !plainByte(s[i]) { // a '"', which plainRun stops at
 			clean = false
 			break
 		}
@@ -43,7 +43,11 @@ func Sanitize(s string, max int) string {
 		if plainByte(s[i]) {
 			j := i + 1
 			for j < len(s) && plainByte(s[j]) {
-				j++
+				if k := plainRun(s, j); k > j {
+					j = k // (plainRun also stops at a '"', which is plain here)
+				} else {
+					j++
+				}
 			}
 			if n := j - i; max < 1 || runes+n < max || (runes+n == max && j == len(s)) {
 				b.WriteString(s[i:j]) // the whole run fits

@@ -180,12 +180,8 @@ func TestGroups_foldSimilarFindings(t *testing.T) {
 		if got := cards(out, format); got != 3 {
 			t.Errorf("%s: got %d cards, want 3 (the group's first, the server reset, the middlebox reset)", format, got)
 		}
-		first := "frame 10 at " + at(t0).String()
-		last := "frame 3009 at " + at(t0.Add(2999*time.Second)).String()
-		line := "3000 × abortive_close · origin client · server 93.184.216.34:443 · first " + first + " · last " + last
-		if format == "markdown" {
-			line = "| 3000 | `abortive_close` | `client` | 93.184.216.34:443 | " + first + " | " + last + " |"
-		}
+		line := groupLine(format, 3000, "abortive_close", "client", "93.184.216.34:443",
+			"frame 10 at "+at(t0).String(), "frame 3009 at "+at(t0.Add(2999*time.Second)).String())
 		if !strings.Contains(out, line) {
 			t.Errorf("%s: lacks the group line %q:\n%.3000s", format, line, out)
 		}
@@ -246,12 +242,8 @@ func TestGroups_portScan(t *testing.T) {
 		if got := cards(out, format); got != 2 {
 			t.Errorf("%s: got %d cards, want 2 (the scan's first refused, the middlebox reset)", format, got)
 		}
-		first := "frame 2 at " + at(t0).String()
-		last := "frame 1024 at " + at(t0.Add(511*time.Millisecond)).String()
-		line := "512 × refused · origin server · server 192.0.2.7, 501 ports · first " + first + " · last " + last
-		if format == "markdown" {
-			line = "| 512 | `refused` | `server` | 192.0.2.7, 501 ports | " + first + " | " + last + " |"
-		}
+		line := groupLine(format, 512, "refused", "server", "192.0.2.7, 501 ports",
+			"frame 2 at "+at(t0).String(), "frame 1024 at "+at(t0.Add(511*time.Millisecond)).String())
 		if !strings.Contains(out, line) {
 			t.Errorf("%s: lacks the host group line %q:\n%.3000s", format, line, out)
 		}
@@ -355,4 +347,14 @@ func TestTally_topResettersExact(t *testing.T) {
 			t.Errorf("resetter %d: got %s %s %d, want %s %s %d", i, got[i].addr, got[i].Side(), got[i].RSTs, all[i].addr, all[i].Side(), all[i].RSTs)
 		}
 	}
+}
+
+// groupLine is a group's line under Repeated as text or markdown prints
+// it: its findings' count, cause, origin, server (or server host and its
+// ports), and its first and last findings.
+func groupLine(format string, n int, cause, origin, server, first, last string) string {
+	if format == "markdown" {
+		return fmt.Sprintf("| %d | `%s` | `%s` | %s | %s | %s |", n, cause, origin, server, first, last)
+	}
+	return fmt.Sprintf("%d × %s · origin %s · server %s · first %s · last %s", n, cause, origin, server, first, last)
 }

@@ -121,50 +121,6 @@ func (r *routerHosts) grow() {
 	}
 }
 
-// v4 gives the IPv4 address of a as a line key, and whether a is IPv4.
-//
-// It reads the address from netip.Addr's own 128-bit value when
-// addrLayoutOK: As16 builds its array on the stack with two 8-byte
-// stores and the compiler reloads it with one 16-byte load, which the
-// store buffer cannot forward; that stall was a third of the reader's
-// host update (perf annotate: 38% of hostPacket's samples on the two
-// instructions after it).
-func v4(a netip.Addr) (uint32, bool) {
-	if !a.Is4() {
-		return 0, false
-	}
-	if addrLayoutOK {
-		return uint32((*netipAddr)(unsafe.Pointer(&a)).lo), true
-	}
-	b := a.As16() // not As4, whose panics keep it from being inlined
-	return uint32(b[12])<<24 | uint32(b[13])<<16 | uint32(b[14])<<8 | uint32(b[15]), true
-}
-
-// netipAddr is netip.Addr's layout (Go 1.22 to 1.26 at least): its 128-bit
-// address as two words, the IPv4 address in the low 32 bits of lo, and
-// the zone handle.
-type netipAddr struct {
-	hi, lo uint64
-	z      unsafe.Pointer
-}
-
-// addrLayoutOK is set when netip.Addr is laid out as netipAddr says, as
-// checked on addresses whose every byte differs; a release that changed
-// the layout leaves v4 on the As16 path (slower, never wrong).
-var addrLayoutOK = func() bool {
-	if unsafe.Sizeof(netip.Addr{}) != unsafe.Sizeof(netipAddr{}) {
-		return false
-	}
-	for _, s := range []string{"1.2.3.4", "254.253.252.251", "0.0.0.0", "255.255.255.255", "10.128.0.7"} {
-		a := netip.MustParseAddr(s)
-		b := a.As4()
-		if uint32((*netipAddr)(unsafe.Pointer(&a)).lo) != uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]) {
-			return false
-		}
-	}
-	return true
-}()
-
 // packet updates the profile of p's sender (p a non-RST packet: its TTL,
 // IP ID and link-layer source), creating it while fewer than max hosts
 // are held; macHosts counts the hosts first seen from each MAC. It takes
@@ -172,7 +128,7 @@ var addrLayoutOK = func() bool {
 // as arguments cost 20 instructions a packet to set up.
 func (r *routerHosts) packet(p *capture.Packet, max int, macHosts map[[6]byte]uint32) {
 	a := p.Src.Addr()
-	if k, ok := v4(a); ok {
+	if k, ok := capture.AddrV4(a); ok {
 		// A known host is found here; line4 (which looks again) adds a
 		// new one.
 		i, known := 0, false
@@ -205,7 +161,7 @@ func (r *routerHosts) packet(p *capture.Packet, max int, macHosts map[[6]byte]ui
 // which it sent a non-RST packet in its TTLFlows, creating the host while
 // fewer than max are held.
 func (r *routerHosts) countFlow(a netip.Addr, max int, ttlFlow bool) {
-	if k, ok := v4(a); ok {
+	if k, ok := capture.AddrV4(a); ok {
 		if i := r.line4(k, max); i >= 0 {
 			if ttlFlow {
 				r.cold[i].ttlFlows++
@@ -227,7 +183,7 @@ func (r *routerHosts) countFlow(a netip.Addr, max int, ttlFlow bool) {
 // profile gives the profile of host a (the zero HostProfile, Known false,
 // when it has none).
 func (r *routerHosts) profile(a netip.Addr) HostProfile {
-	if k, ok := v4(a); ok {
+	if k, ok := capture.AddrV4(a); ok {
 		if r.n4 == 0 {
 			return HostProfile{}
 		}

@@ -219,13 +219,8 @@ func (p *pipeline) read() error {
 				return err
 			}
 			continue
-		case err == io.EOF:
-			return nil
-		case errors.Is(err, capture.ErrTruncated):
-			p.warn("%v (findings up to the cut are reported)", err)
-			return nil
 		case err != nil:
-			return err
+			return p.inputEnd(err)
 		}
 		if p.peer != nil {
 			p.peer.Observe(pk)
@@ -264,18 +259,25 @@ func (p *pipeline) pumped(pump capture.Pumper, sink capture.Sink, stats cli.Stat
 			p.judge.poll()
 			p.sens.Tick(p.src, stats, pollEvery)
 		}
-		switch {
-		case err == nil:
-		case err == io.EOF:
-			return nil
-		case errors.Is(err, capture.ErrTruncated):
-			p.warn("%v (findings up to the cut are reported)", err)
-			return nil
-		default:
-			return err
+		if err != nil {
+			return p.inputEnd(err)
 		}
 	}
 	return nil
+}
+
+// inputEnd gives what read returns for the error that ended the input:
+// nil at its end (a truncated capture with a warning: what it held is
+// reported), the error otherwise.
+func (p *pipeline) inputEnd(err error) error {
+	switch {
+	case err == io.EOF:
+		return nil
+	case errors.Is(err, capture.ErrTruncated):
+		p.warn("%v (findings up to the cut are reported)", err)
+		return nil
+	}
+	return err
 }
 
 // finish decides what is pending, closes -w, then writes the report's

@@ -112,7 +112,7 @@ func (t *Table) admit(p *capture.Packet, ns int64) *capture.Packet {
 	}
 	if now := t.clockTime(); !now.IsZero() && !near(at, now) {
 		t.releaseOutlier() // one suspect at a time
-		c.held, c.heldNow = true, now
+		c.held, c.heldNow = true, t.clockTime()
 		c.heldPkt = *p
 		c.heldPkt.Time = at
 		c.heldBuf = append(c.heldBuf[:0], p.Payload...)

@@ -112,6 +112,8 @@ func (t *Table) admit(p *capture.Packet, ns int64) *capture.Packet {
 	}
 	if now := t.clockTime(); !now.IsZero() && !near(at, now) {
 		t.releaseOutlier() // one suspect at a time
+		// The clock read again: releasing the last suspect may have
+		// tracked it and moved the clock.
 		c.held, c.heldNow = true, t.clockTime()
 		c.heldPkt = *p
 		c.heldPkt.Time = at

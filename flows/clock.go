@@ -111,10 +111,11 @@ func (t *Table) admit(p *capture.Packet, ns int64) *capture.Packet {
 		}
 	}
 	if now := t.clockTime(); !now.IsZero() && !near(at, now) {
-		t.releaseOutlier() // one suspect at a time
-		// The clock read again: releasing the last suspect may have
-		// tracked it and moved the clock.
-		c.held, c.heldNow = true, t.clockTime()
+		// One suspect at a time. Letting the last one go tracks it at the
+		// clock of when it came, no later than now: the clock stays
+		// (TestTable_timeJumpsTwoSuspects).
+		t.releaseOutlier()
+		c.held, c.heldNow = true, now
 		c.heldPkt = *p
 		c.heldPkt.Time = at
 		c.heldBuf = append(c.heldBuf[:0], p.Payload...)

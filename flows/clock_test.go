@@ -144,6 +144,52 @@ func TestTable_timeJumpsTwoInputs(t *testing.T) {
 	}
 }
 
+// TestTable_timeJumpsTwoSuspects: input 1's suspect comes while input 0's
+// is held, so input 0's is let go as a lone outlier and input 1's is held
+// in its place. Both are tracked at the clock's time when they came (the
+// letting go cannot move the clock: it tracks the suspect at an earlier
+// reading of it), and each is warned of once.
+func TestTable_timeJumpsTwoSuspects(t *testing.T) {
+	a := ladder(t, jumpFlow...)
+	b := ladderAt(t, netip.MustParseAddrPort("10.9.0.1:5000"), netip.MustParseAddrPort("10.9.0.2:80"), jumpFlow...)
+	far := time.Date(2106, 2, 7, 6, 28, 15, 0, time.UTC)
+	for i := range b {
+		b[i].Input = 1
+		b[i].Time = b[i].Time.Add(500 * time.Microsecond)
+	}
+	a[5].Time, b[5].Time = far, far.Add(time.Hour) // frame 6 of each; not near each other either
+	clock := b[4].Time                               // the latest time before them
+	var pk []capture.Packet
+	pk = append(pk, a[:5]...)
+	pk = append(pk, b[:5]...)
+	pk = append(pk, a[5], b[5])
+	pk = append(pk, a[6:]...)
+	pk = append(pk, b[6:]...)
+	r, warns := jumpRun(t, pk)
+	if len(warns) != 2 || !strings.Contains(warns[0], "input 0 frame 6") || !strings.Contains(warns[1], "input 1 frame 6") {
+		t.Fatalf("warnings: got %q, want input 0 frame 6, then input 1 frame 6", warns)
+	}
+	for _, w := range warns {
+		if !strings.Contains(w, "out of line") || !strings.Contains(w, "taken as "+clock.Format(time.RFC3339Nano)) {
+			t.Errorf("warning %q: want a lone outlier taken as %v", w, clock)
+		}
+	}
+	if st := r.table.Stats(); st.Evicted != 0 || st.Flows != 2 || st.TimeJumps != 2 {
+		t.Errorf("evicted %d, flows %d, time jumps %d; want 0, 2, 2", st.Evicted, st.Flows, st.TimeJumps)
+	}
+	if len(r.events) != 2 {
+		t.Fatalf("got %d events, want 2", len(r.events))
+	}
+	for _, e := range r.events {
+		if got := e.Flow.Ladder.At(5).Time; !got.Equal(clock) {
+			t.Errorf("input %d: frame 6 tracked at %v, want the clock's time %v", e.First().Input, got, clock)
+		}
+		if e.After.ReceiverDataPackets != 1 || e.Gap != time.Millisecond {
+			t.Errorf("input %d: gap %v, look-ahead data %d; want 1ms, 1", e.First().Input, e.Gap, e.After.ReceiverDataPackets)
+		}
+	}
+}
+
 // TestInNsRange: the single comparison is -4e18 < ns < 4e18.
 func TestInNsRange(t *testing.T) {
 	for _, ns := range []int64{math.MinInt64, -9e18, -4e18 - 1, -4e18, -4e18 + 1, -1, 0, 1, 4e18 - 1, 4e18, 4e18 + 1, 9e18, math.MaxInt64} {

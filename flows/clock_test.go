@@ -158,7 +158,7 @@ func TestTable_timeJumpsTwoSuspects(t *testing.T) {
 		b[i].Time = b[i].Time.Add(500 * time.Microsecond)
 	}
 	a[5].Time, b[5].Time = far, far.Add(time.Hour) // frame 6 of each; not near each other either
-	clock := b[4].Time                               // the latest time before them
+	clock := b[4].Time                             // the latest time before them
 	var pk []capture.Packet
 	pk = append(pk, a[:5]...)
 	pk = append(pk, b[:5]...)

@@ -6,7 +6,8 @@
 //   - text: the human report, laid out with lipgloss at Options.Width cells.
 //     A header (inputs, time span, counts, warnings), a summary (findings by
 //     cause as a bar chart, most first; by origin; the top resetters: the
-//     endpoints that really sent the RSTs, by origin, with their side;
+//     hosts that really sent the RSTs, by origin, with their side and
+//     ports;
 //     groups of GroupMin or more similar findings), then one card per
 //     finding with a short packet ladder that always shows the frames the
 //     finding names. With Options.Stream (live

@@ -138,7 +138,7 @@ func (m *markdownWriter) summary(b *strings.Builder, tl *tally, s Summary) {
 	}
 	b.WriteString("\n| top resetters (who really sent the RSTs) | side | RSTs |\n|---|---|---:|\n")
 	for _, r := range tl.topResetters(topResetterMax) {
-		fmt.Fprintf(b, "| %s | %s | %d |\n", md(r.addrOrUnknown(), maxShort), md(r.Side(), maxShort), r.RSTs)
+		fmt.Fprintf(b, "| %s | %s | %d |\n", md(r.label(), maxShort), md(r.Side(), maxShort), r.RSTs)
 	}
 	if gs := tl.bigGroups(); len(gs) > 0 {
 		fmt.Fprintf(b, "\n**Repeated** (%s", repeatedWhat(tl))

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -322,15 +323,18 @@ func (e *echoIDs) resolve(f *heuristics.Finding) {
 // keeps counts only, so a long live run does not keep its findings. The
 // per-endpoint counts (resetters, groups) are kept only when detail is
 // set (text and markdown print them; JSON does not), in compact maps: a
-// million findings with as many servers cost about 320 MB there (the host
-// groups, group.go, about 120 MB of it: TestDocument_memoryBounded).
+// million findings with as many servers cost about 370 MB in markdown
+// (TestDocument_memoryBounded with 60,000 and 120,000 findings; the
+// host groups, group.go, about 120 MB of it, the resetters' hosts about
+// 50 MB).
 type tally struct {
 	n         int // findings
 	cause     map[heuristics.Cause]int
 	origin    map[heuristics.Origin]int
-	detail    bool              // track resetters and groups
-	resetters map[uint64]uint32 // RST packets per endpoint that really sent them, by resetter hash
-	top       []resetterCount   // the topResetterMax largest of them (see addResetter)
+	detail    bool                  // track resetters and groups
+	resetters map[uint64]struct{}   // the endpoints that really sent RSTs, by resetter hash
+	resetHost map[uint64]hostResets // RST packets by host (the endpoint's address alone)
+	top       []resetterCount       // the topResetterMax hosts with most (see addResetter)
 	groups    map[uint64]groupInfo
 	names     map[uint64]groupKey  // of groups with GroupMin findings or more
 	hosts     map[uint64]hostGroup // by hostHash: a server host's findings over all its ports
@@ -490,52 +494,114 @@ func (t *tally) echoes() int {
 // other.
 func (t *tally) origins() []originCount { return ordered(t.origin, heuristics.AllOrigins) }
 
-// resetterCount is one resetter and the RST packets it really sent.
+// hostResets is what one resetting host sent: its RSTs, and its
+// endpoints (ports) that sent them, the first few of them by number.
+type hostResets struct {
+	rsts, ports uint32
+	some        [portsListed]uint16 // the first ports seen (ports of them)
+}
+
+// portsListed: a resetter's ports are listed while it has this many or
+// fewer (a server's port or two, a load balancer's 80 and 443); past that
+// the summaries say how many.
+const portsListed = 3
+
+// resetterCount is one resetting host, the RST packets it really sent and
+// from how many ports: the summaries rank hosts, so that a server that
+// refuses a scan on 65,000 ports is one line with all its RSTs, not five
+// of its ports with two each.
 type resetterCount struct {
-	resetter
-	RSTs int
-	hash uint64
-	addr string // addrOrUnknown, for ordering
+	resetter     // the host's first endpoint seen
+	RSTs     int // by the host, all its ports
+	Ports    int // endpoints of the host that sent them
+	some     [portsListed]uint16
+	hash     uint64 // the host's (hostKey's hash)
+	addr     string // the host's address as printed (addrOrUnknown without the port)
+}
+
+// label is the resetter as the summaries list it: the endpoint while the
+// host reset from one port (or is a client, whose ports are not told
+// apart), "10.0.0.2 (ports 80, 443)" while from a few, else
+// "10.0.0.2 (250 ports)".
+func (r *resetterCount) label() string {
+	switch {
+	case r.Ports <= 1:
+		return r.addrOrUnknown()
+	case r.Ports <= portsListed:
+		ps := slices.Clone(r.some[:r.Ports])
+		slices.Sort(ps)
+		b := []byte(r.addr + " (ports ")
+		for i, p := range ps {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = strconv.AppendUint(b, uint64(p), 10)
+		}
+		return string(append(b, ')'))
+	}
+	return r.addr + " (" + strconv.Itoa(r.Ports) + " ports)"
 }
 
 // before orders resetters as the summaries list them: most RSTs first,
-// then by address and side.
+// then by address (IPv4 before IPv6, in numeric order; an unknown one
+// first) and side.
 func (a *resetterCount) before(b *resetterCount) int {
-	return cmp.Or(b.RSTs-a.RSTs, strings.Compare(a.addr, b.addr), strings.Compare(a.Side(), b.Side()))
+	return cmp.Or(b.RSTs-a.RSTs, a.Addr.Addr().Compare(b.Addr.Addr()), strings.Compare(a.Side(), b.Side()))
 }
 
-// addResetter counts n RSTs for r. Only the counts are kept per
-// resetter (by hash); the topResetterMax first in summary order are kept
-// whole. That list is exact: counts only grow, so a resetter in the final
-// list was, at its last count, ahead of all but at most
-// topResetterMax-1 of the list of that moment, and entered it then.
+// hostKey is r's host: r without its port.
+func (r resetter) hostKey() resetter {
+	r.Addr, r.IPOnly = netip.AddrPortFrom(r.Addr.Addr(), 0), true
+	return r
+}
+
+// addResetter counts n RSTs for r's host, and r's endpoint among its
+// ports. Only counts are kept per host, and a set of endpoints (by hash);
+// the topResetterMax first hosts in summary order are kept whole. That list is exact: counts only
+// grow and a host's place in the order depends on its own count alone
+// (its address and side are fixed), so a host in the final list was, at
+// its last count, ahead of all but at most topResetterMax-1 of the list
+// of that moment, and entered it then.
 func (t *tally) addResetter(r resetter, n int) {
 	if t.resetters == nil {
-		t.resetters = make(map[uint64]uint32)
+		t.resetters, t.resetHost = make(map[uint64]struct{}), make(map[uint64]hostResets)
 	}
 	h := r.hash()
-	c := t.resetters[h] + uint32(n)
-	t.resetters[h] = c
+	_, seen := t.resetters[h]
+	if !seen {
+		t.resetters[h] = struct{}{}
+	}
+	host := r.hostKey()
+	hh := host.hash()
+	hr := t.resetHost[hh]
+	hr.rsts += uint32(n)
+	if !seen {
+		if hr.ports < portsListed {
+			hr.some[hr.ports] = r.Addr.Port()
+		}
+		hr.ports++
+	}
+	t.resetHost[hh] = hr
 	for i := range t.top {
-		if t.top[i].hash == h {
-			t.top[i].RSTs = int(c)
+		if t.top[i].hash == hh {
+			t.top[i].RSTs, t.top[i].Ports, t.top[i].some = int(hr.rsts), int(hr.ports), hr.some
 			slices.SortFunc(t.top, func(a, b resetterCount) int { return a.before(&b) })
 			return
 		}
 	}
-	e := resetterCount{resetter: r, RSTs: int(c), hash: h}
+	e := resetterCount{resetter: r, RSTs: int(hr.rsts), Ports: int(hr.ports), some: hr.some, hash: hh}
 	if len(t.top) == topResetterMax {
 		worst := &t.top[len(t.top)-1]
 		if e.RSTs < worst.RSTs {
 			return
 		}
-		e.addr = r.addrOrUnknown()
+		e.addr = host.addrOrUnknown()
 		if e.before(worst) >= 0 {
 			return
 		}
 		t.top = t.top[:len(t.top)-1]
 	}
-	e.addr = r.addrOrUnknown()
+	e.addr = host.addrOrUnknown()
 	t.top = append(t.top, e)
 	slices.SortFunc(t.top, func(a, b resetterCount) int { return a.before(&b) })
 }
@@ -548,8 +614,8 @@ func (r resetter) hash() uint64 {
 		byte(r.Claimed), byte(boolInt(r.Addr.Addr().Is4())), byte(boolInt(r.Addr.Addr().IsValid()))}))
 }
 
-// topResetters returns up to max resetters (at most topResetterMax) by RST
-// count (descending, then by address and side).
+// topResetters returns up to max resetting hosts (at most topResetterMax)
+// by RST count (descending, then by address and side).
 func (t *tally) topResetters(max int) []resetterCount {
 	return t.top[:min(max, len(t.top))]
 }

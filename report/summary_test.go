@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -314,13 +315,19 @@ func TestQuiet(t *testing.T) {
 
 // TestTally_topResettersExact: the top list kept as findings come equals
 // the one computed from every count at the end, for findings in a
-// shuffled order with many ties.
+// shuffled order with many ties: hosts ranked by their RSTs over all
+// their ports, each told with its port while it has one, else with how
+// many.
 func TestTally_topResettersExact(t *testing.T) {
 	var fs []heuristics.Finding
 	for i := range 3000 {
 		k := (i * 7919) % 97 // 97 servers, uneven counts
+		port := 80
+		if k%3 == 0 {
+			port += (i * 13) % 4 // a third of them on up to four ports
+		}
 		f := heuristics.Finding{Cause: heuristics.CauseRefused, Origin: heuristics.OriginServer,
-			Flow: heuristics.FlowInfo{Client: ap("10.0.0.1:1000"), Server: ap(fmt.Sprintf("10.9.%d.%d:80", k%7, k))},
+			Flow: heuristics.FlowInfo{Client: ap("10.0.0.1:1000"), Server: ap(fmt.Sprintf("10.9.%d.%d:%d", k%7, k, port))},
 			RST:  heuristics.RSTInfo{Time: at(t0), Packet: uint64(i + 1), From: heuristics.SideServer, Count: 1 + (i*31)%3}}
 		if i%5 == 0 {
 			f.Origin = heuristics.OriginMiddlebox
@@ -329,23 +336,86 @@ func TestTally_topResettersExact(t *testing.T) {
 	}
 	tl := tally{detail: true}
 	exact := map[resetter]int{}
+	ports := map[resetter]map[uint16]bool{}
+	first := map[resetter]resetter{}
 	for i := range fs {
 		tl.add(&fs[i])
-		exact[resetterOf(&fs[i])] += fs[i].RST.Count
+		r := resetterOf(&fs[i])
+		h := r.hostKey()
+		exact[h] += fs[i].RST.Count
+		if ports[h] == nil {
+			ports[h], first[h] = map[uint16]bool{}, r
+		}
+		ports[h][r.Addr.Port()] = true
 	}
 	var all []resetterCount
-	for r, n := range exact {
-		all = append(all, resetterCount{resetter: r, RSTs: n, addr: r.addrOrUnknown()})
+	multi := 0
+	for h, n := range exact {
+		all = append(all, resetterCount{resetter: first[h], RSTs: n, Ports: len(ports[h]), addr: h.addrOrUnknown()})
+		if len(ports[h]) > 1 {
+			multi++
+		}
+	}
+	if multi == 0 {
+		t.Fatal("no host with several ports: the test does not test the fold")
 	}
 	slices.SortFunc(all, func(a, b resetterCount) int { return a.before(&b) })
 	got := tl.topResetters(topResetterMax)
 	if len(got) != topResetterMax {
 		t.Fatalf("got %d resetters, want %d", len(got), topResetterMax)
 	}
+	folded := 0
 	for i := range got {
-		if got[i].addr != all[i].addr || got[i].Side() != all[i].Side() || got[i].RSTs != all[i].RSTs {
-			t.Errorf("resetter %d: got %s %s %d, want %s %s %d", i, got[i].addr, got[i].Side(), got[i].RSTs, all[i].addr, all[i].Side(), all[i].RSTs)
+		if got[i].label() != all[i].label() || got[i].Side() != all[i].Side() || got[i].RSTs != all[i].RSTs {
+			t.Errorf("resetter %d: got %s %s %d, want %s %s %d", i, got[i].label(), got[i].Side(), got[i].RSTs, all[i].label(), all[i].Side(), all[i].RSTs)
 		}
+		if got[i].Ports > 1 {
+			folded++
+			ps := slices.Sorted(maps.Keys(ports[got[i].hostKey()]))
+			want := fmt.Sprint(got[i].addr, " (ports ", strings.Trim(strings.ReplaceAll(fmt.Sprint(ps), " ", ", "), "[]"), ")")
+			if len(ps) > portsListed {
+				want = fmt.Sprintf("%s (%d ports)", got[i].addr, len(ps))
+			}
+			if got[i].label() != want {
+				t.Errorf("resetter %d: label %q, want %q", i, got[i].label(), want)
+			}
+		} else if !strings.HasSuffix(got[i].label(), ":80") {
+			t.Errorf("resetter %d: label %q, want the host's only endpoint", i, got[i].label())
+		}
+	}
+	if folded == 0 {
+		t.Errorf("no host of several ports in the top %d: %v", topResetterMax, got)
+	}
+}
+
+// TestText_scanResetterIsOneHost: a server refusing a port scan is one
+// line under Top resetters, with all its RSTs and its ports counted, not
+// five of its ports with one RST each.
+func TestText_scanResetterIsOneHost(t *testing.T) {
+	var fs []heuristics.Finding
+	for i := range 300 {
+		fs = append(fs, heuristics.Finding{Cause: heuristics.CauseRefused, Origin: heuristics.OriginServer, Confidence: heuristics.Medium,
+			Flow: heuristics.FlowInfo{Client: ap("10.0.0.1:40000"), Server: ap(fmt.Sprintf("10.0.0.2:%d", 1+i%250))},
+			RST:  heuristics.RSTInfo{Time: at(t0.Add(time.Duration(i) * time.Millisecond)), Packet: uint64(2 * (i + 1)), From: heuristics.SideServer, Count: 1}})
+	}
+	fs = append(fs, heuristics.Finding{Cause: heuristics.CauseRefused, Origin: heuristics.OriginServer, Confidence: heuristics.Medium,
+		Flow: heuristics.FlowInfo{Client: ap("10.0.0.1:40001"), Server: ap("10.0.0.3:22")},
+		RST:  heuristics.RSTInfo{Time: at(t0.Add(time.Second)), Packet: 999, From: heuristics.SideServer, Count: 2}})
+	out := render(t, "text", Options{Width: 100}, fs, Summary{})
+	i := strings.Index(out, "Top resetters (who really sent the RSTs)")
+	if i < 0 {
+		t.Fatalf("no resetter heading:\n%s", out)
+	}
+	lines := strings.Split(out[i:], "\n")
+	if f := strings.Fields(lines[1]); strings.Join(f, " ") != "10.0.0.2 (250 ports) server 300" {
+		t.Errorf("first resetter: got %q, want 10.0.0.2 (250 ports) server 300", lines[1])
+	}
+	if f := strings.Fields(lines[2]); strings.Join(f, " ") != "10.0.0.3:22 server 2" {
+		t.Errorf("second resetter: got %q, want 10.0.0.3:22 server 2", lines[2])
+	}
+	md := render(t, "markdown", Options{}, fs, Summary{})
+	if !strings.Contains(md, "| 10.0.0.2 (250 ports) | server | 300 |\n| 10.0.0.3:22 | server | 2 |") {
+		t.Errorf("markdown resetters lack the folded host:\n%s", md)
 	}
 }
 

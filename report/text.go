@@ -278,13 +278,13 @@ func (t *textWriter) summary(tl *tally, n int, s Summary) string {
 	top := tl.topResetters(topResetterMax)
 	addrW, sideW, countW := 0, 0, 0
 	for _, r := range top {
-		addrW = max(addrW, lipgloss.Width(Sanitize(r.addrOrUnknown(), maxShort)))
+		addrW = max(addrW, lipgloss.Width(Sanitize(r.label(), maxShort)))
 		sideW = max(sideW, lipgloss.Width(r.Side()))
 		countW = max(countW, len(strconv.Itoa(r.RSTs)))
 	}
 	addrW = min(addrW, max(1, t.width-indent-2-sideW-2-countW))
 	for _, r := range top {
-		addr := t.st.cell.Width(addrW + 2).Render(Sanitize(r.addrOrUnknown(), maxShort))
+		addr := t.st.cell.Width(addrW + 2).Render(Sanitize(r.label(), maxShort))
 		side := t.st.originStyle(r.Origin).Width(sideW + 2).Render(r.Side())
 		count := t.st.plain.Width(countW).Align(lipgloss.Right).Render(strconv.Itoa(r.RSTs))
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, strings.Repeat(" ", indent), addr, side, count))

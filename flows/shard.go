@@ -181,16 +181,7 @@ func keyOf(r *RSTPacket) rstKey { return rstKey{unixNano(r.Time), r.Input, r.Fra
 // Batch limits: the batches are sent when they hold shardBatch packets a
 // shard (all shards together) or more than shardBytes of payload a shard.
 // Tests make shardBatch small to cross many batch ends.
-//
-// Why 512: the ring's batches are memory that every packet's lines pass
-// through twice, written by the reader and read by a shard on the other
-// core (with two shards, 8 batches of 1,024 items a shard were 5.4 MB,
-// of 512 2.7 MB). On the bench capture, 21 alternated rounds of each
-// (four times, at different hours), 512 against 1,024 took 0.956-0.963
-// of the wall time and 0.933-0.945 of the CPU time (median of the
-// rounds' ratios); 256 and 384 took longer (more batches handed over),
-// 768 no less, and a ring of 6 or 12 batches of 512 no less than 8.
-var shardBatch = 512
+var shardBatch = 1024
 
 const shardBytes = 1 << 20
 

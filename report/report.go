@@ -498,7 +498,7 @@ func (t *tally) origins() []originCount { return ordered(t.origin, heuristics.Al
 // endpoints (ports) that sent them, the first few of them by number.
 type hostResets struct {
 	rsts, ports uint32
-	some        [portsListed]uint16 // the first ports seen (ports of them)
+	some        [portsListed]uint16 // the first ports seen: min(ports, portsListed) of them
 }
 
 // portsListed: a resetter's ports are listed while it has this many or
@@ -556,12 +556,12 @@ func (r resetter) hostKey() resetter {
 }
 
 // addResetter counts n RSTs for r's host, and r's endpoint among its
-// ports. Only counts are kept per host, and a set of endpoints (by hash);
-// the topResetterMax first hosts in summary order are kept whole. That list is exact: counts only
-// grow and a host's place in the order depends on its own count alone
-// (its address and side are fixed), so a host in the final list was, at
-// its last count, ahead of all but at most topResetterMax-1 of the list
-// of that moment, and entered it then.
+// ports. Only counts are kept per host, and a set of endpoints (by
+// hash); the topResetterMax first hosts in summary order are kept whole.
+// That list is exact: counts only grow and a host's place in the order
+// depends on its own count alone (its address and side are fixed), so a
+// host in the final list was, at its last count, ahead of all but at
+// most topResetterMax-1 of the list of that moment, and entered it then.
 func (t *tally) addResetter(r resetter, n int) {
 	if t.resetters == nil {
 		t.resetters, t.resetHost = make(map[uint64]struct{}), make(map[uint64]hostResets)

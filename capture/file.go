@@ -102,7 +102,10 @@ type fileSource struct {
 	steady bool
 	// compressed is set for a gzip file (PrefetchHeavy).
 	compressed bool
-	count      *countReader // the bytes read from the file (see Progress)
+	// ahead inflates a steady gzip file on a goroutine of its own (nil
+	// otherwise); Close stops it.
+	ahead *aheadReader
+	count *countReader // the bytes read from the file (see Progress)
 	// pcap is r when it is a classic pcap reader: next calls it directly.
 	pcap *pcapRecordReader
 	size int64 // the file's size; 0 when unknown
@@ -172,8 +175,13 @@ func pathErr(err error) error {
 	return err
 }
 
-func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts FileOptions) (*fileSource, error) {
+func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts FileOptions) (_ *fileSource, err error) {
 	s := &fileSource{name: name, input: input, file: closer, dec: NewDecoder(), lastLink: -1, steady: steadyReader(r), count: &countReader{r: r}}
+	defer func() {
+		if err != nil && s.ahead != nil {
+			s.ahead.Close() // the caller closes the file
+		}
+	}()
 	br := bufio.NewReaderSize(s.count, readBufferSize)
 	kind, err := sniff(br, name, "")
 	if err != nil {
@@ -191,7 +199,14 @@ func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts F
 		if err != nil {
 			return nil, fmt.Errorf("capture: %s: bad gzip header: %w", name, err)
 		}
-		br = bufio.NewReaderSize(gz, readBufferSize)
+		var in io.Reader = gz
+		if s.steady {
+			// A pipe's reads are a goroutine's already (Follow); a file's
+			// inflate gets one (aheadReader).
+			s.ahead = newAheadReader(gz)
+			in = s.ahead
+		}
+		br = bufio.NewReaderSize(in, readBufferSize)
 		if kind, err = sniff(br, name, " inside gzip"); err != nil {
 			return nil, err
 		}
@@ -554,6 +569,9 @@ func (s *fileSource) addsLinkTypes() bool {
 func (s *fileSource) Close() error {
 	if s.err == nil {
 		s.err = io.EOF
+	}
+	if s.ahead != nil {
+		s.ahead.Close()
 	}
 	if s.file == nil {
 		return nil

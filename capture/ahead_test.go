@@ -1,0 +1,182 @@
+package capture
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// dribble returns data in reads of 1 to max bytes, then err.
+type dribble struct {
+	data []byte
+	max  int
+	err  error
+	rng  *rand.Rand
+}
+
+func (d *dribble) Read(p []byte) (int, error) {
+	if len(d.data) == 0 {
+		return 0, d.err
+	}
+	n := min(len(p), len(d.data), 1+d.rng.IntN(d.max))
+	copy(p, d.data[:n])
+	d.data = d.data[n:]
+	return n, nil
+}
+
+// TestAheadReader_sameBytesThenError: what aheadReader reads is its
+// source's bytes in order, across block ends and reads of every size,
+// and then the source's own error, after every byte before it.
+func TestAheadReader_sameBytesThenError(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	data := make([]byte, 3*aheadBlockSize+12345)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	cut := errors.New("cut")
+	for _, tc := range []struct {
+		name string
+		size int // of the data
+		max  int // the source's largest read
+		err  error
+		buf  int // the caller's reads
+	}{
+		{"eof_small_reads", len(data), 7000, io.EOF, 4096},
+		{"eof_whole_blocks", 2 * aheadBlockSize, aheadBlockSize, io.EOF, aheadBlockSize},
+		{"error_mid_block", len(data) - 999, 1 << 16, cut, 100_000},
+		{"unexpected_eof_byte_reads", 300_000, 1 << 20, io.ErrUnexpectedEOF, 1},
+		{"empty", 0, 1, io.EOF, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAheadReader(&dribble{data: data[:tc.size], max: tc.max, err: tc.err, rng: rng})
+			defer a.Close()
+			var got []byte
+			buf := make([]byte, tc.buf)
+			var err error
+			for err == nil {
+				var n int
+				n, err = a.Read(buf)
+				got = append(got, buf[:n]...)
+			}
+			if !bytes.Equal(got, data[:tc.size]) {
+				t.Fatalf("read %d bytes, want the source's %d (first difference at %d)", len(got), tc.size, firstDiff(got, data[:tc.size]))
+			}
+			if err != tc.err {
+				t.Errorf("ended with %v, want the source's %v", err, tc.err)
+			}
+			if _, again := a.Read(buf); again != tc.err {
+				t.Errorf("read after the end: %v, want %v again", again, tc.err)
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestAheadReader_closeStops: Close ends the reading goroutine, whether
+// it waits for a free block (nothing read yet) or the caller stopped
+// halfway.
+func TestAheadReader_closeStops(t *testing.T) {
+	base := runtime.NumGoroutine()
+	endless := &dribble{data: make([]byte, 64*aheadBlockSize), max: 1 << 16, err: io.EOF, rng: rand.New(rand.NewPCG(3, 4))}
+	a := newAheadReader(endless)
+	b := newAheadReader(bytes.NewReader(make([]byte, 10*aheadBlockSize)))
+	if _, err := io.ReadFull(b, make([]byte, aheadBlockSize+5)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b.Close()
+	b.Close() // twice is harmless
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		t.Errorf("%d goroutines after Close, want %d", n, base)
+	}
+}
+
+// TestOpenReader_gzipAheadStops: a gzip capture read ahead stops its
+// goroutine when closed at its end, when closed early, and when opening
+// fails on what the gzip holds.
+func TestOpenReader_gzipAheadStops(t *testing.T) {
+	pcapData, _ := memCapture(t, "", 4)
+	for len(pcapData) < 3*aheadBlocks*aheadBlockSize {
+		// Longer than the blocks read ahead, so that the goroutine is
+		// still waiting for a free block when the source closes: the
+		// records again, after the file header.
+		pcapData = append(pcapData, pcapData[24:]...)
+	}
+	gz := func(b []byte) []byte {
+		var out bytes.Buffer
+		w := gzip.NewWriter(&out)
+		w.Write(b)
+		w.Close()
+		return out.Bytes()
+	}
+	base := runtime.NumGoroutine()
+	// Read to the end, and the packets are all there.
+	s, err := newFileSource(bytes.NewReader(gz(pcapData)), nil, "mem.gz", 0, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ahead == nil {
+		t.Fatal("a gzip file in memory is not read ahead")
+	}
+	plain, err := newFileSource(bytes.NewReader(pcapData), nil, "mem", 0, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p, q Packet
+	n := 0
+	for {
+		err1, err2 := s.Next(&p), plain.Next(&q)
+		if err1 != nil || err2 != nil {
+			if err1 != io.EOF || err2 != io.EOF {
+				t.Fatalf("packet %d: gzip %v, plain %v; want io.EOF both", n+1, err1, err2)
+			}
+			break
+		}
+		n++
+		if p.Index != q.Index || p.Seq != q.Seq || !bytes.Equal(p.Payload, q.Payload) {
+			t.Fatalf("packet %d differs between the gzip and the plain capture", n)
+		}
+	}
+	s.Close()
+	// Closed after one packet.
+	s, err = newFileSource(bytes.NewReader(gz(pcapData)), nil, "mem.gz", 0, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Next(&p); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Not a capture inside: text longer than the blocks read ahead.
+	text := bytes.Repeat([]byte("hello, not a capture at all\n"), 2*aheadBlocks*aheadBlockSize/28)
+	if _, err := newFileSource(bytes.NewReader(gz(text)), nil, "mem.gz", 0, FileOptions{}); err == nil {
+		t.Fatal("text inside gzip opened as a capture")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > base {
+		t.Errorf("%d goroutines after the sources closed, want %d (%d packets read)", g, base, n)
+	}
+	if n < 100 {
+		t.Errorf("read %d packets, want the capture's", n)
+	}
+}

@@ -19,6 +19,7 @@ var allowedImports = map[string][]string{
 		"github.com/gopacket/gopacket", "github.com/gopacket/gopacket/layers",
 		"github.com/gopacket/gopacket/pcap", "github.com/gopacket/gopacket/pcapgo",
 		"github.com/klauspost/compress/gzip", // gzip captures: its inflate is 1.5x the standard library's
+		"github.com/klauspost/compress/zstd", // zstd captures (the same module)
 	},
 	"flows":      {"github.com/rstscope/rstscope/capture"},
 	"heuristics": {"github.com/rstscope/rstscope/capture", "github.com/rstscope/rstscope/flows"},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // doc mirrors the JSON contract (DESIGN.md section 4) for the tests: if a
@@ -477,6 +480,70 @@ func TestStdin(t *testing.T) {
 	if got.Stats.RSTPackets != want.Stats.RSTPackets || len(got.Findings) != len(want.Findings) || got.Stats.Packets != want.Stats.Packets {
 		t.Errorf("stdin: got %d packets %d RSTs %d findings, want %d %d %d", got.Stats.Packets, got.Stats.RSTPackets, len(got.Findings),
 			want.Stats.Packets, want.Stats.RSTPackets, len(want.Findings))
+	}
+}
+
+// TestCompressedFiles: a capture compressed with gzip or zstd gives the
+// findings of the plain file, however it is read: named, or on standard
+// input from the file (decompressed ahead, aheadReader) or from a stream
+// that is not a file (decompressed where it is read).
+func TestCompressedFiles(t *testing.T) {
+	const plain = "pcaps/demo.pcap"
+	data, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	var zs bytes.Buffer
+	enc, err := zstd.NewWriter(&zs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Write(data)
+	enc.Close()
+	want := runJSON(t, "-r", plain)
+	if len(want.Findings) == 0 {
+		t.Fatal("the plain capture has no findings")
+	}
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"demo.pcap.gz", gz.Bytes()}, {"demo.pcap.zst", zs.Bytes()}} {
+		path := filepath.Join(dir, c.name)
+		if err := os.WriteFile(path, c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for _, how := range []struct {
+			name  string
+			stdin io.Reader
+			arg   string
+		}{{"named", nil, path}, {"stdin_file", f, "-"}, {"stdin_pipe", io.MultiReader(bytes.NewReader(c.data)), "-"}} {
+			code, out, errs := runCLI(t, how.stdin, "-r", how.arg, "--format", "json")
+			if code != 0 {
+				t.Fatalf("%s %s: exit %d: %s", c.name, how.name, code, errs)
+			}
+			var got doc
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Stats.Packets != want.Stats.Packets || len(got.Findings) != len(want.Findings) {
+				t.Fatalf("%s %s: %d packets, %d findings; want %d, %d", c.name, how.name, got.Stats.Packets, len(got.Findings), want.Stats.Packets, len(want.Findings))
+			}
+			for i, g := range got.Findings {
+				if w := want.Findings[i]; g.Cause != w.Cause || g.Origin != w.Origin || g.Summary != w.Summary {
+					t.Errorf("%s %s: finding %d: %s/%s, want %s/%s", c.name, how.name, i+1, g.Cause, g.Origin, w.Cause, w.Origin)
+				}
+			}
+		}
 	}
 }
 

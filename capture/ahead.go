@@ -7,12 +7,12 @@ import (
 
 // aheadReader reads an io.Reader on a goroutine of its own, up to
 // aheadBlocks blocks of aheadBlockSize bytes ahead of its own Read, which
-// then only copies. A gzip capture's inflate runs there, so that the
-// goroutine that decodes the packets (a Prefetch, see PrefetchHeavy)
-// does not wait for it: inflating is most of what reading a gzip capture
-// costs (3.3 s of CPU for the 1.2 GB bench capture), and on two cores it
-// now overlaps the decoding and the flow tracking instead of coming
-// before them.
+// then only copies. A gzip or zstd capture's decompression runs there,
+// so that the goroutine that decodes the packets (a Prefetch, see
+// PrefetchHeavy) does not wait for it: inflating is most of what reading
+// a gzip capture costs (3.3 s of CPU for the 1.2 GB bench capture), and
+// on two cores it now overlaps the decoding and the flow tracking
+// instead of coming before them.
 //
 // Read returns the reader's bytes in order and then its error (io.EOF at
 // the end, or whatever ended it, after every byte read before it), as
@@ -40,21 +40,28 @@ const (
 
 func newAheadReader(r io.Reader) *aheadReader {
 	a := &aheadReader{full: make(chan aheadBlock, aheadBlocks), free: make(chan []byte, aheadBlocks), stop: make(chan struct{})}
-	for range aheadBlocks {
-		a.free <- make([]byte, aheadBlockSize)
-	}
 	go a.fill(r)
 	return a
 }
 
-// fill reads r into free blocks until r ends or Close.
+// fill reads r into free blocks until r ends or Close. The blocks are
+// made as needed, so that a small file costs one.
 func (a *aheadReader) fill(r io.Reader) {
+	made := 0
 	for {
 		var b []byte
 		select {
 		case b = <-a.free:
-		case <-a.stop:
-			return
+		default:
+			if made < aheadBlocks {
+				b, made = make([]byte, aheadBlockSize), made+1
+				break
+			}
+			select {
+			case b = <-a.free:
+			case <-a.stop:
+				return
+			}
 		}
 		n := 0
 		var err error
@@ -80,7 +87,7 @@ func (a *aheadReader) Read(p []byte) (int, error) {
 			return 0, a.err
 		}
 		if a.buf != nil {
-			a.free <- a.buf[:cap(a.buf)] // never blocks: free holds every block
+			a.free <- a.buf[:cap(a.buf)] // never blocks: free can hold every block
 			a.buf = nil
 		}
 		blk := <-a.full

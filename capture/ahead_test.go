@@ -9,7 +9,25 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
+
+// zstdBytes compresses b with zstd (the default level, one frame).
+func zstdBytes(b []byte) ([]byte, error) {
+	var out bytes.Buffer
+	w, err := zstd.NewWriter(&out)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
 
 // dribble returns data in reads of 1 to max bytes, then err.
 type dribble struct {
@@ -108,10 +126,11 @@ func TestAheadReader_closeStops(t *testing.T) {
 	}
 }
 
-// TestOpenReader_gzipAheadStops: a gzip capture read ahead stops its
-// goroutine when closed at its end, when closed early, and when opening
-// fails on what the gzip holds.
-func TestOpenReader_gzipAheadStops(t *testing.T) {
+// TestOpenReader_compressedAheadStops: a gzip or zstd capture, read
+// ahead, gives the plain capture's packets, and its goroutine stops when
+// the source is closed at its end, when closed early, and when opening
+// fails on what the compressed stream holds.
+func TestOpenReader_compressedAheadStops(t *testing.T) {
 	pcapData, _ := memCapture(t, "", 4)
 	for len(pcapData) < 3*aheadBlocks*aheadBlockSize {
 		// Longer than the blocks read ahead, so that the goroutine is
@@ -119,64 +138,81 @@ func TestOpenReader_gzipAheadStops(t *testing.T) {
 		// records again, after the file header.
 		pcapData = append(pcapData, pcapData[24:]...)
 	}
-	gz := func(b []byte) []byte {
+	gz := func(b []byte) ([]byte, error) {
 		var out bytes.Buffer
 		w := gzip.NewWriter(&out)
 		w.Write(b)
 		w.Close()
-		return out.Bytes()
+		return out.Bytes(), nil
 	}
-	base := runtime.NumGoroutine()
-	// Read to the end, and the packets are all there.
-	s, err := newFileSource(bytes.NewReader(gz(pcapData)), nil, "mem.gz", 0, FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.ahead == nil {
-		t.Fatal("a gzip file in memory is not read ahead")
-	}
-	plain, err := newFileSource(bytes.NewReader(pcapData), nil, "mem", 0, FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p, q Packet
-	n := 0
-	for {
-		err1, err2 := s.Next(&p), plain.Next(&q)
-		if err1 != nil || err2 != nil {
-			if err1 != io.EOF || err2 != io.EOF {
-				t.Fatalf("packet %d: gzip %v, plain %v; want io.EOF both", n+1, err1, err2)
+	for _, c := range []struct {
+		name     string
+		compress func([]byte) ([]byte, error)
+	}{{"gzip", gz}, {"zstd", zstdBytes}} {
+		t.Run(c.name, func(t *testing.T) {
+			packed, err := c.compress(pcapData)
+			if err != nil {
+				t.Fatal(err)
 			}
-			break
-		}
-		n++
-		if p.Index != q.Index || p.Seq != q.Seq || !bytes.Equal(p.Payload, q.Payload) {
-			t.Fatalf("packet %d differs between the gzip and the plain capture", n)
-		}
-	}
-	s.Close()
-	// Closed after one packet.
-	s, err = newFileSource(bytes.NewReader(gz(pcapData)), nil, "mem.gz", 0, FileOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Next(&p); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	// Not a capture inside: text longer than the blocks read ahead.
-	text := bytes.Repeat([]byte("hello, not a capture at all\n"), 2*aheadBlocks*aheadBlockSize/28)
-	if _, err := newFileSource(bytes.NewReader(gz(text)), nil, "mem.gz", 0, FileOptions{}); err == nil {
-		t.Fatal("text inside gzip opened as a capture")
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if g := runtime.NumGoroutine(); g > base {
-		t.Errorf("%d goroutines after the sources closed, want %d (%d packets read)", g, base, n)
-	}
-	if n < 100 {
-		t.Errorf("read %d packets, want the capture's", n)
+			base := runtime.NumGoroutine()
+			// Read to the end, and the packets are all there.
+			s, err := newFileSource(bytes.NewReader(packed), nil, "mem."+c.name, 0, FileOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.ahead == nil || !s.compressed {
+				t.Fatalf("a %s file in memory is not read ahead", c.name)
+			}
+			plain, err := newFileSource(bytes.NewReader(pcapData), nil, "mem", 0, FileOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p, q Packet
+			n := 0
+			for {
+				err1, err2 := s.Next(&p), plain.Next(&q)
+				if err1 != nil || err2 != nil {
+					if err1 != io.EOF || err2 != io.EOF {
+						t.Fatalf("packet %d: %s %v, plain %v; want io.EOF both", n+1, c.name, err1, err2)
+					}
+					break
+				}
+				n++
+				if p.Index != q.Index || p.Seq != q.Seq || !p.Time.Equal(q.Time) || !bytes.Equal(p.Payload, q.Payload) {
+					t.Fatalf("packet %d differs between the %s and the plain capture", n, c.name)
+				}
+			}
+			if n < 100 {
+				t.Errorf("read %d packets, want the capture's", n)
+			}
+			if read, size := s.Progress(); read != int64(len(packed)) || size != 0 {
+				t.Errorf("progress at the end: %d of %d bytes, want the %d compressed bytes read", read, size, len(packed))
+			}
+			s.Close()
+			// Closed after one packet.
+			s, err = newFileSource(bytes.NewReader(packed), nil, "mem."+c.name, 0, FileOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Next(&p); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			// Not a capture inside: text longer than the blocks read ahead.
+			text, err := c.compress(bytes.Repeat([]byte("hello, not a capture at all\n"), 2*aheadBlocks*aheadBlockSize/28))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := newFileSource(bytes.NewReader(text), nil, "mem."+c.name, 0, FileOptions{}); err == nil || !errors.Is(err, ErrNotCapture) {
+				t.Fatalf("text inside %s: got %v, want ErrNotCapture", c.name, err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if g := runtime.NumGoroutine(); g > base {
+				t.Errorf("%d goroutines after the sources closed, want %d", g, base)
+			}
+		})
 	}
 }

@@ -29,7 +29,7 @@ type Clock interface {
 	Now() time.Time
 }
 
-// OpenReader reads a pcap or pcapng capture, optionally gzip-compressed,
+// OpenReader reads a pcap or pcapng capture, optionally gzip- or zstd-compressed,
 // from r; name is used in messages. The Source does not close r. It is
 // OpenFile for an already open file, e.g. one unlinked after creation.
 func OpenReader(r io.Reader, name string, opts FileOptions) (Source, error) {

@@ -1,5 +1,5 @@
 // Package capture is the first stage of rstscope's pipeline: it reads
-// link-layer frames from capture files (pcap, pcapng, gzip, stdin) or a live
+// link-layer frames from capture files (pcap, pcapng, gzip, zstd, stdin) or a live
 // interface and turns each TCP segment into a flat Packet value for
 // flows.Table. Frames that are not TCP, or do not decode, are counted in
 // Stats and skipped.
@@ -36,6 +36,9 @@
 // of the one that decodes it (aheadReader): the 1.2 GB bench capture
 // gzipped took 7.1-7.6 s with the standard library inflating on the
 // decoding goroutine, 4.6-4.8 s with klauspost's, 3.9-4.2 s read ahead.
+// A zstd file (klauspost/compress/zstd, one block at a time, a window of
+// at most 128 MiB) is read the same way: the bench capture as zstd -3
+// (288 MB) in 2.8-3.0 s.
 //
 // The reading goroutine's budget (issue 17; the 1.2 GB, 10.2 M-packet
 // bench capture, CPU profile of the real binary on 2 cores shared with

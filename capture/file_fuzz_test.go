@@ -22,6 +22,7 @@ func FuzzFileSource(f *testing.F) {
 		if err != nil {
 			return
 		}
+		defer s.Close() // a compressed input's reading goroutine
 		var p Packet
 		var prev uint64
 		for i := 0; ; i++ {
@@ -66,6 +67,17 @@ func addFileSeeds(f *testing.F) {
 		}
 		f.Add(raw)
 	}
+	// The same capture compressed both ways.
+	raw, err := os.ReadFile(filepath.Join(corpusDir, "tcpdump/tcp_rst_data.pcap"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	zst, err := zstdBytes(raw)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(zst)
+	f.Add(gzipData(raw))
 }
 
 // FuzzPrefetch reads arbitrary bytes directly and through Prefetch, which
@@ -87,6 +99,7 @@ func FuzzPrefetch(f *testing.F) {
 		if direct == nil {
 			return
 		}
+		defer direct.Close()
 		want, wantErr, wantStats := drain(t, direct, 0)
 		pre := Prefetch(open())
 		defer pre.Close()

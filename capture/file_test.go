@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func rowInt(t *testing.T, row map[string]string, col string) uint64 {
@@ -441,6 +443,13 @@ func TestOpenFile_errors(t *testing.T) {
 	zw := gzip.NewWriter(&gzText)
 	zw.Write([]byte("hello, not a capture\n"))
 	zw.Close()
+	zstdText, err := zstdBytes([]byte("hello, not a capture\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A zstd frame header that asks for a 1 GiB window (descriptor 0:
+	// no size, a window byte; exponent 20 gives 2^30), then nothing.
+	zstdWide := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 20 << 3}
 	missing := filepath.Join(dir, "missing.pcap")
 	for _, tc := range []struct {
 		name, path, want string
@@ -449,9 +458,11 @@ func TestOpenFile_errors(t *testing.T) {
 		{"missing", missing, "capture: " + missing + ": no such file or directory", fs.ErrNotExist},
 		{"directory", dir, "capture: " + dir + ": is a directory", nil},
 		{"empty", write("empty.pcap", nil), "capture: " + dir + "/empty.pcap: empty file", ErrEmpty},
-		{"text", write("notes.pcap", []byte("# notes\n")), "capture: " + dir + "/notes.pcap: not a capture file (magic 23 20 6e 6f is not pcap, pcapng or gzip)", ErrNotCapture},
+		{"text", write("notes.pcap", []byte("# notes\n")), "capture: " + dir + "/notes.pcap: not a capture file (magic 23 20 6e 6f is not pcap, pcapng, gzip or zstd)", ErrNotCapture},
 		{"short", write("short.pcap", []byte{0xd4, 0xc3}), "capture: " + dir + "/short.pcap: not a capture file (only 2 bytes)", ErrNotCapture},
-		{"gzip_text", write("notes.gz", gzText.Bytes()), "capture: " + dir + "/notes.gz: not a capture file inside gzip (magic 68 65 6c 6c is not pcap, pcapng or gzip)", ErrNotCapture},
+		{"gzip_text", write("notes.gz", gzText.Bytes()), "capture: " + dir + "/notes.gz: not a capture file inside gzip (magic 68 65 6c 6c is not pcap, pcapng, gzip or zstd)", ErrNotCapture},
+		{"zstd_text", write("notes.zst", zstdText), "capture: " + dir + "/notes.zst: not a capture file inside zstd (magic 68 65 6c 6c is not pcap, pcapng, gzip or zstd)", ErrNotCapture},
+		{"zstd_window", write("wide.zst", zstdWide), "capture: " + dir + "/wide.zst: zstd: window size exceeded (the limit is 128 MiB, the zstd tool's own)", zstd.ErrWindowSizeExceeded},
 		{"header_cut", write("hdr.pcap", user0[:20]), "capture: " + dir + "/hdr.pcap: input truncated: pcap file header cut short", ErrTruncated},
 		{"user0", write("user0.pcap", user0), "capture: " + dir + "/user0.pcap: unsupported link type 147 (USER0)", ErrUnsupportedLinkType},
 	} {

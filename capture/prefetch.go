@@ -35,7 +35,7 @@ func Prefetch(src Source) Source {
 }
 
 // PrefetchHeavy is Prefetch for the inputs whose reading costs more than
-// a classic pcap file's: compressed (gzip) and pcapng files (pcapgo's
+// a classic pcap file's: compressed (gzip, zstd) and pcapng files (pcapgo's
 // block reader). A plain pcap file is read and decoded where the caller
 // reads it. A caller whose other work keeps every core busy
 // (flows.Sharded's shards on two cores) is faster so: no copy of each

@@ -58,7 +58,8 @@ func ExpandPaths(args []string) ([]string, error) {
 // files from tcpdump -C/-G or dumpcap -b keep these endings before any
 // numbering: trace.pcap0 is not taken, trace_00001.pcap is).
 func captureName(name string) bool {
-	name = strings.TrimSuffix(strings.ToLower(name), ".gz")
+	name = strings.ToLower(name)
+	name = strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".zst")
 	for _, ext := range []string{".pcap", ".pcapng", ".cap"} {
 		if strings.HasSuffix(name, ext) {
 			return true

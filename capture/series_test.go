@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -109,6 +111,60 @@ func TestSeries_rotatedFiles(t *testing.T) {
 	if _, err := ExpandPaths([]string{t.TempDir()}); err == nil {
 		t.Errorf("a directory without captures: got no error")
 	}
+}
+
+// TestSeries_compressedRotatedFiles: rotated files compressed after the
+// rotation (gzip or zstd, as a log rotator leaves them) are found in a
+// directory and read in time order as the plain ones are.
+func TestSeries_compressedRotatedFiles(t *testing.T) {
+	const src = "../pcaps/demo.pcap"
+	dir := t.TempDir()
+	split := splitCapture(t, src, dir, 6)
+	var packed []string
+	for i, p := range split {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, out := p+".gz", gzipData(data)
+		if i%2 == 1 {
+			if out, err = zstdBytes(data); err != nil {
+				t.Fatal(err)
+			}
+			name = p + ".zst"
+		}
+		if err := os.WriteFile(name, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(p)
+		packed = append(packed, name)
+	}
+	paths, err := ExpandPaths([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(paths) != fmt.Sprint(packed) {
+		t.Fatalf("got files %v, want %v", paths, packed)
+	}
+	want := readEach(t, func() (Source, error) { return OpenFile(src, 0, FileOptions{}) }, nil)
+	got := readEach(t, func() (Source, error) { return OpenFiles(paths, FileOptions{}) }, nil)
+	if len(got) != len(want) {
+		t.Fatalf("got %d packets, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !got[i].Time.Equal(want[i].Time) || got[i].Seq != want[i].Seq || got[i].Src != want[i].Src {
+			t.Fatalf("packet %d: got %v %v seq %d, want %v %v seq %d", i, got[i].Time, got[i].Src, got[i].Seq, want[i].Time, want[i].Src, want[i].Seq)
+		}
+	}
+}
+
+// gzipData compresses b with gzip.
+func gzipData(b []byte) []byte {
+	var out bytes.Buffer
+	w := gzip.NewWriter(&out)
+	w.Write(b)
+	w.Close()
+	return out.Bytes()
 }
 
 // readEach reads every packet of the Source open gives, calling each after

@@ -82,7 +82,7 @@ func Parse(args []string, stdout, stderr io.Writer) (*Config, error) {
 	fs := pflag.NewFlagSet("rstscope", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
-	fs.StringArrayVarP(&c.Reads, "read", "r", nil, "read packets from `FILE` (pcap, pcapng, .gz; - for stdin; a directory or pattern: its files in time order); repeatable")
+	fs.StringArrayVarP(&c.Reads, "read", "r", nil, "read packets from `FILE` (pcap, pcapng, .gz, .zst; - for stdin; a directory or pattern: its files in time order); repeatable")
 	fs.StringVarP(&c.Iface, "interface", "i", "", "capture live on `IFACE` (any for all)")
 	fs.BoolVarP(&c.ListIfaces, "list-interfaces", "D", false, "list the interfaces -i can capture on, as tcpdump -D")
 	fs.StringVarP(&c.WriteFile, "write", "w", "", "write the packets of flows with findings to `FILE` (pcap; - for stdout, the report then goes to stderr)")

@@ -14,12 +14,21 @@ import (
 // on two cores it now overlaps the decoding and the flow tracking
 // instead of coming before them.
 //
+// Pipes are read ahead too, eagerly (a block is handed over with the
+// first bytes a read gives): a compressed capture on standard input from
+// a pipe (the bench capture gzipped: 8.8 s -> 5.6-7.3 s; zstd 3.8 s ->
+// 2.6-3.7 s) without holding back a live feed's packets.
+//
 // Read returns the reader's bytes in order and then its error (io.EOF at
 // the end, or whatever ended it, after every byte read before it), as
 // reading it directly would. Close stops the goroutine (at once when it
 // is waiting for a free block, else after its current read).
 type aheadReader struct {
-	full chan aheadBlock
+	// eager: a block goes to Read as soon as a read of the source gave
+	// bytes (a pipe, which may carry a live feed: its packets are not
+	// held back until a block fills); else once full.
+	eager bool
+	full  chan aheadBlock
 	free chan []byte
 	stop chan struct{}
 	once sync.Once
@@ -38,8 +47,8 @@ const (
 	aheadBlocks    = 4
 )
 
-func newAheadReader(r io.Reader) *aheadReader {
-	a := &aheadReader{full: make(chan aheadBlock, aheadBlocks), free: make(chan []byte, aheadBlocks), stop: make(chan struct{})}
+func newAheadReader(r io.Reader, eager bool) *aheadReader {
+	a := &aheadReader{eager: eager, full: make(chan aheadBlock, aheadBlocks), free: make(chan []byte, aheadBlocks), stop: make(chan struct{})}
 	go a.fill(r)
 	return a
 }
@@ -65,7 +74,7 @@ func (a *aheadReader) fill(r io.Reader) {
 		}
 		n := 0
 		var err error
-		for n < len(b) && err == nil {
+		for n < len(b) && err == nil && (n == 0 || !a.eager) {
 			var k int
 			k, err = r.Read(b[n:])
 			n += k

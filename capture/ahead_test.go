@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
@@ -70,27 +71,54 @@ func TestAheadReader_sameBytesThenError(t *testing.T) {
 		{"unexpected_eof_byte_reads", 300_000, 1 << 20, io.ErrUnexpectedEOF, 1},
 		{"empty", 0, 1, io.EOF, 10},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			a := newAheadReader(&dribble{data: data[:tc.size], max: tc.max, err: tc.err, rng: rng})
-			defer a.Close()
-			var got []byte
-			buf := make([]byte, tc.buf)
-			var err error
-			for err == nil {
-				var n int
-				n, err = a.Read(buf)
-				got = append(got, buf[:n]...)
-			}
-			if !bytes.Equal(got, data[:tc.size]) {
-				t.Fatalf("read %d bytes, want the source's %d (first difference at %d)", len(got), tc.size, firstDiff(got, data[:tc.size]))
-			}
-			if err != tc.err {
-				t.Errorf("ended with %v, want the source's %v", err, tc.err)
-			}
-			if _, again := a.Read(buf); again != tc.err {
-				t.Errorf("read after the end: %v, want %v again", again, tc.err)
-			}
-		})
+		for _, eager := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/eager=%v", tc.name, eager), func(t *testing.T) {
+				a := newAheadReader(&dribble{data: data[:tc.size], max: tc.max, err: tc.err, rng: rng}, eager)
+				defer a.Close()
+				var got []byte
+				buf := make([]byte, tc.buf)
+				var err error
+				for err == nil {
+					var n int
+					n, err = a.Read(buf)
+					got = append(got, buf[:n]...)
+				}
+				if !bytes.Equal(got, data[:tc.size]) {
+					t.Fatalf("read %d bytes, want the source's %d (first difference at %d)", len(got), tc.size, firstDiff(got, data[:tc.size]))
+				}
+				if err != tc.err {
+					t.Errorf("ended with %v, want the source's %v", err, tc.err)
+				}
+				if _, again := a.Read(buf); again != tc.err {
+					t.Errorf("read after the end: %v, want %v again", again, tc.err)
+				}
+			})
+		}
+	}
+}
+
+// TestAheadReader_eagerDoesNotWait: reading a pipe ahead (eager), the
+// bytes a write put in come out at once, not when a block has filled:
+// a live feed's packets are not held back.
+func TestAheadReader_eagerDoesNotWait(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	a := newAheadReader(pr, true)
+	defer a.Close()
+	go pw.Write([]byte("first packet"))
+	got := make(chan string, 1)
+	go func() {
+		b := make([]byte, 100)
+		n, _ := a.Read(b)
+		got <- string(b[:n])
+	}()
+	select {
+	case s := <-got:
+		if s != "first packet" {
+			t.Errorf("read %q, want the bytes written", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the bytes written were not read within 5 s: held until a block fills")
 	}
 }
 
@@ -109,8 +137,8 @@ func firstDiff(a, b []byte) int {
 func TestAheadReader_closeStops(t *testing.T) {
 	base := runtime.NumGoroutine()
 	endless := &dribble{data: make([]byte, 64*aheadBlockSize), max: 1 << 16, err: io.EOF, rng: rand.New(rand.NewPCG(3, 4))}
-	a := newAheadReader(endless)
-	b := newAheadReader(bytes.NewReader(make([]byte, 10*aheadBlockSize)))
+	a := newAheadReader(endless, false)
+	b := newAheadReader(bytes.NewReader(make([]byte, 10*aheadBlockSize)), true)
 	if _, err := io.ReadFull(b, make([]byte, aheadBlockSize+5)); err != nil {
 		t.Fatal(err)
 	}

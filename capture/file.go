@@ -104,8 +104,8 @@ type fileSource struct {
 	steady bool
 	// compressed is set for a gzip or zstd file (PrefetchHeavy).
 	compressed bool
-	// ahead decompresses a steady gzip or zstd file on a goroutine of its
-	// own (nil otherwise); Close stops it.
+	// ahead decompresses a gzip or zstd file on a goroutine of its own
+	// (nil otherwise); Close stops it.
 	ahead *aheadReader
 	count *countReader // the bytes read from the file (see Progress)
 	// pcap is r when it is a classic pcap reader: next calls it directly.
@@ -215,12 +215,10 @@ func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts F
 			}
 			in = zr.IOReadCloser()
 		}
-		if s.steady {
-			// A pipe's reads are a goroutine's already (Follow); a file's
-			// decompression gets one (aheadReader).
-			s.ahead = newAheadReader(in)
-			in = s.ahead
-		}
+		// The decompression gets a goroutine of its own (aheadReader); a
+		// pipe's blocks are handed over as they come, not when full.
+		s.ahead = newAheadReader(in, !s.steady)
+		in = s.ahead
 		br = bufio.NewReaderSize(in, readBufferSize)
 		if kind, err = sniff(br, name, " inside "+format); err != nil {
 			if errors.Is(err, zstd.ErrWindowSizeExceeded) {

@@ -29,12 +29,12 @@ type aheadReader struct {
 	// held back until a block fills); else once full.
 	eager bool
 	full  chan aheadBlock
-	free chan []byte
-	stop chan struct{}
-	once sync.Once
-	cur  []byte // the unread part of buf
-	buf  []byte // the block being read, back to free once spent
-	err  error  // what ended the stream, returned once cur is spent
+	free  chan []byte
+	stop  chan struct{}
+	once  sync.Once
+	cur   []byte // the unread part of buf
+	buf   []byte // the block being read, back to free once spent
+	err   error  // what ended the stream, returned once cur is spent
 }
 
 type aheadBlock struct {

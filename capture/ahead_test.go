@@ -14,6 +14,15 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
+// gzipData compresses b with gzip.
+func gzipData(b []byte) []byte {
+	var out bytes.Buffer
+	w := gzip.NewWriter(&out)
+	w.Write(b)
+	w.Close()
+	return out.Bytes()
+}
+
 // zstdBytes compresses b with zstd (the default level, one frame).
 func zstdBytes(b []byte) ([]byte, error) {
 	var out bytes.Buffer
@@ -166,13 +175,7 @@ func TestOpenReader_compressedAheadStops(t *testing.T) {
 		// records again, after the file header.
 		pcapData = append(pcapData, pcapData[24:]...)
 	}
-	gz := func(b []byte) ([]byte, error) {
-		var out bytes.Buffer
-		w := gzip.NewWriter(&out)
-		w.Write(b)
-		w.Close()
-		return out.Bytes(), nil
-	}
+	gz := func(b []byte) ([]byte, error) { return gzipData(b), nil }
 	for _, c := range []struct {
 		name     string
 		compress func([]byte) ([]byte, error)

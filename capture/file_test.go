@@ -197,12 +197,8 @@ func gzipCopy(t *testing.T, path, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(raw)
-	zw.Close()
 	gz := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(gz, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(gz, gzipData(raw), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return gz

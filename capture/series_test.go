@@ -1,8 +1,6 @@
 package capture
 
 import (
-	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -156,15 +154,6 @@ func TestSeries_compressedRotatedFiles(t *testing.T) {
 			t.Fatalf("packet %d: got %v %v seq %d, want %v %v seq %d", i, got[i].Time, got[i].Src, got[i].Seq, want[i].Time, want[i].Src, want[i].Seq)
 		}
 	}
-}
-
-// gzipData compresses b with gzip.
-func gzipData(b []byte) []byte {
-	var out bytes.Buffer
-	w := gzip.NewWriter(&out)
-	w.Write(b)
-	w.Close()
-	return out.Bytes()
 }
 
 // readEach reads every packet of the Source open gives, calling each after

@@ -29,9 +29,10 @@ type Clock interface {
 	Now() time.Time
 }
 
-// OpenReader reads a pcap or pcapng capture, optionally gzip- or zstd-compressed,
-// from r; name is used in messages. The Source does not close r. It is
-// OpenFile for an already open file, e.g. one unlinked after creation.
+// OpenReader reads a pcap or pcapng capture, optionally gzip- or
+// zstd-compressed, from r; name is used in messages. The Source does not
+// close r. It is OpenFile for an already open file, e.g. one unlinked
+// after creation.
 func OpenReader(r io.Reader, name string, opts FileOptions) (Source, error) {
 	return newFileSource(r, nil, name, 0, opts)
 }

@@ -117,8 +117,8 @@ type fileSource struct {
 	err   error // sticky end: io.EOF or the error that ended the input
 }
 
-// OpenFile opens a pcap or pcapng capture, optionally gzip- or zstd-compressed, for
-// reading; path "-" reads standard input. The format comes from the magic
+// OpenFile opens a pcap or pcapng capture, optionally gzip- or
+// zstd-compressed, for reading; path "-" reads standard input. The format comes from the magic
 // number, not the name. input is stored in every Packet.Input. Timestamps are
 // UTC; Packet.Index is the 1-based frame number, as tshark numbers frames.
 // The returned Source also implements LinkTyper.

@@ -1,18 +1,19 @@
 package capture
 
 import (
+	"errors"
 	"io"
 	"sync"
 )
 
 // aheadReader reads an io.Reader on a goroutine of its own, up to
 // aheadBlocks blocks of aheadBlockSize bytes (1 MiB) ahead of its own
-// Read, which then only copies. A gzip or zstd capture's decompression runs there,
-// so that the goroutine that decodes the packets (a Prefetch, see
-// PrefetchHeavy) does not wait for it: inflating is most of what reading
-// a gzip capture costs (3.3 s of CPU for the 1.2 GB bench capture), and
-// on two cores it now overlaps the decoding and the flow tracking
-// instead of coming before them.
+// Read, which then only copies. A gzip or zstd capture's decompression
+// runs there, so that the goroutine that decodes the packets (a
+// Prefetch, see PrefetchHeavy) does not wait for it: inflating is most
+// of what reading a gzip capture costs (3.3 s of CPU for the 1.2 GB bench
+// capture), and on two cores it now overlaps the decoding and the flow
+// tracking instead of coming before them.
 //
 // Pipes are read ahead too, eagerly (a block is handed over with the
 // first bytes a read gives): a compressed capture on standard input from
@@ -22,7 +23,8 @@ import (
 // Read returns the reader's bytes in order and then its error (io.EOF at
 // the end, or whatever ended it, after every byte read before it), as
 // reading it directly would. Close stops the goroutine (at once when it
-// is waiting for a free block, else after its current read).
+// is waiting for a free block, else after its current read); a Read
+// after Close, or waiting when it comes, returns errAheadClosed.
 type aheadReader struct {
 	// eager: a block goes to Read as soon as a read of the source gave
 	// bytes (a pipe, which may carry a live feed: its packets are not
@@ -103,7 +105,12 @@ func (a *aheadReader) Read(p []byte) (int, error) {
 			a.free <- a.buf[:cap(a.buf)] // never blocks: free can hold every block
 			a.buf = nil
 		}
-		blk := <-a.full
+		var blk aheadBlock
+		select {
+		case blk = <-a.full:
+		case <-a.stop:
+			return 0, errAheadClosed
+		}
 		a.buf, a.cur, a.err = blk.b, blk.b, blk.err
 	}
 	n := copy(p, a.cur)
@@ -111,7 +118,10 @@ func (a *aheadReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close stops the reading goroutine; Read must not be called afterwards.
+// errAheadClosed is what Read gives once Close has been called.
+var errAheadClosed = errors.New("read after close")
+
+// Close stops the reading goroutine.
 func (a *aheadReader) Close() {
 	a.once.Do(func() { close(a.stop) })
 }

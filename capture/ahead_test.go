@@ -151,6 +151,27 @@ func TestAheadReader_closeStops(t *testing.T) {
 	if _, err := io.ReadFull(b, make([]byte, aheadBlockSize+5)); err != nil {
 		t.Fatal(err)
 	}
+	// A Read waiting for a block when Close comes returns (the source
+	// gives nothing: a quiet pipe).
+	quiet, w := io.Pipe()
+	defer w.Close()
+	c := newAheadReader(quiet, true)
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 10))
+		readErr <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-readErr:
+		if err != errAheadClosed {
+			t.Errorf("Read waiting at Close: %v, want errAheadClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read waiting at Close did not return")
+	}
+	w.Close() // the goroutine's read of the pipe returns
 	a.Close()
 	b.Close()
 	b.Close() // twice is harmless

@@ -175,13 +175,19 @@ func TestAheadReader_closeStops(t *testing.T) {
 	a.Close()
 	b.Close()
 	b.Close() // twice is harmless
+	if n := goroutinesBackTo(base); n > base {
+		t.Errorf("%d goroutines after Close, want %d", n, base)
+	}
+}
+
+// goroutinesBackTo waits up to 5 s for the goroutines to be no more than
+// base, and gives how many there are.
+func goroutinesBackTo(base int) int {
 	deadline := time.Now().Add(5 * time.Second)
 	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if n := runtime.NumGoroutine(); n > base {
-		t.Errorf("%d goroutines after Close, want %d", n, base)
-	}
+	return runtime.NumGoroutine()
 }
 
 // TestOpenReader_compressedAheadStops: a gzip or zstd capture, read
@@ -258,11 +264,7 @@ func TestOpenReader_compressedAheadStops(t *testing.T) {
 			if _, err := newFileSource(bytes.NewReader(text), nil, "mem."+c.name, 0, FileOptions{}); err == nil || !errors.Is(err, ErrNotCapture) {
 				t.Fatalf("text inside %s: got %v, want ErrNotCapture", c.name, err)
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
-			if g := runtime.NumGoroutine(); g > base {
+			if g := goroutinesBackTo(base); g > base {
 				t.Errorf("%d goroutines after the sources closed, want %d", g, base)
 			}
 		})

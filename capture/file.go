@@ -118,10 +118,11 @@ type fileSource struct {
 }
 
 // OpenFile opens a pcap or pcapng capture, optionally gzip- or
-// zstd-compressed, for reading; path "-" reads standard input. The format comes from the magic
-// number, not the name. input is stored in every Packet.Input. Timestamps are
-// UTC; Packet.Index is the 1-based frame number, as tshark numbers frames.
-// The returned Source also implements LinkTyper.
+// zstd-compressed, for reading; path "-" reads standard input. The format
+// comes from the magic number, not the name. input is stored in every
+// Packet.Input. Timestamps are UTC; Packet.Index is the 1-based frame
+// number, as tshark numbers frames. The returned Source also implements
+// LinkTyper.
 func OpenFile(path string, input int, opts FileOptions) (Source, error) {
 	if path == "-" {
 		in := opts.Stdin

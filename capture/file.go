@@ -16,7 +16,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -108,8 +107,9 @@ type fileSource struct {
 	// (nil otherwise); Close stops it.
 	ahead *aheadReader
 	count *countReader // the bytes read from the file (see Progress)
-	// pcap is r when it is a classic pcap reader: next calls it directly.
+	// pcap or ng is r, by the file's format: next calls it directly.
 	pcap *pcapRecordReader
+	ng   *ngRecordReader
 	size int64 // the file's size; 0 when unknown
 
 	index uint64
@@ -255,26 +255,23 @@ func newFileSource(r io.Reader, closer io.Closer, name string, input int, opts F
 		s.r = s.pcap
 		s.addLink(int(pr.LinkType()))
 	case kindPcapng:
-		blocks := &blockCounter{r: br, queue: make([]uint64, 0, 256)}
-		nr, err := pcapgo.NewNgReader(blocks, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
-		if err != nil {
+		ng := newNgRecordReader(br)
+		if err := ng.header(); err != nil {
 			return nil, headerErr(name, "pcapng", err)
 		}
-		ng := &ngReader{r: nr, blocks: blocks}
-		s.r = ng
+		s.ng, s.r = ng, ng
 		// Read ahead one frame: pcapng describes its interfaces (and so
 		// its link types) in blocks that come before their packets.
-		data, ci, lt, frames, err := ng.next()
+		data, ts, wire, lt, frames, err := ng.read()
 		switch {
 		case err == nil:
-			s.pending, s.pendingCI, s.pendingLT, s.pendingFrames, s.hasPending = data, ci, lt, frames, true
+			s.pending, s.pendingLT, s.pendingFrames, s.hasPending = data, lt, frames, true
+			s.pendingCI = gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: wire}
 		case err != io.EOF:
 			s.err = s.endErr(err) // reported by the first Next
 		}
-		for i := 0; i < nr.NInterfaces(); i++ {
-			if ifc, err := nr.Interface(i); err == nil {
-				s.addLink(int(ifc.LinkType))
-			}
+		for _, f := range ng.ifaces {
+			s.addLink(f.linkType)
 		}
 	}
 	if err := s.checkLinkTypes(); err != nil {
@@ -406,6 +403,8 @@ func (s *fileSource) next(p *Packet, buf []byte) ([]byte, error) {
 		case s.pcap != nil: // classic pcap: no interface call, no CaptureInfo
 			data, ts, wire, err = s.pcap.read()
 			lt = s.pcap.linkType
+		case s.ng != nil:
+			data, ts, wire, lt, frames, err = s.ng.read()
 		default:
 			var ci gopacket.CaptureInfo
 			data, ci, lt, frames, err = s.r.next()
@@ -620,288 +619,6 @@ type pcapReader struct {
 func (r *pcapReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, error) {
 	data, ci, err := r.r.ZeroCopyReadPacketData()
 	return data, ci, r.linkType, 1, err
-}
-
-// ngReader reads pcapng through pcapgo, every interface's frames.
-type ngReader struct {
-	r      *pcapgo.NgReader
-	blocks *blockCounter
-}
-
-func (r *ngReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, error) {
-	data, ci, err := r.r.ZeroCopyReadPacketData()
-	if err != nil {
-		if r.blocks.err != nil && err != io.EOF {
-			// The scanner stopped the stream at a block past a bound:
-			// its reason, not pcapgo's account of the short read.
-			err = r.blocks.err
-		}
-		return nil, ci, 0, 0, err
-	}
-	lt := -1
-	if len(ci.AncillaryData) > 0 {
-		if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
-			lt = int(l)
-		}
-	}
-	return data, ci, lt, 1 + r.blocks.pop(), nil
-}
-
-// Bounds on a pcapng stream, checked by blockCounter before pcapgo reads
-// the blocks, which allocates what they claim and keeps interfaces, name
-// records and decryption secrets for the whole file. Past a bound the
-// stream ends there, as a cut file does, with an error naming the bound.
-const (
-	// maxPacketBlockLen bounds a packet block: the longest record, its
-	// 32-byte header and 64 KiB of options.
-	maxPacketBlockLen = maxRecordLen + 32 + 1<<16
-	// maxBlockLen bounds any other block (Wireshark's own limit).
-	maxBlockLen = 16 << 20
-	// maxKeptBytes bounds the bytes of the blocks pcapgo keeps for the
-	// whole file: section headers, interfaces, name resolution and
-	// decryption secrets.
-	maxKeptBytes = 64 << 20
-	// maxInterfaces bounds the interface description blocks of a file
-	// (pcapgo keeps about 1.2 KiB for each).
-	maxInterfaces = 4096
-	// maxNameRecords bounds the name resolution records of a file.
-	maxNameRecords = 100000
-)
-
-// pcapng block types.
-const (
-	ngBlockPacket     = 2
-	ngBlockIface      = 1
-	ngBlockSimple     = 3
-	ngBlockNames      = 4
-	ngBlockEnhanced   = 6
-	ngBlockSecrets    = 10
-	ngBlockJournal    = 9
-	ngBlockCustom     = 0x00000bad
-	ngBlockCustomCopy = 0x40000bad
-)
-
-// boundError is a pcapng stream past one of the bounds above.
-type boundError string
-
-func (e boundError) Error() string { return string(e) }
-
-// blockCounter watches the pcapng block stream on its way to pcapgo, which
-// skips blocks it does not know without a trace, to number frames as
-// tshark does: tshark gives custom blocks (and systemd journal export
-// blocks) frame numbers of their own. For each packet block it queues the
-// number of such blocks since the previous packet block; pcapgo reads
-// ahead, so the queue holds the packets read but not yet returned.
-//
-// It also enforces the bounds above: a block past one is not passed on;
-// Read returns the bytes before it, then the bound's error.
-type blockCounter struct {
-	r io.Reader
-
-	hdr     [24]byte // the current block's start, filled up to have
-	have    int
-	skip    uint64 // bytes of the current block left to pass
-	big     bool   // the section's byte order
-	stopped bool   // the stream stopped making sense; pcapgo reports it
-	err     error  // a bound was passed: returned by every Read from then on
-
-	// In a name resolution block: record bytes left (names > 0), the
-	// current record's header, filled up to recHave, and the block's
-	// trailing length field still to pass.
-	names   uint64
-	rec     [4]byte
-	recHave int
-
-	kept       uint64 // bytes of kept blocks so far
-	interfaces int
-	records    int
-
-	numbered uint64   // numbered non-packet blocks since the last packet
-	queue    []uint64 // per packet block read ahead: numbered blocks before it
-	head     int      // pcapgo reads ahead a few KiB: the queue stays short
-}
-
-func (c *blockCounter) Read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	n, err := c.r.Read(p)
-	if !c.stopped {
-		if ok := c.scan(p[:n]); ok < n {
-			return ok, c.err // the bytes before the block past a bound
-		}
-	}
-	return n, err
-}
-
-// pop returns the count queued for the packet pcapgo returned last.
-func (c *blockCounter) pop() uint64 {
-	if c.head >= len(c.queue) {
-		return 0
-	}
-	n := c.queue[c.head]
-	c.head++
-	if c.head == len(c.queue) {
-		c.queue, c.head = c.queue[:0], 0
-	}
-	return n
-}
-
-// scan follows the blocks through b. It returns len(b), or, when a bound is
-// passed, the offset in b of the block (or name record) past it, with c.err
-// set.
-func (c *blockCounter) scan(b []byte) int {
-	pos := 0
-	for pos < len(b) {
-		if c.skip > 0 {
-			n := min(uint64(len(b)-pos), c.skip)
-			c.skip -= n
-			pos += int(n)
-			continue
-		}
-		if c.names > 0 {
-			pos += c.scanNames(b[pos:])
-			if c.err != nil {
-				return max(0, pos-4)
-			}
-			continue
-		}
-		start := pos - c.have // where the block began (negative: in an earlier read)
-		n := copy(c.hdr[c.have:], b[pos:])
-		c.have += n
-		pos += n
-		if c.have < 8 {
-			return len(b)
-		}
-		typ := binary.LittleEndian.Uint32(c.hdr[:4])
-		if typ == magicPcapng {
-			if c.have < 12 {
-				return len(b)
-			}
-			c.big = binary.BigEndian.Uint32(c.hdr[8:]) == 0x1a2b3c4d
-		}
-		typ = c.u32(c.hdr[:4])
-		length := uint64(c.u32(c.hdr[4:8]))
-		if length < 12 || length%4 != 0 {
-			c.stopped = true
-			return len(b)
-		}
-		if (typ == ngBlockEnhanced || typ == ngBlockPacket) && c.have < 24 && uint64(c.have) < length {
-			return len(b) // the capture length is at bytes 20-23
-		}
-		if err := c.check(typ, length); err != nil {
-			c.err = err
-			return max(0, start)
-		}
-		switch typ {
-		case ngBlockPacket, ngBlockSimple, ngBlockEnhanced:
-			c.queue = append(c.queue, c.numbered)
-			c.numbered = 0
-		case ngBlockCustom, ngBlockCustomCopy, ngBlockJournal:
-			c.numbered++
-		}
-		// The header buffer may hold bytes past what is needed (of the
-		// block's body, or of the next block when it is short): give
-		// them back to the loop. They came with this read, since only a
-		// packet block (which needs them) waits for more than 12 bytes.
-		used := min(uint64(c.have), length)
-		if typ == ngBlockNames {
-			used = 8 // its records are counted
-		}
-		pos -= c.have - int(used)
-		c.skip = length - used
-		if typ == ngBlockNames {
-			c.names, c.skip = length-12, 0
-		}
-		c.have = 0
-	}
-	return len(b)
-}
-
-func (c *blockCounter) u32(b []byte) uint32 {
-	if c.big {
-		return binary.BigEndian.Uint32(b)
-	}
-	return binary.LittleEndian.Uint32(b)
-}
-
-func (c *blockCounter) u16(b []byte) uint16 {
-	if c.big {
-		return binary.BigEndian.Uint16(b)
-	}
-	return binary.LittleEndian.Uint16(b)
-}
-
-// check applies the bounds to a block of type typ and the given length
-// whose first bytes are in c.hdr. Packet blocks, the common case, come
-// first.
-func (c *blockCounter) check(typ uint32, length uint64) error {
-	switch typ {
-	case ngBlockPacket, ngBlockEnhanced:
-		if length > maxPacketBlockLen {
-			return boundError(fmt.Sprintf("pcapng packet block of %d bytes exceeds %d", length, maxPacketBlockLen))
-		}
-		if capLen := uint64(c.u32(c.hdr[20:24])); capLen > maxRecordLen || capLen+32 > length {
-			return boundError(fmt.Sprintf("pcapng packet block of %d bytes claims capture length %d (at most %d)", length, capLen, min(maxRecordLen, length-32)))
-		}
-		return nil
-	case ngBlockSimple:
-		if length > maxPacketBlockLen {
-			return boundError(fmt.Sprintf("pcapng packet block of %d bytes exceeds %d", length, maxPacketBlockLen))
-		}
-		return nil
-	}
-	if length > maxBlockLen {
-		return boundError(fmt.Sprintf("pcapng block of type %#x and %d bytes exceeds %d", typ, length, maxBlockLen))
-	}
-	switch typ {
-	case magicPcapng, ngBlockIface, ngBlockNames, ngBlockSecrets:
-		c.kept += length
-		if c.kept > maxKeptBytes {
-			return boundError(fmt.Sprintf("pcapng header, interface, name and secrets blocks exceed %d bytes", maxKeptBytes))
-		}
-	}
-	if typ == ngBlockIface {
-		c.interfaces++
-		if c.interfaces > maxInterfaces {
-			return boundError(fmt.Sprintf("pcapng interfaces exceed %d", maxInterfaces))
-		}
-	}
-	return nil
-}
-
-// scanNames follows name resolution records through b; c.names bytes of
-// records (and options) are left in the block, then its 4-byte trailing
-// length. It returns the bytes used: up to the end of one record header
-// (the record's value is then left to c.skip) or of b.
-func (c *blockCounter) scanNames(b []byte) int {
-	n := copy(c.rec[c.recHave:], b[:min(len(b), int(min(c.names, uint64(4-c.recHave))))])
-	c.recHave += n
-	c.names -= uint64(n)
-	if c.recHave < 4 {
-		if c.names == 0 { // the records end inside a record header
-			c.recHave, c.skip = 0, 4
-		}
-		return n
-	}
-	c.recHave = 0
-	typ, l := c.u16(c.rec[:2]), uint64(c.u16(c.rec[2:]))
-	if typ == 0 { // end of records: options follow
-		c.skip, c.names = c.names+4, 0
-		return n
-	}
-	c.records++
-	if c.records > maxNameRecords {
-		c.err = boundError(fmt.Sprintf("pcapng name resolution records exceed %d", maxNameRecords))
-		return n
-	}
-	l = min((l+3)&^3, c.names)
-	c.names -= l
-	c.skip = l // the record's value; the next record after it
-	if c.names == 0 {
-		c.skip += 4
-	}
-	return n
 }
 
 // Compile-time checks.

@@ -19,13 +19,19 @@ import (
 // record's bytes are returned where they sit in a large window over the
 // input, refilled when a record runs past its end.
 type pcapRecordReader struct {
-	r          io.Reader
-	buf        []byte // window; buf[start:end] is read but not returned
-	start, end int
-	rerr       error // the error that stopped reading from r
-	big        bool  // big-endian file
+	window
 	nanoFactor uint32
 	linkType   int
+}
+
+// window is a large buffer over an input that a record reader returns
+// records from in place (pcapRecordReader, ngRecordReader).
+type window struct {
+	r          io.Reader
+	buf        []byte // buf[start:end] is read but not returned
+	start, end int
+	rerr       error // the error that stopped reading from r
+	big        bool  // big-endian file (or pcapng section)
 }
 
 // pcapWindow is the size of the window over a pcap file, so the most a
@@ -43,7 +49,7 @@ const pcapWindow = 1 << 17
 const pcapMaxCapture = maxRecordLen
 
 func newPcapRecordReader(r io.Reader, magic uint32, linkType int) *pcapRecordReader {
-	pr := &pcapRecordReader{r: r, buf: make([]byte, pcapWindow), nanoFactor: 1000, linkType: linkType}
+	pr := &pcapRecordReader{window: window{r: r, buf: make([]byte, pcapWindow)}, nanoFactor: 1000, linkType: linkType}
 	switch magic {
 	case magicPcapMicroBE:
 		pr.big = true
@@ -57,7 +63,7 @@ func newPcapRecordReader(r io.Reader, magic uint32, linkType int) *pcapRecordRea
 
 // fill makes n bytes available at buf[start:], reading as needed; it
 // reports how many are available when fewer.
-func (r *pcapRecordReader) fill(n int) int {
+func (r *window) fill(n int) int {
 	if r.end-r.start >= n {
 		return n
 	}
@@ -85,7 +91,7 @@ func (r *pcapRecordReader) fill(n int) int {
 // short gives io.ReadFull's error for a read of n > 0 bytes that found
 // only have: io.EOF when nothing, io.ErrUnexpectedEOF when a part (or the
 // reader's own error when it was not an end of file).
-func (r *pcapRecordReader) short(have int) error {
+func (r *window) short(have int) error {
 	if r.rerr != nil && r.rerr != io.EOF {
 		return r.rerr
 	}
@@ -95,11 +101,42 @@ func (r *pcapRecordReader) short(have int) error {
 	return io.ErrUnexpectedEOF
 }
 
-func (r *pcapRecordReader) u32(b []byte) uint32 {
+func (r *window) u32(b []byte) uint32 {
 	if r.big {
 		return binary.BigEndian.Uint32(b)
 	}
 	return binary.LittleEndian.Uint32(b)
+}
+
+func (r *window) u16(b []byte) uint16 {
+	if r.big {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+// skip passes n bytes of input, reading past the window when it holds
+// fewer; it gives short's error when the input ends first.
+func (r *window) skip(n uint64) error {
+	if uint64(r.end-r.start) >= n {
+		r.start += int(n)
+		return nil
+	}
+	n -= uint64(r.end - r.start)
+	r.start, r.end = 0, 0
+	for n > 0 {
+		if r.rerr != nil {
+			return r.short(1)
+		}
+		m, err := r.r.Read(r.buf[:min(uint64(len(r.buf)), n)])
+		n -= uint64(m)
+		if err != nil {
+			r.rerr = err
+		} else if m == 0 {
+			r.rerr = io.ErrNoProgress
+		}
+	}
+	return nil
 }
 
 func (r *pcapRecordReader) next() ([]byte, gopacket.CaptureInfo, int, uint64, error) {

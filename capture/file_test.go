@@ -299,7 +299,7 @@ func cutFile(t *testing.T, name string, n int) string {
 
 // pcapRecordEnds returns the byte offset where each record of a classic
 // little-endian pcap ends.
-func pcapRecordEnds(t *testing.T, raw []byte) []int {
+func pcapRecordEnds(t testing.TB, raw []byte) []int {
 	t.Helper()
 	var ends []int
 	for off := 24; off+16 <= len(raw); {

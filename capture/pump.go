@@ -52,7 +52,12 @@ func (f *followFile) Pump(sink Sink, max int) (int, error) {
 		return max, nil
 	}
 	for n := 0; n < max; n++ {
-		if n += fs.pumpPcap(sink, max-n, pr); n == max {
+		if fs.ng != nil {
+			n += fs.pumpNg(sink, max-n, pr)
+		} else {
+			n += fs.pumpPcap(sink, max-n, pr)
+		}
+		if n == max {
 			break
 		}
 		p := sink.Slot()
@@ -116,6 +121,73 @@ func (s *fileSource) pumpPcap(sink Sink, max int, pr *progress) int {
 			pr.tick(p)
 		}
 		sink.Add(p) // which reads nothing of the source's
+	}
+	r.start, s.index = start, index
+	if n > 0 {
+		s.stats.Packets += uint64(n)
+		s.stats.TCPPackets += uint64(n)
+		s.stats.SnapCut += cut
+		s.stats.LastTime = ts
+	}
+	return n
+}
+
+// pumpNg is pumpPcap for a pcapng file: it adds up to max packets of the
+// enhanced packet blocks whole in the reader's window to sink, stopping
+// before any other block, a block ngRecordReader would refuse, a frame
+// on a link type not the last one's (next records it), or one the fast
+// path does not decode, which Pump then reads its general way. Blocks
+// that tshark numbers (r.numbered) are read by next with the packet after
+// them, so the count is 0 here; were it not, next would have to count
+// the packet.
+func (s *fileSource) pumpNg(sink Sink, max int, pr *progress) int {
+	r := s.ng
+	if r == nil || s.filter != nil || s.hasPending || s.err != nil || r.skipping || r.numbered != 0 || max <= 0 {
+		return 0
+	}
+	buf, start, end, input, ifaces := r.buf, r.start, r.end, s.input, r.ifaces
+	index, first := s.index, s.stats.Packets == 0
+	var (
+		ts  time.Time
+		cut uint64
+		n   int
+	)
+	for ; n < max && end-start >= 32; n++ {
+		b := buf[start:end]
+		length := r.u32(b[4:8])
+		if r.u32(b) != ngBlockEnhanced || length < 32 || length%4 != 0 || length > maxPacketBlockLen || int(length) > len(b) {
+			break
+		}
+		ifc, cl := r.u32(b[8:12]), r.u32(b[20:24])
+		if ifc >= uint32(len(ifaces)) || cl > maxRecordLen || cl+32 > length {
+			break
+		}
+		f := &ifaces[ifc]
+		if f.linkType != s.lastLink {
+			break
+		}
+		data := b[28 : 28+cl : 28+cl]
+		p := sink.Slot()
+		if !s.dec.fast(f.linkType, data, p) {
+			break
+		}
+		start += int(length)
+		ts = f.time(uint64(r.u32(b[12:16]))<<32 | uint64(r.u32(b[16:20])))
+		wire := int(r.u32(b[24:28]))
+		index++
+		if first {
+			s.stats.FirstTime, first = ts, false
+		}
+		p.Index, p.Input, p.Time = index, input, ts
+		p.FlowHash, p.RouteHash = s.dec.hash, s.dec.route
+		p.CapLen, p.WireLen = int(cl), wire
+		if int(cl) < wire && p.Truncated() {
+			cut++
+		}
+		if pr != nil {
+			pr.tick(p)
+		}
+		sink.Add(p)
 	}
 	r.start, s.index = start, index
 	if n > 0 {

@@ -14,10 +14,17 @@ import (
 type sinkRec struct {
 	slot Packet
 	got  []Packet
+	// With src set, links gets the number of link types src knows as
+	// each packet is added.
+	src   LinkTyper
+	links []int
 }
 
 func (s *sinkRec) Slot() *Packet { return &s.slot }
 func (s *sinkRec) Add(p *Packet) {
+	if s.src != nil {
+		s.links = append(s.links, len(s.src.LinkTypes()))
+	}
 	q := *p
 	q.Payload = append([]byte(nil), p.Payload...)
 	q.Frame = nil // the frame's bytes are the reader's window, not kept
@@ -42,7 +49,8 @@ func nextAll(t *testing.T, src Source) []Packet {
 
 // TestPump_sameAsNext: Pump gives the packets and Stats Next gives, in
 // calls of every size, over one file (the file source's own loop,
-// pumpPcap), the same cut by a snaplen, and two files merged (Next's,
+// pumpPcap), the same cut by a snaplen, the same as pcapng with blocks
+// Pump leaves to Next between its packets (pumpNg), and two files merged (Next's,
 // called for each packet), and ends with io.EOF and the count of the
 // packets of the last call; after a stop it reads nothing.
 func TestPump_sameAsNext(t *testing.T) {
@@ -67,6 +75,10 @@ func TestPump_sameAsNext(t *testing.T) {
 	if err := os.WriteFile(cutPath, cut, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	ngPath := filepath.Join(t.TempDir(), "demo.pcapng")
+	if err := os.WriteFile(ngPath, demoAsPcapng(t, cut), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	open := func(kind string) Source {
 		t.Helper()
 		var src Source
@@ -76,6 +88,8 @@ func TestPump_sameAsNext(t *testing.T) {
 			src, err = OpenFiles(paths, FileOptions{})
 		case "snaplen":
 			src, err = OpenFile(cutPath, 0, FileOptions{})
+		case "pcapng":
+			src, err = OpenFile(ngPath, 0, FileOptions{})
 		default:
 			src, err = OpenFile(paths[0], 0, FileOptions{})
 		}
@@ -84,15 +98,26 @@ func TestPump_sameAsNext(t *testing.T) {
 		}
 		return Follow(src, make(chan struct{}), nil)
 	}
-	for _, kind := range []string{"one", "merged", "snaplen"} {
+	for _, kind := range []string{"one", "merged", "snaplen", "pcapng"} {
 		ref := open(kind)
-		want := nextAll(t, ref)
-		wantStats := ref.Stats()
+		refSink := sinkRec{src: ref.(LinkTyper)}
+		for {
+			err := ref.Next(refSink.Slot())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			refSink.Add(refSink.Slot())
+		}
+		want, wantStats := refSink.got, ref.Stats()
 		ref.Close()
 		if len(want) < 100 {
 			t.Fatalf("%s: %d packets, want a capture of 100 or more", kind, len(want))
 		}
-		if kind == "snaplen" && wantStats.SnapCut == 0 {
+		wantLinks := ref.(LinkTyper).LinkTypes()
+		if (kind == "snaplen" || kind == "pcapng") && wantStats.SnapCut == 0 {
 			t.Fatalf("%s: no frame counted as cut by the snaplen", kind)
 		}
 		for _, max := range []int{1, 7, 64, len(want), len(want) + 1} {
@@ -100,7 +125,7 @@ func TestPump_sameAsNext(t *testing.T) {
 			if _, ok := src.(*followFile); !ok {
 				t.Fatalf("Follow gave a %T, not the followFile that pumps", src)
 			}
-			var s sinkRec
+			s := sinkRec{src: src.(LinkTyper)}
 			for {
 				n, err := src.(Pumper).Pump(&s, max)
 				if err == io.EOF {
@@ -115,6 +140,9 @@ func TestPump_sameAsNext(t *testing.T) {
 			}
 			if st := src.Stats(); !reflect.DeepEqual(st, wantStats) {
 				t.Errorf("%s, max %d: Stats %+v, want %+v", kind, max, st, wantStats)
+			}
+			if lt := src.(LinkTyper).LinkTypes(); !reflect.DeepEqual(lt, wantLinks) || !reflect.DeepEqual(s.links, refSink.links) {
+				t.Errorf("%s, max %d: link types %v, %v known as the packets came; want %v, %v", kind, max, lt, s.links, wantLinks, refSink.links)
 			}
 			src.Close()
 			if len(s.got) != len(want) {
@@ -143,4 +171,54 @@ func TestPump_sameAsNext(t *testing.T) {
 	if n, err := f.Pump(&s, 64); n != 0 || err != io.EOF {
 		t.Errorf("Pump after a stop = %d, %v; want 0, io.EOF", n, err)
 	}
+}
+
+// demoAsPcapng rewrites demo.pcap (nanosecond, Ethernet, cut at 70 bytes)
+// as a pcapng file whose packets are mostly enhanced packet blocks on an
+// Ethernet interface, with what pumpNg leaves to next between them: every
+// 13th IPv4 TCP packet on a second interface (Linux cooked capture) described
+// after the first packets (pumpNg may meet its first), custom blocks (numbered frames) before
+// every 17th, a name resolution block and an interface statistics block,
+// and one obsolete packet block.
+func demoAsPcapng(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	idb := ngIDB(linkEthernet)
+	idb = append(idb[:16], 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) // if_tsresol 10^-9
+	binary.LittleEndian.PutUint32(idb[4:], uint32(len(idb)))
+	binary.LittleEndian.PutUint32(idb[len(idb)-4:], uint32(len(idb)))
+	out := joinBytes(ngSHB(), idb)
+	start := 24
+	for i, end := range pcapRecordEnds(t, raw) {
+		h, frame := raw[start:start+16], raw[start+16:end]
+		start = end
+		stamp := uint64(binary.LittleEndian.Uint32(h))*1e9 + uint64(binary.LittleEndian.Uint32(h[4:]))
+		var ifc uint32
+		if i%13 == 5 && len(frame) > 23 && frame[12] == 0x08 && frame[13] == 0x00 && frame[23] == 6 {
+			ifc, frame = 1, joinBytes(sllHeader(0x0800), frame[14:])
+			stamp /= 1000 // interface 1 counts microseconds
+
+		}
+		switch {
+		case i == 2: // after the first packet, well before its own
+			out = append(out, ngIDB(linkSLL)...)
+		case i%17 == 3:
+			out = append(out, ngBlock(ngBlockCustom, []byte{0x7e, 0x7f, 0, 0, 'x'})...)
+		case i == 40:
+			out = append(out, ngNRB(3)...)
+		case i == 41:
+			out = append(out, ngBlock(5, make([]byte, 12))...) // interface statistics
+		}
+		body := make([]byte, 20, 20+len(frame))
+		binary.LittleEndian.PutUint32(body, ifc)
+		binary.LittleEndian.PutUint32(body[4:], uint32(stamp>>32))
+		binary.LittleEndian.PutUint32(body[8:], uint32(stamp))
+		binary.LittleEndian.PutUint32(body[12:], uint32(len(frame)))
+		binary.LittleEndian.PutUint32(body[16:], binary.LittleEndian.Uint32(h[12:]))
+		typ := uint32(ngBlockEnhanced)
+		if i == 50 {
+			typ = ngBlockPacket // interface 0 in 16 bits, no drops
+		}
+		out = append(out, ngBlock(typ, append(body, frame...))...)
+	}
+	return out
 }

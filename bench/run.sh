@@ -4,7 +4,8 @@
 # Builds the benchmark capture with cmd/rstgen (deterministic; cached in
 # pcaps/bench/ and reused while the parameters and the generator's source are
 # unchanged), then prints one table: rstscope end to end (one flow shard,
-# a shard per core, the default) and the floor (one core, and its reader +
+# a shard per core, the default, and the default on the same packets as
+# pcapng when editcap is there) and the floor (one core, and its reader +
 # two shards variant), each the median of BENCH_RUNS runs timed in the
 # same rounds, tshark and tcpdump filtering the RSTs of the same file, the
 # speed ratios (also apart for the rounds whose two cores shared a cache,
@@ -82,6 +83,20 @@ GEN_PKTS=$(sed -E 's/.*: ([0-9]+) packets.*/\1/' <<<"$gen_line")
 GEN_FLOWS=$(sed -E 's/.* ([0-9]+) TCP flows.*/\1/' <<<"$gen_line")
 GEN_RSTS=$(sed -E 's/.* ([0-9]+) RSTs.*/\1/' <<<"$gen_line")
 FILE_BYTES=$(stat -c %s "$PCAP")
+# The same packets as pcapng (Wireshark's own writer, editcap; cached beside
+# the pcap and rewritten when the pcap is newer): Wireshark and dumpcap
+# write pcapng, and rstscope reads it its own way (capture.ngRecordReader).
+NGCAP=""
+if command -v editcap >/dev/null; then
+	NGCAP="$DIR/$NAME.pcapng"
+	if [[ ! -f $NGCAP || $PCAP -nt $NGCAP ]]; then
+		say "writing $NGCAP (editcap -F pcapng)"
+		if ! editcap -F pcapng "$PCAP" "$NGCAP.tmp" >/dev/null 2>&1 || ! mv "$NGCAP.tmp" "$NGCAP"; then
+			rm -f "$NGCAP.tmp"
+			NGCAP=""
+		fi
+	fi
+fi
 
 # --- measuring ---------------------------------------------------------------
 # measure OUT CMD...: runs CMD with stdout to OUT; sets M_WALL (s), M_RSS (KiB), M_RC.
@@ -122,9 +137,10 @@ if [[ ! -x $BIN ]]; then
 	say "$BIN missing: building it"
 	$GO build -o "$BIN" . >/dev/null 2>&1 || true
 fi
-# seen_rsts FLAGS...: rstscope's own RST count on the file (an untimed run).
+# seen_rsts FLAGS...: rstscope's own RST count on the file (an untimed run;
+# SEEN_IN names another file).
 seen_rsts() {
-	if "$BIN" "$@" -r "$PCAP" --format json -o "$TMP/out.json" 2>/dev/null; then
+	if "$BIN" "$@" -r "${SEEN_IN:-$PCAP}" --format json -o "$TMP/out.json" 2>/dev/null; then
 		grep -m1 -o '"rst_packets": *[0-9]*' "$TMP/out.json" | grep -o '[0-9]*$' || true
 	fi
 }
@@ -200,6 +216,7 @@ else
 	# floor is what a two-core pipeline gets on this machine in these
 	# rounds (on the project's VM 1.4-1.95x from one run to the next).
 	(( HAVE_FLOOR )) && kinds+=(floor fsh)
+	[[ -n $NGCAP ]] && kinds+=(ng)
 	declare -A KW=() KRSS=() KFAIL=() KNOW=()
 	label="rstscope -r F --format json -o /dev/null"
 	ratios=(); r1ratios=(); near=(); far=()
@@ -226,6 +243,9 @@ else
 			fsh)
 				say "floor -mode flow-shard run $i/$RUNS"
 				measure /dev/null "$TMP/floor" -mode flow-shard "$PCAP" ;;
+			ng)
+				say "rstscope -r F.pcapng run $i/$RUNS"
+				measure /dev/null "$BIN" -r "$NGCAP" --format json -o /dev/null ;;
 			esac
 			if (( M_RC != 0 )); then
 				KFAIL[$k]="exit $M_RC: $(tail -1 "$TMP/stderr.txt")"
@@ -275,6 +295,14 @@ else
 	fi
 	kind_result def "$label"
 	RST_WALL=$R_WALL; RST_RSS=$R_RSS
+	NG_WALL=""
+	if [[ -n $NGCAP ]]; then
+		pcap_bytes=$FILE_BYTES
+		FILE_BYTES=$(stat -c %s "$NGCAP")
+		SEEN_IN=$NGCAP kind_result ng "rstscope -r F.pcapng (the same, as pcapng)"
+		NG_WALL=$R_WALL
+		FILE_BYTES=$pcap_bytes
+	fi
 	if [[ -n ${KW[floor]:-} ]]; then
 		read -r -a fwalls <<<"${KW[floor]}"
 		FLOOR_WALL=$(printf '%s\n' "${fwalls[@]}" | median)
@@ -381,6 +409,9 @@ if [[ -n $RST1_WALL && -n $FLOOR_WALL ]]; then
 fi
 if [[ -n $PAIRED1 ]]; then
 	row "  median of the rounds' own ratios" "" "$(awk -v r="$PAIRED1" 'BEGIN{printf "%.2fx", r}')" "" "" "" "" "" ""
+fi
+if [[ -n $RST_WALL && -n $NG_WALL ]]; then
+	row "pcapng's wall / pcap's (rstscope, same rounds)" "" "$(awk -v a="$RST_WALL" -v b="$NG_WALL" 'BEGIN{printf "%.2fx", b/a}')" "" "" "" "" "" ""
 fi
 if [[ -n $RST_WALL && -n $TSH_WALL ]]; then
 	row "speed ratio rstscope/tshark" "" "$(awk -v a="$RST_WALL" -v b="$TSH_WALL" 'BEGIN{printf "%.1fx", b/a}')" "" "" "" "" "" ""

@@ -5,20 +5,24 @@ import (
 	"github.com/rstscope/rstscope/heuristics"
 )
 
-// judging runs the engine and the report's Write on a goroutine of their
-// own, so that judging an event and writing its finding (tens of
+// judging runs the engine and the report's Write on goroutines of their
+// own, one each, so that judging an event and writing its finding (tens of
 // microseconds: the rules, the evidence's text, a spilled record's JSON)
 // do not hold up the flow table's goroutine, which bounds a file read's
-// speed. Events go to it as copies, in order, so the report gets the
-// findings in the order OnEvent would have given them; what the reader's
-// goroutine keeps (the counters, the sensor's tally, a reader gone away)
-// comes back in the same order and is recorded by poll a few packets
-// later. Used only where that delay changes nothing: a file read with no
-// other witness (--peer, the kernel's account, whose state moves with the
-// packets read) and no -w (which marks flows as they are read).
+// speed, nor each other: on a capture of RSTs (a port scan: 300,000
+// findings) judging and writing were each a fifth of the run's CPU, and
+// one goroutine doing both bounded the run. Events go to them as copies,
+// in order, so the report gets the findings in the order OnEvent would
+// have given them; what the reader's goroutine keeps (the counters, the
+// sensor's tally, a reader gone away) comes back in the same order and is
+// recorded by poll a few packets later. Used only where that delay
+// changes nothing: a file read with no other witness (--peer, the
+// kernel's account, whose state moves with the packets read) and no -w
+// (which marks flows as they are read).
 type judging struct {
 	in     chan *judgedEvent // events to judge
-	out    chan *judgedEvent // judged, in order; closed after in is
+	judged chan *judgedEvent // judged, in order, to write; closed after in is
+	out    chan *judgedEvent // written, in order; closed after judged is
 	free   chan *judgedEvent
 	record func(f *heuristics.Finding, kept bool, err error)
 }
@@ -32,24 +36,34 @@ type judgedEvent struct {
 	err  error
 }
 
-// judgeAhead is how many events may be with the judging goroutine or
-// waiting to be recorded.
+// judgeAhead is how many events may be with the judging and writing
+// goroutines or waiting to be recorded.
 const judgeAhead = 64
 
-// startJudging starts the goroutine: judge fills f from ev, writes it if
-// the filter keeps it, and returns both answers; record sees each result
-// on the caller's goroutine.
-func startJudging(judge func(ev *flows.Event, f *heuristics.Finding) (kept bool, err error),
+// startJudging starts the goroutines: judge fills f from ev and says
+// whether the filter keeps it, write writes a kept finding, and record
+// sees each result on the caller's goroutine.
+func startJudging(judge func(ev *flows.Event, f *heuristics.Finding) (kept bool),
+	write func(f *heuristics.Finding) error,
 	record func(f *heuristics.Finding, kept bool, err error)) *judging {
-	j := &judging{in: make(chan *judgedEvent, judgeAhead), out: make(chan *judgedEvent, judgeAhead),
-		free: make(chan *judgedEvent, judgeAhead), record: record}
+	j := &judging{in: make(chan *judgedEvent, judgeAhead), judged: make(chan *judgedEvent, judgeAhead),
+		out: make(chan *judgedEvent, judgeAhead), free: make(chan *judgedEvent, judgeAhead), record: record}
 	for range judgeAhead {
 		j.free <- new(judgedEvent)
 	}
 	go func() {
-		defer close(j.out)
+		defer close(j.judged)
 		for x := range j.in {
-			x.kept, x.err = judge(&x.ev, &x.f)
+			x.kept = judge(&x.ev, &x.f)
+			j.judged <- x
+		}
+	}()
+	go func() {
+		defer close(j.out)
+		for x := range j.judged {
+			if x.kept {
+				x.err = write(&x.f)
+			}
 			j.out <- x
 		}
 	}()

@@ -119,16 +119,13 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 			}
 		}})
 	// A file read whose findings need no other witness and mark nothing
-	// for -w is judged, and written, on a goroutine of its own (see
+	// for -w is judged, and written, on goroutines of their own (see
 	// judging).
 	if cfg.Iface == "" && cfg.WriteFile == "" && len(witnesses) == 0 && p.kern == nil {
-		p.judge = startJudging(func(ev *flows.Event, f *heuristics.Finding) (bool, error) {
+		p.judge = startJudging(func(ev *flows.Event, f *heuristics.Finding) bool {
 			*f = engine.Judge(ev)
-			if !cfg.Keep.Keep(f) {
-				return false, nil
-			}
-			return true, p.w.Write(f)
-		}, func(f *heuristics.Finding, kept bool, err error) {
+			return cfg.Keep.Keep(f)
+		}, p.w.Write, func(f *heuristics.Finding, kept bool, err error) {
 			p.count(f, kept)
 			p.wrote(err)
 		})

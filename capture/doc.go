@@ -13,10 +13,12 @@
 // Link types are one table (linktype.go). Frames that may hide TCP in
 // something not opened are counted by reason in Stats.Hidden.
 //
-// pcapng is read by pcapgo behind a block scanner of ours that numbers
-// frames as tshark does and bounds what pcapgo would allocate (block and
-// record sizes, interfaces, name records): past a bound the input ends as
-// a cut file does. PcapngWriter writes frames of any mix of link types.
+// pcapng is read by ngRecordReader, each packet block whole in a window
+// over the file and its frame returned in place, frames numbered as
+// tshark numbers them (custom blocks count), block sizes and interfaces
+// bounded: past a bound the input ends as a cut file does. pcapgo's
+// NgReader is the tests' reference for it. PcapngWriter writes frames of
+// any mix of link types.
 //
 // Buffers: a Source owns its read buffer. Packet.Payload and Packet.Frame
 // alias it and are valid only until the next call to Next; copy what you
@@ -27,11 +29,11 @@
 // 512 Packets, each batch owning the frame bytes its packets alias), so
 // that the caller's flow tracking has the other core. Order, packets,
 // Stats and errors are exactly those of the Source. Classic pcap records
-// are read in place from a 1 MiB window (pcapRecordReader), with
+// are read in place from a 128 KiB window (pcapRecordReader), with
 // pcapgo's checks and errors. PrefetchHeavy gives a reading goroutine to
-// gzip and pcapng inputs only: on two cores busy with flow-table shards,
-// a classic pcap file is faster read and decoded on the router's own
-// goroutine (no copy of each frame, no handoff). A gzip file is inflated
+// compressed inputs only: on two cores busy with flow-table shards, a
+// plain pcap or pcapng file is faster read and decoded on the router's
+// own goroutine (no copy of each frame, no handoff). A gzip file is inflated
 // (klauspost/compress) on a goroutine of its own besides, 1 MiB ahead
 // of the one that decodes it (aheadReader): the 1.2 GB bench capture
 // gzipped took 7.1-7.6 s with the standard library inflating on the

@@ -86,14 +86,9 @@ func (s *fileSource) pumpPcap(sink Sink, max int, pr *progress) int {
 	if r == nil || s.filter != nil || s.hasPending || s.err != nil || max <= 0 {
 		return 0
 	}
-	buf, start, end, lt, input := r.buf, r.start, r.end, r.linkType, s.input
-	index, first := s.index, s.stats.Packets == 0
-	var (
-		ts  time.Time
-		cut uint64
-		n   int
-	)
-	for ; n < max && end-start >= 16; n++ {
+	buf, start, end, lt := r.buf, r.start, r.end, r.linkType
+	run := s.startRun()
+	for ; run.n < max && end-start >= 16; run.n++ {
 		rec := buf[start:end]
 		cl := r.u32(rec[8:12])
 		if cl > maxRecordLen || int(cl) > len(rec)-16 {
@@ -105,31 +100,57 @@ func (s *fileSource) pumpPcap(sink Sink, max int, pr *progress) int {
 			break
 		}
 		start += 16 + int(cl)
-		var wire int
-		ts, wire = r.header(rec)
-		index++
-		if first {
-			s.stats.FirstTime, first = ts, false
-		}
-		p.Index, p.Input, p.Time = index, input, ts
-		p.FlowHash, p.RouteHash = s.dec.hash, s.dec.route
-		p.CapLen, p.WireLen = int(cl), wire
-		if int(cl) < wire && p.Truncated() {
-			cut++
-		}
+		ts, wire := r.header(rec)
+		s.pumped(&run, p, ts, int(cl), wire)
 		if pr != nil {
 			pr.tick(p)
 		}
 		sink.Add(p) // which reads nothing of the source's
 	}
-	r.start, s.index = start, index
-	if n > 0 {
-		s.stats.Packets += uint64(n)
-		s.stats.TCPPackets += uint64(n)
-		s.stats.SnapCut += cut
-		s.stats.LastTime = ts
+	r.start = start
+	return s.endRun(&run)
+}
+
+// pumpRun is what a pump loop (pumpPcap, pumpNg) keeps of the source's
+// counters while it runs, written back once a call (endRun).
+type pumpRun struct {
+	index uint64
+	first bool // no packet read before this one
+	ts    time.Time
+	cut   uint64
+	n     int
+}
+
+func (s *fileSource) startRun() pumpRun {
+	return pumpRun{index: s.index, first: s.stats.Packets == 0}
+}
+
+// pumped finishes p, which the fast path decoded from a record of cl
+// bytes of wire stamped ts: took's work, counted in run.
+func (s *fileSource) pumped(run *pumpRun, p *Packet, ts time.Time, cl, wire int) {
+	run.index++
+	run.ts = ts
+	if run.first {
+		s.stats.FirstTime, run.first = ts, false
 	}
-	return n
+	p.Index, p.Input, p.Time = run.index, s.input, ts
+	p.FlowHash, p.RouteHash = s.dec.hash, s.dec.route
+	p.CapLen, p.WireLen = cl, wire
+	if cl < wire && p.Truncated() {
+		run.cut++
+	}
+}
+
+// endRun writes run's counters back and returns its packets.
+func (s *fileSource) endRun(run *pumpRun) int {
+	s.index = run.index
+	if n := uint64(run.n); n > 0 {
+		s.stats.Packets += n
+		s.stats.TCPPackets += n
+		s.stats.SnapCut += run.cut
+		s.stats.LastTime = run.ts
+	}
+	return run.n
 }
 
 // pumpNg is pumpPcap for a pcapng file: it adds up to max packets of the
@@ -145,14 +166,9 @@ func (s *fileSource) pumpNg(sink Sink, max int, pr *progress) int {
 	if r == nil || s.filter != nil || s.hasPending || s.err != nil || r.skipping || r.numbered != 0 || max <= 0 {
 		return 0
 	}
-	buf, start, end, input, ifaces := r.buf, r.start, r.end, s.input, r.ifaces
-	index, first := s.index, s.stats.Packets == 0
-	var (
-		ts  time.Time
-		cut uint64
-		n   int
-	)
-	for ; n < max && end-start >= 32; n++ {
+	buf, start, end, ifaces := r.buf, r.start, r.end, r.ifaces
+	run := s.startRun()
+	for ; run.n < max && end-start >= 32; run.n++ {
 		b := buf[start:end]
 		length := r.u32(b[4:8])
 		if r.u32(b) != ngBlockEnhanced || length < 32 || length%4 != 0 || length > maxPacketBlockLen || int(length) > len(b) {
@@ -172,29 +188,13 @@ func (s *fileSource) pumpNg(sink Sink, max int, pr *progress) int {
 			break
 		}
 		start += int(length)
-		ts = f.time(uint64(r.u32(b[12:16]))<<32 | uint64(r.u32(b[16:20])))
-		wire := int(r.u32(b[24:28]))
-		index++
-		if first {
-			s.stats.FirstTime, first = ts, false
-		}
-		p.Index, p.Input, p.Time = index, input, ts
-		p.FlowHash, p.RouteHash = s.dec.hash, s.dec.route
-		p.CapLen, p.WireLen = int(cl), wire
-		if int(cl) < wire && p.Truncated() {
-			cut++
-		}
+		ts := f.time(uint64(r.u32(b[12:16]))<<32 | uint64(r.u32(b[16:20])))
+		s.pumped(&run, p, ts, int(cl), int(r.u32(b[24:28])))
 		if pr != nil {
 			pr.tick(p)
 		}
 		sink.Add(p)
 	}
-	r.start, s.index = start, index
-	if n > 0 {
-		s.stats.Packets += uint64(n)
-		s.stats.TCPPackets += uint64(n)
-		s.stats.SnapCut += cut
-		s.stats.LastTime = ts
-	}
-	return n
+	r.start = start
+	return s.endRun(&run)
 }

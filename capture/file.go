@@ -24,8 +24,7 @@ import (
 // maxRecordLen is the longest frame a record may hold: libpcap's
 // MAXIMUM_SNAPLEN, which is also Wireshark's limit for the link types
 // rstscope reads. A longer record means a corrupt file; it ends the input
-// like a cut does, before anything is allocated for it (pcap) or once it is
-// read (pcapng, whose reader bounds the allocation by the bytes present).
+// like a cut does, before anything is read or allocated for it.
 const maxRecordLen = 262144
 
 // maxFirstErrors is how many per-frame problems Stats.FirstErrors keeps.

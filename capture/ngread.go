@@ -132,7 +132,8 @@ func (r *ngRecordReader) read() (data []byte, ts time.Time, wire, lt int, frames
 			stamp uint64
 			n     uint32
 		)
-		switch r.u32(b) {
+		typ := r.u32(b)
+		switch typ {
 		case ngBlockEnhanced:
 			ifc = int(r.u32(b[8:12]))
 			stamp = uint64(r.u32(b[12:16]))<<32 | uint64(r.u32(b[16:20]))
@@ -158,7 +159,7 @@ func (r *ngRecordReader) read() (data []byte, ts time.Time, wire, lt int, frames
 			return nil, ts, 0, 0, 0, fmt.Errorf("pcapng packet block on interface %d, of %d in its section", ifc, len(r.ifaces))
 		}
 		f := &r.ifaces[ifc]
-		if r.u32(b) != ngBlockSimple {
+		if typ != ngBlockSimple {
 			ts = f.time(stamp)
 		}
 		r.start += int(length)

@@ -57,6 +57,7 @@ type Tracer struct {
 	mu       sync.Mutex
 	closed   bool
 	woke     bool // the last ReadInto waited for a wake-up
+	sync     syncState
 	notRST   uint64
 	// raw, when set (tests), sees each ring record before it is decoded.
 	raw func(rec []byte)
@@ -259,6 +260,10 @@ func (t *Tracer) Read() (Event, error) {
 		err := t.ring.ReadInto(&t.rec)
 		t.woke = empty
 		if errors.Is(err, ringbuf.ErrFlushed) {
+			// Every record in the ring when this flush was seen has been
+			// returned, and added (a Pump adds each before it reads on).
+			t.sync.drained()
+			t.woke = false    // a Sync waits: no gather after a flush
 			if t.isClosed() { // drained after Close
 				t.free()
 				return Event{}, ErrClosed
@@ -285,6 +290,68 @@ func (t *Tracer) Read() (Event, error) {
 		}
 		e.Time = t.clock.wall(tai)
 		return e, nil
+	}
+}
+
+// syncState is Sync's bookkeeping: Syncs begun (asked), the count every
+// finished drain covers (covered), and the count begun before the last one
+// finished (pending).
+type syncState struct {
+	mu       sync.Mutex
+	asked    uint64
+	pending  uint64
+	covered  uint64
+	finished chan struct{} // closed and replaced at each drain's end
+}
+
+// drained records a drain's end (Read saw ErrFlushed). The drain began
+// with a wait that came after the previous drain ended, so it covers the
+// Syncs begun before that end: those whose events were already in the ring.
+func (s *syncState) drained() {
+	s.mu.Lock()
+	s.covered, s.pending = s.pending, s.asked
+	if s.finished != nil {
+		close(s.finished)
+		s.finished = nil
+	}
+	s.mu.Unlock()
+}
+
+// Sync returns true once every event the kernel put in the ring before the
+// call has been returned by Read and Read has been called again (so Pump
+// has added it to its Index), false after max or when the Tracer is
+// closed. Live, the engine calls it before it judges an RST recent enough
+// that its event may still be in the ring: a reader that fell behind (a
+// loaded host) would otherwise leave the RST unjoined. Call it from any
+// goroutine while another reads; it costs two ring flushes (eventfd
+// writes) and the reader's gather.
+func (t *Tracer) Sync(max time.Duration) bool {
+	s := &t.sync
+	s.mu.Lock()
+	s.asked++
+	gen := s.asked
+	s.mu.Unlock()
+	timeout := time.NewTimer(max)
+	defer timeout.Stop()
+	for {
+		s.mu.Lock()
+		if s.covered >= gen {
+			s.mu.Unlock()
+			return true
+		}
+		if s.finished == nil {
+			s.finished = make(chan struct{})
+		}
+		finished := s.finished
+		s.mu.Unlock()
+		if t.isClosed() || t.ring.Flush() != nil {
+			return false
+		}
+		select {
+		case <-finished:
+		case <-timeout.C:
+			return false
+		}
 	}
 }
 

@@ -30,7 +30,15 @@ type Kernel struct {
 	rsts, joined uint64
 	lostSeen     bool
 	pruned       time.Time
+	// synced is when the last Sync with the tracer began: every event of
+	// an RST sent before it is in the index.
+	synced time.Time
 }
+
+// syncWait bounds how long judging waits for a tracer's reader that fell
+// behind. It waits only for RSTs newer than the last Sync: about once a
+// look-ahead under a flood.
+const syncWait = 200 * time.Millisecond
 
 // OpenKernel opens the kernel's account as --kernel-reasons and
 // --kernel-events ask. Live, it must run before -Z drops root; it keeps the
@@ -136,14 +144,46 @@ type kernelWitness struct {
 }
 
 func (k *kernelWitness) Testify(ev *flows.Event) heuristics.Testimony {
-	t := k.w.Testify(ev)
 	a := k.a
+	if ev.Count > 0 {
+		a.catchUp(ev.RSTs[0].Time)
+	}
+	t := k.w.Testify(ev)
 	if a.tracer == nil || a.lostSeen || !absent(t) || a.tracer.Lost() == 0 {
 		return t
 	}
 	a.lostSeen = true
 	a.index.SetSession(a.tracer.Session()) // with Lost: absence proves nothing from now on
 	return k.w.Testify(ev)
+}
+
+// catchUp makes sure, live, that the events of an RST at t are in the
+// index before it is judged. The tracer's reader runs on its own
+// goroutine; on a loaded host it can fall a look-ahead behind the capture,
+// and an RST judged before its event is read would lose its reason (and
+// could be called kernel_absent). The RST's event comes within the
+// Tolerance of its frame, so a Sync begun after that covers it.
+func (a *Kernel) catchUp(t time.Time) {
+	if a.tracer == nil || a.done {
+		return // a file's events, or Stop read them all
+	}
+	now := time.Now()
+	if !syncNeeded(t, a.index.Tolerance, a.synced, now) {
+		return
+	}
+	a.tracer.Sync(syncWait)
+	a.synced = now
+}
+
+// syncNeeded says whether an RST at t (its event within tol of it) may
+// have its event still in the ring at now, the last Sync having begun at
+// synced. Not when that Sync began after the event's window; nor when t is
+// more than a second ahead of now (another clock stamped it: waiting
+// cannot help); nor within a millisecond of the last Sync (a look-ahead
+// under the Tolerance: at most one a millisecond).
+func syncNeeded(t time.Time, tol time.Duration, synced, now time.Time) bool {
+	need := t.Add(tol)
+	return need.After(synced) && !need.After(now.Add(time.Second)) && now.Sub(synced) >= time.Millisecond
 }
 
 func absent(t heuristics.Testimony) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rstscope/rstscope/kernel"
 )
@@ -47,5 +48,29 @@ func TestOpenKernel_modes(t *testing.T) {
 	var nilAccount *Kernel
 	if nilAccount.Witness() != nil || nilAccount.Stats() != nil || nilAccount.Stop() != nil || nilAccount.Close() != nil || nilAccount.Warnings() != nil {
 		t.Error("a nil account must do nothing")
+	}
+}
+
+// TestSyncNeeded: live, judging waits for the kernel's reader only for an
+// RST whose event could have come after the last Sync began.
+func TestSyncNeeded(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	tol := 5 * time.Millisecond
+	for _, c := range []struct {
+		name        string
+		rst, synced time.Time
+		want        bool
+	}{
+		{"first RST", now.Add(-2 * time.Second), time.Time{}, true},
+		{"covered by a Sync begun after its window", now.Add(-2 * time.Second), now.Add(-time.Second), false},
+		{"window ends at the Sync", now.Add(-time.Second - tol), now.Add(-time.Second), false},
+		{"window ends after the Sync", now.Add(-time.Second - tol + 1), now.Add(-time.Second), true},
+		{"judged at once (short look-ahead)", now, now.Add(-time.Second), true},
+		{"a Sync began under a millisecond ago", now, now.Add(-500 * time.Microsecond), false},
+		{"stamped over a second ahead", now.Add(2 * time.Second), now.Add(-time.Minute), false},
+	} {
+		if got := syncNeeded(c.rst, tol, c.synced, now); got != c.want {
+			t.Errorf("%s: syncNeeded = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -34,22 +34,6 @@ func (s *sinkRec) Add(p *Packet) {
 	s.got = append(s.got, q)
 }
 
-// nextAll reads src with Next, as read's per-packet loop does.
-func nextAll(t *testing.T, src Source) []Packet {
-	t.Helper()
-	var s sinkRec
-	for {
-		err := src.Next(s.Slot())
-		if err == io.EOF {
-			return s.got
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Add(s.Slot())
-	}
-}
-
 // TestPump_sameAsNext: Pump gives the packets and Stats Next gives, in
 // calls of every size, over one file (the file source's own loop,
 // pumpPcap), the same cut by a snaplen, the same as pcapng with blocks

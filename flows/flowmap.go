@@ -44,14 +44,6 @@ func newFlowMap(entries *entryStore, syns *synStore) flowMap {
 	return flowMap{slots: make([]mapSlot, 1024), entries: entries, syns: syns}
 }
 
-// entry gives the full entry of s, or nil for a SYN-only or frozen flow.
-func (m *flowMap) entry(s *mapSlot) *entry {
-	if s.ref&(synBit|frozenBit) != 0 {
-		return nil
-	}
-	return m.entries.at(s.ref)
-}
-
 // len gives the number of entries.
 func (m *flowMap) len() int { return m.n }
 

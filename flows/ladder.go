@@ -95,20 +95,6 @@ func (s *ladderSlot) reverseDir() {
 	s.flags = s.flags&^slotDirMask | uint16(d)<<slotDirShift
 }
 
-// packetSlot describes p, sent in direction d at ns (Unix nanoseconds), as
-// a ladder slot.
-func packetSlot(p *capture.Packet, d Dir, ns int64) ladderSlot {
-	fl := uint16(p.Flags)&slotFlags | uint16(d&3)<<slotDirShift
-	if p.Opts.HasTS {
-		fl |= slotHasTS
-	}
-	return ladderSlot{
-		frame: p.Index, ns: ns, seq: Seq(p.Seq), ack: Seq(p.Ack), tsVal: p.Opts.TSVal,
-		len: uint16(min(max(p.Len, 0), 1<<16-1)), ipID: p.IPID, window: p.Window, flags: fl,
-		input: uint16(min(max(p.Input, 0), 1<<16-1)), ttl: p.TTL,
-	}
-}
-
 // dir gives the slot's direction.
 func (s *ladderSlot) dir() Dir { return Dir(s.flags & slotDirMask >> slotDirShift) }
 

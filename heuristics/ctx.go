@@ -182,9 +182,6 @@ func (s *scratch) release() {
 	scratchPool.Put(s)
 }
 
-// newCtx builds the ctx of ev in fresh memory (tests; Judge uses the pool).
-func newCtx(e *Engine, ev *flows.Event) *ctx { return newCtxIn(new(scratch), e, ev) }
-
 // newCtxIn builds the ctx of ev in s, reusing its arrays.
 func newCtxIn(s *scratch, e *Engine, ev *flows.Event) *ctx {
 	c := &s.c

@@ -263,16 +263,10 @@ func ruleCrossed(ev *flows.Event, c *ctx) []claim {
 	case c.trigger != nil && c.trigger.Flags.Has(capture.RST) && c.latency >= 0 && c.latency <= crossedWindow &&
 		len(c.ladder) > 0 && c.ladder[len(c.ladder)-1].Frame == c.trigger.Frame:
 		other = c.trigger
-	default:
-		for i := range c.after {
-			p := &c.after[i]
-			if p.Dir == c.sender {
-				break
-			}
-			if p.Flags.Has(capture.RST) && p.Dir == c.receiver && p.Time.Sub(c.rst.Time) <= crossedWindow {
-				other = p
-			}
-			break
+	case len(c.after) > 0: // the next packet, with nothing between
+		p := &c.after[0]
+		if p.Dir == c.receiver && p.Flags.Has(capture.RST) && p.Time.Sub(c.rst.Time) <= crossedWindow {
+			other = p
 		}
 	}
 	if other == nil {

@@ -41,7 +41,8 @@
 // Memory: a document Writer keeps up to spillAfter findings in memory;
 // past that it writes each to an unlinked temporary file (json: the
 // finding's final text; text and markdown: a compact binary record, see
-// appendSpill) and keeps a 40-byte sort key, then reads them back in
+// appendSpill), compressed in S2 blocks (spillWriter: a tmpfs TMPDIR is
+// memory), and keeps a 40-byte sort key, then reads them back in
 // order at Close, one at a time (a million findings within 1 GB in every
 // format; TestDocument_memoryBounded measures it). The counts of the
 // summary are kept as findings come. Every

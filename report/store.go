@@ -1,11 +1,7 @@
 package report
 
 import (
-	"bufio"
 	"cmp"
-	"fmt"
-	"io"
-	"os"
 	"slices"
 
 	"github.com/rstscope/rstscope/heuristics"
@@ -25,9 +21,8 @@ var spillAfter = 2048
 type store struct {
 	mem  []heuristics.Finding // before spilling
 	keys []storeKey           // after spilling: one per finding, in write order
-	file *os.File             // the spill file (already unlinked), nil before spilling
-	bw   *bufio.Writer
-	off  int64
+	sw   *spillWriter         // the spill file, nil before spilling
+	off  int64                // the records' length so far (a key's off is in it)
 	// raw, when set, gives a finding's final bytes as the writer will
 	// print them (its ID 0): the store then keeps those bytes instead of
 	// the finding (in rawBuf, then in the spill file past spillAfter),
@@ -59,11 +54,11 @@ func (s *store) add(f *heuristics.Finding) error {
 	if s.raw != nil {
 		return s.addRaw(f)
 	}
-	if s.file == nil && len(s.mem) < spillAfter {
+	if s.sw == nil && len(s.mem) < spillAfter {
 		s.mem = append(s.mem, *f)
 		return nil
 	}
-	if s.file == nil {
+	if s.sw == nil {
 		if err := s.startSpill(); err != nil {
 			return err
 		}
@@ -74,12 +69,11 @@ func (s *store) add(f *heuristics.Finding) error {
 // startSpill creates the spill file and moves the findings held in memory
 // there.
 func (s *store) startSpill() error {
-	f, err := os.CreateTemp("", "rstscope-findings-*")
+	w, err := newSpillWriter()
 	if err != nil {
-		return fmt.Errorf("report: spill file: %w", err)
+		return err
 	}
-	os.Remove(f.Name()) // the open file stays readable; nothing is left behind
-	s.file, s.bw = f, bufio.NewWriterSize(f, 1<<20)
+	s.sw = w
 	mem := s.mem
 	s.mem = nil
 	for i := range mem {
@@ -107,27 +101,28 @@ func (s *store) addRaw(f *heuristics.Finding) error {
 	if f.Echoes != nil {
 		k.hasEcho, k.echo = true, *f.Echoes
 	}
-	if s.file == nil && (len(s.keys) >= spillAfter || len(s.rawBuf)+len(b) > rawMemMax) {
-		f, err := os.CreateTemp("", "rstscope-findings-*")
+	if s.sw == nil && (len(s.keys) >= spillAfter || len(s.rawBuf)+len(b) > rawMemMax) {
+		w, err := newSpillWriter()
 		if err != nil {
-			return fmt.Errorf("report: spill file: %w", err)
+			return err
 		}
-		os.Remove(f.Name()) // the open file stays readable; nothing is left behind
-		s.file, s.bw = f, bufio.NewWriterSize(f, 1<<20)
-		if _, err := s.bw.Write(s.rawBuf); err != nil {
-			return fmt.Errorf("report: spill: %w", err)
+		s.sw = w
+		for _, k := range s.keys { // record by record: blocks end between records
+			if err := w.write(s.rawBuf[k.off : k.off+int64(k.n)]); err != nil {
+				return err
+			}
 		}
 		s.rawBuf = nil
 	}
-	if s.file == nil {
+	if s.sw == nil {
 		if len(s.rawBuf)+len(b) > cap(s.rawBuf) {
 			// Doubled: append grows a large slice by a quarter, which
 			// copied and allocated five times what it kept.
 			s.rawBuf = slices.Grow(s.rawBuf, max(len(s.rawBuf), len(b)))
 		}
 		s.rawBuf = append(s.rawBuf, b...)
-	} else if _, err := s.bw.Write(b); err != nil {
-		return fmt.Errorf("report: spill: %w", err)
+	} else if err := s.sw.write(b); err != nil {
+		return err
 	}
 	s.keys = append(s.keys, k)
 	s.off += int64(len(b))
@@ -139,18 +134,19 @@ func (s *store) addRaw(f *heuristics.Finding) error {
 // finding echoes another (Echoes set), and stops at fn's first error. b
 // is valid during the call only. It closes the spill file.
 func (s *store) eachRaw(fn func(id, consequenceOf int, echo bool, b []byte) error) error {
-	if s.file != nil {
-		defer s.file.Close()
-		if err := s.bw.Flush(); err != nil {
-			return fmt.Errorf("report: spill: %w", err)
+	var rd *spillReader
+	if s.sw != nil {
+		defer s.sw.close()
+		if err := s.sw.flush(); err != nil {
+			return err
 		}
+		rd = newSpillReader(s.sw)
 	}
 	s.sortKeys()
 	var ids echoIDs
-	rd := spillReader{file: s.file}
 	for i, k := range s.keys {
 		var b []byte
-		if s.file == nil {
+		if rd == nil {
 			b = s.rawBuf[k.off : k.off+int64(k.n)]
 		} else {
 			var err error
@@ -174,56 +170,6 @@ func (s *store) eachRaw(fn func(id, consequenceOf int, echo bool, b []byte) erro
 	return nil
 }
 
-// spillChunk is how much of the spill file spillReader reads at once.
-const spillChunk = 1 << 20
-
-// spillReader reads spilled records back. Sorted, the records mostly come
-// in the order they were written (the findings of a capture come nearly
-// in time order), so a record ahead of what was read comes with the 1 MiB
-// that follows it, in one read: not a read a record (6,214 on the bench
-// capture, all in the serial end of a run). A record behind the chunk,
-// or longer than a chunk, is read alone.
-type spillReader struct {
-	file  *os.File
-	chunk []byte // the file's bytes from at
-	at    int64
-	one   []byte // a record read alone
-}
-
-// record gives the spilled record of key k, valid until the next call.
-func (r *spillReader) record(k storeKey) ([]byte, error) {
-	end := k.off + int64(k.n)
-	if k.off >= r.at && end <= r.at+int64(len(r.chunk)) {
-		return r.chunk[k.off-r.at : end-r.at], nil
-	}
-	if k.off < r.at || k.n > spillChunk {
-		if cap(r.one) < int(k.n) {
-			r.one = make([]byte, k.n)
-		}
-		b := r.one[:k.n]
-		if n, err := r.file.ReadAt(b, k.off); n < len(b) {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, fmt.Errorf("report: spill: %w", err)
-		}
-		return b, nil
-	}
-	if r.chunk == nil {
-		r.chunk = make([]byte, spillChunk)
-	}
-	n, err := r.file.ReadAt(r.chunk[:spillChunk], k.off)
-	if n < int(k.n) {
-		if err == nil || err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		r.chunk, r.at = r.chunk[:0], 0
-		return nil, fmt.Errorf("report: spill: %w", err)
-	}
-	r.chunk, r.at = r.chunk[:n], k.off
-	return r.chunk[:k.n], nil
-}
-
 // sortKeys sorts the keys by RST time, then frame, then input (write
 // order on ties).
 func (s *store) sortKeys() {
@@ -236,8 +182,8 @@ func (s *store) sortKeys() {
 // spill appends f's record (appendSpill) to the spill file.
 func (s *store) spill(f *heuristics.Finding) error {
 	s.rec = appendSpill(s.rec[:0], f)
-	if _, err := s.bw.Write(s.rec); err != nil {
-		return fmt.Errorf("report: spill: %w", err)
+	if err := s.sw.write(s.rec); err != nil {
+		return err
 	}
 	t := f.RST.Time.Time
 	s.keys = append(s.keys, storeKey{sec: t.Unix(), nsec: int32(t.Nanosecond()), input: int32(f.RST.Input),
@@ -250,7 +196,7 @@ func (s *store) spill(f *heuristics.Finding) error {
 // stops at fn's first error. The Finding passed is valid during the call
 // only. It closes the spill file.
 func (s *store) each(fn func(f *heuristics.Finding) error) error {
-	if s.file == nil {
+	if s.sw == nil {
 		sortFindings(s.mem)
 		for i := range s.mem {
 			if err := fn(&s.mem[i]); err != nil {
@@ -259,13 +205,13 @@ func (s *store) each(fn func(f *heuristics.Finding) error) error {
 		}
 		return nil
 	}
-	defer s.file.Close()
-	if err := s.bw.Flush(); err != nil {
-		return fmt.Errorf("report: spill: %w", err)
+	defer s.sw.close()
+	if err := s.sw.flush(); err != nil {
+		return err
 	}
 	s.sortKeys()
 	var ids echoIDs
-	rd := spillReader{file: s.file}
+	rd := newSpillReader(s.sw)
 	var f heuristics.Finding
 	for i, k := range s.keys {
 		b, err := rd.record(k)

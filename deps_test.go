@@ -29,6 +29,7 @@ var allowedImports = map[string][]string{
 		"github.com/rstscope/rstscope/heuristics",
 		"github.com/charmbracelet/lipgloss", "github.com/charmbracelet/lipgloss/table",
 		"github.com/charmbracelet/x/term", "github.com/muesli/termenv",
+		"github.com/klauspost/compress/s2", // the spill file's blocks (capture's compression module)
 	},
 	"deploy": nil, // files and their tests only
 	"metrics": {

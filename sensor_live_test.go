@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,6 +35,7 @@ func TestSensorLive(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	t.Run("write_before_stop", func(t *testing.T) { testWriteBeforeStop(t, bin) })
+	t.Run("write_stdout_streams", func(t *testing.T) { testWriteStdoutStreams(t, bin) })
 	t.Run("sigusr1_summary", func(t *testing.T) { testSIGUSR1(t, bin) })
 	t.Run("rotate_by_size_and_count", func(t *testing.T) { testRotateSize(t, bin) })
 	t.Run("rotate_by_time", func(t *testing.T) { testRotateTime(t, bin) })
@@ -93,6 +96,85 @@ func testWriteBeforeStop(t *testing.T, bin string) {
 	}
 	if after := pcapPorts(t, pcap); after[81] != 0 || after[9] != 2 {
 		t.Errorf("-w after the run: %v, want port 81 absent and port 9 unchanged", after)
+	}
+}
+
+// testWriteStdoutStreams: live, -w - streams each finding's flow to stdout
+// about a second after the reset, as -w FILE does, while rstscope runs
+// (a pipe to wireshark -k -i - or tcpdump -r - shows the resets as they
+// come), and nothing of the flows without findings. It once spooled every
+// packet of the capture to TMPDIR and wrote the pcap at the end.
+func testWriteStdoutStreams(t *testing.T, bin string) {
+	l := newNetLab(t)
+	out := filepath.Join(t.TempDir(), "report.json")
+	p := startIn(t, l.a, bin, nil,
+		"-i", "vethA", "--format", "json", "-o", out, "-w", "-", "--look-ahead", "300ms", "tcp")
+	var mu sync.Mutex
+	var stream []byte
+	go func() {
+		b := make([]byte, 64<<10)
+		for {
+			n, err := p.stdout.Read(b)
+			mu.Lock()
+			stream = append(stream, b[:n]...)
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	// ports counts the packets per server port in the stream so far (a
+	// record cut at its end is left for the next look).
+	ports := func() map[uint16]int {
+		mu.Lock()
+		b := bytes.Clone(stream)
+		mu.Unlock()
+		perPort := map[uint16]int{}
+		if len(b) < 24 {
+			return perPort
+		}
+		src, err := capture.OpenFile("-", 0, capture.FileOptions{Stdin: bytes.NewReader(b)})
+		if err != nil {
+			t.Fatalf("-w - stream: %v", err)
+		}
+		defer src.Close()
+		var pk capture.Packet
+		for src.Next(&pk) == nil {
+			port := pk.Dst.Port()
+			if pk.Src.Addr().String() == liveB {
+				port = pk.Src.Port()
+			}
+			perPort[port]++
+		}
+		return perPort
+	}
+	l.exchange(t, 81, false) // no finding
+	l.refused(t, 9)
+	l.exchange(t, 80, true)
+	var got map[uint16]int
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got = ports()
+		if got[9] == 2 && got[80] >= 5 || time.Now().After(deadline) {
+			break
+		}
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("rstscope exited early: %v\n%s", p.err, p.stderr)
+	default:
+	}
+	if got[9] != 2 || got[80] < 5 || len(got) != 2 {
+		t.Fatalf("-w - while running, 3 s after the resets: packets per server port %v, want 2 of port 9 and all (at least 5) of port 80, nothing else", got)
+	}
+	if code := p.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("exit %d\n%s", code, p.stderr)
+	}
+	if after := ports(); after[81] != 0 || after[9] != 2 {
+		t.Errorf("-w - after the run: %v, want port 81 absent and port 9 unchanged", after)
+	}
+	d, b := readDoc(t, out)
+	if want := []string{"refused " + liveB + ":9", "server_reset_after_request " + liveB + ":80"}; !reflect.DeepEqual(d.causes(), want) {
+		t.Errorf("findings: got %q, want %q\n%s", d.causes(), want, b)
 	}
 }
 

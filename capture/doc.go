@@ -133,7 +133,9 @@
 //
 // Outputs: Exporter writes -w (pcap, or pcapng for several link types):
 // every packet, or at Close the flows marked with findings, read again
-// from regular input files or from a spool unlinked at creation. Output
-// files are opened write-only (CreateOutput) and a regular file that could
-// not be completed is removed.
+// from regular input files or from a spool unlinked at creation. Recorder
+// writes a live -w as findings come, each flow's held packets, bounded in
+// memory, to rotated files (Rotator) or to one stream (NewStreamRotator:
+// live -w -). Output files are opened write-only (CreateOutput) and a
+// regular file that could not be completed is removed.
 package capture

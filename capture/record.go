@@ -1,6 +1,8 @@
 package capture
 
 import (
+	"errors"
+	"io"
 	"math/bits"
 	"net/netip"
 	"time"
@@ -28,6 +30,10 @@ type RecorderOptions struct {
 	MaxFlows int
 	// Rotate bounds the files on disk.
 	Rotate RotateOptions
+	// Writer, when set, is written instead of a file named path: one
+	// capture, streamed (live -w -); Rotate must then be zero. Close
+	// does not close it.
+	Writer io.Writer
 }
 
 // RecorderStats counts what a Recorder did.
@@ -131,7 +137,16 @@ func NewRecorder(path string, linkTypes []int, opts RecorderOptions, now time.Ti
 	if opts.MaxFlows <= 0 {
 		opts.MaxFlows = 65536
 	}
-	rot, err := NewRotator(path, linkTypes, opts.Rotate, now)
+	var rot *Rotator
+	var err error
+	switch {
+	case opts.Writer != nil && opts.Rotate != (RotateOptions{}):
+		return nil, errors.New("capture: recorder: rotation needs files, not a stream")
+	case opts.Writer != nil:
+		rot, err = NewStreamRotator(opts.Writer, linkTypes)
+	default:
+		rot, err = NewRotator(path, linkTypes, opts.Rotate, now)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,16 @@
 package capture
 
 import (
+	"bytes"
+	"io"
 	"net/netip"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
 )
 
 var (
@@ -372,5 +376,72 @@ func TestRecorder_noSizeDrift(t *testing.T) {
 	}
 	if s := r.Stats(); s.HeldFlows != 100 {
 		t.Errorf("got %d flows held, want the 100 small ones", s.HeldFlows)
+	}
+}
+
+// closeCounter is a stream that counts Close calls (there must be none).
+type closeCounter struct {
+	bytes.Buffer
+	closed int
+}
+
+func (c *closeCounter) Close() error { c.closed++; return nil }
+
+// TestRecorder_stream: with a Writer (live -w -) the Recorder writes one
+// capture to it: the header at once, a finding's flow when Mark returns,
+// the followed packets, and at Close the rest, without closing the
+// stream; with rotation asked too it refuses to start.
+func TestRecorder_stream(t *testing.T) {
+	var w closeCounter
+	r, err := NewRecorder("", []int{1}, RecorderOptions{Writer: &w}, rotateT0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Len() != 24 {
+		t.Fatalf("after NewRecorder: %d bytes on the stream, want the 24-byte pcap header", w.Len())
+	}
+	f := &recFeed{t: t, r: r, at: rotateT0}
+	var want []int
+	want = append(want, f.send(recClient, recServer, SYN))
+	f.send(recOtherC, recOther, SYN)
+	want = append(want, f.send(recServer, recClient, RST))
+	if err := r.Mark(recServer, recClient); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamIndexes(t, w.Bytes()); !slices.Equal(got, want) {
+		t.Fatalf("after Mark: got packets %v on the stream, want %v", got, want)
+	}
+	want = append(want, f.send(recClient, recServer, ACK)) // followed
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamIndexes(t, w.Bytes()); !slices.Equal(got, want) {
+		t.Errorf("after Close: got packets %v, want %v", got, want)
+	}
+	if w.closed != 0 {
+		t.Errorf("Close closed the stream %d times, want never (it is stdout)", w.closed)
+	}
+	if _, err := NewRecorder("", []int{1}, RecorderOptions{Writer: &w, Rotate: RotateOptions{Size: 1e6}}, rotateT0); err == nil {
+		t.Error("a stream with rotation: got no error")
+	}
+}
+
+// streamIndexes gives the Index of every record of a pcap in b.
+func streamIndexes(t *testing.T, b []byte) []int {
+	t.Helper()
+	r, err := pcapgo.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for {
+		data, _, err := r.ReadPacketData()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, int(data[0])<<8|int(data[1]))
 	}
 }

@@ -44,6 +44,8 @@ type Rotator struct {
 	digits    int // width of the -W slot number, as tcpdump's getWflagChars
 
 	f       *os.File
+	stream  io.Writer // NewStreamRotator's destination (no files, no rotation)
+	isOpen  bool      // a file (or the stream) is being written
 	bw      *bufio.Writer
 	cw      countWriter
 	ew      *ExportWriter
@@ -87,6 +89,17 @@ func NewRotator(name string, linkTypes []int, opts RotateOptions, now time.Time)
 	return r, nil
 }
 
+// NewStreamRotator writes packets to w, one capture with one header and
+// no rotation (live -w -: findings' flows streamed to a pipe as they
+// come). Close flushes but does not close w.
+func NewStreamRotator(w io.Writer, linkTypes []int) (*Rotator, error) {
+	r := &Rotator{name: "-", linkTypes: linkTypes, stream: w}
+	if err := r.open("-"); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // fileName is tcpdump's MakeFilename: the name through strftime when -G
 // is set, then the -C slot number, zero-padded to the -W width, unless
 // both are zero.
@@ -106,27 +119,37 @@ func (r *Rotator) open(name string) error {
 	if err := r.closeFile(); err != nil {
 		return err
 	}
-	f, err := os.Create(name)
-	if err != nil {
-		return fmt.Errorf("capture: rotate: %w", err)
+	var dst io.Writer = r.stream
+	if dst == nil {
+		f, err := os.Create(name)
+		if err != nil {
+			return fmt.Errorf("capture: rotate: %w", err)
+		}
+		r.f, dst = f, f
 	}
-	r.f, r.current = f, name
+	r.current, r.isOpen = name, true
 	if r.bw == nil {
-		r.bw = bufio.NewWriterSize(f, 64<<10)
+		r.bw = bufio.NewWriterSize(dst, 64<<10)
 	} else {
-		r.bw.Reset(f)
+		r.bw.Reset(dst)
 	}
 	r.cw = countWriter{w: r.bw}
 	// The header reaches the file at once: a valid, empty capture.
+	var err error
 	if r.ew, err = NewExportWriter(&r.cw, r.linkTypes); err == nil {
 		if err = r.ew.Flush(); err == nil {
 			err = r.bw.Flush()
 		}
 	}
 	if err != nil {
-		f.Close()
-		r.f = nil
+		if r.f != nil {
+			r.f.Close()
+		}
+		r.f, r.isOpen = nil, false
 		return err
+	}
+	if r.stream != nil {
+		return nil
 	}
 	r.kept = slices.DeleteFunc(r.kept, func(s string) bool { return s == name })
 	r.kept = append(r.kept, name)
@@ -142,14 +165,16 @@ func (r *Rotator) open(name string) error {
 }
 
 func (r *Rotator) closeFile() error {
-	if r.f == nil {
+	if !r.isOpen {
 		return nil
 	}
 	err := r.bw.Flush()
-	if cerr := r.f.Close(); err == nil {
-		err = cerr
+	if r.f != nil {
+		if cerr := r.f.Close(); err == nil {
+			err = cerr
+		}
 	}
-	r.f = nil
+	r.f, r.isOpen = nil, false
 	if err != nil {
 		return fmt.Errorf("capture: rotate: %s: %w", r.current, err)
 	}
@@ -159,7 +184,7 @@ func (r *Rotator) closeFile() error {
 // WritePacket writes p, first starting a new file when the current one is
 // past Size or p is at least Every after the file's first packet.
 func (r *Rotator) WritePacket(p *Packet) error {
-	if r.f == nil {
+	if !r.isOpen {
 		return fmt.Errorf("capture: rotate: %s: closed", r.name)
 	}
 	switch {
@@ -191,7 +216,7 @@ func (r *Rotator) WritePacket(p *Packet) error {
 
 // Flush writes buffered packets to the current file.
 func (r *Rotator) Flush() error {
-	if r.f == nil {
+	if !r.isOpen {
 		return nil
 	}
 	if err := r.bw.Flush(); err != nil {

@@ -79,19 +79,29 @@ type Export interface {
 }
 
 // OpenExport picks -w's writer: a Recorder for a live capture and for
-// rotation (bounded memory and disk, written as findings come); otherwise
-// capture.Exporter, which writes whole flows of the input files at the end
-// (or every packet with --write-all, or to stdout for -w -) and removes a
+// rotation (bounded memory and disk, written as findings come; live -w -
+// streams to stdout the same way); otherwise capture.Exporter, which
+// writes whole flows of the input files at the end (or every packet with
+// --write-all, or to stdout for -w - of a file or pipe) and removes a
 // half-written file. Without -w it is a nil *capture.Exporter.
+//
+// Why live -w - is a Recorder: the Exporter spools every packet until the
+// run ends to learn which flows get findings, so a live capture's spool
+// grew with the link for as long as it ran (in TMPDIR, which may be a
+// tmpfs, memory), and the pcap came only at the end.
 func (cfg *Config) OpenExport(src capture.Source, stdout io.Writer, stop <-chan struct{}) (Export, error) {
 	s := &cfg.sensor
 	var linkTypes []int
 	if lt, ok := src.(capture.LinkTyper); ok {
 		linkTypes = lt.LinkTypes()
 	}
+	var stream io.Writer // live -w -
 	switch {
 	case cfg.WriteFile == "":
 		return (*capture.Exporter)(nil), nil
+	case cfg.WriteFile == "-" && cfg.Iface != "" && !cfg.WriteAll:
+		// A signal ends a write blocked on a reader that is not reading.
+		stream = interruptibleOutput(stdout, stop, "the pcap")
 	case cfg.WriteFile == "-" || (cfg.Iface == "" && s.rotate() == (capture.RotateOptions{})):
 		opts := capture.ExportOptions{All: cfg.WriteAll, Inputs: cfg.Reads, Spool: cfg.dropping(), Filter: cfg.Filter,
 			LinkTypes: linkTypes, MoreLinkTypes: capture.MayAddLinkTypes(src),
@@ -105,7 +115,7 @@ func (cfg *Config) OpenExport(src capture.Source, stdout io.Writer, stop <-chan 
 		return e, nil
 	}
 	rec, err := capture.NewRecorder(cfg.WriteFile, linkTypes, capture.RecorderOptions{
-		All: cfg.WriteAll, Context: s.context, Hold: cfg.LookAhead + time.Second, Rotate: s.rotate(),
+		All: cfg.WriteAll, Context: s.context, Hold: cfg.LookAhead + time.Second, Rotate: s.rotate(), Writer: stream,
 	}, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("-w: %w", err)

@@ -585,7 +585,7 @@ type varRow struct {
 	captures, skipped int
 	by                map[string]*varTally
 	knownWrong        int
-	wrongHigh, over   int
+	wrongHigh         int
 	lost, unmatched   int
 }
 

@@ -78,7 +78,6 @@ type spkt struct {
 
 type sideState struct {
 	nextSeq flows.Seq
-	ackSeen bool
 	ipid    uint16
 	ts      uint32
 	ttlCnt  map[uint8]uint32

@@ -324,7 +324,7 @@ func (s *syncState) drained() {
 // that its event may still be in the ring: a reader that fell behind (a
 // loaded host) would otherwise leave the RST unjoined. Call it from any
 // goroutine while another reads; it costs two ring flushes (eventfd
-// writes) and the reader's gather.
+// writes) and two wake-ups of the reader (no gather after a flush).
 func (t *Tracer) Sync(max time.Duration) bool {
 	s := &t.sync
 	s.mu.Lock()

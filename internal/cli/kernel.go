@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/rstscope/rstscope/flows"
@@ -30,9 +31,13 @@ type Kernel struct {
 	rsts, joined uint64
 	lostSeen     bool
 	pruned       time.Time
-	// synced is when the last Sync with the tracer began: every event of
-	// an RST sent before it is in the index.
-	synced time.Time
+	// synced is when the last Sync with the tracer began, and good when
+	// the last one that succeeded began: every event of an RST sent
+	// before good is in the index.
+	synced, good time.Time
+	// sync is the tracer's Sync (a variable for tests); nil without a
+	// live tracer.
+	sync func(max time.Duration) bool
 }
 
 // syncWait bounds how long judging waits for a tracer's reader that fell
@@ -81,7 +86,7 @@ func openKernel(k kernelFlags, live bool, stderr io.Writer) (*Kernel, error) {
 		fmt.Fprintf(stderr, "rstscope: kernel reset reasons off: %v%s\n", err, not)
 		return nil, nil
 	}
-	a := &Kernel{tracer: tr, index: kernel.NewIndex(nil, nil), pumped: make(chan error, 1)}
+	a := &Kernel{tracer: tr, index: kernel.NewIndex(nil, nil), pumped: make(chan error, 1), sync: tr.Sync}
 	var w *kernel.Writer
 	if k.events != "" {
 		if a.file, err = os.Create(k.events); err != nil {
@@ -145,10 +150,20 @@ type kernelWitness struct {
 
 func (k *kernelWitness) Testify(ev *flows.Event) heuristics.Testimony {
 	a := k.a
-	if ev.Count > 0 {
-		a.catchUp(ev.RSTs[0].Time)
+	if ev.Count == 0 {
+		return k.w.Testify(ev)
 	}
+	complete := a.catchUp(ev.RSTs[0].Time)
 	t := k.w.Testify(ev)
+	if !complete && absent(t) {
+		// The reader may still hold this RST's event: its absence
+		// proves nothing (a wrong kernel_absent would call the host's
+		// own reset a firewall's).
+		t.Claims = slices.DeleteFunc(t.Claims, func(cl heuristics.WitnessClaim) bool {
+			return cl.Evidence.Signal == kernel.SignalAbsent
+		})
+		return t
+	}
 	if a.tracer == nil || a.lostSeen || !absent(t) || a.tracer.Lost() == 0 {
 		return t
 	}
@@ -163,16 +178,21 @@ func (k *kernelWitness) Testify(ev *flows.Event) heuristics.Testimony {
 // and an RST judged before its event is read would lose its reason (and
 // could be called kernel_absent). The RST's event comes within the
 // Tolerance of its frame, so a Sync begun after that covers it.
-func (a *Kernel) catchUp(t time.Time) {
-	if a.tracer == nil || a.done {
-		return // a file's events, or Stop read them all
+// It reports whether the index is known to hold them: not when the reader
+// did not catch up within syncWait (stuck, or far behind), nor for an RST
+// judged within the Tolerance of the last Sync.
+func (a *Kernel) catchUp(t time.Time) bool {
+	if a.sync == nil || a.done {
+		return true // a file's events, or Stop read them all
 	}
 	now := time.Now()
-	if !syncNeeded(t, a.index.Tolerance, a.synced, now) {
-		return
+	if syncNeeded(t, a.index.Tolerance, a.synced, now) {
+		if a.sync(syncWait) {
+			a.good = now
+		}
+		a.synced = now
 	}
-	a.tracer.Sync(syncWait)
-	a.synced = now
+	return !t.Add(a.index.Tolerance).After(a.good)
 }
 
 // syncNeeded says whether an RST at t (its event within tol of it) may

@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rstscope/rstscope/flows"
 	"github.com/rstscope/rstscope/kernel"
 )
 
@@ -71,6 +73,33 @@ func TestSyncNeeded(t *testing.T) {
 	} {
 		if got := syncNeeded(c.rst, tol, c.synced, now); got != c.want {
 			t.Errorf("%s: syncNeeded = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestKernelWitness_absenceNeedsCatchUp: live, an RST this host sent
+// with no tcp_send_reset in the index is kernel_absent (a local firewall)
+// only once the tracer's reader has caught up; when Sync fails (the
+// reader stuck or far behind) the event may still be in the ring, and the
+// finding makes no absence claim.
+func TestKernelWitness_absenceNeedsCatchUp(t *testing.T) {
+	local := netip.MustParseAddrPort("10.0.0.1:80")
+	peer := netip.MustParseAddrPort("10.0.0.2:40000")
+	rst := time.Now().Add(-2 * time.Second) // judged a look-ahead later
+	sess := kernel.Session{Start: rst.Add(-time.Hour), Reasons: true, AllResets: true, Local: []netip.Addr{local.Addr()}}
+	ev := &flows.Event{Count: 1, Flow: flows.Flow{Client: peer, Server: local}}
+	ev.RSTs[0] = flows.RSTPacket{Dir: flows.FromServer, Time: rst, Frame: 7}
+	for _, c := range []struct {
+		name   string
+		synced bool
+		want   bool
+	}{{"reader caught up", true, true}, {"reader did not", false, false}} {
+		calls := 0
+		a := &Kernel{index: kernel.NewIndex(nil, []kernel.Session{sess}),
+			sync: func(time.Duration) bool { calls++; return c.synced }}
+		got := absent(a.Witness().Testify(ev))
+		if got != c.want || calls != 1 {
+			t.Errorf("%s: kernel_absent %v after %d Syncs, want %v after 1", c.name, got, calls, c.want)
 		}
 	}
 }

@@ -51,6 +51,12 @@ func pcapPorts(t *testing.T, path string) map[uint16]int {
 		t.Fatal(err)
 	}
 	defer src.Close()
+	return portsOf(src)
+}
+
+// portsOf counts src's packets per server port (the port on liveB's side),
+// up to its end or a record cut short.
+func portsOf(src capture.Source) map[uint16]int {
 	perPort := map[uint16]int{}
 	var pk capture.Packet
 	for src.Next(&pk) == nil {
@@ -74,14 +80,22 @@ func testWriteBeforeStop(t *testing.T, bin string) {
 	l.exchange(t, 81, false) // no finding
 	l.refused(t, 9)
 	l.exchange(t, 80, true)
+	checkWrittenWhileRunning(t, p, "-w", func() map[uint16]int { return pcapPorts(t, pcap) })
+}
+
+// checkWrittenWhileRunning checks what -w wrote (ports gives its packets
+// per server port) after testWriteBeforeStop's exchanges: within 3 s, while
+// rstscope runs, the refused port's 2 packets and all (at least 5) of port
+// 80's, nothing of port 81's flow, which had no finding; then it stops
+// rstscope and checks nothing more came of port 9 or 81.
+func checkWrittenWhileRunning(t *testing.T, p *proc, what string, ports func() map[uint16]int) {
+	t.Helper()
 	var got map[uint16]int
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		got = pcapPorts(t, pcap)
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got = ports()
 		if got[9] == 2 && got[80] >= 5 || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	select {
 	case <-p.done:
@@ -89,13 +103,13 @@ func testWriteBeforeStop(t *testing.T, bin string) {
 	default:
 	}
 	if got[9] != 2 || got[80] < 5 || len(got) != 2 {
-		t.Fatalf("-w while running, 3 s after the resets: packets per server port %v, want 2 of port 9 and all (at least 5) of port 80, nothing else", got)
+		t.Fatalf("%s while running, 3 s after the resets: packets per server port %v, want 2 of port 9 and all (at least 5) of port 80, nothing else", what, got)
 	}
 	if code := p.stop(t, syscall.SIGINT); code != 0 {
 		t.Fatalf("exit %d\n%s", code, p.stderr)
 	}
-	if after := pcapPorts(t, pcap); after[81] != 0 || after[9] != 2 {
-		t.Errorf("-w after the run: %v, want port 81 absent and port 9 unchanged", after)
+	if after := ports(); after[81] != 0 || after[9] != 2 {
+		t.Errorf("%s after the run: %v, want port 81 absent and port 9 unchanged", what, after)
 	}
 }
 
@@ -129,49 +143,20 @@ func testWriteStdoutStreams(t *testing.T, bin string) {
 		mu.Lock()
 		b := bytes.Clone(stream)
 		mu.Unlock()
-		perPort := map[uint16]int{}
 		if len(b) < 24 {
-			return perPort
+			return map[uint16]int{}
 		}
 		src, err := capture.OpenFile("-", 0, capture.FileOptions{Stdin: bytes.NewReader(b)})
 		if err != nil {
 			t.Fatalf("-w - stream: %v", err)
 		}
 		defer src.Close()
-		var pk capture.Packet
-		for src.Next(&pk) == nil {
-			port := pk.Dst.Port()
-			if pk.Src.Addr().String() == liveB {
-				port = pk.Src.Port()
-			}
-			perPort[port]++
-		}
-		return perPort
+		return portsOf(src)
 	}
 	l.exchange(t, 81, false) // no finding
 	l.refused(t, 9)
 	l.exchange(t, 80, true)
-	var got map[uint16]int
-	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		got = ports()
-		if got[9] == 2 && got[80] >= 5 || time.Now().After(deadline) {
-			break
-		}
-	}
-	select {
-	case <-p.done:
-		t.Fatalf("rstscope exited early: %v\n%s", p.err, p.stderr)
-	default:
-	}
-	if got[9] != 2 || got[80] < 5 || len(got) != 2 {
-		t.Fatalf("-w - while running, 3 s after the resets: packets per server port %v, want 2 of port 9 and all (at least 5) of port 80, nothing else", got)
-	}
-	if code := p.stop(t, syscall.SIGINT); code != 0 {
-		t.Fatalf("exit %d\n%s", code, p.stderr)
-	}
-	if after := ports(); after[81] != 0 || after[9] != 2 {
-		t.Errorf("-w - after the run: %v, want port 81 absent and port 9 unchanged", after)
-	}
+	checkWrittenWhileRunning(t, p, "-w -", ports)
 	d, b := readDoc(t, out)
 	if want := []string{"refused " + liveB + ":9", "server_reset_after_request " + liveB + ":80"}; !reflect.DeepEqual(d.causes(), want) {
 		t.Errorf("findings: got %q, want %q\n%s", d.causes(), want, b)

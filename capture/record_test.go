@@ -2,15 +2,12 @@ package capture
 
 import (
 	"bytes"
-	"io"
 	"net/netip"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 var (
@@ -408,14 +405,14 @@ func TestRecorder_stream(t *testing.T) {
 	if err := r.Mark(recServer, recClient); err != nil {
 		t.Fatal(err)
 	}
-	if got := streamIndexes(t, w.Bytes()); !slices.Equal(got, want) {
+	if got := indexesIn(t, bytes.NewReader(w.Bytes()), "the stream"); !slices.Equal(got, want) {
 		t.Fatalf("after Mark: got packets %v on the stream, want %v", got, want)
 	}
 	want = append(want, f.send(recClient, recServer, ACK)) // followed
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := streamIndexes(t, w.Bytes()); !slices.Equal(got, want) {
+	if got := indexesIn(t, bytes.NewReader(w.Bytes()), "the stream"); !slices.Equal(got, want) {
 		t.Errorf("after Close: got packets %v, want %v", got, want)
 	}
 	if w.closed != 0 {
@@ -423,25 +420,5 @@ func TestRecorder_stream(t *testing.T) {
 	}
 	if _, err := NewRecorder("", []int{1}, RecorderOptions{Writer: &w, Rotate: RotateOptions{Size: 1e6}}, rotateT0); err == nil {
 		t.Error("a stream with rotation: got no error")
-	}
-}
-
-// streamIndexes gives the Index of every record of a pcap in b.
-func streamIndexes(t *testing.T, b []byte) []int {
-	t.Helper()
-	r, err := pcapgo.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for {
-		data, _, err := r.ReadPacketData()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, int(data[0])<<8|int(data[1]))
 	}
 }

@@ -29,18 +29,24 @@ func readIndexes(t *testing.T, path string) []int {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(f)
+	return indexesIn(t, f, path)
+}
+
+// indexesIn gives the Index of every record of the pcap r (named name).
+func indexesIn(t *testing.T, r io.Reader, name string) []int {
+	t.Helper()
+	pr, err := pcapgo.NewReader(r)
 	if err != nil {
-		t.Fatalf("%s: %v", path, err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	var out []int
 	for {
-		data, _, err := r.ReadPacketData()
+		data, _, err := pr.ReadPacketData()
 		if err == io.EOF {
 			return out
 		}
 		if err != nil {
-			t.Fatalf("%s: %v", path, err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		out = append(out, int(data[0])<<8|int(data[1]))
 	}

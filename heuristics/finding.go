@@ -327,9 +327,14 @@ func subject(ev *flows.Event, c *ctx, v verdict) string {
 // summary is one sentence with the concrete numbers.
 func summary(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
 	s := subject(ev, c, v)
-	after := ""
-	if c.trigger != nil {
-		after = fmt.Sprintf(" %s after %s (frame %d)", dur(c.latency), describe(ev, c.trigger), c.trigger.Frame)
+	// after is the phrase on the trigger, built only where a sentence has
+	// it: most findings' have not, and its formatting was 0.5 us of each
+	// (a port scan's 300,000 refusals: 160 ms).
+	after := func() string {
+		if c.trigger == nil {
+			return ""
+		}
+		return fmt.Sprintf(" %s after %s (frame %d)", dur(c.latency), describe(ev, c.trigger), c.trigger.Frame)
 	}
 	first, ok := firstClaim(claims, v.cause)
 	if v.cause == CauseIdleTimeout {
@@ -362,30 +367,27 @@ func summary(ev *flows.Event, c *ctx, v verdict, claims []claim) string {
 			}
 			return fmt.Sprintf("%s %s%s%s: a load balancer, NAT or firewall dropped the idle connection%s (the %s sees ECONNRESET)", s, what, pre, post, known, c.receiverName)
 		case CauseMiddleboxInjected:
-			if after == "" {
-				return fmt.Sprintf("%s arrived%s%s: forged on the path (the %s sees ECONNRESET)", s, pre, post, c.receiverName)
+			if a := after(); a != "" {
+				return fmt.Sprintf("%s arrived%s%s%s", s, pre, a, post)
 			}
-			return fmt.Sprintf("%s arrived%s%s%s", s, pre, after, post)
+			return fmt.Sprintf("%s arrived%s%s: forged on the path (the %s sees ECONNRESET)", s, pre, post, c.receiverName)
 		}
 		if ok {
-			return fmt.Sprintf("%s arrived%s%s%s; %s", s, pre, after, post, first.detail)
+			return fmt.Sprintf("%s arrived%s%s%s; %s", s, pre, after(), post, first.detail)
 		}
-		return fmt.Sprintf("%s arrived%s%s%s", s, pre, after, post)
+		return fmt.Sprintf("%s arrived%s%s%s", s, pre, after(), post)
 	}
 	switch {
 	case v.cause == CauseUnknown:
-		return fmt.Sprintf("%s%s; no rule is confident about why", s, after)
+		return s + after() + "; no rule is confident about why"
 	case !ok:
 		return s
 	}
-	tail := ""
-	switch e := errnoFor(c, v.cause); e {
-	case "none":
-		tail = fmt.Sprintf(" (the %s sees no error)", c.receiverName)
-	default:
-		tail = fmt.Sprintf(" (the %s sees %s)", c.receiverName, e)
+	e := errnoFor(c, v.cause)
+	if e == "none" {
+		e = "no error"
 	}
-	return fmt.Sprintf("%s: %s%s", s, first.detail, tail)
+	return s + ": " + first.detail + " (the " + c.receiverName + " sees " + e + ")"
 }
 
 // firstClaim is the first counted claim, in rule order, for a cause (key

@@ -25,6 +25,8 @@
 #                   move the median]
 #   BENCH_GO        1 to run `go test -bench`, 0 to skip [1]
 #   BENCH_BENCHTIME go test -benchtime [1s]
+#   BENCH_SCAN      refused connections in the port scan timed alone, a
+#                   finding each (rstgen -scan); 0 skips it [300000]
 #   BENCH_DIR       where captures are kept [pcaps/bench]
 #   RSTSCOPE_BIN    the binary to time [bin/rstscope; built if missing]
 # A quick run: BENCH_PACKETS=200000 ./bench/run.sh
@@ -318,6 +320,48 @@ else
 	fi
 	if (( ${#r1ratios[@]} > 0 )); then
 		PAIRED1=$(printf '%s\n' "${r1ratios[@]}" | median)
+	fi
+fi
+
+# --- a finding-heavy capture ---------------------------------------------------
+# A port scan (rstgen -scan): BENCH_SCAN refused connections in twice as
+# many packets, every connection a finding, timed alone (BENCH_RUNS runs,
+# ndjson), so that what a finding costs (the event snapshots, judging,
+# writing) shows beside what a packet costs. 0 skips it.
+SCAN_N=${BENCH_SCAN:-300000}
+if (( SCAN_N > 0 )); then
+	SCANCAP="$DIR/scan-${SCAN_N}.pcap"
+	SCANSTAMP="$DIR/scan-${SCAN_N}.params"
+	sparams="scan=$SCAN_N generator=$src_hash"
+	if [[ -f "$SCANCAP" && -f "$SCANSTAMP" ]] && [[ "$(head -1 "$SCANSTAMP")" == "$sparams" ]]; then
+		say "reusing $SCANCAP"
+	else
+		say "generating $SCANCAP ($sparams)"
+		[[ -x $TMP/rstgen ]] || $GO build -o "$TMP/rstgen" ./cmd/rstgen
+		"$TMP/rstgen" -o "$SCANCAP" -scan "$SCAN_N" >"$TMP/gen-scan.txt"
+		{ echo "$sparams"; cat "$TMP/gen-scan.txt"; } >"$SCANSTAMP"
+	fi
+	swalls=()
+	srss=0
+	sfail=""
+	for ((i = 1; i <= RUNS; i++)); do
+		say "rstscope -r SCAN --format ndjson run $i/$RUNS"
+		measure /dev/null "$BIN" -r "$SCANCAP" --format ndjson -o /dev/null
+		if (( M_RC != 0 )); then
+			sfail="exit $M_RC: $(tail -1 "$TMP/stderr.txt")"
+			break
+		fi
+		say "  ${M_WALL} s"
+		swalls+=("$M_WALL")
+		(( ${M_RSS:-0} > srss )) && srss=${M_RSS:-0}
+	done
+	slabel="rstscope -r SCAN --format ndjson (a port scan: $SCAN_N findings)"
+	if [[ -n $sfail ]]; then
+		row "$slabel failed ($sfail)" "-" "" "" "" "" "" "" ""
+	else
+		swall=$(printf '%s\n' "${swalls[@]}" | median)
+		row "$slabel" "$RUNS, median" "$swall" "$(rate $((2 * SCAN_N)) "$swall")" "$(rate "$(stat -c %s "$SCANCAP")" "$swall")" "$srss" "" "" "$SCAN_N"
+		row "  findings a second" "" "" "$(rate "$SCAN_N" "$swall")" "" "" "" "" ""
 	fi
 fi
 

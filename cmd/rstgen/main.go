@@ -47,6 +47,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	dur := fs.Duration("duration", 10*time.Minute, "capture span of the mix")
 	resets := fs.Float64("reset-fraction", 0.02, "fraction of mix flows that end in RST scenarios")
 	list := fs.Bool("list", false, "list the scenarios and exit")
+	scan := fs.Int("scan", 0, "write a port scan of `N` refused connections (2N packets) instead of the mix")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -75,6 +76,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.Snaplen == 0 && *scenario == "" {
 		o.Snaplen = 128
 	}
+	if *scan < 0 || *scan > 0 && *scenario != "" {
+		return usageError{errors.New("-scan N takes a positive N and no -scenario")}
+	}
 	if *scenario != "" {
 		if _, ok := pcapgen.Lookup(*scenario); !ok {
 			return usageError{fmt.Errorf("unknown scenario %q (see -list)", *scenario)}
@@ -95,9 +99,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	var st pcapgen.Stats
 	var mix pcapgen.MixStats
-	if *scenario != "" {
+	switch {
+	case *scenario != "":
 		st, err = pcapgen.WriteScenario(f, *scenario, o)
-	} else {
+	case *scan > 0:
+		g := pcapgen.New(f, o)
+		pcapgen.Scan(g, *scan, pcapgen.Time(0))
+		err = g.Close()
+		st = g.Stats()
+	default:
 		g := pcapgen.New(f, o)
 		mix, err = pcapgen.Mix(g, pcapgen.MixOptions{Flows: *flows, Packets: *packets, Duration: *dur, ResetFraction: *resets})
 		if cerr := g.Close(); err == nil {
@@ -117,7 +127,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: %d packets (%d TCP), %d TCP flows, %d RSTs, %d bytes (%d on the wire), snaplen %d, %s, %.1fs\n",
 		*out, st.Packets, st.TCPPackets, st.Flows, st.RSTs, st.FileBytes, st.WireBytes, o.Snaplen, lt, time.Since(start).Seconds())
-	if *scenario == "" {
+	if *scenario == "" && *scan == 0 {
 		fmt.Fprintf(stdout, "long transfers %d, scenario flows:", mix.LongFlows)
 		for _, s := range pcapgen.Scenarios() {
 			if n := mix.ScenarioFlows[s.Name]; n > 0 {

@@ -67,12 +67,26 @@ func TestRun_mix(t *testing.T) {
 	}
 }
 
+func TestRun_scan(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "scan.pcap")
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"-o", out, "-scan", "1000"}, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	n, snap := count(t, out)
+	if n != 2000 || snap != 128 || !strings.Contains(stdout.String(), " 1000 RSTs") || strings.Contains(stdout.String(), "scenario flows:") {
+		t.Errorf("got %d packets snaplen %d, output %q; want 2000 packets at snaplen 128, 1000 RSTs, no mix counts", n, snap, stdout.String())
+	}
+}
+
 func TestRun_usageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{},
 		{"-o", "x.pcap", "-scenario", "nope"},
 		{"-o", "x.pcap", "-link", "token-ring"},
 		{"-o", "x.pcap", "extra"},
+		{"-o", "x.pcap", "-scan", "-1"},
+		{"-o", "x.pcap", "-scan", "10", "-scenario", "refused"},
 	} {
 		err := run(args, io.Discard, io.Discard)
 		var u usageError

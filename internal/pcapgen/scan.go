@@ -18,8 +18,8 @@ func Scan(g *Generator, n int, start time.Time) {
 	target := Host{TTL: 61, DF: true} // 3 hops from the capture, at the scanner
 	src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, 1}), 40000)
 	for i := range n {
-		h := i / 65535
-		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(h >> 8), byte(h) + 1}), uint16(1+i%65535))
+		h := i/65535 + 1 // the target: 10.1.0.1, 10.1.0.2, ...
+		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(h >> 8), byte(h)}), uint16(1+i%65535))
 		c := g.Conn(src, dst, scanner, target)
 		t := start.Add(time.Duration(i) * 20 * time.Microsecond)
 		c.SYN(t)

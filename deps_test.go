@@ -20,6 +20,7 @@ var allowedImports = map[string][]string{
 		"github.com/gopacket/gopacket/pcap", "github.com/gopacket/gopacket/pcapgo",
 		"github.com/klauspost/compress/gzip", // gzip captures: its inflate is 1.5x the standard library's
 		"github.com/klauspost/compress/zstd", // zstd captures (the same module)
+		"github.com/klauspost/compress/s2",   // -w's spool (the same module)
 	},
 	"flows":      {"github.com/rstscope/rstscope/capture"},
 	"heuristics": {"github.com/rstscope/rstscope/capture", "github.com/rstscope/rstscope/flows"},

@@ -224,7 +224,10 @@ func NewExporter(path string, stdout io.Writer, stop <-chan struct{}, opts Expor
 		return nil, fmt.Errorf("-w: spool: %w", err)
 	}
 	e.unlinked = os.Remove(e.spool.Name()) == nil
-	e.spoolZ = s2.NewWriter(e.spool)
+	// Two blocks (of 1 MiB) in flight: the default, one a core, would hold
+	// 2 MiB of buffers a core on a big machine for no more speed than the
+	// reading goroutine needs (S2 compresses about 0.9 GB/s a core).
+	e.spoolZ = s2.NewWriter(e.spool, s2.WriterConcurrency(2))
 	e.spoolW = NewPcapngWriter(e.spoolZ)
 	return e, nil
 }

@@ -11,8 +11,10 @@
 # speed ratios (also apart for the rounds whose two cores shared a cache,
 # by bench/c2c's round trip just before the default's run, and the rounds
 # whose cores did not), the two-core ceiling of those rounds (the floor's
-# two-shard variant against its one core) and rstscope's share of it, and
-# the Go benchmarks of every package.
+# two-shard variant against its one core) and rstscope's share of it,
+# bench/shardread (every shard reading the file itself: a yardstick for a
+# design with no packet crossing cores) in the same rounds, and the Go
+# benchmarks of every package.
 #
 # Environment (defaults in brackets):
 #   BENCH_PACKETS   packets in the capture [10200000]
@@ -178,6 +180,15 @@ fwalls=()
 if (cd bench/floor && $GO build -o "$TMP/floor" .) >"$TMP/floor-build.txt" 2>&1; then
 	HAVE_FLOOR=1
 fi
+# bench/shardread, a yardstick for the design in which every shard reads
+# the file itself and no packet crosses cores (README, Performance, session
+# 16): timed in the same rounds, its ratio to the floor shown beside
+# rstscope's.
+SRD_WALL="" SRD_FAIL="" HAVE_SRD=0
+srdwalls=()
+if $GO build -o "$TMP/shardread" ./bench/shardread >"$TMP/shardread-build.txt" 2>&1; then
+	HAVE_SRD=1
+fi
 # The cores' cache-line round trip (bench/c2c), before and after the rounds:
 # rstscope's reader hands each packet's lines to a shard on the other core,
 # so a host that places the two cores where they share no cache (a VM's
@@ -219,6 +230,7 @@ else
 	# rounds (on the project's VM 1.4-1.95x from one run to the next).
 	(( HAVE_FLOOR )) && kinds+=(floor fsh)
 	[[ -n $NGCAP ]] && kinds+=(ng)
+	(( HAVE_SRD )) && kinds+=(srd)
 	declare -A KW=() KRSS=() KFAIL=() KNOW=()
 	label="rstscope -r F --format json -o /dev/null"
 	ratios=(); r1ratios=(); near=(); far=()
@@ -248,6 +260,9 @@ else
 			ng)
 				say "rstscope -r F.pcapng run $i/$RUNS"
 				measure /dev/null "$BIN" -r "$NGCAP" --format json -o /dev/null ;;
+			srd)
+				say "bench/shardread run $i/$RUNS"
+				measure /dev/null "$TMP/shardread" "$PCAP" ;;
 			esac
 			if (( M_RC != 0 )); then
 				KFAIL[$k]="exit $M_RC: $(tail -1 "$TMP/stderr.txt")"
@@ -315,6 +330,12 @@ else
 		FSH_RSS=${KRSS[fsh]:-0}
 	fi
 	FSH_FAIL=${KFAIL[fsh]:-}
+	if [[ -n ${KW[srd]:-} ]]; then
+		read -r -a srdwalls <<<"${KW[srd]}"
+		SRD_WALL=$(printf '%s\n' "${srdwalls[@]}" | median)
+		SRD_RSS=${KRSS[srd]:-0}
+	fi
+	SRD_FAIL=${KFAIL[srd]:-}
 	if (( ${#ratios[@]} > 0 )); then
 		PAIRED=$(printf '%s\n' "${ratios[@]}" | median)
 	fi
@@ -447,6 +468,17 @@ if [[ -n $FSH_WALL && -n $FLOOR_WALL ]]; then
 	if [[ -n $RST_WALL ]]; then
 		row "  rstscope's ratio as a share of it" "" "$(awk -v a="$RST_WALL" -v c="$FSH_WALL" 'BEGIN{printf "%.0f%%", 100*c/a}')" "" "" "" "" "" ""
 	fi
+fi
+# The yardstick: what rstscope would gain with no packet crossing cores.
+if [[ -n $SRD_WALL ]]; then
+	row "bench/shardread (every shard reads the file; a yardstick)" "${#srdwalls[@]}, median" "$SRD_WALL" "$(rate "$GEN_PKTS" "$SRD_WALL")" \
+		"$(rate "$FILE_BYTES" "$SRD_WALL")" "$SRD_RSS" "" "" ""
+	[[ -n $FLOOR_WALL ]] && row "  its ratio to the floor (same rounds)" "" "$(awk -v a="$SRD_WALL" -v b="$FLOOR_WALL" 'BEGIN{printf "%.2fx", b/a}')" "" "" "" "" "" ""
+	[[ -n $RST_WALL ]] && row "  rstscope's wall / its" "" "$(awk -v a="$SRD_WALL" -v b="$RST_WALL" 'BEGIN{printf "%.2fx", b/a}')" "" "" "" "" "" ""
+elif [[ -n $SRD_FAIL ]]; then
+	row "bench/shardread failed ($SRD_FAIL)" "-" "" "" "" "" "" "" ""
+elif (( ! HAVE_SRD )); then
+	row "bench/shardread not built: $(tail -1 "$TMP/shardread-build.txt")" "-" "" "" "" "" "" "" ""
 fi
 if [[ -n $RST1_WALL && -n $FLOOR_WALL ]]; then
 	row "speed ratio rstscope --shards 1/floor" "" "$(awk -v a="$RST1_WALL" -v b="$FLOOR_WALL" 'BEGIN{printf "%.2fx", b/a}')" "" "" "" "" "" ""

@@ -181,9 +181,10 @@ if (cd bench/floor && $GO build -o "$TMP/floor" .) >"$TMP/floor-build.txt" 2>&1;
 	HAVE_FLOOR=1
 fi
 # bench/shardread, a yardstick for the design in which every shard reads
-# the file itself and no packet crosses cores (README, Performance, session
-# 16): timed in the same rounds, its ratio to the floor shown beside
-# rstscope's.
+# the file itself and no packet crosses cores, doing the reader's host
+# work for every packet (README, Performance, session 16: on this VM about
+# as fast as rstscope): timed in the same rounds, its ratio to the floor
+# shown beside rstscope's.
 SRD_WALL="" SRD_FAIL="" HAVE_SRD=0
 srdwalls=()
 if $GO build -o "$TMP/shardread" ./bench/shardread >"$TMP/shardread-build.txt" 2>&1; then

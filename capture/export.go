@@ -154,12 +154,12 @@ type ExportOptions struct {
 // decided, so the flagged flows are written at Close, from a second read
 // of the inputs (as many packets as the first read saw) or from a spool.
 // The spool is a pcapng stream, whatever link types come, compressed as
-// an S2 stream (about half the size of the packets on `make bench`'s mix:
-// a gigabyte piped in is about 450 MB spooled, where TMPDIR is often a
-// tmpfs, that is memory; S2 compresses about a gigabyte a second a core,
-// on goroutines of its own); it is unlinked as soon as it is created and read back through its descriptor: it never
-// outlives the process (a second SIGINT, a crash) and stays readable
-// after privileges are dropped. A write error is kept and returned by
+// an S2 stream (under half the size on `make bench`'s mix: 1,349 MB of
+// pcapng spooled as 598 MB, where TMPDIR is often a tmpfs, that is
+// memory; S2 compresses about 0.9 GB a second a core, on goroutines of
+// its own). It is unlinked as soon as it is created and read back through
+// its descriptor: it never outlives the process (a second SIGINT, a
+// crash) and stays readable after privileges are dropped. A write error is kept and returned by
 // Close: reading (and the report) go on without -w. A nil *Exporter does
 // nothing.
 type Exporter struct {

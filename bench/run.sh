@@ -470,7 +470,7 @@ if [[ -n $FSH_WALL && -n $FLOOR_WALL ]]; then
 		row "  rstscope's ratio as a share of it" "" "$(awk -v a="$RST_WALL" -v c="$FSH_WALL" 'BEGIN{printf "%.0f%%", 100*c/a}')" "" "" "" "" "" ""
 	fi
 fi
-# The yardstick: what rstscope would gain with no packet crossing cores.
+# The yardstick: a design with no packet crossing cores, in the same rounds.
 if [[ -n $SRD_WALL ]]; then
 	row "bench/shardread (every shard reads the file; a yardstick)" "${#srdwalls[@]}, median" "$SRD_WALL" "$(rate "$GEN_PKTS" "$SRD_WALL")" \
 		"$(rate "$FILE_BYTES" "$SRD_WALL")" "$SRD_RSS" "" "" ""

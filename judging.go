@@ -1,6 +1,8 @@
 package main
 
 import (
+	"sync/atomic"
+
 	"github.com/rstscope/rstscope/flows"
 	"github.com/rstscope/rstscope/heuristics"
 )
@@ -25,6 +27,10 @@ type judging struct {
 	out    chan *judgedEvent // written, in order; closed after judged is
 	free   chan *judgedEvent
 	record func(f *heuristics.Finding, kept bool, err error)
+	// queued counts the events handed over (event) and not yet taken
+	// by the writing goroutine, which holds while others are behind
+	// the one it writes.
+	queued atomic.Int64
 }
 
 // judgedEvent is an event, its finding, whether the filter kept it and
@@ -41,10 +47,18 @@ type judgedEvent struct {
 const judgeAhead = 64
 
 // startJudging starts the goroutines: judge fills f from ev and says
-// whether the filter keeps it, write writes a kept finding, and record
-// sees each result on the caller's goroutine.
+// whether the filter keeps it, write writes a kept finding (hold: more
+// are queued, so its bytes may wait for theirs, report.WriteHeld),
+// release writes what the writes with hold kept, and record sees each
+// result on the caller's goroutine.
+//
+// The writing goroutine holds only while other events handed over are
+// behind the finding it writes (waiting to be judged, being judged or
+// written), and releases when it takes the last of them: it never waits
+// for more with a finding unwritten, so a finding is as prompt as
+// before, and a run of them is one write.
 func startJudging(judge func(ev *flows.Event, f *heuristics.Finding) (kept bool),
-	write func(f *heuristics.Finding) error,
+	write func(f *heuristics.Finding, hold bool) error, release func() error,
 	record func(f *heuristics.Finding, kept bool, err error)) *judging {
 	j := &judging{in: make(chan *judgedEvent, judgeAhead), judged: make(chan *judgedEvent, judgeAhead),
 		out: make(chan *judgedEvent, judgeAhead), free: make(chan *judgedEvent, judgeAhead), record: record}
@@ -60,9 +74,16 @@ func startJudging(judge func(ev *flows.Event, f *heuristics.Finding) (kept bool)
 	}()
 	go func() {
 		defer close(j.out)
+		held := false
 		for x := range j.judged {
-			if x.kept {
-				x.err = write(&x.f)
+			// Handed over after x (judged, being judged or waiting to
+			// be): each comes here too, kept or not.
+			more := j.queued.Add(-1) > 0
+			switch {
+			case x.kept:
+				x.err, held = write(&x.f, more), more
+			case held && !more:
+				x.err, held = release(), false
 			}
 			j.out <- x
 		}
@@ -77,6 +98,7 @@ func (j *judging) event(ev *flows.Event) {
 		select {
 		case x := <-j.free:
 			x.ev = *ev
+			j.queued.Add(1)
 			j.in <- x
 			return
 		case x := <-j.out:

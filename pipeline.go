@@ -125,7 +125,12 @@ func (p *pipeline) open(stdout io.Writer, stop <-chan struct{}) (err error) {
 		p.judge = startJudging(func(ev *flows.Event, f *heuristics.Finding) bool {
 			*f = engine.Judge(ev)
 			return cfg.Keep.Keep(f)
-		}, p.w.Write, func(f *heuristics.Finding, kept bool, err error) {
+		}, func(f *heuristics.Finding, hold bool) error {
+			if hold {
+				return report.WriteHeld(p.w, f)
+			}
+			return p.w.Write(f)
+		}, func() error { return report.Release(p.w) }, func(f *heuristics.Finding, kept bool, err error) {
 			p.count(f, kept)
 			p.wrote(err)
 		})

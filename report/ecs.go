@@ -64,6 +64,8 @@ func (e *ecsWriter) Write(f *heuristics.Finding) error {
 
 func (e *ecsWriter) Close(Summary) error { return e.out.finish() }
 
+func (e *ecsWriter) heldSink() *sink { return &e.out }
+
 // appendDocument appends f's ECS document, numbered id, as encoding/json
 // writes the map of ECS fields that the contract's fields give (the
 // reference, ecsDocumentRef in the tests, which TestECS_document holds

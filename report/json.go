@@ -246,6 +246,8 @@ func (j *ndjsonWriter) Write(f *heuristics.Finding) error {
 	return j.out.err
 }
 
+func (j *ndjsonWriter) heldSink() *sink { return &j.out }
+
 func (j *ndjsonWriter) Close(s Summary) error {
 	if j.out.closed {
 		return j.out.finish()

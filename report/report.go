@@ -29,6 +29,42 @@ type Writer interface {
 	Close(s Summary) error
 }
 
+// WriteHeld is w.Write(f), except that a writer that streams each finding
+// as it comes (ndjson, ecs) may keep f's bytes, after those of the
+// findings it kept before, until its next Write, Release or Close, or
+// until it keeps 64 KiB: a caller that knows more findings are queued
+// behind f gives them all but the last to WriteHeld, so that a run of
+// findings costs one write to the output, not one each. (To a pipe,
+// each write is also a hand-over to the goroutine that lets a signal end
+// a stalled write: a port scan's 300,000 findings as ndjson through a
+// pipe took 4.8 s, against 3.2 s to /dev/null.) An error of a write
+// of held findings is returned by the call that made it.
+func WriteHeld(w Writer, f *heuristics.Finding) error {
+	h, ok := w.(holder)
+	if !ok {
+		return w.Write(f)
+	}
+	s := h.heldSink()
+	s.hold = true
+	err := w.Write(f)
+	s.hold = false
+	return err
+}
+
+// Release writes the findings that WriteHeld kept in w, if any.
+func Release(w Writer) error {
+	h, ok := w.(holder)
+	if !ok {
+		return nil
+	}
+	s := h.heldSink()
+	s.flush()
+	return s.err
+}
+
+// holder is a Writer whose findings WriteHeld may keep.
+type holder interface{ heldSink() *sink }
+
 // Summary is what was read, for the document header and the "stats"
 // object of the JSON contract.
 type Summary struct {
@@ -181,23 +217,58 @@ type sink struct {
 	w      io.Writer
 	err    error
 	closed bool
+	// hold: write keeps its bytes in held (until holdMax of them) and
+	// flush does nothing (WriteHeld); the next write without hold
+	// writes them first.
+	hold bool
+	held []byte
 }
 
-// write writes b unless an earlier write failed.
+// holdMax is how many bytes WriteHeld keeps before it writes them.
+const holdMax = 64 << 10
+
+// write writes b unless an earlier write failed (with hold, keeps it).
 func (s *sink) write(b []byte) {
 	if s.err != nil {
 		return
 	}
-	if _, err := s.w.Write(b); err != nil {
-		s.err = fmt.Errorf("report: write: %w", err)
+	if s.hold || len(s.held) > 0 {
+		if s.hold || len(b) < holdMax {
+			s.held = append(s.held, b...) // one write of both below
+			if s.hold && len(s.held) < holdMax {
+				return
+			}
+			b = s.held
+		} else if !s.writeOut(s.held) {
+			return
+		}
+		s.held = s.held[:0]
 	}
+	s.writeOut(b)
 }
 
-// flush flushes w when it buffers (e.g. a *bufio.Writer), so that streamed
-// lines reach a pipe promptly.
+// writeOut writes b to w and reports whether it did (else s.err says why).
+func (s *sink) writeOut(b []byte) bool {
+	if _, err := s.w.Write(b); err != nil {
+		s.err = fmt.Errorf("report: write: %w", err)
+		return false
+	}
+	return true
+}
+
+// flush writes what was held and flushes w when it buffers (e.g. a
+// *bufio.Writer), so that streamed lines reach a pipe promptly; with
+// hold, it does nothing.
 func (s *sink) flush() {
-	if s.err != nil {
+	if s.err != nil || s.hold {
 		return
+	}
+	if len(s.held) > 0 {
+		ok := s.writeOut(s.held)
+		s.held = s.held[:0]
+		if !ok {
+			return
+		}
 	}
 	if f, ok := s.w.(interface{ Flush() error }); ok {
 		if err := f.Flush(); err != nil {

@@ -88,7 +88,42 @@ func (i Instant) AppendText(b []byte) ([]byte, error) {
 	case t.After(maxInstant):
 		t = maxInstant
 	}
-	return t.AppendFormat(b, InstantLayout), nil
+	return appendInstant(b, t), nil
+}
+
+// appendInstant appends t (UTC, within minInstant..maxInstant) as
+// t.AppendFormat(b, InstantLayout) does (TestInstant_appendText), in
+// under a third of its time (47 against 165 ns): a port scan's findings
+// spent 5% of their CPU in AppendFormat, which parses the layout again
+// for each instant.
+func appendInstant(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	hour, min, sec := t.Clock()
+	us := t.Nanosecond() / 1000
+	var x [27]byte // 2006-01-02T15:04:05.000000Z
+	digits(x[0:4], year)
+	x[4] = '-'
+	digits(x[5:7], int(month))
+	x[7] = '-'
+	digits(x[8:10], day)
+	x[10] = 'T'
+	digits(x[11:13], hour)
+	x[13] = ':'
+	digits(x[14:16], min)
+	x[16] = ':'
+	digits(x[17:19], sec)
+	x[19] = '.'
+	digits(x[20:26], us)
+	x[26] = 'Z'
+	return append(b, x[:]...)
+}
+
+// digits writes n (>= 0) in decimal into d, zero-padded to its length.
+func digits(d []byte, n int) {
+	for i := len(d) - 1; i >= 0; i-- {
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
 }
 
 // String gives i as it prints.

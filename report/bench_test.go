@@ -76,3 +76,7 @@ func BenchmarkNDJSON(b *testing.B) {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) { benchWrite(b, "ndjson", Options{}, n) })
 	}
 }
+
+func BenchmarkECS(b *testing.B) {
+	benchWriter(b, func() (Writer, error) { return New("ecs", io.Discard, Options{}) }, 300)
+}

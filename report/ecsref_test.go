@@ -7,11 +7,50 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/rstscope/rstscope/heuristics"
 )
+
+// TestSortedJSON_orders: objects are written with their keys sorted
+// whatever order and subset of keys they come in, one sequence after
+// another through one sorter, also when an order kept for a sequence's
+// hash is not that sequence's (a collision: it is sorted again).
+func TestSortedJSON_orders(t *testing.T) {
+	keys := []string{"a", "b", "flow", "flags", "id", "packet", "rst", "seq", "z", "zz"}
+	r := rand.New(rand.NewPCG(7, 8))
+	var so sortedJSON
+	for n := range 20000 {
+		m := map[string]int{}
+		var src bytes.Buffer
+		src.WriteByte('{')
+		for i, k := range r.Perm(len(keys))[:r.IntN(len(keys)+1)] {
+			if i > 0 {
+				src.WriteByte(',')
+			}
+			m[keys[k]] = i
+			fmt.Fprintf(&src, "%q:%d", keys[k], i)
+		}
+		src.WriteByte('}')
+		if n%7 == 0 && len(so.perms) > 0 { // spoil a kept order
+			for h, p := range so.perms {
+				slices.Reverse(p)
+				so.perms[h] = p
+				break
+			}
+		}
+		got, rest, err := appendSortedJSON([]byte("x"), src.Bytes(), nil, &so)
+		want, _ := json.Marshal(m)
+		if err != nil || len(rest) != 0 || string(got) != "x"+string(want) {
+			t.Fatalf("%s: got %s (rest %q, %v), want x%s", src.Bytes(), got, rest, err, want)
+		}
+	}
+	if len(so.perms) < 50 {
+		t.Errorf("%d orders kept over 20,000 objects: the test should see many sequences", len(so.perms))
+	}
+}
 
 // TestECS_document: the ecs writer's documents are, byte for byte, what
 // encoding/json writes for the reference's maps (ecsDocumentRef), and it
@@ -51,6 +90,9 @@ func TestECS_document(t *testing.T) {
 	observers := []Observer{{}, {Hostname: "sensor-1", Interface: "eth0", Version: "0.test"},
 		{Hostname: "h\xff<>\u2028", Version: "v\x00"}}
 	n, failed := 0, 0
+	// A writer per observer, kept across findings: its key orders
+	// (sortedJSON) see every shape of object the findings have.
+	writers := map[Observer]*ecsWriter{}
 	for _, fs := range sets {
 		for i := range fs {
 			obs := observers[n%len(observers)]
@@ -62,7 +104,11 @@ func TestECS_document(t *testing.T) {
 					t.Fatal(werr)
 				}
 			}
-			e := newECS(nil, obs)
+			e := writers[obs]
+			if e == nil {
+				e = newECS(nil, obs)
+				writers[obs] = e
+			}
 			got, gerr := e.appendDocument(nil, &fs[i], n)
 			if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
 				t.Fatalf("finding %d: error %v, want %v", n, gerr, werr)
